@@ -1,0 +1,250 @@
+//! Random field values: words, padding, credit cards, prices, names and bid channels.
+
+use std::sync::OnceLock;
+
+use super::rng::{seed_key, EventRng};
+
+/// US states persons live in (kept small so that queries filtering on state find results).
+pub(crate) const US_STATES: [&str; 6] = ["AZ", "CA", "ID", "OR", "WA", "WY"];
+
+/// Cities persons live in.
+pub(crate) const US_CITIES: [&str; 10] = [
+    "Phoenix",
+    "Los Angeles",
+    "San Francisco",
+    "Boise",
+    "Portland",
+    "Bend",
+    "Redmond",
+    "Seattle",
+    "Kent",
+    "Cheyenne",
+];
+
+/// First names of persons.
+pub(crate) const FIRST_NAMES: [&str; 11] = [
+    "Peter", "Paul", "Luke", "John", "Saul", "Vicky", "Kate", "Julie", "Sarah", "Deiter", "Walter",
+];
+
+/// Last names of persons.
+pub(crate) const LAST_NAMES: [&str; 9] = [
+    "Shultz", "Abrams", "Spencer", "White", "Bartels", "Walton", "Smith", "Jones", "Noris",
+];
+
+/// Shortest random word.
+const MIN_WORD_LEN: usize = 3;
+/// Capacity of the stack buffer random words are built in (words are shorter than this).
+const WORD_BUF_LEN: usize = 100;
+
+/// A random word built on the stack, so that callers can size their `String` exactly.
+pub(crate) struct Word {
+    buf: [u8; WORD_BUF_LEN],
+    start: usize,
+    end: usize,
+}
+
+impl Word {
+    /// A word of `3..max_len` characters: lowercase letters, each replaced by `special` with
+    /// probability 1/13. If `special` is a space, leading/trailing spaces are trimmed (so the
+    /// word may end up shorter, even empty), as in Nexmark.
+    pub(crate) fn random(rng: &mut EventRng, max_len: usize, special: u8) -> Self {
+        let max_len = max_len.clamp(MIN_WORD_LEN + 1, WORD_BUF_LEN + 1);
+        let len = MIN_WORD_LEN + rng.index(max_len - MIN_WORD_LEN);
+        let mut buf = [0u8; WORD_BUF_LEN];
+        for b in &mut buf[..len] {
+            *b = if rng.below(13) == 0 {
+                special
+            } else {
+                b'a' + rng.below(26) as u8
+            };
+        }
+        let (mut start, mut end) = (0, len);
+        if special == b' ' {
+            while start < end && buf[start] == b' ' {
+                start += 1;
+            }
+            while end > start && buf[end - 1] == b' ' {
+                end -= 1;
+            }
+        }
+        Self { buf, start, end }
+    }
+
+    /// Length in bytes.
+    pub(crate) fn len(&self) -> usize {
+        self.end - self.start
+    }
+
+    /// Appends the word to `out`.
+    pub(crate) fn push_to(&self, out: &mut String) {
+        push_ascii(out, &self.buf[self.start..self.end]);
+    }
+
+    /// The word as an exactly sized `String`.
+    pub(crate) fn into_string(self) -> String {
+        let mut s = String::with_capacity(self.len());
+        self.push_to(&mut s);
+        s
+    }
+}
+
+/// Appends ASCII bytes to `out`.
+#[inline]
+fn push_ascii(out: &mut String, bytes: &[u8]) {
+    for &b in bytes {
+        out.push(char::from(b));
+    }
+}
+
+/// Appends the decimal form of `value`, zero-padded to at least `min_width` digits.
+fn push_decimal(out: &mut String, mut value: u64, min_width: usize) {
+    let mut digits = [b'0'; 20];
+    let mut i = digits.len();
+    while value > 0 || digits.len() - i < min_width.clamp(1, 20) {
+        i -= 1;
+        digits[i] = b'0' + (value % 10) as u8;
+        value /= 10;
+    }
+    push_ascii(out, &digits[i..]);
+}
+
+/// Appends `len` random lowercase letters (13 letters per 64 random bits).
+fn push_letters(rng: &mut EventRng, out: &mut String, mut len: usize) {
+    const LETTERS_PER_DRAW: usize = 13; // 26^13 < 2^64
+    while len > 0 {
+        let mut bits = rng.next_u64();
+        let take = len.min(LETTERS_PER_DRAW);
+        for _ in 0..take {
+            out.push(char::from(b'a' + (bits % 26) as u8));
+            bits /= 26;
+        }
+        len -= take;
+    }
+}
+
+/// Padding such that `current_size + padding.len()` averages `avg_size`: the length is
+/// uniform in `target ± 20%` where `target = avg_size - current_size`. Empty (no allocation)
+/// if the record is already larger than the average.
+pub(crate) fn extra(rng: &mut EventRng, current_size: usize, avg_size: usize) -> String {
+    let Some(target) = avg_size.checked_sub(current_size) else {
+        return String::new();
+    };
+    let delta = (2 * target + 5) / 10; // round(target * 0.2)
+    let len = target - delta + if delta == 0 { 0 } else { rng.index(2 * delta) };
+    let mut s = String::with_capacity(len);
+    push_letters(rng, &mut s, len);
+    s
+}
+
+/// A person name, "First Last".
+pub(crate) fn person_name(rng: &mut EventRng) -> String {
+    let first = FIRST_NAMES[rng.index(FIRST_NAMES.len())];
+    let last = LAST_NAMES[rng.index(LAST_NAMES.len())];
+    let mut s = String::with_capacity(first.len() + 1 + last.len());
+    s.push_str(first);
+    s.push(' ');
+    s.push_str(last);
+    s
+}
+
+/// An e-mail address, "word@word.com".
+pub(crate) fn email(rng: &mut EventRng) -> String {
+    let user = Word::random(rng, 7, b' ');
+    let domain = Word::random(rng, 5, b' ');
+    let mut s = String::with_capacity(user.len() + 1 + domain.len() + 4);
+    user.push_to(&mut s);
+    s.push('@');
+    domain.push_to(&mut s);
+    s.push_str(".com");
+    s
+}
+
+/// A credit card number: four space-separated groups of four digits.
+pub(crate) fn credit_card(rng: &mut EventRng) -> String {
+    let mut s = String::with_capacity(19);
+    for i in 0..4 {
+        if i > 0 {
+            s.push(' ');
+        }
+        push_decimal(&mut s, rng.below(10_000), 4);
+    }
+    s
+}
+
+/// A price, log-uniform between 100 and 100 000 000 (Nexmark's `10^(6u) * 100`).
+#[inline]
+pub(crate) fn price(rng: &mut EventRng) -> i64 {
+    (10f64.powf(rng.unit_f64() * 6.0) * 100.0).round() as i64
+}
+
+/// A bid channel and the URL of the page it points to.
+#[derive(Debug)]
+pub(crate) struct Channel {
+    /// Channel name.
+    pub(crate) name: String,
+    /// Page URL.
+    pub(crate) url: String,
+}
+
+/// Number of ordinary channels ("channel-0" .. "channel-9999").
+const NUM_CHANNELS: usize = 10_000;
+/// The hot channels; a bid uses one of them with probability 1/2.
+const HOT_CHANNELS: [&str; 4] = ["Google", "Facebook", "Baidu", "Apple"];
+/// Fixed seed of the channel URL table (independent of the generator seed).
+const CHANNEL_SEED: u64 = 0x6368_616E_6E65_6C73; // "channels"
+
+/// Channel table: `NUM_CHANNELS` ordinary channels followed by the hot channels.
+/// Built once per process and shared, so a bid only copies two short strings.
+fn channels() -> &'static [Channel] {
+    static TABLE: OnceLock<Box<[Channel]>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let key = seed_key(CHANNEL_SEED);
+        let ordinary = (0..NUM_CHANNELS).map(|c| {
+            let mut rng = EventRng::new(key, c as u64);
+            let mut name = String::with_capacity(8 + 4);
+            name.push_str("channel-");
+            push_decimal(&mut name, c as u64, 1);
+            let mut url = base_url(&mut rng);
+            if rng.below(10) > 0 {
+                url.push_str("&channel_id=");
+                push_decimal(&mut url, u64::from((c as u32).reverse_bits()), 1);
+            }
+            url.shrink_to_fit();
+            Channel { name, url }
+        });
+        let hot = HOT_CHANNELS.iter().enumerate().map(|(i, name)| {
+            let mut rng = EventRng::new(key, (NUM_CHANNELS + i) as u64);
+            let mut url = base_url(&mut rng);
+            url.shrink_to_fit();
+            Channel {
+                name: (*name).to_owned(),
+                url,
+            }
+        });
+        ordinary.chain(hot).collect()
+    })
+}
+
+/// `https://www.nexmark.com/<w>/<w>/<w>/item.htm?query=1` with short random words `<w>`.
+fn base_url(rng: &mut EventRng) -> String {
+    let mut url = String::with_capacity(96);
+    url.push_str("https://www.nexmark.com/");
+    for _ in 0..3 {
+        Word::random(rng, 5, b'_').push_to(&mut url);
+        url.push('/');
+    }
+    url.push_str("item.htm?query=1");
+    url
+}
+
+/// A random channel: a hot one with probability 1/2, otherwise one of the ordinary ones.
+#[inline]
+pub(crate) fn channel(rng: &mut EventRng) -> &'static Channel {
+    let table = channels();
+    let i = if rng.below(2) > 0 {
+        NUM_CHANNELS + rng.index(HOT_CHANNELS.len())
+    } else {
+        rng.index(NUM_CHANNELS)
+    };
+    &table[i]
+}

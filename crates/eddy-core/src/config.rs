@@ -1,0 +1,289 @@
+//! Configuration with Flink's keys.
+//!
+//! A [`Config`] is a map from keys (`parallelism.default`,
+//! `execution.buffer-timeout`, ...) to text values, read through typed
+//! [`ConfigOption`]s that know their default and how to parse. Values come from code,
+//! from `-D key=value` arguments, or from a YAML-like `key: value` file.
+//!
+//! ```
+//! use eddy_core::config::{Config, options};
+//! let mut config = Config::new();
+//! config.set_from_arg("execution.buffer-timeout=5 ms").unwrap();
+//! assert_eq!(config.get(&options::BUFFER_TIMEOUT).unwrap().as_millis(), 5);
+//! assert_eq!(config.get(&options::MAX_PARALLELISM).unwrap(), 128);
+//! ```
+
+use std::collections::BTreeMap;
+use std::marker::PhantomData;
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::time::parse_duration;
+
+/// A value type a configuration option can hold.
+pub trait ConfigValue: Sized {
+    /// Parses the text form of the value.
+    fn parse_value(text: &str) -> std::result::Result<Self, String>;
+}
+
+impl ConfigValue for u32 {
+    fn parse_value(text: &str) -> std::result::Result<Self, String> {
+        text.trim()
+            .parse()
+            .map_err(|_| format!("'{text}' is not a non-negative integer"))
+    }
+}
+
+impl ConfigValue for u64 {
+    fn parse_value(text: &str) -> std::result::Result<Self, String> {
+        text.trim()
+            .parse()
+            .map_err(|_| format!("'{text}' is not a non-negative integer"))
+    }
+}
+
+impl ConfigValue for usize {
+    fn parse_value(text: &str) -> std::result::Result<Self, String> {
+        text.trim()
+            .parse()
+            .map_err(|_| format!("'{text}' is not a non-negative integer"))
+    }
+}
+
+impl ConfigValue for bool {
+    fn parse_value(text: &str) -> std::result::Result<Self, String> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            _ => Err(format!("'{text}' is not 'true' or 'false'")),
+        }
+    }
+}
+
+impl ConfigValue for String {
+    fn parse_value(text: &str) -> std::result::Result<Self, String> {
+        Ok(text.to_string())
+    }
+}
+
+impl ConfigValue for Duration {
+    fn parse_value(text: &str) -> std::result::Result<Self, String> {
+        parse_duration(text).map_err(|e| match e {
+            Error::InvalidConfig { message, .. } => message,
+            other => other.to_string(),
+        })
+    }
+}
+
+/// A typed configuration option: a key, a default and a description.
+#[derive(Debug)]
+pub struct ConfigOption<T> {
+    /// The key, e.g. `parallelism.default`.
+    pub key: &'static str,
+    /// The default, in its text form.
+    pub default: &'static str,
+    /// What the option does.
+    pub description: &'static str,
+    _type: PhantomData<fn() -> T>,
+}
+
+impl<T> ConfigOption<T> {
+    /// Declares an option.
+    pub const fn new(key: &'static str, default: &'static str, description: &'static str) -> Self {
+        ConfigOption {
+            key,
+            default,
+            description,
+            _type: PhantomData,
+        }
+    }
+}
+
+/// The options eddy's runtime reads, with Flink's keys.
+pub mod options {
+    use super::ConfigOption;
+    use std::time::Duration;
+
+    /// Default parallelism of operators.
+    pub const PARALLELISM: ConfigOption<u32> =
+        ConfigOption::new("parallelism.default", "1", "Default parallelism of operators.");
+    /// Number of key groups; the upper bound for rescaling keyed state.
+    pub const MAX_PARALLELISM: ConfigOption<u32> = ConfigOption::new(
+        "pipeline.max-parallelism",
+        "128",
+        "Number of key groups, the upper bound of parallelism for keyed state.",
+    );
+    /// How long a partly filled batch may wait before it is sent downstream.
+    pub const BUFFER_TIMEOUT: ConfigOption<Duration> = ConfigOption::new(
+        "execution.buffer-timeout",
+        "100 ms",
+        "How long a partly filled output batch may wait before it is flushed.",
+    );
+    /// How often watermark generators emit periodic watermarks.
+    pub const AUTO_WATERMARK_INTERVAL: ConfigOption<Duration> = ConfigOption::new(
+        "pipeline.auto-watermark-interval",
+        "200 ms",
+        "Interval of periodic watermark emission.",
+    );
+    /// Rows per output batch before it is flushed.
+    pub const BATCH_SIZE: ConfigOption<usize> = ConfigOption::new(
+        "execution.batch-size",
+        "1024",
+        "Number of rows at which an output batch is flushed downstream.",
+    );
+    /// Batches a channel buffers before its producer blocks (backpressure).
+    pub const BUFFERS_PER_CHANNEL: ConfigOption<usize> = ConfigOption::new(
+        "taskmanager.network.memory.buffers-per-channel",
+        "4",
+        "Number of batches in flight per channel before the producer is backpressured.",
+    );
+    /// Number of worker threads of the local executor (0 = one per core).
+    pub const LOCAL_THREADS: ConfigOption<usize> = ConfigOption::new(
+        "taskmanager.numberOfTaskSlots",
+        "0",
+        "Worker threads of the local executor; 0 means one per core.",
+    );
+
+    /// Every option above, for documentation and validation.
+    pub fn all() -> Vec<(&'static str, &'static str, &'static str)> {
+        vec![
+            (PARALLELISM.key, PARALLELISM.default, PARALLELISM.description),
+            (
+                MAX_PARALLELISM.key,
+                MAX_PARALLELISM.default,
+                MAX_PARALLELISM.description,
+            ),
+            (
+                BUFFER_TIMEOUT.key,
+                BUFFER_TIMEOUT.default,
+                BUFFER_TIMEOUT.description,
+            ),
+            (
+                AUTO_WATERMARK_INTERVAL.key,
+                AUTO_WATERMARK_INTERVAL.default,
+                AUTO_WATERMARK_INTERVAL.description,
+            ),
+            (BATCH_SIZE.key, BATCH_SIZE.default, BATCH_SIZE.description),
+            (
+                BUFFERS_PER_CHANNEL.key,
+                BUFFERS_PER_CHANNEL.default,
+                BUFFERS_PER_CHANNEL.description,
+            ),
+            (LOCAL_THREADS.key, LOCAL_THREADS.default, LOCAL_THREADS.description),
+        ]
+    }
+
+}
+
+/// Configuration: keys to text values, read through typed options.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Config {
+    values: BTreeMap<String, String>,
+}
+
+impl Config {
+    /// An empty configuration: every option has its default.
+    pub fn new() -> Self {
+        Config::default()
+    }
+
+    /// Sets a key to a value.
+    pub fn set(&mut self, key: impl Into<String>, value: impl Into<String>) -> &mut Self {
+        self.values.insert(key.into(), value.into());
+        self
+    }
+
+    /// Sets a key from a `key=value` argument, as given to `-D`.
+    pub fn set_from_arg(&mut self, arg: &str) -> Result<()> {
+        let Some((key, value)) = arg.split_once('=') else {
+            return Err(Error::InvalidConfig {
+                key: arg.to_string(),
+                message: format!("'-D {arg}' must have the form key=value"),
+            });
+        };
+        let key = key.trim();
+        if key.is_empty() {
+            return Err(Error::InvalidConfig {
+                key: String::new(),
+                message: format!("'-D {arg}' has an empty key"),
+            });
+        }
+        self.set(key, value.trim());
+        Ok(())
+    }
+
+    /// Reads `key: value` lines (the flat YAML form of Flink's config file);
+    /// `#` starts a comment. Errors name the line.
+    pub fn merge_yaml_lines(&mut self, text: &str, origin: &str) -> Result<()> {
+        for (number, line) in text.lines().enumerate() {
+            let line = line.split('#').next().unwrap_or("").trim();
+            if line.is_empty() {
+                continue;
+            }
+            let Some((key, value)) = line.split_once(':') else {
+                return Err(Error::InvalidConfig {
+                    key: String::new(),
+                    message: format!(
+                        "{origin}:{}: expected 'key: value', found '{line}'",
+                        number + 1
+                    ),
+                });
+            };
+            let value = value.trim().trim_matches('"').trim_matches('\'');
+            self.set(key.trim(), value);
+        }
+        Ok(())
+    }
+
+    /// The text value of a key, if set.
+    pub fn get_str(&self, key: &str) -> Option<&str> {
+        self.values.get(key).map(String::as_str)
+    }
+
+    /// Whether a key is set.
+    pub fn contains(&self, key: &str) -> bool {
+        self.values.contains_key(key)
+    }
+
+    /// The typed value of an option: the configured value or its default.
+    pub fn get<T: ConfigValue>(&self, option: &ConfigOption<T>) -> Result<T> {
+        let text = self.get_str(option.key).unwrap_or(option.default);
+        T::parse_value(text).map_err(|message| Error::InvalidConfig {
+            key: option.key.to_string(),
+            message,
+        })
+    }
+
+    /// Every key and value set, in key order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.values.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_values_name_the_key() {
+        let mut config = Config::new();
+        config.set("parallelism.default", "two");
+        let err = config.get(&options::PARALLELISM).unwrap_err().to_string();
+        assert!(err.contains("parallelism.default"), "{err}");
+        assert!(err.contains("'two'"), "{err}");
+    }
+
+    #[test]
+    fn yaml_lines_and_errors() {
+        let mut config = Config::new();
+        config
+            .merge_yaml_lines("# c\nparallelism.default: 4\n", "conf.yaml")
+            .unwrap();
+        assert_eq!(config.get(&options::PARALLELISM).unwrap(), 4);
+        let err = config
+            .merge_yaml_lines("ok: 1\nbroken line\n", "conf.yaml")
+            .unwrap_err();
+        assert!(err.to_string().contains("conf.yaml:2"), "{err}");
+        assert!(config.set_from_arg("novalue").is_err());
+    }
+}

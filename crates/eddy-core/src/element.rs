@@ -1,0 +1,44 @@
+//! The elements that travel on a channel between two tasks.
+
+use serde::{Deserialize, Serialize};
+
+use crate::time::Timestamp;
+
+/// One element on a channel: data or a control message.
+///
+/// Control elements keep their order relative to data: a task flushes buffered
+/// records before it forwards a watermark, a barrier or the end of input.
+#[derive(Clone, Debug)]
+pub enum Element<B> {
+    /// A batch of records.
+    Batch(B),
+    /// Event time has advanced: no record with timestamp `<=` this value follows.
+    Watermark(Timestamp),
+    /// The channel became idle or active again; idle channels do not hold back the
+    /// combined watermark of the receiving task.
+    Status(WatermarkStatus),
+    /// A checkpoint barrier: everything before it belongs to the checkpoint.
+    Barrier(CheckpointBarrier),
+    /// The producer has no more elements; it is the last element on the channel.
+    EndOfInput,
+}
+
+/// Whether a channel currently holds back event time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum WatermarkStatus {
+    /// The channel produces records and watermarks.
+    Active,
+    /// The channel produces nothing for now and is excluded from the minimum.
+    Idle,
+}
+
+/// A checkpoint barrier, injected by the sources when a checkpoint is triggered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckpointBarrier {
+    /// The checkpoint's id, increasing within a job.
+    pub checkpoint_id: u64,
+    /// When the checkpoint was triggered (wall-clock milliseconds).
+    pub timestamp: Timestamp,
+    /// True for a savepoint, false for a checkpoint.
+    pub is_savepoint: bool,
+}

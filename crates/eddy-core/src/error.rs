@@ -1,0 +1,83 @@
+//! The error type of eddy's lower layers.
+
+use std::path::PathBuf;
+
+/// A result with eddy's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What went wrong, said so that the user knows what they did wrong or which part
+/// failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A configuration value could not be parsed or is out of range.
+    #[error("invalid configuration{}: {message}", if key.is_empty() { String::new() } else { format!(" for '{key}'") })]
+    InvalidConfig {
+        /// The configuration key, if known.
+        key: String,
+        /// What is wrong with the value.
+        message: String,
+    },
+    /// The job graph is not well formed (e.g. an edge to a missing vertex).
+    #[error("invalid job graph: {0}")]
+    InvalidGraph(String),
+    /// Reading or writing a file failed.
+    #[error("I/O error on {}: {source}", path.display())]
+    Io {
+        /// The file or directory involved.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A network operation failed.
+    #[error("network error ({context}): {source}")]
+    Network {
+        /// What was being done.
+        context: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An input record could not be parsed.
+    #[error("malformed record at {location}: {message}")]
+    MalformedRecord {
+        /// Where the record was found (file and line, or source name and offset).
+        location: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// State could not be serialized, deserialized or restored.
+    #[error("state error: {0}")]
+    State(String),
+    /// User code returned an error or panicked inside an operator.
+    #[error("operator '{operator}' (subtask {subtask}) failed: {message}")]
+    UserCode {
+        /// The operator's name.
+        operator: String,
+        /// The subtask index.
+        subtask: usize,
+        /// The error or panic message.
+        message: String,
+    },
+    /// The job was cancelled.
+    #[error("job was cancelled")]
+    Cancelled,
+    /// Anything else, with a message.
+    #[error("{0}")]
+    Other(String),
+}
+
+impl Error {
+    /// An I/O error on a path.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// A state error from anything printable.
+    pub fn state(message: impl std::fmt::Display) -> Self {
+        Error::State(message.to_string())
+    }
+}

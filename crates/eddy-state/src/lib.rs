@@ -1,0 +1,40 @@
+//! # eddy-state
+//!
+//! Keyed state, organised by key group, and the heap state backend.
+//!
+//! An operator that runs on a keyed stream owns one [`KeyedStateBackend`]. Before it
+//! hands a record to user code it sets the backend's current key; every state handle
+//! ([`ValueState`], [`ListState`], [`MapState`], [`ReducingState`],
+//! [`AggregatingState`]) then reads and writes the entry of that key (and of a
+//! namespace, e.g. a window). Entries live in one table per registered state, split by
+//! key group, so a snapshot is a set of `(state name, key group) -> bytes` and a
+//! restore at another parallelism loads whole key groups.
+//!
+//! ```
+//! use eddy_state::{KeyedStateBackend, ValueStateDescriptor};
+//! use eddy_core::KeyGroupRange;
+//!
+//! let mut backend: KeyedStateBackend<String> =
+//!     KeyedStateBackend::new(KeyGroupRange::new(0, 127), 128);
+//! let count = backend.value_state(ValueStateDescriptor::<u64>::new("count")).unwrap();
+//! backend.set_current_key("alice".to_string());
+//! let next = count.value(&mut backend).unwrap_or(0) + 1;
+//! count.update(&mut backend, next);
+//! assert_eq!(count.value(&mut backend), Some(1));
+//! ```
+
+mod backend;
+mod descriptor;
+mod handles;
+mod snapshot;
+mod table;
+mod ttl;
+
+pub use backend::{Key, KeyedStateBackend, Namespace, StateData};
+pub use descriptor::{
+    AggregatingStateDescriptor, ListStateDescriptor, MapStateDescriptor, ReducingStateDescriptor,
+    ValueStateDescriptor,
+};
+pub use handles::{AggregateFunction, AggregatingState, ListState, MapState, ReducingState, ValueState};
+pub use snapshot::{KeyGroupStateBytes, KeyedStateSnapshot};
+pub use ttl::{StateTtlConfig, TtlUpdateType, TtlVisibility};
