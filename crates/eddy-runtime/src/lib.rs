@@ -1,1 +1,49 @@
-//! placeholder
+//! # eddy-runtime
+//!
+//! Runs a job: tasks, operator chaining, channels with backpressure, watermarks,
+//! timers and windows. The entry points are [`Operator`] (what an operator
+//! implements) and [`MiniCluster`] (runs a [`JobSpec`] in this process).
+//!
+//! ```text
+//!  JobSpec = JobGraph (plain data) + VertexFactory per vertex + EdgeFactory per edge
+//!     │  MiniCluster::execute
+//!     ▼
+//!  chains: forward edges of equal parallelism become direct calls (ChainNode)
+//!  channels: one bounded channel per (producer, consumer) of every other edge
+//!     │
+//!     ▼
+//!  ┌ SourceTask ────────────┐   channel    ┌ OneInputTask ─────────────────────┐
+//!  │ SourceReader → chain → │ ──batches──▶ │ InputGate (watermark min, idle)   │
+//!  │   RecordWriter (hash,  │  watermarks  │   → ChainNode(op) → ... → writer  │
+//!  │   rebalance, ...)      │  end-of-input│                                   │
+//!  └────────────────────────┘              └───────────────────────────────────┘
+//! ```
+//!
+//! Operators are synchronous and batch-at-a-time; the task loop is the only async
+//! code. It sends what the writers queued (waiting here is backpressure), then waits
+//! for an input event, a processing-time callback or the buffer timeout. Batches are
+//! flushed when full, on the buffer timeout, and always before a watermark or the
+//! end of input. The runtime is generic over the batch type ([`eddy_core::Batch`]):
+//! typed records and Arrow `RecordBatch`es share it.
+
+pub mod chain;
+pub mod channel;
+pub mod factory;
+pub mod input;
+pub mod mini_cluster;
+pub mod operator;
+pub mod output;
+pub mod partitioner;
+pub mod plan;
+pub mod source;
+pub mod task;
+pub mod timers;
+pub mod watermark_valve;
+pub mod writer;
+
+pub use factory::{EdgeFactory, JobSpec, OperatorVertex, SourceVertex, TwoInputVertex, TypedEdge, VertexFactory};
+pub use mini_cluster::{JobClient, JobExecutionResult, JobStatus, MiniCluster};
+pub use operator::{Counters, Operator, OperatorContext, OperatorSnapshot, TwoInputOperator};
+pub use output::{Emitter, Output};
+pub use source::{SourceEvent, SourceReader};
+pub use timers::TimerService;

@@ -108,17 +108,16 @@ fn push_decimal(out: &mut String, mut value: u64, min_width: usize) {
     push_ascii(out, &digits[i..]);
 }
 
-/// Appends `len` random lowercase letters (13 letters per 64 random bits).
-fn push_letters(rng: &mut EventRng, out: &mut String, mut len: usize) {
-    const LETTERS_PER_DRAW: usize = 13; // 26^13 < 2^64
-    while len > 0 {
-        let mut bits = rng.next_u64();
-        let take = len.min(LETTERS_PER_DRAW);
-        for _ in 0..take {
-            out.push(char::from(b'a' + (bits % 26) as u8));
-            bits /= 26;
+/// Fills `out` with random lowercase letters, four per 64 random bits (each letter maps a
+/// 16-bit chunk onto `a..=z` by multiply-shift; the letters are independent of each other,
+/// which keeps this loop free of long dependency chains).
+fn fill_letters(rng: &mut EventRng, out: &mut [u8]) {
+    for chunk in out.chunks_mut(4) {
+        let bits = rng.next_u64();
+        for (i, b) in chunk.iter_mut().enumerate() {
+            let sixteen = (bits >> (16 * i)) & 0xFFFF;
+            *b = b'a' + ((sixteen * 26) >> 16) as u8;
         }
-        len -= take;
     }
 }
 
@@ -131,9 +130,11 @@ pub(crate) fn extra(rng: &mut EventRng, current_size: usize, avg_size: usize) ->
     };
     let delta = (2 * target + 5) / 10; // round(target * 0.2)
     let len = target - delta + if delta == 0 { 0 } else { rng.index(2 * delta) };
-    let mut s = String::with_capacity(len);
-    push_letters(rng, &mut s, len);
-    s
+    let mut bytes = Vec::with_capacity(len);
+    bytes.resize(len, 0);
+    fill_letters(rng, &mut bytes);
+    // Only ASCII letters were written, so this never falls back.
+    String::from_utf8(bytes).unwrap_or_default()
 }
 
 /// A person name, "First Last".
@@ -171,10 +172,13 @@ pub(crate) fn credit_card(rng: &mut EventRng) -> String {
     s
 }
 
-/// A price, log-uniform between 100 and 100 000 000 (Nexmark's `10^(6u) * 100`).
+/// A price, log-uniform between 100 and 100 000 000 (Nexmark's `round(10^(6u) * 100)`,
+/// computed as `e^(6u ln 10)`, which is cheaper than `powf`).
 #[inline]
 pub(crate) fn price(rng: &mut EventRng) -> i64 {
-    (10f64.powf(rng.unit_f64() * 6.0) * 100.0).round() as i64
+    let dollars = (rng.unit_f64() * (6.0 * std::f64::consts::LN_10)).exp() * 100.0;
+    // Positive, so adding 0.5 and truncating rounds half up (like Java's `Math.round`).
+    (dollars + 0.5) as i64
 }
 
 /// A bid channel and the URL of the page it points to.

@@ -1,0 +1,216 @@
+//! Operator chaining: an operator and everything after it in the same task.
+//!
+//! A [`ChainNode`] wraps one operator and the output it writes to (the next chained
+//! operator, a record writer, or a fan-out). Handing a batch to a chain is a direct
+//! call: no channel, no copy. Each call into the operator is guarded: an error or a
+//! panic becomes [`Error::UserCode`] naming the operator and subtask.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use eddy_core::{Batch, Error, Result, Timestamp, WatermarkStatus};
+
+use crate::operator::{Operator, OperatorContext};
+use crate::output::{Emitter, Output, SideOutputs};
+
+/// One operator of a chain and its outputs.
+pub struct ChainNode<O: Operator> {
+    operator: O,
+    next: Box<dyn Output<O::Out>>,
+    sides: SideOutputs,
+    context: OperatorContext,
+    records_in: Arc<AtomicU64>,
+    opened: bool,
+}
+
+/// Turns the payload of a panic into text.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "panic with a non-text payload".to_string()
+    }
+}
+
+/// Runs `f`, turning a panic or an error into a [`Error::UserCode`] that names the
+/// operator and subtask. Errors that already name an operator pass through.
+pub fn guarded<T>(context: &OperatorContext, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e @ Error::UserCode { .. })) | Ok(Err(e @ Error::Cancelled)) => Err(e),
+        Ok(Err(e)) => Err(Error::UserCode {
+            operator: context.name.clone(),
+            subtask: context.subtask,
+            message: e.to_string(),
+        }),
+        Err(payload) => Err(Error::UserCode {
+            operator: context.name.clone(),
+            subtask: context.subtask,
+            message: format!("panicked: {}", panic_message(payload.as_ref())),
+        }),
+    }
+}
+
+impl<O: Operator> ChainNode<O> {
+    /// A chain node for `operator` writing to `next` and to `sides`.
+    pub fn new(
+        operator: O,
+        next: Box<dyn Output<O::Out>>,
+        sides: SideOutputs,
+        context: OperatorContext,
+    ) -> Self {
+        let records_in = context
+            .counters
+            .counter(&format!("{}.numRecordsIn", context.name));
+        ChainNode {
+            operator,
+            next,
+            sides,
+            context,
+            records_in,
+            opened: false,
+        }
+    }
+}
+
+impl<O: Operator> Output<O::In> for ChainNode<O> {
+    fn collect(&mut self, batch: O::In) -> Result<()> {
+        self.records_in
+            .fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
+        let Self {
+            operator,
+            next,
+            sides,
+            context,
+            ..
+        } = self;
+        guarded(context, || {
+            operator.process_batch(batch, &mut Emitter::new(next.as_mut(), sides))
+        })
+    }
+
+    fn emit_watermark(&mut self, watermark: Timestamp) -> Result<()> {
+        let Self {
+            operator,
+            next,
+            sides,
+            context,
+            ..
+        } = self;
+        guarded(context, || {
+            operator.process_watermark(watermark, &mut Emitter::new(next.as_mut(), sides))
+        })
+    }
+
+    fn emit_status(&mut self, status: WatermarkStatus) -> Result<()> {
+        let Self {
+            operator,
+            next,
+            sides,
+            context,
+            ..
+        } = self;
+        guarded(context, || {
+            operator.process_status(status, &mut Emitter::new(next.as_mut(), sides))
+        })
+    }
+
+    fn open(&mut self) -> Result<()> {
+        if !self.opened {
+            self.opened = true;
+            let Self {
+                operator, context, ..
+            } = self;
+            guarded(context, || operator.open(context))?;
+        }
+        for side in self.sides.all_mut() {
+            side.open()?;
+        }
+        self.next.open()
+    }
+
+    fn end_input(&mut self) -> Result<()> {
+        {
+            let Self {
+                operator,
+                next,
+                sides,
+                context,
+                ..
+            } = self;
+            guarded(context, || {
+                operator.end_input(&mut Emitter::new(next.as_mut(), sides))
+            })?;
+        }
+        for side in self.sides.all_mut() {
+            side.end_input()?;
+        }
+        self.next.end_input()
+    }
+
+    fn close(&mut self) -> Result<()> {
+        let Self {
+            operator, context, ..
+        } = self;
+        guarded(context, || operator.close())?;
+        for side in self.sides.all_mut() {
+            side.close()?;
+        }
+        self.next.close()
+    }
+
+    fn next_processing_time(&self) -> Option<Timestamp> {
+        let own = self.operator.next_processing_time();
+        let sides = self.sides.all().filter_map(|s| s.next_processing_time()).min();
+        [own, sides, self.next.next_processing_time()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    fn fire_processing_time(&mut self, now: Timestamp) -> Result<()> {
+        if self.operator.next_processing_time().is_some_and(|t| t <= now) {
+            let Self {
+                operator,
+                next,
+                sides,
+                context,
+                ..
+            } = self;
+            guarded(context, || {
+                operator.on_processing_time(now, &mut Emitter::new(next.as_mut(), sides))
+            })?;
+        }
+        for side in self.sides.all_mut() {
+            side.fire_processing_time(now)?;
+        }
+        self.next.fire_processing_time(now)
+    }
+
+    fn flush_buffers(&mut self) {
+        for side in self.sides.all_mut() {
+            side.flush_buffers();
+        }
+        self.next.flush_buffers();
+    }
+
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        let mut pending = false;
+        for side in self.sides.all_mut() {
+            match side.poll_flush(cx) {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => pending = true,
+            }
+        }
+        match self.next.poll_flush(cx) {
+            Poll::Ready(Ok(())) if !pending => Poll::Ready(Ok(())),
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            _ => Poll::Pending,
+        }
+    }
+}

@@ -1,0 +1,324 @@
+//! Typed factories behind the plain-data JobGraph.
+//!
+//! The [`JobGraph`](eddy_core::JobGraph) holds no code. A [`JobSpec`] pairs it with
+//! one [`VertexFactory`] per vertex (builds that vertex's operator or source for a
+//! subtask) and one [`EdgeFactory`] per edge (builds channels, writers and side
+//! outputs for the edge's batch type). The factories meet the untyped execution
+//! planner through `Box<dyn Any>` values whose concrete types are fixed by the
+//! factories themselves, so a mismatch is a bug in the API layer and is reported as
+//! an invalid graph, never undefined behaviour.
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::marker::PhantomData;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
+use eddy_core::{Batch, Element, Error, JobGraph, Partitioning, Result, VertexId};
+
+use crate::chain::ChainNode;
+use crate::channel::{channel, Receiver, Sender};
+use crate::input::InputGate;
+use crate::operator::{Operator, OperatorContext, TwoInputOperator};
+use crate::output::{Discard, ErasedOutput, FanOut, Output, SideOutputs, TypedOutput};
+use crate::partitioner::{
+    BroadcastPartitioner, ForwardPartitioner, KeyGroupPartitioner, KeyHasher, Partitioner,
+    RebalancePartitioner,
+};
+use crate::source::SourceReader;
+use crate::task::{OneInputTask, SourceTask, Task, TaskSettings, TwoInputTask};
+use crate::writer::RecordWriter;
+
+/// A value whose type only the factories know.
+pub type AnyBox = Box<dyn Any + Send>;
+
+fn downcast<T: 'static>(value: AnyBox, what: &str) -> Result<T> {
+    value
+        .downcast::<T>()
+        .map(|b| *b)
+        .map_err(|_| Error::InvalidGraph(format!("{what} has an unexpected record type")))
+}
+
+/// Builds the operator (or source) of one vertex for each subtask.
+pub trait VertexFactory: Send + Sync {
+    /// Wraps this vertex's operator around `next` (a `Box<dyn Output<Out>>`) and
+    /// returns the chain node (a `Box<dyn Output<In>>`). Sources cannot be chained
+    /// behind another operator.
+    fn chain_node(&self, ctx: OperatorContext, next: AnyBox, sides: SideOutputs) -> Result<AnyBox>;
+
+    /// Builds the task headed by this vertex. `inputs[i]` holds the receivers
+    /// (`Receiver<Element<In_i>>`) of input `i`.
+    fn head_task(
+        &self,
+        ctx: OperatorContext,
+        inputs: Vec<Vec<AnyBox>>,
+        next: AnyBox,
+        sides: SideOutputs,
+        settings: TaskSettings,
+    ) -> Result<Box<dyn Task>>;
+
+    /// An output that drops everything, for a vertex without consumers.
+    fn discard(&self) -> AnyBox;
+}
+
+/// Builds the channels and writers of one edge.
+pub trait EdgeFactory: Send + Sync {
+    /// A bounded channel (`Sender<Element<B>>`, `Receiver<Element<B>>`).
+    fn channel(&self, capacity: usize) -> (AnyBox, AnyBox);
+
+    /// A writer over `senders` (a `Box<dyn Output<B>>`).
+    fn writer(
+        &self,
+        senders: Vec<AnyBox>,
+        partitioning: Partitioning,
+        producer_subtask: usize,
+        batch_size: usize,
+        records_out: Arc<AtomicU64>,
+    ) -> Result<AnyBox>;
+
+    /// Several outputs of this edge's type as one.
+    fn fan_out(&self, outputs: Vec<AnyBox>) -> Result<AnyBox>;
+
+    /// An output of this edge's type behind the type-erased side-output face.
+    fn side_output(&self, output: AnyBox) -> Result<Box<dyn ErasedOutput>>;
+}
+
+/// A [`JobGraph`] with the code to run it.
+pub struct JobSpec {
+    /// The plain-data graph.
+    pub graph: JobGraph,
+    /// One factory per vertex.
+    pub vertices: HashMap<VertexId, Arc<dyn VertexFactory>>,
+    /// One factory per edge, in the order of `graph.edges`.
+    pub edges: Vec<Arc<dyn EdgeFactory>>,
+}
+
+/// The edge factory of batch type `B`.
+pub struct TypedEdge<B> {
+    key_hasher: Option<KeyHasher<B>>,
+    max_parallelism: u32,
+}
+
+impl<B: Batch> TypedEdge<B> {
+    /// An edge without keys (forward, rebalance, rescale, broadcast).
+    pub fn new() -> Self {
+        TypedEdge {
+            key_hasher: None,
+            max_parallelism: eddy_core::key_group::DEFAULT_MAX_PARALLELISM,
+        }
+    }
+
+    /// A hash edge: rows go to the subtask owning their key group.
+    pub fn keyed(key_hasher: KeyHasher<B>, max_parallelism: u32) -> Self {
+        TypedEdge {
+            key_hasher: Some(key_hasher),
+            max_parallelism,
+        }
+    }
+}
+
+impl<B: Batch> Default for TypedEdge<B> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<B: Batch> EdgeFactory for TypedEdge<B> {
+    fn channel(&self, capacity: usize) -> (AnyBox, AnyBox) {
+        let (tx, rx) = channel::<Element<B>>(capacity);
+        (Box::new(tx), Box::new(rx))
+    }
+
+    fn writer(
+        &self,
+        senders: Vec<AnyBox>,
+        partitioning: Partitioning,
+        producer_subtask: usize,
+        batch_size: usize,
+        records_out: Arc<AtomicU64>,
+    ) -> Result<AnyBox> {
+        let senders = senders
+            .into_iter()
+            .map(|s| downcast::<Sender<Element<B>>>(s, "an edge"))
+            .collect::<Result<Vec<_>>>()?;
+        let partitioner: Box<dyn Partitioner<B>> = match partitioning {
+            Partitioning::Forward => Box::new(ForwardPartitioner),
+            Partitioning::Rebalance | Partitioning::Rescale => {
+                Box::new(RebalancePartitioner::starting_at(producer_subtask as u32))
+            }
+            Partitioning::Broadcast => Box::new(BroadcastPartitioner),
+            Partitioning::Hash => match &self.key_hasher {
+                Some(hasher) => Box::new(KeyGroupPartitioner::new(
+                    hasher.clone(),
+                    self.max_parallelism,
+                )),
+                None => {
+                    return Err(Error::InvalidGraph(
+                        "a hash edge was built without a key selector".into(),
+                    ))
+                }
+            },
+        };
+        let writer: Box<dyn Output<B>> =
+            Box::new(RecordWriter::new(senders, partitioner, batch_size, records_out));
+        Ok(Box::new(writer))
+    }
+
+    fn fan_out(&self, outputs: Vec<AnyBox>) -> Result<AnyBox> {
+        let outputs = outputs
+            .into_iter()
+            .map(|o| downcast::<Box<dyn Output<B>>>(o, "an output"))
+            .collect::<Result<Vec<_>>>()?;
+        let fan: Box<dyn Output<B>> = Box::new(FanOut::new(outputs));
+        Ok(Box::new(fan))
+    }
+
+    fn side_output(&self, output: AnyBox) -> Result<Box<dyn ErasedOutput>> {
+        let output = downcast::<Box<dyn Output<B>>>(output, "a side output")?;
+        Ok(Box::new(TypedOutput(output)))
+    }
+}
+
+fn gate<B: Batch>(receivers: Vec<AnyBox>) -> Result<InputGate<B>> {
+    let receivers = receivers
+        .into_iter()
+        .map(|r| downcast::<Receiver<Element<B>>>(r, "an input"))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(InputGate::new(receivers))
+}
+
+/// The factory of a one-input operator vertex.
+pub struct OperatorVertex<O, F> {
+    create: F,
+    _op: PhantomData<fn() -> O>,
+}
+
+impl<O: Operator, F: Fn(usize) -> O + Send + Sync> OperatorVertex<O, F> {
+    /// A vertex whose subtask `i` runs `create(i)`.
+    pub fn new(create: F) -> Self {
+        OperatorVertex {
+            create,
+            _op: PhantomData,
+        }
+    }
+}
+
+impl<O: Operator, F: Fn(usize) -> O + Send + Sync> VertexFactory for OperatorVertex<O, F> {
+    fn chain_node(&self, ctx: OperatorContext, next: AnyBox, sides: SideOutputs) -> Result<AnyBox> {
+        let next = downcast::<Box<dyn Output<O::Out>>>(next, "an operator's output")?;
+        let operator = (self.create)(ctx.subtask);
+        let node: Box<dyn Output<O::In>> = Box::new(ChainNode::new(operator, next, sides, ctx));
+        Ok(Box::new(node))
+    }
+
+    fn head_task(
+        &self,
+        ctx: OperatorContext,
+        mut inputs: Vec<Vec<AnyBox>>,
+        next: AnyBox,
+        sides: SideOutputs,
+        settings: TaskSettings,
+    ) -> Result<Box<dyn Task>> {
+        let receivers = inputs.drain(..).flatten().collect();
+        let gate = gate::<O::In>(receivers)?;
+        let node = self.chain_node(ctx, next, sides)?;
+        let chain = downcast::<Box<dyn Output<O::In>>>(node, "a chain")?;
+        Ok(Box::new(OneInputTask::new(gate, chain, settings)))
+    }
+
+    fn discard(&self) -> AnyBox {
+        let discard: Box<dyn Output<O::Out>> = Box::new(Discard);
+        Box::new(discard)
+    }
+}
+
+/// The factory of a source vertex.
+pub struct SourceVertex<S, F> {
+    create: F,
+    _source: PhantomData<fn() -> S>,
+}
+
+impl<S: SourceReader, F: Fn(usize) -> S + Send + Sync> SourceVertex<S, F> {
+    /// A vertex whose subtask `i` reads `create(i)`.
+    pub fn new(create: F) -> Self {
+        SourceVertex {
+            create,
+            _source: PhantomData,
+        }
+    }
+}
+
+impl<S: SourceReader, F: Fn(usize) -> S + Send + Sync> VertexFactory for SourceVertex<S, F> {
+    fn chain_node(&self, _: OperatorContext, _: AnyBox, _: SideOutputs) -> Result<AnyBox> {
+        Err(Error::InvalidGraph(
+            "a source cannot be chained behind another operator".into(),
+        ))
+    }
+
+    fn head_task(
+        &self,
+        ctx: OperatorContext,
+        _inputs: Vec<Vec<AnyBox>>,
+        next: AnyBox,
+        _sides: SideOutputs,
+        settings: TaskSettings,
+    ) -> Result<Box<dyn Task>> {
+        let chain = downcast::<Box<dyn Output<S::Out>>>(next, "a source's output")?;
+        let source = (self.create)(ctx.subtask);
+        Ok(Box::new(SourceTask::new(source, chain, ctx, settings)))
+    }
+
+    fn discard(&self) -> AnyBox {
+        let discard: Box<dyn Output<S::Out>> = Box::new(Discard);
+        Box::new(discard)
+    }
+}
+
+/// The factory of a two-input operator vertex.
+pub struct TwoInputVertex<O, F> {
+    create: F,
+    _op: PhantomData<fn() -> O>,
+}
+
+impl<O: TwoInputOperator, F: Fn(usize) -> O + Send + Sync> TwoInputVertex<O, F> {
+    /// A vertex whose subtask `i` runs `create(i)`.
+    pub fn new(create: F) -> Self {
+        TwoInputVertex {
+            create,
+            _op: PhantomData,
+        }
+    }
+}
+
+impl<O: TwoInputOperator, F: Fn(usize) -> O + Send + Sync> VertexFactory for TwoInputVertex<O, F> {
+    fn chain_node(&self, _: OperatorContext, _: AnyBox, _: SideOutputs) -> Result<AnyBox> {
+        Err(Error::InvalidGraph(
+            "a two-input operator always heads its own task".into(),
+        ))
+    }
+
+    fn head_task(
+        &self,
+        ctx: OperatorContext,
+        mut inputs: Vec<Vec<AnyBox>>,
+        next: AnyBox,
+        sides: SideOutputs,
+        settings: TaskSettings,
+    ) -> Result<Box<dyn Task>> {
+        inputs.resize_with(2, Vec::new);
+        let second = inputs.pop().unwrap_or_default();
+        let first = inputs.pop().unwrap_or_default();
+        let gate1 = gate::<O::In1>(first)?;
+        let gate2 = gate::<O::In2>(second)?;
+        let next = downcast::<Box<dyn Output<O::Out>>>(next, "an operator's output")?;
+        let operator = (self.create)(ctx.subtask);
+        Ok(Box::new(TwoInputTask::new(
+            gate1, gate2, operator, next, sides, ctx, settings,
+        )))
+    }
+
+    fn discard(&self) -> AnyBox {
+        let discard: Box<dyn Output<O::Out>> = Box::new(Discard);
+        Box::new(discard)
+    }
+}

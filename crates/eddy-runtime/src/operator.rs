@@ -1,0 +1,224 @@
+//! The operator contract: what an operator implements and what the runtime calls.
+//!
+//! The runtime owns the loop. It calls an operator's hooks in this order:
+//!
+//! 1. [`Operator::open`] once, with the [`OperatorContext`] of its subtask;
+//! 2. for every input element, in order: [`Operator::process_batch`] for a batch,
+//!    [`Operator::process_watermark`] when the task's combined watermark advances,
+//!    [`Operator::process_status`] when its watermark status changes;
+//!    [`Operator::on_processing_time`] whenever processing time reaches
+//!    [`Operator::next_processing_time`];
+//! 3. when every input has ended: a final watermark of `+inf`, then
+//!    [`Operator::end_input`];
+//! 4. [`Operator::close`].
+//!
+//! Every hook is synchronous and writes its results to an [`Emitter`]; an error (or
+//! a panic) fails the job with a message naming the operator and subtask.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use eddy_core::time::Clock;
+use eddy_core::{Batch, Config, KeyGroupRange, Result, Timestamp, WatermarkStatus};
+use eddy_state::KeyedStateSnapshot;
+use serde::{Deserialize, Serialize};
+
+use crate::output::Emitter;
+
+/// Named counters of a job, summed over subtasks (Flink's accumulators and the
+/// `numRecordsIn`/`numRecordsOut` metrics).
+#[derive(Clone, Debug, Default)]
+pub struct Counters {
+    counters: Arc<Mutex<BTreeMap<String, Arc<AtomicU64>>>>,
+}
+
+impl Counters {
+    /// The counter called `name`, created at zero on first use.
+    pub fn counter(&self, name: &str) -> Arc<AtomicU64> {
+        let mut map = self.counters.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(name.to_string())
+            .or_insert_with(|| Arc::new(AtomicU64::new(0)))
+            .clone()
+    }
+
+    /// The current value of every counter.
+    pub fn values(&self) -> BTreeMap<String, u64> {
+        let map = self.counters.lock().unwrap_or_else(|p| p.into_inner());
+        map.iter()
+            .map(|(k, v)| (k.clone(), v.load(Ordering::Relaxed)))
+            .collect()
+    }
+}
+
+/// What an operator knows about the subtask it runs in.
+#[derive(Clone)]
+pub struct OperatorContext {
+    /// The operator's name.
+    pub name: String,
+    /// The operator's uid (the key of its state).
+    pub uid: String,
+    /// The index of this subtask, in `0..parallelism`.
+    pub subtask: usize,
+    /// The operator's parallelism.
+    pub parallelism: usize,
+    /// The number of key groups of the job.
+    pub max_parallelism: u32,
+    /// Processing time.
+    pub clock: Arc<dyn Clock>,
+    /// The job's configuration.
+    pub config: Arc<Config>,
+    /// The job's counters.
+    pub counters: Counters,
+}
+
+impl OperatorContext {
+    /// The key groups this subtask owns.
+    pub fn key_group_range(&self) -> KeyGroupRange {
+        KeyGroupRange::for_operator(
+            self.max_parallelism,
+            self.parallelism as u32,
+            self.subtask as u32,
+        )
+    }
+
+    /// The current processing time.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now_millis()
+    }
+
+    /// A job-wide counter (summed over subtasks), e.g. for malformed records.
+    pub fn counter(&self, name: &str) -> Arc<AtomicU64> {
+        self.counters.counter(name)
+    }
+}
+
+/// The state of one operator subtask at a checkpoint: its keyed state (by key group)
+/// and its operator state, both already serialized.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperatorSnapshot {
+    /// Keyed state, by state name and key group.
+    pub keyed: Option<KeyedStateSnapshot>,
+    /// Timers, serialized per key group: `(key group, bytes)`.
+    pub timers: Vec<(u32, Vec<u8>)>,
+    /// Operator (non-keyed) state.
+    pub operator: Vec<u8>,
+}
+
+/// An operator with one input: consumes batches of `In`, produces batches of `Out`.
+pub trait Operator: Send + 'static {
+    /// The input batch type.
+    type In: Batch;
+    /// The output batch type.
+    type Out: Batch;
+
+    /// Prepares the operator (registers state, reads configuration).
+    fn open(&mut self, ctx: &OperatorContext) -> Result<()> {
+        let _ = ctx;
+        Ok(())
+    }
+
+    /// Processes one batch of records.
+    fn process_batch(&mut self, batch: Self::In, out: &mut Emitter<'_, Self::Out>) -> Result<()>;
+
+    /// Event time advanced to `watermark`: fire what is due, then forward it.
+    fn process_watermark(
+        &mut self,
+        watermark: Timestamp,
+        out: &mut Emitter<'_, Self::Out>,
+    ) -> Result<()> {
+        out.emit_watermark(watermark)
+    }
+
+    /// The input's watermark status changed.
+    fn process_status(
+        &mut self,
+        status: WatermarkStatus,
+        out: &mut Emitter<'_, Self::Out>,
+    ) -> Result<()> {
+        out.emit_status(status)
+    }
+
+    /// When the operator next wants [`Operator::on_processing_time`].
+    fn next_processing_time(&self) -> Option<Timestamp> {
+        None
+    }
+
+    /// Processing time reached `now`.
+    fn on_processing_time(&mut self, now: Timestamp, out: &mut Emitter<'_, Self::Out>) -> Result<()> {
+        let _ = (now, out);
+        Ok(())
+    }
+
+    /// Every input has ended (after the final `+inf` watermark).
+    fn end_input(&mut self, out: &mut Emitter<'_, Self::Out>) -> Result<()> {
+        let _ = out;
+        Ok(())
+    }
+
+    /// Releases resources; the last call.
+    fn close(&mut self) -> Result<()> {
+        Ok(())
+    }
+
+    /// Serializes the operator's state (keyed state, timers, operator state).
+    fn snapshot_state(&mut self) -> Result<OperatorSnapshot> {
+        Ok(OperatorSnapshot::default())
+    }
+
+    /// Restores state from the snapshots of the subtasks whose key groups overlap
+    /// this subtask's (several when the parallelism changed). Called before `open`
+    /// registers state handles; keyed state is loaded lazily on registration.
+    fn restore_state(&mut self, snapshots: Vec<OperatorSnapshot>) -> Result<()> {
+        let _ = snapshots;
+        Ok(())
+    }
+}
+
+/// An operator with two inputs of different types (`connect`).
+pub trait TwoInputOperator: Send + 'static {
+    /// The first input's batch type.
+    type In1: Batch;
+    /// The second input's batch type.
+    type In2: Batch;
+    /// The output batch type.
+    type Out: Batch;
+
+    /// Prepares the operator.
+    fn open(&mut self, ctx: &OperatorContext) -> Result<()> {
+        let _ = ctx;
+        Ok(())
+    }
+    /// Processes a batch of the first input.
+    fn process_batch1(&mut self, batch: Self::In1, out: &mut Emitter<'_, Self::Out>)
+        -> Result<()>;
+    /// Processes a batch of the second input.
+    fn process_batch2(&mut self, batch: Self::In2, out: &mut Emitter<'_, Self::Out>)
+        -> Result<()>;
+    /// The combined watermark of both inputs advanced.
+    fn process_watermark(
+        &mut self,
+        watermark: Timestamp,
+        out: &mut Emitter<'_, Self::Out>,
+    ) -> Result<()> {
+        out.emit_watermark(watermark)
+    }
+    /// When the operator next wants [`TwoInputOperator::on_processing_time`].
+    fn next_processing_time(&self) -> Option<Timestamp> {
+        None
+    }
+    /// Processing time reached `now`.
+    fn on_processing_time(&mut self, now: Timestamp, out: &mut Emitter<'_, Self::Out>) -> Result<()> {
+        let _ = (now, out);
+        Ok(())
+    }
+    /// Both inputs have ended.
+    fn end_input(&mut self, out: &mut Emitter<'_, Self::Out>) -> Result<()> {
+        let _ = out;
+        Ok(())
+    }
+    /// Releases resources.
+    fn close(&mut self) -> Result<()> {
+        Ok(())
+    }
+}

@@ -1,0 +1,287 @@
+//! Where an operator's results go: the next operator of the chain or the network.
+//!
+//! An operator never sends anything itself. It hands batches and watermarks to an
+//! [`Emitter`], whose main [`Output`] is either the next chained operator (a direct
+//! call) or a [`RecordWriter`](crate::writer::RecordWriter) that buffers rows per
+//! target channel. The writers only buffer; the task loop drives the actual sends
+//! through [`Output::poll_flush`], so an operator stays a plain synchronous function
+//! and backpressure is handled once, in the runtime.
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::task::{Context, Poll};
+
+use eddy_core::{Result, Timestamp, WatermarkStatus};
+
+/// A node of an operator chain that accepts batches of type `B`: a chained
+/// operator, a record writer, or a fan-out to several of them. The lifecycle methods
+/// walk the chain from head to tail.
+pub trait Output<B>: Send {
+    /// Accepts a batch of records.
+    fn collect(&mut self, batch: B) -> Result<()>;
+    /// Accepts a watermark.
+    fn emit_watermark(&mut self, watermark: Timestamp) -> Result<()>;
+    /// Accepts a watermark status change.
+    fn emit_status(&mut self, status: WatermarkStatus) -> Result<()>;
+
+    /// Opens the operators of the chain (called once, before any element).
+    fn open(&mut self) -> Result<()> {
+        Ok(())
+    }
+    /// Tells the chain that its input has ended (after the final watermark).
+    fn end_input(&mut self) -> Result<()> {
+        Ok(())
+    }
+    /// Closes the chain; sends end-of-input on every channel.
+    fn close(&mut self) -> Result<()> {
+        Ok(())
+    }
+    /// The earliest processing time at which an operator of the chain wants
+    /// [`Output::fire_processing_time`].
+    fn next_processing_time(&self) -> Option<Timestamp> {
+        None
+    }
+    /// Fires processing-time callbacks due at `now`.
+    fn fire_processing_time(&mut self, now: Timestamp) -> Result<()> {
+        let _ = now;
+        Ok(())
+    }
+    /// Moves partly filled batches to the send queues (buffer timeout).
+    fn flush_buffers(&mut self) {}
+    /// Sends queued elements; `Ready` when every queue is empty.
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        let _ = cx;
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// A type-erased output, for side outputs whose batch type differs from the main one.
+pub trait ErasedOutput: Send {
+    /// Accepts a batch boxed as `Any`; fails if it has the wrong type.
+    fn collect_any(&mut self, batch: Box<dyn Any + Send>) -> Result<()>;
+    /// The wrapped output's watermark method.
+    fn emit_watermark(&mut self, watermark: Timestamp) -> Result<()>;
+    /// The wrapped output's status method.
+    fn emit_status(&mut self, status: WatermarkStatus) -> Result<()>;
+    /// The wrapped output's end-of-input method.
+    fn end_input(&mut self) -> Result<()>;
+    /// The wrapped output's close method.
+    fn close(&mut self) -> Result<()>;
+    /// The wrapped output's earliest processing-time callback.
+    fn next_processing_time(&self) -> Option<Timestamp>;
+    /// The wrapped output's processing-time callbacks.
+    fn fire_processing_time(&mut self, now: Timestamp) -> Result<()>;
+    /// The wrapped output's open method.
+    fn open(&mut self) -> Result<()>;
+    /// The wrapped output's buffer flush.
+    fn flush_buffers(&mut self);
+    /// The wrapped output's send loop.
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>>;
+}
+
+/// An [`Output<B>`] behind the [`ErasedOutput`] face.
+pub struct TypedOutput<B>(pub Box<dyn Output<B>>);
+
+impl<B: Send + 'static> ErasedOutput for TypedOutput<B> {
+    fn collect_any(&mut self, batch: Box<dyn Any + Send>) -> Result<()> {
+        match batch.downcast::<B>() {
+            Ok(batch) => self.0.collect(*batch),
+            Err(_) => Err(eddy_core::Error::Other(
+                "a side output received records of another type than its tag declares".into(),
+            )),
+        }
+    }
+    fn emit_watermark(&mut self, watermark: Timestamp) -> Result<()> {
+        self.0.emit_watermark(watermark)
+    }
+    fn emit_status(&mut self, status: WatermarkStatus) -> Result<()> {
+        self.0.emit_status(status)
+    }
+    fn end_input(&mut self) -> Result<()> {
+        self.0.end_input()
+    }
+    fn close(&mut self) -> Result<()> {
+        self.0.close()
+    }
+    fn next_processing_time(&self) -> Option<Timestamp> {
+        self.0.next_processing_time()
+    }
+    fn fire_processing_time(&mut self, now: Timestamp) -> Result<()> {
+        self.0.fire_processing_time(now)
+    }
+    fn open(&mut self) -> Result<()> {
+        self.0.open()
+    }
+    fn flush_buffers(&mut self) {
+        self.0.flush_buffers()
+    }
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        self.0.poll_flush(cx)
+    }
+}
+
+/// The side outputs of one operator, by tag id.
+#[derive(Default)]
+pub struct SideOutputs {
+    outputs: HashMap<String, Box<dyn ErasedOutput>>,
+}
+
+impl SideOutputs {
+    /// Adds the output for a tag.
+    pub fn insert(&mut self, tag: String, output: Box<dyn ErasedOutput>) {
+        self.outputs.insert(tag, output);
+    }
+
+    /// Whether any side output is connected.
+    pub fn is_empty(&self) -> bool {
+        self.outputs.is_empty()
+    }
+
+    pub(crate) fn all_mut(&mut self) -> impl Iterator<Item = &mut Box<dyn ErasedOutput>> {
+        self.outputs.values_mut()
+    }
+
+    pub(crate) fn all(&self) -> impl Iterator<Item = &Box<dyn ErasedOutput>> {
+        self.outputs.values()
+    }
+}
+
+/// What an operator writes to: its main output and its side outputs.
+pub struct Emitter<'a, B> {
+    main: &'a mut dyn Output<B>,
+    sides: &'a mut SideOutputs,
+}
+
+impl<'a, B: Send + 'static> Emitter<'a, B> {
+    /// An emitter over a main output and side outputs.
+    pub fn new(main: &'a mut dyn Output<B>, sides: &'a mut SideOutputs) -> Self {
+        Emitter { main, sides }
+    }
+
+    /// Emits a batch on the main output. Empty batches are dropped here.
+    pub fn collect(&mut self, batch: B) -> Result<()>
+    where
+        B: eddy_core::Batch,
+    {
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        self.main.collect(batch)
+    }
+
+    /// Emits a batch on the side output `tag`. Records for a tag that no stream
+    /// consumes are discarded, as in Flink.
+    pub fn side_output<S: Send + 'static>(&mut self, tag: &str, batch: S) -> Result<()> {
+        match self.sides.outputs.get_mut(tag) {
+            Some(output) => output.collect_any(Box::new(batch)),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether a stream consumes the side output `tag`.
+    pub fn has_side_output(&self, tag: &str) -> bool {
+        self.sides.outputs.contains_key(tag)
+    }
+
+    /// Emits a watermark on the main and every side output.
+    pub fn emit_watermark(&mut self, watermark: Timestamp) -> Result<()> {
+        for side in self.sides.all_mut() {
+            side.emit_watermark(watermark)?;
+        }
+        self.main.emit_watermark(watermark)
+    }
+
+    /// Emits a watermark status on the main and every side output.
+    pub fn emit_status(&mut self, status: WatermarkStatus) -> Result<()> {
+        for side in self.sides.all_mut() {
+            side.emit_status(status)?;
+        }
+        self.main.emit_status(status)
+    }
+}
+
+/// Sends every batch and control element to several outputs (a vertex feeding
+/// several downstream vertices).
+pub struct FanOut<B> {
+    outputs: Vec<Box<dyn Output<B>>>,
+}
+
+impl<B> FanOut<B> {
+    /// A fan-out over `outputs`.
+    pub fn new(outputs: Vec<Box<dyn Output<B>>>) -> Self {
+        FanOut { outputs }
+    }
+}
+
+impl<B: eddy_core::Batch> Output<B> for FanOut<B> {
+    fn collect(&mut self, batch: B) -> Result<()> {
+        let Some((last, rest)) = self.outputs.split_last_mut() else {
+            return Ok(());
+        };
+        for output in rest {
+            output.collect(batch.clone())?;
+        }
+        last.collect(batch)
+    }
+    fn emit_watermark(&mut self, watermark: Timestamp) -> Result<()> {
+        self.outputs
+            .iter_mut()
+            .try_for_each(|o| o.emit_watermark(watermark))
+    }
+    fn emit_status(&mut self, status: WatermarkStatus) -> Result<()> {
+        self.outputs.iter_mut().try_for_each(|o| o.emit_status(status))
+    }
+    fn open(&mut self) -> Result<()> {
+        self.outputs.iter_mut().try_for_each(|o| o.open())
+    }
+    fn end_input(&mut self) -> Result<()> {
+        self.outputs.iter_mut().try_for_each(|o| o.end_input())
+    }
+    fn close(&mut self) -> Result<()> {
+        self.outputs.iter_mut().try_for_each(|o| o.close())
+    }
+    fn next_processing_time(&self) -> Option<Timestamp> {
+        self.outputs
+            .iter()
+            .filter_map(|o| o.next_processing_time())
+            .min()
+    }
+    fn fire_processing_time(&mut self, now: Timestamp) -> Result<()> {
+        self.outputs
+            .iter_mut()
+            .try_for_each(|o| o.fire_processing_time(now))
+    }
+    fn flush_buffers(&mut self) {
+        self.outputs.iter_mut().for_each(|o| o.flush_buffers());
+    }
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        let mut pending = false;
+        for output in &mut self.outputs {
+            match output.poll_flush(cx) {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => pending = true,
+            }
+        }
+        if pending {
+            Poll::Pending
+        } else {
+            Poll::Ready(Ok(()))
+        }
+    }
+}
+
+/// Accepts and drops everything (the output of a sink).
+pub struct Discard;
+
+impl<B: Send> Output<B> for Discard {
+    fn collect(&mut self, _batch: B) -> Result<()> {
+        Ok(())
+    }
+    fn emit_watermark(&mut self, _watermark: Timestamp) -> Result<()> {
+        Ok(())
+    }
+    fn emit_status(&mut self, _status: WatermarkStatus) -> Result<()> {
+        Ok(())
+    }
+}

@@ -1,0 +1,42 @@
+//! The source contract: a reader the runtime polls for batches.
+
+use std::task::{Context, Poll};
+
+use eddy_core::{Batch, Result, Timestamp};
+
+use crate::operator::OperatorContext;
+
+/// What a source produced.
+#[derive(Debug)]
+pub enum SourceEvent<B> {
+    /// A batch of records.
+    Batch(B),
+    /// A watermark from the source itself (e.g. a source that knows its event time).
+    Watermark(Timestamp),
+    /// The source has nothing to read for now and should not hold back event time.
+    Idle,
+    /// The source is exhausted (bounded input); the task finishes.
+    End,
+}
+
+/// One parallel instance of a source. The runtime polls it like a stream: a reader
+/// that has data returns `Ready`; a reader waiting for data (a socket, a rate limit)
+/// returns `Pending` after arranging to be woken.
+pub trait SourceReader: Send + 'static {
+    /// The batch type produced.
+    type Out: Batch;
+
+    /// Prepares the reader: opens files, connects, picks its split by subtask index.
+    fn open(&mut self, ctx: &OperatorContext) -> Result<()> {
+        let _ = ctx;
+        Ok(())
+    }
+
+    /// The next event.
+    fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Result<SourceEvent<Self::Out>>>;
+
+    /// Releases resources.
+    fn close(&mut self) -> Result<()> {
+        Ok(())
+    }
+}

@@ -1,0 +1,158 @@
+//! The record writer: buffers a producer's rows per target channel and sends them.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use eddy_core::{Batch, Element, Error, Result, Timestamp, WatermarkStatus};
+
+use crate::channel::{SendError, Sender};
+use crate::output::Output;
+use crate::partitioner::{Partitioner, Selection};
+
+/// Buffers rows per channel of one edge, flushes a channel's batch when it reaches
+/// the batch size, before any control element, and on the buffer timeout; sends
+/// when the task loop polls it.
+pub struct RecordWriter<B> {
+    senders: Vec<Sender<Element<B>>>,
+    buffers: Vec<Option<B>>,
+    pending: Vec<VecDeque<Element<B>>>,
+    partitioner: Box<dyn Partitioner<B>>,
+    targets: Vec<u32>,
+    batch_size: usize,
+    records_out: Arc<AtomicU64>,
+    closed: bool,
+}
+
+impl<B: Batch> RecordWriter<B> {
+    /// A writer over `senders`, flushing batches of `batch_size` rows.
+    pub fn new(
+        senders: Vec<Sender<Element<B>>>,
+        partitioner: Box<dyn Partitioner<B>>,
+        batch_size: usize,
+        records_out: Arc<AtomicU64>,
+    ) -> Self {
+        let n = senders.len();
+        RecordWriter {
+            senders,
+            buffers: (0..n).map(|_| None).collect(),
+            pending: (0..n).map(|_| VecDeque::new()).collect(),
+            partitioner,
+            targets: Vec::new(),
+            batch_size: batch_size.max(1),
+            records_out,
+            closed: false,
+        }
+    }
+
+    fn move_full_buffers(&mut self) {
+        for (buffer, pending) in self.buffers.iter_mut().zip(&mut self.pending) {
+            if buffer.as_ref().is_some_and(|b| b.num_rows() >= self.batch_size) {
+                if let Some(batch) = buffer.take() {
+                    pending.push_back(Element::Batch(batch));
+                }
+            }
+        }
+    }
+
+    fn broadcast_control(&mut self, element: Element<B>) {
+        self.flush_partial();
+        for pending in &mut self.pending {
+            pending.push_back(element.clone());
+        }
+    }
+
+    fn flush_partial(&mut self) {
+        for (buffer, pending) in self.buffers.iter_mut().zip(&mut self.pending) {
+            if let Some(batch) = buffer.take() {
+                if batch.num_rows() > 0 {
+                    pending.push_back(Element::Batch(batch));
+                }
+            }
+        }
+    }
+}
+
+impl<B: Batch> Output<B> for RecordWriter<B> {
+    fn collect(&mut self, batch: B) -> Result<()> {
+        let rows = batch.num_rows();
+        if rows == 0 {
+            return Ok(());
+        }
+        self.records_out.fetch_add(rows as u64, Ordering::Relaxed);
+        let n = self.senders.len();
+        match self
+            .partitioner
+            .select(&batch, n, &mut self.targets)
+        {
+            Selection::One(channel) => {
+                let slot = &mut self.buffers[channel as usize];
+                match slot {
+                    Some(buffer) => buffer.append(batch),
+                    None => *slot = Some(batch),
+                }
+            }
+            Selection::PerRow => batch.scatter_into(&self.targets, &mut self.buffers),
+            Selection::All => {
+                for slot in &mut self.buffers {
+                    match slot {
+                        Some(buffer) => buffer.append(batch.clone()),
+                        None => *slot = Some(batch.clone()),
+                    }
+                }
+            }
+        }
+        self.move_full_buffers();
+        Ok(())
+    }
+
+    fn emit_watermark(&mut self, watermark: Timestamp) -> Result<()> {
+        self.broadcast_control(Element::Watermark(watermark));
+        Ok(())
+    }
+
+    fn emit_status(&mut self, status: WatermarkStatus) -> Result<()> {
+        self.broadcast_control(Element::Status(status));
+        Ok(())
+    }
+
+    fn close(&mut self) -> Result<()> {
+        if !self.closed {
+            self.closed = true;
+            self.broadcast_control(Element::EndOfInput);
+        }
+        Ok(())
+    }
+
+    fn flush_buffers(&mut self) {
+        self.flush_partial();
+    }
+
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        let mut blocked = false;
+        for (sender, pending) in self.senders.iter().zip(&mut self.pending) {
+            while let Some(element) = pending.pop_front() {
+                match sender.poll_send(cx, element) {
+                    Ok(()) => {}
+                    Err(SendError::Full(element)) => {
+                        pending.push_front(element);
+                        blocked = true;
+                        break;
+                    }
+                    Err(SendError::Closed(_)) => {
+                        pending.clear();
+                        return Poll::Ready(Err(Error::Other(
+                            "a downstream task stopped before its input ended".into(),
+                        )));
+                    }
+                }
+            }
+        }
+        if blocked {
+            Poll::Pending
+        } else {
+            Poll::Ready(Ok(()))
+        }
+    }
+}
