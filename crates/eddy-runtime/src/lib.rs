@@ -37,8 +37,10 @@ pub mod partitioner;
 pub mod plan;
 pub mod source;
 pub mod task;
+pub mod operators;
 pub mod timers;
 pub mod watermark_valve;
+pub mod window;
 pub mod writer;
 
 pub use factory::{EdgeFactory, JobSpec, OperatorVertex, SourceVertex, TwoInputVertex, TypedEdge, VertexFactory};

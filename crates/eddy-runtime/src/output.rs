@@ -178,6 +178,14 @@ impl<'a, B: Send + 'static> Emitter<'a, B> {
         }
     }
 
+    /// Emits an already boxed batch on the side output `tag`.
+    pub fn side_output_any(&mut self, tag: &str, batch: Box<dyn Any + Send>) -> Result<()> {
+        match self.sides.outputs.get_mut(tag) {
+            Some(output) => output.collect_any(batch),
+            None => Ok(()),
+        }
+    }
+
     /// Whether a stream consumes the side output `tag`.
     pub fn has_side_output(&self, tag: &str) -> bool {
         self.sides.outputs.contains_key(tag)

@@ -186,6 +186,12 @@ impl<K: Hash + Eq + Clone, N: Hash + Eq + Clone> TimerService<K, N> {
         self.processing_time.peek()
     }
 
+    /// When the earliest processing-time timer is due, possibly earlier than the
+    /// real one when the earliest was deleted (firing then finds nothing due).
+    pub fn peek_processing_time(&self) -> Option<Timestamp> {
+        self.processing_time.heap.peek().map(|r| r.0 .0)
+    }
+
     /// The number of registered timers (both kinds).
     pub fn len(&self) -> usize {
         self.event_time.len() + self.processing_time.len()

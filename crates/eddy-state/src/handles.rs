@@ -224,6 +224,13 @@ impl<V: StateData + Clone, N: Namespace> ValueState<V, N> {
         let (table, kg, key, _) = backend.table::<N, V>(self.id);
         table.remove(kg, key, ns);
     }
+
+    /// Removes and returns the value of the current key in `ns` (an unexpired one).
+    pub fn take_in<K: Key>(&self, backend: &mut KeyedStateBackend<K>, ns: &N) -> Option<V> {
+        let (table, kg, key, now) = backend.table::<N, V>(self.id);
+        table.get_mut(kg, key, ns, now)?;
+        table.remove(kg, key, ns)
+    }
 }
 
 impl<V: StateData + Clone> ValueState<V> {
@@ -240,6 +247,11 @@ impl<V: StateData + Clone> ValueState<V> {
     /// Removes the value of the current key.
     pub fn clear<K: Key>(&self, backend: &mut KeyedStateBackend<K>) {
         self.clear_in(backend, &());
+    }
+
+    /// Removes and returns the value of the current key.
+    pub fn take<K: Key>(&self, backend: &mut KeyedStateBackend<K>) -> Option<V> {
+        self.take_in(backend, &())
     }
 }
 

@@ -109,14 +109,14 @@ fn bid(config: &NexmarkConfig, n: u64, timestamp: i64, rng: &mut EventRng) -> Bi
         ids::random_person(n, config.num_active_people, rng)
     };
     let price = text::price(rng);
-    let channel = text::channel(rng);
+    let (channel, url) = text::channel(rng);
     let extra = text::extra(rng, 4 * FIXED_FIELD_SIZE, config.avg_bid_byte_size);
     Bid {
         auction: auction as i64 + FIRST_AUCTION_ID,
         bidder: bidder as i64 + FIRST_PERSON_ID,
         price,
-        channel: channel.name.clone(),
-        url: channel.url.clone(),
+        channel: channel.to_owned(),
+        url: url.to_owned(),
         date_time: timestamp,
         extra,
     }
