@@ -56,6 +56,7 @@ impl JobExecutionResult {
 pub struct MiniCluster {
     config: Arc<Config>,
     clock: Arc<dyn Clock>,
+    counters: Counters,
 }
 
 struct Shared {
@@ -112,7 +113,14 @@ impl MiniCluster {
         MiniCluster {
             config: Arc::new(config),
             clock: Arc::new(SystemClock),
+            counters: Counters::default(),
         }
+    }
+
+    /// Reports into `counters` (shared with user functions that count).
+    pub fn with_counters(mut self, counters: Counters) -> Self {
+        self.counters = counters;
+        self
     }
 
     /// Uses `clock` for processing time (timers, TTL, periodic watermarks).
@@ -129,7 +137,7 @@ impl MiniCluster {
     /// Starts a job and returns a client for it.
     pub fn execute_async(&self, spec: JobSpec) -> Result<JobClient> {
         spec.graph.validate()?;
-        let counters = Counters::default();
+        let counters = self.counters.clone();
         let tasks = build_tasks(&spec, &self.config, &self.clock, &counters)?;
         let threads = match self.config.get(&options::LOCAL_THREADS)? {
             0 => std::thread::available_parallelism().map_or(2, |n| n.get()),

@@ -280,6 +280,31 @@ fn field_values_are_plausible() {
 }
 
 #[test]
+fn channel_urls_depend_only_on_the_channel() {
+    let mut urls = std::collections::HashMap::new();
+    for seed in [0, 1] {
+        for event in NexmarkGenerator::new(bounded(20_000).with_seed(seed)) {
+            if let Event::Bid(b) = event {
+                let hot = ["Google", "Facebook", "Baidu", "Apple"].contains(&b.channel.as_str());
+                let numbered = b
+                    .channel
+                    .strip_prefix("channel-")
+                    .and_then(|n| n.parse::<u32>().ok())
+                    .is_some_and(|n| n < 10_000);
+                assert!(hot || numbered, "{b:?}");
+                assert!(b.url.ends_with("item.htm?query=1") || b.url.contains("&channel_id="));
+                assert_eq!(
+                    urls.entry(b.channel.clone())
+                        .or_insert_with(|| b.url.clone()),
+                    &b.url
+                );
+            }
+        }
+    }
+    assert!(urls.len() > 4_000, "{} channels", urls.len());
+}
+
+#[test]
 fn small_average_sizes_mean_no_padding() {
     let config = bounded(100)
         .with_avg_bid_byte_size(0)
