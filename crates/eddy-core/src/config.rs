@@ -105,8 +105,11 @@ pub mod options {
     use std::time::Duration;
 
     /// Default parallelism of operators.
-    pub const PARALLELISM: ConfigOption<u32> =
-        ConfigOption::new("parallelism.default", "1", "Default parallelism of operators.");
+    pub const PARALLELISM: ConfigOption<u32> = ConfigOption::new(
+        "parallelism.default",
+        "1",
+        "Default parallelism of operators.",
+    );
     /// Number of key groups; the upper bound for rescaling keyed state.
     pub const MAX_PARALLELISM: ConfigOption<u32> = ConfigOption::new(
         "pipeline.max-parallelism",
@@ -147,7 +150,11 @@ pub mod options {
     /// Every option above, for documentation and validation.
     pub fn all() -> Vec<(&'static str, &'static str, &'static str)> {
         vec![
-            (PARALLELISM.key, PARALLELISM.default, PARALLELISM.description),
+            (
+                PARALLELISM.key,
+                PARALLELISM.default,
+                PARALLELISM.description,
+            ),
             (
                 MAX_PARALLELISM.key,
                 MAX_PARALLELISM.default,
@@ -169,10 +176,13 @@ pub mod options {
                 BUFFERS_PER_CHANNEL.default,
                 BUFFERS_PER_CHANNEL.description,
             ),
-            (LOCAL_THREADS.key, LOCAL_THREADS.default, LOCAL_THREADS.description),
+            (
+                LOCAL_THREADS.key,
+                LOCAL_THREADS.default,
+                LOCAL_THREADS.description,
+            ),
         ]
     }
-
 }
 
 /// Configuration: keys to text values, read through typed options.

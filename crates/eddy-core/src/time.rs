@@ -102,8 +102,7 @@ impl ManualClock {
 
     /// Sets the time (never moves it backwards).
     pub fn set(&self, now: Timestamp) {
-        self.now
-            .fetch_max(now, std::sync::atomic::Ordering::SeqCst);
+        self.now.fetch_max(now, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Moves the time forward by `millis`.

@@ -165,7 +165,11 @@ impl<O: Operator> Output<O::In> for ChainNode<O> {
 
     fn next_processing_time(&self) -> Option<Timestamp> {
         let own = self.operator.next_processing_time();
-        let sides = self.sides.all().filter_map(|s| s.next_processing_time()).min();
+        let sides = self
+            .sides
+            .all()
+            .filter_map(|s| s.next_processing_time())
+            .min();
         [own, sides, self.next.next_processing_time()]
             .into_iter()
             .flatten()
@@ -173,7 +177,11 @@ impl<O: Operator> Output<O::In> for ChainNode<O> {
     }
 
     fn fire_processing_time(&mut self, now: Timestamp) -> Result<()> {
-        if self.operator.next_processing_time().is_some_and(|t| t <= now) {
+        if self
+            .operator
+            .next_processing_time()
+            .is_some_and(|t| t <= now)
+        {
             let Self {
                 operator,
                 next,

@@ -159,8 +159,12 @@ impl<B: Batch> EdgeFactory for TypedEdge<B> {
                 }
             },
         };
-        let writer: Box<dyn Output<B>> =
-            Box::new(RecordWriter::new(senders, partitioner, batch_size, records_out));
+        let writer: Box<dyn Output<B>> = Box::new(RecordWriter::new(
+            senders,
+            partitioner,
+            batch_size,
+            records_out,
+        ));
         Ok(Box::new(writer))
     }
 

@@ -32,18 +32,20 @@ pub mod factory;
 pub mod input;
 pub mod mini_cluster;
 pub mod operator;
+pub mod operators;
 pub mod output;
 pub mod partitioner;
 pub mod plan;
 pub mod source;
 pub mod task;
-pub mod operators;
 pub mod timers;
 pub mod watermark_valve;
 pub mod window;
 pub mod writer;
 
-pub use factory::{EdgeFactory, JobSpec, OperatorVertex, SourceVertex, TwoInputVertex, TypedEdge, VertexFactory};
+pub use factory::{
+    EdgeFactory, JobSpec, OperatorVertex, SourceVertex, TwoInputVertex, TypedEdge, VertexFactory,
+};
 pub use mini_cluster::{JobClient, JobExecutionResult, JobStatus, MiniCluster};
 pub use operator::{Counters, Operator, OperatorContext, OperatorSnapshot, TwoInputOperator};
 pub use output::{Emitter, Output};

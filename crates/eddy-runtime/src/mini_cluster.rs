@@ -167,7 +167,10 @@ impl MiniCluster {
                     Err(Error::Cancelled) => JobStatus::Canceled,
                     Err(_) => JobStatus::Failed,
                 };
-                *thread_shared.status.lock().unwrap_or_else(|p| p.into_inner()) = status;
+                *thread_shared
+                    .status
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner()) = status;
                 outcome.map(|()| JobExecutionResult {
                     job_name,
                     net_runtime: started.elapsed(),
@@ -383,9 +386,13 @@ fn build_tasks(
         if is_chained(&spec.graph, edge) {
             continue;
         }
-        let (Some(source), Some(target)) = (spec.graph.vertex(edge.source), spec.graph.vertex(edge.target))
-        else {
-            return Err(Error::InvalidGraph(format!("edge {i} names a missing vertex")));
+        let (Some(source), Some(target)) = (
+            spec.graph.vertex(edge.source),
+            spec.graph.vertex(edge.target),
+        ) else {
+            return Err(Error::InvalidGraph(format!(
+                "edge {i} names a missing vertex"
+            )));
         };
         let (p, c) = (source.parallelism as usize, target.parallelism as usize);
         for producer in 0..p {

@@ -145,7 +145,11 @@ pub trait Operator: Send + 'static {
     }
 
     /// Processing time reached `now`.
-    fn on_processing_time(&mut self, now: Timestamp, out: &mut Emitter<'_, Self::Out>) -> Result<()> {
+    fn on_processing_time(
+        &mut self,
+        now: Timestamp,
+        out: &mut Emitter<'_, Self::Out>,
+    ) -> Result<()> {
         let _ = (now, out);
         Ok(())
     }
@@ -190,11 +194,9 @@ pub trait TwoInputOperator: Send + 'static {
         Ok(())
     }
     /// Processes a batch of the first input.
-    fn process_batch1(&mut self, batch: Self::In1, out: &mut Emitter<'_, Self::Out>)
-        -> Result<()>;
+    fn process_batch1(&mut self, batch: Self::In1, out: &mut Emitter<'_, Self::Out>) -> Result<()>;
     /// Processes a batch of the second input.
-    fn process_batch2(&mut self, batch: Self::In2, out: &mut Emitter<'_, Self::Out>)
-        -> Result<()>;
+    fn process_batch2(&mut self, batch: Self::In2, out: &mut Emitter<'_, Self::Out>) -> Result<()>;
     /// The combined watermark of both inputs advanced.
     fn process_watermark(
         &mut self,
@@ -208,7 +210,11 @@ pub trait TwoInputOperator: Send + 'static {
         None
     }
     /// Processing time reached `now`.
-    fn on_processing_time(&mut self, now: Timestamp, out: &mut Emitter<'_, Self::Out>) -> Result<()> {
+    fn on_processing_time(
+        &mut self,
+        now: Timestamp,
+        out: &mut Emitter<'_, Self::Out>,
+    ) -> Result<()> {
         let _ = (now, out);
         Ok(())
     }

@@ -237,7 +237,9 @@ impl<B: eddy_core::Batch> Output<B> for FanOut<B> {
             .try_for_each(|o| o.emit_watermark(watermark))
     }
     fn emit_status(&mut self, status: WatermarkStatus) -> Result<()> {
-        self.outputs.iter_mut().try_for_each(|o| o.emit_status(status))
+        self.outputs
+            .iter_mut()
+            .try_for_each(|o| o.emit_status(status))
     }
     fn open(&mut self) -> Result<()> {
         self.outputs.iter_mut().try_for_each(|o| o.open())

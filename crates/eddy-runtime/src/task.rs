@@ -73,7 +73,10 @@ pub struct TaskSettings {
 /// A runnable task.
 pub trait Task: Send {
     /// Runs the task to completion, failure or cancellation.
-    fn run(self: Box<Self>, cancel: CancelSignal) -> Pin<Box<dyn Future<Output = Result<()>> + Send>>;
+    fn run(
+        self: Box<Self>,
+        cancel: CancelSignal,
+    ) -> Pin<Box<dyn Future<Output = Result<()>> + Send>>;
 }
 
 async fn flush<B>(chain: &mut dyn Output<B>, cancel: &mut CancelSignal) -> Result<()> {
@@ -118,7 +121,7 @@ impl Pacer {
             chain.fire_processing_time(pt)?;
         }
         self.turns += 1;
-        if self.turns % 32 == 0 {
+        if self.turns.is_multiple_of(32) {
             tokio::task::yield_now().await;
         }
         Ok(())
@@ -240,7 +243,10 @@ impl<S: SourceReader> SourceTask<S> {
 }
 
 impl<S: SourceReader> Task for SourceTask<S> {
-    fn run(self: Box<Self>, cancel: CancelSignal) -> Pin<Box<dyn Future<Output = Result<()>> + Send>> {
+    fn run(
+        self: Box<Self>,
+        cancel: CancelSignal,
+    ) -> Pin<Box<dyn Future<Output = Result<()>> + Send>> {
         Box::pin(self.run_loop(cancel))
     }
 }
@@ -298,7 +304,10 @@ impl<B: eddy_core::Batch> OneInputTask<B> {
 }
 
 impl<B: eddy_core::Batch> Task for OneInputTask<B> {
-    fn run(self: Box<Self>, cancel: CancelSignal) -> Pin<Box<dyn Future<Output = Result<()>> + Send>> {
+    fn run(
+        self: Box<Self>,
+        cancel: CancelSignal,
+    ) -> Pin<Box<dyn Future<Output = Result<()>> + Send>> {
         Box::pin(self.run_loop(cancel))
     }
 }
@@ -404,16 +413,35 @@ impl<O: TwoInputOperator> TwoInputTask<O> {
                 _ = cancel.cancelled() => return Err(Error::Cancelled),
             }
             let now = self.settings.clock.now_millis();
-            if self.head.operator.next_processing_time().is_some_and(|t| t <= now) {
-                let TwoInputHead { operator, next, sides, context, .. } = &mut self.head;
-                guarded(context, || operator.on_processing_time(now, &mut Emitter::new(next.as_mut(), sides)))?;
+            if self
+                .head
+                .operator
+                .next_processing_time()
+                .is_some_and(|t| t <= now)
+            {
+                let TwoInputHead {
+                    operator,
+                    next,
+                    sides,
+                    context,
+                    ..
+                } = &mut self.head;
+                guarded(context, || {
+                    operator.on_processing_time(now, &mut Emitter::new(next.as_mut(), sides))
+                })?;
             }
             for side in self.head.sides.all_mut() {
                 side.flush_buffers();
             }
             pacer.after_event(self.head.next.as_mut()).await?;
         }
-        let TwoInputHead { operator, next, sides, context, .. } = &mut self.head;
+        let TwoInputHead {
+            operator,
+            next,
+            sides,
+            context,
+            ..
+        } = &mut self.head;
         guarded(context, || {
             let mut out = Emitter::new(next.as_mut(), sides);
             operator.process_watermark(MAX_WATERMARK, &mut out)?;
@@ -475,7 +503,10 @@ impl<O: TwoInputOperator> TwoInputHead<O> {
 }
 
 impl<O: TwoInputOperator> Task for TwoInputTask<O> {
-    fn run(self: Box<Self>, cancel: CancelSignal) -> Pin<Box<dyn Future<Output = Result<()>> + Send>> {
+    fn run(
+        self: Box<Self>,
+        cancel: CancelSignal,
+    ) -> Pin<Box<dyn Future<Output = Result<()>> + Send>> {
         Box::pin(self.run_loop(cancel))
     }
 }

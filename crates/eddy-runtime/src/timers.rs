@@ -49,7 +49,8 @@ impl<K: Hash + Eq + Clone, N: Hash + Eq + Clone> Queue<K, N> {
         self.registered.insert(entry);
         self.seq += 1;
         self.heap.push(Reverse((timestamp, self.seq)));
-        self.entries.insert(self.seq, (key.clone(), namespace.clone()));
+        self.entries
+            .insert(self.seq, (key.clone(), namespace.clone()));
     }
 
     fn delete(&mut self, timestamp: Timestamp, key: &K, namespace: &N) {
@@ -150,12 +151,7 @@ impl<K: Hash + Eq + Clone, N: Hash + Eq + Clone> TimerService<K, N> {
     }
 
     /// Registers a processing-time timer.
-    pub fn register_processing_time_timer(
-        &mut self,
-        timestamp: Timestamp,
-        key: &K,
-        namespace: &N,
-    ) {
+    pub fn register_processing_time_timer(&mut self, timestamp: Timestamp, key: &K, namespace: &N) {
         self.processing_time.register(timestamp, key, namespace);
     }
 
@@ -216,7 +212,11 @@ impl<K: Hash + Eq + Clone, N: Hash + Eq + Clone> TimerService<K, N> {
         for t in snapshot.event_time.into_iter().filter(|t| keep(&t.key)) {
             self.register_event_time_timer(t.timestamp, &t.key, &t.namespace);
         }
-        for t in snapshot.processing_time.into_iter().filter(|t| keep(&t.key)) {
+        for t in snapshot
+            .processing_time
+            .into_iter()
+            .filter(|t| keep(&t.key))
+        {
             self.register_processing_time_timer(t.timestamp, &t.key, &t.namespace);
         }
     }

@@ -140,10 +140,7 @@ mod tests {
     fn idle_channels_are_excluded_and_rejoin() {
         let mut valve = WatermarkValve::new(2);
         valve.on_watermark(0, 100);
-        assert_eq!(
-            valve.on_status(1, WatermarkStatus::Idle),
-            (Some(100), None)
-        );
+        assert_eq!(valve.on_status(1, WatermarkStatus::Idle), (Some(100), None));
         // All idle: the status goes idle, the watermark stays.
         assert_eq!(
             valve.on_status(0, WatermarkStatus::Idle),
@@ -155,7 +152,7 @@ mod tests {
         );
         // Channel 1 is behind; it holds the output until it catches up.
         assert_eq!(valve.on_watermark(1, 50), None);
-        assert_eq!(valve.on_watermark(1, 150), None, "channel 0 idle at 100");
+        assert_eq!(valve.on_watermark(1, 150), Some(150), "channel 0 is idle, excluded");
     }
 
     #[test]

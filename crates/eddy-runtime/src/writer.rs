@@ -48,7 +48,10 @@ impl<B: Batch> RecordWriter<B> {
 
     fn move_full_buffers(&mut self) {
         for (buffer, pending) in self.buffers.iter_mut().zip(&mut self.pending) {
-            if buffer.as_ref().is_some_and(|b| b.num_rows() >= self.batch_size) {
+            if buffer
+                .as_ref()
+                .is_some_and(|b| b.num_rows() >= self.batch_size)
+            {
                 if let Some(batch) = buffer.take() {
                     pending.push_back(Element::Batch(batch));
                 }
@@ -82,10 +85,7 @@ impl<B: Batch> Output<B> for RecordWriter<B> {
         }
         self.records_out.fetch_add(rows as u64, Ordering::Relaxed);
         let n = self.senders.len();
-        match self
-            .partitioner
-            .select(&batch, n, &mut self.targets)
-        {
+        match self.partitioner.select(&batch, n, &mut self.targets) {
             Selection::One(channel) => {
                 let slot = &mut self.buffers[channel as usize];
                 match slot {

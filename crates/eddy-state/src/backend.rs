@@ -203,10 +203,11 @@ impl<K: Key> KeyedStateBackend<K> {
                     .cloned();
                 if let Some(registered) = self.states.iter_mut().find(|s| &s.name == name) {
                     for group in mine {
-                        registered.table.restore_group(group.key_group, &group.bytes)?;
+                        registered
+                            .table
+                            .restore_group(group.key_group, &group.bytes)?;
                     }
-                } else if let Some((_, pending)) =
-                    self.pending.iter_mut().find(|(n, _)| n == name)
+                } else if let Some((_, pending)) = self.pending.iter_mut().find(|(n, _)| n == name)
                 {
                     pending.extend(mine);
                 } else {

@@ -58,7 +58,10 @@ pub struct ReducingStateDescriptor<V> {
 
 impl<V> ReducingStateDescriptor<V> {
     /// A descriptor for the state called `name`, folding with `reduce`.
-    pub fn new(name: impl Into<String>, reduce: impl Fn(V, V) -> V + Send + Sync + 'static) -> Self {
+    pub fn new(
+        name: impl Into<String>,
+        reduce: impl Fn(V, V) -> V + Send + Sync + 'static,
+    ) -> Self {
         ReducingStateDescriptor {
             name: name.into(),
             ttl: None,

@@ -69,8 +69,10 @@ pub struct ListState<V, N = ()> {
 /// A map per key (and namespace), iterated in key order.
 pub struct MapState<UK, UV, N = ()> {
     id: usize,
-    _types: PhantomData<fn() -> (UK, UV, N)>,
+    _types: MapTypes<UK, UV, N>,
 }
+
+type MapTypes<UK, UV, N> = PhantomData<fn() -> (UK, UV, N)>;
 
 /// One value per key (and namespace), folded from every added value.
 pub struct ReducingState<V, N = ()> {
@@ -95,10 +97,10 @@ macro_rules! impl_clone {
         }
     };
 }
-impl_clone!(ValueState<V, N> {});
-impl_clone!(ListState<V, N> {});
-impl_clone!(MapState<UK, UV, N> {});
-impl_clone!(ReducingState<V, N> { reduce });
+impl_clone!(ValueState < V, N > {});
+impl_clone!(ListState < V, N > {});
+impl_clone!(MapState < UK, UV, N > {});
+impl_clone!(ReducingState < V, N > { reduce });
 
 impl<F: AggregateFunction, N> Clone for AggregatingState<F, N> {
     fn clone(&self) -> Self {
@@ -265,7 +267,9 @@ impl<V: StateData + Clone, N: Namespace> ListState<V, N> {
     /// Appends a value to the list of the current key in `ns`.
     pub fn add_in<K: Key>(&self, backend: &mut KeyedStateBackend<K>, ns: &N, value: V) {
         let (table, kg, key, now) = backend.table::<N, Vec<V>>(self.id);
-        table.get_or_insert_with(kg, key, ns, now, Vec::new).push(value);
+        table
+            .get_or_insert_with(kg, key, ns, now, Vec::new)
+            .push(value);
     }
 
     /// Removes and returns the list of the current key in `ns`.
@@ -430,7 +434,11 @@ impl<F: AggregateFunction, N: Namespace> AggregatingState<F, N> {
     }
 
     /// Removes and returns the accumulator of the current key in `ns`.
-    pub fn take_acc_in<K: Key>(&self, backend: &mut KeyedStateBackend<K>, ns: &N) -> Option<F::Acc> {
+    pub fn take_acc_in<K: Key>(
+        &self,
+        backend: &mut KeyedStateBackend<K>,
+        ns: &N,
+    ) -> Option<F::Acc> {
         let (table, kg, key, _) = backend.table::<N, F::Acc>(self.id);
         table.remove(kg, key, ns)
     }

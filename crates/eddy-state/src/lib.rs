@@ -35,6 +35,8 @@ pub use descriptor::{
     AggregatingStateDescriptor, ListStateDescriptor, MapStateDescriptor, ReducingStateDescriptor,
     ValueStateDescriptor,
 };
-pub use handles::{AggregateFunction, AggregatingState, ListState, MapState, ReducingState, ValueState};
+pub use handles::{
+    AggregateFunction, AggregatingState, ListState, MapState, ReducingState, ValueState,
+};
 pub use snapshot::{KeyGroupStateBytes, KeyedStateSnapshot};
 pub use ttl::{StateTtlConfig, TtlUpdateType, TtlVisibility};

@@ -160,6 +160,9 @@ impl<K: Key, N: Namespace, S: StateData> StateTable<K, N, S> {
     }
 }
 
+/// One key's entries in a snapshot: `(key, [(namespace, value, last access)])`.
+type SnapshotRow<K, N, S> = (K, Vec<(N, S, i64)>);
+
 /// The type-erased face of a [`StateTable`], for snapshots and bookkeeping.
 pub(crate) trait AnyTable: Send {
     fn as_any_mut(&mut self) -> &mut dyn Any;
@@ -181,7 +184,7 @@ where
 
     fn snapshot_group(&self, key_group: KeyGroup) -> Result<Vec<u8>> {
         let index = (key_group - self.range.start) as usize;
-        let rows: Vec<(&K, Vec<(&N, &S, i64)>)> = self.groups[index]
+        let rows: Vec<SnapshotRow<&K, &N, &S>> = self.groups[index]
             .iter()
             .map(|(k, namespaces)| {
                 (
@@ -203,9 +206,8 @@ where
                 self.range.start, self.range.end
             )));
         }
-        let rows: Vec<(K, Vec<(N, S, i64)>)> = postcard::from_bytes(bytes).map_err(|e| {
-            Error::state(format!("key group {key_group} cannot be decoded: {e}"))
-        })?;
+        let rows: Vec<SnapshotRow<K, N, S>> = postcard::from_bytes(bytes)
+            .map_err(|e| Error::state(format!("key group {key_group} cannot be decoded: {e}")))?;
         let group = self.group_mut(key_group);
         for (key, namespaces) in rows {
             let entries = namespaces

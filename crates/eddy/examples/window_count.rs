@@ -43,7 +43,13 @@ fn parse(line: &TextLine) -> std::result::Result<(i64, String), String> {
 fn run() -> Result<()> {
     let args = Args::parse(
         std::env::args().skip(1),
-        &["--input", "--output", "--window-ms", "--slide-ms", "--out-of-orderness-ms"],
+        &[
+            "--input",
+            "--output",
+            "--window-ms",
+            "--slide-ms",
+            "--out-of-orderness-ms",
+        ],
     )?;
     let input = args.required("--input")?.to_string();
     let output = args.required("--output")?.to_string();
@@ -54,7 +60,9 @@ fn run() -> Result<()> {
     };
     let bound_ms: u64 = args.number("--out-of-orderness-ms", 1_000)?;
     if window_ms == 0 || slide_ms == Some(0) {
-        return Err(Error::Other("--window-ms and --slide-ms must be positive".into()));
+        return Err(Error::Other(
+            "--window-ms and --slide-ms must be positive".into(),
+        ));
     }
 
     let env = StreamExecutionEnvironment::with_config(args.job_config());
@@ -62,15 +70,20 @@ fn run() -> Result<()> {
     let reported = env.counter("malformed lines reported");
     let events = env
         .read_text_lines(&input)
-        .flat_map(move |line: TextLine, out: &mut Collector<(i64, String)>| match parse(&line) {
-            Ok(event) => out.collect(event),
-            Err(reason) => {
-                malformed.fetch_add(1, Ordering::Relaxed);
-                if reported.fetch_add(1, Ordering::Relaxed) < 10 {
-                    eprintln!("window_count: skipping malformed line {}: {reason}", line.location());
+        .flat_map(
+            move |line: TextLine, out: &mut Collector<(i64, String)>| match parse(&line) {
+                Ok(event) => out.collect(event),
+                Err(reason) => {
+                    malformed.fetch_add(1, Ordering::Relaxed);
+                    if reported.fetch_add(1, Ordering::Relaxed) < 10 {
+                        eprintln!(
+                            "window_count: skipping malformed line {}: {reason}",
+                            line.location()
+                        );
+                    }
                 }
-            }
-        })
+            },
+        )
         .name("Parse")
         .assign_timestamps_and_watermarks(
             WatermarkStrategy::for_bounded_out_of_orderness(Duration::from_millis(bound_ms))
@@ -78,13 +91,21 @@ fn run() -> Result<()> {
         )
         .map(|(_, key)| (key, 1u64));
     let keyed = events.key_by(|(key, _)| key.clone());
-    let format = |key: &String, info: &WindowInfo<'_, TimeWindow>, count: (String, u64), out: &mut Collector<String>| {
-        out.collect(format!("{},{},{},{}", info.window.start, info.window.end, key, count.1));
+    let format = |key: &String,
+                  info: &WindowInfo<'_, TimeWindow>,
+                  count: (String, u64),
+                  out: &mut Collector<String>| {
+        out.collect(format!(
+            "{},{},{},{}",
+            info.window.start, info.window.end, key, count.1
+        ));
     };
     let sum = |a: (String, u64), b: (String, u64)| (a.0, a.1 + b.1);
     let lines = match slide_ms {
         None => keyed
-            .window(TumblingEventTimeWindows::of(Duration::from_millis(window_ms)))
+            .window(TumblingEventTimeWindows::of(Duration::from_millis(
+                window_ms,
+            )))
             .reduce_with(sum, format),
         Some(slide) => keyed
             .window(SlidingEventTimeWindows::of(
@@ -93,7 +114,9 @@ fn run() -> Result<()> {
             ))
             .reduce_with(sum, format),
     };
-    lines.name("Window Count").write_as_text(&output, String::clone);
+    lines
+        .name("Window Count")
+        .write_as_text(&output, String::clone);
     let result = env.execute("window_count")?;
     let bad = result.counter("malformed lines");
     eprintln!(

@@ -52,14 +52,29 @@ fn run() -> Result<()> {
 struct EndOfInputTrigger;
 
 impl Trigger<GlobalWindow> for EndOfInputTrigger {
-    fn on_element(&self, _: Option<Timestamp>, _: &GlobalWindow, ctx: &mut TriggerContext<'_, GlobalWindow>) -> TriggerResult {
+    fn on_element(
+        &self,
+        _: Option<Timestamp>,
+        _: &GlobalWindow,
+        ctx: &mut TriggerContext<'_, GlobalWindow>,
+    ) -> TriggerResult {
         ctx.register_event_time_timer(Timestamp::MAX - 1);
         TriggerResult::Continue
     }
-    fn on_event_time(&self, _: Timestamp, _: &GlobalWindow, _: &mut TriggerContext<'_, GlobalWindow>) -> TriggerResult {
+    fn on_event_time(
+        &self,
+        _: Timestamp,
+        _: &GlobalWindow,
+        _: &mut TriggerContext<'_, GlobalWindow>,
+    ) -> TriggerResult {
         TriggerResult::FireAndPurge
     }
-    fn on_processing_time(&self, _: Timestamp, _: &GlobalWindow, _: &mut TriggerContext<'_, GlobalWindow>) -> TriggerResult {
+    fn on_processing_time(
+        &self,
+        _: Timestamp,
+        _: &GlobalWindow,
+        _: &mut TriggerContext<'_, GlobalWindow>,
+    ) -> TriggerResult {
         TriggerResult::Continue
     }
     fn clear(&self, _: &GlobalWindow, ctx: &mut TriggerContext<'_, GlobalWindow>) {

@@ -44,11 +44,10 @@ impl Args {
             match arg.as_str() {
                 "-p" | "--parallelism" => {
                     let v = value_of(&arg)?;
-                    let p: u32 = v
-                        .parse()
-                        .ok()
-                        .filter(|p| *p > 0)
-                        .ok_or_else(|| usage(format!("-p needs a positive integer, got '{v}'")))?;
+                    let p: u32 =
+                        v.parse().ok().filter(|p| *p > 0).ok_or_else(|| {
+                            usage(format!("-p needs a positive integer, got '{v}'"))
+                        })?;
                     parsed.parallelism = Some(p);
                 }
                 "-D" => {

@@ -84,6 +84,8 @@ impl<A: Clone + Send + 'static, B: Clone + Send + 'static> ConnectedStreams<A, B
         O: Clone + Send + 'static,
         F: CoProcessFunction<A, B, O> + Clone + Sync,
     {
-        self.two_input("CoProcess", move |_| CoProcessOperator::new(function.clone()))
+        self.two_input("CoProcess", move |_| {
+            CoProcessOperator::new(function.clone())
+        })
     }
 }

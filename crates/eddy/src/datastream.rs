@@ -98,7 +98,8 @@ impl<T: Clone + Send + 'static> DataStream<T> {
             .graph
             .add_vertex(name, kind, p, mp, Arc::new(OperatorVertex::new(create)));
         let partitioning = partitioning.or(self.partitioning);
-        let inputs = std::iter::once((self.id, self.side.clone())).chain(self.unioned.iter().cloned());
+        let inputs =
+            std::iter::once((self.id, self.side.clone())).chain(self.unioned.iter().cloned());
         for (source, side_output) in inputs {
             inner.graph.edges.push(PendingEdge {
                 source,
@@ -123,7 +124,9 @@ impl<T: Clone + Send + 'static> DataStream<T> {
         O: Clone + Send + 'static,
         F: FnMut(T) -> O + Clone + Send + Sync + 'static,
     {
-        self.transform("Map", Self::typed_edge(), None, move |_| MapOperator::new(f.clone()))
+        self.transform("Map", Self::typed_edge(), None, move |_| {
+            MapOperator::new(f.clone())
+        })
     }
 
     /// Turns every record into zero or more records.
@@ -164,9 +167,12 @@ impl<T: Clone + Send + 'static> DataStream<T> {
         T: 'static,
     {
         let strategy = Arc::new(strategy);
-        self.transform("Timestamps/Watermarks", Self::typed_edge(), None, move |_| {
-            TimestampsAndWatermarksOperator::new((*strategy).clone())
-        })
+        self.transform(
+            "Timestamps/Watermarks",
+            Self::typed_edge(),
+            None,
+            move |_| TimestampsAndWatermarksOperator::new((*strategy).clone()),
+        )
     }
 
     /// Partitions the stream by key: records with equal keys go to the same subtask.
@@ -191,7 +197,10 @@ impl<T: Clone + Send + 'static> DataStream<T> {
 
     /// Pairs this stream with another, for [`ConnectedStreams::map`] and
     /// [`ConnectedStreams::process`].
-    pub fn connect<U: Clone + Send + 'static>(&self, other: &DataStream<U>) -> ConnectedStreams<T, U> {
+    pub fn connect<U: Clone + Send + 'static>(
+        &self,
+        other: &DataStream<U>,
+    ) -> ConnectedStreams<T, U> {
         ConnectedStreams::new(self.clone(), other.clone())
     }
 
@@ -269,13 +278,10 @@ impl<T: Clone + Send + 'static> DataStream<T> {
         W: SinkWriter<T>,
         F: Fn(usize) -> W + Send + Sync + 'static,
     {
-        let stream: DataStream<()> = self.add_vertex(
-            name,
-            VertexKind::Sink,
-            Self::typed_edge(),
-            None,
-            move |i| SinkOperator::new(create(i)),
-        );
+        let stream: DataStream<()> =
+            self.add_vertex(name, VertexKind::Sink, Self::typed_edge(), None, move |i| {
+                SinkOperator::new(create(i))
+            });
         DataStreamSink { stream }
     }
 
@@ -295,7 +301,9 @@ impl<T: Clone + Send + 'static> DataStream<T> {
     {
         let directory = directory.into();
         let format: Arc<dyn Fn(&T) -> String + Send + Sync> = Arc::new(format);
-        self.sink_to("File Sink", move |_| FileSink::new(directory.clone(), format.clone()))
+        self.sink_to("File Sink", move |_| {
+            FileSink::new(directory.clone(), format.clone())
+        })
     }
 
     /// Collects every record into memory, for tests; read it after the job ends.

@@ -14,7 +14,9 @@ use eddy_core::config::options;
 use eddy_core::graph::VertexKind;
 use eddy_core::time::{Clock, SystemClock};
 use eddy_core::{Config, Records, Result, Timestamp};
-use eddy_runtime::{Counters, JobClient, JobExecutionResult, JobSpec, MiniCluster, SourceReader, SourceVertex};
+use eddy_runtime::{
+    Counters, JobClient, JobExecutionResult, JobSpec, MiniCluster, SourceReader, SourceVertex,
+};
 
 use crate::builder::GraphBuilder;
 use crate::datastream::DataStream;
@@ -122,7 +124,12 @@ impl StreamExecutionEnvironment {
     }
 
     /// Adds a source. `create(subtask)` builds the reader of each parallel subtask.
-    pub fn add_source<T, S, F>(&self, name: &str, parallelism: Option<u32>, create: F) -> Result<DataStream<T>>
+    pub fn add_source<T, S, F>(
+        &self,
+        name: &str,
+        parallelism: Option<u32>,
+        create: F,
+    ) -> Result<DataStream<T>>
     where
         T: Clone + Send + 'static,
         S: SourceReader<Out = Records<T>>,
@@ -144,28 +151,39 @@ impl StreamExecutionEnvironment {
     }
 
     /// A bounded stream of the elements of a collection.
-    pub fn from_collection<T: Clone + Send + Sync + 'static>(&self, elements: Vec<T>) -> DataStream<T> {
+    pub fn from_collection<T: Clone + Send + Sync + 'static>(
+        &self,
+        elements: Vec<T>,
+    ) -> DataStream<T> {
         let elements = Arc::new(elements);
-        self.source_or_record("Collection Source", None, move |_| CollectionSource::new(elements.clone()))
+        self.source_or_record("Collection Source", None, move |_| {
+            CollectionSource::new(elements.clone())
+        })
     }
 
     /// A bounded stream of the lines of a file, or of every file of a directory.
     pub fn read_text_file(&self, path: impl Into<PathBuf>) -> DataStream<String> {
-        self.read_text_lines(path).map(|line| line.text).name("Text Lines")
+        self.read_text_lines(path)
+            .map(|line| line.text)
+            .name("Text Lines")
     }
 
     /// Like [`read_text_file`](Self::read_text_file), with each line's file and
     /// line number (for error messages).
     pub fn read_text_lines(&self, path: impl Into<PathBuf>) -> DataStream<TextLine> {
         let path = path.into();
-        self.source_or_record("File Source", None, move |_| TextFileSource::new(path.clone()))
+        self.source_or_record("File Source", None, move |_| {
+            TextFileSource::new(path.clone())
+        })
     }
 
     /// An unbounded stream of the lines received on a TCP socket (ends when the
     /// peer closes). Runs with parallelism 1.
     pub fn socket_text_stream(&self, host: &str, port: u16) -> DataStream<String> {
         let host = host.to_string();
-        self.source_or_record("Socket Source", Some(1), move |_| SocketTextSource::new(&host, port))
+        self.source_or_record("Socket Source", Some(1), move |_| {
+            SocketTextSource::new(&host, port)
+        })
     }
 
     /// A deterministic stream `f(0), f(1), ...` of `count` records (or unbounded);
@@ -180,7 +198,12 @@ impl StreamExecutionEnvironment {
 
     /// Like [`from_generator`](Self::from_generator), limited to `rate` records per
     /// second over all subtasks.
-    pub fn from_generator_with_rate<T, F>(&self, count: Option<u64>, rate: Option<f64>, f: F) -> DataStream<T>
+    pub fn from_generator_with_rate<T, F>(
+        &self,
+        count: Option<u64>,
+        rate: Option<f64>,
+        f: F,
+    ) -> DataStream<T>
     where
         T: Clone + Send + 'static,
         F: Fn(u64) -> (T, Option<Timestamp>) + Send + Sync + 'static,
@@ -193,10 +216,17 @@ impl StreamExecutionEnvironment {
 
     /// The Nexmark event stream (persons, auctions, bids) with event timestamps.
     pub fn nexmark(&self, config: NexmarkConfig) -> DataStream<Event> {
-        self.source_or_record("Nexmark Source", None, move |_| NexmarkSource::new(config.clone()))
+        self.source_or_record("Nexmark Source", None, move |_| {
+            NexmarkSource::new(config.clone())
+        })
     }
 
-    fn source_or_record<T, S, F>(&self, name: &str, parallelism: Option<u32>, create: F) -> DataStream<T>
+    fn source_or_record<T, S, F>(
+        &self,
+        name: &str,
+        parallelism: Option<u32>,
+        create: F,
+    ) -> DataStream<T>
     where
         T: Clone + Send + 'static,
         S: SourceReader<Out = Records<T>>,

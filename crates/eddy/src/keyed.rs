@@ -41,9 +41,10 @@ impl<T: Clone + Send + 'static, K: Key> KeyedStream<T, K> {
     /// The edge that routes records to the subtask owning their key group.
     pub(crate) fn edge(&self) -> Arc<dyn EdgeFactory> {
         let selector = self.selector.clone();
-        let hasher: KeyHasher<Records<T>> = Arc::new(move |batch: &Records<T>, out: &mut Vec<i32>| {
-            out.extend(batch.iter().map(|r| stable_hash(&selector(&r.value))));
-        });
+        let hasher: KeyHasher<Records<T>> =
+            Arc::new(move |batch: &Records<T>, out: &mut Vec<i32>| {
+                out.extend(batch.iter().map(|r| stable_hash(&selector(&r.value))));
+            });
         let max_parallelism = self.stream.env.max_parallelism().unwrap_or(128);
         Arc::new(TypedEdge::keyed(hasher, max_parallelism))
     }

@@ -57,20 +57,19 @@ pub mod prelude {
     pub use eddy_connectors::TextLine;
     pub use eddy_core::{Config, Error, Result, Timestamp};
     pub use eddy_runtime::operators::{
-        Collector, CoProcessFunction, KeyedContext, KeyedProcessFunction, OutputTag,
+        CoProcessFunction, Collector, KeyedContext, KeyedProcessFunction, OutputTag,
         ProcessContext, ProcessFunction, WatermarkStrategy,
     };
     pub use eddy_runtime::window::{
         CountTrigger, EventTimeSessionWindows, EventTimeTrigger, GlobalWindow, GlobalWindows,
         ProcessingTimeSessionWindows, ProcessingTimeTrigger, PurgingTrigger,
-        SlidingEventTimeWindows, SlidingProcessingTimeWindows, TimeWindow, Trigger,
-        TriggerContext, TriggerResult, TumblingEventTimeWindows, TumblingProcessingTimeWindows,
-        WindowInfo,
+        SlidingEventTimeWindows, SlidingProcessingTimeWindows, TimeWindow, Trigger, TriggerContext,
+        TriggerResult, TumblingEventTimeWindows, TumblingProcessingTimeWindows, WindowInfo,
     };
     pub use eddy_runtime::{JobExecutionResult, JobStatus};
     pub use eddy_state::{
         AggregateFunction, AggregatingStateDescriptor, KeyedStateBackend, ListState,
-        ListStateDescriptor, MapState, MapStateDescriptor, ReducingStateDescriptor,
-        StateTtlConfig, ValueState, ValueStateDescriptor,
+        ListStateDescriptor, MapState, MapStateDescriptor, ReducingStateDescriptor, StateTtlConfig,
+        ValueState, ValueStateDescriptor,
     };
 }

@@ -58,15 +58,24 @@ where
         self
     }
 
-    fn build<C, F, O>(self, name: &str, make_contents: impl Fn() -> C + Send + Sync + 'static, function: F) -> DataStream<O>
+    fn build<C, F, O>(
+        self,
+        name: &str,
+        make_contents: impl Fn() -> C + Send + Sync + 'static,
+        function: F,
+    ) -> DataStream<O>
     where
         C: eddy_runtime::window::WindowContents<T, A::W>,
         F: WindowFunction<K, A::W, C::Result, O> + Clone + Sync,
         O: Clone + Send + 'static,
     {
         let selector = self.keyed.selector.clone();
-        let (assigner, trigger, lateness, tag) =
-            (self.assigner, self.trigger, self.allowed_lateness, self.late_tag);
+        let (assigner, trigger, lateness, tag) = (
+            self.assigner,
+            self.trigger,
+            self.allowed_lateness,
+            self.late_tag,
+        );
         self.keyed.transform(name, move |_| {
             WindowOperator::new(
                 selector.clone(),
@@ -86,8 +95,13 @@ where
         T: StateData + Sync,
         F: Fn(T, T) -> T + Clone + Send + Sync + 'static,
     {
-        let emit = |_: &K, _: &WindowInfo<'_, A::W>, value: T, out: &mut Collector<T>| out.collect(value);
-        self.build("Window Reduce", move || ReduceContents::new(f.clone()), emit)
+        let emit =
+            |_: &K, _: &WindowInfo<'_, A::W>, value: T, out: &mut Collector<T>| out.collect(value);
+        self.build(
+            "Window Reduce",
+            move || ReduceContents::new(f.clone()),
+            emit,
+        )
     }
 
     /// Folds each window's records with `f`, then hands the result to `function`
@@ -99,7 +113,11 @@ where
         W: WindowFunction<K, A::W, T, O> + Clone + Sync,
         O: Clone + Send + 'static,
     {
-        self.build("Window Reduce", move || ReduceContents::new(f.clone()), function)
+        self.build(
+            "Window Reduce",
+            move || ReduceContents::new(f.clone()),
+            function,
+        )
     }
 
     /// Aggregates each window's records with an [`AggregateFunction`].
@@ -108,8 +126,14 @@ where
         G: AggregateFunction<In = T> + Clone,
         G::Out: Clone + Send + 'static,
     {
-        let emit = |_: &K, _: &WindowInfo<'_, A::W>, value: G::Out, out: &mut Collector<G::Out>| out.collect(value);
-        self.build("Window Aggregate", move || AggregateContents::new(aggregate.clone()), emit)
+        let emit = |_: &K, _: &WindowInfo<'_, A::W>, value: G::Out, out: &mut Collector<G::Out>| {
+            out.collect(value)
+        };
+        self.build(
+            "Window Aggregate",
+            move || AggregateContents::new(aggregate.clone()),
+            emit,
+        )
     }
 
     /// Aggregates each window's records, then hands the result to `function` with
@@ -120,7 +144,11 @@ where
         W: WindowFunction<K, A::W, G::Out, O> + Clone + Sync,
         O: Clone + Send + 'static,
     {
-        self.build("Window Aggregate", move || AggregateContents::new(aggregate.clone()), function)
+        self.build(
+            "Window Aggregate",
+            move || AggregateContents::new(aggregate.clone()),
+            function,
+        )
     }
 
     /// Hands all records of each window to `function` (keeps them in state).

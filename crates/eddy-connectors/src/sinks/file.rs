@@ -27,7 +27,10 @@ pub struct FileSink<T> {
 
 impl<T> FileSink<T> {
     /// A sink writing `format(record)` lines into `directory`.
-    pub fn new(directory: impl Into<PathBuf>, format: Arc<dyn Fn(&T) -> String + Send + Sync>) -> Self {
+    pub fn new(
+        directory: impl Into<PathBuf>,
+        format: Arc<dyn Fn(&T) -> String + Send + Sync>,
+    ) -> Self {
         FileSink {
             directory: directory.into(),
             format,
@@ -47,8 +50,10 @@ impl<T> FileSink<T> {
     }
 
     fn in_progress_path(&self) -> PathBuf {
-        self.directory
-            .join(format!(".part-{}-{}-{}.inprogress", self.run, self.subtask, self.part))
+        self.directory.join(format!(
+            ".part-{}-{}-{}.inprogress",
+            self.run, self.subtask, self.part
+        ))
     }
 
     fn final_path(&self) -> PathBuf {
@@ -59,7 +64,9 @@ impl<T> FileSink<T> {
     fn commit_current(&mut self) -> Result<()> {
         if let Some((path, mut writer, _)) = self.current.take() {
             writer.flush().map_err(|e| Error::io(&path, e))?;
-            let file = writer.into_inner().map_err(|e| Error::io(&path, e.into_error()))?;
+            let file = writer
+                .into_inner()
+                .map_err(|e| Error::io(&path, e.into_error()))?;
             file.sync_all().map_err(|e| Error::io(&path, e))?;
             let target = self.final_path();
             std::fs::rename(&path, &target).map_err(|e| Error::io(&target, e))?;

@@ -108,10 +108,11 @@ impl TextFileSource {
             if self.buffer[..end].ends_with(b"\r") {
                 end -= 1;
             }
-            let text = std::str::from_utf8(&self.buffer[..end]).map_err(|e| Error::MalformedRecord {
-                location: format!("{name}:{line_number}"),
-                message: format!("not valid UTF-8 ({e})"),
-            })?;
+            let text =
+                std::str::from_utf8(&self.buffer[..end]).map_err(|e| Error::MalformedRecord {
+                    location: format!("{name}:{line_number}"),
+                    message: format!("not valid UTF-8 ({e})"),
+                })?;
             batch.push(StreamRecord::new(TextLine {
                 path: name.clone(),
                 line_number: *line_number,

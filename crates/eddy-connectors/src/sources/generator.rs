@@ -74,7 +74,9 @@ impl<T: Clone + Send + 'static> SourceReader for GeneratorSource<T> {
             let started = *self.started.get_or_insert_with(Instant::now);
             let due = started + Duration::from_secs_f64(self.emitted as f64 / rate);
             if due > Instant::now() {
-                let sleep = self.sleep.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(due)));
+                let sleep = self
+                    .sleep
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(due)));
                 sleep.as_mut().reset(due);
                 if sleep.as_mut().poll(cx).is_pending() {
                     return Poll::Pending;

@@ -33,7 +33,11 @@ where
     type In = Records<T>;
     type Out = Records<O>;
 
-    fn process_batch(&mut self, batch: Records<T>, out: &mut Emitter<'_, Records<O>>) -> Result<()> {
+    fn process_batch(
+        &mut self,
+        batch: Records<T>,
+        out: &mut Emitter<'_, Records<O>>,
+    ) -> Result<()> {
         let f = &mut self.function;
         let mapped: Records<O> = batch
             .into_iter()
@@ -70,7 +74,11 @@ where
     type In = Records<T>;
     type Out = Records<T>;
 
-    fn process_batch(&mut self, mut batch: Records<T>, out: &mut Emitter<'_, Records<T>>) -> Result<()> {
+    fn process_batch(
+        &mut self,
+        mut batch: Records<T>,
+        out: &mut Emitter<'_, Records<T>>,
+    ) -> Result<()> {
         let p = &mut self.predicate;
         batch.retain(|r| p(&r.value));
         out.collect(batch)
@@ -102,7 +110,11 @@ where
     type In = Records<T>;
     type Out = Records<O>;
 
-    fn process_batch(&mut self, batch: Records<T>, out: &mut Emitter<'_, Records<O>>) -> Result<()> {
+    fn process_batch(
+        &mut self,
+        batch: Records<T>,
+        out: &mut Emitter<'_, Records<O>>,
+    ) -> Result<()> {
         let mut collector = Collector::with_capacity(batch.len());
         for record in batch {
             collector.set_timestamp(record.timestamp);
@@ -141,7 +153,11 @@ where
     type In = Records<T>;
     type Out = Records<O>;
 
-    fn process_batch(&mut self, batch: Records<T>, out: &mut Emitter<'_, Records<O>>) -> Result<()> {
+    fn process_batch(
+        &mut self,
+        batch: Records<T>,
+        out: &mut Emitter<'_, Records<O>>,
+    ) -> Result<()> {
         let mut collector = Collector::with_capacity(batch.len());
         for record in batch {
             collector.set_timestamp(record.timestamp);
@@ -157,7 +173,11 @@ where
         out.collect(collector.take())
     }
 
-    fn process_watermark(&mut self, watermark: Timestamp, out: &mut Emitter<'_, Records<O>>) -> Result<()> {
+    fn process_watermark(
+        &mut self,
+        watermark: Timestamp,
+        out: &mut Emitter<'_, Records<O>>,
+    ) -> Result<()> {
         self.watermark = watermark;
         out.emit_watermark(watermark)
     }

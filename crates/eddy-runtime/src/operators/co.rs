@@ -38,7 +38,11 @@ where
     type In2 = Records<B>;
     type Out = Records<O>;
 
-    fn process_batch1(&mut self, batch: Records<A>, out: &mut Emitter<'_, Records<O>>) -> Result<()> {
+    fn process_batch1(
+        &mut self,
+        batch: Records<A>,
+        out: &mut Emitter<'_, Records<O>>,
+    ) -> Result<()> {
         let f = &mut self.map1;
         out.collect(
             batch
@@ -51,7 +55,11 @@ where
         )
     }
 
-    fn process_batch2(&mut self, batch: Records<B>, out: &mut Emitter<'_, Records<O>>) -> Result<()> {
+    fn process_batch2(
+        &mut self,
+        batch: Records<B>,
+        out: &mut Emitter<'_, Records<O>>,
+    ) -> Result<()> {
         let f = &mut self.map2;
         out.collect(
             batch
@@ -68,11 +76,19 @@ where
 /// A function over two connected streams, one method per input.
 pub trait CoProcessFunction<A, B, O>: Send + 'static {
     /// Processes a record of the first input.
-    fn process_element1(&mut self, value: A, ctx: &mut ProcessContext<'_>, out: &mut Collector<O>)
-        -> Result<()>;
+    fn process_element1(
+        &mut self,
+        value: A,
+        ctx: &mut ProcessContext<'_>,
+        out: &mut Collector<O>,
+    ) -> Result<()>;
     /// Processes a record of the second input.
-    fn process_element2(&mut self, value: B, ctx: &mut ProcessContext<'_>, out: &mut Collector<O>)
-        -> Result<()>;
+    fn process_element2(
+        &mut self,
+        value: B,
+        ctx: &mut ProcessContext<'_>,
+        out: &mut Collector<O>,
+    ) -> Result<()>;
 }
 
 /// Runs a [`CoProcessFunction`].
@@ -106,7 +122,11 @@ where
     type In2 = Records<B>;
     type Out = Records<O>;
 
-    fn process_batch1(&mut self, batch: Records<A>, out: &mut Emitter<'_, Records<O>>) -> Result<()> {
+    fn process_batch1(
+        &mut self,
+        batch: Records<A>,
+        out: &mut Emitter<'_, Records<O>>,
+    ) -> Result<()> {
         let mut collector = Collector::with_capacity(batch.len());
         for record in batch {
             collector.set_timestamp(record.timestamp);
@@ -122,7 +142,11 @@ where
         out.collect(collector.take())
     }
 
-    fn process_batch2(&mut self, batch: Records<B>, out: &mut Emitter<'_, Records<O>>) -> Result<()> {
+    fn process_batch2(
+        &mut self,
+        batch: Records<B>,
+        out: &mut Emitter<'_, Records<O>>,
+    ) -> Result<()> {
         let mut collector = Collector::with_capacity(batch.len());
         for record in batch {
             collector.set_timestamp(record.timestamp);
@@ -138,7 +162,11 @@ where
         out.collect(collector.take())
     }
 
-    fn process_watermark(&mut self, watermark: Timestamp, out: &mut Emitter<'_, Records<O>>) -> Result<()> {
+    fn process_watermark(
+        &mut self,
+        watermark: Timestamp,
+        out: &mut Emitter<'_, Records<O>>,
+    ) -> Result<()> {
         self.watermark = watermark;
         out.emit_watermark(watermark)
     }

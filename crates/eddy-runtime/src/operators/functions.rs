@@ -36,7 +36,8 @@ impl<T> Collector<T> {
 
     /// Emits a value with an explicit timestamp.
     pub fn collect_with_timestamp(&mut self, value: T, timestamp: Timestamp) {
-        self.records.push(StreamRecord::with_timestamp(value, timestamp));
+        self.records
+            .push(StreamRecord::with_timestamp(value, timestamp));
     }
 
     pub(crate) fn set_timestamp(&mut self, timestamp: Option<Timestamp>) {
@@ -158,8 +159,12 @@ impl ProcessContext<'_> {
 /// the watermark and side outputs.
 pub trait ProcessFunction<T, O>: Send + 'static {
     /// Processes one record.
-    fn process_element(&mut self, value: T, ctx: &mut ProcessContext<'_>, out: &mut Collector<O>)
-        -> Result<()>;
+    fn process_element(
+        &mut self,
+        value: T,
+        ctx: &mut ProcessContext<'_>,
+        out: &mut Collector<O>,
+    ) -> Result<()>;
 }
 
 /// What a [`KeyedProcessFunction`] sees: the key, its state, timers, side outputs.

@@ -114,7 +114,11 @@ where
         Ok(())
     }
 
-    fn process_batch(&mut self, batch: Records<T>, out: &mut Emitter<'_, Records<O>>) -> Result<()> {
+    fn process_batch(
+        &mut self,
+        batch: Records<T>,
+        out: &mut Emitter<'_, Records<O>>,
+    ) -> Result<()> {
         let backend = self.backend.as_mut().ok_or_else(not_open)?;
         let now = self.clock.as_ref().map_or(0, |c| c.now_millis());
         let mut collector = Collector::with_capacity(batch.len());
@@ -135,7 +139,11 @@ where
         out.collect(collector.take())
     }
 
-    fn process_watermark(&mut self, watermark: Timestamp, out: &mut Emitter<'_, Records<O>>) -> Result<()> {
+    fn process_watermark(
+        &mut self,
+        watermark: Timestamp,
+        out: &mut Emitter<'_, Records<O>>,
+    ) -> Result<()> {
         self.timers.advance_watermark(watermark);
         let mut collector = Collector::new();
         while let Some(timer) = self.timers.pop_event_time() {
@@ -150,7 +158,11 @@ where
         self.timers.peek_processing_time()
     }
 
-    fn on_processing_time(&mut self, now: Timestamp, out: &mut Emitter<'_, Records<O>>) -> Result<()> {
+    fn on_processing_time(
+        &mut self,
+        now: Timestamp,
+        out: &mut Emitter<'_, Records<O>>,
+    ) -> Result<()> {
         let mut collector = Collector::new();
         while let Some(timer) = self.timers.pop_processing_time(now) {
             self.fire(timer, &mut collector)?;
@@ -217,7 +229,11 @@ where
         Ok(())
     }
 
-    fn process_batch(&mut self, batch: Records<T>, out: &mut Emitter<'_, Records<T>>) -> Result<()> {
+    fn process_batch(
+        &mut self,
+        batch: Records<T>,
+        out: &mut Emitter<'_, Records<T>>,
+    ) -> Result<()> {
         let (Some(backend), Some(state)) = (self.backend.as_mut(), self.state.as_ref()) else {
             return Err(not_open());
         };
@@ -280,12 +296,18 @@ where
     fn open(&mut self, ctx: &OperatorContext) -> Result<()> {
         let mut backend = backend_for::<K>(ctx);
         let function = self.function.take().ok_or_else(not_open)?;
-        self.state = Some(backend.aggregating_state(AggregatingStateDescriptor::new("aggregate", function))?);
+        self.state = Some(
+            backend.aggregating_state(AggregatingStateDescriptor::new("aggregate", function))?,
+        );
         self.backend = Some(backend);
         Ok(())
     }
 
-    fn process_batch(&mut self, batch: Records<T>, out: &mut Emitter<'_, Records<A::Out>>) -> Result<()> {
+    fn process_batch(
+        &mut self,
+        batch: Records<T>,
+        out: &mut Emitter<'_, Records<A::Out>>,
+    ) -> Result<()> {
         let (Some(backend), Some(state)) = (self.backend.as_mut(), self.state.as_ref()) else {
             return Err(not_open());
         };

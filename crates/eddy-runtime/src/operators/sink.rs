@@ -58,11 +58,19 @@ where
         self.writer.open(ctx)
     }
 
-    fn process_batch(&mut self, batch: Records<T>, _out: &mut Emitter<'_, Records<()>>) -> Result<()> {
+    fn process_batch(
+        &mut self,
+        batch: Records<T>,
+        _out: &mut Emitter<'_, Records<()>>,
+    ) -> Result<()> {
         self.writer.write_batch(batch)
     }
 
-    fn process_watermark(&mut self, watermark: Timestamp, _out: &mut Emitter<'_, Records<()>>) -> Result<()> {
+    fn process_watermark(
+        &mut self,
+        watermark: Timestamp,
+        _out: &mut Emitter<'_, Records<()>>,
+    ) -> Result<()> {
         self.writer.on_watermark(watermark)
     }
 

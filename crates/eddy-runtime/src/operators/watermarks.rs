@@ -210,7 +210,11 @@ impl<T: Clone + Send + 'static> Operator for TimestampsAndWatermarksOperator<T> 
         Ok(())
     }
 
-    fn process_batch(&mut self, mut batch: Records<T>, out: &mut Emitter<'_, Records<T>>) -> Result<()> {
+    fn process_batch(
+        &mut self,
+        mut batch: Records<T>,
+        out: &mut Emitter<'_, Records<T>>,
+    ) -> Result<()> {
         let mut output = WatermarkOutput::default();
         if let Some(generator) = self.generator.as_mut() {
             for record in &mut batch {
@@ -233,7 +237,11 @@ impl<T: Clone + Send + 'static> Operator for TimestampsAndWatermarksOperator<T> 
         self.emit(output, out)
     }
 
-    fn process_watermark(&mut self, watermark: Timestamp, out: &mut Emitter<'_, Records<T>>) -> Result<()> {
+    fn process_watermark(
+        &mut self,
+        watermark: Timestamp,
+        out: &mut Emitter<'_, Records<T>>,
+    ) -> Result<()> {
         if watermark == MAX_WATERMARK && self.emitted != MAX_WATERMARK {
             self.emitted = MAX_WATERMARK;
             self.idle = false;
@@ -242,7 +250,11 @@ impl<T: Clone + Send + 'static> Operator for TimestampsAndWatermarksOperator<T> 
         Ok(())
     }
 
-    fn process_status(&mut self, _: WatermarkStatus, _: &mut Emitter<'_, Records<T>>) -> Result<()> {
+    fn process_status(
+        &mut self,
+        _: WatermarkStatus,
+        _: &mut Emitter<'_, Records<T>>,
+    ) -> Result<()> {
         Ok(())
     }
 
@@ -250,7 +262,11 @@ impl<T: Clone + Send + 'static> Operator for TimestampsAndWatermarksOperator<T> 
         self.next_periodic
     }
 
-    fn on_processing_time(&mut self, now: Timestamp, out: &mut Emitter<'_, Records<T>>) -> Result<()> {
+    fn on_processing_time(
+        &mut self,
+        now: Timestamp,
+        out: &mut Emitter<'_, Records<T>>,
+    ) -> Result<()> {
         if let Some(timeout) = self.strategy.idleness {
             let timeout = i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX);
             if !self.idle && now.saturating_sub(self.last_record_time) >= timeout {

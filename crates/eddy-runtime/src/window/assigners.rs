@@ -14,8 +14,12 @@ pub trait WindowAssigner: Send + Sync + 'static {
 
     /// Adds the windows of a record with event time `timestamp` (if any) arriving at
     /// processing time `now` to `out`.
-    fn assign_windows(&self, timestamp: Option<Timestamp>, now: Timestamp, out: &mut Vec<Self::W>)
-        -> Result<()>;
+    fn assign_windows(
+        &self,
+        timestamp: Option<Timestamp>,
+        now: Timestamp,
+        out: &mut Vec<Self::W>,
+    ) -> Result<()>;
 
     /// Whether windows are in event time (else processing time).
     fn is_event_time(&self) -> bool;
@@ -68,7 +72,12 @@ impl TumblingEventTimeWindows {
 
 impl WindowAssigner for TumblingEventTimeWindows {
     type W = TimeWindow;
-    fn assign_windows(&self, timestamp: Option<Timestamp>, _: Timestamp, out: &mut Vec<TimeWindow>) -> Result<()> {
+    fn assign_windows(
+        &self,
+        timestamp: Option<Timestamp>,
+        _: Timestamp,
+        out: &mut Vec<TimeWindow>,
+    ) -> Result<()> {
         let ts = event_time(timestamp)?;
         let start = TimeWindow::start_with_offset(ts, self.offset, self.size);
         out.push(TimeWindow::new(start, start + self.size));
@@ -118,8 +127,19 @@ fn sliding(ts: Timestamp, size: i64, slide: i64, offset: i64, out: &mut Vec<Time
 
 impl WindowAssigner for SlidingEventTimeWindows {
     type W = TimeWindow;
-    fn assign_windows(&self, timestamp: Option<Timestamp>, _: Timestamp, out: &mut Vec<TimeWindow>) -> Result<()> {
-        sliding(event_time(timestamp)?, self.size, self.slide, self.offset, out);
+    fn assign_windows(
+        &self,
+        timestamp: Option<Timestamp>,
+        _: Timestamp,
+        out: &mut Vec<TimeWindow>,
+    ) -> Result<()> {
+        sliding(
+            event_time(timestamp)?,
+            self.size,
+            self.slide,
+            self.offset,
+            out,
+        );
         Ok(())
     }
     fn is_event_time(&self) -> bool {
@@ -148,7 +168,12 @@ impl EventTimeSessionWindows {
 
 impl WindowAssigner for EventTimeSessionWindows {
     type W = TimeWindow;
-    fn assign_windows(&self, timestamp: Option<Timestamp>, _: Timestamp, out: &mut Vec<TimeWindow>) -> Result<()> {
+    fn assign_windows(
+        &self,
+        timestamp: Option<Timestamp>,
+        _: Timestamp,
+        out: &mut Vec<TimeWindow>,
+    ) -> Result<()> {
         let ts = event_time(timestamp)?;
         out.push(TimeWindow::new(ts, ts + self.gap));
         Ok(())
@@ -181,7 +206,12 @@ impl TumblingProcessingTimeWindows {
 
 impl WindowAssigner for TumblingProcessingTimeWindows {
     type W = TimeWindow;
-    fn assign_windows(&self, _: Option<Timestamp>, now: Timestamp, out: &mut Vec<TimeWindow>) -> Result<()> {
+    fn assign_windows(
+        &self,
+        _: Option<Timestamp>,
+        now: Timestamp,
+        out: &mut Vec<TimeWindow>,
+    ) -> Result<()> {
         let start = TimeWindow::start_with_offset(now, 0, self.size);
         out.push(TimeWindow::new(start, start + self.size));
         Ok(())
@@ -213,7 +243,12 @@ impl SlidingProcessingTimeWindows {
 
 impl WindowAssigner for SlidingProcessingTimeWindows {
     type W = TimeWindow;
-    fn assign_windows(&self, _: Option<Timestamp>, now: Timestamp, out: &mut Vec<TimeWindow>) -> Result<()> {
+    fn assign_windows(
+        &self,
+        _: Option<Timestamp>,
+        now: Timestamp,
+        out: &mut Vec<TimeWindow>,
+    ) -> Result<()> {
         sliding(now, self.size, self.slide, 0, out);
         Ok(())
     }
@@ -242,7 +277,12 @@ impl ProcessingTimeSessionWindows {
 
 impl WindowAssigner for ProcessingTimeSessionWindows {
     type W = TimeWindow;
-    fn assign_windows(&self, _: Option<Timestamp>, now: Timestamp, out: &mut Vec<TimeWindow>) -> Result<()> {
+    fn assign_windows(
+        &self,
+        _: Option<Timestamp>,
+        now: Timestamp,
+        out: &mut Vec<TimeWindow>,
+    ) -> Result<()> {
         out.push(TimeWindow::new(now, now + self.gap));
         Ok(())
     }
@@ -271,7 +311,12 @@ impl GlobalWindows {
 
 impl WindowAssigner for GlobalWindows {
     type W = GlobalWindow;
-    fn assign_windows(&self, _: Option<Timestamp>, _: Timestamp, out: &mut Vec<GlobalWindow>) -> Result<()> {
+    fn assign_windows(
+        &self,
+        _: Option<Timestamp>,
+        _: Timestamp,
+        out: &mut Vec<GlobalWindow>,
+    ) -> Result<()> {
         out.push(GlobalWindow);
         Ok(())
     }

@@ -47,10 +47,9 @@ impl<T: StateData + Clone, W: Window> WindowContents<T, W> for ReduceContents<T>
 
     fn open<K: Key>(&mut self, backend: &mut KeyedStateBackend<K>) -> Result<()> {
         let reduce = self.reduce.clone();
-        let state: ReducingState<T, W> = backend.reducing_state_in(ReducingStateDescriptor::new(
-            "window-contents",
-            move |a, b| reduce(a, b),
-        ))?;
+        let state: ReducingState<T, W> = backend.reducing_state_in(
+            ReducingStateDescriptor::new("window-contents", move |a, b| reduce(a, b)),
+        )?;
         self.windowed = Some(Box::new(state));
         Ok(())
     }
@@ -84,7 +83,9 @@ impl<T: StateData + Clone, W: Window> WindowContents<T, W> for ReduceContents<T>
 
 impl<T: 'static> ReduceContents<T> {
     fn handle<W: 'static>(&self) -> Option<&ReducingState<T, W>> {
-        self.windowed.as_ref()?.downcast_ref::<ReducingState<T, W>>()
+        self.windowed
+            .as_ref()?
+            .downcast_ref::<ReducingState<T, W>>()
     }
 }
 
@@ -104,7 +105,9 @@ impl<F: AggregateFunction> AggregateContents<F> {
     }
 
     fn handle<W: 'static>(&self) -> Option<&AggregatingState<F, W>> {
-        self.state.as_ref()?.downcast_ref::<AggregatingState<F, W>>()
+        self.state
+            .as_ref()?
+            .downcast_ref::<AggregatingState<F, W>>()
     }
 }
 
@@ -113,8 +116,9 @@ impl<F: AggregateFunction, W: Window> WindowContents<F::In, W> for AggregateCont
 
     fn open<K: Key>(&mut self, backend: &mut KeyedStateBackend<K>) -> Result<()> {
         if let Some(function) = self.function.take() {
-            let state: AggregatingState<F, W> = backend
-                .aggregating_state_in(AggregatingStateDescriptor::new("window-contents", function))?;
+            let state: AggregatingState<F, W> = backend.aggregating_state_in(
+                AggregatingStateDescriptor::new("window-contents", function),
+            )?;
             self.state = Some(Box::new(state));
         }
         Ok(())
@@ -179,7 +183,8 @@ impl<T: StateData + Clone, W: Window> WindowContents<T, W> for ListContents<T> {
     type Result = Vec<T>;
 
     fn open<K: Key>(&mut self, backend: &mut KeyedStateBackend<K>) -> Result<()> {
-        let state: ListState<T, W> = backend.list_state_in(ListStateDescriptor::new("window-contents"))?;
+        let state: ListState<T, W> =
+            backend.list_state_in(ListStateDescriptor::new("window-contents"))?;
         self.state = Some(Box::new(state));
         Ok(())
     }

@@ -14,9 +14,9 @@ mod operator;
 mod triggers;
 
 pub use assigners::{
-    EventTimeSessionWindows, GlobalWindows, ProcessingTimeSessionWindows,
-    SlidingEventTimeWindows, SlidingProcessingTimeWindows, TumblingEventTimeWindows,
-    TumblingProcessingTimeWindows, WindowAssigner,
+    EventTimeSessionWindows, GlobalWindows, ProcessingTimeSessionWindows, SlidingEventTimeWindows,
+    SlidingProcessingTimeWindows, TumblingEventTimeWindows, TumblingProcessingTimeWindows,
+    WindowAssigner,
 };
 pub use contents::{AggregateContents, ListContents, ReduceContents, WindowContents};
 pub use operator::{WindowFunction, WindowInfo, WindowOperator};

@@ -30,15 +30,26 @@ pub struct WindowInfo<'a, W> {
 /// Turns a firing window's contents into output records.
 pub trait WindowFunction<K, W, R, O>: Send + 'static {
     /// Emits the results of `window` for `key` from its `contents`.
-    fn process(&mut self, key: &K, window: &WindowInfo<'_, W>, contents: R, out: &mut Collector<O>)
-        -> Result<()>;
+    fn process(
+        &mut self,
+        key: &K,
+        window: &WindowInfo<'_, W>,
+        contents: R,
+        out: &mut Collector<O>,
+    ) -> Result<()>;
 }
 
 impl<K, W, R, O, F> WindowFunction<K, W, R, O> for F
 where
     F: FnMut(&K, &WindowInfo<'_, W>, R, &mut Collector<O>) + Send + 'static,
 {
-    fn process(&mut self, key: &K, window: &WindowInfo<'_, W>, contents: R, out: &mut Collector<O>) -> Result<()> {
+    fn process(
+        &mut self,
+        key: &K,
+        window: &WindowInfo<'_, W>,
+        contents: R,
+        out: &mut Collector<O>,
+    ) -> Result<()> {
         self(key, window, contents, out);
         Ok(())
     }
@@ -119,17 +130,25 @@ where
     }
 
     fn is_window_late(&self, window: &A::W) -> bool {
-        self.assigner.is_event_time() && self.cleanup_time(window) <= self.timers.current_watermark()
+        self.assigner.is_event_time()
+            && self.cleanup_time(window) <= self.timers.current_watermark()
     }
 
     /// Merges a new session window into the key's active sessions and returns the
     /// window the record belongs to (or `None` if the merged session is late).
-    fn merge_session(&mut self, window: A::W, backend: &mut KeyedStateBackend<K>, now: Timestamp) -> Option<A::W> {
+    fn merge_session(
+        &mut self,
+        window: A::W,
+        backend: &mut KeyedStateBackend<K>,
+        now: Timestamp,
+    ) -> Option<A::W> {
         let sessions = self.sessions.as_ref()?;
         let mut active = sessions.value(backend).unwrap_or_default();
         let (overlapping, mut rest): (Vec<A::W>, Vec<A::W>) =
             active.drain(..).partition(|w| w.intersects(&window));
-        let merged = overlapping.iter().fold(window.clone(), |acc, w| acc.cover(w));
+        let merged = overlapping
+            .iter()
+            .fold(window.clone(), |acc, w| acc.cover(w));
         let sources: Vec<A::W> = overlapping.into_iter().filter(|w| *w != merged).collect();
         if !sources.is_empty() {
             self.contents.merge(backend, &merged, &sources);
@@ -150,7 +169,13 @@ where
                     now,
                     key: &key,
                 };
-                self.trigger.clear(source, &mut TriggerContext { services: &mut services, window: source });
+                self.trigger.clear(
+                    source,
+                    &mut TriggerContext {
+                        services: &mut services,
+                        window: source,
+                    },
+                );
                 let cleanup = if self.assigner.is_event_time() {
                     source.max_timestamp().saturating_add(self.allowed_lateness)
                 } else {
@@ -159,7 +184,8 @@ where
                 if self.assigner.is_event_time() {
                     self.timers.delete_event_time_timer(cleanup, &key, source);
                 } else {
-                    self.timers.delete_processing_time_timer(cleanup, &key, source);
+                    self.timers
+                        .delete_processing_time_timer(cleanup, &key, source);
                 }
             }
             if !summed.is_empty() {
@@ -173,7 +199,13 @@ where
                 now,
                 key: &key,
             };
-            self.trigger.on_merge(&merged, &mut TriggerContext { services: &mut services, window: &merged });
+            self.trigger.on_merge(
+                &merged,
+                &mut TriggerContext {
+                    services: &mut services,
+                    window: &merged,
+                },
+            );
         }
         if self.is_window_late(&merged) {
             self.contents.clear(backend, &merged);
@@ -186,7 +218,13 @@ where
         Some(merged)
     }
 
-    fn emit_window(&mut self, window: &A::W, backend: &mut KeyedStateBackend<K>, now: Timestamp, out: &mut Collector<O>) -> Result<()> {
+    fn emit_window(
+        &mut self,
+        window: &A::W,
+        backend: &mut KeyedStateBackend<K>,
+        now: Timestamp,
+        out: &mut Collector<O>,
+    ) -> Result<()> {
         if let Some(contents) = self.contents.get(backend, window) {
             let key = backend
                 .current_key()
@@ -211,13 +249,21 @@ where
         if self.assigner.is_event_time() {
             self.timers.register_event_time_timer(cleanup, key, window);
         } else {
-            self.timers.register_processing_time_timer(cleanup, key, window);
+            self.timers
+                .register_processing_time_timer(cleanup, key, window);
         }
     }
 
-    fn clear_all_state(&mut self, window: &A::W, backend: &mut KeyedStateBackend<K>, now: Timestamp) {
+    fn clear_all_state(
+        &mut self,
+        window: &A::W,
+        backend: &mut KeyedStateBackend<K>,
+        now: Timestamp,
+    ) {
         self.contents.clear(backend, window);
-        if let (Some(trigger_state), Some(key)) = (self.trigger_state.as_ref(), backend.current_key().cloned()) {
+        if let (Some(trigger_state), Some(key)) =
+            (self.trigger_state.as_ref(), backend.current_key().cloned())
+        {
             let mut services = Services {
                 timers: &mut self.timers,
                 backend: &mut *backend,
@@ -225,7 +271,13 @@ where
                 now,
                 key: &key,
             };
-            self.trigger.clear(window, &mut TriggerContext { services: &mut services, window });
+            self.trigger.clear(
+                window,
+                &mut TriggerContext {
+                    services: &mut services,
+                    window,
+                },
+            );
             trigger_state.clear_in(backend, window);
         }
         if let Some(sessions) = self.sessions.as_ref() {
@@ -239,11 +291,22 @@ where
         }
     }
 
-    fn on_timer(&mut self, timer: Timer<K, A::W>, event_time: bool, backend: &mut KeyedStateBackend<K>, now: Timestamp, out: &mut Collector<O>) -> Result<()> {
+    fn on_timer(
+        &mut self,
+        timer: Timer<K, A::W>,
+        event_time: bool,
+        backend: &mut KeyedStateBackend<K>,
+        now: Timestamp,
+        out: &mut Collector<O>,
+    ) -> Result<()> {
         backend.set_current_key(timer.key.clone());
         let window = timer.namespace;
         if let Some(sessions) = self.sessions.as_ref() {
-            if !sessions.value(backend).unwrap_or_default().contains(&window) {
+            if !sessions
+                .value(backend)
+                .unwrap_or_default()
+                .contains(&window)
+            {
                 return Ok(());
             }
         }
@@ -258,21 +321,35 @@ where
                 now,
                 key: &timer.key,
             };
-            let mut ctx = TriggerContext { services: &mut services, window: &window };
+            let mut ctx = TriggerContext {
+                services: &mut services,
+                window: &window,
+            };
             if event_time {
-                self.trigger.on_event_time(timer.timestamp, &window, &mut ctx)
+                self.trigger
+                    .on_event_time(timer.timestamp, &window, &mut ctx)
             } else {
-                self.trigger.on_processing_time(timer.timestamp, &window, &mut ctx)
+                self.trigger
+                    .on_processing_time(timer.timestamp, &window, &mut ctx)
             }
         };
         self.apply(result, &window, backend, now, out)?;
-        if self.assigner.is_event_time() == event_time && self.cleanup_time(&window) == timer.timestamp {
+        if self.assigner.is_event_time() == event_time
+            && self.cleanup_time(&window) == timer.timestamp
+        {
             self.clear_all_state(&window, backend, now);
         }
         Ok(())
     }
 
-    fn apply(&mut self, result: TriggerResult, window: &A::W, backend: &mut KeyedStateBackend<K>, now: Timestamp, out: &mut Collector<O>) -> Result<()> {
+    fn apply(
+        &mut self,
+        result: TriggerResult,
+        window: &A::W,
+        backend: &mut KeyedStateBackend<K>,
+        now: Timestamp,
+        out: &mut Collector<O>,
+    ) -> Result<()> {
         if result.is_fire() {
             self.emit_window(window, backend, now, out)?;
         }
@@ -282,8 +359,15 @@ where
         Ok(())
     }
 
-    fn fire_processing_timers(&mut self, now: Timestamp, out: &mut Emitter<'_, Records<O>>) -> Result<()> {
-        let mut backend = self.backend.take().ok_or_else(|| Error::Other("window operator used before open".into()))?;
+    fn fire_processing_timers(
+        &mut self,
+        now: Timestamp,
+        out: &mut Emitter<'_, Records<O>>,
+    ) -> Result<()> {
+        let mut backend = self
+            .backend
+            .take()
+            .ok_or_else(|| Error::Other("window operator used before open".into()))?;
         let mut collector = Collector::new();
         let mut result = Ok(());
         while let Some(timer) = self.timers.pop_processing_time(now) {
@@ -308,16 +392,19 @@ struct Services<'a, K, W> {
 
 impl<K: Key, W: Window> TriggerServices<W> for Services<'_, K, W> {
     fn register_event_time_timer(&mut self, time: Timestamp, window: &W) {
-        self.timers.register_event_time_timer(time, self.key, window);
+        self.timers
+            .register_event_time_timer(time, self.key, window);
     }
     fn delete_event_time_timer(&mut self, time: Timestamp, window: &W) {
         self.timers.delete_event_time_timer(time, self.key, window);
     }
     fn register_processing_time_timer(&mut self, time: Timestamp, window: &W) {
-        self.timers.register_processing_time_timer(time, self.key, window);
+        self.timers
+            .register_processing_time_timer(time, self.key, window);
     }
     fn delete_processing_time_timer(&mut self, time: Timestamp, window: &W) {
-        self.timers.delete_processing_time_timer(time, self.key, window);
+        self.timers
+            .delete_processing_time_timer(time, self.key, window);
     }
     fn current_watermark(&self) -> Timestamp {
         self.timers.current_watermark()
@@ -333,7 +420,10 @@ impl<K: Key, W: Window> TriggerServices<W> for Services<'_, K, W> {
             .map(|(_, v)| v)
     }
     fn set_state(&mut self, window: &W, name: &str, value: i64) {
-        let mut entries = self.trigger_state.value_in(self.backend, window).unwrap_or_default();
+        let mut entries = self
+            .trigger_state
+            .value_in(self.backend, window)
+            .unwrap_or_default();
         match entries.iter_mut().find(|(n, _)| n == name) {
             Some(entry) => entry.1 = value,
             None => entries.push((name.to_string(), value)),
@@ -382,9 +472,11 @@ where
             }
         }
         self.contents.open(&mut backend)?;
-        self.trigger_state = Some(backend.value_state_in(ValueStateDescriptor::new("window-trigger"))?);
+        self.trigger_state =
+            Some(backend.value_state_in(ValueStateDescriptor::new("window-trigger"))?);
         if self.assigner.session_gap().is_some() {
-            self.sessions = Some(backend.value_state(ValueStateDescriptor::new("window-sessions"))?);
+            self.sessions =
+                Some(backend.value_state(ValueStateDescriptor::new("window-sessions"))?);
         }
         self.backend = Some(backend);
         self.clock = Some(ctx.clock.clone());
@@ -392,16 +484,30 @@ where
         Ok(())
     }
 
-    fn process_batch(&mut self, batch: Records<T>, out: &mut Emitter<'_, Records<O>>) -> Result<()> {
-        let mut backend = self.backend.take().ok_or_else(|| Error::Other("window operator used before open".into()))?;
+    fn process_batch(
+        &mut self,
+        batch: Records<T>,
+        out: &mut Emitter<'_, Records<O>>,
+    ) -> Result<()> {
+        let mut backend = self
+            .backend
+            .take()
+            .ok_or_else(|| Error::Other("window operator used before open".into()))?;
         let result = self.process_records(batch, &mut backend, out);
         self.backend = Some(backend);
         result
     }
 
-    fn process_watermark(&mut self, watermark: Timestamp, out: &mut Emitter<'_, Records<O>>) -> Result<()> {
+    fn process_watermark(
+        &mut self,
+        watermark: Timestamp,
+        out: &mut Emitter<'_, Records<O>>,
+    ) -> Result<()> {
         self.timers.advance_watermark(watermark);
-        let mut backend = self.backend.take().ok_or_else(|| Error::Other("window operator used before open".into()))?;
+        let mut backend = self
+            .backend
+            .take()
+            .ok_or_else(|| Error::Other("window operator used before open".into()))?;
         let now = self.now();
         let mut collector = Collector::new();
         let mut result = Ok(());
@@ -421,7 +527,11 @@ where
         self.timers.peek_processing_time()
     }
 
-    fn on_processing_time(&mut self, now: Timestamp, out: &mut Emitter<'_, Records<O>>) -> Result<()> {
+    fn on_processing_time(
+        &mut self,
+        now: Timestamp,
+        out: &mut Emitter<'_, Records<O>>,
+    ) -> Result<()> {
         self.fire_processing_timers(now, out)
     }
 
@@ -431,7 +541,10 @@ where
     }
 
     fn snapshot_state(&mut self) -> Result<OperatorSnapshot> {
-        let backend = self.backend.as_mut().ok_or_else(|| Error::Other("window operator used before open".into()))?;
+        let backend = self
+            .backend
+            .as_mut()
+            .ok_or_else(|| Error::Other("window operator used before open".into()))?;
         Ok(OperatorSnapshot {
             keyed: Some(backend.snapshot()?),
             timers: Vec::new(),
@@ -454,7 +567,12 @@ where
     F: WindowFunction<K, A::W, C::Result, O>,
     O: Clone + Send + 'static,
 {
-    fn process_records(&mut self, batch: Records<T>, backend: &mut KeyedStateBackend<K>, out: &mut Emitter<'_, Records<O>>) -> Result<()> {
+    fn process_records(
+        &mut self,
+        batch: Records<T>,
+        backend: &mut KeyedStateBackend<K>,
+        out: &mut Emitter<'_, Records<O>>,
+    ) -> Result<()> {
         let now = self.now();
         let mut collector = Collector::new();
         let mut late: Vec<StreamRecord<T>> = Vec::new();
@@ -463,7 +581,8 @@ where
             let key = (self.key_selector)(&record.value);
             backend.set_current_key(key.clone());
             windows.clear();
-            self.assigner.assign_windows(record.timestamp, now, &mut windows)?;
+            self.assigner
+                .assign_windows(record.timestamp, now, &mut windows)?;
             if self.sessions.is_some() {
                 let assigned = std::mem::take(&mut windows);
                 for window in assigned {
@@ -498,7 +617,14 @@ where
                         now,
                         key: &key,
                     };
-                    self.trigger.on_element(record.timestamp, window, &mut TriggerContext { services: &mut services, window })
+                    self.trigger.on_element(
+                        record.timestamp,
+                        window,
+                        &mut TriggerContext {
+                            services: &mut services,
+                            window,
+                        },
+                    )
                 };
                 self.apply(result, window, backend, now, &mut collector)?;
                 self.register_cleanup_timer(window, &key);
@@ -506,12 +632,16 @@ where
             if skipped {
                 if let Some(value) = value {
                     let element_late = self.assigner.is_event_time()
-                        && record
-                            .timestamp
-                            .is_some_and(|ts| ts.saturating_add(self.allowed_lateness) <= self.timers.current_watermark());
+                        && record.timestamp.is_some_and(|ts| {
+                            ts.saturating_add(self.allowed_lateness)
+                                <= self.timers.current_watermark()
+                        });
                     if element_late {
                         if self.late_tag.is_some() {
-                            late.push(StreamRecord { value, timestamp: record.timestamp });
+                            late.push(StreamRecord {
+                                value,
+                                timestamp: record.timestamp,
+                            });
                         } else if let Some(counter) = &self.late_dropped {
                             counter.fetch_add(1, Ordering::Relaxed);
                         }

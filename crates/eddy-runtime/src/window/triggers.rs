@@ -69,11 +69,13 @@ impl<W> TriggerContext<'_, W> {
     }
     /// Registers a processing-time timer for this window.
     pub fn register_processing_time_timer(&mut self, time: Timestamp) {
-        self.services.register_processing_time_timer(time, self.window);
+        self.services
+            .register_processing_time_timer(time, self.window);
     }
     /// Deletes a processing-time timer of this window.
     pub fn delete_processing_time_timer(&mut self, time: Timestamp) {
-        self.services.delete_processing_time_timer(time, self.window);
+        self.services
+            .delete_processing_time_timer(time, self.window);
     }
     /// The current watermark.
     pub fn current_watermark(&self) -> Timestamp {
@@ -100,13 +102,26 @@ impl<W> TriggerContext<'_, W> {
 /// Decides when windows fire. Implement it for custom firing logic.
 pub trait Trigger<W: Window>: Send + Sync + 'static {
     /// A record was added to `window`.
-    fn on_element(&self, timestamp: Option<Timestamp>, window: &W, ctx: &mut TriggerContext<'_, W>)
-        -> TriggerResult;
+    fn on_element(
+        &self,
+        timestamp: Option<Timestamp>,
+        window: &W,
+        ctx: &mut TriggerContext<'_, W>,
+    ) -> TriggerResult;
     /// An event-time timer of this trigger fired.
-    fn on_event_time(&self, time: Timestamp, window: &W, ctx: &mut TriggerContext<'_, W>) -> TriggerResult;
+    fn on_event_time(
+        &self,
+        time: Timestamp,
+        window: &W,
+        ctx: &mut TriggerContext<'_, W>,
+    ) -> TriggerResult;
     /// A processing-time timer of this trigger fired.
-    fn on_processing_time(&self, time: Timestamp, window: &W, ctx: &mut TriggerContext<'_, W>)
-        -> TriggerResult;
+    fn on_processing_time(
+        &self,
+        time: Timestamp,
+        window: &W,
+        ctx: &mut TriggerContext<'_, W>,
+    ) -> TriggerResult;
     /// The window is being removed: delete timers and state.
     fn clear(&self, window: &W, ctx: &mut TriggerContext<'_, W>);
     /// Session windows merged into `window` (their trigger state is already summed).
@@ -121,7 +136,12 @@ pub trait Trigger<W: Window>: Send + Sync + 'static {
 pub struct EventTimeTrigger;
 
 impl<W: Window> Trigger<W> for EventTimeTrigger {
-    fn on_element(&self, _: Option<Timestamp>, window: &W, ctx: &mut TriggerContext<'_, W>) -> TriggerResult {
+    fn on_element(
+        &self,
+        _: Option<Timestamp>,
+        window: &W,
+        ctx: &mut TriggerContext<'_, W>,
+    ) -> TriggerResult {
         if window.max_timestamp() <= ctx.current_watermark() {
             TriggerResult::Fire
         } else {
@@ -129,14 +149,24 @@ impl<W: Window> Trigger<W> for EventTimeTrigger {
             TriggerResult::Continue
         }
     }
-    fn on_event_time(&self, time: Timestamp, window: &W, _: &mut TriggerContext<'_, W>) -> TriggerResult {
+    fn on_event_time(
+        &self,
+        time: Timestamp,
+        window: &W,
+        _: &mut TriggerContext<'_, W>,
+    ) -> TriggerResult {
         if time == window.max_timestamp() {
             TriggerResult::Fire
         } else {
             TriggerResult::Continue
         }
     }
-    fn on_processing_time(&self, _: Timestamp, _: &W, _: &mut TriggerContext<'_, W>) -> TriggerResult {
+    fn on_processing_time(
+        &self,
+        _: Timestamp,
+        _: &W,
+        _: &mut TriggerContext<'_, W>,
+    ) -> TriggerResult {
         TriggerResult::Continue
     }
     fn clear(&self, window: &W, ctx: &mut TriggerContext<'_, W>) {
@@ -154,14 +184,24 @@ impl<W: Window> Trigger<W> for EventTimeTrigger {
 pub struct ProcessingTimeTrigger;
 
 impl<W: Window> Trigger<W> for ProcessingTimeTrigger {
-    fn on_element(&self, _: Option<Timestamp>, window: &W, ctx: &mut TriggerContext<'_, W>) -> TriggerResult {
+    fn on_element(
+        &self,
+        _: Option<Timestamp>,
+        window: &W,
+        ctx: &mut TriggerContext<'_, W>,
+    ) -> TriggerResult {
         ctx.register_processing_time_timer(window.max_timestamp());
         TriggerResult::Continue
     }
     fn on_event_time(&self, _: Timestamp, _: &W, _: &mut TriggerContext<'_, W>) -> TriggerResult {
         TriggerResult::Continue
     }
-    fn on_processing_time(&self, _: Timestamp, _: &W, _: &mut TriggerContext<'_, W>) -> TriggerResult {
+    fn on_processing_time(
+        &self,
+        _: Timestamp,
+        _: &W,
+        _: &mut TriggerContext<'_, W>,
+    ) -> TriggerResult {
         TriggerResult::Fire
     }
     fn clear(&self, window: &W, ctx: &mut TriggerContext<'_, W>) {
@@ -190,7 +230,12 @@ impl CountTrigger {
 const COUNT: &str = "count";
 
 impl<W: Window> Trigger<W> for CountTrigger {
-    fn on_element(&self, _: Option<Timestamp>, _: &W, ctx: &mut TriggerContext<'_, W>) -> TriggerResult {
+    fn on_element(
+        &self,
+        _: Option<Timestamp>,
+        _: &W,
+        ctx: &mut TriggerContext<'_, W>,
+    ) -> TriggerResult {
         let seen = ctx.get_state(COUNT).unwrap_or(0) + 1;
         if seen >= self.count {
             ctx.clear_state(COUNT);
@@ -203,7 +248,12 @@ impl<W: Window> Trigger<W> for CountTrigger {
     fn on_event_time(&self, _: Timestamp, _: &W, _: &mut TriggerContext<'_, W>) -> TriggerResult {
         TriggerResult::Continue
     }
-    fn on_processing_time(&self, _: Timestamp, _: &W, _: &mut TriggerContext<'_, W>) -> TriggerResult {
+    fn on_processing_time(
+        &self,
+        _: Timestamp,
+        _: &W,
+        _: &mut TriggerContext<'_, W>,
+    ) -> TriggerResult {
         TriggerResult::Continue
     }
     fn clear(&self, _: &W, ctx: &mut TriggerContext<'_, W>) {
@@ -237,13 +287,23 @@ fn purging(result: TriggerResult) -> TriggerResult {
 }
 
 impl<W: Window, T: Trigger<W>> Trigger<W> for PurgingTrigger<T> {
-    fn on_element(&self, ts: Option<Timestamp>, w: &W, ctx: &mut TriggerContext<'_, W>) -> TriggerResult {
+    fn on_element(
+        &self,
+        ts: Option<Timestamp>,
+        w: &W,
+        ctx: &mut TriggerContext<'_, W>,
+    ) -> TriggerResult {
         purging(self.inner.on_element(ts, w, ctx))
     }
     fn on_event_time(&self, t: Timestamp, w: &W, ctx: &mut TriggerContext<'_, W>) -> TriggerResult {
         purging(self.inner.on_event_time(t, w, ctx))
     }
-    fn on_processing_time(&self, t: Timestamp, w: &W, ctx: &mut TriggerContext<'_, W>) -> TriggerResult {
+    fn on_processing_time(
+        &self,
+        t: Timestamp,
+        w: &W,
+        ctx: &mut TriggerContext<'_, W>,
+    ) -> TriggerResult {
         purging(self.inner.on_processing_time(t, w, ctx))
     }
     fn clear(&self, w: &W, ctx: &mut TriggerContext<'_, W>) {
@@ -259,13 +319,23 @@ impl<W: Window, T: Trigger<W>> Trigger<W> for PurgingTrigger<T> {
 pub struct NeverTrigger;
 
 impl<W: Window> Trigger<W> for NeverTrigger {
-    fn on_element(&self, _: Option<Timestamp>, _: &W, _: &mut TriggerContext<'_, W>) -> TriggerResult {
+    fn on_element(
+        &self,
+        _: Option<Timestamp>,
+        _: &W,
+        _: &mut TriggerContext<'_, W>,
+    ) -> TriggerResult {
         TriggerResult::Continue
     }
     fn on_event_time(&self, _: Timestamp, _: &W, _: &mut TriggerContext<'_, W>) -> TriggerResult {
         TriggerResult::Continue
     }
-    fn on_processing_time(&self, _: Timestamp, _: &W, _: &mut TriggerContext<'_, W>) -> TriggerResult {
+    fn on_processing_time(
+        &self,
+        _: Timestamp,
+        _: &W,
+        _: &mut TriggerContext<'_, W>,
+    ) -> TriggerResult {
         TriggerResult::Continue
     }
     fn clear(&self, _: &W, _: &mut TriggerContext<'_, W>) {}
