@@ -7,7 +7,9 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashSet};
-use std::hash::Hash;
+use std::hash::{BuildHasherDefault, Hash};
+
+use eddy_core::key_group::StableHasher;
 
 use eddy_core::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -23,54 +25,96 @@ pub struct Timer<K, N> {
     pub namespace: N,
 }
 
+type FastSet<T> = HashSet<T, BuildHasherDefault<StableHasher>>;
+
+/// A heap entry, ordered by (timestamp, registration order) only.
+#[derive(Debug)]
+struct Entry<K, N> {
+    timestamp: Timestamp,
+    seq: u64,
+    key: K,
+    namespace: N,
+}
+
+impl<K, N> PartialEq for Entry<K, N> {
+    fn eq(&self, other: &Self) -> bool {
+        (self.timestamp, self.seq) == (other.timestamp, other.seq)
+    }
+}
+impl<K, N> Eq for Entry<K, N> {}
+impl<K, N> PartialOrd for Entry<K, N> {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl<K, N> Ord for Entry<K, N> {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.timestamp, self.seq).cmp(&(other.timestamp, other.seq))
+    }
+}
+
 #[derive(Debug)]
 struct Queue<K, N> {
-    heap: BinaryHeap<Reverse<(Timestamp, u64)>>,
-    entries: std::collections::HashMap<u64, (K, N)>,
-    registered: HashSet<(Timestamp, K, N)>,
+    heap: BinaryHeap<Reverse<Entry<K, N>>>,
+    registered: FastSet<(Timestamp, K, N)>,
     seq: u64,
+    /// The timer registered last: registering it again (the common case of a
+    /// window's trigger and cleanup timers) costs one comparison.
+    last: Option<(Timestamp, K, N)>,
 }
 
 impl<K: Hash + Eq + Clone, N: Hash + Eq + Clone> Queue<K, N> {
     fn new() -> Self {
         Queue {
             heap: BinaryHeap::new(),
-            entries: Default::default(),
-            registered: HashSet::new(),
+            registered: FastSet::default(),
             seq: 0,
+            last: None,
         }
     }
 
     fn register(&mut self, timestamp: Timestamp, key: &K, namespace: &N) {
-        let entry = (timestamp, key.clone(), namespace.clone());
-        if self.registered.contains(&entry) {
-            return;
+        if let Some((t, k, n)) = &self.last {
+            if *t == timestamp && k == key && n == namespace {
+                return;
+            }
         }
-        self.registered.insert(entry);
-        self.seq += 1;
-        self.heap.push(Reverse((timestamp, self.seq)));
-        self.entries
-            .insert(self.seq, (key.clone(), namespace.clone()));
+        self.last = Some((timestamp, key.clone(), namespace.clone()));
+        if self
+            .registered
+            .insert((timestamp, key.clone(), namespace.clone()))
+        {
+            self.seq += 1;
+            self.heap.push(Reverse(Entry {
+                timestamp,
+                seq: self.seq,
+                key: key.clone(),
+                namespace: namespace.clone(),
+            }));
+        }
     }
 
     fn delete(&mut self, timestamp: Timestamp, key: &K, namespace: &N) {
+        self.last = None;
         self.registered
             .remove(&(timestamp, key.clone(), namespace.clone()));
     }
 
+    /// Drops deleted entries from the top of the heap; returns the live top's time.
     fn peek(&mut self) -> Option<Timestamp> {
-        while let Some(Reverse((ts, seq))) = self.heap.peek().copied() {
-            let live = self
-                .entries
-                .get(&seq)
-                .is_some_and(|(k, n)| self.registered.contains(&(ts, k.clone(), n.clone())));
-            if live {
-                return Some(ts);
+        loop {
+            let top = self.heap.peek()?;
+            let e = &top.0;
+            // Cloning for the lookup is cheap next to the heap operation; the
+            // registered set is the truth, the heap may hold deleted entries.
+            if self
+                .registered
+                .contains(&(e.timestamp, e.key.clone(), e.namespace.clone()))
+            {
+                return Some(e.timestamp);
             }
             self.heap.pop();
-            self.entries.remove(&seq);
         }
-        None
     }
 
     fn pop_due(&mut self, upto: Timestamp) -> Option<Timer<K, N>> {
@@ -78,14 +122,14 @@ impl<K: Hash + Eq + Clone, N: Hash + Eq + Clone> Queue<K, N> {
         if ts > upto {
             return None;
         }
-        let Reverse((ts, seq)) = self.heap.pop()?;
-        let (key, namespace) = self.entries.remove(&seq)?;
+        let Reverse(e) = self.heap.pop()?;
+        self.last = None;
         self.registered
-            .remove(&(ts, key.clone(), namespace.clone()));
+            .remove(&(e.timestamp, e.key.clone(), e.namespace.clone()));
         Some(Timer {
-            timestamp: ts,
-            key,
-            namespace,
+            timestamp: e.timestamp,
+            key: e.key,
+            namespace: e.namespace,
         })
     }
 
@@ -185,7 +229,7 @@ impl<K: Hash + Eq + Clone, N: Hash + Eq + Clone> TimerService<K, N> {
     /// When the earliest processing-time timer is due, possibly earlier than the
     /// real one when the earliest was deleted (firing then finds nothing due).
     pub fn peek_processing_time(&self) -> Option<Timestamp> {
-        self.processing_time.heap.peek().map(|r| r.0 .0)
+        self.processing_time.heap.peek().map(|r| r.0.timestamp)
     }
 
     /// The number of registered timers (both kinds).

@@ -251,6 +251,12 @@ impl<V: StateData + Clone> ValueState<V> {
         self.clear_in(backend, &());
     }
 
+    /// Replaces the value of the current key with `f(current)`, in one lookup.
+    pub fn update_with<K: Key>(&self, backend: &mut KeyedStateBackend<K>, f: impl FnOnce(Option<V>) -> V) {
+        let (table, kg, key, now) = backend.table::<(), V>(self.id);
+        table.update_with(kg, key, &(), now, f);
+    }
+
     /// Removes and returns the value of the current key.
     pub fn take<K: Key>(&self, backend: &mut KeyedStateBackend<K>) -> Option<V> {
         self.take_in(backend, &())
@@ -372,11 +378,11 @@ impl<V: StateData + Clone, N: Namespace> ReducingState<V, N> {
     /// Folds `value` into the current key's value in `ns`.
     pub fn add_in<K: Key>(&self, backend: &mut KeyedStateBackend<K>, ns: &N, value: V) {
         let (table, kg, key, now) = backend.table::<N, V>(self.id);
-        let folded = match table.remove(kg, key, ns) {
-            Some(current) => (self.reduce)(current, value),
+        let reduce = &self.reduce;
+        table.update_with(kg, key, ns, now, |current| match current {
+            Some(current) => reduce(current, value),
             None => value,
-        };
-        table.put(kg, key, ns, now, folded);
+        });
     }
 
     /// Removes and returns the folded value of the current key in `ns`.

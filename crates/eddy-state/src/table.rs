@@ -116,6 +116,48 @@ impl<K: Key, N: Namespace, S: StateData> StateTable<K, N, S> {
         &mut entry.value
     }
 
+    /// Replaces the entry of (key, namespace) with `f(current)`, where `current` is
+    /// `None` when absent or expired: one lookup, no reallocation.
+    pub fn update_with(&mut self, kg: KeyGroup, key: &K, ns: &N, now: i64, f: impl FnOnce(Option<S>) -> S) {
+        let ttl = self.ttl;
+        let group = self.group_mut(kg);
+        if let Some(namespaces) = group.get_mut(key) {
+            if let Some(position) = namespaces.iter().position(|(n, _)| n == ns) {
+                let (n, entry) = namespaces.swap_remove(position);
+                let current = match ttl {
+                    Some(t) if t.is_expired(entry.last_access, now) => None,
+                    _ => Some(entry.value),
+                };
+                namespaces.push((
+                    n,
+                    Entry {
+                        value: f(current),
+                        last_access: now,
+                    },
+                ));
+                return;
+            }
+            namespaces.push((
+                ns.clone(),
+                Entry {
+                    value: f(None),
+                    last_access: now,
+                },
+            ));
+            return;
+        }
+        group.insert(
+            key.clone(),
+            vec![(
+                ns.clone(),
+                Entry {
+                    value: f(None),
+                    last_access: now,
+                },
+            )],
+        );
+    }
+
     /// Sets the entry of (key, namespace).
     pub fn put(&mut self, kg: KeyGroup, key: &K, ns: &N, now: i64, value: S) {
         let mut value = Some(value);

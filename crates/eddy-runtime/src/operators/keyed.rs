@@ -240,15 +240,22 @@ where
         let mut results = Vec::with_capacity(batch.len());
         for record in batch {
             backend.set_current_key((self.key_selector)(&record.value));
-            let next = match state.take(backend) {
-                Some(current) => (self.reduce)(current, record.value),
-                None => record.value,
-            };
-            state.update(backend, next.clone());
-            results.push(StreamRecord {
-                value: next,
-                timestamp: record.timestamp,
+            let reduce = &mut self.reduce;
+            let mut emitted = None;
+            state.update_with(backend, |current| {
+                let next = match current {
+                    Some(current) => reduce(current, record.value),
+                    None => record.value,
+                };
+                emitted = Some(next.clone());
+                next
             });
+            if let Some(value) = emitted {
+                results.push(StreamRecord {
+                    value,
+                    timestamp: record.timestamp,
+                });
+            }
         }
         out.collect(results)
     }

@@ -1,0 +1,205 @@
+//! Throughput benchmark of the core engine.
+//!
+//! ```text
+//! cargo bench -p eddy --bench throughput            # every case at parallelism 1 and 2
+//! cargo bench -p eddy --bench throughput -- --quick # smaller inputs
+//! ```
+//!
+//! Each case runs in its own process so its peak memory (VmHWM) is its own:
+//! (a) generator → map → filter → discard; (b) generator → key_by → 10 s tumbling
+//! event-time window count over 10,000 keys; (c) generator → key_by → running reduce
+//! over 10,000 keys; (d) wordcount over a generated text file of 500 MB.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use eddy::prelude::*;
+
+const KEYS: u64 = 10_000;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(pos) = args.iter().position(|a| a == "--case") {
+        let case = args.get(pos + 1).cloned().unwrap_or_default();
+        let p: u32 = args
+            .iter()
+            .position(|a| a == "-p")
+            .and_then(|i| args.get(i + 1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1);
+        let n: u64 = args
+            .iter()
+            .position(|a| a == "-n")
+            .and_then(|i| args.get(i + 1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(10_000_000);
+        if let Err(e) = run_case(&case, p, n) {
+            eprintln!("case {case} failed: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
+    let quick = args.iter().any(|a| a == "--quick");
+    let scale = if quick { 10 } else { 1 };
+    let cases: [(&str, &str, u64); 4] = [
+        ("a", "map -> filter (stateless)", 200_000_000 / scale),
+        ("b", "key_by -> 10 s tumbling window count", 50_000_000 / scale),
+        ("c", "key_by -> running reduce", 50_000_000 / scale),
+        ("d", "wordcount over a text file", if quick { 50 } else { 500 }),
+    ];
+    println!(
+        "{:<40} {:>3} {:>14} {:>12} {:>10} {:>12}",
+        "case", "p", "records", "seconds", "M rec/s", "peak MiB"
+    );
+    for (case, label, n) in cases {
+        for p in [1u32, 2] {
+            let exe = match std::env::current_exe() {
+                Ok(exe) => exe,
+                Err(e) => {
+                    eprintln!("cannot find the benchmark binary: {e}");
+                    std::process::exit(1);
+                }
+            };
+            let output = Command::new(exe)
+                .args(["--case", case, "-p", &p.to_string(), "-n", &n.to_string()])
+                .output();
+            match output {
+                Ok(out) if out.status.success() => {
+                    let text = String::from_utf8_lossy(&out.stdout);
+                    let fields: Vec<&str> = text.split_whitespace().collect();
+                    if let [records, seconds, peak_kib] = fields[..] {
+                        let records: f64 = records.parse().unwrap_or(0.0);
+                        let seconds: f64 = seconds.parse().unwrap_or(f64::NAN);
+                        let peak: f64 = peak_kib.parse().unwrap_or(0.0);
+                        println!(
+                            "{:<40} {:>3} {:>14} {:>12.2} {:>10.2} {:>12.1}",
+                            format!("({case}) {label}"),
+                            p,
+                            records as u64,
+                            seconds,
+                            records / seconds / 1e6,
+                            peak / 1024.0
+                        );
+                    }
+                }
+                Ok(out) => eprintln!("({case}) p={p} failed: {}", String::from_utf8_lossy(&out.stderr)),
+                Err(e) => eprintln!("({case}) p={p} could not start: {e}"),
+            }
+        }
+    }
+}
+
+fn peak_memory_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn env(p: u32) -> StreamExecutionEnvironment {
+    let env = StreamExecutionEnvironment::new();
+    env.set_parallelism(p);
+    env
+}
+
+fn run_case(case: &str, p: u32, n: u64) -> Result<()> {
+    let (records, elapsed) = match case {
+        "a" => {
+            let env = env(p);
+            env.from_generator(Some(n), |i| (i, None))
+                .map(|x: u64| x.wrapping_mul(3))
+                .filter(|x| x % 7 != 0)
+                .discard();
+            let result = env.execute("bench-a")?;
+            (n, result.net_runtime)
+        }
+        "b" => {
+            let env = env(p);
+            // Event time advances 1 ms every 100 records: 1 M records per 10 s window.
+            env.from_generator(Some(n), |i| ((i % KEYS, 1u64), Some((i / 100) as i64)))
+                .assign_timestamps_and_watermarks(WatermarkStrategy::for_monotonous_timestamps())
+                .key_by(|r: &(u64, u64)| r.0)
+                .window(TumblingEventTimeWindows::of(Duration::from_secs(10)))
+                .reduce(|a, b| (a.0, a.1 + b.1))
+                .discard();
+            let result = env.execute("bench-b")?;
+            (n, result.net_runtime)
+        }
+        "c" => {
+            let env = env(p);
+            env.from_generator(Some(n), |i| ((i % KEYS, i), None))
+                .key_by(|r: &(u64, u64)| r.0)
+                .reduce(|a, b| (a.0, a.1.wrapping_add(b.1)))
+                .discard();
+            let result = env.execute("bench-c")?;
+            (n, result.net_runtime)
+        }
+        "d" => {
+            let path = text_file(n)?;
+            let env = env(p);
+            let out = std::env::temp_dir().join(format!("eddy-bench-wc-{}", std::process::id()));
+            env.read_text_file(&path)
+                .flat_map(|line: String, out: &mut Collector<(String, u64)>| {
+                    for word in line.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()) {
+                        out.collect((word.to_ascii_lowercase(), 1));
+                    }
+                })
+                .key_by(|(w, _)| w.clone())
+                .reduce(|a, b| (a.0, a.1 + b.1))
+                .discard();
+            let started = Instant::now();
+            let result = env.execute("bench-d")?;
+            let _ = std::fs::remove_dir_all(out);
+            let _ = started;
+            (result.counter("File Source.numRecordsOut"), result.net_runtime)
+        }
+        other => return Err(Error::Other(format!("unknown case {other}"))),
+    };
+    println!("{records} {:.4} {}", elapsed.as_secs_f64(), peak_memory_kib());
+    Ok(())
+}
+
+/// A text file of about `megabytes` MB of words, made once and cached.
+fn text_file(megabytes: u64) -> Result<PathBuf> {
+    let dir = std::env::temp_dir();
+    let path = dir.join(format!("eddy-bench-words-{megabytes}mb.txt"));
+    if path.exists() {
+        return Ok(path);
+    }
+    write_words(&path, megabytes * 1_000_000).map_err(|e| Error::io(&path, e))?;
+    Ok(path)
+}
+
+fn write_words(path: &Path, bytes: u64) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    let mut file = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut written = 0u64;
+    let mut line = String::new();
+    while written < bytes {
+        line.clear();
+        for _ in 0..12 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            // Zipf-like: small word ids are frequent.
+            let id = (state % 1000) * (state >> 40) % 50_000;
+            line.push_str("word");
+            line.push_str(&id.to_string());
+            line.push(' ');
+        }
+        line.push('\n');
+        file.write_all(line.as_bytes())?;
+        written += line.len() as u64;
+    }
+    file.flush()?;
+    drop(file);
+    std::fs::rename(tmp, path)
+}
