@@ -58,7 +58,7 @@ pub mod prelude {
     pub use eddy_core::{Config, Error, Result, Timestamp};
     pub use eddy_runtime::operators::{
         CoProcessFunction, Collector, KeyedContext, KeyedProcessFunction, OutputTag,
-        ProcessContext, ProcessFunction, WatermarkStrategy,
+        ProcessContext, ProcessFunction, WatermarkGenerator, WatermarkOutput, WatermarkStrategy,
     };
     pub use eddy_runtime::window::{
         CountTrigger, EventTimeSessionWindows, EventTimeTrigger, GlobalWindow, GlobalWindows,

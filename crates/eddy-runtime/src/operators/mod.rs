@@ -17,5 +17,6 @@ pub use functions::{
 pub use keyed::{KeySelector, KeyedAggregateOperator, KeyedProcessOperator, KeyedReduceOperator};
 pub use sink::{SinkOperator, SinkWriter};
 pub use watermarks::{
-    BoundedOutOfOrderness, TimestampsAndWatermarksOperator, WatermarkGenerator, WatermarkStrategy,
+    BoundedOutOfOrderness, TimestampsAndWatermarksOperator, WatermarkGenerator, WatermarkOutput,
+    WatermarkStrategy,
 };

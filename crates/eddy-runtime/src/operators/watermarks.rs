@@ -210,31 +210,43 @@ impl<T: Clone + Send + 'static> Operator for TimestampsAndWatermarksOperator<T> 
         Ok(())
     }
 
-    fn process_batch(
-        &mut self,
-        mut batch: Records<T>,
-        out: &mut Emitter<'_, Records<T>>,
-    ) -> Result<()> {
-        let mut output = WatermarkOutput::default();
-        if let Some(generator) = self.generator.as_mut() {
-            for record in &mut batch {
-                let ts = match &self.strategy.assigner {
-                    Some(assign) => assign(&record.value, record.timestamp),
-                    None => record.timestamp.unwrap_or(MIN_WATERMARK),
-                };
-                record.timestamp = Some(ts);
-                generator.on_event(&record.value, ts, &mut output);
-            }
+    fn process_batch(&mut self, batch: Records<T>, out: &mut Emitter<'_, Records<T>>) -> Result<()> {
+        if batch.is_empty() {
+            return Ok(());
         }
-        if self.idle && !batch.is_empty() {
+        if self.idle {
             self.idle = false;
             out.emit_status(WatermarkStatus::Active)?;
         }
-        if !batch.is_empty() {
-            self.last_record_time = self.clock.as_ref().map_or(0, |c| c.now_millis());
+        self.last_record_time = self.clock.as_ref().map_or(0, |c| c.now_millis());
+        let Some(mut generator) = self.generator.take() else {
+            return out.collect(batch);
+        };
+        // A watermark emitted by `on_event` follows its record at once: the batch
+        // is cut there, so no record after it is seen before the watermark.
+        let mut pending = Vec::with_capacity(batch.len());
+        let mut result = Ok(());
+        for mut record in batch {
+            let ts = match &self.strategy.assigner {
+                Some(assign) => assign(&record.value, record.timestamp),
+                None => record.timestamp.unwrap_or(MIN_WATERMARK),
+            };
+            record.timestamp = Some(ts);
+            let mut output = WatermarkOutput::default();
+            generator.on_event(&record.value, ts, &mut output);
+            pending.push(record);
+            if output.watermark.is_some_and(|w| w > self.emitted) {
+                result = out
+                    .collect(std::mem::take(&mut pending))
+                    .and_then(|()| self.emit(output, out));
+                if result.is_err() {
+                    break;
+                }
+            }
         }
-        out.collect(batch)?;
-        self.emit(output, out)
+        self.generator = Some(generator);
+        result?;
+        out.collect(pending)
     }
 
     fn process_watermark(
