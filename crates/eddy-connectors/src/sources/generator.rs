@@ -61,7 +61,7 @@ impl<T: Clone + Send + 'static> SourceReader for GeneratorSource<T> {
         if let Some(rate) = self.rate {
             self.rate = Some(rate / self.step as f64);
             // Small batches keep a paced stream smooth.
-            self.batch_size = self.batch_size.min(((rate / 10.0).ceil() as usize).max(1));
+            self.batch_size = self.batch_size.min(((rate / 100.0).ceil() as usize).max(1));
         }
         Ok(())
     }
