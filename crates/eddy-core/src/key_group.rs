@@ -40,9 +40,16 @@ impl StableHasher {
 }
 
 impl Hasher for StableHasher {
+    /// The state through murmur3's 64-bit finalizer: the word mixing above keeps
+    /// entropy in the high bits only, and hash tables index by the low bits.
     #[inline]
     fn finish(&self) -> u64 {
-        self.state
+        let mut h = self.state;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^ (h >> 33)
     }
 
     #[inline]

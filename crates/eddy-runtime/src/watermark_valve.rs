@@ -152,7 +152,11 @@ mod tests {
         );
         // Channel 1 is behind; it holds the output until it catches up.
         assert_eq!(valve.on_watermark(1, 50), None);
-        assert_eq!(valve.on_watermark(1, 150), Some(150), "channel 0 is idle, excluded");
+        assert_eq!(
+            valve.on_watermark(1, 150),
+            Some(150),
+            "channel 0 is idle, excluded"
+        );
     }
 
     #[test]

@@ -72,7 +72,10 @@ impl SourceReader for ArrowSource {
         self.pending_watermark = ts.last().map(|t| t - 1);
         let batch = RecordBatch::try_new(
             input_schema(),
-            vec![Arc::new(Int64Array::from(ts)), Arc::new(StringArray::from(keys))],
+            vec![
+                Arc::new(Int64Array::from(ts)),
+                Arc::new(StringArray::from(keys)),
+            ],
         )
         .map_err(|e| eddy_core::Error::Other(e.to_string()))?;
         Poll::Ready(Ok(SourceEvent::Batch(batch)))
@@ -98,12 +101,24 @@ impl Operator for ArrowWindowCount {
         Ok(())
     }
 
-    fn process_batch(&mut self, batch: RecordBatch, _: &mut Emitter<'_, RecordBatch>) -> Result<()> {
+    fn process_batch(
+        &mut self,
+        batch: RecordBatch,
+        _: &mut Emitter<'_, RecordBatch>,
+    ) -> Result<()> {
         let (Some(backend), Some(count)) = (self.backend.as_mut(), self.count.as_ref()) else {
             return Ok(());
         };
-        let ts = batch.column(0).as_any().downcast_ref::<Int64Array>().expect("ts column");
-        let keys = batch.column(1).as_any().downcast_ref::<StringArray>().expect("key column");
+        let ts = batch
+            .column(0)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .expect("ts column");
+        let keys = batch
+            .column(1)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .expect("key column");
         for row in 0..batch.num_rows() {
             let key = keys.value(row).to_string();
             let start = ts.value(row) - ts.value(row).rem_euclid(WINDOW);
@@ -111,12 +126,17 @@ impl Operator for ArrowWindowCount {
             backend.set_current_key(key.clone());
             let n = count.value_in(backend, &window).unwrap_or(0);
             count.update_in(backend, &window, n + 1);
-            self.timers.register_event_time_timer(window.end - 1, &key, &window);
+            self.timers
+                .register_event_time_timer(window.end - 1, &key, &window);
         }
         Ok(())
     }
 
-    fn process_watermark(&mut self, watermark: Timestamp, out: &mut Emitter<'_, RecordBatch>) -> Result<()> {
+    fn process_watermark(
+        &mut self,
+        watermark: Timestamp,
+        out: &mut Emitter<'_, RecordBatch>,
+    ) -> Result<()> {
         let (Some(backend), Some(count)) = (self.backend.as_mut(), self.count.as_ref()) else {
             return Ok(());
         };
@@ -152,7 +172,11 @@ struct CollectBatches(Arc<Mutex<Vec<RecordBatch>>>);
 impl Operator for CollectBatches {
     type In = RecordBatch;
     type Out = RecordBatch;
-    fn process_batch(&mut self, batch: RecordBatch, _: &mut Emitter<'_, RecordBatch>) -> Result<()> {
+    fn process_batch(
+        &mut self,
+        batch: RecordBatch,
+        _: &mut Emitter<'_, RecordBatch>,
+    ) -> Result<()> {
         self.0.lock().expect("lock").push(batch);
         Ok(())
     }
@@ -185,9 +209,16 @@ fn run(parallelism: u32, rows: i64) -> HashMap<(i64, String), i64> {
         input: 0,
         side_output: None,
     };
-    graph.edges = vec![edge(0, 1, Partitioning::Hash), edge(1, 2, Partitioning::Rebalance)];
+    graph.edges = vec![
+        edge(0, 1, Partitioning::Hash),
+        edge(1, 2, Partitioning::Rebalance),
+    ];
     let key_hasher: KeyHasher<RecordBatch> = Arc::new(|batch: &RecordBatch, out: &mut Vec<i32>| {
-        let keys = batch.column(1).as_any().downcast_ref::<StringArray>().expect("key column");
+        let keys = batch
+            .column(1)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .expect("key column");
         out.extend((0..keys.len()).map(|i| stable_hash(keys.value(i))));
     });
     let sink = collected.clone();
@@ -196,14 +227,25 @@ fn run(parallelism: u32, rows: i64) -> HashMap<(i64, String), i64> {
         vertices: HashMap::from([
             (
                 VertexId(0),
-                Arc::new(SourceVertex::new(move |_| ArrowSource { rows, next: 0, step: 1, pending_watermark: None }))
-                    as Arc<dyn eddy_runtime::VertexFactory>,
+                Arc::new(SourceVertex::new(move |_| ArrowSource {
+                    rows,
+                    next: 0,
+                    step: 1,
+                    pending_watermark: None,
+                })) as Arc<dyn eddy_runtime::VertexFactory>,
             ),
             (
                 VertexId(1),
-                Arc::new(OperatorVertex::new(|_| ArrowWindowCount { backend: None, count: None, timers: TimerService::new() })),
+                Arc::new(OperatorVertex::new(|_| ArrowWindowCount {
+                    backend: None,
+                    count: None,
+                    timers: TimerService::new(),
+                })),
             ),
-            (VertexId(2), Arc::new(OperatorVertex::new(move |_| CollectBatches(sink.clone())))),
+            (
+                VertexId(2),
+                Arc::new(OperatorVertex::new(move |_| CollectBatches(sink.clone()))),
+            ),
         ]),
         edges: vec![
             Arc::new(TypedEdge::<RecordBatch>::keyed(key_hasher, 128)),
@@ -212,14 +254,31 @@ fn run(parallelism: u32, rows: i64) -> HashMap<(i64, String), i64> {
     };
     let mut config = Config::new();
     config.set("execution.batch-size", "64");
-    MiniCluster::new(config).execute(spec).expect("arrow job runs");
+    MiniCluster::new(config)
+        .execute(spec)
+        .expect("arrow job runs");
     let mut result = HashMap::new();
     for batch in collected.lock().expect("lock").iter() {
-        let starts = batch.column(0).as_any().downcast_ref::<Int64Array>().expect("starts");
-        let keys = batch.column(1).as_any().downcast_ref::<StringArray>().expect("keys");
-        let counts = batch.column(2).as_any().downcast_ref::<Int64Array>().expect("counts");
+        let starts = batch
+            .column(0)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .expect("starts");
+        let keys = batch
+            .column(1)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .expect("keys");
+        let counts = batch
+            .column(2)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .expect("counts");
         for i in 0..batch.num_rows() {
-            let previous = result.insert((starts.value(i), keys.value(i).to_string()), counts.value(i));
+            let previous = result.insert(
+                (starts.value(i), keys.value(i).to_string()),
+                counts.value(i),
+            );
             assert!(previous.is_none(), "each window fires once");
         }
     }
@@ -231,9 +290,15 @@ fn arrow_batches_run_keyed_and_windowed_through_the_runtime() {
     let rows = 1_000;
     let mut expected: HashMap<(i64, String), i64> = HashMap::new();
     for i in 0..rows {
-        *expected.entry((i - i % WINDOW, format!("key_{}", i % 7))).or_default() += 1;
+        *expected
+            .entry((i - i % WINDOW, format!("key_{}", i % 7)))
+            .or_default() += 1;
     }
     for parallelism in [1, 2, 3] {
-        assert_eq!(run(parallelism, rows), expected, "parallelism {parallelism}");
+        assert_eq!(
+            run(parallelism, rows),
+            expected,
+            "parallelism {parallelism}"
+        );
     }
 }

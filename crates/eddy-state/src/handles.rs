@@ -252,7 +252,11 @@ impl<V: StateData + Clone> ValueState<V> {
     }
 
     /// Replaces the value of the current key with `f(current)`, in one lookup.
-    pub fn update_with<K: Key>(&self, backend: &mut KeyedStateBackend<K>, f: impl FnOnce(Option<V>) -> V) {
+    pub fn update_with<K: Key>(
+        &self,
+        backend: &mut KeyedStateBackend<K>,
+        f: impl FnOnce(Option<V>) -> V,
+    ) {
         let (table, kg, key, now) = backend.table::<(), V>(self.id);
         table.update_with(kg, key, &(), now, f);
     }

@@ -26,6 +26,7 @@
 mod backend;
 mod descriptor;
 mod handles;
+mod slots;
 mod snapshot;
 mod table;
 mod ttl;

@@ -9,6 +9,7 @@ use eddy_core::{KeyGroup, KeyGroupRange};
 use serde::{de::DeserializeOwned, Serialize};
 
 use crate::backend::{Key, Namespace, StateData};
+use crate::slots::Slots;
 use crate::ttl::{StateTtlConfig, TtlUpdateType, TtlVisibility};
 use eddy_core::{Error, Result};
 
@@ -22,7 +23,7 @@ pub(crate) struct Entry<S> {
 }
 
 /// The namespaces of one key; few per key (a handful of open windows), so a vector.
-pub(crate) type Namespaces<N, S> = Vec<(N, Entry<S>)>;
+pub(crate) type Namespaces<N, S> = Slots<(N, Entry<S>)>;
 
 /// The entries of one state, split by key group.
 pub(crate) struct StateTable<K, N, S> {
@@ -88,7 +89,7 @@ impl<K: Key, N: Namespace, S: StateData> StateTable<K, N, S> {
         let ttl = self.ttl;
         let group = self.group_mut(kg);
         if !group.contains_key(key) {
-            group.insert(key.clone(), Vec::with_capacity(1));
+            group.insert(key.clone(), Slots::default());
         }
         let Some(namespaces) = group.get_mut(key) else {
             unreachable!("inserted above")
@@ -118,7 +119,14 @@ impl<K: Key, N: Namespace, S: StateData> StateTable<K, N, S> {
 
     /// Replaces the entry of (key, namespace) with `f(current)`, where `current` is
     /// `None` when absent or expired: one lookup, no reallocation.
-    pub fn update_with(&mut self, kg: KeyGroup, key: &K, ns: &N, now: i64, f: impl FnOnce(Option<S>) -> S) {
+    pub fn update_with(
+        &mut self,
+        kg: KeyGroup,
+        key: &K,
+        ns: &N,
+        now: i64,
+        f: impl FnOnce(Option<S>) -> S,
+    ) {
         let ttl = self.ttl;
         let group = self.group_mut(kg);
         if let Some(namespaces) = group.get_mut(key) {
@@ -148,13 +156,13 @@ impl<K: Key, N: Namespace, S: StateData> StateTable<K, N, S> {
         }
         group.insert(
             key.clone(),
-            vec![(
+            Slots::one((
                 ns.clone(),
                 Entry {
                     value: f(None),
                     last_access: now,
                 },
-            )],
+            )),
         );
     }
 
@@ -197,7 +205,7 @@ impl<K: Key, N: Namespace, S: StateData> StateTable<K, N, S> {
         self.groups
             .iter()
             .flat_map(|g| g.values())
-            .map(Vec::len)
+            .map(Slots::len)
             .sum()
     }
 }

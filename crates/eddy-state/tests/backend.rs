@@ -36,12 +36,16 @@ fn namespaces_are_separate() {
 #[test]
 fn registering_a_name_with_another_type_is_an_error() {
     let mut b: KeyedStateBackend<String> = KeyedStateBackend::new(KeyGroupRange::new(0, 127), 128);
-    b.value_state::<u64>(ValueStateDescriptor::new("x")).unwrap();
+    b.value_state::<u64>(ValueStateDescriptor::new("x"))
+        .unwrap();
     let err = b
         .value_state::<String>(ValueStateDescriptor::new("x"))
         .err()
         .unwrap();
-    assert!(err.to_string().contains("'x' is already registered"), "{err}");
+    assert!(
+        err.to_string().contains("'x' is already registered"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -50,8 +54,10 @@ fn ttl_update_on_read_and_return_expired_visibility() {
     let mut b = backend(KeyGroupRange::new(0, 127), &clock);
     let on_read = b
         .value_state::<u32>(
-            ValueStateDescriptor::new("read")
-                .with_ttl(StateTtlConfig::new(Duration::from_millis(100)).with_update_type(TtlUpdateType::OnReadAndWrite)),
+            ValueStateDescriptor::new("read").with_ttl(
+                StateTtlConfig::new(Duration::from_millis(100))
+                    .with_update_type(TtlUpdateType::OnReadAndWrite),
+            ),
         )
         .unwrap();
     let visible = b
@@ -92,7 +98,9 @@ fn snapshots_redistribute_by_key_group_across_parallelism() {
     for subtask in 0..3 {
         let range = KeyGroupRange::for_operator(128, 3, subtask);
         let mut b = backend(range, &clock);
-        let count = b.value_state::<u64>(ValueStateDescriptor::new("count")).unwrap();
+        let count = b
+            .value_state::<u64>(ValueStateDescriptor::new("count"))
+            .unwrap();
         for (i, key) in keys.iter().enumerate() {
             if range.contains(key_group_for_key(key, 128)) {
                 b.set_current_key(key.clone());
@@ -107,7 +115,9 @@ fn snapshots_redistribute_by_key_group_across_parallelism() {
         let range = KeyGroupRange::for_operator(128, 2, subtask);
         let mut b = backend(range, &clock);
         b.restore(&snapshots).unwrap();
-        let count = b.value_state::<u64>(ValueStateDescriptor::new("count")).unwrap();
+        let count = b
+            .value_state::<u64>(ValueStateDescriptor::new("count"))
+            .unwrap();
         for (i, key) in keys.iter().enumerate() {
             let kg = key_group_for_key(key, 128);
             if operator_index_for_key_group(128, 2, kg) == subtask {
@@ -116,7 +126,12 @@ fn snapshots_redistribute_by_key_group_across_parallelism() {
                 seen += 1;
             }
         }
-        assert_eq!(b.entry_count(), keys.iter().filter(|k| range.contains(key_group_for_key(*k, 128))).count());
+        assert_eq!(
+            b.entry_count(),
+            keys.iter()
+                .filter(|k| range.contains(key_group_for_key(*k, 128)))
+                .count()
+        );
     }
     assert_eq!(seen, keys.len());
 }
@@ -125,23 +140,33 @@ fn snapshots_redistribute_by_key_group_across_parallelism() {
 fn restoring_with_another_max_parallelism_is_refused() {
     let clock = ManualClock::new(0);
     let mut b = backend(KeyGroupRange::new(0, 127), &clock);
-    b.value_state::<u64>(ValueStateDescriptor::new("v")).unwrap();
+    b.value_state::<u64>(ValueStateDescriptor::new("v"))
+        .unwrap();
     let snapshot = b.snapshot().unwrap();
-    let mut other: KeyedStateBackend<String> = KeyedStateBackend::new(KeyGroupRange::new(0, 63), 64);
+    let mut other: KeyedStateBackend<String> =
+        KeyedStateBackend::new(KeyGroupRange::new(0, 63), 64);
     let err = other.restore(&[snapshot]).unwrap_err().to_string();
-    assert!(err.contains("max parallelism 128") && err.contains("64"), "{err}");
+    assert!(
+        err.contains("max parallelism 128") && err.contains("64"),
+        "{err}"
+    );
 }
 
 #[test]
 fn corrupt_state_bytes_are_reported() {
     let clock = ManualClock::new(0);
     let mut b = backend(KeyGroupRange::new(0, 127), &clock);
-    let v = b.value_state::<u64>(ValueStateDescriptor::new("v")).unwrap();
+    let v = b
+        .value_state::<u64>(ValueStateDescriptor::new("v"))
+        .unwrap();
     b.set_current_key("a".into());
     v.update(&mut b, 7);
     let mut snapshot = b.snapshot().unwrap();
     for (_, groups) in &mut snapshot.states {
-        for g in groups.iter_mut().filter(|g| !g.bytes.is_empty() && g.bytes != [0]) {
+        for g in groups
+            .iter_mut()
+            .filter(|g| !g.bytes.is_empty() && g.bytes != [0])
+        {
             g.bytes.truncate(g.bytes.len() / 2);
         }
     }

@@ -41,11 +41,24 @@ impl KeyedProcessFunction<u32, Transaction, String> for FraudDetector {
         Ok(())
     }
 
-    fn process_element(&mut self, tx: Transaction, ctx: &mut KeyedContext<'_, u32>, out: &mut Collector<String>) -> Result<()> {
-        let Some(small_at) = &self.small_at else { return Ok(()) };
+    fn process_element(
+        &mut self,
+        tx: Transaction,
+        ctx: &mut KeyedContext<'_, u32>,
+        out: &mut Collector<String>,
+    ) -> Result<()> {
+        let Some(small_at) = &self.small_at else {
+            return Ok(());
+        };
         if let Some(at) = small_at.value(ctx.state()) {
             if tx.cents > 50_000 {
-                out.collect(format!("{},{at},{},{}.{:02}", tx.account, tx.at, tx.cents / 100, tx.cents % 100));
+                out.collect(format!(
+                    "{},{at},{},{}.{:02}",
+                    tx.account,
+                    tx.at,
+                    tx.cents / 100,
+                    tx.cents % 100
+                ));
             }
             small_at.clear(ctx.state());
             ctx.delete_event_time_timer(at + MINUTE);
@@ -57,7 +70,12 @@ impl KeyedProcessFunction<u32, Transaction, String> for FraudDetector {
         Ok(())
     }
 
-    fn on_timer(&mut self, _: i64, ctx: &mut KeyedContext<'_, u32>, _: &mut Collector<String>) -> Result<()> {
+    fn on_timer(
+        &mut self,
+        _: i64,
+        ctx: &mut KeyedContext<'_, u32>,
+        _: &mut Collector<String>,
+    ) -> Result<()> {
         if let Some(small_at) = &self.small_at {
             small_at.clear(ctx.state());
         }
@@ -84,13 +102,20 @@ fn run() -> Result<()> {
         let at = tx.at;
         (tx, Some(at))
     })
-    .assign_timestamps_and_watermarks(WatermarkStrategy::for_bounded_out_of_orderness(Duration::from_secs(5)))
+    .assign_timestamps_and_watermarks(WatermarkStrategy::for_bounded_out_of_orderness(
+        Duration::from_secs(5),
+    ))
     .key_by(|tx: &Transaction| tx.account)
     .process(FraudDetector::default())
     .name("Fraud Detector")
-    .sink_to("Print", |_| eddy::connectors::PrintSink::new(std::sync::Arc::new(|s: &String| s.clone())))
+    .sink_to("Print", |_| {
+        eddy::connectors::PrintSink::new(std::sync::Arc::new(|s: &String| s.clone()))
+    })
     .set_parallelism(1);
     let result = env.execute("fraud detection")?;
-    eprintln!("fraud_detection: {} transactions in {:.2?}", count, result.net_runtime);
+    eprintln!(
+        "fraud_detection: {} transactions in {:.2?}",
+        count, result.net_runtime
+    );
     Ok(())
 }

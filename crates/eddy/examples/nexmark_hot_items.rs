@@ -35,8 +35,15 @@ impl KeyedProcessFunction<i64, (i64, i64, u64), String> for TopAuction {
         Ok(())
     }
 
-    fn process_element(&mut self, (end, auction, bids): (i64, i64, u64), ctx: &mut KeyedContext<'_, i64>, _: &mut Collector<String>) -> Result<()> {
-        let Some(best) = &self.best else { return Ok(()) };
+    fn process_element(
+        &mut self,
+        (end, auction, bids): (i64, i64, u64),
+        ctx: &mut KeyedContext<'_, i64>,
+        _: &mut Collector<String>,
+    ) -> Result<()> {
+        let Some(best) = &self.best else {
+            return Ok(());
+        };
         let current = best.value(ctx.state());
         // Ties go to the smaller auction id, so the result is deterministic.
         let better = current.is_none_or(|(a, n)| bids > n || (bids == n && auction < a));
@@ -47,8 +54,15 @@ impl KeyedProcessFunction<i64, (i64, i64, u64), String> for TopAuction {
         Ok(())
     }
 
-    fn on_timer(&mut self, _: i64, ctx: &mut KeyedContext<'_, i64>, out: &mut Collector<String>) -> Result<()> {
-        let Some(best) = &self.best else { return Ok(()) };
+    fn on_timer(
+        &mut self,
+        _: i64,
+        ctx: &mut KeyedContext<'_, i64>,
+        out: &mut Collector<String>,
+    ) -> Result<()> {
+        let Some(best) = &self.best else {
+            return Ok(());
+        };
         let end = *ctx.current_key();
         if let Some((auction, bids)) = best.value(ctx.state()) {
             out.collect(format!("{end},{auction},{bids}"));
@@ -91,16 +105,27 @@ fn run() -> Result<()> {
         })
         .assign_timestamps_and_watermarks(WatermarkStrategy::for_monotonous_timestamps())
         .key_by(|auction| *auction)
-        .window(SlidingEventTimeWindows::of(Duration::from_secs(10), Duration::from_secs(2)))
-        .aggregate_with(Count, |auction: &i64, info: &WindowInfo<'_, TimeWindow>, bids: u64, out: &mut Collector<(i64, i64, u64)>| {
-            out.collect((info.window.end, *auction, bids))
-        })
+        .window(SlidingEventTimeWindows::of(
+            Duration::from_secs(10),
+            Duration::from_secs(2),
+        ))
+        .aggregate_with(
+            Count,
+            |auction: &i64,
+             info: &WindowInfo<'_, TimeWindow>,
+             bids: u64,
+             out: &mut Collector<(i64, i64, u64)>| {
+                out.collect((info.window.end, *auction, bids))
+            },
+        )
         .name("Bids per Auction")
         .key_by(|(end, _, _)| *end)
         .process(TopAuction::default())
         .name("Top Auction")
         .set_parallelism(1)
-        .sink_to("Print", |_| eddy::connectors::PrintSink::new(std::sync::Arc::new(|s: &String| s.clone())))
+        .sink_to("Print", |_| {
+            eddy::connectors::PrintSink::new(std::sync::Arc::new(|s: &String| s.clone()))
+        })
         .set_parallelism(1);
     let result = env.execute("nexmark hot items")?;
     eprintln!(

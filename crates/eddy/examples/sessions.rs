@@ -21,7 +21,10 @@ fn main() {
 }
 
 fn run() -> Result<()> {
-    let args = Args::parse(std::env::args().skip(1), &["--users", "--clicks", "--gap-ms"])?;
+    let args = Args::parse(
+        std::env::args().skip(1),
+        &["--users", "--clicks", "--gap-ms"],
+    )?;
     let users: u64 = args.number("--users", 5)?;
     let clicks: u64 = args.number("--clicks", 200)?;
     let gap: u64 = args.number("--gap-ms", 30 * 60 * 1000)?;
@@ -36,18 +39,30 @@ fn run() -> Result<()> {
         let ts = n * 5 * 60_000 + (n / 10) * 2 * 3_600_000;
         (user, Some(ts))
     })
-    .assign_timestamps_and_watermarks(WatermarkStrategy::for_bounded_out_of_orderness(Duration::from_secs(60)))
+    .assign_timestamps_and_watermarks(WatermarkStrategy::for_bounded_out_of_orderness(
+        Duration::from_secs(60),
+    ))
     .map(|user| (user, 1u64))
     .key_by(|(user, _)| user.clone())
-    .window(EventTimeSessionWindows::with_gap(Duration::from_millis(gap)))
+    .window(EventTimeSessionWindows::with_gap(Duration::from_millis(
+        gap,
+    )))
     .reduce_with(
         |a, b| (a.0, a.1 + b.1),
-        |user: &String, info: &WindowInfo<'_, TimeWindow>, (_, n): (String, u64), out: &mut Collector<String>| {
-            out.collect(format!("{user},{},{},{n}", info.window.start, info.window.end))
+        |user: &String,
+         info: &WindowInfo<'_, TimeWindow>,
+         (_, n): (String, u64),
+         out: &mut Collector<String>| {
+            out.collect(format!(
+                "{user},{},{},{n}",
+                info.window.start, info.window.end
+            ))
         },
     )
     .name("Sessions")
-    .sink_to("Print", |_| eddy::connectors::PrintSink::new(std::sync::Arc::new(|s: &String| s.clone())))
+    .sink_to("Print", |_| {
+        eddy::connectors::PrintSink::new(std::sync::Arc::new(|s: &String| s.clone()))
+    })
     .set_parallelism(1);
     env.execute("sessions")?;
     Ok(())

@@ -29,7 +29,10 @@ fn result_lines(dir: &Path) -> Vec<String> {
 }
 
 fn run(name: &str, args: &[&str]) -> std::process::Output {
-    let output = Command::new(example(name)).args(args).output().expect("example runs");
+    let output = Command::new(example(name))
+        .args(args)
+        .output()
+        .expect("example runs");
     assert!(
         output.status.success(),
         "{name} failed: {}",
@@ -74,7 +77,9 @@ fn window_count_matches_a_reference_at_every_parallelism() {
             let step = slide.unwrap_or(window);
             let mut start = ts - ts.rem_euclid(step);
             while start > ts - window {
-                *expected.entry((start, start + window, key.clone())).or_default() += 1;
+                *expected
+                    .entry((start, start + window, key.clone()))
+                    .or_default() += 1;
                 start -= step;
             }
         }
@@ -102,8 +107,15 @@ fn window_count_matches_a_reference_at_every_parallelism() {
             let output = run("window_count", &args);
             let stderr = String::from_utf8_lossy(&output.stderr);
             assert!(stderr.contains("5 malformed lines skipped"), "{stderr}");
-            assert!(stderr.contains("events.csv:7: expected 'timestamp_ms,key'"), "{stderr}");
-            assert_eq!(result_lines(&out), expected, "window {window} slide {slide:?} p {p}");
+            assert!(
+                stderr.contains("events.csv:7: expected 'timestamp_ms,key'"),
+                "{stderr}"
+            );
+            assert_eq!(
+                result_lines(&out),
+                expected,
+                "window {window} slide {slide:?} p {p}"
+            );
         }
     }
 }
@@ -113,14 +125,38 @@ fn wordcount_matches_a_reference() {
     let dir = tempfile::tempdir().unwrap();
     let input_dir = dir.path().join("in");
     std::fs::create_dir(&input_dir).unwrap();
-    std::fs::write(input_dir.join("a.txt"), "Hello, world! HELLO again.\nnumbers 42 and 42x\n").unwrap();
+    std::fs::write(
+        input_dir.join("a.txt"),
+        "Hello, world! HELLO again.\nnumbers 42 and 42x\n",
+    )
+    .unwrap();
     std::fs::write(input_dir.join("b.txt"), "world's end: ÉTÉ café\n").unwrap();
     std::fs::write(input_dir.join(".hidden"), "ignored ignored\n").unwrap();
     for p in ["1", "3"] {
         let out = dir.path().join(format!("out-{p}"));
-        run("wordcount", &["--input", input_dir.to_str().unwrap(), "--output", out.to_str().unwrap(), "-p", p]);
+        run(
+            "wordcount",
+            &[
+                "--input",
+                input_dir.to_str().unwrap(),
+                "--output",
+                out.to_str().unwrap(),
+                "-p",
+                p,
+            ],
+        );
         let expected = [
-            "42,1", "42x,1", "again,1", "and,1", "caf,1", "end,1", "hello,2", "numbers,1", "s,1", "t,1", "world,2",
+            "42,1",
+            "42x,1",
+            "again,1",
+            "and,1",
+            "caf,1",
+            "end,1",
+            "hello,2",
+            "numbers,1",
+            "s,1",
+            "t,1",
+            "world,2",
         ];
         assert_eq!(result_lines(&out), expected, "p {p}");
     }
@@ -128,10 +164,16 @@ fn wordcount_matches_a_reference() {
 
 #[test]
 fn examples_reject_bad_arguments_clearly() {
-    let output = Command::new(example("window_count")).args(["--input", "x"]).output().unwrap();
+    let output = Command::new(example("window_count"))
+        .args(["--input", "x"])
+        .output()
+        .unwrap();
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("missing required option --output"));
-    let output = Command::new(example("wordcount")).args(["--input", "/nope/none", "--output", "/tmp/x", "-p", "zero"]).output().unwrap();
+    let output = Command::new(example("wordcount"))
+        .args(["--input", "/nope/none", "--output", "/tmp/x", "-p", "zero"])
+        .output()
+        .unwrap();
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("-p needs a positive integer"));
 }

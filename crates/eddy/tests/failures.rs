@@ -41,7 +41,12 @@ fn a_panic_in_user_code_names_the_operator_and_subtask() {
 struct FailOnKey;
 
 impl KeyedProcessFunction<String, String, String> for FailOnKey {
-    fn process_element(&mut self, v: String, _: &mut KeyedContext<'_, String>, out: &mut Collector<String>) -> Result<()> {
+    fn process_element(
+        &mut self,
+        v: String,
+        _: &mut KeyedContext<'_, String>,
+        out: &mut Collector<String>,
+    ) -> Result<()> {
         if v == "bad" {
             return Err(Error::Other(format!("refusing '{v}'")));
         }
@@ -59,7 +64,10 @@ fn an_error_returned_by_user_code_fails_the_job() {
         .name("Picky")
         .discard();
     let text = env.execute("errors").unwrap_err().to_string();
-    assert!(text.contains("'Picky' (subtask 0) failed: refusing 'bad'"), "{text}");
+    assert!(
+        text.contains("'Picky' (subtask 0) failed: refusing 'bad'"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -69,7 +77,10 @@ fn a_panicking_sink_fails_the_job() {
         .sink_to("Broken Sink", |_| BrokenSink)
         .name("Broken Sink");
     let text = env.execute("sink").unwrap_err().to_string();
-    assert!(text.contains("Broken Sink") && text.contains("disk on fire"), "{text}");
+    assert!(
+        text.contains("Broken Sink") && text.contains("disk on fire"),
+        "{text}"
+    );
 }
 
 struct BrokenSink;
@@ -107,7 +118,10 @@ fn a_bad_configuration_value_names_the_key() {
     let env = StreamExecutionEnvironment::with_config(config);
     env.from_collection(vec![1]).discard();
     let text = env.execute("config").unwrap_err().to_string();
-    assert!(text.contains("execution.buffer-timeout") && text.contains("'soon'"), "{text}");
+    assert!(
+        text.contains("execution.buffer-timeout") && text.contains("'soon'"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -161,7 +175,11 @@ impl SourceReader for QuietSource {
     }
     fn poll_next(&mut self, _: &mut Context<'_>) -> Poll<Result<SourceEvent<Self::Out>>> {
         if self.subtask == 0 && !self.done.swap(true, Ordering::SeqCst) {
-            let batch = self.events.drain(..).map(eddy::core::StreamRecord::new).collect();
+            let batch = self
+                .events
+                .drain(..)
+                .map(eddy::core::StreamRecord::new)
+                .collect();
             return Poll::Ready(Ok(SourceEvent::Batch(batch)));
         }
         Poll::Pending
@@ -172,7 +190,11 @@ fn run_with_quiet_partition(idleness: Option<Duration>, wait: Duration) -> Vec<(
     let env = StreamExecutionEnvironment::new();
     env.configure("pipeline.auto-watermark-interval", "10 ms");
     env.configure("execution.buffer-timeout", "5 ms");
-    let events: Vec<(i64, String)> = vec![(1_000, "a".into()), (2_000, "a".into()), (15_000, "b".into())];
+    let events: Vec<(i64, String)> = vec![
+        (1_000, "a".into()),
+        (2_000, "a".into()),
+        (15_000, "b".into()),
+    ];
     let done = Arc::new(AtomicBool::new(false));
     let mut strategy = WatermarkStrategy::for_bounded_out_of_orderness(Duration::ZERO)
         .with_timestamp_assigner(|e: &(i64, String), _| e.0);
@@ -180,7 +202,11 @@ fn run_with_quiet_partition(idleness: Option<Duration>, wait: Duration) -> Vec<(
         strategy = strategy.with_idleness(idle);
     }
     let out = env
-        .add_source("Quiet", Some(2), move |_| QuietSource { events: events.clone(), subtask: 0, done: done.clone() })
+        .add_source("Quiet", Some(2), move |_| QuietSource {
+            events: events.clone(),
+            subtask: 0,
+            done: done.clone(),
+        })
         .unwrap()
         .assign_timestamps_and_watermarks(strategy)
         .set_parallelism(2)
@@ -188,9 +214,15 @@ fn run_with_quiet_partition(idleness: Option<Duration>, wait: Duration) -> Vec<(
         .set_parallelism(2)
         .key_by(|e| e.0.clone())
         .window(TumblingEventTimeWindows::of(Duration::from_secs(10)))
-        .reduce_with(|a, b| (a.0, a.1 + b.1), |k: &String, info: &WindowInfo<'_, TimeWindow>, v: (String, u64), out: &mut Collector<(i64, String, u64)>| {
-            out.collect((info.window.start, k.clone(), v.1))
-        })
+        .reduce_with(
+            |a, b| (a.0, a.1 + b.1),
+            |k: &String,
+             info: &WindowInfo<'_, TimeWindow>,
+             v: (String, u64),
+             out: &mut Collector<(i64, String, u64)>| {
+                out.collect((info.window.start, k.clone(), v.1))
+            },
+        )
         .set_parallelism(1)
         .collect_vec();
     let client = env.execute_async("idleness").unwrap();
@@ -208,7 +240,10 @@ fn run_with_quiet_partition(idleness: Option<Duration>, wait: Duration) -> Vec<(
 #[test]
 fn an_idle_partition_does_not_hold_back_event_time() {
     // Subtask 1 never sees a record: without idleness the window waits forever.
-    assert_eq!(run_with_quiet_partition(None, Duration::from_millis(500)), vec![]);
+    assert_eq!(
+        run_with_quiet_partition(None, Duration::from_millis(500)),
+        vec![]
+    );
     // Marked idle after 50 ms, it no longer holds back the watermark of 14_999.
     assert_eq!(
         run_with_quiet_partition(Some(Duration::from_millis(50)), Duration::from_secs(20)),

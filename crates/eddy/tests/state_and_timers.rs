@@ -55,15 +55,29 @@ impl KeyedProcessFunction<String, (String, u64), Summary> for AllStates {
         self.value = Some(state.value_state(ValueStateDescriptor::new("count"))?);
         self.list = Some(state.list_state(ListStateDescriptor::new("values"))?);
         self.map = Some(state.map_state(MapStateDescriptor::new("distinct"))?);
-        self.reducing = Some(state.reducing_state(ReducingStateDescriptor::new("max", |a: u64, b: u64| a.max(b)))?);
-        self.aggregating = Some(state.aggregating_state(AggregatingStateDescriptor::new("avg", Average))?);
+        self.reducing = Some(
+            state.reducing_state(ReducingStateDescriptor::new("max", |a: u64, b: u64| {
+                a.max(b)
+            }))?,
+        );
+        self.aggregating =
+            Some(state.aggregating_state(AggregatingStateDescriptor::new("avg", Average))?);
         Ok(())
     }
 
-    fn process_element(&mut self, (key, v): (String, u64), ctx: &mut KeyedContext<'_, String>, out: &mut Collector<Summary>) -> Result<()> {
-        let (Some(value), Some(list), Some(map), Some(reducing), Some(aggregating)) =
-            (&self.value, &self.list, &self.map, &self.reducing, &self.aggregating)
-        else {
+    fn process_element(
+        &mut self,
+        (key, v): (String, u64),
+        ctx: &mut KeyedContext<'_, String>,
+        out: &mut Collector<Summary>,
+    ) -> Result<()> {
+        let (Some(value), Some(list), Some(map), Some(reducing), Some(aggregating)) = (
+            &self.value,
+            &self.list,
+            &self.map,
+            &self.reducing,
+            &self.aggregating,
+        ) else {
             return Err(Error::Other("not opened".into()));
         };
         assert_eq!(ctx.current_key(), &key);
@@ -89,11 +103,22 @@ impl KeyedProcessFunction<String, (String, u64), Summary> for AllStates {
 
 #[test]
 fn every_state_kind_is_scoped_to_its_key() {
-    let input = vec![("a".to_string(), 5u64), ("b".into(), 1), ("a".into(), 3), ("a".into(), 5), ("b".into(), 7)];
+    let input = vec![
+        ("a".to_string(), 5u64),
+        ("b".into(), 1),
+        ("a".into(), 3),
+        ("a".into(), 5),
+        ("b".into(), 7),
+    ];
     for p in [1, 2] {
         let env = StreamExecutionEnvironment::new();
         env.set_parallelism(p);
-        let out = env.from_collection(input.clone()).set_parallelism(1).key_by(|e| e.0.clone()).process(AllStates::default()).collect_vec();
+        let out = env
+            .from_collection(input.clone())
+            .set_parallelism(1)
+            .key_by(|e| e.0.clone())
+            .process(AllStates::default())
+            .collect_vec();
         env.execute("states").unwrap();
         let mut got = out.take();
         got.sort_by(|x, y| (x.key.clone(), x.count).cmp(&(y.key.clone(), y.count)));
@@ -104,7 +129,10 @@ fn every_state_kind_is_scoped_to_its_key() {
         assert_eq!(last_a.max, 5);
         assert!((last_a.average - 13.0 / 3.0).abs() < 1e-9);
         let last_b = got.iter().rfind(|s| s.key == "b").unwrap();
-        assert_eq!((last_b.count, last_b.list.clone(), last_b.max), (2, vec![1, 7], 7));
+        assert_eq!(
+            (last_b.count, last_b.list.clone(), last_b.max),
+            (2, vec![1, 7], 7)
+        );
         assert_eq!(got.len(), 5);
     }
 }
@@ -120,12 +148,21 @@ struct TtlCount {
 
 impl KeyedProcessFunction<String, (String, i64), (String, u64)> for TtlCount {
     fn open(&mut self, state: &mut KeyedStateBackend<String>) -> Result<()> {
-        self.count = Some(state.value_state(ValueStateDescriptor::new("count").with_ttl(self.ttl))?);
+        self.count =
+            Some(state.value_state(ValueStateDescriptor::new("count").with_ttl(self.ttl))?);
         Ok(())
     }
-    fn process_element(&mut self, (key, at): (String, i64), ctx: &mut KeyedContext<'_, String>, out: &mut Collector<(String, u64)>) -> Result<()> {
+    fn process_element(
+        &mut self,
+        (key, at): (String, i64),
+        ctx: &mut KeyedContext<'_, String>,
+        out: &mut Collector<(String, u64)>,
+    ) -> Result<()> {
         self.clock.set(at);
-        let count = self.count.as_ref().ok_or_else(|| Error::Other("not opened".into()))?;
+        let count = self
+            .count
+            .as_ref()
+            .ok_or_else(|| Error::Other("not opened".into()))?;
         let n = count.value(ctx.state()).unwrap_or(0) + 1;
         count.update(ctx.state(), n);
         out.collect((key, n));
@@ -140,16 +177,20 @@ fn state_ttl_expires_entries_not_written_for_the_ttl() {
     env.set_clock(Arc::new(clock.clone()));
     let input = vec![
         ("a".to_string(), 1_000i64),
-        ("a".into(), 1_500),  // 500 ms later: alive -> 2
-        ("a".into(), 2_400),  // 900 ms after last write: alive -> 3
-        ("a".into(), 3_400),  // exactly 1 s after last write: expired -> 1
+        ("a".into(), 1_500), // 500 ms later: alive -> 2
+        ("a".into(), 2_400), // 900 ms after last write: alive -> 3
+        ("a".into(), 3_400), // exactly 1 s after last write: expired -> 1
         ("b".into(), 3_500),
-        ("a".into(), 3_600),  // -> 2
+        ("a".into(), 3_600), // -> 2
     ];
     let out = env
         .from_collection(input)
         .key_by(|e| e.0.clone())
-        .process(TtlCount { clock, ttl: StateTtlConfig::new(Duration::from_secs(1)), count: None })
+        .process(TtlCount {
+            clock,
+            ttl: StateTtlConfig::new(Duration::from_secs(1)),
+            count: None,
+        })
         .collect_vec();
     env.execute("ttl").unwrap();
     let got: Vec<u64> = out.take().into_iter().map(|(_, n)| n).collect();
@@ -170,8 +211,15 @@ impl KeyedProcessFunction<String, (i64, String, u64), (i64, String, u64)> for Su
         self.deadline = Some(state.value_state(ValueStateDescriptor::new("deadline"))?);
         Ok(())
     }
-    fn process_element(&mut self, (ts, _, v): (i64, String, u64), ctx: &mut KeyedContext<'_, String>, _: &mut Collector<(i64, String, u64)>) -> Result<()> {
-        let (Some(sum), Some(deadline)) = (&self.sum, &self.deadline) else { return Ok(()) };
+    fn process_element(
+        &mut self,
+        (ts, _, v): (i64, String, u64),
+        ctx: &mut KeyedContext<'_, String>,
+        _: &mut Collector<(i64, String, u64)>,
+    ) -> Result<()> {
+        let (Some(sum), Some(deadline)) = (&self.sum, &self.deadline) else {
+            return Ok(());
+        };
         let total = sum.value(ctx.state()).unwrap_or(0) + v;
         sum.update(ctx.state(), total);
         if let Some(old) = deadline.value(ctx.state()) {
@@ -181,8 +229,15 @@ impl KeyedProcessFunction<String, (i64, String, u64), (i64, String, u64)> for Su
         ctx.register_event_time_timer(ts + 1_000);
         Ok(())
     }
-    fn on_timer(&mut self, ts: i64, ctx: &mut KeyedContext<'_, String>, out: &mut Collector<(i64, String, u64)>) -> Result<()> {
-        let (Some(sum), Some(deadline)) = (&self.sum, &self.deadline) else { return Ok(()) };
+    fn on_timer(
+        &mut self,
+        ts: i64,
+        ctx: &mut KeyedContext<'_, String>,
+        out: &mut Collector<(i64, String, u64)>,
+    ) -> Result<()> {
+        let (Some(sum), Some(deadline)) = (&self.sum, &self.deadline) else {
+            return Ok(());
+        };
         assert_eq!(ctx.timestamp(), Some(ts));
         let key = ctx.current_key().clone();
         out.collect((ts, key, sum.value(ctx.state()).unwrap_or(0)));
@@ -249,13 +304,23 @@ fn event_time_timers_fire_in_order_with_deletes() {
 struct ProcessingTimer;
 
 impl KeyedProcessFunction<String, String, String> for ProcessingTimer {
-    fn process_element(&mut self, value: String, ctx: &mut KeyedContext<'_, String>, _: &mut Collector<String>) -> Result<()> {
+    fn process_element(
+        &mut self,
+        value: String,
+        ctx: &mut KeyedContext<'_, String>,
+        _: &mut Collector<String>,
+    ) -> Result<()> {
         let at = ctx.current_processing_time() + 50;
         ctx.register_processing_time_timer(at);
         let _ = value;
         Ok(())
     }
-    fn on_timer(&mut self, _: i64, ctx: &mut KeyedContext<'_, String>, out: &mut Collector<String>) -> Result<()> {
+    fn on_timer(
+        &mut self,
+        _: i64,
+        ctx: &mut KeyedContext<'_, String>,
+        out: &mut Collector<String>,
+    ) -> Result<()> {
         out.collect(format!("timer for {}", ctx.current_key()));
         Ok(())
     }
@@ -267,7 +332,11 @@ fn processing_time_timers_fire_while_the_stream_is_open() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let env = StreamExecutionEnvironment::new();
-    let out = env.socket_text_stream("127.0.0.1", port).key_by(|s: &String| s.clone()).process(ProcessingTimer).collect_vec();
+    let out = env
+        .socket_text_stream("127.0.0.1", port)
+        .key_by(|s: &String| s.clone())
+        .process(ProcessingTimer)
+        .collect_vec();
     let client = env.execute_async("processing timers").unwrap();
     let (mut socket, _) = listener.accept().unwrap();
     socket.write_all(b"k1\nk2\n").unwrap();
@@ -280,7 +349,10 @@ fn processing_time_timers_fire_while_the_stream_is_open() {
         got.extend(out.take());
     }
     got.sort();
-    assert_eq!(got, vec!["timer for k1".to_string(), "timer for k2".to_string()]);
+    assert_eq!(
+        got,
+        vec!["timer for k1".to_string(), "timer for k2".to_string()]
+    );
     assert_eq!(client.status(), JobStatus::Running);
     drop(socket);
     client.wait().unwrap();

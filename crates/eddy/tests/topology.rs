@@ -13,7 +13,10 @@ fn sorted<T: Ord>(mut v: Vec<T>) -> Vec<T> {
 #[test]
 fn map_flat_map_filter_at_every_parallelism() {
     let input: Vec<u64> = (0..10_000).collect();
-    let expected: Vec<u64> = (0..10_000u64).flat_map(|x| [x * 2, x * 2 + 1]).filter(|x| x % 3 == 0).collect();
+    let expected: Vec<u64> = (0..10_000u64)
+        .flat_map(|x| [x * 2, x * 2 + 1])
+        .filter(|x| x % 3 == 0)
+        .collect();
     for p in [1, 2, 4] {
         let env = StreamExecutionEnvironment::new();
         env.set_parallelism(p);
@@ -27,7 +30,11 @@ fn map_flat_map_filter_at_every_parallelism() {
             .filter(|x| x % 3 == 0)
             .collect_vec();
         let result = env.execute("stateless").unwrap();
-        assert_eq!(sorted(out.take()), sorted(expected.clone()), "parallelism {p}");
+        assert_eq!(
+            sorted(out.take()),
+            sorted(expected.clone()),
+            "parallelism {p}"
+        );
         assert_eq!(result.counter("Map.numRecordsIn"), 10_000);
         assert_eq!(result.counter("Filter.numRecordsIn"), 20_000);
     }
@@ -49,11 +56,21 @@ fn union_merges_streams_of_one_type() {
 struct Tagger;
 
 impl CoProcessFunction<u32, String, String> for Tagger {
-    fn process_element1(&mut self, v: u32, _: &mut ProcessContext<'_>, out: &mut Collector<String>) -> Result<()> {
+    fn process_element1(
+        &mut self,
+        v: u32,
+        _: &mut ProcessContext<'_>,
+        out: &mut Collector<String>,
+    ) -> Result<()> {
         out.collect(format!("n{v}"));
         Ok(())
     }
-    fn process_element2(&mut self, v: String, _: &mut ProcessContext<'_>, out: &mut Collector<String>) -> Result<()> {
+    fn process_element2(
+        &mut self,
+        v: String,
+        _: &mut ProcessContext<'_>,
+        out: &mut Collector<String>,
+    ) -> Result<()> {
         out.collect(format!("s{v}"));
         Ok(())
     }
@@ -65,7 +82,10 @@ fn connect_with_co_map_and_co_process() {
     env.set_parallelism(2);
     let numbers = env.from_collection(vec![1u32, 2]);
     let words = env.from_collection(vec!["x".to_string()]);
-    let mapped = numbers.connect(&words).map(|n| n.to_string(), |w| w.to_uppercase()).collect_vec();
+    let mapped = numbers
+        .connect(&words)
+        .map(|n| n.to_string(), |w| w.to_uppercase())
+        .collect_vec();
     let processed = numbers.connect(&words).process(Tagger).collect_vec();
     env.execute("connect").unwrap();
     assert_eq!(sorted(mapped.take()), vec!["1", "2", "X"]);
@@ -78,7 +98,12 @@ struct Split {
 }
 
 impl ProcessFunction<u64, u64> for Split {
-    fn process_element(&mut self, v: u64, ctx: &mut ProcessContext<'_>, out: &mut Collector<u64>) -> Result<()> {
+    fn process_element(
+        &mut self,
+        v: u64,
+        ctx: &mut ProcessContext<'_>,
+        out: &mut Collector<u64>,
+    ) -> Result<()> {
         if v % 2 == 0 {
             out.collect(v);
         } else {
@@ -93,9 +118,14 @@ fn side_outputs_carry_their_own_type() {
     let env = StreamExecutionEnvironment::new();
     env.set_parallelism(2);
     let odd: OutputTag<String> = OutputTag::new("odd");
-    let main = env.from_collection((0..6u64).collect()).process(Split { odd: odd.clone() });
+    let main = env
+        .from_collection((0..6u64).collect())
+        .process(Split { odd: odd.clone() });
     let evens = main.collect_vec();
-    let odds = main.get_side_output(&odd).map(|s| s.to_uppercase()).collect_vec();
+    let odds = main
+        .get_side_output(&odd)
+        .map(|s| s.to_uppercase())
+        .collect_vec();
     env.execute("side outputs").unwrap();
     assert_eq!(sorted(evens.take()), vec![0, 2, 4]);
     assert_eq!(sorted(odds.take()), vec!["ODD 1", "ODD 3", "ODD 5"]);
@@ -109,12 +139,20 @@ fn broadcast_rebalance_rescale_and_forward() {
     let broadcast = source.broadcast().map(|x| x).collect_vec();
     let rebalanced = source.rebalance().map(|x| x).collect_vec();
     let rescaled = source.rescale().map(|x| x).collect_vec();
-    let forwarded = source.forward().map(|x| x + 1).set_parallelism(2).collect_vec();
+    let forwarded = source
+        .forward()
+        .map(|x| x + 1)
+        .set_parallelism(2)
+        .collect_vec();
     env.execute("partitionings").unwrap();
     let all: Vec<u64> = (0..30).collect();
     let mut tripled: Vec<u64> = all.iter().flat_map(|x| [*x, *x, *x]).collect();
     tripled.sort();
-    assert_eq!(sorted(broadcast.take()), tripled, "every one of 3 subtasks sees everything");
+    assert_eq!(
+        sorted(broadcast.take()),
+        tripled,
+        "every one of 3 subtasks sees everything"
+    );
     assert_eq!(sorted(rebalanced.take()), all);
     assert_eq!(sorted(rescaled.take()), all);
     assert_eq!(sorted(forwarded.take()), (1..31).collect::<Vec<u64>>());
@@ -123,9 +161,17 @@ fn broadcast_rebalance_rescale_and_forward() {
 #[test]
 fn a_forward_edge_between_different_parallelisms_is_rejected() {
     let env = StreamExecutionEnvironment::new();
-    env.from_collection(vec![1]).set_parallelism(2).forward().map(|x: i32| x).set_parallelism(3).discard();
+    env.from_collection(vec![1])
+        .set_parallelism(2)
+        .forward()
+        .map(|x: i32| x)
+        .set_parallelism(3)
+        .discard();
     let err = env.execute("bad forward").unwrap_err().to_string();
-    assert!(err.contains("forward edge") && err.contains("equal parallelism"), "{err}");
+    assert!(
+        err.contains("forward edge") && err.contains("equal parallelism"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -144,13 +190,20 @@ fn keyed_running_reduce_and_aggregate_equal_at_every_parallelism() {
     for p in [1, 2, 3] {
         let env = StreamExecutionEnvironment::new();
         env.set_parallelism(p);
-        let sums = env.from_collection(input.clone()).key_by(|e| e.0).reduce(|a, b| (a.0, a.1 + b.1)).collect_vec();
+        let sums = env
+            .from_collection(input.clone())
+            .key_by(|e| e.0)
+            .reduce(|a, b| (a.0, a.1 + b.1))
+            .collect_vec();
         env.execute("reduce").unwrap();
-        let finals: std::collections::BTreeMap<u64, u64> = sums.take().into_iter().fold(Default::default(), |mut m, (k, v)| {
-            let e = m.entry(k).or_insert(0);
-            *e = (*e).max(v);
-            m
-        });
+        let finals: std::collections::BTreeMap<u64, u64> =
+            sums.take()
+                .into_iter()
+                .fold(Default::default(), |mut m, (k, v)| {
+                    let e = m.entry(k).or_insert(0);
+                    *e = (*e).max(v);
+                    m
+                });
         match &baseline {
             None => baseline = Some(finals),
             Some(b) => assert_eq!(&finals, b, "parallelism {p}"),
@@ -166,9 +219,13 @@ fn generator_and_nexmark_sources_give_the_same_data_at_every_parallelism() {
     for p in [1, 3] {
         let env = StreamExecutionEnvironment::new();
         env.set_parallelism(p);
-        let generated = env.from_generator(Some(1_000), |i| (i * i, Some(i as i64))).collect_vec();
+        let generated = env
+            .from_generator(Some(1_000), |i| (i * i, Some(i as i64)))
+            .collect_vec();
         let bids = env
-            .nexmark(eddy::connectors::nexmark::NexmarkConfig::default().with_max_events(Some(5_000)))
+            .nexmark(
+                eddy::connectors::nexmark::NexmarkConfig::default().with_max_events(Some(5_000)),
+            )
             .filter(|e| matches!(e, eddy::connectors::nexmark::Event::Bid(_)))
             .map(|e| e.timestamp())
             .collect_vec();
@@ -183,10 +240,16 @@ fn generator_and_nexmark_sources_give_the_same_data_at_every_parallelism() {
 #[test]
 fn rate_limited_generator_paces_records() {
     let env = StreamExecutionEnvironment::new();
-    let out = env.from_generator_with_rate(Some(50), Some(500.0), |i| (i, None)).collect_vec();
+    let out = env
+        .from_generator_with_rate(Some(50), Some(500.0), |i| (i, None))
+        .collect_vec();
     let started = std::time::Instant::now();
     env.execute("rate").unwrap();
     // 50 records at 500/s cannot finish in less than ~90 ms.
-    assert!(started.elapsed() >= Duration::from_millis(80), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() >= Duration::from_millis(80),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(out.take().len(), 50);
 }

@@ -14,7 +14,12 @@ struct Punctuated {
 }
 
 impl eddy::runtime::operators::WatermarkGenerator<(i64, String)> for Punctuated {
-    fn on_event(&mut self, _: &(i64, String), ts: i64, out: &mut eddy::runtime::operators::WatermarkOutput) {
+    fn on_event(
+        &mut self,
+        _: &(i64, String),
+        ts: i64,
+        out: &mut eddy::runtime::operators::WatermarkOutput,
+    ) {
         self.max = self.max.max(ts);
         out.emit_watermark(self.max - self.bound - 1);
     }
@@ -22,8 +27,11 @@ impl eddy::runtime::operators::WatermarkGenerator<(i64, String)> for Punctuated 
 }
 
 fn punctuated(bound: i64) -> WatermarkStrategy<(i64, String)> {
-    WatermarkStrategy::for_generator(move || Punctuated { bound, max: i64::MIN / 2 })
-        .with_timestamp_assigner(|e: &(i64, String), _| e.0)
+    WatermarkStrategy::for_generator(move || Punctuated {
+        bound,
+        max: i64::MIN / 2,
+    })
+    .with_timestamp_assigner(|e: &(i64, String), _| e.0)
 }
 
 fn events() -> Vec<(i64, String)> {
@@ -62,7 +70,10 @@ where
         .window(assigner)
         .reduce_with(
             |a, b| (a.0, a.1 + b.1),
-            |key: &String, info: &WindowInfo<'_, TimeWindow>, (_, n): (String, u64), out: &mut Collector<_>| {
+            |key: &String,
+             info: &WindowInfo<'_, TimeWindow>,
+             (_, n): (String, u64),
+             out: &mut Collector<_>| {
                 out.collect((info.window.start, info.window.end, key.clone(), n))
             },
         )
@@ -74,7 +85,9 @@ where
 }
 
 fn rows(rows: &[(i64, i64, &str, u64)]) -> Vec<(i64, i64, String, u64)> {
-    rows.iter().map(|(s, e, k, n)| (*s, *e, k.to_string(), *n)).collect()
+    rows.iter()
+        .map(|(s, e, k, n)| (*s, *e, k.to_string(), *n))
+        .collect()
 }
 
 #[test]
@@ -139,16 +152,25 @@ fn session_windows_merge() {
 fn session_windows_merge_a_record_that_bridges_two_sessions() {
     let env = StreamExecutionEnvironment::new();
     let out = env
-        .from_collection(vec![(0i64, "k".to_string()), (10_000, "k".into()), (5_000, "k".into())])
+        .from_collection(vec![
+            (0i64, "k".to_string()),
+            (10_000, "k".into()),
+            (5_000, "k".into()),
+        ])
         .assign_timestamps_and_watermarks(
             WatermarkStrategy::for_bounded_out_of_orderness(Duration::from_secs(60))
                 .with_timestamp_assigner(|e: &(i64, String), _| e.0),
         )
         .key_by(|e| e.1.clone())
         .window(EventTimeSessionWindows::with_gap(Duration::from_secs(6)))
-        .process(|_: &String, info: &WindowInfo<'_, TimeWindow>, all: Vec<(i64, String)>, out: &mut Collector<(i64, i64, usize)>| {
-            out.collect((info.window.start, info.window.end, all.len()))
-        })
+        .process(
+            |_: &String,
+             info: &WindowInfo<'_, TimeWindow>,
+             all: Vec<(i64, String)>,
+             out: &mut Collector<(i64, i64, usize)>| {
+                out.collect((info.window.start, info.window.end, all.len()))
+            },
+        )
         .collect_vec();
     env.execute("bridge").unwrap();
     assert_eq!(out.take(), vec![(0, 16_000, 3)]);
@@ -175,9 +197,10 @@ fn allowed_lateness_fires_updates_and_late_data_goes_to_a_side_output() {
         .side_output_late_data(&late_tag)
         .aggregate_with(
             CountAgg,
-            |_: &String, info: &WindowInfo<'_, TimeWindow>, n: u64, out: &mut Collector<(i64, u64)>| {
-                out.collect((info.window.start, n))
-            },
+            |_: &String,
+             info: &WindowInfo<'_, TimeWindow>,
+             n: u64,
+             out: &mut Collector<(i64, u64)>| { out.collect((info.window.start, n)) },
         );
     let fired = windowed.collect_vec();
     let late = windowed.get_side_output(&late_tag).collect_vec();
@@ -190,7 +213,11 @@ fn allowed_lateness_fires_updates_and_late_data_goes_to_a_side_output() {
 fn late_records_without_side_output_are_counted() {
     let env = StreamExecutionEnvironment::new();
     let fired = env
-        .from_collection(vec![(1_000i64, "a".to_string()), (20_000, "a".into()), (2_000, "a".into())])
+        .from_collection(vec![
+            (1_000i64, "a".to_string()),
+            (20_000, "a".into()),
+            (2_000, "a".into()),
+        ])
         .assign_timestamps_and_watermarks(punctuated(0))
         .key_by(|e| e.1.clone())
         .window(TumblingEventTimeWindows::of(Duration::from_secs(10)))
@@ -236,7 +263,10 @@ fn global_windows_with_count_and_purging_triggers() {
         .reduce(|a, b| (a.0, a.1 + b.1))
         .collect_vec();
     env.execute("count").unwrap();
-    assert_eq!(out.take(), vec![("k".to_string(), 6), ("k".to_string(), 21)]);
+    assert_eq!(
+        out.take(),
+        vec![("k".to_string(), 6), ("k".to_string(), 21)]
+    );
 
     // Purging: each firing covers only its own 3 elements; the 7th never fires.
     let env = StreamExecutionEnvironment::new();
@@ -248,20 +278,32 @@ fn global_windows_with_count_and_purging_triggers() {
         .reduce(|a, b| (a.0, a.1 + b.1))
         .collect_vec();
     env.execute("purging").unwrap();
-    assert_eq!(out.take(), vec![("k".to_string(), 6), ("k".to_string(), 15)]);
+    assert_eq!(
+        out.take(),
+        vec![("k".to_string(), 6), ("k".to_string(), 15)]
+    );
 }
 
 #[test]
 fn processing_time_windows_fire_at_end_of_input() {
     let env = StreamExecutionEnvironment::new();
-    env.set_clock(std::sync::Arc::new(eddy::core::time::ManualClock::new(42_000)));
+    env.set_clock(std::sync::Arc::new(eddy::core::time::ManualClock::new(
+        42_000,
+    )));
     let out = env
-        .from_collection(vec![("a".to_string(), 1u64), ("b".into(), 1), ("a".into(), 1)])
+        .from_collection(vec![
+            ("a".to_string(), 1u64),
+            ("b".into(), 1),
+            ("a".into(), 1),
+        ])
         .key_by(|e| e.0.clone())
         .window(TumblingProcessingTimeWindows::of(Duration::from_secs(10)))
         .reduce_with(
             |a, b| (a.0, a.1 + b.1),
-            |k: &String, info: &WindowInfo<'_, TimeWindow>, v: (String, u64), out: &mut Collector<(i64, String, u64)>| {
+            |k: &String,
+             info: &WindowInfo<'_, TimeWindow>,
+             v: (String, u64),
+             out: &mut Collector<(i64, String, u64)>| {
                 out.collect((info.window.start, k.clone(), v.1))
             },
         )

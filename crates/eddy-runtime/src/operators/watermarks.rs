@@ -210,7 +210,11 @@ impl<T: Clone + Send + 'static> Operator for TimestampsAndWatermarksOperator<T> 
         Ok(())
     }
 
-    fn process_batch(&mut self, batch: Records<T>, out: &mut Emitter<'_, Records<T>>) -> Result<()> {
+    fn process_batch(
+        &mut self,
+        batch: Records<T>,
+        out: &mut Emitter<'_, Records<T>>,
+    ) -> Result<()> {
         if batch.is_empty() {
             return Ok(());
         }
