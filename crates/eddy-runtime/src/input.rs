@@ -30,6 +30,8 @@ pub struct InputGate<B> {
     valve: WatermarkValve,
     next: usize,
     records_in: u64,
+    /// A status change to hand out after a watermark that came with it.
+    pending_status: Option<WatermarkStatus>,
 }
 
 impl<B> InputGate<B> {
@@ -42,6 +44,7 @@ impl<B> InputGate<B> {
             valve: WatermarkValve::new(n),
             next: 0,
             records_in: 0,
+            pending_status: None,
         }
     }
 
@@ -65,6 +68,9 @@ impl<B> InputGate<B> {
     where
         B: eddy_core::Batch,
     {
+        if let Some(status) = self.pending_status.take() {
+            return Poll::Ready(InputEvent::Status(status));
+        }
         let n = self.receivers.len();
         if n == 0 || self.valve.all_ended() {
             return Poll::Ready(InputEvent::End);
@@ -94,6 +100,7 @@ impl<B> InputGate<B> {
                             Some(Element::Status(s)) => {
                                 let (w, status) = self.valve.on_status(i, s);
                                 if let Some(w) = w {
+                                    self.pending_status = status;
                                     return Poll::Ready(InputEvent::Watermark(w));
                                 }
                                 if let Some(status) = status {

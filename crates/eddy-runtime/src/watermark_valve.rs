@@ -71,7 +71,13 @@ impl WatermarkValve {
         status: WatermarkStatus,
     ) -> (Option<Timestamp>, Option<WatermarkStatus>) {
         self.channels[channel].idle = status == WatermarkStatus::Idle;
-        let watermark = self.advance();
+        let watermark = if self.channels.iter().all(|c| c.idle || c.ended) {
+            // The last active channel went idle: event time moves to the highest
+            // watermark any channel reached, as Flink's valve does.
+            self.advance_to_max()
+        } else {
+            self.advance()
+        };
         (watermark, self.status_change())
     }
 
@@ -101,6 +107,16 @@ impl WatermarkValve {
             } else {
                 WatermarkStatus::Active
             })
+        } else {
+            None
+        }
+    }
+
+    fn advance_to_max(&mut self) -> Option<Timestamp> {
+        let max = self.channels.iter().map(|c| c.watermark).max()?;
+        if max > self.output {
+            self.output = max;
+            Some(max)
         } else {
             None
         }
@@ -141,7 +157,7 @@ mod tests {
         let mut valve = WatermarkValve::new(2);
         valve.on_watermark(0, 100);
         assert_eq!(valve.on_status(1, WatermarkStatus::Idle), (Some(100), None));
-        // All idle: the status goes idle, the watermark stays.
+        // All idle: the status goes idle, the watermark stays at the maximum.
         assert_eq!(
             valve.on_status(0, WatermarkStatus::Idle),
             (None, Some(WatermarkStatus::Idle))
@@ -156,6 +172,17 @@ mod tests {
             valve.on_watermark(1, 150),
             Some(150),
             "channel 0 is idle, excluded"
+        );
+    }
+
+    #[test]
+    fn when_the_last_active_channel_goes_idle_the_maximum_wins() {
+        let mut valve = WatermarkValve::new(2);
+        assert_eq!(valve.on_watermark(0, 500), None);
+        assert_eq!(valve.on_status(0, WatermarkStatus::Idle), (None, None));
+        assert_eq!(
+            valve.on_status(1, WatermarkStatus::Idle),
+            (Some(500), Some(WatermarkStatus::Idle))
         );
     }
 

@@ -2,6 +2,8 @@
 //! source → hash exchange by a string column → keyed event-time tumbling window
 //! count in keyed state with timers → collected Arrow batches.
 
+#![allow(clippy::unwrap_used)]
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};

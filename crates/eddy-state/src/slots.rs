@@ -3,17 +3,12 @@
 //! second pointer to follow.
 
 /// Zero, one (inline) or many (heap) elements.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub(crate) enum Slots<T> {
+    #[default]
     Empty,
     One(T),
     Many(Vec<T>),
-}
-
-impl<T> Default for Slots<T> {
-    fn default() -> Self {
-        Slots::Empty
-    }
 }
 
 impl<T> Slots<T> {

@@ -1,6 +1,8 @@
 //! The heap keyed state backend: scoping, TTL variants, and snapshot/restore by key
 //! group at another parallelism.
 
+#![allow(clippy::unwrap_used)]
+
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -1,6 +1,8 @@
 //! The examples' command-line contract: run the built example binaries on
 //! generated input and compare their part files with a reference computed here.
 
+#![allow(clippy::unwrap_used)]
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -3,6 +3,8 @@
 //! clearly, cancellation stops unbounded jobs, and idle inputs do not stall event
 //! time.
 
+#![allow(clippy::unwrap_used)]
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};

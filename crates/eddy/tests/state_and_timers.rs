@@ -1,5 +1,7 @@
 //! Keyed state kinds, TTL and timers through KeyedProcessFunction.
 
+#![allow(clippy::unwrap_used)]
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -121,7 +123,7 @@ fn every_state_kind_is_scoped_to_its_key() {
             .collect_vec();
         env.execute("states").unwrap();
         let mut got = out.take();
-        got.sort_by(|x, y| (x.key.clone(), x.count).cmp(&(y.key.clone(), y.count)));
+        got.sort_by_key(|x| (x.key.clone(), x.count));
         let last_a = got.iter().rfind(|s| s.key == "a").unwrap();
         assert_eq!(last_a.count, 3);
         assert_eq!(last_a.list, vec![5, 3, 5]);

@@ -1,6 +1,8 @@
 //! Stream topologies: union, connect, side outputs, partitionings, chaining and
 //! equal results at every parallelism.
 
+#![allow(clippy::unwrap_used)]
+
 use std::time::Duration;
 
 use eddy::prelude::*;
@@ -104,7 +106,7 @@ impl ProcessFunction<u64, u64> for Split {
         ctx: &mut ProcessContext<'_>,
         out: &mut Collector<u64>,
     ) -> Result<()> {
-        if v % 2 == 0 {
+        if v.is_multiple_of(2) {
             out.collect(v);
         } else {
             ctx.output(&self.odd, format!("odd {v}"));

@@ -1,6 +1,8 @@
 //! Windows through the DataStream API: tumbling, sliding, session, global with
 //! count triggers, allowed lateness and late data, at parallelism 1 and N.
 
+#![allow(clippy::unwrap_used)]
+
 use std::time::Duration;
 
 use eddy::prelude::*;
