@@ -21,6 +21,7 @@
 //! ```
 
 pub mod batch;
+pub mod checkpointing;
 pub mod config;
 pub mod element;
 pub mod error;
