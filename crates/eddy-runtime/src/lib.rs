@@ -27,6 +27,7 @@
 //! typed records and Arrow `RecordBatch`es share it.
 
 pub mod chain;
+pub mod checkpoint;
 pub mod channel;
 pub mod factory;
 pub mod input;

@@ -105,6 +105,20 @@ pub struct OperatorSnapshot {
     pub operator: Vec<u8>,
 }
 
+impl OperatorSnapshot {
+    /// Whether the snapshot holds no state at all.
+    pub fn is_empty(&self) -> bool {
+        self.keyed.is_none() && self.timers.is_empty() && self.operator.is_empty()
+    }
+
+    /// The number of bytes of state.
+    pub fn byte_size(&self) -> usize {
+        self.keyed.as_ref().map_or(0, |k| k.byte_size())
+            + self.timers.iter().map(|(_, b)| b.len()).sum::<usize>()
+            + self.operator.len()
+    }
+}
+
 /// An operator with one input: consumes batches of `In`, produces batches of `Out`.
 pub trait Operator: Send + 'static {
     /// The input batch type.

@@ -1,0 +1,188 @@
+//! The checkpoint coordinator's bookkeeping, as pure logic over plain data: when to
+//! trigger, which acknowledgements are missing, when a checkpoint is complete, when
+//! it has timed out.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use super::{CompletedCheckpoint, OperatorSubtaskState, TaskAck};
+
+/// A checkpoint waiting for acknowledgements.
+#[derive(Debug)]
+struct Pending {
+    timestamp: i64,
+    is_savepoint: bool,
+    started: Instant,
+    waiting: BTreeSet<usize>,
+    states: Vec<OperatorSubtaskState>,
+}
+
+/// What the coordinator decided about a checkpoint.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Still waiting for acknowledgements.
+    Pending,
+    /// Every task acknowledged.
+    Complete(CompletedCheckpoint),
+    /// Unknown or already aborted checkpoint: the acknowledgement is ignored.
+    Ignored,
+}
+
+/// Tracks checkpoints of one job run.
+#[derive(Debug)]
+pub struct Coordinator {
+    num_tasks: usize,
+    next_id: u64,
+    max_concurrent: usize,
+    min_pause: Duration,
+    timeout: Duration,
+    pending: BTreeMap<u64, Pending>,
+    last_completed_at: Option<Instant>,
+}
+
+impl Coordinator {
+    /// A coordinator for `num_tasks` tasks whose first checkpoint gets `first_id`.
+    pub fn new(
+        num_tasks: usize,
+        first_id: u64,
+        max_concurrent: usize,
+        min_pause: Duration,
+        timeout: Duration,
+    ) -> Self {
+        Coordinator {
+            num_tasks,
+            next_id: first_id.max(1),
+            max_concurrent: max_concurrent.max(1),
+            min_pause,
+            timeout,
+            pending: BTreeMap::new(),
+            last_completed_at: None,
+        }
+    }
+
+    /// Starts a checkpoint if the concurrency limit and minimum pause allow it (a
+    /// savepoint ignores both); returns its id.
+    pub fn trigger(&mut self, now: Instant, timestamp: i64, is_savepoint: bool) -> Option<u64> {
+        if !is_savepoint {
+            if self.pending.len() >= self.max_concurrent {
+                return None;
+            }
+            if let Some(last) = self.last_completed_at {
+                if now.duration_since(last) < self.min_pause {
+                    return None;
+                }
+            }
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        self.pending.insert(
+            id,
+            Pending {
+                timestamp,
+                is_savepoint,
+                started: now,
+                waiting: (0..self.num_tasks).collect(),
+                states: Vec::new(),
+            },
+        );
+        Some(id)
+    }
+
+    /// Records an acknowledgement.
+    pub fn acknowledge(&mut self, ack: TaskAck, now: Instant) -> Outcome {
+        let Some(pending) = self.pending.get_mut(&ack.checkpoint_id) else {
+            return Outcome::Ignored;
+        };
+        if !pending.waiting.remove(&ack.task) {
+            return Outcome::Ignored;
+        }
+        pending.states.extend(ack.states);
+        if !pending.waiting.is_empty() {
+            return Outcome::Pending;
+        }
+        let Some(done) = self.pending.remove(&ack.checkpoint_id) else {
+            return Outcome::Ignored;
+        };
+        // A newer complete checkpoint subsumes older pending ones.
+        self.pending.retain(|id, p| *id > ack.checkpoint_id || p.is_savepoint);
+        self.last_completed_at = Some(now);
+        let mut states = done.states;
+        states.sort_by(|a, b| (&a.uid, a.subtask).cmp(&(&b.uid, b.subtask)));
+        Outcome::Complete(CompletedCheckpoint {
+            id: ack.checkpoint_id,
+            timestamp: done.timestamp,
+            is_savepoint: done.is_savepoint,
+            states,
+        })
+    }
+
+    /// Aborts and returns the checkpoints older than the timeout.
+    pub fn expire(&mut self, now: Instant) -> Vec<u64> {
+        let timeout = self.timeout;
+        let expired: Vec<u64> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| now.duration_since(p.started) >= timeout)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in &expired {
+            self.pending.remove(id);
+        }
+        expired
+    }
+
+    /// Aborts a checkpoint (e.g. its files could not be written).
+    pub fn abort(&mut self, id: u64) {
+        self.pending.remove(&id);
+    }
+
+    /// The ids of the checkpoints in flight.
+    pub fn pending_ids(&self) -> Vec<u64> {
+        self.pending.keys().copied().collect()
+    }
+
+    /// The id the next checkpoint will get.
+    pub fn next_id(&self) -> u64 {
+        self.next_id
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ack(id: u64, task: usize) -> TaskAck {
+        TaskAck {
+            checkpoint_id: id,
+            task,
+            states: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn completes_when_every_task_acknowledged() {
+        let now = Instant::now();
+        let mut c = Coordinator::new(2, 1, 1, Duration::ZERO, Duration::from_secs(60));
+        let id = c.trigger(now, 0, false).unwrap();
+        assert_eq!(c.trigger(now, 0, false), None, "one at a time");
+        assert_eq!(c.acknowledge(ack(id, 0), now), Outcome::Pending);
+        assert_eq!(c.acknowledge(ack(id, 0), now), Outcome::Ignored, "duplicate ack");
+        assert!(matches!(c.acknowledge(ack(id, 1), now), Outcome::Complete(cp) if cp.id == 1));
+        assert_eq!(c.acknowledge(ack(id, 1), now), Outcome::Ignored);
+        assert_eq!(c.trigger(now, 0, false), Some(2));
+    }
+
+    #[test]
+    fn min_pause_and_timeouts() {
+        let start = Instant::now();
+        let mut c = Coordinator::new(1, 5, 2, Duration::from_millis(100), Duration::from_millis(50));
+        assert_eq!(c.trigger(start, 0, false), Some(5));
+        assert_eq!(c.expire(start + Duration::from_millis(10)), Vec::<u64>::new());
+        assert_eq!(c.expire(start + Duration::from_millis(60)), vec![5]);
+        assert_eq!(c.acknowledge(ack(5, 0), start), Outcome::Ignored, "expired");
+        let id = c.trigger(start, 0, false).unwrap();
+        assert!(matches!(c.acknowledge(ack(id, 0), start), Outcome::Complete(_)));
+        assert_eq!(c.trigger(start + Duration::from_millis(50), 0, false), None, "min pause");
+        assert_eq!(c.trigger(start + Duration::from_millis(50), 0, true), Some(7), "savepoints ignore it");
+    }
+}

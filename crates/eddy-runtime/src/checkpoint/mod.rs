@@ -1,0 +1,72 @@
+//! Checkpoints: consistent snapshots of a running job, by asynchronous barrier
+//! snapshotting.
+//!
+//! ```text
+//!  coordinator ──trigger n──▶ sources: record position, emit barrier n
+//!                               │
+//!            barrier n ────────▶ task: align inputs (exactly-once), snapshot the
+//!                               │      chain's state, forward barrier n, ack
+//!  coordinator ◀──ack(n, state)─┘
+//!  all acked: write state files, then `_metadata` last and atomically,
+//!  then notify every task: checkpoint n complete (sinks commit)
+//! ```
+//!
+//! The protocol logic is pure ([`coordinator`], [`restore`]); files live in
+//! [`storage`].
+
+pub mod coordinator;
+pub mod restore;
+pub mod storage;
+
+use eddy_core::KeyGroupRange;
+use serde::{Deserialize, Serialize};
+
+use crate::operator::OperatorSnapshot;
+
+/// The state of one operator subtask in a checkpoint.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperatorSubtaskState {
+    /// The operator's uid.
+    pub uid: String,
+    /// The subtask index.
+    pub subtask: u32,
+    /// The operator's parallelism when the snapshot was taken.
+    pub parallelism: u32,
+    /// The job's number of key groups.
+    pub max_parallelism: u32,
+    /// The key groups the subtask owned.
+    pub key_group_range: KeyGroupRange,
+    /// The serialized state.
+    pub snapshot: OperatorSnapshot,
+}
+
+/// A task's acknowledgement of a checkpoint, with the state of its operators.
+#[derive(Debug)]
+pub struct TaskAck {
+    /// The checkpoint.
+    pub checkpoint_id: u64,
+    /// The acknowledging task (index in the job's task list).
+    pub task: usize,
+    /// The state of every operator of the task's chain.
+    pub states: Vec<OperatorSubtaskState>,
+}
+
+/// A checkpoint every task acknowledged.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CompletedCheckpoint {
+    /// The checkpoint id.
+    pub id: u64,
+    /// When it was triggered (wall-clock milliseconds).
+    pub timestamp: i64,
+    /// Whether it is a savepoint.
+    pub is_savepoint: bool,
+    /// The state of every operator subtask.
+    pub states: Vec<OperatorSubtaskState>,
+}
+
+impl CompletedCheckpoint {
+    /// The total size of the serialized state.
+    pub fn state_size(&self) -> usize {
+        self.states.iter().map(|s| s.snapshot.byte_size()).sum()
+    }
+}

@@ -1,0 +1,338 @@
+//! Checkpoint files: one state file per operator subtask, then `_metadata`, written
+//! last and atomically. Every file carries a CRC-32 of its payload; a missing,
+//! truncated or corrupt file makes the whole checkpoint invalid, and restore falls
+//! back to the previous complete one.
+//!
+//! Layout (see `docs/checkpoint-format.md`):
+//!
+//! ```text
+//! <checkpoint dir>/<job>/chk-<id>/_metadata
+//! <checkpoint dir>/<job>/chk-<id>/<uid>-<subtask>.state
+//! <savepoint dir>/savepoint-<job>-<id>/...            (same files)
+//! ```
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use eddy_core::{Error, KeyGroupRange, Result};
+use serde::{Deserialize, Serialize};
+
+use super::{CompletedCheckpoint, OperatorSubtaskState};
+use crate::operator::OperatorSnapshot;
+
+const STATE_MAGIC: &[u8; 8] = b"EDDYST\x00\x01";
+const METADATA_MAGIC: &[u8; 8] = b"EDDYMD\x00\x01";
+/// The version of the metadata and state file format.
+pub const FORMAT_VERSION: u32 = 1;
+/// The name of the metadata file.
+pub const METADATA_FILE: &str = "_metadata";
+
+/// One operator subtask's entry in `_metadata`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubtaskEntry {
+    /// The operator uid.
+    pub uid: String,
+    /// The subtask index.
+    pub subtask: u32,
+    /// The operator's parallelism at the checkpoint.
+    pub parallelism: u32,
+    /// The job's number of key groups.
+    pub max_parallelism: u32,
+    /// The key groups the subtask owned (inclusive).
+    pub key_groups: [u32; 2],
+    /// The state file, relative to the checkpoint directory.
+    pub file: String,
+    /// The state file's payload size.
+    pub size: u64,
+    /// The CRC-32 of the state file's payload.
+    pub crc32: u32,
+}
+
+/// The contents of `_metadata`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Metadata {
+    /// The file format version.
+    pub format_version: u32,
+    /// The job name.
+    pub job: String,
+    /// The checkpoint id.
+    pub checkpoint_id: u64,
+    /// When the checkpoint was triggered.
+    pub timestamp: i64,
+    /// Whether this is a savepoint.
+    pub is_savepoint: bool,
+    /// One entry per operator subtask.
+    pub subtasks: Vec<SubtaskEntry>,
+}
+
+/// A file name made of the characters of `name` that are safe in paths.
+pub fn slug(name: &str) -> String {
+    let s: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' })
+        .collect();
+    if s.is_empty() {
+        "job".into()
+    } else {
+        s
+    }
+}
+
+/// The directory of checkpoint `id` of `job` under `base`.
+pub fn checkpoint_dir(base: &Path, job: &str, id: u64) -> PathBuf {
+    base.join(slug(job)).join(format!("chk-{id}"))
+}
+
+fn framed(magic: &[u8; 8], payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(payload.len() + 20);
+    out.extend_from_slice(magic);
+    out.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
+    out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+    out.extend_from_slice(payload);
+    out
+}
+
+fn unframe<'a>(magic: &[u8; 8], bytes: &'a [u8], path: &Path) -> Result<&'a [u8]> {
+    let corrupt = |what: &str| Error::State(format!("{}: {what}", path.display()));
+    if bytes.len() < 20 || &bytes[..8] != magic {
+        return Err(corrupt("not an eddy checkpoint file (bad header)"));
+    }
+    let crc = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
+    let mut len = [0u8; 8];
+    len.copy_from_slice(&bytes[12..20]);
+    let len = u64::from_le_bytes(len) as usize;
+    let payload = &bytes[20..];
+    if payload.len() != len {
+        return Err(corrupt(&format!(
+            "truncated: expected {len} bytes of payload, found {}",
+            payload.len()
+        )));
+    }
+    if crc32fast::hash(payload) != crc {
+        return Err(corrupt("checksum mismatch"));
+    }
+    Ok(payload)
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut file = File::create(path).map_err(|e| Error::io(path, e))?;
+    file.write_all(bytes).map_err(|e| Error::io(path, e))?;
+    file.sync_all().map_err(|e| Error::io(path, e))
+}
+
+fn sync_dir(dir: &Path) {
+    // Directory fsync makes the renames durable; not every filesystem supports it.
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+/// Writes a completed checkpoint into `dir`: every state file, then `_metadata`
+/// through a temporary name, fsync and rename.
+pub fn write(dir: &Path, job: &str, checkpoint: &CompletedCheckpoint) -> Result<()> {
+    fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let mut subtasks = Vec::with_capacity(checkpoint.states.len());
+    for state in &checkpoint.states {
+        let payload = postcard::to_stdvec(&state.snapshot).map_err(Error::state)?;
+        let file = format!("{}-{}.state", slug(&state.uid), state.subtask);
+        write_synced(&dir.join(&file), &framed(STATE_MAGIC, &payload))?;
+        subtasks.push(SubtaskEntry {
+            uid: state.uid.clone(),
+            subtask: state.subtask,
+            parallelism: state.parallelism,
+            max_parallelism: state.max_parallelism,
+            key_groups: [state.key_group_range.start, state.key_group_range.end],
+            file,
+            size: payload.len() as u64,
+            crc32: crc32fast::hash(&payload),
+        });
+    }
+    let metadata = Metadata {
+        format_version: FORMAT_VERSION,
+        job: job.to_string(),
+        checkpoint_id: checkpoint.id,
+        timestamp: checkpoint.timestamp,
+        is_savepoint: checkpoint.is_savepoint,
+        subtasks,
+    };
+    let json = serde_json::to_vec_pretty(&metadata).map_err(|e| Error::State(e.to_string()))?;
+    let tmp = dir.join("_metadata.inprogress");
+    write_synced(&tmp, &framed(METADATA_MAGIC, &json))?;
+    let target = dir.join(METADATA_FILE);
+    fs::rename(&tmp, &target).map_err(|e| Error::io(&target, e))?;
+    sync_dir(dir);
+    Ok(())
+}
+
+/// Reads and verifies a checkpoint or savepoint; `path` is its directory or its
+/// `_metadata` file. Any missing, truncated or corrupt file is an error naming it.
+pub fn read(path: &Path) -> Result<CompletedCheckpoint> {
+    let dir = if path.file_name().is_some_and(|n| n == METADATA_FILE) {
+        path.parent().unwrap_or(Path::new(".")).to_path_buf()
+    } else {
+        path.to_path_buf()
+    };
+    let metadata_path = dir.join(METADATA_FILE);
+    let bytes = fs::read(&metadata_path).map_err(|e| Error::io(&metadata_path, e))?;
+    let json = unframe(METADATA_MAGIC, &bytes, &metadata_path)?;
+    let metadata: Metadata = serde_json::from_slice(json)
+        .map_err(|e| Error::State(format!("{}: {e}", metadata_path.display())))?;
+    if metadata.format_version != FORMAT_VERSION {
+        return Err(Error::State(format!(
+            "{}: format version {} is not supported (this eddy reads {FORMAT_VERSION})",
+            metadata_path.display(),
+            metadata.format_version
+        )));
+    }
+    let mut states = Vec::with_capacity(metadata.subtasks.len());
+    for entry in &metadata.subtasks {
+        let file = dir.join(&entry.file);
+        let bytes = fs::read(&file).map_err(|e| Error::io(&file, e))?;
+        let payload = unframe(STATE_MAGIC, &bytes, &file)?;
+        if crc32fast::hash(payload) != entry.crc32 {
+            return Err(Error::State(format!(
+                "{}: does not match the checksum in _metadata",
+                file.display()
+            )));
+        }
+        let snapshot: OperatorSnapshot = postcard::from_bytes(payload)
+            .map_err(|e| Error::State(format!("{}: {e}", file.display())))?;
+        states.push(OperatorSubtaskState {
+            uid: entry.uid.clone(),
+            subtask: entry.subtask,
+            parallelism: entry.parallelism,
+            max_parallelism: entry.max_parallelism,
+            key_group_range: KeyGroupRange::new(entry.key_groups[0], entry.key_groups[1]),
+            snapshot,
+        });
+    }
+    Ok(CompletedCheckpoint {
+        id: metadata.checkpoint_id,
+        timestamp: metadata.timestamp,
+        is_savepoint: metadata.is_savepoint,
+        states,
+    })
+}
+
+/// The checkpoint directories of `job` under `base`, newest first.
+fn list(base: &Path, job: &str) -> Vec<(u64, PathBuf)> {
+    let root = base.join(slug(job));
+    let mut found: Vec<(u64, PathBuf)> = fs::read_dir(&root)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().to_string();
+            let id = name.strip_prefix("chk-")?.parse().ok()?;
+            Some((id, e.path()))
+        })
+        .collect();
+    found.sort_by(|a, b| b.0.cmp(&a.0));
+    found
+}
+
+/// The newest checkpoint of `job` under `base` that reads back completely, and a
+/// message for every newer one that was skipped (missing or corrupt files).
+pub fn latest(base: &Path, job: &str) -> (Option<(PathBuf, CompletedCheckpoint)>, Vec<String>) {
+    let mut skipped = Vec::new();
+    for (_, dir) in list(base, job) {
+        match read(&dir) {
+            Ok(checkpoint) => return (Some((dir, checkpoint)), skipped),
+            Err(e) => skipped.push(format!("skipping checkpoint {}: {e}", dir.display())),
+        }
+    }
+    (None, skipped)
+}
+
+/// Keeps the newest `keep` complete checkpoints of `job` and deletes the others,
+/// including incomplete ones older than the newest complete one.
+pub fn prune(base: &Path, job: &str, keep: usize) {
+    let mut complete = 0;
+    for (_, dir) in list(base, job) {
+        let is_complete = dir.join(METADATA_FILE).exists();
+        if is_complete && complete < keep {
+            complete += 1;
+            continue;
+        }
+        if complete > 0 {
+            let _ = fs::remove_dir_all(&dir);
+        }
+    }
+}
+
+/// Deletes every checkpoint of `job` (retention on cancellation).
+pub fn delete_all(base: &Path, job: &str) {
+    let _ = fs::remove_dir_all(base.join(slug(job)));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn checkpoint(id: u64) -> CompletedCheckpoint {
+        CompletedCheckpoint {
+            id,
+            timestamp: 7,
+            is_savepoint: false,
+            states: vec![OperatorSubtaskState {
+                uid: "window/count".into(),
+                subtask: 0,
+                parallelism: 1,
+                max_parallelism: 128,
+                key_group_range: KeyGroupRange::new(0, 127),
+                snapshot: OperatorSnapshot {
+                    keyed: None,
+                    timers: vec![(0, vec![1, 2, 3])],
+                    operator: vec![9; 100],
+                },
+            }],
+        }
+    }
+
+    #[test]
+    fn round_trip_and_fallback_on_corruption() {
+        let base = tempfile::tempdir().unwrap();
+        for id in 1..=3 {
+            write(&checkpoint_dir(base.path(), "job", id), "job", &checkpoint(id)).unwrap();
+        }
+        let (found, skipped) = latest(base.path(), "job");
+        assert_eq!(found.unwrap().1, checkpoint(3));
+        assert!(skipped.is_empty());
+
+        // Flip a byte in the newest state file: checksum mismatch, fall back to 2.
+        let state = checkpoint_dir(base.path(), "job", 3).join("window-count-0.state");
+        let mut bytes = fs::read(&state).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 0xff;
+        fs::write(&state, bytes).unwrap();
+        let (found, skipped) = latest(base.path(), "job");
+        assert_eq!(found.unwrap().1.id, 2);
+        assert!(skipped[0].contains("checksum mismatch"), "{skipped:?}");
+
+        // Truncate the metadata of 2 and remove a state file of... fall back to 1.
+        let meta = checkpoint_dir(base.path(), "job", 2).join(METADATA_FILE);
+        let bytes = fs::read(&meta).unwrap();
+        fs::write(&meta, &bytes[..bytes.len() / 2]).unwrap();
+        let (found, skipped) = latest(base.path(), "job");
+        assert_eq!(found.unwrap().1.id, 1);
+        assert!(skipped[1].contains("truncated"), "{skipped:?}");
+
+        fs::remove_file(checkpoint_dir(base.path(), "job", 1).join("window-count-0.state")).unwrap();
+        let (found, skipped) = latest(base.path(), "job");
+        assert!(found.is_none());
+        assert_eq!(skipped.len(), 3);
+    }
+
+    #[test]
+    fn prune_keeps_the_newest() {
+        let base = tempfile::tempdir().unwrap();
+        for id in 1..=4 {
+            write(&checkpoint_dir(base.path(), "j", id), "j", &checkpoint(id)).unwrap();
+        }
+        fs::create_dir_all(checkpoint_dir(base.path(), "j", 5)).unwrap(); // in progress
+        prune(base.path(), "j", 2);
+        let ids: Vec<u64> = list(base.path(), "j").into_iter().map(|(id, _)| id).collect();
+        assert_eq!(ids, vec![5, 4, 3]);
+    }
+}
