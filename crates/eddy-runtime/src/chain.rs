@@ -10,9 +10,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use eddy_core::{Batch, Error, Result, Timestamp, WatermarkStatus};
+use eddy_core::{Batch, CheckpointBarrier, Error, Result, Timestamp, WatermarkStatus};
 
-use crate::operator::{Operator, OperatorContext};
+use crate::checkpoint::OperatorSubtaskState;
+use crate::operator::{Operator, OperatorContext, OperatorSnapshot};
 use crate::output::{Emitter, Output, SideOutputs};
 
 /// One operator of a chain and its outputs.
@@ -53,6 +54,18 @@ pub fn guarded<T>(context: &OperatorContext, f: impl FnOnce() -> Result<T>) -> R
             message: format!("panicked: {}", panic_message(payload.as_ref())),
         }),
     }
+}
+
+/// Wraps an operator's snapshot with the subtask's identity; `None` when empty.
+pub fn subtask_state(ctx: &OperatorContext, snapshot: OperatorSnapshot) -> Option<OperatorSubtaskState> {
+    (!snapshot.is_empty()).then(|| OperatorSubtaskState {
+        uid: ctx.uid.clone(),
+        subtask: ctx.subtask as u32,
+        parallelism: ctx.parallelism as u32,
+        max_parallelism: ctx.max_parallelism,
+        key_group_range: ctx.key_group_range(),
+        snapshot,
+    })
 }
 
 impl<O: Operator> ChainNode<O> {
@@ -125,7 +138,12 @@ impl<O: Operator> Output<O::In> for ChainNode<O> {
             let Self {
                 operator, context, ..
             } = self;
-            guarded(context, || operator.open(context))?;
+            guarded(context, || {
+                if let Some(snapshots) = context.restored_snapshots() {
+                    operator.restore_state(snapshots)?;
+                }
+                operator.open(context)
+            })?;
         }
         for side in self.sides.all_mut() {
             side.open()?;
@@ -204,6 +222,36 @@ impl<O: Operator> Output<O::In> for ChainNode<O> {
             side.flush_buffers();
         }
         self.next.flush_buffers();
+    }
+
+    fn snapshot_state(&mut self, checkpoint_id: u64, out: &mut Vec<OperatorSubtaskState>) -> Result<()> {
+        let Self {
+            operator, context, ..
+        } = self;
+        let snapshot = guarded(context, || operator.snapshot_state())?;
+        out.extend(subtask_state(context, snapshot));
+        for side in self.sides.all_mut() {
+            side.snapshot_state(checkpoint_id, out)?;
+        }
+        self.next.snapshot_state(checkpoint_id, out)
+    }
+
+    fn emit_barrier(&mut self, barrier: CheckpointBarrier) -> Result<()> {
+        for side in self.sides.all_mut() {
+            side.emit_barrier(barrier)?;
+        }
+        self.next.emit_barrier(barrier)
+    }
+
+    fn notify_checkpoint_complete(&mut self, checkpoint_id: u64) -> Result<()> {
+        let Self {
+            operator, context, ..
+        } = self;
+        guarded(context, || operator.notify_checkpoint_complete(checkpoint_id))?;
+        for side in self.sides.all_mut() {
+            side.notify_checkpoint_complete(checkpoint_id)?;
+        }
+        self.next.notify_checkpoint_complete(checkpoint_id)
     }
 
     fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {

@@ -26,7 +26,7 @@ use crate::partitioner::{
     RebalancePartitioner,
 };
 use crate::source::SourceReader;
-use crate::task::{OneInputTask, SourceTask, Task, TaskSettings, TwoInputTask};
+use crate::task::{OneInputTask, SourceTask, Task, TaskControl, TaskSettings, TwoInputTask};
 use crate::writer::RecordWriter;
 
 /// A value whose type only the factories know.
@@ -55,6 +55,7 @@ pub trait VertexFactory: Send + Sync {
         next: AnyBox,
         sides: SideOutputs,
         settings: TaskSettings,
+        control: TaskControl,
     ) -> Result<Box<dyn Task>>;
 
     /// An output that drops everything, for a vertex without consumers.
@@ -222,12 +223,13 @@ impl<O: Operator, F: Fn(usize) -> O + Send + Sync> VertexFactory for OperatorVer
         next: AnyBox,
         sides: SideOutputs,
         settings: TaskSettings,
+        control: TaskControl,
     ) -> Result<Box<dyn Task>> {
         let receivers = inputs.drain(..).flatten().collect();
         let gate = gate::<O::In>(receivers)?;
         let node = self.chain_node(ctx, next, sides)?;
         let chain = downcast::<Box<dyn Output<O::In>>>(node, "a chain")?;
-        Ok(Box::new(OneInputTask::new(gate, chain, settings)))
+        Ok(Box::new(OneInputTask::new(gate, chain, settings, control)))
     }
 
     fn discard(&self) -> AnyBox {
@@ -266,10 +268,11 @@ impl<S: SourceReader, F: Fn(usize) -> S + Send + Sync> VertexFactory for SourceV
         next: AnyBox,
         _sides: SideOutputs,
         settings: TaskSettings,
+        control: TaskControl,
     ) -> Result<Box<dyn Task>> {
         let chain = downcast::<Box<dyn Output<S::Out>>>(next, "a source's output")?;
         let source = (self.create)(ctx.subtask);
-        Ok(Box::new(SourceTask::new(source, chain, ctx, settings)))
+        Ok(Box::new(SourceTask::new(source, chain, ctx, settings, control)))
     }
 
     fn discard(&self) -> AnyBox {
@@ -308,6 +311,7 @@ impl<O: TwoInputOperator, F: Fn(usize) -> O + Send + Sync> VertexFactory for Two
         next: AnyBox,
         sides: SideOutputs,
         settings: TaskSettings,
+        control: TaskControl,
     ) -> Result<Box<dyn Task>> {
         inputs.resize_with(2, Vec::new);
         let second = inputs.pop().unwrap_or_default();
@@ -317,7 +321,7 @@ impl<O: TwoInputOperator, F: Fn(usize) -> O + Send + Sync> VertexFactory for Two
         let next = downcast::<Box<dyn Output<O::Out>>>(next, "an operator's output")?;
         let operator = (self.create)(ctx.subtask);
         Ok(Box::new(TwoInputTask::new(
-            gate1, gate2, operator, next, sides, ctx, settings,
+            gate1, gate2, operator, next, sides, ctx, settings, control,
         )))
     }
 

@@ -2,7 +2,7 @@
 
 use std::task::{Context, Poll};
 
-use eddy_core::{Element, Timestamp, WatermarkStatus};
+use eddy_core::{CheckpointBarrier, Element, Timestamp, WatermarkStatus};
 
 use crate::channel::Receiver;
 use crate::watermark_valve::WatermarkValve;
@@ -16,6 +16,8 @@ pub enum InputEvent<B> {
     Watermark(Timestamp),
     /// The combined watermark status changed.
     Status(WatermarkStatus),
+    /// Every channel delivered this checkpoint barrier (aligned).
+    Barrier(CheckpointBarrier),
     /// Every channel has ended.
     End,
     /// A producer went away without ending its input: it failed or was cancelled.
@@ -23,7 +25,11 @@ pub enum InputEvent<B> {
 }
 
 /// Reads a task's input channels round-robin so that no channel starves another,
-/// and turns per-channel watermarks into the task's combined watermark.
+/// turns per-channel watermarks into the task's combined watermark, and aligns
+/// checkpoint barriers: once a channel delivered barrier `n`, exactly-once
+/// alignment stops reading it until every channel delivered `n` (so no record after
+/// the barrier reaches the state of checkpoint `n`); at-least-once alignment keeps
+/// reading it. The barrier is handed out when the last channel delivers it.
 pub struct InputGate<B> {
     receivers: Vec<Receiver<Element<B>>>,
     ended: Vec<bool>,
@@ -32,6 +38,13 @@ pub struct InputGate<B> {
     records_in: u64,
     /// A status change to hand out after a watermark that came with it.
     pending_status: Option<WatermarkStatus>,
+    /// A watermark to hand out after a barrier that came with it.
+    pending_watermark: Option<Timestamp>,
+    /// Whether channels that delivered the current barrier are blocked.
+    exactly_once: bool,
+    /// The barrier being aligned and which channels delivered it.
+    aligning: Option<CheckpointBarrier>,
+    arrived: Vec<bool>,
 }
 
 impl<B> InputGate<B> {
@@ -45,7 +58,53 @@ impl<B> InputGate<B> {
             next: 0,
             records_in: 0,
             pending_status: None,
+            pending_watermark: None,
+            exactly_once: true,
+            aligning: None,
+            arrived: vec![false; n],
         }
+    }
+
+    /// Sets exactly-once (blocking) or at-least-once (non-blocking) alignment.
+    pub fn with_exactly_once(mut self, exactly_once: bool) -> Self {
+        self.exactly_once = exactly_once;
+        self
+    }
+
+    /// A barrier arrived on `channel`; returns the barrier once every live channel
+    /// delivered it.
+    fn on_barrier(&mut self, channel: usize, barrier: CheckpointBarrier) -> Option<CheckpointBarrier> {
+        match self.aligning {
+            Some(current) if current.checkpoint_id == barrier.checkpoint_id => {}
+            Some(current) if current.checkpoint_id > barrier.checkpoint_id => return None,
+            _ => {
+                // A newer checkpoint supersedes one still aligning.
+                self.aligning = Some(barrier);
+                self.arrived.iter_mut().for_each(|a| *a = false);
+            }
+        }
+        self.arrived[channel] = true;
+        self.complete_alignment()
+    }
+
+    fn complete_alignment(&mut self) -> Option<CheckpointBarrier> {
+        let barrier = self.aligning?;
+        let done = self
+            .arrived
+            .iter()
+            .zip(&self.ended)
+            .all(|(arrived, ended)| *arrived || *ended);
+        if done {
+            self.aligning = None;
+            self.arrived.iter_mut().for_each(|a| *a = false);
+            Some(barrier)
+        } else {
+            None
+        }
+    }
+
+    fn blocked(&self, channel: usize) -> bool {
+        self.exactly_once && self.aligning.is_some() && self.arrived[channel]
     }
 
     /// The combined watermark so far.
@@ -68,6 +127,9 @@ impl<B> InputGate<B> {
     where
         B: eddy_core::Batch,
     {
+        if let Some(w) = self.pending_watermark.take() {
+            return Poll::Ready(InputEvent::Watermark(w));
+        }
         if let Some(status) = self.pending_status.take() {
             return Poll::Ready(InputEvent::Status(status));
         }
@@ -79,7 +141,7 @@ impl<B> InputGate<B> {
             let mut progressed = false;
             for offset in 0..n {
                 let i = (self.next + offset) % n;
-                if self.ended[i] {
+                if self.ended[i] || self.blocked(i) {
                     continue;
                 }
                 match self.receivers[i].poll_recv(cx) {
@@ -107,14 +169,19 @@ impl<B> InputGate<B> {
                                     return Poll::Ready(InputEvent::Status(status));
                                 }
                             }
-                            Some(Element::Barrier(_)) => {
-                                // Barriers are aligned by the checkpointing layer;
-                                // without a running checkpoint there is nothing to do.
+                            Some(Element::Barrier(barrier)) => {
+                                if let Some(barrier) = self.on_barrier(i, barrier) {
+                                    return Poll::Ready(InputEvent::Barrier(barrier));
+                                }
                             }
                             None => return Poll::Ready(InputEvent::Disconnected),
                             Some(Element::EndOfInput) => {
                                 self.ended[i] = true;
                                 let (w, _) = self.valve.on_end(i);
+                                if let Some(barrier) = self.complete_alignment() {
+                                    self.pending_watermark = w;
+                                    return Poll::Ready(InputEvent::Barrier(barrier));
+                                }
                                 if let Some(w) = w {
                                     return Poll::Ready(InputEvent::Watermark(w));
                                 }

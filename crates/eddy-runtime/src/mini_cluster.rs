@@ -2,31 +2,56 @@
 //!
 //! Executing a [`JobSpec`] expands its graph into subtasks, chains forward edges,
 //! creates a bounded channel for every (producer, consumer) pair of the other edges,
-//! and spawns one async task per chain and subtask. The first failure cancels every
-//! other task; the job then fails with that first error.
+//! and spawns one async task per chain and subtask. With checkpointing on, a
+//! coordinator loop beside the tasks triggers checkpoints, collects their state,
+//! writes them, and notifies completion. The first failure cancels every other task;
+//! the job then restarts from its latest complete checkpoint as the restart strategy
+//! allows, or fails with that first error.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use eddy_core::checkpointing::{
+    CheckpointRetention, CheckpointingMode, CheckpointingOptions, RestartStrategy,
+};
 use eddy_core::config::options;
-use eddy_core::time::{Clock, SystemClock};
-use eddy_core::{Config, Error, Result, VertexId};
+use eddy_core::graph::VertexKind;
+use eddy_core::time::{now_millis, Clock, SystemClock};
+use eddy_core::{CheckpointBarrier, Config, Error, Result, VertexId};
+use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::checkpoint::coordinator::{Coordinator, Outcome};
+use crate::checkpoint::restore::RestoredState;
+use crate::checkpoint::{storage, CompletedCheckpoint};
 use crate::factory::{AnyBox, JobSpec};
 use crate::operator::{Counters, OperatorContext};
 use crate::output::SideOutputs;
 use crate::plan::{consumers_of, is_chained};
-use crate::task::{cancel_pair, CancelHandle, Task, TaskSettings};
+use crate::task::{
+    cancel_pair, CancelHandle, CancelSignal, SourceTrigger, Task, TaskControl, TaskEvent,
+    TaskSettings,
+};
+
+/// Configuration key: restore from `latest` (the newest complete checkpoint in the
+/// checkpoint directory) or from a checkpoint or savepoint path (`-s`).
+pub const RESTORE_PATH: &str = "execution.state-recovery.path";
+/// Configuration key: allow a checkpoint with state for operators that are not in
+/// the job (`--allow-non-restored-state`).
+pub const ALLOW_NON_RESTORED: &str = "execution.state-recovery.ignore-unclaimed-state";
 
 /// The lifecycle state of a job.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum JobStatus {
     /// Tasks are running.
     Running,
-    /// Every task finished (bounded input).
+    /// Tasks failed and the job waits to restart.
+    Restarting,
+    /// Every task finished (bounded input, or stopped with a savepoint).
     Finished,
-    /// A task failed.
+    /// A task failed and no restart was left.
     Failed,
     /// The job was cancelled.
     Canceled,
@@ -40,7 +65,9 @@ pub struct JobExecutionResult {
     /// Wall-clock time from start to finish.
     pub net_runtime: Duration,
     /// Counters summed over subtasks: `<operator>.numRecordsIn`,
-    /// `<operator>.numRecordsOut`, and user and connector counters.
+    /// `<operator>.numRecordsOut`, `numRestarts`, `numberOfCompletedCheckpoints`,
+    /// `numberOfFailedCheckpoints`, `lastCheckpointDuration` (ms),
+    /// `lastCheckpointSize` (bytes), and user and connector counters.
     pub counters: BTreeMap<String, u64>,
 }
 
@@ -62,12 +89,35 @@ pub struct MiniCluster {
 struct Shared {
     status: Mutex<JobStatus>,
     counters: Counters,
+    messages: Mutex<Vec<String>>,
 }
 
-/// A handle to a running job: status, counters, cancel, wait.
+impl Shared {
+    fn set_status(&self, status: JobStatus) {
+        *self.status.lock().unwrap_or_else(|p| p.into_inner()) = status;
+    }
+
+    fn say(&self, message: String) {
+        eprintln!("eddy: {message}");
+        self.messages
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(message);
+    }
+}
+
+/// A savepoint request from a job client.
+struct SavepointRequest {
+    dir: PathBuf,
+    stop: Option<bool>,
+    reply: oneshot::Sender<Result<PathBuf>>,
+}
+
+/// A handle to a running job: status, counters, savepoints, cancel, wait.
 pub struct JobClient {
     shared: Arc<Shared>,
     cancel: CancelHandle,
+    savepoints: mpsc::UnboundedSender<SavepointRequest>,
     thread: Option<std::thread::JoinHandle<Result<JobExecutionResult>>>,
 }
 
@@ -82,10 +132,45 @@ impl JobClient {
         self.shared.counters.values()
     }
 
+    /// What the job reported about restores and restarts (also printed to stderr).
+    pub fn messages(&self) -> Vec<String> {
+        self.shared
+            .messages
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
     /// Asks the job to stop; [`JobClient::wait`] then returns
     /// [`Error::Cancelled`].
     pub fn cancel(&self) {
         self.cancel.cancel();
+    }
+
+    fn request_savepoint(&self, dir: &Path, stop: Option<bool>) -> Result<PathBuf> {
+        let (reply, answer) = oneshot::channel();
+        self.savepoints
+            .send(SavepointRequest {
+                dir: dir.to_path_buf(),
+                stop,
+                reply,
+            })
+            .map_err(|_| Error::Other("the job is not running".into()))?;
+        answer
+            .blocking_recv()
+            .map_err(|_| Error::Other("the job ended before the savepoint completed".into()))?
+    }
+
+    /// Takes a savepoint into `dir` while the job keeps running; returns its path.
+    /// Needs checkpointing to be configured.
+    pub fn trigger_savepoint(&self, dir: impl AsRef<Path>) -> Result<PathBuf> {
+        self.request_savepoint(dir.as_ref(), None)
+    }
+
+    /// Takes a savepoint into `dir` and stops the job. With `drain`, the sources
+    /// end their input first, so every window and timer fires before the savepoint.
+    pub fn stop_with_savepoint(&self, dir: impl AsRef<Path>, drain: bool) -> Result<PathBuf> {
+        self.request_savepoint(dir.as_ref(), Some(drain))
     }
 
     /// Waits for the job to end and returns its result.
@@ -107,6 +192,18 @@ impl Drop for JobClient {
     }
 }
 
+/// Everything a job run needs, moved into the job's thread.
+struct JobRun {
+    spec: JobSpec,
+    config: Arc<Config>,
+    clock: Arc<dyn Clock>,
+    counters: Counters,
+    checkpointing: Option<CheckpointingOptions>,
+    strategy: RestartStrategy,
+    restored: Option<CompletedCheckpoint>,
+    shared: Arc<Shared>,
+}
+
 impl MiniCluster {
     /// A MiniCluster with a configuration.
     pub fn new(config: Config) -> Self {
@@ -117,15 +214,15 @@ impl MiniCluster {
         }
     }
 
-    /// Reports into `counters` (shared with user functions that count).
-    pub fn with_counters(mut self, counters: Counters) -> Self {
-        self.counters = counters;
-        self
-    }
-
     /// Uses `clock` for processing time (timers, TTL, periodic watermarks).
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// Reports into `counters` (shared with user functions that count).
+    pub fn with_counters(mut self, counters: Counters) -> Self {
+        self.counters = counters;
         self
     }
 
@@ -137,8 +234,18 @@ impl MiniCluster {
     /// Starts a job and returns a client for it.
     pub fn execute_async(&self, spec: JobSpec) -> Result<JobClient> {
         spec.graph.validate()?;
-        let counters = self.counters.clone();
-        let tasks = build_tasks(&spec, &self.config, &self.clock, &counters)?;
+        let checkpointing = CheckpointingOptions::from_config(&self.config)?;
+        let strategy = RestartStrategy::from_config(&self.config)?;
+        // Fail early on configuration errors that would otherwise surface per task.
+        self.config.get(&options::BUFFER_TIMEOUT)?;
+        self.config.get(&options::BATCH_SIZE)?;
+        self.config.get(&options::BUFFERS_PER_CHANNEL)?;
+        let shared = Arc::new(Shared {
+            status: Mutex::new(JobStatus::Running),
+            counters: self.counters.clone(),
+            messages: Mutex::new(Vec::new()),
+        });
+        let restored = resolve_restore(&self.config, checkpointing.as_ref(), &spec, &shared)?;
         let threads = match self.config.get(&options::LOCAL_THREADS)? {
             0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
             n => n,
@@ -149,79 +256,364 @@ impl MiniCluster {
             .enable_all()
             .build()
             .map_err(|e| Error::Other(format!("cannot start the task runtime: {e}")))?;
-        let shared = Arc::new(Shared {
-            status: Mutex::new(JobStatus::Running),
-            counters: counters.clone(),
-        });
         let (cancel, signal) = cancel_pair();
-        let job_name = spec.graph.name.clone();
-        let thread_shared = shared.clone();
+        let (savepoints, savepoint_requests) = mpsc::unbounded_channel();
+        let run = JobRun {
+            spec,
+            config: self.config.clone(),
+            clock: self.clock.clone(),
+            counters: self.counters.clone(),
+            checkpointing,
+            strategy,
+            restored,
+            shared: shared.clone(),
+        };
         let thread = std::thread::Builder::new()
             .name("eddy-job".into())
             .spawn(move || {
-                let started = Instant::now();
-                let outcome = runtime.block_on(run_tasks(tasks, signal));
+                let outcome = runtime.block_on(run.run(signal, savepoint_requests));
                 runtime.shutdown_timeout(Duration::from_secs(1));
-                let status = match &outcome {
-                    Ok(()) => JobStatus::Finished,
-                    Err(Error::Cancelled) => JobStatus::Canceled,
-                    Err(_) => JobStatus::Failed,
-                };
-                *thread_shared
-                    .status
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner()) = status;
-                outcome.map(|()| JobExecutionResult {
-                    job_name,
-                    net_runtime: started.elapsed(),
-                    counters: thread_shared.counters.values(),
-                })
+                outcome
             })
             .map_err(|e| Error::Other(format!("cannot start the job thread: {e}")))?;
         Ok(JobClient {
             shared,
             cancel,
+            savepoints,
             thread: Some(thread),
         })
     }
 }
 
-async fn run_tasks(tasks: Vec<Box<dyn Task>>, signal: crate::task::CancelSignal) -> Result<()> {
-    let (internal_cancel, internal_signal) = cancel_pair();
-    let mut set = tokio::task::JoinSet::new();
-    for task in tasks {
-        set.spawn(task.run(internal_signal.clone()));
-    }
-    let mut external = signal;
-    let mut first_error: Option<Error> = None;
-    loop {
-        tokio::select! {
-            joined = set.join_next() => match joined {
-                None => break,
-                Some(Ok(Ok(()))) => {}
-                Some(Ok(Err(e))) => {
-                    record_failure(&mut first_error, e);
-                    internal_cancel.cancel();
-                }
-                Some(Err(join_error)) => {
-                    let message = if join_error.is_panic() {
-                        crate::chain::panic_message(join_error.into_panic().as_ref())
-                    } else {
-                        "task aborted".to_string()
-                    };
-                    record_failure(&mut first_error, Error::Other(format!("a task panicked: {message}")));
-                    internal_cancel.cancel();
-                }
-            },
-            _ = external.cancelled(), if first_error.is_none() => {
-                first_error = Some(Error::Cancelled);
-                internal_cancel.cancel();
+/// The checkpoint to restore from, as `execution.state-recovery.path` says.
+fn resolve_restore(
+    config: &Config,
+    checkpointing: Option<&CheckpointingOptions>,
+    spec: &JobSpec,
+    shared: &Shared,
+) -> Result<Option<CompletedCheckpoint>> {
+    let Some(path) = config.get_str(RESTORE_PATH) else {
+        return Ok(None);
+    };
+    let checkpoint = if path.trim() == "latest" {
+        let Some(dir) = checkpointing.and_then(|c| c.dir.as_ref()) else {
+            return Err(Error::InvalidConfig {
+                key: RESTORE_PATH.into(),
+                message: "'-s latest' needs execution.checkpointing.dir (and an interval)".into(),
+            });
+        };
+        let (found, skipped) = storage::latest(dir, &spec.graph.name);
+        for message in skipped {
+            shared.say(message);
+        }
+        match found {
+            Some((path, checkpoint)) => {
+                shared.say(format!(
+                    "restoring from checkpoint {} at {}",
+                    checkpoint.id,
+                    path.display()
+                ));
+                checkpoint
+            }
+            None => {
+                shared.say(format!(
+                    "no complete checkpoint of job '{}' in {}; starting from the beginning                      (uncommitted output of earlier runs is discarded)",
+                    spec.graph.name,
+                    dir.display()
+                ));
+                return Ok(None);
             }
         }
+    } else {
+        let checkpoint = storage::read(Path::new(path.trim()))?;
+        shared.say(format!(
+            "restoring from {} {} at {}",
+            if checkpoint.is_savepoint { "savepoint" } else { "checkpoint" },
+            checkpoint.id,
+            path.trim()
+        ));
+        checkpoint
+    };
+    let allow = config
+        .get_str(ALLOW_NON_RESTORED)
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+    let operators: BTreeMap<String, u32> = spec
+        .graph
+        .vertices
+        .iter()
+        .map(|v| (v.uid.clone(), v.max_parallelism))
+        .collect();
+    RestoredState::new(&checkpoint).validate(&operators, allow)?;
+    Ok(Some(checkpoint))
+}
+
+impl JobRun {
+    async fn run(
+        mut self,
+        mut cancel: CancelSignal,
+        mut savepoints: mpsc::UnboundedReceiver<SavepointRequest>,
+    ) -> Result<JobExecutionResult> {
+        let started = Instant::now();
+        let restarts = self.counters.counter("numRestarts");
+        let mut attempt = 0u32;
+        let outcome = loop {
+            let result = self.run_attempt(&mut cancel, &mut savepoints).await;
+            match result {
+                Ok(()) => break Ok(()),
+                Err(Error::Cancelled) => break Err(Error::Cancelled),
+                Err(e) => {
+                    attempt += 1;
+                    let Some(delay) = self.strategy.delay_before(attempt) else {
+                        break Err(e);
+                    };
+                    self.shared.set_status(JobStatus::Restarting);
+                    self.shared.say(format!(
+                        "job failed ({e}); restart {attempt} in {delay:?} from {}",
+                        match &self.restored {
+                            Some(c) => format!("checkpoint {}", c.id),
+                            None => "the beginning".to_string(),
+                        }
+                    ));
+                    restarts.fetch_add(1, Ordering::Relaxed);
+                    tokio::select! {
+                        _ = tokio::time::sleep(delay) => {}
+                        _ = cancel.cancelled() => break Err(Error::Cancelled),
+                    }
+                    self.shared.set_status(JobStatus::Running);
+                }
+            }
+        };
+        let status = match &outcome {
+            Ok(()) => JobStatus::Finished,
+            Err(Error::Cancelled) => {
+                if let Some(c) = &self.checkpointing {
+                    if let (Some(dir), CheckpointRetention::DeleteOnCancellation) = (&c.dir, c.retention) {
+                        storage::delete_all(dir, &self.spec.graph.name);
+                    }
+                }
+                JobStatus::Canceled
+            }
+            Err(_) => JobStatus::Failed,
+        };
+        self.shared.set_status(status);
+        outcome.map(|()| JobExecutionResult {
+            job_name: self.spec.graph.name.clone(),
+            net_runtime: started.elapsed(),
+            counters: self.counters.values(),
+        })
     }
-    match first_error {
-        Some(e) => Err(e),
-        None => Ok(()),
+
+    /// Runs the job once, from `self.restored`; keeps the latest completed
+    /// checkpoint in `self.restored` for the next attempt.
+    async fn run_attempt(
+        &mut self,
+        external: &mut CancelSignal,
+        savepoints: &mut mpsc::UnboundedReceiver<SavepointRequest>,
+    ) -> Result<()> {
+        let restored = self.restored.as_ref().map(|c| Arc::new(RestoredState::new(c)));
+        let next_id = self.restored.as_ref().map_or(1, |c| c.id + 1);
+        let (events_tx, mut events) = mpsc::unbounded_channel();
+        let (completed_tx, completed_rx) = watch::channel(self.restored.as_ref().map_or(0, |c| c.id));
+        let checkpointing = self.checkpointing.clone();
+        let wiring = Wiring {
+            events: checkpointing.as_ref().map(|_| events_tx),
+            completed: checkpointing.as_ref().map(|_| completed_rx),
+            restored,
+            exactly_once: checkpointing
+                .as_ref()
+                .is_none_or(|c| c.mode == CheckpointingMode::ExactlyOnce),
+        };
+        let (tasks, triggers) = build_tasks(&self.spec, &self.config, &self.clock, &self.counters, wiring)?;
+        let num_tasks = tasks.len();
+        let (internal_cancel, internal_signal) = cancel_pair();
+        let mut set = tokio::task::JoinSet::new();
+        for task in tasks {
+            set.spawn(task.run(internal_signal.clone()));
+        }
+        let mut first_error: Option<Error> = None;
+        let mut stopped = false;
+
+        let mut coordinator = checkpointing.as_ref().map(|c| {
+            Coordinator::new(num_tasks, next_id, c.max_concurrent, c.min_pause, c.timeout)
+        });
+        let interval = checkpointing.as_ref().map_or(Duration::from_secs(3600), |c| c.interval);
+        let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut expiry = tokio::time::interval(Duration::from_millis(20));
+        let mut finished_sources: HashSet<usize> = HashSet::new();
+        let mut started_at: HashMap<u64, Instant> = HashMap::new();
+        let mut waiting_savepoints: HashMap<u64, SavepointRequest> = HashMap::new();
+        let mut consecutive_failures = 0u32;
+        let completed_counter = self.counters.counter("numberOfCompletedCheckpoints");
+        let failed_counter = self.counters.counter("numberOfFailedCheckpoints");
+        let duration_counter = self.counters.counter("lastCheckpointDuration");
+        let size_counter = self.counters.counter("lastCheckpointSize");
+
+        let trigger = |coordinator: &mut Option<Coordinator>,
+                           started_at: &mut HashMap<u64, Instant>,
+                           is_savepoint: bool,
+                           drain: bool|
+         -> Option<u64> {
+            let c = coordinator.as_mut()?;
+            let timestamp = now_millis();
+            let id = c.trigger(Instant::now(), timestamp, is_savepoint)?;
+            started_at.insert(id, Instant::now());
+            let barrier = CheckpointBarrier {
+                checkpoint_id: id,
+                timestamp,
+                is_savepoint,
+            };
+            for tx in &triggers {
+                let _ = tx.send(SourceTrigger { barrier, drain });
+            }
+            Some(id)
+        };
+
+        loop {
+            tokio::select! {
+                joined = set.join_next() => match joined {
+                    None => break,
+                    Some(Ok(Ok(()))) => {}
+                    Some(Ok(Err(e))) => {
+                        record_failure(&mut first_error, e);
+                        internal_cancel.cancel();
+                    }
+                    Some(Err(join_error)) => {
+                        let message = if join_error.is_panic() {
+                            crate::chain::panic_message(join_error.into_panic().as_ref())
+                        } else {
+                            "task aborted".to_string()
+                        };
+                        record_failure(&mut first_error, Error::Other(format!("a task panicked: {message}")));
+                        internal_cancel.cancel();
+                    }
+                },
+                Some(event) = events.recv() => match event {
+                    TaskEvent::Ack(ack) => {
+                        let Some(c) = coordinator.as_mut() else { continue };
+                        if let Outcome::Complete(checkpoint) = c.acknowledge(ack, Instant::now()) {
+                            let took = started_at.remove(&checkpoint.id).map_or(Duration::ZERO, |t| t.elapsed());
+                            let request = waiting_savepoints.remove(&checkpoint.id);
+                            match self.persist(&checkpoint, request.as_ref().map(|r| r.dir.as_path())).await {
+                                Ok(path) => {
+                                    consecutive_failures = 0;
+                                    completed_counter.fetch_add(1, Ordering::Relaxed);
+                                    duration_counter.store(took.as_millis() as u64, Ordering::Relaxed);
+                                    size_counter.store(checkpoint.state_size() as u64, Ordering::Relaxed);
+                                    let id = checkpoint.id;
+                                    let stop = request.as_ref().and_then(|r| r.stop);
+                                    if !checkpoint.is_savepoint {
+                                        self.restored = Some(checkpoint);
+                                    }
+                                    let _ = completed_tx.send(id);
+                                    if let Some(request) = request {
+                                        let _ = request.reply.send(Ok(path.unwrap_or_default()));
+                                    }
+                                    if stop == Some(false) {
+                                        stopped = true;
+                                        internal_cancel.cancel();
+                                    }
+                                }
+                                Err(e) => {
+                                    failed_counter.fetch_add(1, Ordering::Relaxed);
+                                    self.shared.say(format!("checkpoint {} could not be written: {e}", checkpoint.id));
+                                    if let Some(request) = request {
+                                        let _ = request.reply.send(Err(e));
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    TaskEvent::SourceFinished(task) => {
+                        finished_sources.insert(task);
+                        if finished_sources.len() == triggers.len() {
+                            // Every input ended: the final checkpoint commits all output.
+                            trigger(&mut coordinator, &mut started_at, false, false);
+                        }
+                    }
+                },
+                _ = ticker.tick(), if coordinator.is_some() => {
+                    trigger(&mut coordinator, &mut started_at, false, false);
+                }
+                _ = expiry.tick(), if coordinator.is_some() => {
+                    let expired = coordinator.as_mut().map(|c| c.expire(Instant::now())).unwrap_or_default();
+                    for id in expired {
+                        started_at.remove(&id);
+                        failed_counter.fetch_add(1, Ordering::Relaxed);
+                        consecutive_failures += 1;
+                        if let Some(request) = waiting_savepoints.remove(&id) {
+                            let _ = request.reply.send(Err(Error::Other(format!("savepoint {id} timed out"))));
+                        }
+                        let tolerable = checkpointing.as_ref().map_or(0, |c| c.tolerable_failed);
+                        if consecutive_failures > tolerable && first_error.is_none() {
+                            first_error = Some(Error::Other(format!(
+                                "checkpoint {id} expired before completing; {consecutive_failures} checkpoints failed in a row, \
+                                 more than execution.checkpointing.tolerable-failed-checkpoints = {tolerable}"
+                            )));
+                            internal_cancel.cancel();
+                        }
+                        if finished_sources.len() == triggers.len() && !triggers.is_empty() {
+                            trigger(&mut coordinator, &mut started_at, false, false);
+                        }
+                    }
+                }
+                Some(request) = savepoints.recv() => {
+                    if coordinator.is_none() {
+                        let _ = request.reply.send(Err(Error::InvalidConfig {
+                            key: eddy_core::checkpointing::keys::INTERVAL.into(),
+                            message: "savepoints need checkpointing to be configured".into(),
+                        }));
+                        continue;
+                    }
+                    match trigger(&mut coordinator, &mut started_at, true, request.stop == Some(true)) {
+                        Some(id) => { waiting_savepoints.insert(id, request); }
+                        None => { let _ = request.reply.send(Err(Error::Other("the savepoint could not be triggered".into()))); }
+                    }
+                }
+                _ = external.cancelled(), if first_error.is_none() => {
+                    first_error = Some(Error::Cancelled);
+                    internal_cancel.cancel();
+                }
+            }
+        }
+        if stopped && matches!(first_error, Some(Error::Cancelled) | None) {
+            return Ok(());
+        }
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Writes a completed checkpoint (into the checkpoint directory, or a savepoint
+    /// into its target directory) and prunes old checkpoints.
+    async fn persist(&self, checkpoint: &CompletedCheckpoint, savepoint_dir: Option<&Path>) -> Result<Option<PathBuf>> {
+        let job = self.spec.graph.name.clone();
+        let target = match (savepoint_dir, self.checkpointing.as_ref().and_then(|c| c.dir.clone())) {
+            (Some(dir), _) => dir.join(format!(
+                "savepoint-{}-{}-{:x}",
+                storage::slug(&job),
+                checkpoint.id,
+                checkpoint.timestamp
+            )),
+            (None, Some(base)) => storage::checkpoint_dir(&base, &job, checkpoint.id),
+            (None, None) => return Ok(None),
+        };
+        let keep = self.checkpointing.as_ref().map_or(1, |c| c.num_retained);
+        let base = self.checkpointing.as_ref().and_then(|c| c.dir.clone());
+        let is_savepoint = savepoint_dir.is_some();
+        let checkpoint = checkpoint.clone();
+        let path = target.clone();
+        tokio::task::spawn_blocking(move || {
+            storage::write(&path, &job, &checkpoint)?;
+            if let (false, Some(base)) = (is_savepoint, base) {
+                storage::prune(&base, &job, keep);
+            }
+            Ok::<(), Error>(())
+        })
+        .await
+        .map_err(|e| Error::Other(format!("checkpoint writer failed: {e}")))??;
+        Ok(Some(target))
     }
 }
 
@@ -239,6 +631,14 @@ fn record_failure(slot: &mut Option<Error>, error: Error) {
     }
 }
 
+/// The checkpointing connections handed to every task.
+struct Wiring {
+    events: Option<mpsc::UnboundedSender<TaskEvent>>,
+    completed: Option<watch::Receiver<u64>>,
+    restored: Option<Arc<RestoredState>>,
+    exactly_once: bool,
+}
+
 struct Builder<'a> {
     spec: &'a JobSpec,
     config: &'a Config,
@@ -250,6 +650,9 @@ struct Builder<'a> {
     senders: HashMap<(usize, usize), Vec<AnyBox>>,
     /// For each consumer vertex, subtask and input index: the receivers.
     receivers: HashMap<(VertexId, usize, u8), Vec<AnyBox>>,
+    restored: Option<Arc<RestoredState>>,
+    checkpointing: bool,
+    exactly_once: bool,
 }
 
 impl Builder<'_> {
@@ -268,6 +671,8 @@ impl Builder<'_> {
             clock: self.clock.clone(),
             config: self.config_arc.clone(),
             counters: self.counters.clone(),
+            restored: self.restored.clone(),
+            checkpointing: self.checkpointing,
         })
     }
 
@@ -356,16 +761,20 @@ impl Builder<'_> {
         Ok(TaskSettings {
             buffer_timeout: self.config.get(&options::BUFFER_TIMEOUT)?,
             clock: self.clock.clone(),
+            exactly_once: self.exactly_once,
         })
     }
 }
+
+type Triggers = Vec<mpsc::UnboundedSender<SourceTrigger>>;
 
 fn build_tasks(
     spec: &JobSpec,
     config: &Arc<Config>,
     clock: &Arc<dyn Clock>,
     counters: &Counters,
-) -> Result<Vec<Box<dyn Task>>> {
+    wiring: Wiring,
+) -> Result<(Vec<Box<dyn Task>>, Triggers)> {
     if spec.edges.len() != spec.graph.edges.len() {
         return Err(Error::InvalidGraph(
             "every edge needs exactly one edge factory".into(),
@@ -381,6 +790,9 @@ fn build_tasks(
         batch_size: config.get(&options::BATCH_SIZE)?,
         senders: HashMap::new(),
         receivers: HashMap::new(),
+        restored: wiring.restored.clone(),
+        checkpointing: wiring.events.is_some(),
+        exactly_once: wiring.exactly_once,
     };
     for (i, edge) in spec.graph.edges.iter().enumerate() {
         if is_chained(&spec.graph, edge) {
@@ -416,6 +828,7 @@ fn build_tasks(
         .collect();
     let settings = builder.settings()?;
     let mut tasks = Vec::new();
+    let mut triggers = Vec::new();
     for id in heads {
         let Some(vertex) = spec.graph.vertex(id) else {
             continue;
@@ -433,8 +846,19 @@ fn build_tasks(
             let sides = builder.side_outputs(id, subtask)?;
             let ctx = builder.context(id, subtask)?;
             let factory = builder.vertex_factory(id)?;
-            tasks.push(factory.head_task(ctx, inputs, next, sides, settings.clone())?);
+            let mut control = TaskControl {
+                index: tasks.len(),
+                events: wiring.events.clone(),
+                completed: wiring.completed.clone(),
+                triggers: None,
+            };
+            if vertex.kind == VertexKind::Source && wiring.events.is_some() {
+                let (tx, rx) = mpsc::unbounded_channel();
+                triggers.push(tx);
+                control.triggers = Some(rx);
+            }
+            tasks.push(factory.head_task(ctx, inputs, next, sides, settings.clone(), control)?);
         }
     }
-    Ok(tasks)
+    Ok((tasks, triggers))
 }

@@ -24,6 +24,7 @@ use eddy_core::{Batch, Config, KeyGroupRange, Result, Timestamp, WatermarkStatus
 use eddy_state::KeyedStateSnapshot;
 use serde::{Deserialize, Serialize};
 
+use crate::checkpoint::restore::RestoredState;
 use crate::output::Emitter;
 
 /// Named counters of a job, summed over subtasks (Flink's accumulators and the
@@ -70,6 +71,11 @@ pub struct OperatorContext {
     pub config: Arc<Config>,
     /// The job's counters.
     pub counters: Counters,
+    /// The checkpoint this run restores from, if any.
+    pub restored: Option<Arc<RestoredState>>,
+    /// Whether the job takes checkpoints (sinks then commit on checkpoint
+    /// completion instead of at the end of input).
+    pub checkpointing: bool,
 }
 
 impl OperatorContext {
@@ -85,6 +91,17 @@ impl OperatorContext {
     /// The current processing time.
     pub fn now(&self) -> Timestamp {
         self.clock.now_millis()
+    }
+
+    /// The snapshots this subtask restores from (see
+    /// [`RestoredState::for_subtask`]), or `None` if it starts without state.
+    pub fn restored_snapshots(&self) -> Option<Vec<OperatorSnapshot>> {
+        self.restored.as_ref()?.for_subtask(
+            &self.uid,
+            self.subtask,
+            self.parallelism,
+            self.max_parallelism,
+        )
     }
 
     /// A job-wide counter (summed over subtasks), e.g. for malformed records.
@@ -191,6 +208,13 @@ pub trait Operator: Send + 'static {
         let _ = snapshots;
         Ok(())
     }
+
+    /// Checkpoint `checkpoint_id` is complete (the commit point of two-phase
+    /// commit sinks).
+    fn notify_checkpoint_complete(&mut self, checkpoint_id: u64) -> Result<()> {
+        let _ = checkpoint_id;
+        Ok(())
+    }
 }
 
 /// An operator with two inputs of different types (`connect`).
@@ -239,6 +263,15 @@ pub trait TwoInputOperator: Send + 'static {
     }
     /// Releases resources.
     fn close(&mut self) -> Result<()> {
+        Ok(())
+    }
+    /// Serializes the operator's state.
+    fn snapshot_state(&mut self) -> Result<OperatorSnapshot> {
+        Ok(OperatorSnapshot::default())
+    }
+    /// Restores state (see [`Operator::restore_state`]).
+    fn restore_state(&mut self, snapshots: Vec<OperatorSnapshot>) -> Result<()> {
+        let _ = snapshots;
         Ok(())
     }
 }

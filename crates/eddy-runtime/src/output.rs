@@ -11,7 +11,9 @@ use std::any::Any;
 use std::collections::HashMap;
 use std::task::{Context, Poll};
 
-use eddy_core::{Result, Timestamp, WatermarkStatus};
+use eddy_core::{CheckpointBarrier, Result, Timestamp, WatermarkStatus};
+
+use crate::checkpoint::OperatorSubtaskState;
 
 /// A node of an operator chain that accepts batches of type `B`: a chained
 /// operator, a record writer, or a fan-out to several of them. The lifecycle methods
@@ -46,6 +48,21 @@ pub trait Output<B>: Send {
         let _ = now;
         Ok(())
     }
+    /// Snapshots the state of every operator of the chain for a checkpoint.
+    fn snapshot_state(&mut self, checkpoint_id: u64, out: &mut Vec<OperatorSubtaskState>) -> Result<()> {
+        let _ = (checkpoint_id, out);
+        Ok(())
+    }
+    /// Forwards a checkpoint barrier (after every record before it).
+    fn emit_barrier(&mut self, barrier: CheckpointBarrier) -> Result<()> {
+        let _ = barrier;
+        Ok(())
+    }
+    /// Checkpoint `checkpoint_id` is complete: operators may commit.
+    fn notify_checkpoint_complete(&mut self, checkpoint_id: u64) -> Result<()> {
+        let _ = checkpoint_id;
+        Ok(())
+    }
     /// Moves partly filled batches to the send queues (buffer timeout).
     fn flush_buffers(&mut self) {}
     /// Sends queued elements; `Ready` when every queue is empty.
@@ -75,6 +92,12 @@ pub trait ErasedOutput: Send {
     fn open(&mut self) -> Result<()>;
     /// The wrapped output's buffer flush.
     fn flush_buffers(&mut self);
+    /// The wrapped output's snapshot.
+    fn snapshot_state(&mut self, checkpoint_id: u64, out: &mut Vec<OperatorSubtaskState>) -> Result<()>;
+    /// The wrapped output's barrier forwarding.
+    fn emit_barrier(&mut self, barrier: CheckpointBarrier) -> Result<()>;
+    /// The wrapped output's completion notification.
+    fn notify_checkpoint_complete(&mut self, checkpoint_id: u64) -> Result<()>;
     /// The wrapped output's send loop.
     fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>>;
 }
@@ -114,6 +137,15 @@ impl<B: Send + 'static> ErasedOutput for TypedOutput<B> {
     }
     fn flush_buffers(&mut self) {
         self.0.flush_buffers()
+    }
+    fn snapshot_state(&mut self, checkpoint_id: u64, out: &mut Vec<OperatorSubtaskState>) -> Result<()> {
+        self.0.snapshot_state(checkpoint_id, out)
+    }
+    fn emit_barrier(&mut self, barrier: CheckpointBarrier) -> Result<()> {
+        self.0.emit_barrier(barrier)
+    }
+    fn notify_checkpoint_complete(&mut self, checkpoint_id: u64) -> Result<()> {
+        self.0.notify_checkpoint_complete(checkpoint_id)
     }
     fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
         self.0.poll_flush(cx)
@@ -263,6 +295,19 @@ impl<B: eddy_core::Batch> Output<B> for FanOut<B> {
     }
     fn flush_buffers(&mut self) {
         self.outputs.iter_mut().for_each(|o| o.flush_buffers());
+    }
+    fn snapshot_state(&mut self, checkpoint_id: u64, out: &mut Vec<OperatorSubtaskState>) -> Result<()> {
+        self.outputs
+            .iter_mut()
+            .try_for_each(|o| o.snapshot_state(checkpoint_id, out))
+    }
+    fn emit_barrier(&mut self, barrier: CheckpointBarrier) -> Result<()> {
+        self.outputs.iter_mut().try_for_each(|o| o.emit_barrier(barrier))
+    }
+    fn notify_checkpoint_complete(&mut self, checkpoint_id: u64) -> Result<()> {
+        self.outputs
+            .iter_mut()
+            .try_for_each(|o| o.notify_checkpoint_complete(checkpoint_id))
     }
     fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
         let mut pending = false;

@@ -39,4 +39,18 @@ pub trait SourceReader: Send + 'static {
     fn close(&mut self) -> Result<()> {
         Ok(())
     }
+
+    /// The reader's position, for a checkpoint: everything emitted so far is
+    /// before it. Called between two `poll_next` calls.
+    fn snapshot_position(&mut self) -> Result<Vec<u8>> {
+        Ok(Vec::new())
+    }
+
+    /// Restores from the positions of every subtask of the checkpointed run (a
+    /// union: after a change of parallelism each reader picks its own share).
+    /// Called before `open`. Sources that cannot replay ignore it.
+    fn restore_positions(&mut self, positions: Vec<Vec<u8>>) -> Result<()> {
+        let _ = positions;
+        Ok(())
+    }
 }

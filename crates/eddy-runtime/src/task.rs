@@ -1,10 +1,14 @@
 //! The task loop: one async task per subtask, driving a chain.
 //!
 //! Each loop turn first sends whatever the chain's writers have queued (waiting here
-//! is backpressure), then waits for the first of: an input event, a due
-//! processing-time callback, the buffer timeout, or cancellation. Once every input
-//! has ended the loop sends a final `+inf` watermark, ends and closes the chain, and
-//! sends end-of-input downstream.
+//! is backpressure), then waits for the first of: an input event, a checkpoint
+//! trigger (sources) or an aligned barrier (other tasks), a checkpoint completion,
+//! a due processing-time callback, the buffer timeout, or cancellation.
+//!
+//! When the input ends the chain sees a final `+inf` watermark and `end_input`.
+//! With checkpointing on, a source then keeps answering checkpoint triggers until a
+//! checkpoint taken after its end completes (the final checkpoint, which commits
+//! every sink); only then does it close and send end-of-input downstream.
 
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
@@ -13,13 +17,14 @@ use std::task::Poll;
 use std::time::Duration;
 
 use eddy_core::time::Clock;
-use eddy_core::{Error, Result, WatermarkStatus, MAX_WATERMARK};
-use tokio::sync::watch;
+use eddy_core::{CheckpointBarrier, Error, Result, WatermarkStatus, MAX_WATERMARK};
+use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
-use crate::chain::guarded;
+use crate::chain::{guarded, subtask_state};
+use crate::checkpoint::{OperatorSubtaskState, TaskAck};
 use crate::input::{InputEvent, InputGate};
-use crate::operator::{OperatorContext, TwoInputOperator};
+use crate::operator::{OperatorContext, OperatorSnapshot, TwoInputOperator};
 use crate::output::{Emitter, Output, SideOutputs};
 use crate::source::{SourceEvent, SourceReader};
 use crate::watermark_valve::WatermarkValve;
@@ -68,15 +73,64 @@ pub struct TaskSettings {
     pub buffer_timeout: Duration,
     /// Processing time.
     pub clock: Arc<dyn Clock>,
+    /// Exactly-once (blocking) barrier alignment, else at-least-once.
+    pub exactly_once: bool,
+}
+
+/// What a task tells the checkpoint coordinator.
+#[derive(Debug)]
+pub enum TaskEvent {
+    /// A checkpoint's state.
+    Ack(TaskAck),
+    /// A source task's input ended; it waits for the final checkpoint.
+    SourceFinished(usize),
+}
+
+/// A task's connection to the checkpoint coordinator (all `None` without
+/// checkpointing).
+#[derive(Debug, Default)]
+pub struct TaskControl {
+    /// The task's index in the job's task list.
+    pub index: usize,
+    /// Acknowledgements and notices to the coordinator.
+    pub events: Option<mpsc::UnboundedSender<TaskEvent>>,
+    /// The id of the latest completed checkpoint.
+    pub completed: Option<watch::Receiver<u64>>,
+    /// Checkpoint triggers (source tasks only).
+    pub triggers: Option<mpsc::UnboundedReceiver<SourceTrigger>>,
+}
+
+/// What the coordinator asks of a source task.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SourceTrigger {
+    /// The barrier to emit.
+    pub barrier: CheckpointBarrier,
+    /// Stop-with-savepoint with drain: end the input first (final watermark, every
+    /// window fires), then take the savepoint, then finish.
+    pub drain: bool,
+}
+
+impl TaskControl {
+    fn checkpointing(&self) -> bool {
+        self.events.is_some()
+    }
+
+    fn send(&self, event: TaskEvent) {
+        if let Some(events) = &self.events {
+            // The coordinator is gone only when the job is ending.
+            let _ = events.send(event);
+        }
+    }
+
+    fn latest_completed(&self) -> u64 {
+        self.completed.as_ref().map_or(0, |c| *c.borrow())
+    }
 }
 
 /// A runnable task.
 pub trait Task: Send {
     /// Runs the task to completion, failure or cancellation.
-    fn run(
-        self: Box<Self>,
-        cancel: CancelSignal,
-    ) -> Pin<Box<dyn Future<Output = Result<()>> + Send>>;
+    fn run(self: Box<Self>, cancel: CancelSignal) -> Pin<Box<dyn Future<Output = Result<()>> + Send>>;
 }
 
 async fn flush<B>(chain: &mut dyn Output<B>, cancel: &mut CancelSignal) -> Result<()> {
@@ -89,6 +143,35 @@ async fn flush<B>(chain: &mut dyn Output<B>, cancel: &mut CancelSignal) -> Resul
 /// How long until processing time reaches `at` (zero if it already has).
 fn until(clock: &dyn Clock, at: Option<i64>) -> Option<Duration> {
     at.map(|t| Duration::from_millis(t.saturating_sub(clock.now_millis()).max(0) as u64))
+}
+
+async fn sleep_opt(duration: Option<Duration>) {
+    match duration {
+        Some(d) => tokio::time::sleep(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The next completed checkpoint id, or never.
+async fn next_completed(completed: &mut Option<watch::Receiver<u64>>) -> u64 {
+    match completed {
+        Some(rx) => match rx.changed().await {
+            Ok(()) => *rx.borrow_and_update(),
+            Err(_) => std::future::pending().await,
+        },
+        None => std::future::pending().await,
+    }
+}
+
+/// The next checkpoint trigger, or never.
+async fn next_trigger(triggers: &mut Option<mpsc::UnboundedReceiver<SourceTrigger>>) -> SourceTrigger {
+    match triggers {
+        Some(rx) => match rx.recv().await {
+            Some(barrier) => barrier,
+            None => std::future::pending().await,
+        },
+        None => std::future::pending().await,
+    }
 }
 
 /// Shared loop state: the buffer-timeout deadline and periodic yielding.
@@ -127,32 +210,41 @@ impl Pacer {
         Ok(())
     }
 
-    fn sleep_processing(&self, chain: &dyn OutputTimes) -> Option<Duration> {
-        until(self.settings.clock.as_ref(), chain.next_time())
+    fn sleep_processing(&self, next: Option<i64>) -> Option<Duration> {
+        until(self.settings.clock.as_ref(), next)
     }
 }
 
-/// The processing-time view of a chain, for the loop's sleep.
-trait OutputTimes {
-    fn next_time(&self) -> Option<i64>;
+/// Snapshots the chain, forwards the barrier and acknowledges.
+fn checkpoint<B>(
+    chain: &mut dyn Output<B>,
+    barrier: CheckpointBarrier,
+    own: Option<OperatorSubtaskState>,
+    control: &TaskControl,
+) -> Result<()> {
+    let mut states: Vec<OperatorSubtaskState> = own.into_iter().collect();
+    chain.snapshot_state(barrier.checkpoint_id, &mut states)?;
+    chain.emit_barrier(barrier)?;
+    control.send(TaskEvent::Ack(TaskAck {
+        checkpoint_id: barrier.checkpoint_id,
+        task: control.index,
+        states,
+    }));
+    Ok(())
 }
 
-impl<B> OutputTimes for Box<dyn Output<B>> {
-    fn next_time(&self) -> Option<i64> {
-        self.next_processing_time()
+/// Closes the chain (end-of-input downstream), sends everything, and passes on a
+/// checkpoint completion that arrived meanwhile.
+async fn close<B>(
+    chain: &mut dyn Output<B>,
+    control: &TaskControl,
+    notified: u64,
+    cancel: &mut CancelSignal,
+) -> Result<()> {
+    let latest = control.latest_completed();
+    if latest > notified {
+        chain.notify_checkpoint_complete(latest)?;
     }
-}
-
-async fn sleep_opt(duration: Option<Duration>) {
-    match duration {
-        Some(d) => tokio::time::sleep(d).await,
-        None => std::future::pending().await,
-    }
-}
-
-async fn finish<B>(chain: &mut dyn Output<B>, cancel: &mut CancelSignal) -> Result<()> {
-    chain.emit_watermark(MAX_WATERMARK)?;
-    chain.end_input()?;
     chain.close()?;
     flush(chain, cancel).await
 }
@@ -163,6 +255,7 @@ pub struct SourceTask<S: SourceReader> {
     chain: Box<dyn Output<S::Out>>,
     context: OperatorContext,
     settings: TaskSettings,
+    control: TaskControl,
 }
 
 impl<S: SourceReader> SourceTask<S> {
@@ -172,35 +265,72 @@ impl<S: SourceReader> SourceTask<S> {
         chain: Box<dyn Output<S::Out>>,
         context: OperatorContext,
         settings: TaskSettings,
+        control: TaskControl,
     ) -> Self {
         SourceTask {
             source,
             chain,
             context,
             settings,
+            control,
         }
+    }
+
+    fn source_state(&mut self) -> Result<Option<OperatorSubtaskState>> {
+        let Self {
+            source, context, ..
+        } = self;
+        let position = guarded(context, || source.snapshot_position())?;
+        Ok(subtask_state(
+            context,
+            OperatorSnapshot {
+                operator: position,
+                ..Default::default()
+            },
+        ))
     }
 
     async fn run_loop(mut self, mut cancel: CancelSignal) -> Result<()> {
         let records = self
             .context
             .counter(&format!("{}.numRecordsOut", self.context.name));
-        guarded(&self.context, || self.source.open(&self.context))?;
+        {
+            let Self {
+                source, context, ..
+            } = &mut self;
+            guarded(context, || {
+                if let Some(snapshots) = context.restored_snapshots() {
+                    source.restore_positions(snapshots.into_iter().map(|s| s.operator).collect())?;
+                }
+                source.open(context)
+            })?;
+        }
         self.chain.open()?;
         let mut pacer = Pacer::new(self.settings.clone());
         let mut idle = false;
+        let mut finished = false;
+        let mut final_checkpoint: Option<u64> = None;
+        let mut notified = 0u64;
         loop {
             flush(self.chain.as_mut(), &mut cancel).await?;
-            let sleep_pt = pacer.sleep_processing(&self.chain);
+            let sleep_pt = pacer.sleep_processing(self.chain.next_processing_time());
             let sleep_flush = pacer.flush_deadline;
-            let source = &mut self.source;
-            let context = &self.context;
+            let Self {
+                source,
+                context,
+                control,
+                chain,
+                ..
+            } = &mut self;
+            let TaskControl {
+                triggers, completed, ..
+            } = control;
             tokio::select! {
                 event = poll_fn(|cx| match guarded(context, || Ok(source.poll_next(cx))) {
                     Ok(Poll::Ready(r)) => Poll::Ready(r),
                     Ok(Poll::Pending) => Poll::Pending,
                     Err(e) => Poll::Ready(Err(e)),
-                }) => {
+                }), if !finished => {
                     let event = event.map_err(|e| match e {
                         e @ Error::UserCode { .. } => e,
                         other => Error::UserCode {
@@ -213,22 +343,52 @@ impl<S: SourceReader> SourceTask<S> {
                         SourceEvent::Batch(batch) => {
                             if idle {
                                 idle = false;
-                                self.chain.emit_status(WatermarkStatus::Active)?;
+                                chain.emit_status(WatermarkStatus::Active)?;
                             }
                             records.fetch_add(
                                 eddy_core::Batch::num_rows(&batch) as u64,
                                 std::sync::atomic::Ordering::Relaxed,
                             );
-                            self.chain.collect(batch)?;
+                            chain.collect(batch)?;
                         }
-                        SourceEvent::Watermark(w) => self.chain.emit_watermark(w)?,
+                        SourceEvent::Watermark(w) => chain.emit_watermark(w)?,
                         SourceEvent::Idle => {
                             if !idle {
                                 idle = true;
-                                self.chain.emit_status(WatermarkStatus::Idle)?;
+                                chain.emit_status(WatermarkStatus::Idle)?;
                             }
                         }
-                        SourceEvent::End => break,
+                        SourceEvent::End => {
+                            finished = true;
+                            chain.emit_watermark(MAX_WATERMARK)?;
+                            chain.end_input()?;
+                            if !self.control.checkpointing() {
+                                break;
+                            }
+                            self.control.send(TaskEvent::SourceFinished(self.control.index));
+                        }
+                    }
+                }
+                trigger = next_trigger(triggers) => {
+                    let barrier = trigger.barrier;
+                    if trigger.drain && !finished {
+                        finished = true;
+                        self.chain.emit_watermark(MAX_WATERMARK)?;
+                        self.chain.end_input()?;
+                    }
+                    let own = self.source_state()?;
+                    checkpoint(self.chain.as_mut(), barrier, own, &self.control)?;
+                    if finished && final_checkpoint.is_none() {
+                        final_checkpoint = Some(barrier.checkpoint_id);
+                    }
+                }
+                id = next_completed(completed) => {
+                    if id > notified {
+                        notified = id;
+                        chain.notify_checkpoint_complete(id)?;
+                    }
+                    if final_checkpoint.is_some_and(|f| id >= f) {
+                        break;
                     }
                 }
                 _ = sleep_opt(sleep_pt) => {}
@@ -238,15 +398,12 @@ impl<S: SourceReader> SourceTask<S> {
             pacer.after_event(self.chain.as_mut()).await?;
         }
         guarded(&self.context, || self.source.close())?;
-        finish(self.chain.as_mut(), &mut cancel).await
+        close(self.chain.as_mut(), &self.control, notified, &mut cancel).await
     }
 }
 
 impl<S: SourceReader> Task for SourceTask<S> {
-    fn run(
-        self: Box<Self>,
-        cancel: CancelSignal,
-    ) -> Pin<Box<dyn Future<Output = Result<()>> + Send>> {
+    fn run(self: Box<Self>, cancel: CancelSignal) -> Pin<Box<dyn Future<Output = Result<()>> + Send>> {
         Box::pin(self.run_loop(cancel))
     }
 }
@@ -256,58 +413,79 @@ pub struct OneInputTask<B: eddy_core::Batch> {
     gate: InputGate<B>,
     chain: Box<dyn Output<B>>,
     settings: TaskSettings,
+    control: TaskControl,
 }
 
 impl<B: eddy_core::Batch> OneInputTask<B> {
     /// A one-input task.
-    pub fn new(gate: InputGate<B>, chain: Box<dyn Output<B>>, settings: TaskSettings) -> Self {
+    pub fn new(gate: InputGate<B>, chain: Box<dyn Output<B>>, settings: TaskSettings, control: TaskControl) -> Self {
+        let gate = gate.with_exactly_once(settings.exactly_once);
         OneInputTask {
             gate,
             chain,
             settings,
+            control,
         }
     }
 
     async fn run_loop(mut self, mut cancel: CancelSignal) -> Result<()> {
         self.chain.open()?;
         let mut pacer = Pacer::new(self.settings.clone());
+        let mut input_ended = false;
+        let mut notified = 0u64;
         loop {
             flush(self.chain.as_mut(), &mut cancel).await?;
-            let sleep_pt = pacer.sleep_processing(&self.chain);
+            let sleep_pt = pacer.sleep_processing(self.chain.next_processing_time());
             let sleep_flush = pacer.flush_deadline;
-            let gate = &mut self.gate;
+            let Self {
+                gate,
+                chain,
+                control,
+                ..
+            } = &mut self;
             tokio::select! {
                 event = poll_fn(|cx| gate.poll_next(cx)) => match event {
-                    InputEvent::Batch(batch) => self.chain.collect(batch)?,
+                    InputEvent::Batch(batch) => chain.collect(batch)?,
                     InputEvent::Watermark(w) => {
                         if w == MAX_WATERMARK {
-                            // The final watermark is sent by `finish`, after the
-                            // end of every input.
+                            if !input_ended {
+                                input_ended = true;
+                                chain.emit_watermark(MAX_WATERMARK)?;
+                                chain.end_input()?;
+                            }
                         } else {
-                            self.chain.emit_watermark(w)?;
+                            chain.emit_watermark(w)?;
                         }
                     }
-                    InputEvent::Status(s) => self.chain.emit_status(s)?,
+                    InputEvent::Status(s) => chain.emit_status(s)?,
+                    InputEvent::Barrier(barrier) => checkpoint(chain.as_mut(), barrier, None, control)?,
                     InputEvent::End => break,
                     InputEvent::Disconnected => return Err(Error::Other(
                         "an upstream task stopped without finishing its output".into(),
                     )),
                 },
+                id = next_completed(&mut control.completed) => {
+                    if id > notified {
+                        notified = id;
+                        chain.notify_checkpoint_complete(id)?;
+                    }
+                }
                 _ = sleep_opt(sleep_pt) => {}
                 _ = tokio::time::sleep_until(sleep_flush) => {}
                 _ = cancel.cancelled() => return Err(Error::Cancelled),
             }
             pacer.after_event(self.chain.as_mut()).await?;
         }
-        finish(self.chain.as_mut(), &mut cancel).await
+        if !input_ended {
+            self.chain.emit_watermark(MAX_WATERMARK)?;
+            self.chain.end_input()?;
+        }
+        close(self.chain.as_mut(), &self.control, notified, &mut cancel).await
     }
 }
 
 impl<B: eddy_core::Batch> Task for OneInputTask<B> {
-    fn run(
-        self: Box<Self>,
-        cancel: CancelSignal,
-    ) -> Pin<Box<dyn Future<Output = Result<()>> + Send>> {
+    fn run(self: Box<Self>, cancel: CancelSignal) -> Pin<Box<dyn Future<Output = Result<()>> + Send>> {
         Box::pin(self.run_loop(cancel))
     }
 }
@@ -320,6 +498,7 @@ pub struct TwoInputHead<O: TwoInputOperator> {
     sides: SideOutputs,
     context: OperatorContext,
     valve: WatermarkValve,
+    input_ended: bool,
 }
 
 /// The task of a two-input chain.
@@ -328,10 +507,12 @@ pub struct TwoInputTask<O: TwoInputOperator> {
     gate2: InputGate<O::In2>,
     head: TwoInputHead<O>,
     settings: TaskSettings,
+    control: TaskControl,
 }
 
 impl<O: TwoInputOperator> TwoInputTask<O> {
     /// A two-input task.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         gate1: InputGate<O::In1>,
         gate2: InputGate<O::In2>,
@@ -340,41 +521,48 @@ impl<O: TwoInputOperator> TwoInputTask<O> {
         sides: SideOutputs,
         context: OperatorContext,
         settings: TaskSettings,
+        control: TaskControl,
     ) -> Self {
         TwoInputTask {
-            gate1,
-            gate2,
+            gate1: gate1.with_exactly_once(settings.exactly_once),
+            gate2: gate2.with_exactly_once(settings.exactly_once),
             head: TwoInputHead {
                 operator,
                 next,
                 sides,
                 context,
                 valve: WatermarkValve::new(2),
+                input_ended: false,
             },
             settings,
+            control,
         }
     }
 
     async fn run_loop(mut self, mut cancel: CancelSignal) -> Result<()> {
         {
             let h = &mut self.head;
-            guarded(&h.context, || h.operator.open(&h.context))?;
+            guarded(&h.context, || {
+                if let Some(snapshots) = h.context.restored_snapshots() {
+                    h.operator.restore_state(snapshots)?;
+                }
+                h.operator.open(&h.context)
+            })?;
+            for side in h.sides.all_mut() {
+                side.open()?;
+            }
             h.next.open()?;
         }
+        let exactly_once = self.settings.exactly_once;
         let mut pacer = Pacer::new(self.settings.clone());
         let (mut done1, mut done2) = (false, false);
+        // The barrier each gate has aligned, waiting for the other gate's.
+        let (mut barrier1, mut barrier2): (Option<CheckpointBarrier>, Option<CheckpointBarrier>) = (None, None);
+        let mut notified = 0u64;
         while !(done1 && done2) {
-            flush(self.head.next.as_mut(), &mut cancel).await?;
-            for side in self.head.sides.all_mut() {
-                let mut c = cancel.clone();
-                tokio::select! {
-                    r = poll_fn(|cx| side.poll_flush(cx)) => r?,
-                    _ = c.cancelled() => return Err(Error::Cancelled),
-                }
-            }
+            self.head.flush(&mut cancel).await?;
             let own_pt = self.head.operator.next_processing_time();
-            let sleep_pt = until(
-                self.settings.clock.as_ref(),
+            let sleep_pt = pacer.sleep_processing(
                 [own_pt, self.head.next.next_processing_time()]
                     .into_iter()
                     .flatten()
@@ -383,8 +571,11 @@ impl<O: TwoInputOperator> TwoInputTask<O> {
             let sleep_flush = pacer.flush_deadline;
             let (g1, g2) = (&mut self.gate1, &mut self.gate2);
             let h = &mut self.head;
+            let control = &mut self.control;
+            let poll1 = !done1 && !(exactly_once && barrier1.is_some());
+            let poll2 = !done2 && !(exactly_once && barrier2.is_some());
             tokio::select! {
-                event = poll_fn(|cx| g1.poll_next(cx)), if !done1 => {
+                event = poll_fn(|cx| g1.poll_next(cx)), if poll1 => {
                     match event {
                         InputEvent::Batch(b) => {
                             let TwoInputHead { operator, next, sides, context, .. } = h;
@@ -392,11 +583,12 @@ impl<O: TwoInputOperator> TwoInputTask<O> {
                         }
                         InputEvent::Watermark(w) => h.on_watermark(0, Some(w), None)?,
                         InputEvent::Status(s) => h.on_watermark(0, None, Some(s))?,
+                        InputEvent::Barrier(b) => barrier1 = Some(b),
                         InputEvent::End => { done1 = true; h.on_end(0)?; }
                         InputEvent::Disconnected => return Err(Error::Other("an upstream task stopped without finishing its output".into())),
                     }
                 }
-                event = poll_fn(|cx| g2.poll_next(cx)), if !done2 => {
+                event = poll_fn(|cx| g2.poll_next(cx)), if poll2 => {
                     match event {
                         InputEvent::Batch(b) => {
                             let TwoInputHead { operator, next, sides, context, .. } = h;
@@ -404,66 +596,122 @@ impl<O: TwoInputOperator> TwoInputTask<O> {
                         }
                         InputEvent::Watermark(w) => h.on_watermark(1, Some(w), None)?,
                         InputEvent::Status(s) => h.on_watermark(1, None, Some(s))?,
+                        InputEvent::Barrier(b) => barrier2 = Some(b),
                         InputEvent::End => { done2 = true; h.on_end(1)?; }
                         InputEvent::Disconnected => return Err(Error::Other("an upstream task stopped without finishing its output".into())),
+                    }
+                }
+                id = next_completed(&mut control.completed) => {
+                    if id > notified {
+                        notified = id;
+                        h.notify_checkpoint_complete(id)?;
                     }
                 }
                 _ = sleep_opt(sleep_pt) => {}
                 _ = tokio::time::sleep_until(sleep_flush) => {}
                 _ = cancel.cancelled() => return Err(Error::Cancelled),
             }
+            // Both inputs aligned on the same barrier (an ended input counts as
+            // aligned): snapshot.
+            let aligned = match (barrier1, barrier2) {
+                (Some(a), Some(b)) if a.checkpoint_id == b.checkpoint_id => Some(a),
+                (Some(a), Some(b)) => {
+                    // An older barrier was superseded; keep the newer one waiting.
+                    if a.checkpoint_id < b.checkpoint_id {
+                        barrier1 = None;
+                    } else {
+                        barrier2 = None;
+                    }
+                    None
+                }
+                (Some(a), None) if done2 => Some(a),
+                (None, Some(b)) if done1 => Some(b),
+                _ => None,
+            };
+            if let Some(barrier) = aligned {
+                barrier1 = None;
+                barrier2 = None;
+                self.head.checkpoint(barrier, &self.control)?;
+            }
             let now = self.settings.clock.now_millis();
-            if self
-                .head
-                .operator
-                .next_processing_time()
-                .is_some_and(|t| t <= now)
-            {
-                let TwoInputHead {
-                    operator,
-                    next,
-                    sides,
-                    context,
-                    ..
-                } = &mut self.head;
-                guarded(context, || {
-                    operator.on_processing_time(now, &mut Emitter::new(next.as_mut(), sides))
-                })?;
+            if self.head.operator.next_processing_time().is_some_and(|t| t <= now) {
+                let TwoInputHead { operator, next, sides, context, .. } = &mut self.head;
+                guarded(context, || operator.on_processing_time(now, &mut Emitter::new(next.as_mut(), sides)))?;
             }
             for side in self.head.sides.all_mut() {
                 side.flush_buffers();
             }
             pacer.after_event(self.head.next.as_mut()).await?;
         }
-        let TwoInputHead {
-            operator,
-            next,
-            sides,
-            context,
-            ..
-        } = &mut self.head;
+        self.head.end_input()?;
+        let latest = self.control.latest_completed();
+        if latest > notified {
+            self.head.notify_checkpoint_complete(latest)?;
+        }
+        let TwoInputHead { operator, next, sides, context, .. } = &mut self.head;
+        guarded(context, || operator.close())?;
+        for side in sides.all_mut() {
+            side.close()?;
+        }
+        next.close()?;
+        self.head.flush(&mut cancel).await
+    }
+}
+
+impl<O: TwoInputOperator> TwoInputHead<O> {
+    async fn flush(&mut self, cancel: &mut CancelSignal) -> Result<()> {
+        flush(self.next.as_mut(), cancel).await?;
+        for side in self.sides.all_mut() {
+            tokio::select! {
+                r = poll_fn(|cx| side.poll_flush(cx)) => r?,
+                _ = cancel.cancelled() => return Err(Error::Cancelled),
+            }
+        }
+        Ok(())
+    }
+
+    fn end_input(&mut self) -> Result<()> {
+        if self.input_ended {
+            return Ok(());
+        }
+        self.input_ended = true;
+        let TwoInputHead { operator, next, sides, context, .. } = self;
         guarded(context, || {
             let mut out = Emitter::new(next.as_mut(), sides);
             operator.process_watermark(MAX_WATERMARK, &mut out)?;
             operator.end_input(&mut out)
         })?;
-        next.end_input()?;
-        guarded(context, || operator.close())?;
-        for side in sides.all_mut() {
+        for side in self.sides.all_mut() {
             side.end_input()?;
-            side.close()?;
-            let mut c = cancel.clone();
-            tokio::select! {
-                r = poll_fn(|cx| side.poll_flush(cx)) => r?,
-                _ = c.cancelled() => return Err(Error::Cancelled),
-            }
         }
-        next.close()?;
-        flush(next.as_mut(), &mut cancel).await
+        self.next.end_input()
     }
-}
 
-impl<O: TwoInputOperator> TwoInputHead<O> {
+    fn checkpoint(&mut self, barrier: CheckpointBarrier, control: &TaskControl) -> Result<()> {
+        let TwoInputHead { operator, next, sides, context, .. } = self;
+        let snapshot = guarded(context, || operator.snapshot_state())?;
+        let mut states: Vec<OperatorSubtaskState> = subtask_state(context, snapshot).into_iter().collect();
+        for side in sides.all_mut() {
+            side.snapshot_state(barrier.checkpoint_id, &mut states)?;
+            side.emit_barrier(barrier)?;
+        }
+        next.snapshot_state(barrier.checkpoint_id, &mut states)?;
+        next.emit_barrier(barrier)?;
+        control.send(TaskEvent::Ack(TaskAck {
+            checkpoint_id: barrier.checkpoint_id,
+            task: control.index,
+            states,
+        }));
+        Ok(())
+    }
+
+    fn notify_checkpoint_complete(&mut self, id: u64) -> Result<()> {
+        for side in self.sides.all_mut() {
+            side.notify_checkpoint_complete(id)?;
+        }
+        self.next.notify_checkpoint_complete(id)
+    }
+
     fn on_watermark(
         &mut self,
         input: usize,
@@ -485,7 +733,8 @@ impl<O: TwoInputOperator> TwoInputHead<O> {
 
     fn forward(&mut self, advanced: Option<i64>) -> Result<()> {
         match advanced {
-            Some(w) if w != MAX_WATERMARK => {
+            Some(MAX_WATERMARK) => self.end_input(),
+            Some(w) => {
                 let TwoInputHead {
                     operator,
                     next,
@@ -497,16 +746,13 @@ impl<O: TwoInputOperator> TwoInputHead<O> {
                     operator.process_watermark(w, &mut Emitter::new(next.as_mut(), sides))
                 })
             }
-            _ => Ok(()),
+            None => Ok(()),
         }
     }
 }
 
 impl<O: TwoInputOperator> Task for TwoInputTask<O> {
-    fn run(
-        self: Box<Self>,
-        cancel: CancelSignal,
-    ) -> Pin<Box<dyn Future<Output = Result<()>> + Send>> {
+    fn run(self: Box<Self>, cancel: CancelSignal) -> Pin<Box<dyn Future<Output = Result<()>> + Send>> {
         Box::pin(self.run_loop(cancel))
     }
 }

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use eddy_core::{Batch, Element, Error, Result, Timestamp, WatermarkStatus};
+use eddy_core::{Batch, CheckpointBarrier, Element, Error, Result, Timestamp, WatermarkStatus};
 
 use crate::channel::{SendError, Sender};
 use crate::output::Output;
@@ -114,6 +114,11 @@ impl<B: Batch> Output<B> for RecordWriter<B> {
 
     fn emit_status(&mut self, status: WatermarkStatus) -> Result<()> {
         self.broadcast_control(Element::Status(status));
+        Ok(())
+    }
+
+    fn emit_barrier(&mut self, barrier: CheckpointBarrier) -> Result<()> {
+        self.broadcast_control(Element::Barrier(barrier));
         Ok(())
     }
 
