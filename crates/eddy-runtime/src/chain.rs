@@ -228,7 +228,7 @@ impl<O: Operator> Output<O::In> for ChainNode<O> {
         let Self {
             operator, context, ..
         } = self;
-        let snapshot = guarded(context, || operator.snapshot_state())?;
+        let snapshot = guarded(context, || operator.snapshot_state(checkpoint_id))?;
         out.extend(subtask_state(context, snapshot));
         for side in self.sides.all_mut() {
             side.snapshot_state(checkpoint_id, out)?;

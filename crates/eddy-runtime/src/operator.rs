@@ -197,7 +197,8 @@ pub trait Operator: Send + 'static {
     }
 
     /// Serializes the operator's state (keyed state, timers, operator state).
-    fn snapshot_state(&mut self) -> Result<OperatorSnapshot> {
+    fn snapshot_state(&mut self, checkpoint_id: u64) -> Result<OperatorSnapshot> {
+        let _ = checkpoint_id;
         Ok(OperatorSnapshot::default())
     }
 
@@ -266,7 +267,8 @@ pub trait TwoInputOperator: Send + 'static {
         Ok(())
     }
     /// Serializes the operator's state.
-    fn snapshot_state(&mut self) -> Result<OperatorSnapshot> {
+    fn snapshot_state(&mut self, checkpoint_id: u64) -> Result<OperatorSnapshot> {
+        let _ = checkpoint_id;
         Ok(OperatorSnapshot::default())
     }
     /// Restores state (see [`Operator::restore_state`]).

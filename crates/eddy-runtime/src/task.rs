@@ -689,7 +689,7 @@ impl<O: TwoInputOperator> TwoInputHead<O> {
 
     fn checkpoint(&mut self, barrier: CheckpointBarrier, control: &TaskControl) -> Result<()> {
         let TwoInputHead { operator, next, sides, context, .. } = self;
-        let snapshot = guarded(context, || operator.snapshot_state())?;
+        let snapshot = guarded(context, || operator.snapshot_state(barrier.checkpoint_id))?;
         let mut states: Vec<OperatorSubtaskState> = subtask_state(context, snapshot).into_iter().collect();
         for side in sides.all_mut() {
             side.snapshot_state(barrier.checkpoint_id, &mut states)?;

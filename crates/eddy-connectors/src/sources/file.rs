@@ -1,7 +1,8 @@
 //! A bounded source reading text files line by line.
 
+use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -32,6 +33,10 @@ impl TextLine {
 /// files whose index is `i` modulo `p`. A missing path or an unreadable file fails
 /// the job with an error naming the path; a line that is not UTF-8 fails it naming
 /// the file and line.
+///
+/// Its checkpointed position is the byte offset and line number reached in every
+/// file, so a restore (at any parallelism) continues each file exactly where it
+/// stopped.
 pub struct TextFileSource {
     path: PathBuf,
     files: Vec<PathBuf>,
@@ -39,7 +44,12 @@ pub struct TextFileSource {
     next_file: usize,
     batch_size: usize,
     buffer: Vec<u8>,
+    /// Byte offset and line number reached per file; `u64::MAX` offset: done.
+    positions: BTreeMap<String, (u64, u64)>,
+    restored: BTreeMap<String, (u64, u64)>,
 }
+
+const DONE: u64 = u64::MAX;
 
 impl TextFileSource {
     /// A source over `path` (a file or a directory).
@@ -51,6 +61,8 @@ impl TextFileSource {
             next_file: 0,
             batch_size: 1024,
             buffer: Vec::new(),
+            positions: BTreeMap::new(),
+            restored: BTreeMap::new(),
         }
     }
 
@@ -85,9 +97,18 @@ impl TextFileSource {
                     break;
                 };
                 self.next_file += 1;
-                let file = File::open(path).map_err(|e| Error::io(path, e))?;
-                let name: Arc<str> = Arc::from(path.to_string_lossy().as_ref());
-                self.current = Some((name, BufReader::with_capacity(1 << 16, file), 0));
+                let key = path.to_string_lossy().to_string();
+                let (offset, line) = self.positions.get(&key).copied().unwrap_or((0, 0));
+                if offset == DONE {
+                    continue;
+                }
+                let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
+                if offset > 0 {
+                    file.seek(SeekFrom::Start(offset))
+                        .map_err(|e| Error::io(path, e))?;
+                }
+                let name: Arc<str> = Arc::from(key.as_str());
+                self.current = Some((name, BufReader::with_capacity(1 << 16, file), line));
             }
             let Some((name, reader, line_number)) = self.current.as_mut() else {
                 break;
@@ -97,10 +118,13 @@ impl TextFileSource {
                 .read_until(b'\n', &mut self.buffer)
                 .map_err(|e| Error::io(name.as_ref(), e))?;
             if read == 0 {
+                self.positions.insert(name.to_string(), (DONE, *line_number));
                 self.current = None;
                 continue;
             }
             *line_number += 1;
+            let position = self.positions.entry(name.to_string()).or_insert((0, 0));
+            *position = (position.0 + read as u64, *line_number);
             let mut end = self.buffer.len();
             if self.buffer[..end].ends_with(b"\n") {
                 end -= 1;
@@ -134,7 +158,27 @@ impl SourceReader for TextFileSource {
             .filter(|(i, _)| i % ctx.parallelism.max(1) == ctx.subtask)
             .map(|(_, f)| f)
             .collect();
+        for file in &self.files {
+            let key = file.to_string_lossy().to_string();
+            if let Some(position) = self.restored.get(&key) {
+                self.positions.insert(key, *position);
+            }
+        }
         self.batch_size = super::batch_size(ctx);
+        Ok(())
+    }
+
+    fn snapshot_position(&mut self) -> Result<Vec<u8>> {
+        let positions: Vec<(&String, &(u64, u64))> = self.positions.iter().collect();
+        postcard::to_stdvec(&positions).map_err(Error::state)
+    }
+
+    fn restore_positions(&mut self, positions: Vec<Vec<u8>>) -> Result<()> {
+        for bytes in positions.iter().filter(|b| !b.is_empty()) {
+            let entries: Vec<(String, (u64, u64))> = postcard::from_bytes(bytes)
+                .map_err(|e| Error::state(format!("file source position cannot be decoded: {e}")))?;
+            self.restored.extend(entries);
+        }
         Ok(())
     }
 

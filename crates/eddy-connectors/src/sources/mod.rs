@@ -1,14 +1,15 @@
 //! Sources.
 
-mod collection;
 mod file;
-mod generator;
+mod indexed;
 mod nexmark;
 mod socket;
 
-pub use collection::CollectionSource;
 pub use file::{TextFileSource, TextLine};
-pub use generator::{GeneratorFunction as GeneratorFunctionRef, GeneratorSource};
+pub use indexed::{
+    CollectionSource, GeneratorSource, IndexFunction as GeneratorFunctionRef, IndexedSource,
+    SPLITS,
+};
 pub use nexmark::NexmarkSource;
 pub use socket::SocketTextSource;
 

@@ -1,61 +1,29 @@
 //! The Nexmark event generator as a source.
 
-use std::task::{Context, Poll};
-
-use eddy_core::{Records, Result, StreamRecord};
-use eddy_runtime::{OperatorContext, SourceEvent, SourceReader};
+use std::sync::Arc;
 
 use crate::nexmark::{Event, NexmarkConfig, NexmarkGenerator};
 
+use super::indexed::IndexedSource;
+
 /// Emits Nexmark events (persons, auctions and bids, 1:3:46) with their event time
-/// as the record timestamp. Subtasks split the event numbers, so every parallelism
-/// produces the same events.
-pub struct NexmarkSource {
-    config: NexmarkConfig,
-    generator: Option<NexmarkGenerator>,
-    batch_size: usize,
-}
+/// as the record timestamp. Event `n` depends only on the seed and `n`, so every
+/// parallelism, and every restore, produces the same events.
+pub struct NexmarkSource;
 
 impl NexmarkSource {
     /// A source over the events `config` describes.
-    pub fn new(config: NexmarkConfig) -> Self {
-        NexmarkSource {
-            config,
-            generator: None,
-            batch_size: 1024,
-        }
-    }
-}
-
-impl SourceReader for NexmarkSource {
-    type Out = Records<Event>;
-
-    fn open(&mut self, ctx: &OperatorContext) -> Result<()> {
-        self.generator = Some(NexmarkGenerator::new_split(
-            self.config.clone(),
-            ctx.subtask,
-            ctx.parallelism.max(1),
-        ));
-        self.batch_size = super::batch_size(ctx);
-        Ok(())
-    }
-
-    fn poll_next(&mut self, _: &mut Context<'_>) -> Poll<Result<SourceEvent<Records<Event>>>> {
-        let Some(generator) = self.generator.as_mut() else {
-            return Poll::Ready(Ok(SourceEvent::End));
-        };
-        let batch: Vec<_> = generator
-            .by_ref()
-            .take(self.batch_size)
-            .map(|event| {
+    #[allow(clippy::new_ret_no_self)]
+    pub fn new(config: NexmarkConfig) -> IndexedSource<Event> {
+        let count = config.max_events;
+        let generator = NexmarkGenerator::new(config);
+        IndexedSource::new(
+            Arc::new(move |n| {
+                let event = generator.event_at(n);
                 let ts = event.timestamp();
-                StreamRecord::with_timestamp(event, ts)
-            })
-            .collect();
-        Poll::Ready(Ok(if batch.is_empty() {
-            SourceEvent::End
-        } else {
-            SourceEvent::Batch(batch)
-        }))
+                (event, Some(ts))
+            }),
+            count,
+        )
     }
 }

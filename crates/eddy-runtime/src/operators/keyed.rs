@@ -22,6 +22,21 @@ fn backend_for<K: Key>(ctx: &OperatorContext) -> KeyedStateBackend<K> {
     KeyedStateBackend::new(ctx.key_group_range(), ctx.max_parallelism).with_clock(ctx.clock.clone())
 }
 
+/// Loads restored keyed state into `backend` and returns the timer snapshots.
+pub(crate) fn restore_keyed<K: Key>(
+    backend: &mut KeyedStateBackend<K>,
+    snapshots: Vec<OperatorSnapshot>,
+) -> Result<Vec<Vec<u8>>> {
+    let mut timers = Vec::new();
+    for snapshot in snapshots {
+        if let Some(keyed) = &snapshot.keyed {
+            backend.restore(std::slice::from_ref(keyed))?;
+        }
+        timers.extend(snapshot.timers.into_iter().map(|(_, bytes)| bytes));
+    }
+    Ok(timers)
+}
+
 fn not_open() -> Error {
     Error::Other("operator used before open".into())
 }
@@ -95,18 +110,13 @@ where
     fn open(&mut self, ctx: &OperatorContext) -> Result<()> {
         let mut backend = backend_for::<K>(ctx);
         let range = backend.key_group_range();
-        for snapshot in std::mem::take(&mut self.restored) {
-            if let Some(keyed) = &snapshot.keyed {
-                backend.restore(std::slice::from_ref(keyed))?;
-            }
-            if !snapshot.operator.is_empty() {
-                let timers: TimerSnapshot<K, ()> = postcard::from_bytes(&snapshot.operator)
-                    .map_err(|e| Error::state(format!("timers cannot be decoded: {e}")))?;
-                let max = ctx.max_parallelism;
-                self.timers.restore(timers, |k| {
-                    range.contains(eddy_core::key_group::key_group_for_key(k, max))
-                });
-            }
+        for bytes in restore_keyed(&mut backend, std::mem::take(&mut self.restored))? {
+            let timers: TimerSnapshot<K, ()> = postcard::from_bytes(&bytes)
+                .map_err(|e| Error::state(format!("timers cannot be decoded: {e}")))?;
+            let max = ctx.max_parallelism;
+            self.timers.restore(timers, |k| {
+                range.contains(eddy_core::key_group::key_group_for_key(k, max))
+            });
         }
         self.function.open(&mut backend)?;
         self.backend = Some(backend);
@@ -177,12 +187,13 @@ where
         self.on_processing_time(Timestamp::MAX, out)
     }
 
-    fn snapshot_state(&mut self) -> Result<OperatorSnapshot> {
+    fn snapshot_state(&mut self, checkpoint_id: u64) -> Result<OperatorSnapshot> {
+        let _ = checkpoint_id;
         let backend = self.backend.as_mut().ok_or_else(not_open)?;
         Ok(OperatorSnapshot {
             keyed: Some(backend.snapshot()?),
-            timers: Vec::new(),
-            operator: postcard::to_stdvec(&self.timers.snapshot()).map_err(Error::state)?,
+            timers: vec![(0, postcard::to_stdvec(&self.timers.snapshot()).map_err(Error::state)?)],
+            operator: Vec::new(),
         })
     }
 
@@ -199,6 +210,7 @@ pub struct KeyedReduceOperator<K, T, F> {
     reduce: F,
     backend: Option<KeyedStateBackend<K>>,
     state: Option<ValueState<T>>,
+    restored: Vec<OperatorSnapshot>,
 }
 
 impl<K, T, F> KeyedReduceOperator<K, T, F> {
@@ -209,6 +221,7 @@ impl<K, T, F> KeyedReduceOperator<K, T, F> {
             reduce,
             backend: None,
             state: None,
+            restored: Vec::new(),
         }
     }
 }
@@ -224,6 +237,7 @@ where
 
     fn open(&mut self, ctx: &OperatorContext) -> Result<()> {
         let mut backend = backend_for::<K>(ctx);
+        restore_keyed(&mut backend, std::mem::take(&mut self.restored))?;
         self.state = Some(backend.value_state(ValueStateDescriptor::new("reduce"))?);
         self.backend = Some(backend);
         Ok(())
@@ -260,12 +274,18 @@ where
         out.collect(results)
     }
 
-    fn snapshot_state(&mut self) -> Result<OperatorSnapshot> {
+    fn snapshot_state(&mut self, checkpoint_id: u64) -> Result<OperatorSnapshot> {
+        let _ = checkpoint_id;
         let backend = self.backend.as_mut().ok_or_else(not_open)?;
         Ok(OperatorSnapshot {
             keyed: Some(backend.snapshot()?),
             ..Default::default()
         })
+    }
+
+    fn restore_state(&mut self, snapshots: Vec<OperatorSnapshot>) -> Result<()> {
+        self.restored = snapshots;
+        Ok(())
     }
 }
 
@@ -276,6 +296,7 @@ pub struct KeyedAggregateOperator<K, T, A: AggregateFunction> {
     function: Option<A>,
     backend: Option<KeyedStateBackend<K>>,
     state: Option<AggregatingState<A>>,
+    restored: Vec<OperatorSnapshot>,
 }
 
 impl<K, T, A: AggregateFunction> KeyedAggregateOperator<K, T, A> {
@@ -286,6 +307,7 @@ impl<K, T, A: AggregateFunction> KeyedAggregateOperator<K, T, A> {
             function: Some(function),
             backend: None,
             state: None,
+            restored: Vec::new(),
         }
     }
 }
@@ -302,6 +324,7 @@ where
 
     fn open(&mut self, ctx: &OperatorContext) -> Result<()> {
         let mut backend = backend_for::<K>(ctx);
+        restore_keyed(&mut backend, std::mem::take(&mut self.restored))?;
         let function = self.function.take().ok_or_else(not_open)?;
         self.state = Some(
             backend.aggregating_state(AggregatingStateDescriptor::new("aggregate", function))?,
@@ -332,11 +355,17 @@ where
         out.collect(results)
     }
 
-    fn snapshot_state(&mut self) -> Result<OperatorSnapshot> {
+    fn snapshot_state(&mut self, checkpoint_id: u64) -> Result<OperatorSnapshot> {
+        let _ = checkpoint_id;
         let backend = self.backend.as_mut().ok_or_else(not_open)?;
         Ok(OperatorSnapshot {
             keyed: Some(backend.snapshot()?),
             ..Default::default()
         })
+    }
+
+    fn restore_state(&mut self, snapshots: Vec<OperatorSnapshot>) -> Result<()> {
+        self.restored = snapshots;
+        Ok(())
     }
 }

@@ -14,6 +14,7 @@ pub use functions::{
     Collector, KeyedContext, KeyedProcessFunction, OutputTag, ProcessContext, ProcessFunction,
     SideBuffers,
 };
+pub(crate) use keyed::restore_keyed;
 pub use keyed::{KeySelector, KeyedAggregateOperator, KeyedProcessOperator, KeyedReduceOperator};
 pub use sink::{SinkOperator, SinkWriter};
 pub use watermarks::{

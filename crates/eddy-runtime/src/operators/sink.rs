@@ -4,7 +4,7 @@ use std::marker::PhantomData;
 
 use eddy_core::{Records, Result, Timestamp};
 
-use crate::operator::{Operator, OperatorContext};
+use crate::operator::{Operator, OperatorContext, OperatorSnapshot};
 use crate::output::Emitter;
 
 /// Writes records out. One writer per parallel subtask.
@@ -26,6 +26,26 @@ pub trait SinkWriter<T>: Send + 'static {
 
     /// The input ended: flush and finalize everything written.
     fn finish(&mut self) -> Result<()> {
+        Ok(())
+    }
+
+    /// A checkpoint barrier: pre-commit what was written since the last one and
+    /// return the sink's state (e.g. the transactions awaiting commit).
+    fn snapshot(&mut self, checkpoint_id: u64) -> Result<Vec<u8>> {
+        let _ = checkpoint_id;
+        Ok(Vec::new())
+    }
+
+    /// Checkpoint `checkpoint_id` completed: commit what it pre-committed.
+    fn notify_checkpoint_complete(&mut self, checkpoint_id: u64) -> Result<()> {
+        let _ = checkpoint_id;
+        Ok(())
+    }
+
+    /// Restores from the states of every subtask of the checkpointed run (a union),
+    /// before `open`.
+    fn restore(&mut self, states: Vec<Vec<u8>>) -> Result<()> {
+        let _ = states;
         Ok(())
     }
 }
@@ -76,5 +96,21 @@ where
 
     fn end_input(&mut self, _out: &mut Emitter<'_, Records<()>>) -> Result<()> {
         self.writer.finish()
+    }
+
+    fn snapshot_state(&mut self, checkpoint_id: u64) -> Result<OperatorSnapshot> {
+        Ok(OperatorSnapshot {
+            operator: self.writer.snapshot(checkpoint_id)?,
+            ..Default::default()
+        })
+    }
+
+    fn notify_checkpoint_complete(&mut self, checkpoint_id: u64) -> Result<()> {
+        self.writer.notify_checkpoint_complete(checkpoint_id)
+    }
+
+    fn restore_state(&mut self, snapshots: Vec<OperatorSnapshot>) -> Result<()> {
+        self.writer
+            .restore(snapshots.into_iter().map(|s| s.operator).collect())
     }
 }

@@ -458,18 +458,14 @@ where
         let mut backend = KeyedStateBackend::<K>::new(ctx.key_group_range(), ctx.max_parallelism)
             .with_clock(ctx.clock.clone());
         let range = backend.key_group_range();
-        for snapshot in std::mem::take(&mut self.restored) {
-            if let Some(keyed) = &snapshot.keyed {
-                backend.restore(std::slice::from_ref(keyed))?;
-            }
-            if !snapshot.operator.is_empty() {
-                let timers: TimerSnapshot<K, A::W> = postcard::from_bytes(&snapshot.operator)
-                    .map_err(|e| Error::state(format!("window timers cannot be decoded: {e}")))?;
-                let max = ctx.max_parallelism;
-                self.timers.restore(timers, |k| {
-                    range.contains(eddy_core::key_group::key_group_for_key(k, max))
-                });
-            }
+        let restored = std::mem::take(&mut self.restored);
+        for bytes in crate::operators::restore_keyed(&mut backend, restored)? {
+            let timers: TimerSnapshot<K, A::W> = postcard::from_bytes(&bytes)
+                .map_err(|e| Error::state(format!("window timers cannot be decoded: {e}")))?;
+            let max = ctx.max_parallelism;
+            self.timers.restore(timers, |k| {
+                range.contains(eddy_core::key_group::key_group_for_key(k, max))
+            });
         }
         self.contents.open(&mut backend)?;
         self.trigger_state =
@@ -540,15 +536,16 @@ where
         self.fire_processing_timers(Timestamp::MAX, out)
     }
 
-    fn snapshot_state(&mut self) -> Result<OperatorSnapshot> {
+    fn snapshot_state(&mut self, checkpoint_id: u64) -> Result<OperatorSnapshot> {
+        let _ = checkpoint_id;
         let backend = self
             .backend
             .as_mut()
             .ok_or_else(|| Error::Other("window operator used before open".into()))?;
         Ok(OperatorSnapshot {
             keyed: Some(backend.snapshot()?),
-            timers: Vec::new(),
-            operator: postcard::to_stdvec(&self.timers.snapshot()).map_err(Error::state)?,
+            timers: vec![(0, postcard::to_stdvec(&self.timers.snapshot()).map_err(Error::state)?)],
+            operator: Vec::new(),
         })
     }
 
