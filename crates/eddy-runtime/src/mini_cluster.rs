@@ -451,9 +451,11 @@ impl JobRun {
 
         let trigger = |coordinator: &mut Option<Coordinator>,
                            started_at: &mut HashMap<u64, Instant>,
+                           finished_sources: &HashSet<usize>,
                            is_savepoint: bool,
                            drain: bool|
          -> Option<u64> {
+            let is_final = finished_sources.len() == triggers.len();
             let c = coordinator.as_mut()?;
             let timestamp = now_millis();
             let id = c.trigger(Instant::now(), timestamp, is_savepoint)?;
@@ -464,7 +466,11 @@ impl JobRun {
                 is_savepoint,
             };
             for tx in &triggers {
-                let _ = tx.send(SourceTrigger { barrier, drain });
+                let _ = tx.send(SourceTrigger {
+                    barrier,
+                    drain,
+                    is_final,
+                });
             }
             Some(id)
         };
@@ -528,12 +534,12 @@ impl JobRun {
                         finished_sources.insert(task);
                         if finished_sources.len() == triggers.len() {
                             // Every input ended: the final checkpoint commits all output.
-                            trigger(&mut coordinator, &mut started_at, false, false);
+                            trigger(&mut coordinator, &mut started_at, &finished_sources, false, false);
                         }
                     }
                 },
                 _ = ticker.tick(), if coordinator.is_some() => {
-                    trigger(&mut coordinator, &mut started_at, false, false);
+                    trigger(&mut coordinator, &mut started_at, &finished_sources, false, false);
                 }
                 _ = expiry.tick(), if coordinator.is_some() => {
                     let expired = coordinator.as_mut().map(|c| c.expire(Instant::now())).unwrap_or_default();
@@ -553,7 +559,7 @@ impl JobRun {
                             internal_cancel.cancel();
                         }
                         if finished_sources.len() == triggers.len() && !triggers.is_empty() {
-                            trigger(&mut coordinator, &mut started_at, false, false);
+                            trigger(&mut coordinator, &mut started_at, &finished_sources, false, false);
                         }
                     }
                 }
@@ -565,7 +571,7 @@ impl JobRun {
                         }));
                         continue;
                     }
-                    match trigger(&mut coordinator, &mut started_at, true, request.stop == Some(true)) {
+                    match trigger(&mut coordinator, &mut started_at, &finished_sources, true, request.stop == Some(true)) {
                         Some(id) => { waiting_savepoints.insert(id, request); }
                         None => { let _ = request.reply.send(Err(Error::Other("the savepoint could not be triggered".into()))); }
                     }

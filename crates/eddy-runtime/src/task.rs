@@ -108,6 +108,9 @@ pub struct SourceTrigger {
     /// Stop-with-savepoint with drain: end the input first (final watermark, every
     /// window fires), then take the savepoint, then finish.
     pub drain: bool,
+    /// Every source has finished: once this checkpoint completes, the sources
+    /// close and the job ends.
+    pub is_final: bool,
 }
 
 impl TaskControl {
@@ -378,7 +381,7 @@ impl<S: SourceReader> SourceTask<S> {
                     }
                     let own = self.source_state()?;
                     checkpoint(self.chain.as_mut(), barrier, own, &self.control)?;
-                    if finished && final_checkpoint.is_none() {
+                    if (trigger.is_final || trigger.drain) && final_checkpoint.is_none() {
                         final_checkpoint = Some(barrier.checkpoint_id);
                     }
                 }

@@ -1,5 +1,6 @@
 //! Command-line arguments shared by eddy's example programs: `-p N`,
-//! `-D key=value`, and named options such as `--input PATH`.
+//! `-s latest|PATH`, `--allow-non-restored-state`, `-D key=value`, and named
+//! options such as `--input PATH`.
 
 use std::collections::HashMap;
 
@@ -12,6 +13,10 @@ pub struct Args {
     pub parallelism: Option<u32>,
     /// `-D key=value` overrides.
     pub config: Config,
+    /// `-s latest|PATH`: the checkpoint or savepoint to restore from.
+    pub restore: Option<String>,
+    /// `--allow-non-restored-state`.
+    pub allow_non_restored_state: bool,
     options: HashMap<String, String>,
 }
 
@@ -54,6 +59,10 @@ impl Args {
                     let v = value_of("-D")?;
                     parsed.config.set_from_arg(&v)?;
                 }
+                "-s" | "--fromSavepoint" => {
+                    parsed.restore = Some(value_of(&arg)?);
+                }
+                "--allow-non-restored-state" | "-n" => parsed.allow_non_restored_state = true,
                 other if other.starts_with("-D") && other.len() > 2 => {
                     parsed.config.set_from_arg(&other[2..])?;
                 }
@@ -63,7 +72,8 @@ impl Args {
                 }
                 other => {
                     return Err(usage(format!(
-                        "unknown argument '{other}' (expected -p N, -D key=value, {})",
+                        "unknown argument '{other}' (expected -p N, -s latest|PATH, \
+                         --allow-non-restored-state, -D key=value, {})",
                         known.join(", ")
                     )))
                 }
@@ -96,11 +106,18 @@ impl Args {
         }
     }
 
-    /// The configuration for a job: `-D` overrides plus `-p`.
+    /// The configuration for a job: `-D` overrides plus `-p`, `-s` and
+    /// `--allow-non-restored-state`.
     pub fn job_config(&self) -> Config {
         let mut config = self.config.clone();
         if let Some(p) = self.parallelism {
             config.set("parallelism.default", p.to_string());
+        }
+        if let Some(path) = &self.restore {
+            config.set(eddy_runtime::mini_cluster::RESTORE_PATH, path.clone());
+        }
+        if self.allow_non_restored_state {
+            config.set(eddy_runtime::mini_cluster::ALLOW_NON_RESTORED, "true");
         }
         config
     }
