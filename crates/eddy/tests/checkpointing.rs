@@ -1,0 +1,277 @@
+//! Checkpoints, restarts and savepoints in process: a failing user function
+//! restarts from the latest checkpoint; savepoints restore at other parallelisms
+//! with keyed state and timers; checkpoints complete under backpressure and time
+//! out cleanly; unknown state needs --allow-non-restored-state.
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use eddy::prelude::*;
+
+fn committed(dir: &Path) -> Vec<String> {
+    let mut lines = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        if !name.starts_with('.') && !name.starts_with('_') {
+            lines.extend(std::fs::read_to_string(entry.path()).unwrap().lines().map(str::to_string));
+        }
+    }
+    lines.sort();
+    lines
+}
+
+fn checkpointed(env: &StreamExecutionEnvironment, dir: &Path) {
+    env.configure("execution.checkpointing.interval", "40ms");
+    env.configure("execution.checkpointing.dir", dir.to_str().unwrap());
+}
+
+/// Generator → (optionally failing) map → keyed 1 s tumbling window count → files.
+fn window_job(env: &StreamExecutionEnvironment, out: &Path, rate: Option<f64>, fail_at: Option<(u64, Arc<AtomicBool>)>) {
+    env.from_generator_with_rate(Some(30_000), rate, |i| ((i % 97, i), Some((i * 2) as i64)))
+        .uid("source")
+        .map(move |(k, i): (u64, u64)| {
+            if let Some((at, failed)) = &fail_at {
+                if i == *at && !failed.swap(true, Ordering::SeqCst) {
+                    panic!("injected failure at record {i}");
+                }
+            }
+            (k, 1u64)
+        })
+        .uid("map")
+        .assign_timestamps_and_watermarks(WatermarkStrategy::for_monotonous_timestamps())
+        .uid("timestamps")
+        .key_by(|e: &(u64, u64)| e.0)
+        .window(TumblingEventTimeWindows::of(Duration::from_secs(1)))
+        .reduce_with(
+            |a, b| (a.0, a.1 + b.1),
+            |k: &u64, info: &WindowInfo<'_, TimeWindow>, v: (u64, u64), out: &mut Collector<String>| {
+                out.collect(format!("{},{k},{}", info.window.start, v.1))
+            },
+        )
+        .uid("window")
+        .write_as_text(out, String::clone)
+        .uid("sink");
+}
+
+#[test]
+fn a_failing_task_restarts_from_the_latest_checkpoint_with_exact_output() {
+    let work = tempfile::tempdir().unwrap();
+    let env = StreamExecutionEnvironment::new();
+    env.set_parallelism(2);
+    window_job(&env, &work.path().join("reference"), None, None);
+    env.execute("reference").unwrap();
+    let expected = committed(&work.path().join("reference"));
+    assert!(expected.len() > 50);
+
+    let env = StreamExecutionEnvironment::new();
+    env.set_parallelism(2);
+    checkpointed(&env, &work.path().join("checkpoints"));
+    env.configure("restart-strategy.type", "fixed-delay");
+    env.configure("restart-strategy.fixed-delay.attempts", "3");
+    env.configure("restart-strategy.fixed-delay.delay", "10 ms");
+    let out = work.path().join("out");
+    window_job(&env, &out, Some(60_000.0), Some((20_000, Arc::new(AtomicBool::new(false)))));
+    let result = env.execute("restarting").unwrap();
+    assert_eq!(result.counter("numRestarts"), 1);
+    assert!(result.counter("numberOfCompletedCheckpoints") >= 2, "{:?}", result.counters);
+    assert!(committed(&out) == expected, "output after a restart differs from the failure-free run");
+}
+
+#[test]
+fn without_a_restart_strategy_the_failure_fails_the_job() {
+    let work = tempfile::tempdir().unwrap();
+    let env = StreamExecutionEnvironment::new();
+    checkpointed(&env, &work.path().join("checkpoints"));
+    env.configure("restart-strategy.type", "none");
+    window_job(&env, &work.path().join("out"), None, Some((100, Arc::new(AtomicBool::new(false)))));
+    let err = env.execute("failing").unwrap_err().to_string();
+    assert!(err.contains("injected failure at record 100"), "{err}");
+}
+
+/// Emits `(key, sum)` when the watermark passes 5 ms after a key's latest record.
+#[derive(Clone, Default)]
+struct SumOnTimeout {
+    sum: Option<ValueState<u64>>,
+    deadline: Option<ValueState<i64>>,
+}
+
+impl KeyedProcessFunction<u64, (u64, u64), String> for SumOnTimeout {
+    fn open(&mut self, state: &mut KeyedStateBackend<u64>) -> Result<()> {
+        self.sum = Some(state.value_state(ValueStateDescriptor::new("sum"))?);
+        self.deadline = Some(state.value_state(ValueStateDescriptor::new("deadline"))?);
+        Ok(())
+    }
+    fn process_element(&mut self, (_, v): (u64, u64), ctx: &mut KeyedContext<'_, u64>, _: &mut Collector<String>) -> Result<()> {
+        let (Some(sum), Some(deadline)) = (&self.sum, &self.deadline) else { return Ok(()) };
+        let ts = ctx.timestamp().unwrap_or(0);
+        let total = sum.value(ctx.state()).unwrap_or(0) + v;
+        sum.update(ctx.state(), total);
+        if let Some(old) = deadline.value(ctx.state()) {
+            ctx.delete_event_time_timer(old);
+        }
+        deadline.update(ctx.state(), ts + 5);
+        ctx.register_event_time_timer(ts + 5);
+        Ok(())
+    }
+    fn on_timer(&mut self, ts: i64, ctx: &mut KeyedContext<'_, u64>, out: &mut Collector<String>) -> Result<()> {
+        let (Some(sum), Some(deadline)) = (&self.sum, &self.deadline) else { return Ok(()) };
+        let key = *ctx.current_key();
+        out.collect(format!("{ts},{key},{}", sum.value(ctx.state()).unwrap_or(0)));
+        sum.clear(ctx.state());
+        deadline.clear(ctx.state());
+        Ok(())
+    }
+}
+
+/// A watermark `3 ms` behind the highest timestamp after every record, so timers
+/// fire at the same records in every run.
+struct EveryRecord(i64);
+
+impl WatermarkGenerator<(u64, u64)> for EveryRecord {
+    fn on_event(&mut self, _: &(u64, u64), ts: i64, out: &mut WatermarkOutput) {
+        self.0 = self.0.max(ts);
+        out.emit_watermark(self.0 - 4);
+    }
+    fn on_periodic_emit(&mut self, _: &mut WatermarkOutput) {}
+}
+
+/// Keys appear in bursts: key `k` gets records at times near `10 * (i / 400)`, so
+/// its timer fires between bursts and state and timers are alive at any moment.
+/// The source runs at parallelism 1 (one ordered stream); the keyed operator at
+/// the job's parallelism.
+fn timer_job(env: &StreamExecutionEnvironment, out: &Path, rate: Option<f64>) {
+    env.from_generator_with_rate(Some(40_000), rate, |i| ((i % 50, i % 7), Some((i / 400 * 10 + i % 3) as i64)))
+        .set_parallelism(1)
+        .uid("source")
+        .assign_timestamps_and_watermarks(WatermarkStrategy::for_generator(|| EveryRecord(i64::MIN / 2)))
+        .set_parallelism(1)
+        .uid("timestamps")
+        .key_by(|e: &(u64, u64)| e.0)
+        .process(SumOnTimeout::default())
+        .uid("sums")
+        .write_as_text(out, String::clone)
+        .uid("sink");
+}
+
+#[test]
+fn savepoints_rescale_keyed_state_and_timers_1_to_3_to_2() {
+    let work = tempfile::tempdir().unwrap();
+    let reference = work.path().join("reference");
+    let env = StreamExecutionEnvironment::new();
+    timer_job(&env, &reference, None);
+    env.execute("reference").unwrap();
+    let expected = committed(&reference);
+    assert!(expected.len() > 100);
+
+    let out = work.path().join("out");
+    let savepoints = work.path().join("savepoints");
+    let mut restore: Option<std::path::PathBuf> = None;
+    for (p, rate) in [(1u32, Some(40_000.0)), (3, Some(40_000.0)), (2, None)] {
+        let env = StreamExecutionEnvironment::new();
+        env.set_parallelism(p);
+        checkpointed(&env, &work.path().join(format!("checkpoints-{p}")));
+        if let Some(path) = &restore {
+            env.configure("execution.state-recovery.path", path.to_str().unwrap());
+        }
+        timer_job(&env, &out, rate);
+        let client = env.execute_async("timers").unwrap();
+        if rate.is_some() {
+            std::thread::sleep(Duration::from_millis(250));
+            let path = client.stop_with_savepoint(&savepoints, false).unwrap();
+            assert!(path.join("_metadata").exists());
+            restore = Some(path);
+            client.wait().unwrap();
+            let so_far = committed(&out).len();
+            assert!(so_far < expected.len(), "stopped mid-stream at parallelism {p} ({so_far} lines)");
+        } else {
+            client.wait().unwrap();
+        }
+    }
+    let got = committed(&out);
+    assert_eq!(got.len(), expected.len());
+    assert!(got == expected, "output after 1 -> 3 -> 2 differs from the uninterrupted run");
+}
+
+#[test]
+fn trigger_savepoint_keeps_the_job_running_and_is_never_deleted() {
+    let work = tempfile::tempdir().unwrap();
+    let env = StreamExecutionEnvironment::new();
+    checkpointed(&env, &work.path().join("checkpoints"));
+    let out = work.path().join("out");
+    timer_job(&env, &out, Some(40_000.0));
+    let client = env.execute_async("running").unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let savepoint = client.trigger_savepoint(work.path().join("savepoints")).unwrap();
+    let result = client.wait().unwrap();
+    assert!(result.counter("numberOfCompletedCheckpoints") >= 2);
+    assert!(savepoint.join("_metadata").exists(), "a savepoint outlives its job");
+
+    // A job without the "sums" operator refuses the savepoint...
+    let env = StreamExecutionEnvironment::new();
+    checkpointed(&env, &work.path().join("checkpoints-2"));
+    env.configure("execution.state-recovery.path", savepoint.to_str().unwrap());
+    env.from_generator(Some(10), |i| (i, Some(i as i64))).uid("source").discard().uid("sink");
+    let err = env.execute("other").unwrap_err().to_string();
+    assert!(err.contains("sums") && err.contains("--allow-non-restored-state"), "{err}");
+    // ...unless told to drop it.
+    env.configure("execution.state-recovery.ignore-unclaimed-state", "true");
+    env.execute("other").unwrap();
+}
+
+#[test]
+fn savepoints_need_checkpointing() {
+    let env = StreamExecutionEnvironment::new();
+    env.from_generator(None, |i| (i, None)).discard();
+    let client = env.execute_async("no checkpoints").unwrap();
+    let err = client.trigger_savepoint("/tmp/nowhere").unwrap_err().to_string();
+    assert!(err.contains("execution.checkpointing.interval"), "{err}");
+    client.cancel();
+    let _ = client.wait();
+}
+
+struct SlowSink;
+
+impl eddy::runtime::operators::SinkWriter<u64> for SlowSink {
+    fn write_batch(&mut self, _: Vec<eddy::core::StreamRecord<u64>>) -> Result<()> {
+        std::thread::sleep(Duration::from_millis(5));
+        Ok(())
+    }
+}
+
+fn backpressured(env: &StreamExecutionEnvironment) {
+    env.set_parallelism(2);
+    env.configure("execution.batch-size", "16");
+    env.configure("taskmanager.network.memory.buffers-per-channel", "1");
+    env.from_generator(Some(8_000), |i| (i, None))
+        .key_by(|x: &u64| x % 4)
+        .reduce(|a, b| a + b)
+        .sink_to("Slow Sink", |_| SlowSink);
+}
+
+#[test]
+fn checkpoints_complete_while_a_slow_sink_backpressures_the_job() {
+    let work = tempfile::tempdir().unwrap();
+    let env = StreamExecutionEnvironment::new();
+    checkpointed(&env, work.path());
+    backpressured(&env);
+    let result = env.execute("backpressure").unwrap();
+    assert!(result.counter("numberOfCompletedCheckpoints") >= 3, "{:?}", result.counters);
+    assert_eq!(result.counter("numberOfFailedCheckpoints"), 0);
+}
+
+#[test]
+fn a_tiny_checkpoint_timeout_fails_the_job_cleanly() {
+    let work = tempfile::tempdir().unwrap();
+    let env = StreamExecutionEnvironment::new();
+    checkpointed(&env, work.path());
+    env.configure("execution.checkpointing.timeout", "1 ms");
+    env.configure("restart-strategy.type", "none");
+    backpressured(&env);
+    let err = env.execute("timeouts").unwrap_err().to_string();
+    assert!(err.contains("expired before completing"), "{err}");
+    assert!(err.contains("tolerable-failed-checkpoints"), "{err}");
+}
