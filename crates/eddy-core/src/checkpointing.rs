@@ -52,7 +52,8 @@ pub mod keys {
     /// Growth factor of the exponential-delay strategy.
     pub const EXP_MULTIPLIER: &str = "restart-strategy.exponential-delay.backoff-multiplier";
     /// Restart attempts of the exponential-delay strategy before the job fails.
-    pub const EXP_ATTEMPTS: &str = "restart-strategy.exponential-delay.attempts-before-reset-backoff";
+    pub const EXP_ATTEMPTS: &str =
+        "restart-strategy.exponential-delay.attempts-before-reset-backoff";
 }
 
 /// Whether multi-input tasks align barriers.
@@ -108,7 +109,9 @@ fn bad(key: &str, message: impl Into<String>) -> Error {
 fn duration(config: &Config, key: &str, default: Duration) -> Result<Duration> {
     match config.get_str(key) {
         None => Ok(default),
-        Some(text) => parse_duration(text).map_err(|_| bad(key, format!("'{text}' is not a duration"))),
+        Some(text) => {
+            parse_duration(text).map_err(|_| bad(key, format!("'{text}' is not a duration")))
+        }
     }
 }
 
@@ -128,8 +131,12 @@ impl CheckpointingOptions {
         let Some(interval_text) = config.get_str(keys::INTERVAL) else {
             return Ok(None);
         };
-        let interval = parse_duration(interval_text)
-            .map_err(|_| bad(keys::INTERVAL, format!("'{interval_text}' is not a duration")))?;
+        let interval = parse_duration(interval_text).map_err(|_| {
+            bad(
+                keys::INTERVAL,
+                format!("'{interval_text}' is not a duration"),
+            )
+        })?;
         if interval.is_zero() {
             return Err(bad(keys::INTERVAL, "must be positive"));
         }
@@ -258,7 +265,9 @@ impl RestartStrategy {
     pub fn delay_before(&self, attempt: u32) -> Option<Duration> {
         match self {
             RestartStrategy::None => None,
-            RestartStrategy::FixedDelay { attempts, delay } => (attempt <= *attempts).then_some(*delay),
+            RestartStrategy::FixedDelay { attempts, delay } => {
+                (attempt <= *attempts).then_some(*delay)
+            }
             RestartStrategy::ExponentialDelay {
                 initial_backoff,
                 max_backoff,
@@ -270,7 +279,9 @@ impl RestartStrategy {
                 }
                 let factor = multiplier.powi(attempt.saturating_sub(1).min(64) as i32);
                 let delay = initial_backoff.as_secs_f64() * factor;
-                Some(Duration::from_secs_f64(delay.min(max_backoff.as_secs_f64())))
+                Some(Duration::from_secs_f64(
+                    delay.min(max_backoff.as_secs_f64()),
+                ))
             }
         }
     }
@@ -285,8 +296,13 @@ mod tests {
         let mut config = Config::new();
         config.set(keys::INTERVAL, "1s");
         config.set(keys::MODE, "SOMETIMES");
-        let err = CheckpointingOptions::from_config(&config).unwrap_err().to_string();
-        assert!(err.contains(keys::MODE) && err.contains("SOMETIMES"), "{err}");
+        let err = CheckpointingOptions::from_config(&config)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(keys::MODE) && err.contains("SOMETIMES"),
+            "{err}"
+        );
         config.set(keys::MODE, "at_least_once");
         let options = CheckpointingOptions::from_config(&config).unwrap().unwrap();
         assert_eq!(options.mode, CheckpointingMode::AtLeastOnce);

@@ -57,7 +57,10 @@ pub fn guarded<T>(context: &OperatorContext, f: impl FnOnce() -> Result<T>) -> R
 }
 
 /// Wraps an operator's snapshot with the subtask's identity; `None` when empty.
-pub fn subtask_state(ctx: &OperatorContext, snapshot: OperatorSnapshot) -> Option<OperatorSubtaskState> {
+pub fn subtask_state(
+    ctx: &OperatorContext,
+    snapshot: OperatorSnapshot,
+) -> Option<OperatorSubtaskState> {
     (!snapshot.is_empty()).then(|| OperatorSubtaskState {
         uid: ctx.uid.clone(),
         subtask: ctx.subtask as u32,
@@ -224,7 +227,11 @@ impl<O: Operator> Output<O::In> for ChainNode<O> {
         self.next.flush_buffers();
     }
 
-    fn snapshot_state(&mut self, checkpoint_id: u64, out: &mut Vec<OperatorSubtaskState>) -> Result<()> {
+    fn snapshot_state(
+        &mut self,
+        checkpoint_id: u64,
+        out: &mut Vec<OperatorSubtaskState>,
+    ) -> Result<()> {
         let Self {
             operator, context, ..
         } = self;
@@ -247,7 +254,9 @@ impl<O: Operator> Output<O::In> for ChainNode<O> {
         let Self {
             operator, context, ..
         } = self;
-        guarded(context, || operator.notify_checkpoint_complete(checkpoint_id))?;
+        guarded(context, || {
+            operator.notify_checkpoint_complete(checkpoint_id)
+        })?;
         for side in self.sides.all_mut() {
             side.notify_checkpoint_complete(checkpoint_id)?;
         }

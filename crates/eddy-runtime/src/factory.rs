@@ -272,7 +272,9 @@ impl<S: SourceReader, F: Fn(usize) -> S + Send + Sync> VertexFactory for SourceV
     ) -> Result<Box<dyn Task>> {
         let chain = downcast::<Box<dyn Output<S::Out>>>(next, "a source's output")?;
         let source = (self.create)(ctx.subtask);
-        Ok(Box::new(SourceTask::new(source, chain, ctx, settings, control)))
+        Ok(Box::new(SourceTask::new(
+            source, chain, ctx, settings, control,
+        )))
     }
 
     fn discard(&self) -> AnyBox {

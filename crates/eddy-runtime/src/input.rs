@@ -73,7 +73,11 @@ impl<B> InputGate<B> {
 
     /// A barrier arrived on `channel`; returns the barrier once every live channel
     /// delivered it.
-    fn on_barrier(&mut self, channel: usize, barrier: CheckpointBarrier) -> Option<CheckpointBarrier> {
+    fn on_barrier(
+        &mut self,
+        channel: usize,
+        barrier: CheckpointBarrier,
+    ) -> Option<CheckpointBarrier> {
         match self.aligning {
             Some(current) if current.checkpoint_id == barrier.checkpoint_id => {}
             Some(current) if current.checkpoint_id > barrier.checkpoint_id => return None,

@@ -27,8 +27,8 @@
 //! typed records and Arrow `RecordBatch`es share it.
 
 pub mod chain;
-pub mod checkpoint;
 pub mod channel;
+pub mod checkpoint;
 pub mod factory;
 pub mod input;
 pub mod mini_cluster;

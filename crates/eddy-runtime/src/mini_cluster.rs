@@ -328,7 +328,11 @@ fn resolve_restore(
         let checkpoint = storage::read(Path::new(path.trim()))?;
         shared.say(format!(
             "restoring from {} {} at {}",
-            if checkpoint.is_savepoint { "savepoint" } else { "checkpoint" },
+            if checkpoint.is_savepoint {
+                "savepoint"
+            } else {
+                "checkpoint"
+            },
             checkpoint.id,
             path.trim()
         ));
@@ -387,7 +391,9 @@ impl JobRun {
             Ok(()) => JobStatus::Finished,
             Err(Error::Cancelled) => {
                 if let Some(c) = &self.checkpointing {
-                    if let (Some(dir), CheckpointRetention::DeleteOnCancellation) = (&c.dir, c.retention) {
+                    if let (Some(dir), CheckpointRetention::DeleteOnCancellation) =
+                        (&c.dir, c.retention)
+                    {
                         storage::delete_all(dir, &self.spec.graph.name);
                     }
                 }
@@ -410,10 +416,14 @@ impl JobRun {
         external: &mut CancelSignal,
         savepoints: &mut mpsc::UnboundedReceiver<SavepointRequest>,
     ) -> Result<()> {
-        let restored = self.restored.as_ref().map(|c| Arc::new(RestoredState::new(c)));
+        let restored = self
+            .restored
+            .as_ref()
+            .map(|c| Arc::new(RestoredState::new(c)));
         let next_id = self.restored.as_ref().map_or(1, |c| c.id + 1);
         let (events_tx, mut events) = mpsc::unbounded_channel();
-        let (completed_tx, completed_rx) = watch::channel(self.restored.as_ref().map_or(0, |c| c.id));
+        let (completed_tx, completed_rx) =
+            watch::channel(self.restored.as_ref().map_or(0, |c| c.id));
         let checkpointing = self.checkpointing.clone();
         let wiring = Wiring {
             events: checkpointing.as_ref().map(|_| events_tx),
@@ -423,7 +433,13 @@ impl JobRun {
                 .as_ref()
                 .is_none_or(|c| c.mode == CheckpointingMode::ExactlyOnce),
         };
-        let (tasks, triggers) = build_tasks(&self.spec, &self.config, &self.clock, &self.counters, wiring)?;
+        let (tasks, triggers) = build_tasks(
+            &self.spec,
+            &self.config,
+            &self.clock,
+            &self.counters,
+            wiring,
+        )?;
         let num_tasks = tasks.len();
         let (internal_cancel, internal_signal) = cancel_pair();
         let mut set = tokio::task::JoinSet::new();
@@ -436,7 +452,9 @@ impl JobRun {
         let mut coordinator = checkpointing.as_ref().map(|c| {
             Coordinator::new(num_tasks, next_id, c.max_concurrent, c.min_pause, c.timeout)
         });
-        let interval = checkpointing.as_ref().map_or(Duration::from_secs(3600), |c| c.interval);
+        let interval = checkpointing
+            .as_ref()
+            .map_or(Duration::from_secs(3600), |c| c.interval);
         let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut expiry = tokio::time::interval(Duration::from_millis(20));
@@ -450,10 +468,10 @@ impl JobRun {
         let size_counter = self.counters.counter("lastCheckpointSize");
 
         let trigger = |coordinator: &mut Option<Coordinator>,
-                           started_at: &mut HashMap<u64, Instant>,
-                           finished_sources: &HashSet<usize>,
-                           is_savepoint: bool,
-                           drain: bool|
+                       started_at: &mut HashMap<u64, Instant>,
+                       finished_sources: &HashSet<usize>,
+                       is_savepoint: bool,
+                       drain: bool|
          -> Option<u64> {
             let is_final = finished_sources.len() == triggers.len();
             let c = coordinator.as_mut()?;
@@ -593,9 +611,16 @@ impl JobRun {
 
     /// Writes a completed checkpoint (into the checkpoint directory, or a savepoint
     /// into its target directory) and prunes old checkpoints.
-    async fn persist(&self, checkpoint: &CompletedCheckpoint, savepoint_dir: Option<&Path>) -> Result<Option<PathBuf>> {
+    async fn persist(
+        &self,
+        checkpoint: &CompletedCheckpoint,
+        savepoint_dir: Option<&Path>,
+    ) -> Result<Option<PathBuf>> {
         let job = self.spec.graph.name.clone();
-        let target = match (savepoint_dir, self.checkpointing.as_ref().and_then(|c| c.dir.clone())) {
+        let target = match (
+            savepoint_dir,
+            self.checkpointing.as_ref().and_then(|c| c.dir.clone()),
+        ) {
             (Some(dir), _) => dir.join(format!(
                 "savepoint-{}-{}-{:x}",
                 storage::slug(&job),
@@ -857,6 +882,10 @@ fn build_tasks(
                 events: wiring.events.clone(),
                 completed: wiring.completed.clone(),
                 triggers: None,
+                sync_pause_max: wiring
+                    .events
+                    .as_ref()
+                    .map(|_| counters.counter("checkpointSyncDurationMaxMicros")),
             };
             if vertex.kind == VertexKind::Source && wiring.events.is_some() {
                 let (tx, rx) = mpsc::unbounded_channel();

@@ -49,7 +49,11 @@ pub trait Output<B>: Send {
         Ok(())
     }
     /// Snapshots the state of every operator of the chain for a checkpoint.
-    fn snapshot_state(&mut self, checkpoint_id: u64, out: &mut Vec<OperatorSubtaskState>) -> Result<()> {
+    fn snapshot_state(
+        &mut self,
+        checkpoint_id: u64,
+        out: &mut Vec<OperatorSubtaskState>,
+    ) -> Result<()> {
         let _ = (checkpoint_id, out);
         Ok(())
     }
@@ -93,7 +97,11 @@ pub trait ErasedOutput: Send {
     /// The wrapped output's buffer flush.
     fn flush_buffers(&mut self);
     /// The wrapped output's snapshot.
-    fn snapshot_state(&mut self, checkpoint_id: u64, out: &mut Vec<OperatorSubtaskState>) -> Result<()>;
+    fn snapshot_state(
+        &mut self,
+        checkpoint_id: u64,
+        out: &mut Vec<OperatorSubtaskState>,
+    ) -> Result<()>;
     /// The wrapped output's barrier forwarding.
     fn emit_barrier(&mut self, barrier: CheckpointBarrier) -> Result<()>;
     /// The wrapped output's completion notification.
@@ -138,7 +146,11 @@ impl<B: Send + 'static> ErasedOutput for TypedOutput<B> {
     fn flush_buffers(&mut self) {
         self.0.flush_buffers()
     }
-    fn snapshot_state(&mut self, checkpoint_id: u64, out: &mut Vec<OperatorSubtaskState>) -> Result<()> {
+    fn snapshot_state(
+        &mut self,
+        checkpoint_id: u64,
+        out: &mut Vec<OperatorSubtaskState>,
+    ) -> Result<()> {
         self.0.snapshot_state(checkpoint_id, out)
     }
     fn emit_barrier(&mut self, barrier: CheckpointBarrier) -> Result<()> {
@@ -296,13 +308,19 @@ impl<B: eddy_core::Batch> Output<B> for FanOut<B> {
     fn flush_buffers(&mut self) {
         self.outputs.iter_mut().for_each(|o| o.flush_buffers());
     }
-    fn snapshot_state(&mut self, checkpoint_id: u64, out: &mut Vec<OperatorSubtaskState>) -> Result<()> {
+    fn snapshot_state(
+        &mut self,
+        checkpoint_id: u64,
+        out: &mut Vec<OperatorSubtaskState>,
+    ) -> Result<()> {
         self.outputs
             .iter_mut()
             .try_for_each(|o| o.snapshot_state(checkpoint_id, out))
     }
     fn emit_barrier(&mut self, barrier: CheckpointBarrier) -> Result<()> {
-        self.outputs.iter_mut().try_for_each(|o| o.emit_barrier(barrier))
+        self.outputs
+            .iter_mut()
+            .try_for_each(|o| o.emit_barrier(barrier))
     }
     fn notify_checkpoint_complete(&mut self, checkpoint_id: u64) -> Result<()> {
         self.outputs

@@ -98,6 +98,9 @@ pub struct TaskControl {
     pub completed: Option<watch::Receiver<u64>>,
     /// Checkpoint triggers (source tasks only).
     pub triggers: Option<mpsc::UnboundedReceiver<SourceTrigger>>,
+    /// The longest synchronous part of a snapshot so far, in microseconds (the
+    /// time record processing stops for a checkpoint).
+    pub sync_pause_max: Option<Arc<std::sync::atomic::AtomicU64>>,
 }
 
 /// What the coordinator asks of a source task.
@@ -128,12 +131,24 @@ impl TaskControl {
     fn latest_completed(&self) -> u64 {
         self.completed.as_ref().map_or(0, |c| *c.borrow())
     }
+
+    fn record_pause(&self, started: std::time::Instant) {
+        if let Some(max) = &self.sync_pause_max {
+            max.fetch_max(
+                started.elapsed().as_micros() as u64,
+                std::sync::atomic::Ordering::Relaxed,
+            );
+        }
+    }
 }
 
 /// A runnable task.
 pub trait Task: Send {
     /// Runs the task to completion, failure or cancellation.
-    fn run(self: Box<Self>, cancel: CancelSignal) -> Pin<Box<dyn Future<Output = Result<()>> + Send>>;
+    fn run(
+        self: Box<Self>,
+        cancel: CancelSignal,
+    ) -> Pin<Box<dyn Future<Output = Result<()>> + Send>>;
 }
 
 async fn flush<B>(chain: &mut dyn Output<B>, cancel: &mut CancelSignal) -> Result<()> {
@@ -167,7 +182,9 @@ async fn next_completed(completed: &mut Option<watch::Receiver<u64>>) -> u64 {
 }
 
 /// The next checkpoint trigger, or never.
-async fn next_trigger(triggers: &mut Option<mpsc::UnboundedReceiver<SourceTrigger>>) -> SourceTrigger {
+async fn next_trigger(
+    triggers: &mut Option<mpsc::UnboundedReceiver<SourceTrigger>>,
+) -> SourceTrigger {
     match triggers {
         Some(rx) => match rx.recv().await {
             Some(barrier) => barrier,
@@ -225,9 +242,11 @@ fn checkpoint<B>(
     own: Option<OperatorSubtaskState>,
     control: &TaskControl,
 ) -> Result<()> {
+    let started = std::time::Instant::now();
     let mut states: Vec<OperatorSubtaskState> = own.into_iter().collect();
     chain.snapshot_state(barrier.checkpoint_id, &mut states)?;
     chain.emit_barrier(barrier)?;
+    control.record_pause(started);
     control.send(TaskEvent::Ack(TaskAck {
         checkpoint_id: barrier.checkpoint_id,
         task: control.index,
@@ -303,7 +322,8 @@ impl<S: SourceReader> SourceTask<S> {
             } = &mut self;
             guarded(context, || {
                 if let Some(snapshots) = context.restored_snapshots() {
-                    source.restore_positions(snapshots.into_iter().map(|s| s.operator).collect())?;
+                    source
+                        .restore_positions(snapshots.into_iter().map(|s| s.operator).collect())?;
                 }
                 source.open(context)
             })?;
@@ -326,7 +346,9 @@ impl<S: SourceReader> SourceTask<S> {
                 ..
             } = &mut self;
             let TaskControl {
-                triggers, completed, ..
+                triggers,
+                completed,
+                ..
             } = control;
             tokio::select! {
                 event = poll_fn(|cx| match guarded(context, || Ok(source.poll_next(cx))) {
@@ -406,7 +428,10 @@ impl<S: SourceReader> SourceTask<S> {
 }
 
 impl<S: SourceReader> Task for SourceTask<S> {
-    fn run(self: Box<Self>, cancel: CancelSignal) -> Pin<Box<dyn Future<Output = Result<()>> + Send>> {
+    fn run(
+        self: Box<Self>,
+        cancel: CancelSignal,
+    ) -> Pin<Box<dyn Future<Output = Result<()>> + Send>> {
         Box::pin(self.run_loop(cancel))
     }
 }
@@ -421,7 +446,12 @@ pub struct OneInputTask<B: eddy_core::Batch> {
 
 impl<B: eddy_core::Batch> OneInputTask<B> {
     /// A one-input task.
-    pub fn new(gate: InputGate<B>, chain: Box<dyn Output<B>>, settings: TaskSettings, control: TaskControl) -> Self {
+    pub fn new(
+        gate: InputGate<B>,
+        chain: Box<dyn Output<B>>,
+        settings: TaskSettings,
+        control: TaskControl,
+    ) -> Self {
         let gate = gate.with_exactly_once(settings.exactly_once);
         OneInputTask {
             gate,
@@ -488,7 +518,10 @@ impl<B: eddy_core::Batch> OneInputTask<B> {
 }
 
 impl<B: eddy_core::Batch> Task for OneInputTask<B> {
-    fn run(self: Box<Self>, cancel: CancelSignal) -> Pin<Box<dyn Future<Output = Result<()>> + Send>> {
+    fn run(
+        self: Box<Self>,
+        cancel: CancelSignal,
+    ) -> Pin<Box<dyn Future<Output = Result<()>> + Send>> {
         Box::pin(self.run_loop(cancel))
     }
 }
@@ -560,7 +593,8 @@ impl<O: TwoInputOperator> TwoInputTask<O> {
         let mut pacer = Pacer::new(self.settings.clone());
         let (mut done1, mut done2) = (false, false);
         // The barrier each gate has aligned, waiting for the other gate's.
-        let (mut barrier1, mut barrier2): (Option<CheckpointBarrier>, Option<CheckpointBarrier>) = (None, None);
+        let (mut barrier1, mut barrier2): (Option<CheckpointBarrier>, Option<CheckpointBarrier>) =
+            (None, None);
         let mut notified = 0u64;
         while !(done1 && done2) {
             self.head.flush(&mut cancel).await?;
@@ -575,8 +609,10 @@ impl<O: TwoInputOperator> TwoInputTask<O> {
             let (g1, g2) = (&mut self.gate1, &mut self.gate2);
             let h = &mut self.head;
             let control = &mut self.control;
-            let poll1 = !done1 && !(exactly_once && barrier1.is_some());
-            let poll2 = !done2 && !(exactly_once && barrier2.is_some());
+            let blocked1 = exactly_once && barrier1.is_some();
+            let poll1 = !(done1 || blocked1);
+            let blocked2 = exactly_once && barrier2.is_some();
+            let poll2 = !(done2 || blocked2);
             tokio::select! {
                 event = poll_fn(|cx| g1.poll_next(cx)), if poll1 => {
                     match event {
@@ -637,9 +673,22 @@ impl<O: TwoInputOperator> TwoInputTask<O> {
                 self.head.checkpoint(barrier, &self.control)?;
             }
             let now = self.settings.clock.now_millis();
-            if self.head.operator.next_processing_time().is_some_and(|t| t <= now) {
-                let TwoInputHead { operator, next, sides, context, .. } = &mut self.head;
-                guarded(context, || operator.on_processing_time(now, &mut Emitter::new(next.as_mut(), sides)))?;
+            if self
+                .head
+                .operator
+                .next_processing_time()
+                .is_some_and(|t| t <= now)
+            {
+                let TwoInputHead {
+                    operator,
+                    next,
+                    sides,
+                    context,
+                    ..
+                } = &mut self.head;
+                guarded(context, || {
+                    operator.on_processing_time(now, &mut Emitter::new(next.as_mut(), sides))
+                })?;
             }
             for side in self.head.sides.all_mut() {
                 side.flush_buffers();
@@ -651,7 +700,13 @@ impl<O: TwoInputOperator> TwoInputTask<O> {
         if latest > notified {
             self.head.notify_checkpoint_complete(latest)?;
         }
-        let TwoInputHead { operator, next, sides, context, .. } = &mut self.head;
+        let TwoInputHead {
+            operator,
+            next,
+            sides,
+            context,
+            ..
+        } = &mut self.head;
         guarded(context, || operator.close())?;
         for side in sides.all_mut() {
             side.close()?;
@@ -678,7 +733,13 @@ impl<O: TwoInputOperator> TwoInputHead<O> {
             return Ok(());
         }
         self.input_ended = true;
-        let TwoInputHead { operator, next, sides, context, .. } = self;
+        let TwoInputHead {
+            operator,
+            next,
+            sides,
+            context,
+            ..
+        } = self;
         guarded(context, || {
             let mut out = Emitter::new(next.as_mut(), sides);
             operator.process_watermark(MAX_WATERMARK, &mut out)?;
@@ -691,15 +752,24 @@ impl<O: TwoInputOperator> TwoInputHead<O> {
     }
 
     fn checkpoint(&mut self, barrier: CheckpointBarrier, control: &TaskControl) -> Result<()> {
-        let TwoInputHead { operator, next, sides, context, .. } = self;
+        let started = std::time::Instant::now();
+        let TwoInputHead {
+            operator,
+            next,
+            sides,
+            context,
+            ..
+        } = self;
         let snapshot = guarded(context, || operator.snapshot_state(barrier.checkpoint_id))?;
-        let mut states: Vec<OperatorSubtaskState> = subtask_state(context, snapshot).into_iter().collect();
+        let mut states: Vec<OperatorSubtaskState> =
+            subtask_state(context, snapshot).into_iter().collect();
         for side in sides.all_mut() {
             side.snapshot_state(barrier.checkpoint_id, &mut states)?;
             side.emit_barrier(barrier)?;
         }
         next.snapshot_state(barrier.checkpoint_id, &mut states)?;
         next.emit_barrier(barrier)?;
+        control.record_pause(started);
         control.send(TaskEvent::Ack(TaskAck {
             checkpoint_id: barrier.checkpoint_id,
             task: control.index,
@@ -755,7 +825,10 @@ impl<O: TwoInputOperator> TwoInputHead<O> {
 }
 
 impl<O: TwoInputOperator> Task for TwoInputTask<O> {
-    fn run(self: Box<Self>, cancel: CancelSignal) -> Pin<Box<dyn Future<Output = Result<()>> + Send>> {
+    fn run(
+        self: Box<Self>,
+        cancel: CancelSignal,
+    ) -> Pin<Box<dyn Future<Output = Result<()>> + Send>> {
         Box::pin(self.run_loop(cancel))
     }
 }

@@ -76,19 +76,21 @@ fn main() {
             match output {
                 Ok(out) if out.status.success() => {
                     let text = String::from_utf8_lossy(&out.stdout);
-                    let fields: Vec<&str> = text.split_whitespace().collect();
+                    let (numbers, extra) = text.split_once('|').unwrap_or((&text, ""));
+                    let fields: Vec<&str> = numbers.split_whitespace().collect();
                     if let [records, seconds, peak_kib] = fields[..] {
                         let records: f64 = records.parse().unwrap_or(0.0);
                         let seconds: f64 = seconds.parse().unwrap_or(f64::NAN);
                         let peak: f64 = peak_kib.parse().unwrap_or(0.0);
                         println!(
-                            "{:<40} {:>3} {:>14} {:>12.2} {:>10.2} {:>12.1}",
+                            "{:<40} {:>3} {:>14} {:>12.2} {:>10.2} {:>12.1}  {}",
                             format!("({case}) {label}"),
                             p,
                             records as u64,
                             seconds,
                             records / seconds / 1e6,
-                            peak / 1024.0
+                            peak / 1024.0,
+                            extra.trim()
                         );
                     }
                 }
@@ -120,7 +122,30 @@ fn env(p: u32) -> StreamExecutionEnvironment {
     env
 }
 
+/// A fresh checkpoint directory under the temp dir.
+fn checkpoint_dir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("eddy-bench-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn with_checkpoints(env: &StreamExecutionEnvironment, dir: &Path) {
+    env.configure("execution.checkpointing.interval", "1s");
+    env.configure("execution.checkpointing.dir", &dir.display().to_string());
+}
+
+fn checkpoint_figures(result: &JobExecutionResult) -> String {
+    format!(
+        "{} completed, last {} ms, {:.1} MiB, longest pause {:.1} ms",
+        result.counter("numberOfCompletedCheckpoints"),
+        result.counter("lastCheckpointDuration"),
+        result.counter("lastCheckpointSize") as f64 / (1024.0 * 1024.0),
+        result.counter("checkpointSyncDurationMaxMicros") as f64 / 1000.0
+    )
+}
+
 fn run_case(case: &str, p: u32, n: u64) -> Result<()> {
+    let mut extra = String::new();
     let (records, elapsed) = match case {
         "a" => {
             let env = env(p);
@@ -143,14 +168,84 @@ fn run_case(case: &str, p: u32, n: u64) -> Result<()> {
             let result = env.execute("bench-b")?;
             (n, result.net_runtime)
         }
-        "c" => {
+        "b-ck" => {
             let env = env(p);
-            env.from_generator(Some(n), |i| ((i % KEYS, i), None))
+            let dir = checkpoint_dir("b");
+            with_checkpoints(&env, &dir);
+            env.from_generator(Some(n), |i| ((i % KEYS, 1u64), Some((i / 100) as i64)))
+                .assign_timestamps_and_watermarks(WatermarkStrategy::for_monotonous_timestamps())
+                .key_by(|r: &(u64, u64)| r.0)
+                .window(TumblingEventTimeWindows::of(Duration::from_secs(10)))
+                .reduce(|a, b| (a.0, a.1 + b.1))
+                .discard();
+            let result = env.execute("bench-b-ck")?;
+            extra = checkpoint_figures(&result);
+            let _ = std::fs::remove_dir_all(dir);
+            (n, result.net_runtime)
+        }
+        "c" | "c-ck" | "s" => {
+            let env = env(p);
+            let dir = checkpoint_dir(case);
+            if case != "c" {
+                with_checkpoints(&env, &dir);
+            }
+            let keys = if case == "s" { 1_000_000 } else { KEYS };
+            env.from_generator(Some(n), move |i| ((i % keys, i), None))
                 .key_by(|r: &(u64, u64)| r.0)
                 .reduce(|a, b| (a.0, a.1.wrapping_add(b.1)))
                 .discard();
             let result = env.execute("bench-c")?;
+            if case != "c" {
+                extra = checkpoint_figures(&result);
+            }
+            let _ = std::fs::remove_dir_all(dir);
             (n, result.net_runtime)
+        }
+        "r" => {
+            // Build ~100 MB of keyed state (n keys, 100-byte values), keep the final
+            // checkpoint, then measure how long a job restoring it takes to
+            // process its first record.
+            let dir = checkpoint_dir("r");
+            let env = env(p);
+            with_checkpoints(&env, &dir);
+            env.from_generator(Some(n), |i| ((i, "x".repeat(100)), None))
+                .uid("build")
+                .key_by(|r: &(u64, String)| r.0)
+                .reduce(|a, _| a)
+                .uid("state")
+                .discard()
+                .uid("sink");
+            let build = env.execute("bench-r")?;
+            let size = build.counter("lastCheckpointSize");
+            let env = self::env(p);
+            with_checkpoints(&env, &dir);
+            env.configure("execution.state-recovery.path", "latest");
+            env.configure("execution.state-recovery.ignore-unclaimed-state", "true");
+            let first = std::sync::Arc::new(std::sync::OnceLock::new());
+            let seen = first.clone();
+            env.from_generator(Some(1), |i| ((i, String::new()), None))
+                .uid("probe")
+                .key_by(|r: &(u64, String)| r.0)
+                .reduce(|a, _| a)
+                .uid("state")
+                .map(move |r| {
+                    let _ = seen.set(Instant::now());
+                    r
+                })
+                .discard()
+                .uid("sink");
+            let started = Instant::now();
+            env.execute("bench-r")?;
+            let restart = first
+                .get()
+                .map_or(Duration::ZERO, |t| t.duration_since(started));
+            let _ = std::fs::remove_dir_all(dir);
+            extra = format!(
+                "restored {:.1} MiB of state, processing again after {:.0} ms",
+                size as f64 / (1024.0 * 1024.0),
+                restart.as_secs_f64() * 1000.0
+            );
+            (n, build.net_runtime)
         }
         "d" => {
             let path = text_file(n)?;
@@ -181,7 +276,7 @@ fn run_case(case: &str, p: u32, n: u64) -> Result<()> {
         other => return Err(Error::Other(format!("unknown case {other}"))),
     };
     println!(
-        "{records} {:.4} {}",
+        "{records} {:.4} {} | {extra}",
         elapsed.as_secs_f64(),
         peak_memory_kib()
     );

@@ -17,7 +17,12 @@ fn committed(dir: &Path) -> Vec<String> {
     for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         let name = entry.file_name().to_string_lossy().to_string();
         if !name.starts_with('.') && !name.starts_with('_') {
-            lines.extend(std::fs::read_to_string(entry.path()).unwrap().lines().map(str::to_string));
+            lines.extend(
+                std::fs::read_to_string(entry.path())
+                    .unwrap()
+                    .lines()
+                    .map(str::to_string),
+            );
         }
     }
     lines.sort();
@@ -30,7 +35,12 @@ fn checkpointed(env: &StreamExecutionEnvironment, dir: &Path) {
 }
 
 /// Generator → (optionally failing) map → keyed 1 s tumbling window count → files.
-fn window_job(env: &StreamExecutionEnvironment, out: &Path, rate: Option<f64>, fail_at: Option<(u64, Arc<AtomicBool>)>) {
+fn window_job(
+    env: &StreamExecutionEnvironment,
+    out: &Path,
+    rate: Option<f64>,
+    fail_at: Option<(u64, Arc<AtomicBool>)>,
+) {
     env.from_generator_with_rate(Some(30_000), rate, |i| ((i % 97, i), Some((i * 2) as i64)))
         .uid("source")
         .map(move |(k, i): (u64, u64)| {
@@ -48,7 +58,10 @@ fn window_job(env: &StreamExecutionEnvironment, out: &Path, rate: Option<f64>, f
         .window(TumblingEventTimeWindows::of(Duration::from_secs(1)))
         .reduce_with(
             |a, b| (a.0, a.1 + b.1),
-            |k: &u64, info: &WindowInfo<'_, TimeWindow>, v: (u64, u64), out: &mut Collector<String>| {
+            |k: &u64,
+             info: &WindowInfo<'_, TimeWindow>,
+             v: (u64, u64),
+             out: &mut Collector<String>| {
                 out.collect(format!("{},{k},{}", info.window.start, v.1))
             },
         )
@@ -74,11 +87,23 @@ fn a_failing_task_restarts_from_the_latest_checkpoint_with_exact_output() {
     env.configure("restart-strategy.fixed-delay.attempts", "3");
     env.configure("restart-strategy.fixed-delay.delay", "10 ms");
     let out = work.path().join("out");
-    window_job(&env, &out, Some(60_000.0), Some((20_000, Arc::new(AtomicBool::new(false)))));
+    window_job(
+        &env,
+        &out,
+        Some(60_000.0),
+        Some((20_000, Arc::new(AtomicBool::new(false)))),
+    );
     let result = env.execute("restarting").unwrap();
     assert_eq!(result.counter("numRestarts"), 1);
-    assert!(result.counter("numberOfCompletedCheckpoints") >= 2, "{:?}", result.counters);
-    assert!(committed(&out) == expected, "output after a restart differs from the failure-free run");
+    assert!(
+        result.counter("numberOfCompletedCheckpoints") >= 2,
+        "{:?}",
+        result.counters
+    );
+    assert!(
+        committed(&out) == expected,
+        "output after a restart differs from the failure-free run"
+    );
 }
 
 #[test]
@@ -87,7 +112,12 @@ fn without_a_restart_strategy_the_failure_fails_the_job() {
     let env = StreamExecutionEnvironment::new();
     checkpointed(&env, &work.path().join("checkpoints"));
     env.configure("restart-strategy.type", "none");
-    window_job(&env, &work.path().join("out"), None, Some((100, Arc::new(AtomicBool::new(false)))));
+    window_job(
+        &env,
+        &work.path().join("out"),
+        None,
+        Some((100, Arc::new(AtomicBool::new(false)))),
+    );
     let err = env.execute("failing").unwrap_err().to_string();
     assert!(err.contains("injected failure at record 100"), "{err}");
 }
@@ -105,8 +135,15 @@ impl KeyedProcessFunction<u64, (u64, u64), String> for SumOnTimeout {
         self.deadline = Some(state.value_state(ValueStateDescriptor::new("deadline"))?);
         Ok(())
     }
-    fn process_element(&mut self, (_, v): (u64, u64), ctx: &mut KeyedContext<'_, u64>, _: &mut Collector<String>) -> Result<()> {
-        let (Some(sum), Some(deadline)) = (&self.sum, &self.deadline) else { return Ok(()) };
+    fn process_element(
+        &mut self,
+        (_, v): (u64, u64),
+        ctx: &mut KeyedContext<'_, u64>,
+        _: &mut Collector<String>,
+    ) -> Result<()> {
+        let (Some(sum), Some(deadline)) = (&self.sum, &self.deadline) else {
+            return Ok(());
+        };
         let ts = ctx.timestamp().unwrap_or(0);
         let total = sum.value(ctx.state()).unwrap_or(0) + v;
         sum.update(ctx.state(), total);
@@ -117,10 +154,20 @@ impl KeyedProcessFunction<u64, (u64, u64), String> for SumOnTimeout {
         ctx.register_event_time_timer(ts + 5);
         Ok(())
     }
-    fn on_timer(&mut self, ts: i64, ctx: &mut KeyedContext<'_, u64>, out: &mut Collector<String>) -> Result<()> {
-        let (Some(sum), Some(deadline)) = (&self.sum, &self.deadline) else { return Ok(()) };
+    fn on_timer(
+        &mut self,
+        ts: i64,
+        ctx: &mut KeyedContext<'_, u64>,
+        out: &mut Collector<String>,
+    ) -> Result<()> {
+        let (Some(sum), Some(deadline)) = (&self.sum, &self.deadline) else {
+            return Ok(());
+        };
         let key = *ctx.current_key();
-        out.collect(format!("{ts},{key},{}", sum.value(ctx.state()).unwrap_or(0)));
+        out.collect(format!(
+            "{ts},{key},{}",
+            sum.value(ctx.state()).unwrap_or(0)
+        ));
         sum.clear(ctx.state());
         deadline.clear(ctx.state());
         Ok(())
@@ -144,17 +191,21 @@ impl WatermarkGenerator<(u64, u64)> for EveryRecord {
 /// The source runs at parallelism 1 (one ordered stream); the keyed operator at
 /// the job's parallelism.
 fn timer_job(env: &StreamExecutionEnvironment, out: &Path, rate: Option<f64>) {
-    env.from_generator_with_rate(Some(40_000), rate, |i| ((i % 50, i % 7), Some((i / 400 * 10 + i % 3) as i64)))
-        .set_parallelism(1)
-        .uid("source")
-        .assign_timestamps_and_watermarks(WatermarkStrategy::for_generator(|| EveryRecord(i64::MIN / 2)))
-        .set_parallelism(1)
-        .uid("timestamps")
-        .key_by(|e: &(u64, u64)| e.0)
-        .process(SumOnTimeout::default())
-        .uid("sums")
-        .write_as_text(out, String::clone)
-        .uid("sink");
+    env.from_generator_with_rate(Some(40_000), rate, |i| {
+        ((i % 50, i % 7), Some((i / 400 * 10 + i % 3) as i64))
+    })
+    .set_parallelism(1)
+    .uid("source")
+    .assign_timestamps_and_watermarks(WatermarkStrategy::for_generator(|| {
+        EveryRecord(i64::MIN / 2)
+    }))
+    .set_parallelism(1)
+    .uid("timestamps")
+    .key_by(|e: &(u64, u64)| e.0)
+    .process(SumOnTimeout::default())
+    .uid("sums")
+    .write_as_text(out, String::clone)
+    .uid("sink");
 }
 
 #[test]
@@ -186,14 +237,20 @@ fn savepoints_rescale_keyed_state_and_timers_1_to_3_to_2() {
             restore = Some(path);
             client.wait().unwrap();
             let so_far = committed(&out).len();
-            assert!(so_far < expected.len(), "stopped mid-stream at parallelism {p} ({so_far} lines)");
+            assert!(
+                so_far < expected.len(),
+                "stopped mid-stream at parallelism {p} ({so_far} lines)"
+            );
         } else {
             client.wait().unwrap();
         }
     }
     let got = committed(&out);
     assert_eq!(got.len(), expected.len());
-    assert!(got == expected, "output after 1 -> 3 -> 2 differs from the uninterrupted run");
+    assert!(
+        got == expected,
+        "output after 1 -> 3 -> 2 differs from the uninterrupted run"
+    );
 }
 
 #[test]
@@ -205,18 +262,29 @@ fn trigger_savepoint_keeps_the_job_running_and_is_never_deleted() {
     timer_job(&env, &out, Some(40_000.0));
     let client = env.execute_async("running").unwrap();
     std::thread::sleep(Duration::from_millis(100));
-    let savepoint = client.trigger_savepoint(work.path().join("savepoints")).unwrap();
+    let savepoint = client
+        .trigger_savepoint(work.path().join("savepoints"))
+        .unwrap();
     let result = client.wait().unwrap();
     assert!(result.counter("numberOfCompletedCheckpoints") >= 2);
-    assert!(savepoint.join("_metadata").exists(), "a savepoint outlives its job");
+    assert!(
+        savepoint.join("_metadata").exists(),
+        "a savepoint outlives its job"
+    );
 
     // A job without the "sums" operator refuses the savepoint...
     let env = StreamExecutionEnvironment::new();
     checkpointed(&env, &work.path().join("checkpoints-2"));
     env.configure("execution.state-recovery.path", savepoint.to_str().unwrap());
-    env.from_generator(Some(10), |i| (i, Some(i as i64))).uid("source").discard().uid("sink");
+    env.from_generator(Some(10), |i| (i, Some(i as i64)))
+        .uid("source")
+        .discard()
+        .uid("sink");
     let err = env.execute("other").unwrap_err().to_string();
-    assert!(err.contains("sums") && err.contains("--allow-non-restored-state"), "{err}");
+    assert!(
+        err.contains("sums") && err.contains("--allow-non-restored-state"),
+        "{err}"
+    );
     // ...unless told to drop it.
     env.configure("execution.state-recovery.ignore-unclaimed-state", "true");
     env.execute("other").unwrap();
@@ -227,7 +295,10 @@ fn savepoints_need_checkpointing() {
     let env = StreamExecutionEnvironment::new();
     env.from_generator(None, |i| (i, None)).discard();
     let client = env.execute_async("no checkpoints").unwrap();
-    let err = client.trigger_savepoint("/tmp/nowhere").unwrap_err().to_string();
+    let err = client
+        .trigger_savepoint("/tmp/nowhere")
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("execution.checkpointing.interval"), "{err}");
     client.cancel();
     let _ = client.wait();
@@ -259,7 +330,11 @@ fn checkpoints_complete_while_a_slow_sink_backpressures_the_job() {
     checkpointed(&env, work.path());
     backpressured(&env);
     let result = env.execute("backpressure").unwrap();
-    assert!(result.counter("numberOfCompletedCheckpoints") >= 3, "{:?}", result.counters);
+    assert!(
+        result.counter("numberOfCompletedCheckpoints") >= 3,
+        "{:?}",
+        result.counters
+    );
     assert_eq!(result.counter("numberOfFailedCheckpoints"), 0);
 }
 

@@ -10,7 +10,11 @@ use std::time::{Duration, Instant};
 
 fn example(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
-    exe.parent().and_then(Path::parent).unwrap().join("examples").join(name)
+    exe.parent()
+        .and_then(Path::parent)
+        .unwrap()
+        .join("examples")
+        .join(name)
 }
 
 /// Committed result lines (hidden in-progress and pending files excluded), sorted.
@@ -21,7 +25,12 @@ fn committed(dir: &Path) -> Vec<String> {
         if name.starts_with('.') || name.starts_with('_') {
             continue;
         }
-        lines.extend(std::fs::read_to_string(entry.path()).unwrap().lines().map(str::to_string));
+        lines.extend(
+            std::fs::read_to_string(entry.path())
+                .unwrap()
+                .lines()
+                .map(str::to_string),
+        );
     }
     lines.sort();
     lines
@@ -51,7 +60,14 @@ fn write_input(path: &Path, rows: u64) {
 
 fn window_count(input: &Path, output: &Path, p: u32, extra: &[String]) -> Command {
     let mut cmd = Command::new(example("window_count"));
-    cmd.args(["--input", input.to_str().unwrap(), "--output", output.to_str().unwrap(), "-p", &p.to_string()]);
+    cmd.args([
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        output.to_str().unwrap(),
+        "-p",
+        &p.to_string(),
+    ]);
     cmd.args(extra);
     cmd.stdout(Stdio::null()).stderr(Stdio::piped());
     cmd
@@ -93,7 +109,14 @@ fn wait_with_timeout(mut child: Child, limit: Duration) -> (bool, String) {
 /// Runs `window_count` with checkpoints, SIGKILLs it `kills` times at random
 /// moments, restarts it with `-s latest` each time, and returns the committed
 /// output of the run that finally completes, plus everything it printed.
-fn crash_and_recover(input: &Path, work: &Path, p: u32, kills: usize, seed: u64, extra: &[&str]) -> (Vec<String>, String) {
+fn crash_and_recover(
+    input: &Path,
+    work: &Path,
+    p: u32,
+    kills: usize,
+    seed: u64,
+    extra: &[&str],
+) -> (Vec<String>, String) {
     let output = work.join(format!("out-p{p}"));
     let checkpoints = work.join(format!("checkpoints-p{p}"));
     let args = checkpointing(&checkpoints, extra);
@@ -135,7 +158,10 @@ fn crash_and_recover(input: &Path, work: &Path, p: u32, kills: usize, seed: u64,
 
 fn reference(input: &Path, work: &Path) -> Vec<String> {
     let output = work.join("reference");
-    let (ok, stderr) = wait_with_timeout(window_count(input, &output, 1, &[]).spawn().unwrap(), Duration::from_secs(120));
+    let (ok, stderr) = wait_with_timeout(
+        window_count(input, &output, 1, &[]).spawn().unwrap(),
+        Duration::from_secs(120),
+    );
     assert!(ok, "{stderr}");
     committed(&output)
 }
@@ -157,10 +183,20 @@ fn sigkill_and_restart_gives_exactly_the_failure_free_output() {
     for p in [1, 2] {
         let seed = seed();
         let (got, log) = crash_and_recover(&input, work.path(), p, 3, seed, &[]);
-        assert!(log.matches("killed after").count() >= 1, "seed {seed}: the job was never killed\n{log}");
-        assert!(log.contains("restoring from checkpoint") || log.contains("starting from the beginning"), "seed {seed}:\n{log}");
+        assert!(
+            log.matches("killed after").count() >= 1,
+            "seed {seed}: the job was never killed\n{log}"
+        );
+        assert!(
+            log.contains("restoring from checkpoint")
+                || log.contains("starting from the beginning"),
+            "seed {seed}:\n{log}"
+        );
         assert_eq!(got.len(), expected.len(), "seed {seed}, p {p}:\n{log}");
-        assert!(got == expected, "seed {seed}, p {p}: output differs from the failure-free run\n{log}");
+        assert!(
+            got == expected,
+            "seed {seed}, p {p}: output differs from the failure-free run\n{log}"
+        );
     }
 }
 
@@ -171,7 +207,14 @@ fn at_least_once_mode_loses_nothing_after_a_crash() {
     write_input(&input, 1_000_000);
     let expected = reference(&input, work.path());
     let seed = seed();
-    let (got, log) = crash_and_recover(&input, work.path(), 2, 2, seed, &["execution.checkpointing.mode=AT_LEAST_ONCE"]);
+    let (got, log) = crash_and_recover(
+        &input,
+        work.path(),
+        2,
+        2,
+        seed,
+        &["execution.checkpointing.mode=AT_LEAST_ONCE"],
+    );
     // Every window of the failure-free run is there with at least its count;
     // replayed records may be counted twice.
     let counts = |lines: &[String]| -> std::collections::BTreeMap<String, u64> {
@@ -190,7 +233,10 @@ fn at_least_once_mode_loses_nothing_after_a_crash() {
     let mut duplicates = 0;
     for (window, n) in &want {
         let m = have.get(window).copied().unwrap_or(0);
-        assert!(m >= *n, "seed {seed}: window {window} lost records ({m} < {n})\n{log}");
+        assert!(
+            m >= *n,
+            "seed {seed}: window {window} lost records ({m} < {n})\n{log}"
+        );
         duplicates += m - n;
     }
     eprintln!("at-least-once: {duplicates} records counted twice after the crash");
@@ -227,7 +273,12 @@ fn a_corrupt_newest_checkpoint_falls_back_to_the_previous_one() {
         .unwrap()
         .flatten()
         .filter(|e| e.path().join("_metadata").exists())
-        .map(|e| (e.file_name().to_string_lossy()[4..].parse().unwrap(), e.path()))
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy()[4..].parse().unwrap(),
+                e.path(),
+            )
+        })
         .collect();
     chks.sort();
     assert!(chks.len() >= 2, "{chks:?}");
@@ -246,13 +297,22 @@ fn a_corrupt_newest_checkpoint_falls_back_to_the_previous_one() {
 
     let mut restart = args.clone();
     restart.extend(["-s".to_string(), "latest".to_string()]);
-    let (ok, stderr) = wait_with_timeout(window_count(&input, &output, 2, &restart).spawn().unwrap(), Duration::from_secs(120));
+    let (ok, stderr) = wait_with_timeout(
+        window_count(&input, &output, 2, &restart).spawn().unwrap(),
+        Duration::from_secs(120),
+    );
     assert!(ok, "{stderr}");
-    assert!(stderr.contains(&format!("skipping checkpoint {}", newest.display())), "{stderr}");
+    assert!(
+        stderr.contains(&format!("skipping checkpoint {}", newest.display())),
+        "{stderr}"
+    );
     assert!(stderr.contains("checksum mismatch"), "{stderr}");
     let previous = chks[chks.len() - 2].0;
     assert!(previous < newest_id);
-    assert!(stderr.contains(&format!("restoring from checkpoint {previous}")), "{stderr}");
+    assert!(
+        stderr.contains(&format!("restoring from checkpoint {previous}")),
+        "{stderr}"
+    );
     // Nothing is lost. Output that the lost checkpoint had already committed is
     // produced again from the older one: a corrupt checkpoint costs exactly-once
     // for its own interval, never completeness.
@@ -265,7 +325,10 @@ fn a_corrupt_newest_checkpoint_falls_back_to_the_previous_one() {
             remaining.remove(i);
         }
     }
-    assert!(remaining.iter().all(|l| expected.binary_search(l).is_ok()), "only duplicates of real results");
+    assert!(
+        remaining.iter().all(|l| expected.binary_search(l).is_ok()),
+        "only duplicates of real results"
+    );
 }
 
 #[test]
@@ -277,12 +340,25 @@ fn latest_without_any_checkpoint_starts_from_the_beginning_and_says_so() {
     let output = work.path().join("out");
     // An uncommitted file of an earlier run that never completed a checkpoint.
     std::fs::create_dir_all(&output).unwrap();
-    std::fs::write(output.join(".part-deadbeef-0-0-0.inprogress"), "0,10000,k1,999\n").unwrap();
+    std::fs::write(
+        output.join(".part-deadbeef-0-0-0.inprogress"),
+        "0,10000,k1,999\n",
+    )
+    .unwrap();
     let mut args = checkpointing(&work.path().join("checkpoints"), &[]);
     args.extend(["-s".to_string(), "latest".to_string()]);
-    let (ok, stderr) = wait_with_timeout(window_count(&input, &output, 1, &args).spawn().unwrap(), Duration::from_secs(60));
+    let (ok, stderr) = wait_with_timeout(
+        window_count(&input, &output, 1, &args).spawn().unwrap(),
+        Duration::from_secs(60),
+    );
     assert!(ok, "{stderr}");
     assert!(stderr.contains("starting from the beginning"), "{stderr}");
-    assert!(committed(&output) == expected, "output differs from the failure-free run");
-    assert!(!output.join(".part-deadbeef-0-0-0.inprogress").exists(), "uncommitted output is discarded");
+    assert!(
+        committed(&output) == expected,
+        "output differs from the failure-free run"
+    );
+    assert!(
+        !output.join(".part-deadbeef-0-0-0.inprogress").exists(),
+        "uncommitted output is discarded"
+    );
 }

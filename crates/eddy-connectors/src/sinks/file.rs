@@ -57,7 +57,10 @@ fn pending_name(name: &str) -> String {
 
 impl<T> FileSink<T> {
     /// A sink writing `format(record)` lines into `directory`.
-    pub fn new(directory: impl Into<PathBuf>, format: Arc<dyn Fn(&T) -> String + Send + Sync>) -> Self {
+    pub fn new(
+        directory: impl Into<PathBuf>,
+        format: Arc<dyn Fn(&T) -> String + Send + Sync>,
+    ) -> Self {
         FileSink {
             directory: directory.into(),
             format,
@@ -140,10 +143,13 @@ impl<T> FileSink<T> {
             }
         }
         if self.subtask == 0 {
-            let entries = fs::read_dir(&self.directory).map_err(|e| Error::io(&self.directory, e))?;
+            let entries =
+                fs::read_dir(&self.directory).map_err(|e| Error::io(&self.directory, e))?;
             for entry in entries.flatten() {
                 let file = entry.file_name().to_string_lossy().to_string();
-                let Some(rest) = file.strip_prefix(".part-") else { continue };
+                let Some(rest) = file.strip_prefix(".part-") else {
+                    continue;
+                };
                 let name = rest
                     .strip_suffix(".inprogress")
                     .or_else(|| rest.strip_suffix(".pending"))
@@ -191,7 +197,12 @@ impl<T: Send + 'static> SinkWriter<T> for FileSink<T> {
             self.part += 1;
             let path = self.path(&in_progress(&name));
             let file = File::create(&path).map_err(|e| Error::io(&path, e))?;
-            self.current = Some((name, BufWriter::with_capacity(1 << 16, file), 0, Instant::now()));
+            self.current = Some((
+                name,
+                BufWriter::with_capacity(1 << 16, file),
+                0,
+                Instant::now(),
+            ));
         }
         if let Some((name, writer, size, _)) = self.current.as_mut() {
             for record in &records {
@@ -218,7 +229,8 @@ impl<T: Send + 'static> SinkWriter<T> for FileSink<T> {
     fn snapshot(&mut self, checkpoint_id: u64) -> Result<Vec<u8>> {
         self.close_current()?;
         if !self.closed.is_empty() {
-            self.pending.push((checkpoint_id, std::mem::take(&mut self.closed)));
+            self.pending
+                .push((checkpoint_id, std::mem::take(&mut self.closed)));
         }
         let state = SinkState {
             subtask: self.subtask as u32,

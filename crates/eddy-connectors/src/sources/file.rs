@@ -118,7 +118,8 @@ impl TextFileSource {
                 .read_until(b'\n', &mut self.buffer)
                 .map_err(|e| Error::io(name.as_ref(), e))?;
             if read == 0 {
-                self.positions.insert(name.to_string(), (DONE, *line_number));
+                self.positions
+                    .insert(name.to_string(), (DONE, *line_number));
                 self.current = None;
                 continue;
             }
@@ -175,8 +176,9 @@ impl SourceReader for TextFileSource {
 
     fn restore_positions(&mut self, positions: Vec<Vec<u8>>) -> Result<()> {
         for bytes in positions.iter().filter(|b| !b.is_empty()) {
-            let entries: Vec<(String, (u64, u64))> = postcard::from_bytes(bytes)
-                .map_err(|e| Error::state(format!("file source position cannot be decoded: {e}")))?;
+            let entries: Vec<(String, (u64, u64))> = postcard::from_bytes(bytes).map_err(|e| {
+                Error::state(format!("file source position cannot be decoded: {e}"))
+            })?;
             self.restored.extend(entries);
         }
         Ok(())

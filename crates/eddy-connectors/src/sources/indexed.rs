@@ -135,17 +135,33 @@ impl<T: Clone + Send + 'static> SourceReader for IndexedSource<T> {
         let cursors: Vec<(u64, u64)> = self
             .owned
             .iter()
-            .map(|&s| (s, self.restored.as_ref().and_then(|r| r.get(&s).copied()).unwrap_or(s)))
+            .map(|&s| {
+                (
+                    s,
+                    self.restored
+                        .as_ref()
+                        .and_then(|r| r.get(&s).copied())
+                        .unwrap_or(s),
+                )
+            })
             .collect();
         let start = cursors.iter().map(|c| c.1).min().unwrap_or(0);
-        let in_phase = SPLITS % p == 0
+        let in_phase = SPLITS.is_multiple_of(p)
             && cursors
                 .iter()
                 .all(|&(s, next)| next == Self::next_in_split(start, s));
         self.cursor = if in_phase && !cursors.is_empty() {
-            Cursor::Stride { next: start, step: p }
+            Cursor::Stride {
+                next: start,
+                step: p,
+            }
         } else {
-            Cursor::Merge(cursors.iter().map(|&(s, next)| Reverse((next, s))).collect())
+            Cursor::Merge(
+                cursors
+                    .iter()
+                    .map(|&(s, next)| Reverse((next, s)))
+                    .collect(),
+            )
         };
         self.batch_size = super::batch_size(ctx);
         if let Some(rate) = self.rate {
@@ -196,7 +212,10 @@ impl CollectionSource {
     #[allow(clippy::new_ret_no_self)]
     pub fn new<T: Clone + Send + Sync + 'static>(elements: Arc<Vec<T>>) -> IndexedSource<T> {
         let count = elements.len() as u64;
-        IndexedSource::new(Arc::new(move |i| (elements[i as usize].clone(), None)), Some(count))
+        IndexedSource::new(
+            Arc::new(move |i| (elements[i as usize].clone(), None)),
+            Some(count),
+        )
     }
 }
 

@@ -7,8 +7,7 @@ mod socket;
 
 pub use file::{TextFileSource, TextLine};
 pub use indexed::{
-    CollectionSource, GeneratorSource, IndexFunction as GeneratorFunctionRef, IndexedSource,
-    SPLITS,
+    CollectionSource, GeneratorSource, IndexFunction as GeneratorFunctionRef, IndexedSource, SPLITS,
 };
 pub use nexmark::NexmarkSource;
 pub use socket::SocketTextSource;

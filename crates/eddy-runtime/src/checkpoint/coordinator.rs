@@ -104,7 +104,8 @@ impl Coordinator {
             return Outcome::Ignored;
         };
         // A newer complete checkpoint subsumes older pending ones.
-        self.pending.retain(|id, p| *id > ack.checkpoint_id || p.is_savepoint);
+        self.pending
+            .retain(|id, p| *id > ack.checkpoint_id || p.is_savepoint);
         self.last_completed_at = Some(now);
         let mut states = done.states;
         states.sort_by(|a, b| (&a.uid, a.subtask).cmp(&(&b.uid, b.subtask)));
@@ -166,7 +167,11 @@ mod tests {
         let id = c.trigger(now, 0, false).unwrap();
         assert_eq!(c.trigger(now, 0, false), None, "one at a time");
         assert_eq!(c.acknowledge(ack(id, 0), now), Outcome::Pending);
-        assert_eq!(c.acknowledge(ack(id, 0), now), Outcome::Ignored, "duplicate ack");
+        assert_eq!(
+            c.acknowledge(ack(id, 0), now),
+            Outcome::Ignored,
+            "duplicate ack"
+        );
         assert!(matches!(c.acknowledge(ack(id, 1), now), Outcome::Complete(cp) if cp.id == 1));
         assert_eq!(c.acknowledge(ack(id, 1), now), Outcome::Ignored);
         assert_eq!(c.trigger(now, 0, false), Some(2));
@@ -175,14 +180,34 @@ mod tests {
     #[test]
     fn min_pause_and_timeouts() {
         let start = Instant::now();
-        let mut c = Coordinator::new(1, 5, 2, Duration::from_millis(100), Duration::from_millis(50));
+        let mut c = Coordinator::new(
+            1,
+            5,
+            2,
+            Duration::from_millis(100),
+            Duration::from_millis(50),
+        );
         assert_eq!(c.trigger(start, 0, false), Some(5));
-        assert_eq!(c.expire(start + Duration::from_millis(10)), Vec::<u64>::new());
+        assert_eq!(
+            c.expire(start + Duration::from_millis(10)),
+            Vec::<u64>::new()
+        );
         assert_eq!(c.expire(start + Duration::from_millis(60)), vec![5]);
         assert_eq!(c.acknowledge(ack(5, 0), start), Outcome::Ignored, "expired");
         let id = c.trigger(start, 0, false).unwrap();
-        assert!(matches!(c.acknowledge(ack(id, 0), start), Outcome::Complete(_)));
-        assert_eq!(c.trigger(start + Duration::from_millis(50), 0, false), None, "min pause");
-        assert_eq!(c.trigger(start + Duration::from_millis(50), 0, true), Some(7), "savepoints ignore it");
+        assert!(matches!(
+            c.acknowledge(ack(id, 0), start),
+            Outcome::Complete(_)
+        ));
+        assert_eq!(
+            c.trigger(start + Duration::from_millis(50), 0, false),
+            None,
+            "min pause"
+        );
+        assert_eq!(
+            c.trigger(start + Duration::from_millis(50), 0, true),
+            Some(7),
+            "savepoints ignore it"
+        );
     }
 }

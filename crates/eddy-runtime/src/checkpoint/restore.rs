@@ -26,7 +26,10 @@ impl RestoredState {
     pub fn new(checkpoint: &CompletedCheckpoint) -> Self {
         let mut by_uid: BTreeMap<String, Vec<OperatorSubtaskState>> = BTreeMap::new();
         for state in &checkpoint.states {
-            by_uid.entry(state.uid.clone()).or_default().push(state.clone());
+            by_uid
+                .entry(state.uid.clone())
+                .or_default()
+                .push(state.clone());
         }
         RestoredState {
             checkpoint_id: checkpoint.id,
@@ -44,13 +47,15 @@ impl RestoredState {
         max_parallelism: u32,
     ) -> Option<Vec<OperatorSnapshot>> {
         let states = self.by_uid.get(uid)?;
-        let range = KeyGroupRange::for_operator(max_parallelism, parallelism as u32, subtask as u32);
+        let range =
+            KeyGroupRange::for_operator(max_parallelism, parallelism as u32, subtask as u32);
         Some(
             states
                 .iter()
                 .filter(|s| {
                     let keyed = s.snapshot.keyed.is_some() || !s.snapshot.timers.is_empty();
-                    let overlaps = s.key_group_range.start <= range.end && range.start <= s.key_group_range.end;
+                    let overlaps = s.key_group_range.start <= range.end
+                        && range.start <= s.key_group_range.end;
                     (keyed && overlaps) || !s.snapshot.operator.is_empty()
                 })
                 .map(|s| s.snapshot.clone())

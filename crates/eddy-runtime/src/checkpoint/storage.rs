@@ -70,7 +70,13 @@ pub struct Metadata {
 pub fn slug(name: &str) -> String {
     let s: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect();
     if s.is_empty() {
         "job".into()
@@ -228,7 +234,7 @@ fn list(base: &Path, job: &str) -> Vec<(u64, PathBuf)> {
             Some((id, e.path()))
         })
         .collect();
-    found.sort_by(|a, b| b.0.cmp(&a.0));
+    found.sort_by_key(|f| std::cmp::Reverse(f.0));
     found
 }
 
@@ -294,7 +300,12 @@ mod tests {
     fn round_trip_and_fallback_on_corruption() {
         let base = tempfile::tempdir().unwrap();
         for id in 1..=3 {
-            write(&checkpoint_dir(base.path(), "job", id), "job", &checkpoint(id)).unwrap();
+            write(
+                &checkpoint_dir(base.path(), "job", id),
+                "job",
+                &checkpoint(id),
+            )
+            .unwrap();
         }
         let (found, skipped) = latest(base.path(), "job");
         assert_eq!(found.unwrap().1, checkpoint(3));
@@ -318,7 +329,8 @@ mod tests {
         assert_eq!(found.unwrap().1.id, 1);
         assert!(skipped[1].contains("truncated"), "{skipped:?}");
 
-        fs::remove_file(checkpoint_dir(base.path(), "job", 1).join("window-count-0.state")).unwrap();
+        fs::remove_file(checkpoint_dir(base.path(), "job", 1).join("window-count-0.state"))
+            .unwrap();
         let (found, skipped) = latest(base.path(), "job");
         assert!(found.is_none());
         assert_eq!(skipped.len(), 3);
@@ -332,7 +344,10 @@ mod tests {
         }
         fs::create_dir_all(checkpoint_dir(base.path(), "j", 5)).unwrap(); // in progress
         prune(base.path(), "j", 2);
-        let ids: Vec<u64> = list(base.path(), "j").into_iter().map(|(id, _)| id).collect();
+        let ids: Vec<u64> = list(base.path(), "j")
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
         assert_eq!(ids, vec![5, 4, 3]);
     }
 }

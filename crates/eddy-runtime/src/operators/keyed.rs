@@ -192,7 +192,10 @@ where
         let backend = self.backend.as_mut().ok_or_else(not_open)?;
         Ok(OperatorSnapshot {
             keyed: Some(backend.snapshot()?),
-            timers: vec![(0, postcard::to_stdvec(&self.timers.snapshot()).map_err(Error::state)?)],
+            timers: vec![(
+                0,
+                postcard::to_stdvec(&self.timers.snapshot()).map_err(Error::state)?,
+            )],
             operator: Vec::new(),
         })
     }

@@ -544,7 +544,10 @@ where
             .ok_or_else(|| Error::Other("window operator used before open".into()))?;
         Ok(OperatorSnapshot {
             keyed: Some(backend.snapshot()?),
-            timers: vec![(0, postcard::to_stdvec(&self.timers.snapshot()).map_err(Error::state)?)],
+            timers: vec![(
+                0,
+                postcard::to_stdvec(&self.timers.snapshot()).map_err(Error::state)?,
+            )],
             operator: Vec::new(),
         })
     }
