@@ -19,6 +19,12 @@
 //!  └────────────────────────┘              └───────────────────────────────────┘
 //! ```
 //!
+//! With checkpointing on, the MiniCluster's coordinator triggers checkpoints at the
+//! sources; barriers flow with the data, input gates align them, every task
+//! snapshots its chain and acknowledges, and the coordinator writes the checkpoint
+//! ([`checkpoint`]) and notifies completion, the commit point of two-phase-commit
+//! sinks. A failed task restarts the job from the latest complete checkpoint.
+//!
 //! Operators are synchronous and batch-at-a-time; the task loop is the only async
 //! code. It sends what the writers queued (waiting here is backpressure), then waits
 //! for an input event, a processing-time callback or the buffer timeout. Batches are

@@ -10,6 +10,10 @@
 //! windows when S is given, and writes `window_start,window_end,key,count` lines as
 //! part files into DIR. Malformed lines are counted, reported on stderr with their
 //! file and line, and skipped.
+//!
+//! With `-D execution.checkpointing.interval=200ms -D execution.checkpointing.dir=D`
+//! the job checkpoints; after a crash, `-s latest` resumes it with exactly-once
+//! output (`-s PATH` restores a given checkpoint or savepoint, at any `-p`).
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -70,6 +74,7 @@ fn run() -> Result<()> {
     let reported = env.counter("malformed lines reported");
     let events = env
         .read_text_lines(&input)
+        .uid("source")
         .flat_map(
             move |line: TextLine, out: &mut Collector<(i64, String)>| match parse(&line) {
                 Ok(event) => out.collect(event),

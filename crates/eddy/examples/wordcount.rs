@@ -23,6 +23,7 @@ fn run() -> Result<()> {
     let output = args.required("--output")?.to_string();
     let env = StreamExecutionEnvironment::with_config(args.job_config());
     env.read_text_file(&input)
+        .uid("lines")
         .flat_map(|line: String, out: &mut Collector<(String, u64)>| {
             for word in line
                 .split(|c: char| !c.is_ascii_alphanumeric())
@@ -37,7 +38,9 @@ fn run() -> Result<()> {
         .trigger(EndOfInputTrigger)
         .reduce(|a, b| (a.0, a.1 + b.1))
         .name("Count")
-        .write_as_text(&output, |(word, count)| format!("{word},{count}"));
+        .uid("count")
+        .write_as_text(&output, |(word, count)| format!("{word},{count}"))
+        .uid("sink");
     let result = env.execute("wordcount")?;
     eprintln!(
         "wordcount: {} lines, {} words in {:.2?}",
