@@ -43,26 +43,43 @@ fn main() {
     }
     let quick = args.iter().any(|a| a == "--quick");
     let scale = if quick { 10 } else { 1 };
-    let cases: [(&str, &str, u64); 4] = [
+    let cases: [(&str, &str, u64); 8] = [
         ("a", "map -> filter (stateless)", 200_000_000 / scale),
         (
             "b",
             "key_by -> 10 s tumbling window count",
             50_000_000 / scale,
         ),
+        ("b-ck", "  same, checkpoint every 1 s", 50_000_000 / scale),
         ("c", "key_by -> running reduce", 50_000_000 / scale),
+        ("c-ck", "  same, checkpoint every 1 s", 50_000_000 / scale),
         (
             "d",
             "wordcount (words) over a text file",
             if quick { 50 } else { 500 },
         ),
+        (
+            "s",
+            "reduce over 1 M keys, checkpoint 1 s",
+            30_000_000 / scale,
+        ),
+        (
+            "r",
+            "restart with ~100 MB of keyed state",
+            1_000_000 / scale,
+        ),
     ];
     println!(
-        "{:<40} {:>3} {:>14} {:>12} {:>10} {:>12}",
+        "{:<40} {:>3} {:>14} {:>12} {:>10} {:>12}  checkpoints",
         "case", "p", "records", "seconds", "M rec/s", "peak MiB"
     );
     for (case, label, n) in cases {
-        for p in [1u32, 2] {
+        let parallelisms: &[u32] = if case == "s" || case == "r" {
+            &[1]
+        } else {
+            &[1, 2]
+        };
+        for &p in parallelisms {
             let exe = match std::env::current_exe() {
                 Ok(exe) => exe,
                 Err(e) => {
