@@ -518,8 +518,9 @@ impl JobRun {
                         if let Outcome::Complete(checkpoint) = c.acknowledge(ack, Instant::now()) {
                             let took = started_at.remove(&checkpoint.id).map_or(Duration::ZERO, |t| t.elapsed());
                             let request = waiting_savepoints.remove(&checkpoint.id);
-                            match self.persist(&checkpoint, request.as_ref().map(|r| r.dir.as_path())).await {
-                                Ok(path) => {
+                            let checkpoint_id = checkpoint.id;
+                            match self.persist(checkpoint, request.as_ref().map(|r| r.dir.as_path())).await {
+                                Ok((checkpoint, path)) => {
                                     consecutive_failures = 0;
                                     completed_counter.fetch_add(1, Ordering::Relaxed);
                                     duration_counter.store(took.as_millis() as u64, Ordering::Relaxed);
@@ -540,7 +541,7 @@ impl JobRun {
                                 }
                                 Err(e) => {
                                     failed_counter.fetch_add(1, Ordering::Relaxed);
-                                    self.shared.say(format!("checkpoint {} could not be written: {e}", checkpoint.id));
+                                    self.shared.say(format!("checkpoint {checkpoint_id} could not be written: {e}"));
                                     if let Some(request) = request {
                                         let _ = request.reply.send(Err(e));
                                     }
@@ -611,40 +612,48 @@ impl JobRun {
 
     /// Writes a completed checkpoint (into the checkpoint directory, or a savepoint
     /// into its target directory) and prunes old checkpoints.
+    /// Finishes the asynchronous part of a checkpoint (serializing copied state)
+    /// and writes it: into the checkpoint directory, or a savepoint into its target
+    /// directory; then prunes old checkpoints. Returns the finished checkpoint and
+    /// where it was written.
     async fn persist(
         &self,
-        checkpoint: &CompletedCheckpoint,
+        mut checkpoint: CompletedCheckpoint,
         savepoint_dir: Option<&Path>,
-    ) -> Result<Option<PathBuf>> {
+    ) -> Result<(CompletedCheckpoint, Option<PathBuf>)> {
         let job = self.spec.graph.name.clone();
         let target = match (
             savepoint_dir,
             self.checkpointing.as_ref().and_then(|c| c.dir.clone()),
         ) {
-            (Some(dir), _) => dir.join(format!(
+            (Some(dir), _) => Some(dir.join(format!(
                 "savepoint-{}-{}-{:x}",
                 storage::slug(&job),
                 checkpoint.id,
                 checkpoint.timestamp
-            )),
-            (None, Some(base)) => storage::checkpoint_dir(&base, &job, checkpoint.id),
-            (None, None) => return Ok(None),
+            ))),
+            (None, Some(base)) => Some(storage::checkpoint_dir(&base, &job, checkpoint.id)),
+            (None, None) => None,
         };
         let keep = self.checkpointing.as_ref().map_or(1, |c| c.num_retained);
         let base = self.checkpointing.as_ref().and_then(|c| c.dir.clone());
         let is_savepoint = savepoint_dir.is_some();
-        let checkpoint = checkpoint.clone();
         let path = target.clone();
-        tokio::task::spawn_blocking(move || {
-            storage::write(&path, &job, &checkpoint)?;
-            if let (false, Some(base)) = (is_savepoint, base) {
-                storage::prune(&base, &job, keep);
+        let checkpoint = tokio::task::spawn_blocking(move || {
+            for state in &mut checkpoint.states {
+                state.snapshot.finish()?;
             }
-            Ok::<(), Error>(())
+            if let Some(path) = &path {
+                storage::write(path, &job, &checkpoint)?;
+                if let (false, Some(base)) = (is_savepoint, base) {
+                    storage::prune(&base, &job, keep);
+                }
+            }
+            Ok::<CompletedCheckpoint, Error>(checkpoint)
         })
         .await
         .map_err(|e| Error::Other(format!("checkpoint writer failed: {e}")))??;
-        Ok(Some(target))
+        Ok((checkpoint, target))
     }
 }
 

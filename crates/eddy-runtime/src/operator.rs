@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 
 use eddy_core::time::Clock;
 use eddy_core::{Batch, Config, KeyGroupRange, Result, Timestamp, WatermarkStatus};
-use eddy_state::KeyedStateSnapshot;
+use eddy_state::{DeferredKeyedSnapshot, KeyedStateSnapshot};
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::restore::RestoredState;
@@ -120,12 +120,27 @@ pub struct OperatorSnapshot {
     pub timers: Vec<(u32, Vec<u8>)>,
     /// Operator (non-keyed) state.
     pub operator: Vec<u8>,
+    /// Keyed state copied at the barrier but not yet serialized; the checkpoint
+    /// writer finishes it off the processing thread ([`OperatorSnapshot::finish`]).
+    #[serde(skip)]
+    pub deferred_keyed: Option<DeferredKeyedSnapshot>,
 }
 
 impl OperatorSnapshot {
     /// Whether the snapshot holds no state at all.
     pub fn is_empty(&self) -> bool {
-        self.keyed.is_none() && self.timers.is_empty() && self.operator.is_empty()
+        self.keyed.is_none()
+            && self.deferred_keyed.is_none()
+            && self.timers.is_empty()
+            && self.operator.is_empty()
+    }
+
+    /// Serializes deferred keyed state (the asynchronous part of a snapshot).
+    pub fn finish(&mut self) -> Result<()> {
+        if let Some(deferred) = self.deferred_keyed.take() {
+            self.keyed = Some(deferred.finish()?);
+        }
+        Ok(())
     }
 
     /// The number of bytes of state.

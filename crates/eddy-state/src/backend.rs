@@ -8,7 +8,7 @@ use eddy_core::time::{Clock, SystemClock};
 use eddy_core::{Error, KeyGroup, KeyGroupRange, Result};
 use serde::{de::DeserializeOwned, Serialize};
 
-use crate::snapshot::{KeyGroupStateBytes, KeyedStateSnapshot};
+use crate::snapshot::{DeferredKeyedSnapshot, KeyGroupStateBytes, KeyedStateSnapshot};
 use crate::table::{AnyTable, StateTable};
 use crate::ttl::StateTtlConfig;
 
@@ -22,9 +22,10 @@ impl<T: Hash + Eq + Clone + Send + Serialize + DeserializeOwned + 'static> Key f
 pub trait Namespace: Eq + Clone + Send + Serialize + DeserializeOwned + 'static {}
 impl<T: Eq + Clone + Send + Serialize + DeserializeOwned + 'static> Namespace for T {}
 
-/// What a stored value must offer.
-pub trait StateData: Send + Serialize + DeserializeOwned + 'static {}
-impl<T: Send + Serialize + DeserializeOwned + 'static> StateData for T {}
+/// What a stored value must offer (`Clone` lets a snapshot copy state and
+/// serialize the copy off the processing thread).
+pub trait StateData: Clone + Send + Serialize + DeserializeOwned + 'static {}
+impl<T: Clone + Send + Serialize + DeserializeOwned + 'static> StateData for T {}
 
 struct Registered<K> {
     name: String,
@@ -181,6 +182,19 @@ impl<K: Key> KeyedStateBackend<K> {
             max_parallelism: self.max_parallelism,
             states,
         })
+    }
+
+    /// Copies every state and returns a snapshot whose serialization runs later,
+    /// off the processing thread ([`DeferredKeyedSnapshot::finish`]). Only the copy
+    /// (and dropping expired TTL entries) happens now.
+    pub fn snapshot_deferred(&mut self) -> DeferredKeyedSnapshot {
+        let now = self.clock.now_millis();
+        let mut copies = Vec::with_capacity(self.states.len());
+        for registered in &mut self.states {
+            registered.table.purge_expired(now);
+            copies.push((registered.name.clone(), registered.table.copy()));
+        }
+        DeferredKeyedSnapshot::new(self.max_parallelism, self.range, copies, self.pending.clone())
     }
 
     /// Loads the key groups of this backend's range from snapshots (possibly taken at

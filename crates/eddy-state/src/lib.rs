@@ -39,5 +39,5 @@ pub use descriptor::{
 pub use handles::{
     AggregateFunction, AggregatingState, ListState, MapState, ReducingState, ValueState,
 };
-pub use snapshot::{KeyGroupStateBytes, KeyedStateSnapshot};
+pub use snapshot::{DeferredKeyedSnapshot, KeyGroupStateBytes, KeyedStateSnapshot};
 pub use ttl::{StateTtlConfig, TtlUpdateType, TtlVisibility};

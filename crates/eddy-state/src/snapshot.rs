@@ -1,7 +1,11 @@
 //! The snapshot of a keyed state backend: bytes per state and key group.
 
-use eddy_core::KeyGroup;
+use std::sync::{Arc, Mutex};
+
+use eddy_core::{KeyGroup, KeyGroupRange, Result};
 use serde::{Deserialize, Serialize};
+
+use crate::table::TableCopy;
 
 /// The serialized entries of one state in one key group.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,5 +33,77 @@ impl KeyedStateSnapshot {
             .flat_map(|(_, groups)| groups.iter())
             .map(|g| g.bytes.len())
             .sum()
+    }
+}
+
+struct DeferredParts {
+    max_parallelism: u32,
+    range: KeyGroupRange,
+    copies: Vec<(String, Box<dyn TableCopy>)>,
+    pending: Vec<(String, Vec<KeyGroupStateBytes>)>,
+}
+
+/// A keyed state snapshot whose entries were copied but not yet serialized; call
+/// [`DeferredKeyedSnapshot::finish`] (once, on any thread) to get the bytes.
+#[derive(Clone)]
+pub struct DeferredKeyedSnapshot {
+    parts: Arc<Mutex<Option<DeferredParts>>>,
+}
+
+impl std::fmt::Debug for DeferredKeyedSnapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DeferredKeyedSnapshot")
+    }
+}
+
+impl PartialEq for DeferredKeyedSnapshot {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.parts, &other.parts)
+    }
+}
+
+impl Eq for DeferredKeyedSnapshot {}
+
+impl DeferredKeyedSnapshot {
+    pub(crate) fn new(
+        max_parallelism: u32,
+        range: KeyGroupRange,
+        copies: Vec<(String, Box<dyn TableCopy>)>,
+        pending: Vec<(String, Vec<KeyGroupStateBytes>)>,
+    ) -> Self {
+        DeferredKeyedSnapshot {
+            parts: Arc::new(Mutex::new(Some(DeferredParts {
+                max_parallelism,
+                range,
+                copies,
+                pending,
+            }))),
+        }
+    }
+
+    /// Serializes the copied state, key group by key group.
+    pub fn finish(&self) -> Result<KeyedStateSnapshot> {
+        let parts = self
+            .parts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+            .ok_or_else(|| eddy_core::Error::state("a deferred snapshot was finished twice"))?;
+        let mut states = Vec::with_capacity(parts.copies.len() + parts.pending.len());
+        for (name, copy) in parts.copies {
+            let mut groups = Vec::with_capacity(parts.range.len());
+            for kg in parts.range.iter() {
+                groups.push(KeyGroupStateBytes {
+                    key_group: kg,
+                    bytes: copy.serialize(kg)?,
+                });
+            }
+            states.push((name, groups));
+        }
+        states.extend(parts.pending);
+        Ok(KeyedStateSnapshot {
+            max_parallelism: parts.max_parallelism,
+            states,
+        })
     }
 }

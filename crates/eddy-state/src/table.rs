@@ -210,12 +210,30 @@ impl<K: Key, N: Namespace, S: StateData> StateTable<K, N, S> {
     }
 }
 
+/// A copied table, serialized off the processing thread.
+pub(crate) trait TableCopy: Send {
+    fn serialize(&self, key_group: KeyGroup) -> Result<Vec<u8>>;
+}
+
+impl<K, N, S> TableCopy for StateTable<K, N, S>
+where
+    K: Key + Serialize + DeserializeOwned,
+    N: Namespace,
+    S: StateData,
+{
+    fn serialize(&self, key_group: KeyGroup) -> Result<Vec<u8>> {
+        self.snapshot_group(key_group)
+    }
+}
+
 /// One key's entries in a snapshot: `(key, [(namespace, value, last access)])`.
 type SnapshotRow<K, N, S> = (K, Vec<(N, S, i64)>);
 
 /// The type-erased face of a [`StateTable`], for snapshots and bookkeeping.
 pub(crate) trait AnyTable: Send {
     fn as_any_mut(&mut self) -> &mut dyn Any;
+    /// A copy of the entries, to serialize later on another thread.
+    fn copy(&self) -> Box<dyn TableCopy>;
     fn snapshot_group(&self, key_group: KeyGroup) -> Result<Vec<u8>>;
     fn restore_group(&mut self, key_group: KeyGroup, bytes: &[u8]) -> Result<()>;
     fn purge_expired(&mut self, now: i64);
@@ -230,6 +248,14 @@ where
 {
     fn as_any_mut(&mut self) -> &mut dyn Any {
         self
+    }
+
+    fn copy(&self) -> Box<dyn TableCopy> {
+        Box::new(StateTable {
+            range: self.range,
+            groups: self.groups.clone(),
+            ttl: self.ttl,
+        })
     }
 
     fn snapshot_group(&self, key_group: KeyGroup) -> Result<Vec<u8>> {

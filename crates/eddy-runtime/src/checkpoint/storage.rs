@@ -291,6 +291,7 @@ mod tests {
                     keyed: None,
                     timers: vec![(0, vec![1, 2, 3])],
                     operator: vec![9; 100],
+                    deferred_keyed: None,
                 },
             }],
         }

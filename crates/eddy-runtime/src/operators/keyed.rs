@@ -191,12 +191,12 @@ where
         let _ = checkpoint_id;
         let backend = self.backend.as_mut().ok_or_else(not_open)?;
         Ok(OperatorSnapshot {
-            keyed: Some(backend.snapshot()?),
+            deferred_keyed: Some(backend.snapshot_deferred()),
             timers: vec![(
                 0,
                 postcard::to_stdvec(&self.timers.snapshot()).map_err(Error::state)?,
             )],
-            operator: Vec::new(),
+            ..Default::default()
         })
     }
 
@@ -281,7 +281,7 @@ where
         let _ = checkpoint_id;
         let backend = self.backend.as_mut().ok_or_else(not_open)?;
         Ok(OperatorSnapshot {
-            keyed: Some(backend.snapshot()?),
+            deferred_keyed: Some(backend.snapshot_deferred()),
             ..Default::default()
         })
     }
@@ -362,7 +362,7 @@ where
         let _ = checkpoint_id;
         let backend = self.backend.as_mut().ok_or_else(not_open)?;
         Ok(OperatorSnapshot {
-            keyed: Some(backend.snapshot()?),
+            deferred_keyed: Some(backend.snapshot_deferred()),
             ..Default::default()
         })
     }

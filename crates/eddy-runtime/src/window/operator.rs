@@ -543,12 +543,12 @@ where
             .as_mut()
             .ok_or_else(|| Error::Other("window operator used before open".into()))?;
         Ok(OperatorSnapshot {
-            keyed: Some(backend.snapshot()?),
+            deferred_keyed: Some(backend.snapshot_deferred()),
             timers: vec![(
                 0,
                 postcard::to_stdvec(&self.timers.snapshot()).map_err(Error::state)?,
             )],
-            operator: Vec::new(),
+            ..Default::default()
         })
     }
 
