@@ -895,6 +895,10 @@ fn build_tasks(
                     .events
                     .as_ref()
                     .map(|_| counters.counter("checkpointSyncDurationMaxMicros")),
+                sync_pause_last: wiring
+                    .events
+                    .as_ref()
+                    .map(|_| counters.counter("lastCheckpointSyncDurationMicros")),
             };
             if vertex.kind == VertexKind::Source && wiring.events.is_some() {
                 let (tx, rx) = mpsc::unbounded_channel();

@@ -101,6 +101,8 @@ pub struct TaskControl {
     /// The longest synchronous part of a snapshot so far, in microseconds (the
     /// time record processing stops for a checkpoint).
     pub sync_pause_max: Option<Arc<std::sync::atomic::AtomicU64>>,
+    /// The synchronous part of the latest snapshot, in microseconds.
+    pub sync_pause_last: Option<Arc<std::sync::atomic::AtomicU64>>,
 }
 
 /// What the coordinator asks of a source task.
@@ -133,11 +135,12 @@ impl TaskControl {
     }
 
     fn record_pause(&self, started: std::time::Instant) {
+        let micros = started.elapsed().as_micros() as u64;
         if let Some(max) = &self.sync_pause_max {
-            max.fetch_max(
-                started.elapsed().as_micros() as u64,
-                std::sync::atomic::Ordering::Relaxed,
-            );
+            max.fetch_max(micros, std::sync::atomic::Ordering::Relaxed);
+        }
+        if let Some(last) = &self.sync_pause_last {
+            last.store(micros, std::sync::atomic::Ordering::Relaxed);
         }
     }
 }

@@ -194,7 +194,12 @@ impl<K: Key> KeyedStateBackend<K> {
             registered.table.purge_expired(now);
             copies.push((registered.name.clone(), registered.table.copy()));
         }
-        DeferredKeyedSnapshot::new(self.max_parallelism, self.range, copies, self.pending.clone())
+        DeferredKeyedSnapshot::new(
+            self.max_parallelism,
+            self.range,
+            copies,
+            self.pending.clone(),
+        )
     }
 
     /// Loads the key groups of this backend's range from snapshots (possibly taken at

@@ -30,7 +30,13 @@ pub(crate) struct StateTable<K, N, S> {
     range: KeyGroupRange,
     groups: Vec<FastMap<K, Namespaces<N, S>>>,
     pub ttl: Option<StateTtlConfig>,
+    /// The previous snapshot copy's allocation, returned after serialization and
+    /// reused by the next copy (no fresh pages to fault in at the barrier).
+    spare: Spare<K, N, S>,
 }
+
+type Groups<K, N, S> = Vec<FastMap<K, Namespaces<N, S>>>;
+type Spare<K, N, S> = std::sync::Arc<std::sync::Mutex<Option<Groups<K, N, S>>>>;
 
 impl<K: Key, N: Namespace, S: StateData> StateTable<K, N, S> {
     pub fn new(range: KeyGroupRange, ttl: Option<StateTtlConfig>) -> Self {
@@ -38,6 +44,7 @@ impl<K: Key, N: Namespace, S: StateData> StateTable<K, N, S> {
             range,
             groups: (0..range.len()).map(|_| FastMap::default()).collect(),
             ttl,
+            spare: Default::default(),
         }
     }
 
@@ -215,14 +222,31 @@ pub(crate) trait TableCopy: Send {
     fn serialize(&self, key_group: KeyGroup) -> Result<Vec<u8>>;
 }
 
-impl<K, N, S> TableCopy for StateTable<K, N, S>
+/// A copy of a table for one snapshot; gives its allocation back when dropped.
+struct TableSnapshot<K, N, S> {
+    table: Option<StateTable<K, N, S>>,
+    spare: Spare<K, N, S>,
+}
+
+impl<K, N, S> TableCopy for TableSnapshot<K, N, S>
 where
     K: Key + Serialize + DeserializeOwned,
     N: Namespace,
     S: StateData,
 {
     fn serialize(&self, key_group: KeyGroup) -> Result<Vec<u8>> {
-        self.snapshot_group(key_group)
+        match &self.table {
+            Some(table) => table.snapshot_group(key_group),
+            None => Ok(Vec::new()),
+        }
+    }
+}
+
+impl<K, N, S> Drop for TableSnapshot<K, N, S> {
+    fn drop(&mut self) {
+        if let Some(table) = self.table.take() {
+            *self.spare.lock().unwrap_or_else(|p| p.into_inner()) = Some(table.groups);
+        }
     }
 }
 
@@ -251,10 +275,24 @@ where
     }
 
     fn copy(&self) -> Box<dyn TableCopy> {
-        Box::new(StateTable {
-            range: self.range,
-            groups: self.groups.clone(),
-            ttl: self.ttl,
+        let reused = self.spare.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let groups = match reused {
+            Some(mut groups) if groups.len() == self.groups.len() => {
+                for (copy, live) in groups.iter_mut().zip(&self.groups) {
+                    copy.clone_from(live);
+                }
+                groups
+            }
+            _ => self.groups.clone(),
+        };
+        Box::new(TableSnapshot {
+            table: Some(StateTable {
+                range: self.range,
+                groups,
+                ttl: self.ttl,
+                spare: Default::default(),
+            }),
+            spare: self.spare.clone(),
         })
     }
 
