@@ -462,6 +462,9 @@ impl JobRun {
         let mut started_at: HashMap<u64, Instant> = HashMap::new();
         let mut waiting_savepoints: HashMap<u64, SavepointRequest> = HashMap::new();
         let mut consecutive_failures = 0u32;
+        // Once a stop-with-savepoint is requested no other checkpoint may complete:
+        // its commits would hold records after the savepoint.
+        let mut stopping = false;
         let completed_counter = self.counters.counter("numberOfCompletedCheckpoints");
         let failed_counter = self.counters.counter("numberOfFailedCheckpoints");
         let duration_counter = self.counters.counter("lastCheckpointDuration");
@@ -551,13 +554,13 @@ impl JobRun {
                     }
                     TaskEvent::SourceFinished(task) => {
                         finished_sources.insert(task);
-                        if finished_sources.len() == triggers.len() {
+                        if finished_sources.len() == triggers.len() && !stopping {
                             // Every input ended: the final checkpoint commits all output.
                             trigger(&mut coordinator, &mut started_at, &finished_sources, false, false);
                         }
                     }
                 },
-                _ = ticker.tick(), if coordinator.is_some() => {
+                _ = ticker.tick(), if coordinator.is_some() && !stopping => {
                     trigger(&mut coordinator, &mut started_at, &finished_sources, false, false);
                 }
                 _ = expiry.tick(), if coordinator.is_some() => {
@@ -577,7 +580,7 @@ impl JobRun {
                             )));
                             internal_cancel.cancel();
                         }
-                        if finished_sources.len() == triggers.len() && !triggers.is_empty() {
+                        if finished_sources.len() == triggers.len() && !triggers.is_empty() && !stopping {
                             trigger(&mut coordinator, &mut started_at, &finished_sources, false, false);
                         }
                     }
@@ -589,6 +592,15 @@ impl JobRun {
                             message: "savepoints need checkpointing to be configured".into(),
                         }));
                         continue;
+                    }
+                    if request.stop.is_some() {
+                        stopping = true;
+                        // Checkpoints already in flight must not complete after it.
+                        if let Some(c) = coordinator.as_mut() {
+                            for id in c.pending_ids() {
+                                c.abort(id);
+                            }
+                        }
                     }
                     match trigger(&mut coordinator, &mut started_at, &finished_sources, true, request.stop == Some(true)) {
                         Some(id) => { waiting_savepoints.insert(id, request); }

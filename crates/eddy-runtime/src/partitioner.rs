@@ -32,8 +32,8 @@ impl<B> Partitioner<B> for ForwardPartitioner {
     }
 }
 
-/// Round-robin, one batch at a time (also used for rescale, whose writer holds only
-/// its local subset of channels).
+/// Round-robin, record by record, as Flink's rebalance (also used for rescale,
+/// whose writer holds only its local subset of channels).
 #[derive(Default)]
 pub struct RebalancePartitioner {
     next: u32,
@@ -47,11 +47,22 @@ impl RebalancePartitioner {
     }
 }
 
-impl<B> Partitioner<B> for RebalancePartitioner {
-    fn select(&mut self, _: &B, num_channels: usize, _: &mut Vec<u32>) -> Selection {
-        let channel = self.next % num_channels as u32;
-        self.next = self.next.wrapping_add(1);
-        Selection::One(channel)
+impl<B: Batch> Partitioner<B> for RebalancePartitioner {
+    fn select(&mut self, batch: &B, num_channels: usize, targets: &mut Vec<u32>) -> Selection {
+        let n = num_channels as u32;
+        if n == 1 {
+            return Selection::One(0);
+        }
+        let rows = batch.num_rows();
+        targets.clear();
+        let mut next = self.next % n;
+        targets.extend((0..rows).map(|_| {
+            let target = next;
+            next = if next + 1 == n { 0 } else { next + 1 };
+            target
+        }));
+        self.next = next;
+        Selection::PerRow
     }
 }
 

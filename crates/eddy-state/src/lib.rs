@@ -26,6 +26,7 @@
 mod backend;
 mod descriptor;
 mod handles;
+mod operator_state;
 mod slots;
 mod snapshot;
 mod table;
@@ -39,5 +40,6 @@ pub use descriptor::{
 pub use handles::{
     AggregateFunction, AggregatingState, ListState, MapState, ReducingState, ValueState,
 };
+pub use operator_state::{OperatorListState, OperatorStateStore, Redistribution};
 pub use snapshot::{DeferredKeyedSnapshot, KeyGroupStateBytes, KeyedStateSnapshot};
 pub use ttl::{StateTtlConfig, TtlUpdateType, TtlVisibility};

@@ -69,7 +69,7 @@ pub mod prelude {
     pub use eddy_runtime::{JobExecutionResult, JobStatus};
     pub use eddy_state::{
         AggregateFunction, AggregatingStateDescriptor, KeyedStateBackend, ListState,
-        ListStateDescriptor, MapState, MapStateDescriptor, ReducingStateDescriptor, StateTtlConfig,
-        ValueState, ValueStateDescriptor,
+        ListStateDescriptor, MapState, MapStateDescriptor, OperatorListState, OperatorStateStore,
+        Redistribution, ReducingStateDescriptor, StateTtlConfig, ValueState, ValueStateDescriptor,
     };
 }

@@ -350,3 +350,132 @@ fn a_tiny_checkpoint_timeout_fails_the_job_cleanly() {
     assert!(err.contains("expired before completing"), "{err}");
     assert!(err.contains("tolerable-failed-checkpoints"), "{err}");
 }
+
+/// Remembers every value it saw in an even-split list and its subtask's name in a
+/// union list; after a restore, reports what it received on its first record.
+#[derive(Clone, Default)]
+struct Remembering {
+    seen: Option<OperatorListState<u64>>,
+    names: Option<OperatorListState<String>>,
+    reported: bool,
+    subtask_name: String,
+}
+
+impl ProcessFunction<u64, String> for Remembering {
+    fn open(&mut self, state: &mut OperatorStateStore) -> Result<()> {
+        self.seen = Some(state.list_state("seen", Redistribution::EvenSplit)?);
+        self.names = Some(state.list_state("names", Redistribution::Union)?);
+        Ok(())
+    }
+
+    fn process_element(
+        &mut self,
+        value: u64,
+        ctx: &mut ProcessContext<'_>,
+        out: &mut Collector<String>,
+    ) -> Result<()> {
+        let (Some(seen), Some(names)) = (self.seen.clone(), self.names.clone()) else {
+            return Ok(());
+        };
+        let Some(state) = ctx.operator_state() else {
+            return Ok(());
+        };
+        if !self.reported {
+            self.reported = true;
+            for v in seen.get(state)? {
+                out.collect(format!("restored-seen,{v}"));
+            }
+            let mut all = names.get(state)?;
+            all.sort();
+            out.collect(format!("restored-names,{}", all.join("+")));
+            self.subtask_name = format!("s{value}");
+            names.update(state, vec![self.subtask_name.clone()])?;
+        }
+        seen.add(state, &value)?;
+        out.collect(format!("value,{value}"));
+        Ok(())
+    }
+}
+
+#[test]
+fn operator_list_state_is_redistributed_even_split_and_union() {
+    let work = tempfile::tempdir().unwrap();
+    let savepoints = work.path().join("savepoints");
+    let first = work.path().join("first");
+    let job = |env: &StreamExecutionEnvironment, out: &Path, rate: Option<f64>| {
+        env.from_generator_with_rate(Some(2_000), rate, |i| (i, None))
+            .set_parallelism(1)
+            .uid("source")
+            .rebalance()
+            .process(Remembering::default())
+            .uid("remembering")
+            .write_as_text(out, String::clone)
+            .uid("sink");
+    };
+    let env = StreamExecutionEnvironment::new();
+    env.set_parallelism(2);
+    checkpointed(&env, &work.path().join("ck1"));
+    job(&env, &first, Some(2_000.0));
+    let client = env.execute_async("list state").unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let savepoint = client.stop_with_savepoint(&savepoints, false).unwrap();
+    client.wait().unwrap();
+
+    let second = work.path().join("second");
+    let env = StreamExecutionEnvironment::new();
+    env.set_parallelism(3);
+    checkpointed(&env, &work.path().join("ck2"));
+    env.configure("execution.state-recovery.path", savepoint.to_str().unwrap());
+    job(&env, &second, None);
+    env.execute("list state").unwrap();
+    // The first run's output, including what its savepoint pre-committed (committed
+    // by the restore at the latest).
+    let before: Vec<String> = committed(&first)
+        .into_iter()
+        .filter_map(|l| l.strip_prefix("value,").map(str::to_string))
+        .collect();
+    assert!(!before.is_empty());
+    let after = committed(&second);
+    // Exactly once across the stop and the rescaled restore: every value once.
+    let mut values: Vec<u64> = committed(&first)
+        .iter()
+        .chain(after.iter())
+        .filter_map(|l| l.strip_prefix("value,").map(|v| v.parse().unwrap()))
+        .collect();
+    values.sort();
+    assert!(
+        values == (0..2000).collect::<Vec<u64>>(),
+        "{} values",
+        values.len()
+    );
+    // Even split: every value seen before the savepoint went to exactly one of the
+    // three new subtasks.
+    let mut restored: Vec<String> = after
+        .iter()
+        .filter_map(|l| l.strip_prefix("restored-seen,").map(str::to_string))
+        .collect();
+    restored.sort();
+    let mut before_sorted = before.clone();
+    before_sorted.sort();
+    let missing: Vec<&String> = before_sorted
+        .iter()
+        .filter(|v| restored.binary_search(v).is_err())
+        .collect();
+    let extra: Vec<&String> = restored
+        .iter()
+        .filter(|v| before_sorted.binary_search(v).is_err())
+        .collect();
+    assert!(
+        restored == before_sorted,
+        "{} restored vs {} seen; missing {missing:?}; extra {extra:?}",
+        restored.len(),
+        before_sorted.len()
+    );
+    // Union: every new subtask saw both old subtasks' names.
+    let names: Vec<&String> = after
+        .iter()
+        .filter(|l| l.starts_with("restored-names,"))
+        .collect();
+    assert_eq!(names.len(), 3, "{names:?}");
+    assert!(names.iter().all(|l| l.split('+').count() == 2), "{names:?}");
+}

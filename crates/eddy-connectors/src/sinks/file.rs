@@ -26,6 +26,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 struct SinkState {
     subtask: u32,
+    /// The directory the files were written to (a restored job may write elsewhere).
+    directory: PathBuf,
     pending: Vec<(u64, Vec<String>)>,
 }
 
@@ -118,16 +120,8 @@ impl<T> FileSink<T> {
     }
 
     fn commit(&self, name: &str) -> Result<()> {
-        let from = self.path(&pending_name(name));
-        let to = self.path(name);
-        match fs::rename(&from, &to) {
-            Ok(()) => Ok(()),
-            // Already committed (a retry after a crash between commit and completion).
-            Err(_) if to.exists() => Ok(()),
-            Err(e) => Err(Error::io(&from, e)),
-        }
+        commit_in(&self.directory, name)
     }
-
     /// Commits the restored checkpoint's pending files of the old subtasks this
     /// subtask is responsible for, and (subtask 0) removes files of failed runs.
     fn recover(&mut self, parallelism: usize) -> Result<()> {
@@ -137,7 +131,7 @@ impl<T> FileSink<T> {
                 keep.extend(names.iter().cloned());
                 if state.subtask as usize % parallelism == self.subtask {
                     for name in names {
-                        self.commit(name)?;
+                        commit_in(&state.directory, name)?;
                     }
                 }
             }
@@ -234,6 +228,7 @@ impl<T: Send + 'static> SinkWriter<T> for FileSink<T> {
         }
         let state = SinkState {
             subtask: self.subtask as u32,
+            directory: self.directory.clone(),
             pending: self.pending.clone(),
         };
         postcard::to_stdvec(&state).map_err(Error::state)
@@ -259,5 +254,18 @@ impl<T: Send + 'static> SinkWriter<T> for FileSink<T> {
             self.restored.push(state);
         }
         Ok(())
+    }
+}
+
+/// Renames a pending part file of `directory` to its final name; a file already
+/// committed (a retry after a crash) is fine, a missing one is an error.
+fn commit_in(directory: &std::path::Path, name: &str) -> Result<()> {
+    let from = directory.join(pending_name(name));
+    let to = directory.join(name);
+    match fs::rename(&from, &to) {
+        Ok(()) => Ok(()),
+        // Already committed (a retry after a crash between commit and completion).
+        Err(_) if to.exists() => Ok(()),
+        Err(e) => Err(Error::io(&from, e)),
     }
 }

@@ -3,8 +3,9 @@
 use std::marker::PhantomData;
 
 use eddy_core::{Records, Result, StreamRecord, Timestamp, MIN_WATERMARK};
+use eddy_state::OperatorStateStore;
 
-use crate::operator::Operator;
+use crate::operator::{Operator, OperatorContext, OperatorSnapshot};
 use crate::operators::functions::{Collector, ProcessContext, ProcessFunction, SideBuffers};
 use crate::output::Emitter;
 
@@ -129,6 +130,8 @@ pub struct ProcessOperator<T, O, F> {
     function: F,
     watermark: Timestamp,
     sides: SideBuffers,
+    state: OperatorStateStore,
+    restored: Vec<Vec<u8>>,
     _types: PhantomData<fn(T) -> O>,
 }
 
@@ -139,6 +142,8 @@ impl<T, O, F> ProcessOperator<T, O, F> {
             function,
             watermark: MIN_WATERMARK,
             sides: SideBuffers::default(),
+            state: OperatorStateStore::default(),
+            restored: Vec::new(),
             _types: PhantomData,
         }
     }
@@ -153,6 +158,31 @@ where
     type In = Records<T>;
     type Out = Records<O>;
 
+    fn open(&mut self, ctx: &OperatorContext) -> Result<()> {
+        let restored = std::mem::take(&mut self.restored);
+        if !restored.is_empty() {
+            self.state = OperatorStateStore::restore(&restored, ctx.subtask, ctx.parallelism)?;
+        }
+        self.function.open(&mut self.state)
+    }
+
+    fn snapshot_state(&mut self, checkpoint_id: u64) -> Result<OperatorSnapshot> {
+        let _ = checkpoint_id;
+        Ok(OperatorSnapshot {
+            operator: if self.state.is_empty() {
+                Vec::new()
+            } else {
+                self.state.snapshot()?
+            },
+            ..Default::default()
+        })
+    }
+
+    fn restore_state(&mut self, snapshots: Vec<OperatorSnapshot>) -> Result<()> {
+        self.restored = snapshots.into_iter().map(|s| s.operator).collect();
+        Ok(())
+    }
+
     fn process_batch(
         &mut self,
         batch: Records<T>,
@@ -165,6 +195,7 @@ where
                 timestamp: record.timestamp,
                 watermark: self.watermark,
                 sides: &mut self.sides,
+                state: Some(&mut self.state),
             };
             self.function
                 .process_element(record.value, &mut ctx, &mut collector)?;

@@ -134,6 +134,7 @@ where
                 timestamp: record.timestamp,
                 watermark: self.watermark,
                 sides: &mut self.sides,
+                state: None,
             };
             self.function
                 .process_element1(record.value, &mut ctx, &mut collector)?;
@@ -154,6 +155,7 @@ where
                 timestamp: record.timestamp,
                 watermark: self.watermark,
                 sides: &mut self.sides,
+                state: None,
             };
             self.function
                 .process_element2(record.value, &mut ctx, &mut collector)?;

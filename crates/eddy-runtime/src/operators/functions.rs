@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::marker::PhantomData;
 
 use eddy_core::{Result, StreamRecord, Timestamp};
-use eddy_state::{Key, KeyedStateBackend};
+use eddy_state::{Key, KeyedStateBackend, OperatorStateStore};
 
 use crate::output::Emitter;
 use crate::timers::TimerService;
@@ -130,6 +130,7 @@ pub struct ProcessContext<'a> {
     pub(crate) timestamp: Option<Timestamp>,
     pub(crate) watermark: Timestamp,
     pub(crate) sides: &'a mut SideBuffers,
+    pub(crate) state: Option<&'a mut OperatorStateStore>,
 }
 
 impl ProcessContext<'_> {
@@ -153,11 +154,24 @@ impl ProcessContext<'_> {
             },
         );
     }
+
+    /// The operator (non-keyed) state of this subtask, checkpointed and
+    /// redistributed on rescaling (`None` for co-process functions).
+    pub fn operator_state(&mut self) -> Option<&mut OperatorStateStore> {
+        self.state.as_deref_mut()
+    }
 }
 
 /// A function over each record of a (non-keyed) stream, with access to timestamps,
-/// the watermark and side outputs.
+/// the watermark, side outputs and operator state.
 pub trait ProcessFunction<T, O>: Send + 'static {
+    /// Registers operator list states (restored ones already hold their share);
+    /// called once per subtask before any record.
+    fn open(&mut self, state: &mut OperatorStateStore) -> Result<()> {
+        let _ = state;
+        Ok(())
+    }
+
     /// Processes one record.
     fn process_element(
         &mut self,
