@@ -279,6 +279,7 @@ fn event_time_timers_fire_in_order_with_deletes() {
                 WatermarkStrategy::for_generator(|| EveryRecord(i64::MIN))
                     .with_timestamp_assigner(|e: &(i64, String, u64), _| e.0),
             )
+            .set_parallelism(1)
             .key_by(|e| e.1.clone())
             .process(SumOnTimeout::default())
             .set_parallelism(1)
