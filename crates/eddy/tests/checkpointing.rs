@@ -479,3 +479,40 @@ fn operator_list_state_is_redistributed_even_split_and_union() {
     assert_eq!(names.len(), 3, "{names:?}");
     assert!(names.iter().all(|l| l.split('+').count() == 2), "{names:?}");
 }
+
+#[test]
+fn stop_with_savepoint_and_drain_fires_every_window_then_finishes() {
+    let work = tempfile::tempdir().unwrap();
+    let reference = work.path().join("reference");
+    let env = StreamExecutionEnvironment::new();
+    window_job(&env, &reference, None, None);
+    env.execute("reference").unwrap();
+    let full: std::collections::BTreeMap<String, u64> = committed(&reference)
+        .into_iter()
+        .map(|l| {
+            let (window, n) = l.rsplit_once(',').unwrap();
+            (window.to_string(), n.parse().unwrap())
+        })
+        .collect();
+
+    let out = work.path().join("out");
+    let env = StreamExecutionEnvironment::new();
+    checkpointed(&env, &work.path().join("checkpoints"));
+    window_job(&env, &out, Some(20_000.0), None);
+    let client = env.execute_async("drain").unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let savepoint = client
+        .stop_with_savepoint(work.path().join("savepoints"), true)
+        .unwrap();
+    assert!(savepoint.join("_metadata").exists());
+    client.wait().unwrap();
+    // The drained job fired the windows of what it had read, before the savepoint.
+    let drained = committed(&out);
+    assert!(!drained.is_empty());
+    assert!(drained.len() < full.len(), "stopped before the end");
+    for line in &drained {
+        let (window, n) = line.rsplit_once(',').unwrap();
+        let n: u64 = n.parse().unwrap();
+        assert!(full.get(window).is_some_and(|m| n <= *m), "{line}");
+    }
+}
