@@ -66,6 +66,11 @@ impl<K: Key> KeyedStateBackend<K> {
         self
     }
 
+    /// The job's number of key groups.
+    pub fn max_parallelism(&self) -> u32 {
+        self.max_parallelism
+    }
+
     /// The key groups this backend holds.
     pub fn key_group_range(&self) -> KeyGroupRange {
         self.range

@@ -37,6 +37,29 @@ pub(crate) fn restore_keyed<K: Key>(
     Ok(timers)
 }
 
+/// Loads restored keyed state into `backend` and the timers of its key groups into
+/// `timers`.
+pub(crate) fn restore_keyed_and_timers<K, N>(
+    backend: &mut KeyedStateBackend<K>,
+    snapshots: Vec<OperatorSnapshot>,
+    timers: &mut TimerService<K, N>,
+) -> Result<()>
+where
+    K: Key,
+    N: std::hash::Hash + Eq + Clone + serde::de::DeserializeOwned,
+{
+    let range = backend.key_group_range();
+    let max = backend.max_parallelism();
+    for bytes in restore_keyed(backend, snapshots)? {
+        let restored: TimerSnapshot<K, N> = postcard::from_bytes(&bytes)
+            .map_err(|e| Error::state(format!("timers cannot be decoded: {e}")))?;
+        timers.restore(restored, |k| {
+            range.contains(eddy_core::key_group::key_group_for_key(k, max))
+        });
+    }
+    Ok(())
+}
+
 fn not_open() -> Error {
     Error::Other("operator used before open".into())
 }
@@ -109,15 +132,8 @@ where
 
     fn open(&mut self, ctx: &OperatorContext) -> Result<()> {
         let mut backend = backend_for::<K>(ctx);
-        let range = backend.key_group_range();
-        for bytes in restore_keyed(&mut backend, std::mem::take(&mut self.restored))? {
-            let timers: TimerSnapshot<K, ()> = postcard::from_bytes(&bytes)
-                .map_err(|e| Error::state(format!("timers cannot be decoded: {e}")))?;
-            let max = ctx.max_parallelism;
-            self.timers.restore(timers, |k| {
-                range.contains(eddy_core::key_group::key_group_for_key(k, max))
-            });
-        }
+        let restored = std::mem::take(&mut self.restored);
+        restore_keyed_and_timers(&mut backend, restored, &mut self.timers)?;
         self.function.open(&mut backend)?;
         self.backend = Some(backend);
         self.clock = Some(ctx.clock.clone());

@@ -14,7 +14,7 @@ use super::Window;
 use crate::operator::{Operator, OperatorContext, OperatorSnapshot};
 use crate::operators::{Collector, KeySelector, OutputTag};
 use crate::output::Emitter;
-use crate::timers::{Timer, TimerService, TimerSnapshot};
+use crate::timers::{Timer, TimerService};
 
 /// What a window function knows about the firing window.
 #[derive(Debug)]
@@ -457,16 +457,8 @@ where
     fn open(&mut self, ctx: &OperatorContext) -> Result<()> {
         let mut backend = KeyedStateBackend::<K>::new(ctx.key_group_range(), ctx.max_parallelism)
             .with_clock(ctx.clock.clone());
-        let range = backend.key_group_range();
         let restored = std::mem::take(&mut self.restored);
-        for bytes in crate::operators::restore_keyed(&mut backend, restored)? {
-            let timers: TimerSnapshot<K, A::W> = postcard::from_bytes(&bytes)
-                .map_err(|e| Error::state(format!("window timers cannot be decoded: {e}")))?;
-            let max = ctx.max_parallelism;
-            self.timers.restore(timers, |k| {
-                range.contains(eddy_core::key_group::key_group_for_key(k, max))
-            });
-        }
+        crate::operators::restore_keyed_and_timers(&mut backend, restored, &mut self.timers)?;
         self.contents.open(&mut backend)?;
         self.trigger_state =
             Some(backend.value_state_in(ValueStateDescriptor::new("window-trigger"))?);
