@@ -516,3 +516,41 @@ fn stop_with_savepoint_and_drain_fires_every_window_then_finishes() {
         assert!(full.get(window).is_some_and(|m| n <= *m), "{line}");
     }
 }
+
+#[test]
+fn cancellation_keeps_or_deletes_checkpoints_as_configured() {
+    for (retention, kept) in [
+        ("RETAIN_ON_CANCELLATION", true),
+        ("DELETE_ON_CANCELLATION", false),
+    ] {
+        let work = tempfile::tempdir().unwrap();
+        let env = StreamExecutionEnvironment::new();
+        checkpointed(&env, work.path());
+        env.configure(
+            "execution.checkpointing.externalized-checkpoint-retention",
+            retention,
+        );
+        env.from_generator(None, |i| (i % 10, None))
+            .key_by(|x: &u64| *x)
+            .reduce(|a, b| a.wrapping_add(b))
+            .discard();
+        let client = env.execute_async("retention").unwrap();
+        let job_dir = work.path().join("retention");
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while !std::fs::read_dir(&job_dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|e| e.path().join("_metadata").exists())
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no checkpoint completed"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        client.cancel();
+        assert!(matches!(client.wait(), Err(Error::Cancelled)));
+        assert_eq!(job_dir.exists(), kept, "{retention}");
+    }
+}
