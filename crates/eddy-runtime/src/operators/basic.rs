@@ -6,7 +6,7 @@ use eddy_core::{Records, Result, StreamRecord, Timestamp, MIN_WATERMARK};
 use eddy_state::OperatorStateStore;
 
 use crate::operator::{Operator, OperatorContext, OperatorSnapshot};
-use crate::operators::functions::{Collector, ProcessContext, ProcessFunction, SideBuffers};
+use crate::operators::functions::{process_records, Collector, ProcessFunction, SideBuffers};
 use crate::output::Emitter;
 
 /// Applies a function to every record.
@@ -188,20 +188,15 @@ where
         batch: Records<T>,
         out: &mut Emitter<'_, Records<O>>,
     ) -> Result<()> {
-        let mut collector = Collector::with_capacity(batch.len());
-        for record in batch {
-            collector.set_timestamp(record.timestamp);
-            let mut ctx = ProcessContext {
-                timestamp: record.timestamp,
-                watermark: self.watermark,
-                sides: &mut self.sides,
-                state: Some(&mut self.state),
-            };
-            self.function
-                .process_element(record.value, &mut ctx, &mut collector)?;
-        }
-        self.sides.drain(out)?;
-        out.collect(collector.take())
+        let function = &mut self.function;
+        process_records(
+            batch,
+            self.watermark,
+            &mut self.sides,
+            Some(&mut self.state),
+            out,
+            |v, ctx, c| function.process_element(v, ctx, c),
+        )
     }
 
     fn process_watermark(

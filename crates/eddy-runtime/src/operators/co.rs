@@ -5,7 +5,7 @@ use std::marker::PhantomData;
 use eddy_core::{Records, Result, StreamRecord, Timestamp, MIN_WATERMARK};
 
 use crate::operator::TwoInputOperator;
-use crate::operators::functions::{Collector, ProcessContext, SideBuffers};
+use crate::operators::functions::{process_records, Collector, ProcessContext, SideBuffers};
 use crate::output::Emitter;
 
 /// Maps each input with its own function to a common output type.
@@ -127,20 +127,15 @@ where
         batch: Records<A>,
         out: &mut Emitter<'_, Records<O>>,
     ) -> Result<()> {
-        let mut collector = Collector::with_capacity(batch.len());
-        for record in batch {
-            collector.set_timestamp(record.timestamp);
-            let mut ctx = ProcessContext {
-                timestamp: record.timestamp,
-                watermark: self.watermark,
-                sides: &mut self.sides,
-                state: None,
-            };
-            self.function
-                .process_element1(record.value, &mut ctx, &mut collector)?;
-        }
-        self.sides.drain(out)?;
-        out.collect(collector.take())
+        let function = &mut self.function;
+        process_records(
+            batch,
+            self.watermark,
+            &mut self.sides,
+            None,
+            out,
+            |v, ctx, c| function.process_element1(v, ctx, c),
+        )
     }
 
     fn process_batch2(
@@ -148,20 +143,15 @@ where
         batch: Records<B>,
         out: &mut Emitter<'_, Records<O>>,
     ) -> Result<()> {
-        let mut collector = Collector::with_capacity(batch.len());
-        for record in batch {
-            collector.set_timestamp(record.timestamp);
-            let mut ctx = ProcessContext {
-                timestamp: record.timestamp,
-                watermark: self.watermark,
-                sides: &mut self.sides,
-                state: None,
-            };
-            self.function
-                .process_element2(record.value, &mut ctx, &mut collector)?;
-        }
-        self.sides.drain(out)?;
-        out.collect(collector.take())
+        let function = &mut self.function;
+        process_records(
+            batch,
+            self.watermark,
+            &mut self.sides,
+            None,
+            out,
+            |v, ctx, c| function.process_element2(v, ctx, c),
+        )
     }
 
     fn process_watermark(

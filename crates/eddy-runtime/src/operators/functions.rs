@@ -162,6 +162,32 @@ impl ProcessContext<'_> {
     }
 }
 
+/// Runs `element` over every record of `batch` with a [`ProcessContext`], then
+/// emits the collected records and side outputs: the loop shared by process and
+/// co-process operators.
+pub(crate) fn process_records<T, O: Clone + Send + 'static>(
+    batch: Vec<StreamRecord<T>>,
+    watermark: Timestamp,
+    sides: &mut SideBuffers,
+    mut state: Option<&mut OperatorStateStore>,
+    out: &mut Emitter<'_, Vec<StreamRecord<O>>>,
+    mut element: impl FnMut(T, &mut ProcessContext<'_>, &mut Collector<O>) -> Result<()>,
+) -> Result<()> {
+    let mut collector = Collector::with_capacity(batch.len());
+    for record in batch {
+        collector.set_timestamp(record.timestamp);
+        let mut ctx = ProcessContext {
+            timestamp: record.timestamp,
+            watermark,
+            sides: &mut *sides,
+            state: state.as_deref_mut(),
+        };
+        element(record.value, &mut ctx, &mut collector)?;
+    }
+    sides.drain(out)?;
+    out.collect(collector.take())
+}
+
 /// A function over each record of a (non-keyed) stream, with access to timestamps,
 /// the watermark, side outputs and operator state.
 pub trait ProcessFunction<T, O>: Send + 'static {
