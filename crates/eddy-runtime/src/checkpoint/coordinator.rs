@@ -38,6 +38,9 @@ pub struct Coordinator {
     timeout: Duration,
     pending: BTreeMap<u64, Pending>,
     last_completed_at: Option<Instant>,
+    /// Checkpoints whose last acknowledgement came after the timeout; reported by
+    /// the next [`Coordinator::expire`].
+    late: Vec<u64>,
 }
 
 impl Coordinator {
@@ -57,6 +60,7 @@ impl Coordinator {
             timeout,
             pending: BTreeMap::new(),
             last_completed_at: None,
+            late: Vec::new(),
         }
     }
 
@@ -93,6 +97,12 @@ impl Coordinator {
         let Some(pending) = self.pending.get_mut(&ack.checkpoint_id) else {
             return Outcome::Ignored;
         };
+        if now.duration_since(pending.started) >= self.timeout {
+            // Too late: the checkpoint fails even if this was the last ack.
+            self.pending.remove(&ack.checkpoint_id);
+            self.late.push(ack.checkpoint_id);
+            return Outcome::Ignored;
+        }
         if !pending.waiting.remove(&ack.task) {
             return Outcome::Ignored;
         }
@@ -117,18 +127,21 @@ impl Coordinator {
         })
     }
 
-    /// Aborts and returns the checkpoints older than the timeout.
+    /// Aborts and returns the checkpoints older than the timeout (including those
+    /// whose acknowledgements arrived too late).
     pub fn expire(&mut self, now: Instant) -> Vec<u64> {
         let timeout = self.timeout;
-        let expired: Vec<u64> = self
+        let mut expired = std::mem::take(&mut self.late);
+        let timed_out: Vec<u64> = self
             .pending
             .iter()
             .filter(|(_, p)| now.duration_since(p.started) >= timeout)
             .map(|(id, _)| *id)
             .collect();
-        for id in &expired {
+        for id in &timed_out {
             self.pending.remove(id);
         }
+        expired.extend(timed_out);
         expired
     }
 
@@ -209,5 +222,16 @@ mod tests {
             Some(7),
             "savepoints ignore it"
         );
+    }
+
+    #[test]
+    fn an_acknowledgement_after_the_timeout_fails_the_checkpoint() {
+        let start = Instant::now();
+        let mut c = Coordinator::new(1, 1, 1, Duration::ZERO, Duration::from_millis(5));
+        let id = c.trigger(start, 0, false).unwrap();
+        let late = start + Duration::from_millis(6);
+        assert_eq!(c.acknowledge(ack(id, 0), late), Outcome::Ignored);
+        assert_eq!(c.expire(late), vec![id]);
+        assert_eq!(c.expire(late), Vec::<u64>::new());
     }
 }
