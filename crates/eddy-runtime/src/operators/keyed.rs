@@ -23,7 +23,7 @@ fn backend_for<K: Key>(ctx: &OperatorContext) -> KeyedStateBackend<K> {
 }
 
 /// Loads restored keyed state into `backend` and returns the timer snapshots.
-pub(crate) fn restore_keyed<K: Key>(
+pub fn restore_keyed<K: Key>(
     backend: &mut KeyedStateBackend<K>,
     snapshots: Vec<OperatorSnapshot>,
 ) -> Result<Vec<Vec<u8>>> {
@@ -39,7 +39,7 @@ pub(crate) fn restore_keyed<K: Key>(
 
 /// Loads restored keyed state into `backend` and the timers of its key groups into
 /// `timers`.
-pub(crate) fn restore_keyed_and_timers<K, N>(
+pub fn restore_keyed_and_timers<K, N>(
     backend: &mut KeyedStateBackend<K>,
     snapshots: Vec<OperatorSnapshot>,
     timers: &mut TimerService<K, N>,

@@ -1,0 +1,6 @@
+//! Connectors of SQL tables, by Flink's names and options: `filesystem`,
+//! `datagen`, `nexmark` (sources) and `print`, `blackhole`, `filesystem` (sinks).
+
+pub mod format;
+pub mod sinks;
+pub mod sources;

@@ -1,0 +1,890 @@
+//! Table sources: readers producing Arrow batches of a table's physical columns.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use arrow::array::{
+    Array, ArrayRef, Int32Array, Int64Builder, RecordBatch, StringArray, StringBuilder,
+    StructArray, TimestampMillisecondBuilder,
+};
+use arrow::buffer::NullBuffer;
+use arrow::compute::{cast_with_options, CastOptions};
+use arrow::datatypes::{DataType, Field, Fields, SchemaRef, TimeUnit};
+use eddy_connectors::nexmark::{Event, NexmarkConfig, NexmarkGenerator};
+use eddy_connectors::sources::IndexedSource;
+use eddy_connectors::{TextFileSource, TextLine};
+use eddy_core::{Error, Records, Result};
+use eddy_runtime::{OperatorContext, SourceEvent, SourceReader};
+
+use crate::error::runtime;
+use crate::exec::changelog::{self, RowKind};
+
+/// Any table source.
+pub struct BoxedSource(pub Box<dyn SourceReader<Out = RecordBatch>>);
+
+impl SourceReader for BoxedSource {
+    type Out = RecordBatch;
+    fn open(&mut self, ctx: &OperatorContext) -> Result<()> {
+        self.0.open(ctx)
+    }
+    fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Result<SourceEvent<RecordBatch>>> {
+        self.0.poll_next(cx)
+    }
+    fn close(&mut self) -> Result<()> {
+        self.0.close()
+    }
+    fn snapshot_position(&mut self) -> Result<Vec<u8>> {
+        self.0.snapshot_position()
+    }
+    fn restore_positions(&mut self, positions: Vec<Vec<u8>>) -> Result<()> {
+        self.0.restore_positions(positions)
+    }
+}
+
+/// Turns a reader of typed records into a reader of Arrow batches. The inner
+/// reader's watermarks are dropped: a table's watermark comes from its DDL.
+pub struct ArrowAdapter<S, F> {
+    inner: S,
+    convert: F,
+}
+
+impl<T, S, F> SourceReader for ArrowAdapter<S, F>
+where
+    T: Clone + Send + 'static,
+    S: SourceReader<Out = Records<T>>,
+    F: FnMut(Records<T>) -> Result<Option<RecordBatch>> + Send + 'static,
+{
+    type Out = RecordBatch;
+    fn open(&mut self, ctx: &OperatorContext) -> Result<()> {
+        self.inner.open(ctx)
+    }
+    fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Result<SourceEvent<RecordBatch>>> {
+        loop {
+            return match self.inner.poll_next(cx) {
+                Poll::Ready(Ok(SourceEvent::Batch(records))) => match (self.convert)(records) {
+                    Ok(Some(batch)) => Poll::Ready(Ok(SourceEvent::Batch(batch))),
+                    Ok(None) => continue,
+                    Err(e) => Poll::Ready(Err(e)),
+                },
+                Poll::Ready(Ok(SourceEvent::Watermark(_))) => continue,
+                Poll::Ready(Ok(SourceEvent::Idle)) => Poll::Ready(Ok(SourceEvent::Idle)),
+                Poll::Ready(Ok(SourceEvent::End)) => Poll::Ready(Ok(SourceEvent::End)),
+                Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+                Poll::Pending => Poll::Pending,
+            };
+        }
+    }
+    fn close(&mut self) -> Result<()> {
+        self.inner.close()
+    }
+    fn snapshot_position(&mut self) -> Result<Vec<u8>> {
+        self.inner.snapshot_position()
+    }
+    fn restore_positions(&mut self, positions: Vec<Vec<u8>>) -> Result<()> {
+        self.inner.restore_positions(positions)
+    }
+}
+
+fn boxed<T, S, F>(inner: S, convert: F) -> BoxedSource
+where
+    T: Clone + Send + 'static,
+    S: SourceReader<Out = Records<T>>,
+    F: FnMut(Records<T>) -> Result<Option<RecordBatch>> + Send + 'static,
+{
+    BoxedSource(Box::new(ArrowAdapter { inner, convert }))
+}
+
+// ---------------------------------------------------------------- nexmark
+
+fn person_fields() -> Fields {
+    let ts = DataType::Timestamp(TimeUnit::Millisecond, None);
+    Fields::from(vec![
+        Field::new("id", DataType::Int64, true),
+        Field::new("name", DataType::Utf8, true),
+        Field::new("emailAddress", DataType::Utf8, true),
+        Field::new("creditCard", DataType::Utf8, true),
+        Field::new("city", DataType::Utf8, true),
+        Field::new("state", DataType::Utf8, true),
+        Field::new("dateTime", ts, true),
+        Field::new("extra", DataType::Utf8, true),
+    ])
+}
+
+fn auction_fields() -> Fields {
+    let ts = DataType::Timestamp(TimeUnit::Millisecond, None);
+    Fields::from(vec![
+        Field::new("id", DataType::Int64, true),
+        Field::new("itemName", DataType::Utf8, true),
+        Field::new("description", DataType::Utf8, true),
+        Field::new("initialBid", DataType::Int64, true),
+        Field::new("reserve", DataType::Int64, true),
+        Field::new("dateTime", ts.clone(), true),
+        Field::new("expires", ts, true),
+        Field::new("seller", DataType::Int64, true),
+        Field::new("category", DataType::Int64, true),
+        Field::new("extra", DataType::Utf8, true),
+    ])
+}
+
+fn bid_fields() -> Fields {
+    let ts = DataType::Timestamp(TimeUnit::Millisecond, None);
+    Fields::from(vec![
+        Field::new("auction", DataType::Int64, true),
+        Field::new("bidder", DataType::Int64, true),
+        Field::new("price", DataType::Int64, true),
+        Field::new("channel", DataType::Utf8, true),
+        Field::new("url", DataType::Utf8, true),
+        Field::new("dateTime", ts, true),
+        Field::new("extra", DataType::Utf8, true),
+    ])
+}
+
+/// Column builders of one struct (or flat table) of the Nexmark schema.
+enum Col {
+    Int(Int64Builder),
+    Str(StringBuilder),
+    Ts(TimestampMillisecondBuilder),
+}
+
+impl Col {
+    fn of(t: &DataType) -> Col {
+        match t {
+            DataType::Int64 => Col::Int(Int64Builder::new()),
+            DataType::Timestamp(_, _) => Col::Ts(TimestampMillisecondBuilder::new()),
+            _ => Col::Str(StringBuilder::new()),
+        }
+    }
+    fn int(&mut self, v: i64) {
+        match self {
+            Col::Int(b) => b.append_value(v),
+            Col::Ts(b) => b.append_value(v),
+            Col::Str(b) => b.append_value(v.to_string()),
+        }
+    }
+    fn str(&mut self, v: &str) {
+        if let Col::Str(b) = self {
+            b.append_value(v);
+        }
+    }
+    fn null(&mut self) {
+        match self {
+            Col::Int(b) => b.append_null(),
+            Col::Ts(b) => b.append_null(),
+            Col::Str(b) => b.append_null(),
+        }
+    }
+    fn finish(&mut self) -> ArrayRef {
+        match self {
+            Col::Int(b) => Arc::new(b.finish()),
+            Col::Ts(b) => Arc::new(b.finish()),
+            Col::Str(b) => Arc::new(b.finish()),
+        }
+    }
+}
+
+struct Group {
+    fields: Fields,
+    cols: Vec<Col>,
+    valid: Vec<bool>,
+}
+
+impl Group {
+    fn new(fields: Fields) -> Group {
+        let cols = fields.iter().map(|f| Col::of(f.data_type())).collect();
+        Group {
+            fields,
+            cols,
+            valid: Vec::new(),
+        }
+    }
+    fn nulls(&mut self) {
+        self.cols.iter_mut().for_each(Col::null);
+        self.valid.push(false);
+    }
+    fn finish_struct(&mut self) -> Result<ArrayRef> {
+        let arrays: Vec<ArrayRef> = self.cols.iter_mut().map(Col::finish).collect();
+        let nulls = NullBuffer::from(std::mem::take(&mut self.valid));
+        Ok(Arc::new(
+            StructArray::try_new(self.fields.clone(), arrays, Some(nulls)).map_err(runtime)?,
+        ))
+    }
+}
+
+fn push_event(event: &Event, person: &mut Group, auction: &mut Group, bid: &mut Group) {
+    match event {
+        Event::Person(p) => {
+            let c = &mut person.cols;
+            c[0].int(p.id);
+            c[1].str(&p.name);
+            c[2].str(&p.email_address);
+            c[3].str(&p.credit_card);
+            c[4].str(&p.city);
+            c[5].str(&p.state);
+            c[6].int(p.date_time);
+            c[7].str(&p.extra);
+            person.valid.push(true);
+            auction.nulls();
+            bid.nulls();
+        }
+        Event::Auction(a) => {
+            let c = &mut auction.cols;
+            c[0].int(a.id);
+            c[1].str(&a.item_name);
+            c[2].str(&a.description);
+            c[3].int(a.initial_bid);
+            c[4].int(a.reserve);
+            c[5].int(a.date_time);
+            c[6].int(a.expires);
+            c[7].int(a.seller);
+            c[8].int(a.category);
+            c[9].str(&a.extra);
+            auction.valid.push(true);
+            person.nulls();
+            bid.nulls();
+        }
+        Event::Bid(b) => {
+            let c = &mut bid.cols;
+            c[0].int(b.auction);
+            c[1].int(b.bidder);
+            c[2].int(b.price);
+            c[3].str(&b.channel);
+            c[4].str(&b.url);
+            c[5].int(b.date_time);
+            c[6].str(&b.extra);
+            bid.valid.push(true);
+            person.nulls();
+            auction.nulls();
+        }
+    }
+}
+
+/// The Nexmark generator as a table: `event_type INT, person ROW<...>, auction
+/// ROW<...>, bid ROW<...>` (the nexmark benchmark's `datagen` table).
+pub fn nexmark(
+    table: &str,
+    schema: SchemaRef,
+    options: &BTreeMap<String, String>,
+) -> crate::SqlResult<Arc<dyn Fn(usize) -> BoxedSource + Send + Sync>> {
+    let number = |key: &str| -> crate::SqlResult<Option<u64>> {
+        options
+            .get(key)
+            .map(|v| {
+                v.trim().parse::<u64>().map_err(|_| {
+                    crate::SqlError::new(format!(
+                        "option '{key}' of table {table} must be a whole number, not '{v}'"
+                    ))
+                })
+            })
+            .transpose()
+    };
+    let mut config = NexmarkConfig::new();
+    if let Some(rate) = number("first-event.rate")? {
+        config = config.with_first_event_rate(rate.max(1));
+    }
+    if let Some(n) = number("events.num")? {
+        config = config.with_max_events((n > 0).then_some(n));
+    }
+    if let Some(seed) = number("seed")? {
+        config = config.with_seed(seed);
+    }
+    for (key, default) in [
+        ("person.proportion", 1),
+        ("auction.proportion", 3),
+        ("bid.proportion", 46),
+    ] {
+        if let Some(v) = number(key)? {
+            if v != default {
+                return Err(crate::SqlError::unsupported(format!(
+                    "'{key}' = '{v}': eddy's Nexmark generator uses the standard 1:3:46 mix"
+                )));
+            }
+        }
+    }
+    for field in schema.fields() {
+        if !["event_type", "person", "auction", "bid"].contains(&field.name().as_str()) {
+            return Err(crate::SqlError::new(format!(
+                "table {table}: the nexmark connector has no column '{}' (it provides event_type, person, auction, bid)",
+                field.name()
+            )));
+        }
+    }
+    let count = config.max_events;
+    let generator = Arc::new(NexmarkGenerator::new(config));
+    Ok(Arc::new(move |_| {
+        let generator = generator.clone();
+        let schema = schema.clone();
+        let inner = IndexedSource::new(Arc::new(move |n| (n, None)), count);
+        boxed(inner, move |records: Records<u64>| {
+            let (mut person, mut auction, mut bid) = (
+                Group::new(person_fields()),
+                Group::new(auction_fields()),
+                Group::new(bid_fields()),
+            );
+            let mut kinds = Vec::with_capacity(records.len());
+            for r in &records {
+                let event = generator.event_at(r.value);
+                kinds.push(match &event {
+                    Event::Person(_) => 0,
+                    Event::Auction(_) => 1,
+                    Event::Bid(_) => 2,
+                });
+                push_event(&event, &mut person, &mut auction, &mut bid);
+            }
+            let mut columns = Vec::with_capacity(schema.fields().len());
+            for field in schema.fields() {
+                let array: ArrayRef = match field.name().as_str() {
+                    "event_type" => Arc::new(Int32Array::from(std::mem::take(&mut kinds))),
+                    "person" => person.finish_struct()?,
+                    "auction" => auction.finish_struct()?,
+                    _ => bid.finish_struct()?,
+                };
+                columns.push(if array.data_type() == field.data_type() {
+                    array
+                } else {
+                    arrow::compute::cast(&array, field.data_type()).map_err(|e| {
+                        Error::Other(format!("nexmark column {}: {e}", field.name()))
+                    })?
+                });
+            }
+            let n = records.len();
+            Ok(Some(
+                changelog::batch(schema.clone(), columns, n).map_err(runtime)?,
+            ))
+        })
+    }))
+}
+
+// ---------------------------------------------------------------- datagen
+
+fn mix(mut x: u64) -> u64 {
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xff51afd7ed558ccd);
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xc4ceb9fe1a85ec53);
+    x ^ (x >> 33)
+}
+
+#[derive(Clone, Debug)]
+enum FieldGen {
+    Sequence { start: i64 },
+    Random { min: i64, max: i64, length: usize },
+}
+
+/// Flink's `datagen` connector: sequences and random values per field.
+pub fn datagen(
+    table: &str,
+    schema: SchemaRef,
+    options: &BTreeMap<String, String>,
+) -> crate::SqlResult<(Arc<dyn Fn(usize) -> BoxedSource + Send + Sync>, bool)> {
+    let get = |key: String| options.get(&key).cloned();
+    let int = |key: String, default: i64| -> crate::SqlResult<i64> {
+        match options.get(&key) {
+            Some(v) => v.trim().parse::<i64>().map_err(|_| {
+                crate::SqlError::new(format!(
+                    "option '{key}' of table {table} must be a number, not '{v}'"
+                ))
+            }),
+            None => Ok(default),
+        }
+    };
+    let mut gens = Vec::new();
+    let mut rows: Option<u64> = options
+        .get("number-of-rows")
+        .map(|v| {
+            v.trim().parse::<u64>().map_err(|_| {
+                crate::SqlError::new(format!(
+                    "option 'number-of-rows' of table {table} must be a whole number, not '{v}'"
+                ))
+            })
+        })
+        .transpose()?;
+    for field in schema.fields() {
+        let name = field.name();
+        let kind = get(format!("fields.{name}.kind")).unwrap_or_else(|| "random".into());
+        let gen = match kind.as_str() {
+            "sequence" => {
+                let (Some(_), Some(_)) = (
+                    get(format!("fields.{name}.start")),
+                    get(format!("fields.{name}.end")),
+                ) else {
+                    return Err(crate::SqlError::new(format!(
+                        "table {table}: sequence field '{name}' needs 'fields.{name}.start' and 'fields.{name}.end'"
+                    )));
+                };
+                let start = int(format!("fields.{name}.start"), 0)?;
+                let end = int(format!("fields.{name}.end"), 0)?;
+                let len = (end - start + 1).max(0) as u64;
+                rows = Some(rows.map_or(len, |r| r.min(len)));
+                FieldGen::Sequence { start }
+            }
+            "random" => {
+                let (lo, hi) = match field.data_type() {
+                    DataType::Int8 => (i8::MIN as i64, i8::MAX as i64),
+                    DataType::Int16 => (i16::MIN as i64, i16::MAX as i64),
+                    DataType::Int32 => (i32::MIN as i64, i32::MAX as i64),
+                    _ => (i64::MIN, i64::MAX),
+                };
+                FieldGen::Random {
+                    min: int(format!("fields.{name}.min"), lo)?,
+                    max: int(format!("fields.{name}.max"), hi)?,
+                    length: int(format!("fields.{name}.length"), 100)?.max(0) as usize,
+                }
+            }
+            other => return Err(crate::SqlError::new(format!(
+                "table {table}: 'fields.{name}.kind' must be 'sequence' or 'random', not '{other}'"
+            ))),
+        };
+        gens.push(gen);
+    }
+    let rate = options
+        .get("rows-per-second")
+        .and_then(|v| v.trim().parse::<f64>().ok());
+    let bounded = rows.is_some();
+    let factory = Arc::new(move |_| {
+        let gens = gens.clone();
+        let schema = schema.clone();
+        let inner = IndexedSource::new(Arc::new(move |n| (n, None)), rows).with_rate(rate);
+        boxed(inner, move |records: Records<u64>| {
+            let mut columns = Vec::with_capacity(gens.len());
+            for (k, (gen, field)) in gens.iter().zip(schema.fields()).enumerate() {
+                let values: Vec<i64> = records
+                    .iter()
+                    .map(|r| match gen {
+                        FieldGen::Sequence { start } => start + r.value as i64,
+                        FieldGen::Random { min, max, .. } => {
+                            let span = (*max as i128 - *min as i128 + 1) as u128;
+                            let h =
+                                mix(r.value.wrapping_mul(31).wrapping_add(k as u64 + 1)) as u128;
+                            (*min as i128 + (h % span.max(1)) as i128) as i64
+                        }
+                    })
+                    .collect();
+                let array: ArrayRef = match (field.data_type(), gen) {
+                    (DataType::Utf8, FieldGen::Random { length, .. }) => {
+                        let strings: StringArray = records
+                            .iter()
+                            .map(|r| {
+                                let mut s = String::with_capacity(*length);
+                                let mut x = r.value.wrapping_add(k as u64 * 7919);
+                                while s.len() < *length {
+                                    x = mix(x.wrapping_add(1));
+                                    s.push_str(&format!("{x:016x}"));
+                                }
+                                s.truncate(*length);
+                                Some(s)
+                            })
+                            .collect();
+                        Arc::new(strings)
+                    }
+                    (DataType::Utf8, _) => Arc::new(StringArray::from_iter_values(
+                        values.iter().map(|v| v.to_string()),
+                    )),
+                    (DataType::Boolean, _) => Arc::new(arrow::array::BooleanArray::from_iter(
+                        values.iter().map(|v| Some(v & 1 == 1)),
+                    )),
+                    (DataType::Timestamp(_, _), _) => {
+                        let now = eddy_core::time::now_millis();
+                        let ts: ArrayRef =
+                            Arc::new(arrow::array::TimestampMillisecondArray::from(vec![
+                                now;
+                                values
+                                    .len(
+                                    )
+                            ]));
+                        arrow::compute::cast(&ts, field.data_type()).map_err(runtime)?
+                    }
+                    (DataType::Float32 | DataType::Float64, FieldGen::Random { min, max, .. }) => {
+                        let (min, max) = (*min as f64, *max as f64);
+                        let f: ArrayRef = Arc::new(arrow::array::Float64Array::from_iter_values(
+                            records.iter().map(|r| {
+                                let u = (mix(r.value.wrapping_add(k as u64 * 104729)) >> 11) as f64
+                                    / (1u64 << 53) as f64;
+                                min + u * (max - min)
+                            }),
+                        ));
+                        arrow::compute::cast(&f, field.data_type()).map_err(runtime)?
+                    }
+                    (t, _) => {
+                        let ints: ArrayRef = Arc::new(arrow::array::Int64Array::from(values));
+                        arrow::compute::cast(&ints, t).map_err(runtime)?
+                    }
+                };
+                columns.push(array);
+            }
+            let n = records.len();
+            Ok(Some(
+                changelog::batch(schema.clone(), columns, n).map_err(runtime)?,
+            ))
+        })
+    });
+    Ok((factory, bounded))
+}
+
+// ---------------------------------------------------------------- filesystem
+
+/// The format of a file table.
+#[derive(Clone, Debug)]
+pub enum FileFormat {
+    /// `csv`.
+    Csv {
+        /// `csv.field-delimiter`.
+        delimiter: char,
+        /// `csv.quote-character`.
+        quote: char,
+        /// `csv.ignore-parse-errors`.
+        ignore_errors: bool,
+        /// `csv.null-literal`.
+        null_literal: Option<String>,
+        /// `csv.allow-comments`.
+        allow_comments: bool,
+    },
+    /// `json`.
+    Json {
+        /// `json.ignore-parse-errors`.
+        ignore_errors: bool,
+    },
+    /// `debezium-json` (a changelog).
+    DebeziumJson {
+        /// `debezium-json.ignore-parse-errors`.
+        ignore_errors: bool,
+    },
+}
+
+impl FileFormat {
+    /// The format a table's options name.
+    pub fn from_options(
+        table: &str,
+        options: &BTreeMap<String, String>,
+    ) -> crate::SqlResult<FileFormat> {
+        let flag = |key: &str| {
+            options
+                .get(key)
+                .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+        };
+        let ch = |key: &str, default: char| -> crate::SqlResult<char> {
+            match options.get(key) {
+                None => Ok(default),
+                Some(v) if v == "\\t" => Ok('\t'),
+                Some(v) if v.chars().count() == 1 => Ok(v.chars().next().unwrap_or(default)),
+                Some(v) => Err(crate::SqlError::new(format!(
+                    "option '{key}' of table {table} must be one character, not '{v}'"
+                ))),
+            }
+        };
+        match options.get("format").map(String::as_str) {
+            Some("csv") => Ok(FileFormat::Csv {
+                delimiter: ch("csv.field-delimiter", ',')?,
+                quote: ch("csv.quote-character", '"')?,
+                ignore_errors: flag("csv.ignore-parse-errors"),
+                null_literal: options.get("csv.null-literal").cloned(),
+                allow_comments: flag("csv.allow-comments"),
+            }),
+            Some("json") => Ok(FileFormat::Json {
+                ignore_errors: flag("json.ignore-parse-errors"),
+            }),
+            Some("debezium-json") => Ok(FileFormat::DebeziumJson {
+                ignore_errors: flag("debezium-json.ignore-parse-errors"),
+            }),
+            Some(other) => Err(crate::SqlError::unsupported(format!(
+                "format '{other}' of table {table} (eddy reads and writes csv, json and debezium-json)"
+            ))),
+            None => Err(crate::SqlError::new(format!(
+                "table {table} needs the option 'format' (csv, json or debezium-json)"
+            ))),
+        }
+    }
+
+    /// Whether rows carry a row kind.
+    pub fn is_changelog(&self) -> bool {
+        matches!(self, FileFormat::DebeziumJson { .. })
+    }
+}
+
+/// Splits a CSV line into fields; `None` for a field written unquoted and empty.
+fn split_csv(line: &str, delimiter: char, quote: char) -> Vec<(String, bool)> {
+    let mut fields = Vec::new();
+    let mut field = String::new();
+    let mut quoted = false;
+    let mut in_quotes = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        if in_quotes {
+            if c == quote {
+                if chars.peek() == Some(&quote) {
+                    field.push(quote);
+                    chars.next();
+                } else {
+                    in_quotes = false;
+                }
+            } else {
+                field.push(c);
+            }
+        } else if c == quote {
+            in_quotes = true;
+            quoted = true;
+        } else if c == delimiter {
+            fields.push((std::mem::take(&mut field), quoted));
+            quoted = false;
+        } else {
+            field.push(c);
+        }
+    }
+    fields.push((field, quoted));
+    fields
+}
+
+fn parse_error(location: &str, message: String) -> Error {
+    Error::MalformedRecord {
+        location: location.to_string(),
+        message,
+    }
+}
+
+/// Converts text cells to the column types; names the file, line and field of
+/// the first value that does not parse (or nulls it when errors are ignored).
+fn typed_columns(
+    schema: &SchemaRef,
+    cells: Vec<Vec<Option<String>>>,
+    locations: &[String],
+    ignore_errors: bool,
+) -> Result<Vec<ArrayRef>> {
+    let mut columns = Vec::with_capacity(schema.fields().len());
+    for (c, field) in schema.fields().iter().enumerate() {
+        let strings: StringArray = cells.iter().map(|row| row[c].as_deref()).collect();
+        let strings: ArrayRef = Arc::new(strings);
+        let options = CastOptions {
+            safe: true,
+            ..Default::default()
+        };
+        let typed = cast_with_options(&strings, field.data_type(), &options)
+            .map_err(|e| Error::Other(format!("column {}: {e}", field.name())))?;
+        if !ignore_errors && typed.null_count() > strings.null_count() {
+            for i in 0..typed.len() {
+                if typed.is_null(i) && !strings.is_null(i) {
+                    let value = cells[i][c].clone().unwrap_or_default();
+                    return Err(parse_error(
+                        &locations[i],
+                        format!(
+                            "field '{}' cannot be read as {}: '{value}'",
+                            field.name(),
+                            crate::types::sql_name(field.data_type())
+                        ),
+                    ));
+                }
+            }
+        }
+        columns.push(typed);
+    }
+    Ok(columns)
+}
+
+fn json_rows(
+    schema: &SchemaRef,
+    rows: &[(String, &str)],
+    ignore_errors: bool,
+) -> Result<Vec<ArrayRef>> {
+    let decode = |lines: &[(String, &str)]| -> std::result::Result<Option<RecordBatch>, arrow::error::ArrowError> {
+        let mut decoder = arrow::json::ReaderBuilder::new(schema.clone())
+            .with_batch_size(lines.len().max(1))
+            .build_decoder()?;
+        for (_, text) in lines {
+            decoder.decode(text.as_bytes())?;
+            decoder.decode(b"\n")?;
+        }
+        decoder.flush()
+    };
+    match decode(rows) {
+        Ok(Some(batch)) => Ok(batch.columns().to_vec()),
+        Ok(None) => Ok(schema
+            .fields()
+            .iter()
+            .map(|f| arrow::array::new_empty_array(f.data_type()))
+            .collect()),
+        Err(_) => {
+            // Find the line at fault, or keep the good lines when told to.
+            let mut good = Vec::new();
+            for row in rows {
+                match decode(std::slice::from_ref(row)) {
+                    Ok(_) => good.push(row.clone()),
+                    Err(e) if !ignore_errors => {
+                        return Err(parse_error(&row.0, format!("invalid JSON row: {e}")))
+                    }
+                    Err(_) => {}
+                }
+            }
+            json_rows(schema, &good, ignore_errors)
+        }
+    }
+}
+
+/// Files of a directory (or one file) in CSV, JSON or Debezium JSON.
+pub fn filesystem(
+    table: &str,
+    schema: SchemaRef,
+    output: SchemaRef,
+    path: String,
+    format: FileFormat,
+) -> Arc<dyn Fn(usize) -> BoxedSource + Send + Sync> {
+    let _ = table;
+    Arc::new(move |_| {
+        let schema = schema.clone();
+        let output = output.clone();
+        let format = format.clone();
+        boxed(
+            TextFileSource::new(path.clone()),
+            move |lines: Records<TextLine>| {
+                let lines: Vec<&TextLine> = lines
+                    .iter()
+                    .map(|r| &r.value)
+                    .filter(|l| !l.text.trim().is_empty())
+                    .collect();
+                let (columns, kinds) = match &format {
+                    FileFormat::Csv {
+                        delimiter,
+                        quote,
+                        ignore_errors,
+                        null_literal,
+                        allow_comments,
+                    } => {
+                        let mut cells = Vec::with_capacity(lines.len());
+                        let mut locations = Vec::with_capacity(lines.len());
+                        for line in &lines {
+                            if *allow_comments && line.text.starts_with('#') {
+                                continue;
+                            }
+                            let fields =
+                                split_csv(line.text.trim_end_matches('\r'), *delimiter, *quote);
+                            if fields.len() != schema.fields().len() {
+                                if *ignore_errors {
+                                    continue;
+                                }
+                                return Err(parse_error(
+                                    &line.location(),
+                                    format!(
+                                        "expected {} fields, found {}",
+                                        schema.fields().len(),
+                                        fields.len()
+                                    ),
+                                ));
+                            }
+                            let row: Vec<Option<String>> = fields
+                                .into_iter()
+                                .zip(schema.fields())
+                                .map(|((value, quoted), field)| {
+                                    let is_null = null_literal
+                                        .as_ref()
+                                        .is_some_and(|n| *n == value && !quoted)
+                                        || (value.is_empty()
+                                            && !quoted
+                                            && field.data_type() != &DataType::Utf8);
+                                    (!is_null).then_some(value)
+                                })
+                                .collect();
+                            cells.push(row);
+                            locations.push(line.location());
+                        }
+                        (
+                            typed_columns(&schema, cells, &locations, *ignore_errors)?,
+                            None,
+                        )
+                    }
+                    FileFormat::Json { ignore_errors } => {
+                        let rows: Vec<(String, &str)> = lines
+                            .iter()
+                            .map(|l| (l.location(), l.text.as_str()))
+                            .collect();
+                        (json_rows(&schema, &rows, *ignore_errors)?, None)
+                    }
+                    FileFormat::DebeziumJson { ignore_errors } => {
+                        let mut images = Vec::new();
+                        let mut kinds = Vec::new();
+                        for line in &lines {
+                            match debezium(&line.text) {
+                                Ok(rows) => {
+                                    for (kind, image) in rows {
+                                        images.push((line.location(), image));
+                                        kinds.push(kind);
+                                    }
+                                }
+                                Err(message) if !ignore_errors => {
+                                    return Err(parse_error(&line.location(), message))
+                                }
+                                Err(_) => {}
+                            }
+                        }
+                        let rows: Vec<(String, &str)> = images
+                            .iter()
+                            .map(|(l, t)| (l.clone(), t.as_str()))
+                            .collect();
+                        let columns = json_rows(&schema, &rows, false)?;
+                        (columns, Some(kinds))
+                    }
+                };
+                let n = columns.first().map_or(lines.len(), |c| c.len());
+                let mut columns = columns;
+                if let Some(kinds) = kinds {
+                    columns.push(changelog::kind_column(&kinds));
+                }
+                if n == 0 {
+                    return Ok(None);
+                }
+                Ok(Some(
+                    changelog::batch(output.clone(), columns, n).map_err(runtime)?,
+                ))
+            },
+        )
+    })
+}
+
+/// The rows of one Debezium JSON message: `c`/`r` insert `after`, `u` retracts
+/// `before` and inserts `after`, `d` deletes `before`.
+fn debezium(text: &str) -> std::result::Result<Vec<(RowKind, String)>, String> {
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?;
+    let message = value
+        .get("payload")
+        .filter(|p| p.is_object())
+        .unwrap_or(&value);
+    let op = message
+        .get("op")
+        .and_then(|o| o.as_str())
+        .ok_or_else(|| "a Debezium message needs a string field 'op'".to_string())?;
+    let image = |name: &str| -> std::result::Result<String, String> {
+        match message.get(name) {
+            Some(v) if v.is_object() => Ok(v.to_string()),
+            _ => Err(format!(
+                "a Debezium '{op}' message needs an object '{name}'"
+            )),
+        }
+    };
+    Ok(match op {
+        "c" | "r" => vec![(RowKind::Insert, image("after")?)],
+        "u" => vec![
+            (RowKind::UpdateBefore, image("before")?),
+            (RowKind::UpdateAfter, image("after")?),
+        ],
+        "d" => vec![(RowKind::Delete, image("before")?)],
+        other => return Err(format!("unknown Debezium operation '{other}'")),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_quotes_and_delimiters() {
+        let f = split_csv("1,\"a,b\",\"say \"\"hi\"\"\",", ',', '"');
+        let values: Vec<&str> = f.iter().map(|(v, _)| v.as_str()).collect();
+        assert_eq!(values, vec!["1", "a,b", "say \"hi\"", ""]);
+    }
+
+    #[test]
+    fn debezium_messages() {
+        let rows = debezium(r#"{"before":{"a":1},"after":{"a":2},"op":"u"}"#).unwrap_or_default();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].0, RowKind::UpdateBefore);
+        assert!(debezium(r#"{"op":"x"}"#).is_err());
+    }
+}

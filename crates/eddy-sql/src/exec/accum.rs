@@ -1,0 +1,271 @@
+//! Aggregate functions with Flink's semantics: accumulate, retract, result.
+//!
+//! Accumulators are plain serializable values kept in eddy's keyed state, one
+//! list per group (and window). Inputs that retract (`-U`, `-D`) need the
+//! retractable forms: MIN/MAX keep a multiset of values, DISTINCT a count per
+//! value, as Flink's `MapView`s do.
+
+use std::collections::BTreeMap;
+
+use arrow::datatypes::DataType;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{SqlError, SqlResult};
+use crate::exec::val::{Val, F64};
+use crate::functions::AggKind;
+
+/// One aggregate call of a query, resolved to input columns.
+#[derive(Clone, Debug)]
+pub struct AggSpec {
+    /// The function.
+    pub kind: AggKind,
+    /// The argument column, `None` for `COUNT(*)`.
+    pub arg: Option<usize>,
+    /// The `FILTER (WHERE ...)` column (BOOLEAN), if any.
+    pub filter: Option<usize>,
+    /// `DISTINCT`.
+    pub distinct: bool,
+    /// The argument's type.
+    pub input_type: Option<DataType>,
+    /// The result type.
+    pub output_type: DataType,
+    /// Whether the input retracts (then MIN/MAX keep every value).
+    pub retracting: bool,
+}
+
+/// The state of one aggregate call for one group.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Acc {
+    /// Rows (or non-null values) counted.
+    Count(i64),
+    /// A running sum and the number of non-null values in it.
+    Sum {
+        /// The sum (`Int`, `Float` or `Dec`).
+        sum: Val,
+        /// Non-null values.
+        n: i64,
+    },
+    /// The current extreme (append-only input).
+    Extreme(Val),
+    /// Every value with its multiplicity (retracting MIN/MAX) or the distinct
+    /// values with theirs (DISTINCT).
+    Values(BTreeMap<Val, i64>),
+    /// FIRST_VALUE / LAST_VALUE.
+    Pick(Val),
+}
+
+fn add(a: &Val, b: &Val, sign: i64) -> Val {
+    match (a, b) {
+        (Val::Null, b) if sign > 0 => b.clone(),
+        (Val::Null, b) => negate(b),
+        (Val::Int(x), Val::Int(y)) => Val::Int(x.wrapping_add(y.wrapping_mul(sign))),
+        (Val::Float(x), Val::Float(y)) => Val::Float(F64(x.0 + y.0 * sign as f64)),
+        (Val::Float(x), Val::Int(y)) => Val::Float(F64(x.0 + *y as f64 * sign as f64)),
+        (Val::Dec(x), Val::Dec(y)) => Val::Dec(x.wrapping_add(y.wrapping_mul(sign as i128))),
+        (a, _) => a.clone(),
+    }
+}
+
+fn negate(v: &Val) -> Val {
+    match v {
+        Val::Int(x) => Val::Int(x.wrapping_neg()),
+        Val::Float(x) => Val::Float(F64(-x.0)),
+        Val::Dec(x) => Val::Dec(x.wrapping_neg()),
+        other => other.clone(),
+    }
+}
+
+impl AggSpec {
+    /// A fresh accumulator.
+    pub fn create(&self) -> Acc {
+        if self.distinct {
+            return Acc::Values(BTreeMap::new());
+        }
+        match self.kind {
+            AggKind::Count => Acc::Count(0),
+            AggKind::Sum | AggKind::Avg => Acc::Sum {
+                sum: Val::Null,
+                n: 0,
+            },
+            AggKind::Min | AggKind::Max if self.retracting => Acc::Values(BTreeMap::new()),
+            AggKind::Min | AggKind::Max => Acc::Extreme(Val::Null),
+            AggKind::FirstValue | AggKind::LastValue => Acc::Pick(Val::Null),
+        }
+    }
+
+    /// Adds (`sign` 1) or retracts (`sign` -1) one value (`Val::Null` for a NULL
+    /// argument; `COUNT(*)` passes `Val::Bool(true)`).
+    pub fn update(&self, acc: &mut Acc, value: &Val, sign: i64) -> SqlResult<()> {
+        match acc {
+            Acc::Count(n) => {
+                if !value.is_null() {
+                    *n += sign;
+                }
+            }
+            Acc::Sum { sum, n } => {
+                if !value.is_null() {
+                    *sum = add(sum, value, sign);
+                    *n += sign;
+                    if *n == 0 {
+                        *sum = Val::Null;
+                    }
+                }
+            }
+            Acc::Extreme(current) => {
+                if sign < 0 {
+                    return Err(SqlError::unsupported(
+                        "retracting MIN/MAX planned as append-only (a planner bug)",
+                    ));
+                }
+                if !value.is_null() {
+                    let better = current.is_null()
+                        || match self.kind {
+                            AggKind::Min => value < current,
+                            _ => value > current,
+                        };
+                    if better {
+                        *current = value.clone();
+                    }
+                }
+            }
+            Acc::Values(values) => {
+                if !value.is_null() {
+                    let count = values.entry(value.clone()).or_insert(0);
+                    *count += sign;
+                    if *count == 0 {
+                        values.remove(value);
+                    }
+                }
+            }
+            Acc::Pick(current) => {
+                if sign < 0 {
+                    return Err(SqlError::unsupported(format!(
+                        "{:?} over an input that updates or deletes rows",
+                        self.kind
+                    )));
+                }
+                let take = match self.kind {
+                    AggKind::FirstValue => current.is_null(),
+                    _ => true,
+                };
+                if take && !value.is_null() {
+                    *current = value.clone();
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The result.
+    pub fn result(&self, acc: &Acc) -> Val {
+        match acc {
+            Acc::Count(n) => Val::Int(*n),
+            Acc::Sum { sum, n } => match self.kind {
+                AggKind::Avg => self.average(sum, *n),
+                _ => sum.clone(),
+            },
+            Acc::Extreme(v) | Acc::Pick(v) => v.clone(),
+            Acc::Values(values) if self.distinct => match self.kind {
+                AggKind::Count => Val::Int(values.len() as i64),
+                AggKind::Min => values.keys().next().cloned().unwrap_or(Val::Null),
+                AggKind::Max => values.keys().next_back().cloned().unwrap_or(Val::Null),
+                AggKind::Sum | AggKind::Avg => {
+                    let mut sum = Val::Null;
+                    for v in values.keys() {
+                        sum = add(&sum, v, 1);
+                    }
+                    if self.kind == AggKind::Avg {
+                        self.average(&sum, values.len() as i64)
+                    } else {
+                        sum
+                    }
+                }
+                AggKind::FirstValue | AggKind::LastValue => {
+                    values.keys().next().cloned().unwrap_or(Val::Null)
+                }
+            },
+            Acc::Values(values) => match self.kind {
+                AggKind::Min => values.keys().next().cloned().unwrap_or(Val::Null),
+                _ => values.keys().next_back().cloned().unwrap_or(Val::Null),
+            },
+        }
+    }
+
+    fn average(&self, sum: &Val, n: i64) -> Val {
+        if n == 0 {
+            return Val::Null;
+        }
+        match (sum, &self.output_type) {
+            (Val::Int(s), _) => Val::Int(s / n),
+            (Val::Float(s), _) => Val::Float(F64(s.0 / n as f64)),
+            (Val::Dec(s), DataType::Decimal128(_, out_scale)) => {
+                let in_scale = match &self.input_type {
+                    Some(DataType::Decimal128(_, s)) => *s,
+                    _ => 0,
+                };
+                let shift = (*out_scale as i32 - in_scale as i32).max(0) as u32;
+                let scaled = s.saturating_mul(10i128.pow(shift));
+                let (q, r) = (scaled / n as i128, scaled % n as i128);
+                // HALF_UP, as Java's BigDecimal division in Flink.
+                let q = if r.abs() * 2 >= (n as i128).abs() {
+                    q + scaled.signum() * (n as i128).signum()
+                } else {
+                    q
+                };
+                Val::Dec(q)
+            }
+            _ => Val::Null,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn spec(kind: AggKind, t: DataType, retracting: bool) -> AggSpec {
+        AggSpec {
+            kind,
+            arg: Some(0),
+            filter: None,
+            distinct: false,
+            input_type: Some(t.clone()),
+            output_type: crate::functions::aggregate_type(kind, Some(&t)).unwrap(),
+            retracting,
+        }
+    }
+
+    #[test]
+    fn retractable_max_and_integer_avg() {
+        let max = spec(AggKind::Max, DataType::Int64, true);
+        let mut acc = max.create();
+        for v in [3, 7, 5] {
+            max.update(&mut acc, &Val::Int(v), 1).unwrap();
+        }
+        max.update(&mut acc, &Val::Int(7), -1).unwrap();
+        assert_eq!(max.result(&acc), Val::Int(5));
+        let avg = spec(AggKind::Avg, DataType::Int64, false);
+        let mut acc = avg.create();
+        for v in [1, 2] {
+            avg.update(&mut acc, &Val::Int(v), 1).unwrap();
+        }
+        assert_eq!(
+            avg.result(&acc),
+            Val::Int(1),
+            "Flink's AVG(BIGINT) truncates"
+        );
+    }
+
+    #[test]
+    fn decimal_avg_rounds_half_up() {
+        let avg = spec(AggKind::Avg, DataType::Decimal128(10, 2), false);
+        assert_eq!(avg.output_type, DataType::Decimal128(38, 6));
+        let mut acc = avg.create();
+        for v in [100, 100, 101] {
+            avg.update(&mut acc, &Val::Dec(v), 1).unwrap();
+        }
+        // (1.00 + 1.00 + 1.01) / 3 = 1.003333...
+        assert_eq!(avg.result(&acc), Val::Dec(1_003_333));
+    }
+}

@@ -1,0 +1,86 @@
+//! A list of aggregate calls evaluated together over the rows of a group.
+
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
+
+use crate::error::SqlResult;
+use crate::exec::accum::{Acc, AggSpec};
+use crate::exec::val::{self, Val};
+
+/// The aggregate calls of one aggregation.
+#[derive(Clone, Debug)]
+pub struct Aggs {
+    /// The calls, in output order.
+    pub specs: Vec<AggSpec>,
+}
+
+/// The argument and filter columns of one batch.
+pub struct AggInputs {
+    args: Vec<Option<ArrayRef>>,
+    filters: Vec<Option<ArrayRef>>,
+}
+
+impl Aggs {
+    /// Fresh accumulators.
+    pub fn create(&self) -> Vec<Acc> {
+        self.specs.iter().map(AggSpec::create).collect()
+    }
+
+    /// The columns the calls read in `batch`.
+    pub fn inputs(&self, batch: &RecordBatch) -> AggInputs {
+        AggInputs {
+            args: self
+                .specs
+                .iter()
+                .map(|s| s.arg.map(|c| batch.column(c).clone()))
+                .collect(),
+            filters: self
+                .specs
+                .iter()
+                .map(|s| s.filter.map(|c| batch.column(c).clone()))
+                .collect(),
+        }
+    }
+
+    /// Accumulates (`sign` 1) or retracts (`sign` -1) row `row`.
+    pub fn update(
+        &self,
+        accs: &mut [Acc],
+        inputs: &AggInputs,
+        row: usize,
+        sign: i64,
+    ) -> SqlResult<()> {
+        for (k, spec) in self.specs.iter().enumerate() {
+            if let Some(filter) = &inputs.filters[k] {
+                let f = filter.as_boolean();
+                if f.is_null(row) || !f.value(row) {
+                    continue;
+                }
+            }
+            let value = match &inputs.args[k] {
+                Some(array) => val::read(array, row)?,
+                None => Val::Bool(true),
+            };
+            spec.update(&mut accs[k], &value, sign)?;
+        }
+        Ok(())
+    }
+
+    /// The results of the accumulators.
+    pub fn results(&self, accs: &[Acc]) -> Vec<Val> {
+        self.specs
+            .iter()
+            .zip(accs)
+            .map(|(s, a)| s.result(a))
+            .collect()
+    }
+
+    /// Result rows as columns.
+    pub fn columns(&self, rows: &[Vec<Val>]) -> SqlResult<Vec<ArrayRef>> {
+        let mut columns = Vec::with_capacity(self.specs.len());
+        for (k, spec) in self.specs.iter().enumerate() {
+            let values: Vec<Val> = rows.iter().map(|r| r[k].clone()).collect();
+            columns.push(val::to_array(&values, &spec.output_type)?);
+        }
+        Ok(columns)
+    }
+}

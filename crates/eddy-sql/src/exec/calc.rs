@@ -1,0 +1,161 @@
+//! Projection and filter: DataFusion's vectorized expressions over each batch.
+
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, AsArray, RecordBatch};
+use arrow::compute::filter_record_batch;
+use arrow::datatypes::SchemaRef;
+use datafusion_physical_expr::PhysicalExpr;
+use eddy_core::{Result, Timestamp};
+use eddy_runtime::output::Emitter;
+use eddy_runtime::{Operator, OperatorContext};
+
+use crate::error::runtime;
+use crate::exec::changelog::{self, conform};
+
+/// Filters rows, then computes the output columns. The row kind column of an
+/// updating stream passes through.
+pub struct CalcOperator {
+    filter: Option<Arc<dyn PhysicalExpr>>,
+    projection: Vec<Arc<dyn PhysicalExpr>>,
+    schema: SchemaRef,
+    updating: bool,
+    name: String,
+}
+
+impl CalcOperator {
+    /// A calc producing `schema` (with `__op` last when `updating`).
+    pub fn new(
+        filter: Option<Arc<dyn PhysicalExpr>>,
+        projection: Vec<Arc<dyn PhysicalExpr>>,
+        schema: SchemaRef,
+        updating: bool,
+    ) -> Self {
+        CalcOperator {
+            filter,
+            projection,
+            schema,
+            updating,
+            name: String::new(),
+        }
+    }
+
+    /// Evaluates the calc over one batch.
+    pub fn apply(&self, batch: &RecordBatch) -> Result<RecordBatch> {
+        let batch = match &self.filter {
+            Some(filter) => {
+                let mask = filter
+                    .evaluate(batch)
+                    .and_then(|v| v.into_array(batch.num_rows()))
+                    .map_err(|e| runtime(format!("{}: {e}", self.name)))?;
+                let mask = mask.as_boolean();
+                filter_record_batch(batch, mask).map_err(runtime)?
+            }
+            None => batch.clone(),
+        };
+        let rows = batch.num_rows();
+        let mut columns: Vec<ArrayRef> = Vec::with_capacity(self.projection.len() + 1);
+        for expr in &self.projection {
+            let value = expr
+                .evaluate(&batch)
+                .and_then(|v| v.into_array(rows))
+                .map_err(|e| runtime(format!("{}: {e}", self.name)))?;
+            columns.push(value);
+        }
+        if self.updating {
+            if let Some(kinds) = changelog::kinds(&batch) {
+                columns.push(Arc::new(kinds.clone()));
+            }
+        }
+        let columns = conform(&self.schema, columns).map_err(runtime)?;
+        changelog::batch(self.schema.clone(), columns, rows).map_err(runtime)
+    }
+}
+
+impl Operator for CalcOperator {
+    type In = RecordBatch;
+    type Out = RecordBatch;
+
+    fn open(&mut self, ctx: &OperatorContext) -> Result<()> {
+        self.name = ctx.name.clone();
+        Ok(())
+    }
+
+    fn process_batch(
+        &mut self,
+        batch: RecordBatch,
+        out: &mut Emitter<'_, RecordBatch>,
+    ) -> Result<()> {
+        let result = self.apply(&batch)?;
+        out.collect(result)
+    }
+}
+
+/// Computes a table's watermark: the largest value of the watermark expression
+/// seen so far, emitted after each batch that raises it.
+pub struct WatermarkAssigner {
+    expr: Arc<dyn PhysicalExpr>,
+    current: Timestamp,
+    name: String,
+}
+
+impl WatermarkAssigner {
+    /// An assigner over `expr` (a timestamp expression).
+    pub fn new(expr: Arc<dyn PhysicalExpr>) -> Self {
+        WatermarkAssigner {
+            expr,
+            current: Timestamp::MIN,
+            name: String::new(),
+        }
+    }
+}
+
+impl Operator for WatermarkAssigner {
+    type In = RecordBatch;
+    type Out = RecordBatch;
+
+    fn open(&mut self, ctx: &OperatorContext) -> Result<()> {
+        self.name = ctx.name.clone();
+        Ok(())
+    }
+
+    fn process_batch(
+        &mut self,
+        batch: RecordBatch,
+        out: &mut Emitter<'_, RecordBatch>,
+    ) -> Result<()> {
+        let values = self
+            .expr
+            .evaluate(&batch)
+            .and_then(|v| v.into_array(batch.num_rows()))
+            .map_err(|e| runtime(format!("{}: {e}", self.name)))?;
+        let millis = arrow::compute::cast(
+            &values,
+            &arrow::datatypes::DataType::Timestamp(arrow::datatypes::TimeUnit::Millisecond, None),
+        )
+        .map_err(runtime)?;
+        let max = arrow::compute::max(
+            millis.as_primitive::<arrow::datatypes::TimestampMillisecondType>(),
+        );
+        out.collect(batch)?;
+        if let Some(max) = max {
+            if max > self.current {
+                self.current = max;
+                out.emit_watermark(max)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn process_watermark(
+        &mut self,
+        watermark: Timestamp,
+        out: &mut Emitter<'_, RecordBatch>,
+    ) -> Result<()> {
+        // Only the end of input (+inf) passes: the table's own watermark rules.
+        if watermark == Timestamp::MAX {
+            out.emit_watermark(watermark)?;
+        }
+        Ok(())
+    }
+}

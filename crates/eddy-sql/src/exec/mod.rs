@@ -1,0 +1,11 @@
+//! The operators of SQL jobs, over Arrow batches.
+
+pub mod accum;
+pub mod aggs;
+pub mod calc;
+pub mod changelog;
+pub mod group_agg;
+pub mod keys;
+pub mod val;
+pub mod values;
+pub mod window;

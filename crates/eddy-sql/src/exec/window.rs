@@ -1,0 +1,446 @@
+//! Window TVFs (assigning rows to windows) and window aggregation (one final row
+//! per group and window when the watermark passes the window's end).
+
+use std::collections::HashMap;
+
+use arrow::array::{ArrayRef, AsArray, RecordBatch, TimestampMillisecondArray, UInt32Array};
+use arrow::compute::{cast, take};
+use arrow::datatypes::{DataType, SchemaRef, TimeUnit, TimestampMillisecondType};
+use eddy_core::{Result, Timestamp};
+use eddy_runtime::operators::restore_keyed_and_timers;
+use eddy_runtime::output::Emitter;
+use eddy_runtime::window::TimeWindow;
+use eddy_runtime::{Operator, OperatorContext, OperatorSnapshot, TimerService};
+use eddy_state::{KeyedStateBackend, ValueState, ValueStateDescriptor};
+
+use crate::error::runtime;
+use crate::exec::accum::Acc;
+use crate::exec::aggs::Aggs;
+use crate::exec::changelog::{self, conform};
+use crate::exec::keys::KeyCodec;
+use crate::exec::val::Val;
+
+/// The windows of a window TVF, in milliseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum WindowSpec {
+    /// Fixed windows of `size`.
+    Tumble {
+        /// Window length.
+        size: i64,
+        /// Shift of the window boundaries.
+        offset: i64,
+    },
+    /// Windows of `size` starting every `slide`.
+    Hop {
+        /// Distance between window starts.
+        slide: i64,
+        /// Window length.
+        size: i64,
+        /// Shift of the window boundaries.
+        offset: i64,
+    },
+    /// Windows growing by `step` up to `size`, then starting over.
+    Cumulate {
+        /// Growth step.
+        step: i64,
+        /// Largest window length.
+        size: i64,
+        /// Shift of the window boundaries.
+        offset: i64,
+    },
+}
+
+fn floor_to(ts: i64, size: i64, offset: i64) -> i64 {
+    ts - (ts - offset).rem_euclid(size)
+}
+
+impl WindowSpec {
+    /// Calls `f(start, end)` for each window containing `ts`, by start time.
+    pub fn assign(&self, ts: i64, mut f: impl FnMut(i64, i64)) {
+        match *self {
+            WindowSpec::Tumble { size, offset } => {
+                let start = floor_to(ts, size, offset);
+                f(start, start + size);
+            }
+            WindowSpec::Hop {
+                slide,
+                size,
+                offset,
+            } => {
+                let last = floor_to(ts, slide, offset);
+                let mut start = last - ((size - 1) / slide) * slide;
+                while start <= last {
+                    if start + size > ts {
+                        f(start, start + size);
+                    }
+                    start += slide;
+                }
+            }
+            WindowSpec::Cumulate { step, size, offset } => {
+                let start = floor_to(ts, size, offset);
+                let mut end = floor_to(ts, step, offset) + step;
+                while end <= start + size {
+                    f(start, end);
+                    end += step;
+                }
+            }
+        }
+    }
+}
+
+fn millis(array: &ArrayRef) -> Result<TimestampMillisecondArray> {
+    let ms = cast(array, &DataType::Timestamp(TimeUnit::Millisecond, None)).map_err(runtime)?;
+    Ok(ms.as_primitive::<TimestampMillisecondType>().clone())
+}
+
+/// Adds `window_start`, `window_end`, `window_time` to each row, one row per
+/// window it falls into. Rows whose windows have all fired are late and dropped.
+pub struct WindowTvfOperator {
+    spec: WindowSpec,
+    time_column: usize,
+    schema: SchemaRef,
+    watermark: Timestamp,
+    late: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
+}
+
+impl WindowTvfOperator {
+    /// An operator assigning windows by `time_column`, producing `schema`.
+    pub fn new(spec: WindowSpec, time_column: usize, schema: SchemaRef) -> Self {
+        WindowTvfOperator {
+            spec,
+            time_column,
+            schema,
+            watermark: Timestamp::MIN,
+            late: None,
+        }
+    }
+}
+
+impl Operator for WindowTvfOperator {
+    type In = RecordBatch;
+    type Out = RecordBatch;
+
+    fn open(&mut self, ctx: &OperatorContext) -> Result<()> {
+        self.late = Some(ctx.counter("numLateRecordsDropped"));
+        Ok(())
+    }
+
+    fn process_batch(
+        &mut self,
+        batch: RecordBatch,
+        out: &mut Emitter<'_, RecordBatch>,
+    ) -> Result<()> {
+        let ts = millis(batch.column(self.time_column))?;
+        let (mut rows, mut starts, mut ends) = (Vec::new(), Vec::new(), Vec::new());
+        let mut late = 0;
+        for i in 0..batch.num_rows() {
+            if arrow::array::Array::is_null(&ts, i) {
+                continue;
+            }
+            let before = rows.len();
+            let watermark = self.watermark;
+            self.spec.assign(ts.value(i), |start, end| {
+                if end - 1 > watermark {
+                    rows.push(i as u32);
+                    starts.push(start);
+                    ends.push(end);
+                }
+            });
+            if rows.len() == before {
+                late += 1;
+            }
+        }
+        if late > 0 {
+            if let Some(c) = &self.late {
+                c.fetch_add(late, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+        let indices = UInt32Array::from(rows);
+        let data = changelog::data_columns(&batch);
+        let mut columns: Vec<ArrayRef> = Vec::with_capacity(data.len() + 3);
+        for c in data {
+            columns.push(take(c.as_ref(), &indices, None).map_err(runtime)?);
+        }
+        let time_type = self.schema.field(data.len() + 2).data_type().clone();
+        let times: Vec<i64> = ends.iter().map(|e| e - 1).collect();
+        columns.push(std::sync::Arc::new(TimestampMillisecondArray::from(starts)));
+        columns.push(std::sync::Arc::new(TimestampMillisecondArray::from(ends)));
+        let times: ArrayRef = std::sync::Arc::new(TimestampMillisecondArray::from(times));
+        columns.push(cast(&times, &time_type).map_err(runtime)?);
+        let n = indices.len();
+        let columns = conform(&self.schema, columns).map_err(runtime)?;
+        out.collect(changelog::batch(self.schema.clone(), columns, n).map_err(runtime)?)
+    }
+
+    fn process_watermark(
+        &mut self,
+        watermark: Timestamp,
+        out: &mut Emitter<'_, RecordBatch>,
+    ) -> Result<()> {
+        self.watermark = self.watermark.max(watermark);
+        out.emit_watermark(watermark)
+    }
+}
+
+/// Where an output column of a window aggregation comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WindowOut {
+    /// The `i`-th key column.
+    Key(usize),
+    /// `window_start`.
+    Start,
+    /// `window_end`.
+    End,
+    /// `window_time` (end - 1 ms).
+    Time,
+    /// The `i`-th aggregate.
+    Agg(usize),
+}
+
+/// Aggregates rows per group and window in keyed state; emits each window's rows
+/// once the watermark passes its end.
+pub struct WindowAggOperator {
+    keys: Vec<usize>,
+    start: usize,
+    end: usize,
+    aggs: Aggs,
+    outputs: Vec<WindowOut>,
+    input: SchemaRef,
+    schema: SchemaRef,
+    codec: Option<KeyCodec>,
+    backend: Option<KeyedStateBackend<Vec<u8>>>,
+    state: Option<ValueState<Vec<Acc>, TimeWindow>>,
+    timers: TimerService<Vec<u8>, TimeWindow>,
+    restored: Vec<OperatorSnapshot>,
+    late: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
+}
+
+impl WindowAggOperator {
+    /// A window aggregation of `input` grouped by `keys` and the window columns
+    /// `start`, `end`, producing `schema` laid out by `outputs`.
+    pub fn new(
+        input: SchemaRef,
+        keys: Vec<usize>,
+        start: usize,
+        end: usize,
+        aggs: Aggs,
+        outputs: Vec<WindowOut>,
+        schema: SchemaRef,
+    ) -> Self {
+        WindowAggOperator {
+            keys,
+            start,
+            end,
+            aggs,
+            outputs,
+            input,
+            schema,
+            codec: None,
+            backend: None,
+            state: None,
+            timers: TimerService::new(),
+            restored: Vec::new(),
+            late: None,
+        }
+    }
+
+    fn fire(&mut self, out: &mut Emitter<'_, RecordBatch>) -> Result<()> {
+        let (Some(backend), Some(state)) = (self.backend.as_mut(), self.state.as_ref()) else {
+            return Ok(());
+        };
+        let mut fired: Vec<(Vec<u8>, TimeWindow, Vec<Val>)> = Vec::new();
+        while let Some(timer) = self.timers.pop_event_time() {
+            backend.set_current_key(timer.key.clone());
+            if let Some(accs) = state.take_in(backend, &timer.namespace) {
+                let results = self.aggs.results(&accs);
+                fired.push((timer.key, timer.namespace, results));
+            }
+        }
+        if fired.is_empty() {
+            return Ok(());
+        }
+        let key_columns = match &self.codec {
+            Some(codec) => codec
+                .decode(fired.iter().map(|(k, _, _)| k.as_slice()))
+                .map_err(runtime)?,
+            None => Vec::new(),
+        };
+        let results: Vec<Vec<Val>> = fired.iter().map(|(_, _, r)| r.clone()).collect();
+        let agg_columns = self.aggs.columns(&results).map_err(runtime)?;
+        let starts: ArrayRef = std::sync::Arc::new(TimestampMillisecondArray::from_iter_values(
+            fired.iter().map(|(_, w, _)| w.start),
+        ));
+        let ends: ArrayRef = std::sync::Arc::new(TimestampMillisecondArray::from_iter_values(
+            fired.iter().map(|(_, w, _)| w.end),
+        ));
+        let times: ArrayRef = std::sync::Arc::new(TimestampMillisecondArray::from_iter_values(
+            fired.iter().map(|(_, w, _)| w.end - 1),
+        ));
+        let columns: Vec<ArrayRef> = self
+            .outputs
+            .iter()
+            .map(|o| match o {
+                WindowOut::Key(i) => key_columns[*i].clone(),
+                WindowOut::Start => starts.clone(),
+                WindowOut::End => ends.clone(),
+                WindowOut::Time => times.clone(),
+                WindowOut::Agg(i) => agg_columns[*i].clone(),
+            })
+            .collect();
+        let columns = conform(&self.schema, columns).map_err(runtime)?;
+        out.collect(changelog::batch(self.schema.clone(), columns, fired.len()).map_err(runtime)?)
+    }
+}
+
+impl Operator for WindowAggOperator {
+    type In = RecordBatch;
+    type Out = RecordBatch;
+
+    fn open(&mut self, ctx: &OperatorContext) -> Result<()> {
+        let mut backend = KeyedStateBackend::new(ctx.key_group_range(), ctx.max_parallelism)
+            .with_clock(ctx.clock.clone());
+        self.state = Some(backend.value_state_in(ValueStateDescriptor::new("window-aggs"))?);
+        restore_keyed_and_timers(
+            &mut backend,
+            std::mem::take(&mut self.restored),
+            &mut self.timers,
+        )?;
+        self.backend = Some(backend);
+        if !self.keys.is_empty() {
+            self.codec = Some(KeyCodec::new(&self.input, &self.keys).map_err(runtime)?);
+        }
+        self.late = Some(ctx.counter("numLateRecordsDropped"));
+        Ok(())
+    }
+
+    fn process_batch(
+        &mut self,
+        batch: RecordBatch,
+        _: &mut Emitter<'_, RecordBatch>,
+    ) -> Result<()> {
+        let (Some(backend), Some(state)) = (self.backend.as_mut(), self.state.as_ref()) else {
+            return Err(runtime("window aggregation used before open"));
+        };
+        let starts = millis(batch.column(self.start))?;
+        let ends = millis(batch.column(self.end))?;
+        let keys = match &self.codec {
+            Some(codec) => Some(codec.encode(&batch).map_err(runtime)?),
+            None => None,
+        };
+        let inputs = self.aggs.inputs(&batch);
+        let watermark = self.timers.current_watermark();
+        // Rows of one group and window are folded together: one state access each.
+        let mut groups: HashMap<(&[u8], i64, i64), Vec<usize>> = HashMap::new();
+        let mut order = Vec::new();
+        let mut late = 0;
+        for i in 0..batch.num_rows() {
+            let (start, end) = (starts.value(i), ends.value(i));
+            if end - 1 <= watermark {
+                late += 1;
+                continue;
+            }
+            let key: &[u8] = keys.as_ref().map_or(&[], |k| k.row(i).data());
+            let entry = groups.entry((key, start, end)).or_default();
+            if entry.is_empty() {
+                order.push((key, start, end));
+            }
+            entry.push(i);
+        }
+        if late > 0 {
+            if let Some(c) = &self.late {
+                c.fetch_add(late, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+        let kinds = changelog::kinds(&batch);
+        for group in order {
+            let rows = &groups[&group];
+            let (key, start, end) = group;
+            let window = TimeWindow { start, end };
+            backend.set_current_key(key.to_vec());
+            let mut accs = match state.take_in(backend, &window) {
+                Some(accs) => accs,
+                None => {
+                    self.timers
+                        .register_event_time_timer(end - 1, &key.to_vec(), &window);
+                    self.aggs.create()
+                }
+            };
+            for &i in rows {
+                let sign = if changelog::kind_at(kinds, i).is_addition() {
+                    1
+                } else {
+                    -1
+                };
+                self.aggs
+                    .update(&mut accs, &inputs, i, sign)
+                    .map_err(runtime)?;
+            }
+            state.update_in(backend, &window, accs);
+        }
+        Ok(())
+    }
+
+    fn process_watermark(
+        &mut self,
+        watermark: Timestamp,
+        out: &mut Emitter<'_, RecordBatch>,
+    ) -> Result<()> {
+        self.timers.advance_watermark(watermark);
+        self.fire(out)?;
+        out.emit_watermark(watermark)
+    }
+
+    fn snapshot_state(&mut self, _: u64) -> Result<OperatorSnapshot> {
+        let backend = self
+            .backend
+            .as_mut()
+            .ok_or_else(|| runtime("window aggregation used before open"))?;
+        Ok(OperatorSnapshot {
+            deferred_keyed: Some(backend.snapshot_deferred()),
+            timers: vec![(
+                0,
+                postcard::to_stdvec(&self.timers.snapshot()).map_err(runtime)?,
+            )],
+            ..Default::default()
+        })
+    }
+
+    fn restore_state(&mut self, snapshots: Vec<OperatorSnapshot>) -> Result<()> {
+        self.restored = snapshots;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn windows(spec: WindowSpec, ts: i64) -> Vec<(i64, i64)> {
+        let mut out = Vec::new();
+        spec.assign(ts, |s, e| out.push((s, e)));
+        out
+    }
+
+    #[test]
+    fn assigns_like_flink() {
+        let tumble = WindowSpec::Tumble {
+            size: 10,
+            offset: 0,
+        };
+        assert_eq!(windows(tumble, 13), vec![(10, 20)]);
+        assert_eq!(windows(tumble, -3), vec![(-10, 0)]);
+        let hop = WindowSpec::Hop {
+            slide: 2,
+            size: 5,
+            offset: 0,
+        };
+        assert_eq!(windows(hop, 7), vec![(4, 9), (6, 11)]);
+        let cumulate = WindowSpec::Cumulate {
+            step: 2,
+            size: 6,
+            offset: 0,
+        };
+        assert_eq!(windows(cumulate, 3), vec![(0, 4), (0, 6)]);
+        assert_eq!(windows(cumulate, 6), vec![(6, 8), (6, 10), (6, 12)]);
+    }
+}

@@ -1,0 +1,20 @@
+//! eddy's SQL front: Flink-dialect streaming SQL, planned with DataFusion and run on
+//! eddy's runtime.
+
+pub mod catalog;
+pub mod ddl;
+pub mod error;
+pub mod functions;
+pub mod logical;
+pub mod naming;
+pub mod script;
+pub mod tvf;
+pub mod types;
+
+pub use error::{SqlError, SqlResult};
+pub mod connectors;
+pub mod exec;
+pub mod plan;
+pub mod session;
+
+pub use session::{render, Output, Session};

@@ -1,0 +1,265 @@
+//! From SQL text to a DataFusion logical plan: parsing, name resolution against
+//! the session's catalog, and type coercion.
+
+use std::sync::Arc;
+
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use datafusion_common::config::ConfigOptions;
+use datafusion_common::{plan_err, DFSchema, Result, TableReference};
+use datafusion_expr::planner::{ContextProvider, ExprPlanner};
+use datafusion_expr::{
+    AggregateUDF, Expr, HigherOrderUDF, LogicalPlan, LogicalPlanBuilder, ScalarUDF, TableSource,
+    WindowUDF,
+};
+use datafusion_optimizer::analyzer::Analyzer;
+use datafusion_sql::planner::{ParserOptions, PlannerContext, SqlToRel};
+use datafusion_sql::sqlparser::ast::{Expr as SqlExpr, Statement};
+use datafusion_sql::sqlparser::dialect::GenericDialect;
+use datafusion_sql::sqlparser::parser::Parser;
+
+use crate::catalog::{Catalog, ConnectorSource, PhysicalSource, ViewSource, WindowTvfSource};
+use crate::error::{SqlError, SqlResult};
+use crate::functions::registry;
+use crate::tvf::{self, TvfCall};
+
+/// The name under which a table's physical columns are planned.
+pub const PHYSICAL: &str = "__eddy_physical";
+
+/// Resolves names for DataFusion's SQL planner.
+pub struct Planner<'a> {
+    catalog: &'a Catalog,
+    options: ConfigOptions,
+    planners: Vec<Arc<dyn ExprPlanner>>,
+    tvfs: Vec<TvfCall>,
+    physical: Option<SchemaRef>,
+}
+
+fn parser_options() -> ParserOptions {
+    ParserOptions {
+        parse_float_as_decimal: true,
+        enable_ident_normalization: false,
+        support_varchar_with_length: true,
+        enable_options_value_normalization: false,
+        collect_spans: true,
+        map_string_types_to_utf8view: false,
+        ..ParserOptions::default()
+    }
+}
+
+impl<'a> Planner<'a> {
+    /// A planner over `catalog`.
+    pub fn new(catalog: &'a Catalog) -> Self {
+        let mut options = ConfigOptions::default();
+        options.sql_parser.enable_ident_normalization = false;
+        options.sql_parser.parse_float_as_decimal = true;
+        options.sql_parser.map_string_types_to_utf8view = false;
+        options.execution.time_zone = Some("+00:00".into());
+        let planners: Vec<Arc<dyn ExprPlanner>> = vec![
+            Arc::new(datafusion_functions::core::planner::CoreFunctionPlanner::default()),
+            Arc::new(datafusion_functions_nested::planner::NestedFunctionPlanner),
+            Arc::new(datafusion_functions_nested::planner::FieldAccessPlanner),
+            Arc::new(datafusion_functions::datetime::planner::DatetimeFunctionPlanner),
+            Arc::new(datafusion_functions::unicode::planner::UnicodeFunctionPlanner),
+            Arc::new(datafusion_functions_aggregate::planner::AggregateFunctionPlanner),
+            Arc::new(datafusion_functions_window::planner::WindowFunctionPlanner),
+        ];
+        Planner {
+            catalog,
+            options,
+            planners,
+            tvfs: Vec::new(),
+            physical: None,
+        }
+    }
+
+    /// Resolves `__eddy_physical` to these columns (for planning computed columns).
+    pub fn with_physical(mut self, schema: SchemaRef) -> Self {
+        self.physical = Some(schema);
+        self
+    }
+
+    /// Plans a query (`SELECT`, `WITH`, `VALUES`), with window TVFs.
+    pub fn plan_query(&mut self, sql: &str) -> SqlResult<LogicalPlan> {
+        let (text, calls) = tvf::extract(sql, self.tvfs.len())?;
+        self.tvfs.extend(calls);
+        let dialect = GenericDialect {};
+        let mut statements = Parser::parse_sql(&dialect, &text)?;
+        if statements.len() != 1 {
+            return Err(SqlError::new("expected exactly one query"));
+        }
+        let mut statement = statements.remove(0);
+        if let Statement::Query(query) = &mut statement {
+            crate::naming::name_columns(query);
+        }
+        if !matches!(statement, Statement::Query(_)) {
+            return Err(SqlError::new(format!(
+                "expected a query, found: {}",
+                first_words(&text)
+            )));
+        }
+        let plan = SqlToRel::new_with_options(&*self, parser_options())
+            .sql_statement_to_plan(statement)?;
+        self.analyze(plan)
+    }
+
+    /// Type coercion and the other analyzer rules.
+    pub fn analyze(&self, plan: LogicalPlan) -> SqlResult<LogicalPlan> {
+        Ok(Analyzer::new().execute_and_check(plan, &self.options, |_, _| {})?)
+    }
+
+    /// Plans an expression over `schema` (computed columns, watermarks).
+    pub fn plan_expr(&self, expr: SqlExpr, schema: &DFSchema) -> SqlResult<Expr> {
+        Ok(
+            SqlToRel::new_with_options(self, parser_options()).sql_to_expr(
+                expr,
+                schema,
+                &mut PlannerContext::new(),
+            )?,
+        )
+    }
+
+    /// A scan of a table or view by name.
+    pub fn scan(&self, name: &str) -> SqlResult<LogicalPlan> {
+        let source = self.get_table_source(TableReference::bare(name))?;
+        Ok(LogicalPlanBuilder::scan(name, source, None)?.build()?)
+    }
+
+    fn tvf_source(&self, index: usize) -> Result<Arc<dyn TableSource>> {
+        let Some(call) = self.tvfs.get(index) else {
+            return plan_err!("window function {index} is unknown");
+        };
+        let input = self
+            .scan(&call.table)
+            .map_err(|e| datafusion_common::DataFusionError::Plan(e.message))?;
+        let schema = input.schema().as_arrow().clone();
+        let Some(time_column) = schema
+            .fields()
+            .iter()
+            .position(|f| f.name() == &call.time_column)
+        else {
+            return plan_err!(
+                "column '{}' in DESCRIPTOR of {} is not a column of {}",
+                call.time_column,
+                call.kind.name(),
+                call.table
+            );
+        };
+        let time_type = schema.field(time_column).data_type().clone();
+        if !matches!(time_type, DataType::Timestamp(_, _)) {
+            return plan_err!(
+                "the time column '{}' of {} must be a time attribute, but it is {}",
+                call.time_column,
+                call.kind.name(),
+                crate::types::sql_name(&time_type)
+            );
+        }
+        for p in &call.partition_by {
+            if schema.fields().iter().all(|f| f.name() != p) {
+                return plan_err!(
+                    "PARTITION BY column '{p}' is not a column of {}",
+                    call.table
+                );
+            }
+        }
+        let output = WindowTvfSource::output_schema(&schema, &time_type);
+        Ok(Arc::new(WindowTvfSource {
+            call: call.clone(),
+            input,
+            time_column,
+            schema: output,
+        }))
+    }
+}
+
+fn first_words(text: &str) -> String {
+    text.split_whitespace()
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The schema of a plan as Arrow, with millisecond timestamps kept as they are.
+pub fn arrow_schema(plan: &LogicalPlan) -> SchemaRef {
+    Arc::new(plan.schema().as_arrow().clone())
+}
+
+/// The Arrow type of `TIMESTAMP(3)`.
+pub fn timestamp_ms() -> DataType {
+    DataType::Timestamp(TimeUnit::Millisecond, None)
+}
+
+/// A schema with the given fields.
+pub fn schema_of(fields: Vec<Field>) -> SchemaRef {
+    Arc::new(Schema::new(fields))
+}
+
+impl ContextProvider for Planner<'_> {
+    fn get_table_source(&self, name: TableReference) -> Result<Arc<dyn TableSource>> {
+        let table = name.table();
+        if let Some(index) = table.strip_prefix(tvf::PLACEHOLDER) {
+            let index: usize = index.parse().unwrap_or(usize::MAX);
+            return self.tvf_source(index);
+        }
+        if table == PHYSICAL {
+            if let Some(schema) = &self.physical {
+                return Ok(Arc::new(PhysicalSource {
+                    schema: schema.clone(),
+                }));
+            }
+        }
+        if let Some(def) = self.catalog.tables.get(table) {
+            return Ok(Arc::new(ConnectorSource { table: def.clone() }));
+        }
+        if let Some(view) = self.catalog.views.get(table) {
+            return Ok(Arc::new(ViewSource {
+                view: view.clone(),
+                schema: Arc::new(view.plan.schema().as_arrow().clone()),
+            }));
+        }
+        plan_err!("Object '{table}' not found")
+    }
+
+    fn get_expr_planners(&self) -> &[Arc<dyn ExprPlanner>] {
+        &self.planners
+    }
+
+    fn get_function_meta(&self, name: &str) -> Option<Arc<ScalarUDF>> {
+        registry().scalars.get(&name.to_lowercase()).cloned()
+    }
+
+    fn get_higher_order_meta(&self, _: &str) -> Option<Arc<HigherOrderUDF>> {
+        None
+    }
+
+    fn get_aggregate_meta(&self, name: &str) -> Option<Arc<AggregateUDF>> {
+        registry().aggregates.get(&name.to_lowercase()).cloned()
+    }
+
+    fn get_window_meta(&self, name: &str) -> Option<Arc<WindowUDF>> {
+        registry().windows.get(&name.to_lowercase()).cloned()
+    }
+
+    fn get_variable_type(&self, _: &[String]) -> Option<DataType> {
+        None
+    }
+
+    fn options(&self) -> &ConfigOptions {
+        &self.options
+    }
+
+    fn udf_names(&self) -> Vec<String> {
+        registry().scalars.keys().cloned().collect()
+    }
+
+    fn higher_order_function_names(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    fn udaf_names(&self) -> Vec<String> {
+        registry().aggregates.keys().cloned().collect()
+    }
+
+    fn udwf_names(&self) -> Vec<String> {
+        registry().windows.keys().cloned().collect()
+    }
+}

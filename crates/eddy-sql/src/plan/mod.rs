@@ -1,0 +1,891 @@
+//! Streaming plans: a DataFusion logical plan becomes a graph of eddy operators.
+//!
+//! Each plan node is translated into a [`Stream`]: the vertex that produces it,
+//! its schema, whether it updates (carries row kinds) and, per column, whether
+//! it is a time attribute or a window bound. Window aggregation is recognized by
+//! grouping on the `window_start`/`window_end` columns of a window TVF, exactly
+//! as Flink does; any other GROUP BY is an unbounded, updating aggregation.
+
+pub mod builder;
+
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
+use datafusion_common::{Column, DFSchema, DFSchemaRef, ScalarValue};
+use datafusion_expr::execution_props::ExecutionProps;
+use datafusion_expr::expr::AggregateFunction;
+use datafusion_expr::physical_planning_context::PhysicalPlanningContext;
+use datafusion_expr::{Distinct, Expr, ExprSchemable, LogicalPlan};
+use datafusion_physical_expr::{create_physical_expr, PhysicalExpr};
+use eddy_core::graph::VertexKind;
+use eddy_core::{Partitioning, VertexId};
+use eddy_runtime::{OperatorVertex, SourceVertex, TypedEdge};
+
+use crate::catalog::{ConnectorSource, TableDef, ViewSource, WindowTvfSource};
+use crate::connectors::sources::{self, BoxedSource, FileFormat};
+use crate::error::{SqlError, SqlResult};
+use crate::exec::accum::AggSpec;
+use crate::exec::aggs::Aggs;
+use crate::exec::calc::{CalcOperator, WatermarkAssigner};
+use crate::exec::changelog::physical_schema;
+use crate::exec::group_agg::GroupAggOperator;
+use crate::exec::keys::key_hasher;
+use crate::exec::values::ValuesSource;
+use crate::exec::window::{WindowAggOperator, WindowOut, WindowSpec, WindowTvfOperator};
+use crate::functions::AggKind;
+use crate::tvf::TvfKind;
+use builder::JobBuilder;
+
+/// What a column of a stream is, beyond its type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Attr {
+    /// A plain value.
+    Plain,
+    /// An event-time attribute.
+    Rowtime,
+    /// A processing-time attribute.
+    Proctime,
+    /// `window_start` of window `n`.
+    WindowStart(usize),
+    /// `window_end` of window `n`.
+    WindowEnd(usize),
+    /// `window_time` of window `n` (also an event-time attribute).
+    WindowTime(usize),
+}
+
+/// A translated plan node.
+#[derive(Clone)]
+pub struct Stream {
+    /// The vertex producing it.
+    pub vertex: VertexId,
+    /// Its columns.
+    pub schema: DFSchemaRef,
+    /// Whether its rows carry row kinds (`-U`, `+U`, `-D`).
+    pub updating: bool,
+    /// Per column.
+    pub attrs: Vec<Attr>,
+    /// What produces the updates, for error messages.
+    pub updated_by: Option<String>,
+}
+
+impl Stream {
+    /// The Arrow schema of its batches.
+    pub fn arrow(&self) -> SchemaRef {
+        physical_schema(&self.schema, self.updating)
+    }
+}
+
+/// Translates plans into one job.
+pub struct StreamPlanner {
+    /// The job under construction.
+    pub job: JobBuilder,
+    parallelism: u32,
+    max_parallelism: u32,
+    state_ttl_ms: Option<u64>,
+    windows: Vec<WindowSpec>,
+}
+
+fn edge() -> Arc<TypedEdge<RecordBatch>> {
+    Arc::new(TypedEdge::<RecordBatch>::new())
+}
+
+/// A physical expression over `schema`.
+pub fn physical(expr: &Expr, schema: &DFSchema) -> SqlResult<Arc<dyn PhysicalExpr>> {
+    Ok(create_physical_expr(
+        expr,
+        schema,
+        &ExecutionProps::new(),
+        &PhysicalPlanningContext::default(),
+    )?)
+}
+
+fn unalias(expr: &Expr) -> &Expr {
+    match expr {
+        Expr::Alias(a) => unalias(&a.expr),
+        e => e,
+    }
+}
+
+fn short(expr: &Expr) -> String {
+    let text = expr.to_string();
+    if text.len() > 60 {
+        format!(
+            "{}...",
+            &text[..text.char_indices().nth(57).map_or(text.len(), |(i, _)| i)]
+        )
+    } else {
+        text
+    }
+}
+
+impl StreamPlanner {
+    /// A planner for jobs at `parallelism`.
+    pub fn new(parallelism: u32, max_parallelism: u32, state_ttl_ms: Option<u64>) -> Self {
+        StreamPlanner {
+            job: JobBuilder::default(),
+            parallelism,
+            max_parallelism,
+            state_ttl_ms,
+            windows: Vec::new(),
+        }
+    }
+
+    /// The default parallelism.
+    pub fn parallelism(&self) -> u32 {
+        self.parallelism
+    }
+
+    fn add_operator<O, F>(
+        &mut self,
+        name: &str,
+        input: VertexId,
+        partitioning: Partitioning,
+        create: F,
+    ) -> VertexId
+    where
+        O: eddy_runtime::Operator<In = RecordBatch>,
+        F: Fn(usize) -> O + Send + Sync + 'static,
+    {
+        let id = self.job.add(
+            name,
+            VertexKind::OneInput,
+            self.parallelism,
+            self.max_parallelism,
+            Arc::new(OperatorVertex::new(create)),
+        );
+        self.connect(input, id, partitioning, None);
+        id
+    }
+
+    fn connect(
+        &mut self,
+        from: VertexId,
+        to: VertexId,
+        partitioning: Partitioning,
+        keyed: Option<(SchemaRef, Vec<usize>)>,
+    ) {
+        let factory: Arc<dyn eddy_runtime::EdgeFactory> = match keyed {
+            Some((schema, keys)) => Arc::new(TypedEdge::keyed(
+                key_hasher(schema, keys),
+                self.max_parallelism,
+            )),
+            None => edge(),
+        };
+        self.job.connect(from, to, partitioning, factory);
+    }
+
+    /// Connects a stream to a sink-like vertex at the stream's parallelism.
+    pub fn add_sink<O, F>(&mut self, name: &str, input: &Stream, create: F) -> VertexId
+    where
+        O: eddy_runtime::Operator<In = RecordBatch>,
+        F: Fn(usize) -> O + Send + Sync + 'static,
+    {
+        let parallelism = self.job.parallelism(input.vertex);
+        let id = self.job.add(
+            name,
+            VertexKind::Sink,
+            parallelism,
+            self.max_parallelism,
+            Arc::new(OperatorVertex::new(create)),
+        );
+        self.connect(input.vertex, id, Partitioning::Forward, None);
+        id
+    }
+
+    /// Translates a plan node.
+    pub fn translate(&mut self, plan: &LogicalPlan) -> SqlResult<Stream> {
+        match plan {
+            LogicalPlan::TableScan(scan) => {
+                let stream = if let Some(source) = scan.source.downcast_ref::<ConnectorSource>() {
+                    self.table(&source.table)?
+                } else if let Some(view) = scan.source.downcast_ref::<ViewSource>() {
+                    self.translate(&view.view.plan)?
+                } else if let Some(tvf) = scan.source.downcast_ref::<WindowTvfSource>() {
+                    self.window_tvf(tvf)?
+                } else {
+                    return Err(SqlError::new(format!("table {} cannot be read", scan.table_name)));
+                };
+                let stream = Stream {
+                    schema: DFSchema::try_from_qualified_schema(
+                        scan.table_name.clone(),
+                        &scan.source.schema(),
+                    )?
+                    .into(),
+                    ..stream
+                };
+                match &scan.projection {
+                    Some(p) => {
+                        let exprs: Vec<Expr> = p
+                            .iter()
+                            .map(|&i| Expr::Column(Column::from(stream.schema.qualified_field(i))))
+                            .collect();
+                        self.calc(stream, None, exprs, scan.projected_schema.clone())
+                    }
+                    None => Ok(stream),
+                }
+            }
+            LogicalPlan::Projection(p) => {
+                let input = self.translate(&p.input)?;
+                self.calc(input, None, p.expr.clone(), p.schema.clone())
+            }
+            LogicalPlan::Filter(f) => {
+                let input = self.translate(&f.input)?;
+                let exprs = input
+                    .schema
+                    .columns()
+                    .into_iter()
+                    .map(Expr::Column)
+                    .collect();
+                let schema = input.schema.clone();
+                self.calc(input, Some(f.predicate.clone()), exprs, schema)
+            }
+            LogicalPlan::SubqueryAlias(a) => {
+                let input = self.translate(&a.input)?;
+                Ok(Stream {
+                    schema: a.schema.clone(),
+                    ..input
+                })
+            }
+            LogicalPlan::Aggregate(a) => {
+                let input = self.translate(&a.input)?;
+                self.aggregate(input, &a.group_expr, &a.aggr_expr, a.schema.clone())
+            }
+            LogicalPlan::Distinct(Distinct::All(input)) => {
+                let input = self.translate(input)?;
+                let group: Vec<Expr> = input.schema.columns().into_iter().map(Expr::Column).collect();
+                let schema = input.schema.clone();
+                self.aggregate(input, &group, &[], schema)
+            }
+            LogicalPlan::Union(u) => self.union(&u.inputs, u.schema.clone()),
+            LogicalPlan::Values(v) => self.values(&v.values, v.schema.clone(), true),
+            LogicalPlan::EmptyRelation(e) => {
+                let rows = if e.produce_one_row { vec![vec![]] } else { vec![] };
+                self.values(&rows, e.schema.clone(), e.produce_one_row)
+            }
+            LogicalPlan::Sort(_) => Err(SqlError::unsupported(
+                "ORDER BY on a stream (eddy supports ORDER BY only inside ROW_NUMBER() OVER for Top-N)",
+            )),
+            LogicalPlan::Limit(_) => Err(SqlError::unsupported("LIMIT on a stream")),
+            LogicalPlan::Join(_) => Err(SqlError::unsupported("joins (not yet built in eddy's SQL runtime)")),
+            LogicalPlan::Window(_) => Err(SqlError::unsupported(
+                "OVER windows and ROW_NUMBER() (not yet built in eddy's SQL runtime)",
+            )),
+            other => Err(SqlError::unsupported(format!(
+                "the plan node {} in a streaming query",
+                other.display()
+            ))),
+        }
+    }
+
+    fn table(&mut self, def: &Arc<TableDef>) -> SqlResult<Stream> {
+        let connector = def.option("connector").unwrap_or_default().to_string();
+        let physical_schema_ = def.physical.clone();
+        let name = def.name.clone();
+        let (factory, updating, parallelism): (Arc<dyn Fn(usize) -> BoxedSource + Send + Sync>, bool, u32) =
+            match connector.as_str() {
+                "nexmark" => (sources::nexmark(&name, physical_schema_.clone(), &def.options)?, false, self.parallelism),
+                "datagen" => {
+                    let (f, _) = sources::datagen(&name, physical_schema_.clone(), &def.options)?;
+                    (f, false, self.parallelism)
+                }
+                "filesystem" => {
+                    let path = def.option("path").ok_or_else(|| {
+                        SqlError::new(format!("table {name} needs the option 'path'"))
+                    })?;
+                    let format = FileFormat::from_options(&name, &def.options)?;
+                    let updating = format.is_changelog();
+                    let output = physical_schema(&DFSchema::try_from(physical_schema_.as_ref().clone())?, updating);
+                    (
+                        sources::filesystem(&name, physical_schema_.clone(), output, path.to_string(), format),
+                        updating,
+                        self.parallelism,
+                    )
+                }
+                "" => return Err(SqlError::new(format!("table {name} has no 'connector' option"))),
+                "print" | "blackhole" => {
+                    return Err(SqlError::new(format!(
+                        "table {name} uses the '{connector}' connector, which can only be written to"
+                    )))
+                }
+                other => {
+                    return Err(SqlError::unsupported(format!(
+                        "connector '{other}' of table {name} (eddy has filesystem, datagen, nexmark, print and blackhole)"
+                    )))
+                }
+            };
+        let vertex = self.job.add(
+            &format!("TableSourceScan(table=[{name}], connector=[{connector}])"),
+            VertexKind::Source,
+            parallelism,
+            self.max_parallelism,
+            Arc::new(SourceVertex::new(move |i| factory(i))),
+        );
+        let physical_df: DFSchemaRef = def.physical_df.clone();
+        let mut stream = Stream {
+            vertex,
+            schema: physical_df.clone(),
+            updating,
+            attrs: vec![Attr::Plain; physical_schema_.fields().len()],
+            updated_by: updating.then(|| format!("the changelog source {name}")),
+        };
+        if def.has_computed() {
+            let exprs: Vec<Expr> = def
+                .computed
+                .iter()
+                .zip(def.full_df.fields())
+                .map(|(c, f)| match c {
+                    Some(e) => e.clone().alias(f.name()),
+                    None => Expr::Column(Column::new_unqualified(f.name())),
+                })
+                .collect();
+            stream = self.calc(stream, None, exprs, def.full_df.clone())?;
+        }
+        stream.schema = def.full_df.clone();
+        if let Some(wm) = &def.watermark {
+            let expr = physical(&wm.expr, &def.full_df)?;
+            let vertex = self.add_operator(
+                &format!(
+                    "WatermarkAssigner(rowtime=[{}], watermark=[{}])",
+                    def.full_df.field(wm.column).name(),
+                    wm.text
+                ),
+                stream.vertex,
+                Partitioning::Forward,
+                move |_| WatermarkAssigner::new(expr.clone()),
+            );
+            stream.vertex = vertex;
+            stream.attrs[wm.column] = Attr::Rowtime;
+        }
+        if let Some(p) = def.proctime {
+            stream.attrs[p] = Attr::Proctime;
+        }
+        Ok(stream)
+    }
+
+    fn calc(
+        &mut self,
+        input: Stream,
+        filter: Option<Expr>,
+        exprs: Vec<Expr>,
+        schema: DFSchemaRef,
+    ) -> SqlResult<Stream> {
+        // A projection that keeps every column in order is no operator at all.
+        let identity = filter.is_none()
+            && exprs.len() == input.schema.fields().len()
+            && exprs.iter().enumerate().all(|(i, e)| match unalias(e) {
+                Expr::Column(c) => input.schema.index_of_column(c).ok() == Some(i),
+                _ => false,
+            });
+        let attrs: Vec<Attr> = exprs
+            .iter()
+            .map(|e| match unalias(e) {
+                Expr::Column(c) => input
+                    .schema
+                    .index_of_column(c)
+                    .map_or(Attr::Plain, |i| input.attrs[i]),
+                _ => Attr::Plain,
+            })
+            .collect();
+        if identity {
+            return Ok(Stream {
+                schema,
+                attrs,
+                ..input
+            });
+        }
+        let filter_expr = filter
+            .as_ref()
+            .map(|f| physical(f, &input.schema))
+            .transpose()?;
+        let projection = exprs
+            .iter()
+            .map(|e| physical(unalias(e), &input.schema))
+            .collect::<SqlResult<Vec<_>>>()?;
+        let updating = input.updating;
+        let output = physical_schema(&schema, updating);
+        let mut name = String::from("Calc(");
+        if let Some(f) = &filter {
+            name.push_str(&format!("where=[{}], ", short(f)));
+        }
+        let select: Vec<String> = exprs.iter().map(short).collect();
+        name.push_str(&format!("select=[{}])", select.join(", ")));
+        let vertex = self.add_operator(&name, input.vertex, Partitioning::Forward, move |_| {
+            CalcOperator::new(
+                filter_expr.clone(),
+                projection.clone(),
+                output.clone(),
+                updating,
+            )
+        });
+        Ok(Stream {
+            vertex,
+            schema,
+            updating,
+            attrs,
+            updated_by: input.updated_by,
+        })
+    }
+
+    fn window_tvf(&mut self, tvf: &WindowTvfSource) -> SqlResult<Stream> {
+        let input = self.translate(&tvf.input)?;
+        let call = &tvf.call;
+        match input.attrs[tvf.time_column] {
+            Attr::Rowtime | Attr::WindowTime(_) => {}
+            Attr::Proctime => {
+                return Err(SqlError::unsupported(format!(
+                    "{} windows over processing time ('{}' is a PROCTIME() column)",
+                    call.kind.name(),
+                    call.time_column
+                )))
+            }
+            _ => {
+                return Err(SqlError::new(format!(
+                    "the time column '{}' of {} must be a time attribute (declare a WATERMARK for it), but it is a plain {}",
+                    call.time_column,
+                    call.kind.name(),
+                    crate::types::sql_name(input.schema.field(tvf.time_column).data_type())
+                )))
+            }
+        }
+        if input.updating {
+            return Err(SqlError::unsupported(format!(
+                "{} over an updating input ({})",
+                call.kind.name(),
+                input.updated_by.clone().unwrap_or_default()
+            )));
+        }
+        let iv = &call.intervals;
+        let spec = match call.kind {
+            TvfKind::Tumble => WindowSpec::Tumble { size: iv[0], offset: iv[1] },
+            TvfKind::Hop => {
+                if iv[1] % iv[0] != 0 {
+                    return Err(SqlError::new(format!(
+                        "HOP window size ({} ms) must be an integral multiple of its slide ({} ms)",
+                        iv[1], iv[0]
+                    )));
+                }
+                WindowSpec::Hop { slide: iv[0], size: iv[1], offset: iv[2] }
+            }
+            TvfKind::Cumulate => {
+                if iv[1] % iv[0] != 0 {
+                    return Err(SqlError::new(format!(
+                        "CUMULATE window size ({} ms) must be an integral multiple of its step ({} ms)",
+                        iv[1], iv[0]
+                    )));
+                }
+                WindowSpec::Cumulate { step: iv[0], size: iv[1], offset: iv[2] }
+            }
+            TvfKind::Session => {
+                return Err(SqlError::unsupported(
+                    "SESSION window TVF (not yet built in eddy's SQL runtime; TUMBLE, HOP and CUMULATE are)",
+                ))
+            }
+        };
+        let id = self.windows.len();
+        self.windows.push(spec);
+        let schema: DFSchemaRef = DFSchema::try_from(tvf.schema.as_ref().clone())?.into();
+        let output = physical_schema(&schema, false);
+        let time_column = tvf.time_column;
+        let vertex = self.add_operator(
+            &format!(
+                "WindowTableFunction({:?}, time_col=[{}])",
+                spec, call.time_column
+            ),
+            input.vertex,
+            Partitioning::Forward,
+            move |_| WindowTvfOperator::new(spec, time_column, output.clone()),
+        );
+        let mut attrs = input.attrs.clone();
+        attrs.extend([
+            Attr::WindowStart(id),
+            Attr::WindowEnd(id),
+            Attr::WindowTime(id),
+        ]);
+        Ok(Stream {
+            vertex,
+            schema,
+            updating: false,
+            attrs,
+            updated_by: None,
+        })
+    }
+
+    fn aggregate(
+        &mut self,
+        input: Stream,
+        group: &[Expr],
+        aggr: &[Expr],
+        schema: DFSchemaRef,
+    ) -> SqlResult<Stream> {
+        // Every group expression, argument and filter becomes a column.
+        let mut extra: Vec<Expr> = Vec::new();
+        let width = input.schema.fields().len();
+        let column_of = |e: &Expr, extra: &mut Vec<Expr>| -> usize {
+            if let Expr::Column(c) = unalias(e) {
+                if let Ok(i) = input.schema.index_of_column(c) {
+                    return i;
+                }
+            }
+            if let Some(k) = extra.iter().position(|x| x == e) {
+                return width + k;
+            }
+            extra.push(e.clone());
+            width + extra.len() - 1
+        };
+        let group_cols: Vec<usize> = group.iter().map(|e| column_of(e, &mut extra)).collect();
+        struct Call {
+            kind: AggKind,
+            arg: Option<usize>,
+            filter: Option<usize>,
+            distinct: bool,
+            input_type: Option<arrow::datatypes::DataType>,
+        }
+        let mut calls = Vec::new();
+        for e in aggr {
+            let Expr::AggregateFunction(AggregateFunction { func, params }) = unalias(e) else {
+                return Err(SqlError::unsupported(format!("aggregate expression {e}")));
+            };
+            let kind = match func.name() {
+                "count" => AggKind::Count,
+                "sum" => AggKind::Sum,
+                "avg" => AggKind::Avg,
+                "min" => AggKind::Min,
+                "max" => AggKind::Max,
+                "first_value" => AggKind::FirstValue,
+                "last_value" => AggKind::LastValue,
+                other => {
+                    return Err(SqlError::unsupported(format!(
+                        "the aggregate function {other}"
+                    )))
+                }
+            };
+            if params.args.len() > 1 {
+                return Err(SqlError::unsupported(format!(
+                    "{} with {} arguments",
+                    func.name(),
+                    params.args.len()
+                )));
+            }
+            if !params.order_by.is_empty() {
+                return Err(SqlError::unsupported(format!(
+                    "ORDER BY inside {}",
+                    func.name()
+                )));
+            }
+            let arg = params.args.first().filter(|a| {
+                !(kind == AggKind::Count
+                    && !params.distinct
+                    && matches!(a, Expr::Literal(v, _) if !v.is_null()))
+            });
+            let input_type = arg.map(|a| a.get_type(&input.schema)).transpose()?;
+            calls.push(Call {
+                kind,
+                arg: arg.map(|a| column_of(a, &mut extra)),
+                filter: params.filter.as_ref().map(|f| column_of(f, &mut extra)),
+                distinct: params.distinct,
+                input_type,
+            });
+        }
+        // The pre-projection, when some expression is not a plain column.
+        let mut stream = input.clone();
+        if !extra.is_empty() {
+            let mut exprs: Vec<Expr> = input
+                .schema
+                .columns()
+                .into_iter()
+                .map(Expr::Column)
+                .collect();
+            let mut fields: Vec<(
+                Option<datafusion_common::TableReference>,
+                Arc<arrow::datatypes::Field>,
+            )> = input
+                .schema
+                .iter()
+                .map(|(q, f)| (q.cloned(), f.clone()))
+                .collect();
+            for (k, e) in extra.iter().enumerate() {
+                let name = format!("$e{k}");
+                let (_, field) = e.to_field(&input.schema)?;
+                fields.push((None, Arc::new(field.as_ref().clone().with_name(&name))));
+                exprs.push(e.clone().alias(name));
+            }
+            let pre_schema: DFSchemaRef =
+                DFSchema::new_with_metadata(fields, Default::default())?.into();
+            stream = self.calc(input.clone(), None, exprs, pre_schema)?;
+        }
+        let retracting = stream.updating;
+        let specs: Vec<AggSpec> = calls
+            .into_iter()
+            .zip(schema.fields().iter().skip(group.len()))
+            .map(|(c, f)| AggSpec {
+                kind: c.kind,
+                arg: c.arg,
+                filter: c.filter,
+                distinct: c.distinct,
+                input_type: c.input_type,
+                output_type: f.data_type().clone(),
+                retracting,
+            })
+            .collect();
+        for s in &specs {
+            if retracting && matches!(s.kind, AggKind::FirstValue | AggKind::LastValue) {
+                return Err(SqlError::unsupported(format!(
+                    "{:?} over an updating input ({})",
+                    s.kind,
+                    stream.updated_by.clone().unwrap_or_default()
+                )));
+            }
+        }
+        let aggs = Aggs { specs };
+        let in_arrow = stream.arrow();
+        // Window aggregation: grouped by the bounds of one window TVF.
+        let window_attr = |i: usize| stream.attrs.get(i).copied().unwrap_or(Attr::Plain);
+        let mut window_id = None;
+        for &c in &group_cols {
+            if let Attr::WindowStart(w) | Attr::WindowEnd(w) | Attr::WindowTime(w) = window_attr(c)
+            {
+                window_id = Some(w);
+            }
+        }
+        let agg_names: Vec<String> = aggr.iter().map(short).collect();
+        let group_names: Vec<String> = group.iter().map(short).collect();
+        let output = physical_schema(&schema, window_id.is_none());
+        if let Some(w) = window_id {
+            if stream.updating {
+                return Err(SqlError::unsupported(
+                    "window aggregation over an updating input",
+                ));
+            }
+            let start = group_cols
+                .iter()
+                .find(|&&c| window_attr(c) == Attr::WindowStart(w));
+            let end = group_cols
+                .iter()
+                .find(|&&c| window_attr(c) == Attr::WindowEnd(w));
+            let (Some(&start), Some(&end)) = (start, end) else {
+                return Err(SqlError::new(
+                    "a window aggregation must GROUP BY both window_start and window_end of its window TVF",
+                ));
+            };
+            let mut keys = Vec::new();
+            let mut outputs = Vec::new();
+            let mut attrs = Vec::new();
+            for &c in &group_cols {
+                match window_attr(c) {
+                    Attr::WindowStart(x) if x == w => {
+                        outputs.push(WindowOut::Start);
+                        attrs.push(Attr::WindowStart(w));
+                    }
+                    Attr::WindowEnd(x) if x == w => {
+                        outputs.push(WindowOut::End);
+                        attrs.push(Attr::WindowEnd(w));
+                    }
+                    Attr::WindowTime(x) if x == w => {
+                        outputs.push(WindowOut::Time);
+                        attrs.push(Attr::WindowTime(w));
+                    }
+                    _ => {
+                        outputs.push(WindowOut::Key(keys.len()));
+                        keys.push(c);
+                        attrs.push(Attr::Plain);
+                    }
+                }
+            }
+            for k in 0..aggr.len() {
+                outputs.push(WindowOut::Agg(k));
+                attrs.push(Attr::Plain);
+            }
+            let spec = self.windows[w];
+            let name = format!(
+                "WindowAggregate(groupBy=[{}], window=[{:?}], select=[{}])",
+                group_names.join(", "),
+                spec,
+                agg_names.join(", ")
+            );
+            let vertex = self.job.add(
+                &name,
+                VertexKind::OneInput,
+                self.parallelism,
+                self.max_parallelism,
+                {
+                    let (in_arrow, keys, aggs, outputs, output) = (
+                        in_arrow.clone(),
+                        keys.clone(),
+                        aggs.clone(),
+                        outputs.clone(),
+                        output.clone(),
+                    );
+                    Arc::new(OperatorVertex::new(move |_| {
+                        WindowAggOperator::new(
+                            in_arrow.clone(),
+                            keys.clone(),
+                            start,
+                            end,
+                            aggs.clone(),
+                            outputs.clone(),
+                            output.clone(),
+                        )
+                    }))
+                },
+            );
+            self.connect(
+                stream.vertex,
+                vertex,
+                Partitioning::Hash,
+                Some((in_arrow, keys)),
+            );
+            return Ok(Stream {
+                vertex,
+                schema,
+                updating: false,
+                attrs,
+                updated_by: None,
+            });
+        }
+        let name = format!(
+            "GroupAggregate(groupBy=[{}], select=[{}])",
+            group_names.join(", "),
+            agg_names.join(", ")
+        );
+        let ttl = self.state_ttl_ms;
+        let vertex = self.job.add(
+            &name,
+            VertexKind::OneInput,
+            self.parallelism,
+            self.max_parallelism,
+            {
+                let (in_arrow, keys, aggs, output) = (
+                    in_arrow.clone(),
+                    group_cols.clone(),
+                    aggs.clone(),
+                    output.clone(),
+                );
+                Arc::new(OperatorVertex::new(move |_| {
+                    GroupAggOperator::new(
+                        in_arrow.clone(),
+                        keys.clone(),
+                        aggs.clone(),
+                        output.clone(),
+                        ttl,
+                    )
+                }))
+            },
+        );
+        self.connect(
+            stream.vertex,
+            vertex,
+            Partitioning::Hash,
+            Some((in_arrow, group_cols.clone())),
+        );
+        let what = if aggr.is_empty() {
+            "SELECT DISTINCT"
+        } else {
+            "GROUP BY aggregation"
+        };
+        Ok(Stream {
+            vertex,
+            attrs: vec![Attr::Plain; schema.fields().len()],
+            schema,
+            updating: true,
+            updated_by: Some(format!("{what} ({name})")),
+        })
+    }
+
+    fn union(&mut self, inputs: &[Arc<LogicalPlan>], schema: DFSchemaRef) -> SqlResult<Stream> {
+        let streams = inputs
+            .iter()
+            .map(|p| self.translate(p))
+            .collect::<SqlResult<Vec<_>>>()?;
+        let updating = streams.iter().any(|s| s.updating);
+        if updating && !streams.iter().all(|s| s.updating) {
+            return Err(SqlError::unsupported(
+                "UNION ALL of an updating and an append-only input",
+            ));
+        }
+        let output = physical_schema(&schema, updating);
+        let projection: Vec<Arc<dyn PhysicalExpr>> = (0..schema.fields().len())
+            .map(|i| {
+                Arc::new(datafusion_physical_expr::expressions::Column::new(
+                    schema.field(i).name(),
+                    i,
+                )) as Arc<dyn PhysicalExpr>
+            })
+            .collect();
+        let vertex = self.job.add(
+            "Union",
+            VertexKind::OneInput,
+            self.parallelism,
+            self.max_parallelism,
+            {
+                let output = output.clone();
+                Arc::new(OperatorVertex::new(move |_| {
+                    CalcOperator::new(None, projection.clone(), output.clone(), updating)
+                }))
+            },
+        );
+        let mut attrs = streams[0].attrs.clone();
+        for s in &streams {
+            for (a, b) in attrs.iter_mut().zip(&s.attrs) {
+                if a != b {
+                    *a = Attr::Plain;
+                }
+            }
+            self.connect(s.vertex, vertex, Partitioning::Forward, None);
+        }
+        Ok(Stream {
+            vertex,
+            schema,
+            updating,
+            attrs,
+            updated_by: streams.iter().find_map(|s| s.updated_by.clone()),
+        })
+    }
+
+    fn values(&mut self, rows: &[Vec<Expr>], schema: DFSchemaRef, _one: bool) -> SqlResult<Stream> {
+        let output = physical_schema(&schema, false);
+        let empty = DFSchema::empty();
+        let one_row = RecordBatch::try_new_with_options(
+            Arc::new(arrow::datatypes::Schema::empty()),
+            vec![],
+            &arrow::array::RecordBatchOptions::new().with_row_count(Some(1)),
+        )?;
+        let mut columns: Vec<Vec<ScalarValue>> = vec![Vec::new(); schema.fields().len()];
+        for row in rows {
+            for (c, e) in row.iter().enumerate() {
+                let value = physical(e, &empty)?
+                    .evaluate(&one_row)
+                    .and_then(|v| v.into_array(1))
+                    .and_then(|a| ScalarValue::try_from_array(&a, 0))?;
+                let target = schema.field(c).data_type();
+                columns[c].push(value.cast_to(target)?);
+            }
+        }
+        let arrays = columns
+            .into_iter()
+            .zip(schema.fields())
+            .map(|(values, f)| {
+                if values.is_empty() {
+                    Ok(arrow::array::new_empty_array(f.data_type()))
+                } else {
+                    ScalarValue::iter_to_array(values)
+                }
+            })
+            .collect::<datafusion_common::Result<Vec<_>>>()?;
+        let batch = crate::exec::changelog::batch(output, arrays, rows.len())?;
+        let vertex = self.job.add(
+            &format!("Values(rows=[{}])", rows.len()),
+            VertexKind::Source,
+            1,
+            self.max_parallelism,
+            Arc::new(SourceVertex::new(move |_| ValuesSource::new(batch.clone()))),
+        );
+        Ok(Stream {
+            vertex,
+            attrs: vec![Attr::Plain; schema.fields().len()],
+            schema,
+            updating: false,
+            updated_by: None,
+        })
+    }
+}

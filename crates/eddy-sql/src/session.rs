@@ -1,0 +1,937 @@
+//! A SQL session: statements run one after the other against a catalog and a
+//! configuration, as in Flink's SQL client.
+
+use std::sync::{Arc, Mutex};
+
+use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use datafusion_common::DFSchema;
+use datafusion_expr::{Expr, LogicalPlan, LogicalPlanBuilder};
+use eddy_connectors::{DiscardSink, FileSink, PrintSink};
+use eddy_core::config::options;
+use eddy_core::Config;
+use eddy_runtime::MiniCluster;
+
+use crate::catalog::{TableDef, ViewDef, WatermarkDef};
+use crate::connectors::sinks::{Collected, LineFormat, TableSinkOperator};
+use crate::connectors::sources::FileFormat;
+use crate::ddl::{self, ColumnSpec};
+use crate::error::{SqlError, SqlResult};
+use crate::exec::changelog::RowKind;
+use crate::logical::{Planner, PHYSICAL};
+use crate::plan::{Stream, StreamPlanner};
+use crate::script::{self, RawStatement};
+use crate::types::sql_name;
+
+/// What a statement produced.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Output {
+    /// A confirmation (`[INFO] ...`).
+    Info(String),
+    /// Rows: column names and the changelog (`SELECT`, `SHOW`, `DESCRIBE`).
+    Rows {
+        /// Column names.
+        columns: Vec<String>,
+        /// Rows with their kind.
+        rows: Vec<(RowKind, Vec<Option<String>>)>,
+        /// Whether the rows are a changelog (print the `op` column).
+        changelog: bool,
+    },
+    /// Free text (`EXPLAIN`).
+    Text(String),
+}
+
+/// A SQL session.
+pub struct Session {
+    /// Tables and views.
+    pub catalog: crate::catalog::Catalog,
+    /// Configuration: `SET` values over the defaults and `-D` overrides.
+    pub config: Config,
+}
+
+fn words(text: &str, n: usize) -> Vec<String> {
+    text.split_whitespace()
+        .take(n)
+        .map(|w| w.trim_end_matches(';').to_ascii_uppercase())
+        .collect()
+}
+
+fn unquote(s: &str) -> String {
+    let s = s.trim();
+    let quoted =
+        (s.starts_with('\'') && s.ends_with('\'')) || (s.starts_with('`') && s.ends_with('`'));
+    if quoted && s.len() >= 2 {
+        s[1..s.len() - 1].replace("''", "'")
+    } else {
+        s.to_string()
+    }
+}
+
+impl Session {
+    /// A session over a configuration.
+    pub fn new(config: Config) -> Self {
+        Session {
+            catalog: Default::default(),
+            config,
+        }
+    }
+
+    /// Runs every statement of a script, handing each output to `on_output`; stops
+    /// at the first error, whose position is in script coordinates.
+    pub fn execute_script(
+        &mut self,
+        script: &str,
+        mut on_output: impl FnMut(&Output),
+    ) -> SqlResult<()> {
+        for statement in script::split(script)? {
+            let output = self.execute(&statement).map_err(|e| statement.locate(e))?;
+            on_output(&output);
+        }
+        Ok(())
+    }
+
+    /// Runs one statement (text without `;`).
+    pub fn execute_sql(&mut self, sql: &str) -> SqlResult<Output> {
+        let mut statements = script::split(sql)?;
+        match statements.len() {
+            0 => Err(SqlError::new("empty statement")),
+            1 => {
+                let statement = statements.remove(0);
+                self.execute(&statement).map_err(|e| statement.locate(e))
+            }
+            _ => Err(SqlError::new("expected one statement")),
+        }
+    }
+
+    /// Runs one statement of a script.
+    pub fn execute(&mut self, statement: &RawStatement) -> SqlResult<Output> {
+        let text = statement.text.as_str();
+        let w = words(text, 4);
+        let w: Vec<&str> = w.iter().map(String::as_str).collect();
+        match w.as_slice() {
+            ["SET", ..] => self.set(text),
+            ["RESET", ..] => {
+                let key = unquote(text.trim()[5..].trim());
+                self.config = {
+                    let mut c = Config::new();
+                    for (k, v) in self.config.iter() {
+                        if k != key {
+                            c.set(k, v);
+                        }
+                    }
+                    c
+                };
+                Ok(Output::Info("Session property has been reset.".into()))
+            }
+            ["CREATE", "TABLE", ..] | ["CREATE", "TEMPORARY", "TABLE", ..] => {
+                self.create_table(text)
+            }
+            ["CREATE", "VIEW", ..] | ["CREATE", "TEMPORARY", "VIEW", ..] => self.create_view(text),
+            ["DROP", kind @ ("TABLE" | "VIEW"), ..]
+            | ["DROP", "TEMPORARY", kind @ ("TABLE" | "VIEW"), ..] => {
+                self.drop(text, kind == &"VIEW")
+            }
+            ["SHOW", "TABLES", ..] => Ok(self.show(true, true)),
+            ["SHOW", "VIEWS", ..] => Ok(self.show(false, true)),
+            ["DESCRIBE" | "DESC", ..] => self.describe(text),
+            ["EXPLAIN", ..] => self.explain(text),
+            ["INSERT", ..] => {
+                let mut planner = StreamPlanner::new(
+                    self.parallelism()?,
+                    self.max_parallelism()?,
+                    self.state_ttl()?,
+                );
+                let table = self.plan_insert(&mut planner, text)?;
+                self.run(&planner, &format!("insert-into_{table}"))?;
+                Ok(Output::Info(format!("Inserted into {table}.")))
+            }
+            ["EXECUTE", "STATEMENT", "SET", ..] | ["BEGIN", "STATEMENT", "SET", ..] => {
+                self.statement_set(text)
+            }
+            ["SELECT", ..] | ["WITH", ..] | ["VALUES", ..] | ["(", ..] => self.select(text),
+            [] => Err(SqlError::new("empty statement")),
+            _ => Err(SqlError::at(
+                format!(
+                    "unsupported statement: {}",
+                    text.split_whitespace()
+                        .take(3)
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                ),
+                1,
+                1,
+            )),
+        }
+    }
+
+    fn parallelism(&self) -> SqlResult<u32> {
+        Ok(self.config.get(&options::PARALLELISM)?)
+    }
+
+    fn max_parallelism(&self) -> SqlResult<u32> {
+        Ok(self.config.get(&options::MAX_PARALLELISM)?)
+    }
+
+    fn state_ttl(&self) -> SqlResult<Option<u64>> {
+        match self.config.get_str("table.exec.state.ttl") {
+            None => Ok(None),
+            Some(v) => {
+                let d = eddy_core::time::parse_duration(v)?;
+                Ok((!d.is_zero()).then(|| d.as_millis() as u64))
+            }
+        }
+    }
+
+    fn set(&mut self, text: &str) -> SqlResult<Output> {
+        let rest = text.trim()[3..].trim();
+        if rest.is_empty() {
+            let rows = self
+                .config
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        RowKind::Insert,
+                        vec![Some(k.to_string()), Some(v.to_string())],
+                    )
+                })
+                .collect();
+            return Ok(Output::Rows {
+                columns: vec!["key".into(), "value".into()],
+                rows,
+                changelog: false,
+            });
+        }
+        let Some((key, value)) = rest.split_once('=') else {
+            return Err(SqlError::at("SET needs 'key' = 'value'", 1, 1));
+        };
+        let (key, value) = (unquote(key), unquote(value));
+        self.config.set(key, value);
+        Ok(Output::Info("Execute statement succeeded.".into()))
+    }
+
+    fn create_table(&mut self, text: &str) -> SqlResult<Output> {
+        let create = ddl::parse_create_table(text)?;
+        if self.catalog.contains(&create.name) {
+            if create.if_not_exists {
+                return Ok(Output::Info("Execute statement succeeded.".into()));
+            }
+            return Err(SqlError::new(format!(
+                "table {} already exists",
+                create.name
+            )));
+        }
+        let mut physical = Vec::new();
+        for c in &create.columns {
+            if let ColumnSpec::Physical {
+                name,
+                data_type,
+                nullable,
+            } = c
+            {
+                physical.push(Field::new(name, data_type.clone(), *nullable));
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        for c in &create.columns {
+            if !seen.insert(c.name()) {
+                return Err(SqlError::new(format!(
+                    "table {}: column '{}' is declared twice",
+                    create.name,
+                    c.name()
+                )));
+            }
+        }
+        let physical = Arc::new(Schema::new(physical));
+        let physical_df = Arc::new(DFSchema::try_from_qualified_schema(PHYSICAL, &physical)?);
+        let planner = Planner::new(&self.catalog).with_physical(physical.clone());
+        let scan = planner.scan(PHYSICAL)?;
+        let mut exprs = Vec::new();
+        let mut computed_text = Vec::new();
+        for c in &create.columns {
+            match c {
+                ColumnSpec::Physical { name, .. } => {
+                    exprs.push(Expr::Column(datafusion_common::Column::new(
+                        Some(PHYSICAL),
+                        name,
+                    )));
+                    computed_text.push(None);
+                }
+                ColumnSpec::Computed { name, expr } => {
+                    let planned = planner.plan_expr(expr.clone(), &physical_df).map_err(|e| {
+                        SqlError::new(format!("computed column '{name}': {}", e.message))
+                    })?;
+                    exprs.push(planned.alias(name));
+                    computed_text.push(Some(expr.to_string()));
+                }
+            }
+        }
+        let projection =
+            planner.analyze(LogicalPlanBuilder::from(scan).project(exprs)?.build()?)?;
+        let LogicalPlan::Projection(p) = &projection else {
+            return Err(SqlError::new("computed columns could not be planned"));
+        };
+        let computed: Vec<Option<Expr>> = p
+            .expr
+            .iter()
+            .zip(&create.columns)
+            .map(|(e, c)| match (e, c) {
+                (Expr::Alias(a), ColumnSpec::Computed { .. }) => Some(a.expr.as_ref().clone()),
+                _ => None,
+            })
+            .collect();
+        let full_df = projection.schema().clone();
+        let proctime = create.columns.iter().position(|c| {
+            matches!(c, ColumnSpec::Computed { expr, .. } if expr.to_string().to_ascii_uppercase().replace(' ', "") == "PROCTIME()")
+        });
+        let watermark = match &create.watermark {
+            None => None,
+            Some((column, expr)) => {
+                let Some(index) = full_df.fields().iter().position(|f| f.name() == column) else {
+                    return Err(SqlError::new(format!(
+                        "the rowtime column '{column}' of the watermark is not a column of {}",
+                        create.name
+                    )));
+                };
+                let t = full_df.field(index).data_type();
+                if !matches!(
+                    t,
+                    DataType::Timestamp(TimeUnit::Millisecond | TimeUnit::Second, _)
+                ) {
+                    return Err(SqlError::new(format!(
+                        "the rowtime column '{column}' must be TIMESTAMP(p) or TIMESTAMP_LTZ(p) with p from 0 to 3, not {}",
+                        sql_name(t)
+                    )));
+                }
+                let planned = planner.plan_expr(expr.clone(), &full_df)?;
+                let plan = planner.analyze(
+                    LogicalPlanBuilder::from(projection.clone())
+                        .project(vec![planned])?
+                        .build()?,
+                )?;
+                let LogicalPlan::Projection(wp) = &plan else {
+                    return Err(SqlError::new("the watermark could not be planned"));
+                };
+                let wexpr = wp.expr[0].clone();
+                let wt = wp.schema.field(0).data_type();
+                if !matches!(wt, DataType::Timestamp(_, _)) {
+                    return Err(SqlError::new(format!(
+                        "the watermark expression must return a timestamp, not {}",
+                        sql_name(wt)
+                    )));
+                }
+                Some(WatermarkDef {
+                    column: index,
+                    expr: wexpr,
+                    text: expr.to_string(),
+                })
+            }
+        };
+        if create.options.get("connector").is_none() {
+            return Err(SqlError::new(format!(
+                "table {} needs the option 'connector'",
+                create.name
+            )));
+        }
+        let schema = Arc::new(full_df.as_arrow().clone());
+        let def = TableDef {
+            name: create.name.clone(),
+            physical,
+            schema,
+            physical_df,
+            full_df,
+            computed,
+            watermark,
+            proctime,
+            primary_key: create.primary_key.clone(),
+            options: create.options.clone(),
+            computed_text,
+        };
+        self.catalog.tables.insert(create.name, Arc::new(def));
+        Ok(Output::Info("Execute statement succeeded.".into()))
+    }
+
+    fn create_view(&mut self, text: &str) -> SqlResult<Output> {
+        let view = ddl::parse_create_view(text)?;
+        if self.catalog.contains(&view.name) {
+            if view.if_not_exists {
+                return Ok(Output::Info("Execute statement succeeded.".into()));
+            }
+            return Err(SqlError::new(format!("view {} already exists", view.name)));
+        }
+        let offset = text.len() - view.query.len();
+        let (line, column) = position_of(text, offset);
+        let mut plan = Planner::new(&self.catalog)
+            .plan_query(&view.query)
+            .map_err(|e| e.offset(line, column))?;
+        if !view.columns.is_empty() {
+            if view.columns.len() != plan.schema().fields().len() {
+                return Err(SqlError::new(format!(
+                    "view {} names {} columns but its query has {}",
+                    view.name,
+                    view.columns.len(),
+                    plan.schema().fields().len()
+                )));
+            }
+            let exprs: Vec<Expr> = plan
+                .schema()
+                .columns()
+                .into_iter()
+                .zip(&view.columns)
+                .map(|(c, n)| Expr::Column(c).alias(n))
+                .collect();
+            plan = LogicalPlanBuilder::from(plan).project(exprs)?.build()?;
+        }
+        self.catalog.views.insert(
+            view.name.clone(),
+            Arc::new(ViewDef {
+                name: view.name,
+                plan,
+                query: view.query,
+            }),
+        );
+        Ok(Output::Info("Execute statement succeeded.".into()))
+    }
+
+    fn drop(&mut self, text: &str, view: bool) -> SqlResult<Output> {
+        let mut parts: Vec<&str> = text.split_whitespace().skip(2).collect();
+        if parts
+            .first()
+            .is_some_and(|p| p.eq_ignore_ascii_case("TABLE") || p.eq_ignore_ascii_case("VIEW"))
+        {
+            parts.remove(0);
+        }
+        let if_exists = parts.len() >= 3
+            && parts[0].eq_ignore_ascii_case("IF")
+            && parts[1].eq_ignore_ascii_case("EXISTS");
+        let name = unquote(parts.last().copied().unwrap_or_default());
+        let removed = if view {
+            self.catalog.views.remove(&name).is_some()
+        } else {
+            self.catalog.tables.remove(&name).is_some()
+        };
+        if !removed && !if_exists {
+            let kind = if view { "view" } else { "table" };
+            return Err(SqlError::new(format!("{kind} {name} does not exist")));
+        }
+        Ok(Output::Info("Execute statement succeeded.".into()))
+    }
+
+    fn show(&self, tables: bool, views: bool) -> Output {
+        let mut names: Vec<String> = Vec::new();
+        if tables {
+            names.extend(self.catalog.tables.keys().cloned());
+        }
+        if views {
+            names.extend(self.catalog.views.keys().cloned());
+        }
+        names.sort();
+        let header = if tables { "table name" } else { "view name" };
+        Output::Rows {
+            columns: vec![header.into()],
+            rows: names
+                .into_iter()
+                .map(|n| (RowKind::Insert, vec![Some(n)]))
+                .collect(),
+            changelog: false,
+        }
+    }
+
+    fn describe(&self, text: &str) -> SqlResult<Output> {
+        let name = unquote(text.split_whitespace().nth(1).unwrap_or_default());
+        let columns = vec!["name", "type", "null", "key", "extras", "watermark"]
+            .into_iter()
+            .map(String::from)
+            .collect();
+        let mut rows = Vec::new();
+        if let Some(t) = self.catalog.tables.get(&name) {
+            for (i, f) in t.full_df.fields().iter().enumerate() {
+                let key = t
+                    .primary_key
+                    .iter()
+                    .any(|k| k == f.name())
+                    .then(|| format!("PRI({})", t.primary_key.join(", ")));
+                let mut ty = sql_name(f.data_type());
+                if t.watermark.as_ref().is_some_and(|w| w.column == i) {
+                    ty.push_str(" *ROWTIME*");
+                }
+                if t.proctime == Some(i) {
+                    ty = "TIMESTAMP_LTZ(3) *PROCTIME*".into();
+                }
+                let nullable = t
+                    .physical
+                    .field_with_name(f.name())
+                    .map_or(true, |p| p.is_nullable())
+                    && key.is_none();
+                let extras = t.computed_text[i].as_ref().map(|c| format!("AS {c}"));
+                let watermark = t
+                    .watermark
+                    .as_ref()
+                    .filter(|w| w.column == i)
+                    .map(|w| w.text.clone());
+                rows.push((
+                    RowKind::Insert,
+                    vec![
+                        Some(f.name().clone()),
+                        Some(ty),
+                        Some(if nullable { "TRUE" } else { "FALSE" }.into()),
+                        key,
+                        extras,
+                        watermark,
+                    ],
+                ));
+            }
+        } else if let Some(v) = self.catalog.views.get(&name) {
+            for f in v.plan.schema().fields() {
+                rows.push((
+                    RowKind::Insert,
+                    vec![
+                        Some(f.name().clone()),
+                        Some(sql_name(f.data_type())),
+                        Some(if f.is_nullable() { "TRUE" } else { "FALSE" }.into()),
+                        None,
+                        None,
+                        None,
+                    ],
+                ));
+            }
+        } else {
+            return Err(SqlError::new(format!("Object '{name}' not found")));
+        }
+        Ok(Output::Rows {
+            columns,
+            rows,
+            changelog: false,
+        })
+    }
+
+    fn explain(&mut self, text: &str) -> SqlResult<Output> {
+        let mut rest = text.trim()[7..].trim_start();
+        if rest.to_ascii_uppercase().starts_with("PLAN FOR") {
+            rest = rest[8..].trim_start();
+        }
+        let offset = text.len() - rest.len();
+        let (line, column) = position_of(text, offset);
+        let locate = |e: SqlError| e.offset(line, column);
+        let mut planner = StreamPlanner::new(
+            self.parallelism()?,
+            self.max_parallelism()?,
+            self.state_ttl()?,
+        );
+        let logical = if rest.to_ascii_uppercase().starts_with("INSERT") {
+            let (plan, _) = self.plan_insert_logical(rest).map_err(locate)?;
+            self.plan_insert(&mut planner, rest).map_err(locate)?;
+            plan
+        } else {
+            let plan = Planner::new(&self.catalog)
+                .plan_query(rest)
+                .map_err(locate)?;
+            planner.translate(&plan).map_err(locate)?;
+            plan
+        };
+        Ok(Output::Text(format!(
+            "== Logical Plan ==\n{}\n\n== Stream Graph ==\n{}\n",
+            logical.display_indent(),
+            planner.job.descriptions.join("\n")
+        )))
+    }
+
+    fn plan_insert_logical(&self, text: &str) -> SqlResult<(LogicalPlan, Arc<TableDef>)> {
+        // INSERT INTO name [(columns)] query
+        let mut rest = text.trim();
+        for word in ["INSERT", "INTO"] {
+            if !rest.to_ascii_uppercase().starts_with(word) {
+                if word == "INTO" && rest.to_ascii_uppercase().starts_with("OVERWRITE") {
+                    return Err(SqlError::unsupported("INSERT OVERWRITE on a streaming job"));
+                }
+                return Err(SqlError::at(format!("expected {word}"), 1, 1));
+            }
+            rest = rest[word.len()..].trim_start();
+        }
+        let name_end = rest
+            .find(|c: char| c.is_whitespace() || c == '(')
+            .unwrap_or(rest.len());
+        let name = unquote(&rest[..name_end]);
+        let name = name.rsplit('.').next().unwrap_or_default().to_string();
+        rest = rest[name_end..].trim_start();
+        let Some(table) = self.catalog.tables.get(&name).cloned() else {
+            let what = if self.catalog.views.contains_key(&name) {
+                "is a view and cannot be written to"
+            } else {
+                "not found"
+            };
+            return Err(SqlError::new(format!("table '{name}' {what}")));
+        };
+        let mut columns: Option<Vec<String>> = None;
+        if rest.starts_with('(') {
+            let close = rest
+                .find(')')
+                .ok_or_else(|| SqlError::new("unclosed column list"))?;
+            columns = Some(rest[1..close].split(',').map(unquote).collect());
+            rest = rest[close + 1..].trim_start();
+        }
+        let offset = text.len() - rest.len();
+        let (line, column) = position_of(text, offset);
+        let mut plan = Planner::new(&self.catalog)
+            .plan_query(rest)
+            .map_err(|e| e.offset(line, column))?;
+        // Map the query's columns onto the sink's physical columns, with casts.
+        let sink = &table.physical;
+        let targets: Vec<usize> = match &columns {
+            None => (0..sink.fields().len()).collect(),
+            Some(cols) => cols
+                .iter()
+                .map(|c| {
+                    sink.fields()
+                        .iter()
+                        .position(|f| f.name() == c)
+                        .ok_or_else(|| {
+                            SqlError::new(format!(
+                                "column '{c}' is not a physical column of {name}"
+                            ))
+                        })
+                })
+                .collect::<SqlResult<_>>()?,
+        };
+        let query_columns = plan.schema().columns();
+        if query_columns.len() != targets.len() {
+            return Err(SqlError::new(format!(
+                "the query has {} columns but table {name} takes {} ({})",
+                query_columns.len(),
+                targets.len(),
+                targets
+                    .iter()
+                    .map(|&t| sink.field(t).name().clone())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        let mut exprs: Vec<Expr> = sink
+            .fields()
+            .iter()
+            .map(|f| {
+                Expr::Literal(
+                    datafusion_common::ScalarValue::try_from(f.data_type())
+                        .unwrap_or(datafusion_common::ScalarValue::Null),
+                    None,
+                )
+                .alias(f.name())
+            })
+            .collect();
+        for (q, &t) in query_columns.into_iter().zip(&targets) {
+            let field = sink.field(t);
+            let source_type = plan
+                .schema()
+                .qualified_field_from_column(&q)?
+                .1
+                .data_type()
+                .clone();
+            let expr = Expr::Column(q);
+            let expr = if &source_type == field.data_type() {
+                expr
+            } else if arrow::compute::can_cast_types(&source_type, field.data_type()) {
+                Expr::Cast(datafusion_expr::Cast::new(
+                    Box::new(expr),
+                    field.data_type().clone(),
+                ))
+            } else {
+                return Err(SqlError::new(format!(
+                    "column '{}' of table {name} is {} and cannot take a {}",
+                    field.name(),
+                    sql_name(field.data_type()),
+                    sql_name(&source_type)
+                )));
+            };
+            exprs[t] = expr.alias(field.name());
+        }
+        plan = LogicalPlanBuilder::from(plan).project(exprs)?.build()?;
+        Ok((plan, table))
+    }
+
+    fn plan_insert(&self, planner: &mut StreamPlanner, text: &str) -> SqlResult<String> {
+        let (plan, table) = self.plan_insert_logical(text)?;
+        let stream = planner.translate(&plan)?;
+        self.add_table_sink(planner, &stream, &table)?;
+        Ok(table.name.clone())
+    }
+
+    fn add_table_sink(
+        &self,
+        planner: &mut StreamPlanner,
+        stream: &Stream,
+        table: &Arc<TableDef>,
+    ) -> SqlResult<()> {
+        let name = table.name.clone();
+        let names: Vec<String> = table
+            .physical
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        let connector = table.option("connector").unwrap_or_default().to_string();
+        let reject_updates = |what: &str| -> SqlResult<()> {
+            if stream.updating {
+                return Err(SqlError::new(format!(
+                    "table sink '{name}' doesn't support consuming update and delete changes, which {} produces; {what}",
+                    stream.updated_by.clone().unwrap_or_else(|| "the query".into())
+                )));
+            }
+            Ok(())
+        };
+        match connector.as_str() {
+            "print" => {
+                let prefix = table.option("print-identifier").map(|p| format!("{p}:"));
+                planner.add_sink(&format!("Sink(table=[{name}], connector=[print])"), stream, move |_| {
+                    let prefix = prefix.clone();
+                    let format: Arc<dyn Fn(&String) -> String + Send + Sync> = Arc::new(move |line: &String| match &prefix {
+                        Some(p) => format!("{p}{line}"),
+                        None => line.clone(),
+                    });
+                    TableSinkOperator::writer(Box::new(PrintSink::new(format)), LineFormat::Print, names.clone())
+                });
+            }
+            "blackhole" => {
+                planner.add_sink(&format!("Sink(table=[{name}], connector=[blackhole])"), stream, move |_| {
+                    TableSinkOperator::writer(Box::new(DiscardSink), LineFormat::Print, names.clone())
+                });
+            }
+            "filesystem" => {
+                let path = table
+                    .option("path")
+                    .ok_or_else(|| SqlError::new(format!("table {name} needs the option 'path'")))?
+                    .to_string();
+                let format = FileFormat::from_options(&name, &table.options)?;
+                let line = match &format {
+                    FileFormat::Csv { delimiter, quote, .. } => LineFormat::Csv { delimiter: *delimiter, quote: *quote },
+                    FileFormat::Json { .. } => LineFormat::Json,
+                    FileFormat::DebeziumJson { .. } => LineFormat::DebeziumJson,
+                };
+                if !format.is_changelog() {
+                    reject_updates("write it to a changelog format such as 'format' = 'debezium-json'")?;
+                }
+                let roll = table
+                    .option("sink.rolling-policy.file-size")
+                    .map(parse_size)
+                    .transpose()?;
+                let interval = table
+                    .option("sink.rolling-policy.rollover-interval")
+                    .map(eddy_core::time::parse_duration)
+                    .transpose()?;
+                planner.add_sink(&format!("Sink(table=[{name}], connector=[filesystem])"), stream, move |_| {
+                    let identity: Arc<dyn Fn(&String) -> String + Send + Sync> = Arc::new(|l: &String| l.clone());
+                    let mut sink = FileSink::new(path.clone(), identity);
+                    if let Some(bytes) = roll {
+                        sink = sink.with_roll_size(bytes);
+                    }
+                    if let Some(d) = interval {
+                        sink = sink.with_rollover_interval(d);
+                    }
+                    TableSinkOperator::writer(Box::new(sink), line.clone(), names.clone())
+                });
+            }
+            "" => return Err(SqlError::new(format!("table {name} has no 'connector' option"))),
+            "datagen" | "nexmark" => {
+                return Err(SqlError::new(format!(
+                    "table {name} uses the '{connector}' connector, which can only be read"
+                )))
+            }
+            other => {
+                return Err(SqlError::unsupported(format!(
+                    "connector '{other}' of table {name} (eddy writes to filesystem, print and blackhole)"
+                )))
+            }
+        }
+        Ok(())
+    }
+
+    fn statement_set(&mut self, text: &str) -> SqlResult<Output> {
+        let upper = text.to_ascii_uppercase();
+        let begin = upper.find("BEGIN").map(|i| i + 5).unwrap_or(0);
+        let begin = if upper[begin..].trim_start().starts_with("STATEMENT SET") {
+            begin + upper[begin..].find("SET").map_or(0, |i| i + 3)
+        } else {
+            begin
+        };
+        let end = upper.rfind("END").unwrap_or(text.len());
+        let body = &text[begin..end];
+        let (line0, col0) = position_of(text, begin);
+        let mut planner = StreamPlanner::new(
+            self.parallelism()?,
+            self.max_parallelism()?,
+            self.state_ttl()?,
+        );
+        let mut tables = Vec::new();
+        for statement in script::split(body)? {
+            if !statement
+                .text
+                .trim_start()
+                .to_ascii_uppercase()
+                .starts_with("INSERT")
+            {
+                return Err(statement
+                    .locate(SqlError::at(
+                        "a statement set holds only INSERT statements",
+                        1,
+                        1,
+                    ))
+                    .offset(line0, col0));
+            }
+            let table = self
+                .plan_insert(&mut planner, &statement.text)
+                .map_err(|e| statement.locate(e).offset(line0, col0))?;
+            tables.push(table);
+        }
+        if tables.is_empty() {
+            return Err(SqlError::new("the statement set is empty"));
+        }
+        self.run(&planner, &format!("insert-into_{}", tables.join("_")))?;
+        Ok(Output::Info(format!(
+            "Inserted into {}.",
+            tables.join(", ")
+        )))
+    }
+
+    fn select(&mut self, text: &str) -> SqlResult<Output> {
+        let plan = Planner::new(&self.catalog).plan_query(text)?;
+        let mut planner = StreamPlanner::new(
+            self.parallelism()?,
+            self.max_parallelism()?,
+            self.state_ttl()?,
+        );
+        let stream = planner.translate(&plan)?;
+        let columns: Vec<String> = plan
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        let rows: Collected = Arc::new(Mutex::new(Vec::new()));
+        let names = columns.clone();
+        let collected = rows.clone();
+        planner.add_sink("Collect", &stream, move |_| {
+            TableSinkOperator::collect(collected.clone(), names.clone())
+        });
+        self.run(&planner, "collect")?;
+        let rows = std::mem::take(
+            &mut *rows
+                .lock()
+                .map_err(|_| SqlError::new("result buffer poisoned"))?,
+        );
+        Ok(Output::Rows {
+            columns,
+            rows,
+            changelog: true,
+        })
+    }
+
+    fn run(&self, planner: &StreamPlanner, name: &str) -> SqlResult<()> {
+        let mut config = self.config.clone();
+        if !config.contains("eddy.internal.run-id") {
+            config.set(
+                "eddy.internal.run-id",
+                format!("{:x}", eddy_core::time::now_millis()),
+            );
+        }
+        MiniCluster::new(config).execute(planner.job.spec(name))?;
+        Ok(())
+    }
+}
+
+fn parse_size(text: &str) -> SqlResult<u64> {
+    let t = text.trim().to_ascii_lowercase();
+    let (digits, unit): (String, String) = t.chars().partition(|c| c.is_ascii_digit());
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| SqlError::new(format!("'{text}' is not a size such as 128mb")))?;
+    let factor = match unit.trim() {
+        "" | "b" | "bytes" => 1,
+        "k" | "kb" => 1 << 10,
+        "m" | "mb" => 1 << 20,
+        "g" | "gb" => 1 << 30,
+        other => {
+            return Err(SqlError::new(format!(
+                "unknown size unit '{other}' in '{text}'"
+            )))
+        }
+    };
+    Ok(n * factor)
+}
+
+/// Line and column (from 1) of a byte offset.
+fn position_of(text: &str, offset: usize) -> (u64, u64) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() as u64 + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) as u64 + 1;
+    (line, column)
+}
+
+/// Renders rows as Flink's SQL client does (tableau).
+pub fn render(output: &Output) -> String {
+    match output {
+        Output::Info(s) => format!("[INFO] {s}\n"),
+        Output::Text(s) => s.clone(),
+        Output::Rows {
+            columns,
+            rows,
+            changelog,
+        } => {
+            let mut header: Vec<String> = Vec::new();
+            if *changelog {
+                header.push("op".into());
+            }
+            header.extend(columns.iter().cloned());
+            let body: Vec<Vec<String>> = rows
+                .iter()
+                .map(|(kind, cells)| {
+                    let mut r = Vec::new();
+                    if *changelog {
+                        r.push(kind.short().to_string());
+                    }
+                    r.extend(
+                        cells
+                            .iter()
+                            .map(|c| c.clone().unwrap_or_else(|| "<NULL>".into())),
+                    );
+                    r
+                })
+                .collect();
+            let widths: Vec<usize> = (0..header.len())
+                .map(|i| {
+                    body.iter()
+                        .map(|r| r[i].chars().count())
+                        .chain([header[i].chars().count()])
+                        .max()
+                        .unwrap_or(0)
+                })
+                .collect();
+            let rule: String = widths
+                .iter()
+                .map(|w| format!("+{}", "-".repeat(w + 2)))
+                .collect::<String>()
+                + "+\n";
+            let line = |cells: &[String]| -> String {
+                cells
+                    .iter()
+                    .zip(&widths)
+                    .map(|(c, w)| format!("| {c:>w$} "))
+                    .collect::<String>()
+                    + "|\n"
+            };
+            let mut out = String::new();
+            if body.is_empty() && !*changelog {
+                return "Empty set\n".into();
+            }
+            out.push_str(&rule);
+            out.push_str(&line(&header));
+            out.push_str(&rule);
+            for r in &body {
+                out.push_str(&line(r));
+            }
+            out.push_str(&rule);
+            let n = body.len();
+            out.push_str(&format!(
+                "{n} row{} in set\n",
+                if n == 1 { "" } else { "s" }
+            ));
+            out
+        }
+    }
+}

@@ -1,0 +1,370 @@
+//! Window table-valued functions: `TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), size))`.
+//!
+//! DataFusion's parser does not know Flink's `TABLE t` and `DESCRIPTOR(col)`
+//! arguments, so a query's window TVF calls are taken out before parsing: each
+//! call is replaced by a placeholder table name (`__eddy_tvf_<n>`), padded so that
+//! the positions of the text after it do not move, and recorded as a [`TvfCall`].
+//! The planner resolves the placeholder to a table with the input's columns plus
+//! `window_start`, `window_end` and `window_time`.
+
+use datafusion_sql::sqlparser::dialect::GenericDialect;
+use datafusion_sql::sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer, Whitespace};
+
+use crate::error::{SqlError, SqlResult};
+
+/// The prefix of placeholder table names.
+pub const PLACEHOLDER: &str = "__eddy_tvf_";
+
+/// Which window function.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TvfKind {
+    /// `TUMBLE(data, timecol, size [, offset])`.
+    Tumble,
+    /// `HOP(data, timecol, slide, size [, offset])`.
+    Hop,
+    /// `CUMULATE(data, timecol, step, size [, offset])`.
+    Cumulate,
+    /// `SESSION(data [PARTITION BY cols], timecol, gap)`.
+    Session,
+}
+
+impl TvfKind {
+    fn from_name(name: &str) -> Option<TvfKind> {
+        match name.to_ascii_uppercase().as_str() {
+            "TUMBLE" => Some(TvfKind::Tumble),
+            "HOP" => Some(TvfKind::Hop),
+            "CUMULATE" => Some(TvfKind::Cumulate),
+            "SESSION" => Some(TvfKind::Session),
+            _ => None,
+        }
+    }
+
+    /// The function's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            TvfKind::Tumble => "TUMBLE",
+            TvfKind::Hop => "HOP",
+            TvfKind::Cumulate => "CUMULATE",
+            TvfKind::Session => "SESSION",
+        }
+    }
+}
+
+/// One window TVF call taken out of a query.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TvfCall {
+    /// The function.
+    pub kind: TvfKind,
+    /// The input table or view.
+    pub table: String,
+    /// `PARTITION BY` columns (SESSION).
+    pub partition_by: Vec<String>,
+    /// The time attribute column.
+    pub time_column: String,
+    /// The interval arguments in milliseconds, in the order of the signature
+    /// (TUMBLE: size, offset; HOP: slide, size, offset; CUMULATE: step, size,
+    /// offset; SESSION: gap).
+    pub intervals: Vec<i64>,
+    /// Where the call starts in the query.
+    pub line: u64,
+    /// Where the call starts in the query.
+    pub column: u64,
+}
+
+fn is_word(t: &Token, word: &str) -> bool {
+    matches!(t, Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(word))
+}
+
+fn significant(tokens: &[TokenWithSpan], from: usize) -> Option<usize> {
+    (from..tokens.len()).find(|&i| !matches!(tokens[i].token, Token::Whitespace(_)))
+}
+
+/// Parses `INTERVAL 'n' UNIT` (or a bare `'n' UNIT`) into milliseconds.
+pub fn interval_millis(tokens: &[&Token]) -> Option<i64> {
+    let mut it = tokens.iter().peekable();
+    if it.peek().is_some_and(|t| is_word(t, "INTERVAL")) {
+        it.next();
+    }
+    let amount: i64 = match it.next()? {
+        Token::SingleQuotedString(s) => s.trim().parse().ok()?,
+        Token::Number(n, _) => n.parse().ok()?,
+        _ => return None,
+    };
+    let unit = match it.next()? {
+        Token::Word(w) => w.value.to_ascii_uppercase(),
+        _ => return None,
+    };
+    if it.next().is_some() {
+        return None;
+    }
+    let factor = match unit.trim_end_matches('S') {
+        "MILLISECOND" => 1,
+        "SECOND" => 1_000,
+        "MINUTE" => 60_000,
+        "HOUR" => 3_600_000,
+        "DAY" => 86_400_000,
+        _ => return None,
+    };
+    Some(amount * factor)
+}
+
+/// Takes the window TVF calls out of `sql`; returns the rewritten text and the
+/// calls, numbered from `first`.
+pub fn extract(sql: &str, first: usize) -> SqlResult<(String, Vec<TvfCall>)> {
+    let dialect = GenericDialect {};
+    let tokens = Tokenizer::new(&dialect, sql)
+        .tokenize_with_location()
+        .map_err(|e| {
+            SqlError::at(
+                format!("SQL parse error: {}", e.message),
+                e.location.line,
+                e.location.column,
+            )
+        })?;
+    let mut out: Vec<Token> = Vec::with_capacity(tokens.len());
+    let mut calls = Vec::new();
+    let mut i = 0;
+    while i < tokens.len() {
+        if let Some((call, end)) = match_call(&tokens, i)? {
+            let start = &tokens[i].span.start;
+            let stop = &tokens[end].span.end;
+            let name = format!("{PLACEHOLDER}{}", first + calls.len());
+            out.push(Token::make_word(&name, None));
+            // Keep the positions of what follows: same lines, and the same
+            // column when the call fits on one line.
+            if stop.line > start.line {
+                for _ in start.line..stop.line {
+                    out.push(Token::Whitespace(Whitespace::Newline));
+                }
+                out.push(Token::Whitespace(Whitespace::Space));
+                for _ in 1..stop.column.saturating_sub(1) {
+                    out.push(Token::Whitespace(Whitespace::Space));
+                }
+            } else {
+                let width = stop.column.saturating_sub(start.column) as usize;
+                for _ in name.len()..width {
+                    out.push(Token::Whitespace(Whitespace::Space));
+                }
+            }
+            calls.push(call);
+            i = end + 1;
+        } else {
+            out.push(tokens[i].token.clone());
+            i += 1;
+        }
+    }
+    let text: String = out.iter().map(|t| t.to_string()).collect();
+    Ok((text, calls))
+}
+
+/// Matches `TABLE ( KIND ( args ) )` at `i`; returns the call and the index of
+/// the last `)`.
+fn match_call(tokens: &[TokenWithSpan], i: usize) -> SqlResult<Option<(TvfCall, usize)>> {
+    if !is_word(&tokens[i].token, "TABLE") {
+        return Ok(None);
+    }
+    let Some(open) = significant(tokens, i + 1) else {
+        return Ok(None);
+    };
+    if tokens[open].token != Token::LParen {
+        return Ok(None);
+    }
+    let Some(fname) = significant(tokens, open + 1) else {
+        return Ok(None);
+    };
+    let kind = match &tokens[fname].token {
+        Token::Word(w) => match TvfKind::from_name(&w.value) {
+            Some(k) => k,
+            None => return Ok(None),
+        },
+        _ => return Ok(None),
+    };
+    let Some(inner_open) = significant(tokens, fname + 1) else {
+        return Ok(None);
+    };
+    if tokens[inner_open].token != Token::LParen {
+        return Ok(None);
+    }
+    let at = &tokens[fname].span.start;
+    let err = |msg: String| SqlError::at(msg, at.line, at.column);
+    // Split the arguments at top-level commas.
+    let mut args: Vec<Vec<&Token>> = vec![Vec::new()];
+    let mut depth = 0;
+    let mut j = inner_open + 1;
+    loop {
+        let Some(t) = tokens.get(j) else {
+            return Err(err(format!("{} is not closed", kind.name())));
+        };
+        match &t.token {
+            Token::LParen => depth += 1,
+            Token::RParen if depth == 0 => break,
+            Token::RParen => depth -= 1,
+            Token::Comma if depth == 0 => {
+                args.push(Vec::new());
+                j += 1;
+                continue;
+            }
+            Token::Whitespace(_) => {
+                j += 1;
+                continue;
+            }
+            _ => {}
+        }
+        if let Some(last) = args.last_mut() {
+            last.push(&t.token);
+        }
+        j += 1;
+    }
+    let Some(close) = significant(tokens, j + 1) else {
+        return Err(err(format!("TABLE({} ...) is not closed", kind.name())));
+    };
+    if tokens[close].token != Token::RParen {
+        return Err(err(format!("TABLE({} ...) is not closed", kind.name())));
+    }
+    let call = parse_args(kind, args, at.line, at.column).map_err(err)?;
+    Ok(Some((call, close)))
+}
+
+fn ident(t: &Token) -> Option<String> {
+    match t {
+        Token::Word(w) => Some(w.value.clone()),
+        _ => None,
+    }
+}
+
+fn parse_args(
+    kind: TvfKind,
+    args: Vec<Vec<&Token>>,
+    line: u64,
+    column: u64,
+) -> Result<TvfCall, String> {
+    let mut call = TvfCall {
+        kind,
+        table: String::new(),
+        partition_by: Vec::new(),
+        time_column: String::new(),
+        intervals: Vec::new(),
+        line,
+        column,
+    };
+    let names: &[&str] = match kind {
+        TvfKind::Tumble => &["DATA", "TIMECOL", "SIZE", "OFFSET"],
+        TvfKind::Hop => &["DATA", "TIMECOL", "SLIDE", "SIZE", "OFFSET"],
+        TvfKind::Cumulate => &["DATA", "TIMECOL", "STEP", "SIZE", "OFFSET"],
+        TvfKind::Session => &["DATA", "TIMECOL", "GAP"],
+    };
+    let mut slots: Vec<Option<Vec<&Token>>> = vec![None; names.len()];
+    for (position, mut arg) in args.into_iter().enumerate() {
+        let mut slot = position;
+        if arg.len() > 2 && *arg[1] == Token::Arrow || arg.len() > 2 && *arg[1] == Token::RArrow {
+            let name = ident(arg[0]).unwrap_or_default().to_ascii_uppercase();
+            slot = names
+                .iter()
+                .position(|n| *n == name)
+                .ok_or_else(|| format!("{} has no parameter {name}", kind.name()))?;
+            arg.drain(..2);
+        }
+        if slot >= names.len() {
+            return Err(format!(
+                "{} takes at most {} arguments",
+                kind.name(),
+                names.len()
+            ));
+        }
+        slots[slot] = Some(arg);
+    }
+    let data = slots[0]
+        .take()
+        .ok_or_else(|| format!("{} needs its input: TABLE name", kind.name()))?;
+    if data.len() < 2 || !is_word(data[0], "TABLE") {
+        return Err(format!(
+            "the first argument of {} must be TABLE name",
+            kind.name()
+        ));
+    }
+    call.table = ident(data[1]).ok_or_else(|| "expected a table name after TABLE".to_string())?;
+    let rest = &data[2..];
+    if !rest.is_empty() {
+        if rest.len() >= 3 && is_word(rest[0], "PARTITION") && is_word(rest[1], "BY") {
+            call.partition_by = rest[2..].iter().filter_map(|t| ident(t)).collect();
+        } else {
+            return Err(format!("unexpected text after TABLE {}", call.table));
+        }
+    }
+    let timecol = slots[1]
+        .take()
+        .ok_or_else(|| format!("{} needs DESCRIPTOR(time column)", kind.name()))?;
+    match timecol.as_slice() {
+        [d, Token::LParen, c, Token::RParen] if is_word(d, "DESCRIPTOR") => {
+            call.time_column = ident(c).unwrap_or_default();
+        }
+        _ => {
+            return Err(format!(
+                "the second argument of {} must be DESCRIPTOR(column)",
+                kind.name()
+            ))
+        }
+    }
+    for (k, slot) in slots.into_iter().enumerate().skip(2) {
+        match slot {
+            Some(tokens) => {
+                let ms = interval_millis(&tokens).ok_or_else(|| {
+                    format!(
+                        "{} of {} must be an interval such as INTERVAL '10' SECOND",
+                        names[k],
+                        kind.name()
+                    )
+                })?;
+                if ms <= 0 && names[k] != "OFFSET" {
+                    return Err(format!("{} of {} must be positive", names[k], kind.name()));
+                }
+                call.intervals.push(ms);
+            }
+            None if names[k] == "OFFSET" => call.intervals.push(0),
+            None => return Err(format!("{} needs its {} argument", kind.name(), names[k])),
+        }
+    }
+    Ok(call)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn extracts_calls_and_keeps_positions() {
+        let sql = "SELECT * FROM TABLE(\n  HOP(TABLE bid, DESCRIPTOR(`dateTime`), INTERVAL '2' SECOND, INTERVAL '10' SECOND)) x WHERE y";
+        let (text, calls) = extract(sql, 0).unwrap();
+        assert_eq!(calls.len(), 1);
+        assert_eq!(calls[0].kind, TvfKind::Hop);
+        assert_eq!(calls[0].table, "bid");
+        assert_eq!(calls[0].time_column, "dateTime");
+        assert_eq!(calls[0].intervals, vec![2000, 10000, 0]);
+        let old = sql.lines().nth(1).unwrap().find(" x WHERE").unwrap();
+        let new = text.lines().nth(1).unwrap().find(" x WHERE").unwrap();
+        assert_eq!(old, new, "{text}");
+        assert!(text.starts_with("SELECT * FROM __eddy_tvf_0"));
+    }
+
+    #[test]
+    fn named_and_session_arguments() {
+        let sql = "SELECT * FROM TABLE(SESSION(TABLE bid PARTITION BY bidder, DESCRIPTOR(ts), INTERVAL '5' MINUTES))";
+        let (_, calls) = extract(sql, 3).unwrap();
+        assert_eq!(calls[0].partition_by, vec!["bidder"]);
+        assert_eq!(calls[0].intervals, vec![300_000]);
+        let sql = "SELECT * FROM TABLE(TUMBLE(DATA => TABLE t, TIMECOL => DESCRIPTOR(ts), SIZE => INTERVAL '1' HOUR))";
+        let (_, calls) = extract(sql, 0).unwrap();
+        assert_eq!(calls[0].intervals, vec![3_600_000, 0]);
+    }
+
+    #[test]
+    fn bad_arguments_are_explained() {
+        let e = extract(
+            "SELECT * FROM TABLE(TUMBLE(TABLE t, ts, INTERVAL '1' HOUR))",
+            0,
+        )
+        .unwrap_err();
+        assert!(e.message.contains("DESCRIPTOR(column)"), "{e}");
+    }
+}
