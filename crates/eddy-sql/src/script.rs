@@ -18,7 +18,19 @@ pub struct RawStatement {
 
 impl RawStatement {
     /// Moves an error's position (relative to this statement) into the script.
-    pub fn locate(&self, e: SqlError) -> SqlError {
+    pub fn locate(&self, mut e: SqlError) -> SqlError {
+        if e.position.is_none() && e.message.contains("found: EOF") {
+            // The parser gives no position for the end of input: point after
+            // the statement's last character.
+            let line = self.text.matches('\n').count() as u64 + 1;
+            let column = self
+                .text
+                .rsplit('\n')
+                .next()
+                .map_or(0, |l| l.chars().count()) as u64
+                + 1;
+            e.position = Some(crate::error::Position { line, column });
+        }
         e.offset(self.line, self.column)
     }
 }

@@ -431,9 +431,11 @@ pub fn datagen(
                     length: int(format!("fields.{name}.length"), 100)?.max(0) as usize,
                 }
             }
-            other => return Err(crate::SqlError::new(format!(
+            other => {
+                return Err(crate::SqlError::new(format!(
                 "table {table}: 'fields.{name}.kind' must be 'sequence' or 'random', not '{other}'"
-            ))),
+            )))
+            }
         };
         gens.push(gen);
     }
