@@ -9,7 +9,7 @@ use datafusion_expr::{Expr, LogicalPlan, LogicalPlanBuilder};
 use eddy_connectors::{DiscardSink, FileSink, PrintSink};
 use eddy_core::config::options;
 use eddy_core::Config;
-use eddy_runtime::MiniCluster;
+use eddy_runtime::{JobClient, MiniCluster};
 
 use crate::catalog::{TableDef, ViewDef, WatermarkDef};
 use crate::connectors::sinks::{Collected, LineFormat, TableSinkOperator};
@@ -822,7 +822,7 @@ impl Session {
         })
     }
 
-    fn run(&self, planner: &StreamPlanner, name: &str) -> SqlResult<()> {
+    fn job_config(&self) -> Config {
         let mut config = self.config.clone();
         if !config.contains("eddy.internal.run-id") {
             config.set(
@@ -830,8 +830,41 @@ impl Session {
                 format!("{:x}", eddy_core::time::now_millis()),
             );
         }
-        MiniCluster::new(config).execute(planner.job.spec(name))?;
+        config
+    }
+
+    fn run(&self, planner: &StreamPlanner, name: &str) -> SqlResult<()> {
+        MiniCluster::new(self.job_config()).execute(planner.job.spec(name))?;
         Ok(())
+    }
+
+    /// Starts an `INSERT` without waiting for it: the client reports status and
+    /// counters, cancels, and takes savepoints.
+    pub fn submit(&mut self, sql: &str) -> SqlResult<JobClient> {
+        let statements = script::split(sql)?;
+        let [statement] = statements.as_slice() else {
+            return Err(SqlError::new("expected one INSERT statement"));
+        };
+        if !statement
+            .text
+            .trim_start()
+            .to_ascii_uppercase()
+            .starts_with("INSERT")
+        {
+            return Err(SqlError::new(
+                "only INSERT statements run in the background",
+            ));
+        }
+        let mut planner = StreamPlanner::new(
+            self.parallelism()?,
+            self.max_parallelism()?,
+            self.state_ttl()?,
+        );
+        let table = self
+            .plan_insert(&mut planner, &statement.text)
+            .map_err(|e| statement.locate(e))?;
+        let spec = planner.job.spec(&format!("insert-into_{table}"));
+        Ok(MiniCluster::new(self.job_config()).execute_async(spec)?)
     }
 }
 

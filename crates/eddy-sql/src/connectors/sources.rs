@@ -309,12 +309,15 @@ pub fn nexmark(
             )));
         }
     }
+    // eddy's own option: at most this many events per second (event times
+    // follow 'first-event.rate' either way).
+    let rate = number("rows-per-second")?.map(|r| r as f64);
     let count = config.max_events;
     let generator = Arc::new(NexmarkGenerator::new(config));
     Ok(Arc::new(move |_| {
         let generator = generator.clone();
         let schema = schema.clone();
-        let inner = IndexedSource::new(Arc::new(move |n| (n, None)), count);
+        let inner = IndexedSource::new(Arc::new(move |n| (n, None)), count).with_rate(rate);
         boxed(inner, move |records: Records<u64>| {
             let (mut person, mut auction, mut bid) = (
                 Group::new(person_fields()),

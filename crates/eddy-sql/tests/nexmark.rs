@@ -1,0 +1,436 @@
+//! The Nexmark queries eddy supports, as published in the nexmark/nexmark
+//! repository's Flink SQL, on the built-in generator (fixed seed and event
+//! count). Each result is checked against the same computation done directly on
+//! the generator's events; each query also runs with checkpoints, is stopped
+//! with a savepoint, restored at another parallelism and finished, with the same
+//! final result as the uninterrupted run.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use eddy_connectors::nexmark::{Bid, Event, NexmarkConfig, NexmarkGenerator};
+use eddy_core::Config;
+use eddy_sql::exec::changelog::RowKind;
+use eddy_sql::{Output, Session};
+
+const EVENTS: u64 = 20_000;
+
+fn ddl(events: u64, extra: &str) -> String {
+    format!(
+        "CREATE TABLE datagen (
+    event_type int,
+    person ROW<id BIGINT, name VARCHAR, emailAddress VARCHAR, creditCard VARCHAR, city VARCHAR, state VARCHAR, `dateTime` TIMESTAMP(3), extra VARCHAR>,
+    auction ROW<id BIGINT, itemName VARCHAR, description VARCHAR, initialBid BIGINT, reserve BIGINT, `dateTime` TIMESTAMP(3), expires TIMESTAMP(3), seller BIGINT, category BIGINT, extra VARCHAR>,
+    bid ROW<auction BIGINT, bidder BIGINT, price BIGINT, channel VARCHAR, url VARCHAR, `dateTime` TIMESTAMP(3), extra VARCHAR>,
+    `dateTime` AS
+        CASE
+            WHEN event_type = 0 THEN person.`dateTime`
+            WHEN event_type = 1 THEN auction.`dateTime`
+            ELSE bid.`dateTime`
+        END,
+    WATERMARK FOR `dateTime` AS `dateTime` - INTERVAL '4' SECOND
+) WITH (
+    'connector' = 'nexmark',
+    'first-event.rate' = '10000',
+    'next-event.rate' = '10000',
+    'events.num' = '{events}'{extra}
+);
+{}",
+        include_str!("nexmark/views.sql")
+    )
+}
+
+fn session(events: u64) -> Session {
+    let mut s = Session::new(Config::new());
+    s.execute_script(&ddl(events, ""), |_| {}).unwrap();
+    s
+}
+
+fn bids() -> Vec<Bid> {
+    let generator = NexmarkGenerator::new(
+        NexmarkConfig::new()
+            .with_first_event_rate(10_000)
+            .with_max_events(Some(EVENTS)),
+    );
+    (0..EVENTS)
+        .filter_map(|n| match generator.event_at(n) {
+            Event::Bid(b) => Some(b),
+            _ => None,
+        })
+        .collect()
+}
+
+fn ts(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .unwrap()
+        .naive_utc()
+        .format("%Y-%m-%d %H:%M:%S%.3f")
+        .to_string()
+}
+
+fn day(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .unwrap()
+        .naive_utc()
+        .format("%Y-%m-%d")
+        .to_string()
+}
+
+fn euro(price: i64) -> String {
+    let v = price as i128 * 908;
+    format!("{}.{:03}", v / 1000, v % 1000)
+}
+
+/// Runs a query; returns its final rows (the changelog applied), sorted.
+fn query(s: &mut Session, sql: &str) -> Vec<String> {
+    let Output::Rows { rows, .. } = s.execute_sql(sql).unwrap() else {
+        panic!("no rows")
+    };
+    final_rows(rows.into_iter())
+}
+
+fn final_rows(rows: impl Iterator<Item = (RowKind, Vec<Option<String>>)>) -> Vec<String> {
+    let mut state: BTreeMap<String, i64> = BTreeMap::new();
+    for (kind, cells) in rows {
+        let line = cells
+            .iter()
+            .map(|c| c.clone().unwrap_or_else(|| "NULL".into()))
+            .collect::<Vec<_>>()
+            .join("|");
+        *state.entry(line).or_default() += if kind.is_addition() { 1 } else { -1 };
+    }
+    let mut out = Vec::new();
+    for (line, n) in state {
+        assert!(n >= 0, "more retractions than rows for {line}");
+        for _ in 0..n {
+            out.push(line.clone());
+        }
+    }
+    out
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+const Q0: &str = "SELECT auction, bidder, price, `dateTime`, extra FROM bid";
+const Q1: &str = "SELECT auction, bidder, 0.908 * price as price, `dateTime`, extra FROM bid";
+const Q2: &str = "SELECT auction, price FROM bid WHERE MOD(auction, 123) = 0";
+const Q14: &str = "SELECT
+    auction,
+    bidder,
+    0.908 * price as price,
+    CASE
+        WHEN HOUR(`dateTime`) >= 8 AND HOUR(`dateTime`) <= 18 THEN 'dayTime'
+        WHEN HOUR(`dateTime`) <= 6 OR HOUR(`dateTime`) >= 20 THEN 'nightTime'
+        ELSE 'otherTime'
+    END AS bidTimeType,
+    `dateTime`,
+    extra,
+    count_char(extra, 'c') AS c_counts
+FROM bid
+WHERE 0.908 * price > 1000000 AND 0.908 * price < 50000000";
+const Q15: &str = "SELECT
+     DATE_FORMAT(`dateTime`, 'yyyy-MM-dd') as `day`,
+     count(*) AS total_bids,
+     count(*) filter (where price < 10000) AS rank1_bids,
+     count(*) filter (where price >= 10000 and price < 1000000) AS rank2_bids,
+     count(*) filter (where price >= 1000000) AS rank3_bids,
+     count(distinct bidder) AS total_bidders,
+     count(distinct bidder) filter (where price < 10000) AS rank1_bidders,
+     count(distinct bidder) filter (where price >= 10000 and price < 1000000) AS rank2_bidders,
+     count(distinct bidder) filter (where price >= 1000000) AS rank3_bidders,
+     count(distinct auction) AS total_auctions,
+     count(distinct auction) filter (where price < 10000) AS rank1_auctions,
+     count(distinct auction) filter (where price >= 10000 and price < 1000000) AS rank2_auctions,
+     count(distinct auction) filter (where price >= 1000000) AS rank3_auctions
+FROM bid
+GROUP BY DATE_FORMAT(`dateTime`, 'yyyy-MM-dd')";
+const Q16: &str = "SELECT
+    channel,
+    DATE_FORMAT(`dateTime`, 'yyyy-MM-dd') as `day`,
+    max(DATE_FORMAT(`dateTime`, 'HH:mm')) as `minute`,
+    count(*) AS total_bids,
+    count(*) filter (where price < 10000) AS rank1_bids,
+    count(*) filter (where price >= 10000 and price < 1000000) AS rank2_bids,
+    count(*) filter (where price >= 1000000) AS rank3_bids,
+    count(distinct bidder) AS total_bidders,
+    count(distinct bidder) filter (where price < 10000) AS rank1_bidders,
+    count(distinct bidder) filter (where price >= 10000 and price < 1000000) AS rank2_bidders,
+    count(distinct bidder) filter (where price >= 1000000) AS rank3_bidders,
+    count(distinct auction) AS total_auctions,
+    count(distinct auction) filter (where price < 10000) AS rank1_auctions,
+    count(distinct auction) filter (where price >= 10000 and price < 1000000) AS rank2_auctions,
+    count(distinct auction) filter (where price >= 1000000) AS rank3_auctions
+FROM bid
+GROUP BY channel, DATE_FORMAT(`dateTime`, 'yyyy-MM-dd')";
+const Q17: &str = "SELECT
+     auction,
+     DATE_FORMAT(`dateTime`, 'yyyy-MM-dd') as `day`,
+     count(*) AS total_bids,
+     count(*) filter (where price < 10000) AS rank1_bids,
+     count(*) filter (where price >= 10000 and price < 1000000) AS rank2_bids,
+     count(*) filter (where price >= 1000000) AS rank3_bids,
+     min(price) AS min_price,
+     max(price) AS max_price,
+     avg(price) AS avg_price,
+     sum(price) AS sum_price
+FROM bid
+GROUP BY auction, DATE_FORMAT(`dateTime`, 'yyyy-MM-dd')";
+const Q21: &str = "SELECT
+    auction, bidder, price, channel,
+    CASE
+        WHEN lower(channel) = 'apple' THEN '0'
+        WHEN lower(channel) = 'google' THEN '1'
+        WHEN lower(channel) = 'facebook' THEN '2'
+        WHEN lower(channel) = 'baidu' THEN '3'
+        ELSE REGEXP_EXTRACT(url, '(&|^)channel_id=([^&]*)', 2)
+        END
+    AS channel_id FROM bid
+    where REGEXP_EXTRACT(url, '(&|^)channel_id=([^&]*)', 2) is not null or
+          lower(channel) in ('apple', 'google', 'facebook', 'baidu')";
+const Q22: &str = "SELECT
+    auction, bidder, price, channel,
+    SPLIT_INDEX(url, '/', 3) as dir1,
+    SPLIT_INDEX(url, '/', 4) as dir2,
+    SPLIT_INDEX(url, '/', 5) as dir3 FROM bid";
+
+fn rank(price: i64) -> usize {
+    if price < 10_000 {
+        0
+    } else if price < 1_000_000 {
+        1
+    } else {
+        2
+    }
+}
+
+#[test]
+fn stateless_queries_q0_q1_q2_q14_q21_q22() {
+    let bids = bids();
+    assert!(bids.len() > 15_000);
+    let mut s = session(EVENTS);
+    let expected = sorted(
+        bids.iter()
+            .map(|b| {
+                format!(
+                    "{}|{}|{}|{}|{}",
+                    b.auction,
+                    b.bidder,
+                    b.price,
+                    ts(b.date_time),
+                    b.extra
+                )
+            })
+            .collect(),
+    );
+    assert_eq!(query(&mut s, Q0), expected, "q0");
+    let expected = sorted(
+        bids.iter()
+            .map(|b| {
+                format!(
+                    "{}|{}|{}|{}|{}",
+                    b.auction,
+                    b.bidder,
+                    euro(b.price),
+                    ts(b.date_time),
+                    b.extra
+                )
+            })
+            .collect(),
+    );
+    assert_eq!(query(&mut s, Q1), expected, "q1");
+    let expected = sorted(
+        bids.iter()
+            .filter(|b| b.auction % 123 == 0)
+            .map(|b| format!("{}|{}", b.auction, b.price))
+            .collect(),
+    );
+    assert!(!expected.is_empty());
+    assert_eq!(query(&mut s, Q2), expected, "q2");
+    let expected = sorted(
+        bids.iter()
+            .filter(|b| b.price * 908 > 1_000_000_000 && b.price * 908 < 50_000_000_000)
+            .map(|b| {
+                let hour = chrono::Timelike::hour(
+                    &chrono::DateTime::from_timestamp_millis(b.date_time)
+                        .unwrap()
+                        .naive_utc(),
+                );
+                let kind = if (8..=18).contains(&hour) {
+                    "dayTime"
+                } else if hour <= 6 || hour >= 20 {
+                    "nightTime"
+                } else {
+                    "otherTime"
+                };
+                let c = b.extra.chars().filter(|c| *c == 'c').count();
+                format!(
+                    "{}|{}|{}|{kind}|{}|{}|{c}",
+                    b.auction,
+                    b.bidder,
+                    euro(b.price),
+                    ts(b.date_time),
+                    b.extra
+                )
+            })
+            .collect(),
+    );
+    assert!(!expected.is_empty());
+    assert_eq!(query(&mut s, Q14), expected, "q14");
+    let re = regex::Regex::new("(&|^)channel_id=([^&]*)").unwrap();
+    let expected = sorted(
+        bids.iter()
+            .filter_map(|b| {
+                let extracted = re
+                    .captures(&b.url)
+                    .and_then(|c| c.get(2))
+                    .map(|m| m.as_str().to_string());
+                let id = match b.channel.to_lowercase().as_str() {
+                    "apple" => Some("0".to_string()),
+                    "google" => Some("1".to_string()),
+                    "facebook" => Some("2".to_string()),
+                    "baidu" => Some("3".to_string()),
+                    _ => extracted.clone(),
+                };
+                let keep = extracted.is_some()
+                    || ["apple", "google", "facebook", "baidu"]
+                        .contains(&b.channel.to_lowercase().as_str());
+                keep.then(|| {
+                    format!(
+                        "{}|{}|{}|{}|{}",
+                        b.auction,
+                        b.bidder,
+                        b.price,
+                        b.channel,
+                        id.unwrap_or_else(|| "NULL".into())
+                    )
+                })
+            })
+            .collect(),
+    );
+    assert_eq!(query(&mut s, Q21), expected, "q21");
+    let expected = sorted(
+        bids.iter()
+            .map(|b| {
+                let parts: Vec<&str> = b.url.split('/').collect();
+                let dir = |k: usize| parts.get(k).map_or("NULL".to_string(), |p| p.to_string());
+                format!(
+                    "{}|{}|{}|{}|{}|{}|{}",
+                    b.auction,
+                    b.bidder,
+                    b.price,
+                    b.channel,
+                    dir(3),
+                    dir(4),
+                    dir(5)
+                )
+            })
+            .collect(),
+    );
+    assert_eq!(query(&mut s, Q22), expected, "q22");
+}
+
+#[test]
+fn aggregate_queries_q15_q16_q17() {
+    let bids = bids();
+    let mut s = session(EVENTS);
+    // q17: per auction and day.
+    let mut groups: BTreeMap<(i64, String), Vec<i64>> = BTreeMap::new();
+    for b in &bids {
+        groups
+            .entry((b.auction, day(b.date_time)))
+            .or_default()
+            .push(b.price);
+    }
+    let expected = sorted(
+        groups
+            .iter()
+            .map(|((auction, d), prices)| {
+                let mut ranks = [0; 3];
+                prices.iter().for_each(|p| ranks[rank(*p)] += 1);
+                let sum: i64 = prices.iter().sum();
+                format!(
+                    "{auction}|{d}|{}|{}|{}|{}|{}|{}|{}|{sum}",
+                    prices.len(),
+                    ranks[0],
+                    ranks[1],
+                    ranks[2],
+                    prices.iter().min().unwrap(),
+                    prices.iter().max().unwrap(),
+                    sum / prices.len() as i64
+                )
+            })
+            .collect(),
+    );
+    assert_eq!(query(&mut s, Q17), expected, "q17");
+    // q15 and q16: distinct bidders and auctions by price rank.
+    let stats = |bids: &[&Bid]| -> String {
+        let mut counts = [0usize; 3];
+        let mut bidders: [BTreeSet<i64>; 3] = Default::default();
+        let mut auctions: [BTreeSet<i64>; 3] = Default::default();
+        for b in bids {
+            let r = rank(b.price);
+            counts[r] += 1;
+            bidders[r].insert(b.bidder);
+            auctions[r].insert(b.auction);
+        }
+        let all_bidders: BTreeSet<i64> = bids.iter().map(|b| b.bidder).collect();
+        let all_auctions: BTreeSet<i64> = bids.iter().map(|b| b.auction).collect();
+        format!(
+            "{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}",
+            bids.len(),
+            counts[0],
+            counts[1],
+            counts[2],
+            all_bidders.len(),
+            bidders[0].len(),
+            bidders[1].len(),
+            bidders[2].len(),
+            all_auctions.len(),
+            auctions[0].len(),
+            auctions[1].len(),
+            auctions[2].len()
+        )
+    };
+    let mut by_day: BTreeMap<String, Vec<&Bid>> = BTreeMap::new();
+    for b in &bids {
+        by_day.entry(day(b.date_time)).or_default().push(b);
+    }
+    let expected = sorted(
+        by_day
+            .iter()
+            .map(|(d, bs)| format!("{d}|{}", stats(bs)))
+            .collect(),
+    );
+    assert_eq!(query(&mut s, Q15), expected, "q15");
+    let mut by_channel: BTreeMap<(String, String), Vec<&Bid>> = BTreeMap::new();
+    for b in &bids {
+        by_channel
+            .entry((b.channel.clone(), day(b.date_time)))
+            .or_default()
+            .push(b);
+    }
+    let expected = sorted(
+        by_channel
+            .iter()
+            .map(|((c, d), bs)| {
+                let minute = bs
+                    .iter()
+                    .map(|b| {
+                        chrono::DateTime::from_timestamp_millis(b.date_time)
+                            .unwrap()
+                            .naive_utc()
+                            .format("%H:%M")
+                            .to_string()
+                    })
+                    .max()
+                    .unwrap();
+                format!("{c}|{d}|{minute}|{}", stats(bs))
+            })
+            .collect(),
+    );
+    assert_eq!(query(&mut s, Q16), expected, "q16");
+}
