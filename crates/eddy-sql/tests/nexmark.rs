@@ -434,3 +434,94 @@ fn aggregate_queries_q15_q16_q17() {
     );
     assert_eq!(query(&mut s, Q16), expected, "q16");
 }
+
+fn sink_ddl(name: &str, columns: &str, dir: &std::path::Path) -> String {
+    format!(
+        "CREATE TABLE {name} ({columns}) WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'debezium-json')",
+        dir.display()
+    )
+}
+
+fn read_back(s: &mut Session, name: &str) -> Vec<String> {
+    query(s, &format!("SELECT * FROM {name}"))
+}
+
+#[test]
+fn every_query_survives_stop_with_savepoint_and_rescale() {
+    let cases: Vec<(&str, &str, &str)> = vec![
+        ("q0", "auction BIGINT, bidder BIGINT, price BIGINT, `dateTime` TIMESTAMP(3), extra VARCHAR", Q0),
+        ("q1", "auction BIGINT, bidder BIGINT, price DECIMAL(23, 3), `dateTime` TIMESTAMP(3), extra VARCHAR", Q1),
+        ("q2", "auction BIGINT, price BIGINT", Q2),
+        ("q14", "auction BIGINT, bidder BIGINT, price DECIMAL(23, 3), bidTimeType VARCHAR, `dateTime` TIMESTAMP(3), extra VARCHAR, c_counts BIGINT", Q14),
+        ("q15", "`day` VARCHAR, total_bids BIGINT, rank1_bids BIGINT, rank2_bids BIGINT, rank3_bids BIGINT, total_bidders BIGINT, rank1_bidders BIGINT, rank2_bidders BIGINT, rank3_bidders BIGINT, total_auctions BIGINT, rank1_auctions BIGINT, rank2_auctions BIGINT, rank3_auctions BIGINT", Q15),
+        ("q16", "channel VARCHAR, `day` VARCHAR, `minute` VARCHAR, total_bids BIGINT, rank1_bids BIGINT, rank2_bids BIGINT, rank3_bids BIGINT, total_bidders BIGINT, rank1_bidders BIGINT, rank2_bidders BIGINT, rank3_bidders BIGINT, total_auctions BIGINT, rank1_auctions BIGINT, rank2_auctions BIGINT, rank3_auctions BIGINT", Q16),
+        ("q17", "auction BIGINT, `day` VARCHAR, total_bids BIGINT, rank1_bids BIGINT, rank2_bids BIGINT, rank3_bids BIGINT, min_price BIGINT, max_price BIGINT, avg_price BIGINT, sum_price BIGINT", Q17),
+        ("q21", "auction BIGINT, bidder BIGINT, price BIGINT, channel VARCHAR, channel_id VARCHAR", Q21),
+        ("q22", "auction BIGINT, bidder BIGINT, price BIGINT, channel VARCHAR, dir1 VARCHAR, dir2 VARCHAR, dir3 VARCHAR", Q22),
+        (
+            "window",
+            "auction BIGINT, window_start TIMESTAMP(3), num BIGINT",
+            "SELECT auction, window_start, COUNT(*) AS num FROM TABLE(HOP(TABLE bid, DESCRIPTOR(`dateTime`), INTERVAL '2' SECOND, INTERVAL '10' SECOND)) GROUP BY auction, window_start, window_end",
+        ),
+    ];
+    let events = 12_000;
+    for (name, columns, select) in cases {
+        let tmp = tempfile::tempdir().unwrap();
+        // The uninterrupted run, at parallelism 1.
+        let mut s = session(events);
+        s.execute_sql(&sink_ddl("out", columns, &tmp.path().join("a")))
+            .unwrap();
+        s.execute_sql(&format!("INSERT INTO out {select}")).unwrap();
+        let expected = read_back(&mut s, "out");
+        assert!(!expected.is_empty(), "{name}");
+        // The same job, throttled and checkpointing, stopped with a savepoint...
+        let mut s = Session::new(Config::new());
+        s.execute_script(&ddl(events, ", 'rows-per-second' = '15000'"), |_| {})
+            .unwrap();
+        s.config.set("execution.checkpointing.interval", "100 ms");
+        s.config.set(
+            "execution.checkpointing.dir",
+            tmp.path().join("ck").display().to_string(),
+        );
+        s.execute_sql(&sink_ddl("out", columns, &tmp.path().join("b")))
+            .unwrap();
+        let client = s.submit(&format!("INSERT INTO out {select}")).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(350));
+        let savepoint = client
+            .stop_with_savepoint(tmp.path().join("sp"), false)
+            .unwrap();
+        let mut r = session(events);
+        r.execute_sql(&sink_ddl("out", columns, &tmp.path().join("b")))
+            .unwrap();
+        let partial = read_back(&mut r, "out");
+        assert_ne!(
+            partial, expected,
+            "{name}: the job was stopped after its end"
+        );
+        // ... then restored at parallelism 2 and finished.
+        let mut s = session(events);
+        s.config.set("parallelism.default", "2");
+        s.config.set("execution.checkpointing.interval", "100 ms");
+        s.config.set(
+            "execution.checkpointing.dir",
+            tmp.path().join("ck2").display().to_string(),
+        );
+        s.config.set(
+            "execution.state-recovery.path",
+            savepoint.display().to_string(),
+        );
+        s.execute_sql(&sink_ddl("out", columns, &tmp.path().join("b")))
+            .unwrap();
+        s.execute_sql(&format!("INSERT INTO out {select}")).unwrap();
+        let mut s = session(events);
+        s.execute_sql(&sink_ddl("out", columns, &tmp.path().join("b")))
+            .unwrap();
+        let actual = read_back(&mut s, "out");
+        assert_eq!(
+            actual.len(),
+            expected.len(),
+            "{name}: row count after restore"
+        );
+        assert_eq!(actual, expected, "{name}: rows after restore");
+    }
+}
