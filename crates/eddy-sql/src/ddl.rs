@@ -30,7 +30,7 @@ pub enum ColumnSpec {
         /// The name.
         name: String,
         /// The expression.
-        expr: SqlExpr,
+        expr: Box<SqlExpr>,
     },
 }
 
@@ -159,7 +159,10 @@ fn create_table(p: &mut Parser<'_>) -> Result<CreateTable, ParserError> {
             let name = p.parse_identifier()?.value;
             if p.parse_keyword(Keyword::AS) {
                 let expr = p.parse_expr()?;
-                table.columns.push(ColumnSpec::Computed { name, expr });
+                table.columns.push(ColumnSpec::Computed {
+                    name,
+                    expr: Box::new(expr),
+                });
             } else {
                 let (data_type, nullable) = crate::types::parse_type(p)?;
                 if is_word(&p.peek_token().token, "METADATA") {

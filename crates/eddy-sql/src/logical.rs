@@ -98,8 +98,9 @@ impl<'a> Planner<'a> {
             )));
         }
         let plan = SqlToRel::new_with_options(&*self, parser_options())
-            .sql_statement_to_plan(statement)?;
-        self.analyze(plan)
+            .sql_statement_to_plan(statement)
+            .map_err(|e| locate_name(SqlError::from(e), &text))?;
+        self.analyze(plan).map_err(|e| locate_name(e, &text))
     }
 
     /// Type coercion and the other analyzer rules.
@@ -169,6 +170,45 @@ impl<'a> Planner<'a> {
             schema: output,
         }))
     }
+}
+
+/// Gives an error about a named table, column or function the position of that
+/// name in the query, when the planner did not.
+fn locate_name(mut e: SqlError, sql: &str) -> SqlError {
+    if e.position.is_some() {
+        return e;
+    }
+    let name = ["Object '", "No field named ", "Invalid function '"]
+        .iter()
+        .find_map(|prefix| {
+            let start = e.message.find(prefix)? + prefix.len();
+            let rest = &e.message[start..];
+            let end = rest
+                .find(|c: char| {
+                    c == '\'' || c == '.' && !rest.starts_with('"') || c.is_whitespace()
+                })
+                .unwrap_or(rest.len());
+            Some(rest[..end].trim_matches('"').to_string())
+        });
+    let Some(name) = name.filter(|n| !n.is_empty()) else {
+        return e;
+    };
+    let name = name.rsplit('.').next().unwrap_or_default().to_string();
+    let dialect = GenericDialect {};
+    let Ok(tokens) = datafusion_sql::sqlparser::tokenizer::Tokenizer::new(&dialect, sql)
+        .tokenize_with_location()
+    else {
+        return e;
+    };
+    if let Some(t) = tokens.iter().find(|t| {
+        matches!(&t.token, datafusion_sql::sqlparser::tokenizer::Token::Word(w) if w.value.eq_ignore_ascii_case(&name))
+    }) {
+        e.position = Some(crate::error::Position {
+            line: t.span.start.line,
+            column: t.span.start.column,
+        });
+    }
+    e
 }
 
 fn first_words(text: &str) -> String {

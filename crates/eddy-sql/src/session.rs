@@ -176,7 +176,7 @@ impl Session {
             None => Ok(None),
             Some(v) => {
                 let d = eddy_core::time::parse_duration(v)?;
-                Ok((!d.is_zero()).then(|| d.as_millis() as u64))
+                Ok((!d.is_zero()).then_some(d.as_millis() as u64))
             }
         }
     }
@@ -256,9 +256,11 @@ impl Session {
                     computed_text.push(None);
                 }
                 ColumnSpec::Computed { name, expr } => {
-                    let planned = planner.plan_expr(expr.clone(), &physical_df).map_err(|e| {
-                        SqlError::new(format!("computed column '{name}': {}", e.message))
-                    })?;
+                    let planned = planner
+                        .plan_expr(expr.as_ref().clone(), &physical_df)
+                        .map_err(|e| {
+                            SqlError::new(format!("computed column '{name}': {}", e.message))
+                        })?;
                     exprs.push(planned.alias(name));
                     computed_text.push(Some(expr.to_string()));
                 }
@@ -325,7 +327,7 @@ impl Session {
                 })
             }
         };
-        if create.options.get("connector").is_none() {
+        if !create.options.contains_key("connector") {
             return Err(SqlError::new(format!(
                 "table {} needs the option 'connector'",
                 create.name

@@ -20,6 +20,9 @@ use eddy_runtime::{OperatorContext, SourceEvent, SourceReader};
 use crate::error::runtime;
 use crate::exec::changelog::{self, RowKind};
 
+/// Builds the reader of each subtask of a table source.
+pub type SourceFactory = Arc<dyn Fn(usize) -> BoxedSource + Send + Sync>;
+
 /// Any table source.
 pub struct BoxedSource(pub Box<dyn SourceReader<Out = RecordBatch>>);
 
@@ -265,7 +268,7 @@ pub fn nexmark(
     table: &str,
     schema: SchemaRef,
     options: &BTreeMap<String, String>,
-) -> crate::SqlResult<Arc<dyn Fn(usize) -> BoxedSource + Send + Sync>> {
+) -> crate::SqlResult<SourceFactory> {
     let number = |key: &str| -> crate::SqlResult<Option<u64>> {
         options
             .get(key)
@@ -379,7 +382,7 @@ pub fn datagen(
     table: &str,
     schema: SchemaRef,
     options: &BTreeMap<String, String>,
-) -> crate::SqlResult<(Arc<dyn Fn(usize) -> BoxedSource + Send + Sync>, bool)> {
+) -> crate::SqlResult<(SourceFactory, bool)> {
     let get = |key: String| options.get(&key).cloned();
     let int = |key: String, default: i64| -> crate::SqlResult<i64> {
         match options.get(&key) {
@@ -730,7 +733,7 @@ pub fn filesystem(
     output: SchemaRef,
     path: String,
     format: FileFormat,
-) -> Arc<dyn Fn(usize) -> BoxedSource + Send + Sync> {
+) -> SourceFactory {
     let _ = table;
     Arc::new(move |_| {
         let schema = schema.clone();

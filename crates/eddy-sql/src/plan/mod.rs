@@ -23,7 +23,7 @@ use eddy_core::{Partitioning, VertexId};
 use eddy_runtime::{OperatorVertex, SourceVertex, TypedEdge};
 
 use crate::catalog::{ConnectorSource, TableDef, ViewSource, WindowTvfSource};
-use crate::connectors::sources::{self, BoxedSource, FileFormat};
+use crate::connectors::sources::{self, FileFormat, SourceFactory};
 use crate::error::{SqlError, SqlResult};
 use crate::exec::accum::AggSpec;
 use crate::exec::aggs::Aggs;
@@ -282,7 +282,7 @@ impl StreamPlanner {
         let connector = def.option("connector").unwrap_or_default().to_string();
         let physical_schema_ = def.physical.clone();
         let name = def.name.clone();
-        let (factory, updating, parallelism): (Arc<dyn Fn(usize) -> BoxedSource + Send + Sync>, bool, u32) =
+        let (factory, updating, parallelism): (SourceFactory, bool, u32) =
             match connector.as_str() {
                 "nexmark" => (sources::nexmark(&name, physical_schema_.clone(), &def.options)?, false, self.parallelism),
                 "datagen" => {

@@ -1,0 +1,206 @@
+//! `eddy sql` end to end: a script's results, its errors, and a SQL job killed
+//! with SIGKILL and restarted from its latest checkpoint.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn eddy() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_eddy"))
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::write(path, text).unwrap();
+}
+
+#[test]
+fn runs_a_script_and_prints_a_changelog() {
+    let tmp = tempfile::tempdir().unwrap();
+    write(&tmp.path().join("in.csv"), "a,1\nb,2\na,3\n");
+    let script = tmp.path().join("job.sql");
+    write(
+        &script,
+        &format!(
+            "CREATE TABLE t (k STRING, v INT) WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'csv');\nSELECT k, SUM(v) AS total FROM t GROUP BY k;\n",
+            tmp.path().join("in.csv").display()
+        ),
+    );
+    let out = eddy().args(["sql", "-f"]).arg(&script).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let expected = "\
++----+---+-------+
+| op | k | total |
++----+---+-------+
+| +I | a |     1 |
+| +I | b |     2 |
+| -U | a |     1 |
+| +U | a |     4 |
++----+---+-------+
+4 rows in set
+";
+    assert!(stdout.contains(expected), "{stdout}");
+}
+
+#[test]
+fn errors_name_the_file_line_and_column() {
+    let tmp = tempfile::tempdir().unwrap();
+    let script = tmp.path().join("bad.sql");
+    write(
+        &script,
+        "SET 'parallelism.default' = '1';\n\nSELECT a\n  FROM t WHERE (;\n",
+    );
+    let out = eddy().args(["sql", "-f"]).arg(&script).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("bad.sql: line 4, column 17: SQL parse error"),
+        "{stderr}"
+    );
+    write(&script, "SELECT 1;\nSELECT a FROM\n   nowhere;\n");
+    let out = eddy().args(["sql", "-f"]).arg(&script).output().unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("bad.sql: line 3, column 4: Object 'nowhere' not found"),
+        "{stderr}"
+    );
+    let out = eddy()
+        .args(["sql", "-f", "/no/such/file.sql"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read /no/such/file.sql"));
+    let out = eddy().args(["sql", "-p", "zero"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+fn job(tmp: &Path, out: &str, throttle: bool) -> String {
+    let rate = if throttle {
+        ", 'rows-per-second' = '100000'"
+    } else {
+        ""
+    };
+    format!(
+        "SET 'execution.checkpointing.interval' = '100 ms';
+SET 'execution.checkpointing.dir' = '{ck}';
+CREATE TABLE datagen (
+    event_type INT,
+    bid ROW<auction BIGINT, bidder BIGINT, price BIGINT, channel VARCHAR, url VARCHAR, `dateTime` TIMESTAMP(3), extra VARCHAR>,
+    `dateTime` AS bid.`dateTime`,
+    WATERMARK FOR `dateTime` AS `dateTime` - INTERVAL '4' SECOND
+) WITH ('connector' = 'nexmark', 'events.num' = '300000'{rate});
+CREATE VIEW bid AS SELECT bid.auction, bid.price, `dateTime` FROM datagen WHERE event_type = 2;
+CREATE TABLE counts (auction BIGINT, window_start TIMESTAMP(3), n BIGINT, total BIGINT) WITH ('connector' = 'filesystem', 'path' = '{out}', 'format' = 'json');
+CREATE TABLE totals (auction BIGINT, n BIGINT, top BIGINT) WITH ('connector' = 'filesystem', 'path' = '{out}-totals', 'format' = 'debezium-json');
+EXECUTE STATEMENT SET BEGIN
+INSERT INTO counts SELECT auction, window_start, COUNT(*), SUM(price) FROM TABLE(TUMBLE(TABLE bid, DESCRIPTOR(`dateTime`), INTERVAL '1' SECOND)) GROUP BY auction, window_start, window_end;
+INSERT INTO totals SELECT auction, COUNT(*), MAX(price) FROM bid GROUP BY auction;
+END;
+",
+        ck = tmp.join(format!("{out}-ck")).display(),
+        out = tmp.join(out).display(),
+    )
+}
+
+fn lines(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.file_name().unwrap().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        out.extend(
+            std::fs::read_to_string(&path)
+                .unwrap()
+                .lines()
+                .map(String::from),
+        );
+    }
+    out.sort();
+    out
+}
+
+/// The final rows of a Debezium JSON changelog.
+fn changelog_state(dir: &Path) -> Vec<String> {
+    let mut rows: std::collections::BTreeMap<String, i64> = Default::default();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.file_name().unwrap().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        // Files in commit order: names carry the run, subtask and part number;
+        // retractions and insertions of one key stay in one subtask's files.
+        for line in std::fs::read_to_string(&path).unwrap().lines() {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            match v["op"].as_str().unwrap() {
+                "c" => *rows.entry(v["after"].to_string()).or_default() += 1,
+                _ => *rows.entry(v["before"].to_string()).or_default() -= 1,
+            }
+        }
+    }
+    rows.into_iter()
+        .filter(|(_, n)| *n != 0)
+        .map(|(r, n)| format!("{n} {r}"))
+        .collect()
+}
+
+#[test]
+fn a_sql_job_killed_with_sigkill_resumes_from_its_checkpoint() {
+    let tmp = tempfile::tempdir().unwrap();
+    // The failure-free run.
+    let clean = tmp.path().join("clean.sql");
+    write(&clean, &job(tmp.path(), "clean", false));
+    let out = eddy().args(["sql", "-f"]).arg(&clean).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The same job, killed twice, restarted with `-s latest`.
+    let crash = tmp.path().join("crash.sql");
+    write(&crash, &job(tmp.path(), "crash", true));
+    for round in 0..2 {
+        let mut command = eddy();
+        command.args(["sql", "-f"]).arg(&crash).args(["-p", "2"]);
+        if round > 0 {
+            command.args(["-s", "latest"]);
+        }
+        let mut child = command
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(1200));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+    }
+    let out = eddy()
+        .args(["sql", "-f"])
+        .arg(&crash)
+        .args(["-p", "1", "-s", "latest"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let expected = lines(&tmp.path().join("clean"));
+    assert!(expected.len() > 1000);
+    assert_eq!(
+        lines(&tmp.path().join("crash")),
+        expected,
+        "window counts after two crashes"
+    );
+    assert_eq!(
+        changelog_state(&tmp.path().join("crash-totals")),
+        changelog_state(&tmp.path().join("clean-totals")),
+        "group totals after two crashes"
+    );
+}
