@@ -11,7 +11,6 @@ use datafusion_sql::sqlparser::parser::{Parser, ParserError};
 use datafusion_sql::sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
 
 use crate::error::{SqlError, SqlResult};
-use crate::types::parse_type;
 
 /// A column as written in `CREATE TABLE`.
 #[derive(Clone, Debug)]
@@ -282,13 +281,6 @@ pub(crate) fn offset_of(text: &str, line: u64, column: u64) -> usize {
         .char_indices()
         .nth(column.saturating_sub(1) as usize)
         .map_or(text.len(), |(i, _)| start + i)
-}
-
-/// `parse_type` for callers outside this module (`CAST` targets in tests).
-pub fn parse_type_text(text: &str) -> SqlResult<(DataType, bool)> {
-    let dialect = GenericDialect {};
-    let mut p = Parser::new(&dialect).with_tokens_with_locations(tokens(text)?);
-    Ok(parse_type(&mut p)?)
 }
 
 #[cfg(test)]

@@ -459,6 +459,28 @@ fn proctime(_: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
     ))
 }
 
+fn to_timestamp_ltz(arrays: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
+    let values = cast(&arrays[0], &DataType::Int64)?;
+    let values = values.as_primitive::<arrow::datatypes::Int64Type>();
+    let precision = arrays
+        .get(1)
+        .map(|a| a.as_primitive::<arrow::datatypes::Int64Type>().clone());
+    let mut out = Vec::with_capacity(rows);
+    for i in 0..rows {
+        let r = row(&arrays[0], i);
+        let p = precision
+            .as_ref()
+            .map_or(3, |p| p.value(row(&arrays[1], i)));
+        out.push((!values.is_null(r)).then(|| match p {
+            0 => values.value(r).saturating_mul(1000),
+            _ => values.value(r),
+        }));
+    }
+    Ok(Arc::new(
+        TimestampMillisecondArray::from(out).with_timezone(crate::types::LTZ),
+    ))
+}
+
 fn strings(types: &[DataType]) -> Vec<DataType> {
     vec![DataType::Utf8; types.len()]
 }
@@ -506,6 +528,19 @@ pub fn flink_functions() -> Vec<Arc<ScalarUDF>> {
                 Ok(strings(t))
             },
             to_timestamp,
+        ),
+        function(
+            "to_timestamp_ltz",
+            Immutable,
+            DataType::Timestamp(TimeUnit::Millisecond, Some(crate::types::LTZ.into())),
+            |t| {
+                arity("TO_TIMESTAMP_LTZ", t, 1..=2)?;
+                if t.len() == 2 && !t[1].is_integer() {
+                    return plan_err!("the precision of TO_TIMESTAMP_LTZ must be 0 or 3");
+                }
+                Ok(vec![DataType::Int64, DataType::Int64][..t.len()].to_vec())
+            },
+            to_timestamp_ltz,
         ),
         function(
             "unix_timestamp",

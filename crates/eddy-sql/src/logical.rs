@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use arrow::datatypes::{DataType, SchemaRef};
 use datafusion_common::config::ConfigOptions;
 use datafusion_common::{plan_err, DFSchema, Result, TableReference};
 use datafusion_expr::planner::{ContextProvider, ExprPlanner};
@@ -216,21 +216,6 @@ fn first_words(text: &str) -> String {
         .take(2)
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-/// The schema of a plan as Arrow, with millisecond timestamps kept as they are.
-pub fn arrow_schema(plan: &LogicalPlan) -> SchemaRef {
-    Arc::new(plan.schema().as_arrow().clone())
-}
-
-/// The Arrow type of `TIMESTAMP(3)`.
-pub fn timestamp_ms() -> DataType {
-    DataType::Timestamp(TimeUnit::Millisecond, None)
-}
-
-/// A schema with the given fields.
-pub fn schema_of(fields: Vec<Field>) -> SchemaRef {
-    Arc::new(Schema::new(fields))
 }
 
 impl ContextProvider for Planner<'_> {

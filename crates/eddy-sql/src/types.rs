@@ -271,11 +271,6 @@ pub fn sql_name(data_type: &DataType) -> String {
     }
 }
 
-/// Whether a type is a timestamp (a candidate time attribute).
-pub fn is_timestamp(data_type: &DataType) -> bool {
-    matches!(data_type, DataType::Timestamp(_, _))
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

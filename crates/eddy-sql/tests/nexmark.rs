@@ -17,28 +17,10 @@ use eddy_sql::{Output, Session};
 const EVENTS: u64 = 20_000;
 
 fn ddl(events: u64, extra: &str) -> String {
-    format!(
-        "CREATE TABLE datagen (
-    event_type int,
-    person ROW<id BIGINT, name VARCHAR, emailAddress VARCHAR, creditCard VARCHAR, city VARCHAR, state VARCHAR, `dateTime` TIMESTAMP(3), extra VARCHAR>,
-    auction ROW<id BIGINT, itemName VARCHAR, description VARCHAR, initialBid BIGINT, reserve BIGINT, `dateTime` TIMESTAMP(3), expires TIMESTAMP(3), seller BIGINT, category BIGINT, extra VARCHAR>,
-    bid ROW<auction BIGINT, bidder BIGINT, price BIGINT, channel VARCHAR, url VARCHAR, `dateTime` TIMESTAMP(3), extra VARCHAR>,
-    `dateTime` AS
-        CASE
-            WHEN event_type = 0 THEN person.`dateTime`
-            WHEN event_type = 1 THEN auction.`dateTime`
-            ELSE bid.`dateTime`
-        END,
-    WATERMARK FOR `dateTime` AS `dateTime` - INTERVAL '4' SECOND
-) WITH (
-    'connector' = 'nexmark',
-    'first-event.rate' = '10000',
-    'next-event.rate' = '10000',
-    'events.num' = '{events}'{extra}
-);
-{}",
-        include_str!("nexmark/views.sql")
-    )
+    include_str!("nexmark/ddl.sql")
+        .replace("${EVENTS}", &events.to_string())
+        .replace("${EXTRA}", extra)
+        + include_str!("nexmark/views.sql")
 }
 
 fn session(events: u64) -> Session {
@@ -115,87 +97,15 @@ fn sorted(mut v: Vec<String>) -> Vec<String> {
     v
 }
 
-const Q0: &str = "SELECT auction, bidder, price, `dateTime`, extra FROM bid";
-const Q1: &str = "SELECT auction, bidder, 0.908 * price as price, `dateTime`, extra FROM bid";
-const Q2: &str = "SELECT auction, price FROM bid WHERE MOD(auction, 123) = 0";
-const Q14: &str = "SELECT
-    auction,
-    bidder,
-    0.908 * price as price,
-    CASE
-        WHEN HOUR(`dateTime`) >= 8 AND HOUR(`dateTime`) <= 18 THEN 'dayTime'
-        WHEN HOUR(`dateTime`) <= 6 OR HOUR(`dateTime`) >= 20 THEN 'nightTime'
-        ELSE 'otherTime'
-    END AS bidTimeType,
-    `dateTime`,
-    extra,
-    count_char(extra, 'c') AS c_counts
-FROM bid
-WHERE 0.908 * price > 1000000 AND 0.908 * price < 50000000";
-const Q15: &str = "SELECT
-     DATE_FORMAT(`dateTime`, 'yyyy-MM-dd') as `day`,
-     count(*) AS total_bids,
-     count(*) filter (where price < 10000) AS rank1_bids,
-     count(*) filter (where price >= 10000 and price < 1000000) AS rank2_bids,
-     count(*) filter (where price >= 1000000) AS rank3_bids,
-     count(distinct bidder) AS total_bidders,
-     count(distinct bidder) filter (where price < 10000) AS rank1_bidders,
-     count(distinct bidder) filter (where price >= 10000 and price < 1000000) AS rank2_bidders,
-     count(distinct bidder) filter (where price >= 1000000) AS rank3_bidders,
-     count(distinct auction) AS total_auctions,
-     count(distinct auction) filter (where price < 10000) AS rank1_auctions,
-     count(distinct auction) filter (where price >= 10000 and price < 1000000) AS rank2_auctions,
-     count(distinct auction) filter (where price >= 1000000) AS rank3_auctions
-FROM bid
-GROUP BY DATE_FORMAT(`dateTime`, 'yyyy-MM-dd')";
-const Q16: &str = "SELECT
-    channel,
-    DATE_FORMAT(`dateTime`, 'yyyy-MM-dd') as `day`,
-    max(DATE_FORMAT(`dateTime`, 'HH:mm')) as `minute`,
-    count(*) AS total_bids,
-    count(*) filter (where price < 10000) AS rank1_bids,
-    count(*) filter (where price >= 10000 and price < 1000000) AS rank2_bids,
-    count(*) filter (where price >= 1000000) AS rank3_bids,
-    count(distinct bidder) AS total_bidders,
-    count(distinct bidder) filter (where price < 10000) AS rank1_bidders,
-    count(distinct bidder) filter (where price >= 10000 and price < 1000000) AS rank2_bidders,
-    count(distinct bidder) filter (where price >= 1000000) AS rank3_bidders,
-    count(distinct auction) AS total_auctions,
-    count(distinct auction) filter (where price < 10000) AS rank1_auctions,
-    count(distinct auction) filter (where price >= 10000 and price < 1000000) AS rank2_auctions,
-    count(distinct auction) filter (where price >= 1000000) AS rank3_auctions
-FROM bid
-GROUP BY channel, DATE_FORMAT(`dateTime`, 'yyyy-MM-dd')";
-const Q17: &str = "SELECT
-     auction,
-     DATE_FORMAT(`dateTime`, 'yyyy-MM-dd') as `day`,
-     count(*) AS total_bids,
-     count(*) filter (where price < 10000) AS rank1_bids,
-     count(*) filter (where price >= 10000 and price < 1000000) AS rank2_bids,
-     count(*) filter (where price >= 1000000) AS rank3_bids,
-     min(price) AS min_price,
-     max(price) AS max_price,
-     avg(price) AS avg_price,
-     sum(price) AS sum_price
-FROM bid
-GROUP BY auction, DATE_FORMAT(`dateTime`, 'yyyy-MM-dd')";
-const Q21: &str = "SELECT
-    auction, bidder, price, channel,
-    CASE
-        WHEN lower(channel) = 'apple' THEN '0'
-        WHEN lower(channel) = 'google' THEN '1'
-        WHEN lower(channel) = 'facebook' THEN '2'
-        WHEN lower(channel) = 'baidu' THEN '3'
-        ELSE REGEXP_EXTRACT(url, '(&|^)channel_id=([^&]*)', 2)
-        END
-    AS channel_id FROM bid
-    where REGEXP_EXTRACT(url, '(&|^)channel_id=([^&]*)', 2) is not null or
-          lower(channel) in ('apple', 'google', 'facebook', 'baidu')";
-const Q22: &str = "SELECT
-    auction, bidder, price, channel,
-    SPLIT_INDEX(url, '/', 3) as dir1,
-    SPLIT_INDEX(url, '/', 4) as dir2,
-    SPLIT_INDEX(url, '/', 5) as dir3 FROM bid";
+const Q0: &str = include_str!("nexmark/q0.sql");
+const Q1: &str = include_str!("nexmark/q1.sql");
+const Q2: &str = include_str!("nexmark/q2.sql");
+const Q14: &str = include_str!("nexmark/q14.sql");
+const Q15: &str = include_str!("nexmark/q15.sql");
+const Q16: &str = include_str!("nexmark/q16.sql");
+const Q17: &str = include_str!("nexmark/q17.sql");
+const Q21: &str = include_str!("nexmark/q21.sql");
+const Q22: &str = include_str!("nexmark/q22.sql");
 
 fn rank(price: i64) -> usize {
     if price < 10_000 {

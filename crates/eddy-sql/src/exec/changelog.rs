@@ -121,8 +121,3 @@ pub fn data_columns(batch: &RecordBatch) -> &[ArrayRef] {
         batch.columns()
     }
 }
-
-/// Whether any row of the array is null.
-pub fn has_nulls(a: &dyn Array) -> bool {
-    a.null_count() > 0
-}

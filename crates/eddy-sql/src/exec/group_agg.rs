@@ -5,8 +5,6 @@
 //! unchanged result emits nothing, and a group whose rows are all retracted
 //! emits `-D`. State per group: the row count and the accumulators.
 
-use std::sync::Arc;
-
 use arrow::array::{ArrayRef, RecordBatch, UInt32Array};
 use arrow::compute::take;
 use arrow::datatypes::SchemaRef;
@@ -21,7 +19,6 @@ use crate::exec::accum::Acc;
 use crate::exec::aggs::Aggs;
 use crate::exec::changelog::{self, conform, RowKind};
 use crate::exec::keys::KeyCodec;
-use crate::exec::val::Val;
 
 /// One group's state.
 type GroupState = (i64, Vec<Acc>);
@@ -171,10 +168,3 @@ impl Operator for GroupAggOperator {
         Ok(())
     }
 }
-
-/// Unused values are `Val`s; keep the import honest for readers of this module.
-#[allow(dead_code)]
-fn _val(_: Val) {}
-
-#[allow(dead_code)]
-fn _arc(_: Arc<()>) {}

@@ -639,6 +639,10 @@ impl StreamPlanner {
         }
         let aggs = Aggs { specs };
         let in_arrow = stream.arrow();
+        // Keys must have a row encoding (the exchange and the state use it).
+        if !group_cols.is_empty() {
+            crate::exec::keys::KeyCodec::new(&in_arrow, &group_cols)?;
+        }
         // Window aggregation: grouped by the bounds of one window TVF.
         let window_attr = |i: usize| stream.attrs.get(i).copied().unwrap_or(Attr::Plain);
         let mut window_id = None;
