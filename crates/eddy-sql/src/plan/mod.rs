@@ -258,10 +258,10 @@ impl StreamPlanner {
                 self.aggregate(input, &group, &[], schema)
             }
             LogicalPlan::Union(u) => self.union(&u.inputs, u.schema.clone()),
-            LogicalPlan::Values(v) => self.values(&v.values, v.schema.clone(), true),
+            LogicalPlan::Values(v) => self.values(&v.values, v.schema.clone()),
             LogicalPlan::EmptyRelation(e) => {
                 let rows = if e.produce_one_row { vec![vec![]] } else { vec![] };
-                self.values(&rows, e.schema.clone(), e.produce_one_row)
+                self.values(&rows, e.schema.clone())
             }
             LogicalPlan::Sort(_) => Err(SqlError::unsupported(
                 "ORDER BY on a stream (eddy supports ORDER BY only inside ROW_NUMBER() OVER for Top-N)",
@@ -846,7 +846,7 @@ impl StreamPlanner {
         })
     }
 
-    fn values(&mut self, rows: &[Vec<Expr>], schema: DFSchemaRef, _one: bool) -> SqlResult<Stream> {
+    fn values(&mut self, rows: &[Vec<Expr>], schema: DFSchemaRef) -> SqlResult<Stream> {
         let output = physical_schema(&schema, false);
         let empty = DFSchema::empty();
         let one_row = RecordBatch::try_new_with_options(
