@@ -8,9 +8,9 @@ use datafusion_sql::sqlparser::ast::Expr as SqlExpr;
 use datafusion_sql::sqlparser::dialect::GenericDialect;
 use datafusion_sql::sqlparser::keywords::Keyword;
 use datafusion_sql::sqlparser::parser::{Parser, ParserError};
-use datafusion_sql::sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
+use datafusion_sql::sqlparser::tokenizer::{Token, TokenWithSpan};
 
-use crate::error::{SqlError, SqlResult};
+use crate::error::SqlResult;
 
 /// A column as written in `CREATE TABLE`.
 #[derive(Clone, Debug)]
@@ -75,16 +75,7 @@ pub struct CreateView {
 /// Tokens of a statement, with `>>` split into two `>` so that nested types
 /// such as `ARRAY<ROW<a INT>>` parse.
 fn tokens(sql: &str) -> SqlResult<Vec<TokenWithSpan>> {
-    let dialect = GenericDialect {};
-    let tokens = Tokenizer::new(&dialect, sql)
-        .tokenize_with_location()
-        .map_err(|e| {
-            SqlError::at(
-                format!("SQL parse error: {}", e.message),
-                e.location.line,
-                e.location.column,
-            )
-        })?;
+    let tokens = crate::script::tokenize(sql)?;
     let mut out = Vec::with_capacity(tokens.len());
     for t in tokens {
         if t.token == Token::ShiftRight {

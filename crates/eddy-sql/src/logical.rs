@@ -194,10 +194,7 @@ fn locate_name(mut e: SqlError, sql: &str) -> SqlError {
         return e;
     };
     let name = name.rsplit('.').next().unwrap_or_default().to_string();
-    let dialect = GenericDialect {};
-    let Ok(tokens) = datafusion_sql::sqlparser::tokenizer::Tokenizer::new(&dialect, sql)
-        .tokenize_with_location()
-    else {
+    let Ok(tokens) = crate::script::tokenize(sql) else {
         return e;
     };
     if let Some(t) = tokens.iter().find(|t| {

@@ -74,11 +74,11 @@ fn words_at(tokens: &[TokenWithSpan], words: &[&str]) -> bool {
         .all(|w| it.next().is_some_and(|t| is_word(&t.token, w)))
 }
 
-/// Splits a script at top-level semicolons. A statement set (`EXECUTE STATEMENT
-/// SET BEGIN ... END` or `BEGIN STATEMENT SET; ... END`) is one statement.
-pub fn split(script: &str) -> SqlResult<Vec<RawStatement>> {
+/// The tokens of SQL text with their positions; a tokenizer error (an unclosed
+/// string, say) names its line and column.
+pub fn tokenize(sql: &str) -> SqlResult<Vec<TokenWithSpan>> {
     let dialect = GenericDialect {};
-    let tokens = Tokenizer::new(&dialect, script)
+    Tokenizer::new(&dialect, sql)
         .tokenize_with_location()
         .map_err(|e| {
             SqlError::at(
@@ -86,7 +86,13 @@ pub fn split(script: &str) -> SqlResult<Vec<RawStatement>> {
                 e.location.line,
                 e.location.column,
             )
-        })?;
+        })
+}
+
+/// Splits a script at top-level semicolons. A statement set (`EXECUTE STATEMENT
+/// SET BEGIN ... END` or `BEGIN STATEMENT SET; ... END`) is one statement.
+pub fn split(script: &str) -> SqlResult<Vec<RawStatement>> {
+    let tokens = tokenize(script)?;
     let lines = Lines::new(script);
     let mut statements = Vec::new();
     let mut start: Option<usize> = None;

@@ -7,8 +7,7 @@
 //! The planner resolves the placeholder to a table with the input's columns plus
 //! `window_start`, `window_end` and `window_time`.
 
-use datafusion_sql::sqlparser::dialect::GenericDialect;
-use datafusion_sql::sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer, Whitespace};
+use datafusion_sql::sqlparser::tokenizer::{Token, TokenWithSpan, Whitespace};
 
 use crate::error::{SqlError, SqlResult};
 
@@ -111,16 +110,7 @@ pub fn interval_millis(tokens: &[&Token]) -> Option<i64> {
 /// Takes the window TVF calls out of `sql`; returns the rewritten text and the
 /// calls, numbered from `first`.
 pub fn extract(sql: &str, first: usize) -> SqlResult<(String, Vec<TvfCall>)> {
-    let dialect = GenericDialect {};
-    let tokens = Tokenizer::new(&dialect, sql)
-        .tokenize_with_location()
-        .map_err(|e| {
-            SqlError::at(
-                format!("SQL parse error: {}", e.message),
-                e.location.line,
-                e.location.column,
-            )
-        })?;
+    let tokens = crate::script::tokenize(sql)?;
     let mut out: Vec<Token> = Vec::with_capacity(tokens.len());
     let mut calls = Vec::new();
     let mut i = 0;

@@ -18,7 +18,8 @@ use crate::timers::{TimerService, TimerSnapshot};
 /// Extracts the key of a record.
 pub type KeySelector<T, K> = Arc<dyn Fn(&T) -> K + Send + Sync>;
 
-fn backend_for<K: Key>(ctx: &OperatorContext) -> KeyedStateBackend<K> {
+/// A keyed state backend for the key groups of this subtask, on the job's clock.
+pub fn backend_for<K: Key>(ctx: &OperatorContext) -> KeyedStateBackend<K> {
     KeyedStateBackend::new(ctx.key_group_range(), ctx.max_parallelism).with_clock(ctx.clock.clone())
 }
 

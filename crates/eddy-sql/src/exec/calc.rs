@@ -13,6 +13,13 @@ use eddy_runtime::{Operator, OperatorContext};
 use crate::error::runtime;
 use crate::exec::changelog::{self, conform};
 
+/// Evaluates `expr` over every row of `batch`; errors name the operator.
+fn evaluate(expr: &Arc<dyn PhysicalExpr>, batch: &RecordBatch, operator: &str) -> Result<ArrayRef> {
+    expr.evaluate(batch)
+        .and_then(|v| v.into_array(batch.num_rows()))
+        .map_err(|e| runtime(format!("{operator}: {e}")))
+}
+
 /// Filters rows, then computes the output columns. The row kind column of an
 /// updating stream passes through.
 pub struct CalcOperator {
@@ -44,10 +51,7 @@ impl CalcOperator {
     pub fn apply(&self, batch: &RecordBatch) -> Result<RecordBatch> {
         let batch = match &self.filter {
             Some(filter) => {
-                let mask = filter
-                    .evaluate(batch)
-                    .and_then(|v| v.into_array(batch.num_rows()))
-                    .map_err(|e| runtime(format!("{}: {e}", self.name)))?;
+                let mask = evaluate(filter, batch, &self.name)?;
                 let mask = mask.as_boolean();
                 filter_record_batch(batch, mask).map_err(runtime)?
             }
@@ -56,11 +60,7 @@ impl CalcOperator {
         let rows = batch.num_rows();
         let mut columns: Vec<ArrayRef> = Vec::with_capacity(self.projection.len() + 1);
         for expr in &self.projection {
-            let value = expr
-                .evaluate(&batch)
-                .and_then(|v| v.into_array(rows))
-                .map_err(|e| runtime(format!("{}: {e}", self.name)))?;
-            columns.push(value);
+            columns.push(evaluate(expr, &batch, &self.name)?);
         }
         if self.updating {
             if let Some(kinds) = changelog::kinds(&batch) {
@@ -124,11 +124,7 @@ impl Operator for WatermarkAssigner {
         batch: RecordBatch,
         out: &mut Emitter<'_, RecordBatch>,
     ) -> Result<()> {
-        let values = self
-            .expr
-            .evaluate(&batch)
-            .and_then(|v| v.into_array(batch.num_rows()))
-            .map_err(|e| runtime(format!("{}: {e}", self.name)))?;
+        let values = evaluate(&self.expr, &batch, &self.name)?;
         let millis = arrow::compute::cast(
             &values,
             &arrow::datatypes::DataType::Timestamp(arrow::datatypes::TimeUnit::Millisecond, None),

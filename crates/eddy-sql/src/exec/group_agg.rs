@@ -9,7 +9,7 @@ use arrow::array::{ArrayRef, RecordBatch, UInt32Array};
 use arrow::compute::take;
 use arrow::datatypes::SchemaRef;
 use eddy_core::Result;
-use eddy_runtime::operators::restore_keyed;
+use eddy_runtime::operators::{backend_for, restore_keyed};
 use eddy_runtime::output::Emitter;
 use eddy_runtime::{Operator, OperatorContext, OperatorSnapshot};
 use eddy_state::{KeyedStateBackend, StateTtlConfig, ValueState, ValueStateDescriptor};
@@ -64,8 +64,7 @@ impl Operator for GroupAggOperator {
     type Out = RecordBatch;
 
     fn open(&mut self, ctx: &OperatorContext) -> Result<()> {
-        let mut backend = KeyedStateBackend::new(ctx.key_group_range(), ctx.max_parallelism)
-            .with_clock(ctx.clock.clone());
+        let mut backend: KeyedStateBackend<Vec<u8>> = backend_for(ctx);
         let mut descriptor = ValueStateDescriptor::new("group-aggs");
         if let Some(ttl) = self.ttl_ms {
             descriptor =

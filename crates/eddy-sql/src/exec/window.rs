@@ -7,7 +7,7 @@ use arrow::array::{ArrayRef, AsArray, RecordBatch, TimestampMillisecondArray, UI
 use arrow::compute::{cast, take};
 use arrow::datatypes::{DataType, SchemaRef, TimeUnit, TimestampMillisecondType};
 use eddy_core::{Result, Timestamp};
-use eddy_runtime::operators::restore_keyed_and_timers;
+use eddy_runtime::operators::{backend_for, restore_keyed_and_timers};
 use eddy_runtime::output::Emitter;
 use eddy_runtime::window::TimeWindow;
 use eddy_runtime::{Operator, OperatorContext, OperatorSnapshot, TimerService};
@@ -297,8 +297,7 @@ impl Operator for WindowAggOperator {
     type Out = RecordBatch;
 
     fn open(&mut self, ctx: &OperatorContext) -> Result<()> {
-        let mut backend = KeyedStateBackend::new(ctx.key_group_range(), ctx.max_parallelism)
-            .with_clock(ctx.clock.clone());
+        let mut backend: KeyedStateBackend<Vec<u8>> = backend_for(ctx);
         self.state = Some(backend.value_state_in(ValueStateDescriptor::new("window-aggs"))?);
         restore_keyed_and_timers(
             &mut backend,
