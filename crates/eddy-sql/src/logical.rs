@@ -184,16 +184,19 @@ fn locate_name(mut e: SqlError, sql: &str) -> SqlError {
             let start = e.message.find(prefix)? + prefix.len();
             let rest = &e.message[start..];
             let end = rest
-                .find(|c: char| {
-                    c == '\'' || c == '.' && !rest.starts_with('"') || c.is_whitespace()
-                })
+                .find(|c: char| c == '\'' || c.is_whitespace())
                 .unwrap_or(rest.len());
-            Some(rest[..end].trim_matches('"').to_string())
+            Some(rest[..end].trim_end_matches('.').to_string())
         });
     let Some(name) = name.filter(|n| !n.is_empty()) else {
         return e;
     };
-    let name = name.rsplit('.').next().unwrap_or_default().to_string();
+    let name = name
+        .rsplit('.')
+        .next()
+        .unwrap_or_default()
+        .trim_matches('"')
+        .to_string();
     let Ok(tokens) = crate::script::tokenize(sql) else {
         return e;
     };

@@ -7,6 +7,9 @@
 //! statement ok            the statement succeeds
 //! statement error TEXT    it fails with a message containing TEXT
 //! query [rowsort]         a SELECT; its changelog rows follow `----`
+//! query final             a SELECT whose changelog, applied in order, leaves
+//!                         the rows that follow (sorted); for results whose
+//!                         changelog depends on how two inputs interleave
 //! ```
 //!
 //! A record's text ends at an empty line. `$DATA` is the test data directory,
@@ -18,6 +21,7 @@
 use std::path::{Path, PathBuf};
 
 use eddy_core::Config;
+use eddy_sql::exec::changelog::RowKind;
 use eddy_sql::{Output, Session};
 
 fn row_text(kind: &str, cells: &[Option<String>]) -> String {
@@ -26,6 +30,29 @@ fn row_text(kind: &str, cells: &[Option<String>]) -> String {
         .map(|c| c.clone().unwrap_or_else(|| "NULL".into()))
         .collect();
     format!("{kind}[{}]", cells.join(", "))
+}
+
+/// The rows a changelog leaves when applied in order (sorted, as `+I` rows);
+/// an error when it retracts a row that is not there.
+fn final_rows(rows: &[(RowKind, Vec<Option<String>>)]) -> Result<Vec<String>, String> {
+    let mut table: Vec<String> = Vec::new();
+    for (kind, cells) in rows {
+        let row = row_text("+I", cells);
+        if kind.is_addition() {
+            table.push(row);
+        } else {
+            let at = table.iter().position(|r| *r == row).ok_or_else(|| {
+                format!(
+                    "{}{} retracts a row that is not there",
+                    kind.short(),
+                    &row[2..]
+                )
+            })?;
+            table.remove(at);
+        }
+    }
+    table.sort();
+    Ok(table)
 }
 
 fn run_file(path: &Path) -> Vec<String> {
@@ -86,13 +113,23 @@ fn run_file(path: &Path) -> Vec<String> {
             }
         } else if header.starts_with("query") {
             let rowsort = header.contains("rowsort");
+            let materialize = header.contains("final");
             match session.execute_sql(&sql) {
                 Ok(Output::Rows { rows, .. }) => {
-                    let mut actual: Vec<String> = rows
-                        .iter()
-                        .map(|(kind, cells)| row_text(kind.short(), cells))
-                        .collect();
-                    if rowsort {
+                    let mut actual: Vec<String> = if materialize {
+                        match final_rows(&rows) {
+                            Ok(rows) => rows,
+                            Err(e) => {
+                                failures.push(format!("{place}: {e}"));
+                                continue;
+                            }
+                        }
+                    } else {
+                        rows.iter()
+                            .map(|(kind, cells)| row_text(kind.short(), cells))
+                            .collect()
+                    };
+                    if rowsort || materialize {
                         actual.sort();
                         expected.sort();
                     }

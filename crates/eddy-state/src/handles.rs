@@ -265,6 +265,17 @@ impl<V: StateData + Clone> ValueState<V> {
     pub fn take<K: Key>(&self, backend: &mut KeyedStateBackend<K>) -> Option<V> {
         self.take_in(backend, &())
     }
+
+    /// Applies `f` to the value of the current key in place, if there is one.
+    /// Counts as a read for TTL: the entry's retention time is not refreshed.
+    pub fn with_mut<K: Key, R>(
+        &self,
+        backend: &mut KeyedStateBackend<K>,
+        f: impl FnOnce(&mut V) -> R,
+    ) -> Option<R> {
+        let (table, kg, key, now) = backend.table::<(), V>(self.id);
+        table.get_mut(kg, key, &(), now).map(f)
+    }
 }
 
 impl<V: StateData + Clone, N: Namespace> ListState<V, N> {

@@ -14,7 +14,11 @@ use crate::error::runtime;
 use crate::exec::changelog::{self, conform};
 
 /// Evaluates `expr` over every row of `batch`; errors name the operator.
-fn evaluate(expr: &Arc<dyn PhysicalExpr>, batch: &RecordBatch, operator: &str) -> Result<ArrayRef> {
+pub(crate) fn evaluate(
+    expr: &Arc<dyn PhysicalExpr>,
+    batch: &RecordBatch,
+    operator: &str,
+) -> Result<ArrayRef> {
     expr.evaluate(batch)
         .and_then(|v| v.into_array(batch.num_rows()))
         .map_err(|e| runtime(format!("{operator}: {e}")))

@@ -5,6 +5,7 @@ pub mod aggs;
 pub mod calc;
 pub mod changelog;
 pub mod group_agg;
+pub mod join;
 pub mod keys;
 pub mod val;
 pub mod values;

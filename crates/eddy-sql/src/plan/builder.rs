@@ -65,13 +65,25 @@ impl JobBuilder {
             .map_or(1, |v| v.parallelism)
     }
 
-    /// Connects two vertices.
+    /// Connects two vertices (to the target's first input).
     pub fn connect(
         &mut self,
         source: VertexId,
         target: VertexId,
         partitioning: Partitioning,
         factory: Arc<dyn EdgeFactory>,
+    ) {
+        self.connect_input(source, target, partitioning, factory, 0);
+    }
+
+    /// Connects `source` to input `input` of `target`.
+    pub fn connect_input(
+        &mut self,
+        source: VertexId,
+        target: VertexId,
+        partitioning: Partitioning,
+        factory: Arc<dyn EdgeFactory>,
+        input: u8,
     ) {
         let partitioning = match partitioning {
             Partitioning::Forward if self.parallelism(source) != self.parallelism(target) => {
@@ -84,7 +96,7 @@ impl JobBuilder {
                 source,
                 target,
                 partitioning,
-                input: 0,
+                input,
                 side_output: None,
             },
             factory,

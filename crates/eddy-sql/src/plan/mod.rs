@@ -12,15 +12,18 @@ use std::sync::Arc;
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
-use datafusion_common::{Column, DFSchema, DFSchemaRef, ScalarValue};
+use datafusion_common::tree_node::{TreeNode, TreeNodeRecursion};
+use datafusion_common::{Column, DFSchema, DFSchemaRef, NullEquality, ScalarValue};
 use datafusion_expr::execution_props::ExecutionProps;
 use datafusion_expr::expr::AggregateFunction;
 use datafusion_expr::physical_planning_context::PhysicalPlanningContext;
-use datafusion_expr::{Distinct, Expr, ExprSchemable, LogicalPlan};
+use datafusion_expr::type_coercion::binary::comparison_coercion;
+use datafusion_expr::utils::{conjunction, split_conjunction};
+use datafusion_expr::{Distinct, Expr, ExprSchemable, Join, JoinType, LogicalPlan, Operator};
 use datafusion_physical_expr::{create_physical_expr, PhysicalExpr};
 use eddy_core::graph::VertexKind;
 use eddy_core::{Partitioning, VertexId};
-use eddy_runtime::{OperatorVertex, SourceVertex, TypedEdge};
+use eddy_runtime::{OperatorVertex, SourceVertex, TwoInputVertex, TypedEdge};
 
 use crate::catalog::{ConnectorSource, TableDef, ViewSource, WindowTvfSource};
 use crate::connectors::sources::{self, FileFormat, SourceFactory};
@@ -30,6 +33,7 @@ use crate::exec::aggs::Aggs;
 use crate::exec::calc::{CalcOperator, WatermarkAssigner};
 use crate::exec::changelog::physical_schema;
 use crate::exec::group_agg::GroupAggOperator;
+use crate::exec::join::{JoinOperator, JoinSide, JoinSpec};
 use crate::exec::keys::key_hasher;
 use crate::exec::values::ValuesSource;
 use crate::exec::window::{WindowAggOperator, WindowOut, WindowSpec, WindowTvfOperator};
@@ -92,6 +96,23 @@ fn edge() -> Arc<TypedEdge<RecordBatch>> {
 
 /// A physical expression over `schema`.
 pub fn physical(expr: &Expr, schema: &DFSchema) -> SqlResult<Arc<dyn PhysicalExpr>> {
+    let mut subquery = false;
+    expr.apply(|e| {
+        subquery = matches!(
+            e,
+            Expr::InSubquery(_) | Expr::Exists(_) | Expr::ScalarSubquery(_)
+        );
+        Ok(if subquery {
+            TreeNodeRecursion::Stop
+        } else {
+            TreeNodeRecursion::Continue
+        })
+    })?;
+    if subquery {
+        return Err(SqlError::unsupported(
+            "subqueries in expressions (IN, EXISTS or a scalar subquery); write them as a join",
+        ));
+    }
     Ok(create_physical_expr(
         expr,
         schema,
@@ -165,6 +186,17 @@ impl StreamPlanner {
         partitioning: Partitioning,
         keyed: Option<(SchemaRef, Vec<usize>)>,
     ) {
+        self.connect_input(from, to, partitioning, keyed, 0);
+    }
+
+    fn connect_input(
+        &mut self,
+        from: VertexId,
+        to: VertexId,
+        partitioning: Partitioning,
+        keyed: Option<(SchemaRef, Vec<usize>)>,
+        input: u8,
+    ) {
         let factory: Arc<dyn eddy_runtime::EdgeFactory> = match keyed {
             Some((schema, keys)) => Arc::new(TypedEdge::keyed(
                 key_hasher(schema, keys),
@@ -172,7 +204,8 @@ impl StreamPlanner {
             )),
             None => edge(),
         };
-        self.job.connect(from, to, partitioning, factory);
+        self.job
+            .connect_input(from, to, partitioning, factory, input);
     }
 
     /// Connects a stream to a sink-like vertex at the stream's parallelism.
@@ -230,6 +263,12 @@ impl StreamPlanner {
                 self.calc(input, None, p.expr.clone(), p.schema.clone())
             }
             LogicalPlan::Filter(f) => {
+                // A filter over an inner join is part of the join's condition.
+                if let LogicalPlan::Join(j) = f.input.as_ref() {
+                    if j.join_type == JoinType::Inner {
+                        return self.join(j, Some(f.predicate.clone()));
+                    }
+                }
                 let input = self.translate(&f.input)?;
                 let exprs = input
                     .schema
@@ -267,7 +306,7 @@ impl StreamPlanner {
                 "ORDER BY on a stream (eddy supports ORDER BY only inside ROW_NUMBER() OVER for Top-N)",
             )),
             LogicalPlan::Limit(_) => Err(SqlError::unsupported("LIMIT on a stream")),
-            LogicalPlan::Join(_) => Err(SqlError::unsupported("joins (not yet built in eddy's SQL runtime)")),
+            LogicalPlan::Join(j) => self.join(j, None),
             LogicalPlan::Window(_) => Err(SqlError::unsupported(
                 "OVER windows and ROW_NUMBER() (not yet built in eddy's SQL runtime)",
             )),
@@ -518,22 +557,6 @@ impl StreamPlanner {
         aggr: &[Expr],
         schema: DFSchemaRef,
     ) -> SqlResult<Stream> {
-        // Every group expression, argument and filter becomes a column.
-        let mut extra: Vec<Expr> = Vec::new();
-        let width = input.schema.fields().len();
-        let column_of = |e: &Expr, extra: &mut Vec<Expr>| -> usize {
-            if let Expr::Column(c) = unalias(e) {
-                if let Ok(i) = input.schema.index_of_column(c) {
-                    return i;
-                }
-            }
-            if let Some(k) = extra.iter().position(|x| x == e) {
-                return width + k;
-            }
-            extra.push(e.clone());
-            width + extra.len() - 1
-        };
-        let group_cols: Vec<usize> = group.iter().map(|e| column_of(e, &mut extra)).collect();
         struct Call {
             kind: AggKind,
             arg: Option<usize>,
@@ -541,6 +564,8 @@ impl StreamPlanner {
             distinct: bool,
             input_type: Option<arrow::datatypes::DataType>,
         }
+        // Every group expression, argument and filter becomes a column.
+        let mut needed: Vec<Expr> = group.to_vec();
         let mut calls = Vec::new();
         for e in aggr {
             let Expr::AggregateFunction(AggregateFunction { func, params }) = unalias(e) else {
@@ -579,40 +604,25 @@ impl StreamPlanner {
                     && matches!(a, Expr::Literal(v, _) if !v.is_null()))
             });
             let input_type = arg.map(|a| a.get_type(&input.schema)).transpose()?;
+            let mut slot = |e: Option<&Expr>| {
+                e.map(|e| {
+                    needed.push(e.clone());
+                    needed.len() - 1
+                })
+            };
             calls.push(Call {
                 kind,
-                arg: arg.map(|a| column_of(a, &mut extra)),
-                filter: params.filter.as_ref().map(|f| column_of(f, &mut extra)),
+                arg: slot(arg),
+                filter: slot(params.filter.as_deref()),
                 distinct: params.distinct,
                 input_type,
             });
         }
-        // The pre-projection, when some expression is not a plain column.
-        let mut stream = input.clone();
-        if !extra.is_empty() {
-            let mut exprs: Vec<Expr> = input
-                .schema
-                .columns()
-                .into_iter()
-                .map(Expr::Column)
-                .collect();
-            let mut fields: Vec<(
-                Option<datafusion_common::TableReference>,
-                Arc<arrow::datatypes::Field>,
-            )> = input
-                .schema
-                .iter()
-                .map(|(q, f)| (q.cloned(), f.clone()))
-                .collect();
-            for (k, e) in extra.iter().enumerate() {
-                let name = format!("$e{k}");
-                let (_, field) = e.to_field(&input.schema)?;
-                fields.push((None, Arc::new(field.as_ref().clone().with_name(&name))));
-                exprs.push(e.clone().alias(name));
-            }
-            let pre_schema: DFSchemaRef =
-                DFSchema::new_with_metadata(fields, Default::default())?.into();
-            stream = self.calc(input.clone(), None, exprs, pre_schema)?;
+        let (stream, columns) = self.with_columns(input, &needed)?;
+        let group_cols: Vec<usize> = columns[..group.len()].to_vec();
+        for c in &mut calls {
+            c.arg = c.arg.map(|k| columns[k]);
+            c.filter = c.filter.map(|k| columns[k]);
         }
         let retracting = stream.updating;
         let specs: Vec<AggSpec> = calls
@@ -794,6 +804,203 @@ impl StreamPlanner {
             updating: true,
             updated_by: Some(format!("{what} ({name})")),
         })
+    }
+
+    /// A regular join; `filter` is a WHERE condition over an inner join.
+    fn join(&mut self, j: &Join, filter: Option<Expr>) -> SqlResult<Stream> {
+        let (left_outer, right_outer) = match j.join_type {
+            JoinType::Inner => (false, false),
+            JoinType::Left => (true, false),
+            JoinType::Right => (false, true),
+            JoinType::Full => (true, true),
+            other => {
+                return Err(SqlError::unsupported(format!(
+                    "{other} joins (eddy has INNER, LEFT, RIGHT and FULL OUTER joins)"
+                )))
+            }
+        };
+        let left = self.translate(&j.left)?;
+        let right = self.translate(&j.right)?;
+        let (left_width, right_width) = (left.schema.fields().len(), right.schema.fields().len());
+        // Equalities between an expression of each side are keys; the rest
+        // of the condition is checked per pair of rows.
+        let condition = match (j.filter.clone(), filter) {
+            (Some(a), Some(b)) => Some(a.and(b)),
+            (a, b) => a.or(b),
+        };
+        let mut on = j.on.clone();
+        let mut rest = Vec::new();
+        for c in condition.iter().flat_map(split_conjunction) {
+            let side_of = |e: &Expr| {
+                let columns = e.column_refs();
+                if columns.is_empty() {
+                    None
+                } else if columns.iter().all(|c| j.left.schema().has_column(c)) {
+                    Some(0)
+                } else if columns.iter().all(|c| j.right.schema().has_column(c)) {
+                    Some(1)
+                } else {
+                    None
+                }
+            };
+            match c {
+                Expr::BinaryExpr(b) if b.op == Operator::Eq => {
+                    match (side_of(&b.left), side_of(&b.right)) {
+                        (Some(0), Some(1)) => on.push((*b.left.clone(), *b.right.clone())),
+                        (Some(1), Some(0)) => on.push((*b.right.clone(), *b.left.clone())),
+                        _ => rest.push(c.clone()),
+                    }
+                }
+                _ => rest.push(c.clone()),
+            }
+        }
+        let condition = conjunction(rest);
+        // Both sides' keys get one type, so equal keys encode and hash alike.
+        let (mut left_keys, mut right_keys) = (Vec::new(), Vec::new());
+        for (l, r) in &on {
+            let (lt, rt) = (l.get_type(&left.schema)?, r.get_type(&right.schema)?);
+            let common = if lt == rt {
+                lt.clone()
+            } else {
+                comparison_coercion(&lt, &rt).ok_or_else(|| {
+                    SqlError::new(format!(
+                        "cannot join {l} of type {lt} with {r} of type {rt}"
+                    ))
+                })?
+            };
+            let cast = |e: &Expr, t: &arrow::datatypes::DataType| {
+                if *t == common {
+                    e.clone()
+                } else {
+                    Expr::Cast(datafusion_expr::Cast::new(
+                        Box::new(e.clone()),
+                        common.clone(),
+                    ))
+                }
+            };
+            left_keys.push(cast(l, &lt));
+            right_keys.push(cast(r, &rt));
+        }
+        let (left, left_keys) = self.with_columns(left, &left_keys)?;
+        let (right, right_keys) = self.with_columns(right, &right_keys)?;
+        let (left_arrow, right_arrow) = (left.arrow(), right.arrow());
+        crate::exec::keys::KeyCodec::new(&left_arrow, &left_keys)?;
+        crate::exec::keys::KeyCodec::new(&right_arrow, &right_keys)?;
+        let updating = left.updating || right.updating || left_outer || right_outer;
+        let output = physical_schema(&j.schema, updating);
+        let on: Vec<String> = on.iter().map(|(l, r)| format!("{l} = {r}")).collect();
+        let name = format!(
+            "Join(joinType=[{}], on=[{}], where=[{}])",
+            j.join_type,
+            on.join(", "),
+            condition.as_ref().map(short).unwrap_or_default()
+        );
+        let spec = JoinSpec {
+            left: JoinSide {
+                schema: left_arrow.clone(),
+                width: left_width,
+                keys: left_keys.clone(),
+                outer: left_outer,
+            },
+            right: JoinSide {
+                schema: right_arrow.clone(),
+                width: right_width,
+                keys: right_keys.clone(),
+                outer: right_outer,
+            },
+            condition: condition
+                .as_ref()
+                .map(|c| physical(c, &j.schema))
+                .transpose()?,
+            joined: physical_schema(&j.schema, false),
+            output,
+            nulls_equal: j.null_equality == NullEquality::NullEqualsNull,
+            ttl_ms: self.state_ttl_ms,
+        };
+        let vertex = self.job.add(
+            &name,
+            VertexKind::TwoInput,
+            self.parallelism,
+            self.max_parallelism,
+            {
+                let name = name.clone();
+                Arc::new(TwoInputVertex::new(move |_| {
+                    JoinOperator::new(spec.clone(), name.clone())
+                }))
+            },
+        );
+        self.connect_input(
+            left.vertex,
+            vertex,
+            Partitioning::Hash,
+            Some((left_arrow, left_keys)),
+            0,
+        );
+        self.connect_input(
+            right.vertex,
+            vertex,
+            Partitioning::Hash,
+            Some((right_arrow, right_keys)),
+            1,
+        );
+        Ok(Stream {
+            vertex,
+            attrs: vec![Attr::Plain; j.schema.fields().len()],
+            schema: j.schema.clone(),
+            updating,
+            updated_by: updating.then(|| format!("the {} JOIN ({name})", j.join_type)),
+        })
+    }
+
+    /// The column of `input` holding each expression: a plain column is used
+    /// as it is, any other expression is computed into a column appended by a
+    /// projection (only when some expression needs it).
+    fn with_columns(&mut self, input: Stream, exprs: &[Expr]) -> SqlResult<(Stream, Vec<usize>)> {
+        let width = input.schema.fields().len();
+        let mut extra: Vec<Expr> = Vec::new();
+        let mut columns = Vec::with_capacity(exprs.len());
+        for e in exprs {
+            if let Expr::Column(c) = unalias(e) {
+                if let Ok(i) = input.schema.index_of_column(c) {
+                    columns.push(i);
+                    continue;
+                }
+            }
+            let k = match extra.iter().position(|x| x == e) {
+                Some(k) => k,
+                None => {
+                    extra.push(e.clone());
+                    extra.len() - 1
+                }
+            };
+            columns.push(width + k);
+        }
+        if extra.is_empty() {
+            return Ok((input, columns));
+        }
+        let mut projection: Vec<Expr> = input
+            .schema
+            .columns()
+            .into_iter()
+            .map(Expr::Column)
+            .collect();
+        let mut fields: Vec<(
+            Option<datafusion_common::TableReference>,
+            Arc<arrow::datatypes::Field>,
+        )> = input
+            .schema
+            .iter()
+            .map(|(q, f)| (q.cloned(), f.clone()))
+            .collect();
+        for (k, e) in extra.iter().enumerate() {
+            let name = format!("$e{k}");
+            let (_, field) = e.to_field(&input.schema)?;
+            fields.push((None, Arc::new(field.as_ref().clone().with_name(&name))));
+            projection.push(e.clone().alias(name));
+        }
+        let schema: DFSchemaRef = DFSchema::new_with_metadata(fields, Default::default())?.into();
+        let stream = self.calc(input, None, projection, schema)?;
+        Ok((stream, columns))
     }
 
     fn union(&mut self, inputs: &[Arc<LogicalPlan>], schema: DFSchemaRef) -> SqlResult<Stream> {

@@ -1,0 +1,393 @@
+//! Regular joins: INNER, LEFT, RIGHT and FULL OUTER over unbounded streams.
+//!
+//! Both inputs are partitioned by the equi-join key; each side keeps its rows
+//! per key in keyed state (rows in Arrow's row format). A row of one side is
+//! joined with the other side's rows of its key that pass the join condition.
+//! Outer sides count each row's matches, so a row that gains its first match
+//! retracts its null-padded result (`-D`) and one that loses its last match
+//! emits it again (`+I`), as Flink's streaming join does. An inner join forwards
+//! its input's row kind; an outer join emits only `+I` and `-D`.
+//!
+//! `table.exec.state.ttl` expires a key's rows on a side once that side has not
+//! written the key for the retention time.
+
+use std::sync::Arc;
+
+use arrow::array::{new_null_array, Array, ArrayRef, AsArray, RecordBatch, UInt32Array};
+use arrow::compute::take;
+use arrow::datatypes::SchemaRef;
+use datafusion_physical_expr::PhysicalExpr;
+use eddy_core::Result;
+use eddy_runtime::operators::{backend_for, restore_keyed};
+use eddy_runtime::output::Emitter;
+use eddy_runtime::{OperatorContext, OperatorSnapshot, TwoInputOperator};
+use eddy_state::{KeyedStateBackend, StateTtlConfig, ValueState, ValueStateDescriptor};
+
+use crate::error::runtime;
+use crate::exec::calc::evaluate;
+use crate::exec::changelog::{self, conform, RowKind};
+use crate::exec::keys::KeyCodec;
+
+/// A side's rows of one key: the row (Arrow row format) and, on an outer side,
+/// its number of matches.
+type Records = Vec<(Vec<u8>, u32)>;
+
+/// One input of a join.
+#[derive(Clone)]
+pub struct JoinSide {
+    /// Its Arrow schema (with `__op` when it updates).
+    pub schema: SchemaRef,
+    /// How many leading columns are the side's part of the output (key
+    /// columns computed for the join follow them).
+    pub width: usize,
+    /// The equi-join key columns.
+    pub keys: Vec<usize>,
+    /// Whether unmatched rows of this side are emitted padded with nulls.
+    pub outer: bool,
+}
+
+/// A join's plan.
+#[derive(Clone)]
+pub struct JoinSpec {
+    /// The left input.
+    pub left: JoinSide,
+    /// The right input.
+    pub right: JoinSide,
+    /// The non-equi part of the condition, over the left then right columns.
+    pub condition: Option<Arc<dyn PhysicalExpr>>,
+    /// The joined schema the condition is evaluated on (no `__op`).
+    pub joined: SchemaRef,
+    /// The output schema (with `__op` when the join updates).
+    pub output: SchemaRef,
+    /// Whether `NULL` keys match each other (`IS NOT DISTINCT FROM`).
+    pub nulls_equal: bool,
+    /// Retention of each side's rows, from `table.exec.state.ttl`.
+    pub ttl_ms: Option<u64>,
+}
+
+/// Encoders of one side.
+struct Codecs {
+    key: KeyCodec,
+    row: KeyCodec,
+    null_row: Vec<u8>,
+}
+
+impl Codecs {
+    fn new(side: &JoinSide) -> crate::error::SqlResult<Self> {
+        let all: Vec<usize> = (0..side.width).collect();
+        let row = KeyCodec::new(&side.schema, &all)?;
+        let nulls: Vec<ArrayRef> = (0..side.width)
+            .map(|c| new_null_array(side.schema.field(c).data_type(), 1))
+            .collect();
+        let null_batch = changelog::batch(
+            Arc::new(arrow::datatypes::Schema::new(
+                side.schema.fields()[..side.width].to_vec(),
+            )),
+            nulls,
+            1,
+        )?;
+        let null_row = row.encode(&null_batch)?.row(0).data().to_vec();
+        Ok(Codecs {
+            key: KeyCodec::new(&side.schema, &side.keys)?,
+            row,
+            null_row,
+        })
+    }
+}
+
+/// What one output row is made of: a row of the batch being processed (or
+/// nulls) and a row of the other side (or nulls).
+struct Pending {
+    kinds: Vec<RowKind>,
+    input: Vec<Option<u32>>,
+    other: Vec<Option<Vec<u8>>>,
+}
+
+impl Pending {
+    fn new() -> Self {
+        Pending {
+            kinds: Vec::new(),
+            input: Vec::new(),
+            other: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, kind: RowKind, input: Option<usize>, other: Option<&[u8]>) {
+        self.kinds.push(kind);
+        self.input.push(input.map(|i| i as u32));
+        self.other.push(other.map(<[u8]>::to_vec));
+    }
+}
+
+/// See the module docs.
+pub struct JoinOperator {
+    spec: JoinSpec,
+    name: String,
+    codecs: Option<[Codecs; 2]>,
+    backend: Option<KeyedStateBackend<Vec<u8>>>,
+    states: Option<[ValueState<Records>; 2]>,
+    restored: Vec<OperatorSnapshot>,
+}
+
+impl JoinOperator {
+    /// A join operator; `name` prefixes its runtime errors.
+    pub fn new(spec: JoinSpec, name: String) -> Self {
+        JoinOperator {
+            spec,
+            name,
+            codecs: None,
+            backend: None,
+            states: None,
+            restored: Vec::new(),
+        }
+    }
+
+    fn side(&self, s: usize) -> &JoinSide {
+        if s == 0 {
+            &self.spec.left
+        } else {
+            &self.spec.right
+        }
+    }
+
+    /// Joins a batch of side `s` (0 left, 1 right).
+    fn process(
+        &mut self,
+        s: usize,
+        batch: RecordBatch,
+        out: &mut Emitter<'_, RecordBatch>,
+    ) -> Result<()> {
+        let o = 1 - s;
+        let (mine, theirs) = (self.side(s).clone(), self.side(o).clone());
+        let (Some(codecs), Some(backend), Some(states)) = (
+            self.codecs.as_ref(),
+            self.backend.as_mut(),
+            self.states.as_ref(),
+        ) else {
+            return Err(runtime("join used before open"));
+        };
+        // Without equality keys every row has the empty key.
+        let keys = (!mine.keys.is_empty())
+            .then(|| codecs[s].key.encode(&batch))
+            .transpose()
+            .map_err(runtime)?;
+        let key_of = |i: usize| {
+            keys.as_ref()
+                .map_or(Vec::new(), |k| k.row(i).data().to_vec())
+        };
+        let rows = codecs[s].row.encode(&batch).map_err(runtime)?;
+        let kinds = changelog::kinds(&batch);
+        let n = batch.num_rows();
+        let null_key: Vec<bool> = (0..n)
+            .map(|i| {
+                !self.spec.nulls_equal && mine.keys.iter().any(|&k| batch.column(k).is_null(i))
+            })
+            .collect();
+        // The condition is evaluated once for every (row, other row) pair of
+        // the batch; this side's rows never change the other side's rows.
+        let matched: Option<(Vec<usize>, Vec<bool>)> = match &self.spec.condition {
+            None => None,
+            Some(condition) => {
+                let mut starts = Vec::with_capacity(n + 1);
+                let mut input = Vec::new();
+                let mut others: Vec<Vec<u8>> = Vec::new();
+                for i in 0..n {
+                    starts.push(others.len());
+                    if null_key[i] {
+                        continue;
+                    }
+                    backend.set_current_key(key_of(i));
+                    states[o].with_mut(backend, |records| {
+                        for (row, _) in records.iter() {
+                            input.push(i as u32);
+                            others.push(row.clone());
+                        }
+                    });
+                }
+                starts.push(others.len());
+                let pairs = UInt32Array::from(input);
+                let mut columns: Vec<ArrayRef> = Vec::new();
+                let mine_columns = batch.columns()[..mine.width]
+                    .iter()
+                    .map(|c| take(c.as_ref(), &pairs, None))
+                    .collect::<std::result::Result<Vec<_>, _>>()
+                    .map_err(runtime)?;
+                let other_columns = codecs[o]
+                    .row
+                    .decode(others.iter().map(Vec::as_slice))
+                    .map_err(runtime)?;
+                if s == 0 {
+                    columns.extend(mine_columns);
+                    columns.extend(other_columns);
+                } else {
+                    columns.extend(other_columns);
+                    columns.extend(mine_columns);
+                }
+                let columns = conform(&self.spec.joined, columns).map_err(runtime)?;
+                let joined = changelog::batch(self.spec.joined.clone(), columns, pairs.len())
+                    .map_err(runtime)?;
+                let mask = evaluate(condition, &joined, &self.name)?;
+                let mask = mask.as_boolean();
+                let flags = (0..mask.len())
+                    .map(|k| mask.is_valid(k) && mask.value(k))
+                    .collect();
+                Some((starts, flags))
+            }
+        };
+        let mut pending = Pending::new();
+        for i in 0..n {
+            let kind = changelog::kind_at(kinds, i);
+            let row = rows.row(i).data();
+            backend.set_current_key(key_of(i));
+            let accumulate = kind.is_addition();
+            let out_kind = match (mine.outer || theirs.outer, accumulate) {
+                (false, _) => kind,
+                (true, true) => RowKind::Insert,
+                (true, false) => RowKind::Delete,
+            };
+            // The other side's rows are joined in place: only an outer side's
+            // match counts change, and reading them keeps their retention time.
+            let hits = if null_key[i] {
+                0
+            } else {
+                states[o]
+                    .with_mut(backend, |other| {
+                        let mut hits = 0;
+                        for (j, (other_row, count)) in other.iter_mut().enumerate() {
+                            if let Some((starts, flags)) = &matched {
+                                if !flags.get(starts[i] + j).copied().unwrap_or(false) {
+                                    continue;
+                                }
+                            }
+                            hits += 1;
+                            if accumulate {
+                                if theirs.outer {
+                                    if *count == 0 {
+                                        pending.push(RowKind::Delete, None, Some(other_row));
+                                    }
+                                    *count += 1;
+                                }
+                                pending.push(out_kind, Some(i), Some(other_row));
+                            } else {
+                                pending.push(out_kind, Some(i), Some(other_row));
+                                if theirs.outer {
+                                    if *count == 1 {
+                                        pending.push(RowKind::Insert, None, Some(other_row));
+                                    }
+                                    *count = count.saturating_sub(1);
+                                }
+                            }
+                        }
+                        hits
+                    })
+                    .unwrap_or(0)
+            };
+            if mine.outer && hits == 0 {
+                pending.push(out_kind, Some(i), None);
+            }
+            let mut own = states[s].take(backend).unwrap_or_default();
+            if accumulate {
+                own.push((row.to_vec(), hits));
+            } else if let Some(at) = own.iter().position(|(r, _)| r.as_slice() == row) {
+                own.remove(at);
+            }
+            if !own.is_empty() {
+                states[s].update(backend, own);
+            }
+        }
+        if pending.kinds.is_empty() {
+            return Ok(());
+        }
+        let rows_out = pending.kinds.len();
+        let input_indices = UInt32Array::from(pending.input);
+        let mine_columns = batch.columns()[..mine.width]
+            .iter()
+            .map(|c| take(c.as_ref(), &input_indices, None))
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(runtime)?;
+        let null_row = codecs[o].null_row.as_slice();
+        let other_columns = codecs[o]
+            .row
+            .decode(
+                pending
+                    .other
+                    .iter()
+                    .map(|r| r.as_deref().unwrap_or(null_row)),
+            )
+            .map_err(runtime)?;
+        let mut columns: Vec<ArrayRef> = Vec::with_capacity(self.spec.output.fields().len());
+        if s == 0 {
+            columns.extend(mine_columns);
+            columns.extend(other_columns);
+        } else {
+            columns.extend(other_columns);
+            columns.extend(mine_columns);
+        }
+        let updating = self.spec.output.fields().len() > columns.len();
+        if updating {
+            columns.push(changelog::kind_column(&pending.kinds));
+        }
+        let columns = conform(&self.spec.output, columns).map_err(runtime)?;
+        out.collect(changelog::batch(self.spec.output.clone(), columns, rows_out).map_err(runtime)?)
+    }
+}
+
+impl TwoInputOperator for JoinOperator {
+    type In1 = RecordBatch;
+    type In2 = RecordBatch;
+    type Out = RecordBatch;
+
+    fn open(&mut self, ctx: &OperatorContext) -> Result<()> {
+        let mut backend: KeyedStateBackend<Vec<u8>> = backend_for(ctx);
+        let descriptor = |name: &str| {
+            let d = ValueStateDescriptor::new(name);
+            match self.spec.ttl_ms {
+                Some(ttl) => d.with_ttl(StateTtlConfig::new(std::time::Duration::from_millis(ttl))),
+                None => d,
+            }
+        };
+        self.states = Some([
+            backend.value_state(descriptor("left-records"))?,
+            backend.value_state(descriptor("right-records"))?,
+        ]);
+        restore_keyed(&mut backend, std::mem::take(&mut self.restored))?;
+        self.backend = Some(backend);
+        self.codecs = Some([
+            Codecs::new(&self.spec.left).map_err(runtime)?,
+            Codecs::new(&self.spec.right).map_err(runtime)?,
+        ]);
+        Ok(())
+    }
+
+    fn process_batch1(
+        &mut self,
+        batch: RecordBatch,
+        out: &mut Emitter<'_, RecordBatch>,
+    ) -> Result<()> {
+        self.process(0, batch, out)
+    }
+
+    fn process_batch2(
+        &mut self,
+        batch: RecordBatch,
+        out: &mut Emitter<'_, RecordBatch>,
+    ) -> Result<()> {
+        self.process(1, batch, out)
+    }
+
+    fn snapshot_state(&mut self, _: u64) -> Result<OperatorSnapshot> {
+        let backend = self
+            .backend
+            .as_mut()
+            .ok_or_else(|| runtime("join used before open"))?;
+        Ok(OperatorSnapshot {
+            deferred_keyed: Some(backend.snapshot_deferred()),
+            ..Default::default()
+        })
+    }
+
+    fn restore_state(&mut self, snapshots: Vec<OperatorSnapshot>) -> Result<()> {
+        self.restored = snapshots;
+        Ok(())
+    }
+}
