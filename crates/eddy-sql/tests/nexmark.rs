@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use eddy_connectors::nexmark::{Bid, Event, NexmarkConfig, NexmarkGenerator};
+use eddy_connectors::nexmark::{Auction, Bid, Event, NexmarkConfig, NexmarkGenerator, Person};
 use eddy_core::Config;
 use eddy_sql::exec::changelog::RowKind;
 use eddy_sql::{Output, Session};
@@ -29,14 +29,19 @@ fn session(events: u64) -> Session {
     s
 }
 
-fn bids() -> Vec<Bid> {
+fn events() -> Vec<Event> {
     let generator = NexmarkGenerator::new(
         NexmarkConfig::new()
             .with_first_event_rate(10_000)
             .with_max_events(Some(EVENTS)),
     );
-    (0..EVENTS)
-        .filter_map(|n| match generator.event_at(n) {
+    (0..EVENTS).map(|n| generator.event_at(n)).collect()
+}
+
+fn bids() -> Vec<Bid> {
+    events()
+        .into_iter()
+        .filter_map(|e| match e {
             Event::Bid(b) => Some(b),
             _ => None,
         })
@@ -106,6 +111,12 @@ const Q16: &str = include_str!("nexmark/q16.sql");
 const Q17: &str = include_str!("nexmark/q17.sql");
 const Q21: &str = include_str!("nexmark/q21.sql");
 const Q22: &str = include_str!("nexmark/q22.sql");
+const Q3: &str = include_str!("nexmark/q3.sql");
+const Q4: &str = include_str!("nexmark/q4.sql");
+const Q5: &str = include_str!("nexmark/q5.sql");
+const Q7: &str = include_str!("nexmark/q7.sql");
+const Q8: &str = include_str!("nexmark/q8.sql");
+const Q20: &str = include_str!("nexmark/q20.sql");
 
 fn rank(price: i64) -> usize {
     if price < 10_000 {
@@ -345,6 +356,174 @@ fn aggregate_queries_q15_q16_q17() {
     assert_eq!(query(&mut s, Q16), expected, "q16");
 }
 
+/// The events split by kind.
+fn split(events: Vec<Event>) -> (Vec<Person>, Vec<Auction>, Vec<Bid>) {
+    let (mut people, mut auctions, mut bids) = (Vec::new(), Vec::new(), Vec::new());
+    for e in events {
+        match e {
+            Event::Person(p) => people.push(p),
+            Event::Auction(a) => auctions.push(a),
+            Event::Bid(b) => bids.push(b),
+        }
+    }
+    (people, auctions, bids)
+}
+
+/// The start of the `size`-wide window, sliding by `slide`, that each
+/// timestamp falls into (all of them for a hopping window).
+fn window_starts(t: i64, size: i64, slide: i64) -> Vec<i64> {
+    let last = t - t.rem_euclid(slide);
+    (0..)
+        .map(|k| last - k * slide)
+        .take_while(|s| *s > t - size)
+        .collect()
+}
+
+#[test]
+fn join_queries_q3_q4_q5_q7_q8_q20() {
+    let (people, auctions, bids) = split(events());
+    let mut s = session(EVENTS);
+    // q3: sellers in OR, ID or CA of auctions in category 10.
+    let by_id: BTreeMap<i64, &Person> = people.iter().map(|p| (p.id, p)).collect();
+    let expected = sorted(
+        auctions
+            .iter()
+            .filter(|a| a.category == 10)
+            .filter_map(|a| {
+                let p = by_id.get(&a.seller)?;
+                ["OR", "ID", "CA"]
+                    .contains(&p.state.as_str())
+                    .then(|| format!("{}|{}|{}|{}", p.name, p.city, p.state, a.id))
+            })
+            .collect(),
+    );
+    assert!(!expected.is_empty());
+    assert_eq!(query(&mut s, Q3), expected, "q3");
+    // q4: the average winning price per category.
+    let mut finals: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
+    for a in &auctions {
+        let winning = bids
+            .iter()
+            .filter(|b| b.auction == a.id && a.date_time <= b.date_time && b.date_time <= a.expires)
+            .map(|b| b.price)
+            .max();
+        if let Some(price) = winning {
+            finals.entry(a.category).or_default().push(price);
+        }
+    }
+    let expected = sorted(
+        finals
+            .iter()
+            .map(|(c, f)| format!("{c}|{}", f.iter().sum::<i64>() / f.len() as i64))
+            .collect(),
+    );
+    assert!(!expected.is_empty());
+    assert_eq!(query(&mut s, Q4), expected, "q4");
+    // q5: the auctions with the most bids per 10 s window, sliding by 2 s.
+    let mut counts: BTreeMap<i64, BTreeMap<i64, i64>> = BTreeMap::new();
+    for b in &bids {
+        for start in window_starts(b.date_time, 10_000, 2_000) {
+            *counts
+                .entry(start)
+                .or_default()
+                .entry(b.auction)
+                .or_default() += 1;
+        }
+    }
+    let expected = sorted(
+        counts
+            .values()
+            .flat_map(|per_auction| {
+                let max = per_auction.values().copied().max().unwrap_or(0);
+                per_auction
+                    .iter()
+                    .filter(move |(_, n)| **n >= max)
+                    .map(|(a, n)| format!("{a}|{n}"))
+            })
+            .collect(),
+    );
+    assert_eq!(query(&mut s, Q5), expected, "q5");
+    // q7: the bids at the highest price of each 10 s window, within it.
+    let mut max_price: BTreeMap<i64, i64> = BTreeMap::new();
+    for b in &bids {
+        let start = b.date_time - b.date_time.rem_euclid(10_000);
+        let m = max_price.entry(start).or_insert(b.price);
+        *m = (*m).max(b.price);
+    }
+    let expected = sorted(
+        max_price
+            .iter()
+            .flat_map(|(start, m)| {
+                bids.iter()
+                    .filter(move |b| {
+                        b.price == *m && *start <= b.date_time && b.date_time <= start + 10_000
+                    })
+                    .map(|b| {
+                        format!(
+                            "{}|{}|{}|{}|{}",
+                            b.auction,
+                            b.bidder,
+                            b.price,
+                            ts(b.date_time),
+                            b.extra
+                        )
+                    })
+            })
+            .collect(),
+    );
+    assert!(!expected.is_empty());
+    assert_eq!(query(&mut s, Q7), expected, "q7");
+    // q8: people who created an auction in the 10 s window they joined in.
+    let window = |t: i64| t - t.rem_euclid(10_000);
+    let joined: BTreeSet<(i64, String, i64)> = people
+        .iter()
+        .map(|p| (p.id, p.name.clone(), window(p.date_time)))
+        .collect();
+    let selling: BTreeSet<(i64, i64)> = auctions
+        .iter()
+        .map(|a| (a.seller, window(a.date_time)))
+        .collect();
+    let expected = sorted(
+        joined
+            .iter()
+            .filter(|(id, _, w)| selling.contains(&(*id, *w)))
+            .map(|(id, name, w)| format!("{id}|{name}|{}", ts(*w)))
+            .collect(),
+    );
+    assert!(!expected.is_empty());
+    assert_eq!(query(&mut s, Q8), expected, "q8");
+    // q20: bids with their auction, for auctions in category 10.
+    let by_auction: BTreeMap<i64, &Auction> = auctions.iter().map(|a| (a.id, a)).collect();
+    let expected = sorted(
+        bids.iter()
+            .filter_map(|b| {
+                let a = by_auction.get(&b.auction).filter(|a| a.category == 10)?;
+                Some(format!(
+                    "{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}",
+                    b.auction,
+                    b.bidder,
+                    b.price,
+                    b.channel,
+                    b.url,
+                    ts(b.date_time),
+                    b.extra,
+                    a.item_name,
+                    a.description,
+                    a.initial_bid,
+                    a.reserve,
+                    ts(a.date_time),
+                    ts(a.expires),
+                    a.seller,
+                    a.category,
+                    a.extra
+                ))
+            })
+            .collect(),
+    );
+    assert!(!expected.is_empty());
+    assert_eq!(query(&mut s, Q20), expected, "q20");
+}
+
 fn sink_ddl(name: &str, columns: &str, dir: &std::path::Path) -> String {
     format!(
         "CREATE TABLE {name} ({columns}) WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'debezium-json')",
@@ -368,6 +547,12 @@ fn every_query_survives_stop_with_savepoint_and_rescale() {
         ("q17", "auction BIGINT, `day` VARCHAR, total_bids BIGINT, rank1_bids BIGINT, rank2_bids BIGINT, rank3_bids BIGINT, min_price BIGINT, max_price BIGINT, avg_price BIGINT, sum_price BIGINT", Q17),
         ("q21", "auction BIGINT, bidder BIGINT, price BIGINT, channel VARCHAR, channel_id VARCHAR", Q21),
         ("q22", "auction BIGINT, bidder BIGINT, price BIGINT, channel VARCHAR, dir1 VARCHAR, dir2 VARCHAR, dir3 VARCHAR", Q22),
+        ("q3", "name VARCHAR, city VARCHAR, state VARCHAR, id BIGINT", Q3),
+        ("q4", "id BIGINT, final BIGINT", Q4),
+        ("q5", "auction BIGINT, num BIGINT", Q5),
+        ("q7", "auction BIGINT, bidder BIGINT, price BIGINT, `dateTime` TIMESTAMP(3), extra VARCHAR", Q7),
+        ("q8", "id BIGINT, name VARCHAR, stime TIMESTAMP(3)", Q8),
+        ("q20", "auction BIGINT, bidder BIGINT, price BIGINT, channel VARCHAR, url VARCHAR, bid_dateTime TIMESTAMP(3), bid_extra VARCHAR, itemName VARCHAR, description VARCHAR, initialBid BIGINT, reserve BIGINT, auction_dateTime TIMESTAMP(3), expires TIMESTAMP(3), seller BIGINT, category BIGINT, auction_extra VARCHAR", Q20),
         (
             "window",
             "auction BIGINT, window_start TIMESTAMP(3), num BIGINT",
