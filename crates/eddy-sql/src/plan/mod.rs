@@ -19,7 +19,10 @@ use datafusion_expr::expr::AggregateFunction;
 use datafusion_expr::physical_planning_context::PhysicalPlanningContext;
 use datafusion_expr::type_coercion::binary::comparison_coercion;
 use datafusion_expr::utils::{conjunction, split_conjunction};
-use datafusion_expr::{Distinct, Expr, ExprSchemable, Join, JoinType, LogicalPlan, Operator};
+use datafusion_expr::{
+    Distinct, Expr, ExprSchemable, Filter, Join, JoinType, LogicalPlan, Operator, Projection,
+    Window,
+};
 use datafusion_physical_expr::{create_physical_expr, PhysicalExpr};
 use eddy_core::graph::VertexKind;
 use eddy_core::{Partitioning, VertexId};
@@ -35,6 +38,7 @@ use crate::exec::changelog::physical_schema;
 use crate::exec::group_agg::GroupAggOperator;
 use crate::exec::join::{JoinOperator, JoinSide, JoinSpec};
 use crate::exec::keys::key_hasher;
+use crate::exec::rank::{RankMode, RankOperator, RankSpec};
 use crate::exec::values::ValuesSource;
 use crate::exec::window::{WindowAggOperator, WindowOut, WindowSpec, WindowTvfOperator};
 use crate::functions::AggKind;
@@ -88,6 +92,108 @@ pub struct StreamPlanner {
     max_parallelism: u32,
     state_ttl_ms: Option<u64>,
     windows: Vec<WindowSpec>,
+    /// The rank filter found above a ROW_NUMBER window, for its translation.
+    pending_rank: Option<PendingRank>,
+    /// Whether the projection over a rank filter selects the row number.
+    rank_output_hint: Option<bool>,
+}
+
+/// A `WHERE rownum ...` bound waiting for its ROW_NUMBER window.
+struct PendingRank {
+    window: *const Window,
+    start: u64,
+    end: u64,
+    output_rank: bool,
+}
+
+/// The ROW_NUMBER window whose number is column `index` of `plan`, looking
+/// through aliases and projections.
+fn rank_source(plan: &LogicalPlan, index: usize) -> Option<&Window> {
+    match plan {
+        LogicalPlan::SubqueryAlias(a) => rank_source(&a.input, index),
+        LogicalPlan::Projection(p) => match unalias(p.expr.get(index)?) {
+            Expr::Column(c) => rank_source(&p.input, p.input.schema().index_of_column(c).ok()?),
+            _ => None,
+        },
+        LogicalPlan::Window(w) => {
+            let width = w.input.schema().fields().len();
+            let row_number = matches!(
+                w.window_expr.as_slice(),
+                [e] if matches!(unalias(e), Expr::WindowFunction(f) if f.fun.name() == "row_number")
+            );
+            (index >= width && row_number).then_some(w)
+        }
+        _ => None,
+    }
+}
+
+/// The column of a filter's input that is a row number, if any.
+fn rank_column(filter: &Filter) -> Option<(usize, &Window)> {
+    (0..filter.input.schema().fields().len())
+        .find_map(|i| rank_source(&filter.input, i).map(|w| (i, w)))
+}
+
+/// Whether a projection over a rank filter selects the row number.
+fn rank_hint(p: &Projection) -> Option<bool> {
+    let mut input = p.input.as_ref();
+    while let LogicalPlan::SubqueryAlias(a) = input {
+        input = &a.input;
+    }
+    let LogicalPlan::Filter(f) = input else {
+        return None;
+    };
+    let (column, _) = rank_column(f)?;
+    Some(p.expr.iter().any(|e| {
+        e.column_refs()
+            .iter()
+            .any(|c| p.input.schema().index_of_column(c).ok() == Some(column))
+    }))
+}
+
+/// An integer literal.
+fn literal_u64(e: &Expr) -> Option<u64> {
+    match e {
+        Expr::Literal(v, _) => match v.cast_to(&arrow::datatypes::DataType::Int64).ok()? {
+            ScalarValue::Int64(Some(n)) => u64::try_from(n).ok(),
+            _ => None,
+        },
+        Expr::Cast(c) => literal_u64(&c.expr),
+        _ => None,
+    }
+}
+
+/// The bounds a conjunct puts on the row number in `column`: (start, end).
+fn rank_bound(e: &Expr, column: usize, schema: &DFSchema) -> Option<(u64, u64)> {
+    let is_rank = |e: &Expr| match unalias(e) {
+        Expr::Column(c) => schema.index_of_column(c).ok() == Some(column),
+        Expr::Cast(c) => {
+            matches!(c.expr.as_ref(), Expr::Column(c) if schema.index_of_column(c).ok() == Some(column))
+        }
+        _ => false,
+    };
+    match e {
+        Expr::BinaryExpr(b) => {
+            let (op, n) = if is_rank(&b.left) {
+                (b.op, literal_u64(&b.right)?)
+            } else if is_rank(&b.right) {
+                (b.op.swap()?, literal_u64(&b.left)?)
+            } else {
+                return None;
+            };
+            match op {
+                Operator::LtEq => Some((1, n)),
+                Operator::Lt => Some((1, n.checked_sub(1)?)),
+                Operator::Eq => Some((n, n)),
+                Operator::GtEq => Some((n, u64::MAX)),
+                Operator::Gt => Some((n + 1, u64::MAX)),
+                _ => None,
+            }
+        }
+        Expr::Between(b) if !b.negated && is_rank(&b.expr) => {
+            Some((literal_u64(&b.low)?, literal_u64(&b.high)?))
+        }
+        _ => None,
+    }
 }
 
 fn edge() -> Arc<TypedEdge<RecordBatch>> {
@@ -149,6 +255,8 @@ impl StreamPlanner {
             max_parallelism,
             state_ttl_ms,
             windows: Vec::new(),
+            pending_rank: None,
+            rank_output_hint: None,
         }
     }
 
@@ -259,10 +367,14 @@ impl StreamPlanner {
                 }
             }
             LogicalPlan::Projection(p) => {
+                self.rank_output_hint = rank_hint(p);
                 let input = self.translate(&p.input)?;
                 self.calc(input, None, p.expr.clone(), p.schema.clone())
             }
             LogicalPlan::Filter(f) => {
+                if let Some(stream) = self.rank_filter(f)? {
+                    return Ok(stream);
+                }
                 // A filter over an inner join is part of the join's condition.
                 if let LogicalPlan::Join(j) = f.input.as_ref() {
                     if j.join_type == JoinType::Inner {
@@ -307,9 +419,12 @@ impl StreamPlanner {
             )),
             LogicalPlan::Limit(_) => Err(SqlError::unsupported("LIMIT on a stream")),
             LogicalPlan::Join(j) => self.join(j, None),
-            LogicalPlan::Window(_) => Err(SqlError::unsupported(
-                "OVER windows and ROW_NUMBER() (not yet built in eddy's SQL runtime)",
-            )),
+            LogicalPlan::Window(w) => match self.pending_rank.take() {
+                Some(rank) if std::ptr::eq(rank.window, w) => self.rank(w, rank),
+                _ => Err(SqlError::unsupported(
+                    "OVER windows other than ROW_NUMBER() filtered on its number (Top-N, deduplication)",
+                )),
+            },
             other => Err(SqlError::unsupported(format!(
                 "the plan node {} in a streaming query",
                 other.display()
@@ -803,6 +918,163 @@ impl StreamPlanner {
             schema,
             updating: true,
             updated_by: Some(format!("{what} ({name})")),
+        })
+    }
+
+    /// A filter bounding a ROW_NUMBER: Top-N or deduplication, then the rest
+    /// of the filter. `None` when the filter bounds no row number.
+    fn rank_filter(&mut self, f: &Filter) -> SqlResult<Option<Stream>> {
+        let Some((column, window)) = rank_column(f) else {
+            return Ok(None);
+        };
+        let (mut start, mut end) = (1u64, u64::MAX);
+        let mut rest = Vec::new();
+        for c in split_conjunction(&f.predicate) {
+            match rank_bound(c, column, f.input.schema()) {
+                Some((s, e)) => {
+                    start = start.max(s);
+                    end = end.min(e);
+                }
+                None => rest.push(c.clone()),
+            }
+        }
+        if end == u64::MAX {
+            return Err(SqlError::unsupported(
+                "ROW_NUMBER() without an upper bound on its number (Top-N needs WHERE rownum <= N)",
+            ));
+        }
+        self.pending_rank = Some(PendingRank {
+            window,
+            start,
+            end,
+            output_rank: self.rank_output_hint.take().unwrap_or(true),
+        });
+        let input = self.translate(&f.input)?;
+        if self.pending_rank.take().is_some() {
+            return Err(SqlError::unsupported("this use of ROW_NUMBER()"));
+        }
+        match conjunction(rest) {
+            None => Ok(Some(input)),
+            Some(predicate) => {
+                let exprs = input
+                    .schema
+                    .columns()
+                    .into_iter()
+                    .map(Expr::Column)
+                    .collect();
+                let schema = input.schema.clone();
+                Ok(Some(self.calc(input, Some(predicate), exprs, schema)?))
+            }
+        }
+    }
+
+    /// Top-N or deduplication over a ROW_NUMBER window.
+    fn rank(&mut self, w: &Window, rank: PendingRank) -> SqlResult<Stream> {
+        let Some(Expr::WindowFunction(function)) = w.window_expr.first().map(unalias) else {
+            return Err(SqlError::unsupported("this use of ROW_NUMBER()"));
+        };
+        let params = &function.params;
+        if params.order_by.is_empty() {
+            return Err(SqlError::new(
+                "ROW_NUMBER() for Top-N needs an ORDER BY in its OVER clause",
+            ));
+        }
+        let input = self.translate(&w.input)?;
+        let width = input.schema.fields().len();
+        let mut needed = params.partition_by.clone();
+        needed.extend(params.order_by.iter().map(|s| s.expr.clone()));
+        let (stream, columns) = self.with_columns(input, &needed)?;
+        let keys = columns[..params.partition_by.len()].to_vec();
+        let order: Vec<(usize, arrow::compute::SortOptions)> = columns[params.partition_by.len()..]
+            .iter()
+            .zip(&params.order_by)
+            .map(|(&c, s)| {
+                (
+                    c,
+                    arrow::compute::SortOptions {
+                        descending: !s.asc,
+                        nulls_first: s.nulls_first,
+                    },
+                )
+            })
+            .collect();
+        let in_arrow = stream.arrow();
+        if !keys.is_empty() {
+            crate::exec::keys::KeyCodec::new(&in_arrow, &keys)?;
+        }
+        let time = match order.as_slice() {
+            [(c, _)] => stream.attrs.get(*c).copied(),
+            _ => None,
+        };
+        let dedup = rank.start == 1 && rank.end == 1 && !rank.output_rank && !stream.updating;
+        let descending = order.first().is_some_and(|(_, o)| o.descending);
+        let mode = match time {
+            Some(Attr::Rowtime | Attr::WindowTime(_)) if dedup => RankMode::RowtimeDedup {
+                keep_last: descending,
+            },
+            Some(Attr::Proctime) if dedup => RankMode::ProctimeDedup {
+                keep_last: descending,
+            },
+            _ => RankMode::TopN {
+                start: rank.start,
+                end: rank.end,
+                output_rank: rank.output_rank,
+            },
+        };
+        let updating = mode != RankMode::ProctimeDedup { keep_last: false };
+        let output = physical_schema(&w.schema, updating);
+        let partition: Vec<String> = params.partition_by.iter().map(short).collect();
+        let sort: Vec<String> = params.order_by.iter().map(|s| s.to_string()).collect();
+        let name = match mode {
+            RankMode::TopN { .. } => format!(
+                "Rank(rankType=[ROW_NUMBER], rankRange=[rankStart={}, rankEnd={}], partitionBy=[{}], orderBy=[{}])",
+                rank.start,
+                rank.end,
+                partition.join(", "),
+                sort.join(", ")
+            ),
+            RankMode::RowtimeDedup { keep_last } | RankMode::ProctimeDedup { keep_last } => format!(
+                "Deduplicate(keep=[{}], key=[{}], order=[{}])",
+                if keep_last { "LastRow" } else { "FirstRow" },
+                partition.join(", "),
+                if matches!(mode, RankMode::RowtimeDedup { .. }) { "ROWTIME" } else { "PROCTIME" }
+            ),
+        };
+        let spec = RankSpec {
+            input: in_arrow.clone(),
+            width,
+            keys: keys.clone(),
+            order,
+            mode,
+            output,
+            ttl_ms: self.state_ttl_ms,
+        };
+        let vertex = self.job.add(
+            &name,
+            VertexKind::OneInput,
+            self.parallelism,
+            self.max_parallelism,
+            Arc::new(OperatorVertex::new(move |_| {
+                RankOperator::new(spec.clone())
+            })),
+        );
+        self.connect(
+            stream.vertex,
+            vertex,
+            Partitioning::Hash,
+            Some((in_arrow, keys)),
+        );
+        let mut attrs: Vec<Attr> = stream.attrs[..width].to_vec();
+        if updating {
+            attrs.iter_mut().for_each(|a| *a = Attr::Plain);
+        }
+        attrs.push(Attr::Plain);
+        Ok(Stream {
+            vertex,
+            schema: w.schema.clone(),
+            updating,
+            attrs,
+            updated_by: updating.then(|| name.clone()),
         })
     }
 
