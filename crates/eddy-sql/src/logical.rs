@@ -90,6 +90,7 @@ impl<'a> Planner<'a> {
         let mut statement = statements.remove(0);
         if let Statement::Query(query) = &mut statement {
             crate::naming::name_columns(query);
+            crate::legacy_window::rewrite(query, &mut self.tvfs)?;
         }
         if !matches!(statement, Statement::Query(_)) {
             return Err(SqlError::new(format!(

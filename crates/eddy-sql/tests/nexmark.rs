@@ -120,6 +120,8 @@ const Q20: &str = include_str!("nexmark/q20.sql");
 const Q9: &str = include_str!("nexmark/q9.sql");
 const Q18: &str = include_str!("nexmark/q18.sql");
 const Q19: &str = include_str!("nexmark/q19.sql");
+const Q11: &str = include_str!("nexmark/q11.sql");
+const Q12: &str = include_str!("nexmark/q12.sql");
 
 fn rank(price: i64) -> usize {
     if price < 10_000 {
@@ -527,6 +529,68 @@ fn join_queries_q3_q4_q5_q7_q8_q20() {
     assert_eq!(query(&mut s, Q20), expected, "q20");
 }
 
+#[test]
+fn session_query_q11() {
+    let bids = bids();
+    let mut s = session(EVENTS);
+    let mut times: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
+    for b in &bids {
+        times.entry(b.bidder).or_default().push(b.date_time);
+    }
+    let mut expected = Vec::new();
+    for (bidder, mut ts) in times {
+        ts.sort_unstable();
+        let (mut start, mut end, mut count) = (ts[0], ts[0] + 10_000, 0);
+        for t in ts {
+            if t > end {
+                expected.push(format!(
+                    "{bidder}|{count}|{}|{}",
+                    self::ts(start),
+                    self::ts(end)
+                ));
+                (start, count) = (t, 0);
+            }
+            end = end.max(t + 10_000);
+            count += 1;
+        }
+        expected.push(format!(
+            "{bidder}|{count}|{}|{}",
+            self::ts(start),
+            self::ts(end)
+        ));
+    }
+    assert_eq!(query(&mut s, Q11), sorted(expected), "q11");
+}
+
+/// q12 windows processing time, so only the shape of its result is fixed:
+/// 10 s windows on 10 s boundaries whose counts add up to each bidder's bids.
+#[test]
+fn processing_time_query_q12() {
+    let bids = bids();
+    let mut s = session(EVENTS);
+    s.execute_sql("CREATE VIEW B AS SELECT *, PROCTIME() as p_time FROM bid")
+        .unwrap();
+    let mut expected: BTreeMap<String, i64> = BTreeMap::new();
+    for b in &bids {
+        *expected.entry(b.bidder.to_string()).or_default() += 1;
+    }
+    let mut actual: BTreeMap<String, i64> = BTreeMap::new();
+    let parse = |t: &str| {
+        chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%d %H:%M:%S%.3f")
+            .unwrap()
+            .and_utc()
+            .timestamp_millis()
+    };
+    for row in query(&mut s, Q12) {
+        let cells: Vec<&str> = row.split('|').collect();
+        let (start, end) = (parse(cells[2]), parse(cells[3]));
+        assert_eq!(end - start, 10_000, "{row}");
+        assert_eq!(start % 10_000, 0, "{row}");
+        *actual.entry(cells[0].to_string()).or_default() += cells[1].parse::<i64>().unwrap();
+    }
+    assert_eq!(actual, expected, "q12");
+}
+
 fn bid_line(b: &Bid) -> String {
     format!(
         "{}|{}|{}|{}|{}|{}|{}",
@@ -665,6 +729,7 @@ fn every_query_survives_stop_with_savepoint_and_rescale() {
         ("q7", "auction BIGINT, bidder BIGINT, price BIGINT, `dateTime` TIMESTAMP(3), extra VARCHAR", Q7, None),
         ("q8", "id BIGINT, name VARCHAR, stime TIMESTAMP(3)", Q8, None),
         ("q20", "auction BIGINT, bidder BIGINT, price BIGINT, channel VARCHAR, url VARCHAR, bid_dateTime TIMESTAMP(3), bid_extra VARCHAR, itemName VARCHAR, description VARCHAR, initialBid BIGINT, reserve BIGINT, auction_dateTime TIMESTAMP(3), expires TIMESTAMP(3), seller BIGINT, category BIGINT, auction_extra VARCHAR", Q20, None),
+        ("q11", "bidder BIGINT, bid_count BIGINT, starttime TIMESTAMP(3), endtime TIMESTAMP(3)", Q11, None),
         ("q9", "id BIGINT, itemName VARCHAR, description VARCHAR, initialBid BIGINT, reserve BIGINT, `dateTime` TIMESTAMP(3), expires TIMESTAMP(3), seller BIGINT, category BIGINT, extra VARCHAR, auction BIGINT, bidder BIGINT, price BIGINT, bid_dateTime TIMESTAMP(3), bid_extra VARCHAR", Q9, Some(&[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 13])),
         ("q18", "auction BIGINT, bidder BIGINT, price BIGINT, channel VARCHAR, url VARCHAR, `dateTime` TIMESTAMP(3), extra VARCHAR", Q18, Some(&[0, 1, 5])),
         ("q19", "auction BIGINT, bidder BIGINT, price BIGINT, channel VARCHAR, url VARCHAR, `dateTime` TIMESTAMP(3), extra VARCHAR, rank_number BIGINT", Q19, Some(&[0, 2, 7])),

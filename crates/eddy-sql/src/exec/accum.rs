@@ -156,6 +156,51 @@ impl AggSpec {
         Ok(())
     }
 
+    /// Folds `later` (the accumulator of rows after `acc`'s) into `acc`, for
+    /// merging session windows.
+    pub fn merge(&self, acc: &mut Acc, later: Acc) {
+        match (acc, later) {
+            (Acc::Count(a), Acc::Count(b)) => *a += b,
+            (Acc::Sum { sum, n }, Acc::Sum { sum: other, n: m }) => {
+                if !other.is_null() {
+                    *sum = add(sum, &other, 1);
+                }
+                *n += m;
+            }
+            (Acc::Extreme(a), Acc::Extreme(b)) => {
+                let better = !b.is_null()
+                    && (a.is_null()
+                        || match self.kind {
+                            AggKind::Min => b < *a,
+                            _ => b > *a,
+                        });
+                if better {
+                    *a = b;
+                }
+            }
+            (Acc::Values(a), Acc::Values(b)) => {
+                for (v, n) in b {
+                    let count = a.entry(v.clone()).or_insert(0);
+                    *count += n;
+                    if *count == 0 {
+                        a.remove(&v);
+                    }
+                }
+            }
+            (Acc::Pick(a), Acc::Pick(b)) => {
+                let take = match self.kind {
+                    AggKind::FirstValue => a.is_null(),
+                    _ => !b.is_null(),
+                };
+                if take {
+                    *a = b;
+                }
+            }
+            // Accumulators of one spec always have the same shape.
+            _ => {}
+        }
+    }
+
     /// The result.
     pub fn result(&self, acc: &Acc) -> Val {
         match acc {

@@ -65,6 +65,13 @@ impl Aggs {
         Ok(())
     }
 
+    /// Folds the accumulators of later rows into `accs`.
+    pub fn merge(&self, accs: &mut [Acc], later: Vec<Acc>) {
+        for ((spec, acc), other) in self.specs.iter().zip(accs.iter_mut()).zip(later) {
+            spec.merge(acc, other);
+        }
+    }
+
     /// The results of the accumulators.
     pub fn results(&self, accs: &[Acc]) -> Vec<Val> {
         self.specs

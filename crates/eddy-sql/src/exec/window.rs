@@ -39,6 +39,12 @@ pub enum WindowSpec {
         /// Shift of the window boundaries.
         offset: i64,
     },
+    /// Sessions: a row opens `[ts, ts + gap)`; overlapping windows of a key
+    /// merge in the aggregation.
+    Session {
+        /// The gap that ends a session.
+        gap: i64,
+    },
     /// Windows growing by `step` up to `size`, then starting over.
     Cumulate {
         /// Growth step.
@@ -76,6 +82,7 @@ impl WindowSpec {
                     start += slide;
                 }
             }
+            WindowSpec::Session { gap } => f(ts, ts + gap),
             WindowSpec::Cumulate { step, size, offset } => {
                 let start = floor_to(ts, size, offset);
                 let mut end = floor_to(ts, step, offset) + step;
@@ -97,6 +104,7 @@ fn millis(array: &ArrayRef) -> Result<TimestampMillisecondArray> {
 /// window it falls into. Rows whose windows have all fired are late and dropped.
 pub struct WindowTvfOperator {
     spec: WindowSpec,
+    proctime: bool,
     time_column: usize,
     schema: SchemaRef,
     watermark: Timestamp,
@@ -108,11 +116,20 @@ impl WindowTvfOperator {
     pub fn new(spec: WindowSpec, time_column: usize, schema: SchemaRef) -> Self {
         WindowTvfOperator {
             spec,
+            proctime: false,
             time_column,
             schema,
             watermark: Timestamp::MIN,
             late: None,
         }
+    }
+}
+
+impl WindowTvfOperator {
+    /// Windows over processing time: no row is late.
+    pub fn processing_time(mut self) -> Self {
+        self.proctime = true;
+        self
     }
 }
 
@@ -139,8 +156,11 @@ impl Operator for WindowTvfOperator {
             }
             let before = rows.len();
             let watermark = self.watermark;
+            // A session row may still merge into an open session; the
+            // aggregation decides whether it is late.
+            let session = matches!(self.spec, WindowSpec::Session { .. }) || self.proctime;
             self.spec.assign(ts.value(i), |start, end| {
-                if end - 1 > watermark {
+                if session || end - 1 > watermark {
                     rows.push(i as u32);
                     starts.push(start);
                     ends.push(end);
@@ -210,6 +230,10 @@ pub struct WindowAggOperator {
     codec: Option<KeyCodec>,
     backend: Option<KeyedStateBackend<Vec<u8>>>,
     state: Option<ValueState<Vec<Acc>, TimeWindow>>,
+    /// Session mode: each key's open sessions.
+    sessions: Option<ValueState<Vec<(i64, i64)>>>,
+    merging: bool,
+    proctime: bool,
     timers: TimerService<Vec<u8>, TimeWindow>,
     restored: Vec<OperatorSnapshot>,
     late: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
@@ -238,20 +262,48 @@ impl WindowAggOperator {
             codec: None,
             backend: None,
             state: None,
+            sessions: None,
+            merging: false,
+            proctime: false,
             timers: TimerService::new(),
             restored: Vec::new(),
             late: None,
         }
     }
 
-    fn fire(&mut self, out: &mut Emitter<'_, RecordBatch>) -> Result<()> {
+    /// Merges overlapping windows per key (session windows).
+    pub fn merging(mut self) -> Self {
+        self.merging = true;
+        self
+    }
+
+    /// Fires windows by processing time (their end passes the clock).
+    pub fn processing_time(mut self) -> Self {
+        self.proctime = true;
+        self
+    }
+
+    /// Emits the windows whose timers are due: event-time timers up to the
+    /// watermark, or processing-time timers up to `now`.
+    fn fire(&mut self, out: &mut Emitter<'_, RecordBatch>, now: Option<Timestamp>) -> Result<()> {
         let (Some(backend), Some(state)) = (self.backend.as_mut(), self.state.as_ref()) else {
             return Ok(());
         };
         let mut fired: Vec<(Vec<u8>, TimeWindow, Vec<Val>)> = Vec::new();
-        while let Some(timer) = self.timers.pop_event_time() {
+        while let Some(timer) = match now {
+            None => self.timers.pop_event_time(),
+            Some(now) => self.timers.pop_processing_time(now),
+        } {
             backend.set_current_key(timer.key.clone());
             if let Some(accs) = state.take_in(backend, &timer.namespace) {
+                if let Some(sessions) = &self.sessions {
+                    let w = &timer.namespace;
+                    let mut open = sessions.take(backend).unwrap_or_default();
+                    open.retain(|s| *s != (w.start, w.end));
+                    if !open.is_empty() {
+                        sessions.update(backend, open);
+                    }
+                }
                 let results = self.aggs.results(&accs);
                 fired.push((timer.key, timer.namespace, results));
             }
@@ -299,6 +351,9 @@ impl Operator for WindowAggOperator {
     fn open(&mut self, ctx: &OperatorContext) -> Result<()> {
         let mut backend: KeyedStateBackend<Vec<u8>> = backend_for(ctx);
         self.state = Some(backend.value_state_in(ValueStateDescriptor::new("window-aggs"))?);
+        if self.merging {
+            self.sessions = Some(backend.value_state(ValueStateDescriptor::new("sessions"))?);
+        }
         restore_keyed_and_timers(
             &mut backend,
             std::mem::take(&mut self.restored),
@@ -334,7 +389,7 @@ impl Operator for WindowAggOperator {
         let mut late = 0;
         for i in 0..batch.num_rows() {
             let (start, end) = (starts.value(i), ends.value(i));
-            if end - 1 <= watermark {
+            if end - 1 <= watermark && !self.merging && !self.proctime {
                 late += 1;
                 continue;
             }
@@ -345,23 +400,72 @@ impl Operator for WindowAggOperator {
             }
             entry.push(i);
         }
-        if late > 0 {
-            if let Some(c) = &self.late {
-                c.fetch_add(late, std::sync::atomic::Ordering::Relaxed);
-            }
-        }
         let kinds = changelog::kinds(&batch);
         for group in order {
             let rows = &groups[&group];
             let (key, start, end) = group;
-            let window = TimeWindow { start, end };
             backend.set_current_key(key.to_vec());
-            let mut accs = match state.take_in(backend, &window) {
-                Some(accs) => accs,
-                None => {
+            let (window, mut accs) = match &self.sessions {
+                Some(sessions) => {
+                    // The row's window absorbs every open session it touches.
+                    let mut open = sessions.take(backend).unwrap_or_default();
+                    let mut merged = (start, end);
+                    let mut absorbed = Vec::new();
+                    while let Some(at) =
+                        open.iter().position(|s| s.0 <= merged.1 && s.1 >= merged.0)
+                    {
+                        let s = open.swap_remove(at);
+                        merged = (merged.0.min(s.0), merged.1.max(s.1));
+                        absorbed.push(s);
+                    }
+                    if merged.1 - 1 <= watermark {
+                        open.extend(absorbed);
+                        if !open.is_empty() {
+                            sessions.update(backend, open);
+                        }
+                        late += rows.len() as u64;
+                        continue;
+                    }
+                    absorbed.sort_unstable();
+                    let mut accs = self.aggs.create();
+                    for s in absorbed {
+                        let w = TimeWindow {
+                            start: s.0,
+                            end: s.1,
+                        };
+                        if let Some(earlier) = state.take_in(backend, &w) {
+                            self.aggs.merge(&mut accs, earlier);
+                        }
+                    }
+                    open.push(merged);
+                    sessions.update(backend, open);
+                    let window = TimeWindow {
+                        start: merged.0,
+                        end: merged.1,
+                    };
                     self.timers
-                        .register_event_time_timer(end - 1, &key.to_vec(), &window);
-                    self.aggs.create()
+                        .register_event_time_timer(merged.1 - 1, &key.to_vec(), &window);
+                    (window, accs)
+                }
+                None => {
+                    let window = TimeWindow { start, end };
+                    let accs = match state.take_in(backend, &window) {
+                        Some(accs) => accs,
+                        None if self.proctime => {
+                            self.timers.register_processing_time_timer(
+                                end - 1,
+                                &key.to_vec(),
+                                &window,
+                            );
+                            self.aggs.create()
+                        }
+                        None => {
+                            self.timers
+                                .register_event_time_timer(end - 1, &key.to_vec(), &window);
+                            self.aggs.create()
+                        }
+                    };
+                    (window, accs)
                 }
             };
             for &i in rows {
@@ -376,6 +480,11 @@ impl Operator for WindowAggOperator {
             }
             state.update_in(backend, &window, accs);
         }
+        if late > 0 {
+            if let Some(c) = &self.late {
+                c.fetch_add(late, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
         Ok(())
     }
 
@@ -385,8 +494,25 @@ impl Operator for WindowAggOperator {
         out: &mut Emitter<'_, RecordBatch>,
     ) -> Result<()> {
         self.timers.advance_watermark(watermark);
-        self.fire(out)?;
+        self.fire(out, None)?;
         out.emit_watermark(watermark)
+    }
+
+    fn next_processing_time(&self) -> Option<Timestamp> {
+        self.timers.peek_processing_time()
+    }
+
+    fn on_processing_time(
+        &mut self,
+        now: Timestamp,
+        out: &mut Emitter<'_, RecordBatch>,
+    ) -> Result<()> {
+        self.fire(out, Some(now))
+    }
+
+    /// A bounded input's processing-time windows are emitted when it ends.
+    fn end_input(&mut self, out: &mut Emitter<'_, RecordBatch>) -> Result<()> {
+        self.fire(out, Some(Timestamp::MAX))
     }
 
     fn snapshot_state(&mut self, _: u64) -> Result<OperatorSnapshot> {

@@ -92,6 +92,10 @@ pub struct StreamPlanner {
     max_parallelism: u32,
     state_ttl_ms: Option<u64>,
     windows: Vec<WindowSpec>,
+    /// Per window TVF, its `PARTITION BY` columns (SESSION).
+    session_partitions: Vec<Vec<String>>,
+    /// Per window TVF, whether it windows processing time.
+    window_proctime: Vec<bool>,
     /// The rank filter found above a ROW_NUMBER window, for its translation.
     pending_rank: Option<PendingRank>,
     /// Whether the projection over a rank filter selects the row number.
@@ -255,6 +259,8 @@ impl StreamPlanner {
             max_parallelism,
             state_ttl_ms,
             windows: Vec::new(),
+            session_partitions: Vec::new(),
+            window_proctime: Vec::new(),
             pending_rank: None,
             rank_output_hint: None,
         }
@@ -538,6 +544,7 @@ impl StreamPlanner {
                     .schema
                     .index_of_column(c)
                     .map_or(Attr::Plain, |i| input.attrs[i]),
+                Expr::ScalarFunction(f) if f.func.name() == "proctime" => Attr::Proctime,
                 _ => Attr::Plain,
             })
             .collect();
@@ -585,14 +592,7 @@ impl StreamPlanner {
         let input = self.translate(&tvf.input)?;
         let call = &tvf.call;
         match input.attrs[tvf.time_column] {
-            Attr::Rowtime | Attr::WindowTime(_) => {}
-            Attr::Proctime => {
-                return Err(SqlError::unsupported(format!(
-                    "{} windows over processing time ('{}' is a PROCTIME() column)",
-                    call.kind.name(),
-                    call.time_column
-                )))
-            }
+            Attr::Rowtime | Attr::WindowTime(_) | Attr::Proctime => {}
             _ => {
                 return Err(SqlError::new(format!(
                     "the time column '{}' of {} must be a time attribute (declare a WATERMARK for it), but it is a plain {}",
@@ -611,7 +611,10 @@ impl StreamPlanner {
         }
         let iv = &call.intervals;
         let spec = match call.kind {
-            TvfKind::Tumble => WindowSpec::Tumble { size: iv[0], offset: iv[1] },
+            TvfKind::Tumble => WindowSpec::Tumble {
+                size: iv[0],
+                offset: iv[1],
+            },
             TvfKind::Hop => {
                 if iv[1] % iv[0] != 0 {
                     return Err(SqlError::new(format!(
@@ -619,7 +622,11 @@ impl StreamPlanner {
                         iv[1], iv[0]
                     )));
                 }
-                WindowSpec::Hop { slide: iv[0], size: iv[1], offset: iv[2] }
+                WindowSpec::Hop {
+                    slide: iv[0],
+                    size: iv[1],
+                    offset: iv[2],
+                }
             }
             TvfKind::Cumulate => {
                 if iv[1] % iv[0] != 0 {
@@ -628,16 +635,19 @@ impl StreamPlanner {
                         iv[1], iv[0]
                     )));
                 }
-                WindowSpec::Cumulate { step: iv[0], size: iv[1], offset: iv[2] }
+                WindowSpec::Cumulate {
+                    step: iv[0],
+                    size: iv[1],
+                    offset: iv[2],
+                }
             }
-            TvfKind::Session => {
-                return Err(SqlError::unsupported(
-                    "SESSION window TVF (not yet built in eddy's SQL runtime; TUMBLE, HOP and CUMULATE are)",
-                ))
-            }
+            TvfKind::Session => WindowSpec::Session { gap: iv[0] },
         };
+        let proctime = input.attrs[tvf.time_column] == Attr::Proctime;
         let id = self.windows.len();
         self.windows.push(spec);
+        self.session_partitions.push(call.partition_by.clone());
+        self.window_proctime.push(proctime);
         let schema: DFSchemaRef = DFSchema::try_from(tvf.schema.as_ref().clone())?.into();
         let output = physical_schema(&schema, false);
         let time_column = tvf.time_column;
@@ -648,7 +658,14 @@ impl StreamPlanner {
             ),
             input.vertex,
             Partitioning::Forward,
-            move |_| WindowTvfOperator::new(spec, time_column, output.clone()),
+            move |_| {
+                let operator = WindowTvfOperator::new(spec, time_column, output.clone());
+                if proctime {
+                    operator.processing_time()
+                } else {
+                    operator
+                }
+            },
         );
         let mut attrs = input.attrs.clone();
         attrs.extend([
@@ -826,6 +843,31 @@ impl StreamPlanner {
                 attrs.push(Attr::Plain);
             }
             let spec = self.windows[w];
+            let merging = matches!(spec, WindowSpec::Session { .. });
+            let proctime = self.window_proctime[w];
+            if merging && proctime {
+                return Err(SqlError::unsupported(
+                    "SESSION windows over processing time",
+                ));
+            }
+            if merging {
+                // Sessions are formed per PARTITION BY key, which must be
+                // exactly the aggregation's other keys.
+                let mut grouped: Vec<String> = keys
+                    .iter()
+                    .map(|&k| in_arrow.field(k).name().clone())
+                    .collect();
+                let mut partition = self.session_partitions[w].clone();
+                grouped.sort();
+                partition.sort();
+                if grouped != partition {
+                    return Err(SqlError::unsupported(format!(
+                        "a SESSION window aggregation grouped by [{}] over sessions partitioned by [{}] (group by exactly the PARTITION BY columns)",
+                        grouped.join(", "),
+                        partition.join(", ")
+                    )));
+                }
+            }
             let name = format!(
                 "WindowAggregate(groupBy=[{}], window=[{:?}], select=[{}])",
                 group_names.join(", "),
@@ -846,7 +888,7 @@ impl StreamPlanner {
                         output.clone(),
                     );
                     Arc::new(OperatorVertex::new(move |_| {
-                        WindowAggOperator::new(
+                        let operator = WindowAggOperator::new(
                             in_arrow.clone(),
                             keys.clone(),
                             start,
@@ -854,7 +896,17 @@ impl StreamPlanner {
                             aggs.clone(),
                             outputs.clone(),
                             output.clone(),
-                        )
+                        );
+                        let operator = if proctime {
+                            operator.processing_time()
+                        } else {
+                            operator
+                        };
+                        if merging {
+                            operator.merging()
+                        } else {
+                            operator
+                        }
                     }))
                 },
             );
