@@ -101,6 +101,21 @@ impl TableSource for ConnectorSource {
     }
 }
 
+/// A table read with `FOR SYSTEM_TIME AS OF` (the right side of a lookup join).
+#[derive(Debug)]
+pub struct LookupSource {
+    /// The table.
+    pub table: Arc<TableDef>,
+    /// The clause.
+    pub call: crate::temporal::LookupCall,
+}
+
+impl TableSource for LookupSource {
+    fn schema(&self) -> SchemaRef {
+        self.table.schema.clone()
+    }
+}
+
 /// The planner's view of a view: its plan.
 #[derive(Debug)]
 pub struct ViewSource {

@@ -31,6 +31,7 @@ pub struct Planner<'a> {
     options: ConfigOptions,
     planners: Vec<Arc<dyn ExprPlanner>>,
     tvfs: Vec<TvfCall>,
+    lookups: Vec<crate::temporal::LookupCall>,
     physical: Option<SchemaRef>,
 }
 
@@ -68,6 +69,7 @@ impl<'a> Planner<'a> {
             options,
             planners,
             tvfs: Vec::new(),
+            lookups: Vec::new(),
             physical: None,
         }
     }
@@ -82,6 +84,8 @@ impl<'a> Planner<'a> {
     pub fn plan_query(&mut self, sql: &str) -> SqlResult<LogicalPlan> {
         let (text, calls) = tvf::extract(sql, self.tvfs.len())?;
         self.tvfs.extend(calls);
+        let (text, lookups) = crate::temporal::extract(&text, self.lookups.len())?;
+        self.lookups.extend(lookups);
         let dialect = GenericDialect {};
         let mut statements = Parser::parse_sql(&dialect, &text)?;
         if statements.len() != 1 {
@@ -225,6 +229,21 @@ impl ContextProvider for Planner<'_> {
         if let Some(index) = table.strip_prefix(tvf::PLACEHOLDER) {
             let index: usize = index.parse().unwrap_or(usize::MAX);
             return self.tvf_source(index);
+        }
+        if let Some(index) = table.strip_prefix(crate::temporal::PLACEHOLDER) {
+            let Some(call) = index.parse().ok().and_then(|i: usize| self.lookups.get(i)) else {
+                return plan_err!("lookup table {index} is unknown");
+            };
+            let Some(def) = self.catalog.tables.get(&call.table) else {
+                return plan_err!(
+                    "FOR SYSTEM_TIME AS OF reads a table, and '{}' is not one",
+                    call.table
+                );
+            };
+            return Ok(Arc::new(crate::catalog::LookupSource {
+                table: def.clone(),
+                call: call.clone(),
+            }));
         }
         if table == PHYSICAL {
             if let Some(schema) = &self.physical {

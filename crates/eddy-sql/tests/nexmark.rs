@@ -16,11 +16,25 @@ use eddy_sql::{Output, Session};
 
 const EVENTS: u64 = 20_000;
 
+/// The side input of q13: key `k` has the value `v<k>`, for keys below 10 000.
+fn side_input() -> std::path::PathBuf {
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("nexmark-side-input.csv");
+    if !path.exists() {
+        let text: String = (0..10_000).map(|k| format!("{k},v{k}\n")).collect();
+        let partial = path.with_extension(format!("{}.tmp", std::process::id()));
+        std::fs::write(&partial, text).unwrap();
+        std::fs::rename(&partial, &path).unwrap();
+    }
+    path
+}
+
 fn ddl(events: u64, extra: &str) -> String {
     include_str!("nexmark/ddl.sql")
         .replace("${EVENTS}", &events.to_string())
         .replace("${EXTRA}", extra)
         + include_str!("nexmark/views.sql")
+        + &include_str!("nexmark/side_input.sql")
+            .replace("${SIDE_INPUT}", &side_input().display().to_string())
 }
 
 fn session(events: u64) -> Session {
@@ -122,6 +136,7 @@ const Q18: &str = include_str!("nexmark/q18.sql");
 const Q19: &str = include_str!("nexmark/q19.sql");
 const Q11: &str = include_str!("nexmark/q11.sql");
 const Q12: &str = include_str!("nexmark/q12.sql");
+const Q13: &str = include_str!("nexmark/q13.sql");
 
 fn rank(price: i64) -> usize {
     if price < 10_000 {
@@ -591,6 +606,27 @@ fn processing_time_query_q12() {
     assert_eq!(actual, expected, "q12");
 }
 
+#[test]
+fn lookup_query_q13() {
+    let bids = bids();
+    let mut s = session(EVENTS);
+    let expected = sorted(
+        bids.iter()
+            .map(|b| {
+                format!(
+                    "{}|{}|{}|{}|v{}",
+                    b.auction,
+                    b.bidder,
+                    b.price,
+                    ts(b.date_time),
+                    b.auction % 10_000
+                )
+            })
+            .collect(),
+    );
+    assert_eq!(query(&mut s, Q13), expected, "q13");
+}
+
 fn bid_line(b: &Bid) -> String {
     format!(
         "{}|{}|{}|{}|{}|{}|{}",
@@ -730,6 +766,7 @@ fn every_query_survives_stop_with_savepoint_and_rescale() {
         ("q8", "id BIGINT, name VARCHAR, stime TIMESTAMP(3)", Q8, None),
         ("q20", "auction BIGINT, bidder BIGINT, price BIGINT, channel VARCHAR, url VARCHAR, bid_dateTime TIMESTAMP(3), bid_extra VARCHAR, itemName VARCHAR, description VARCHAR, initialBid BIGINT, reserve BIGINT, auction_dateTime TIMESTAMP(3), expires TIMESTAMP(3), seller BIGINT, category BIGINT, auction_extra VARCHAR", Q20, None),
         ("q11", "bidder BIGINT, bid_count BIGINT, starttime TIMESTAMP(3), endtime TIMESTAMP(3)", Q11, None),
+        ("q13", "auction BIGINT, bidder BIGINT, price BIGINT, `dateTime` TIMESTAMP(3), `value` VARCHAR", Q13, None),
         ("q9", "id BIGINT, itemName VARCHAR, description VARCHAR, initialBid BIGINT, reserve BIGINT, `dateTime` TIMESTAMP(3), expires TIMESTAMP(3), seller BIGINT, category BIGINT, extra VARCHAR, auction BIGINT, bidder BIGINT, price BIGINT, bid_dateTime TIMESTAMP(3), bid_extra VARCHAR", Q9, Some(&[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 13])),
         ("q18", "auction BIGINT, bidder BIGINT, price BIGINT, channel VARCHAR, url VARCHAR, `dateTime` TIMESTAMP(3), extra VARCHAR", Q18, Some(&[0, 1, 5])),
         ("q19", "auction BIGINT, bidder BIGINT, price BIGINT, channel VARCHAR, url VARCHAR, `dateTime` TIMESTAMP(3), extra VARCHAR, rank_number BIGINT", Q19, Some(&[0, 2, 7])),

@@ -7,6 +7,7 @@ pub mod changelog;
 pub mod group_agg;
 pub mod join;
 pub mod keys;
+pub mod lookup;
 pub mod rank;
 pub mod val;
 pub mod values;

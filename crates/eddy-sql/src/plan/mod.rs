@@ -28,7 +28,7 @@ use eddy_core::graph::VertexKind;
 use eddy_core::{Partitioning, VertexId};
 use eddy_runtime::{OperatorVertex, SourceVertex, TwoInputVertex, TypedEdge};
 
-use crate::catalog::{ConnectorSource, TableDef, ViewSource, WindowTvfSource};
+use crate::catalog::{ConnectorSource, LookupSource, TableDef, ViewSource, WindowTvfSource};
 use crate::connectors::sources::{self, FileFormat, SourceFactory};
 use crate::error::{SqlError, SqlResult};
 use crate::exec::accum::AggSpec;
@@ -38,6 +38,7 @@ use crate::exec::changelog::physical_schema;
 use crate::exec::group_agg::GroupAggOperator;
 use crate::exec::join::{JoinOperator, JoinSide, JoinSpec};
 use crate::exec::keys::key_hasher;
+use crate::exec::lookup::{LookupJoinOperator, LookupSpec};
 use crate::exec::rank::{RankMode, RankOperator, RankSpec};
 use crate::exec::values::ValuesSource;
 use crate::exec::window::{WindowAggOperator, WindowOut, WindowSpec, WindowTvfOperator};
@@ -350,6 +351,11 @@ impl StreamPlanner {
                     self.translate(&view.view.plan)?
                 } else if let Some(tvf) = scan.source.downcast_ref::<WindowTvfSource>() {
                     self.window_tvf(tvf)?
+                } else if let Some(lookup) = scan.source.downcast_ref::<LookupSource>() {
+                    return Err(SqlError::new(format!(
+                        "{} FOR SYSTEM_TIME AS OF can only be the right side of a join",
+                        lookup.table.name
+                    )));
                 } else {
                     return Err(SqlError::new(format!("table {} cannot be read", scan.table_name)));
                 };
@@ -438,42 +444,49 @@ impl StreamPlanner {
         }
     }
 
+    /// How to read a table: its source and whether it is a changelog.
+    fn source(&self, def: &TableDef) -> SqlResult<(SourceFactory, bool)> {
+        let connector = def.option("connector").unwrap_or_default().to_string();
+        let physical_schema_ = def.physical.clone();
+        let name = def.name.clone();
+        Ok(match connector.as_str() {
+            "nexmark" => (sources::nexmark(&name, physical_schema_, &def.options)?, false),
+            "datagen" => (sources::datagen(&name, physical_schema_, &def.options)?.0, false),
+            "filesystem" => {
+                let path = def.option("path").ok_or_else(|| {
+                    SqlError::new(format!("table {name} needs the option 'path'"))
+                })?;
+                let format = FileFormat::from_options(&name, &def.options)?;
+                let updating = format.is_changelog();
+                let output = physical_schema(
+                    &DFSchema::try_from(physical_schema_.as_ref().clone())?,
+                    updating,
+                );
+                (
+                    sources::filesystem(&name, physical_schema_, output, path.to_string(), format),
+                    updating,
+                )
+            }
+            "" => return Err(SqlError::new(format!("table {name} has no 'connector' option"))),
+            "print" | "blackhole" => {
+                return Err(SqlError::new(format!(
+                    "table {name} uses the '{connector}' connector, which can only be written to"
+                )))
+            }
+            other => {
+                return Err(SqlError::unsupported(format!(
+                    "connector '{other}' of table {name} (eddy has filesystem, datagen, nexmark, print and blackhole)"
+                )))
+            }
+        })
+    }
+
     fn table(&mut self, def: &Arc<TableDef>) -> SqlResult<Stream> {
         let connector = def.option("connector").unwrap_or_default().to_string();
         let physical_schema_ = def.physical.clone();
         let name = def.name.clone();
-        let (factory, updating, parallelism): (SourceFactory, bool, u32) =
-            match connector.as_str() {
-                "nexmark" => (sources::nexmark(&name, physical_schema_.clone(), &def.options)?, false, self.parallelism),
-                "datagen" => {
-                    let (f, _) = sources::datagen(&name, physical_schema_.clone(), &def.options)?;
-                    (f, false, self.parallelism)
-                }
-                "filesystem" => {
-                    let path = def.option("path").ok_or_else(|| {
-                        SqlError::new(format!("table {name} needs the option 'path'"))
-                    })?;
-                    let format = FileFormat::from_options(&name, &def.options)?;
-                    let updating = format.is_changelog();
-                    let output = physical_schema(&DFSchema::try_from(physical_schema_.as_ref().clone())?, updating);
-                    (
-                        sources::filesystem(&name, physical_schema_.clone(), output, path.to_string(), format),
-                        updating,
-                        self.parallelism,
-                    )
-                }
-                "" => return Err(SqlError::new(format!("table {name} has no 'connector' option"))),
-                "print" | "blackhole" => {
-                    return Err(SqlError::new(format!(
-                        "table {name} uses the '{connector}' connector, which can only be written to"
-                    )))
-                }
-                other => {
-                    return Err(SqlError::unsupported(format!(
-                        "connector '{other}' of table {name} (eddy has filesystem, datagen, nexmark, print and blackhole)"
-                    )))
-                }
-            };
+        let (factory, updating) = self.source(def)?;
+        let parallelism = self.parallelism;
         let vertex = self.job.add(
             &format!("TableSourceScan(table=[{name}], connector=[{connector}])"),
             VertexKind::Source,
@@ -1132,6 +1145,18 @@ impl StreamPlanner {
 
     /// A regular join; `filter` is a WHERE condition over an inner join.
     fn join(&mut self, j: &Join, filter: Option<Expr>) -> SqlResult<Stream> {
+        let mut right = j.right.as_ref();
+        while let LogicalPlan::SubqueryAlias(a) = right {
+            right = &a.input;
+        }
+        if let LogicalPlan::TableScan(scan) = right {
+            if let Some(lookup) = scan.source.downcast_ref::<LookupSource>() {
+                if scan.projection.is_some() {
+                    return Err(SqlError::unsupported("a projection inside a lookup join"));
+                }
+                return self.lookup_join(j, filter, lookup);
+            }
+        }
         let (left_outer, right_outer) = match j.join_type {
             JoinType::Inner => (false, false),
             JoinType::Left => (true, false),
@@ -1273,6 +1298,171 @@ impl StreamPlanner {
             schema: j.schema.clone(),
             updating,
             updated_by: updating.then(|| format!("the {} JOIN ({name})", j.join_type)),
+        })
+    }
+
+    /// A lookup join: the right side is a table read `FOR SYSTEM_TIME AS OF`
+    /// a processing-time attribute of the left side.
+    fn lookup_join(
+        &mut self,
+        j: &Join,
+        filter: Option<Expr>,
+        lookup: &LookupSource,
+    ) -> SqlResult<Stream> {
+        let table = &lookup.table;
+        let left_outer = match j.join_type {
+            JoinType::Inner => false,
+            JoinType::Left => true,
+            other => {
+                return Err(SqlError::unsupported(format!(
+                    "{other} lookup joins (eddy has INNER and LEFT lookup joins)"
+                )))
+            }
+        };
+        let left = self.translate(&j.left)?;
+        let time = lookup.call.time.join(".");
+        let time_column = left.schema.columns().iter().position(|c| {
+            let name = lookup.call.time.last().map(String::as_str);
+            let qualifier = (lookup.call.time.len() > 1).then(|| lookup.call.time[0].as_str());
+            Some(c.name.as_str()) == name
+                && qualifier.is_none_or(|q| c.relation.as_ref().is_some_and(|r| r.table() == q))
+        });
+        match time_column.map(|c| left.attrs[c]) {
+            Some(Attr::Proctime) => {}
+            Some(Attr::Rowtime | Attr::WindowTime(_)) => {
+                return Err(SqlError::unsupported(format!(
+                    "event-time temporal joins ({time} is a rowtime attribute; eddy joins lookup tables as of processing time)"
+                )))
+            }
+            Some(_) => {
+                return Err(SqlError::new(format!(
+                    "FOR SYSTEM_TIME AS OF {time}: the column must be a processing-time attribute (PROCTIME())"
+                )))
+            }
+            None => {
+                return Err(SqlError::new(format!(
+                    "FOR SYSTEM_TIME AS OF {time}: no such column on the left side of the join"
+                )))
+            }
+        }
+        if table.has_computed() {
+            return Err(SqlError::unsupported(format!(
+                "computed columns in the lookup table {}",
+                table.name
+            )));
+        }
+        let (factory, changelog) = self.source(table)?;
+        if changelog {
+            return Err(SqlError::unsupported(format!(
+                "the changelog table {} as a lookup table",
+                table.name
+            )));
+        }
+        let right_schema = j.right.schema();
+        let condition = match (j.filter.clone(), filter) {
+            (Some(a), Some(b)) => Some(a.and(b)),
+            (a, b) => a.or(b),
+        };
+        let mut on: Vec<(Expr, usize)> = Vec::new();
+        for (l, r) in &j.on {
+            match r {
+                Expr::Column(c) => on.push((l.clone(), right_schema.index_of_column(c)?)),
+                _ => {
+                    return Err(SqlError::unsupported(format!(
+                        "the lookup key {r} (compare columns of the lookup table)"
+                    )))
+                }
+            }
+        }
+        let mut rest = Vec::new();
+        for c in condition.iter().flat_map(split_conjunction) {
+            let key = match c {
+                Expr::BinaryExpr(b) if b.op == Operator::Eq => {
+                    let right_column = |e: &Expr| match e {
+                        Expr::Column(c) => right_schema.index_of_column(c).ok(),
+                        _ => None,
+                    };
+                    let left_only = |e: &Expr| {
+                        let columns = e.column_refs();
+                        !columns.is_empty() && columns.iter().all(|c| j.left.schema().has_column(c))
+                    };
+                    match (right_column(&b.right), right_column(&b.left)) {
+                        (Some(r), _) if left_only(&b.left) => Some((*b.left.clone(), r)),
+                        (_, Some(r)) if left_only(&b.right) => Some((*b.right.clone(), r)),
+                        _ => None,
+                    }
+                }
+                _ => None,
+            };
+            match key {
+                Some(k) => on.push(k),
+                None => rest.push(c.clone()),
+            }
+        }
+        if on.is_empty() {
+            return Err(SqlError::new(format!(
+                "a lookup join needs an equality between the left side and a column of {}",
+                table.name
+            )));
+        }
+        let table_schema = table.physical.clone();
+        let mut key_exprs = Vec::new();
+        for (e, r) in &on {
+            let target = table_schema.field(*r).data_type();
+            key_exprs.push(if &e.get_type(&left.schema)? == target {
+                e.clone()
+            } else {
+                Expr::Cast(datafusion_expr::Cast::new(
+                    Box::new(e.clone()),
+                    target.clone(),
+                ))
+            });
+        }
+        let left_width = left.schema.fields().len();
+        let (left, keys) = self.with_columns(left, &key_exprs)?;
+        let probe = left.arrow();
+        let condition = conjunction(rest);
+        let keys_text: Vec<String> = on
+            .iter()
+            .map(|(e, r)| format!("{e} = {}", table_schema.field(*r).name()))
+            .collect();
+        let name = format!(
+            "LookupJoin(table=[{}], joinType=[{}], lookup=[{}], where=[{}])",
+            table.name,
+            j.join_type,
+            keys_text.join(", "),
+            condition.as_ref().map(short).unwrap_or_default()
+        );
+        let spec = LookupSpec {
+            probe,
+            width: left_width,
+            keys,
+            table: factory,
+            table_schema: table_schema.clone(),
+            table_keys: on.iter().map(|(_, r)| *r).collect(),
+            condition: condition
+                .as_ref()
+                .map(|c| physical(c, &j.schema))
+                .transpose()?,
+            joined: physical_schema(&j.schema, false),
+            left_outer,
+            output: physical_schema(&j.schema, left.updating),
+            name: table.name.clone(),
+        };
+        let vertex = self.add_operator(&name, left.vertex, Partitioning::Forward, move |_| {
+            LookupJoinOperator::new(spec.clone())
+        });
+        let mut attrs = left.attrs[..left_width].to_vec();
+        attrs.extend(std::iter::repeat_n(
+            Attr::Plain,
+            table_schema.fields().len(),
+        ));
+        Ok(Stream {
+            vertex,
+            schema: j.schema.clone(),
+            updating: left.updating,
+            attrs,
+            updated_by: left.updated_by,
         })
     }
 
