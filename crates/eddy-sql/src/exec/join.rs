@@ -65,15 +65,15 @@ pub struct JoinSpec {
     pub ttl_ms: Option<u64>,
 }
 
-/// Encoders of one side.
-struct Codecs {
-    key: KeyCodec,
-    row: KeyCodec,
-    null_row: Vec<u8>,
+/// Encoders of one side: its key, its rows, and a row of nulls (padding).
+pub(crate) struct Codecs {
+    pub(crate) key: KeyCodec,
+    pub(crate) row: KeyCodec,
+    pub(crate) null_row: Vec<u8>,
 }
 
 impl Codecs {
-    fn new(side: &JoinSide) -> crate::error::SqlResult<Self> {
+    pub(crate) fn new(side: &JoinSide) -> crate::error::SqlResult<Self> {
         let all: Vec<usize> = (0..side.width).collect();
         let row = KeyCodec::new(&side.schema, &all)?;
         let nulls: Vec<ArrayRef> = (0..side.width)

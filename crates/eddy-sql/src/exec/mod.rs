@@ -5,6 +5,7 @@ pub mod aggs;
 pub mod calc;
 pub mod changelog;
 pub mod group_agg;
+pub mod interval_join;
 pub mod join;
 pub mod keys;
 pub mod lookup;

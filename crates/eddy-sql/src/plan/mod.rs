@@ -36,6 +36,7 @@ use crate::exec::aggs::Aggs;
 use crate::exec::calc::{CalcOperator, WatermarkAssigner};
 use crate::exec::changelog::physical_schema;
 use crate::exec::group_agg::GroupAggOperator;
+use crate::exec::interval_join::{IntervalJoinOperator, IntervalSpec};
 use crate::exec::join::{JoinOperator, JoinSide, JoinSpec};
 use crate::exec::keys::key_hasher;
 use crate::exec::lookup::{LookupJoinOperator, LookupSpec};
@@ -109,6 +110,161 @@ struct PendingRank {
     start: u64,
     end: u64,
     output_rank: bool,
+}
+
+/// The time bounds of an interval (or window) join.
+struct IntervalBounds {
+    left_time: usize,
+    right_time: usize,
+    lower: i64,
+    upper: i64,
+    window: bool,
+}
+
+/// A window join: both inputs windowed, joined on equal `window_start` and
+/// `window_end`; an interval join on `window_end` with bounds `[0, 0]`.
+fn window_join(on: &[(Expr, Expr)], left: &Stream, right: &Stream) -> Option<IntervalBounds> {
+    let attr = |s: &Stream, e: &Expr| match e {
+        Expr::Column(c) => s.schema.index_of_column(c).ok().map(|i| (i, s.attrs[i])),
+        _ => None,
+    };
+    let mut start = false;
+    let mut ends = None;
+    for (l, r) in on {
+        match (attr(left, l)?, attr(right, r)?) {
+            ((_, Attr::WindowStart(_)), (_, Attr::WindowStart(_))) => start = true,
+            ((a, Attr::WindowEnd(_)), (b, Attr::WindowEnd(_))) => ends = Some((a, b)),
+            _ => {}
+        }
+    }
+    let (left_time, right_time) = ends.filter(|_| start)?;
+    Some(IntervalBounds {
+        left_time,
+        right_time,
+        lower: 0,
+        upper: 0,
+        window: true,
+    })
+}
+
+/// A literal interval in milliseconds.
+fn interval_literal(e: &Expr) -> Option<i64> {
+    match e {
+        Expr::Literal(ScalarValue::IntervalDayTime(Some(v)), _) => {
+            Some(v.days as i64 * 86_400_000 + v.milliseconds as i64)
+        }
+        Expr::Literal(ScalarValue::IntervalMonthDayNano(Some(v)), _) if v.months == 0 => {
+            Some(v.days as i64 * 86_400_000 + v.nanoseconds / 1_000_000)
+        }
+        Expr::Cast(c) => interval_literal(&c.expr),
+        _ => None,
+    }
+}
+
+/// `column ± interval ...` of one side: (side, column, offset in ms).
+fn time_term(e: &Expr, left: &Stream, right: &Stream) -> Option<(usize, usize, i64)> {
+    match e {
+        Expr::Column(c) => left
+            .schema
+            .index_of_column(c)
+            .ok()
+            .map(|i| (0, i))
+            .or_else(|| right.schema.index_of_column(c).ok().map(|i| (1, i)))
+            .map(|(s, i)| (s, i, 0)),
+        Expr::BinaryExpr(b) if matches!(b.op, Operator::Plus | Operator::Minus) => {
+            let (s, c, o) = time_term(&b.left, left, right)?;
+            let v = interval_literal(&b.right)?;
+            Some((s, c, if b.op == Operator::Plus { o + v } else { o - v }))
+        }
+        Expr::Cast(c) => time_term(&c.expr, left, right),
+        _ => None,
+    }
+}
+
+/// The bounds a conjunct puts on `l.t - r.t`: (left column, right column,
+/// lower, upper), when it compares an event-time attribute of each side.
+fn time_bound(e: &Expr, left: &Stream, right: &Stream) -> Option<(usize, usize, i64, i64)> {
+    match e {
+        Expr::Between(b) if !b.negated => {
+            let low = Expr::BinaryExpr(datafusion_expr::BinaryExpr::new(
+                b.expr.clone(),
+                Operator::GtEq,
+                b.low.clone(),
+            ));
+            let high = Expr::BinaryExpr(datafusion_expr::BinaryExpr::new(
+                b.expr.clone(),
+                Operator::LtEq,
+                b.high.clone(),
+            ));
+            let (l1, r1, lo1, hi1) = time_bound(&low, left, right)?;
+            let (l2, r2, lo2, hi2) = time_bound(&high, left, right)?;
+            ((l1, r1) == (l2, r2)).then_some((l1, r1, lo1.max(lo2), hi1.min(hi2)))
+        }
+        Expr::BinaryExpr(b) => {
+            let (sa, ca, oa) = time_term(&b.left, left, right)?;
+            let (sb, cb, ob) = time_term(&b.right, left, right)?;
+            if sa == sb {
+                return None;
+            }
+            let is_time = |s: usize, c: usize| {
+                let stream = if s == 0 { left } else { right };
+                matches!(stream.attrs[c], Attr::Rowtime | Attr::WindowTime(_))
+            };
+            if !is_time(sa, ca) || !is_time(sb, cb) {
+                return None;
+            }
+            // (ta + oa) op (tb + ob), as l - r op c.
+            let (op, c, lc, rc) = if sa == 0 {
+                (b.op, ob - oa, ca, cb)
+            } else {
+                (b.op.swap()?, oa - ob, cb, ca)
+            };
+            let (lo, hi) = match op {
+                Operator::GtEq => (c, i64::MAX),
+                Operator::Gt => (c + 1, i64::MAX),
+                Operator::LtEq => (i64::MIN, c),
+                Operator::Lt => (i64::MIN, c - 1),
+                _ => return None,
+            };
+            Some((lc, rc, lo, hi))
+        }
+        _ => None,
+    }
+}
+
+/// Takes the conjuncts bounding the two sides' event times out of `rest`
+/// when they bound `l.t - r.t` from both sides (an interval join).
+fn interval_bounds(rest: &mut Vec<Expr>, left: &Stream, right: &Stream) -> Option<IntervalBounds> {
+    let mut found: Option<(usize, usize, i64, i64)> = None;
+    let mut used = Vec::new();
+    for (k, c) in rest.iter().enumerate() {
+        let Some((l, r, lo, hi)) = time_bound(c, left, right) else {
+            continue;
+        };
+        match &mut found {
+            None => found = Some((l, r, lo, hi)),
+            Some(f) if (f.0, f.1) == (l, r) => {
+                f.2 = f.2.max(lo);
+                f.3 = f.3.min(hi);
+            }
+            Some(_) => continue,
+        }
+        used.push(k);
+    }
+    let (left_time, right_time, lower, upper) = found?;
+    if lower == i64::MIN || upper == i64::MAX {
+        return None;
+    }
+    for k in used.into_iter().rev() {
+        rest.remove(k);
+    }
+    Some(IntervalBounds {
+        left_time,
+        right_time,
+        lower,
+        upper,
+        window: false,
+    })
 }
 
 /// The ROW_NUMBER window whose number is column `index` of `plan`, looking
@@ -1203,6 +1359,17 @@ impl StreamPlanner {
                 _ => rest.push(c.clone()),
             }
         }
+        // Bounds between the two sides' event times make an interval join;
+        // equal window bounds of two windowed inputs make a window join.
+        let append_only = !left.updating && !right.updating;
+        let interval = if append_only {
+            match window_join(&on, &left, &right) {
+                Some(w) => Some(w),
+                None => interval_bounds(&mut rest, &left, &right),
+            }
+        } else {
+            None
+        };
         let condition = conjunction(rest);
         // Both sides' keys get one type, so equal keys encode and hash alike.
         let (mut left_keys, mut right_keys) = (Vec::new(), Vec::new());
@@ -1235,6 +1402,86 @@ impl StreamPlanner {
         let (left_arrow, right_arrow) = (left.arrow(), right.arrow());
         crate::exec::keys::KeyCodec::new(&left_arrow, &left_keys)?;
         crate::exec::keys::KeyCodec::new(&right_arrow, &right_keys)?;
+        if let Some(interval) = interval {
+            let on: Vec<String> = on.iter().map(|(l, r)| format!("{l} = {r}")).collect();
+            let name = if interval.window {
+                format!(
+                    "WindowJoin(joinType=[{}], on=[{}], where=[{}])",
+                    j.join_type,
+                    on.join(", "),
+                    condition.as_ref().map(short).unwrap_or_default()
+                )
+            } else {
+                format!(
+                    "IntervalJoin(joinType=[{}], on=[{}], between=[{}, {}] ms, where=[{}])",
+                    j.join_type,
+                    on.join(", "),
+                    interval.lower,
+                    interval.upper,
+                    condition.as_ref().map(short).unwrap_or_default()
+                )
+            };
+            let spec = IntervalSpec {
+                left: JoinSide {
+                    schema: left_arrow.clone(),
+                    width: left_width,
+                    keys: left_keys.clone(),
+                    outer: left_outer,
+                },
+                right: JoinSide {
+                    schema: right_arrow.clone(),
+                    width: right_width,
+                    keys: right_keys.clone(),
+                    outer: right_outer,
+                },
+                left_time: interval.left_time,
+                right_time: interval.right_time,
+                lower: interval.lower,
+                upper: interval.upper,
+                condition: condition
+                    .as_ref()
+                    .map(|c| physical(c, &j.schema))
+                    .transpose()?,
+                joined: physical_schema(&j.schema, false),
+                output: physical_schema(&j.schema, false),
+            };
+            let vertex = self.job.add(
+                &name,
+                VertexKind::TwoInput,
+                self.parallelism,
+                self.max_parallelism,
+                {
+                    let name = name.clone();
+                    Arc::new(TwoInputVertex::new(move |_| {
+                        IntervalJoinOperator::new(spec.clone(), name.clone())
+                    }))
+                },
+            );
+            self.connect_input(
+                left.vertex,
+                vertex,
+                Partitioning::Hash,
+                Some((left_arrow, left_keys)),
+                0,
+            );
+            self.connect_input(
+                right.vertex,
+                vertex,
+                Partitioning::Hash,
+                Some((right_arrow, right_keys)),
+                1,
+            );
+            // Both sides keep their time attributes (an outer side's may be null).
+            let mut attrs = left.attrs[..left_width].to_vec();
+            attrs.extend_from_slice(&right.attrs[..right_width]);
+            return Ok(Stream {
+                vertex,
+                attrs,
+                schema: j.schema.clone(),
+                updating: false,
+                updated_by: None,
+            });
+        }
         let updating = left.updating || right.updating || left_outer || right_outer;
         let output = physical_schema(&j.schema, updating);
         let on: Vec<String> = on.iter().map(|(l, r)| format!("{l} = {r}")).collect();
