@@ -23,6 +23,7 @@ use datafusion_expr::{
     Distinct, Expr, ExprSchemable, Filter, Join, JoinType, LogicalPlan, Operator, Projection,
     Window,
 };
+use datafusion_expr::{WindowFrameBound, WindowFrameUnits, WindowFunctionDefinition};
 use datafusion_physical_expr::{create_physical_expr, PhysicalExpr};
 use eddy_core::graph::VertexKind;
 use eddy_core::{Partitioning, VertexId};
@@ -40,6 +41,7 @@ use crate::exec::interval_join::{IntervalJoinOperator, IntervalSpec};
 use crate::exec::join::{JoinOperator, JoinSide, JoinSpec};
 use crate::exec::keys::key_hasher;
 use crate::exec::lookup::{LookupJoinOperator, LookupSpec};
+use crate::exec::over::{Frame, OverAggOperator, OverSpec};
 use crate::exec::rank::{RankMode, RankOperator, RankSpec};
 use crate::exec::values::ValuesSource;
 use crate::exec::window::{WindowAggOperator, WindowOut, WindowSpec, WindowTvfOperator};
@@ -110,6 +112,46 @@ struct PendingRank {
     start: u64,
     end: u64,
     output_rank: bool,
+}
+
+/// The aggregate function of a name.
+fn agg_kind(name: &str) -> SqlResult<AggKind> {
+    Ok(match name {
+        "count" => AggKind::Count,
+        "sum" => AggKind::Sum,
+        "avg" => AggKind::Avg,
+        "min" => AggKind::Min,
+        "max" => AggKind::Max,
+        "first_value" => AggKind::FirstValue,
+        "last_value" => AggKind::LastValue,
+        other => {
+            return Err(SqlError::unsupported(format!(
+                "the aggregate function {other}"
+            )))
+        }
+    })
+}
+
+/// A frame bound as rows (`None` for UNBOUNDED) or milliseconds.
+fn frame_bound(bound: &WindowFrameBound, rows: bool) -> SqlResult<Option<i64>> {
+    match bound {
+        WindowFrameBound::CurrentRow => Ok(Some(0)),
+        WindowFrameBound::Preceding(v) if v.is_null() => Ok(None),
+        WindowFrameBound::Preceding(v) if rows => match v.cast_to(&arrow::datatypes::DataType::Int64)? {
+            ScalarValue::Int64(Some(n)) if n >= 0 => Ok(Some(n)),
+            other => Err(SqlError::new(format!("a ROWS frame needs a row count, found {other}"))),
+        },
+        WindowFrameBound::Preceding(v) => interval_literal(&Expr::Literal(v.clone(), None))
+            .map(Some)
+            .ok_or_else(|| {
+                SqlError::unsupported(format!(
+                    "the RANGE frame bound {v} (eddy has INTERVAL ... PRECEDING over a time attribute)"
+                ))
+            }),
+        WindowFrameBound::Following(_) => Err(SqlError::unsupported(
+            "OVER windows ending after the current row (a stream's OVER window ends at CURRENT ROW)",
+        )),
+    }
 }
 
 /// The time bounds of an interval (or window) join.
@@ -589,9 +631,7 @@ impl StreamPlanner {
             LogicalPlan::Join(j) => self.join(j, None),
             LogicalPlan::Window(w) => match self.pending_rank.take() {
                 Some(rank) if std::ptr::eq(rank.window, w) => self.rank(w, rank),
-                _ => Err(SqlError::unsupported(
-                    "OVER windows other than ROW_NUMBER() filtered on its number (Top-N, deduplication)",
-                )),
+                _ => self.over(w),
             },
             other => Err(SqlError::unsupported(format!(
                 "the plan node {} in a streaming query",
@@ -872,20 +912,7 @@ impl StreamPlanner {
             let Expr::AggregateFunction(AggregateFunction { func, params }) = unalias(e) else {
                 return Err(SqlError::unsupported(format!("aggregate expression {e}")));
             };
-            let kind = match func.name() {
-                "count" => AggKind::Count,
-                "sum" => AggKind::Sum,
-                "avg" => AggKind::Avg,
-                "min" => AggKind::Min,
-                "max" => AggKind::Max,
-                "first_value" => AggKind::FirstValue,
-                "last_value" => AggKind::LastValue,
-                other => {
-                    return Err(SqlError::unsupported(format!(
-                        "the aggregate function {other}"
-                    )))
-                }
-            };
+            let kind = agg_kind(func.name())?;
             if params.args.len() > 1 {
                 return Err(SqlError::unsupported(format!(
                     "{} with {} arguments",
@@ -1139,6 +1166,169 @@ impl StreamPlanner {
             schema,
             updating: true,
             updated_by: Some(format!("{what} ({name})")),
+        })
+    }
+
+    /// OVER aggregation: aggregates over one OVER window ordered by an
+    /// event-time attribute, ending at the current row.
+    fn over(&mut self, w: &Window) -> SqlResult<Stream> {
+        let mut window: Option<&datafusion_expr::expr::WindowFunctionParams> = None;
+        let mut kinds = Vec::new();
+        for e in &w.window_expr {
+            let Expr::WindowFunction(f) = unalias(e) else {
+                return Err(SqlError::unsupported(format!("the window expression {e}")));
+            };
+            let WindowFunctionDefinition::AggregateUDF(udaf) = &f.fun else {
+                return Err(SqlError::unsupported(format!(
+                    "the window function {} here (ROW_NUMBER needs a filter on its number for Top-N; aggregates can run over OVER windows)",
+                    f.fun.name()
+                )));
+            };
+            let params = &f.params;
+            if let Some(first) = window {
+                if (&first.partition_by, &first.order_by, &first.window_frame)
+                    != (&params.partition_by, &params.order_by, &params.window_frame)
+                {
+                    return Err(SqlError::unsupported(
+                        "several different OVER windows in one SELECT",
+                    ));
+                }
+            }
+            window = Some(params);
+            if params.distinct {
+                return Err(SqlError::unsupported(
+                    "DISTINCT aggregates over OVER windows",
+                ));
+            }
+            if params.args.len() > 1 {
+                return Err(SqlError::unsupported(format!(
+                    "{} with {} arguments",
+                    udaf.name(),
+                    params.args.len()
+                )));
+            }
+            kinds.push(agg_kind(udaf.name())?);
+        }
+        let Some(params) = window else {
+            return Err(SqlError::unsupported("an empty window"));
+        };
+        let input = self.translate(&w.input)?;
+        let width = input.schema.fields().len();
+        let time = match params.order_by.as_slice() {
+            [sort] if sort.asc => match &sort.expr {
+                Expr::Column(c) => input.schema.index_of_column(c).ok(),
+                _ => None,
+            },
+            _ => None,
+        };
+        let time = match time.map(|t| (t, input.attrs[t])) {
+            Some((t, Attr::Rowtime | Attr::WindowTime(_))) => t,
+            Some((_, Attr::Proctime)) => {
+                return Err(SqlError::unsupported("OVER windows over processing time"))
+            }
+            _ => return Err(SqlError::new(
+                "an OVER window on a stream must be ordered by one event-time attribute, ascending",
+            )),
+        };
+        if input.updating {
+            return Err(SqlError::unsupported(format!(
+                "OVER aggregation over an updating input ({})",
+                input.updated_by.clone().unwrap_or_default()
+            )));
+        }
+        let frame = &params.window_frame;
+        if !matches!(frame.end_bound, WindowFrameBound::CurrentRow) {
+            return Err(SqlError::unsupported(
+                "OVER windows ending after the current row (a stream's OVER window ends at CURRENT ROW)",
+            ));
+        }
+        let frame = match frame.units {
+            WindowFrameUnits::Rows => {
+                Frame::Rows(frame_bound(&frame.start_bound, true)?.map(|n| n as u64))
+            }
+            WindowFrameUnits::Range => Frame::Range(frame_bound(&frame.start_bound, false)?),
+            WindowFrameUnits::Groups => {
+                return Err(SqlError::unsupported("GROUPS frames in OVER windows"))
+            }
+        };
+        let mut needed = params.partition_by.clone();
+        let mut slots = Vec::new();
+        for e in &w.window_expr {
+            let Expr::WindowFunction(f) = unalias(e) else {
+                continue;
+            };
+            let arg = f
+                .params
+                .args
+                .first()
+                .filter(|a| !(matches!(a, Expr::Literal(v, _) if !v.is_null())));
+            let input_type = arg.map(|a| a.get_type(&input.schema)).transpose()?;
+            let mut slot = |e: Option<&Expr>| {
+                e.map(|e| {
+                    needed.push(e.clone());
+                    needed.len() - 1
+                })
+            };
+            slots.push((slot(arg), slot(f.params.filter.as_deref()), input_type));
+        }
+        let (stream, columns) = self.with_columns(input, &needed)?;
+        let keys = columns[..params.partition_by.len()].to_vec();
+        let specs: Vec<AggSpec> = slots
+            .into_iter()
+            .zip(kinds)
+            .zip(w.schema.fields().iter().skip(width))
+            .map(|(((arg, filter, input_type), kind), f)| AggSpec {
+                kind,
+                arg: arg.map(|k| columns[k]),
+                filter: filter.map(|k| columns[k]),
+                distinct: false,
+                input_type,
+                output_type: f.data_type().clone(),
+                retracting: false,
+            })
+            .collect();
+        let in_arrow = stream.arrow();
+        if !keys.is_empty() {
+            crate::exec::keys::KeyCodec::new(&in_arrow, &keys)?;
+        }
+        let output = physical_schema(&w.schema, false);
+        let select: Vec<String> = w.window_expr.iter().map(short).collect();
+        let name = format!(
+            "OverAggregate(frame=[{frame:?}], select=[{}])",
+            select.join(", ")
+        );
+        let spec = OverSpec {
+            input: in_arrow.clone(),
+            width,
+            keys: keys.clone(),
+            time,
+            frame,
+            aggs: Aggs { specs },
+            output,
+        };
+        let vertex = self.job.add(
+            &name,
+            VertexKind::OneInput,
+            self.parallelism,
+            self.max_parallelism,
+            Arc::new(OperatorVertex::new(move |_| {
+                OverAggOperator::new(spec.clone())
+            })),
+        );
+        self.connect(
+            stream.vertex,
+            vertex,
+            Partitioning::Hash,
+            Some((in_arrow, keys)),
+        );
+        let mut attrs = stream.attrs[..width].to_vec();
+        attrs.extend(std::iter::repeat_n(Attr::Plain, w.window_expr.len()));
+        Ok(Stream {
+            vertex,
+            schema: w.schema.clone(),
+            updating: false,
+            attrs,
+            updated_by: None,
         })
     }
 
