@@ -771,6 +771,24 @@ fn every_query_survives_stop_with_savepoint_and_rescale() {
         ("q18", "auction BIGINT, bidder BIGINT, price BIGINT, channel VARCHAR, url VARCHAR, `dateTime` TIMESTAMP(3), extra VARCHAR", Q18, Some(&[0, 1, 5])),
         ("q19", "auction BIGINT, bidder BIGINT, price BIGINT, channel VARCHAR, url VARCHAR, `dateTime` TIMESTAMP(3), extra VARCHAR, rank_number BIGINT", Q19, Some(&[0, 2, 7])),
         (
+            "over",
+            "auction BIGINT, price BIGINT, recent BIGINT",
+            "SELECT auction, price, SUM(price) OVER (PARTITION BY auction ORDER BY `dateTime` RANGE BETWEEN INTERVAL '2' SECOND PRECEDING AND CURRENT ROW) FROM bid",
+            None,
+        ),
+        (
+            "interval join",
+            "auction BIGINT, price BIGINT, seller BIGINT",
+            "SELECT B.auction, B.price, A.seller FROM bid B JOIN auction A ON B.auction = A.id AND B.`dateTime` BETWEEN A.`dateTime` AND A.`dateTime` + INTERVAL '2' SECOND",
+            None,
+        ),
+        (
+            "window top-n",
+            "window_start TIMESTAMP(3), auction BIGINT, price BIGINT, rn BIGINT",
+            "SELECT * FROM (SELECT window_start, auction, price, ROW_NUMBER() OVER (PARTITION BY window_start, window_end ORDER BY price DESC) AS rn FROM TABLE(TUMBLE(TABLE bid, DESCRIPTOR(`dateTime`), INTERVAL '1' SECOND))) WHERE rn <= 3",
+            Some(&[0, 2, 3]),
+        ),
+        (
             "window",
             "auction BIGINT, window_start TIMESTAMP(3), num BIGINT",
             "SELECT auction, window_start, COUNT(*) AS num FROM TABLE(HOP(TABLE bid, DESCRIPTOR(`dateTime`), INTERVAL '2' SECOND, INTERVAL '10' SECOND)) GROUP BY auction, window_start, window_end",

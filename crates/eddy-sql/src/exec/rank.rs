@@ -15,17 +15,22 @@
 //! event time (a row of equal time replaces the last row), or the first or
 //! last to arrive for processing time. Keeping the first row by processing
 //! time is append-only.
+//!
+//! Window Top-N and window deduplication (the partition includes a window's
+//! `window_start` and `window_end`) keep each window's top rows until the
+//! watermark passes the window's end, then emit them once (`+I`) and forget
+//! the window.
 
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, RecordBatch, UInt64Array};
+use arrow::array::{ArrayRef, AsArray, RecordBatch, UInt64Array};
 use arrow::compute::SortOptions;
 use arrow::datatypes::SchemaRef;
 use arrow::row::{RowConverter, SortField};
-use eddy_core::Result;
-use eddy_runtime::operators::{backend_for, restore_keyed};
+use eddy_core::{Result, Timestamp};
+use eddy_runtime::operators::{backend_for, restore_keyed_and_timers};
 use eddy_runtime::output::Emitter;
-use eddy_runtime::{Operator, OperatorContext, OperatorSnapshot};
+use eddy_runtime::{Operator, OperatorContext, OperatorSnapshot, TimerService};
 use eddy_state::{KeyedStateBackend, StateTtlConfig, ValueState, ValueStateDescriptor};
 
 use crate::error::runtime;
@@ -53,6 +58,21 @@ pub enum RankMode {
     ProctimeDedup {
         /// Keep the latest row rather than the first.
         keep_last: bool,
+    },
+    /// Top-N per window (the partition includes the window bounds), emitted
+    /// once when the watermark passes the window's end.
+    WindowTopN {
+        /// The first rank emitted (1-based).
+        start: u64,
+        /// The last rank emitted.
+        end: u64,
+        /// Whether the row number is an output column.
+        output_rank: bool,
+        /// Among rows of equal sort key, the last to arrive ranks first
+        /// (window deduplication keeping the last row).
+        last_first: bool,
+        /// The `window_end` column.
+        window_end: usize,
     },
 }
 
@@ -103,6 +123,7 @@ pub struct RankOperator {
     sort: Option<RowConverter>,
     backend: Option<KeyedStateBackend<Vec<u8>>>,
     state: Option<ValueState<Ranked>>,
+    timers: TimerService<Vec<u8>, ()>,
     restored: Vec<OperatorSnapshot>,
 }
 
@@ -116,8 +137,57 @@ impl RankOperator {
             sort: None,
             backend: None,
             state: None,
+            timers: TimerService::new(),
             restored: Vec::new(),
         }
+    }
+
+    /// Emits the windows the watermark has passed.
+    fn fire(&mut self, out: &mut Emitter<'_, RecordBatch>) -> Result<()> {
+        let RankMode::WindowTopN {
+            start, output_rank, ..
+        } = self.spec.mode
+        else {
+            return Ok(());
+        };
+        let (Some(backend), Some(state)) = (self.backend.as_mut(), self.state.as_ref()) else {
+            return Ok(());
+        };
+        let mut emits = Emits::default();
+        while let Some(timer) = self.timers.pop_event_time() {
+            backend.set_current_key(timer.key);
+            let Some(list) = state.take(backend) else {
+                continue;
+            };
+            for (k, (_, row)) in list
+                .iter()
+                .enumerate()
+                .skip(start.saturating_sub(1) as usize)
+            {
+                let rank = output_rank.then_some(k as u64 + 1);
+                emits.push(RowKind::Insert, row, rank);
+            }
+        }
+        self.emit(emits, out)
+    }
+
+    fn emit(&self, emits: Emits, out: &mut Emitter<'_, RecordBatch>) -> Result<()> {
+        if emits.kinds.is_empty() {
+            return Ok(());
+        }
+        let Some(rows) = self.rows.as_ref() else {
+            return Err(runtime("rank used before open"));
+        };
+        let count = emits.kinds.len();
+        let mut columns = rows
+            .decode(emits.rows.iter().map(Vec::as_slice))
+            .map_err(runtime)?;
+        columns.push(Arc::new(UInt64Array::from(emits.ranks)));
+        if self.spec.output.fields().len() > columns.len() {
+            columns.push(changelog::kind_column(&emits.kinds));
+        }
+        let columns = conform(&self.spec.output, columns).map_err(runtime)?;
+        out.collect(changelog::batch(self.spec.output.clone(), columns, count).map_err(runtime)?)
     }
 }
 
@@ -216,7 +286,11 @@ impl Operator for RankOperator {
                 descriptor.with_ttl(StateTtlConfig::new(std::time::Duration::from_millis(ttl)));
         }
         self.state = Some(backend.value_state(descriptor)?);
-        restore_keyed(&mut backend, std::mem::take(&mut self.restored))?;
+        restore_keyed_and_timers(
+            &mut backend,
+            std::mem::take(&mut self.restored),
+            &mut self.timers,
+        )?;
         self.backend = Some(backend);
         let input = &self.spec.input;
         if !self.spec.keys.is_empty() {
@@ -262,8 +336,32 @@ impl Operator for RankOperator {
         let sort_keys = sort.convert_columns(&order).map_err(runtime)?;
         let kinds = changelog::kinds(&batch);
         let keep_all = kinds.is_some();
+        let window_ends = match self.spec.mode {
+            RankMode::WindowTopN { window_end, .. } => {
+                let ends = arrow::compute::cast(
+                    batch.column(window_end),
+                    &arrow::datatypes::DataType::Timestamp(
+                        arrow::datatypes::TimeUnit::Millisecond,
+                        None,
+                    ),
+                )
+                .map_err(runtime)?;
+                Some(
+                    ends.as_primitive::<arrow::datatypes::TimestampMillisecondType>()
+                        .values()
+                        .to_vec(),
+                )
+            }
+            _ => None,
+        };
+        let watermark = self.timers.current_watermark();
         let mut emits = Emits::default();
         for i in 0..n {
+            if let Some(ends) = &window_ends {
+                if ends[i] - 1 <= watermark {
+                    continue; // the window has fired: a late row
+                }
+            }
             backend.set_current_key(
                 keys.as_ref()
                     .map_or(Vec::new(), |k| k.row(i).data().to_vec()),
@@ -308,6 +406,28 @@ impl Operator for RankOperator {
                         }
                     }
                 },
+                RankMode::WindowTopN {
+                    end, last_first, ..
+                } => {
+                    let at = if last_first {
+                        list.partition_point(|(k, _)| k.as_slice() < sort_key)
+                    } else {
+                        list.partition_point(|(k, _)| k.as_slice() <= sort_key)
+                    };
+                    if list.is_empty() {
+                        if let Some(ends) = &window_ends {
+                            let key = keys
+                                .as_ref()
+                                .map_or(Vec::new(), |k| k.row(i).data().to_vec());
+                            self.timers
+                                .register_event_time_timer(ends[i] - 1, &key, &());
+                        }
+                    }
+                    if (at as u64) < end {
+                        list.insert(at, (sort_key.to_vec(), row.to_vec()));
+                        list.truncate(end as usize);
+                    }
+                }
                 RankMode::ProctimeDedup { keep_last } => match list.first_mut() {
                     None => {
                         emits.push(RowKind::Insert, row, None);
@@ -325,19 +445,17 @@ impl Operator for RankOperator {
                 state.update(backend, list);
             }
         }
-        if emits.kinds.is_empty() {
-            return Ok(());
-        }
-        let count = emits.kinds.len();
-        let mut columns = rows
-            .decode(emits.rows.iter().map(Vec::as_slice))
-            .map_err(runtime)?;
-        columns.push(Arc::new(UInt64Array::from(emits.ranks)));
-        if self.spec.output.fields().len() > columns.len() {
-            columns.push(changelog::kind_column(&emits.kinds));
-        }
-        let columns = conform(&self.spec.output, columns).map_err(runtime)?;
-        out.collect(changelog::batch(self.spec.output.clone(), columns, count).map_err(runtime)?)
+        self.emit(emits, out)
+    }
+
+    fn process_watermark(
+        &mut self,
+        watermark: Timestamp,
+        out: &mut Emitter<'_, RecordBatch>,
+    ) -> Result<()> {
+        self.timers.advance_watermark(watermark);
+        self.fire(out)?;
+        out.emit_watermark(watermark)
     }
 
     fn snapshot_state(&mut self, _: u64) -> Result<OperatorSnapshot> {
@@ -347,6 +465,10 @@ impl Operator for RankOperator {
             .ok_or_else(|| runtime("rank used before open"))?;
         Ok(OperatorSnapshot {
             deferred_keyed: Some(backend.snapshot_deferred()),
+            timers: vec![(
+                0,
+                postcard::to_stdvec(&self.timers.snapshot()).map_err(runtime)?,
+            )],
             ..Default::default()
         })
     }

@@ -1419,7 +1419,27 @@ impl StreamPlanner {
         };
         let dedup = rank.start == 1 && rank.end == 1 && !rank.output_rank && !stream.updating;
         let descending = order.first().is_some_and(|(_, o)| o.descending);
+        // Partitioned by a window's bounds: window Top-N or deduplication.
+        let window_end = keys.iter().find_map(|&k| match stream.attrs[k] {
+            Attr::WindowEnd(w)
+                if keys
+                    .iter()
+                    .any(|&s| stream.attrs[s] == Attr::WindowStart(w)) =>
+            {
+                Some(k)
+            }
+            _ => None,
+        });
         let mode = match time {
+            _ if window_end.is_some() && !stream.updating => RankMode::WindowTopN {
+                start: rank.start,
+                end: rank.end,
+                output_rank: rank.output_rank,
+                last_first: dedup
+                    && descending
+                    && matches!(time, Some(Attr::Rowtime | Attr::WindowTime(_))),
+                window_end: window_end.unwrap_or_default(),
+            },
             Some(Attr::Rowtime | Attr::WindowTime(_)) if dedup => RankMode::RowtimeDedup {
                 keep_last: descending,
             },
@@ -1432,11 +1452,21 @@ impl StreamPlanner {
                 output_rank: rank.output_rank,
             },
         };
-        let updating = mode != RankMode::ProctimeDedup { keep_last: false };
+        let updating = !matches!(
+            mode,
+            RankMode::ProctimeDedup { keep_last: false } | RankMode::WindowTopN { .. }
+        );
         let output = physical_schema(&w.schema, updating);
         let partition: Vec<String> = params.partition_by.iter().map(short).collect();
         let sort: Vec<String> = params.order_by.iter().map(|s| s.to_string()).collect();
         let name = match mode {
+            RankMode::WindowTopN { .. } => format!(
+                "WindowRank(rankType=[ROW_NUMBER], rankRange=[rankStart={}, rankEnd={}], partitionBy=[{}], orderBy=[{}])",
+                rank.start,
+                rank.end,
+                partition.join(", "),
+                sort.join(", ")
+            ),
             RankMode::TopN { .. } => format!(
                 "Rank(rankType=[ROW_NUMBER], rankRange=[rankStart={}, rankEnd={}], partitionBy=[{}], orderBy=[{}])",
                 rank.start,
@@ -1475,6 +1505,7 @@ impl StreamPlanner {
             Partitioning::Hash,
             Some((in_arrow, keys)),
         );
+        // An append-only result keeps its time attributes and window bounds.
         let mut attrs: Vec<Attr> = stream.attrs[..width].to_vec();
         if updating {
             attrs.iter_mut().for_each(|a| *a = Attr::Plain);
