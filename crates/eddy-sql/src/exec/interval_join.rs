@@ -159,9 +159,9 @@ impl IntervalJoinOperator {
         let mut starts = Vec::with_capacity(n + 1);
         let mut candidates: Vec<(usize, usize)> = Vec::new();
         let mut others: Vec<Vec<u8>> = Vec::new();
-        for i in 0..n {
+        for (i, time) in times.iter().enumerate() {
             starts.push(candidates.len());
-            let Some(t) = times[i] else { continue };
+            let Some(t) = *time else { continue };
             if mine.keys.iter().any(|&k| batch.column(k).is_null(i)) {
                 continue;
             }
@@ -280,8 +280,8 @@ impl IntervalJoinOperator {
                 return Ok(());
             };
             backend.set_current_key(timer.key.clone());
-            for s in 0..2 {
-                let Some(mut rows) = states[s].take(backend) else {
+            for (s, side) in states.iter().enumerate() {
+                let Some(mut rows) = side.take(backend) else {
                     continue;
                 };
                 let outer = if s == 0 {
@@ -303,7 +303,7 @@ impl IntervalJoinOperator {
                     !expired
                 });
                 if !rows.is_empty() {
-                    states[s].update(backend, rows);
+                    side.update(backend, rows);
                 }
             }
         }

@@ -191,9 +191,9 @@ impl JoinOperator {
                 let mut starts = Vec::with_capacity(n + 1);
                 let mut input = Vec::new();
                 let mut others: Vec<Vec<u8>> = Vec::new();
-                for i in 0..n {
+                for (i, &null) in null_key.iter().enumerate() {
                     starts.push(others.len());
-                    if null_key[i] {
+                    if null {
                         continue;
                     }
                     backend.set_current_key(key_of(i));

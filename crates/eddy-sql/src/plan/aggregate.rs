@@ -1,0 +1,396 @@
+//! Window TVFs and aggregations: window aggregation when grouped by a
+//! window's bounds, unbounded changelog aggregation otherwise.
+
+use super::*;
+
+/// The aggregate function of a name.
+pub(super) fn agg_kind(name: &str) -> SqlResult<AggKind> {
+    Ok(match name {
+        "count" => AggKind::Count,
+        "sum" => AggKind::Sum,
+        "avg" => AggKind::Avg,
+        "min" => AggKind::Min,
+        "max" => AggKind::Max,
+        "first_value" => AggKind::FirstValue,
+        "last_value" => AggKind::LastValue,
+        other => {
+            return Err(SqlError::unsupported(format!(
+                "the aggregate function {other}"
+            )))
+        }
+    })
+}
+
+impl StreamPlanner {
+    pub(super) fn window_tvf(&mut self, tvf: &WindowTvfSource) -> SqlResult<Stream> {
+        let input = self.translate(&tvf.input)?;
+        let call = &tvf.call;
+        match input.attrs[tvf.time_column] {
+            Attr::Rowtime | Attr::WindowTime(_) | Attr::Proctime => {}
+            _ => {
+                return Err(SqlError::new(format!(
+                    "the time column '{}' of {} must be a time attribute (declare a WATERMARK for it), but it is a plain {}",
+                    call.time_column,
+                    call.kind.name(),
+                    crate::types::sql_name(input.schema.field(tvf.time_column).data_type())
+                )))
+            }
+        }
+        if input.updating {
+            return Err(SqlError::unsupported(format!(
+                "{} over an updating input ({})",
+                call.kind.name(),
+                input.updated_by.clone().unwrap_or_default()
+            )));
+        }
+        let iv = &call.intervals;
+        let spec = match call.kind {
+            TvfKind::Tumble => WindowSpec::Tumble {
+                size: iv[0],
+                offset: iv[1],
+            },
+            TvfKind::Hop => {
+                if iv[1] % iv[0] != 0 {
+                    return Err(SqlError::new(format!(
+                        "HOP window size ({} ms) must be an integral multiple of its slide ({} ms)",
+                        iv[1], iv[0]
+                    )));
+                }
+                WindowSpec::Hop {
+                    slide: iv[0],
+                    size: iv[1],
+                    offset: iv[2],
+                }
+            }
+            TvfKind::Cumulate => {
+                if iv[1] % iv[0] != 0 {
+                    return Err(SqlError::new(format!(
+                        "CUMULATE window size ({} ms) must be an integral multiple of its step ({} ms)",
+                        iv[1], iv[0]
+                    )));
+                }
+                WindowSpec::Cumulate {
+                    step: iv[0],
+                    size: iv[1],
+                    offset: iv[2],
+                }
+            }
+            TvfKind::Session => WindowSpec::Session { gap: iv[0] },
+        };
+        let proctime = input.attrs[tvf.time_column] == Attr::Proctime;
+        let id = self.windows.len();
+        self.windows.push(spec);
+        self.session_partitions.push(call.partition_by.clone());
+        self.window_proctime.push(proctime);
+        let schema: DFSchemaRef = DFSchema::try_from(tvf.schema.as_ref().clone())?.into();
+        let output = physical_schema(&schema, false);
+        let time_column = tvf.time_column;
+        let vertex = self.add_operator(
+            &format!(
+                "WindowTableFunction({:?}, time_col=[{}])",
+                spec, call.time_column
+            ),
+            input.vertex,
+            Partitioning::Forward,
+            move |_| {
+                let operator = WindowTvfOperator::new(spec, time_column, output.clone());
+                if proctime {
+                    operator.processing_time()
+                } else {
+                    operator
+                }
+            },
+        );
+        let mut attrs = input.attrs.clone();
+        attrs.extend([
+            Attr::WindowStart(id),
+            Attr::WindowEnd(id),
+            Attr::WindowTime(id),
+        ]);
+        Ok(Stream {
+            vertex,
+            schema,
+            updating: false,
+            attrs,
+            updated_by: None,
+        })
+    }
+
+    pub(super) fn aggregate(
+        &mut self,
+        input: Stream,
+        group: &[Expr],
+        aggr: &[Expr],
+        schema: DFSchemaRef,
+    ) -> SqlResult<Stream> {
+        struct Call {
+            kind: AggKind,
+            arg: Option<usize>,
+            filter: Option<usize>,
+            distinct: bool,
+            input_type: Option<arrow::datatypes::DataType>,
+        }
+        // Every group expression, argument and filter becomes a column.
+        let mut needed: Vec<Expr> = group.to_vec();
+        let mut calls = Vec::new();
+        for e in aggr {
+            let Expr::AggregateFunction(AggregateFunction { func, params }) = unalias(e) else {
+                return Err(SqlError::unsupported(format!("aggregate expression {e}")));
+            };
+            let kind = agg_kind(func.name())?;
+            if params.args.len() > 1 {
+                return Err(SqlError::unsupported(format!(
+                    "{} with {} arguments",
+                    func.name(),
+                    params.args.len()
+                )));
+            }
+            if !params.order_by.is_empty() {
+                return Err(SqlError::unsupported(format!(
+                    "ORDER BY inside {}",
+                    func.name()
+                )));
+            }
+            let arg = params.args.first().filter(|a| {
+                !(kind == AggKind::Count
+                    && !params.distinct
+                    && matches!(a, Expr::Literal(v, _) if !v.is_null()))
+            });
+            let input_type = arg.map(|a| a.get_type(&input.schema)).transpose()?;
+            let mut slot = |e: Option<&Expr>| {
+                e.map(|e| {
+                    needed.push(e.clone());
+                    needed.len() - 1
+                })
+            };
+            calls.push(Call {
+                kind,
+                arg: slot(arg),
+                filter: slot(params.filter.as_deref()),
+                distinct: params.distinct,
+                input_type,
+            });
+        }
+        let (stream, columns) = self.with_columns(input, &needed)?;
+        let group_cols: Vec<usize> = columns[..group.len()].to_vec();
+        for c in &mut calls {
+            c.arg = c.arg.map(|k| columns[k]);
+            c.filter = c.filter.map(|k| columns[k]);
+        }
+        let retracting = stream.updating;
+        let specs: Vec<AggSpec> = calls
+            .into_iter()
+            .zip(schema.fields().iter().skip(group.len()))
+            .map(|(c, f)| AggSpec {
+                kind: c.kind,
+                arg: c.arg,
+                filter: c.filter,
+                distinct: c.distinct,
+                input_type: c.input_type,
+                output_type: f.data_type().clone(),
+                retracting,
+            })
+            .collect();
+        for s in &specs {
+            if retracting && matches!(s.kind, AggKind::FirstValue | AggKind::LastValue) {
+                return Err(SqlError::unsupported(format!(
+                    "{:?} over an updating input ({})",
+                    s.kind,
+                    stream.updated_by.clone().unwrap_or_default()
+                )));
+            }
+        }
+        let aggs = Aggs { specs };
+        let in_arrow = stream.arrow();
+        // Keys must have a row encoding (the exchange and the state use it).
+        if !group_cols.is_empty() {
+            crate::exec::keys::KeyCodec::new(&in_arrow, &group_cols)?;
+        }
+        // Window aggregation: grouped by the bounds of one window TVF.
+        let window_attr = |i: usize| stream.attrs.get(i).copied().unwrap_or(Attr::Plain);
+        let mut window_id = None;
+        for &c in &group_cols {
+            if let Attr::WindowStart(w) | Attr::WindowEnd(w) | Attr::WindowTime(w) = window_attr(c)
+            {
+                window_id = Some(w);
+            }
+        }
+        let agg_names: Vec<String> = aggr.iter().map(short).collect();
+        let group_names: Vec<String> = group.iter().map(short).collect();
+        let output = physical_schema(&schema, window_id.is_none());
+        if let Some(w) = window_id {
+            if stream.updating {
+                return Err(SqlError::unsupported(
+                    "window aggregation over an updating input",
+                ));
+            }
+            let start = group_cols
+                .iter()
+                .find(|&&c| window_attr(c) == Attr::WindowStart(w));
+            let end = group_cols
+                .iter()
+                .find(|&&c| window_attr(c) == Attr::WindowEnd(w));
+            let (Some(&start), Some(&end)) = (start, end) else {
+                return Err(SqlError::new(
+                    "a window aggregation must GROUP BY both window_start and window_end of its window TVF",
+                ));
+            };
+            let mut keys = Vec::new();
+            let mut outputs = Vec::new();
+            let mut attrs = Vec::new();
+            for &c in &group_cols {
+                match window_attr(c) {
+                    Attr::WindowStart(x) if x == w => {
+                        outputs.push(WindowOut::Start);
+                        attrs.push(Attr::WindowStart(w));
+                    }
+                    Attr::WindowEnd(x) if x == w => {
+                        outputs.push(WindowOut::End);
+                        attrs.push(Attr::WindowEnd(w));
+                    }
+                    Attr::WindowTime(x) if x == w => {
+                        outputs.push(WindowOut::Time);
+                        attrs.push(Attr::WindowTime(w));
+                    }
+                    _ => {
+                        outputs.push(WindowOut::Key(keys.len()));
+                        keys.push(c);
+                        attrs.push(Attr::Plain);
+                    }
+                }
+            }
+            for k in 0..aggr.len() {
+                outputs.push(WindowOut::Agg(k));
+                attrs.push(Attr::Plain);
+            }
+            let spec = self.windows[w];
+            let merging = matches!(spec, WindowSpec::Session { .. });
+            let proctime = self.window_proctime[w];
+            if merging && proctime {
+                return Err(SqlError::unsupported(
+                    "SESSION windows over processing time",
+                ));
+            }
+            if merging {
+                // Sessions are formed per PARTITION BY key, which must be
+                // exactly the aggregation's other keys.
+                let mut grouped: Vec<String> = keys
+                    .iter()
+                    .map(|&k| in_arrow.field(k).name().clone())
+                    .collect();
+                let mut partition = self.session_partitions[w].clone();
+                grouped.sort();
+                partition.sort();
+                if grouped != partition {
+                    return Err(SqlError::unsupported(format!(
+                        "a SESSION window aggregation grouped by [{}] over sessions partitioned by [{}] (group by exactly the PARTITION BY columns)",
+                        grouped.join(", "),
+                        partition.join(", ")
+                    )));
+                }
+            }
+            let name = format!(
+                "WindowAggregate(groupBy=[{}], window=[{:?}], select=[{}])",
+                group_names.join(", "),
+                spec,
+                agg_names.join(", ")
+            );
+            let vertex = self.job.add(
+                &name,
+                VertexKind::OneInput,
+                self.parallelism,
+                self.max_parallelism,
+                {
+                    let (in_arrow, keys, aggs, outputs, output) = (
+                        in_arrow.clone(),
+                        keys.clone(),
+                        aggs.clone(),
+                        outputs.clone(),
+                        output.clone(),
+                    );
+                    Arc::new(OperatorVertex::new(move |_| {
+                        let operator = WindowAggOperator::new(
+                            in_arrow.clone(),
+                            keys.clone(),
+                            start,
+                            end,
+                            aggs.clone(),
+                            outputs.clone(),
+                            output.clone(),
+                        );
+                        let operator = if proctime {
+                            operator.processing_time()
+                        } else {
+                            operator
+                        };
+                        if merging {
+                            operator.merging()
+                        } else {
+                            operator
+                        }
+                    }))
+                },
+            );
+            self.connect(
+                stream.vertex,
+                vertex,
+                Partitioning::Hash,
+                Some((in_arrow, keys)),
+            );
+            return Ok(Stream {
+                vertex,
+                schema,
+                updating: false,
+                attrs,
+                updated_by: None,
+            });
+        }
+        let name = format!(
+            "GroupAggregate(groupBy=[{}], select=[{}])",
+            group_names.join(", "),
+            agg_names.join(", ")
+        );
+        let ttl = self.state_ttl_ms;
+        let vertex = self.job.add(
+            &name,
+            VertexKind::OneInput,
+            self.parallelism,
+            self.max_parallelism,
+            {
+                let (in_arrow, keys, aggs, output) = (
+                    in_arrow.clone(),
+                    group_cols.clone(),
+                    aggs.clone(),
+                    output.clone(),
+                );
+                Arc::new(OperatorVertex::new(move |_| {
+                    GroupAggOperator::new(
+                        in_arrow.clone(),
+                        keys.clone(),
+                        aggs.clone(),
+                        output.clone(),
+                        ttl,
+                    )
+                }))
+            },
+        );
+        self.connect(
+            stream.vertex,
+            vertex,
+            Partitioning::Hash,
+            Some((in_arrow, group_cols.clone())),
+        );
+        let what = if aggr.is_empty() {
+            "SELECT DISTINCT"
+        } else {
+            "GROUP BY aggregation"
+        };
+        Ok(Stream {
+            vertex,
+            attrs: vec![Attr::Plain; schema.fields().len()],
+            schema,
+            updating: true,
+            updated_by: Some(format!("{what} ({name})")),
+        })
+    }
+}
