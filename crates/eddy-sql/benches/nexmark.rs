@@ -131,6 +131,8 @@ fn run_case(name: &str, p: u32, events: u64) -> Result<(), String> {
     session
         .execute_sql(&format!("CREATE VIEW result_view AS {select}"))
         .map_err(|e| e.to_string())?;
+    // Repeated names (q20 selects two `dateTime`s) get a suffix, as Flink's.
+    let mut seen = std::collections::HashSet::new();
     let columns = match session
         .execute_sql("DESCRIBE result_view")
         .map_err(|e| e.to_string())?
@@ -138,11 +140,14 @@ fn run_case(name: &str, p: u32, events: u64) -> Result<(), String> {
         eddy_sql::Output::Rows { rows, .. } => rows
             .iter()
             .map(|(_, r)| {
-                format!(
-                    "`{}` {}",
-                    r[0].clone().unwrap_or_default(),
-                    r[1].clone().unwrap_or_default()
-                )
+                let name = r[0].clone().unwrap_or_default();
+                let mut unique = name.clone();
+                let mut k = 0;
+                while !seen.insert(unique.clone()) {
+                    unique = format!("{name}{k}");
+                    k += 1;
+                }
+                format!("`{unique}` {}", r[1].clone().unwrap_or_default())
             })
             .collect::<Vec<_>>()
             .join(", "),

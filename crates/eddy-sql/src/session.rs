@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use datafusion_common::DFSchema;
 use datafusion_expr::{Expr, LogicalPlan, LogicalPlanBuilder};
-use eddy_connectors::{DiscardSink, FileSink, PrintSink};
+use eddy_connectors::{FileSink, PrintSink};
 use eddy_core::config::options;
 use eddy_core::Config;
 use eddy_runtime::{JobClient, MiniCluster};
@@ -692,7 +692,7 @@ impl Session {
             }
             "blackhole" => {
                 planner.add_sink(&format!("Sink(table=[{name}], connector=[blackhole])"), stream, move |_| {
-                    TableSinkOperator::writer(Box::new(DiscardSink), LineFormat::Print, names.clone())
+                    TableSinkOperator::discard(names.clone())
                 });
             }
             "filesystem" => {

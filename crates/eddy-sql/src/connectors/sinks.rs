@@ -36,6 +36,8 @@ pub type Collected = Arc<Mutex<Vec<(RowKind, Vec<Option<String>>)>>>;
 enum Target {
     Writer(Box<dyn SinkWriter<String>>),
     Collect(Collected),
+    /// The blackhole connector: rows are dropped unformatted.
+    Discard,
 }
 
 /// The sink operator of a table.
@@ -55,6 +57,15 @@ impl TableSinkOperator {
         TableSinkOperator {
             target: Target::Writer(writer),
             format,
+            names,
+        }
+    }
+
+    /// A sink dropping every row (the blackhole connector).
+    pub fn discard(names: Vec<String>) -> Self {
+        TableSinkOperator {
+            target: Target::Discard,
+            format: LineFormat::Print,
             names,
         }
     }
@@ -124,7 +135,7 @@ impl Operator for TableSinkOperator {
     fn open(&mut self, ctx: &OperatorContext) -> Result<()> {
         match &mut self.target {
             Target::Writer(w) => w.open(ctx),
-            Target::Collect(_) => Ok(()),
+            Target::Collect(_) | Target::Discard => Ok(()),
         }
     }
 
@@ -149,9 +160,10 @@ impl Operator for TableSinkOperator {
                 let lines = self.lines(&batch);
                 match &mut self.target {
                     Target::Writer(w) => w.write_batch(lines),
-                    Target::Collect(_) => Ok(()),
+                    Target::Collect(_) | Target::Discard => Ok(()),
                 }
             }
+            Target::Discard => Ok(()),
         }
     }
 
@@ -162,14 +174,14 @@ impl Operator for TableSinkOperator {
     ) -> Result<()> {
         match &mut self.target {
             Target::Writer(w) => w.on_watermark(watermark),
-            Target::Collect(_) => Ok(()),
+            Target::Collect(_) | Target::Discard => Ok(()),
         }
     }
 
     fn end_input(&mut self, _: &mut Emitter<'_, Records<()>>) -> Result<()> {
         match &mut self.target {
             Target::Writer(w) => w.finish(),
-            Target::Collect(_) => Ok(()),
+            Target::Collect(_) | Target::Discard => Ok(()),
         }
     }
 
@@ -179,21 +191,21 @@ impl Operator for TableSinkOperator {
                 operator: w.snapshot(checkpoint_id)?,
                 ..Default::default()
             }),
-            Target::Collect(_) => Ok(OperatorSnapshot::default()),
+            Target::Collect(_) | Target::Discard => Ok(OperatorSnapshot::default()),
         }
     }
 
     fn notify_checkpoint_complete(&mut self, checkpoint_id: u64) -> Result<()> {
         match &mut self.target {
             Target::Writer(w) => w.notify_checkpoint_complete(checkpoint_id),
-            Target::Collect(_) => Ok(()),
+            Target::Collect(_) | Target::Discard => Ok(()),
         }
     }
 
     fn restore_state(&mut self, snapshots: Vec<OperatorSnapshot>) -> Result<()> {
         match &mut self.target {
             Target::Writer(w) => w.restore(snapshots.into_iter().map(|s| s.operator).collect()),
-            Target::Collect(_) => Ok(()),
+            Target::Collect(_) | Target::Discard => Ok(()),
         }
     }
 }

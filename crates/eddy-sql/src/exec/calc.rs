@@ -27,6 +27,8 @@ pub(crate) fn evaluate(
 /// Filters rows, then computes the output columns. The row kind column of an
 /// updating stream passes through.
 pub struct CalcOperator {
+    /// The input columns the expressions read (the rest are not filtered).
+    input_columns: Option<Vec<usize>>,
     filter: Option<Arc<dyn PhysicalExpr>>,
     projection: Vec<Arc<dyn PhysicalExpr>>,
     schema: SchemaRef,
@@ -43,6 +45,7 @@ impl CalcOperator {
         updating: bool,
     ) -> Self {
         CalcOperator {
+            input_columns: None,
             filter,
             projection,
             schema,
@@ -51,8 +54,27 @@ impl CalcOperator {
         }
     }
 
+    /// Reads only these input columns (the expressions are planned over
+    /// them, in this order); `__op` is kept when the stream updates.
+    pub fn reading(mut self, columns: Vec<usize>) -> Self {
+        self.input_columns = Some(columns);
+        self
+    }
+
     /// Evaluates the calc over one batch.
     pub fn apply(&self, batch: &RecordBatch) -> Result<RecordBatch> {
+        let narrowed;
+        let batch = match &self.input_columns {
+            Some(columns) => {
+                let mut columns = columns.clone();
+                if changelog::kinds(batch).is_some() {
+                    columns.push(batch.num_columns() - 1);
+                }
+                narrowed = batch.project(&columns).map_err(runtime)?;
+                &narrowed
+            }
+            None => batch,
+        };
         let batch = match &self.filter {
             Some(filter) => {
                 let mask = evaluate(filter, batch, &self.name)?;
@@ -99,6 +121,9 @@ impl Operator for CalcOperator {
 /// seen so far, emitted after each batch that raises it.
 pub struct WatermarkAssigner {
     expr: Arc<dyn PhysicalExpr>,
+    /// `column - delay`: the watermark is the column's maximum minus the
+    /// delay, without evaluating the expression on every row.
+    bounded: Option<(usize, i64)>,
     current: Timestamp,
     name: String,
 }
@@ -108,9 +133,16 @@ impl WatermarkAssigner {
     pub fn new(expr: Arc<dyn PhysicalExpr>) -> Self {
         WatermarkAssigner {
             expr,
+            bounded: None,
             current: Timestamp::MIN,
             name: String::new(),
         }
+    }
+
+    /// The expression is `column - delay_ms` (bounded out-of-orderness).
+    pub fn bounded(mut self, column: usize, delay_ms: i64) -> Self {
+        self.bounded = Some((column, delay_ms));
+        self
     }
 }
 
@@ -128,7 +160,10 @@ impl Operator for WatermarkAssigner {
         batch: RecordBatch,
         out: &mut Emitter<'_, RecordBatch>,
     ) -> Result<()> {
-        let values = evaluate(&self.expr, &batch, &self.name)?;
+        let (values, delay) = match self.bounded {
+            Some((column, delay)) => (batch.column(column).clone(), delay),
+            None => (evaluate(&self.expr, &batch, &self.name)?, 0),
+        };
         let millis = arrow::compute::cast(
             &values,
             &arrow::datatypes::DataType::Timestamp(arrow::datatypes::TimeUnit::Millisecond, None),
@@ -136,7 +171,8 @@ impl Operator for WatermarkAssigner {
         .map_err(runtime)?;
         let max = arrow::compute::max(
             millis.as_primitive::<arrow::datatypes::TimestampMillisecondType>(),
-        );
+        )
+        .map(|m| m.saturating_sub(delay));
         out.collect(batch)?;
         if let Some(max) = max {
             if max > self.current {

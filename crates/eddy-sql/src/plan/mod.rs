@@ -16,7 +16,7 @@ pub mod builder;
 mod join;
 mod rank;
 
-use rank::{rank_hint, PendingRank};
+use rank::{rank_column, rank_hint, PendingRank};
 
 use std::sync::Arc;
 
@@ -295,6 +295,20 @@ impl StreamPlanner {
             }
             LogicalPlan::Projection(p) => {
                 self.rank_output_hint = rank_hint(p);
+                // A projection over a plain filter is one calc.
+                if let LogicalPlan::Filter(f) = p.input.as_ref() {
+                    let plain = !matches!(f.input.as_ref(), LogicalPlan::Join(_))
+                        && rank_column(f).is_none();
+                    if plain {
+                        let input = self.translate(&f.input)?;
+                        return self.calc(
+                            input,
+                            Some(f.predicate.clone()),
+                            p.expr.clone(),
+                            p.schema.clone(),
+                        );
+                    }
+                }
                 let input = self.translate(&p.input)?;
                 self.calc(input, None, p.expr.clone(), p.schema.clone())
             }
@@ -430,6 +444,16 @@ impl StreamPlanner {
         stream.schema = def.full_df.clone();
         if let Some(wm) = &def.watermark {
             let expr = physical(&wm.expr, &def.full_df)?;
+            let column_of = |e: &Expr| match e {
+                Expr::Column(c) => def.full_df.index_of_column(c).ok(),
+                _ => None,
+            };
+            let bounded = match &wm.expr {
+                Expr::BinaryExpr(b) if b.op == Operator::Minus => column_of(&b.left)
+                    .zip(join::interval_literal(&b.right))
+                    .filter(|(_, delay)| *delay >= 0),
+                e => column_of(e).map(|c| (c, 0)),
+            };
             let vertex = self.add_operator(
                 &format!(
                     "WatermarkAssigner(rowtime=[{}], watermark=[{}])",
@@ -438,7 +462,13 @@ impl StreamPlanner {
                 ),
                 stream.vertex,
                 Partitioning::Forward,
-                move |_| WatermarkAssigner::new(expr.clone()),
+                move |_| {
+                    let assigner = WatermarkAssigner::new(expr.clone());
+                    match bounded {
+                        Some((column, delay)) => assigner.bounded(column, delay),
+                        None => assigner,
+                    }
+                },
             );
             stream.vertex = vertex;
             stream.attrs[wm.column] = Attr::Rowtime;
@@ -481,13 +511,37 @@ impl StreamPlanner {
                 ..input
             });
         }
+        // A filter copies the columns it keeps: only those the expressions read.
+        let mut reading: Option<Vec<usize>> = None;
+        let mut planning_schema = input.schema.clone();
+        if filter.is_some() {
+            let mut used: Vec<usize> = filter
+                .iter()
+                .chain(exprs.iter())
+                .flat_map(|e| e.column_refs())
+                .filter_map(|c| input.schema.index_of_column(c).ok())
+                .collect();
+            used.sort_unstable();
+            used.dedup();
+            if used.len() < input.schema.fields().len() {
+                let fields: Vec<_> = used
+                    .iter()
+                    .map(|&i| {
+                        let (q, f) = input.schema.qualified_field(i);
+                        (q.cloned(), f.clone())
+                    })
+                    .collect();
+                planning_schema = DFSchema::new_with_metadata(fields, Default::default())?.into();
+                reading = Some(used);
+            }
+        }
         let filter_expr = filter
             .as_ref()
-            .map(|f| physical(f, &input.schema))
+            .map(|f| physical(f, &planning_schema))
             .transpose()?;
         let projection = exprs
             .iter()
-            .map(|e| physical(unalias(e), &input.schema))
+            .map(|e| physical(unalias(e), &planning_schema))
             .collect::<SqlResult<Vec<_>>>()?;
         let updating = input.updating;
         let output = physical_schema(&schema, updating);
@@ -498,12 +552,16 @@ impl StreamPlanner {
         let select: Vec<String> = exprs.iter().map(short).collect();
         name.push_str(&format!("select=[{}])", select.join(", ")));
         let vertex = self.add_operator(&name, input.vertex, Partitioning::Forward, move |_| {
-            CalcOperator::new(
+            let calc = CalcOperator::new(
                 filter_expr.clone(),
                 projection.clone(),
                 output.clone(),
                 updating,
-            )
+            );
+            match &reading {
+                Some(columns) => calc.reading(columns.clone()),
+                None => calc,
+            }
         });
         Ok(Stream {
             vertex,
