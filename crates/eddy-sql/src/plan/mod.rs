@@ -106,6 +106,8 @@ pub struct StreamPlanner {
     max_parallelism: u32,
     state_ttl_ms: Option<u64>,
     windows: Vec<WindowSpec>,
+    /// The tables read so far, by name.
+    scans: std::collections::HashMap<String, Stream>,
     /// Per window TVF, its `PARTITION BY` columns (SESSION).
     session_partitions: Vec<Vec<String>>,
     /// Per window TVF, whether it windows processing time.
@@ -175,6 +177,7 @@ impl StreamPlanner {
             max_parallelism,
             state_ttl_ms,
             windows: Vec::new(),
+            scans: std::collections::HashMap::new(),
             session_partitions: Vec::new(),
             window_proctime: Vec::new(),
             pending_rank: None,
@@ -261,7 +264,7 @@ impl StreamPlanner {
         match plan {
             LogicalPlan::TableScan(scan) => {
                 let stream = if let Some(source) = scan.source.downcast_ref::<ConnectorSource>() {
-                    self.table(&source.table)?
+                    self.scan(&source.table)?
                 } else if let Some(view) = scan.source.downcast_ref::<ViewSource>() {
                     self.translate(&view.view.plan)?
                 } else if let Some(tvf) = scan.source.downcast_ref::<WindowTvfSource>() {
@@ -406,6 +409,17 @@ impl StreamPlanner {
                 )))
             }
         })
+    }
+
+    /// A table's stream: read once per job however often the query reads it
+    /// (Flink's source reuse), so views of one table share its source.
+    fn scan(&mut self, def: &Arc<TableDef>) -> SqlResult<Stream> {
+        if let Some(stream) = self.scans.get(&def.name) {
+            return Ok(stream.clone());
+        }
+        let stream = self.table(def)?;
+        self.scans.insert(def.name.clone(), stream.clone());
+        Ok(stream)
     }
 
     fn table(&mut self, def: &Arc<TableDef>) -> SqlResult<Stream> {
