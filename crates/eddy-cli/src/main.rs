@@ -8,7 +8,7 @@
 use std::process::ExitCode;
 
 use eddy::cli::Args;
-use eddy_sql::{render, Session};
+use eddy_sql::{render, Session, Tableau};
 
 const USAGE: &str = "usage: eddy sql [-f FILE] [-p N] [-s latest|PATH] [--allow-non-restored-state] [-D key=value]...";
 
@@ -32,6 +32,8 @@ fn main() -> ExitCode {
     };
     let config = args.job_config();
     let mut session = Session::new(config);
+    // SELECT results print as they arrive (an unbounded query never ends).
+    session.set_result_listener(Some(Tableau::listener()));
     let file = args
         .get("-f")
         .or_else(|| args.get("--file"))

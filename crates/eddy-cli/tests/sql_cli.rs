@@ -204,3 +204,50 @@ fn a_sql_job_killed_with_sigkill_resumes_from_its_checkpoint() {
         "group totals after two crashes"
     );
 }
+
+/// An unbounded SELECT prints its rows while it runs.
+#[test]
+fn streams_the_rows_of_an_unbounded_select() {
+    use std::io::{BufRead, BufReader};
+    let tmp = tempfile::tempdir().unwrap();
+    let script = tmp.path().join("tail.sql");
+    write(
+        &script,
+        "CREATE TABLE ticks (k BIGINT) WITH ('connector' = 'datagen', 'rows-per-second' = '5', 'fields.k.kind' = 'sequence', 'fields.k.start' = '1', 'fields.k.end' = '1000000');\nSELECT k * 10 AS tens FROM ticks;\n",
+    );
+    let mut child = eddy()
+        .args(["sql", "-f"])
+        .arg(&script)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let mut seen = Vec::new();
+    // Rows keep coming one by one (the source makes 5 a second); stop after
+    // a few, long before the query could end.
+    while seen
+        .iter()
+        .filter(|l: &&String| l.starts_with("| +I"))
+        .count()
+        < 4
+    {
+        match lines.next() {
+            Some(Ok(line)) => seen.push(line),
+            _ => break,
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let rows: Vec<String> = seen
+        .iter()
+        .filter(|l| l.starts_with("| +I"))
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    assert_eq!(
+        rows,
+        ["| +I | 10 |", "| +I | 20 |", "| +I | 30 |", "| +I | 40 |"],
+        "{seen:?}"
+    );
+    assert!(seen.iter().any(|l| l.contains("| op |")), "{seen:?}");
+}

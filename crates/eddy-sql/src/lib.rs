@@ -18,5 +18,7 @@ pub mod connectors;
 pub mod exec;
 pub mod plan;
 pub mod session;
+pub mod tableau;
 
-pub use session::{render, Output, Session};
+pub use session::{Output, ResultEvent, ResultListener, Session};
+pub use tableau::{render, Tableau};

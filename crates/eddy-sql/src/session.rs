@@ -9,7 +9,7 @@ use datafusion_expr::{Expr, LogicalPlan, LogicalPlanBuilder};
 use eddy_connectors::{FileSink, PrintSink};
 use eddy_core::config::options;
 use eddy_core::Config;
-use eddy_runtime::{JobClient, MiniCluster};
+use eddy_runtime::{JobClient, JobStatus, MiniCluster};
 
 use crate::catalog::{TableDef, ViewDef, WatermarkDef};
 use crate::connectors::sinks::{Collected, LineFormat, TableSinkOperator};
@@ -38,7 +38,32 @@ pub enum Output {
     },
     /// Free text (`EXPLAIN`).
     Text(String),
+    /// A `SELECT` whose rows went to the result listener as they came: how
+    /// many there were.
+    Streamed(usize),
 }
+
+/// Rows of a running `SELECT`, handed to a result listener as they arrive.
+pub enum ResultEvent<'a> {
+    /// New rows of the changelog.
+    Rows {
+        /// The column names.
+        columns: &'a [String],
+        /// The rows and their kinds.
+        rows: &'a [(RowKind, Vec<Option<String>>)],
+    },
+    /// The query ended after `count` rows.
+    End {
+        /// The column names.
+        columns: &'a [String],
+        /// All rows produced.
+        count: usize,
+    },
+}
+
+/// Receives the rows of `SELECT`s while they run (see
+/// [`Session::set_result_listener`]).
+pub type ResultListener = Box<dyn FnMut(ResultEvent<'_>) + Send>;
 
 /// A SQL session.
 pub struct Session {
@@ -46,6 +71,7 @@ pub struct Session {
     pub catalog: crate::catalog::Catalog,
     /// Configuration: `SET` values over the defaults and `-D` overrides.
     pub config: Config,
+    listener: Option<ResultListener>,
 }
 
 fn words(text: &str, n: usize) -> Vec<String> {
@@ -72,7 +98,16 @@ impl Session {
         Session {
             catalog: Default::default(),
             config,
+            listener: None,
         }
+    }
+
+    /// Hands the rows of each `SELECT` to `listener` while the query runs
+    /// (an unbounded query shows its changelog as it grows); the statement
+    /// then returns [`Output::Streamed`]. `None` collects them into
+    /// [`Output::Rows`] at the end, as before.
+    pub fn set_result_listener(&mut self, listener: Option<ResultListener>) {
+        self.listener = listener;
     }
 
     /// Runs every statement of a script, handing each output to `on_output`; stops
@@ -811,17 +846,65 @@ impl Session {
         planner.add_sink("Collect", &stream, move |_| {
             TableSinkOperator::collect(collected.clone(), names.clone())
         });
-        self.run(&planner, "collect")?;
-        let rows = std::mem::take(
-            &mut *rows
-                .lock()
-                .map_err(|_| SqlError::new("result buffer poisoned"))?,
-        );
-        Ok(Output::Rows {
-            columns,
-            rows,
-            changelog: true,
-        })
+        let take = || -> SqlResult<Vec<(RowKind, Vec<Option<String>>)>> {
+            Ok(std::mem::take(
+                &mut *rows
+                    .lock()
+                    .map_err(|_| SqlError::new("result buffer poisoned"))?,
+            ))
+        };
+        let Some(mut listener) = self.listener.take() else {
+            self.run(&planner, "collect")?;
+            return Ok(Output::Rows {
+                columns,
+                rows: take()?,
+                changelog: true,
+            });
+        };
+        // Stream the rows while the job runs.
+        let streamed = (|| -> SqlResult<usize> {
+            let client =
+                MiniCluster::new(self.job_config()).execute_async(planner.job.spec("collect"))?;
+            // The first rows wait up to half a second for more, so that a
+            // short query prints one table fitted to all its rows.
+            let (mut count, mut pending, mut first) = (0, Vec::new(), None);
+            let mut flushing = false;
+            loop {
+                let running = matches!(client.status(), JobStatus::Running | JobStatus::Restarting);
+                pending.extend(take()?);
+                if !pending.is_empty() {
+                    let since = *first.get_or_insert_with(std::time::Instant::now);
+                    flushing |= since.elapsed() >= std::time::Duration::from_millis(500);
+                }
+                if !running {
+                    break;
+                }
+                if flushing && !pending.is_empty() {
+                    count += pending.len();
+                    listener(ResultEvent::Rows {
+                        columns: &columns,
+                        rows: &std::mem::take(&mut pending),
+                    });
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            client.wait()?;
+            pending.extend(take()?);
+            if !pending.is_empty() {
+                count += pending.len();
+                listener(ResultEvent::Rows {
+                    columns: &columns,
+                    rows: &pending,
+                });
+            }
+            listener(ResultEvent::End {
+                columns: &columns,
+                count,
+            });
+            Ok(count)
+        })();
+        self.listener = Some(listener);
+        Ok(Output::Streamed(streamed?))
     }
 
     fn job_config(&self) -> Config {
@@ -896,77 +979,4 @@ fn position_of(text: &str, offset: usize) -> (u64, u64) {
     let line = before.matches('\n').count() as u64 + 1;
     let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) as u64 + 1;
     (line, column)
-}
-
-/// Renders rows as Flink's SQL client does (tableau).
-pub fn render(output: &Output) -> String {
-    match output {
-        Output::Info(s) => format!("[INFO] {s}\n"),
-        Output::Text(s) => s.clone(),
-        Output::Rows {
-            columns,
-            rows,
-            changelog,
-        } => {
-            let mut header: Vec<String> = Vec::new();
-            if *changelog {
-                header.push("op".into());
-            }
-            header.extend(columns.iter().cloned());
-            let body: Vec<Vec<String>> = rows
-                .iter()
-                .map(|(kind, cells)| {
-                    let mut r = Vec::new();
-                    if *changelog {
-                        r.push(kind.short().to_string());
-                    }
-                    r.extend(
-                        cells
-                            .iter()
-                            .map(|c| c.clone().unwrap_or_else(|| "<NULL>".into())),
-                    );
-                    r
-                })
-                .collect();
-            let widths: Vec<usize> = (0..header.len())
-                .map(|i| {
-                    body.iter()
-                        .map(|r| r[i].chars().count())
-                        .chain([header[i].chars().count()])
-                        .max()
-                        .unwrap_or(0)
-                })
-                .collect();
-            let rule: String = widths
-                .iter()
-                .map(|w| format!("+{}", "-".repeat(w + 2)))
-                .collect::<String>()
-                + "+\n";
-            let line = |cells: &[String]| -> String {
-                cells
-                    .iter()
-                    .zip(&widths)
-                    .map(|(c, w)| format!("| {c:>w$} "))
-                    .collect::<String>()
-                    + "|\n"
-            };
-            let mut out = String::new();
-            if body.is_empty() && !*changelog {
-                return "Empty set\n".into();
-            }
-            out.push_str(&rule);
-            out.push_str(&line(&header));
-            out.push_str(&rule);
-            for r in &body {
-                out.push_str(&line(r));
-            }
-            out.push_str(&rule);
-            let n = body.len();
-            out.push_str(&format!(
-                "{n} row{} in set\n",
-                if n == 1 { "" } else { "s" }
-            ));
-            out
-        }
-    }
 }
