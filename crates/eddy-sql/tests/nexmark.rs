@@ -627,6 +627,69 @@ fn lookup_query_q13() {
     assert_eq!(query(&mut s, Q13), expected, "q13");
 }
 
+/// The generator as flat tables of one kind of event ('events.kind').
+#[test]
+fn flat_tables_of_one_kind() {
+    let (people, auctions, bids) = split(events());
+    let mut s = session(EVENTS);
+    let with = |kind: &str| {
+        format!("WITH ('connector' = 'nexmark', 'events.kind' = '{kind}', 'first-event.rate' = '10000', 'events.num' = '{EVENTS}')")
+    };
+    s.execute_sql(&format!(
+        "CREATE TABLE flat_bid (auction BIGINT, bidder BIGINT, price BIGINT, channel VARCHAR, url VARCHAR, `dateTime` TIMESTAMP(3), extra VARCHAR, WATERMARK FOR `dateTime` AS `dateTime` - INTERVAL '4' SECOND) {}",
+        with("bid")
+    ))
+    .unwrap();
+    let expected = sorted(bids.iter().map(bid_line).collect());
+    assert_eq!(query(&mut s, "SELECT * FROM flat_bid"), expected, "bids");
+    // Any subset of the fields, in any order.
+    s.execute_sql(&format!(
+        "CREATE TABLE flat_person (state VARCHAR, id BIGINT, name VARCHAR) {}",
+        with("person")
+    ))
+    .unwrap();
+    let expected = sorted(
+        people
+            .iter()
+            .map(|p| format!("{}|{}|{}", p.state, p.id, p.name))
+            .collect(),
+    );
+    assert_eq!(
+        query(&mut s, "SELECT * FROM flat_person"),
+        expected,
+        "people"
+    );
+    s.execute_sql(&format!(
+        "CREATE TABLE flat_auction (id BIGINT, seller BIGINT, expires TIMESTAMP(3)) {}",
+        with("auction")
+    ))
+    .unwrap();
+    let expected = sorted(
+        auctions
+            .iter()
+            .map(|a| format!("{}|{}|{}", a.id, a.seller, ts(a.expires)))
+            .collect(),
+    );
+    assert_eq!(
+        query(&mut s, "SELECT * FROM flat_auction"),
+        expected,
+        "auctions"
+    );
+    s.execute_sql(&format!(
+        "CREATE TABLE wrong (price BIGINT, colour VARCHAR) {}",
+        with("bid")
+    ))
+    .unwrap();
+    let e = s
+        .execute_sql("SELECT * FROM wrong")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("table wrong: a nexmark bid has no field 'colour' (it has auction, bidder, price, channel, url, dateTime, extra)"),
+        "{e}"
+    );
+}
+
 fn bid_line(b: &Bid) -> String {
     format!(
         "{}|{}|{}|{}|{}|{}|{}",
@@ -811,6 +874,7 @@ fn every_query_survives_stop_with_savepoint_and_rescale() {
         s.execute_script(&ddl(events, ", 'rows-per-second' = '15000'"), |_| {})
             .unwrap();
         s.config.set("execution.checkpointing.interval", "100 ms");
+        s.config.set("restart-strategy.type", "none");
         s.config.set(
             "execution.checkpointing.dir",
             tmp.path().join("ck").display().to_string(),
@@ -834,6 +898,7 @@ fn every_query_survives_stop_with_savepoint_and_rescale() {
         let mut s = session(events);
         s.config.set("parallelism.default", "2");
         s.config.set("execution.checkpointing.interval", "100 ms");
+        s.config.set("restart-strategy.type", "none");
         s.config.set(
             "execution.checkpointing.dir",
             tmp.path().join("ck2").display().to_string(),

@@ -32,6 +32,10 @@ fn committed(dir: &Path) -> Vec<String> {
 fn checkpointed(env: &StreamExecutionEnvironment, dir: &Path) {
     env.configure("execution.checkpointing.interval", "40ms");
     env.configure("execution.checkpointing.dir", dir.to_str().unwrap());
+    // A job that should not fail fails the test with its error, instead of
+    // restarting with a growing backoff (tests that inject failures set their
+    // own strategy).
+    env.configure("restart-strategy.type", "none");
 }
 
 /// Generator → (optionally failing) map → keyed 1 s tumbling window count → files.

@@ -214,7 +214,8 @@ impl Group {
     }
 }
 
-fn push_event(event: &Event, person: &mut Group, auction: &mut Group, bid: &mut Group) {
+/// Appends an event's fields to its group (without its validity).
+fn push_fields(event: &Event, person: &mut Group, auction: &mut Group, bid: &mut Group) {
     match event {
         Event::Person(p) => {
             let c = &mut person.cols;
@@ -226,9 +227,6 @@ fn push_event(event: &Event, person: &mut Group, auction: &mut Group, bid: &mut 
             c[5].str(&p.state);
             c[6].int(p.date_time);
             c[7].str(&p.extra);
-            person.valid.push(true);
-            auction.nulls();
-            bid.nulls();
         }
         Event::Auction(a) => {
             let c = &mut auction.cols;
@@ -242,9 +240,6 @@ fn push_event(event: &Event, person: &mut Group, auction: &mut Group, bid: &mut 
             c[7].int(a.seller);
             c[8].int(a.category);
             c[9].str(&a.extra);
-            auction.valid.push(true);
-            person.nulls();
-            bid.nulls();
         }
         Event::Bid(b) => {
             let c = &mut bid.cols;
@@ -255,15 +250,28 @@ fn push_event(event: &Event, person: &mut Group, auction: &mut Group, bid: &mut 
             c[4].str(&b.url);
             c[5].int(b.date_time);
             c[6].str(&b.extra);
-            bid.valid.push(true);
-            person.nulls();
-            auction.nulls();
         }
     }
 }
 
+/// Appends an event to its group and nulls to the other two (the combined
+/// table's ROW columns).
+fn push_event(event: &Event, person: &mut Group, auction: &mut Group, bid: &mut Group) {
+    push_fields(event, person, auction, bid);
+    let (own, others) = match event {
+        Event::Person(_) => (&mut *person, [&mut *auction, &mut *bid]),
+        Event::Auction(_) => (&mut *auction, [&mut *person, &mut *bid]),
+        Event::Bid(_) => (&mut *bid, [&mut *person, &mut *auction]),
+    };
+    own.valid.push(true);
+    for group in others {
+        group.nulls();
+    }
+}
+
 /// The Nexmark generator as a table: `event_type INT, person ROW<...>, auction
-/// ROW<...>, bid ROW<...>` (the nexmark benchmark's `datagen` table).
+/// ROW<...>, bid ROW<...>` (the nexmark benchmark's `datagen` table), or with
+/// `'events.kind'` the events of one kind as a flat table.
 pub fn nexmark(
     table: &str,
     schema: SchemaRef,
@@ -304,19 +312,23 @@ pub fn nexmark(
             }
         }
     }
-    for field in schema.fields() {
-        if !["event_type", "person", "auction", "bid"].contains(&field.name().as_str()) {
-            return Err(crate::SqlError::new(format!(
-                "table {table}: the nexmark connector has no column '{}' (it provides event_type, person, auction, bid)",
-                field.name()
-            )));
-        }
-    }
     // eddy's own option: at most this many events per second (event times
     // follow 'first-event.rate' either way).
     let rate = number("rows-per-second")?.map(|r| r as f64);
     let count = config.max_events;
     let generator = Arc::new(NexmarkGenerator::new(config));
+    // 'events.kind': one kind of event as a flat table of its fields.
+    if let Some(kind) = options.get("events.kind") {
+        return flat_nexmark(table, schema, kind, generator, count, rate);
+    }
+    for field in schema.fields() {
+        if !["event_type", "person", "auction", "bid"].contains(&field.name().as_str()) {
+            return Err(crate::SqlError::new(format!(
+                "table {table}: the nexmark connector has no column '{}' (it provides event_type, person, auction, bid, or with 'events.kind' the fields of one kind)",
+                field.name()
+            )));
+        }
+    }
     Ok(Arc::new(move |_| {
         let generator = generator.clone();
         let schema = schema.clone();
@@ -356,6 +368,87 @@ pub fn nexmark(
             let n = records.len();
             Ok(Some(
                 changelog::batch(schema.clone(), columns, n).map_err(runtime)?,
+            ))
+        })
+    }))
+}
+
+/// The Nexmark events of one kind (`person`, `auction` or `bid`) as a flat
+/// table whose columns are fields of that kind, in any order.
+fn flat_nexmark(
+    table: &str,
+    schema: SchemaRef,
+    kind: &str,
+    generator: Arc<NexmarkGenerator>,
+    count: Option<u64>,
+    rate: Option<f64>,
+) -> crate::SqlResult<SourceFactory> {
+    let (code, fields) = match kind.to_ascii_lowercase().as_str() {
+        "person" => (0u8, person_fields()),
+        "auction" => (1, auction_fields()),
+        "bid" => (2, bid_fields()),
+        other => {
+            return Err(crate::SqlError::new(format!(
+                "table {table}: 'events.kind' must be person, auction or bid, not '{other}'"
+            )))
+        }
+    };
+    let mut positions = Vec::with_capacity(schema.fields().len());
+    for field in schema.fields() {
+        let Some(at) = fields.iter().position(|f| f.name() == field.name()) else {
+            let names: Vec<&str> = fields.iter().map(|f| f.name().as_str()).collect();
+            return Err(crate::SqlError::new(format!(
+                "table {table}: a nexmark {kind} has no field '{}' (it has {})",
+                field.name(),
+                names.join(", ")
+            )));
+        };
+        positions.push(at);
+    }
+    Ok(Arc::new(move |_| {
+        let generator = generator.clone();
+        let schema = schema.clone();
+        let fields = fields.clone();
+        let positions = positions.clone();
+        let inner = IndexedSource::new(Arc::new(move |n| (n, None)), count).with_rate(rate);
+        boxed(inner, move |records: Records<u64>| {
+            let (mut person, mut auction, mut bid) = (
+                Group::new(person_fields()),
+                Group::new(auction_fields()),
+                Group::new(bid_fields()),
+            );
+            let mut rows = 0;
+            for r in &records {
+                let event = generator.event_at(r.value);
+                let this = match &event {
+                    Event::Person(_) => 0,
+                    Event::Auction(_) => 1,
+                    Event::Bid(_) => 2,
+                };
+                if this == code {
+                    push_fields(&event, &mut person, &mut auction, &mut bid);
+                    rows += 1;
+                }
+            }
+            let group = match code {
+                0 => &mut person,
+                1 => &mut auction,
+                _ => &mut bid,
+            };
+            let built: Vec<ArrayRef> = group.cols.iter_mut().map(Col::finish).collect();
+            let mut columns = Vec::with_capacity(positions.len());
+            for (field, &at) in schema.fields().iter().zip(&positions) {
+                let array = built[at].clone();
+                columns.push(if array.data_type() == field.data_type() {
+                    array
+                } else {
+                    arrow::compute::cast(&array, field.data_type()).map_err(|e| {
+                        Error::Other(format!("nexmark field {}: {e}", fields[at].name()))
+                    })?
+                });
+            }
+            Ok(Some(
+                changelog::batch(schema.clone(), columns, rows).map_err(runtime)?,
             ))
         })
     }))
