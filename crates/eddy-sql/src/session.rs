@@ -703,6 +703,35 @@ impl Session {
             .iter()
             .map(|f| f.name().clone())
             .collect();
+        let not_null: Vec<(usize, String)> = table
+            .physical
+            .fields()
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| !f.is_nullable())
+            .map(|(i, f)| (i, f.name().clone()))
+            .collect();
+        let enforced;
+        let stream = if not_null.is_empty() {
+            stream
+        } else {
+            let drop = match self
+                .config
+                .get_str("table.exec.sink.not-null-enforcer")
+                .map(|v| v.trim().to_ascii_uppercase())
+                .as_deref()
+            {
+                None | Some("ERROR") => false,
+                Some("DROP") => true,
+                Some(other) => {
+                    return Err(SqlError::new(format!(
+                        "'table.exec.sink.not-null-enforcer' is ERROR or DROP, not '{other}'"
+                    )))
+                }
+            };
+            enforced = planner.enforce_not_null(stream, not_null, drop);
+            &enforced
+        };
         let connector = table.option("connector").unwrap_or_default().to_string();
         let reject_updates = |what: &str| -> SqlResult<()> {
             if stream.updating {

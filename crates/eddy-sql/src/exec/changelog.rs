@@ -53,8 +53,8 @@ impl RowKind {
     }
 }
 
-/// The Arrow schema of a stream: every field nullable (eddy checks NOT NULL at
-/// the sinks, as Flink), plus `__op` when the stream updates.
+/// The Arrow schema of a stream: every field nullable (NOT NULL is checked at
+/// the sinks, as Flink does), plus `__op` when the stream updates.
 pub fn physical_schema(schema: &DFSchema, updating: bool) -> SchemaRef {
     let mut fields: Vec<Field> = schema
         .fields()

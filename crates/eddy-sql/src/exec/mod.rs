@@ -9,6 +9,7 @@ pub mod interval_join;
 pub mod join;
 pub mod keys;
 pub mod lookup;
+pub mod not_null;
 pub mod over;
 pub mod rank;
 pub mod val;

@@ -241,6 +241,33 @@ impl StreamPlanner {
             .connect_input(from, to, partitioning, factory, input);
     }
 
+    /// Checks a sink's NOT NULL columns (index, name) before it; `drop`
+    /// drops offending rows instead of failing.
+    pub fn enforce_not_null(
+        &mut self,
+        input: &Stream,
+        columns: Vec<(usize, String)>,
+        drop: bool,
+    ) -> Stream {
+        let names: Vec<&str> = columns.iter().map(|(_, n)| n.as_str()).collect();
+        let name = format!("ConstraintEnforcer(notNull=[{}])", names.join(", "));
+        let parallelism = self.job.parallelism(input.vertex);
+        let vertex = self.job.add(
+            &name,
+            VertexKind::OneInput,
+            parallelism,
+            self.max_parallelism,
+            Arc::new(OperatorVertex::new(move |_| {
+                crate::exec::not_null::NotNullEnforcer::new(columns.clone(), drop)
+            })),
+        );
+        self.connect(input.vertex, vertex, Partitioning::Forward, None);
+        Stream {
+            vertex,
+            ..input.clone()
+        }
+    }
+
     /// Connects a stream to a sink-like vertex at the stream's parallelism.
     pub fn add_sink<O, F>(&mut self, name: &str, input: &Stream, create: F) -> VertexId
     where
