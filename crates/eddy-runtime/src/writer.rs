@@ -23,6 +23,10 @@ pub struct RecordWriter<B> {
     batch_size: usize,
     records_out: Arc<AtomicU64>,
     closed: bool,
+    /// The final (`+inf`) watermark, held until the chain's input has ended:
+    /// downstream it ends the input, so what the chain's operators emit at
+    /// their end of input must go first.
+    final_watermark: bool,
 }
 
 impl<B: Batch> RecordWriter<B> {
@@ -43,6 +47,7 @@ impl<B: Batch> RecordWriter<B> {
             batch_size: batch_size.max(1),
             records_out,
             closed: false,
+            final_watermark: false,
         }
     }
 
@@ -108,7 +113,18 @@ impl<B: Batch> Output<B> for RecordWriter<B> {
     }
 
     fn emit_watermark(&mut self, watermark: Timestamp) -> Result<()> {
-        self.broadcast_control(Element::Watermark(watermark));
+        if watermark == eddy_core::MAX_WATERMARK {
+            self.final_watermark = true;
+        } else {
+            self.broadcast_control(Element::Watermark(watermark));
+        }
+        Ok(())
+    }
+
+    fn end_input(&mut self) -> Result<()> {
+        if std::mem::take(&mut self.final_watermark) {
+            self.broadcast_control(Element::Watermark(eddy_core::MAX_WATERMARK));
+        }
         Ok(())
     }
 
@@ -125,6 +141,7 @@ impl<B: Batch> Output<B> for RecordWriter<B> {
     fn close(&mut self) -> Result<()> {
         if !self.closed {
             self.closed = true;
+            self.end_input()?;
             self.broadcast_control(Element::EndOfInput);
         }
         Ok(())

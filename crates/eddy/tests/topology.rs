@@ -255,3 +255,60 @@ fn rate_limited_generator_paces_records() {
     );
     assert_eq!(out.take().len(), 50);
 }
+
+/// Emits everything it received when its input ends.
+struct EmitAtEnd(Vec<u64>);
+
+impl eddy_runtime::Operator for EmitAtEnd {
+    type In = eddy_core::Records<u64>;
+    type Out = eddy_core::Records<u64>;
+
+    fn process_batch(
+        &mut self,
+        batch: eddy_core::Records<u64>,
+        _: &mut eddy_runtime::Emitter<'_, eddy_core::Records<u64>>,
+    ) -> Result<()> {
+        self.0.extend(batch.into_iter().map(|r| r.value));
+        Ok(())
+    }
+
+    fn end_input(
+        &mut self,
+        out: &mut eddy_runtime::Emitter<'_, eddy_core::Records<u64>>,
+    ) -> Result<()> {
+        let records = std::mem::take(&mut self.0)
+            .into_iter()
+            .map(eddy_core::StreamRecord::new)
+            .collect();
+        out.collect(records)
+    }
+}
+
+/// What an operator emits when its input ends crosses an exchange ahead of the
+/// final watermark, so a file sink downstream commits it.
+#[test]
+fn records_emitted_at_end_of_input_reach_a_sink_behind_an_exchange() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = StreamExecutionEnvironment::new();
+    env.set_parallelism(2);
+    env.from_collection((0..1000u64).collect())
+        .transform(
+            "EmitAtEnd",
+            std::sync::Arc::new(eddy_runtime::TypedEdge::<eddy_core::Records<u64>>::new()),
+            None,
+            |_| EmitAtEnd(Vec::new()),
+        )
+        .rebalance()
+        .map(|x| x.to_string())
+        .write_as_text(dir.path(), String::clone);
+    env.execute("emit at end").unwrap();
+    let mut lines: Vec<u64> = Vec::new();
+    for entry in std::fs::read_dir(dir.path()).unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        if !name.starts_with('.') && !name.starts_with('_') {
+            let text = std::fs::read_to_string(entry.path()).unwrap();
+            lines.extend(text.lines().map(|l| l.parse::<u64>().unwrap()));
+        }
+    }
+    assert_eq!(sorted(lines), (0..1000).collect::<Vec<u64>>());
+}
