@@ -19,6 +19,7 @@ use crate::exec::accum::Acc;
 use crate::exec::aggs::Aggs;
 use crate::exec::changelog::{self, conform, RowKind};
 use crate::exec::keys::KeyCodec;
+use crate::exec::snapshot;
 
 /// One group's state.
 type GroupState = (i64, Vec<Acc>);
@@ -152,14 +153,7 @@ impl Operator for GroupAggOperator {
     }
 
     fn snapshot_state(&mut self, _: u64) -> Result<OperatorSnapshot> {
-        let backend = self
-            .backend
-            .as_mut()
-            .ok_or_else(|| runtime("group aggregation used before open"))?;
-        Ok(OperatorSnapshot {
-            deferred_keyed: Some(backend.snapshot_deferred()),
-            ..Default::default()
-        })
+        snapshot::keyed(self.backend.as_mut(), "group aggregation")
     }
 
     fn restore_state(&mut self, snapshots: Vec<OperatorSnapshot>) -> Result<()> {

@@ -25,6 +25,7 @@ use crate::error::runtime;
 use crate::exec::calc::evaluate;
 use crate::exec::changelog::{self, conform};
 use crate::exec::join::{Codecs, JoinSide};
+use crate::exec::snapshot;
 
 /// A side's rows of one key: event time, row (Arrow row format), matched yet.
 type Rows = Vec<(i64, Vec<u8>, bool)>;
@@ -362,18 +363,7 @@ impl TwoInputOperator for IntervalJoinOperator {
     }
 
     fn snapshot_state(&mut self, _: u64) -> Result<OperatorSnapshot> {
-        let backend = self
-            .backend
-            .as_mut()
-            .ok_or_else(|| runtime("interval join used before open"))?;
-        Ok(OperatorSnapshot {
-            deferred_keyed: Some(backend.snapshot_deferred()),
-            timers: vec![(
-                0,
-                postcard::to_stdvec(&self.timers.snapshot()).map_err(runtime)?,
-            )],
-            ..Default::default()
-        })
+        snapshot::keyed_with_timers(self.backend.as_mut(), &self.timers, "interval join")
     }
 
     fn restore_state(&mut self, snapshots: Vec<OperatorSnapshot>) -> Result<()> {

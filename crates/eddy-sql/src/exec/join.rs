@@ -27,6 +27,7 @@ use crate::error::runtime;
 use crate::exec::calc::evaluate;
 use crate::exec::changelog::{self, conform, RowKind};
 use crate::exec::keys::KeyCodec;
+use crate::exec::snapshot;
 
 /// A side's rows of one key: the row (Arrow row format) and, on an outer side,
 /// its number of matches.
@@ -376,14 +377,7 @@ impl TwoInputOperator for JoinOperator {
     }
 
     fn snapshot_state(&mut self, _: u64) -> Result<OperatorSnapshot> {
-        let backend = self
-            .backend
-            .as_mut()
-            .ok_or_else(|| runtime("join used before open"))?;
-        Ok(OperatorSnapshot {
-            deferred_keyed: Some(backend.snapshot_deferred()),
-            ..Default::default()
-        })
+        snapshot::keyed(self.backend.as_mut(), "join")
     }
 
     fn restore_state(&mut self, snapshots: Vec<OperatorSnapshot>) -> Result<()> {

@@ -12,6 +12,7 @@ pub mod lookup;
 pub mod not_null;
 pub mod over;
 pub mod rank;
+pub mod snapshot;
 pub mod val;
 pub mod values;
 pub mod window;

@@ -25,6 +25,7 @@ use crate::exec::accum::Acc;
 use crate::exec::aggs::Aggs;
 use crate::exec::changelog::{self, conform};
 use crate::exec::keys::KeyCodec;
+use crate::exec::snapshot;
 use crate::exec::val::{self, Val};
 
 /// The frame of an OVER window (it always ends at the current row).
@@ -324,18 +325,7 @@ impl Operator for OverAggOperator {
     }
 
     fn snapshot_state(&mut self, _: u64) -> Result<OperatorSnapshot> {
-        let backend = self
-            .backend
-            .as_mut()
-            .ok_or_else(|| runtime("OVER aggregation used before open"))?;
-        Ok(OperatorSnapshot {
-            deferred_keyed: Some(backend.snapshot_deferred()),
-            timers: vec![(
-                0,
-                postcard::to_stdvec(&self.timers.snapshot()).map_err(runtime)?,
-            )],
-            ..Default::default()
-        })
+        snapshot::keyed_with_timers(self.backend.as_mut(), &self.timers, "OVER aggregation")
     }
 
     fn restore_state(&mut self, snapshots: Vec<OperatorSnapshot>) -> Result<()> {

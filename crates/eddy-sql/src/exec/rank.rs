@@ -36,6 +36,7 @@ use eddy_state::{KeyedStateBackend, StateTtlConfig, ValueState, ValueStateDescri
 use crate::error::runtime;
 use crate::exec::changelog::{self, conform, RowKind};
 use crate::exec::keys::KeyCodec;
+use crate::exec::snapshot;
 
 /// What the operator does per partition.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -459,18 +460,7 @@ impl Operator for RankOperator {
     }
 
     fn snapshot_state(&mut self, _: u64) -> Result<OperatorSnapshot> {
-        let backend = self
-            .backend
-            .as_mut()
-            .ok_or_else(|| runtime("rank used before open"))?;
-        Ok(OperatorSnapshot {
-            deferred_keyed: Some(backend.snapshot_deferred()),
-            timers: vec![(
-                0,
-                postcard::to_stdvec(&self.timers.snapshot()).map_err(runtime)?,
-            )],
-            ..Default::default()
-        })
+        snapshot::keyed_with_timers(self.backend.as_mut(), &self.timers, "rank")
     }
 
     fn restore_state(&mut self, snapshots: Vec<OperatorSnapshot>) -> Result<()> {

@@ -273,75 +273,60 @@ impl StreamPlanner {
         let (left_arrow, right_arrow) = (left.arrow(), right.arrow());
         crate::exec::keys::KeyCodec::new(&left_arrow, &left_keys)?;
         crate::exec::keys::KeyCodec::new(&right_arrow, &right_keys)?;
+        let on: Vec<String> = on.iter().map(|(l, r)| format!("{l} = {r}")).collect();
+        let where_ = condition.as_ref().map(short).unwrap_or_default();
+        let left_side = JoinSide {
+            schema: left_arrow.clone(),
+            width: left_width,
+            keys: left_keys.clone(),
+            outer: left_outer,
+        };
+        let right_side = JoinSide {
+            schema: right_arrow.clone(),
+            width: right_width,
+            keys: right_keys.clone(),
+            outer: right_outer,
+        };
+        let condition = condition
+            .as_ref()
+            .map(|c| physical(c, &j.schema))
+            .transpose()?;
+        let joined = physical_schema(&j.schema, false);
+        let inputs = [
+            (left.vertex, left_arrow, left_keys),
+            (right.vertex, right_arrow, right_keys),
+        ];
         if let Some(interval) = interval {
-            let on: Vec<String> = on.iter().map(|(l, r)| format!("{l} = {r}")).collect();
             let name = if interval.window {
                 format!(
-                    "WindowJoin(joinType=[{}], on=[{}], where=[{}])",
+                    "WindowJoin(joinType=[{}], on=[{}], where=[{where_}])",
                     j.join_type,
-                    on.join(", "),
-                    condition.as_ref().map(short).unwrap_or_default()
+                    on.join(", ")
                 )
             } else {
                 format!(
-                    "IntervalJoin(joinType=[{}], on=[{}], between=[{}, {}] ms, where=[{}])",
+                    "IntervalJoin(joinType=[{}], on=[{}], between=[{}, {}] ms, where=[{where_}])",
                     j.join_type,
                     on.join(", "),
                     interval.lower,
-                    interval.upper,
-                    condition.as_ref().map(short).unwrap_or_default()
+                    interval.upper
                 )
             };
             let spec = IntervalSpec {
-                left: JoinSide {
-                    schema: left_arrow.clone(),
-                    width: left_width,
-                    keys: left_keys.clone(),
-                    outer: left_outer,
-                },
-                right: JoinSide {
-                    schema: right_arrow.clone(),
-                    width: right_width,
-                    keys: right_keys.clone(),
-                    outer: right_outer,
-                },
+                left: left_side,
+                right: right_side,
                 left_time: interval.left_time,
                 right_time: interval.right_time,
                 lower: interval.lower,
                 upper: interval.upper,
-                condition: condition
-                    .as_ref()
-                    .map(|c| physical(c, &j.schema))
-                    .transpose()?,
-                joined: physical_schema(&j.schema, false),
-                output: physical_schema(&j.schema, false),
+                condition,
+                output: joined.clone(),
+                joined,
             };
-            let vertex = self.job.add(
-                &name,
-                VertexKind::TwoInput,
-                self.parallelism,
-                self.max_parallelism,
-                {
-                    let name = name.clone();
-                    Arc::new(TwoInputVertex::new(move |_| {
-                        IntervalJoinOperator::new(spec.clone(), name.clone())
-                    }))
-                },
-            );
-            self.connect_input(
-                left.vertex,
-                vertex,
-                Partitioning::Hash,
-                Some((left_arrow, left_keys)),
-                0,
-            );
-            self.connect_input(
-                right.vertex,
-                vertex,
-                Partitioning::Hash,
-                Some((right_arrow, right_keys)),
-                1,
-            );
+            let operator_name = name.clone();
+            let vertex = self.add_keyed_two_input(&name, inputs, move |_| {
+                IntervalJoinOperator::new(spec.clone(), operator_name.clone())
+            });
             // Both sides keep their time attributes (an outer side's may be null).
             let mut attrs = left.attrs[..left_width].to_vec();
             attrs.extend_from_slice(&right.attrs[..right_width]);
@@ -354,62 +339,24 @@ impl StreamPlanner {
             });
         }
         let updating = left.updating || right.updating || left_outer || right_outer;
-        let output = physical_schema(&j.schema, updating);
-        let on: Vec<String> = on.iter().map(|(l, r)| format!("{l} = {r}")).collect();
         let name = format!(
-            "Join(joinType=[{}], on=[{}], where=[{}])",
+            "Join(joinType=[{}], on=[{}], where=[{where_}])",
             j.join_type,
-            on.join(", "),
-            condition.as_ref().map(short).unwrap_or_default()
+            on.join(", ")
         );
         let spec = JoinSpec {
-            left: JoinSide {
-                schema: left_arrow.clone(),
-                width: left_width,
-                keys: left_keys.clone(),
-                outer: left_outer,
-            },
-            right: JoinSide {
-                schema: right_arrow.clone(),
-                width: right_width,
-                keys: right_keys.clone(),
-                outer: right_outer,
-            },
-            condition: condition
-                .as_ref()
-                .map(|c| physical(c, &j.schema))
-                .transpose()?,
-            joined: physical_schema(&j.schema, false),
-            output,
+            left: left_side,
+            right: right_side,
+            condition,
+            joined,
+            output: physical_schema(&j.schema, updating),
             nulls_equal: j.null_equality == NullEquality::NullEqualsNull,
             ttl_ms: self.state_ttl_ms,
         };
-        let vertex = self.job.add(
-            &name,
-            VertexKind::TwoInput,
-            self.parallelism,
-            self.max_parallelism,
-            {
-                let name = name.clone();
-                Arc::new(TwoInputVertex::new(move |_| {
-                    JoinOperator::new(spec.clone(), name.clone())
-                }))
-            },
-        );
-        self.connect_input(
-            left.vertex,
-            vertex,
-            Partitioning::Hash,
-            Some((left_arrow, left_keys)),
-            0,
-        );
-        self.connect_input(
-            right.vertex,
-            vertex,
-            Partitioning::Hash,
-            Some((right_arrow, right_keys)),
-            1,
-        );
+        let operator_name = name.clone();
+        let vertex = self.add_keyed_two_input(&name, inputs, move |_| {
+            JoinOperator::new(spec.clone(), operator_name.clone())
+        });
         Ok(Stream {
             vertex,
             attrs: vec![Attr::Plain; j.schema.fields().len()],
@@ -417,6 +364,37 @@ impl StreamPlanner {
             updating,
             updated_by: updating.then(|| format!("the {} JOIN ({name})", j.join_type)),
         })
+    }
+
+    /// A two-input vertex whose inputs (vertex, schema, key columns) are
+    /// partitioned by their keys.
+    fn add_keyed_two_input<O, F>(
+        &mut self,
+        name: &str,
+        inputs: [(VertexId, SchemaRef, Vec<usize>); 2],
+        create: F,
+    ) -> VertexId
+    where
+        O: eddy_runtime::TwoInputOperator<In1 = RecordBatch, In2 = RecordBatch>,
+        F: Fn(usize) -> O + Send + Sync + 'static,
+    {
+        let vertex = self.job.add(
+            name,
+            VertexKind::TwoInput,
+            self.parallelism,
+            self.max_parallelism,
+            Arc::new(TwoInputVertex::new(create)),
+        );
+        for (input, (from, schema, keys)) in inputs.into_iter().enumerate() {
+            self.connect_input(
+                from,
+                vertex,
+                Partitioning::Hash,
+                Some((schema, keys)),
+                input as u8,
+            );
+        }
+        vertex
     }
 
     /// A lookup join: the right side is a table read `FOR SYSTEM_TIME AS OF`
