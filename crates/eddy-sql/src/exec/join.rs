@@ -120,6 +120,30 @@ impl Pending {
     }
 }
 
+/// Joined columns, left side first: rows `indices` of the first `width`
+/// columns of `batch` (side `s`; a null index gives nulls) next to the other
+/// side's encoded rows.
+fn side_by_side<'a>(
+    s: usize,
+    batch: &RecordBatch,
+    width: usize,
+    indices: &UInt32Array,
+    other: &KeyCodec,
+    other_rows: impl IntoIterator<Item = &'a [u8]>,
+) -> Result<Vec<ArrayRef>> {
+    let mine = batch.columns()[..width]
+        .iter()
+        .map(|c| take(c.as_ref(), indices, None))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(runtime)?;
+    let theirs = other.decode(other_rows).map_err(runtime)?;
+    Ok(if s == 0 {
+        mine.into_iter().chain(theirs).collect()
+    } else {
+        theirs.into_iter().chain(mine).collect()
+    })
+}
+
 /// See the module docs.
 pub struct JoinOperator {
     spec: JoinSpec,
@@ -207,23 +231,14 @@ impl JoinOperator {
                 }
                 starts.push(others.len());
                 let pairs = UInt32Array::from(input);
-                let mut columns: Vec<ArrayRef> = Vec::new();
-                let mine_columns = batch.columns()[..mine.width]
-                    .iter()
-                    .map(|c| take(c.as_ref(), &pairs, None))
-                    .collect::<std::result::Result<Vec<_>, _>>()
-                    .map_err(runtime)?;
-                let other_columns = codecs[o]
-                    .row
-                    .decode(others.iter().map(Vec::as_slice))
-                    .map_err(runtime)?;
-                if s == 0 {
-                    columns.extend(mine_columns);
-                    columns.extend(other_columns);
-                } else {
-                    columns.extend(other_columns);
-                    columns.extend(mine_columns);
-                }
+                let columns = side_by_side(
+                    s,
+                    &batch,
+                    mine.width,
+                    &pairs,
+                    &codecs[o].row,
+                    others.iter().map(Vec::as_slice),
+                )?;
                 let columns = conform(&self.spec.joined, columns).map_err(runtime)?;
                 let joined = changelog::batch(self.spec.joined.clone(), columns, pairs.len())
                     .map_err(runtime)?;
@@ -300,30 +315,18 @@ impl JoinOperator {
             return Ok(());
         }
         let rows_out = pending.kinds.len();
-        let input_indices = UInt32Array::from(pending.input);
-        let mine_columns = batch.columns()[..mine.width]
-            .iter()
-            .map(|c| take(c.as_ref(), &input_indices, None))
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(runtime)?;
         let null_row = codecs[o].null_row.as_slice();
-        let other_columns = codecs[o]
-            .row
-            .decode(
-                pending
-                    .other
-                    .iter()
-                    .map(|r| r.as_deref().unwrap_or(null_row)),
-            )
-            .map_err(runtime)?;
-        let mut columns: Vec<ArrayRef> = Vec::with_capacity(self.spec.output.fields().len());
-        if s == 0 {
-            columns.extend(mine_columns);
-            columns.extend(other_columns);
-        } else {
-            columns.extend(other_columns);
-            columns.extend(mine_columns);
-        }
+        let mut columns = side_by_side(
+            s,
+            &batch,
+            mine.width,
+            &UInt32Array::from(pending.input),
+            &codecs[o].row,
+            pending
+                .other
+                .iter()
+                .map(|r| r.as_deref().unwrap_or(null_row)),
+        )?;
         let updating = self.spec.output.fields().len() > columns.len();
         if updating {
             columns.push(changelog::kind_column(&pending.kinds));
