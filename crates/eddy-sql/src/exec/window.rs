@@ -496,11 +496,6 @@ impl Operator for WindowAggOperator {
     ) -> Result<()> {
         self.timers.advance_watermark(watermark);
         self.fire(out, None)?;
-        // The final watermark of a bounded input: processing-time windows fire
-        // too, ahead of it (downstream, it ends the input).
-        if watermark == Timestamp::MAX && self.proctime {
-            self.fire(out, Some(Timestamp::MAX))?;
-        }
         out.emit_watermark(watermark)
     }
 
@@ -514,6 +509,11 @@ impl Operator for WindowAggOperator {
         out: &mut Emitter<'_, RecordBatch>,
     ) -> Result<()> {
         self.fire(out, Some(now))
+    }
+
+    /// A bounded input's processing-time windows are emitted when it ends.
+    fn end_input(&mut self, out: &mut Emitter<'_, RecordBatch>) -> Result<()> {
+        self.fire(out, Some(Timestamp::MAX))
     }
 
     fn snapshot_state(&mut self, _: u64) -> Result<OperatorSnapshot> {
