@@ -140,6 +140,10 @@ impl CheckpointingOptions {
         if interval.is_zero() {
             return Err(bad(keys::INTERVAL, "must be positive"));
         }
+        let timeout = duration(config, keys::TIMEOUT, Duration::from_secs(600))?;
+        if timeout.is_zero() {
+            return Err(bad(keys::TIMEOUT, "must be positive"));
+        }
         let mode = match config
             .get_str(keys::MODE)
             .unwrap_or("EXACTLY_ONCE")
@@ -185,7 +189,7 @@ impl CheckpointingOptions {
         Ok(Some(CheckpointingOptions {
             interval,
             mode,
-            timeout: duration(config, keys::TIMEOUT, Duration::from_secs(600))?,
+            timeout,
             min_pause: duration(config, keys::MIN_PAUSE, Duration::ZERO)?,
             max_concurrent,
             tolerable_failed: number(config, keys::TOLERABLE_FAILED, 0)?,
@@ -257,6 +261,16 @@ impl RestartStrategy {
                 keys::RESTART_TYPE,
                 format!("'{other}' is not none, fixed-delay or exponential-delay"),
             )),
+        }
+    }
+
+    /// Whether the strategy restarts without a bound on attempts (the default with
+    /// checkpointing).
+    pub fn is_unbounded(&self) -> bool {
+        match self {
+            RestartStrategy::None => false,
+            RestartStrategy::FixedDelay { attempts, .. }
+            | RestartStrategy::ExponentialDelay { attempts, .. } => *attempts == u32::MAX,
         }
     }
 

@@ -13,6 +13,7 @@
 //! - [`key_group`]: how a key is hashed to a key group and how key-group ranges map to
 //!   subtasks, exactly as Flink assigns them.
 //! - [`JobGraph`]: the serializable description of a job (vertices and edges).
+//! - [`JobId`]: the id of one run of a job.
 //! - [`Config`]: configuration with Flink's keys and typed options.
 //! - [`Error`]: the error type shared by the lower layers.
 //!
@@ -26,6 +27,7 @@ pub mod config;
 pub mod element;
 pub mod error;
 pub mod graph;
+pub mod ids;
 pub mod key_group;
 pub mod time;
 
@@ -37,5 +39,6 @@ pub use config::{Config, ConfigOption};
 pub use element::{CheckpointBarrier, Element, WatermarkStatus};
 pub use error::{Error, Result};
 pub use graph::{Edge, JobGraph, Partitioning, Vertex, VertexId};
+pub use ids::JobId;
 pub use key_group::{KeyGroup, KeyGroupRange};
 pub use time::{Timestamp, MAX_WATERMARK, MIN_WATERMARK};

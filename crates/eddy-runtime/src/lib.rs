@@ -54,7 +54,9 @@ pub use factory::{
     EdgeFactory, JobSpec, OperatorVertex, SourceVertex, TwoInputVertex, TypedEdge, VertexFactory,
 };
 pub use mini_cluster::{JobClient, JobExecutionResult, JobStatus, MiniCluster};
-pub use operator::{Counters, Operator, OperatorContext, OperatorSnapshot, TwoInputOperator};
+pub use operator::{
+    Counters, Operator, OperatorContext, OperatorSnapshot, RunContext, TwoInputOperator,
+};
 pub use output::{Emitter, Output};
 pub use source::{SourceEvent, SourceReader};
 pub use timers::TimerService;

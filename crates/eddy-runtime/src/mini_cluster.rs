@@ -20,14 +20,15 @@ use eddy_core::checkpointing::{
 use eddy_core::config::options;
 use eddy_core::graph::VertexKind;
 use eddy_core::time::{now_millis, Clock, SystemClock};
-use eddy_core::{CheckpointBarrier, Config, Error, Result, VertexId};
+use eddy_core::{CheckpointBarrier, Config, Error, JobId, Result, VertexId};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::checkpoint::coordinator::{Coordinator, Outcome};
 use crate::checkpoint::restore::RestoredState;
-use crate::checkpoint::{storage, CompletedCheckpoint};
+use crate::checkpoint::runs::{self, RunRecord, RunStatus};
+use crate::checkpoint::{storage, CompletedCheckpoint, OperatorEntry};
 use crate::factory::{AnyBox, JobSpec};
-use crate::operator::{Counters, OperatorContext};
+use crate::operator::{Counters, OperatorContext, RunContext};
 use crate::output::SideOutputs;
 use crate::plan::{consumers_of, is_chained};
 use crate::task::{
@@ -202,6 +203,50 @@ struct JobRun {
     strategy: RestartStrategy,
     restored: Option<CompletedCheckpoint>,
     shared: Arc<Shared>,
+    /// This run's id, lineage and record in the checkpoint directory.
+    identity: RunIdentity,
+    /// Attempts started so far (restarts included).
+    attempt: u32,
+}
+
+/// Who a run is: its id, its lineage, and (with a checkpoint directory) its record
+/// there.
+#[derive(Clone, Debug)]
+pub struct RunIdentity {
+    /// The run's job id.
+    pub job_id: JobId,
+    /// The run's lineage (see [`CompletedCheckpoint::lineage`]).
+    pub lineage: String,
+    /// The run's record and the checkpoint directory it lives in.
+    record: Option<(PathBuf, RunRecord)>,
+    /// Whether older runs of the lineage were already retired.
+    retired_ancestors: bool,
+}
+
+impl RunIdentity {
+    fn run_dir(&self) -> Option<PathBuf> {
+        self.record
+            .as_ref()
+            .map(|(base, record)| base.join(&record.job_id))
+    }
+
+    fn set_status(&mut self, status: RunStatus) {
+        if let Some((base, record)) = self.record.as_mut() {
+            record.status = status;
+            // Best effort: a record that cannot be updated still reads as a run
+            // that may be resumed, which is the safe side.
+            let _ = runs::write_record(base, record);
+        }
+    }
+}
+
+/// What a run restores from: a checkpoint (and its path), and the lineage to
+/// continue.
+#[derive(Default)]
+struct Restore {
+    checkpoint: Option<CompletedCheckpoint>,
+    path: Option<PathBuf>,
+    lineage: Option<String>,
 }
 
 impl MiniCluster {
@@ -245,7 +290,30 @@ impl MiniCluster {
             counters: self.counters.clone(),
             messages: Mutex::new(Vec::new()),
         });
-        let restored = resolve_restore(&self.config, checkpointing.as_ref(), &spec, &shared)?;
+        let restore = resolve_restore(&self.config, checkpointing.as_ref(), &spec, &shared)?;
+        let job_id = JobId::generate();
+        let lineage = restore.lineage.clone().unwrap_or_else(|| job_id.short());
+        let mut identity = RunIdentity {
+            job_id,
+            lineage,
+            record: None,
+            retired_ancestors: false,
+        };
+        if let Some(base) = checkpointing.as_ref().and_then(|c| c.dir.clone()) {
+            let record = RunRecord {
+                job: spec.graph.name.clone(),
+                job_id: job_id.to_string(),
+                lineage: identity.lineage.clone(),
+                started: now_millis(),
+                restored_from: restore.path.clone(),
+                status: RunStatus::Running,
+            };
+            // Fails the job at once, naming the path, when the directory cannot be
+            // written: checkpoints would fail forever otherwise.
+            runs::write_record(&base, &record)?;
+            identity.record = Some((base, record));
+        }
+        let restored = restore.checkpoint;
         let threads = match self.config.get(&options::LOCAL_THREADS)? {
             0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
             n => n,
@@ -267,6 +335,8 @@ impl MiniCluster {
             strategy,
             restored,
             shared: shared.clone(),
+            identity,
+            attempt: 0,
         };
         let thread = std::thread::Builder::new()
             .name("eddy-job".into())
@@ -291,52 +361,70 @@ fn resolve_restore(
     checkpointing: Option<&CheckpointingOptions>,
     spec: &JobSpec,
     shared: &Shared,
-) -> Result<Option<CompletedCheckpoint>> {
+) -> Result<Restore> {
     let Some(path) = config.get_str(RESTORE_PATH) else {
-        return Ok(None);
+        return Ok(Restore::default());
     };
-    let checkpoint = if path.trim() == "latest" {
+    let path = path.trim();
+    if path.is_empty() {
+        return Err(Error::InvalidConfig {
+            key: RESTORE_PATH.into(),
+            message: "is empty; give 'latest' or the path of a checkpoint or savepoint".into(),
+        });
+    }
+    let resuming = path == "latest";
+    let (checkpoint, path) = if resuming {
         let Some(dir) = checkpointing.and_then(|c| c.dir.as_ref()) else {
             return Err(Error::InvalidConfig {
                 key: RESTORE_PATH.into(),
                 message: "'-s latest' needs execution.checkpointing.dir (and an interval)".into(),
             });
         };
-        let (found, skipped) = storage::latest(dir, &spec.graph.name);
-        for message in skipped {
+        let latest = runs::resolve_latest(dir, &spec.graph.name)?;
+        for message in latest.messages {
             shared.say(message);
         }
-        match found {
+        match latest.checkpoint {
             Some((path, checkpoint)) => {
                 shared.say(format!(
-                    "restoring from checkpoint {} at {}",
+                    "restoring job '{}' from checkpoint {} at {}",
+                    spec.graph.name,
                     checkpoint.id,
                     path.display()
                 ));
-                checkpoint
+                (checkpoint, path)
             }
             None => {
+                let what = match &latest.lineage {
+                    Some(_) => {
+                        "; output the earlier runs committed is set aside, not written twice"
+                    }
+                    None => "",
+                };
                 shared.say(format!(
-                    "no complete checkpoint of job '{}' in {}; starting from the beginning                      (uncommitted output of earlier runs is discarded)",
+                    "no complete checkpoint of job '{}' in {}; starting from the beginning \
+                     (uncommitted output of earlier runs is discarded{what})",
                     spec.graph.name,
                     dir.display()
                 ));
-                return Ok(None);
+                return Ok(Restore {
+                    lineage: latest.lineage,
+                    ..Restore::default()
+                });
             }
         }
     } else {
-        let checkpoint = storage::read(Path::new(path.trim()))?;
+        let checkpoint = storage::read(Path::new(path))?;
         shared.say(format!(
-            "restoring from {} {} at {}",
+            "restoring from {} {} at {path}",
             if checkpoint.is_savepoint {
                 "savepoint"
             } else {
                 "checkpoint"
             },
             checkpoint.id,
-            path.trim()
         ));
-        checkpoint
+        (checkpoint, PathBuf::from(path))
     };
     let allow = config
         .get_str(ALLOW_NON_RESTORED)
@@ -347,8 +435,27 @@ fn resolve_restore(
         .iter()
         .map(|v| (v.uid.clone(), v.max_parallelism))
         .collect();
-    RestoredState::new(&checkpoint).validate(&operators, allow)?;
-    Ok(Some(checkpoint))
+    let restored = RestoredState::new(&checkpoint);
+    restored.validate(&operators, allow)?;
+    let sources: Vec<&str> = spec
+        .graph
+        .vertices
+        .iter()
+        .filter(|v| v.kind == VertexKind::Source)
+        .map(|v| v.uid.as_str())
+        .collect();
+    for uid in RestoredState::check_coverage(&checkpoint, &path, &sources, resuming)? {
+        shared.say(format!(
+            "source '{uid}' has no state in {}: it reads its input from the beginning",
+            path.display()
+        ));
+    }
+    let lineage = (!checkpoint.lineage.is_empty()).then(|| checkpoint.lineage.clone());
+    Ok(Restore {
+        checkpoint: Some(checkpoint),
+        path: Some(path),
+        lineage,
+    })
 }
 
 impl JobRun {
@@ -360,7 +467,9 @@ impl JobRun {
         let started = Instant::now();
         let restarts = self.counters.counter("numRestarts");
         let mut attempt = 0u32;
+        let mut repeated = RepeatedFailure::default();
         let outcome = loop {
+            self.attempt += 1;
             let result = self.run_attempt(&mut cancel, &mut savepoints).await;
             match result {
                 Ok(()) => break Ok(()),
@@ -370,6 +479,19 @@ impl JobRun {
                     let Some(delay) = self.strategy.delay_before(attempt) else {
                         break Err(e);
                     };
+                    let from = self.restored.as_ref().map_or(0, |c| c.id);
+                    if repeated.record(from, &e) && self.strategy.is_unbounded() {
+                        self.shared.say(format!(
+                            "the job failed {} times in a row with the same error from {}; \
+                             not restarting it again",
+                            repeated.count,
+                            match from {
+                                0 => "the beginning".to_string(),
+                                id => format!("checkpoint {id}"),
+                            }
+                        ));
+                        break Err(e);
+                    }
                     self.shared.set_status(JobStatus::Restarting);
                     self.shared.say(format!(
                         "job failed ({e}); restart {attempt} in {delay:?} from {}",
@@ -387,19 +509,32 @@ impl JobRun {
                 }
             }
         };
+        let run_dir = self.identity.run_dir();
         let status = match &outcome {
-            Ok(()) => JobStatus::Finished,
+            Ok(()) => {
+                // A finished job's checkpoints are never resumed (as in Flink, they
+                // are discarded); its record stays and says it finished.
+                self.identity.set_status(RunStatus::Finished);
+                if let Some(dir) = &run_dir {
+                    storage::delete_all(dir);
+                }
+                JobStatus::Finished
+            }
             Err(Error::Cancelled) => {
-                if let Some(c) = &self.checkpointing {
-                    if let (Some(dir), CheckpointRetention::DeleteOnCancellation) =
-                        (&c.dir, c.retention)
-                    {
-                        storage::delete_all(dir, &self.spec.graph.name);
-                    }
+                self.identity.set_status(RunStatus::Canceled);
+                let delete = self
+                    .checkpointing
+                    .as_ref()
+                    .is_some_and(|c| c.retention == CheckpointRetention::DeleteOnCancellation);
+                if let (true, Some(dir)) = (delete, &run_dir) {
+                    storage::delete_all(dir);
                 }
                 JobStatus::Canceled
             }
-            Err(_) => JobStatus::Failed,
+            Err(_) => {
+                self.identity.set_status(RunStatus::Failed);
+                JobStatus::Failed
+            }
         };
         self.shared.set_status(status);
         outcome.map(|()| JobExecutionResult {
@@ -432,6 +567,11 @@ impl JobRun {
             exactly_once: checkpointing
                 .as_ref()
                 .is_none_or(|c| c.mode == CheckpointingMode::ExactlyOnce),
+            run: RunContext {
+                job_id: self.identity.job_id,
+                lineage: self.identity.lineage.clone(),
+                attempt: self.attempt,
+            },
         };
         let (tasks, triggers) = build_tasks(
             &self.spec,
@@ -523,7 +663,8 @@ impl JobRun {
                             let request = waiting_savepoints.remove(&checkpoint.id);
                             let checkpoint_id = checkpoint.id;
                             match self.persist(checkpoint, request.as_ref().map(|r| r.dir.as_path())).await {
-                                Ok((checkpoint, path)) => {
+                                Ok((checkpoint, path, retired)) => {
+                                    self.identity.retired_ancestors |= retired;
                                     consecutive_failures = 0;
                                     completed_counter.fetch_add(1, Ordering::Relaxed);
                                     duration_counter.store(took.as_millis() as u64, Ordering::Relaxed);
@@ -544,7 +685,16 @@ impl JobRun {
                                 }
                                 Err(e) => {
                                     failed_counter.fetch_add(1, Ordering::Relaxed);
+                                    consecutive_failures += 1;
                                     self.shared.say(format!("checkpoint {checkpoint_id} could not be written: {e}"));
+                                    let tolerable = checkpointing.as_ref().map_or(0, |c| c.tolerable_failed);
+                                    if consecutive_failures > tolerable && first_error.is_none() {
+                                        first_error = Some(too_many_failed(checkpoint_id, &e.to_string(), consecutive_failures, tolerable));
+                                        internal_cancel.cancel();
+                                    } else if finished_sources.len() == triggers.len() && !triggers.is_empty() && !stopping {
+                                        // The final checkpoint must complete for the output to commit.
+                                        trigger(&mut coordinator, &mut started_at, &finished_sources, false, false);
+                                    }
                                     if let Some(request) = request {
                                         let _ = request.reply.send(Err(e));
                                     }
@@ -574,10 +724,7 @@ impl JobRun {
                         }
                         let tolerable = checkpointing.as_ref().map_or(0, |c| c.tolerable_failed);
                         if consecutive_failures > tolerable && first_error.is_none() {
-                            first_error = Some(Error::Other(format!(
-                                "checkpoint {id} expired before completing; {consecutive_failures} checkpoints failed in a row, \
-                                 more than execution.checkpointing.tolerable-failed-checkpoints = {tolerable}"
-                            )));
+                            first_error = Some(too_many_failed(id, "it expired before completing", consecutive_failures, tolerable));
                             internal_cancel.cancel();
                         }
                         if finished_sources.len() == triggers.len() && !triggers.is_empty() && !stopping {
@@ -622,50 +769,103 @@ impl JobRun {
         }
     }
 
-    /// Writes a completed checkpoint (into the checkpoint directory, or a savepoint
-    /// into its target directory) and prunes old checkpoints.
     /// Finishes the asynchronous part of a checkpoint (serializing copied state)
-    /// and writes it: into the checkpoint directory, or a savepoint into its target
-    /// directory; then prunes old checkpoints. Returns the finished checkpoint and
-    /// where it was written.
+    /// and writes it: into the run's checkpoint directory, or a savepoint into its
+    /// target directory; then prunes old checkpoints, and retires the lineage's
+    /// older runs once this one holds enough complete checkpoints. Returns the
+    /// finished checkpoint, where it was written, and whether ancestors were
+    /// retired.
     async fn persist(
         &self,
         mut checkpoint: CompletedCheckpoint,
         savepoint_dir: Option<&Path>,
-    ) -> Result<(CompletedCheckpoint, Option<PathBuf>)> {
+    ) -> Result<(CompletedCheckpoint, Option<PathBuf>, bool)> {
         let job = self.spec.graph.name.clone();
-        let target = match (
-            savepoint_dir,
-            self.checkpointing.as_ref().and_then(|c| c.dir.clone()),
-        ) {
+        let job_id = self.identity.job_id.to_string();
+        checkpoint.lineage = self.identity.lineage.clone();
+        checkpoint.operators = self
+            .spec
+            .graph
+            .vertices
+            .iter()
+            .map(|v| OperatorEntry {
+                uid: v.uid.clone(),
+                parallelism: v.parallelism,
+                source: v.kind == VertexKind::Source,
+            })
+            .collect();
+        let run_dir = self.identity.run_dir();
+        let target = match (savepoint_dir, &run_dir) {
             (Some(dir), _) => Some(dir.join(format!(
                 "savepoint-{}-{}-{:x}",
                 storage::slug(&job),
                 checkpoint.id,
                 checkpoint.timestamp
             ))),
-            (None, Some(base)) => Some(storage::checkpoint_dir(&base, &job, checkpoint.id)),
+            (None, Some(run_dir)) => Some(storage::checkpoint_dir(run_dir, checkpoint.id)),
             (None, None) => None,
         };
         let keep = self.checkpointing.as_ref().map_or(1, |c| c.num_retained);
-        let base = self.checkpointing.as_ref().and_then(|c| c.dir.clone());
         let is_savepoint = savepoint_dir.is_some();
+        let retire = (!self.identity.retired_ancestors)
+            .then(|| self.identity.record.clone())
+            .flatten();
         let path = target.clone();
-        let checkpoint = tokio::task::spawn_blocking(move || {
+        let (checkpoint, retired) = tokio::task::spawn_blocking(move || {
             for state in &mut checkpoint.states {
                 state.snapshot.finish()?;
             }
+            let mut retired = false;
             if let Some(path) = &path {
-                storage::write(path, &job, &checkpoint)?;
-                if let (false, Some(base)) = (is_savepoint, base) {
-                    storage::prune(&base, &job, keep);
+                storage::write(path, &job, &job_id, &checkpoint)?;
+                if let (false, Some(run_dir)) = (is_savepoint, run_dir) {
+                    let complete = storage::prune(&run_dir, keep);
+                    if let (true, Some((base, record))) = (complete >= keep, retire) {
+                        runs::retire_ancestors(&base, &record);
+                        retired = true;
+                    }
                 }
             }
-            Ok::<CompletedCheckpoint, Error>(checkpoint)
+            Ok::<_, Error>((checkpoint, retired))
         })
         .await
         .map_err(|e| Error::Other(format!("checkpoint writer failed: {e}")))??;
-        Ok((checkpoint, target))
+        Ok((checkpoint, target, retired))
+    }
+}
+
+/// The error that fails a job whose checkpoints keep failing.
+fn too_many_failed(id: u64, why: &str, failures: u32, tolerable: u32) -> Error {
+    Error::Other(format!(
+        "checkpoint {id} failed: {why}; {failures} checkpoint(s) failed in a row, more than \
+         execution.checkpointing.tolerable-failed-checkpoints = {tolerable}"
+    ))
+}
+
+/// Counts how often in a row a job failed with the same error from the same
+/// checkpoint: a deterministic failure (a bad input record, a bug) that a restart
+/// cannot cure.
+#[derive(Default)]
+struct RepeatedFailure {
+    last: Option<(u64, String)>,
+    count: u32,
+}
+
+impl RepeatedFailure {
+    /// How many times in a row it takes before restarting is given up.
+    const LIMIT: u32 = 3;
+
+    /// Records a failure from checkpoint `from` (0: the beginning); true once the
+    /// same one repeated [`Self::LIMIT`] times.
+    fn record(&mut self, from: u64, error: &Error) -> bool {
+        let this = (from, error.to_string());
+        if self.last.as_ref() == Some(&this) {
+            self.count += 1;
+        } else {
+            self.last = Some(this);
+            self.count = 1;
+        }
+        self.count >= Self::LIMIT
     }
 }
 
@@ -689,6 +889,7 @@ struct Wiring {
     completed: Option<watch::Receiver<u64>>,
     restored: Option<Arc<RestoredState>>,
     exactly_once: bool,
+    run: RunContext,
 }
 
 struct Builder<'a> {
@@ -705,6 +906,7 @@ struct Builder<'a> {
     restored: Option<Arc<RestoredState>>,
     checkpointing: bool,
     exactly_once: bool,
+    run: RunContext,
 }
 
 impl Builder<'_> {
@@ -725,6 +927,7 @@ impl Builder<'_> {
             counters: self.counters.clone(),
             restored: self.restored.clone(),
             checkpointing: self.checkpointing,
+            run: self.run.clone(),
         })
     }
 
@@ -845,6 +1048,7 @@ fn build_tasks(
         restored: wiring.restored.clone(),
         checkpointing: wiring.events.is_some(),
         exactly_once: wiring.exactly_once,
+        run: wiring.run.clone(),
     };
     for (i, edge) in spec.graph.edges.iter().enumerate() {
         if is_chained(&spec.graph, edge) {

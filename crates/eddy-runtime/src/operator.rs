@@ -76,6 +76,41 @@ pub struct OperatorContext {
     /// Whether the job takes checkpoints (sinks then commit on checkpoint
     /// completion instead of at the end of input).
     pub checkpointing: bool,
+    /// Which run and attempt of the job this is.
+    pub run: RunContext,
+}
+
+/// Which run of a job, in which lineage, and which attempt of it a subtask belongs
+/// to. Sinks name their output after it, and tell their lineage's earlier output
+/// from other jobs' files by it.
+#[derive(Clone, Debug)]
+pub struct RunContext {
+    /// The run's job id: new for every start of the job.
+    pub job_id: eddy_core::JobId,
+    /// The lineage: the short id of the run that started from scratch, kept by
+    /// every run restored from its checkpoints.
+    pub lineage: String,
+    /// The attempt within the run: 1, then one more for every restart.
+    pub attempt: u32,
+}
+
+impl RunContext {
+    /// A short name for this attempt of this run, for file names: hex digits and
+    /// `x`, never `-`.
+    pub fn attempt_name(&self) -> String {
+        format!("{}x{}", self.job_id.short(), self.attempt)
+    }
+}
+
+impl Default for RunContext {
+    fn default() -> Self {
+        let job_id = eddy_core::JobId::generate();
+        RunContext {
+            lineage: job_id.short(),
+            job_id,
+            attempt: 1,
+        }
+    }
 }
 
 impl OperatorContext {

@@ -893,7 +893,7 @@ impl Session {
         // Stream the rows while the job runs.
         let streamed = (|| -> SqlResult<usize> {
             let client =
-                MiniCluster::new(self.job_config()).execute_async(planner.job.spec("collect"))?;
+                MiniCluster::new(self.config.clone()).execute_async(planner.job.spec("collect"))?;
             // The first rows wait up to half a second for more, so that a
             // short query prints one table fitted to all its rows.
             let (mut count, mut pending, mut first) = (0, Vec::new(), None);
@@ -936,19 +936,8 @@ impl Session {
         Ok(Output::Streamed(streamed?))
     }
 
-    fn job_config(&self) -> Config {
-        let mut config = self.config.clone();
-        if !config.contains("eddy.internal.run-id") {
-            config.set(
-                "eddy.internal.run-id",
-                format!("{:x}", eddy_core::time::now_millis()),
-            );
-        }
-        config
-    }
-
     fn run(&self, planner: &StreamPlanner, name: &str) -> SqlResult<()> {
-        MiniCluster::new(self.job_config()).execute(planner.job.spec(name))?;
+        MiniCluster::new(self.config.clone()).execute(planner.job.spec(name))?;
         Ok(())
     }
 
@@ -978,7 +967,7 @@ impl Session {
             .plan_insert(&mut planner, &statement.text)
             .map_err(|e| statement.locate(e))?;
         let spec = planner.job.spec(&format!("insert-into_{table}"));
-        Ok(MiniCluster::new(self.job_config()).execute_async(spec)?)
+        Ok(MiniCluster::new(self.config.clone()).execute_async(spec)?)
     }
 }
 

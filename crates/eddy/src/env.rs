@@ -263,14 +263,7 @@ impl StreamExecutionEnvironment {
 
     fn cluster(&self) -> MiniCluster {
         let inner = self.inner.borrow();
-        let mut config = inner.config.clone();
-        if !config.contains("eddy.internal.run-id") {
-            config.set(
-                "eddy.internal.run-id",
-                format!("{:x}", eddy_core::time::now_millis()),
-            );
-        }
-        MiniCluster::new(config)
+        MiniCluster::new(inner.config.clone())
             .with_clock(inner.clock.clone())
             .with_counters(inner.counters.clone())
     }

@@ -539,14 +539,24 @@ fn cancellation_keeps_or_deletes_checkpoints_as_configured() {
             .reduce(|a, b| a.wrapping_add(b))
             .discard();
         let client = env.execute_async("retention").unwrap();
-        let job_dir = work.path().join("retention");
+        // Checkpoints live under the run's own directory, `<dir>/<job id>/`.
+        let checkpoints = || -> Vec<std::path::PathBuf> {
+            std::fs::read_dir(work.path())
+                .into_iter()
+                .flatten()
+                .flatten()
+                .flat_map(|run| {
+                    std::fs::read_dir(run.path())
+                        .into_iter()
+                        .flatten()
+                        .flatten()
+                })
+                .map(|e| e.path())
+                .filter(|p| p.join("_metadata").exists())
+                .collect()
+        };
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        while !std::fs::read_dir(&job_dir)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .any(|e| e.path().join("_metadata").exists())
-        {
+        while checkpoints().is_empty() {
             assert!(
                 std::time::Instant::now() < deadline,
                 "no checkpoint completed"
@@ -555,6 +565,6 @@ fn cancellation_keeps_or_deletes_checkpoints_as_configured() {
         }
         client.cancel();
         assert!(matches!(client.wait(), Err(Error::Cancelled)));
-        assert_eq!(job_dir.exists(), kept, "{retention}");
+        assert_eq!(!checkpoints().is_empty(), kept, "{retention}");
     }
 }

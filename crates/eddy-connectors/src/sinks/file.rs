@@ -1,16 +1,30 @@
 //! Writing records as lines of text into part files of a directory, exactly once.
 //!
-//! Without checkpointing, each subtask writes `.part-<run>-<subtask>-<n>.inprogress`
-//! and renames it to `part-<run>-<subtask>-<n>` when its input ends.
+//! Part files are named `part-<lineage>-<attempt>-<subtask>-<n>`: the lineage of
+//! the run (see [`eddy_runtime::RunContext`]), the run and attempt that wrote it,
+//! the subtask, and a counter. Files whose names start with `.` are never part of
+//! the result.
+//!
+//! Without checkpointing, each subtask writes `.part-...inprogress` and renames it
+//! to `part-...` when its input ends.
 //!
 //! With checkpointing, the sink is a two-phase commit: rows go to the in-progress
 //! file; at a checkpoint barrier the file is closed and renamed to
 //! `.part-...pending` (pre-commit, recorded in the checkpoint); when the checkpoint
-//! completes, its pending files are renamed to their final names (commit). After a
-//! failure, the pending files of the restored checkpoint are committed again
-//! (idempotently), and files written after it are discarded. Files whose names start
-//! with `.` are never part of the result.
+//! completes, its pending files are renamed to their final names (commit).
+//!
+//! Recovery keeps the committed output exactly that of the restored checkpoint.
+//! The sink's state at a checkpoint records, for every attempt of the lineage that
+//! wrote into the directory, how many part files each of its subtasks had closed:
+//! those files are the output up to that checkpoint. On restore, the pending files
+//! of the checkpoint are committed again (idempotently); the lineage's files beyond
+//! it (written after the checkpoint, even if a newer checkpoint that later proved
+//! corrupt had committed them) are moved into `.discarded/`, so the replay does not
+//! write them twice; uncommitted files of failed attempts are deleted. A start from
+//! the beginning in the same lineage (`-s latest` with no checkpoint left) sets
+//! aside everything the lineage had committed.
 
+use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
@@ -22,14 +36,83 @@ use eddy_runtime::operators::SinkWriter;
 use eddy_runtime::OperatorContext;
 use serde::{Deserialize, Serialize};
 
-/// What the sink checkpoints: the files pre-committed for each checkpoint.
+/// What the sink checkpoints: the files pre-committed for each checkpoint, and
+/// how far every attempt of the lineage had written.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 struct SinkState {
     subtask: u32,
     /// The directory the files were written to (a restored job may write elsewhere).
     directory: PathBuf,
     pending: Vec<(u64, Vec<String>)>,
+    /// The lineage the files belong to.
+    lineage: String,
+    /// `(attempt, subtask, files)`: the attempt's subtask had closed `files` part
+    /// files (counters `0..files`) by this checkpoint.
+    written: Vec<(String, u32, u64)>,
 }
+
+/// The state of checkpoint format 1, before lineages: it restores with no
+/// history, so no file of the older runs is ever set aside.
+#[derive(Deserialize)]
+struct SinkStateV1 {
+    subtask: u32,
+    directory: PathBuf,
+    pending: Vec<(u64, Vec<String>)>,
+}
+
+impl From<SinkStateV1> for SinkState {
+    fn from(v1: SinkStateV1) -> Self {
+        SinkState {
+            subtask: v1.subtask,
+            directory: v1.directory,
+            pending: v1.pending,
+            ..SinkState::default()
+        }
+    }
+}
+
+/// The parts of a part file's name.
+#[derive(Debug, PartialEq, Eq)]
+struct PartName<'a> {
+    lineage: &'a str,
+    attempt: &'a str,
+    subtask: u32,
+    counter: u64,
+}
+
+impl<'a> PartName<'a> {
+    /// Parses `part-<lineage>-<attempt>-<subtask>-<n>`.
+    fn parse(name: &'a str) -> Option<Self> {
+        let mut parts = name.strip_prefix("part-")?.split('-');
+        let (lineage, attempt, subtask, counter) =
+            (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+        if parts.next().is_some() {
+            return None;
+        }
+        Some(PartName {
+            lineage,
+            attempt,
+            subtask: subtask.parse().ok()?,
+            counter: counter.parse().ok()?,
+        })
+    }
+}
+
+/// The committed name behind a file of the directory, and whether the file is
+/// committed (`false`: in progress or pending).
+fn committed_name(file: &str) -> Option<(String, bool)> {
+    if file.starts_with("part-") {
+        return Some((file.to_string(), true));
+    }
+    let rest = file.strip_prefix(".part-")?;
+    let name = rest
+        .strip_suffix(".inprogress")
+        .or_else(|| rest.strip_suffix(".pending"))?;
+    Some((format!("part-{name}"), false))
+}
+
+/// The directory committed files beyond a restored checkpoint are moved into.
+const DISCARDED: &str = ".discarded";
 
 /// Writes one line per record into part files of a directory; see the module docs.
 pub struct FileSink<T> {
@@ -37,9 +120,14 @@ pub struct FileSink<T> {
     format: Arc<dyn Fn(&T) -> String + Send + Sync>,
     roll_size: u64,
     roll_interval: Option<Duration>,
+    /// `<lineage>-<attempt>`: the name prefix of this attempt's files.
     run: String,
+    lineage: String,
+    attempt: String,
     subtask: usize,
     part: u64,
+    /// What earlier attempts of the lineage had written (from the restored state).
+    inherited: Vec<(String, u32, u64)>,
     current: Option<(String, BufWriter<File>, u64, Instant)>,
     /// Closed files waiting for the next checkpoint barrier.
     closed: Vec<String>,
@@ -69,8 +157,11 @@ impl<T> FileSink<T> {
             roll_size: 128 * 1024 * 1024,
             roll_interval: None,
             run: String::new(),
+            lineage: String::new(),
+            attempt: String::new(),
             subtask: 0,
             part: 0,
+            inherited: Vec::new(),
             current: None,
             closed: Vec::new(),
             pending: Vec::new(),
@@ -123,10 +214,16 @@ impl<T> FileSink<T> {
         commit_in(&self.directory, name)
     }
     /// Commits the restored checkpoint's pending files of the old subtasks this
-    /// subtask is responsible for, and (subtask 0) removes files of failed runs.
+    /// subtask is responsible for; subtask 0 also sets aside the lineage's files
+    /// beyond the checkpoint and deletes uncommitted files of failed attempts.
     fn recover(&mut self, parallelism: usize) -> Result<()> {
         let mut keep: Vec<String> = Vec::new();
+        let mut written: BTreeMap<(String, u32), u64> = BTreeMap::new();
         for state in std::mem::take(&mut self.restored) {
+            for (attempt, subtask, files) in &state.written {
+                let entry = written.entry((attempt.clone(), *subtask)).or_default();
+                *entry = (*entry).max(*files);
+            }
             for (_, names) in &state.pending {
                 keep.extend(names.iter().cloned());
                 if state.subtask as usize % parallelism == self.subtask {
@@ -137,23 +234,66 @@ impl<T> FileSink<T> {
             }
         }
         if self.subtask == 0 {
-            let entries =
-                fs::read_dir(&self.directory).map_err(|e| Error::io(&self.directory, e))?;
-            for entry in entries.flatten() {
-                let file = entry.file_name().to_string_lossy().to_string();
-                let Some(rest) = file.strip_prefix(".part-") else {
-                    continue;
-                };
-                let name = rest
-                    .strip_suffix(".inprogress")
-                    .or_else(|| rest.strip_suffix(".pending"))
-                    .map(|n| format!("part-{n}"));
-                let Some(name) = name else { continue };
-                let ours = name.starts_with(&format!("part-{}-", self.run));
-                if !ours && !keep.contains(&name) {
-                    let _ = fs::remove_file(entry.path());
+            self.clean_directory(&keep, &written)?;
+            // Subtask 0 carries the lineage's history on into its checkpoints.
+            self.inherited = written
+                .into_iter()
+                .map(|((attempt, subtask), files)| (attempt, subtask, files))
+                .collect();
+        }
+        Ok(())
+    }
+
+    /// Sets aside the lineage's committed files that the restored state does not
+    /// cover and deletes uncommitted files of other attempts; see the module docs.
+    fn clean_directory(
+        &self,
+        keep: &[String],
+        written: &BTreeMap<(String, u32), u64>,
+    ) -> Result<()> {
+        let entries = fs::read_dir(&self.directory).map_err(|e| Error::io(&self.directory, e))?;
+        let mut discarded = Vec::new();
+        for entry in entries.flatten() {
+            let file = entry.file_name().to_string_lossy().to_string();
+            let Some((name, committed)) = committed_name(&file) else {
+                continue;
+            };
+            let part = PartName::parse(&name);
+            if let Some(part) = &part {
+                if part.lineage == self.lineage && part.attempt == self.attempt {
+                    continue; // this attempt's own files, being written now
                 }
             }
+            if !committed {
+                if !keep.contains(&name) {
+                    let _ = fs::remove_file(entry.path());
+                }
+                continue;
+            }
+            let Some(part) = part.filter(|p| p.lineage == self.lineage) else {
+                continue; // another job's output
+            };
+            let covered = written
+                .get(&(part.attempt.to_string(), part.subtask))
+                .is_some_and(|files| part.counter < *files);
+            if !covered {
+                let aside = self.directory.join(DISCARDED);
+                fs::create_dir_all(&aside).map_err(|e| Error::io(&aside, e))?;
+                let target = aside.join(&file);
+                fs::rename(entry.path(), &target).map_err(|e| Error::io(&target, e))?;
+                discarded.push(file);
+            }
+        }
+        if !discarded.is_empty() {
+            discarded.sort();
+            eprintln!(
+                "eddy: file sink {}: {} part file(s) committed after the restored checkpoint \
+                 moved to {} (the replay writes their records again): {}",
+                self.directory.display(),
+                discarded.len(),
+                self.directory.join(DISCARDED).display(),
+                discarded.join(", ")
+            );
         }
         Ok(())
     }
@@ -164,13 +304,9 @@ impl<T: Send + 'static> SinkWriter<T> for FileSink<T> {
         fs::create_dir_all(&self.directory).map_err(|e| Error::io(&self.directory, e))?;
         self.subtask = ctx.subtask;
         self.checkpointing = ctx.checkpointing;
-        let job_run = ctx
-            .config
-            .get_str("eddy.internal.run-id")
-            .map(str::to_string)
-            .unwrap_or_else(|| format!("{:x}", eddy_core::time::now_millis()));
-        let restored_from = ctx.restored.as_ref().map_or(0, |r| r.checkpoint_id);
-        self.run = format!("{job_run}-{restored_from}");
+        self.lineage = ctx.run.lineage.clone();
+        self.attempt = ctx.run.attempt_name();
+        self.run = format!("{}-{}", self.lineage, self.attempt);
         if self.checkpointing {
             self.recover(ctx.parallelism.max(1))?;
         }
@@ -226,10 +362,14 @@ impl<T: Send + 'static> SinkWriter<T> for FileSink<T> {
             self.pending
                 .push((checkpoint_id, std::mem::take(&mut self.closed)));
         }
+        let mut written = self.inherited.clone();
+        written.push((self.attempt.clone(), self.subtask as u32, self.part));
         let state = SinkState {
             subtask: self.subtask as u32,
             directory: self.directory.clone(),
             pending: self.pending.clone(),
+            lineage: self.lineage.clone(),
+            written,
         };
         postcard::to_stdvec(&state).map_err(Error::state)
     }
@@ -250,6 +390,7 @@ impl<T: Send + 'static> SinkWriter<T> for FileSink<T> {
     fn restore(&mut self, states: Vec<Vec<u8>>) -> Result<()> {
         for bytes in states.iter().filter(|b| !b.is_empty()) {
             let state: SinkState = postcard::from_bytes(bytes)
+                .or_else(|_| postcard::from_bytes::<SinkStateV1>(bytes).map(SinkState::from))
                 .map_err(|e| Error::state(format!("file sink state cannot be decoded: {e}")))?;
             self.restored.push(state);
         }
@@ -267,5 +408,34 @@ fn commit_in(directory: &std::path::Path, name: &str) -> Result<()> {
         // Already committed (a retry after a crash between commit and completion).
         Err(_) if to.exists() => Ok(()),
         Err(e) => Err(Error::io(&from, e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn part_names_parse_back() {
+        assert_eq!(
+            PartName::parse("part-0a1b2c3d-9f8e7d6cx2-3-17"),
+            Some(PartName {
+                lineage: "0a1b2c3d",
+                attempt: "9f8e7d6cx2",
+                subtask: 3,
+                counter: 17
+            })
+        );
+        assert_eq!(PartName::parse("part-a-b-c"), None);
+        assert_eq!(PartName::parse("part-a-b-1-2-3"), None);
+        assert_eq!(
+            committed_name(".part-a-b-1-2.pending"),
+            Some(("part-a-b-1-2".into(), false))
+        );
+        assert_eq!(
+            committed_name("part-a-b-1-2"),
+            Some(("part-a-b-1-2".into(), true))
+        );
+        assert_eq!(committed_name("_SUCCESS"), None);
     }
 }

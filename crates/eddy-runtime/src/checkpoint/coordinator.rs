@@ -124,6 +124,7 @@ impl Coordinator {
             timestamp: done.timestamp,
             is_savepoint: done.is_savepoint,
             states,
+            ..CompletedCheckpoint::default()
         })
     }
 

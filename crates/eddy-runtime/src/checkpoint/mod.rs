@@ -16,6 +16,7 @@
 
 pub mod coordinator;
 pub mod restore;
+pub mod runs;
 pub mod storage;
 
 use eddy_core::KeyGroupRange;
@@ -62,6 +63,25 @@ pub struct CompletedCheckpoint {
     pub is_savepoint: bool,
     /// The state of every operator subtask.
     pub states: Vec<OperatorSubtaskState>,
+    /// The lineage of the run that took it: the short id of the run that started
+    /// from scratch, inherited by every run restored from it. Sinks use it to tell
+    /// their own earlier output from other jobs' files.
+    pub lineage: String,
+    /// Every operator of the job when it was taken, with or without state: a
+    /// restore checks that the checkpoint covers the new job's sources.
+    pub operators: Vec<OperatorEntry>,
+}
+
+/// An operator of the job a checkpoint was taken of.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperatorEntry {
+    /// The operator uid.
+    pub uid: String,
+    /// Its parallelism.
+    pub parallelism: u32,
+    /// Whether it is a source (whose position the checkpoint must hold).
+    #[serde(default)]
+    pub source: bool,
 }
 
 impl CompletedCheckpoint {

@@ -98,4 +98,158 @@ impl RestoredState {
         }
         Ok(())
     }
+
+    /// Checks that `checkpoint` (read from `path`) describes a job: it names its
+    /// operators (format 2) or holds state (format 1). Returns the sources of the
+    /// new job it does not cover (they start from the beginning of their input);
+    /// with `strict` (resuming the same job with `-s latest`) those are an error.
+    pub fn check_coverage(
+        checkpoint: &CompletedCheckpoint,
+        path: &std::path::Path,
+        sources: &[&str],
+        strict: bool,
+    ) -> Result<Vec<String>> {
+        let covered: BTreeSet<&str> = if checkpoint.operators.is_empty() {
+            checkpoint.states.iter().map(|s| s.uid.as_str()).collect()
+        } else {
+            checkpoint
+                .operators
+                .iter()
+                .map(|o| o.uid.as_str())
+                .collect()
+        };
+        if covered.is_empty() {
+            return Err(Error::State(format!(
+                "{}: checkpoint {} covers no operator; it cannot be restored",
+                path.display(),
+                checkpoint.id
+            )));
+        }
+        let missing: Vec<&str> = sources
+            .iter()
+            .copied()
+            .filter(|uid| !covered.contains(uid))
+            .collect();
+        if checkpoint.operators.is_empty() {
+            // Format 1 lists only operators with state: nothing to tell.
+            return Ok(Vec::new());
+        }
+        if !missing.is_empty() && strict {
+            return Err(Error::State(format!(
+                "{}: checkpoint {} does not cover the job's source(s) {}: they would read \
+                 their input again from the beginning; give the sources the uids they had, \
+                 or start the job without -s",
+                path.display(),
+                checkpoint.id,
+                missing.join(", ")
+            )));
+        }
+        Ok(missing.into_iter().map(str::to_string).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checkpoint::OperatorEntry;
+    use crate::operator::OperatorSnapshot;
+
+    fn state(uid: &str, subtask: u32, range: (u32, u32), keyed: bool) -> OperatorSubtaskState {
+        OperatorSubtaskState {
+            uid: uid.into(),
+            subtask,
+            parallelism: 2,
+            max_parallelism: 128,
+            key_group_range: KeyGroupRange::new(range.0, range.1),
+            snapshot: OperatorSnapshot {
+                keyed: None,
+                timers: if keyed {
+                    vec![(range.0, vec![1])]
+                } else {
+                    vec![]
+                },
+                operator: if keyed {
+                    vec![]
+                } else {
+                    vec![subtask as u8 + 1]
+                },
+                deferred_keyed: None,
+            },
+        }
+    }
+
+    fn checkpoint() -> CompletedCheckpoint {
+        CompletedCheckpoint {
+            id: 7,
+            states: vec![
+                state("agg", 0, (0, 63), true),
+                state("agg", 1, (64, 127), true),
+                state("src", 0, (0, 63), false),
+                state("src", 1, (64, 127), false),
+            ],
+            operators: vec![
+                OperatorEntry {
+                    uid: "src".into(),
+                    parallelism: 2,
+                    source: true,
+                },
+                OperatorEntry {
+                    uid: "agg".into(),
+                    parallelism: 2,
+                    source: false,
+                },
+            ],
+            ..CompletedCheckpoint::default()
+        }
+    }
+
+    #[test]
+    fn keyed_state_goes_by_key_group_and_operator_state_to_everyone() {
+        let restored = RestoredState::new(&checkpoint());
+        // Rescale 2 -> 3: subtask 1 owns key groups 43..=85, which overlap both.
+        assert_eq!(restored.for_subtask("agg", 1, 3, 128).unwrap().len(), 2);
+        assert_eq!(restored.for_subtask("agg", 0, 3, 128).unwrap().len(), 1);
+        assert_eq!(restored.for_subtask("agg", 2, 3, 128).unwrap().len(), 1);
+        // Operator state is a union: every new subtask gets both old ones.
+        assert_eq!(restored.for_subtask("src", 2, 3, 128).unwrap().len(), 2);
+        assert!(restored.for_subtask("nosuch", 0, 1, 128).is_none());
+    }
+
+    #[test]
+    fn validation_names_what_does_not_fit() {
+        let restored = RestoredState::new(&checkpoint());
+        let job = BTreeMap::from([("src".to_string(), 128), ("agg".to_string(), 128)]);
+        restored.validate(&job, false).unwrap();
+        let changed = BTreeMap::from([("src".to_string(), 128), ("agg".to_string(), 256)]);
+        let err = restored.validate(&changed, false).unwrap_err().to_string();
+        assert!(err.contains("max parallelism"), "{err}");
+        let fewer = BTreeMap::from([("src".to_string(), 128)]);
+        let err = restored.validate(&fewer, false).unwrap_err().to_string();
+        assert!(
+            err.contains("agg") && err.contains("--allow-non-restored-state"),
+            "{err}"
+        );
+        restored.validate(&fewer, true).unwrap();
+    }
+
+    #[test]
+    fn a_checkpoint_must_cover_the_sources_of_the_job() {
+        let path = std::path::Path::new("/ck/chk-7");
+        let covered = RestoredState::check_coverage(&checkpoint(), path, &["src"], true);
+        assert!(covered.unwrap().is_empty());
+        let err = RestoredState::check_coverage(&checkpoint(), path, &["src", "src2"], true)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("src2") && err.contains("/ck/chk-7"), "{err}");
+        let told = RestoredState::check_coverage(&checkpoint(), path, &["src", "src2"], false);
+        assert_eq!(told.unwrap(), vec!["src2".to_string()]);
+        let empty = CompletedCheckpoint {
+            id: 3,
+            ..CompletedCheckpoint::default()
+        };
+        let err = RestoredState::check_coverage(&empty, path, &["src"], false)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("covers no operator"), "{err}");
+    }
 }

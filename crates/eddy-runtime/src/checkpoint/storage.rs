@@ -3,12 +3,14 @@
 //! truncated or corrupt file makes the whole checkpoint invalid, and restore falls
 //! back to the previous complete one.
 //!
-//! Layout (see `docs/checkpoint-format.md`):
+//! Layout (see `docs/checkpoint-format.md`; [`super::runs`] owns the run
+//! directories and their `_job` records):
 //!
 //! ```text
-//! <checkpoint dir>/<job>/chk-<id>/_metadata
-//! <checkpoint dir>/<job>/chk-<id>/<uid>-<subtask>.state
-//! <savepoint dir>/savepoint-<job>-<id>/...            (same files)
+//! <checkpoint dir>/<job id>/_job
+//! <checkpoint dir>/<job id>/chk-<id>/_metadata
+//! <checkpoint dir>/<job id>/chk-<id>/<uid>-<subtask>.state
+//! <savepoint dir>/savepoint-<job>-<id>-<timestamp>/...   (same files)
 //! ```
 
 use std::fs::{self, File};
@@ -18,13 +20,15 @@ use std::path::{Path, PathBuf};
 use eddy_core::{Error, KeyGroupRange, Result};
 use serde::{Deserialize, Serialize};
 
-use super::{CompletedCheckpoint, OperatorSubtaskState};
+use super::{CompletedCheckpoint, OperatorEntry, OperatorSubtaskState};
 use crate::operator::OperatorSnapshot;
 
 const STATE_MAGIC: &[u8; 8] = b"EDDYST\x00\x01";
 const METADATA_MAGIC: &[u8; 8] = b"EDDYMD\x00\x01";
-/// The version of the metadata and state file format.
-pub const FORMAT_VERSION: u32 = 1;
+/// The version of the metadata and state file format written. Version 2 added the
+/// job id, the lineage and the job's operators to `_metadata`; version 1 files
+/// still restore (without them).
+pub const FORMAT_VERSION: u32 = 2;
 /// The name of the metadata file.
 pub const METADATA_FILE: &str = "_metadata";
 
@@ -56,6 +60,15 @@ pub struct Metadata {
     pub format_version: u32,
     /// The job name.
     pub job: String,
+    /// The id of the run that took it (format 2).
+    #[serde(default)]
+    pub job_id: String,
+    /// The run's lineage (format 2; see [`CompletedCheckpoint::lineage`]).
+    #[serde(default)]
+    pub lineage: String,
+    /// Every operator of the job, with or without state (format 2).
+    #[serde(default)]
+    pub operators: Vec<OperatorEntry>,
     /// The checkpoint id.
     pub checkpoint_id: u64,
     /// When the checkpoint was triggered.
@@ -85,9 +98,9 @@ pub fn slug(name: &str) -> String {
     }
 }
 
-/// The directory of checkpoint `id` of `job` under `base`.
-pub fn checkpoint_dir(base: &Path, job: &str, id: u64) -> PathBuf {
-    base.join(slug(job)).join(format!("chk-{id}"))
+/// The directory of checkpoint `id` in the directory of a run.
+pub fn checkpoint_dir(run_dir: &Path, id: u64) -> PathBuf {
+    run_dir.join(format!("chk-{id}"))
 }
 
 fn framed(magic: &[u8; 8], payload: &[u8]) -> Vec<u8> {
@@ -136,7 +149,7 @@ fn sync_dir(dir: &Path) {
 
 /// Writes a completed checkpoint into `dir`: every state file, then `_metadata`
 /// through a temporary name, fsync and rename.
-pub fn write(dir: &Path, job: &str, checkpoint: &CompletedCheckpoint) -> Result<()> {
+pub fn write(dir: &Path, job: &str, job_id: &str, checkpoint: &CompletedCheckpoint) -> Result<()> {
     fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let mut subtasks = Vec::with_capacity(checkpoint.states.len());
     for state in &checkpoint.states {
@@ -157,6 +170,9 @@ pub fn write(dir: &Path, job: &str, checkpoint: &CompletedCheckpoint) -> Result<
     let metadata = Metadata {
         format_version: FORMAT_VERSION,
         job: job.to_string(),
+        job_id: job_id.to_string(),
+        lineage: checkpoint.lineage.clone(),
+        operators: checkpoint.operators.clone(),
         checkpoint_id: checkpoint.id,
         timestamp: checkpoint.timestamp,
         is_savepoint: checkpoint.is_savepoint,
@@ -184,9 +200,9 @@ pub fn read(path: &Path) -> Result<CompletedCheckpoint> {
     let json = unframe(METADATA_MAGIC, &bytes, &metadata_path)?;
     let metadata: Metadata = serde_json::from_slice(json)
         .map_err(|e| Error::State(format!("{}: {e}", metadata_path.display())))?;
-    if metadata.format_version != FORMAT_VERSION {
+    if !(1..=FORMAT_VERSION).contains(&metadata.format_version) {
         return Err(Error::State(format!(
-            "{}: format version {} is not supported (this eddy reads {FORMAT_VERSION})",
+            "{}: format version {} is not supported (this eddy reads 1 to {FORMAT_VERSION})",
             metadata_path.display(),
             metadata.format_version
         )));
@@ -218,13 +234,14 @@ pub fn read(path: &Path) -> Result<CompletedCheckpoint> {
         timestamp: metadata.timestamp,
         is_savepoint: metadata.is_savepoint,
         states,
+        lineage: metadata.lineage,
+        operators: metadata.operators,
     })
 }
 
-/// The checkpoint directories of `job` under `base`, newest first.
-fn list(base: &Path, job: &str) -> Vec<(u64, PathBuf)> {
-    let root = base.join(slug(job));
-    let mut found: Vec<(u64, PathBuf)> = fs::read_dir(&root)
+/// The checkpoint directories of a run, newest first.
+pub fn list(run_dir: &Path) -> Vec<(u64, PathBuf)> {
+    let mut found: Vec<(u64, PathBuf)> = fs::read_dir(run_dir)
         .into_iter()
         .flatten()
         .flatten()
@@ -238,11 +255,15 @@ fn list(base: &Path, job: &str) -> Vec<(u64, PathBuf)> {
     found
 }
 
-/// The newest checkpoint of `job` under `base` that reads back completely, and a
-/// message for every newer one that was skipped (missing or corrupt files).
-pub fn latest(base: &Path, job: &str) -> (Option<(PathBuf, CompletedCheckpoint)>, Vec<String>) {
+/// The newest checkpoint of a run with an id of at most `at_most` that reads
+/// back completely, and a message for every newer one that was skipped (missing
+/// or corrupt files).
+pub fn latest(
+    run_dir: &Path,
+    at_most: u64,
+) -> (Option<(PathBuf, CompletedCheckpoint)>, Vec<String>) {
     let mut skipped = Vec::new();
-    for (_, dir) in list(base, job) {
+    for (_, dir) in list(run_dir).into_iter().filter(|(id, _)| *id <= at_most) {
         match read(&dir) {
             Ok(checkpoint) => return (Some((dir, checkpoint)), skipped),
             Err(e) => skipped.push(format!("skipping checkpoint {}: {e}", dir.display())),
@@ -251,11 +272,12 @@ pub fn latest(base: &Path, job: &str) -> (Option<(PathBuf, CompletedCheckpoint)>
     (None, skipped)
 }
 
-/// Keeps the newest `keep` complete checkpoints of `job` and deletes the others,
-/// including incomplete ones older than the newest complete one.
-pub fn prune(base: &Path, job: &str, keep: usize) {
+/// Keeps the newest `keep` complete checkpoints of a run and deletes the others,
+/// including incomplete ones older than the newest complete one. Returns how many
+/// complete checkpoints the run holds.
+pub fn prune(run_dir: &Path, keep: usize) -> usize {
     let mut complete = 0;
-    for (_, dir) in list(base, job) {
+    for (_, dir) in list(run_dir) {
         let is_complete = dir.join(METADATA_FILE).exists();
         if is_complete && complete < keep {
             complete += 1;
@@ -265,11 +287,15 @@ pub fn prune(base: &Path, job: &str, keep: usize) {
             let _ = fs::remove_dir_all(&dir);
         }
     }
+    complete
 }
 
-/// Deletes every checkpoint of `job` (retention on cancellation).
-pub fn delete_all(base: &Path, job: &str) {
-    let _ = fs::remove_dir_all(base.join(slug(job)));
+/// Deletes every checkpoint of a run (retention on cancellation, or a finished
+/// job), keeping the run's record.
+pub fn delete_all(run_dir: &Path) {
+    for (_, dir) in list(run_dir) {
+        let _ = fs::remove_dir_all(dir);
+    }
 }
 
 #[cfg(test)]
@@ -294,6 +320,12 @@ mod tests {
                     deferred_keyed: None,
                 },
             }],
+            lineage: "0badcafe".into(),
+            operators: vec![OperatorEntry {
+                uid: "window/count".into(),
+                parallelism: 1,
+                source: false,
+            }],
         }
     }
 
@@ -302,37 +334,37 @@ mod tests {
         let base = tempfile::tempdir().unwrap();
         for id in 1..=3 {
             write(
-                &checkpoint_dir(base.path(), "job", id),
+                &checkpoint_dir(base.path(), id),
                 "job",
+                "id",
                 &checkpoint(id),
             )
             .unwrap();
         }
-        let (found, skipped) = latest(base.path(), "job");
+        let (found, skipped) = latest(base.path(), u64::MAX);
         assert_eq!(found.unwrap().1, checkpoint(3));
         assert!(skipped.is_empty());
 
         // Flip a byte in the newest state file: checksum mismatch, fall back to 2.
-        let state = checkpoint_dir(base.path(), "job", 3).join("window-count-0.state");
+        let state = checkpoint_dir(base.path(), 3).join("window-count-0.state");
         let mut bytes = fs::read(&state).unwrap();
         let last = bytes.len() - 1;
         bytes[last] ^= 0xff;
         fs::write(&state, bytes).unwrap();
-        let (found, skipped) = latest(base.path(), "job");
+        let (found, skipped) = latest(base.path(), u64::MAX);
         assert_eq!(found.unwrap().1.id, 2);
         assert!(skipped[0].contains("checksum mismatch"), "{skipped:?}");
 
         // Truncate the metadata of 2 and remove a state file of... fall back to 1.
-        let meta = checkpoint_dir(base.path(), "job", 2).join(METADATA_FILE);
+        let meta = checkpoint_dir(base.path(), 2).join(METADATA_FILE);
         let bytes = fs::read(&meta).unwrap();
         fs::write(&meta, &bytes[..bytes.len() / 2]).unwrap();
-        let (found, skipped) = latest(base.path(), "job");
+        let (found, skipped) = latest(base.path(), u64::MAX);
         assert_eq!(found.unwrap().1.id, 1);
         assert!(skipped[1].contains("truncated"), "{skipped:?}");
 
-        fs::remove_file(checkpoint_dir(base.path(), "job", 1).join("window-count-0.state"))
-            .unwrap();
-        let (found, skipped) = latest(base.path(), "job");
+        fs::remove_file(checkpoint_dir(base.path(), 1).join("window-count-0.state")).unwrap();
+        let (found, skipped) = latest(base.path(), u64::MAX);
         assert!(found.is_none());
         assert_eq!(skipped.len(), 3);
     }
@@ -341,14 +373,11 @@ mod tests {
     fn prune_keeps_the_newest() {
         let base = tempfile::tempdir().unwrap();
         for id in 1..=4 {
-            write(&checkpoint_dir(base.path(), "j", id), "j", &checkpoint(id)).unwrap();
+            write(&checkpoint_dir(base.path(), id), "j", "id", &checkpoint(id)).unwrap();
         }
-        fs::create_dir_all(checkpoint_dir(base.path(), "j", 5)).unwrap(); // in progress
-        prune(base.path(), "j", 2);
-        let ids: Vec<u64> = list(base.path(), "j")
-            .into_iter()
-            .map(|(id, _)| id)
-            .collect();
+        fs::create_dir_all(checkpoint_dir(base.path(), 5)).unwrap(); // in progress
+        assert_eq!(prune(base.path(), 2), 2);
+        let ids: Vec<u64> = list(base.path()).into_iter().map(|(id, _)| id).collect();
         assert_eq!(ids, vec![5, 4, 3]);
     }
 }

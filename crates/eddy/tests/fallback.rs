@@ -1,0 +1,190 @@
+//! What `-s latest` resumes when the checkpoint directory holds more than one
+//! run, when every checkpoint is gone or corrupt, and when a checkpoint is
+//! unusable: never another run's checkpoint, never a finished run's, never the
+//! committed output twice, never silently from the beginning.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+
+fn latest(args: &[String]) -> Vec<String> {
+    let mut args = args.to_vec();
+    args.extend(["-s".to_string(), "latest".to_string()]);
+    args
+}
+
+#[test]
+fn a_new_run_on_a_used_checkpoint_directory_never_resumes_the_older_run() {
+    let work = tempfile::tempdir().unwrap();
+    let input = work.path().join("events.csv");
+    write_input(&input, 1_000_000);
+    let expected = reference(&input, work.path());
+    let checkpoints = work.path().join("checkpoints");
+    let args = checkpointing(&checkpoints, &[]);
+
+    // Run 1 finishes into o1.
+    let o1 = work.path().join("o1");
+    let (ok, stderr) = wait_with_timeout(
+        window_count(&input, &o1, 2, &args).spawn().unwrap(),
+        Duration::from_secs(120),
+    );
+    assert!(ok, "{stderr}");
+    assert_eq!(committed(&o1), expected);
+
+    // Run 2 into o2 is killed once it has committed some output.
+    let o2 = work.path().join("o2");
+    let mut child = window_count(&input, &o2, 2, &args).spawn().unwrap();
+    wait_until(Duration::from_secs(60), || {
+        !complete_checkpoints(&checkpoints).is_empty() && has_committed(&o2)
+    });
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "run 2 ended before the kill"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    // `-s latest` resumes run 2, not run 1's final checkpoint.
+    let (ok, stderr) = wait_with_timeout(
+        window_count(&input, &o2, 2, &latest(&args))
+            .spawn()
+            .unwrap(),
+        Duration::from_secs(120),
+    );
+    assert!(ok, "{stderr}");
+    let got = committed(&o2);
+    assert_eq!(got.len(), expected.len(), "{stderr}");
+    assert!(
+        got == expected,
+        "output differs from the failure-free run\n{stderr}"
+    );
+}
+
+#[test]
+fn with_every_checkpoint_corrupt_the_replay_does_not_write_committed_output_twice() {
+    let work = tempfile::tempdir().unwrap();
+    let input = work.path().join("events.csv");
+    write_input(&input, 1_000_000);
+    let expected = reference(&input, work.path());
+    let output = work.path().join("out");
+    let checkpoints = work.path().join("checkpoints");
+    // The default: one retained checkpoint.
+    let args = checkpointing(&checkpoints, &[]);
+    let mut child = window_count(&input, &output, 2, &args).spawn().unwrap();
+    wait_until(Duration::from_secs(60), || {
+        complete_checkpoints(&checkpoints)
+            .first()
+            .is_some_and(|(id, _)| *id >= 2)
+            && has_committed(&output)
+    });
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the job ended before the kill"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!committed(&output).is_empty(), "the job committed nothing");
+    for (_, chk) in complete_checkpoints(&checkpoints) {
+        std::fs::remove_file(chk.join("_metadata")).unwrap();
+    }
+
+    let (ok, stderr) = wait_with_timeout(
+        window_count(&input, &output, 2, &latest(&args))
+            .spawn()
+            .unwrap(),
+        Duration::from_secs(120),
+    );
+    assert!(ok, "{stderr}");
+    assert!(stderr.contains("starting from the beginning"), "{stderr}");
+    assert!(stderr.contains("set aside"), "{stderr}");
+    let got = committed(&output);
+    assert_eq!(got.len(), expected.len(), "{stderr}");
+    assert!(
+        got == expected,
+        "output differs from the failure-free run\n{stderr}"
+    );
+    assert!(
+        std::fs::read_dir(output.join(".discarded"))
+            .unwrap()
+            .count()
+            > 0,
+        "the earlier output is kept aside, not deleted"
+    );
+}
+
+#[test]
+fn latest_after_a_finished_run_says_there_is_nothing_to_resume() {
+    let work = tempfile::tempdir().unwrap();
+    let input = work.path().join("events.csv");
+    write_input(&input, 10_000);
+    let output = work.path().join("out");
+    let args = checkpointing(&work.path().join("checkpoints"), &[]);
+    let (ok, stderr) = wait_with_timeout(
+        window_count(&input, &output, 1, &args).spawn().unwrap(),
+        Duration::from_secs(60),
+    );
+    assert!(ok, "{stderr}");
+    let before = committed(&output);
+    let (ok, stderr) = wait_with_timeout(
+        window_count(&input, &output, 1, &latest(&args))
+            .spawn()
+            .unwrap(),
+        Duration::from_secs(60),
+    );
+    assert!(!ok, "{stderr}");
+    assert!(stderr.contains("nothing to resume"), "{stderr}");
+    assert!(stderr.contains("finished"), "{stderr}");
+    assert_eq!(committed(&output), before, "nothing written");
+}
+
+#[test]
+fn a_checkpoint_that_covers_no_operator_is_rejected() {
+    use eddy_runtime::checkpoint::{storage, CompletedCheckpoint};
+    let work = tempfile::tempdir().unwrap();
+    let input = work.path().join("events.csv");
+    write_input(&input, 1_000);
+    // A well-formed `_metadata` (valid checksum) with no operator and no state.
+    let empty = work.path().join("chk-5");
+    let checkpoint = CompletedCheckpoint {
+        id: 5,
+        ..CompletedCheckpoint::default()
+    };
+    storage::write(&empty, "window_count", "0", &checkpoint).unwrap();
+    let args = vec!["-s".to_string(), empty.display().to_string()];
+    let (ok, stderr) = wait_with_timeout(
+        window_count(&input, &work.path().join("out"), 1, &args)
+            .spawn()
+            .unwrap(),
+        Duration::from_secs(60),
+    );
+    assert!(!ok, "{stderr}");
+    assert!(stderr.contains("covers no operator"), "{stderr}");
+    assert!(!work.path().join("out").exists() || committed(&work.path().join("out")).is_empty());
+}
+
+#[test]
+fn an_unwritable_checkpoint_directory_fails_the_job_at_once() {
+    let work = tempfile::tempdir().unwrap();
+    let input = work.path().join("events.csv");
+    write_input(&input, 1_000);
+    let not_a_dir = work.path().join("file");
+    std::fs::write(&not_a_dir, "x").unwrap();
+    for dir in [not_a_dir.clone(), not_a_dir.join("below")] {
+        let args = checkpointing(&dir, &[]);
+        let (ok, stderr) = wait_with_timeout(
+            window_count(&input, &work.path().join("out"), 1, &args)
+                .spawn()
+                .unwrap(),
+            Duration::from_secs(30),
+        );
+        assert!(!ok, "{stderr}");
+        assert!(
+            stderr.contains(&not_a_dir.display().to_string()),
+            "{stderr}"
+        );
+    }
+}
