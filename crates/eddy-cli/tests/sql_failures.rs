@@ -1,0 +1,101 @@
+//! `eddy sql` jobs that cannot succeed end with their cause instead of running
+//! forever: a deterministic failure under the default (unbounded) restart
+//! strategy, and a checkpoint directory that cannot be written.
+
+#![allow(clippy::unwrap_used)]
+
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// Runs `eddy sql -f script` with `args`, killing it after `limit`.
+fn run(script: &std::path::Path, args: &[&str], limit: Duration) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_eddy"))
+        .args(["sql", "-f"])
+        .arg(script)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > limit {
+            child.kill().unwrap();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "eddy sql still running after {limit:?}:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn script(dir: &std::path::Path, input: &str) -> std::path::PathBuf {
+    let data = dir.join("in.csv");
+    std::fs::write(&data, input).unwrap();
+    let script = dir.join("job.sql");
+    std::fs::write(
+        &script,
+        format!(
+            "CREATE TABLE t (k STRING, v INT) WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'csv');\n\
+             CREATE TABLE o (k STRING, v INT) WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'csv');\n\
+             INSERT INTO o SELECT k, v FROM t;\n",
+            data.display(),
+            dir.join("out").display()
+        ),
+    )
+    .unwrap();
+    script
+}
+
+#[test]
+fn a_failure_that_repeats_from_the_same_checkpoint_stops_the_job() {
+    let tmp = tempfile::tempdir().unwrap();
+    let script = script(tmp.path(), "a,1\nb,not-a-number\nc,3\n");
+    let checkpoints = format!(
+        "execution.checkpointing.dir={}",
+        tmp.path().join("ck").display()
+    );
+    let out = run(
+        &script,
+        &[
+            "-D",
+            "execution.checkpointing.interval=100ms",
+            "-D",
+            &checkpoints,
+            "-D",
+            "restart-strategy.exponential-delay.initial-backoff=10ms",
+        ],
+        Duration::from_secs(60),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("3 times in a row"), "{stderr}");
+    assert!(stderr.contains("in.csv:2"), "{stderr}");
+}
+
+#[test]
+fn an_unwritable_checkpoint_directory_is_an_error_naming_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let script = script(tmp.path(), "a,1\n");
+    let file = tmp.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    for dir in [file.clone(), file.join("below"), "/proc/eddy-x".into()] {
+        let checkpoints = format!("execution.checkpointing.dir={}", dir.display());
+        let out = run(
+            &script,
+            &[
+                "-D",
+                "execution.checkpointing.interval=100ms",
+                "-D",
+                &checkpoints,
+            ],
+            Duration::from_secs(30),
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains(&dir.display().to_string()), "{stderr}");
+    }
+}
