@@ -163,12 +163,12 @@ fn random_bytes_in_files_never_lose_good_lines() {
         let tmp = tempfile::tempdir().unwrap();
         for (format, good) in [("csv", "7,ok"), ("json", r#"{"id": 7, "s": "ok"}"#)] {
             let mut bytes = Vec::new();
-            if rng.next() % 2 == 0 {
+            if rng.next() & 1 == 0 {
                 bytes.extend_from_slice(b"\xEF\xBB\xBF");
             }
             let mut good_lines = 0;
             for _ in 0..20 {
-                if rng.next() % 2 == 0 {
+                if rng.next() & 1 == 0 {
                     bytes.extend_from_slice(good.as_bytes());
                     good_lines += 1;
                 } else {
@@ -178,7 +178,7 @@ fn random_bytes_in_files_never_lose_good_lines() {
                     }
                     bytes.push(b'x');
                 }
-                bytes.extend_from_slice(if rng.next() % 2 == 0 { b"\n" } else { b"\r\n" });
+                bytes.extend_from_slice(if rng.next() & 1 == 0 { b"\n" } else { b"\r\n" });
             }
             let path = tmp.path().join(format!("t.{format}"));
             std::fs::write(&path, &bytes).unwrap();

@@ -65,7 +65,7 @@ fn format(kind: Kind, ignore_errors: bool) -> FileFormat {
 
 /// A good row and its cells as the table reads them.
 fn good_row(rng: &mut Rng) -> (i32, String, i64) {
-    let id = rng.next() as i32 / (1 << rng.below(31)) as i32;
+    let id = rng.next() as i32 >> rng.below(31);
     let chars = [
         "a", "b", " ", ",", "\"", "é", "#", "\\", "{", "}", "'", "\t",
     ];
