@@ -251,3 +251,65 @@ fn streams_the_rows_of_an_unbounded_select() {
     );
     assert!(seen.iter().any(|l| l.contains("| op |")), "{seen:?}");
 }
+
+fn run_script(tmp: &Path, script: &str) -> std::process::Output {
+    let path = tmp.join("job.sql");
+    write(&path, script);
+    eddy().args(["sql", "-f"]).arg(&path).output().unwrap()
+}
+
+#[test]
+fn malformed_lines_fail_naming_file_and_line_or_are_skipped_counted_and_reported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let json = tmp.path().join("in.json");
+    write(
+        &json,
+        "{\"id\": 1}\n{\"id\": 2}{\"id\": 3}\n{\"id\": 4}\n{\"id\": 5}\n",
+    );
+    let create = |options: &str| {
+        format!(
+            "CREATE TABLE t (id INT) WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'json'{options});\nSELECT * FROM t;\n",
+            json.display()
+        )
+    };
+    let out = run_script(tmp.path(), &create(""));
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("in.json:2: invalid JSON at column 10: more than one JSON value"),
+        "{stderr}"
+    );
+
+    let out = run_script(tmp.path(), &create(", 'json.ignore-parse-errors' = 'true'"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for id in ["1", "4", "5"] {
+        assert!(stdout.contains(&format!("| +I |  {id} |")), "{stdout}");
+    }
+    assert!(stdout.contains("3 rows in set"), "{stdout}");
+    assert!(
+        stderr.contains("skipped 1 malformed line (json.ignore-parse-errors):")
+            && stderr.contains("in.json:2: invalid JSON at column 10"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn wide_values_print_and_huge_strings_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = run_script(tmp.path(), "SELECT REPEAT('x', 70000) AS v;\n");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("x... |") && stdout.contains("1 row in set"));
+    assert!(stdout.lines().all(|l| l.chars().count() < 10_100));
+
+    let out = run_script(tmp.path(), "SELECT REPEAT('x', 2000000000) AS v;\n");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("REPEAT() would build a string of 2000000000 characters"),
+        "{stderr}"
+    );
+}

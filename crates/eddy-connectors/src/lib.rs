@@ -7,7 +7,7 @@
 //! | source | bounded | split across subtasks by |
 //! |---|---|---|
 //! | [`CollectionSource`] | yes | element index |
-//! | [`TextFileSource`] | yes | file (a directory's files, sorted) |
+//! | [`TextFileSource`] | yes | file (the files under a directory, recursively, sorted) |
 //! | [`SocketTextSource`] | no (ends when the peer closes) | subtask 0 only |
 //! | [`GeneratorSource`] | optional | sequence number |
 //! | [`NexmarkSource`] | optional | event number |

@@ -782,6 +782,7 @@ pub fn registry() -> &'static Registry {
             .into_iter()
             .chain(datafusion_functions_nested::all_default_nested_functions());
         for f in defaults.chain(flink_functions()) {
+            let f = crate::string_limit::bounded(f);
             for alias in f.aliases() {
                 scalars.insert(alias.to_lowercase(), f.clone());
             }

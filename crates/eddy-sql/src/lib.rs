@@ -9,6 +9,7 @@ pub mod legacy_window;
 pub mod logical;
 pub mod naming;
 pub mod script;
+pub mod string_limit;
 pub mod temporal;
 pub mod tvf;
 pub mod types;

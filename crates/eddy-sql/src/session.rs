@@ -1,6 +1,7 @@
 //! A SQL session: statements run one after the other against a catalog and a
 //! configuration, as in Flink's SQL client.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
@@ -72,6 +73,7 @@ pub struct Session {
     /// Configuration: `SET` values over the defaults and `-D` overrides.
     pub config: Config,
     listener: Option<ResultListener>,
+    last_counters: BTreeMap<String, u64>,
 }
 
 fn words(text: &str, n: usize) -> Vec<String> {
@@ -99,6 +101,7 @@ impl Session {
             catalog: Default::default(),
             config,
             listener: None,
+            last_counters: BTreeMap::new(),
         }
     }
 
@@ -108,6 +111,13 @@ impl Session {
     /// [`Output::Rows`] at the end, as before.
     pub fn set_result_listener(&mut self, listener: Option<ResultListener>) {
         self.listener = listener;
+    }
+
+    /// The counters of the last job a statement ran (`<operator>.numRecordsOut`,
+    /// `<source>.numRecordsInErrors` for malformed lines a source skipped, ...);
+    /// empty before the first job.
+    pub fn last_job_counters(&self) -> &BTreeMap<String, u64> {
+        &self.last_counters
     }
 
     /// Runs every statement of a script, handing each output to `on_output`; stops
@@ -891,6 +901,7 @@ impl Session {
             });
         };
         // Stream the rows while the job runs.
+        let mut counters = BTreeMap::new();
         let streamed = (|| -> SqlResult<usize> {
             let client =
                 MiniCluster::new(self.config.clone()).execute_async(planner.job.spec("collect"))?;
@@ -917,7 +928,7 @@ impl Session {
                 }
                 std::thread::sleep(std::time::Duration::from_millis(100));
             }
-            client.wait()?;
+            counters = client.wait()?.counters;
             pending.extend(take()?);
             if !pending.is_empty() {
                 count += pending.len();
@@ -933,11 +944,14 @@ impl Session {
             Ok(count)
         })();
         self.listener = Some(listener);
+        self.last_counters = counters;
         Ok(Output::Streamed(streamed?))
     }
 
-    fn run(&self, planner: &StreamPlanner, name: &str) -> SqlResult<()> {
-        MiniCluster::new(self.config.clone()).execute(planner.job.spec(name))?;
+    fn run(&mut self, planner: &StreamPlanner, name: &str) -> SqlResult<()> {
+        self.last_counters.clear();
+        let result = MiniCluster::new(self.config.clone()).execute(planner.job.spec(name))?;
+        self.last_counters = result.counters;
         Ok(())
     }
 

@@ -6,6 +6,24 @@ use std::io::Write;
 use crate::exec::changelog::RowKind;
 use crate::session::{Output, ResultEvent, ResultListener};
 
+/// The widest cell printed, in characters: a longer value is cut, ending
+/// with `...` (Flink's client cuts at `sql-client.display.max-column-width`).
+pub const MAX_CELL_WIDTH: usize = 10_000;
+
+/// A cell's text, cut to [`MAX_CELL_WIDTH`].
+fn fit(text: String) -> String {
+    match text.char_indices().nth(MAX_CELL_WIDTH) {
+        None => text,
+        Some(_) => {
+            let end = text
+                .char_indices()
+                .nth(MAX_CELL_WIDTH - 3)
+                .map_or(text.len(), |(i, _)| i);
+            format!("{}...", &text[..end])
+        }
+    }
+}
+
 /// The cells of one printed row.
 fn cells(kind: RowKind, row: &[Option<String>], changelog: bool) -> Vec<String> {
     let mut cells = Vec::with_capacity(row.len() + 1);
@@ -14,7 +32,7 @@ fn cells(kind: RowKind, row: &[Option<String>], changelog: bool) -> Vec<String> 
     }
     cells.extend(
         row.iter()
-            .map(|c| c.clone().unwrap_or_else(|| "<NULL>".into())),
+            .map(|c| fit(c.clone().unwrap_or_else(|| "<NULL>".into()))),
     );
     cells
 }
@@ -24,7 +42,7 @@ fn header(columns: &[String], changelog: bool) -> Vec<String> {
     if changelog {
         header.push("op".to_string());
     }
-    header.extend(columns.iter().cloned());
+    header.extend(columns.iter().cloned().map(fit));
     header
 }
 
@@ -53,7 +71,11 @@ fn line(cells: &[String], widths: &[usize]) -> String {
     cells
         .iter()
         .zip(widths)
-        .map(|(c, w)| format!("| {c:>w$} "))
+        .map(|(c, w)| {
+            // Padded by hand: a format width is limited to u16::MAX.
+            let pad = w.saturating_sub(c.chars().count());
+            format!("| {}{c} ", " ".repeat(pad))
+        })
         .collect::<String>()
         + "|\n"
 }
@@ -139,5 +161,24 @@ impl Tableau {
             self.widths = None;
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wide_cells_are_cut_not_a_panic() {
+        let wide = "x".repeat(70_000);
+        let output = Output::Rows {
+            columns: vec!["v".into()],
+            rows: vec![(RowKind::Insert, vec![Some(wide)])],
+            changelog: false,
+        };
+        let text = render(&output);
+        let row = text.lines().nth(3).unwrap_or_default();
+        assert_eq!(row.chars().count(), MAX_CELL_WIDTH + 4);
+        assert!(row.ends_with("x... |"), "{}", &row[row.len() - 10..]);
     }
 }

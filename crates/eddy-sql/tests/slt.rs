@@ -10,6 +10,8 @@
 //! query final             a SELECT whose changelog, applied in order, leaves
 //!                         the rows that follow (sorted); for results whose
 //!                         changelog depends on how two inputs interleave
+//! skipped N               the last job's sources counted N malformed lines
+//!                         (`<source>.numRecordsInErrors`)
 //! ```
 //!
 //! A record's text ends at an empty line. `$DATA` is the test data directory,
@@ -90,6 +92,21 @@ fn run_file(path: &Path) -> Vec<String> {
         let place = format!("{}:{at}", path.display());
         if let Some(p) = header.strip_prefix("set parallelism ") {
             session.config.set("parallelism.default", p.trim());
+            continue;
+        }
+        if let Some(n) = header.strip_prefix("skipped ") {
+            let counted: u64 = session
+                .last_job_counters()
+                .iter()
+                .filter(|(name, _)| name.ends_with(".numRecordsInErrors"))
+                .map(|(_, n)| n)
+                .sum();
+            if counted.to_string() != n.trim() {
+                failures.push(format!(
+                    "{place}: expected {} malformed lines counted, got {counted}",
+                    n.trim()
+                ));
+            }
             continue;
         }
         if header == "statement ok" {

@@ -161,7 +161,9 @@ impl StreamExecutionEnvironment {
         })
     }
 
-    /// A bounded stream of the lines of a file, or of every file of a directory.
+    /// A bounded stream of the lines of a file, or of every file under a
+    /// directory (recursively, skipping names that start with `.` or `_`; see
+    /// [`TextFileSource`]).
     pub fn read_text_file(&self, path: impl Into<PathBuf>) -> DataStream<String> {
         self.read_text_lines(path)
             .map(|line| line.text)

@@ -10,6 +10,8 @@ use std::task::{Context, Poll};
 use eddy_core::{Error, Records, Result, StreamRecord};
 use eddy_runtime::{OperatorContext, SourceEvent, SourceReader};
 
+use super::SkippedLines;
+
 /// One line of a text file and where it came from.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TextLine {
@@ -28,11 +30,14 @@ impl TextLine {
     }
 }
 
-/// Reads a file, or every file of a directory (sorted by name, skipping names that
-/// start with `.` or `_`), line by line. With `p` subtasks, subtask `i` reads the
-/// files whose index is `i` modulo `p`. A missing path or an unreadable file fails
-/// the job with an error naming the path; a line that is not UTF-8 fails it naming
-/// the file and line.
+/// Reads a file, or every file under a directory (recursively, sorted by path,
+/// skipping names that start with `.` or `_`; see [`list_files`](super::list_files)),
+/// line by line. With `p` subtasks, subtask `i` reads the files whose index is
+/// `i` modulo `p`. A missing path or an unreadable file fails the job with an
+/// error naming the path; a line that is not UTF-8 fails it naming the file and
+/// line (or, [`with_skipped_lines`](TextFileSource::with_skipped_lines), is
+/// skipped and counted). A UTF-8 byte order mark at the start of a file is
+/// not part of its first line.
 ///
 /// Its checkpointed position is the byte offset and line number reached in every
 /// file, so a restore (at any parallelism) continues each file exactly where it
@@ -47,9 +52,13 @@ pub struct TextFileSource {
     /// Byte offset and line number reached per file; `u64::MAX` offset: done.
     positions: BTreeMap<String, (u64, u64)>,
     restored: BTreeMap<String, (u64, u64)>,
+    skipped: Option<SkippedLines>,
 }
 
 const DONE: u64 = u64::MAX;
+
+/// The UTF-8 byte order mark, dropped from the start of a file.
+const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 impl TextFileSource {
     /// A source over `path` (a file or a directory).
@@ -63,30 +72,21 @@ impl TextFileSource {
             buffer: Vec::new(),
             positions: BTreeMap::new(),
             restored: BTreeMap::new(),
+            skipped: None,
         }
     }
 
-    /// The files under `path`, as every subtask sees them.
+    /// The files under `path`, as every subtask sees them (see
+    /// [`list_files`](super::list_files)).
     pub fn list_files(path: &Path) -> Result<Vec<PathBuf>> {
-        let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
-        if meta.is_file() {
-            return Ok(vec![path.to_path_buf()]);
-        }
-        let mut files = Vec::new();
-        for entry in std::fs::read_dir(path).map_err(|e| Error::io(path, e))? {
-            let entry = entry.map_err(|e| Error::io(path, e))?;
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
-            if name.starts_with('.') || name.starts_with('_') {
-                continue;
-            }
-            let file_type = entry.file_type().map_err(|e| Error::io(entry.path(), e))?;
-            if file_type.is_file() {
-                files.push(entry.path());
-            }
-        }
-        files.sort();
-        Ok(files)
+        super::list_files(path)
+    }
+
+    /// Skips lines that are not UTF-8, counting them in `skipped`, instead of
+    /// failing the job.
+    pub fn with_skipped_lines(mut self, skipped: SkippedLines) -> Self {
+        self.skipped = Some(skipped);
+        self
     }
 
     fn read_batch(&mut self) -> Result<Option<Vec<StreamRecord<TextLine>>>> {
@@ -133,11 +133,25 @@ impl TextFileSource {
             if self.buffer[..end].ends_with(b"\r") {
                 end -= 1;
             }
-            let text =
-                std::str::from_utf8(&self.buffer[..end]).map_err(|e| Error::MalformedRecord {
-                    location: format!("{name}:{line_number}"),
-                    message: format!("not valid UTF-8 ({e})"),
-                })?;
+            let start = if *line_number == 1 && self.buffer.starts_with(BOM) {
+                BOM.len().min(end)
+            } else {
+                0
+            };
+            let text = match std::str::from_utf8(&self.buffer[start..end]) {
+                Ok(text) => text,
+                Err(e) => {
+                    let location = format!("{name}:{line_number}");
+                    let message = format!("not valid UTF-8 ({e})");
+                    match &self.skipped {
+                        Some(skipped) => {
+                            skipped.skip(&location, &message);
+                            continue;
+                        }
+                        None => return Err(Error::MalformedRecord { location, message }),
+                    }
+                }
+            };
             batch.push(StreamRecord::new(TextLine {
                 path: name.clone(),
                 line_number: *line_number,
@@ -166,6 +180,9 @@ impl SourceReader for TextFileSource {
             }
         }
         self.batch_size = super::batch_size(ctx);
+        if let Some(skipped) = &self.skipped {
+            skipped.open(ctx);
+        }
         Ok(())
     }
 
@@ -187,7 +204,12 @@ impl SourceReader for TextFileSource {
     fn poll_next(&mut self, _: &mut Context<'_>) -> Poll<Result<SourceEvent<Records<TextLine>>>> {
         Poll::Ready(match self.read_batch() {
             Ok(Some(batch)) => Ok(SourceEvent::Batch(batch)),
-            Ok(None) => Ok(SourceEvent::End),
+            Ok(None) => {
+                if let Some(skipped) = &self.skipped {
+                    skipped.report();
+                }
+                Ok(SourceEvent::End)
+            }
             Err(e) => Err(e),
         })
     }

@@ -2,14 +2,18 @@
 
 mod file;
 mod indexed;
+mod listing;
 mod nexmark;
+mod skipped;
 mod socket;
 
 pub use file::{TextFileSource, TextLine};
 pub use indexed::{
     CollectionSource, GeneratorSource, IndexFunction as GeneratorFunctionRef, IndexedSource, SPLITS,
 };
+pub use listing::{is_hidden, list_files};
 pub use nexmark::NexmarkSource;
+pub use skipped::{SkippedLines, SKIPPED_COUNTER};
 pub use socket::SocketTextSource;
 
 use eddy_core::config::options;

@@ -2,5 +2,6 @@
 //! `datagen`, `nexmark` (sources) and `print`, `blackhole`, `filesystem` (sinks).
 
 pub mod format;
+pub mod lines;
 pub mod sinks;
 pub mod sources;

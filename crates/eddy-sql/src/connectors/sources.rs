@@ -9,7 +9,6 @@ use arrow::array::{
     StructArray, TimestampMillisecondBuilder,
 };
 use arrow::buffer::NullBuffer;
-use arrow::compute::{cast_with_options, CastOptions};
 use arrow::datatypes::{DataType, Field, Fields, SchemaRef, TimeUnit};
 use eddy_connectors::nexmark::{Event, NexmarkConfig, NexmarkGenerator};
 use eddy_connectors::sources::IndexedSource;
@@ -17,8 +16,9 @@ use eddy_connectors::{TextFileSource, TextLine};
 use eddy_core::{Error, Records, Result};
 use eddy_runtime::{OperatorContext, SourceEvent, SourceReader};
 
+use super::lines::LineDecoder;
 use crate::error::runtime;
-use crate::exec::changelog::{self, RowKind};
+use crate::exec::changelog;
 
 /// Builds the reader of each subtask of a table source.
 pub type SourceFactory = Arc<dyn Fn(usize) -> BoxedSource + Send + Sync>;
@@ -700,126 +700,30 @@ impl FileFormat {
     pub fn is_changelog(&self) -> bool {
         matches!(self, FileFormat::DebeziumJson { .. })
     }
-}
 
-/// Splits a CSV line into fields; `None` for a field written unquoted and empty.
-fn split_csv(line: &str, delimiter: char, quote: char) -> Vec<(String, bool)> {
-    let mut fields = Vec::new();
-    let mut field = String::new();
-    let mut quoted = false;
-    let mut in_quotes = false;
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        if in_quotes {
-            if c == quote {
-                if chars.peek() == Some(&quote) {
-                    field.push(quote);
-                    chars.next();
-                } else {
-                    in_quotes = false;
-                }
-            } else {
-                field.push(c);
-            }
-        } else if c == quote {
-            in_quotes = true;
-            quoted = true;
-        } else if c == delimiter {
-            fields.push((std::mem::take(&mut field), quoted));
-            quoted = false;
-        } else {
-            field.push(c);
-        }
-    }
-    fields.push((field, quoted));
-    fields
-}
-
-fn parse_error(location: &str, message: String) -> Error {
-    Error::MalformedRecord {
-        location: location.to_string(),
-        message,
-    }
-}
-
-/// Converts text cells to the column types; names the file, line and field of
-/// the first value that does not parse (or nulls it when errors are ignored).
-fn typed_columns(
-    schema: &SchemaRef,
-    cells: Vec<Vec<Option<String>>>,
-    locations: &[String],
-    ignore_errors: bool,
-) -> Result<Vec<ArrayRef>> {
-    let mut columns = Vec::with_capacity(schema.fields().len());
-    for (c, field) in schema.fields().iter().enumerate() {
-        let strings: StringArray = cells.iter().map(|row| row[c].as_deref()).collect();
-        let strings: ArrayRef = Arc::new(strings);
-        let options = CastOptions {
-            safe: true,
-            ..Default::default()
-        };
-        let typed = cast_with_options(&strings, field.data_type(), &options)
-            .map_err(|e| Error::Other(format!("column {}: {e}", field.name())))?;
-        if !ignore_errors && typed.null_count() > strings.null_count() {
-            for i in 0..typed.len() {
-                if typed.is_null(i) && !strings.is_null(i) {
-                    let value = cells[i][c].clone().unwrap_or_default();
-                    return Err(parse_error(
-                        &locations[i],
-                        format!(
-                            "field '{}' cannot be read as {}: '{value}'",
-                            field.name(),
-                            crate::types::sql_name(field.data_type())
-                        ),
-                    ));
-                }
-            }
-        }
-        columns.push(typed);
-    }
-    Ok(columns)
-}
-
-fn json_rows(
-    schema: &SchemaRef,
-    rows: &[(String, &str)],
-    ignore_errors: bool,
-) -> Result<Vec<ArrayRef>> {
-    let decode = |lines: &[(String, &str)]| -> std::result::Result<Option<RecordBatch>, arrow::error::ArrowError> {
-        let mut decoder = arrow::json::ReaderBuilder::new(schema.clone())
-            .with_batch_size(lines.len().max(1))
-            .build_decoder()?;
-        for (_, text) in lines {
-            decoder.decode(text.as_bytes())?;
-            decoder.decode(b"\n")?;
-        }
-        decoder.flush()
-    };
-    match decode(rows) {
-        Ok(Some(batch)) => Ok(batch.columns().to_vec()),
-        Ok(None) => Ok(schema
-            .fields()
-            .iter()
-            .map(|f| arrow::array::new_empty_array(f.data_type()))
-            .collect()),
-        Err(_) => {
-            // Find the line at fault, or keep the good lines when told to.
-            let mut good = Vec::new();
-            for row in rows {
-                match decode(std::slice::from_ref(row)) {
-                    Ok(_) => good.push(row.clone()),
-                    Err(e) if !ignore_errors => {
-                        return Err(parse_error(&row.0, format!("invalid JSON row: {e}")))
-                    }
-                    Err(_) => {}
-                }
-            }
-            json_rows(schema, &good, ignore_errors)
+    /// The option that makes the format skip malformed lines, when it is on.
+    pub fn ignore_errors_option(&self) -> Option<&'static str> {
+        match self {
+            FileFormat::Csv {
+                ignore_errors: true,
+                ..
+            } => Some("csv.ignore-parse-errors"),
+            FileFormat::Json {
+                ignore_errors: true,
+            } => Some("json.ignore-parse-errors"),
+            FileFormat::DebeziumJson {
+                ignore_errors: true,
+            } => Some("debezium-json.ignore-parse-errors"),
+            _ => None,
         }
     }
 }
 
-/// Files of a directory (or one file) in CSV, JSON or Debezium JSON.
+/// Files of a directory (read recursively) or one file in CSV, JSON or
+/// Debezium JSON, decoded line by line by a [`LineDecoder`]. With the format's
+/// `ignore-parse-errors`, malformed lines (and lines that are not UTF-8) are
+/// skipped, counted in the job counter `<source>.numRecordsInErrors` and
+/// reported on stderr when the source ends.
 pub fn filesystem(
     table: &str,
     schema: SchemaRef,
@@ -829,163 +733,14 @@ pub fn filesystem(
 ) -> SourceFactory {
     let _ = table;
     Arc::new(move |_| {
-        let schema = schema.clone();
-        let output = output.clone();
-        let format = format.clone();
-        boxed(
-            TextFileSource::new(path.clone()),
-            move |lines: Records<TextLine>| {
-                let lines: Vec<&TextLine> = lines
-                    .iter()
-                    .map(|r| &r.value)
-                    .filter(|l| !l.text.trim().is_empty())
-                    .collect();
-                let (columns, kinds) = match &format {
-                    FileFormat::Csv {
-                        delimiter,
-                        quote,
-                        ignore_errors,
-                        null_literal,
-                        allow_comments,
-                    } => {
-                        let mut cells = Vec::with_capacity(lines.len());
-                        let mut locations = Vec::with_capacity(lines.len());
-                        for line in &lines {
-                            if *allow_comments && line.text.starts_with('#') {
-                                continue;
-                            }
-                            let fields =
-                                split_csv(line.text.trim_end_matches('\r'), *delimiter, *quote);
-                            if fields.len() != schema.fields().len() {
-                                if *ignore_errors {
-                                    continue;
-                                }
-                                return Err(parse_error(
-                                    &line.location(),
-                                    format!(
-                                        "expected {} fields, found {}",
-                                        schema.fields().len(),
-                                        fields.len()
-                                    ),
-                                ));
-                            }
-                            let row: Vec<Option<String>> = fields
-                                .into_iter()
-                                .zip(schema.fields())
-                                .map(|((value, quoted), field)| {
-                                    let is_null = null_literal
-                                        .as_ref()
-                                        .is_some_and(|n| *n == value && !quoted)
-                                        || (value.is_empty()
-                                            && !quoted
-                                            && field.data_type() != &DataType::Utf8);
-                                    (!is_null).then_some(value)
-                                })
-                                .collect();
-                            cells.push(row);
-                            locations.push(line.location());
-                        }
-                        (
-                            typed_columns(&schema, cells, &locations, *ignore_errors)?,
-                            None,
-                        )
-                    }
-                    FileFormat::Json { ignore_errors } => {
-                        let rows: Vec<(String, &str)> = lines
-                            .iter()
-                            .map(|l| (l.location(), l.text.as_str()))
-                            .collect();
-                        (json_rows(&schema, &rows, *ignore_errors)?, None)
-                    }
-                    FileFormat::DebeziumJson { ignore_errors } => {
-                        let mut images = Vec::new();
-                        let mut kinds = Vec::new();
-                        for line in &lines {
-                            match debezium(&line.text) {
-                                Ok(rows) => {
-                                    for (kind, image) in rows {
-                                        images.push((line.location(), image));
-                                        kinds.push(kind);
-                                    }
-                                }
-                                Err(message) if !ignore_errors => {
-                                    return Err(parse_error(&line.location(), message))
-                                }
-                                Err(_) => {}
-                            }
-                        }
-                        let rows: Vec<(String, &str)> = images
-                            .iter()
-                            .map(|(l, t)| (l.clone(), t.as_str()))
-                            .collect();
-                        let columns = json_rows(&schema, &rows, false)?;
-                        (columns, Some(kinds))
-                    }
-                };
-                let n = columns.first().map_or(lines.len(), |c| c.len());
-                let mut columns = columns;
-                if let Some(kinds) = kinds {
-                    columns.push(changelog::kind_column(&kinds));
-                }
-                if n == 0 {
-                    return Ok(None);
-                }
-                Ok(Some(
-                    changelog::batch(output.clone(), columns, n).map_err(runtime)?,
-                ))
-            },
-        )
-    })
-}
-
-/// The rows of one Debezium JSON message: `c`/`r` insert `after`, `u` retracts
-/// `before` and inserts `after`, `d` deletes `before`.
-fn debezium(text: &str) -> std::result::Result<Vec<(RowKind, String)>, String> {
-    let value: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?;
-    let message = value
-        .get("payload")
-        .filter(|p| p.is_object())
-        .unwrap_or(&value);
-    let op = message
-        .get("op")
-        .and_then(|o| o.as_str())
-        .ok_or_else(|| "a Debezium message needs a string field 'op'".to_string())?;
-    let image = |name: &str| -> std::result::Result<String, String> {
-        match message.get(name) {
-            Some(v) if v.is_object() => Ok(v.to_string()),
-            _ => Err(format!(
-                "a Debezium '{op}' message needs an object '{name}'"
-            )),
+        let decoder = LineDecoder::new(schema.clone(), output.clone(), format.clone());
+        let mut source = TextFileSource::new(path.clone());
+        if let Some(skipped) = decoder.skipped() {
+            source = source.with_skipped_lines(skipped.clone());
         }
-    };
-    Ok(match op {
-        "c" | "r" => vec![(RowKind::Insert, image("after")?)],
-        "u" => vec![
-            (RowKind::UpdateBefore, image("before")?),
-            (RowKind::UpdateAfter, image("after")?),
-        ],
-        "d" => vec![(RowKind::Delete, image("before")?)],
-        other => return Err(format!("unknown Debezium operation '{other}'")),
+        boxed(source, move |lines: Records<TextLine>| {
+            let lines: Vec<&TextLine> = lines.iter().map(|r| &r.value).collect();
+            decoder.decode(&lines)
+        })
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn csv_quotes_and_delimiters() {
-        let f = split_csv("1,\"a,b\",\"say \"\"hi\"\"\",", ',', '"');
-        let values: Vec<&str> = f.iter().map(|(v, _)| v.as_str()).collect();
-        assert_eq!(values, vec!["1", "a,b", "say \"hi\"", ""]);
-    }
-
-    #[test]
-    fn debezium_messages() {
-        let rows = debezium(r#"{"before":{"a":1},"after":{"a":2},"op":"u"}"#).unwrap_or_default();
-        assert_eq!(rows.len(), 2);
-        assert_eq!(rows[0].0, RowKind::UpdateBefore);
-        assert!(debezium(r#"{"op":"x"}"#).is_err());
-    }
 }

@@ -4,8 +4,8 @@ use std::cmp::Ordering;
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, BinaryArray, BooleanArray, Decimal128Array, Float64Array, Int64Array,
-    StringArray,
+    Array, ArrayRef, AsArray, BinaryArray, BooleanArray, Decimal128Array, Float64Array, Int16Array,
+    Int32Array, Int64Array, Int8Array, StringArray,
 };
 use arrow::compute::cast;
 use arrow::datatypes::{
@@ -117,19 +117,16 @@ pub fn read(array: &ArrayRef, i: usize) -> SqlResult<Val> {
     })
 }
 
+fn int(v: &Val) -> Option<i64> {
+    match v {
+        Val::Int(i) => Some(*i),
+        _ => None,
+    }
+}
+
 /// Builds an array of `data_type` from values.
 pub fn to_array(values: &[Val], data_type: &DataType) -> SqlResult<ArrayRef> {
-    let ints = || -> ArrayRef {
-        Arc::new(
-            values
-                .iter()
-                .map(|v| match v {
-                    Val::Int(i) => Some(*i),
-                    _ => None,
-                })
-                .collect::<Int64Array>(),
-        )
-    };
+    let ints = || -> ArrayRef { Arc::new(values.iter().map(int).collect::<Int64Array>()) };
     let array: ArrayRef = match data_type {
         DataType::Null => arrow::array::new_null_array(data_type, values.len()),
         DataType::Boolean => Arc::new(
@@ -187,6 +184,17 @@ pub fn to_array(values: &[Val], data_type: &DataType) -> SqlResult<ArrayRef> {
             let a = cast(&ints(), &DataType::Int32)?;
             return Ok(cast(&a, data_type)?);
         }
+        // Narrower integers wrap around as Java's do (`SUM` of `INT` overflows
+        // to a negative number, as in Flink), never become NULL.
+        DataType::Int32 => Arc::new(Int32Array::from_iter(
+            values.iter().map(|v| int(v).map(|i| i as i32)),
+        )),
+        DataType::Int16 => Arc::new(Int16Array::from_iter(
+            values.iter().map(|v| int(v).map(|i| i as i16)),
+        )),
+        DataType::Int8 => Arc::new(Int8Array::from_iter(
+            values.iter().map(|v| int(v).map(|i| i as i8)),
+        )),
         t if t.is_integer() || matches!(t, DataType::Timestamp(_, _)) => {
             return Ok(cast(&ints(), data_type)?)
         }

@@ -1,0 +1,523 @@
+//! The lines of a CSV, JSON or Debezium JSON file as rows of a table.
+//!
+//! Every line stands alone: a CSV line is one record (a quoted field cannot
+//! span lines), a JSON line is exactly one JSON object. A line that breaks
+//! these rules, or whose values do not fit the table's columns, fails the job
+//! with an error naming its file and line; with the format's
+//! `ignore-parse-errors` it is skipped (a CSV field that is not of its
+//! column's type is read as NULL, as in Flink) and counted in
+//! [`SkippedLines`], which reports the first few on stderr. Either way a bad
+//! line never costs the good lines around it.
+
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, RecordBatch, StringArray};
+use arrow::compute::{cast_with_options, CastOptions};
+use arrow::datatypes::{DataType, SchemaRef};
+use eddy_connectors::sources::SkippedLines;
+use eddy_connectors::TextLine;
+use eddy_core::{Error, Result};
+
+use super::sources::FileFormat;
+use crate::error::runtime;
+use crate::exec::changelog::{self, RowKind};
+
+/// Decodes lines of one file format into batches of a table's rows.
+pub struct LineDecoder {
+    schema: SchemaRef,
+    output: SchemaRef,
+    format: FileFormat,
+    skipped: Option<SkippedLines>,
+}
+
+/// A line that cannot be read: which (its index in the batch), where, and why.
+struct Bad {
+    order: usize,
+    location: String,
+    message: String,
+}
+
+/// The bad lines of a batch, in the order found.
+#[derive(Default)]
+struct Bads(Vec<Bad>);
+
+impl Bads {
+    fn add(&mut self, order: usize, line: &TextLine, message: impl Into<String>) {
+        self.0.push(Bad {
+            order,
+            location: line.location(),
+            message: message.into(),
+        });
+    }
+}
+
+impl LineDecoder {
+    /// A decoder of lines in `format` into rows of `schema` (the table's
+    /// physical columns), as batches of `output` (the same, plus the row
+    /// kind for a changelog format). When the format ignores parse errors,
+    /// bad lines are counted in [`LineDecoder::skipped`].
+    pub fn new(schema: SchemaRef, output: SchemaRef, format: FileFormat) -> Self {
+        let skipped = format.ignore_errors_option().map(SkippedLines::new);
+        LineDecoder {
+            schema,
+            output,
+            format,
+            skipped,
+        }
+    }
+
+    /// Where skipped lines are counted, when the format ignores parse errors.
+    pub fn skipped(&self) -> Option<&SkippedLines> {
+        self.skipped.as_ref()
+    }
+
+    /// Fails naming the first bad line, or counts them all when errors are
+    /// ignored.
+    fn reject(&self, bads: Bads) -> Result<()> {
+        let mut bads = bads.0;
+        bads.sort_by_key(|b| b.order);
+        match &self.skipped {
+            Some(skipped) => {
+                for bad in bads {
+                    skipped.skip(&bad.location, &bad.message);
+                }
+                Ok(())
+            }
+            None => match bads.into_iter().next() {
+                Some(bad) => Err(Error::MalformedRecord {
+                    location: bad.location,
+                    message: bad.message,
+                }),
+                None => Ok(()),
+            },
+        }
+    }
+
+    /// The rows of `lines` (blank lines, and comments when the format allows
+    /// them, are not rows); `None` when there are none.
+    pub fn decode(&self, lines: &[&TextLine]) -> Result<Option<RecordBatch>> {
+        let lines: Vec<&TextLine> = lines
+            .iter()
+            .copied()
+            .filter(|l| !l.text.trim().is_empty())
+            .collect();
+        let mut bads = Bads::default();
+        let (columns, kinds) = match &self.format {
+            FileFormat::Csv { .. } => (self.csv(&lines, &mut bads)?, None),
+            FileFormat::Json { .. } => {
+                let mut objects = Vec::with_capacity(lines.len());
+                for (order, line) in lines.iter().enumerate() {
+                    match json_object(&line.text) {
+                        Ok(()) => objects.push((order, vec![line.text.as_str()])),
+                        Err(message) => bads.add(order, line, message),
+                    }
+                }
+                (self.json(&lines, &objects, &mut bads)?.0, None)
+            }
+            FileFormat::DebeziumJson { .. } => {
+                let mut messages = Vec::with_capacity(lines.len());
+                let mut kinds = Vec::with_capacity(lines.len());
+                for (order, line) in lines.iter().enumerate() {
+                    match debezium(&line.text) {
+                        Ok(rows) => {
+                            kinds.push(rows.iter().map(|(k, _)| *k).collect::<Vec<_>>());
+                            messages.push((order, rows.into_iter().map(|(_, i)| i).collect()));
+                        }
+                        Err(message) => bads.add(order, line, message),
+                    }
+                }
+                let images: Vec<(usize, Vec<&str>)> = messages
+                    .iter()
+                    .map(|(order, images): &(usize, Vec<String>)| {
+                        (*order, images.iter().map(String::as_str).collect())
+                    })
+                    .collect();
+                let (columns, kept) = self.json(&lines, &images, &mut bads)?;
+                let kinds: Vec<RowKind> = kept
+                    .into_iter()
+                    .flat_map(|m| kinds[m].iter().copied())
+                    .collect();
+                (columns, Some(kinds))
+            }
+        };
+        self.reject(bads)?;
+        let n = columns.first().map_or(0, |c| c.len());
+        if n == 0 {
+            return Ok(None);
+        }
+        let mut columns = columns;
+        if let Some(kinds) = kinds {
+            columns.push(changelog::kind_column(&kinds));
+        }
+        Ok(Some(
+            changelog::batch(self.output.clone(), columns, n).map_err(runtime)?,
+        ))
+    }
+
+    fn csv(&self, lines: &[&TextLine], bads: &mut Bads) -> Result<Vec<ArrayRef>> {
+        let FileFormat::Csv {
+            delimiter,
+            quote,
+            null_literal,
+            allow_comments,
+            ..
+        } = &self.format
+        else {
+            return Ok(Vec::new());
+        };
+        let fields = self.schema.fields();
+        let mut cells = Vec::with_capacity(lines.len());
+        let mut kept = Vec::with_capacity(lines.len());
+        for (order, line) in lines.iter().enumerate() {
+            if *allow_comments && line.text.starts_with('#') {
+                continue;
+            }
+            let values = match split_csv(&line.text, *delimiter, *quote) {
+                Ok(values) if values.len() == fields.len() => values,
+                Ok(values) => {
+                    let message =
+                        format!("expected {} fields, found {}", fields.len(), values.len());
+                    bads.add(order, line, message);
+                    continue;
+                }
+                Err(message) => {
+                    bads.add(order, line, message);
+                    continue;
+                }
+            };
+            let row: Vec<Option<String>> = values
+                .into_iter()
+                .zip(fields)
+                .map(|((value, quoted), field)| {
+                    let is_null = null_literal
+                        .as_ref()
+                        .is_some_and(|n| *n == value && !quoted)
+                        || (value.is_empty() && !quoted && field.data_type() != &DataType::Utf8);
+                    (!is_null).then_some(value)
+                })
+                .collect();
+            cells.push(row);
+            kept.push(order);
+        }
+        self.typed_columns(cells, lines, &kept, bads)
+    }
+
+    /// Converts text cells to the column types. A value that does not parse
+    /// fails the job naming file, line and field, or is read as NULL (and
+    /// its line counted once) when errors are ignored.
+    fn typed_columns(
+        &self,
+        cells: Vec<Vec<Option<String>>>,
+        lines: &[&TextLine],
+        kept: &[usize],
+        bads: &mut Bads,
+    ) -> Result<Vec<ArrayRef>> {
+        let fields = self.schema.fields();
+        let mut columns = Vec::with_capacity(fields.len());
+        let mut nulled = vec![false; cells.len()];
+        for (c, field) in fields.iter().enumerate() {
+            let strings: StringArray = cells.iter().map(|row| row[c].as_deref()).collect();
+            let strings: ArrayRef = Arc::new(strings);
+            let options = CastOptions {
+                safe: true,
+                ..Default::default()
+            };
+            let typed = cast_with_options(&strings, field.data_type(), &options)
+                .map_err(|e| Error::Other(format!("column {}: {e}", field.name())))?;
+            if typed.null_count() > strings.null_count() {
+                for i in 0..typed.len() {
+                    if typed.is_null(i) && !strings.is_null(i) && !nulled[i] {
+                        let value = cells[i][c].as_deref().unwrap_or_default();
+                        let message = format!(
+                            "field '{}' cannot be read as {}: '{value}'",
+                            field.name(),
+                            crate::types::sql_name(field.data_type())
+                        );
+                        let message = match self.skipped {
+                            Some(_) => format!("{message} (read as NULL)"),
+                            None => message,
+                        };
+                        bads.add(kept[i], lines[kept[i]], message);
+                        nulled[i] = true;
+                    }
+                }
+            }
+            columns.push(typed);
+        }
+        Ok(columns)
+    }
+
+    /// Decodes groups of JSON objects (each already one well-formed object):
+    /// a group is the objects of one line. Returns the columns and the
+    /// indexes of the groups they hold; a group whose objects do not fit the
+    /// columns fails the job, or is skipped and counted.
+    fn json(
+        &self,
+        lines: &[&TextLine],
+        groups: &[(usize, Vec<&str>)],
+        bads: &mut Bads,
+    ) -> Result<(Vec<ArrayRef>, Vec<usize>)> {
+        let all: Vec<usize> = (0..groups.len()).collect();
+        if let Ok(columns) = self.decode_json(groups, &all) {
+            return Ok((columns, all));
+        }
+        // Some group does not fit: find which, one group at a time.
+        let mut kept = Vec::with_capacity(groups.len());
+        for (g, (order, _)) in groups.iter().enumerate() {
+            match self.decode_json(groups, &[g]) {
+                Ok(_) => kept.push(g),
+                Err(e) => bads.add(*order, lines[*order], format!("invalid JSON row: {e}")),
+            }
+        }
+        let columns = self.decode_json(groups, &kept).map_err(|e| {
+            Error::Other(format!(
+                "JSON rows that decode one by one fail together: {e}"
+            ))
+        })?;
+        Ok((columns, kept))
+    }
+
+    /// The columns of the objects of `groups[g]` for each `g` in `which`.
+    fn decode_json(
+        &self,
+        groups: &[(usize, Vec<&str>)],
+        which: &[usize],
+    ) -> std::result::Result<Vec<ArrayRef>, arrow::error::ArrowError> {
+        let objects: Vec<&str> = which
+            .iter()
+            .flat_map(|g| groups[*g].1.iter().copied())
+            .collect();
+        let mut decoder = arrow::json::ReaderBuilder::new(self.schema.clone())
+            .with_batch_size(objects.len().max(1))
+            .build_decoder()?;
+        for object in &objects {
+            let mut bytes = object.as_bytes();
+            while !bytes.is_empty() {
+                let read = decoder.decode(bytes)?;
+                if read == 0 {
+                    return Err(arrow::error::ArrowError::JsonError(
+                        "the JSON decoder made no progress".into(),
+                    ));
+                }
+                bytes = &bytes[read..];
+            }
+            decoder.decode(b"\n")?;
+        }
+        let columns = match decoder.flush()? {
+            Some(batch) => batch.columns().to_vec(),
+            None => self
+                .schema
+                .fields()
+                .iter()
+                .map(|f| arrow::array::new_empty_array(f.data_type()))
+                .collect(),
+        };
+        let rows = columns.first().map_or(0, |c| c.len());
+        if !columns.is_empty() && rows != objects.len() {
+            return Err(arrow::error::ArrowError::JsonError(format!(
+                "{} objects decoded into {rows} rows",
+                objects.len()
+            )));
+        }
+        Ok(columns)
+    }
+}
+
+/// How deep JSON values may nest (serde_json's limit for values).
+const MAX_DEPTH: usize = 128;
+
+/// The column (from 1) where `text` nests deeper than [`MAX_DEPTH`], if it does.
+fn too_deep(text: &str) -> Option<usize> {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for (at, b) in text.bytes().enumerate() {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Some(at + 1);
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Checks that a line is exactly one JSON object, nested at most
+/// [`MAX_DEPTH`] deep, with nothing but white space around it.
+fn json_object(text: &str) -> std::result::Result<(), String> {
+    use serde::de::{Deserialize, IgnoredAny};
+    if !text.trim_start().starts_with('{') {
+        return Err("expected a JSON object".into());
+    }
+    if let Some(column) = too_deep(text) {
+        return Err(format!(
+            "invalid JSON at column {column}: nested deeper than {MAX_DEPTH} levels"
+        ));
+    }
+    let mut de = serde_json::Deserializer::from_str(text);
+    IgnoredAny::deserialize(&mut de)
+        .and_then(|_| de.end())
+        .map_err(|e| json_error(&e))
+}
+
+/// A serde_json error in the terms of one line.
+fn json_error(e: &serde_json::Error) -> String {
+    let what = e.to_string();
+    let what = what
+        .rsplit_once(" at line ")
+        .map_or(what.as_str(), |(w, _)| w);
+    let what = match what {
+        "trailing characters" => "more than one JSON value (one object per line)",
+        w => w,
+    };
+    format!("invalid JSON at column {}: {what}", e.column())
+}
+
+/// Splits a CSV line into fields, each with whether it was quoted. A quote
+/// starts a quoted field only at the start of a field (elsewhere it is text,
+/// as in Flink); a quoted field must end on the same line and be followed by
+/// the delimiter or the end of the line.
+pub fn split_csv(
+    line: &str,
+    delimiter: char,
+    quote: char,
+) -> std::result::Result<Vec<(String, bool)>, String> {
+    let mut fields = Vec::new();
+    let mut field = String::new();
+    let mut quoted = false;
+    let mut in_quotes = false;
+    let mut opened_at = 0;
+    let mut chars = line.chars().enumerate().peekable();
+    while let Some((at, c)) = chars.next() {
+        if in_quotes {
+            if c != quote {
+                field.push(c);
+            } else if chars.peek().is_some_and(|(_, n)| *n == quote) {
+                field.push(quote);
+                chars.next();
+            } else {
+                in_quotes = false;
+                match chars.peek() {
+                    None => {}
+                    Some((_, n)) if *n == delimiter => {}
+                    Some((n_at, n)) => {
+                        return Err(format!(
+                            "unexpected '{n}' at column {} after the closing quote of a field",
+                            n_at + 1
+                        ))
+                    }
+                }
+            }
+        } else if c == quote && field.is_empty() && !quoted {
+            in_quotes = true;
+            quoted = true;
+            opened_at = at + 1;
+        } else if c == delimiter {
+            fields.push((std::mem::take(&mut field), quoted));
+            quoted = false;
+        } else {
+            field.push(c);
+        }
+    }
+    if in_quotes {
+        return Err(format!(
+            "the quoted field starting at column {opened_at} is not closed on this line"
+        ));
+    }
+    fields.push((field, quoted));
+    Ok(fields)
+}
+
+/// The rows of one Debezium JSON message: `c`/`r` insert `after`, `u` retracts
+/// `before` and inserts `after`, `d` deletes `before`.
+fn debezium(text: &str) -> std::result::Result<Vec<(RowKind, String)>, String> {
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| json_error(&e))?;
+    let message = value
+        .get("payload")
+        .filter(|p| p.is_object())
+        .unwrap_or(&value);
+    let op = message
+        .get("op")
+        .and_then(|o| o.as_str())
+        .ok_or_else(|| "a Debezium message needs a string field 'op'".to_string())?;
+    let image = |name: &str| -> std::result::Result<String, String> {
+        match message.get(name) {
+            Some(v) if v.is_object() => Ok(v.to_string()),
+            _ => Err(format!(
+                "a Debezium '{op}' message needs an object '{name}'"
+            )),
+        }
+    };
+    Ok(match op {
+        "c" | "r" => vec![(RowKind::Insert, image("after")?)],
+        "u" => vec![
+            (RowKind::UpdateBefore, image("before")?),
+            (RowKind::UpdateAfter, image("after")?),
+        ],
+        "d" => vec![(RowKind::Delete, image("before")?)],
+        other => return Err(format!("unknown Debezium operation '{other}'")),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn csv_quotes_and_delimiters() {
+        let f = split_csv("1,\"a,b\",\"say \"\"hi\"\"\",", ',', '"').unwrap();
+        let values: Vec<&str> = f.iter().map(|(v, _)| v.as_str()).collect();
+        assert_eq!(values, vec!["1", "a,b", "say \"hi\"", ""]);
+        let f = split_csv("a\"b,c", ',', '"').unwrap();
+        assert_eq!(f[0].0, "a\"b");
+        assert!(split_csv("1,\"open", ',', '"')
+            .unwrap_err()
+            .contains("column 3 is not closed"));
+        assert!(split_csv("\"a\"b,c", ',', '"')
+            .unwrap_err()
+            .contains("unexpected 'b' at column 4"));
+    }
+
+    #[test]
+    fn one_json_object_per_line() {
+        let line = |text: &str| text.to_string();
+        assert!(json_object(&line(r#" {"id": 1} "#)).is_ok());
+        for bad in [
+            r#"{"id": 2}{"id": 3}"#,
+            r#"{"id": 2} x"#,
+            "[1]",
+            "1",
+            r#"{"id": "#,
+        ] {
+            assert!(json_object(&line(bad)).is_err(), "{bad}");
+        }
+        let deep = "[".repeat(100_000);
+        let e = json_object(&line(&format!("{{\"a\": {deep}")))
+            .err()
+            .unwrap();
+        assert!(e.contains("column 134: nested deeper than 128"), "{e}");
+        assert!(json_object(&line(r#"{"a": "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["}"#)).is_ok());
+    }
+
+    #[test]
+    fn debezium_messages() {
+        let rows = debezium(r#"{"before":{"a":1},"after":{"a":2},"op":"u"}"#).unwrap_or_default();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].0, RowKind::UpdateBefore);
+        assert!(debezium(r#"{"op":"x"}"#).is_err());
+        assert!(debezium(r#"{"op":"c","after":{}} x"#).is_err());
+    }
+}
