@@ -59,6 +59,11 @@ pub enum Error {
         /// The error or panic message.
         message: String,
     },
+    /// An operator of a higher layer (the SQL front, say) failed with its own
+    /// error, which already says what failed in that layer's terms; kept whole
+    /// so that the layer can read it back.
+    #[error(transparent)]
+    External(Box<dyn std::error::Error + Send + Sync>),
     /// The job was cancelled.
     #[error("job was cancelled")]
     Cancelled,

@@ -38,11 +38,12 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 }
 
 /// Runs `f`, turning a panic or an error into a [`Error::UserCode`] that names the
-/// operator and subtask. Errors that already name an operator pass through.
+/// operator and subtask. Errors that already name an operator, and errors of a
+/// higher layer ([`Error::External`]), pass through.
 pub fn guarded<T>(context: &OperatorContext, f: impl FnOnce() -> Result<T>) -> Result<T> {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(Ok(value)) => Ok(value),
-        Ok(Err(e @ Error::UserCode { .. })) | Ok(Err(e @ Error::Cancelled)) => Err(e),
+        Ok(Err(e @ (Error::UserCode { .. } | Error::Cancelled | Error::External(_)))) => Err(e),
         Ok(Err(e)) => Err(Error::UserCode {
             operator: context.name.clone(),
             subtask: context.subtask,

@@ -321,6 +321,9 @@ impl MiniCluster {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(threads)
             .thread_name("eddy-task")
+            // Operators evaluate user expressions recursively (the SQL front
+            // allows 1000 levels); the stack is reserved, not committed.
+            .thread_stack_size(TASK_STACK)
             .enable_all()
             .build()
             .map_err(|e| Error::Other(format!("cannot start the task runtime: {e}")))?;
@@ -354,6 +357,9 @@ impl MiniCluster {
         })
     }
 }
+
+/// The stack of the threads that run tasks.
+const TASK_STACK: usize = 64 << 20;
 
 /// The checkpoint to restore from, as `execution.state-recovery.path` says.
 fn resolve_restore(

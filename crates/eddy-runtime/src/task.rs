@@ -360,7 +360,7 @@ impl<S: SourceReader> SourceTask<S> {
                     Err(e) => Poll::Ready(Err(e)),
                 }), if !finished => {
                     let event = event.map_err(|e| match e {
-                        e @ Error::UserCode { .. } => e,
+                        e @ (Error::UserCode { .. } | Error::External(_)) => e,
                         other => Error::UserCode {
                             operator: context.name.clone(),
                             subtask: context.subtask,

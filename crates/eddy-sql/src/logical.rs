@@ -104,8 +104,8 @@ impl<'a> Planner<'a> {
         }
         let plan = SqlToRel::new_with_options(&*self, parser_options())
             .sql_statement_to_plan(statement)
-            .map_err(|e| locate_name(SqlError::from(e), &text))?;
-        self.analyze(plan).map_err(|e| locate_name(e, &text))
+            .map_err(|e| locate_name(SqlError::from(e), sql))?;
+        self.analyze(plan).map_err(|e| locate_name(e, sql))
     }
 
     /// Type coercion and the other analyzer rules.
@@ -180,9 +180,6 @@ impl<'a> Planner<'a> {
 /// Gives an error about a named table, column or function the position of that
 /// name in the query, when the planner did not.
 fn locate_name(mut e: SqlError, sql: &str) -> SqlError {
-    if e.position.is_some() {
-        return e;
-    }
     let name = ["Object '", "No field named ", "Invalid function '"]
         .iter()
         .find_map(|prefix| {
@@ -205,9 +202,27 @@ fn locate_name(mut e: SqlError, sql: &str) -> SqlError {
     let Ok(tokens) = crate::script::tokenize(sql) else {
         return e;
     };
-    if let Some(t) = tokens.iter().find(|t| {
-        matches!(&t.token, datafusion_sql::sqlparser::tokenizer::Token::Word(w) if w.value.eq_ignore_ascii_case(&name))
-    }) {
+    use datafusion_sql::sqlparser::tokenizer::Token;
+    let is_name = |t: &Token| matches!(t, Token::Word(w) if w.value.eq_ignore_ascii_case(&name));
+    if let Some(p) = e.position {
+        // The planner's position stands when it is at the name (or at its
+        // qualifier); a position inside a rewritten part of the query (a
+        // window TVF's placeholder) does not.
+        let significant: Vec<&Token> = tokens
+            .iter()
+            .skip_while(|t| (t.span.start.line, t.span.start.column) < (p.line, p.column))
+            .map(|t| &t.token)
+            .filter(|t| !matches!(t, Token::Whitespace(_)))
+            .take(3)
+            .collect();
+        let at_name = significant.first().is_some_and(|t| is_name(t))
+            || (significant.get(1) == Some(&&Token::Period)
+                && significant.get(2).is_some_and(|t| is_name(t)));
+        if at_name {
+            return e;
+        }
+    }
+    if let Some(t) = tokens.iter().find(|t| is_name(&t.token)) {
         e.position = Some(crate::error::Position {
             line: t.span.start.line,
             column: t.span.start.column,

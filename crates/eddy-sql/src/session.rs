@@ -148,8 +148,33 @@ impl Session {
     }
 
     /// Runs one statement of a script.
+    ///
+    /// The statement's expressions may nest at most
+    /// [`MAX_DEPTH`](crate::limits::MAX_DEPTH) deep; it is planned and run on
+    /// a thread whose stack takes that. Errors are in the statement's
+    /// coordinates (see [`RawStatement::locate`]).
     pub fn execute(&mut self, statement: &RawStatement) -> SqlResult<Output> {
         let text = statement.text.as_str();
+        crate::limits::check_depth(text)?;
+        let result = std::thread::scope(|scope| {
+            let planning = std::thread::Builder::new()
+                .name("eddy-sql".into())
+                .stack_size(STATEMENT_STACK)
+                .spawn_scoped(scope, || self.execute_statement(text))
+                .map_err(|e| SqlError::new(format!("cannot start a thread: {e}")))?;
+            match planning.join() {
+                Ok(result) => result,
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        });
+        result.map_err(|e| {
+            let e = crate::limits::locate_nesting(e, text);
+            let e = crate::exec::failure::locate(e, text);
+            unsupported_feature(e, text)
+        })
+    }
+
+    fn execute_statement(&mut self, text: &str) -> SqlResult<Output> {
         let w = words(text, 4);
         let w: Vec<&str> = w.iter().map(String::as_str).collect();
         match w.as_slice() {
@@ -255,6 +280,11 @@ impl Session {
 
     fn create_table(&mut self, text: &str) -> SqlResult<Output> {
         let create = ddl::parse_create_table(text)?;
+        if let Some((error, key)) =
+            crate::connectors::check_options(&create.options, &create.columns)
+        {
+            return Err(error.with_position(quoted_position(text, &key)));
+        }
         if self.catalog.contains(&create.name) {
             if create.if_not_exists {
                 return Ok(Output::Info("Execute statement succeeded.".into()));
@@ -304,7 +334,10 @@ impl Session {
                     let planned = planner
                         .plan_expr(expr.as_ref().clone(), &physical_df)
                         .map_err(|e| {
+                            let position = e.position;
                             SqlError::new(format!("computed column '{name}': {}", e.message))
+                                .with_position(position)
+                                .with_source(e)
                         })?;
                     exprs.push(planned.alias(name));
                     computed_text.push(Some(expr.to_string()));
@@ -457,7 +490,8 @@ impl Session {
         };
         if !removed && !if_exists {
             let kind = if view { "view" } else { "table" };
-            return Err(SqlError::new(format!("{kind} {name} does not exist")));
+            let at = position_of_word(text, 0, &name);
+            return Err(SqlError::new(format!("{kind} {name} does not exist")).with_position(at));
         }
         Ok(Output::Info("Execute statement succeeded.".into()))
     }
@@ -541,7 +575,8 @@ impl Session {
                 ));
             }
         } else {
-            return Err(SqlError::new(format!("Object '{name}' not found")));
+            let at = position_of_word(text, 0, &name);
+            return Err(SqlError::new(format!("Object '{name}' not found")).with_position(at));
         }
         Ok(Output::Rows {
             columns,
@@ -605,7 +640,8 @@ impl Session {
             } else {
                 "not found"
             };
-            return Err(SqlError::new(format!("table '{name}' {what}")));
+            let at = position_of_word(text, 0, &name);
+            return Err(SqlError::new(format!("table '{name}' {what}")).with_position(at));
         };
         let mut columns: Option<Vec<String>> = None;
         if rest.starts_with('(') {
@@ -972,6 +1008,7 @@ impl Session {
                 "only INSERT statements run in the background",
             ));
         }
+        crate::limits::check_depth(&statement.text).map_err(|e| statement.locate(e))?;
         let mut planner = StreamPlanner::new(
             self.parallelism()?,
             self.max_parallelism()?,
@@ -1011,4 +1048,103 @@ fn position_of(text: &str, offset: usize) -> (u64, u64) {
     let line = before.matches('\n').count() as u64 + 1;
     let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) as u64 + 1;
     (line, column)
+}
+
+/// The stack of the thread a statement is planned on: planning, type coercion
+/// and DataFusion's rewrites recurse once per level of an expression, up to
+/// [`MAX_DEPTH`](crate::limits::MAX_DEPTH) levels, with large frames in debug
+/// builds. Reserved, not committed: only what is touched costs memory.
+const STATEMENT_STACK: usize = 256 << 20;
+
+/// The position of the first word `name` (without its qualifier, quotes
+/// removed) in `text`, from `from` on (a byte offset).
+fn position_of_word(text: &str, from: usize, name: &str) -> Option<crate::error::Position> {
+    let tokens = script::tokenize(text).ok()?;
+    let (line, column) = position_of(text, from);
+    let bare = name.rsplit('.').next().unwrap_or(name);
+    tokens
+        .iter()
+        .filter(|t| (t.span.start.line, t.span.start.column) >= (line, column))
+        .find(|t| {
+            matches!(&t.token, datafusion_sql::sqlparser::tokenizer::Token::Word(w) if w.value == bare)
+        })
+        .and_then(|t| crate::error::Position::new(t.span.start.line, t.span.start.column))
+}
+
+/// The first word of `words` (in order, as consecutive significant tokens) in
+/// `text`.
+fn position_of_words(text: &str, words: &[&str]) -> Option<crate::error::Position> {
+    use datafusion_sql::sqlparser::tokenizer::Token;
+    let tokens = script::tokenize(text).ok()?;
+    let significant: Vec<_> = tokens
+        .iter()
+        .filter(|t| !matches!(t.token, Token::Whitespace(_)))
+        .collect();
+    (0..significant.len())
+        .find(|&i| {
+            words.iter().enumerate().all(|(k, w)| {
+                significant.get(i + k).is_some_and(|t| match &t.token {
+                    Token::Word(word) => word.value.eq_ignore_ascii_case(w),
+                    Token::LParen => *w == "(",
+                    _ => false,
+                })
+            })
+        })
+        .and_then(|i| {
+            let at = significant[i].span.start;
+            crate::error::Position::new(at.line, at.column)
+        })
+}
+
+/// Says which unsupported feature a planner error is about, in one sentence,
+/// with its position in the statement `text`.
+fn unsupported_feature(e: SqlError, text: &str) -> SqlError {
+    let m = e.message.clone();
+    let (message, position) = if m.contains("MatchRecognize") {
+        (
+            "unsupported: MATCH_RECOGNIZE (pattern recognition over rows)".to_string(),
+            position_of_words(text, &["MATCH_RECOGNIZE"]),
+        )
+    } else if m.contains("GroupingSet") {
+        let found = [
+            ("GROUPING SETS", &["GROUPING", "SETS"][..]),
+            ("CUBE", &["CUBE", "("][..]),
+            ("ROLLUP", &["ROLLUP", "("][..]),
+        ]
+        .into_iter()
+        .find_map(|(name, words)| position_of_words(text, words).map(|p| (name, p)));
+        match found {
+            Some((name, p)) => (format!("unsupported: GROUP BY {name}"), Some(p)),
+            None => (
+                "unsupported: GROUP BY GROUPING SETS, CUBE or ROLLUP".into(),
+                None,
+            ),
+        }
+    } else if m.contains("Unsupported Interval Expression") {
+        (
+            "unsupported: INTERVAL with a range of units such as HOUR TO SECOND (write one unit, as INTERVAL '90' MINUTE)".to_string(),
+            position_of_words(text, &["INTERVAL"]),
+        )
+    } else if m.contains("Dot access not supported") {
+        (
+            "unsupported: '.' on an expression that is not a ROW".to_string(),
+            e.position,
+        )
+    } else {
+        return e;
+    };
+    let mut e = e;
+    e.message = message;
+    e.position = position.or(e.position);
+    e
+}
+
+/// The position of the string literal `'key'` in `text`.
+fn quoted_position(text: &str, key: &str) -> Option<crate::error::Position> {
+    use datafusion_sql::sqlparser::tokenizer::Token;
+    script::tokenize(text)
+        .ok()?
+        .iter()
+        .find(|t| matches!(&t.token, Token::SingleQuotedString(s) if s == key))
+        .and_then(|t| crate::error::Position::new(t.span.start.line, t.span.start.column))
 }

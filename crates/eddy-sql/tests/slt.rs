@@ -14,6 +14,8 @@
 //!                         (`<source>.numRecordsInErrors`)
 //! ```
 //!
+//! Every error must read cleanly: one line, no Debug dumps, no `line 0`.
+//!
 //! A record's text ends at an empty line. `$DATA` is the test data directory,
 //! `$TMP` a fresh directory per file. `set parallelism N` (a record of its own)
 //! changes the parallelism.
@@ -55,6 +57,33 @@ fn final_rows(rows: &[(RowKind, Vec<Option<String>>)]) -> Result<Vec<String>, St
     }
     table.sort();
     Ok(table)
+}
+
+/// What is wrong with an error message as a user sees it, if anything: every
+/// error is one line without Debug dumps of the parser's or planner's
+/// structures and without a position of zero.
+fn unclean(message: &str) -> Option<&'static str> {
+    const DUMPS: [&str; 8] = [
+        "Ident {",
+        "span:",
+        "Span(",
+        "Location {",
+        "Expr::",
+        "quote_style",
+        "Some(",
+        "Box(",
+    ];
+    if message.contains('\n') {
+        Some("more than one line")
+    } else if DUMPS.iter().any(|d| message.contains(d)) {
+        Some("a Debug dump")
+    } else if message.contains("line 0") || message.contains("column 0") {
+        Some("position 0")
+    } else if message.contains("Arrow error") || message.contains("DataFusion error") {
+        Some("a library's error prefix")
+    } else {
+        None
+    }
 }
 
 fn run_file(path: &Path) -> Vec<String> {
@@ -120,6 +149,9 @@ fn run_file(path: &Path) -> Vec<String> {
                 )),
                 Err(e) => {
                     let text = e.to_string();
+                    if let Some(what) = unclean(&text) {
+                        failures.push(format!("{place}: the error has {what}: {text}"));
+                    }
                     if !text.contains(message.trim()) {
                         failures.push(format!(
                             "{place}: expected an error containing '{}', got: {text}",

@@ -5,3 +5,107 @@ pub mod format;
 pub mod lines;
 pub mod sinks;
 pub mod sources;
+
+use std::collections::BTreeMap;
+
+use crate::ddl::ColumnSpec;
+use crate::error::SqlError;
+
+/// The options of the `filesystem` connector (the format's come on top).
+pub const FILESYSTEM_OPTIONS: &[&str] = &[
+    "connector",
+    "path",
+    "format",
+    "sink.rolling-policy.file-size",
+    "sink.rolling-policy.rollover-interval",
+];
+
+/// The options of the `datagen` connector; `fields.<column>.<option>` take
+/// [`DATAGEN_FIELD_OPTIONS`].
+pub const DATAGEN_OPTIONS: &[&str] = &["connector", "number-of-rows", "rows-per-second"];
+
+/// The per-column options of the `datagen` connector.
+pub const DATAGEN_FIELD_OPTIONS: &[&str] = &["kind", "start", "end", "min", "max", "length"];
+
+/// The options of the `nexmark` connector (Flink's, of which eddy reads
+/// `first-event.rate`, `events.num` and the proportions, and eddy's own
+/// `events.kind`, `seed` and `rows-per-second`).
+pub const NEXMARK_OPTIONS: &[&str] = &[
+    "connector",
+    "first-event.rate",
+    "next-event.rate",
+    "events.num",
+    "person.proportion",
+    "auction.proportion",
+    "bid.proportion",
+    "events.kind",
+    "seed",
+    "rows-per-second",
+];
+
+/// The options of the `print` connector.
+pub const PRINT_OPTIONS: &[&str] = &["connector", "print-identifier"];
+
+/// The options of the `blackhole` connector.
+pub const BLACKHOLE_OPTIONS: &[&str] = &["connector"];
+
+/// The options of a file format, by the format's name.
+pub fn format_options(format: &str) -> Option<&'static [&'static str]> {
+    match format {
+        "csv" => Some(&[
+            "csv.field-delimiter",
+            "csv.quote-character",
+            "csv.ignore-parse-errors",
+            "csv.null-literal",
+            "csv.allow-comments",
+        ]),
+        "json" => Some(&["json.ignore-parse-errors"]),
+        "debezium-json" => Some(&["debezium-json.ignore-parse-errors"]),
+        _ => None,
+    }
+}
+
+/// Checks a table's options against those its connector and format know, as
+/// Flink does. `None` when all are known (or the connector or format is not
+/// one eddy has: using the table says so); otherwise Flink's error and the
+/// first unknown option, to point at.
+pub fn check_options(
+    options: &BTreeMap<String, String>,
+    columns: &[ColumnSpec],
+) -> Option<(SqlError, String)> {
+    let connector = options.get("connector")?.as_str();
+    let mut supported: Vec<String> = match connector {
+        "filesystem" => {
+            let mut s: Vec<String> = FILESYSTEM_OPTIONS.iter().map(|o| o.to_string()).collect();
+            match options.get("format").map(|f| format_options(f)) {
+                Some(Some(format)) => s.extend(format.iter().map(|o| o.to_string())),
+                // No format or an unknown one: using the table says so.
+                _ => return None,
+            }
+            s
+        }
+        "datagen" => {
+            let mut s: Vec<String> = DATAGEN_OPTIONS.iter().map(|o| o.to_string()).collect();
+            for c in columns {
+                for o in DATAGEN_FIELD_OPTIONS {
+                    s.push(format!("fields.{}.{o}", c.name()));
+                }
+            }
+            s
+        }
+        "nexmark" => NEXMARK_OPTIONS.iter().map(|o| o.to_string()).collect(),
+        "print" => PRINT_OPTIONS.iter().map(|o| o.to_string()).collect(),
+        "blackhole" => BLACKHOLE_OPTIONS.iter().map(|o| o.to_string()).collect(),
+        _ => return None,
+    };
+    let unknown: Vec<&String> = options.keys().filter(|k| !supported.contains(k)).collect();
+    let first = unknown.first()?.to_string();
+    supported.sort();
+    let list = |items: Vec<String>| items.join(", ");
+    let error = SqlError::new(format!(
+        "Unsupported options found for '{connector}'. Unsupported options: {}. Supported options: {}.",
+        list(unknown.iter().map(|k| k.to_string()).collect()),
+        list(supported)
+    ));
+    Some((error, first))
+}

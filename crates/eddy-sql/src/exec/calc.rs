@@ -8,20 +8,21 @@ use arrow::datatypes::SchemaRef;
 use datafusion_physical_expr::PhysicalExpr;
 use eddy_core::{Result, Timestamp};
 use eddy_runtime::output::Emitter;
-use eddy_runtime::{Operator, OperatorContext};
+use eddy_runtime::Operator;
 
 use crate::error::runtime;
 use crate::exec::changelog::{self, conform};
 
-/// Evaluates `expr` over every row of `batch`; errors name the operator.
-pub(crate) fn evaluate(
-    expr: &Arc<dyn PhysicalExpr>,
-    batch: &RecordBatch,
-    operator: &str,
-) -> Result<ArrayRef> {
+/// Evaluates `expr` over every row of `batch`; an error says which part of the
+/// expression failed and why, in SQL terms (see [`crate::exec::failure`]).
+pub(crate) fn evaluate(expr: &Arc<dyn PhysicalExpr>, batch: &RecordBatch) -> Result<ArrayRef> {
     expr.evaluate(batch)
         .and_then(|v| v.into_array(batch.num_rows()))
-        .map_err(|e| runtime(format!("{operator}: {e}")))
+        .map_err(|e| {
+            eddy_core::Error::External(Box::new(crate::exec::failure::expression_error(
+                expr, batch, e,
+            )))
+        })
 }
 
 /// Filters rows, then computes the output columns. The row kind column of an
@@ -33,7 +34,6 @@ pub struct CalcOperator {
     projection: Vec<Arc<dyn PhysicalExpr>>,
     schema: SchemaRef,
     updating: bool,
-    name: String,
 }
 
 impl CalcOperator {
@@ -50,7 +50,6 @@ impl CalcOperator {
             projection,
             schema,
             updating,
-            name: String::new(),
         }
     }
 
@@ -77,7 +76,7 @@ impl CalcOperator {
         };
         let batch = match &self.filter {
             Some(filter) => {
-                let mask = evaluate(filter, batch, &self.name)?;
+                let mask = evaluate(filter, batch)?;
                 let mask = mask.as_boolean();
                 filter_record_batch(batch, mask).map_err(runtime)?
             }
@@ -86,7 +85,7 @@ impl CalcOperator {
         let rows = batch.num_rows();
         let mut columns: Vec<ArrayRef> = Vec::with_capacity(self.projection.len() + 1);
         for expr in &self.projection {
-            columns.push(evaluate(expr, &batch, &self.name)?);
+            columns.push(evaluate(expr, &batch)?);
         }
         if self.updating {
             if let Some(kinds) = changelog::kinds(&batch) {
@@ -101,11 +100,6 @@ impl CalcOperator {
 impl Operator for CalcOperator {
     type In = RecordBatch;
     type Out = RecordBatch;
-
-    fn open(&mut self, ctx: &OperatorContext) -> Result<()> {
-        self.name = ctx.name.clone();
-        Ok(())
-    }
 
     fn process_batch(
         &mut self,
@@ -125,7 +119,6 @@ pub struct WatermarkAssigner {
     /// delay, without evaluating the expression on every row.
     bounded: Option<(usize, i64)>,
     current: Timestamp,
-    name: String,
 }
 
 impl WatermarkAssigner {
@@ -135,7 +128,6 @@ impl WatermarkAssigner {
             expr,
             bounded: None,
             current: Timestamp::MIN,
-            name: String::new(),
         }
     }
 
@@ -150,11 +142,6 @@ impl Operator for WatermarkAssigner {
     type In = RecordBatch;
     type Out = RecordBatch;
 
-    fn open(&mut self, ctx: &OperatorContext) -> Result<()> {
-        self.name = ctx.name.clone();
-        Ok(())
-    }
-
     fn process_batch(
         &mut self,
         batch: RecordBatch,
@@ -162,7 +149,7 @@ impl Operator for WatermarkAssigner {
     ) -> Result<()> {
         let (values, delay) = match self.bounded {
             Some((column, delay)) => (batch.column(column).clone(), delay),
-            None => (evaluate(&self.expr, &batch, &self.name)?, 0),
+            None => (evaluate(&self.expr, &batch)?, 0),
         };
         let millis = arrow::compute::cast(
             &values,

@@ -63,7 +63,6 @@ struct Pairs {
 /// See the module docs.
 pub struct IntervalJoinOperator {
     spec: IntervalSpec,
-    name: String,
     codecs: Option<[Codecs; 2]>,
     backend: Option<KeyedStateBackend<Vec<u8>>>,
     states: Option<[ValueState<Rows>; 2]>,
@@ -94,11 +93,10 @@ fn expiry(lower: i64, upper: i64, s: usize, t: i64) -> i64 {
 }
 
 impl IntervalJoinOperator {
-    /// An interval join; `name` prefixes its runtime errors.
-    pub fn new(spec: IntervalSpec, name: String) -> Self {
+    /// An interval join.
+    pub fn new(spec: IntervalSpec) -> Self {
         IntervalJoinOperator {
             spec,
-            name,
             codecs: None,
             backend: None,
             states: None,
@@ -202,7 +200,7 @@ impl IntervalJoinOperator {
                 let columns = conform(&self.spec.joined, columns).map_err(runtime)?;
                 let joined = changelog::batch(self.spec.joined.clone(), columns, candidates.len())
                     .map_err(runtime)?;
-                let mask = evaluate(condition, &joined, &self.name)?;
+                let mask = evaluate(condition, &joined)?;
                 let mask = mask.as_boolean();
                 (0..mask.len())
                     .map(|k| mask.is_valid(k) && mask.value(k))

@@ -147,7 +147,6 @@ fn side_by_side<'a>(
 /// See the module docs.
 pub struct JoinOperator {
     spec: JoinSpec,
-    name: String,
     codecs: Option<[Codecs; 2]>,
     backend: Option<KeyedStateBackend<Vec<u8>>>,
     states: Option<[ValueState<Records>; 2]>,
@@ -155,11 +154,10 @@ pub struct JoinOperator {
 }
 
 impl JoinOperator {
-    /// A join operator; `name` prefixes its runtime errors.
-    pub fn new(spec: JoinSpec, name: String) -> Self {
+    /// A join operator.
+    pub fn new(spec: JoinSpec) -> Self {
         JoinOperator {
             spec,
-            name,
             codecs: None,
             backend: None,
             states: None,
@@ -242,7 +240,7 @@ impl JoinOperator {
                 let columns = conform(&self.spec.joined, columns).map_err(runtime)?;
                 let joined = changelog::batch(self.spec.joined.clone(), columns, pairs.len())
                     .map_err(runtime)?;
-                let mask = evaluate(condition, &joined, &self.name)?;
+                let mask = evaluate(condition, &joined)?;
                 let mask = mask.as_boolean();
                 let flags = (0..mask.len())
                     .map(|k| mask.is_valid(k) && mask.value(k))

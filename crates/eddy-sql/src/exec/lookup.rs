@@ -189,7 +189,7 @@ impl Operator for LookupJoinOperator {
                     conform(&self.spec.joined, columns(&pairs, &found)?).map_err(runtime)?;
                 let joined = changelog::batch(self.spec.joined.clone(), joined, pairs.len())
                     .map_err(runtime)?;
-                let mask = evaluate(condition, &joined, "LookupJoin")?;
+                let mask = evaluate(condition, &joined)?;
                 let mask = mask.as_boolean();
                 (0..mask.len())
                     .map(|k| mask.is_valid(k) && mask.value(k))

@@ -323,9 +323,8 @@ impl StreamPlanner {
                 output: joined.clone(),
                 joined,
             };
-            let operator_name = name.clone();
             let vertex = self.add_keyed_two_input(&name, inputs, move |_| {
-                IntervalJoinOperator::new(spec.clone(), operator_name.clone())
+                IntervalJoinOperator::new(spec.clone())
             });
             // Both sides keep their time attributes (an outer side's may be null).
             let mut attrs = left.attrs[..left_width].to_vec();
@@ -353,10 +352,8 @@ impl StreamPlanner {
             nulls_equal: j.null_equality == NullEquality::NullEqualsNull,
             ttl_ms: self.state_ttl_ms,
         };
-        let operator_name = name.clone();
-        let vertex = self.add_keyed_two_input(&name, inputs, move |_| {
-            JoinOperator::new(spec.clone(), operator_name.clone())
-        });
+        let vertex =
+            self.add_keyed_two_input(&name, inputs, move |_| JoinOperator::new(spec.clone()));
         Ok(Stream {
             vertex,
             attrs: vec![Attr::Plain; j.schema.fields().len()],
