@@ -99,3 +99,41 @@ fn an_unwritable_checkpoint_directory_is_an_error_naming_it() {
         assert!(stderr.contains(&dir.display().to_string()), "{stderr}");
     }
 }
+
+#[test]
+fn set_checks_values_and_warns_about_keys_nothing_reads() {
+    let tmp = tempfile::tempdir().unwrap();
+    let script = tmp.path().join("set.sql");
+    for (statement, says) in [
+        (
+            "SET 'table.exec.state.ttl' = 'forever';",
+            "invalid configuration for 'table.exec.state.ttl': 'forever'",
+        ),
+        (
+            "SET 'pipeline.max-parallelism' = '100000000';",
+            "'pipeline.max-parallelism'",
+        ),
+        (
+            "SET 'table.exec.sink.not-null-enforcer' = 'MAYBE';",
+            "'table.exec.sink.not-null-enforcer': 'MAYBE' is not ERROR or DROP",
+        ),
+    ] {
+        std::fs::write(&script, format!("{statement}\n")).unwrap();
+        let out = run(&script, &[], Duration::from_secs(30));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{statement}: {stderr}");
+        assert!(stderr.contains(says), "{statement}: {stderr}");
+    }
+    std::fs::write(&script, "SET 'execution.checkpointing.intervall' = '1s';\n").unwrap();
+    let out = run(&script, &[], Duration::from_secs(30));
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{all}");
+    assert!(
+        all.contains("did you mean 'execution.checkpointing.interval'?"),
+        "{all}"
+    );
+}

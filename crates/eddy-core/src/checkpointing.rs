@@ -247,8 +247,11 @@ impl RestartStrategy {
             }),
             "exponential-delay" | "exponentialdelay" => {
                 let multiplier: f64 = number(config, keys::EXP_MULTIPLIER, 1.5)?;
-                if multiplier < 1.0 {
-                    return Err(bad(keys::EXP_MULTIPLIER, "must be at least 1.0"));
+                if !multiplier.is_finite() || multiplier < 1.0 {
+                    return Err(bad(
+                        keys::EXP_MULTIPLIER,
+                        "must be a number of at least 1.0",
+                    ));
                 }
                 Ok(RestartStrategy::ExponentialDelay {
                     initial_backoff: duration(config, keys::EXP_INITIAL, Duration::from_secs(1))?,

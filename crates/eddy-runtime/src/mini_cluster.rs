@@ -8,7 +8,7 @@
 //! the job then restarts from its latest complete checkpoint as the restart strategy
 //! allows, or fails with that first error.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -278,13 +278,12 @@ impl MiniCluster {
 
     /// Starts a job and returns a client for it.
     pub fn execute_async(&self, spec: JobSpec) -> Result<JobClient> {
+        // Configuration first: a bad value there is the cause of a bad graph too.
+        eddy_core::config::validate::check(&self.config)?;
         spec.graph.validate()?;
         let checkpointing = CheckpointingOptions::from_config(&self.config)?;
         let strategy = RestartStrategy::from_config(&self.config)?;
-        // Fail early on configuration errors that would otherwise surface per task.
-        self.config.get(&options::BUFFER_TIMEOUT)?;
-        self.config.get(&options::BATCH_SIZE)?;
-        self.config.get(&options::BUFFERS_PER_CHANNEL)?;
+        warn_unknown_keys(&self.config);
         let shared = Arc::new(Shared {
             status: Mutex::new(JobStatus::Running),
             counters: self.counters.clone(),
@@ -360,6 +359,20 @@ impl MiniCluster {
 
 /// The stack of the threads that run tasks.
 const TASK_STACK: usize = 64 << 20;
+
+/// Warns once per process about each configuration key eddy does not read.
+fn warn_unknown_keys(config: &Config) {
+    static WARNED: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+    let mut warned = WARNED.lock().unwrap_or_else(|p| p.into_inner());
+    for (key, nearest) in eddy_core::config::validate::unknown_keys(config, &[]) {
+        if warned.insert(key.clone()) {
+            let hint = nearest
+                .map(|k| format!(" (did you mean '{k}'?)"))
+                .unwrap_or_default();
+            eprintln!("eddy: warning: unknown configuration key '{key}'{hint}; it has no effect");
+        }
+    }
+}
 
 /// The checkpoint to restore from, as `execution.state-recovery.path` says.
 fn resolve_restore(

@@ -94,6 +94,9 @@ fn unquote(s: &str) -> String {
     }
 }
 
+/// The `table.*` keys the SQL front reads.
+const TABLE_KEYS: [&str; 2] = ["table.exec.state.ttl", "table.exec.sink.not-null-enforcer"];
+
 impl Session {
     /// A session over a configuration.
     pub fn new(config: Config) -> Self {
@@ -245,7 +248,12 @@ impl Session {
         match self.config.get_str("table.exec.state.ttl") {
             None => Ok(None),
             Some(v) => {
-                let d = eddy_core::time::parse_duration(v)?;
+                let d = eddy_core::time::parse_duration(v).map_err(|_| {
+                    SqlError::new(format!(
+                        "invalid configuration for 'table.exec.state.ttl': '{v}' is not a \
+                         duration (e.g. '1 h', '30 min'; '0' keeps state forever)"
+                    ))
+                })?;
                 Ok((!d.is_zero()).then_some(d.as_millis() as u64))
             }
         }
@@ -274,8 +282,50 @@ impl Session {
             return Err(SqlError::at("SET needs 'key' = 'value'", 1, 1));
         };
         let (key, value) = (unquote(key), unquote(value));
-        self.config.set(key, value);
-        Ok(Output::Info("Execute statement succeeded.".into()))
+        // A bad value is an error now, naming its key, not when a job starts.
+        let mut config = self.config.clone();
+        config.set(key.clone(), value);
+        eddy_core::config::validate::check(&config)?;
+        let previous = std::mem::replace(&mut self.config, config);
+        if let Err(e) = self.state_ttl().and_then(|_| self.not_null_drops()) {
+            self.config = previous;
+            return Err(e);
+        }
+        let known = || {
+            let mut known = eddy_core::config::validate::known_keys();
+            known.extend(TABLE_KEYS);
+            known
+        };
+        let unknown = !known().contains(&key.as_str()) && !key.starts_with("eddy.internal.");
+        Ok(Output::Info(if unknown {
+            let hint = eddy_core::config::validate::nearest(&key, &known())
+                .map(|k| format!(" (did you mean '{k}'?)"))
+                .unwrap_or_default();
+            format!(
+                "Execute statement succeeded. Warning: eddy does not read '{key}'{hint}; it is kept \
+                 but has no effect."
+            )
+        } else {
+            "Execute statement succeeded.".into()
+        }))
+    }
+
+    /// `table.exec.sink.not-null-enforcer`: whether rows with a NULL in a NOT NULL
+    /// column are dropped (`DROP`) instead of failing the job (`ERROR`).
+    fn not_null_drops(&self) -> SqlResult<bool> {
+        match self
+            .config
+            .get_str("table.exec.sink.not-null-enforcer")
+            .map(|v| v.trim().to_ascii_uppercase())
+            .as_deref()
+        {
+            None | Some("ERROR") => Ok(false),
+            Some("DROP") => Ok(true),
+            Some(other) => Err(SqlError::new(format!(
+                "invalid configuration for 'table.exec.sink.not-null-enforcer': '{other}' is \
+                 not ERROR or DROP"
+            ))),
+        }
     }
 
     fn create_table(&mut self, text: &str) -> SqlResult<Output> {
@@ -761,20 +811,7 @@ impl Session {
         let stream = if not_null.is_empty() {
             stream
         } else {
-            let drop = match self
-                .config
-                .get_str("table.exec.sink.not-null-enforcer")
-                .map(|v| v.trim().to_ascii_uppercase())
-                .as_deref()
-            {
-                None | Some("ERROR") => false,
-                Some("DROP") => true,
-                Some(other) => {
-                    return Err(SqlError::new(format!(
-                        "'table.exec.sink.not-null-enforcer' is ERROR or DROP, not '{other}'"
-                    )))
-                }
-            };
+            let drop = self.not_null_drops()?;
             enforced = planner.enforce_not_null(stream, not_null, drop);
             &enforced
         };

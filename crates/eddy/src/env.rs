@@ -252,6 +252,8 @@ impl StreamExecutionEnvironment {
     /// The job as plain data plus its code, ready to run.
     pub fn job_spec(&self, name: &str) -> Result<JobSpec> {
         let inner = self.inner.borrow();
+        // A bad configuration value is the cause of a bad graph too: say it first.
+        eddy_core::config::validate::check(&inner.config)?;
         if let Some(error) = inner.config.get_str("eddy.internal.build-error") {
             return Err(eddy_core::Error::InvalidGraph(error.to_string()));
         }

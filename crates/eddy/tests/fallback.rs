@@ -188,3 +188,83 @@ fn an_unwritable_checkpoint_directory_fails_the_job_at_once() {
         );
     }
 }
+
+#[test]
+fn bad_configuration_is_an_error_naming_the_key_never_an_abort_or_a_hang() {
+    let work = tempfile::tempdir().unwrap();
+    let input = work.path().join("events.csv");
+    write_input(&input, 1_000);
+    let checkpoints = format!(
+        "execution.checkpointing.dir={}",
+        work.path().join("ck").display()
+    );
+    for (setting, key) in [
+        ("execution.batch-size=100000000000", "execution.batch-size"),
+        (
+            "taskmanager.numberOfTaskSlots=100000",
+            "taskmanager.numberOfTaskSlots",
+        ),
+        (
+            "pipeline.max-parallelism=100000000",
+            "pipeline.max-parallelism",
+        ),
+        ("pipeline.max-parallelism=0", "pipeline.max-parallelism"),
+        (
+            "execution.checkpointing.timeout=0",
+            "execution.checkpointing.timeout",
+        ),
+        (
+            "execution.checkpointing.interval=1ms",
+            "execution.checkpointing.interval",
+        ),
+        (
+            "restart-strategy.exponential-delay.backoff-multiplier=NaN",
+            "restart-strategy.exponential-delay.backoff-multiplier",
+        ),
+        (
+            "execution.state-recovery.path=",
+            "execution.state-recovery.path",
+        ),
+    ] {
+        let mut args = vec![
+            "-D".to_string(),
+            checkpoints.clone(),
+            "-D".to_string(),
+            setting.to_string(),
+        ];
+        if !setting.starts_with("execution.checkpointing.interval") {
+            args.extend(["-D".into(), "execution.checkpointing.interval=100ms".into()]);
+        }
+        let (ok, stderr) = wait_with_timeout(
+            window_count(&input, &work.path().join("out"), 1, &args)
+                .spawn()
+                .unwrap(),
+            Duration::from_secs(30),
+        );
+        assert!(!ok, "{setting}: {stderr}");
+        assert!(stderr.contains(&format!("'{key}'")), "{setting}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{setting}: {stderr}");
+    }
+}
+
+#[test]
+fn an_unknown_key_is_warned_about_with_the_key_it_resembles() {
+    let work = tempfile::tempdir().unwrap();
+    let input = work.path().join("events.csv");
+    write_input(&input, 1_000);
+    let args = ["-D", "execution.checkpointing.intervall=100ms"].map(String::from);
+    let (ok, stderr) = wait_with_timeout(
+        window_count(&input, &work.path().join("out"), 1, &args)
+            .spawn()
+            .unwrap(),
+        Duration::from_secs(30),
+    );
+    assert!(ok, "{stderr}");
+    assert!(
+        stderr.contains(
+            "unknown configuration key 'execution.checkpointing.intervall' \
+             (did you mean 'execution.checkpointing.interval'?)"
+        ),
+        "{stderr}"
+    );
+}

@@ -13,6 +13,8 @@
 //! assert_eq!(config.get(&options::MAX_PARALLELISM).unwrap(), 128);
 //! ```
 
+pub mod validate;
+
 use std::collections::BTreeMap;
 use std::marker::PhantomData;
 use std::time::Duration;
