@@ -268,3 +268,82 @@ fn an_unknown_key_is_warned_about_with_the_key_it_resembles() {
         "{stderr}"
     );
 }
+
+#[test]
+fn random_kills_with_corrupt_or_missing_checkpoints_on_a_reused_directory_give_exact_output() {
+    let work = tempfile::tempdir().unwrap();
+    let input = work.path().join("events.csv");
+    write_input(&input, 1_000_000);
+    let expected = reference(&input, work.path());
+    let seed = seed();
+    let mut rng = Rng(seed);
+    let checkpoints = work.path().join("checkpoints");
+    let retained = format!(
+        "execution.checkpointing.num-retained={}",
+        1 + rng.next() % 3
+    );
+    let args = checkpointing(&checkpoints, &[&retained]);
+    // An earlier run of the same job finished in the same checkpoint directory.
+    let (ok, stderr) = wait_with_timeout(
+        window_count(&input, &work.path().join("earlier"), 2, &args)
+            .spawn()
+            .unwrap(),
+        Duration::from_secs(120),
+    );
+    assert!(ok, "{stderr}");
+
+    let output = work.path().join("out");
+    let mut log = format!("seed {seed}, {retained}\n");
+    for attempt in 0..5 {
+        let run_args = if attempt == 0 {
+            args.clone()
+        } else {
+            latest(&args)
+        };
+        let mut child = window_count(&input, &output, 2, &run_args).spawn().unwrap();
+        if attempt == 4 {
+            let (ok, stderr) = wait_with_timeout(child, Duration::from_secs(120));
+            log.push_str(&stderr);
+            assert!(ok, "{log}");
+            break;
+        }
+        let delay = Duration::from_millis(300 + rng.next() % 1500);
+        std::thread::sleep(delay);
+        if child.try_wait().unwrap().is_some() {
+            log.push_str("finished before the kill\n");
+            break;
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let newest = complete_checkpoints(&checkpoints).pop();
+        let damage = rng.next() % 3;
+        log.push_str(&format!(
+            "killed after {delay:?}, damage {damage} to {newest:?}\n"
+        ));
+        if let Some((_, dir)) = newest {
+            match damage {
+                0 => {
+                    let state = std::fs::read_dir(&dir)
+                        .unwrap()
+                        .flatten()
+                        .map(|e| e.path())
+                        .find(|p| p.extension().is_some_and(|x| x == "state"));
+                    if let Some(state) = state {
+                        let mut bytes = std::fs::read(&state).unwrap();
+                        let middle = bytes.len() / 2;
+                        bytes[middle] ^= 0x5a;
+                        std::fs::write(&state, bytes).unwrap();
+                    }
+                }
+                1 => std::fs::remove_file(dir.join("_metadata")).unwrap(),
+                _ => {}
+            }
+        }
+    }
+    let got = committed(&output);
+    assert_eq!(got.len(), expected.len(), "{log}");
+    assert!(
+        got == expected,
+        "output differs from the failure-free run\n{log}"
+    );
+}
