@@ -621,6 +621,7 @@ impl JobRun {
         let mut started_at: HashMap<u64, Instant> = HashMap::new();
         let mut waiting_savepoints: HashMap<u64, SavepointRequest> = HashMap::new();
         let mut consecutive_failures = 0u32;
+        let mut writes: tokio::task::JoinSet<Written> = tokio::task::JoinSet::new();
         // Once a stop-with-savepoint is requested no other checkpoint may complete:
         // its commits would hold records after the savepoint.
         let mut stopping = false;
@@ -678,47 +679,15 @@ impl JobRun {
                     TaskEvent::Ack(ack) => {
                         let Some(c) = coordinator.as_mut() else { continue };
                         if let Outcome::Complete(checkpoint) = c.acknowledge(ack, Instant::now()) {
+                            // Written off the control loop: failures, savepoint
+                            // requests and cancellation are handled meanwhile.
                             let took = started_at.remove(&checkpoint.id).map_or(Duration::ZERO, |t| t.elapsed());
                             let request = waiting_savepoints.remove(&checkpoint.id);
                             let checkpoint_id = checkpoint.id;
-                            match self.persist(checkpoint, request.as_ref().map(|r| r.dir.as_path())).await {
-                                Ok((checkpoint, path, retired)) => {
-                                    self.identity.retired_ancestors |= retired;
-                                    consecutive_failures = 0;
-                                    completed_counter.fetch_add(1, Ordering::Relaxed);
-                                    duration_counter.store(took.as_millis() as u64, Ordering::Relaxed);
-                                    size_counter.store(checkpoint.state_size() as u64, Ordering::Relaxed);
-                                    let id = checkpoint.id;
-                                    let stop = request.as_ref().and_then(|r| r.stop);
-                                    if !checkpoint.is_savepoint {
-                                        self.restored = Some(checkpoint);
-                                    }
-                                    let _ = completed_tx.send(id);
-                                    if let Some(request) = request {
-                                        let _ = request.reply.send(Ok(path.unwrap_or_default()));
-                                    }
-                                    if stop == Some(false) {
-                                        stopped = true;
-                                        internal_cancel.cancel();
-                                    }
-                                }
-                                Err(e) => {
-                                    failed_counter.fetch_add(1, Ordering::Relaxed);
-                                    consecutive_failures += 1;
-                                    self.shared.say(format!("checkpoint {checkpoint_id} could not be written: {e}"));
-                                    let tolerable = checkpointing.as_ref().map_or(0, |c| c.tolerable_failed);
-                                    if consecutive_failures > tolerable && first_error.is_none() {
-                                        first_error = Some(too_many_failed(checkpoint_id, &e.to_string(), consecutive_failures, tolerable));
-                                        internal_cancel.cancel();
-                                    } else if finished_sources.len() == triggers.len() && !triggers.is_empty() && !stopping {
-                                        // The final checkpoint must complete for the output to commit.
-                                        trigger(&mut coordinator, &mut started_at, &finished_sources, false, false);
-                                    }
-                                    if let Some(request) = request {
-                                        let _ = request.reply.send(Err(e));
-                                    }
-                                }
-                            }
+                            let write = self.persist(checkpoint, request.as_ref().map(|r| r.dir.clone()));
+                            writes.spawn(async move {
+                                Written { checkpoint_id, took, request, result: write.await }
+                            });
                         }
                     }
                     TaskEvent::SourceFinished(task) => {
@@ -729,6 +698,57 @@ impl JobRun {
                         }
                     }
                 },
+                Some(joined) = writes.join_next(), if !writes.is_empty() => {
+                    let Written { checkpoint_id, took, request, result } = match joined {
+                        Ok(written) => written,
+                        Err(e) => {
+                            record_failure(&mut first_error, Error::Other(format!("the checkpoint writer failed: {e}")));
+                            internal_cancel.cancel();
+                            continue;
+                        }
+                    };
+                    match result {
+                        Ok((checkpoint, path, retired)) => {
+                            self.identity.retired_ancestors |= retired;
+                            consecutive_failures = 0;
+                            completed_counter.fetch_add(1, Ordering::Relaxed);
+                            duration_counter.store(took.as_millis() as u64, Ordering::Relaxed);
+                            size_counter.store(checkpoint.state_size() as u64, Ordering::Relaxed);
+                            let id = checkpoint.id;
+                            let stop = request.as_ref().and_then(|r| r.stop);
+                            self.keep_newest(checkpoint);
+                            // Never backwards: writes may finish out of order.
+                            completed_tx.send_if_modified(|latest| {
+                                let newer = id > *latest;
+                                *latest = (*latest).max(id);
+                                newer
+                            });
+                            if let Some(request) = request {
+                                let _ = request.reply.send(Ok(path.unwrap_or_default()));
+                            }
+                            if stop == Some(false) {
+                                stopped = true;
+                                internal_cancel.cancel();
+                            }
+                        }
+                        Err(e) => {
+                            failed_counter.fetch_add(1, Ordering::Relaxed);
+                            consecutive_failures += 1;
+                            self.shared.say(format!("checkpoint {checkpoint_id} could not be written: {e}"));
+                            let tolerable = checkpointing.as_ref().map_or(0, |c| c.tolerable_failed);
+                            if consecutive_failures > tolerable && first_error.is_none() {
+                                first_error = Some(too_many_failed(checkpoint_id, &e.to_string(), consecutive_failures, tolerable));
+                                internal_cancel.cancel();
+                            } else if finished_sources.len() == triggers.len() && !triggers.is_empty() && !stopping {
+                                // The final checkpoint must complete for the output to commit.
+                                trigger(&mut coordinator, &mut started_at, &finished_sources, false, false);
+                            }
+                            if let Some(request) = request {
+                                let _ = request.reply.send(Err(e));
+                            }
+                        }
+                    }
+                }
                 _ = ticker.tick(), if coordinator.is_some() && !stopping => {
                     trigger(&mut coordinator, &mut started_at, &finished_sources, false, false);
                 }
@@ -779,6 +799,22 @@ impl JobRun {
                 }
             }
         }
+        // Writes still in flight finish: a checkpoint they complete is where the
+        // next attempt restarts from.
+        while let Some(joined) = writes.join_next().await {
+            if let Ok(Written { result, request, .. }) = joined {
+                let reply = match result {
+                    Ok((checkpoint, path, _)) => {
+                        self.keep_newest(checkpoint);
+                        Ok(path.unwrap_or_default())
+                    }
+                    Err(e) => Err(e),
+                };
+                if let Some(request) = request {
+                    let _ = request.reply.send(reply);
+                }
+            }
+        }
         if stopped && matches!(first_error, Some(Error::Cancelled) | None) {
             return Ok(());
         }
@@ -794,11 +830,13 @@ impl JobRun {
     /// older runs once this one holds enough complete checkpoints. Returns the
     /// finished checkpoint, where it was written, and whether ancestors were
     /// retired.
-    async fn persist(
+    fn persist(
         &self,
         mut checkpoint: CompletedCheckpoint,
-        savepoint_dir: Option<&Path>,
-    ) -> Result<(CompletedCheckpoint, Option<PathBuf>, bool)> {
+        savepoint_dir: Option<PathBuf>,
+    ) -> impl std::future::Future<Output = Result<(CompletedCheckpoint, Option<PathBuf>, bool)>>
+           + Send
+           + 'static {
         let job = self.spec.graph.name.clone();
         let job_id = self.identity.job_id.to_string();
         checkpoint.lineage = self.identity.lineage.clone();
@@ -814,7 +852,7 @@ impl JobRun {
             })
             .collect();
         let run_dir = self.identity.run_dir();
-        let target = match (savepoint_dir, &run_dir) {
+        let target = match (&savepoint_dir, &run_dir) {
             (Some(dir), _) => Some(dir.join(format!(
                 "savepoint-{}-{}-{:x}",
                 storage::slug(&job),
@@ -830,7 +868,7 @@ impl JobRun {
             .then(|| self.identity.record.clone())
             .flatten();
         let path = target.clone();
-        let (checkpoint, retired) = tokio::task::spawn_blocking(move || {
+        let write = tokio::task::spawn_blocking(move || {
             for state in &mut checkpoint.states {
                 state.snapshot.finish()?;
             }
@@ -846,11 +884,31 @@ impl JobRun {
                 }
             }
             Ok::<_, Error>((checkpoint, retired))
-        })
-        .await
-        .map_err(|e| Error::Other(format!("checkpoint writer failed: {e}")))??;
-        Ok((checkpoint, target, retired))
+        });
+        async move {
+            let (checkpoint, retired) = write
+                .await
+                .map_err(|e| Error::Other(format!("checkpoint writer failed: {e}")))??;
+            Ok((checkpoint, target, retired))
+        }
     }
+
+    /// Keeps `checkpoint` as the one the next attempt restarts from, if it is a
+    /// checkpoint newer than the one kept (writes may finish out of order).
+    fn keep_newest(&mut self, checkpoint: CompletedCheckpoint) {
+        let newer = self.restored.as_ref().is_none_or(|r| r.id < checkpoint.id);
+        if !checkpoint.is_savepoint && newer {
+            self.restored = Some(checkpoint);
+        }
+    }
+}
+
+/// A checkpoint write that finished, with what its completion must do.
+struct Written {
+    checkpoint_id: u64,
+    took: Duration,
+    request: Option<SavepointRequest>,
+    result: Result<(CompletedCheckpoint, Option<PathBuf>, bool)>,
 }
 
 /// The error that fails a job whose checkpoints keep failing.
