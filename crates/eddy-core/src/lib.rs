@@ -8,6 +8,8 @@
 //! - [`Batch`]: the one trait the runtime needs from a batch of records (count,
 //!   scatter by target channel, append). [`Records`] implements it for typed Rust
 //!   values; with the `arrow` feature, Arrow's `RecordBatch` implements it too.
+//! - [`codec`]: elements as framed bytes for the network; [`codec::BatchCodec`]
+//!   encodes typed records with postcard and Arrow batches with Arrow IPC.
 //! - [`time`]: event time as `i64` milliseconds since the epoch, watermarks, and the
 //!   parsing of durations such as `100 ms`.
 //! - [`key_group`]: how a key is hashed to a key group and how key-group ranges map to
@@ -23,6 +25,7 @@
 
 pub mod batch;
 pub mod checkpointing;
+pub mod codec;
 pub mod config;
 pub mod element;
 pub mod error;
@@ -33,6 +36,8 @@ pub mod time;
 
 #[cfg(feature = "arrow")]
 pub mod arrow_batch;
+#[cfg(feature = "arrow")]
+pub mod arrow_codec;
 
 pub use batch::{Batch, Records, StreamRecord};
 pub use config::{Config, ConfigOption};
