@@ -137,7 +137,7 @@ fn report<B: BatchCodec>(name: &str, batch: B) {
         black_box(e);
     });
     println!(
-        "{name:<34} {:>7.0} B/row   encode {:>8.1} MB/s {:>6.2} M rows/s   decode {:>8.1} MB/s {:>6.2} M rows/s",
+        "{name:<34} {:>7.1} B/row   encode {:>8.1} MB/s {:>6.2} M rows/s   decode {:>8.1} MB/s {:>6.2} M rows/s",
         bytes / ROWS as f64,
         encode * bytes / 1e6,
         encode * ROWS as f64 / 1e6,
