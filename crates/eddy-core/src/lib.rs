@@ -15,7 +15,9 @@
 //! - [`key_group`]: how a key is hashed to a key group and how key-group ranges map to
 //!   subtasks, exactly as Flink assigns them.
 //! - [`JobGraph`]: the serializable description of a job (vertices and edges).
-//! - [`JobId`]: the id of one run of a job.
+//! - [`JobId`], [`CheckpointId`], [`ExecutionAttemptId`]: typed ids of a run, a
+//!   checkpoint and one attempt of one subtask.
+//! - [`JobStatus`]: Flink's job states, with every transition checked in one place.
 //! - [`Config`]: configuration with Flink's keys and typed options.
 //! - [`Error`]: the error type shared by the lower layers.
 //!
@@ -31,6 +33,7 @@ pub mod element;
 pub mod error;
 pub mod graph;
 pub mod ids;
+pub mod job_status;
 pub mod key_group;
 pub mod time;
 
@@ -44,6 +47,7 @@ pub use config::{Config, ConfigOption};
 pub use element::{CheckpointBarrier, Element, WatermarkStatus};
 pub use error::{Error, Result};
 pub use graph::{Edge, JobGraph, Partitioning, Vertex, VertexId};
-pub use ids::JobId;
+pub use ids::{CheckpointId, ExecutionAttemptId, JobId};
+pub use job_status::{IllegalTransition, JobStatus};
 pub use key_group::{KeyGroup, KeyGroupRange};
 pub use time::{Timestamp, MAX_WATERMARK, MIN_WATERMARK};
