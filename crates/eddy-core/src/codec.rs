@@ -66,7 +66,8 @@ const WHAT: &str = "element";
 /// cannot read (truncated, corrupt, trailing garbage) with an error and never panic:
 /// the bytes come from the network.
 pub trait BatchCodec: Batch {
-    /// Appends the encoding of this batch to `out`.
+    /// Appends the encoding of this batch to `out`. On error, `out` holds what it
+    /// held before.
     fn encode_batch(&self, out: &mut Vec<u8>) -> Result<()>;
 
     /// Reads a batch from exactly these bytes.
@@ -80,10 +81,12 @@ where
     T: Serialize + DeserializeOwned + Clone + Send + 'static,
 {
     fn encode_batch(&self, out: &mut Vec<u8>) -> Result<()> {
-        let bytes = std::mem::take(out);
-        *out = postcard::to_extend(self, bytes)
-            .map_err(|e| Error::codec("encode", "a batch of records", e))?;
-        Ok(())
+        let start = out.len();
+        let written = postcard::to_extend(self, Appender(&mut *out)).map(drop);
+        written.map_err(|e| {
+            out.truncate(start);
+            Error::codec("encode", "a batch of records", e)
+        })
     }
 
     fn decode_batch(bytes: &[u8]) -> Result<Self> {
@@ -96,6 +99,16 @@ where
             ));
         }
         Ok(records)
+    }
+}
+
+/// Lets postcard append to a borrowed buffer (`Vec::extend` of a slice stays a copy
+/// of the slice), so that a failed encoding can be cut off again.
+struct Appender<'a>(&'a mut Vec<u8>);
+
+impl Extend<u8> for Appender<'_> {
+    fn extend<I: IntoIterator<Item = u8>>(&mut self, bytes: I) {
+        self.0.extend(bytes);
     }
 }
 
@@ -353,6 +366,36 @@ pub(crate) mod tests {
                 "{bytes:?} gave {got:?}"
             );
         }
+    }
+
+    /// A value whose `Serialize` impl fails.
+    #[derive(Clone, serde::Deserialize)]
+    struct Unencodable;
+
+    impl Serialize for Unencodable {
+        fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+            Err(serde::ser::Error::custom("refused"))
+        }
+    }
+
+    #[test]
+    fn a_failed_encoding_leaves_the_buffer_as_it_was() {
+        let mut out = vec![1, 2, 3];
+        let batch = vec![StreamRecord::new(Unencodable)];
+        let err = encode_element(&Element::Batch(batch.clone()), &mut out).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::Codec {
+                    action: "encode",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert_eq!(out, [1, 2, 3]);
+        assert!(batch.encode_batch(&mut out).is_err());
+        assert_eq!(out, [1, 2, 3]);
     }
 
     #[test]
