@@ -49,6 +49,21 @@ pub enum Error {
     /// State could not be serialized, deserialized or restored.
     #[error("state error: {0}")]
     State(String),
+    /// Bytes could not be encoded for, or decoded from, the network: a truncated or
+    /// corrupt frame, or a value the codec cannot represent. Retrying the same bytes
+    /// does not help.
+    #[error("cannot {action} {what}: {message}")]
+    Codec {
+        /// `encode` or `decode`.
+        action: &'static str,
+        /// What was being encoded or decoded (an element, a batch of records, ...).
+        what: &'static str,
+        /// What is wrong.
+        message: String,
+        /// The codec's own error, if it had one.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
     /// User code returned an error or panicked inside an operator.
     #[error("operator '{operator}' (subtask {subtask}) failed: {message}")]
     UserCode {
@@ -78,6 +93,30 @@ impl Error {
         Error::Io {
             path: path.into(),
             source,
+        }
+    }
+
+    /// A decoding error without an underlying cause.
+    pub fn decode(what: &'static str, message: impl Into<String>) -> Self {
+        Error::Codec {
+            action: "decode",
+            what,
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// An encoding or decoding error caused by a codec's own error, kept as the source.
+    pub fn codec(
+        action: &'static str,
+        what: &'static str,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Error::Codec {
+            action,
+            what,
+            message: source.to_string(),
+            source: Some(Box::new(source)),
         }
     }
 

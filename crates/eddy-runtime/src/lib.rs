@@ -25,6 +25,11 @@
 //! ([`checkpoint`]) and notifies completion, the commit point of two-phase-commit
 //! sinks. A failed task restarts the job from the latest complete checkpoint.
 //!
+//! The [`protocol`] module holds the plain-data messages of the JobMaster /
+//! TaskExecutor split (deploy, trigger, acknowledge with state handles, complete,
+//! cancel, task states, metrics); the MiniCluster moves onto them next. The job's
+//! status is Flink's state machine, [`JobStatus`], checked on every change.
+//!
 //! Operators are synchronous and batch-at-a-time; the task loop is the only async
 //! code. It sends what the writers queued (waiting here is backpressure), then waits
 //! for an input event, a processing-time callback or the buffer timeout. Batches are
@@ -43,6 +48,7 @@ pub mod operators;
 pub mod output;
 pub mod partitioner;
 pub mod plan;
+pub mod protocol;
 pub mod source;
 pub mod task;
 pub mod timers;

@@ -43,20 +43,9 @@ pub const RESTORE_PATH: &str = "execution.state-recovery.path";
 /// the job (`--allow-non-restored-state`).
 pub const ALLOW_NON_RESTORED: &str = "execution.state-recovery.ignore-unclaimed-state";
 
-/// The lifecycle state of a job.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum JobStatus {
-    /// Tasks are running.
-    Running,
-    /// Tasks failed and the job waits to restart.
-    Restarting,
-    /// Every task finished (bounded input, or stopped with a savepoint).
-    Finished,
-    /// A task failed and no restart was left.
-    Failed,
-    /// The job was cancelled.
-    Canceled,
-}
+/// The job's status: Flink's job states, whose transitions are checked in one
+/// place ([`JobStatus::transition`]).
+pub use eddy_core::JobStatus;
 
 /// What a finished job reports: its runtime and counters.
 #[derive(Clone, Debug)]
@@ -94,8 +83,31 @@ struct Shared {
 }
 
 impl Shared {
-    fn set_status(&self, status: JobStatus) {
-        *self.status.lock().unwrap_or_else(|p| p.into_inner()) = status;
+    /// Moves the job to `to` if the state machine allows it. An illegal transition
+    /// is a bug in the MiniCluster: it is reported on stderr and the job keeps its
+    /// status.
+    fn set_status(&self, to: JobStatus) {
+        let mut status = self.status.lock().unwrap_or_else(|p| p.into_inner());
+        match status.transition(to) {
+            Ok(next) => *status = next,
+            Err(e) => eprintln!("eddy: bug: {e}; the job stays {}", *status),
+        }
+    }
+
+    /// Ends the job in a terminal status, through FAILING or CANCELLING where the
+    /// current status cannot go there directly (RUNNING -> FAILING -> FAILED,
+    /// RUNNING -> CANCELLING -> CANCELED, but RESTARTING -> CANCELED).
+    fn end_with(&self, terminal: JobStatus) {
+        let via = match terminal {
+            JobStatus::Failed => Some(JobStatus::Failing),
+            JobStatus::Canceled => Some(JobStatus::Cancelling),
+            _ => None,
+        };
+        let current = *self.status.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(via) = via.filter(|_| !current.can_transition_to(terminal)) {
+            self.set_status(via);
+        }
+        self.set_status(terminal);
     }
 
     fn say(&self, message: String) {
@@ -285,7 +297,7 @@ impl MiniCluster {
         let strategy = RestartStrategy::from_config(&self.config)?;
         warn_unknown_keys(&self.config);
         let shared = Arc::new(Shared {
-            status: Mutex::new(JobStatus::Running),
+            status: Mutex::new(JobStatus::Created),
             counters: self.counters.clone(),
             messages: Mutex::new(Vec::new()),
         });
@@ -487,6 +499,7 @@ impl JobRun {
         let restarts = self.counters.counter("numRestarts");
         let mut attempt = 0u32;
         let mut repeated = RepeatedFailure::default();
+        self.shared.set_status(JobStatus::Running);
         let outcome = loop {
             self.attempt += 1;
             let result = self.run_attempt(&mut cancel, &mut savepoints).await;
@@ -555,7 +568,7 @@ impl JobRun {
                 JobStatus::Failed
             }
         };
-        self.shared.set_status(status);
+        self.shared.end_with(status);
         outcome.map(|()| JobExecutionResult {
             job_name: self.spec.graph.name.clone(),
             net_runtime: started.elapsed(),

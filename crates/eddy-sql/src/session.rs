@@ -10,7 +10,7 @@ use datafusion_expr::{Expr, LogicalPlan, LogicalPlanBuilder};
 use eddy_connectors::{FileSink, PrintSink};
 use eddy_core::config::options;
 use eddy_core::Config;
-use eddy_runtime::{JobClient, JobStatus, MiniCluster};
+use eddy_runtime::{JobClient, MiniCluster};
 
 use crate::catalog::{TableDef, ViewDef, WatermarkDef};
 use crate::connectors::sinks::{Collected, LineFormat, TableSinkOperator};
@@ -983,7 +983,7 @@ impl Session {
             let (mut count, mut pending, mut first) = (0, Vec::new(), None);
             let mut flushing = false;
             loop {
-                let running = matches!(client.status(), JobStatus::Running | JobStatus::Restarting);
+                let running = !client.status().is_terminal();
                 pending.extend(take()?);
                 if !pending.is_empty() {
                     let since = *first.get_or_insert_with(std::time::Instant::now);

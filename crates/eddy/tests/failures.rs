@@ -11,7 +11,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use eddy::prelude::*;
-use eddy::runtime::{OperatorContext, SourceEvent, SourceReader};
+use eddy::runtime::{JobClient, OperatorContext, SourceEvent, SourceReader};
 
 #[test]
 fn a_panic_in_user_code_names_the_operator_and_subtask() {
@@ -157,8 +157,41 @@ fn cancel_stops_an_unbounded_job() {
     }
     assert_eq!(client.status(), JobStatus::Running);
     client.cancel();
+    assert_eq!(final_status(&client), JobStatus::Canceled);
     let err = client.wait().unwrap_err();
     assert!(matches!(err, Error::Cancelled), "{err}");
+}
+
+/// Polls the client until the job reaches a terminal status.
+fn final_status(client: &JobClient) -> JobStatus {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = client.status();
+        if status.is_terminal() || Instant::now() > deadline {
+            return status;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn the_status_ends_finished_or_failed() {
+    let env = StreamExecutionEnvironment::new();
+    env.from_generator(Some(1_000), |i| (i, None)).discard();
+    let client = env.execute_async("bounded").unwrap();
+    assert_eq!(final_status(&client), JobStatus::Finished);
+    client.wait().unwrap();
+
+    let env = StreamExecutionEnvironment::new();
+    env.from_generator(Some(1_000), |i| (i, None))
+        .map(|x: u64| {
+            assert!(x < 500, "no restart for {x}");
+            x
+        })
+        .discard();
+    let client = env.execute_async("failing").unwrap();
+    assert_eq!(final_status(&client), JobStatus::Failed);
+    client.wait().unwrap_err();
 }
 
 /// Subtask 0 emits `events` once and then waits forever; other subtasks emit

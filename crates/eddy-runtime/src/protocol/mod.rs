@@ -1,0 +1,155 @@
+//! The JobMaster/TaskExecutor protocol: the plain-data messages between the part
+//! that owns a job and the part that runs its tasks.
+//!
+//! The JobMaster schedules subtasks, drives the job's state machine
+//! ([`eddy_core::JobStatus`]) and coordinates checkpoints; a TaskExecutor runs the
+//! tasks it was given. They share no memory: everything they tell each other is one
+//! of the messages here, serializable with serde, so the same messages travel over
+//! an in-process channel (the embedded "cluster of one") or over TCP (the cluster).
+//!
+//! - [`ToTaskExecutor`]: deploy a task ([`TaskDeploymentDescriptor`]), trigger a
+//!   checkpoint, checkpoint complete, checkpoint aborted, cancel a task.
+//! - [`ToJobMaster`]: a task's execution state changed ([`ExecutionState`], with
+//!   the [`FailureCause`] of a failure), a checkpoint acknowledged with state handles
+//!   or declined, a metrics snapshot.
+//!
+//! State never travels in a message: a task writes its state to the checkpoint
+//! storage itself and acknowledges with [`StateHandle`]s (location, size,
+//! checksum); a deployed task receives the handles of *its own* restore state only.
+//!
+//! The life of a task that restores, checkpoints once and finishes:
+//!
+//! ```text
+//!  JobMaster                                          TaskExecutor
+//!     │ DeployTask(v1/0#0, operator, channels,            │
+//!     │            restore: handles of v1/0 only) ───────▶│ build the task, read
+//!     │◀──────────────────── TaskState(INITIALIZING) ─────│ its restore handles
+//!     │◀──────────────────── TaskState(RUNNING) ──────────│
+//!     │ TriggerCheckpoint(7)   (to source tasks) ────────▶│ barrier 7 flows with
+//!     │                                                   │ the data; each task
+//!     │                                                   │ writes its state
+//!     │◀──── AcknowledgeCheckpoint(7, [StateHandle]) ─────│ (no state bytes)
+//!     │ every task acknowledged: write chk-7/_metadata,   │
+//!     │ last and atomically                               │
+//!     │ CheckpointComplete(7) ───────────────────────────▶│ sinks commit
+//!     │◀──────────────────── TaskState(FINISHED) ─────────│ end of input
+//! ```
+//!
+//! A failed task reports `TaskState(FAILED, cause)`; the JobMaster then sends
+//! `CancelTask` to the others and, if the restart strategy allows, deploys new
+//! attempts (`v1/0#1`) with the latest checkpoint's handles. A checkpoint that a
+//! task declines or that times out is announced with `CheckpointAborted`.
+//!
+//! These types are not used by the [`MiniCluster`](crate::MiniCluster) yet: its
+//! control loop still talks to tasks through in-process channels carrying state by
+//! value. The embedded cluster moves onto them next.
+//!
+//! ```
+//! use eddy_core::{CheckpointId, ExecutionAttemptId, JobId, VertexId};
+//! use eddy_runtime::protocol::{decode_message, encode_message, CheckpointComplete, ToTaskExecutor};
+//!
+//! let message = ToTaskExecutor::CheckpointComplete(CheckpointComplete {
+//!     job_id: JobId::generate(),
+//!     attempt: ExecutionAttemptId::new(VertexId(2), 0, 0),
+//!     checkpoint_id: CheckpointId(7),
+//! });
+//! let bytes = encode_message(&message).unwrap();
+//! assert_eq!(decode_message::<ToTaskExecutor>(&bytes).unwrap(), message);
+//! assert!(decode_message::<ToTaskExecutor>(&bytes[..bytes.len() - 1]).is_err());
+//! ```
+
+mod to_job_master;
+mod to_task_executor;
+
+use std::fmt;
+
+use eddy_core::{Error, KeyGroupRange, Result};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+pub use to_job_master::{
+    CheckpointAck, CheckpointDecline, ExecutionState, FailureCause, MetricValue, MetricsSnapshot,
+    TaskExecutionState, ToJobMaster,
+};
+pub use to_task_executor::{
+    CancelTask, CheckpointAborted, CheckpointComplete, CheckpointKind, OperatorDescriptor,
+    TaskDeploymentDescriptor, TaskRestore, ToTaskExecutor, TriggerCheckpoint,
+};
+
+/// One channel between two subtasks: the job graph edge it belongs to (its index
+/// in [`JobGraph::edges`](eddy_core::JobGraph)), the producing and the consuming
+/// subtask. Channel ids do not change when a task restarts.
+///
+/// ```
+/// use eddy_runtime::protocol::ChannelId;
+/// assert_eq!(ChannelId { edge: 1, producer: 0, consumer: 3 }.to_string(), "e1:0->3");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ChannelId {
+    /// The edge's index in the job graph.
+    pub edge: u32,
+    /// The producing subtask's index.
+    pub producer: u32,
+    /// The consuming subtask's index.
+    pub consumer: u32,
+}
+
+impl fmt::Display for ChannelId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "e{}:{}->{}", self.edge, self.producer, self.consumer)
+    }
+}
+
+/// Where a task wrote a piece of state: a URL or path in the checkpoint storage,
+/// the payload's size and its CRC-32 (IEEE), as `docs/checkpoint-format.md`
+/// describes state files. Never the state itself.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct StateHandle {
+    /// The file's location: a path relative to the checkpoint directory, or a URL
+    /// (`file:///...`, `s3://bucket/...`).
+    pub location: String,
+    /// The payload's size in bytes.
+    pub size: u64,
+    /// The payload's CRC-32 (IEEE).
+    pub crc32: u32,
+}
+
+/// The state one operator subtask wrote for one checkpoint: the operator, the
+/// subtask and its key groups at snapshot time, and the files.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperatorSubtaskHandles {
+    /// The operator's uid, the key of its state.
+    pub uid: String,
+    /// The subtask that wrote the state.
+    pub subtask: u32,
+    /// The operator's parallelism when the state was written.
+    pub parallelism: u32,
+    /// The job's number of key groups.
+    pub max_parallelism: u32,
+    /// The key groups the subtask owned.
+    pub key_groups: KeyGroupRange,
+    /// The files holding the state (keyed state, operator state, timers).
+    pub handles: Vec<StateHandle>,
+}
+
+/// Encodes a message with postcard, the compact format of the wire.
+pub fn encode_message<M: Serialize>(message: &M) -> Result<Vec<u8>> {
+    postcard::to_allocvec(message).map_err(|e| Error::codec("encode", "a protocol message", e))
+}
+
+/// Decodes a message from exactly these bytes; truncated, corrupt or trailing
+/// bytes are an error.
+pub fn decode_message<M: DeserializeOwned>(bytes: &[u8]) -> Result<M> {
+    let (message, rest) = postcard::take_from_bytes(bytes)
+        .map_err(|e| Error::codec("decode", "a protocol message", e))?;
+    if !rest.is_empty() {
+        return Err(Error::decode(
+            "a protocol message",
+            format!("{} bytes after the message", rest.len()),
+        ));
+    }
+    Ok(message)
+}
+
+#[cfg(test)]
+mod tests;
