@@ -634,7 +634,7 @@ impl JobRun {
         let mut started_at: HashMap<u64, Instant> = HashMap::new();
         let mut waiting_savepoints: HashMap<u64, SavepointRequest> = HashMap::new();
         let mut consecutive_failures = 0u32;
-        let mut writes: tokio::task::JoinSet<Written> = tokio::task::JoinSet::new();
+        let mut writes = WriteQueue::default();
         // Once a stop-with-savepoint is requested no other checkpoint may complete:
         // its commits would hold records after the savepoint.
         let mut stopping = false;
@@ -696,11 +696,8 @@ impl JobRun {
                             // requests and cancellation are handled meanwhile.
                             let took = started_at.remove(&checkpoint.id).map_or(Duration::ZERO, |t| t.elapsed());
                             let request = waiting_savepoints.remove(&checkpoint.id);
-                            let checkpoint_id = checkpoint.id;
-                            let write = self.persist(checkpoint, request.as_ref().map(|r| r.dir.clone()));
-                            writes.spawn(async move {
-                                Written { checkpoint_id, took, request, result: write.await }
-                            });
+                            writes.push(checkpoint, request, took);
+                            writes.start_next(self);
                         }
                     }
                     TaskEvent::SourceFinished(task) => {
@@ -711,7 +708,8 @@ impl JobRun {
                         }
                     }
                 },
-                Some(joined) = writes.join_next(), if !writes.is_empty() => {
+                Some(joined) = writes.in_flight.join_next(), if !writes.in_flight.is_empty() => {
+                    writes.start_next(self);
                     let Written { checkpoint_id, took, request, result } = match joined {
                         Ok(written) => written,
                         Err(e) => {
@@ -814,8 +812,13 @@ impl JobRun {
         }
         // Writes still in flight finish: a checkpoint they complete is where the
         // next attempt restarts from.
-        while let Some(joined) = writes.join_next().await {
-            if let Ok(Written { result, request, .. }) = joined {
+        writes.start_next(self);
+        while let Some(joined) = writes.in_flight.join_next().await {
+            writes.start_next(self);
+            if let Ok(Written {
+                result, request, ..
+            }) = joined
+            {
                 let reply = match result {
                     Ok((checkpoint, path, _)) => {
                         self.keep_newest(checkpoint);
@@ -922,6 +925,52 @@ struct Written {
     took: Duration,
     request: Option<SavepointRequest>,
     result: Result<(CompletedCheckpoint, Option<PathBuf>, bool)>,
+}
+
+/// Checkpoints waiting to be written, written one at a time and in order (a write
+/// prunes the checkpoints older than its own), off the control loop.
+#[derive(Default)]
+struct WriteQueue {
+    waiting: std::collections::VecDeque<(CompletedCheckpoint, Option<SavepointRequest>, Duration)>,
+    in_flight: tokio::task::JoinSet<Written>,
+}
+
+impl WriteQueue {
+    /// Queues a completed checkpoint. A regular checkpoint still waiting is
+    /// subsumed by a newer one: notifying the newer commits what the older one
+    /// pre-committed too.
+    fn push(
+        &mut self,
+        checkpoint: CompletedCheckpoint,
+        request: Option<SavepointRequest>,
+        took: Duration,
+    ) {
+        if request.is_none() && !checkpoint.is_savepoint {
+            self.waiting
+                .retain(|(c, r, _)| r.is_some() || c.is_savepoint);
+        }
+        self.waiting.push_back((checkpoint, request, took));
+    }
+
+    /// Starts the next write if none is in flight.
+    fn start_next(&mut self, run: &JobRun) {
+        if !self.in_flight.is_empty() {
+            return;
+        }
+        let Some((checkpoint, request, took)) = self.waiting.pop_front() else {
+            return;
+        };
+        let checkpoint_id = checkpoint.id;
+        let write = run.persist(checkpoint, request.as_ref().map(|r| r.dir.clone()));
+        self.in_flight.spawn(async move {
+            Written {
+                checkpoint_id,
+                took,
+                request,
+                result: write.await,
+            }
+        });
+    }
 }
 
 /// The error that fails a job whose checkpoints keep failing.
