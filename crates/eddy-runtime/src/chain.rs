@@ -80,9 +80,7 @@ impl<O: Operator> ChainNode<O> {
         sides: SideOutputs,
         context: OperatorContext,
     ) -> Self {
-        let records_in = context
-            .counters
-            .counter(&format!("{}.numRecordsIn", context.name));
+        let records_in = context.metric("numRecordsIn");
         ChainNode {
             operator,
             next,

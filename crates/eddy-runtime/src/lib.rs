@@ -42,6 +42,7 @@ pub mod channel;
 pub mod checkpoint;
 pub mod factory;
 pub mod input;
+pub mod metrics;
 pub mod mini_cluster;
 pub mod operator;
 pub mod operators;
@@ -59,6 +60,7 @@ pub mod writer;
 pub use factory::{
     EdgeFactory, JobSpec, OperatorVertex, SourceVertex, TwoInputVertex, TypedEdge, VertexFactory,
 };
+pub use metrics::OperatorMetric;
 pub use mini_cluster::{JobClient, JobExecutionResult, JobStatus, MiniCluster};
 pub use operator::{
     Counters, Operator, OperatorContext, OperatorSnapshot, RunContext, TwoInputOperator,

@@ -59,6 +59,8 @@ pub struct JobExecutionResult {
     /// `numberOfFailedCheckpoints`, `lastCheckpointDuration` (ms),
     /// `lastCheckpointSize` (bytes), and user and connector counters.
     pub counters: BTreeMap<String, u64>,
+    /// Every operator subtask's metrics, scoped by operator uid and subtask.
+    pub operator_metrics: Vec<crate::metrics::OperatorMetric>,
 }
 
 impl JobExecutionResult {
@@ -143,6 +145,11 @@ impl JobClient {
     /// The counters so far.
     pub fn counters(&self) -> BTreeMap<String, u64> {
         self.shared.counters.values()
+    }
+
+    /// Every operator subtask's metrics so far, scoped by operator uid.
+    pub fn operator_metrics(&self) -> Vec<crate::metrics::OperatorMetric> {
+        self.shared.counters.operator_metrics()
     }
 
     /// What the job reported about restores and restarts (also printed to stderr).
@@ -573,6 +580,7 @@ impl JobRun {
             job_name: self.spec.graph.name.clone(),
             net_runtime: started.elapsed(),
             counters: self.counters.values(),
+            operator_metrics: self.counters.operator_metrics(),
         })
     }
 
@@ -1126,13 +1134,7 @@ impl Builder<'_> {
                 .senders
                 .remove(&(edge_index, subtask))
                 .unwrap_or_default();
-            let name = self
-                .spec
-                .graph
-                .vertex(edge.source)
-                .map(|v| v.name.clone())
-                .unwrap_or_default();
-            let counter = self.counters.counter(&format!("{name}.numRecordsOut"));
+            let counter = self.context(edge.source, subtask)?.metric("numRecordsOut");
             self.spec.edges[edge_index].writer(
                 senders,
                 edge.partitioning,

@@ -15,9 +15,8 @@
 //! Every hook is synchronous and writes its results to an [`Emitter`]; an error (or
 //! a panic) fails the job with a message naming the operator and subtask.
 
-use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
 
 use eddy_core::time::Clock;
 use eddy_core::{Batch, Config, KeyGroupRange, Result, Timestamp, WatermarkStatus};
@@ -27,30 +26,7 @@ use serde::{Deserialize, Serialize};
 use crate::checkpoint::restore::RestoredState;
 use crate::output::Emitter;
 
-/// Named counters of a job, summed over subtasks (Flink's accumulators and the
-/// `numRecordsIn`/`numRecordsOut` metrics).
-#[derive(Clone, Debug, Default)]
-pub struct Counters {
-    counters: Arc<Mutex<BTreeMap<String, Arc<AtomicU64>>>>,
-}
-
-impl Counters {
-    /// The counter called `name`, created at zero on first use.
-    pub fn counter(&self, name: &str) -> Arc<AtomicU64> {
-        let mut map = self.counters.lock().unwrap_or_else(|p| p.into_inner());
-        map.entry(name.to_string())
-            .or_insert_with(|| Arc::new(AtomicU64::new(0)))
-            .clone()
-    }
-
-    /// The current value of every counter.
-    pub fn values(&self) -> BTreeMap<String, u64> {
-        let map = self.counters.lock().unwrap_or_else(|p| p.into_inner());
-        map.iter()
-            .map(|(k, v)| (k.clone(), v.load(Ordering::Relaxed)))
-            .collect()
-    }
-}
+pub use crate::metrics::Counters;
 
 /// What an operator knows about the subtask it runs in.
 #[derive(Clone)]
@@ -139,9 +115,17 @@ impl OperatorContext {
         )
     }
 
-    /// A job-wide counter (summed over subtasks), e.g. for malformed records.
+    /// A job-wide counter (summed over subtasks).
     pub fn counter(&self, name: &str) -> Arc<AtomicU64> {
         self.counters.counter(name)
+    }
+
+    /// This operator subtask's counter `metric` (e.g. `numRecordsIn`), scoped by
+    /// the operator's uid; the job result also shows it summed as
+    /// `<operator name>.<metric>`.
+    pub fn metric(&self, metric: &str) -> Arc<AtomicU64> {
+        self.counters
+            .operator_metric(&self.uid, &self.name, self.subtask as u32, metric)
     }
 }
 

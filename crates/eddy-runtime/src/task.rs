@@ -316,9 +316,7 @@ impl<S: SourceReader> SourceTask<S> {
     }
 
     async fn run_loop(mut self, mut cancel: CancelSignal) -> Result<()> {
-        let records = self
-            .context
-            .counter(&format!("{}.numRecordsOut", self.context.name));
+        let records = self.context.metric("numRecordsOut");
         {
             let Self {
                 source, context, ..

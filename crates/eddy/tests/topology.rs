@@ -312,3 +312,41 @@ fn records_emitted_at_end_of_input_reach_a_sink_behind_an_exchange() {
     }
     assert_eq!(sorted(lines), (0..1000).collect::<Vec<u64>>());
 }
+
+#[test]
+fn operators_with_the_same_name_keep_their_own_metrics_per_subtask() {
+    let env = StreamExecutionEnvironment::new();
+    env.set_parallelism(2);
+    let out = env
+        .from_collection((0..1_000u64).collect::<Vec<_>>())
+        .map(|x| x + 1)
+        .uid("first")
+        .filter(|x| x % 2 == 0)
+        .map(|x| x * 10)
+        .uid("second")
+        .collect_vec();
+    let result = env.execute("two maps").unwrap();
+    assert_eq!(out.take().len(), 500);
+    // Summed by name, as the job result always showed them...
+    assert_eq!(result.counter("Map.numRecordsIn"), 1_500);
+    // ...and each operator's own, per subtask, by uid.
+    let records_in = |uid: &str| -> Vec<u64> {
+        let mut per_subtask: Vec<(u32, u64)> = result
+            .operator_metrics
+            .iter()
+            .filter(|m| m.uid == uid && m.metric == "numRecordsIn")
+            .map(|m| (m.subtask, m.value))
+            .collect();
+        per_subtask.sort();
+        per_subtask.into_iter().map(|(_, v)| v).collect()
+    };
+    let first = records_in("first");
+    let second = records_in("second");
+    assert_eq!(first.len(), 2, "{:?}", result.operator_metrics);
+    assert_eq!(first.iter().sum::<u64>(), 1_000);
+    assert_eq!(second.iter().sum::<u64>(), 500);
+    assert!(result
+        .operator_metrics
+        .iter()
+        .all(|m| m.name == "Map" || m.uid != "first"));
+}

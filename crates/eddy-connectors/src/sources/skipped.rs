@@ -65,7 +65,7 @@ impl SkippedLines {
     /// and subtask for the summary.
     pub fn open(&self, ctx: &OperatorContext) {
         let mut s = self.lock();
-        let counter = ctx.counter(&format!("{}.{SKIPPED_COUNTER}", ctx.name));
+        let counter = ctx.metric(SKIPPED_COUNTER);
         counter.fetch_add(s.count, Ordering::Relaxed);
         s.counter = Some(counter);
         s.operator = if ctx.parallelism > 1 {

@@ -468,7 +468,7 @@ where
         }
         self.backend = Some(backend);
         self.clock = Some(ctx.clock.clone());
-        self.late_dropped = Some(ctx.counter(&format!("{}.numLateRecordsDropped", ctx.name)));
+        self.late_dropped = Some(ctx.metric("numLateRecordsDropped"));
         Ok(())
     }
 

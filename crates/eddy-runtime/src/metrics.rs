@@ -1,0 +1,114 @@
+//! The metrics registry: counters scoped as Flink scopes them.
+//!
+//! A job has two kinds of counters:
+//!
+//! - **job scope**: `numRestarts`, `numberOfCompletedCheckpoints`, the checkpoint
+//!   figures, and user counters (`env.counter(name)`);
+//! - **operator scope**: `numRecordsIn`, `numRecordsOut`, `numLateRecordsDropped`,
+//!   `numRecordsInErrors`, ... per operator **identity** (its uid) and subtask,
+//!   so two operators with the same name never share a counter.
+//!
+//! [`Counters::values`] also shows every operator metric summed over subtasks under
+//! `<operator name>.<metric>` (summed over operators that share a name), the form
+//! the job result has always had; [`Counters::operator_metrics`] gives each
+//! operator subtask's own value, for the REST API and the metrics reporters.
+//!
+//! ```
+//! use std::sync::atomic::Ordering;
+//! use eddy_runtime::Counters;
+//! let counters = Counters::default();
+//! counters.operator_metric("map-1", "Map", 0, "numRecordsIn").fetch_add(3, Ordering::Relaxed);
+//! counters.operator_metric("map-2", "Map", 0, "numRecordsIn").fetch_add(4, Ordering::Relaxed);
+//! assert_eq!(counters.values()["Map.numRecordsIn"], 7);
+//! let scoped = counters.operator_metrics();
+//! assert_eq!((scoped[0].uid.as_str(), scoped[0].value), ("map-1", 3));
+//! assert_eq!((scoped[1].uid.as_str(), scoped[1].value), ("map-2", 4));
+//! ```
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// Where an operator metric lives: operator uid, subtask, metric name.
+type OperatorKey = (String, u32, String);
+/// An operator metric: the operator's name beside the counter.
+type NamedCounter = (String, Arc<AtomicU64>);
+
+/// The counters of a job, job-scoped and operator-scoped; see the module docs.
+#[derive(Clone, Debug, Default)]
+pub struct Counters {
+    job: Arc<Mutex<BTreeMap<String, Arc<AtomicU64>>>>,
+    operators: Arc<Mutex<BTreeMap<OperatorKey, NamedCounter>>>,
+}
+
+/// One operator subtask's metric.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OperatorMetric {
+    /// The operator's uid (its identity in the job).
+    pub uid: String,
+    /// The operator's name.
+    pub name: String,
+    /// The subtask index.
+    pub subtask: u32,
+    /// The metric, e.g. `numRecordsIn`.
+    pub metric: String,
+    /// Its current value.
+    pub value: u64,
+}
+
+impl Counters {
+    /// The job-scoped counter called `name`, created at zero on first use.
+    pub fn counter(&self, name: &str) -> Arc<AtomicU64> {
+        let mut map = self.job.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(name.to_string())
+            .or_insert_with(|| Arc::new(AtomicU64::new(0)))
+            .clone()
+    }
+
+    /// The counter `metric` of subtask `subtask` of the operator `uid` (named
+    /// `name`), created at zero on first use.
+    pub fn operator_metric(
+        &self,
+        uid: &str,
+        name: &str,
+        subtask: u32,
+        metric: &str,
+    ) -> Arc<AtomicU64> {
+        let mut map = self.operators.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry((uid.to_string(), subtask, metric.to_string()))
+            .or_insert_with(|| (name.to_string(), Arc::new(AtomicU64::new(0))))
+            .1
+            .clone()
+    }
+
+    /// Every operator subtask's metrics, by uid, subtask and metric.
+    pub fn operator_metrics(&self) -> Vec<OperatorMetric> {
+        let map = self.operators.lock().unwrap_or_else(|p| p.into_inner());
+        map.iter()
+            .map(|((uid, subtask, metric), (name, value))| OperatorMetric {
+                uid: uid.clone(),
+                name: name.clone(),
+                subtask: *subtask,
+                metric: metric.clone(),
+                value: value.load(Ordering::Relaxed),
+            })
+            .collect()
+    }
+
+    /// The job counters and every operator metric summed under
+    /// `<operator name>.<metric>`.
+    pub fn values(&self) -> BTreeMap<String, u64> {
+        let mut values: BTreeMap<String, u64> = {
+            let map = self.job.lock().unwrap_or_else(|p| p.into_inner());
+            map.iter()
+                .map(|(k, v)| (k.clone(), v.load(Ordering::Relaxed)))
+                .collect()
+        };
+        for metric in self.operator_metrics() {
+            *values
+                .entry(format!("{}.{}", metric.name, metric.metric))
+                .or_default() += metric.value;
+        }
+        values
+    }
+}
