@@ -21,9 +21,16 @@
 //!
 //! With checkpointing on, the MiniCluster's coordinator triggers checkpoints at the
 //! sources; barriers flow with the data, input gates align them, every task
-//! snapshots its chain and acknowledges, and the coordinator writes the checkpoint
-//! ([`checkpoint`]) and notifies completion, the commit point of two-phase-commit
-//! sinks. A failed task restarts the job from the latest complete checkpoint.
+//! snapshots its chain and acknowledges, and the coordinator hands the checkpoint
+//! to a write queue off its control loop ([`checkpoint`]; failures, savepoint
+//! requests and cancellation are handled meanwhile); once written, every task is
+//! notified of the completion, the commit point of two-phase-commit sinks. A failed
+//! task restarts the job from the latest complete checkpoint. Every start of a job
+//! is a run with its own job id and checkpoint directory
+//! ([`checkpoint::runs`], what `-s latest` resumes).
+//!
+//! Counters live in the [`metrics`] registry: job-scoped, and per operator uid and
+//! subtask.
 //!
 //! The [`protocol`] module holds the plain-data messages of the JobMaster /
 //! TaskExecutor split (deploy, trigger, acknowledge with state handles, complete,
