@@ -137,3 +137,64 @@ fn set_checks_values_and_warns_about_keys_nothing_reads() {
         "{all}"
     );
 }
+
+#[test]
+fn latest_never_takes_another_script_writing_a_table_of_the_same_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("in.csv"), "a,1\nb,2\n").unwrap();
+    let job = |query: &str, out: &str| {
+        let script = tmp.path().join(format!("{out}.sql"));
+        std::fs::write(
+            &script,
+            format!(
+                "CREATE TABLE t (k STRING, v INT) WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'csv');\n\
+                 CREATE TABLE o (k STRING, v INT) WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'csv');\n\
+                 INSERT INTO o {query};\n",
+                tmp.path().join("in.csv").display(),
+                tmp.path().join(out).display()
+            ),
+        )
+        .unwrap();
+        script
+    };
+    let checkpoints = format!(
+        "execution.checkpointing.dir={}",
+        tmp.path().join("ck").display()
+    );
+    let args = [
+        "-D",
+        "execution.checkpointing.interval=100ms",
+        "-D",
+        &checkpoints,
+    ];
+    // Script 1 (job 'insert-into_o') finishes.
+    let out = run(
+        &job("SELECT k, v FROM t", "o1"),
+        &args,
+        Duration::from_secs(60),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Script 2 writes a table of the same name with other operators: its
+    // `-s latest` is not script 1's finished run.
+    let mut resume = args.to_vec();
+    resume.extend(["-s", "latest"]);
+    let out = run(
+        &job("SELECT k, v * 10 FROM t WHERE v > 1", "o2"),
+        &resume,
+        Duration::from_secs(60),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("starting from the beginning"), "{stderr}");
+    let mut lines = Vec::new();
+    for entry in std::fs::read_dir(tmp.path().join("o2")).unwrap().flatten() {
+        if !entry.file_name().to_string_lossy().starts_with('.') {
+            lines.push(std::fs::read_to_string(entry.path()).unwrap());
+        }
+    }
+    assert_eq!(lines.concat(), "b,20\n");
+}

@@ -322,6 +322,7 @@ impl MiniCluster {
                 job: spec.graph.name.clone(),
                 job_id: job_id.to_string(),
                 lineage: identity.lineage.clone(),
+                shape: job_shape(&spec),
                 started: now_millis(),
                 restored_from: restore.path.clone(),
                 status: RunStatus::Running,
@@ -379,6 +380,11 @@ impl MiniCluster {
 /// The stack of the threads that run tasks.
 const TASK_STACK: usize = 64 << 20;
 
+/// The shape of a job: a checksum of its operator uids.
+fn job_shape(spec: &JobSpec) -> String {
+    runs::shape(spec.graph.vertices.iter().map(|v| v.uid.as_str()))
+}
+
 /// Warns once per process about each configuration key eddy does not read.
 fn warn_unknown_keys(config: &Config) {
     static WARNED: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
@@ -418,7 +424,7 @@ fn resolve_restore(
                 message: "'-s latest' needs execution.checkpointing.dir (and an interval)".into(),
             });
         };
-        let latest = runs::resolve_latest(dir, &spec.graph.name)?;
+        let latest = runs::resolve_latest(dir, &spec.graph.name, &job_shape(spec))?;
         for message in latest.messages {
             shared.say(message);
         }

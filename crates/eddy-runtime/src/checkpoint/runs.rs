@@ -7,7 +7,9 @@
 //! directory, and pruning never deletes a run's own checkpoints in favour of
 //! another's.
 //!
-//! `-s latest` ([`resolve_latest`]) takes the **newest run** of the job's name:
+//! `-s latest` ([`resolve_latest`]) takes the **newest run** of the job's name
+//! and shape (its operator uids: SQL jobs named after the same table but made of
+//! other operators are other jobs):
 //!
 //! 1. if that run finished, there is nothing to resume (an error, never a silent
 //!    replay of a finished run's last checkpoint);
@@ -56,6 +58,11 @@ pub struct RunRecord {
     pub job_id: String,
     /// The lineage: the short id of the run that started from scratch.
     pub lineage: String,
+    /// The job's shape: a checksum of its operator uids. Two jobs that share a
+    /// name (SQL jobs are named after the table they write) but not their
+    /// operators are different jobs; `-s latest` never mixes them up.
+    #[serde(default)]
+    pub shape: String,
     /// When the run started (wall-clock milliseconds).
     pub started: i64,
     /// The checkpoint or savepoint the run was restored from.
@@ -82,8 +89,16 @@ pub fn write_record(base: &Path, record: &RunRecord) -> Result<()> {
     fs::rename(&tmp, &target).map_err(|e| Error::io(&target, e))
 }
 
-/// Every readable run record under `base` for the job named `job`, newest first.
-pub fn runs_of(base: &Path, job: &str) -> Vec<RunRecord> {
+/// The shape of a job with these operator uids (see [`RunRecord::shape`]).
+pub fn shape<'a>(uids: impl IntoIterator<Item = &'a str>) -> String {
+    let mut uids: Vec<&str> = uids.into_iter().collect();
+    uids.sort_unstable();
+    format!("{:08x}", crc32fast::hash(uids.join("\n").as_bytes()))
+}
+
+/// Every readable run record under `base` of the job named `job` with the given
+/// shape, newest first.
+pub fn runs_of(base: &Path, job: &str, shape: &str) -> Vec<RunRecord> {
     let mut runs: Vec<RunRecord> = fs::read_dir(base)
         .into_iter()
         .flatten()
@@ -92,7 +107,7 @@ pub fn runs_of(base: &Path, job: &str) -> Vec<RunRecord> {
             let bytes = fs::read(entry.path().join(RUN_FILE)).ok()?;
             serde_json::from_slice::<RunRecord>(&bytes).ok()
         })
-        .filter(|r| r.job == job)
+        .filter(|r| r.job == job && (r.shape.is_empty() || r.shape == shape))
         .collect();
     runs.sort_by(|a, b| (b.started, &b.job_id).cmp(&(a.started, &a.job_id)));
     runs
@@ -110,9 +125,10 @@ pub struct Latest {
     pub messages: Vec<String>,
 }
 
-/// Resolves `-s latest` for the job named `job` under `base`; see the module docs.
-pub fn resolve_latest(base: &Path, job: &str) -> Result<Latest> {
-    let runs = runs_of(base, job);
+/// Resolves `-s latest` for the job named `job` of shape `shape` under `base`;
+/// see the module docs.
+pub fn resolve_latest(base: &Path, job: &str, shape: &str) -> Result<Latest> {
+    let runs = runs_of(base, job, shape);
     let mut latest = Latest::default();
     let Some(newest) = runs.first() else {
         return Ok(latest);
@@ -183,7 +199,7 @@ pub fn resolve_latest(base: &Path, job: &str) -> Result<Latest> {
 /// Deletes the runs of `record`'s job and lineage that started before it: once a
 /// run holds complete checkpoints of its own, theirs are never resumed again.
 pub fn retire_ancestors(base: &Path, record: &RunRecord) {
-    for run in runs_of(base, &record.job) {
+    for run in runs_of(base, &record.job, &record.shape) {
         let older = (run.started, &run.job_id) < (record.started, &record.job_id);
         if older && run.lineage == record.lineage && run.job_id != record.job_id {
             let _ = fs::remove_dir_all(base.join(&run.job_id));
@@ -201,6 +217,7 @@ mod tests {
             job: "job".into(),
             job_id: job_id.into(),
             lineage: "l1".into(),
+            shape: "s1".into(),
             started,
             restored_from: from,
             status,
@@ -226,15 +243,22 @@ mod tests {
         write_record(base, &record("a", 1, None, RunStatus::Finished)).unwrap();
         checkpoint(base, "a", 39);
         write_record(base, &record("b", 2, None, RunStatus::Running)).unwrap();
-        let latest = resolve_latest(base, "job").unwrap();
+        let latest = resolve_latest(base, "job", "s1").unwrap();
         assert!(latest.checkpoint.is_none(), "never the finished run's");
         assert_eq!(latest.lineage.as_deref(), Some("l1"));
         // Only the finished run: nothing to resume, said as an error.
         fs::remove_dir_all(base.join("b")).unwrap();
-        let err = resolve_latest(base, "job").unwrap_err().to_string();
+        let err = resolve_latest(base, "job", "s1").unwrap_err().to_string();
         assert!(err.contains("nothing to resume"), "{err}");
-        // Another job's runs are not looked at.
-        assert!(resolve_latest(base, "other").unwrap().lineage.is_none());
+        // Another job's runs are not looked at, nor those of a job that has the
+        // same name but other operators.
+        assert!(resolve_latest(base, "other", "s1")
+            .unwrap()
+            .lineage
+            .is_none());
+        assert!(resolve_latest(base, "job", "s2").unwrap().lineage.is_none());
+        assert_eq!(shape(["b", "a"]), shape(["a", "b"]));
+        assert_ne!(shape(["a"]), shape(["a", "b"]));
     }
 
     #[test]
@@ -251,7 +275,7 @@ mod tests {
             &record("b", 2, Some(from.clone()), RunStatus::Running),
         )
         .unwrap();
-        let latest = resolve_latest(base, "job").unwrap();
+        let latest = resolve_latest(base, "job", "s1").unwrap();
         assert_eq!(
             latest.checkpoint.as_ref().unwrap().1.id,
             2,
@@ -259,7 +283,7 @@ mod tests {
         );
         // Corrupt a/chk-2: a's older checkpoint 1 is next.
         fs::write(from.join("_metadata"), b"junk").unwrap();
-        let latest = resolve_latest(base, "job").unwrap();
+        let latest = resolve_latest(base, "job", "s1").unwrap();
         assert_eq!(latest.checkpoint.as_ref().unwrap().1.id, 1);
         assert!(latest.messages.iter().any(|m| m.contains("chk-2")));
         // Once b has checkpoints of its own, its ancestors are retired.
@@ -267,7 +291,7 @@ mod tests {
         retire_ancestors(base, &record("b", 2, Some(from), RunStatus::Running));
         assert!(!base.join("a").exists());
         assert_eq!(
-            resolve_latest(base, "job")
+            resolve_latest(base, "job", "s1")
                 .unwrap()
                 .checkpoint
                 .unwrap()
