@@ -26,9 +26,25 @@ use serde::{Deserialize, Serialize};
 
 use crate::graph::VertexId;
 
-/// The id of one run of a job: 128 random bits, shown as 32 hex digits.
+/// The id of one run of a job: 128 random bits, shown (and serialized) as 32 hex
+/// digits, as Flink shows job ids.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
 pub struct JobId(u128);
+
+impl From<JobId> for String {
+    fn from(id: JobId) -> String {
+        id.to_string()
+    }
+}
+
+impl TryFrom<String> for JobId {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        text.parse()
+    }
+}
 
 impl JobId {
     /// A new random id, unique across processes and calls.
@@ -186,6 +202,15 @@ impl FromStr for ExecutionAttemptId {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn job_ids_serialize_as_their_hex_text() {
+        let id = JobId::generate();
+        let json = serde_json::to_string(&id).unwrap();
+        assert_eq!(json, format!("\"{id}\""));
+        assert_eq!(serde_json::from_str::<JobId>(&json).unwrap(), id);
+        assert!(serde_json::from_str::<JobId>("\"xyz\"").is_err());
+    }
 
     #[test]
     fn ids_round_trip_through_text_and_serde() {
