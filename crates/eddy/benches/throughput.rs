@@ -8,7 +8,9 @@
 //! Each case runs in its own process so its peak memory (VmHWM) is its own:
 //! (a) generator → map → filter → discard; (b) generator → key_by → 10 s tumbling
 //! event-time window count over 10,000 keys; (c) generator → key_by → running reduce
-//! over 10,000 keys; (d) wordcount over a generated text file of 500 MB.
+//! over 10,000 keys; (d) wordcount over a generated text file of 500 MB; (s) running
+//! reduce over 1 M keys with a checkpoint every second, and (s0) the same without
+//! checkpoints, so the two peak memories compare at the same key count.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -43,7 +45,7 @@ fn main() {
     }
     let quick = args.iter().any(|a| a == "--quick");
     let scale = if quick { 10 } else { 1 };
-    let cases: [(&str, &str, u64); 8] = [
+    let cases: [(&str, &str, u64); 9] = [
         ("a", "map -> filter (stateless)", 200_000_000 / scale),
         (
             "b",
@@ -57,6 +59,11 @@ fn main() {
             "d",
             "wordcount (words) over a text file",
             if quick { 50 } else { 500 },
+        ),
+        (
+            "s0",
+            "reduce over 1 M keys, no checkpoints",
+            30_000_000 / scale,
         ),
         (
             "s",
@@ -74,7 +81,7 @@ fn main() {
         "case", "p", "records", "seconds", "M rec/s", "peak MiB"
     );
     for (case, label, n) in cases {
-        let parallelisms: &[u32] = if case == "s" || case == "r" {
+        let parallelisms: &[u32] = if matches!(case, "s" | "s0" | "r") {
             &[1]
         } else {
             &[1, 2]
@@ -201,19 +208,24 @@ fn run_case(case: &str, p: u32, n: u64) -> Result<()> {
             let _ = std::fs::remove_dir_all(dir);
             (n, result.net_runtime)
         }
-        "c" | "c-ck" | "s" => {
+        "c" | "c-ck" | "s" | "s0" => {
             let env = env(p);
             let dir = checkpoint_dir(case);
-            if case != "c" {
+            let checkpointed = matches!(case, "c-ck" | "s");
+            if checkpointed {
                 with_checkpoints(&env, &dir);
             }
-            let keys = if case == "s" { 1_000_000 } else { KEYS };
+            let keys = if matches!(case, "s" | "s0") {
+                1_000_000
+            } else {
+                KEYS
+            };
             env.from_generator(Some(n), move |i| ((i % keys, i), None))
                 .key_by(|r: &(u64, u64)| r.0)
                 .reduce(|a, b| (a.0, a.1.wrapping_add(b.1)))
                 .discard();
             let result = env.execute("bench-c")?;
-            if case != "c" {
+            if checkpointed {
                 extra = checkpoint_figures(&result);
             }
             let _ = std::fs::remove_dir_all(dir);
