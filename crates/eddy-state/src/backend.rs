@@ -13,19 +13,21 @@ use crate::table::{AnyTable, StateTable};
 use crate::ttl::StateTtlConfig;
 
 /// What a key must offer: hashing to a key group, equality, and serialization for
-/// snapshots.
-pub trait Key: Hash + Eq + Clone + Send + Serialize + DeserializeOwned + 'static {}
-impl<T: Hash + Eq + Clone + Send + Serialize + DeserializeOwned + 'static> Key for T {}
+/// snapshots (`Sync`: a snapshot reads the state it shares with the live table from
+/// the checkpoint writer's thread).
+pub trait Key: Hash + Eq + Clone + Send + Sync + Serialize + DeserializeOwned + 'static {}
+impl<T: Hash + Eq + Clone + Send + Sync + Serialize + DeserializeOwned + 'static> Key for T {}
 
 /// What a namespace must offer (`()` for plain keyed state, a window for window
 /// contents).
-pub trait Namespace: Eq + Clone + Send + Serialize + DeserializeOwned + 'static {}
-impl<T: Eq + Clone + Send + Serialize + DeserializeOwned + 'static> Namespace for T {}
+pub trait Namespace: Eq + Clone + Send + Sync + Serialize + DeserializeOwned + 'static {}
+impl<T: Eq + Clone + Send + Sync + Serialize + DeserializeOwned + 'static> Namespace for T {}
 
-/// What a stored value must offer (`Clone` lets a snapshot copy state and
-/// serialize the copy off the processing thread).
-pub trait StateData: Clone + Send + Serialize + DeserializeOwned + 'static {}
-impl<T: Clone + Send + Serialize + DeserializeOwned + 'static> StateData for T {}
+/// What a stored value must offer. A snapshot shares the state with the live table
+/// and serializes it on the checkpoint writer's thread (`Sync`); `Clone` lets the
+/// live table copy a value it must change while a snapshot still reads it.
+pub trait StateData: Clone + Send + Sync + Serialize + DeserializeOwned + 'static {}
+impl<T: Clone + Send + Sync + Serialize + DeserializeOwned + 'static> StateData for T {}
 
 struct Registered<K> {
     name: String,
@@ -166,43 +168,33 @@ impl<K: Key> KeyedStateBackend<K> {
         self.states.iter().map(|s| s.table.entry_count()).sum()
     }
 
-    /// Serializes every state, key group by key group. Expired TTL entries are
-    /// dropped first.
+    /// Serializes every state, key group by key group (entries expired by TTL are
+    /// left out): [`KeyedStateBackend::snapshot_deferred`], finished at once.
     pub fn snapshot(&mut self) -> Result<KeyedStateSnapshot> {
-        let now = self.clock.now_millis();
-        let mut states = Vec::with_capacity(self.states.len());
-        for registered in &mut self.states {
-            registered.table.purge_expired(now);
-            let mut groups = Vec::with_capacity(self.range.len());
-            for kg in self.range.iter() {
-                groups.push(KeyGroupStateBytes {
-                    key_group: kg,
-                    bytes: registered.table.snapshot_group(kg)?,
-                });
-            }
-            states.push((registered.name.clone(), groups));
-        }
-        states.extend(self.pending.iter().cloned());
-        Ok(KeyedStateSnapshot {
-            max_parallelism: self.max_parallelism,
-            states,
-        })
+        self.snapshot_deferred().finish()
     }
 
-    /// Copies every state and returns a snapshot whose serialization runs later,
-    /// off the processing thread ([`DeferredKeyedSnapshot::finish`]). Only the copy
-    /// (and dropping expired TTL entries) happens now.
+    /// Takes a snapshot whose serialization runs later, off the processing thread
+    /// ([`DeferredKeyedSnapshot::finish`]), while processing goes on.
+    ///
+    /// Nothing is copied now: each state's chunks (a key group's hash buckets) are
+    /// shared with the snapshot, which costs one reference count per chunk. The
+    /// first write to a chunk the snapshot still shares has that chunk encoded for
+    /// the snapshot first, so the snapshot holds the state exactly as it was here,
+    /// and no entry is ever held twice. Entries expired by TTL at this time are left
+    /// out of the snapshot and dropped from the live state as their chunks are next
+    /// used.
     pub fn snapshot_deferred(&mut self) -> DeferredKeyedSnapshot {
         let now = self.clock.now_millis();
-        let mut copies = Vec::with_capacity(self.states.len());
-        for registered in &mut self.states {
-            registered.table.purge_expired(now);
-            copies.push((registered.name.clone(), registered.table.copy()));
-        }
+        let versions = self
+            .states
+            .iter_mut()
+            .map(|registered| (registered.name.clone(), registered.table.snapshot(now)))
+            .collect();
         DeferredKeyedSnapshot::new(
             self.max_parallelism,
             self.range,
-            copies,
+            versions,
             self.pending.clone(),
         )
     }

@@ -25,6 +25,7 @@
 
 mod backend;
 mod descriptor;
+mod frozen;
 mod handles;
 mod operator_state;
 mod slots;

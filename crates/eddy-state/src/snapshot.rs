@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use eddy_core::{KeyGroup, KeyGroupRange, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::table::TableCopy;
+use crate::table::TableVersion;
 
 /// The serialized entries of one state in one key group.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,12 +39,14 @@ impl KeyedStateSnapshot {
 struct DeferredParts {
     max_parallelism: u32,
     range: KeyGroupRange,
-    copies: Vec<(String, Box<dyn TableCopy>)>,
+    versions: Vec<(String, Box<dyn TableVersion>)>,
     pending: Vec<(String, Vec<KeyGroupStateBytes>)>,
 }
 
-/// A keyed state snapshot whose entries were copied but not yet serialized; call
+/// A keyed state snapshot taken but not yet serialized: it shares the state as it
+/// was at the barrier with the live backend (copy-on-write, chunk by chunk); call
 /// [`DeferredKeyedSnapshot::finish`] (once, on any thread) to get the bytes.
+/// Dropping it unfinished releases the shared state.
 #[derive(Clone)]
 pub struct DeferredKeyedSnapshot {
     parts: Arc<Mutex<Option<DeferredParts>>>,
@@ -68,20 +70,20 @@ impl DeferredKeyedSnapshot {
     pub(crate) fn new(
         max_parallelism: u32,
         range: KeyGroupRange,
-        copies: Vec<(String, Box<dyn TableCopy>)>,
+        versions: Vec<(String, Box<dyn TableVersion>)>,
         pending: Vec<(String, Vec<KeyGroupStateBytes>)>,
     ) -> Self {
         DeferredKeyedSnapshot {
             parts: Arc::new(Mutex::new(Some(DeferredParts {
                 max_parallelism,
                 range,
-                copies,
+                versions,
                 pending,
             }))),
         }
     }
 
-    /// Serializes the copied state, key group by key group.
+    /// Serializes the state as it was at the barrier, key group by key group.
     pub fn finish(&self) -> Result<KeyedStateSnapshot> {
         let parts = self
             .parts
@@ -89,13 +91,13 @@ impl DeferredKeyedSnapshot {
             .unwrap_or_else(|p| p.into_inner())
             .take()
             .ok_or_else(|| eddy_core::Error::state("a deferred snapshot was finished twice"))?;
-        let mut states = Vec::with_capacity(parts.copies.len() + parts.pending.len());
-        for (name, copy) in parts.copies {
+        let mut states = Vec::with_capacity(parts.versions.len() + parts.pending.len());
+        for (name, version) in parts.versions {
             let mut groups = Vec::with_capacity(parts.range.len());
             for kg in parts.range.iter() {
                 groups.push(KeyGroupStateBytes {
                     key_group: kg,
-                    bytes: copy.serialize(kg)?,
+                    bytes: version.serialize(kg)?,
                 });
             }
             states.push((name, groups));

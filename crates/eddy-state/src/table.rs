@@ -1,14 +1,24 @@
 //! One registered state's entries: per key group, per key, per namespace.
+//!
+//! A table is split into chunks, one per key group and hash bucket (about
+//! [`TARGET_CHUNKS`] per table), each a hash map held in an `Arc`. A snapshot shares
+//! the chunks instead of copying them ([`FrozenTable`]); a write to a chunk that a
+//! snapshot still shares first has the snapshot encode that chunk, then writes it
+//! in place, so the barrier costs one `Arc` clone per chunk and a write after it at
+//! most the encoding of one small chunk. Copy-on-write in the manner of Flink's
+//! `CopyOnWriteStateMap`, at the granularity of chunks rather than entries.
 
 use std::any::Any;
 use std::collections::HashMap;
-use std::hash::BuildHasherDefault;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::{Arc, Weak};
 
 use eddy_core::key_group::StableHasher;
 use eddy_core::{KeyGroup, KeyGroupRange};
 use serde::{de::DeserializeOwned, Serialize};
 
 use crate::backend::{Key, Namespace, StateData};
+use crate::frozen::FrozenTable;
 use crate::slots::Slots;
 use crate::ttl::{StateTtlConfig, TtlUpdateType, TtlVisibility};
 use eddy_core::{Error, Result};
@@ -25,33 +35,110 @@ pub(crate) struct Entry<S> {
 /// The namespaces of one key; few per key (a handful of open windows), so a vector.
 pub(crate) type Namespaces<N, S> = Slots<(N, Entry<S>)>;
 
-/// The entries of one state, split by key group.
+/// The keys of one chunk (a key group's hash bucket).
+pub(crate) type ChunkMap<K, N, S> = FastMap<K, Namespaces<N, S>>;
+
+/// A chunk, shared with the snapshots taken since it was last written.
+pub(crate) type Chunk<K, N, S> = Arc<ChunkMap<K, N, S>>;
+
+/// About how many chunks a table is split into: enough that one chunk is a small
+/// part of the state (the most a write after a barrier encodes), few enough that
+/// sharing them all at a barrier is quick.
+pub(crate) const TARGET_CHUNKS: usize = 4096;
+
+/// At most this many bits of hash bucket per key group.
+const MAX_BUCKET_BITS: u32 = 8;
+
+/// The bits of a key's hash that pick its bucket: clear of the low bits that index a
+/// hash map's slots and of the top seven bits it keeps as tags.
+const BUCKET_SHIFT: u32 = 40;
+
+/// The entries of one state, split by key group and hash bucket.
 pub(crate) struct StateTable<K, N, S> {
     range: KeyGroupRange,
-    groups: Vec<FastMap<K, Namespaces<N, S>>>,
+    /// Each key group has `1 << bucket_bits` chunks.
+    bucket_bits: u32,
+    chunks: Vec<Chunk<K, N, S>>,
     pub ttl: Option<StateTtlConfig>,
-    /// The previous snapshot copy's allocation, returned after serialization and
-    /// reused by the next copy (no fresh pages to fault in at the barrier).
-    spare: Spare<K, N, S>,
+    /// Snapshots that may still share chunks with this table.
+    snapshots: Vec<Weak<FrozenTable<K, N, S>>>,
+    /// TTL tables: the processing time of the last snapshot, and the chunks that
+    /// still have to drop the entries expired then before they are next used (the
+    /// cleanup a snapshot does, spread over the accesses that follow it).
+    purge_time: i64,
+    purge_due: Vec<bool>,
 }
-
-type Groups<K, N, S> = Vec<FastMap<K, Namespaces<N, S>>>;
-type Spare<K, N, S> = std::sync::Arc<std::sync::Mutex<Option<Groups<K, N, S>>>>;
 
 impl<K: Key, N: Namespace, S: StateData> StateTable<K, N, S> {
     pub fn new(range: KeyGroupRange, ttl: Option<StateTtlConfig>) -> Self {
+        let groups = range.len().max(1);
+        let per_group = (TARGET_CHUNKS / groups).max(1);
+        let bucket_bits = per_group.ilog2().min(MAX_BUCKET_BITS);
+        let count = range.len() << bucket_bits;
+        // Every chunk starts as the same empty map; the first write gives it its own.
+        let empty: Chunk<K, N, S> = Arc::default();
         StateTable {
             range,
-            groups: (0..range.len()).map(|_| FastMap::default()).collect(),
+            bucket_bits,
+            chunks: vec![empty; count],
             ttl,
-            spare: Default::default(),
+            snapshots: Vec::new(),
+            purge_time: 0,
+            purge_due: if ttl.is_some() {
+                vec![false; count]
+            } else {
+                Vec::new()
+            },
         }
     }
 
+    /// The index of the chunk of `key` in `key_group`.
     #[inline]
-    fn group_mut(&mut self, key_group: KeyGroup) -> &mut FastMap<K, Namespaces<N, S>> {
-        let index = (key_group - self.range.start) as usize;
-        &mut self.groups[index]
+    fn chunk_index(&self, key_group: KeyGroup, key: &K) -> usize {
+        let group = (key_group - self.range.start) as usize;
+        if self.bucket_bits == 0 {
+            return group;
+        }
+        let mut hasher = StableHasher::default();
+        key.hash(&mut hasher);
+        let bucket = (hasher.finish() >> BUCKET_SHIFT) as usize & ((1 << self.bucket_bits) - 1);
+        (group << self.bucket_bits) | bucket
+    }
+
+    /// The chunk of `key` in `key_group`, for reading and writing: released by the
+    /// snapshots that share it, and cleaned of the entries a snapshot found expired.
+    #[inline]
+    fn chunk_mut(&mut self, key_group: KeyGroup, key: &K) -> &mut ChunkMap<K, N, S> {
+        let index = self.chunk_index(key_group, key);
+        self.chunk_at(index)
+    }
+
+    fn chunk_at(&mut self, index: usize) -> &mut ChunkMap<K, N, S> {
+        if Arc::strong_count(&self.chunks[index]) != 1 {
+            self.release(index);
+        }
+        let due = self.purge_due.get_mut(index).is_some_and(std::mem::take);
+        let (ttl, purge_time) = (self.ttl, self.purge_time);
+        // Unique after the release (one snapshot's share or the shared empty map
+        // otherwise: copying that is cheap).
+        let chunk = Arc::make_mut(&mut self.chunks[index]);
+        if let (true, Some(ttl)) = (due, ttl) {
+            purge(chunk, ttl, purge_time);
+        }
+        chunk
+    }
+
+    /// Has every snapshot that shares chunk `index` encode it.
+    #[cold]
+    fn release(&mut self, index: usize) {
+        let live = &self.chunks[index];
+        self.snapshots.retain(|snapshot| match snapshot.upgrade() {
+            Some(frozen) => {
+                frozen.release(index, live);
+                true
+            }
+            None => false,
+        });
     }
 
     /// The entry of (key, namespace), applying TTL: an expired entry is removed and
@@ -59,7 +146,7 @@ impl<K: Key, N: Namespace, S: StateData> StateTable<K, N, S> {
     /// the update type asks for that.
     pub fn get_mut(&mut self, kg: KeyGroup, key: &K, ns: &N, now: i64) -> Option<&mut S> {
         let ttl = self.ttl;
-        let group = self.group_mut(kg);
+        let group = self.chunk_mut(kg, key);
         if let Some(ttl) = ttl {
             let namespaces = group.get_mut(key)?;
             let position = namespaces.iter().position(|(n, _)| n == ns)?;
@@ -94,7 +181,7 @@ impl<K: Key, N: Namespace, S: StateData> StateTable<K, N, S> {
         init: impl FnOnce() -> S,
     ) -> &mut S {
         let ttl = self.ttl;
-        let group = self.group_mut(kg);
+        let group = self.chunk_mut(kg, key);
         if !group.contains_key(key) {
             group.insert(key.clone(), Slots::default());
         }
@@ -135,7 +222,7 @@ impl<K: Key, N: Namespace, S: StateData> StateTable<K, N, S> {
         f: impl FnOnce(Option<S>) -> S,
     ) {
         let ttl = self.ttl;
-        let group = self.group_mut(kg);
+        let group = self.chunk_mut(kg, key);
         if let Some(namespaces) = group.get_mut(key) {
             if let Some(position) = namespaces.iter().position(|(n, _)| n == ns) {
                 let (n, entry) = namespaces.swap_remove(position);
@@ -186,7 +273,7 @@ impl<K: Key, N: Namespace, S: StateData> StateTable<K, N, S> {
 
     /// Removes and returns the entry of (key, namespace), expired or not.
     pub fn remove(&mut self, kg: KeyGroup, key: &K, ns: &N) -> Option<S> {
-        let group = self.group_mut(kg);
+        let group = self.chunk_mut(kg, key);
         let namespaces = group.get_mut(key)?;
         let position = namespaces.iter().position(|(n, _)| n == ns)?;
         let (_, entry) = namespaces.swap_remove(position);
@@ -196,57 +283,62 @@ impl<K: Key, N: Namespace, S: StateData> StateTable<K, N, S> {
         Some(entry.value)
     }
 
-    /// Drops every expired entry.
-    pub fn purge_expired(&mut self, now: i64) {
-        let Some(ttl) = self.ttl else { return };
-        for group in &mut self.groups {
-            group.retain(|_, namespaces| {
-                namespaces.retain(|(_, e)| !ttl.is_expired(e.last_access, now));
-                !namespaces.is_empty()
-            });
-        }
+    /// The number of (key, namespace) entries (not counting those a snapshot found
+    /// expired and that are yet to be dropped).
+    pub fn len(&self) -> usize {
+        let ttl = self.ttl;
+        self.chunks
+            .iter()
+            .enumerate()
+            .map(|(index, chunk)| match ttl {
+                Some(ttl) if self.purge_due.get(index).copied().unwrap_or(false) => chunk
+                    .values()
+                    .flat_map(Slots::iter)
+                    .filter(|(_, e)| !ttl.is_expired(e.last_access, self.purge_time))
+                    .count(),
+                _ => chunk.values().map(Slots::len).sum(),
+            })
+            .sum()
     }
 
-    /// The number of (key, namespace) entries.
-    pub fn len(&self) -> usize {
-        self.groups
-            .iter()
-            .flat_map(|g| g.values())
-            .map(Slots::len)
-            .sum()
+    /// Shares every chunk with a new snapshot taken at processing time `now`; the
+    /// snapshot leaves out the entries expired at `now`, and the live table drops
+    /// them chunk by chunk when it next uses each chunk.
+    fn freeze(&mut self, now: i64) -> Arc<FrozenTable<K, N, S>> {
+        self.snapshots.retain(|s| s.strong_count() > 0);
+        let frozen = Arc::new(FrozenTable::new(
+            self.range,
+            self.bucket_bits,
+            self.ttl,
+            now,
+            &self.chunks,
+        ));
+        self.snapshots.push(Arc::downgrade(&frozen));
+        if self.ttl.is_some() {
+            self.purge_time = now;
+            self.purge_due.fill(true);
+        }
+        frozen
     }
 }
 
-/// A copied table, serialized off the processing thread.
-pub(crate) trait TableCopy: Send {
+/// Drops the entries of `chunk` expired at `now`.
+fn purge<K, N, S>(chunk: &mut ChunkMap<K, N, S>, ttl: StateTtlConfig, now: i64) {
+    chunk.retain(|_, namespaces| {
+        namespaces.retain(|(_, e)| !ttl.is_expired(e.last_access, now));
+        !namespaces.is_empty()
+    });
+}
+
+/// A table's version for one snapshot, serialized off the processing thread.
+pub(crate) trait TableVersion: Send {
+    /// The bytes of one key group (once per key group).
     fn serialize(&self, key_group: KeyGroup) -> Result<Vec<u8>>;
 }
 
-/// A copy of a table for one snapshot; gives its allocation back when dropped.
-struct TableSnapshot<K, N, S> {
-    table: Option<StateTable<K, N, S>>,
-    spare: Spare<K, N, S>,
-}
-
-impl<K, N, S> TableCopy for TableSnapshot<K, N, S>
-where
-    K: Key + Serialize + DeserializeOwned,
-    N: Namespace,
-    S: StateData,
-{
+impl<K: Key, N: Namespace, S: StateData> TableVersion for Arc<FrozenTable<K, N, S>> {
     fn serialize(&self, key_group: KeyGroup) -> Result<Vec<u8>> {
-        match &self.table {
-            Some(table) => table.snapshot_group(key_group),
-            None => Ok(Vec::new()),
-        }
-    }
-}
-
-impl<K, N, S> Drop for TableSnapshot<K, N, S> {
-    fn drop(&mut self) {
-        if let Some(table) = self.table.take() {
-            *self.spare.lock().unwrap_or_else(|p| p.into_inner()) = Some(table.groups);
-        }
+        FrozenTable::serialize(self, key_group)
     }
 }
 
@@ -256,11 +348,10 @@ type SnapshotRow<K, N, S> = (K, Vec<(N, S, i64)>);
 /// The type-erased face of a [`StateTable`], for snapshots and bookkeeping.
 pub(crate) trait AnyTable: Send {
     fn as_any_mut(&mut self) -> &mut dyn Any;
-    /// A copy of the entries, to serialize later on another thread.
-    fn copy(&self) -> Box<dyn TableCopy>;
-    fn snapshot_group(&self, key_group: KeyGroup) -> Result<Vec<u8>>;
+    /// The table's current version for a snapshot at processing time `now`,
+    /// serialized later on another thread while this table keeps changing.
+    fn snapshot(&mut self, now: i64) -> Box<dyn TableVersion>;
     fn restore_group(&mut self, key_group: KeyGroup, bytes: &[u8]) -> Result<()>;
-    fn purge_expired(&mut self, now: i64);
     fn entry_count(&self) -> usize;
 }
 
@@ -274,43 +365,8 @@ where
         self
     }
 
-    fn copy(&self) -> Box<dyn TableCopy> {
-        let reused = self.spare.lock().unwrap_or_else(|p| p.into_inner()).take();
-        let groups = match reused {
-            Some(mut groups) if groups.len() == self.groups.len() => {
-                for (copy, live) in groups.iter_mut().zip(&self.groups) {
-                    copy.clone_from(live);
-                }
-                groups
-            }
-            _ => self.groups.clone(),
-        };
-        Box::new(TableSnapshot {
-            table: Some(StateTable {
-                range: self.range,
-                groups,
-                ttl: self.ttl,
-                spare: Default::default(),
-            }),
-            spare: self.spare.clone(),
-        })
-    }
-
-    fn snapshot_group(&self, key_group: KeyGroup) -> Result<Vec<u8>> {
-        let index = (key_group - self.range.start) as usize;
-        let rows: Vec<SnapshotRow<&K, &N, &S>> = self.groups[index]
-            .iter()
-            .map(|(k, namespaces)| {
-                (
-                    k,
-                    namespaces
-                        .iter()
-                        .map(|(n, e)| (n, &e.value, e.last_access))
-                        .collect(),
-                )
-            })
-            .collect();
-        postcard::to_stdvec(&rows).map_err(Error::state)
+    fn snapshot(&mut self, now: i64) -> Box<dyn TableVersion> {
+        Box::new(self.freeze(now))
     }
 
     fn restore_group(&mut self, key_group: KeyGroup, bytes: &[u8]) -> Result<()> {
@@ -322,19 +378,14 @@ where
         }
         let rows: Vec<SnapshotRow<K, N, S>> = postcard::from_bytes(bytes)
             .map_err(|e| Error::state(format!("key group {key_group} cannot be decoded: {e}")))?;
-        let group = self.group_mut(key_group);
         for (key, namespaces) in rows {
             let entries = namespaces
                 .into_iter()
                 .map(|(n, value, last_access)| (n, Entry { value, last_access }))
                 .collect();
-            group.insert(key, entries);
+            self.chunk_mut(key_group, &key).insert(key, entries);
         }
         Ok(())
-    }
-
-    fn purge_expired(&mut self, now: i64) {
-        StateTable::purge_expired(self, now);
     }
 
     fn entry_count(&self) -> usize {

@@ -63,7 +63,7 @@ impl<T: Clone + Send + 'static, K: Key> KeyedStream<T, K> {
     /// A running reduce: folds each record into its key's value and emits the result.
     pub fn reduce<F>(&self, f: F) -> DataStream<T>
     where
-        T: Serialize + DeserializeOwned,
+        T: Serialize + DeserializeOwned + Sync,
         F: FnMut(T, T) -> T + Clone + Send + Sync + 'static,
     {
         let selector = self.selector.clone();

@@ -14,7 +14,7 @@
 //! ```
 
 use std::fs::{self, File};
-use std::io::Write;
+use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use eddy_core::{Error, KeyGroupRange, Result};
@@ -140,6 +140,72 @@ fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
     file.sync_all().map_err(|e| Error::io(path, e))
 }
 
+/// Writes `snapshot` into the state file `path`, framed as [`framed`] does, without
+/// holding its encoding in memory: the payload streams through a CRC to the file,
+/// then the header's CRC and length are filled in. Returns the payload's size and
+/// CRC.
+fn write_state_file(path: &Path, snapshot: &OperatorSnapshot) -> Result<(u64, u32)> {
+    let file = File::create(path).map_err(|e| Error::io(path, e))?;
+    let mut out = Crc32Writer {
+        inner: BufWriter::with_capacity(1 << 20, file),
+        crc: crc32fast::Hasher::new(),
+        len: 0,
+        error: None,
+    };
+    let mut header = [0u8; 20];
+    header[..8].copy_from_slice(STATE_MAGIC);
+    out.inner
+        .write_all(&header)
+        .map_err(|e| Error::io(path, e))?;
+    if let Err(e) = postcard::to_io(snapshot, &mut out) {
+        return Err(match out.error.take() {
+            Some(io) => Error::io(path, io),
+            None => Error::state(e),
+        });
+    }
+    let (crc, len) = (out.crc.finalize(), out.len);
+    let mut file = out
+        .inner
+        .into_inner()
+        .map_err(|e| Error::io(path, e.into_error()))?;
+    file.seek(SeekFrom::Start(8))
+        .and_then(|_| file.write_all(&crc.to_le_bytes()))
+        .and_then(|_| file.write_all(&len.to_le_bytes()))
+        .and_then(|_| file.sync_all())
+        .map_err(|e| Error::io(path, e))?;
+    Ok((len, crc))
+}
+
+/// A writer that counts and checksums what passes through it, and keeps the first
+/// I/O error (the serializer reports only that writing failed).
+struct Crc32Writer<W> {
+    inner: W,
+    crc: crc32fast::Hasher,
+    len: u64,
+    error: Option<std::io::Error>,
+}
+
+impl<W: Write> Write for Crc32Writer<W> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        match self.inner.write(bytes) {
+            Ok(n) => {
+                self.crc.update(&bytes[..n]);
+                self.len += n as u64;
+                Ok(n)
+            }
+            Err(e) => {
+                let kind = e.kind();
+                self.error.get_or_insert(e);
+                Err(kind.into())
+            }
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
 fn sync_dir(dir: &Path) {
     // Directory fsync makes the renames durable; not every filesystem supports it.
     if let Ok(d) = File::open(dir) {
@@ -153,9 +219,8 @@ pub fn write(dir: &Path, job: &str, job_id: &str, checkpoint: &CompletedCheckpoi
     fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let mut subtasks = Vec::with_capacity(checkpoint.states.len());
     for state in &checkpoint.states {
-        let payload = postcard::to_stdvec(&state.snapshot).map_err(Error::state)?;
         let file = format!("{}-{}.state", slug(&state.uid), state.subtask);
-        write_synced(&dir.join(&file), &framed(STATE_MAGIC, &payload))?;
+        let (size, crc32) = write_state_file(&dir.join(&file), &state.snapshot)?;
         subtasks.push(SubtaskEntry {
             uid: state.uid.clone(),
             subtask: state.subtask,
@@ -163,8 +228,8 @@ pub fn write(dir: &Path, job: &str, job_id: &str, checkpoint: &CompletedCheckpoi
             max_parallelism: state.max_parallelism,
             key_groups: [state.key_group_range.start, state.key_group_range.end],
             file,
-            size: payload.len() as u64,
-            crc32: crc32fast::hash(&payload),
+            size,
+            crc32,
         });
     }
     let metadata = Metadata {

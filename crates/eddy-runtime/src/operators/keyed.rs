@@ -7,7 +7,7 @@ use std::sync::Arc;
 use eddy_core::{Error, Records, Result, StreamRecord, Timestamp};
 use eddy_state::{
     AggregateFunction, AggregatingState, AggregatingStateDescriptor, Key, KeyedStateBackend,
-    ValueState, ValueStateDescriptor,
+    StateData, ValueState, ValueStateDescriptor,
 };
 
 use crate::operator::{Operator, OperatorContext, OperatorSnapshot};
@@ -249,7 +249,7 @@ impl<K, T, F> KeyedReduceOperator<K, T, F> {
 impl<K, T, F> Operator for KeyedReduceOperator<K, T, F>
 where
     K: Key,
-    T: Clone + Send + serde::Serialize + serde::de::DeserializeOwned + 'static,
+    T: StateData,
     F: FnMut(T, T) -> T + Send + 'static,
 {
     type In = Records<T>;

@@ -1,0 +1,221 @@
+//! The version of a state table that a snapshot reads: the table's chunks as they were
+//! at the barrier, shared with the live table until either side is done with them.
+//!
+//! Taking a [`FrozenTable`] clones one `Arc` per chunk. The checkpoint writer then
+//! encodes the chunks key group by key group, on its own thread, while processing
+//! goes on. When processing is about to write a chunk that a snapshot still shares,
+//! it encodes that chunk for the snapshot first ([`FrozenTable::release`]) and so
+//! gets it back unshared: the first write to a chunk after a barrier costs the
+//! encoding of that one chunk, and no entry is ever held twice in memory.
+//!
+//! A chunk encodes as the concatenated postcard rows of its keys; a key group's bytes
+//! are the number of rows (a postcard varint) followed by the rows of its chunks,
+//! which is exactly the postcard encoding of `[(key, [(namespace, value,
+//! last_access)])]` that `docs/checkpoint-format.md` describes.
+
+use std::sync::{Arc, Mutex};
+
+use eddy_core::{Error, KeyGroup, KeyGroupRange, Result};
+use serde::Serialize;
+
+use crate::backend::{Key, Namespace, StateData};
+use crate::table::{Chunk, ChunkMap, Entry};
+use crate::ttl::StateTtlConfig;
+
+/// A snapshot's part of one chunk.
+enum Frozen<K, N, S> {
+    /// Not encoded yet: the chunk as it was at the barrier.
+    Shared(Chunk<K, N, S>),
+    /// Encoded by the processing thread before it wrote the chunk.
+    Encoded(EncodedRows),
+    /// Encoding failed (the error is reported when the key group is serialized).
+    Failed(String),
+    /// Handed to the checkpoint writer.
+    Consumed,
+}
+
+/// The postcard rows of one chunk, without the sequence length.
+#[derive(Default)]
+struct EncodedRows {
+    count: u64,
+    bytes: Vec<u8>,
+}
+
+/// A table's chunks at one barrier, read by the snapshot and released chunk by
+/// chunk.
+pub(crate) struct FrozenTable<K, N, S> {
+    range: KeyGroupRange,
+    bucket_bits: u32,
+    ttl: Option<StateTtlConfig>,
+    /// The processing time of the barrier: entries expired then are left out.
+    now: i64,
+    chunks: Vec<Mutex<Frozen<K, N, S>>>,
+}
+
+impl<K: Key, N: Namespace, S: StateData> FrozenTable<K, N, S> {
+    /// Shares `chunks` (laid out key group by key group, `1 << bucket_bits` each).
+    pub fn new(
+        range: KeyGroupRange,
+        bucket_bits: u32,
+        ttl: Option<StateTtlConfig>,
+        now: i64,
+        chunks: &[Chunk<K, N, S>],
+    ) -> Self {
+        FrozenTable {
+            range,
+            bucket_bits,
+            ttl,
+            now,
+            chunks: chunks
+                .iter()
+                .map(|c| Mutex::new(Frozen::Shared(c.clone())))
+                .collect(),
+        }
+    }
+
+    /// Encodes chunk `index` now if this snapshot still shares `live` there, so the
+    /// live table can write it without copying.
+    pub fn release(&self, index: usize, live: &Chunk<K, N, S>) {
+        let Some(slot) = self.chunks.get(index) else {
+            return;
+        };
+        let mut slot = slot.lock().unwrap_or_else(|p| p.into_inner());
+        if let Frozen::Shared(chunk) = &*slot {
+            if Arc::ptr_eq(chunk, live) {
+                *slot = match encode_rows(chunk, self.ttl, self.now) {
+                    Ok(rows) => Frozen::Encoded(rows),
+                    Err(e) => Frozen::Failed(e.to_string()),
+                };
+            }
+        }
+    }
+
+    /// The bytes of `key_group`, in the snapshot format. Each chunk is handed over
+    /// once: a second call for the same key group is an error.
+    pub fn serialize(&self, key_group: KeyGroup) -> Result<Vec<u8>> {
+        if !self.range.contains(key_group) {
+            return Err(Error::state(format!(
+                "key group {key_group} is outside the snapshot's range {}..={}",
+                self.range.start, self.range.end
+            )));
+        }
+        let buckets = 1usize << self.bucket_bits;
+        let first = ((key_group - self.range.start) as usize) << self.bucket_bits;
+        let mut parts = Vec::with_capacity(buckets);
+        for slot in &self.chunks[first..first + buckets] {
+            let mut slot = slot.lock().unwrap_or_else(|p| p.into_inner());
+            let rows = match std::mem::replace(&mut *slot, Frozen::Consumed) {
+                Frozen::Shared(chunk) => encode_rows(&chunk, self.ttl, self.now)
+                    .map_err(|e| Error::state(format!("key group {key_group}: {e}")))?,
+                Frozen::Encoded(rows) => rows,
+                Frozen::Failed(e) => {
+                    return Err(Error::state(format!("key group {key_group}: {e}")))
+                }
+                Frozen::Consumed => {
+                    return Err(Error::state(format!(
+                        "key group {key_group} was serialized twice"
+                    )))
+                }
+            };
+            parts.push(rows);
+        }
+        let count = parts.iter().map(|p| p.count).sum();
+        let mut bytes = Vec::with_capacity(10 + parts.iter().map(|p| p.bytes.len()).sum::<usize>());
+        push_varint(&mut bytes, count);
+        for part in parts {
+            bytes.extend_from_slice(&part.bytes);
+        }
+        Ok(bytes)
+    }
+}
+
+/// Encodes the unexpired entries of a chunk as postcard rows `(key, [(namespace,
+/// value, last_access)])`, leaving out keys without any.
+fn encode_rows<K, N, S>(
+    chunk: &ChunkMap<K, N, S>,
+    ttl: Option<StateTtlConfig>,
+    now: i64,
+) -> std::result::Result<EncodedRows, postcard::Error>
+where
+    K: Serialize,
+    N: Serialize,
+    S: Serialize,
+{
+    let alive = |e: &Entry<S>| ttl.is_none_or(|t| !t.is_expired(e.last_access, now));
+    let mut rows = EncodedRows::default();
+    for (key, namespaces) in chunk {
+        let live = namespaces.iter().filter(|(_, e)| alive(e)).count();
+        if live == 0 {
+            continue;
+        }
+        rows.bytes = postcard::to_extend(key, std::mem::take(&mut rows.bytes))?;
+        push_varint(&mut rows.bytes, live as u64);
+        for (namespace, entry) in namespaces.iter().filter(|(_, e)| alive(e)) {
+            rows.bytes = postcard::to_extend(
+                &(namespace, &entry.value, entry.last_access),
+                std::mem::take(&mut rows.bytes),
+            )?;
+        }
+        rows.count += 1;
+    }
+    Ok(rows)
+}
+
+/// Appends `value` as a postcard varint (LEB128: seven bits a byte, low bits first),
+/// the encoding of a sequence's length.
+fn push_varint(bytes: &mut Vec<u8>, mut value: u64) {
+    loop {
+        let low = (value & 0x7f) as u8;
+        value >>= 7;
+        if value == 0 {
+            bytes.push(low);
+            return;
+        }
+        bytes.push(low | 0x80);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::slots::Slots;
+
+    #[test]
+    fn varints_match_postcard_sequence_lengths() {
+        for n in [0usize, 1, 127, 128, 300, 16_383, 16_384, 2_000_000] {
+            let mut mine = Vec::new();
+            push_varint(&mut mine, n as u64);
+            let theirs = postcard::to_stdvec(&vec![(); n]).unwrap_or_default();
+            assert_eq!(mine, theirs, "length {n}");
+        }
+    }
+
+    #[test]
+    fn rows_match_postcard_encoding_of_the_whole_group() {
+        let mut chunk: ChunkMap<u64, (), String> = ChunkMap::default();
+        for k in 0..200u64 {
+            let entry = Entry {
+                value: format!("v{k}"),
+                last_access: k as i64,
+            };
+            chunk.insert(k, Slots::one(((), entry)));
+        }
+        let chunk = Arc::new(chunk);
+        let range = KeyGroupRange::new(0, 0);
+        let frozen = FrozenTable::new(range, 0, None, 0, std::slice::from_ref(&chunk));
+        let bytes = frozen.serialize(0).unwrap_or_default();
+        let rows: Vec<(&u64, Vec<((), &String, i64)>)> = chunk
+            .iter()
+            .map(|(k, ns)| {
+                (
+                    k,
+                    ns.iter()
+                        .map(|(n, e)| (*n, &e.value, e.last_access))
+                        .collect(),
+                )
+            })
+            .collect();
+        assert_eq!(bytes, postcard::to_stdvec(&rows).unwrap_or_default());
+        assert!(frozen.serialize(0).is_err(), "a chunk is handed over once");
+    }
+}
