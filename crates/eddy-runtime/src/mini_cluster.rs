@@ -854,9 +854,9 @@ impl JobRun {
         }
     }
 
-    /// Finishes the asynchronous part of a checkpoint (serializing copied state)
-    /// and writes it: into the run's checkpoint directory, or a savepoint into its
-    /// target directory; then prunes old checkpoints, and retires the lineage's
+    /// Finishes the asynchronous part of a checkpoint (serializing the keyed state
+    /// the tasks share copy-on-write with their snapshots) and writes it: into the
+    /// run's checkpoint directory, or a savepoint into its target directory; then prunes old checkpoints, and retires the lineage's
     /// older runs once this one holds enough complete checkpoints. Returns the
     /// finished checkpoint, where it was written, and whether ancestors were
     /// retired.

@@ -139,8 +139,9 @@ pub struct OperatorSnapshot {
     pub timers: Vec<(u32, Vec<u8>)>,
     /// Operator (non-keyed) state.
     pub operator: Vec<u8>,
-    /// Keyed state copied at the barrier but not yet serialized; the checkpoint
-    /// writer finishes it off the processing thread ([`OperatorSnapshot::finish`]).
+    /// Keyed state snapshotted at the barrier (shared copy-on-write with the live
+    /// state) but not yet serialized; the checkpoint writer finishes it off the
+    /// processing thread ([`OperatorSnapshot::finish`]).
     #[serde(skip)]
     pub deferred_keyed: Option<DeferredKeyedSnapshot>,
 }

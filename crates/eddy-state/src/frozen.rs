@@ -19,13 +19,13 @@ use eddy_core::{Error, KeyGroup, KeyGroupRange, Result};
 use serde::Serialize;
 
 use crate::backend::{Key, Namespace, StateData};
-use crate::table::{Chunk, ChunkMap, Entry};
+use crate::table::{ChunkMap, Entry};
 use crate::ttl::StateTtlConfig;
 
 /// A snapshot's part of one chunk.
 enum Frozen<K, N, S> {
     /// Not encoded yet: the chunk as it was at the barrier.
-    Shared(Chunk<K, N, S>),
+    Shared(Arc<ChunkMap<K, N, S>>),
     /// Encoded by the processing thread before it wrote the chunk.
     Encoded(EncodedRows),
     /// Encoding failed (the error is reported when the key group is serialized).
@@ -53,13 +53,14 @@ pub(crate) struct FrozenTable<K, N, S> {
 }
 
 impl<K: Key, N: Namespace, S: StateData> FrozenTable<K, N, S> {
-    /// Shares `chunks` (laid out key group by key group, `1 << bucket_bits` each).
+    /// Shares `chunks` (laid out key group by key group, `1 << bucket_bits` each;
+    /// `None` for an empty chunk).
     pub fn new(
         range: KeyGroupRange,
         bucket_bits: u32,
         ttl: Option<StateTtlConfig>,
         now: i64,
-        chunks: &[Chunk<K, N, S>],
+        chunks: Vec<Option<Arc<ChunkMap<K, N, S>>>>,
     ) -> Self {
         FrozenTable {
             range,
@@ -67,15 +68,20 @@ impl<K: Key, N: Namespace, S: StateData> FrozenTable<K, N, S> {
             ttl,
             now,
             chunks: chunks
-                .iter()
-                .map(|c| Mutex::new(Frozen::Shared(c.clone())))
+                .into_iter()
+                .map(|chunk| {
+                    Mutex::new(match chunk {
+                        Some(chunk) => Frozen::Shared(chunk),
+                        None => Frozen::Encoded(EncodedRows::default()),
+                    })
+                })
                 .collect(),
         }
     }
 
     /// Encodes chunk `index` now if this snapshot still shares `live` there, so the
     /// live table can write it without copying.
-    pub fn release(&self, index: usize, live: &Chunk<K, N, S>) {
+    pub fn release(&self, index: usize, live: &Arc<ChunkMap<K, N, S>>) {
         let Some(slot) = self.chunks.get(index) else {
             return;
         };
@@ -185,7 +191,7 @@ mod tests {
         for n in [0usize, 1, 127, 128, 300, 16_383, 16_384, 2_000_000] {
             let mut mine = Vec::new();
             push_varint(&mut mine, n as u64);
-            let theirs = postcard::to_stdvec(&vec![(); n]).unwrap_or_default();
+            let theirs = postcard::to_stdvec(&vec![(); n]).unwrap();
             assert_eq!(mine, theirs, "length {n}");
         }
     }
@@ -202,9 +208,10 @@ mod tests {
         }
         let chunk = Arc::new(chunk);
         let range = KeyGroupRange::new(0, 0);
-        let frozen = FrozenTable::new(range, 0, None, 0, std::slice::from_ref(&chunk));
-        let bytes = frozen.serialize(0).unwrap_or_default();
-        let rows: Vec<(&u64, Vec<((), &String, i64)>)> = chunk
+        let frozen = FrozenTable::new(range, 0, None, 0, vec![Some(chunk.clone())]);
+        let bytes = frozen.serialize(0).unwrap();
+        type Row<'a> = (&'a u64, Vec<((), &'a String, i64)>);
+        let rows: Vec<Row<'_>> = chunk
             .iter()
             .map(|(k, ns)| {
                 (
@@ -215,7 +222,7 @@ mod tests {
                 )
             })
             .collect();
-        assert_eq!(bytes, postcard::to_stdvec(&rows).unwrap_or_default());
+        assert_eq!(bytes, postcard::to_stdvec(&rows).unwrap());
         assert!(frozen.serialize(0).is_err(), "a chunk is handed over once");
     }
 }

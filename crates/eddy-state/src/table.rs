@@ -1,12 +1,14 @@
 //! One registered state's entries: per key group, per key, per namespace.
 //!
 //! A table is split into chunks, one per key group and hash bucket (about
-//! [`TARGET_CHUNKS`] per table), each a hash map held in an `Arc`. A snapshot shares
-//! the chunks instead of copying them ([`FrozenTable`]); a write to a chunk that a
-//! snapshot still shares first has the snapshot encode that chunk, then writes it
-//! in place, so the barrier costs one `Arc` clone per chunk and a write after it at
-//! most the encoding of one small chunk. Copy-on-write in the manner of Flink's
-//! `CopyOnWriteStateMap`, at the granularity of chunks rather than entries.
+//! [`TARGET_CHUNKS`] per table), each a hash map. Between snapshots the table owns
+//! its chunks outright. A snapshot moves each chunk into an `Arc` that it shares
+//! with the table ([`FrozenTable`]), which costs one small allocation per chunk
+//! and copies no entry; the first use of a shared chunk after that has the
+//! snapshots encode it, then takes it back, so a chunk is never copied and the
+//! pause a write sees after a barrier is at most the encoding of one small chunk.
+//! Copy-on-write in the manner of Flink's `CopyOnWriteStateMap`, at the granularity
+//! of chunks rather than entries.
 
 use std::any::Any;
 use std::collections::HashMap;
@@ -38,13 +40,18 @@ pub(crate) type Namespaces<N, S> = Slots<(N, Entry<S>)>;
 /// The keys of one chunk (a key group's hash bucket).
 pub(crate) type ChunkMap<K, N, S> = FastMap<K, Namespaces<N, S>>;
 
-/// A chunk, shared with the snapshots taken since it was last written.
-pub(crate) type Chunk<K, N, S> = Arc<ChunkMap<K, N, S>>;
+/// One chunk of a live table.
+enum Chunk<K, N, S> {
+    /// Not in any snapshot since it was last used: read and written in place.
+    Owned(ChunkMap<K, N, S>),
+    /// Shared with the snapshots taken since it was last used.
+    Shared(Arc<ChunkMap<K, N, S>>),
+}
 
 /// About how many chunks a table is split into: enough that one chunk is a small
 /// part of the state (the most a write after a barrier encodes), few enough that
 /// sharing them all at a barrier is quick.
-pub(crate) const TARGET_CHUNKS: usize = 4096;
+pub(crate) const TARGET_CHUNKS: usize = 128;
 
 /// At most this many bits of hash bucket per key group.
 const MAX_BUCKET_BITS: u32 = 8;
@@ -62,11 +69,10 @@ pub(crate) struct StateTable<K, N, S> {
     pub ttl: Option<StateTtlConfig>,
     /// Snapshots that may still share chunks with this table.
     snapshots: Vec<Weak<FrozenTable<K, N, S>>>,
-    /// TTL tables: the processing time of the last snapshot, and the chunks that
-    /// still have to drop the entries expired then before they are next used (the
-    /// cleanup a snapshot does, spread over the accesses that follow it).
+    /// TTL tables: the processing time of the last snapshot. A shared chunk drops
+    /// the entries expired then when it is taken back (the cleanup a snapshot does,
+    /// spread over the accesses that follow it).
     purge_time: i64,
-    purge_due: Vec<bool>,
 }
 
 impl<K: Key, N: Namespace, S: StateData> StateTable<K, N, S> {
@@ -74,21 +80,15 @@ impl<K: Key, N: Namespace, S: StateData> StateTable<K, N, S> {
         let groups = range.len().max(1);
         let per_group = (TARGET_CHUNKS / groups).max(1);
         let bucket_bits = per_group.ilog2().min(MAX_BUCKET_BITS);
-        let count = range.len() << bucket_bits;
-        // Every chunk starts as the same empty map; the first write gives it its own.
-        let empty: Chunk<K, N, S> = Arc::default();
         StateTable {
             range,
             bucket_bits,
-            chunks: vec![empty; count],
+            chunks: (0..range.len() << bucket_bits)
+                .map(|_| Chunk::Owned(ChunkMap::default()))
+                .collect(),
             ttl,
             snapshots: Vec::new(),
             purge_time: 0,
-            purge_due: if ttl.is_some() {
-                vec![false; count]
-            } else {
-                Vec::new()
-            },
         }
     }
 
@@ -105,40 +105,43 @@ impl<K: Key, N: Namespace, S: StateData> StateTable<K, N, S> {
         (group << self.bucket_bits) | bucket
     }
 
-    /// The chunk of `key` in `key_group`, for reading and writing: released by the
-    /// snapshots that share it, and cleaned of the entries a snapshot found expired.
+    /// The chunk of `key` in `key_group`, for reading and writing.
     #[inline]
     fn chunk_mut(&mut self, key_group: KeyGroup, key: &K) -> &mut ChunkMap<K, N, S> {
         let index = self.chunk_index(key_group, key);
-        self.chunk_at(index)
+        if let Chunk::Shared(_) = self.chunks[index] {
+            self.take_back(index);
+        }
+        match &mut self.chunks[index] {
+            Chunk::Owned(chunk) => chunk,
+            // Not reached: `take_back` made it owned.
+            Chunk::Shared(chunk) => Arc::make_mut(chunk),
+        }
     }
 
-    fn chunk_at(&mut self, index: usize) -> &mut ChunkMap<K, N, S> {
-        if Arc::strong_count(&self.chunks[index]) != 1 {
-            self.release(index);
-        }
-        let due = self.purge_due.get_mut(index).is_some_and(std::mem::take);
-        let (ttl, purge_time) = (self.ttl, self.purge_time);
-        // Unique after the release (one snapshot's share or the shared empty map
-        // otherwise: copying that is cheap).
-        let chunk = Arc::make_mut(&mut self.chunks[index]);
-        if let (true, Some(ttl)) = (due, ttl) {
-            purge(chunk, ttl, purge_time);
-        }
-        chunk
-    }
-
-    /// Has every snapshot that shares chunk `index` encode it.
+    /// Takes chunk `index` back from the snapshots that share it: each encodes it
+    /// first (a snapshot that is gone needs nothing); then drops the entries the
+    /// last snapshot found expired.
     #[cold]
-    fn release(&mut self, index: usize) {
-        let live = &self.chunks[index];
+    #[inline(never)]
+    fn take_back(&mut self, index: usize) {
+        let placeholder = Chunk::Owned(ChunkMap::default());
+        let Chunk::Shared(shared) = std::mem::replace(&mut self.chunks[index], placeholder) else {
+            return;
+        };
         self.snapshots.retain(|snapshot| match snapshot.upgrade() {
             Some(frozen) => {
-                frozen.release(index, live);
+                frozen.release(index, &shared);
                 true
             }
             None => false,
         });
+        // The snapshots let go of it above; copied only if one could not.
+        let mut chunk = Arc::try_unwrap(shared).unwrap_or_else(|shared| (*shared).clone());
+        if let Some(ttl) = self.ttl {
+            purge(&mut chunk, ttl, self.purge_time);
+        }
+        self.chunks[index] = Chunk::Owned(chunk);
     }
 
     /// The entry of (key, namespace), applying TTL: an expired entry is removed and
@@ -286,17 +289,17 @@ impl<K: Key, N: Namespace, S: StateData> StateTable<K, N, S> {
     /// The number of (key, namespace) entries (not counting those a snapshot found
     /// expired and that are yet to be dropped).
     pub fn len(&self) -> usize {
-        let ttl = self.ttl;
+        let (ttl, purge_time) = (self.ttl, self.purge_time);
         self.chunks
             .iter()
-            .enumerate()
-            .map(|(index, chunk)| match ttl {
-                Some(ttl) if self.purge_due.get(index).copied().unwrap_or(false) => chunk
+            .map(|chunk| match (chunk, ttl) {
+                (Chunk::Owned(chunk), _) => chunk.values().map(Slots::len).sum(),
+                (Chunk::Shared(chunk), Some(ttl)) => chunk
                     .values()
                     .flat_map(Slots::iter)
-                    .filter(|(_, e)| !ttl.is_expired(e.last_access, self.purge_time))
+                    .filter(|(_, e)| !ttl.is_expired(e.last_access, purge_time))
                     .count(),
-                _ => chunk.values().map(Slots::len).sum(),
+                (Chunk::Shared(chunk), None) => chunk.values().map(Slots::len).sum(),
             })
             .sum()
     }
@@ -306,18 +309,28 @@ impl<K: Key, N: Namespace, S: StateData> StateTable<K, N, S> {
     /// them chunk by chunk when it next uses each chunk.
     fn freeze(&mut self, now: i64) -> Arc<FrozenTable<K, N, S>> {
         self.snapshots.retain(|s| s.strong_count() > 0);
+        let shared = self
+            .chunks
+            .iter_mut()
+            .map(|chunk| match chunk {
+                Chunk::Owned(map) if map.is_empty() => None,
+                Chunk::Owned(map) => {
+                    let map = Arc::new(std::mem::take(map));
+                    *chunk = Chunk::Shared(map.clone());
+                    Some(map)
+                }
+                Chunk::Shared(map) => Some(map.clone()),
+            })
+            .collect();
         let frozen = Arc::new(FrozenTable::new(
             self.range,
             self.bucket_bits,
             self.ttl,
             now,
-            &self.chunks,
+            shared,
         ));
         self.snapshots.push(Arc::downgrade(&frozen));
-        if self.ttl.is_some() {
-            self.purge_time = now;
-            self.purge_due.fill(true);
-        }
+        self.purge_time = now;
         frozen
     }
 }

@@ -27,6 +27,9 @@ struct Fixture {
     map: MapState<u32, String>,
 }
 
+/// One key's entries: value, list and map.
+type Row = (u64, Option<u64>, Vec<String>, Vec<(u32, String)>);
+
 /// Whether `key` belongs to the key groups of `range`.
 fn owns(range: KeyGroupRange, key: u64) -> bool {
     range.contains(eddy_core::key_group::key_group_for_key(&key, 128))
@@ -97,7 +100,7 @@ impl Fixture {
     }
 
     /// Every entry, in key order, to compare states whatever their layout.
-    fn contents(&mut self) -> Vec<(u64, Option<u64>, Vec<String>, Vec<(u32, String)>)> {
+    fn contents(&mut self) -> Vec<Row> {
         (0..KEYS + 1_000)
             .filter(|k| owns(self.range, *k))
             .map(|key| {
@@ -116,7 +119,10 @@ impl Fixture {
 fn restored(snapshot: &KeyedStateSnapshot, now: i64) -> Fixture {
     let mut fixture = Fixture::new(KeyGroupRange::new(0, 127));
     fixture.clock.set(now);
-    fixture.backend.restore(&[snapshot.clone()]).unwrap();
+    fixture
+        .backend
+        .restore(std::slice::from_ref(snapshot))
+        .unwrap();
     fixture
 }
 
@@ -269,7 +275,9 @@ fn snapshots_restore_at_another_parallelism() {
             let range = KeyGroupRange::for_operator(128, 3, subtask);
             let mut part = Fixture::new(range);
             part.clock.set(500);
-            part.backend.restore(&[snapshot.clone()]).unwrap();
+            part.backend
+                .restore(std::slice::from_ref(&snapshot))
+                .unwrap();
             part
         })
         .collect();

@@ -145,29 +145,32 @@ fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
 /// then the header's CRC and length are filled in. Returns the payload's size and
 /// CRC.
 fn write_state_file(path: &Path, snapshot: &OperatorSnapshot) -> Result<(u64, u32)> {
-    let file = File::create(path).map_err(|e| Error::io(path, e))?;
-    let mut out = Crc32Writer {
-        inner: BufWriter::with_capacity(1 << 20, file),
-        crc: crc32fast::Hasher::new(),
-        len: 0,
-        error: None,
-    };
+    let mut file = File::create(path).map_err(|e| Error::io(path, e))?;
     let mut header = [0u8; 20];
     header[..8].copy_from_slice(STATE_MAGIC);
-    out.inner
-        .write_all(&header)
-        .map_err(|e| Error::io(path, e))?;
-    if let Err(e) = postcard::to_io(snapshot, &mut out) {
-        return Err(match out.error.take() {
+    file.write_all(&header).map_err(|e| Error::io(path, e))?;
+    // Buffered before the checksum: postcard writes a byte at a time.
+    let mut out = BufWriter::with_capacity(
+        1 << 20,
+        Crc32Writer {
+            inner: file,
+            crc: crc32fast::Hasher::new(),
+            len: 0,
+            error: None,
+        },
+    );
+    let written = match postcard::to_io(snapshot, &mut out) {
+        Ok(_) => out.flush().map_err(|e| Error::io(path, e)),
+        Err(e) => Err(Error::state(e)),
+    };
+    let (out, _) = out.into_parts();
+    if let Err(e) = written {
+        return Err(match out.error {
             Some(io) => Error::io(path, io),
-            None => Error::state(e),
+            None => e,
         });
     }
-    let (crc, len) = (out.crc.finalize(), out.len);
-    let mut file = out
-        .inner
-        .into_inner()
-        .map_err(|e| Error::io(path, e.into_error()))?;
+    let (crc, len, mut file) = (out.crc.finalize(), out.len, out.inner);
     file.seek(SeekFrom::Start(8))
         .and_then(|_| file.write_all(&crc.to_le_bytes()))
         .and_then(|_| file.write_all(&len.to_le_bytes()))
