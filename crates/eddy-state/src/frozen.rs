@@ -1,15 +1,17 @@
 //! The version of a state table that a snapshot reads: the table's chunks as they were
 //! at the barrier, shared with the live table until either side is done with them.
 //!
-//! Taking a [`FrozenTable`] clones one `Arc` per chunk. The checkpoint writer then
+//! Taking a [`FrozenTable`] moves each non-empty chunk of the live table into an
+//! `Arc` that both hold (no entry is copied). The checkpoint writer then
 //! encodes the chunks key group by key group, on its own thread, while processing
 //! goes on. When processing is about to write a chunk that a snapshot still shares,
 //! it encodes that chunk for the snapshot first ([`FrozenTable::release`]) and so
 //! gets it back unshared: the first write to a chunk after a barrier costs the
 //! encoding of that one chunk, and no entry is ever held twice in memory.
 //!
-//! A chunk encodes as the concatenated postcard rows of its keys; a key group's bytes
-//! are the number of rows (a postcard varint) followed by the rows of its chunks,
+//! A chunk encodes as the number of its keys (a postcard varint) followed by their
+//! postcard rows; a key group's bytes are the total number of rows followed by the
+//! rows of its chunks (with one chunk per key group, the chunk's encoding as it is),
 //! which is exactly the postcard encoding of `[(key, [(namespace, value,
 //! last_access)])]` that `docs/checkpoint-format.md` describes.
 
@@ -34,11 +36,23 @@ enum Frozen<K, N, S> {
     Consumed,
 }
 
-/// The postcard rows of one chunk, without the sequence length.
-#[derive(Default)]
+/// The postcard rows of one chunk, after their number as a varint: on its own,
+/// exactly the bytes of a key group made of this one chunk.
 struct EncodedRows {
     count: u64,
+    /// The length of the varint that `bytes` starts with.
+    prefix: usize,
     bytes: Vec<u8>,
+}
+
+impl Default for EncodedRows {
+    fn default() -> Self {
+        EncodedRows {
+            count: 0,
+            prefix: 1,
+            bytes: vec![0],
+        }
+    }
 }
 
 /// A table's chunks at one barrier, read by the snapshot and released chunk by
@@ -125,11 +139,16 @@ impl<K: Key, N: Namespace, S: StateData> FrozenTable<K, N, S> {
             };
             parts.push(rows);
         }
+        if let [_] = parts[..] {
+            // One chunk per key group: its encoding is the key group's, no copy.
+            return Ok(parts.pop().map(|p| p.bytes).unwrap_or_default());
+        }
         let count = parts.iter().map(|p| p.count).sum();
-        let mut bytes = Vec::with_capacity(10 + parts.iter().map(|p| p.bytes.len()).sum::<usize>());
+        let body: usize = parts.iter().map(|p| p.bytes.len() - p.prefix).sum();
+        let mut bytes = Vec::with_capacity(10 + body);
         push_varint(&mut bytes, count);
         for part in parts {
-            bytes.extend_from_slice(&part.bytes);
+            bytes.extend_from_slice(&part.bytes[part.prefix..]);
         }
         Ok(bytes)
     }
@@ -148,7 +167,17 @@ where
     S: Serialize,
 {
     let alive = |e: &Entry<S>| ttl.is_none_or(|t| !t.is_expired(e.last_access, now));
-    let mut rows = EncodedRows::default();
+    let count = chunk
+        .values()
+        .filter(|namespaces| namespaces.iter().any(|(_, e)| alive(e)))
+        .count();
+    let mut rows = EncodedRows {
+        count: count as u64,
+        prefix: 0,
+        bytes: Vec::new(),
+    };
+    push_varint(&mut rows.bytes, rows.count);
+    rows.prefix = rows.bytes.len();
     for (key, namespaces) in chunk {
         let live = namespaces.iter().filter(|(_, e)| alive(e)).count();
         if live == 0 {
@@ -162,7 +191,6 @@ where
                 std::mem::take(&mut rows.bytes),
             )?;
         }
-        rows.count += 1;
     }
     Ok(rows)
 }
@@ -224,5 +252,30 @@ mod tests {
             .collect();
         assert_eq!(bytes, postcard::to_stdvec(&rows).unwrap());
         assert!(frozen.serialize(0).is_err(), "a chunk is handed over once");
+    }
+
+    #[test]
+    fn a_key_group_of_several_chunks_encodes_as_one_sequence() {
+        let chunk = |keys: std::ops::Range<u64>| {
+            let mut chunk: ChunkMap<u64, (), u64> = ChunkMap::default();
+            for k in keys {
+                let entry = Entry {
+                    value: k * 2,
+                    last_access: 0,
+                };
+                chunk.insert(k, Slots::one(((), entry)));
+            }
+            Arc::new(chunk)
+        };
+        let (a, b) = (chunk(0..100), chunk(100..300));
+        let range = KeyGroupRange::new(5, 5);
+        let frozen = FrozenTable::new(range, 1, None, 0, vec![Some(a.clone()), Some(b.clone())]);
+        frozen.release(1, &b);
+        let bytes = frozen.serialize(5).unwrap();
+        type Row = (u64, Vec<((), u64, i64)>);
+        let mut rows: Vec<Row> = postcard::from_bytes(&bytes).unwrap();
+        rows.sort_by_key(|r| r.0);
+        let expected: Vec<Row> = (0..300).map(|k| (k, vec![((), k * 2, 0)])).collect();
+        assert_eq!(rows, expected);
     }
 }
