@@ -21,8 +21,9 @@
 //!
 //! With checkpointing on, the MiniCluster's coordinator triggers checkpoints at the
 //! sources; barriers flow with the data, input gates align them, every task
-//! snapshots its chain and acknowledges, and the coordinator hands the checkpoint
-//! to a write queue off its control loop ([`checkpoint`]; failures, savepoint
+//! snapshots its chain (keyed state is shared copy-on-write with the snapshot, not
+//! copied: see `eddy_state`) and acknowledges, and the coordinator hands the
+//! checkpoint, still to be serialized, to a write queue off its control loop ([`checkpoint`]; failures, savepoint
 //! requests and cancellation are handled meanwhile); once written, every task is
 //! notified of the completion, the commit point of two-phase-commit sinks. A failed
 //! task restarts the job from the latest complete checkpoint. Every start of a job

@@ -856,10 +856,10 @@ impl JobRun {
 
     /// Finishes the asynchronous part of a checkpoint (serializing the keyed state
     /// the tasks share copy-on-write with their snapshots) and writes it: into the
-    /// run's checkpoint directory, or a savepoint into its target directory; then prunes old checkpoints, and retires the lineage's
-    /// older runs once this one holds enough complete checkpoints. Returns the
-    /// finished checkpoint, where it was written, and whether ancestors were
-    /// retired.
+    /// run's checkpoint directory, or a savepoint into its target directory; then
+    /// prunes old checkpoints, and retires the lineage's older runs once this one
+    /// holds enough complete checkpoints. Returns the finished checkpoint, where it
+    /// was written, and whether ancestors were retired.
     fn persist(
         &self,
         mut checkpoint: CompletedCheckpoint,
