@@ -56,12 +56,7 @@ fn a_new_run_on_a_used_checkpoint_directory_never_resumes_the_older_run() {
         Duration::from_secs(120),
     );
     assert!(ok, "{stderr}");
-    let got = committed(&o2);
-    assert_eq!(got.len(), expected.len(), "{stderr}");
-    assert!(
-        got == expected,
-        "output differs from the failure-free run\n{stderr}"
-    );
+    assert_exact(&committed(&o2), &expected, &stderr);
 }
 
 #[test]
@@ -101,12 +96,7 @@ fn with_every_checkpoint_corrupt_the_replay_does_not_write_committed_output_twic
     assert!(ok, "{stderr}");
     assert!(stderr.contains("starting from the beginning"), "{stderr}");
     assert!(stderr.contains("set aside"), "{stderr}");
-    let got = committed(&output);
-    assert_eq!(got.len(), expected.len(), "{stderr}");
-    assert!(
-        got == expected,
-        "output differs from the failure-free run\n{stderr}"
-    );
+    assert_exact(&committed(&output), &expected, &stderr);
     assert!(
         std::fs::read_dir(output.join(".discarded"))
             .unwrap()
@@ -340,10 +330,5 @@ fn random_kills_with_corrupt_or_missing_checkpoints_on_a_reused_directory_give_e
             }
         }
     }
-    let got = committed(&output);
-    assert_eq!(got.len(), expected.len(), "{log}");
-    assert!(
-        got == expected,
-        "output differs from the failure-free run\n{log}"
-    );
+    assert_exact(&committed(&output), &expected, &log);
 }

@@ -181,12 +181,7 @@ fn a_corrupt_newest_checkpoint_falls_back_to_the_previous_one_without_duplicates
     );
     // Output the corrupt checkpoint had committed is set aside, and the replay
     // from the older one writes it once: exactly the failure-free result.
-    let got = committed(&output);
-    assert_eq!(got.len(), expected.len(), "{stderr}");
-    assert!(
-        got == expected,
-        "output differs from the failure-free run\n{stderr}"
-    );
+    assert_exact(&committed(&output), &expected, &stderr);
 }
 
 #[test]

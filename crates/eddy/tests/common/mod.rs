@@ -177,3 +177,13 @@ pub fn has_committed(dir: &Path) -> bool {
             !name.starts_with('.') && !name.starts_with('_')
         })
 }
+
+/// Asserts that the committed output equals the failure-free run's, record for
+/// record; `log` says what happened on the way.
+pub fn assert_exact(got: &[String], expected: &[String], log: &str) {
+    assert_eq!(got.len(), expected.len(), "record count differs\n{log}");
+    assert!(
+        got == expected,
+        "output differs from the failure-free run\n{log}"
+    );
+}
