@@ -220,7 +220,7 @@ struct JobRun {
     counters: Counters,
     checkpointing: Option<CheckpointingOptions>,
     strategy: RestartStrategy,
-    restored: Option<CompletedCheckpoint>,
+    restored: Option<RestartPoint>,
     shared: Arc<Shared>,
     /// This run's id, lineage and record in the checkpoint directory.
     identity: RunIdentity,
@@ -332,7 +332,10 @@ impl MiniCluster {
             runs::write_record(&base, &record)?;
             identity.record = Some((base, record));
         }
-        let restored = restore.checkpoint;
+        let restored = restore.checkpoint.map(|checkpoint| RestartPoint::Memory {
+            checkpoint,
+            path: restore.path.clone(),
+        });
         let threads = match self.config.get(&options::LOCAL_THREADS)? {
             0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
             n => n,
@@ -524,7 +527,7 @@ impl JobRun {
                     let Some(delay) = self.strategy.delay_before(attempt) else {
                         break Err(e);
                     };
-                    let from = self.restored.as_ref().map_or(0, |c| c.id);
+                    let from = self.restored.as_ref().map_or(0, RestartPoint::id);
                     if repeated.record(from, &e) && self.strategy.is_unbounded() {
                         self.shared.say(format!(
                             "the job failed {} times in a row with the same error from {}; \
@@ -541,7 +544,7 @@ impl JobRun {
                     self.shared.say(format!(
                         "job failed ({e}); restart {attempt} in {delay:?} from {}",
                         match &self.restored {
-                            Some(c) => format!("checkpoint {}", c.id),
+                            Some(c) => format!("checkpoint {}", c.id()),
                             None => "the beginning".to_string(),
                         }
                     ));
@@ -597,14 +600,18 @@ impl JobRun {
         external: &mut CancelSignal,
         savepoints: &mut mpsc::UnboundedReceiver<SavepointRequest>,
     ) -> Result<()> {
-        let restored = self
-            .restored
-            .as_ref()
-            .map(|c| Arc::new(RestoredState::new(c)));
-        let next_id = self.restored.as_ref().map_or(1, |c| c.id + 1);
+        let restored = match self.restored.take() {
+            None => None,
+            Some(point) => {
+                let (state, keep) = point.load()?;
+                self.restored = Some(keep);
+                Some(Arc::new(state))
+            }
+        };
+        let restored_id = self.restored.as_ref().map_or(0, RestartPoint::id);
+        let next_id = restored_id + 1;
         let (events_tx, mut events) = mpsc::unbounded_channel();
-        let (completed_tx, completed_rx) =
-            watch::channel(self.restored.as_ref().map_or(0, |c| c.id));
+        let (completed_tx, completed_rx) = watch::channel(restored_id);
         let checkpointing = self.checkpointing.clone();
         let wiring = Wiring {
             events: checkpointing.as_ref().map(|_| events_tx),
@@ -741,7 +748,7 @@ impl JobRun {
                             size_counter.store(checkpoint.state_size() as u64, Ordering::Relaxed);
                             let id = checkpoint.id;
                             let stop = request.as_ref().and_then(|r| r.stop);
-                            self.keep_newest(checkpoint);
+                            self.keep_newest(checkpoint, path.clone());
                             // Never backwards: writes may finish out of order.
                             completed_tx.send_if_modified(|latest| {
                                 let newer = id > *latest;
@@ -835,7 +842,7 @@ impl JobRun {
             {
                 let reply = match result {
                     Ok((checkpoint, path, _)) => {
-                        self.keep_newest(checkpoint);
+                        self.keep_newest(checkpoint, path.clone());
                         Ok(path.unwrap_or_default())
                     }
                     Err(e) => Err(e),
@@ -925,10 +932,79 @@ impl JobRun {
 
     /// Keeps `checkpoint` as the one the next attempt restarts from, if it is a
     /// checkpoint newer than the one kept (writes may finish out of order).
-    fn keep_newest(&mut self, checkpoint: CompletedCheckpoint) {
-        let newer = self.restored.as_ref().is_none_or(|r| r.id < checkpoint.id);
+    /// A checkpoint written to a directory is kept by its path only, and read back
+    /// if a restart needs it.
+    fn keep_newest(&mut self, checkpoint: CompletedCheckpoint, path: Option<PathBuf>) {
+        let newer = self
+            .restored
+            .as_ref()
+            .is_none_or(|r| r.id() < checkpoint.id);
         if !checkpoint.is_savepoint && newer {
-            self.restored = Some(checkpoint);
+            self.restored = Some(match path {
+                Some(path) => RestartPoint::Disk {
+                    id: checkpoint.id,
+                    path,
+                },
+                None => RestartPoint::Memory {
+                    checkpoint,
+                    path: None,
+                },
+            });
+        }
+    }
+}
+
+/// Where the next attempt of a job restarts from.
+enum RestartPoint {
+    /// A checkpoint in memory (no checkpoint directory, or the one restored at the
+    /// start, whose path is then known).
+    Memory {
+        checkpoint: CompletedCheckpoint,
+        path: Option<PathBuf>,
+    },
+    /// A checkpoint written to disk, read back when a restart needs it: a long job
+    /// does not keep a copy of its state in memory for restarts.
+    Disk { id: u64, path: PathBuf },
+}
+
+impl RestartPoint {
+    fn id(&self) -> u64 {
+        match self {
+            RestartPoint::Memory { checkpoint, .. } => checkpoint.id,
+            RestartPoint::Disk { id, .. } => *id,
+        }
+    }
+
+    /// The state to hand to the subtasks, and what to keep for the next restart.
+    fn load(self) -> Result<(RestoredState, RestartPoint)> {
+        match self {
+            RestartPoint::Memory {
+                checkpoint,
+                path: Some(path),
+            } => Ok((
+                RestoredState::new(&checkpoint),
+                RestartPoint::Disk {
+                    id: checkpoint.id,
+                    path,
+                },
+            )),
+            RestartPoint::Memory {
+                checkpoint,
+                path: None,
+            } => Ok((
+                RestoredState::new(&checkpoint),
+                RestartPoint::Memory {
+                    checkpoint,
+                    path: None,
+                },
+            )),
+            RestartPoint::Disk { id, path } => {
+                let checkpoint = storage::read(&path)?;
+                Ok((
+                    RestoredState::new(&checkpoint),
+                    RestartPoint::Disk { id, path },
+                ))
+            }
         }
     }
 }
