@@ -3,6 +3,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+use common::Rng;
 use std::path::Path;
 
 use eddy_core::Config;
@@ -137,19 +140,6 @@ fn directories_are_read_recursively_following_symbolic_links() {
     std::os::unix::fs::symlink(&dir, dir.join("day=1/again")).unwrap();
     let e = select(&mut s, "SELECT * FROM t").unwrap_err();
     assert!(e.contains("day=1/again") && e.contains("loop"), "{e}");
-}
-
-/// SplitMix64, for the file-level fuzz below.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
 }
 
 /// Files of good lines and random bytes (not UTF-8, stray quotes and braces,

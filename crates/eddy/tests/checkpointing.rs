@@ -5,29 +5,15 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
+use common::committed;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use eddy::prelude::*;
-
-fn committed(dir: &Path) -> Vec<String> {
-    let mut lines = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let name = entry.file_name().to_string_lossy().to_string();
-        if !name.starts_with('.') && !name.starts_with('_') {
-            lines.extend(
-                std::fs::read_to_string(entry.path())
-                    .unwrap()
-                    .lines()
-                    .map(str::to_string),
-            );
-        }
-    }
-    lines.sort();
-    lines
-}
 
 fn checkpointed(env: &StreamExecutionEnvironment, dir: &Path) {
     env.configure("execution.checkpointing.interval", "40ms");
