@@ -978,26 +978,21 @@ impl RestartPoint {
     /// The state to hand to the subtasks, and what to keep for the next restart.
     fn load(self) -> Result<(RestoredState, RestartPoint)> {
         match self {
-            RestartPoint::Memory {
-                checkpoint,
-                path: Some(path),
-            } => Ok((
-                RestoredState::new(&checkpoint),
-                RestartPoint::Disk {
-                    id: checkpoint.id,
-                    path,
-                },
-            )),
-            RestartPoint::Memory {
-                checkpoint,
-                path: None,
-            } => Ok((
-                RestoredState::new(&checkpoint),
-                RestartPoint::Memory {
-                    checkpoint,
-                    path: None,
-                },
-            )),
+            RestartPoint::Memory { checkpoint, path } => {
+                let state = RestoredState::new(&checkpoint);
+                // Once handed out, a checkpoint with a path is read back when needed.
+                let keep = match path {
+                    Some(path) => RestartPoint::Disk {
+                        id: checkpoint.id,
+                        path,
+                    },
+                    None => RestartPoint::Memory {
+                        checkpoint,
+                        path: None,
+                    },
+                };
+                Ok((state, keep))
+            }
             RestartPoint::Disk { id, path } => {
                 let checkpoint = storage::read(&path)?;
                 Ok((
