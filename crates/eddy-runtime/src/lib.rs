@@ -22,10 +22,13 @@
 //! With checkpointing on, the MiniCluster's coordinator triggers checkpoints at the
 //! sources; barriers flow with the data, input gates align them, every task
 //! snapshots its chain (keyed state is shared copy-on-write with the snapshot, not
-//! copied: see `eddy_state`) and acknowledges, and the coordinator hands the
-//! checkpoint, still to be serialized, to a write queue off its control loop ([`checkpoint`]; failures, savepoint
-//! requests and cancellation are handled meanwhile); once written, every task is
-//! notified of the completion, the commit point of two-phase-commit sinks. A failed
+//! copied: see `eddy_state`), forwards the barrier, writes its state files itself
+//! off its processing thread ([`checkpoint::store`]) and acknowledges with where
+//! they went (name, size, CRC-32). When all have, the coordinator writes
+//! `_metadata`, off its control loop ([`checkpoint`]; failures, savepoint requests
+//! and cancellation are handled meanwhile); a checkpoint counts as in progress
+//! until then, so the next is triggered only when the last is written. Then every
+//! task is notified of the completion, the commit point of two-phase-commit sinks. A failed
 //! task restarts the job from the latest complete checkpoint. Every start of a job
 //! is a run with its own job id and checkpoint directory
 //! ([`checkpoint::runs`], what `-s latest` resumes).

@@ -3,14 +3,15 @@
 //! Executing a [`JobSpec`] expands its graph into subtasks, chains forward edges,
 //! creates a bounded channel for every (producer, consumer) pair of the other edges,
 //! and spawns one async task per chain and subtask. With checkpointing on, a
-//! coordinator loop beside the tasks triggers checkpoints, collects their state,
-//! writes them, and notifies completion. The first failure cancels every other task;
+//! coordinator loop beside the tasks triggers checkpoints, collects the
+//! acknowledgements of the tasks (which write their own state), writes `_metadata`,
+//! and notifies completion. The first failure cancels every other task;
 //! the job then restarts from its latest complete checkpoint as the restart strategy
 //! allows, or fails with that first error.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -26,7 +27,8 @@ use tokio::sync::{mpsc, oneshot, watch};
 use crate::checkpoint::coordinator::{Coordinator, Outcome};
 use crate::checkpoint::restore::RestoredState;
 use crate::checkpoint::runs::{self, RunRecord, RunStatus};
-use crate::checkpoint::{storage, CompletedCheckpoint, OperatorEntry};
+use crate::checkpoint::store::StateStore;
+use crate::checkpoint::{storage, AcknowledgedCheckpoint, CompletedCheckpoint, OperatorEntry};
 use crate::factory::{AnyBox, JobSpec};
 use crate::operator::{Counters, OperatorContext, RunContext};
 use crate::output::SideOutputs;
@@ -613,8 +615,12 @@ impl JobRun {
         let (events_tx, mut events) = mpsc::unbounded_channel();
         let (completed_tx, completed_rx) = watch::channel(restored_id);
         let checkpointing = self.checkpointing.clone();
+        let store = checkpointing
+            .as_ref()
+            .map(|_| StateStore::new(self.identity.run_dir(), self.attempt));
         let wiring = Wiring {
             events: checkpointing.as_ref().map(|_| events_tx),
+            store: store.clone(),
             completed: checkpointing.as_ref().map(|_| completed_rx),
             restored,
             exactly_once: checkpointing
@@ -653,28 +659,40 @@ impl JobRun {
         let mut expiry = tokio::time::interval(Duration::from_millis(20));
         let mut finished_sources: HashSet<usize> = HashSet::new();
         let mut started_at: HashMap<u64, Instant> = HashMap::new();
-        let mut waiting_savepoints: HashMap<u64, SavepointRequest> = HashMap::new();
-        let mut consecutive_failures = 0u32;
+        let mut waiting_savepoints: HashMap<u64, (SavepointRequest, PathBuf)> = HashMap::new();
+        let mut failures = FailedCheckpoints {
+            consecutive: 0,
+            tolerable: checkpointing.as_ref().map_or(0, |c| c.tolerable_failed),
+            counter: self.counters.counter("numberOfFailedCheckpoints"),
+        };
         let mut writes = WriteQueue::default();
         // Once a stop-with-savepoint is requested no other checkpoint may complete:
         // its commits would hold records after the savepoint.
         let mut stopping = false;
         let completed_counter = self.counters.counter("numberOfCompletedCheckpoints");
-        let failed_counter = self.counters.counter("numberOfFailedCheckpoints");
         let duration_counter = self.counters.counter("lastCheckpointDuration");
         let size_counter = self.counters.counter("lastCheckpointSize");
 
+        let job_slug = storage::slug(&self.spec.graph.name);
+        // Triggers a checkpoint, or a savepoint into a new directory under
+        // `savepoint`, whose path is returned with the id.
         let trigger = |coordinator: &mut Option<Coordinator>,
                        started_at: &mut HashMap<u64, Instant>,
                        finished_sources: &HashSet<usize>,
-                       is_savepoint: bool,
+                       savepoint: Option<&Path>,
                        drain: bool|
-         -> Option<u64> {
+         -> Option<(u64, Option<PathBuf>)> {
             let is_final = finished_sources.len() == triggers.len();
             let c = coordinator.as_mut()?;
             let timestamp = now_millis();
+            let is_savepoint = savepoint.is_some();
             let id = c.trigger(Instant::now(), timestamp, is_savepoint)?;
             started_at.insert(id, Instant::now());
+            let target =
+                savepoint.map(|dir| dir.join(format!("savepoint-{job_slug}-{id}-{timestamp:x}")));
+            if let (Some(store), Some(target)) = (&store, &target) {
+                store.register_target(id, target.clone());
+            }
             let barrier = CheckpointBarrier {
                 checkpoint_id: id,
                 timestamp,
@@ -687,10 +705,23 @@ impl JobRun {
                     is_final,
                 });
             }
-            Some(id)
+            Some((id, target))
         };
 
+        // Every input ended and the final checkpoint, which commits all output, is
+        // still to be triggered (it waits while another checkpoint is in progress).
+        let mut final_due = false;
         loop {
+            if final_due && !stopping {
+                final_due = trigger(
+                    &mut coordinator,
+                    &mut started_at,
+                    &finished_sources,
+                    None,
+                    false,
+                )
+                .is_none();
+            }
             tokio::select! {
                 joined = set.join_next() => match joined {
                     None => break,
@@ -713,24 +744,49 @@ impl JobRun {
                     TaskEvent::Ack(ack) => {
                         let Some(c) = coordinator.as_mut() else { continue };
                         if let Outcome::Complete(checkpoint) = c.acknowledge(ack, Instant::now()) {
-                            // Written off the control loop: failures, savepoint
-                            // requests and cancellation are handled meanwhile.
-                            let took = started_at.remove(&checkpoint.id).map_or(Duration::ZERO, |t| t.elapsed());
+                            // `_metadata` is written off the control loop: failures,
+                            // savepoint requests and cancellation are handled meanwhile.
+                            let started = started_at.remove(&checkpoint.id).unwrap_or_else(Instant::now);
                             let request = waiting_savepoints.remove(&checkpoint.id);
-                            writes.push(checkpoint, request, took);
-                            writes.start_next(self);
+                            for subsumed in writes.push(checkpoint, request, started) {
+                                c.written(subsumed, false, Instant::now());
+                                if let Some(store) = &store {
+                                    store.forget(subsumed);
+                                }
+                            }
+                            writes.start_next(self, store.as_ref());
+                        }
+                    }
+                    TaskEvent::Decline { checkpoint_id, task, error } => {
+                        let Some(c) = coordinator.as_mut() else { continue };
+                        if !c.pending_ids().contains(&checkpoint_id) {
+                            continue;
+                        }
+                        c.abort(checkpoint_id);
+                        started_at.remove(&checkpoint_id);
+                        if let Some(store) = &store {
+                            store.forget(checkpoint_id);
+                        }
+                        let why = format!("task {task} could not write its state: {error}");
+                        self.shared.say(format!("checkpoint {checkpoint_id} failed: {why}"));
+                        if let Some(e) = failures.failed(checkpoint_id, &why) {
+                            record_failure(&mut first_error, e);
+                            internal_cancel.cancel();
+                        } else if finished_sources.len() == triggers.len() && !triggers.is_empty() {
+                            // The final checkpoint must complete for the output to commit.
+                            final_due = true;
+                        }
+                        if let Some((request, _)) = waiting_savepoints.remove(&checkpoint_id) {
+                            let _ = request.reply.send(Err(error));
                         }
                     }
                     TaskEvent::SourceFinished(task) => {
                         finished_sources.insert(task);
-                        if finished_sources.len() == triggers.len() && !stopping {
-                            // Every input ended: the final checkpoint commits all output.
-                            trigger(&mut coordinator, &mut started_at, &finished_sources, false, false);
-                        }
+                        final_due = finished_sources.len() == triggers.len() && coordinator.is_some();
                     }
                 },
                 Some(joined) = writes.in_flight.join_next(), if !writes.in_flight.is_empty() => {
-                    writes.start_next(self);
+                    writes.start_next(self, store.as_ref());
                     let Written { checkpoint_id, took, request, result } = match joined {
                         Ok(written) => written,
                         Err(e) => {
@@ -739,23 +795,29 @@ impl JobRun {
                             continue;
                         }
                     };
+                    if let Some(c) = coordinator.as_mut() {
+                        c.written(checkpoint_id, result.is_ok(), Instant::now());
+                    }
+                    if let Some(store) = &store {
+                        store.forget(checkpoint_id);
+                    }
                     match result {
-                        Ok((checkpoint, path, retired)) => {
-                            self.identity.retired_ancestors |= retired;
-                            consecutive_failures = 0;
+                        Ok(done) => {
+                            self.identity.retired_ancestors |= done.retired;
+                            failures.consecutive = 0;
                             completed_counter.fetch_add(1, Ordering::Relaxed);
                             duration_counter.store(took.as_millis() as u64, Ordering::Relaxed);
-                            size_counter.store(checkpoint.state_size() as u64, Ordering::Relaxed);
-                            let id = checkpoint.id;
-                            let stop = request.as_ref().and_then(|r| r.stop);
-                            self.keep_newest(checkpoint, path.clone());
+                            size_counter.store(done.size, Ordering::Relaxed);
+                            let stop = request.as_ref().and_then(|(r, _)| r.stop);
+                            let path = done.path.clone();
+                            self.keep_newest(done);
                             // Never backwards: writes may finish out of order.
                             completed_tx.send_if_modified(|latest| {
-                                let newer = id > *latest;
-                                *latest = (*latest).max(id);
+                                let newer = checkpoint_id > *latest;
+                                *latest = (*latest).max(checkpoint_id);
                                 newer
                             });
-                            if let Some(request) = request {
+                            if let Some((request, _)) = request {
                                 let _ = request.reply.send(Ok(path.unwrap_or_default()));
                             }
                             if stop == Some(false) {
@@ -764,42 +826,39 @@ impl JobRun {
                             }
                         }
                         Err(e) => {
-                            failed_counter.fetch_add(1, Ordering::Relaxed);
-                            consecutive_failures += 1;
                             self.shared.say(format!("checkpoint {checkpoint_id} could not be written: {e}"));
-                            let tolerable = checkpointing.as_ref().map_or(0, |c| c.tolerable_failed);
-                            if consecutive_failures > tolerable && first_error.is_none() {
-                                first_error = Some(too_many_failed(checkpoint_id, &e.to_string(), consecutive_failures, tolerable));
+                            if let Some(error) = failures.failed(checkpoint_id, &e.to_string()) {
+                                record_failure(&mut first_error, error);
                                 internal_cancel.cancel();
-                            } else if finished_sources.len() == triggers.len() && !triggers.is_empty() && !stopping {
+                            } else if finished_sources.len() == triggers.len() && !triggers.is_empty() {
                                 // The final checkpoint must complete for the output to commit.
-                                trigger(&mut coordinator, &mut started_at, &finished_sources, false, false);
+                                final_due = true;
                             }
-                            if let Some(request) = request {
+                            if let Some((request, _)) = request {
                                 let _ = request.reply.send(Err(e));
                             }
                         }
                     }
                 }
                 _ = ticker.tick(), if coordinator.is_some() && !stopping => {
-                    trigger(&mut coordinator, &mut started_at, &finished_sources, false, false);
+                    trigger(&mut coordinator, &mut started_at, &finished_sources, None, false);
                 }
                 _ = expiry.tick(), if coordinator.is_some() => {
                     let expired = coordinator.as_mut().map(|c| c.expire(Instant::now())).unwrap_or_default();
                     for id in expired {
                         started_at.remove(&id);
-                        failed_counter.fetch_add(1, Ordering::Relaxed);
-                        consecutive_failures += 1;
-                        if let Some(request) = waiting_savepoints.remove(&id) {
+                        if let Some(store) = &store {
+                            store.forget(id);
+                        }
+                        if let Some((request, _)) = waiting_savepoints.remove(&id) {
                             let _ = request.reply.send(Err(Error::Other(format!("savepoint {id} timed out"))));
                         }
-                        let tolerable = checkpointing.as_ref().map_or(0, |c| c.tolerable_failed);
-                        if consecutive_failures > tolerable && first_error.is_none() {
-                            first_error = Some(too_many_failed(id, "it expired before completing", consecutive_failures, tolerable));
+                        if let Some(e) = failures.failed(id, "it expired before completing") {
+                            record_failure(&mut first_error, e);
                             internal_cancel.cancel();
                         }
-                        if finished_sources.len() == triggers.len() && !triggers.is_empty() && !stopping {
-                            trigger(&mut coordinator, &mut started_at, &finished_sources, false, false);
+                        if finished_sources.len() == triggers.len() && !triggers.is_empty() {
+                            final_due = true;
                         }
                     }
                 }
@@ -820,8 +879,10 @@ impl JobRun {
                             }
                         }
                     }
-                    match trigger(&mut coordinator, &mut started_at, &finished_sources, true, request.stop == Some(true)) {
-                        Some(id) => { waiting_savepoints.insert(id, request); }
+                    match trigger(&mut coordinator, &mut started_at, &finished_sources, Some(&request.dir), request.stop == Some(true)) {
+                        Some((id, target)) => {
+                            waiting_savepoints.insert(id, (request, target.unwrap_or_default()));
+                        }
                         None => { let _ = request.reply.send(Err(Error::Other("the savepoint could not be triggered".into()))); }
                     }
                 }
@@ -832,25 +893,35 @@ impl JobRun {
             }
         }
         // Writes still in flight finish: a checkpoint they complete is where the
-        // next attempt restarts from.
-        writes.start_next(self);
+        // next attempt restarts from; and no task's write of this attempt goes on
+        // into the next.
+        writes.start_next(self, store.as_ref());
         while let Some(joined) = writes.in_flight.join_next().await {
-            writes.start_next(self);
+            writes.start_next(self, store.as_ref());
             if let Ok(Written {
                 result, request, ..
             }) = joined
             {
                 let reply = match result {
-                    Ok((checkpoint, path, _)) => {
-                        self.keep_newest(checkpoint, path.clone());
+                    Ok(done) => {
+                        let path = done.path.clone();
+                        self.keep_newest(done);
                         Ok(path.unwrap_or_default())
                     }
                     Err(e) => Err(e),
                 };
-                if let Some(request) = request {
+                if let Some((request, _)) = request {
                     let _ = request.reply.send(reply);
                 }
             }
+        }
+        for (_, (request, _)) in waiting_savepoints.drain() {
+            let _ = request.reply.send(Err(Error::Other(
+                "the job stopped before the savepoint completed".into(),
+            )));
+        }
+        if let Some(store) = &store {
+            store.idle().await;
         }
         if stopped && matches!(first_error, Some(Error::Cancelled) | None) {
             return Ok(());
@@ -861,96 +932,142 @@ impl JobRun {
         }
     }
 
-    /// Finishes the asynchronous part of a checkpoint (serializing the keyed state
-    /// the tasks share copy-on-write with their snapshots) and writes it: into the
-    /// run's checkpoint directory, or a savepoint into its target directory; then
+    /// Completes a checkpoint whose state the tasks wrote: writes its `_metadata`
+    /// into its directory (the run's `chk-<id>`, or the savepoint's own), then
     /// prunes old checkpoints, and retires the lineage's older runs once this one
-    /// holds enough complete checkpoints. Returns the finished checkpoint, where it
-    /// was written, and whether ancestors were retired.
+    /// holds enough complete checkpoints. A job without a checkpoint directory takes
+    /// the state from memory instead.
     fn persist(
         &self,
-        mut checkpoint: CompletedCheckpoint,
-        savepoint_dir: Option<PathBuf>,
-    ) -> impl std::future::Future<Output = Result<(CompletedCheckpoint, Option<PathBuf>, bool)>>
-           + Send
-           + 'static {
+        acked: AcknowledgedCheckpoint,
+        savepoint_target: Option<PathBuf>,
+        store: Option<&StateStore>,
+    ) -> impl std::future::Future<Output = Result<Persisted>> + Send + 'static {
         let job = self.spec.graph.name.clone();
         let job_id = self.identity.job_id.to_string();
-        checkpoint.lineage = self.identity.lineage.clone();
-        checkpoint.operators = self
-            .spec
-            .graph
-            .vertices
-            .iter()
-            .map(|v| OperatorEntry {
-                uid: v.uid.clone(),
-                parallelism: v.parallelism,
-                source: v.kind == VertexKind::Source,
-            })
-            .collect();
-        let run_dir = self.identity.run_dir();
-        let target = match (&savepoint_dir, &run_dir) {
-            (Some(dir), _) => Some(dir.join(format!(
-                "savepoint-{}-{}-{:x}",
-                storage::slug(&job),
-                checkpoint.id,
-                checkpoint.timestamp
-            ))),
-            (None, Some(run_dir)) => Some(storage::checkpoint_dir(run_dir, checkpoint.id)),
-            (None, None) => None,
+        let mut checkpoint = CompletedCheckpoint {
+            id: acked.id,
+            timestamp: acked.timestamp,
+            is_savepoint: acked.is_savepoint,
+            states: Vec::new(),
+            lineage: self.identity.lineage.clone(),
+            operators: self
+                .spec
+                .graph
+                .vertices
+                .iter()
+                .map(|v| OperatorEntry {
+                    uid: v.uid.clone(),
+                    parallelism: v.parallelism,
+                    source: v.kind == VertexKind::Source,
+                })
+                .collect(),
         };
+        let run_dir = self.identity.run_dir();
+        let target = savepoint_target.or_else(|| {
+            run_dir
+                .as_ref()
+                .map(|dir| storage::checkpoint_dir(dir, acked.id))
+        });
         let keep = self.checkpointing.as_ref().map_or(1, |c| c.num_retained);
-        let is_savepoint = savepoint_dir.is_some();
         let retire = (!self.identity.retired_ancestors)
             .then(|| self.identity.record.clone())
             .flatten();
-        let path = target.clone();
+        let size = acked.state_size();
+        let store = store.cloned();
         let write = tokio::task::spawn_blocking(move || {
-            for state in &mut checkpoint.states {
-                state.snapshot.finish()?;
-            }
+            let Some(path) = target else {
+                // Kept in memory: the tasks' finished snapshots.
+                let mut states = store
+                    .map(|s| s.take_in_memory(acked.id))
+                    .unwrap_or_default();
+                states.sort_by(|a, b| (&a.uid, a.subtask).cmp(&(&b.uid, b.subtask)));
+                checkpoint.states = states;
+                return Ok(Persisted {
+                    id: acked.id,
+                    is_savepoint: acked.is_savepoint,
+                    in_memory: Some(checkpoint),
+                    path: None,
+                    size,
+                    retired: false,
+                });
+            };
+            let metadata = storage::Metadata::of(&job, &job_id, &checkpoint, acked.subtasks);
+            storage::write_metadata(&path, &metadata)?;
             let mut retired = false;
-            if let Some(path) = &path {
-                storage::write(path, &job, &job_id, &checkpoint)?;
-                if let (false, Some(run_dir)) = (is_savepoint, run_dir) {
-                    let complete = storage::prune(&run_dir, keep);
-                    if let (true, Some((base, record))) = (complete >= keep, retire) {
-                        runs::retire_ancestors(&base, &record);
-                        retired = true;
-                    }
+            if let (false, Some(run_dir)) = (acked.is_savepoint, run_dir) {
+                let complete = storage::prune(&run_dir, keep);
+                if let (true, Some((base, record))) = (complete >= keep, retire) {
+                    runs::retire_ancestors(&base, &record);
+                    retired = true;
                 }
             }
-            Ok::<_, Error>((checkpoint, retired))
+            Ok(Persisted {
+                id: acked.id,
+                is_savepoint: acked.is_savepoint,
+                in_memory: None,
+                path: Some(path),
+                size,
+                retired,
+            })
         });
         async move {
-            let (checkpoint, retired) = write
+            write
                 .await
-                .map_err(|e| Error::Other(format!("checkpoint writer failed: {e}")))??;
-            Ok((checkpoint, target, retired))
+                .map_err(|e| Error::Other(format!("checkpoint writer failed: {e}")))?
         }
     }
 
-    /// Keeps `checkpoint` as the one the next attempt restarts from, if it is a
-    /// checkpoint newer than the one kept (writes may finish out of order).
-    /// A checkpoint written to a directory is kept by its path only, and read back
-    /// if a restart needs it.
-    fn keep_newest(&mut self, checkpoint: CompletedCheckpoint, path: Option<PathBuf>) {
-        let newer = self
-            .restored
-            .as_ref()
-            .is_none_or(|r| r.id() < checkpoint.id);
-        if !checkpoint.is_savepoint && newer {
-            self.restored = Some(match path {
-                Some(path) => RestartPoint::Disk {
-                    id: checkpoint.id,
-                    path,
-                },
-                None => RestartPoint::Memory {
-                    checkpoint,
-                    path: None,
-                },
-            });
+    /// Keeps a completed checkpoint as the one the next attempt restarts from, if
+    /// it is a checkpoint newer than the one kept (writes may finish out of
+    /// order). A checkpoint written to a directory is kept by its path only, and
+    /// read back if a restart needs it.
+    fn keep_newest(&mut self, done: Persisted) {
+        let newer = self.restored.as_ref().is_none_or(|r| r.id() < done.id);
+        if done.is_savepoint || !newer {
+            return;
         }
+        self.restored = match (done.path, done.in_memory) {
+            (Some(path), _) => Some(RestartPoint::Disk { id: done.id, path }),
+            (None, Some(checkpoint)) => Some(RestartPoint::Memory {
+                checkpoint,
+                path: None,
+            }),
+            (None, None) => return,
+        };
+    }
+}
+
+/// A completed checkpoint, with where it went.
+struct Persisted {
+    id: u64,
+    is_savepoint: bool,
+    /// The state of a job without a checkpoint directory.
+    in_memory: Option<CompletedCheckpoint>,
+    /// Its directory.
+    path: Option<PathBuf>,
+    /// The size of its state.
+    size: u64,
+    /// Whether the lineage's older runs were retired.
+    retired: bool,
+}
+
+/// Counts failed checkpoints against
+/// `execution.checkpointing.tolerable-failed-checkpoints`.
+struct FailedCheckpoints {
+    consecutive: u32,
+    tolerable: u32,
+    counter: Arc<AtomicU64>,
+}
+
+impl FailedCheckpoints {
+    /// Records that checkpoint `id` failed because of `why`; returns the error
+    /// that fails the job when more failed in a row than tolerated.
+    fn failed(&mut self, id: u64, why: &str) -> Option<Error> {
+        self.counter.fetch_add(1, Ordering::Relaxed);
+        self.consecutive += 1;
+        (self.consecutive > self.tolerable)
+            .then(|| too_many_failed(id, why, self.consecutive, self.tolerable))
     }
 }
 
@@ -1004,55 +1121,73 @@ impl RestartPoint {
     }
 }
 
-/// A checkpoint write that finished, with what its completion must do.
+/// A checkpoint completion that finished, with what it must do next.
 struct Written {
     checkpoint_id: u64,
+    /// From the trigger to the end of the write.
     took: Duration,
-    request: Option<SavepointRequest>,
-    result: Result<(CompletedCheckpoint, Option<PathBuf>, bool)>,
+    request: Option<(SavepointRequest, PathBuf)>,
+    result: Result<Persisted>,
 }
 
-/// Checkpoints waiting to be written, written one at a time and in order (a write
-/// prunes the checkpoints older than its own), off the control loop.
+/// A complete checkpoint waiting for its `_metadata`, with its savepoint request
+/// (and target directory) and trigger time.
+type Waiting = (
+    AcknowledgedCheckpoint,
+    Option<(SavepointRequest, PathBuf)>,
+    Instant,
+);
+
+/// Checkpoints whose `_metadata` is to be written, one at a time and in order (a
+/// write prunes the checkpoints older than its own), off the control loop.
 #[derive(Default)]
 struct WriteQueue {
-    waiting: std::collections::VecDeque<(CompletedCheckpoint, Option<SavepointRequest>, Duration)>,
+    waiting: std::collections::VecDeque<Waiting>,
     in_flight: tokio::task::JoinSet<Written>,
 }
 
 impl WriteQueue {
-    /// Queues a completed checkpoint. A regular checkpoint still waiting is
-    /// subsumed by a newer one: notifying the newer commits what the older one
-    /// pre-committed too.
+    /// Queues a complete checkpoint triggered at `started`. A regular checkpoint
+    /// still waiting is subsumed by a newer one (notifying the newer commits what
+    /// the older one pre-committed too): returns the ids of those dropped.
     fn push(
         &mut self,
-        checkpoint: CompletedCheckpoint,
-        request: Option<SavepointRequest>,
-        took: Duration,
-    ) {
+        checkpoint: AcknowledgedCheckpoint,
+        request: Option<(SavepointRequest, PathBuf)>,
+        started: Instant,
+    ) -> Vec<u64> {
+        let mut subsumed = Vec::new();
         if request.is_none() && !checkpoint.is_savepoint {
-            self.waiting
-                .retain(|(c, r, _)| r.is_some() || c.is_savepoint);
+            self.waiting.retain(|(c, r, _)| {
+                let keep = r.is_some() || c.is_savepoint;
+                if !keep {
+                    subsumed.push(c.id);
+                }
+                keep
+            });
         }
-        self.waiting.push_back((checkpoint, request, took));
+        self.waiting.push_back((checkpoint, request, started));
+        subsumed
     }
 
     /// Starts the next write if none is in flight.
-    fn start_next(&mut self, run: &JobRun) {
+    fn start_next(&mut self, run: &JobRun, store: Option<&StateStore>) {
         if !self.in_flight.is_empty() {
             return;
         }
-        let Some((checkpoint, request, took)) = self.waiting.pop_front() else {
+        let Some((checkpoint, request, started)) = self.waiting.pop_front() else {
             return;
         };
         let checkpoint_id = checkpoint.id;
-        let write = run.persist(checkpoint, request.as_ref().map(|r| r.dir.clone()));
+        let target = request.as_ref().map(|(_, target)| target.clone());
+        let write = run.persist(checkpoint, target, store);
         self.in_flight.spawn(async move {
+            let result = write.await;
             Written {
                 checkpoint_id,
-                took,
+                took: started.elapsed(),
                 request,
-                result: write.await,
+                result,
             }
         });
     }
@@ -1110,6 +1245,7 @@ fn record_failure(slot: &mut Option<Error>, error: Error) {
 /// The checkpointing connections handed to every task.
 struct Wiring {
     events: Option<mpsc::UnboundedSender<TaskEvent>>,
+    store: Option<StateStore>,
     completed: Option<watch::Receiver<u64>>,
     restored: Option<Arc<RestoredState>>,
     exactly_once: bool,
@@ -1333,6 +1469,7 @@ fn build_tasks(
                     .events
                     .as_ref()
                     .map(|_| counters.counter("lastCheckpointSyncDurationMicros")),
+                store: wiring.store.clone(),
             };
             if vertex.kind == VertexKind::Source && wiring.events.is_some() {
                 let (tx, rx) = mpsc::unbounded_channel();

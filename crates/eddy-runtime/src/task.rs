@@ -22,6 +22,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use crate::chain::{guarded, subtask_state};
+use crate::checkpoint::store::StateStore;
 use crate::checkpoint::{OperatorSubtaskState, TaskAck};
 use crate::input::{InputEvent, InputGate};
 use crate::operator::{OperatorContext, OperatorSnapshot, TwoInputOperator};
@@ -80,8 +81,17 @@ pub struct TaskSettings {
 /// What a task tells the checkpoint coordinator.
 #[derive(Debug)]
 pub enum TaskEvent {
-    /// A checkpoint's state.
+    /// A checkpoint's state was written.
     Ack(TaskAck),
+    /// A checkpoint's state could not be written: the checkpoint fails.
+    Decline {
+        /// The checkpoint.
+        checkpoint_id: u64,
+        /// The declining task.
+        task: usize,
+        /// Why.
+        error: Error,
+    },
     /// A source task's input ended; it waits for the final checkpoint.
     SourceFinished(usize),
 }
@@ -103,6 +113,8 @@ pub struct TaskControl {
     pub sync_pause_max: Option<Arc<std::sync::atomic::AtomicU64>>,
     /// The synchronous part of the latest snapshot, in microseconds.
     pub sync_pause_last: Option<Arc<std::sync::atomic::AtomicU64>>,
+    /// Where the task writes the state of its checkpoints.
+    pub store: Option<StateStore>,
 }
 
 /// What the coordinator asks of a source task.
@@ -128,6 +140,31 @@ impl TaskControl {
             // The coordinator is gone only when the job is ending.
             let _ = events.send(event);
         }
+    }
+
+    /// Writes the state of checkpoint `id` off the processing thread, then
+    /// acknowledges with where it went (or declines the checkpoint).
+    fn write_and_acknowledge(&self, id: u64, states: Vec<OperatorSubtaskState>) {
+        let (Some(events), Some(store)) = (&self.events, &self.store) else {
+            return;
+        };
+        let events = events.clone();
+        let task = self.index;
+        store.spawn_write(id, states, move |written| {
+            // The coordinator is gone only when the job is ending.
+            let _ = events.send(match written {
+                Ok(states) => TaskEvent::Ack(TaskAck {
+                    checkpoint_id: id,
+                    task,
+                    states,
+                }),
+                Err(error) => TaskEvent::Decline {
+                    checkpoint_id: id,
+                    task,
+                    error,
+                },
+            });
+        });
     }
 
     fn latest_completed(&self) -> u64 {
@@ -250,11 +287,7 @@ fn checkpoint<B>(
     chain.snapshot_state(barrier.checkpoint_id, &mut states)?;
     chain.emit_barrier(barrier)?;
     control.record_pause(started);
-    control.send(TaskEvent::Ack(TaskAck {
-        checkpoint_id: barrier.checkpoint_id,
-        task: control.index,
-        states,
-    }));
+    control.write_and_acknowledge(barrier.checkpoint_id, states);
     Ok(())
 }
 
@@ -771,11 +804,7 @@ impl<O: TwoInputOperator> TwoInputHead<O> {
         next.snapshot_state(barrier.checkpoint_id, &mut states)?;
         next.emit_barrier(barrier)?;
         control.record_pause(started);
-        control.send(TaskEvent::Ack(TaskAck {
-            checkpoint_id: barrier.checkpoint_id,
-            task: control.index,
-            states,
-        }));
+        control.write_and_acknowledge(barrier.checkpoint_id, states);
         Ok(())
     }
 

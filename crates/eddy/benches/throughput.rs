@@ -10,7 +10,9 @@
 //! event-time window count over 10,000 keys; (c) generator → key_by → running reduce
 //! over 10,000 keys; (d) wordcount over a generated text file of 500 MB; (s) running
 //! reduce over 1 M keys with a checkpoint every second, and (s0) the same without
-//! checkpoints, so the two peak memories compare at the same key count.
+//! checkpoints, so the two peak memories compare at the same key count; (l) and (l0)
+//! the same over 10 M keys, where a full snapshot takes longer to write than the
+//! checkpoint interval.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -45,7 +47,7 @@ fn main() {
     }
     let quick = args.iter().any(|a| a == "--quick");
     let scale = if quick { 10 } else { 1 };
-    let cases: [(&str, &str, u64); 9] = [
+    let cases: [(&str, &str, u64); 11] = [
         ("a", "map -> filter (stateless)", 200_000_000 / scale),
         (
             "b",
@@ -71,6 +73,16 @@ fn main() {
             30_000_000 / scale,
         ),
         (
+            "l0",
+            "reduce over 10 M keys, no checkpoints",
+            60_000_000 / scale,
+        ),
+        (
+            "l",
+            "reduce over 10 M keys, checkpoint 1 s",
+            60_000_000 / scale,
+        ),
+        (
             "r",
             "restart with ~100 MB of keyed state",
             1_000_000 / scale,
@@ -81,7 +93,7 @@ fn main() {
         "case", "p", "records", "seconds", "M rec/s", "peak MiB"
     );
     for (case, label, n) in cases {
-        let parallelisms: &[u32] = if matches!(case, "s" | "s0" | "r") {
+        let parallelisms: &[u32] = if matches!(case, "s" | "s0" | "l" | "l0" | "r") {
             &[1]
         } else {
             &[1, 2]
@@ -208,17 +220,17 @@ fn run_case(case: &str, p: u32, n: u64) -> Result<()> {
             let _ = std::fs::remove_dir_all(dir);
             (n, result.net_runtime)
         }
-        "c" | "c-ck" | "s" | "s0" => {
+        "c" | "c-ck" | "s" | "s0" | "l" | "l0" => {
             let env = env(p);
             let dir = checkpoint_dir(case);
-            let checkpointed = matches!(case, "c-ck" | "s");
+            let checkpointed = matches!(case, "c-ck" | "s" | "l");
             if checkpointed {
                 with_checkpoints(&env, &dir);
             }
-            let keys = if matches!(case, "s" | "s0") {
-                1_000_000
-            } else {
-                KEYS
+            let keys = match case {
+                "s" | "s0" => 1_000_000,
+                "l" | "l0" => 10_000_000,
+                _ => KEYS,
             };
             env.from_generator(Some(n), move |i| ((i % keys, i), None))
                 .key_by(|r: &(u64, u64)| r.0)

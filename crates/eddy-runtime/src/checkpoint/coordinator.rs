@@ -1,11 +1,20 @@
 //! The checkpoint coordinator's bookkeeping, as pure logic over plain data: when to
 //! trigger, which acknowledgements are missing, when a checkpoint is complete, when
 //! it has timed out.
+//!
+//! A checkpoint is in progress from its trigger until its state is written, as in
+//! Flink, where a task acknowledges only after its asynchronous part: every task
+//! acknowledging makes it [`Outcome::Complete`] here, then it stays counted against
+//! `execution.checkpointing.max-concurrent-checkpoints` until
+//! [`Coordinator::written`] settles it, and the minimum pause runs from then. A job
+//! whose state takes longer to write than the interval so checkpoints as often as
+//! it can write, not once per interval with snapshots piling up.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use super::{CompletedCheckpoint, OperatorSubtaskState, TaskAck};
+use super::storage::SubtaskEntry;
+use super::{AcknowledgedCheckpoint, TaskAck};
 
 /// A checkpoint waiting for acknowledgements.
 #[derive(Debug)]
@@ -14,7 +23,7 @@ struct Pending {
     is_savepoint: bool,
     started: Instant,
     waiting: BTreeSet<usize>,
-    states: Vec<OperatorSubtaskState>,
+    states: Vec<SubtaskEntry>,
 }
 
 /// What the coordinator decided about a checkpoint.
@@ -23,7 +32,7 @@ pub enum Outcome {
     /// Still waiting for acknowledgements.
     Pending,
     /// Every task acknowledged.
-    Complete(CompletedCheckpoint),
+    Complete(AcknowledgedCheckpoint),
     /// Unknown or already aborted checkpoint: the acknowledgement is ignored.
     Ignored,
 }
@@ -37,6 +46,8 @@ pub struct Coordinator {
     min_pause: Duration,
     timeout: Duration,
     pending: BTreeMap<u64, Pending>,
+    /// Acknowledged by every task, being written.
+    writing: BTreeSet<u64>,
     last_completed_at: Option<Instant>,
     /// Checkpoints whose last acknowledgement came after the timeout; reported by
     /// the next [`Coordinator::expire`].
@@ -59,6 +70,7 @@ impl Coordinator {
             min_pause,
             timeout,
             pending: BTreeMap::new(),
+            writing: BTreeSet::new(),
             last_completed_at: None,
             late: Vec::new(),
         }
@@ -68,7 +80,7 @@ impl Coordinator {
     /// savepoint ignores both); returns its id.
     pub fn trigger(&mut self, now: Instant, timestamp: i64, is_savepoint: bool) -> Option<u64> {
         if !is_savepoint {
-            if self.pending.len() >= self.max_concurrent {
+            if self.pending.len() + self.writing.len() >= self.max_concurrent {
                 return None;
             }
             if let Some(last) = self.last_completed_at {
@@ -116,15 +128,14 @@ impl Coordinator {
         // A newer complete checkpoint subsumes older pending ones.
         self.pending
             .retain(|id, p| *id > ack.checkpoint_id || p.is_savepoint);
-        self.last_completed_at = Some(now);
-        let mut states = done.states;
-        states.sort_by(|a, b| (&a.uid, a.subtask).cmp(&(&b.uid, b.subtask)));
-        Outcome::Complete(CompletedCheckpoint {
+        self.writing.insert(ack.checkpoint_id);
+        let mut subtasks = done.states;
+        subtasks.sort_by(|a, b| (&a.uid, a.subtask).cmp(&(&b.uid, b.subtask)));
+        Outcome::Complete(AcknowledgedCheckpoint {
             id: ack.checkpoint_id,
             timestamp: done.timestamp,
             is_savepoint: done.is_savepoint,
-            states,
-            ..CompletedCheckpoint::default()
+            subtasks,
         })
     }
 
@@ -146,9 +157,19 @@ impl Coordinator {
         expired
     }
 
+    /// Settles a complete checkpoint whose state was written (`ok`), could not be
+    /// written, or was subsumed by a newer one before it was: it no longer counts
+    /// against the concurrency limit, and a written one starts the minimum pause.
+    pub fn written(&mut self, id: u64, ok: bool, now: Instant) {
+        if self.writing.remove(&id) && ok {
+            self.last_completed_at = Some(now);
+        }
+    }
+
     /// Aborts a checkpoint (e.g. its files could not be written).
     pub fn abort(&mut self, id: u64) {
         self.pending.remove(&id);
+        self.writing.remove(&id);
     }
 
     /// The ids of the checkpoints in flight.
@@ -188,7 +209,43 @@ mod tests {
         );
         assert!(matches!(c.acknowledge(ack(id, 1), now), Outcome::Complete(cp) if cp.id == 1));
         assert_eq!(c.acknowledge(ack(id, 1), now), Outcome::Ignored);
+        assert_eq!(c.trigger(now, 0, false), None, "still being written");
+        c.written(id, true, now);
         assert_eq!(c.trigger(now, 0, false), Some(2));
+    }
+
+    #[test]
+    fn a_checkpoint_being_written_holds_back_the_next_until_settled() {
+        let start = Instant::now();
+        let later = start + Duration::from_millis(200);
+        let mut c = Coordinator::new(1, 1, 1, Duration::from_millis(100), Duration::from_secs(60));
+        let id = c.trigger(start, 0, false).unwrap();
+        assert!(matches!(
+            c.acknowledge(ack(id, 0), start),
+            Outcome::Complete(_)
+        ));
+        assert_eq!(c.trigger(later, 0, false), None, "the write is in progress");
+        assert_eq!(
+            c.trigger(later, 0, true),
+            Some(2),
+            "a savepoint does not wait"
+        );
+        c.written(id, true, later);
+        c.abort(2);
+        assert_eq!(c.trigger(later, 0, false), None, "min pause from the write");
+        let id = c
+            .trigger(later + Duration::from_millis(100), 0, false)
+            .unwrap();
+        assert!(matches!(
+            c.acknowledge(ack(id, 0), later),
+            Outcome::Complete(_)
+        ));
+        c.written(id, false, later);
+        assert_eq!(
+            c.trigger(later + Duration::from_millis(100), 0, false),
+            Some(4),
+            "a failed write settles it too, and starts no pause"
+        );
     }
 
     #[test]
@@ -213,6 +270,7 @@ mod tests {
             c.acknowledge(ack(id, 0), start),
             Outcome::Complete(_)
         ));
+        c.written(id, true, start);
         assert_eq!(
             c.trigger(start + Duration::from_millis(50), 0, false),
             None,

@@ -5,24 +5,28 @@
 //!  coordinator ──trigger n──▶ sources: record position, emit barrier n
 //!                               │
 //!            barrier n ────────▶ task: align inputs (exactly-once), snapshot the
-//!                               │      chain's state, forward barrier n, ack
-//!  coordinator ◀──ack(n, state)─┘
-//!  all acked: write state files, then `_metadata` last and atomically,
+//!                               │      chain's state (copy-on-write), forward
+//!                               │      barrier n; off the processing thread:
+//!                               │      write the state files, then ack
+//!  coordinator ◀─ack(n, handles)┘      (location, size, CRC-32 per file)
+//!  all acked: write `_metadata` last and atomically,
 //!  then notify every task: checkpoint n complete (sinks commit)
 //! ```
 //!
-//! The protocol logic is pure ([`coordinator`], [`restore`]); files live in
-//! [`storage`].
+//! The protocol logic is pure ([`coordinator`], [`restore`]); tasks write through
+//! the [`store`]; the file format lives in [`storage`].
 
 pub mod coordinator;
 pub mod restore;
 pub mod runs;
 pub mod storage;
+pub mod store;
 
 use eddy_core::KeyGroupRange;
 use serde::{Deserialize, Serialize};
 
 use crate::operator::OperatorSnapshot;
+use storage::SubtaskEntry;
 
 /// The state of one operator subtask in a checkpoint.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,15 +45,37 @@ pub struct OperatorSubtaskState {
     pub snapshot: OperatorSnapshot,
 }
 
-/// A task's acknowledgement of a checkpoint, with the state of its operators.
+/// A task's acknowledgement of a checkpoint: where it wrote the state of its
+/// operators (never the state itself).
 #[derive(Debug)]
 pub struct TaskAck {
     /// The checkpoint.
     pub checkpoint_id: u64,
     /// The acknowledging task (index in the job's task list).
     pub task: usize,
-    /// The state of every operator of the task's chain.
-    pub states: Vec<OperatorSubtaskState>,
+    /// The state of every operator of the task's chain that has state.
+    pub states: Vec<SubtaskEntry>,
+}
+
+/// A checkpoint every task acknowledged: where each operator subtask's state was
+/// written. `_metadata` is written from it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AcknowledgedCheckpoint {
+    /// The checkpoint id.
+    pub id: u64,
+    /// When it was triggered (wall-clock milliseconds).
+    pub timestamp: i64,
+    /// Whether it is a savepoint.
+    pub is_savepoint: bool,
+    /// Every operator subtask's state, sorted by uid and subtask.
+    pub subtasks: Vec<SubtaskEntry>,
+}
+
+impl AcknowledgedCheckpoint {
+    /// The total size of the written state.
+    pub fn state_size(&self) -> u64 {
+        self.subtasks.iter().map(|s| s.size).sum()
+    }
 }
 
 /// A checkpoint every task acknowledged.

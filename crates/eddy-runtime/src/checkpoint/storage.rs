@@ -144,7 +144,7 @@ fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
 /// holding its encoding in memory: the payload streams through a CRC to the file,
 /// then the header's CRC and length are filled in. Returns the payload's size and
 /// CRC.
-fn write_state_file(path: &Path, snapshot: &OperatorSnapshot) -> Result<(u64, u32)> {
+pub(crate) fn write_state_file(path: &Path, snapshot: &OperatorSnapshot) -> Result<(u64, u32)> {
     let mut file = File::create(path).map_err(|e| Error::io(path, e))?;
     let mut header = [0u8; 20];
     header[..8].copy_from_slice(STATE_MAGIC);
@@ -217,7 +217,8 @@ fn sync_dir(dir: &Path) {
 }
 
 /// Writes a completed checkpoint into `dir`: every state file, then `_metadata`
-/// through a temporary name, fsync and rename.
+/// through a temporary name, fsync and rename. (A running job's tasks write their
+/// own state files, see [`super::store`], and the coordinator only the metadata.)
 pub fn write(dir: &Path, job: &str, job_id: &str, checkpoint: &CompletedCheckpoint) -> Result<()> {
     fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let mut subtasks = Vec::with_capacity(checkpoint.states.len());
@@ -235,18 +236,36 @@ pub fn write(dir: &Path, job: &str, job_id: &str, checkpoint: &CompletedCheckpoi
             crc32,
         });
     }
-    let metadata = Metadata {
-        format_version: FORMAT_VERSION,
-        job: job.to_string(),
-        job_id: job_id.to_string(),
-        lineage: checkpoint.lineage.clone(),
-        operators: checkpoint.operators.clone(),
-        checkpoint_id: checkpoint.id,
-        timestamp: checkpoint.timestamp,
-        is_savepoint: checkpoint.is_savepoint,
-        subtasks,
-    };
-    let json = serde_json::to_vec_pretty(&metadata).map_err(|e| Error::State(e.to_string()))?;
+    write_metadata(dir, &Metadata::of(job, job_id, checkpoint, subtasks))
+}
+
+impl Metadata {
+    /// The metadata of `checkpoint` (its states are described by `subtasks`).
+    pub fn of(
+        job: &str,
+        job_id: &str,
+        checkpoint: &CompletedCheckpoint,
+        subtasks: Vec<SubtaskEntry>,
+    ) -> Self {
+        Metadata {
+            format_version: FORMAT_VERSION,
+            job: job.to_string(),
+            job_id: job_id.to_string(),
+            lineage: checkpoint.lineage.clone(),
+            operators: checkpoint.operators.clone(),
+            checkpoint_id: checkpoint.id,
+            timestamp: checkpoint.timestamp,
+            is_savepoint: checkpoint.is_savepoint,
+            subtasks,
+        }
+    }
+}
+
+/// Writes `_metadata` into `dir` (whose state files are written): through a
+/// temporary name, fsync and rename, so it appears whole or not at all.
+pub fn write_metadata(dir: &Path, metadata: &Metadata) -> Result<()> {
+    fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let json = serde_json::to_vec_pretty(metadata).map_err(|e| Error::State(e.to_string()))?;
     let tmp = dir.join("_metadata.inprogress");
     write_synced(&tmp, &framed(METADATA_MAGIC, &json))?;
     let target = dir.join(METADATA_FILE);
