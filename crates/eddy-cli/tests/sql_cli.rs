@@ -296,6 +296,33 @@ fn malformed_lines_fail_naming_file_and_line_or_are_skipped_counted_and_reported
 }
 
 #[test]
+fn a_source_read_by_several_subtasks_reports_its_skipped_lines_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("in");
+    std::fs::create_dir(&dir).unwrap();
+    write(&dir.join("a.csv"), "1,a\nx\n2,b\n");
+    write(&dir.join("b.csv"), "3,c\ny\nz\n4,d\n");
+    let script = format!(
+        "SET 'parallelism.default' = '2';\nCREATE TABLE t (id INT, s STRING) WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'csv', 'csv.ignore-parse-errors' = 'true');\nSELECT * FROM t;\n",
+        dir.display()
+    );
+    let out = run_script(tmp.path(), &script);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(stderr.matches("malformed line").count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("skipped 3 malformed lines (csv.ignore-parse-errors):")
+            && stderr.contains("a.csv:2")
+            && stderr.contains("b.csv:2")
+            && stderr.contains("b.csv:3"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("subtask"), "{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("4 rows in set"), "{stdout}");
+}
+
+#[test]
 fn wide_values_print_and_huge_strings_are_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let out = run_script(tmp.path(), "SELECT REPEAT('x', 70000) AS v;\n");

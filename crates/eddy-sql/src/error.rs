@@ -93,6 +93,10 @@ impl SqlError {
         self.culprit.as_deref()
     }
 
+    pub(crate) fn culprit_mut(&mut self) -> Option<&mut crate::exec::failure::Culprit> {
+        self.culprit.as_deref_mut()
+    }
+
     /// Moves a position relative to a statement to the script: the statement
     /// starts at `line`, `column` of the script.
     pub fn offset(mut self, line: u64, column: u64) -> Self {

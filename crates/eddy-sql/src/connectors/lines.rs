@@ -21,6 +21,7 @@ use eddy_core::{Error, Result};
 use super::sources::FileFormat;
 use crate::error::runtime;
 use crate::exec::changelog::{self, RowKind};
+use crate::exec::origin::RowOrigins;
 
 /// Decodes lines of one file format into batches of a table's rows.
 pub struct LineDecoder {
@@ -58,6 +59,17 @@ impl LineDecoder {
     /// bad lines are counted in [`LineDecoder::skipped`].
     pub fn new(schema: SchemaRef, output: SchemaRef, format: FileFormat) -> Self {
         let skipped = format.ignore_errors_option().map(SkippedLines::new);
+        Self::counting_in(schema, output, format, skipped)
+    }
+
+    /// A decoder as [`LineDecoder::new`] that counts skipped lines in `skipped`
+    /// (one subtask's handle on its source's record).
+    pub fn counting_in(
+        schema: SchemaRef,
+        output: SchemaRef,
+        format: FileFormat,
+        skipped: Option<SkippedLines>,
+    ) -> Self {
         LineDecoder {
             schema,
             output,
@@ -96,14 +108,26 @@ impl LineDecoder {
     /// The rows of `lines` (blank lines, and comments when the format allows
     /// them, are not rows); `None` when there are none.
     pub fn decode(&self, lines: &[&TextLine]) -> Result<Option<RecordBatch>> {
+        Ok(self.decode_with_origins(lines)?.map(|(batch, _)| batch))
+    }
+
+    /// As [`LineDecoder::decode`], with the file and line each row was read from.
+    pub fn decode_with_origins(
+        &self,
+        lines: &[&TextLine],
+    ) -> Result<Option<(RecordBatch, RowOrigins)>> {
         let lines: Vec<&TextLine> = lines
             .iter()
             .copied()
             .filter(|l| !l.text.trim().is_empty())
             .collect();
         let mut bads = Bads::default();
-        let (columns, kinds) = match &self.format {
-            FileFormat::Csv { .. } => (self.csv(&lines, &mut bads)?, None),
+        // For each row, the index in `lines` of the line it was read from.
+        let (columns, kinds, rows) = match &self.format {
+            FileFormat::Csv { .. } => {
+                let (columns, kept) = self.csv(&lines, &mut bads)?;
+                (columns, None, kept)
+            }
             FileFormat::Json { .. } => {
                 let mut objects = Vec::with_capacity(lines.len());
                 for (order, line) in lines.iter().enumerate() {
@@ -112,7 +136,9 @@ impl LineDecoder {
                         Err(message) => bads.add(order, line, message),
                     }
                 }
-                (self.json(&lines, &objects, &mut bads)?.0, None)
+                let (columns, kept) = self.json(&lines, &objects, &mut bads)?;
+                let rows = kept.into_iter().map(|g| objects[g].0).collect();
+                (columns, None, rows)
             }
             FileFormat::DebeziumJson { .. } => {
                 let mut messages = Vec::with_capacity(lines.len());
@@ -133,11 +159,15 @@ impl LineDecoder {
                     })
                     .collect();
                 let (columns, kept) = self.json(&lines, &images, &mut bads)?;
+                let rows = kept
+                    .iter()
+                    .flat_map(|&m| std::iter::repeat_n(messages[m].0, kinds[m].len()))
+                    .collect();
                 let kinds: Vec<RowKind> = kept
                     .into_iter()
                     .flat_map(|m| kinds[m].iter().copied())
                     .collect();
-                (columns, Some(kinds))
+                (columns, Some(kinds), rows)
             }
         };
         self.reject(bads)?;
@@ -149,12 +179,16 @@ impl LineDecoder {
         if let Some(kinds) = kinds {
             columns.push(changelog::kind_column(&kinds));
         }
-        Ok(Some(
-            changelog::batch(self.output.clone(), columns, n).map_err(runtime)?,
-        ))
+        let batch = changelog::batch(self.output.clone(), columns, n).map_err(runtime)?;
+        let mut origins = RowOrigins::with_capacity(rows.len());
+        for row in rows {
+            origins.push(&lines[row].path, lines[row].line_number);
+        }
+        Ok(Some((batch, origins)))
     }
 
-    fn csv(&self, lines: &[&TextLine], bads: &mut Bads) -> Result<Vec<ArrayRef>> {
+    /// The columns of the CSV rows and, for each, the index of its line.
+    fn csv(&self, lines: &[&TextLine], bads: &mut Bads) -> Result<(Vec<ArrayRef>, Vec<usize>)> {
         let FileFormat::Csv {
             delimiter,
             quote,
@@ -163,7 +197,7 @@ impl LineDecoder {
             ..
         } = &self.format
         else {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), Vec::new()));
         };
         let fields = self.schema.fields();
         let mut cells = Vec::with_capacity(lines.len());
@@ -199,7 +233,8 @@ impl LineDecoder {
             cells.push(row);
             kept.push(order);
         }
-        self.typed_columns(cells, lines, &kept, bads)
+        let columns = self.typed_columns(cells, lines, &kept, bads)?;
+        Ok((columns, kept))
     }
 
     /// Converts text cells to the column types. A value that does not parse

@@ -11,7 +11,7 @@ use arrow::array::{
 use arrow::buffer::NullBuffer;
 use arrow::datatypes::{DataType, Field, Fields, SchemaRef, TimeUnit};
 use eddy_connectors::nexmark::{Event, NexmarkConfig, NexmarkGenerator};
-use eddy_connectors::sources::IndexedSource;
+use eddy_connectors::sources::{IndexedSource, SkippedLines};
 use eddy_connectors::{TextFileSource, TextLine};
 use eddy_core::{Error, Records, Result};
 use eddy_runtime::{OperatorContext, SourceEvent, SourceReader};
@@ -732,15 +732,28 @@ pub fn filesystem(
     format: FileFormat,
 ) -> SourceFactory {
     let _ = table;
+    // One record for the source, so its subtasks print one summary.
+    let skipped = format.ignore_errors_option().map(SkippedLines::new);
     Arc::new(move |_| {
-        let decoder = LineDecoder::new(schema.clone(), output.clone(), format.clone());
+        let decoder = LineDecoder::counting_in(
+            schema.clone(),
+            output.clone(),
+            format.clone(),
+            skipped.as_ref().map(SkippedLines::for_subtask),
+        );
         let mut source = TextFileSource::new(path.clone());
         if let Some(skipped) = decoder.skipped() {
             source = source.with_skipped_lines(skipped.clone());
         }
         boxed(source, move |lines: Records<TextLine>| {
             let lines: Vec<&TextLine> = lines.iter().map(|r| &r.value).collect();
-            decoder.decode(&lines)
+            Ok(decoder
+                .decode_with_origins(&lines)?
+                .map(|(batch, origins)| {
+                    // Operators chained to the source name a failing row's line.
+                    crate::exec::origin::remember(&batch, origins);
+                    batch
+                }))
         })
     })
 }

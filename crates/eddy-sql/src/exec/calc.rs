@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, AsArray, RecordBatch};
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use arrow::compute::filter_record_batch;
 use arrow::datatypes::SchemaRef;
 use datafusion_physical_expr::PhysicalExpr;
@@ -12,6 +12,7 @@ use eddy_runtime::Operator;
 
 use crate::error::runtime;
 use crate::exec::changelog::{self, conform};
+use crate::exec::failure;
 
 /// Evaluates `expr` over every row of `batch`; an error says which part of the
 /// expression failed and why, in SQL terms (see [`crate::exec::failure`]).
@@ -19,9 +20,7 @@ pub(crate) fn evaluate(expr: &Arc<dyn PhysicalExpr>, batch: &RecordBatch) -> Res
     expr.evaluate(batch)
         .and_then(|v| v.into_array(batch.num_rows()))
         .map_err(|e| {
-            eddy_core::Error::External(Box::new(crate::exec::failure::expression_error(
-                expr, batch, e,
-            )))
+            eddy_core::Error::External(Box::new(failure::expression_error(expr, batch, e)))
         })
 }
 
@@ -74,18 +73,29 @@ impl CalcOperator {
             }
             None => batch,
         };
-        let batch = match &self.filter {
+        let input = batch;
+        let (batch, mask) = match &self.filter {
             Some(filter) => {
-                let mask = evaluate(filter, batch)?;
-                let mask = mask.as_boolean();
-                filter_record_batch(batch, mask).map_err(runtime)?
+                let mask = evaluate(filter, input)?;
+                let filtered = filter_record_batch(input, mask.as_boolean()).map_err(runtime)?;
+                (filtered, Some(mask))
             }
-            None => batch.clone(),
+            None => (input.clone(), None),
         };
         let rows = batch.num_rows();
         let mut columns: Vec<ArrayRef> = Vec::with_capacity(self.projection.len() + 1);
         for expr in &self.projection {
-            columns.push(evaluate(expr, &batch)?);
+            let column = evaluate(expr, &batch).map_err(|e| match &mask {
+                // A row of the filtered batch is the n-th row the filter kept.
+                Some(mask) => failure::with_input_origin(e, input, |n| {
+                    let kept = mask.as_boolean();
+                    (0..kept.len())
+                        .filter(|&i| kept.value(i) && kept.is_valid(i))
+                        .nth(n)
+                }),
+                None => failure::with_input_origin(e, input, Some),
+            })?;
+            columns.push(column);
         }
         if self.updating {
             if let Some(kinds) = changelog::kinds(&batch) {

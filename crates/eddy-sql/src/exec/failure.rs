@@ -44,6 +44,24 @@ pub struct Culprit {
     pub text: String,
     /// Why it failed, in SQL terms (`'alice' is not an INT`).
     pub reason: String,
+    /// The first row it failed on, in the batch it was evaluated on.
+    pub row: Option<usize>,
+    /// Where that row was read from (`file:line`), when known (see
+    /// [`crate::exec::origin`]).
+    pub origin: Option<String>,
+}
+
+impl Culprit {
+    /// The error's message, with `text` as the expression's spelling.
+    fn message(&self, text: &str) -> String {
+        match &self.origin {
+            Some(origin) => format!(
+                "{text} failed: {} (in the row read from {origin})",
+                self.reason
+            ),
+            None => format!("{text} failed: {}", self.reason),
+        }
+    }
 }
 
 /// The error of `expr` failing with `error` on `batch`, in SQL terms: the
@@ -55,14 +73,62 @@ pub fn expression_error(
 ) -> SqlError {
     let culprit_expr = smallest_failing(expr, batch);
     let reason = reason(&error);
+    let row = first_failing_row(culprit_expr, batch);
     let culprit = Culprit {
         kind: kind(culprit_expr),
         text: render(culprit_expr),
         reason,
+        row,
+        origin: row.and_then(|row| crate::exec::origin::location(batch, row)),
     };
-    SqlError::new(format!("{} failed: {}", culprit.text, culprit.reason))
+    SqlError::new(culprit.message(&culprit.text))
         .with_culprit(culprit)
         .with_source(error)
+}
+
+/// Names the input row of an expression error that has no origin yet: the
+/// expression was evaluated on rows of `input` (row `i` being `input`'s row
+/// `to_input(i)`). Any other error is returned as it is.
+pub fn with_input_origin(
+    error: eddy_core::Error,
+    input: &RecordBatch,
+    to_input: impl Fn(usize) -> Option<usize>,
+) -> eddy_core::Error {
+    let eddy_core::Error::External(boxed) = error else {
+        return error;
+    };
+    let mut sql = match boxed.downcast::<SqlError>() {
+        Ok(sql) => sql,
+        Err(other) => return eddy_core::Error::External(other),
+    };
+    if let Some(culprit) = sql.culprit_mut() {
+        if culprit.origin.is_none() {
+            culprit.origin = culprit
+                .row
+                .and_then(&to_input)
+                .and_then(|row| crate::exec::origin::location(input, row));
+            if culprit.origin.is_some() {
+                sql.message = culprit.message(&culprit.text);
+            }
+        }
+    }
+    eddy_core::Error::External(sql)
+}
+
+/// The first row `expr` fails on (it fails on the whole `batch`), found by
+/// halving: a row's failure does not depend on the rows after it.
+fn first_failing_row(expr: &Arc<dyn PhysicalExpr>, batch: &RecordBatch) -> Option<usize> {
+    let (mut ok, mut failing) = (0, batch.num_rows());
+    while failing - ok > 1 {
+        let mid = ok + (failing - ok) / 2;
+        if fails(expr, &batch.slice(0, mid)) {
+            failing = mid;
+        } else {
+            ok = mid;
+        }
+    }
+    let row = failing.checked_sub(1)?;
+    fails(expr, &batch.slice(row, 1)).then_some(row)
 }
 
 fn fails(expr: &Arc<dyn PhysicalExpr>, batch: &RecordBatch) -> bool {
@@ -266,7 +332,7 @@ pub fn locate(error: SqlError, sql: &str) -> SqlError {
         _ => *position,
     };
     let mut located = error;
-    located.message = format!("{spelled} failed: {}", culprit.reason);
+    located.message = culprit.message(spelled);
     located.position = Some(position);
     located
 }

@@ -11,6 +11,7 @@ pub mod join;
 pub mod keys;
 pub mod lookup;
 pub mod not_null;
+pub mod origin;
 pub mod over;
 pub mod rank;
 pub mod snapshot;

@@ -1,0 +1,125 @@
+//! Where the rows of a batch were read from, so that an expression failing at
+//! run time names its input row's file and line.
+//!
+//! A file source [`remember`]s each batch it emits with the file and line of
+//! every row, in the thread that runs the source's task. Operators chained to the
+//! source process that batch in the same thread, before the source reads the next
+//! one; an operator whose expression fails asks for a row's [`location`], which is
+//! known when the batch it evaluated holds the very arrays of the remembered batch
+//! (the same batch, or some of its columns). Anything else (a batch that crossed a
+//! channel and was rebuilt, a join's output) has no known origin, and the error
+//! says none.
+
+use std::cell::RefCell;
+use std::sync::Arc;
+
+use arrow::array::{Array, RecordBatch};
+
+/// The file and line of each row of a batch.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RowOrigins {
+    /// `(first row, file)`: the rows from `first row` on were read from `file`.
+    files: Vec<(usize, Arc<str>)>,
+    /// The line of each row.
+    lines: Vec<u64>,
+}
+
+impl RowOrigins {
+    /// Origins for about `rows` rows.
+    pub fn with_capacity(rows: usize) -> Self {
+        RowOrigins {
+            files: Vec::new(),
+            lines: Vec::with_capacity(rows),
+        }
+    }
+
+    /// The next row was read from line `line` of `path`.
+    pub fn push(&mut self, path: &Arc<str>, line: u64) {
+        if self.files.last().is_none_or(|(_, p)| !Arc::ptr_eq(p, path)) {
+            self.files.push((self.lines.len(), path.clone()));
+        }
+        self.lines.push(line);
+    }
+
+    /// `file:line` of row `row`.
+    pub fn location(&self, row: usize) -> Option<String> {
+        let line = self.lines.get(row)?;
+        let file = self.files.partition_point(|(first, _)| *first <= row);
+        let (_, path) = self.files.get(file.checked_sub(1)?)?;
+        Some(format!("{path}:{line}"))
+    }
+}
+
+thread_local! {
+    /// The batch a source of this thread emitted last, with its origins.
+    static LAST: RefCell<Option<(RecordBatch, RowOrigins)>> = const { RefCell::new(None) };
+}
+
+/// Remembers `origins` as those of `batch`, the batch this thread's source emits
+/// now (in place of the one before).
+pub fn remember(batch: &RecordBatch, origins: RowOrigins) {
+    LAST.with(|last| *last.borrow_mut() = Some((batch.clone(), origins)));
+}
+
+/// `file:line` of row `row` of `batch`, if `batch` is (some of the columns of) the
+/// batch a source of this thread emitted last.
+pub fn location(batch: &RecordBatch, row: usize) -> Option<String> {
+    LAST.with(|last| {
+        let last = last.borrow();
+        let (source, origins) = last.as_ref()?;
+        let same = batch.num_rows() == source.num_rows()
+            && batch.num_columns() > 0
+            && batch.columns().iter().all(|column| {
+                source
+                    .columns()
+                    .iter()
+                    .any(|c| Arc::ptr_eq(c, column) || c.to_data().ptr_eq(&column.to_data()))
+            });
+        if same {
+            origins.location(row)
+        } else {
+            None
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{ArrayRef, Int32Array};
+
+    #[test]
+    fn rows_map_to_their_file_and_line() {
+        let (a, b): (Arc<str>, Arc<str>) = ("a.csv".into(), "b.csv".into());
+        let mut origins = RowOrigins::default();
+        origins.push(&a, 1);
+        origins.push(&a, 3);
+        origins.push(&b, 2);
+        assert_eq!(origins.location(1).as_deref(), Some("a.csv:3"));
+        assert_eq!(origins.location(2).as_deref(), Some("b.csv:2"));
+        assert_eq!(origins.location(3), None);
+    }
+
+    #[test]
+    fn only_the_remembered_batch_has_origins() {
+        let column: ArrayRef = Arc::new(Int32Array::from(vec![1, 2]));
+        let batch = RecordBatch::try_from_iter([("x", column.clone()), ("y", column)]).unwrap();
+        let path: Arc<str> = "in.csv".into();
+        let mut origins = RowOrigins::default();
+        origins.push(&path, 7);
+        origins.push(&path, 9);
+        remember(&batch, origins);
+        assert_eq!(location(&batch, 1).as_deref(), Some("in.csv:9"));
+        let narrowed = batch.project(&[1]).unwrap();
+        assert_eq!(location(&narrowed, 0).as_deref(), Some("in.csv:7"));
+        let other =
+            RecordBatch::try_from_iter([("x", Arc::new(Int32Array::from(vec![1, 2])) as ArrayRef)])
+                .unwrap();
+        assert_eq!(location(&other, 0), None);
+        assert_eq!(
+            location(&batch.slice(0, 1), 0),
+            None,
+            "a slice is another batch"
+        );
+    }
+}
