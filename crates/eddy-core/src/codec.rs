@@ -82,7 +82,7 @@ where
 {
     fn encode_batch(&self, out: &mut Vec<u8>) -> Result<()> {
         let start = out.len();
-        let written = postcard::to_extend(self, Appender(&mut *out)).map(drop);
+        let written = append_postcard(self, out);
         written.map_err(|e| {
             out.truncate(start);
             Error::codec("encode", "a batch of records", e)
@@ -102,13 +102,44 @@ where
     }
 }
 
-/// Lets postcard append to a borrowed buffer (`Vec::extend` of a slice stays a copy
-/// of the slice), so that a failed encoding can be cut off again.
+/// Appends the postcard encoding of `value` to `out`. Postcard writes a varint or a
+/// short string as a small slice; a plain `Vec` extension would copy each through
+/// `memmove`, which is most of the cost of encoding small values (keyed state in a
+/// snapshot, typed records): short slices are pushed byte by byte here.
+pub fn append_postcard<T: Serialize + ?Sized>(
+    value: &T,
+    out: &mut Vec<u8>,
+) -> std::result::Result<(), postcard::Error> {
+    postcard::serialize_with_flavor(value, Appender(out))
+}
+
+/// The postcard flavor of [`append_postcard`].
 struct Appender<'a>(&'a mut Vec<u8>);
 
-impl Extend<u8> for Appender<'_> {
-    fn extend<I: IntoIterator<Item = u8>>(&mut self, bytes: I) {
-        self.0.extend(bytes);
+impl postcard::ser_flavors::Flavor for Appender<'_> {
+    type Output = ();
+
+    #[inline]
+    fn try_push(&mut self, byte: u8) -> postcard::Result<()> {
+        self.0.push(byte);
+        Ok(())
+    }
+
+    #[inline]
+    fn try_extend(&mut self, bytes: &[u8]) -> postcard::Result<()> {
+        if bytes.len() <= 16 {
+            self.0.reserve(bytes.len());
+            for &b in bytes {
+                self.0.push(b);
+            }
+        } else {
+            self.0.extend_from_slice(bytes);
+        }
+        Ok(())
+    }
+
+    fn finalize(self) -> postcard::Result<()> {
+        Ok(())
     }
 }
 

@@ -26,6 +26,7 @@
 //! ```
 
 pub mod batch;
+pub mod byte_buf;
 pub mod checkpointing;
 pub mod codec;
 pub mod config;

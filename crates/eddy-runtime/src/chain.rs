@@ -140,8 +140,9 @@ impl<O: Operator> Output<O::In> for ChainNode<O> {
             let Self {
                 operator, context, ..
             } = self;
+            let restored = context.take_restored_snapshots();
             guarded(context, || {
-                if let Some(snapshots) = context.restored_snapshots() {
+                if let Some(snapshots) = restored {
                     operator.restore_state(snapshots)?;
                 }
                 operator.open(context)

@@ -47,7 +47,8 @@ pub struct OperatorContext {
     pub config: Arc<Config>,
     /// The job's counters.
     pub counters: Counters,
-    /// The checkpoint this run restores from, if any.
+    /// The checkpoint this run restores from, if any, until the subtask has taken
+    /// its part ([`OperatorContext::take_restored_snapshots`]).
     pub restored: Option<Arc<RestoredState>>,
     /// Whether the job takes checkpoints (sinks then commit on checkpoint
     /// completion instead of at the end of input).
@@ -104,10 +105,12 @@ impl OperatorContext {
         self.clock.now_millis()
     }
 
-    /// The snapshots this subtask restores from (see
-    /// [`RestoredState::for_subtask`]), or `None` if it starts without state.
-    pub fn restored_snapshots(&self) -> Option<Vec<OperatorSnapshot>> {
-        self.restored.as_ref()?.for_subtask(
+    /// Takes the snapshots this subtask restores from (see
+    /// [`RestoredState::for_subtask`]), or `None` if it starts without state. The
+    /// context lets go of the restored checkpoint, so its memory is freed once every
+    /// subtask has taken its part.
+    pub fn take_restored_snapshots(&mut self) -> Option<Vec<OperatorSnapshot>> {
+        self.restored.take()?.for_subtask(
             &self.uid,
             self.subtask,
             self.parallelism,
@@ -136,8 +139,10 @@ pub struct OperatorSnapshot {
     /// Keyed state, by state name and key group.
     pub keyed: Option<KeyedStateSnapshot>,
     /// Timers, serialized per key group: `(key group, bytes)`.
+    #[serde(with = "eddy_core::byte_buf::pairs")]
     pub timers: Vec<(u32, Vec<u8>)>,
     /// Operator (non-keyed) state.
+    #[serde(with = "eddy_core::byte_buf")]
     pub operator: Vec<u8>,
     /// Keyed state snapshotted at the barrier (shared copy-on-write with the live
     /// state) but not yet serialized; the checkpoint writer finishes it off the

@@ -354,8 +354,9 @@ impl<S: SourceReader> SourceTask<S> {
             let Self {
                 source, context, ..
             } = &mut self;
+            let restored = context.take_restored_snapshots();
             guarded(context, || {
-                if let Some(snapshots) = context.restored_snapshots() {
+                if let Some(snapshots) = restored {
                     source
                         .restore_positions(snapshots.into_iter().map(|s| s.operator).collect())?;
                 }
@@ -612,8 +613,9 @@ impl<O: TwoInputOperator> TwoInputTask<O> {
     async fn run_loop(mut self, mut cancel: CancelSignal) -> Result<()> {
         {
             let h = &mut self.head;
+            let restored = h.context.take_restored_snapshots();
             guarded(&h.context, || {
-                if let Some(snapshots) = h.context.restored_snapshots() {
+                if let Some(snapshots) = restored {
                     h.operator.restore_state(snapshots)?;
                 }
                 h.operator.open(&h.context)

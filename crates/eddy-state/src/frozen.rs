@@ -17,6 +17,7 @@
 
 use std::sync::{Arc, Mutex};
 
+use eddy_core::codec::append_postcard;
 use eddy_core::{Error, KeyGroup, KeyGroupRange, Result};
 use serde::Serialize;
 
@@ -174,7 +175,7 @@ where
     let mut rows = EncodedRows {
         count: count as u64,
         prefix: 0,
-        bytes: Vec::new(),
+        bytes: Vec::with_capacity(8 * count + 10),
     };
     push_varint(&mut rows.bytes, rows.count);
     rows.prefix = rows.bytes.len();
@@ -183,12 +184,12 @@ where
         if live == 0 {
             continue;
         }
-        rows.bytes = postcard::to_extend(key, std::mem::take(&mut rows.bytes))?;
+        append_postcard(key, &mut rows.bytes)?;
         push_varint(&mut rows.bytes, live as u64);
         for (namespace, entry) in namespaces.iter().filter(|(_, e)| alive(e)) {
-            rows.bytes = postcard::to_extend(
+            append_postcard(
                 &(namespace, &entry.value, entry.last_access),
-                std::mem::take(&mut rows.bytes),
+                &mut rows.bytes,
             )?;
         }
     }

@@ -13,6 +13,7 @@ pub struct KeyGroupStateBytes {
     /// The key group.
     pub key_group: KeyGroup,
     /// The entries, encoded with postcard as `[(key, [(namespace, value, last_access)])]`.
+    #[serde(with = "eddy_core::byte_buf")]
     pub bytes: Vec<u8>,
 }
 
