@@ -5,6 +5,7 @@ pub mod catalog;
 pub mod ddl;
 pub mod error;
 pub mod functions;
+pub mod interval;
 pub mod legacy_window;
 pub mod limits;
 pub mod logical;
