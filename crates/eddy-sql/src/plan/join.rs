@@ -322,6 +322,7 @@ impl StreamPlanner {
                 condition,
                 output: joined.clone(),
                 joined,
+                window: interval.window,
             };
             let vertex = self.add_keyed_two_input(&name, inputs, move |_| {
                 IntervalJoinOperator::new(spec.clone())
