@@ -10,6 +10,7 @@ pub mod legacy_window;
 pub mod limits;
 pub mod logical;
 pub mod naming;
+pub mod precedence;
 pub mod script;
 pub mod string_limit;
 pub mod temporal;

@@ -96,6 +96,7 @@ impl<'a> Planner<'a> {
             return Err(SqlError::new("expected exactly one query"));
         }
         let mut statement = statements.remove(0);
+        crate::precedence::repair(&mut statement);
         if let Statement::Query(query) = &mut statement {
             crate::naming::name_columns(query);
             crate::legacy_window::rewrite(query, &mut self.tvfs)?;
