@@ -55,6 +55,8 @@ pub struct IntervalSpec {
     /// has fired (`window_end - 1 <= watermark`) is late and dropped, as in
     /// Flink's window join, without matching or null padding.
     pub window: bool,
+    /// NULL keys match each other (`IS NOT DISTINCT FROM`).
+    pub nulls_equal: bool,
 }
 
 /// Output rows: left and right row bytes, `None` for nulls.
@@ -175,7 +177,7 @@ impl IntervalJoinOperator {
         for (i, time) in times.iter().enumerate() {
             starts.push(candidates.len());
             let Some(t) = *time else { continue };
-            if mine.keys.iter().any(|&k| batch.column(k).is_null(i)) {
+            if !self.spec.nulls_equal && mine.keys.iter().any(|&k| batch.column(k).is_null(i)) {
                 continue;
             }
             backend.set_current_key(key_of(i));
