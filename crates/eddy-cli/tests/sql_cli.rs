@@ -91,8 +91,10 @@ fn job(tmp: &Path, out: &str, throttle: bool) -> String {
 SET 'execution.checkpointing.dir' = '{ck}';
 CREATE TABLE datagen (
     event_type INT,
+    person ROW<id BIGINT, name VARCHAR, emailAddress VARCHAR, creditCard VARCHAR, city VARCHAR, state VARCHAR, `dateTime` TIMESTAMP(3), extra VARCHAR>,
+    auction ROW<id BIGINT, itemName VARCHAR, description VARCHAR, initialBid BIGINT, reserve BIGINT, `dateTime` TIMESTAMP(3), expires TIMESTAMP(3), seller BIGINT, category BIGINT, extra VARCHAR>,
     bid ROW<auction BIGINT, bidder BIGINT, price BIGINT, channel VARCHAR, url VARCHAR, `dateTime` TIMESTAMP(3), extra VARCHAR>,
-    `dateTime` AS bid.`dateTime`,
+    `dateTime` AS CASE WHEN event_type = 0 THEN person.`dateTime` WHEN event_type = 1 THEN auction.`dateTime` ELSE bid.`dateTime` END,
     WATERMARK FOR `dateTime` AS `dateTime` - INTERVAL '4' SECOND
 ) WITH ('connector' = 'nexmark', 'events.num' = '300000'{rate});
 CREATE VIEW bid AS SELECT bid.auction, bid.price, `dateTime` FROM datagen WHERE event_type = 2;

@@ -76,7 +76,7 @@ fn column(e: &Expr) -> Option<(Vec<Ident>, String)> {
     }
 }
 
-fn millis(e: &Expr) -> Option<i64> {
+fn millis(e: &Expr) -> Option<Result<i64, String>> {
     let text = e.to_string();
     let tokens = crate::script::tokenize(&text).ok()?;
     let tokens: Vec<&Token> = tokens
@@ -84,7 +84,7 @@ fn millis(e: &Expr) -> Option<i64> {
         .map(|t| &t.token)
         .filter(|t| !matches!(t, Token::Whitespace(_)))
         .collect();
-    tvf::interval_millis(&tokens)
+    crate::interval::millis(&tokens)
 }
 
 fn qualified(qualifier: &[Ident], name: &str) -> Expr {
@@ -140,11 +140,14 @@ fn rewrite_select(select: &mut Select, calls: &mut Vec<TvfCall>) -> SqlResult<()
     };
     let mut intervals = Vec::new();
     for a in &args[1..] {
-        intervals.push(millis(a).ok_or_else(|| {
-            SqlError::new(format!(
-                "{name} in GROUP BY expects an INTERVAL literal, found {a}"
-            ))
-        })?);
+        let ms = millis(a)
+            .unwrap_or_else(|| {
+                Err(format!(
+                    "{name} in GROUP BY expects an INTERVAL literal, found {a}"
+                ))
+            })
+            .map_err(SqlError::new)?;
+        intervals.push(ms);
     }
     match kind {
         TvfKind::Tumble => intervals.push(0),

@@ -12,7 +12,7 @@ use datafusion_expr::{
     WindowUDF,
 };
 use datafusion_optimizer::analyzer::Analyzer;
-use datafusion_sql::planner::{ParserOptions, PlannerContext, SqlToRel};
+use datafusion_sql::planner::{NullOrdering, ParserOptions, PlannerContext, SqlToRel};
 use datafusion_sql::sqlparser::ast::{Expr as SqlExpr, Statement};
 use datafusion_sql::sqlparser::dialect::GenericDialect;
 use datafusion_sql::sqlparser::parser::Parser;
@@ -43,6 +43,9 @@ fn parser_options() -> ParserOptions {
         enable_options_value_normalization: false,
         collect_spans: true,
         map_string_types_to_utf8view: false,
+        // Flink sorts NULL as the smallest value: first ascending, last
+        // descending (Calcite's NullCollation.LOW).
+        default_null_ordering: NullOrdering::NullsMin,
         ..ParserOptions::default()
     }
 }
@@ -54,6 +57,7 @@ impl<'a> Planner<'a> {
         options.sql_parser.enable_ident_normalization = false;
         options.sql_parser.parse_float_as_decimal = true;
         options.sql_parser.map_string_types_to_utf8view = false;
+        options.sql_parser.default_null_ordering = "nulls_min".into();
         options.execution.time_zone = Some("+00:00".into());
         let planners: Vec<Arc<dyn ExprPlanner>> = vec![
             Arc::new(datafusion_functions::core::planner::CoreFunctionPlanner::default()),
@@ -92,6 +96,7 @@ impl<'a> Planner<'a> {
             return Err(SqlError::new("expected exactly one query"));
         }
         let mut statement = statements.remove(0);
+        crate::precedence::repair(&mut statement);
         if let Statement::Query(query) = &mut statement {
             crate::naming::name_columns(query);
             crate::legacy_window::rewrite(query, &mut self.tvfs)?;

@@ -848,11 +848,7 @@ impl Session {
                     .ok_or_else(|| SqlError::new(format!("table {name} needs the option 'path'")))?
                     .to_string();
                 let format = FileFormat::from_options(&name, &table.options)?;
-                let line = match &format {
-                    FileFormat::Csv { delimiter, quote, .. } => LineFormat::Csv { delimiter: *delimiter, quote: *quote },
-                    FileFormat::Json { .. } => LineFormat::Json,
-                    FileFormat::DebeziumJson { .. } => LineFormat::DebeziumJson,
-                };
+                let line = LineFormat::for_file(&name, &table.options)?;
                 if !format.is_changelog() {
                     reject_updates("write it to a changelog format such as 'format' = 'debezium-json'")?;
                 }

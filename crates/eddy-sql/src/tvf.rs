@@ -78,35 +78,6 @@ fn significant(tokens: &[TokenWithSpan], from: usize) -> Option<usize> {
     (from..tokens.len()).find(|&i| !matches!(tokens[i].token, Token::Whitespace(_)))
 }
 
-/// Parses `INTERVAL 'n' UNIT` (or a bare `'n' UNIT`) into milliseconds.
-pub fn interval_millis(tokens: &[&Token]) -> Option<i64> {
-    let mut it = tokens.iter().peekable();
-    if it.peek().is_some_and(|t| is_word(t, "INTERVAL")) {
-        it.next();
-    }
-    let amount: i64 = match it.next()? {
-        Token::SingleQuotedString(s) => s.trim().parse().ok()?,
-        Token::Number(n, _) => n.parse().ok()?,
-        _ => return None,
-    };
-    let unit = match it.next()? {
-        Token::Word(w) => w.value.to_ascii_uppercase(),
-        _ => return None,
-    };
-    if it.next().is_some() {
-        return None;
-    }
-    let factor = match unit.trim_end_matches('S') {
-        "MILLISECOND" => 1,
-        "SECOND" => 1_000,
-        "MINUTE" => 60_000,
-        "HOUR" => 3_600_000,
-        "DAY" => 86_400_000,
-        _ => return None,
-    };
-    Some(amount * factor)
-}
-
 /// Takes the window TVF calls out of `sql`; returns the rewritten text and the
 /// calls, numbered from `first`.
 pub fn extract(sql: &str, first: usize) -> SqlResult<(String, Vec<TvfCall>)> {
@@ -298,12 +269,12 @@ fn parse_args(
     for (k, slot) in slots.into_iter().enumerate().skip(2) {
         match slot {
             Some(tokens) => {
-                let ms = interval_millis(&tokens).ok_or_else(|| {
-                    format!(
+                let ms = crate::interval::millis(&tokens).unwrap_or_else(|| {
+                    Err(format!(
                         "{} of {} must be an interval such as INTERVAL '10' SECOND",
                         names[k],
                         kind.name()
-                    )
+                    ))
                 })?;
                 if ms <= 0 && names[k] != "OFFSET" {
                     return Err(format!("{} of {} must be positive", names[k], kind.name()));

@@ -18,7 +18,8 @@ use std::sync::Arc;
 
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use eddy_connectors::TextLine;
-use eddy_sql::connectors::format::{csv_field, rows};
+use eddy_sql::connectors::encode::{csv_field, CsvEncoding};
+use eddy_sql::connectors::format::rows;
 use eddy_sql::connectors::lines::LineDecoder;
 use eddy_sql::connectors::sources::FileFormat;
 
@@ -65,7 +66,7 @@ fn good_line(rng: &mut Rng, kind: Kind, row: &(i32, String, i64)) -> String {
             let name = if rng.below(4) == 0 || name.is_empty() {
                 format!("\"{}\"", name.replace('"', "\"\""))
             } else {
-                csv_field(name, ',', '"')
+                csv_field(name, &CsvEncoding::default())
             };
             format!("{id},{name},{amount}")
         }

@@ -1,5 +1,5 @@
-//! Values as text, by Flink's rules: `CAST(x AS STRING)` for printing, CSV and
-//! JSON encodings for files.
+//! Values as text, by Flink's rules: `CAST(x AS STRING)` for printing and
+//! results (the csv and json formats are in [`crate::connectors::encode`]).
 
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use arrow::datatypes::{
@@ -19,6 +19,31 @@ pub fn java_double(v: f64) -> String {
     }
     let a = v.abs();
     if a == 0.0 || (1e-3..1e7).contains(&a) {
+        let s = format!("{v:?}");
+        if s.contains('.') || s.contains('e') {
+            s
+        } else {
+            format!("{s}.0")
+        }
+    } else {
+        let s = format!("{v:e}");
+        let (mantissa, exp) = s.split_once('e').unwrap_or((&s, "0"));
+        let mantissa = if mantissa.contains('.') {
+            mantissa.to_string()
+        } else {
+            format!("{mantissa}.0")
+        };
+        format!("{mantissa}E{exp}")
+    }
+}
+
+/// A float as Java's `Float.toString` writes it.
+pub fn java_float(v: f32) -> String {
+    if !v.is_finite() || v == 0.0 {
+        return java_double(v as f64);
+    }
+    let a = v.abs();
+    if (1e-3..1e7).contains(&a) {
         let s = format!("{v:?}");
         if s.contains('.') || s.contains('e') {
             s
@@ -96,7 +121,7 @@ pub fn cell(array: &ArrayRef, i: usize) -> Option<String> {
         DataType::Int16 => array.as_primitive::<Int16Type>().value(i).to_string(),
         DataType::Int32 => array.as_primitive::<Int32Type>().value(i).to_string(),
         DataType::Int64 => array.as_primitive::<Int64Type>().value(i).to_string(),
-        DataType::Float32 => java_double(array.as_primitive::<Float32Type>().value(i) as f64),
+        DataType::Float32 => java_float(array.as_primitive::<Float32Type>().value(i)),
         DataType::Float64 => java_double(array.as_primitive::<Float64Type>().value(i)),
         DataType::Decimal128(_, s) => decimal(array.as_primitive::<Decimal128Type>().value(i), *s),
         DataType::Utf8 => array.as_string::<i32>().value(i).to_string(),
@@ -159,59 +184,6 @@ pub fn rows(batch: &RecordBatch, columns: usize) -> Vec<Vec<Option<String>>> {
         .collect()
 }
 
-/// A CSV field: quoted when it holds the delimiter, a quote or a line break.
-pub fn csv_field(value: &str, delimiter: char, quote: char) -> String {
-    if value.contains(delimiter)
-        || value.contains(quote)
-        || value.contains('\n')
-        || value.contains('\r')
-    {
-        let doubled = value.replace(quote, &format!("{quote}{quote}"));
-        format!("{quote}{doubled}{quote}")
-    } else {
-        value.to_string()
-    }
-}
-
-/// Row `i` of `array` as a JSON value (Flink's JSON format).
-pub fn json_value(array: &ArrayRef, i: usize) -> serde_json::Value {
-    use serde_json::Value;
-    if array.is_null(i) {
-        return Value::Null;
-    }
-    match array.data_type() {
-        DataType::Boolean => Value::Bool(array.as_boolean().value(i)),
-        DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 => {
-            match crate::exec::val::read(array, i) {
-                Ok(crate::exec::val::Val::Int(v)) => Value::from(v),
-                _ => Value::Null,
-            }
-        }
-        DataType::Float32 | DataType::Float64 => match crate::exec::val::read(array, i) {
-            Ok(crate::exec::val::Val::Float(f)) => {
-                serde_json::Number::from_f64(f.0).map_or(Value::Null, Value::Number)
-            }
-            _ => Value::Null,
-        },
-        DataType::Decimal128(_, _) => cell(array, i)
-            .and_then(|s| s.parse::<serde_json::Number>().ok())
-            .map_or(Value::Null, Value::Number),
-        DataType::Struct(fields) => {
-            let s = array.as_struct();
-            let mut map = serde_json::Map::new();
-            for (f, c) in fields.iter().zip(s.columns()) {
-                map.insert(f.name().clone(), json_value(c, i));
-            }
-            Value::Object(map)
-        }
-        DataType::List(_) => {
-            let values = array.as_list::<i32>().value(i);
-            Value::Array((0..values.len()).map(|j| json_value(&values, j)).collect())
-        }
-        _ => cell(array, i).map_or(Value::Null, Value::String),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -222,6 +194,9 @@ mod tests {
         assert_eq!(java_double(0.5), "0.5");
         assert_eq!(java_double(1.0e7), "1.0E7");
         assert_eq!(java_double(1.25e-5), "1.25E-5");
+        assert_eq!(java_float(0.1), "0.1");
+        assert_eq!(java_float(-1.5e-4), "-1.5E-4");
+        assert_eq!(java_float(1.5), "1.5");
         assert_eq!(decimal(-5, 3), "-0.005");
         assert_eq!(decimal(123456, 3), "123.456");
         assert_eq!(

@@ -251,7 +251,17 @@ impl LineDecoder {
         let mut columns = Vec::with_capacity(fields.len());
         let mut nulled = vec![false; cells.len()];
         for (c, field) in fields.iter().enumerate() {
-            let strings: StringArray = cells.iter().map(|row| row[c].as_deref()).collect();
+            let decimal = matches!(field.data_type(), DataType::Decimal128(..));
+            let strings: StringArray = cells
+                .iter()
+                .map(|row| match row[c].as_deref() {
+                    // Flink writes decimals such as 1E+2; Arrow reads plain ones.
+                    Some(v) if decimal && v.contains(['e', 'E']) => {
+                        Some(plain_decimal(v).unwrap_or_else(|| v.to_string()))
+                    }
+                    v => v.map(str::to_string),
+                })
+                .collect();
             let strings: ArrayRef = Arc::new(strings);
             let options = CastOptions {
                 safe: true,
@@ -506,6 +516,36 @@ fn debezium(text: &str) -> std::result::Result<Vec<(RowKind, String)>, String> {
     })
 }
 
+/// A number in scientific notation (`1.25E+2`, `-5E-3`) as plain decimal
+/// text (`125`, `-0.005`); `None` when it is no such number.
+fn plain_decimal(text: &str) -> Option<String> {
+    let (mantissa, exponent) = text.trim().split_once(['e', 'E'])?;
+    let exponent: i64 = exponent.parse().ok()?;
+    let (sign, mantissa) = match mantissa.strip_prefix('-') {
+        Some(m) => ("-", m),
+        None => ("", mantissa.strip_prefix('+').unwrap_or(mantissa)),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    if int.is_empty() && frac.is_empty()
+        || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
+        || exponent.unsigned_abs() > 100
+    {
+        return None;
+    }
+    let digits = format!("{int}{frac}");
+    // The decimal point sits after `point` digits.
+    let point = int.len() as i64 + exponent;
+    let text = if point <= 0 {
+        format!("0.{}{digits}", "0".repeat((-point) as usize))
+    } else if point as usize >= digits.len() {
+        format!("{digits}{}", "0".repeat(point as usize - digits.len()))
+    } else {
+        let (a, b) = digits.split_at(point as usize);
+        format!("{a}.{b}")
+    };
+    Some(format!("{sign}{text}"))
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -554,5 +594,15 @@ mod tests {
         assert_eq!(rows[0].0, RowKind::UpdateBefore);
         assert!(debezium(r#"{"op":"x"}"#).is_err());
         assert!(debezium(r#"{"op":"c","after":{}} x"#).is_err());
+    }
+
+    #[test]
+    fn scientific_decimals_as_plain_text() {
+        assert_eq!(super::plain_decimal("1E+2").as_deref(), Some("100"));
+        assert_eq!(super::plain_decimal("1.234E+2").as_deref(), Some("123.4"));
+        assert_eq!(super::plain_decimal("-5E-3").as_deref(), Some("-0.005"));
+        assert_eq!(super::plain_decimal("1.5e1").as_deref(), Some("15"));
+        assert_eq!(super::plain_decimal("x1E2"), None);
+        assert_eq!(super::plain_decimal("1E"), None);
     }
 }

@@ -1,6 +1,7 @@
 //! Connectors of SQL tables, by Flink's names and options: `filesystem`,
 //! `datagen`, `nexmark` (sources) and `print`, `blackhole`, `filesystem` (sinks).
 
+pub mod encode;
 pub mod format;
 pub mod lines;
 pub mod sinks;
@@ -58,9 +59,20 @@ pub fn format_options(format: &str) -> Option<&'static [&'static str]> {
             "csv.ignore-parse-errors",
             "csv.null-literal",
             "csv.allow-comments",
+            "csv.array-element-delimiter",
+            "csv.disable-quote-character",
+            "csv.write-bigdecimal-in-scientific-notation",
         ]),
-        "json" => Some(&["json.ignore-parse-errors"]),
-        "debezium-json" => Some(&["debezium-json.ignore-parse-errors"]),
+        "json" => Some(&[
+            "json.ignore-parse-errors",
+            "json.timestamp-format.standard",
+            "json.encode.decimal-as-plain-number",
+        ]),
+        "debezium-json" => Some(&[
+            "debezium-json.ignore-parse-errors",
+            "debezium-json.timestamp-format.standard",
+            "debezium-json.encode.decimal-as-plain-number",
+        ]),
         _ => None,
     }
 }

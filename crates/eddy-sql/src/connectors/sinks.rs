@@ -9,7 +9,8 @@ use eddy_runtime::operators::SinkWriter;
 use eddy_runtime::output::Emitter;
 use eddy_runtime::{Operator, OperatorContext, OperatorSnapshot};
 
-use crate::connectors::format::{cell, csv_field, json_value};
+use crate::connectors::encode::{csv_row, json_row, CsvEncoding, JsonEncoding};
+use crate::connectors::format::cell;
 use crate::exec::changelog::{self, RowKind};
 
 /// How rows become lines.
@@ -18,16 +19,63 @@ pub enum LineFormat {
     /// `+I[a, b]` (the print connector).
     Print,
     /// CSV.
-    Csv {
-        /// Field delimiter.
-        delimiter: char,
-        /// Quote character.
-        quote: char,
-    },
-    /// One JSON object per row.
-    Json,
-    /// One Debezium JSON message per row.
-    DebeziumJson,
+    Csv(CsvEncoding),
+    /// One JSON object per row, in the table's column order.
+    Json(JsonEncoding),
+    /// One Debezium JSON message per row: `{"before":..,"after":..,"op":..}`.
+    DebeziumJson(JsonEncoding),
+}
+
+impl LineFormat {
+    /// How a file table with these options writes its rows.
+    pub fn for_file(
+        table: &str,
+        options: &std::collections::BTreeMap<String, String>,
+    ) -> crate::SqlResult<LineFormat> {
+        use crate::connectors::sources::FileFormat;
+        let flag = |key: &str, default: bool| match options.get(key).map(String::as_str) {
+            None => Ok(default),
+            Some(v) if v.eq_ignore_ascii_case("true") => Ok(true),
+            Some(v) if v.eq_ignore_ascii_case("false") => Ok(false),
+            Some(v) => Err(crate::SqlError::new(format!(
+                "option '{key}' of table {table} must be true or false, not '{v}'"
+            ))),
+        };
+        let json = |prefix: &str| -> crate::SqlResult<JsonEncoding> {
+            let key = format!("{prefix}.timestamp-format.standard");
+            let iso_timestamps = match options.get(&key).map(String::as_str) {
+                None | Some("SQL") => false,
+                Some("ISO-8601") => true,
+                Some(other) => return Err(crate::SqlError::new(format!(
+                    "Unsupported value '{other}' for {key}. Supported values are [SQL, ISO-8601]."
+                ))),
+            };
+            Ok(JsonEncoding {
+                iso_timestamps,
+                plain_decimals: flag(&format!("{prefix}.encode.decimal-as-plain-number"), false)?,
+            })
+        };
+        // Accepted as Flink accepts it; Flink 2.3 writes decimals the same either way.
+        flag("csv.write-bigdecimal-in-scientific-notation", true)?;
+        Ok(match FileFormat::from_options(table, options)? {
+            FileFormat::Csv {
+                delimiter,
+                quote,
+                null_literal,
+                ..
+            } => LineFormat::Csv(CsvEncoding {
+                delimiter,
+                quote: (!flag("csv.disable-quote-character", false)?).then_some(quote),
+                null_literal: null_literal.unwrap_or_default(),
+                array_delimiter: options
+                    .get("csv.array-element-delimiter")
+                    .cloned()
+                    .unwrap_or_else(|| ";".into()),
+            }),
+            FileFormat::Json { .. } => LineFormat::Json(json("json")?),
+            FileFormat::DebeziumJson { .. } => LineFormat::DebeziumJson(json("debezium-json")?),
+        })
+    }
 }
 
 /// Result rows collected for `SELECT`: row kind and cells.
@@ -92,39 +140,23 @@ impl TableSinkOperator {
                         .collect();
                     format!("{}[{}]", kind.short(), cells.join(", "))
                 }
-                LineFormat::Csv { delimiter, quote } => (0..n)
-                    .map(|c| {
-                        cell(batch.column(c), i)
-                            .map(|v| csv_field(&v, *delimiter, *quote))
-                            .unwrap_or_default()
-                    })
-                    .collect::<Vec<_>>()
-                    .join(&delimiter.to_string()),
-                LineFormat::Json => self.object(batch, i).to_string(),
-                LineFormat::DebeziumJson => {
-                    let row = self.object(batch, i);
-                    let (before, after, op) = match kind {
+                LineFormat::Csv(encoding) => csv_row(batch, n, i, encoding),
+                LineFormat::Json(encoding) => json_row(batch, &self.names, i, encoding),
+                LineFormat::DebeziumJson(encoding) => {
+                    let row = json_row(batch, &self.names, i, encoding);
+                    match kind {
                         RowKind::Insert | RowKind::UpdateAfter => {
-                            (serde_json::Value::Null, row, "c")
+                            format!("{{\"before\":null,\"after\":{row},\"op\":\"c\"}}")
                         }
                         RowKind::UpdateBefore | RowKind::Delete => {
-                            (row, serde_json::Value::Null, "d")
+                            format!("{{\"before\":{row},\"after\":null,\"op\":\"d\"}}")
                         }
-                    };
-                    serde_json::json!({"before": before, "after": after, "op": op}).to_string()
+                    }
                 }
             };
             out.push(StreamRecord::new(line));
         }
         out
-    }
-
-    fn object(&self, batch: &RecordBatch, i: usize) -> serde_json::Value {
-        let mut map = serde_json::Map::new();
-        for (c, name) in self.names.iter().enumerate() {
-            map.insert(name.clone(), json_value(batch.column(c), i));
-        }
-        serde_json::Value::Object(map)
     }
 }
 

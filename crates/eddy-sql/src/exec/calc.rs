@@ -6,7 +6,7 @@ use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use arrow::compute::filter_record_batch;
 use arrow::datatypes::SchemaRef;
 use datafusion_physical_expr::PhysicalExpr;
-use eddy_core::{Result, Timestamp};
+use eddy_core::Result;
 use eddy_runtime::output::Emitter;
 use eddy_runtime::Operator;
 
@@ -118,77 +118,5 @@ impl Operator for CalcOperator {
     ) -> Result<()> {
         let result = self.apply(&batch)?;
         out.collect(result)
-    }
-}
-
-/// Computes a table's watermark: the largest value of the watermark expression
-/// seen so far, emitted after each batch that raises it.
-pub struct WatermarkAssigner {
-    expr: Arc<dyn PhysicalExpr>,
-    /// `column - delay`: the watermark is the column's maximum minus the
-    /// delay, without evaluating the expression on every row.
-    bounded: Option<(usize, i64)>,
-    current: Timestamp,
-}
-
-impl WatermarkAssigner {
-    /// An assigner over `expr` (a timestamp expression).
-    pub fn new(expr: Arc<dyn PhysicalExpr>) -> Self {
-        WatermarkAssigner {
-            expr,
-            bounded: None,
-            current: Timestamp::MIN,
-        }
-    }
-
-    /// The expression is `column - delay_ms` (bounded out-of-orderness).
-    pub fn bounded(mut self, column: usize, delay_ms: i64) -> Self {
-        self.bounded = Some((column, delay_ms));
-        self
-    }
-}
-
-impl Operator for WatermarkAssigner {
-    type In = RecordBatch;
-    type Out = RecordBatch;
-
-    fn process_batch(
-        &mut self,
-        batch: RecordBatch,
-        out: &mut Emitter<'_, RecordBatch>,
-    ) -> Result<()> {
-        let (values, delay) = match self.bounded {
-            Some((column, delay)) => (batch.column(column).clone(), delay),
-            None => (evaluate(&self.expr, &batch)?, 0),
-        };
-        let millis = arrow::compute::cast(
-            &values,
-            &arrow::datatypes::DataType::Timestamp(arrow::datatypes::TimeUnit::Millisecond, None),
-        )
-        .map_err(runtime)?;
-        let max = arrow::compute::max(
-            millis.as_primitive::<arrow::datatypes::TimestampMillisecondType>(),
-        )
-        .map(|m| m.saturating_sub(delay));
-        out.collect(batch)?;
-        if let Some(max) = max {
-            if max > self.current {
-                self.current = max;
-                out.emit_watermark(max)?;
-            }
-        }
-        Ok(())
-    }
-
-    fn process_watermark(
-        &mut self,
-        watermark: Timestamp,
-        out: &mut Emitter<'_, RecordBatch>,
-    ) -> Result<()> {
-        // Only the end of input (+inf) passes: the table's own watermark rules.
-        if watermark == Timestamp::MAX {
-            out.emit_watermark(watermark)?;
-        }
-        Ok(())
     }
 }

@@ -51,6 +51,12 @@ pub struct IntervalSpec {
     pub joined: SchemaRef,
     /// The output schema (append-only).
     pub output: SchemaRef,
+    /// A window join (the time columns are `window_end`): a row whose window
+    /// has fired (`window_end - 1 <= watermark`) is late and dropped, as in
+    /// Flink's window join, without matching or null padding.
+    pub window: bool,
+    /// NULL keys match each other (`IS NOT DISTINCT FROM`).
+    pub nulls_equal: bool,
 }
 
 /// Output rows: left and right row bytes, `None` for nulls.
@@ -133,6 +139,16 @@ impl IntervalJoinOperator {
             self.spec.right_time
         };
         let watermark = self.timers.current_watermark();
+        let batch = if self.spec.window {
+            let ends = millis(batch.column(time_column))?;
+            let on_time: arrow::array::BooleanArray = ends
+                .iter()
+                .map(|end| Some(end.is_some_and(|end| end - 1 > watermark)))
+                .collect();
+            arrow::compute::filter_record_batch(&batch, &on_time).map_err(runtime)?
+        } else {
+            batch
+        };
         let times = millis(batch.column(time_column))?;
         let expiries: Vec<Option<i64>> =
             times.iter().map(|t| t.map(|t| self.expiry(s, t))).collect();
@@ -161,7 +177,7 @@ impl IntervalJoinOperator {
         for (i, time) in times.iter().enumerate() {
             starts.push(candidates.len());
             let Some(t) = *time else { continue };
-            if mine.keys.iter().any(|&k| batch.column(k).is_null(i)) {
+            if !self.spec.nulls_equal && mine.keys.iter().any(|&k| batch.column(k).is_null(i)) {
                 continue;
             }
             backend.set_current_key(key_of(i));

@@ -17,4 +17,5 @@ pub mod rank;
 pub mod snapshot;
 pub mod val;
 pub mod values;
+pub mod watermark;
 pub mod window;

@@ -7,8 +7,12 @@
 //! itself (ROWS), or the rows within the interval before its time and all rows
 //! of its time (RANGE; rows of equal time are peers and get the same values).
 //! Unbounded frames keep running accumulators; bounded ones keep the rows of
-//! the frame and fold them per output row. Late rows are dropped. The output
-//! is append-only.
+//! the frame and fold them per output row. The output is append-only.
+//!
+//! Late rows are dropped as Flink drops them: with an unbounded frame a row at
+//! or behind the watermark; with a bounded frame a row at or behind the last
+//! time its partition emitted (so a row behind the watermark but ahead of its
+//! partition's rows still counts).
 
 use serde::{Deserialize, Serialize};
 
@@ -69,6 +73,43 @@ struct Partition {
     frame: Vec<(i64, Inputs)>,
     /// Unbounded frames: the running accumulators.
     accs: Option<Vec<Acc>>,
+    /// The time of the last rows emitted (0 before any, as in Flink).
+    #[serde(default)]
+    last_emitted: i64,
+    /// Bounded RANGE frames: Flink's event-time timers of the partition not
+    /// yet fired (row times and state cleanup times), and the current cleanup
+    /// time. See [`Partition::range_timers`].
+    #[serde(default)]
+    timers: Vec<i64>,
+    #[serde(default)]
+    cleanup_at: Option<i64>,
+}
+
+impl Partition {
+    /// Bounded RANGE frames, as Flink's `RowTimeRangeBoundedPrecedingFunction`
+    /// keeps them: a row at `t` also sets a state cleanup timer at
+    /// `t + 1.5 * preceding + 1` unless the current one is at least
+    /// `t + preceding + 1`. Every timer that fires without clearing the state
+    /// moves the time of the last emission (which decides lateness) to its
+    /// own time; the cleanup timer that fires at the cleanup time clears the
+    /// partition, rows and that time included. Returns the timer to register.
+    fn range_timers(&mut self, t: i64, preceding: i64) -> Option<i64> {
+        if !self.timers.contains(&t) {
+            self.timers.push(t);
+        }
+        let earliest = t.saturating_add(preceding).saturating_add(1);
+        if self.cleanup_at.is_some_and(|c| c >= earliest) {
+            return None;
+        }
+        let at = t
+            .saturating_add(preceding.saturating_mul(3) / 2)
+            .saturating_add(1);
+        self.cleanup_at = Some(at);
+        if !self.timers.contains(&at) {
+            self.timers.push(at);
+        }
+        Some(at)
+    }
 }
 
 /// See the module docs.
@@ -114,6 +155,9 @@ impl OverAggOperator {
         partition: &mut Partition,
         watermark: i64,
     ) -> Result<Vec<(Vec<u8>, Vec<Val>)>> {
+        if let Frame::Range(Some(preceding)) = self.spec.frame {
+            return self.advance_range(partition, watermark, preceding);
+        }
         let mut ready: Vec<(i64, Vec<u8>, Inputs)> = Vec::new();
         partition.pending.retain(|(t, row, inputs)| {
             let due = *t <= watermark;
@@ -123,6 +167,9 @@ impl OverAggOperator {
             !due
         });
         ready.sort_by_key(|(t, _, _)| *t);
+        if let Some((t, _, _)) = ready.last() {
+            partition.last_emitted = partition.last_emitted.max(*t);
+        }
         let mut out = Vec::with_capacity(ready.len());
         let mut at = 0;
         while at < ready.len() {
@@ -163,22 +210,68 @@ impl OverAggOperator {
                     }
                     self.spec.aggs.results(&accs)
                 }
-                Frame::Range(Some(p)) => {
-                    partition
-                        .frame
-                        .extend(group.iter().map(|(t, _, i)| (*t, i.clone())));
-                    partition.frame.retain(|(u, _)| *u >= t.saturating_sub(p));
-                    let mut accs = self.spec.aggs.create();
-                    for (_, inputs) in &partition.frame {
-                        self.fold(&mut accs, inputs)?;
-                    }
-                    self.spec.aggs.results(&accs)
-                }
+                // Never here: `advance_range` runs these.
+                Frame::Range(Some(_)) => Vec::new(),
             };
             for (_, row, _) in group {
                 out.push((row.clone(), results.clone()));
             }
             at = group_end;
+        }
+        Ok(out)
+    }
+}
+
+impl OverAggOperator {
+    /// [`OverAggOperator::advance`] for a bounded RANGE frame: fires the
+    /// partition's timers up to the watermark in time order (see
+    /// [`Partition::range_timers`]).
+    fn advance_range(
+        &self,
+        partition: &mut Partition,
+        watermark: i64,
+        preceding: i64,
+    ) -> Result<Vec<(Vec<u8>, Vec<Val>)>> {
+        let mut due: Vec<i64> = partition
+            .timers
+            .iter()
+            .copied()
+            .filter(|t| *t <= watermark)
+            .collect();
+        due.sort_unstable();
+        partition.timers.retain(|t| *t > watermark);
+        let mut out = Vec::new();
+        for t in due {
+            if partition.cleanup_at.is_some_and(|c| c <= t) {
+                partition.pending.clear();
+                partition.frame.clear();
+                partition.last_emitted = 0;
+                partition.cleanup_at = None;
+                continue;
+            }
+            let mut group: Vec<(Vec<u8>, Inputs)> = Vec::new();
+            partition.pending.retain(|(u, row, inputs)| {
+                if *u == t {
+                    group.push((row.clone(), inputs.clone()));
+                }
+                *u != t
+            });
+            partition.last_emitted = t;
+            if group.is_empty() {
+                continue;
+            }
+            partition
+                .frame
+                .extend(group.iter().map(|(_, i)| (t, i.clone())));
+            partition
+                .frame
+                .retain(|(u, _)| *u >= t.saturating_sub(preceding));
+            let mut accs = self.spec.aggs.create();
+            for (_, inputs) in &partition.frame {
+                self.fold(&mut accs, inputs)?;
+            }
+            let results = self.spec.aggs.results(&accs);
+            out.extend(group.into_iter().map(|(row, _)| (row, results.clone())));
         }
         Ok(out)
     }
@@ -244,9 +337,13 @@ impl Operator for OverAggOperator {
             .map(|s| s.filter.map(|c| batch.column(c).clone()))
             .collect();
         let watermark = self.timers.current_watermark();
+        let bounded = matches!(
+            self.spec.frame,
+            Frame::Rows(Some(_)) | Frame::Range(Some(_))
+        );
         let mut late = 0;
         for i in 0..batch.num_rows() {
-            if times.is_null(i) || times.value(i) <= watermark {
+            if times.is_null(i) || (!bounded && times.value(i) <= watermark) {
                 late += 1;
                 continue;
             }
@@ -271,12 +368,32 @@ impl Operator for OverAggOperator {
                 .map_or(Vec::new(), |k| k.row(i).data().to_vec());
             backend.set_current_key(key.clone());
             let row = encoded.row(i).data().to_vec();
+            let mut on_time = true;
+            let mut cleanup = None;
+            let range = match self.spec.frame {
+                Frame::Range(Some(preceding)) => Some(preceding),
+                _ => None,
+            };
             state.update_with(backend, |p| {
                 let mut p = p.unwrap_or_default();
-                p.pending.push((t, row, inputs));
+                if bounded && t <= p.last_emitted {
+                    on_time = false;
+                } else {
+                    p.pending.push((t, row, inputs));
+                    if let Some(preceding) = range {
+                        cleanup = p.range_timers(t, preceding);
+                    }
+                }
                 p
             });
-            self.timers.register_event_time_timer(t, &key, &());
+            if on_time {
+                self.timers.register_event_time_timer(t, &key, &());
+                if let Some(at) = cleanup {
+                    self.timers.register_event_time_timer(at, &key, &());
+                }
+            } else {
+                late += 1;
+            }
         }
         if late > 0 {
             if let Some(c) = &self.late {

@@ -102,14 +102,13 @@ fn millis(array: &ArrayRef) -> Result<TimestampMillisecondArray> {
 }
 
 /// Adds `window_start`, `window_end`, `window_time` to each row, one row per
-/// window it falls into. Rows whose windows have all fired are late and dropped.
+/// window it falls into. As Flink's window table function, it drops no row as
+/// late (only rows without a time): the window aggregation, Top-N,
+/// deduplication or join that reads it decides lateness per window.
 pub struct WindowTvfOperator {
     spec: WindowSpec,
-    proctime: bool,
     time_column: usize,
     schema: SchemaRef,
-    watermark: Timestamp,
-    late: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
 }
 
 impl WindowTvfOperator {
@@ -117,31 +116,15 @@ impl WindowTvfOperator {
     pub fn new(spec: WindowSpec, time_column: usize, schema: SchemaRef) -> Self {
         WindowTvfOperator {
             spec,
-            proctime: false,
             time_column,
             schema,
-            watermark: Timestamp::MIN,
-            late: None,
         }
-    }
-}
-
-impl WindowTvfOperator {
-    /// Windows over processing time: no row is late.
-    pub fn processing_time(mut self) -> Self {
-        self.proctime = true;
-        self
     }
 }
 
 impl Operator for WindowTvfOperator {
     type In = RecordBatch;
     type Out = RecordBatch;
-
-    fn open(&mut self, ctx: &OperatorContext) -> Result<()> {
-        self.late = Some(ctx.counter("numLateRecordsDropped"));
-        Ok(())
-    }
 
     fn process_batch(
         &mut self,
@@ -150,31 +133,15 @@ impl Operator for WindowTvfOperator {
     ) -> Result<()> {
         let ts = millis(batch.column(self.time_column))?;
         let (mut rows, mut starts, mut ends) = (Vec::new(), Vec::new(), Vec::new());
-        let mut late = 0;
         for i in 0..batch.num_rows() {
             if arrow::array::Array::is_null(&ts, i) {
                 continue;
             }
-            let before = rows.len();
-            let watermark = self.watermark;
-            // A session row may still merge into an open session; the
-            // aggregation decides whether it is late.
-            let session = matches!(self.spec, WindowSpec::Session { .. }) || self.proctime;
             self.spec.assign(ts.value(i), |start, end| {
-                if session || end - 1 > watermark {
-                    rows.push(i as u32);
-                    starts.push(start);
-                    ends.push(end);
-                }
+                rows.push(i as u32);
+                starts.push(start);
+                ends.push(end);
             });
-            if rows.len() == before {
-                late += 1;
-            }
-        }
-        if late > 0 {
-            if let Some(c) = &self.late {
-                c.fetch_add(late, std::sync::atomic::Ordering::Relaxed);
-            }
         }
         let indices = UInt32Array::from(rows);
         let data = changelog::data_columns(&batch);
@@ -191,15 +158,6 @@ impl Operator for WindowTvfOperator {
         let n = indices.len();
         let columns = conform(&self.schema, columns).map_err(runtime)?;
         out.collect(changelog::batch(self.schema.clone(), columns, n).map_err(runtime)?)
-    }
-
-    fn process_watermark(
-        &mut self,
-        watermark: Timestamp,
-        out: &mut Emitter<'_, RecordBatch>,
-    ) -> Result<()> {
-        self.watermark = self.watermark.max(watermark);
-        out.emit_watermark(watermark)
     }
 }
 

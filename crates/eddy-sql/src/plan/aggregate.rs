@@ -92,14 +92,7 @@ impl StreamPlanner {
             ),
             input.vertex,
             Partitioning::Forward,
-            move |_| {
-                let operator = WindowTvfOperator::new(spec, time_column, output.clone());
-                if proctime {
-                    operator.processing_time()
-                } else {
-                    operator
-                }
-            },
+            move |_| WindowTvfOperator::new(spec, time_column, output.clone()),
         );
         let mut attrs = input.attrs.clone();
         attrs.extend([

@@ -322,6 +322,8 @@ impl StreamPlanner {
                 condition,
                 output: joined.clone(),
                 joined,
+                window: interval.window,
+                nulls_equal: j.null_equality == NullEquality::NullEqualsNull,
             };
             let vertex = self.add_keyed_two_input(&name, inputs, move |_| {
                 IntervalJoinOperator::new(spec.clone())

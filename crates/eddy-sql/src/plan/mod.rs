@@ -44,7 +44,7 @@ use crate::connectors::sources::{self, FileFormat, SourceFactory};
 use crate::error::{SqlError, SqlResult};
 use crate::exec::accum::AggSpec;
 use crate::exec::aggs::Aggs;
-use crate::exec::calc::{CalcOperator, WatermarkAssigner};
+use crate::exec::calc::CalcOperator;
 use crate::exec::changelog::physical_schema;
 use crate::exec::group_agg::GroupAggOperator;
 use crate::exec::interval_join::{IntervalJoinOperator, IntervalSpec};
@@ -54,6 +54,7 @@ use crate::exec::lookup::{LookupJoinOperator, LookupSpec};
 use crate::exec::over::{Frame, OverAggOperator, OverSpec};
 use crate::exec::rank::{RankMode, RankOperator, RankSpec};
 use crate::exec::values::ValuesSource;
+use crate::exec::watermark::WatermarkAssigner;
 use crate::exec::window::{WindowAggOperator, WindowOut, WindowSpec, WindowTvfOperator};
 use crate::functions::AggKind;
 use crate::tvf::TvfKind;
@@ -495,6 +496,7 @@ impl StreamPlanner {
                     .filter(|(_, delay)| *delay >= 0),
                 e => column_of(e).map(|c| (c, 0)),
             };
+            let rowtime = wm.column;
             let vertex = self.add_operator(
                 &format!(
                     "WatermarkAssigner(rowtime=[{}], watermark=[{}])",
@@ -504,7 +506,7 @@ impl StreamPlanner {
                 stream.vertex,
                 Partitioning::Forward,
                 move |_| {
-                    let assigner = WatermarkAssigner::new(expr.clone());
+                    let assigner = WatermarkAssigner::new(expr.clone(), rowtime);
                     match bounded {
                         Some((column, delay)) => assigner.bounded(column, delay),
                         None => assigner,
