@@ -46,7 +46,6 @@ fn parser_options() -> ParserOptions {
         // Flink sorts NULL as the smallest value: first ascending, last
         // descending (Calcite's NullCollation.LOW).
         default_null_ordering: NullOrdering::NullsMin,
-        ..ParserOptions::default()
     }
 }
 

@@ -46,9 +46,11 @@ impl LineFormat {
             let iso_timestamps = match options.get(&key).map(String::as_str) {
                 None | Some("SQL") => false,
                 Some("ISO-8601") => true,
-                Some(other) => return Err(crate::SqlError::new(format!(
+                Some(other) => {
+                    return Err(crate::SqlError::new(format!(
                     "Unsupported value '{other}' for {key}. Supported values are [SQL, ISO-8601]."
-                ))),
+                )))
+                }
             };
             Ok(JsonEncoding {
                 iso_timestamps,

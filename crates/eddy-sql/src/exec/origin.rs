@@ -50,35 +50,67 @@ impl RowOrigins {
     }
 }
 
+/// The batch a source of this thread emitted last, its origins, and the slice of it
+/// an operator chained to the source passed on last, with its first row.
+struct Remembered {
+    batch: RecordBatch,
+    origins: RowOrigins,
+    slice: Option<(RecordBatch, usize)>,
+}
+
 thread_local! {
-    /// The batch a source of this thread emitted last, with its origins.
-    static LAST: RefCell<Option<(RecordBatch, RowOrigins)>> = const { RefCell::new(None) };
+    static LAST: RefCell<Option<Remembered>> = const { RefCell::new(None) };
 }
 
 /// Remembers `origins` as those of `batch`, the batch this thread's source emits
 /// now (in place of the one before).
 pub fn remember(batch: &RecordBatch, origins: RowOrigins) {
-    LAST.with(|last| *last.borrow_mut() = Some((batch.clone(), origins)));
+    LAST.with(|last| {
+        *last.borrow_mut() = Some(Remembered {
+            batch: batch.clone(),
+            origins,
+            slice: None,
+        })
+    });
+}
+
+/// Whether `batch` is (some of the columns of) `source`.
+fn same_rows(batch: &RecordBatch, source: &RecordBatch) -> bool {
+    batch.num_rows() == source.num_rows()
+        && batch.num_columns() > 0
+        && batch.columns().iter().all(|column| {
+            source
+                .columns()
+                .iter()
+                .any(|c| Arc::ptr_eq(c, column) || c.to_data().ptr_eq(&column.to_data()))
+        })
 }
 
 /// `file:line` of row `row` of `batch`, if `batch` is (some of the columns of) the
-/// batch a source of this thread emitted last.
+/// batch a source of this thread emitted last, or of the slice of it passed on last.
 pub fn location(batch: &RecordBatch, row: usize) -> Option<String> {
     LAST.with(|last| {
         let last = last.borrow();
-        let (source, origins) = last.as_ref()?;
-        let same = batch.num_rows() == source.num_rows()
-            && batch.num_columns() > 0
-            && batch.columns().iter().all(|column| {
-                source
-                    .columns()
-                    .iter()
-                    .any(|c| Arc::ptr_eq(c, column) || c.to_data().ptr_eq(&column.to_data()))
-            });
-        if same {
-            origins.location(row)
-        } else {
-            None
+        let last = last.as_ref()?;
+        if same_rows(batch, &last.batch) {
+            return last.origins.location(row);
+        }
+        match &last.slice {
+            Some((slice, offset)) if same_rows(batch, slice) => last.origins.location(offset + row),
+            _ => None,
+        }
+    })
+}
+
+/// An operator chained to the source passes on `slice`, rows `offset..` of
+/// `whole`: if `whole` is the remembered batch, the slice's rows are located too
+/// (the watermark assigner splits batches where a watermark goes between).
+pub fn forward_slice(whole: &RecordBatch, slice: &RecordBatch, offset: usize) {
+    LAST.with(|last| {
+        if let Some(last) = last.borrow_mut().as_mut() {
+            if same_rows(whole, &last.batch) {
+                last.slice = Some((slice.clone(), offset));
+            }
         }
     })
 }

@@ -116,13 +116,17 @@ impl Operator for WatermarkAssigner {
                 self.current = self.current.max(millis.value(i).saturating_sub(delay));
             }
             if self.current.saturating_sub(self.emitted) > self.interval {
-                out.collect(batch.slice(from, i + 1 - from))?;
+                let slice = batch.slice(from, i + 1 - from);
+                crate::exec::origin::forward_slice(&batch, &slice, from);
+                out.collect(slice)?;
                 from = i + 1;
                 self.advance(out)?;
             }
         }
         if from < batch.num_rows() {
-            out.collect(batch.slice(from, batch.num_rows() - from))?;
+            let slice = batch.slice(from, batch.num_rows() - from);
+            crate::exec::origin::forward_slice(&batch, &slice, from);
+            out.collect(slice)?;
         }
         Ok(())
     }
