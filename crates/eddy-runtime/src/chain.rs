@@ -57,6 +57,16 @@ pub fn guarded<T>(context: &OperatorContext, f: impl FnOnce() -> Result<T>) -> R
     }
 }
 
+/// [`guarded`] around an operator's `open`, which gets the subtask's part of the
+/// restored checkpoint ([`OperatorContext::keyed_state`]) and must take all of it.
+pub fn guarded_open(
+    context: &mut OperatorContext,
+    open: impl FnOnce(&OperatorContext) -> Result<()>,
+) -> Result<()> {
+    let named = context.clone();
+    guarded(&named, || context.open_restored(open))
+}
+
 /// Wraps an operator's snapshot with the subtask's identity; `None` when empty.
 pub fn subtask_state(
     ctx: &OperatorContext,
@@ -140,13 +150,7 @@ impl<O: Operator> Output<O::In> for ChainNode<O> {
             let Self {
                 operator, context, ..
             } = self;
-            let restored = context.take_restored_snapshots();
-            guarded(context, || {
-                if let Some(snapshots) = restored {
-                    operator.restore_state(snapshots)?;
-                }
-                operator.open(context)
-            })?;
+            guarded_open(context, |context| operator.open(context))?;
         }
         for side in self.sides.all_mut() {
             side.open()?;

@@ -1,6 +1,6 @@
 //! Typed factories behind the plain-data JobGraph.
 //!
-//! The [`JobGraph`](eddy_core::JobGraph) holds no code. A [`JobSpec`] pairs it with
+//! The [`JobGraph`] holds no code. A [`JobSpec`] pairs it with
 //! one [`VertexFactory`] per vertex (builds that vertex's operator or source for a
 //! subtask) and one [`EdgeFactory`] per edge (builds channels, writers and side
 //! outputs for the edge's batch type). The factories meet the untyped execution

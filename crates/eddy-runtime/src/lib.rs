@@ -33,6 +33,14 @@
 //! is a run with its own job id and checkpoint directory
 //! ([`checkpoint::runs`], what `-s latest` resumes).
 //!
+//! Operators do not build state backends or handle restored bytes: in `open` an
+//! operator takes its keyed state and timers from
+//! [`OperatorContext::keyed_state`] (the backend `state.backend.type` names, loaded
+//! with the subtask's part of the restored checkpoint) and shows them from
+//! [`Operator::managed_state`]; the runtime snapshots them at every barrier
+//! ([`keyed_state`]). Restored state an operator does not take is an error unless
+//! `execution.state-recovery.ignore-unclaimed-state` is set.
+//!
 //! Counters live in the [`metrics`] registry: job-scoped, and per operator uid and
 //! subtask.
 //!
@@ -53,6 +61,7 @@ pub mod channel;
 pub mod checkpoint;
 pub mod factory;
 pub mod input;
+pub mod keyed_state;
 pub mod metrics;
 pub mod mini_cluster;
 pub mod operator;
@@ -71,6 +80,7 @@ pub mod writer;
 pub use factory::{
     EdgeFactory, JobSpec, OperatorVertex, SourceVertex, TwoInputVertex, TypedEdge, VertexFactory,
 };
+pub use keyed_state::{KeyedState, ManagedState};
 pub use metrics::OperatorMetric;
 pub use mini_cluster::{JobClient, JobExecutionResult, JobStatus, MiniCluster};
 pub use operator::{

@@ -1288,6 +1288,7 @@ impl Builder<'_> {
             restored: self.restored.clone(),
             checkpointing: self.checkpointing,
             run: self.run.clone(),
+            restored_part: Default::default(),
         })
     }
 

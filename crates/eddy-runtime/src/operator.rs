@@ -2,7 +2,10 @@
 //!
 //! The runtime owns the loop. It calls an operator's hooks in this order:
 //!
-//! 1. [`Operator::open`] once, with the [`OperatorContext`] of its subtask;
+//! 1. [`Operator::open`] once, with the [`OperatorContext`] of its subtask, from
+//!    which the operator takes its keyed state and timers
+//!    ([`OperatorContext::keyed_state`], created and restored by the runtime) and
+//!    its restored operator state;
 //! 2. for every input element, in order: [`Operator::process_batch`] for a batch,
 //!    [`Operator::process_watermark`] when the task's combined watermark advances,
 //!    [`Operator::process_status`] when its watermark status changes;
@@ -16,7 +19,7 @@
 //! a panic) fails the job with a message naming the operator and subtask.
 
 use std::sync::atomic::AtomicU64;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use eddy_core::time::Clock;
 use eddy_core::{Batch, Config, KeyGroupRange, Result, Timestamp, WatermarkStatus};
@@ -24,6 +27,7 @@ use eddy_state::{DeferredKeyedSnapshot, KeyedStateSnapshot};
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::restore::RestoredState;
+use crate::keyed_state::{KeyedState, ManagedState, TimerNamespace};
 use crate::output::Emitter;
 
 pub use crate::metrics::Counters;
@@ -55,6 +59,41 @@ pub struct OperatorContext {
     pub checkpointing: bool,
     /// Which run and attempt of the job this is.
     pub run: RunContext,
+    /// This subtask's part of the restored checkpoint while `open` runs: the
+    /// operator takes its keyed state ([`OperatorContext::keyed_state`]) and its
+    /// operator state ([`OperatorContext::restored_operator_state`]) from it.
+    pub(crate) restored_part: RestoredPart,
+}
+
+/// The snapshots one operator subtask restores from, taken piece by piece by its
+/// `open`; what it leaves is state nobody took, an error
+/// ([`RestoredPart::check_taken`]).
+#[derive(Clone, Default)]
+pub(crate) struct RestoredPart(Arc<Mutex<Vec<OperatorSnapshot>>>);
+
+impl RestoredPart {
+    fn with<T>(&self, f: impl FnOnce(&mut Vec<OperatorSnapshot>) -> T) -> T {
+        f(&mut self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// An error naming `uid` if restored state is left that the operator did not
+    /// take: its state would be lost silently.
+    pub(crate) fn check_taken(&self, uid: &str) -> Result<()> {
+        let left = self.with(|part| {
+            std::mem::take(part)
+                .into_iter()
+                .filter(OperatorSnapshot::holds_state)
+                .count()
+        });
+        if left == 0 {
+            return Ok(());
+        }
+        Err(eddy_core::Error::state(format!(
+            "the checkpoint holds state for operator '{uid}' that this job's operator \
+             does not restore (was the job changed? set \
+             execution.state-recovery.ignore-unclaimed-state=true to drop that state)"
+        )))
+    }
 }
 
 /// Which run of a job, in which lineage, and which attempt of it a subtask belongs
@@ -118,6 +157,59 @@ impl OperatorContext {
         )
     }
 
+    /// Runs `open` with this subtask's part of the restored checkpoint (if any)
+    /// available to it, and checks that it took all of it.
+    pub(crate) fn open_restored(
+        &mut self,
+        open: impl FnOnce(&OperatorContext) -> Result<()>,
+    ) -> Result<()> {
+        let part = self.take_restored_snapshots().unwrap_or_default();
+        self.restored_part = RestoredPart(Arc::new(Mutex::new(part)));
+        open(self)?;
+        let part = std::mem::take(&mut self.restored_part);
+        let allow = self
+            .config
+            .get_str(crate::mini_cluster::ALLOW_NON_RESTORED)
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+        if allow {
+            return Ok(());
+        }
+        part.check_taken(&self.uid)
+    }
+
+    /// The keyed state backend (`state.backend.type`) and timer service of this
+    /// operator subtask, loaded with what it restores. Call it once, in `open`,
+    /// and show both from [`Operator::managed_state`] so the runtime snapshots
+    /// them.
+    pub fn keyed_state<K: eddy_state::Key, N: TimerNamespace>(&self) -> Result<KeyedState<K, N>> {
+        let (keyed, timers) = self.restored_part.with(|part| {
+            let mut keyed = Vec::new();
+            let mut timers = Vec::new();
+            for snapshot in part.iter_mut() {
+                keyed.extend(snapshot.keyed.take());
+                timers.extend(
+                    std::mem::take(&mut snapshot.timers)
+                        .into_iter()
+                        .map(|(_, b)| b),
+                );
+            }
+            (keyed, timers)
+        });
+        KeyedState::create(self, keyed, timers)
+    }
+
+    /// The operator (non-keyed) state this subtask restores: one entry per
+    /// snapshot it was assigned (several after a rescale), empty when it starts
+    /// without state. Call it in `open`.
+    pub fn restored_operator_state(&self) -> Vec<Vec<u8>> {
+        self.restored_part.with(|part| {
+            part.iter_mut()
+                .map(|s| std::mem::take(&mut s.operator))
+                .filter(|bytes| !bytes.is_empty())
+                .collect()
+        })
+    }
+
     /// A job-wide counter (summed over subtasks).
     pub fn counter(&self, name: &str) -> Arc<AtomicU64> {
         self.counters.counter(name)
@@ -158,6 +250,16 @@ impl OperatorSnapshot {
             && self.deferred_keyed.is_none()
             && self.timers.is_empty()
             && self.operator.is_empty()
+    }
+
+    /// Whether the snapshot holds any entry of state (a keyed state with no key
+    /// group does not count).
+    fn holds_state(&self) -> bool {
+        let keyed = |k: &KeyedStateSnapshot| k.states.iter().any(|(_, groups)| !groups.is_empty());
+        self.keyed.as_ref().is_some_and(keyed)
+            || self.deferred_keyed.is_some()
+            || !self.timers.is_empty()
+            || !self.operator.is_empty()
     }
 
     /// Serializes deferred keyed state (the asynchronous part of a snapshot).
@@ -236,18 +338,20 @@ pub trait Operator: Send + 'static {
         Ok(())
     }
 
-    /// Serializes the operator's state (keyed state, timers, operator state).
-    fn snapshot_state(&mut self, checkpoint_id: u64) -> Result<OperatorSnapshot> {
-        let _ = checkpoint_id;
-        Ok(OperatorSnapshot::default())
+    /// The keyed state the operator took from [`OperatorContext::keyed_state`],
+    /// for the runtime to snapshot; `None` for an operator without keyed state.
+    fn managed_state(&mut self) -> Option<ManagedState<'_>> {
+        None
     }
 
-    /// Restores state from the snapshots of the subtasks whose key groups overlap
-    /// this subtask's (several when the parallelism changed). Called before `open`
-    /// registers state handles; keyed state is loaded lazily on registration.
-    fn restore_state(&mut self, snapshots: Vec<OperatorSnapshot>) -> Result<()> {
-        let _ = snapshots;
-        Ok(())
+    /// The operator's state at a barrier: by default its
+    /// [`Operator::managed_state`]. An operator with operator state of its own
+    /// (a sink's pending files) adds it here; it gets it back in `open` from
+    /// [`OperatorContext::restored_operator_state`].
+    fn snapshot_state(&mut self, checkpoint_id: u64) -> Result<OperatorSnapshot> {
+        let _ = checkpoint_id;
+        self.managed_state()
+            .map_or_else(|| Ok(OperatorSnapshot::default()), |state| state.snapshot())
     }
 
     /// Checkpoint `checkpoint_id` is complete (the commit point of two-phase
@@ -306,14 +410,14 @@ pub trait TwoInputOperator: Send + 'static {
     fn close(&mut self) -> Result<()> {
         Ok(())
     }
-    /// Serializes the operator's state.
+    /// See [`Operator::managed_state`].
+    fn managed_state(&mut self) -> Option<ManagedState<'_>> {
+        None
+    }
+    /// See [`Operator::snapshot_state`].
     fn snapshot_state(&mut self, checkpoint_id: u64) -> Result<OperatorSnapshot> {
         let _ = checkpoint_id;
-        Ok(OperatorSnapshot::default())
-    }
-    /// Restores state (see [`Operator::restore_state`]).
-    fn restore_state(&mut self, snapshots: Vec<OperatorSnapshot>) -> Result<()> {
-        let _ = snapshots;
-        Ok(())
+        self.managed_state()
+            .map_or_else(|| Ok(OperatorSnapshot::default()), |state| state.snapshot())
     }
 }

@@ -21,7 +21,7 @@ use eddy_core::{CheckpointBarrier, Error, Result, WatermarkStatus, MAX_WATERMARK
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
-use crate::chain::{guarded, subtask_state};
+use crate::chain::{guarded, guarded_open, subtask_state};
 use crate::checkpoint::store::StateStore;
 use crate::checkpoint::{OperatorSubtaskState, TaskAck};
 use crate::input::{InputEvent, InputGate};
@@ -613,13 +613,8 @@ impl<O: TwoInputOperator> TwoInputTask<O> {
     async fn run_loop(mut self, mut cancel: CancelSignal) -> Result<()> {
         {
             let h = &mut self.head;
-            let restored = h.context.take_restored_snapshots();
-            guarded(&h.context, || {
-                if let Some(snapshots) = restored {
-                    h.operator.restore_state(snapshots)?;
-                }
-                h.operator.open(&h.context)
-            })?;
+            let operator = &mut h.operator;
+            guarded_open(&mut h.context, |context| operator.open(context))?;
             for side in h.sides.all_mut() {
                 side.open()?;
             }

@@ -204,6 +204,12 @@ impl<K: Key> KeyedStateBackend<K> {
     /// not registered yet is kept and loaded when the operator registers it; until
     /// then it is carried into every new snapshot unchanged.
     pub fn restore(&mut self, snapshots: &[KeyedStateSnapshot]) -> Result<()> {
+        self.restore_owned(snapshots.to_vec())
+    }
+
+    /// [`KeyedStateBackend::restore`], taking the snapshots: the bytes of states
+    /// not registered yet are kept as they are, not copied.
+    pub fn restore_owned(&mut self, snapshots: Vec<KeyedStateSnapshot>) -> Result<()> {
         for snapshot in snapshots {
             if snapshot.max_parallelism != self.max_parallelism {
                 return Err(Error::state(format!(
@@ -212,22 +218,20 @@ impl<K: Key> KeyedStateBackend<K> {
                     snapshot.max_parallelism, self.max_parallelism
                 )));
             }
-            for (name, groups) in &snapshot.states {
-                let mine = groups
-                    .iter()
-                    .filter(|g| self.range.contains(g.key_group))
-                    .cloned();
-                if let Some(registered) = self.states.iter_mut().find(|s| &s.name == name) {
+            for (name, groups) in snapshot.states {
+                let range = self.range;
+                let mine = groups.into_iter().filter(|g| range.contains(g.key_group));
+                if let Some(registered) = self.states.iter_mut().find(|s| s.name == name) {
                     for group in mine {
                         registered
                             .table
                             .restore_group(group.key_group, &group.bytes)?;
                     }
-                } else if let Some((_, pending)) = self.pending.iter_mut().find(|(n, _)| n == name)
+                } else if let Some((_, pending)) = self.pending.iter_mut().find(|(n, _)| *n == name)
                 {
                     pending.extend(mine);
                 } else {
-                    self.pending.push((name.clone(), mine.collect()));
+                    self.pending.push((name, mine.collect()));
                 }
             }
         }

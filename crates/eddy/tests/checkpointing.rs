@@ -278,6 +278,28 @@ fn trigger_savepoint_keeps_the_job_running_and_is_never_deleted() {
     // ...unless told to drop it.
     env.configure("execution.state-recovery.ignore-unclaimed-state", "true");
     env.execute("other").unwrap();
+
+    // A job whose "sums" operator keeps no state refuses it as well: the state
+    // would otherwise be dropped without a word.
+    let env = StreamExecutionEnvironment::new();
+    checkpointed(&env, &work.path().join("checkpoints-3"));
+    env.configure("execution.state-recovery.path", savepoint.to_str().unwrap());
+    env.from_generator(Some(10), |i| ((i % 50, i % 7), Some(i as i64)))
+        .set_parallelism(1)
+        .uid("source")
+        .map(|e: (u64, u64)| e.0)
+        .uid("timestamps")
+        .map(|k: u64| k + 1)
+        .uid("sums")
+        .discard()
+        .uid("sink");
+    let err = env.execute("stateless sums").unwrap_err().to_string();
+    assert!(
+        err.contains("'sums'") && err.contains("ignore-unclaimed-state"),
+        "{err}"
+    );
+    env.configure("execution.state-recovery.ignore-unclaimed-state", "true");
+    env.execute("stateless sums").unwrap();
 }
 
 #[test]

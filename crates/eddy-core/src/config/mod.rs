@@ -149,6 +149,14 @@ pub mod options {
         "Worker threads of the local executor; 0 means one per core.",
     );
 
+    /// The keyed state backend: `hashmap` (state as objects on the heap, with
+    /// copy-on-write snapshots) is the one eddy has.
+    pub const STATE_BACKEND: ConfigOption<String> = ConfigOption::new(
+        "state.backend.type",
+        "hashmap",
+        "The keyed state backend: 'hashmap' keeps state on the heap.",
+    );
+
     /// Every option above, for documentation and validation.
     pub fn all() -> Vec<(&'static str, &'static str, &'static str)> {
         vec![
@@ -173,6 +181,11 @@ pub mod options {
                 AUTO_WATERMARK_INTERVAL.description,
             ),
             (BATCH_SIZE.key, BATCH_SIZE.default, BATCH_SIZE.description),
+            (
+                STATE_BACKEND.key,
+                STATE_BACKEND.default,
+                STATE_BACKEND.description,
+            ),
             (
                 BUFFERS_PER_CHANNEL.key,
                 BUFFERS_PER_CHANNEL.default,

@@ -133,7 +133,28 @@ pub fn check(config: &Config) -> Result<()> {
         }
     }
     RestartStrategy::from_config(config)?;
+    state_backend(config)?;
     Ok(())
+}
+
+/// The state backends Flink knows, and whether eddy has each.
+const STATE_BACKENDS: &[(&str, bool)] = &[("hashmap", true), ("rocksdb", false), ("forst", false)];
+
+/// The keyed state backend `state.backend.type` names: `hashmap`, the one eddy
+/// has (Flink's other names, `rocksdb` and `forst`, are refused with that said).
+pub fn state_backend(config: &Config) -> Result<String> {
+    let name = config.get(&options::STATE_BACKEND)?.to_ascii_lowercase();
+    match STATE_BACKENDS.iter().find(|(known, _)| *known == name) {
+        Some((_, true)) => Ok(name),
+        Some((_, false)) => Err(out_of_range(
+            options::STATE_BACKEND.key,
+            format!("the '{name}' state backend is not available in eddy; use 'hashmap'"),
+        )),
+        None => Err(out_of_range(
+            options::STATE_BACKEND.key,
+            format!("unknown state backend '{name}'; eddy has 'hashmap'"),
+        )),
+    }
 }
 
 /// The keys set in `config` that neither the runtime nor `also_known` reads, each
@@ -214,6 +235,8 @@ mod tests {
             ("execution.buffer-timeout", "400d", "at most a day"),
             ("execution.checkpointing.interval", "1ms", "at least 10 ms"),
             ("parallelism.default", "two", "'two'"),
+            ("state.backend.type", "rocksdb", "not available in eddy"),
+            ("state.backend.type", "heap", "unknown state backend 'heap'"),
         ] {
             let mut config = with(key, value);
             if key.starts_with("execution.checkpointing") {
@@ -226,6 +249,7 @@ mod tests {
             );
         }
         check(&Config::new()).unwrap();
+        check(&with("state.backend.type", "HashMap")).unwrap();
     }
 
     #[test]

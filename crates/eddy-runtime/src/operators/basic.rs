@@ -131,7 +131,6 @@ pub struct ProcessOperator<T, O, F> {
     watermark: Timestamp,
     sides: SideBuffers,
     state: OperatorStateStore,
-    restored: Vec<Vec<u8>>,
     _types: PhantomData<fn(T) -> O>,
 }
 
@@ -143,7 +142,6 @@ impl<T, O, F> ProcessOperator<T, O, F> {
             watermark: MIN_WATERMARK,
             sides: SideBuffers::default(),
             state: OperatorStateStore::default(),
-            restored: Vec::new(),
             _types: PhantomData,
         }
     }
@@ -159,7 +157,7 @@ where
     type Out = Records<O>;
 
     fn open(&mut self, ctx: &OperatorContext) -> Result<()> {
-        let restored = std::mem::take(&mut self.restored);
+        let restored = ctx.restored_operator_state();
         if !restored.is_empty() {
             self.state = OperatorStateStore::restore(&restored, ctx.subtask, ctx.parallelism)?;
         }
@@ -176,11 +174,6 @@ where
             },
             ..Default::default()
         })
-    }
-
-    fn restore_state(&mut self, snapshots: Vec<OperatorSnapshot>) -> Result<()> {
-        self.restored = snapshots.into_iter().map(|s| s.operator).collect();
-        Ok(())
     }
 
     fn process_batch(

@@ -10,56 +10,14 @@ use eddy_state::{
     StateData, ValueState, ValueStateDescriptor,
 };
 
-use crate::operator::{Operator, OperatorContext, OperatorSnapshot};
+use crate::keyed_state::{KeyedState, ManagedState};
+use crate::operator::{Operator, OperatorContext};
 use crate::operators::functions::{Collector, KeyedContext, KeyedProcessFunction, SideBuffers};
 use crate::output::Emitter;
-use crate::timers::{TimerService, TimerSnapshot};
+use crate::timers::TimerService;
 
 /// Extracts the key of a record.
 pub type KeySelector<T, K> = Arc<dyn Fn(&T) -> K + Send + Sync>;
-
-/// A keyed state backend for the key groups of this subtask, on the job's clock.
-pub fn backend_for<K: Key>(ctx: &OperatorContext) -> KeyedStateBackend<K> {
-    KeyedStateBackend::new(ctx.key_group_range(), ctx.max_parallelism).with_clock(ctx.clock.clone())
-}
-
-/// Loads restored keyed state into `backend` and returns the timer snapshots.
-pub fn restore_keyed<K: Key>(
-    backend: &mut KeyedStateBackend<K>,
-    snapshots: Vec<OperatorSnapshot>,
-) -> Result<Vec<Vec<u8>>> {
-    let mut timers = Vec::new();
-    for snapshot in snapshots {
-        if let Some(keyed) = &snapshot.keyed {
-            backend.restore(std::slice::from_ref(keyed))?;
-        }
-        timers.extend(snapshot.timers.into_iter().map(|(_, bytes)| bytes));
-    }
-    Ok(timers)
-}
-
-/// Loads restored keyed state into `backend` and the timers of its key groups into
-/// `timers`.
-pub fn restore_keyed_and_timers<K, N>(
-    backend: &mut KeyedStateBackend<K>,
-    snapshots: Vec<OperatorSnapshot>,
-    timers: &mut TimerService<K, N>,
-) -> Result<()>
-where
-    K: Key,
-    N: std::hash::Hash + Eq + Clone + serde::de::DeserializeOwned,
-{
-    let range = backend.key_group_range();
-    let max = backend.max_parallelism();
-    for bytes in restore_keyed(backend, snapshots)? {
-        let restored: TimerSnapshot<K, N> = postcard::from_bytes(&bytes)
-            .map_err(|e| Error::state(format!("timers cannot be decoded: {e}")))?;
-        timers.restore(restored, |k| {
-            range.contains(eddy_core::key_group::key_group_for_key(k, max))
-        });
-    }
-    Ok(())
-}
 
 fn not_open() -> Error {
     Error::Other("operator used before open".into())
@@ -74,7 +32,6 @@ pub struct KeyedProcessOperator<K, T, O, F> {
     timers: TimerService<K, ()>,
     sides: SideBuffers,
     clock: Option<Arc<dyn eddy_core::time::Clock>>,
-    restored: Vec<OperatorSnapshot>,
     _types: PhantomData<fn(T) -> O>,
 }
 
@@ -88,7 +45,6 @@ impl<K: Key, T, O, F> KeyedProcessOperator<K, T, O, F> {
             timers: TimerService::new(),
             sides: SideBuffers::default(),
             clock: None,
-            restored: Vec::new(),
             _types: PhantomData,
         }
     }
@@ -132,11 +88,13 @@ where
     type Out = Records<O>;
 
     fn open(&mut self, ctx: &OperatorContext) -> Result<()> {
-        let mut backend = backend_for::<K>(ctx);
-        let restored = std::mem::take(&mut self.restored);
-        restore_keyed_and_timers(&mut backend, restored, &mut self.timers)?;
+        let KeyedState {
+            mut backend,
+            timers,
+        } = ctx.keyed_state::<K, ()>()?;
         self.function.open(&mut backend)?;
         self.backend = Some(backend);
+        self.timers = timers;
         self.clock = Some(ctx.clock.clone());
         Ok(())
     }
@@ -204,22 +162,8 @@ where
         self.on_processing_time(Timestamp::MAX, out)
     }
 
-    fn snapshot_state(&mut self, checkpoint_id: u64) -> Result<OperatorSnapshot> {
-        let _ = checkpoint_id;
-        let backend = self.backend.as_mut().ok_or_else(not_open)?;
-        Ok(OperatorSnapshot {
-            deferred_keyed: Some(backend.snapshot_deferred()),
-            timers: vec![(
-                0,
-                postcard::to_stdvec(&self.timers.snapshot()).map_err(Error::state)?,
-            )],
-            ..Default::default()
-        })
-    }
-
-    fn restore_state(&mut self, snapshots: Vec<OperatorSnapshot>) -> Result<()> {
-        self.restored = snapshots;
-        Ok(())
+    fn managed_state(&mut self) -> Option<ManagedState<'_>> {
+        Some(ManagedState::new(self.backend.as_mut()?).with_timers(&self.timers))
     }
 }
 
@@ -230,7 +174,6 @@ pub struct KeyedReduceOperator<K, T, F> {
     reduce: F,
     backend: Option<KeyedStateBackend<K>>,
     state: Option<ValueState<T>>,
-    restored: Vec<OperatorSnapshot>,
 }
 
 impl<K, T, F> KeyedReduceOperator<K, T, F> {
@@ -241,7 +184,6 @@ impl<K, T, F> KeyedReduceOperator<K, T, F> {
             reduce,
             backend: None,
             state: None,
-            restored: Vec::new(),
         }
     }
 }
@@ -256,8 +198,7 @@ where
     type Out = Records<T>;
 
     fn open(&mut self, ctx: &OperatorContext) -> Result<()> {
-        let mut backend = backend_for::<K>(ctx);
-        restore_keyed(&mut backend, std::mem::take(&mut self.restored))?;
+        let KeyedState { mut backend, .. } = ctx.keyed_state::<K, ()>()?;
         self.state = Some(backend.value_state(ValueStateDescriptor::new("reduce"))?);
         self.backend = Some(backend);
         Ok(())
@@ -294,18 +235,8 @@ where
         out.collect(results)
     }
 
-    fn snapshot_state(&mut self, checkpoint_id: u64) -> Result<OperatorSnapshot> {
-        let _ = checkpoint_id;
-        let backend = self.backend.as_mut().ok_or_else(not_open)?;
-        Ok(OperatorSnapshot {
-            deferred_keyed: Some(backend.snapshot_deferred()),
-            ..Default::default()
-        })
-    }
-
-    fn restore_state(&mut self, snapshots: Vec<OperatorSnapshot>) -> Result<()> {
-        self.restored = snapshots;
-        Ok(())
+    fn managed_state(&mut self) -> Option<ManagedState<'_>> {
+        Some(ManagedState::new(self.backend.as_mut()?))
     }
 }
 
@@ -316,7 +247,6 @@ pub struct KeyedAggregateOperator<K, T, A: AggregateFunction> {
     function: Option<A>,
     backend: Option<KeyedStateBackend<K>>,
     state: Option<AggregatingState<A>>,
-    restored: Vec<OperatorSnapshot>,
 }
 
 impl<K, T, A: AggregateFunction> KeyedAggregateOperator<K, T, A> {
@@ -327,7 +257,6 @@ impl<K, T, A: AggregateFunction> KeyedAggregateOperator<K, T, A> {
             function: Some(function),
             backend: None,
             state: None,
-            restored: Vec::new(),
         }
     }
 }
@@ -343,8 +272,7 @@ where
     type Out = Records<A::Out>;
 
     fn open(&mut self, ctx: &OperatorContext) -> Result<()> {
-        let mut backend = backend_for::<K>(ctx);
-        restore_keyed(&mut backend, std::mem::take(&mut self.restored))?;
+        let KeyedState { mut backend, .. } = ctx.keyed_state::<K, ()>()?;
         let function = self.function.take().ok_or_else(not_open)?;
         self.state = Some(
             backend.aggregating_state(AggregatingStateDescriptor::new("aggregate", function))?,
@@ -375,17 +303,7 @@ where
         out.collect(results)
     }
 
-    fn snapshot_state(&mut self, checkpoint_id: u64) -> Result<OperatorSnapshot> {
-        let _ = checkpoint_id;
-        let backend = self.backend.as_mut().ok_or_else(not_open)?;
-        Ok(OperatorSnapshot {
-            deferred_keyed: Some(backend.snapshot_deferred()),
-            ..Default::default()
-        })
-    }
-
-    fn restore_state(&mut self, snapshots: Vec<OperatorSnapshot>) -> Result<()> {
-        self.restored = snapshots;
-        Ok(())
+    fn managed_state(&mut self) -> Option<ManagedState<'_>> {
+        Some(ManagedState::new(self.backend.as_mut()?))
     }
 }

@@ -14,7 +14,6 @@ pub use functions::{
     Collector, KeyedContext, KeyedProcessFunction, OutputTag, ProcessContext, ProcessFunction,
     SideBuffers,
 };
-pub use keyed::{backend_for, restore_keyed, restore_keyed_and_timers};
 pub use keyed::{KeySelector, KeyedAggregateOperator, KeyedProcessOperator, KeyedReduceOperator};
 pub use sink::{SinkOperator, SinkWriter};
 pub use watermarks::{

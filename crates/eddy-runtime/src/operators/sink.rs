@@ -75,6 +75,7 @@ where
     type Out = Records<()>;
 
     fn open(&mut self, ctx: &OperatorContext) -> Result<()> {
+        self.writer.restore(ctx.restored_operator_state())?;
         self.writer.open(ctx)
     }
 
@@ -107,10 +108,5 @@ where
 
     fn notify_checkpoint_complete(&mut self, checkpoint_id: u64) -> Result<()> {
         self.writer.notify_checkpoint_complete(checkpoint_id)
-    }
-
-    fn restore_state(&mut self, snapshots: Vec<OperatorSnapshot>) -> Result<()> {
-        self.writer
-            .restore(snapshots.into_iter().map(|s| s.operator).collect())
     }
 }

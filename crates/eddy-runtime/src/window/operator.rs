@@ -11,7 +11,8 @@ use super::assigners::WindowAssigner;
 use super::contents::WindowContents;
 use super::triggers::{Trigger, TriggerContext, TriggerResult, TriggerServices};
 use super::Window;
-use crate::operator::{Operator, OperatorContext, OperatorSnapshot};
+use crate::keyed_state::{KeyedState, ManagedState};
+use crate::operator::{Operator, OperatorContext};
 use crate::operators::{Collector, KeySelector, OutputTag};
 use crate::output::Emitter;
 use crate::timers::{Timer, TimerService};
@@ -72,7 +73,6 @@ pub struct WindowOperator<K, T, A: WindowAssigner, C, F, O> {
     sessions: Option<ValueState<Vec<A::W>>>,
     clock: Option<Arc<dyn eddy_core::time::Clock>>,
     late_dropped: Option<Arc<AtomicU64>>,
-    restored: Vec<OperatorSnapshot>,
     windows: Vec<A::W>,
     _out: std::marker::PhantomData<fn() -> O>,
 }
@@ -111,7 +111,6 @@ where
             sessions: None,
             clock: None,
             late_dropped: None,
-            restored: Vec::new(),
             windows: Vec::new(),
             _out: std::marker::PhantomData,
         }
@@ -455,10 +454,11 @@ where
     type Out = Records<O>;
 
     fn open(&mut self, ctx: &OperatorContext) -> Result<()> {
-        let mut backend = KeyedStateBackend::<K>::new(ctx.key_group_range(), ctx.max_parallelism)
-            .with_clock(ctx.clock.clone());
-        let restored = std::mem::take(&mut self.restored);
-        crate::operators::restore_keyed_and_timers(&mut backend, restored, &mut self.timers)?;
+        let KeyedState {
+            mut backend,
+            timers,
+        } = ctx.keyed_state::<K, A::W>()?;
+        self.timers = timers;
         self.contents.open(&mut backend)?;
         self.trigger_state =
             Some(backend.value_state_in(ValueStateDescriptor::new("window-trigger"))?);
@@ -528,25 +528,8 @@ where
         self.fire_processing_timers(Timestamp::MAX, out)
     }
 
-    fn snapshot_state(&mut self, checkpoint_id: u64) -> Result<OperatorSnapshot> {
-        let _ = checkpoint_id;
-        let backend = self
-            .backend
-            .as_mut()
-            .ok_or_else(|| Error::Other("window operator used before open".into()))?;
-        Ok(OperatorSnapshot {
-            deferred_keyed: Some(backend.snapshot_deferred()),
-            timers: vec![(
-                0,
-                postcard::to_stdvec(&self.timers.snapshot()).map_err(Error::state)?,
-            )],
-            ..Default::default()
-        })
-    }
-
-    fn restore_state(&mut self, snapshots: Vec<OperatorSnapshot>) -> Result<()> {
-        self.restored = snapshots;
-        Ok(())
+    fn managed_state(&mut self) -> Option<ManagedState<'_>> {
+        Some(ManagedState::new(self.backend.as_mut()?).with_timers(&self.timers))
     }
 }
 

@@ -168,7 +168,10 @@ impl Operator for TableSinkOperator {
 
     fn open(&mut self, ctx: &OperatorContext) -> Result<()> {
         match &mut self.target {
-            Target::Writer(w) => w.open(ctx),
+            Target::Writer(w) => {
+                w.restore(ctx.restored_operator_state())?;
+                w.open(ctx)
+            }
             Target::Collect(_) | Target::Discard => Ok(()),
         }
     }
@@ -232,13 +235,6 @@ impl Operator for TableSinkOperator {
     fn notify_checkpoint_complete(&mut self, checkpoint_id: u64) -> Result<()> {
         match &mut self.target {
             Target::Writer(w) => w.notify_checkpoint_complete(checkpoint_id),
-            Target::Collect(_) | Target::Discard => Ok(()),
-        }
-    }
-
-    fn restore_state(&mut self, snapshots: Vec<OperatorSnapshot>) -> Result<()> {
-        match &mut self.target {
-            Target::Writer(w) => w.restore(snapshots.into_iter().map(|s| s.operator).collect()),
             Target::Collect(_) | Target::Discard => Ok(()),
         }
     }

@@ -9,9 +9,9 @@ use arrow::array::{ArrayRef, RecordBatch, UInt32Array};
 use arrow::compute::take;
 use arrow::datatypes::SchemaRef;
 use eddy_core::Result;
-use eddy_runtime::operators::{backend_for, restore_keyed};
 use eddy_runtime::output::Emitter;
-use eddy_runtime::{Operator, OperatorContext, OperatorSnapshot};
+use eddy_runtime::{KeyedState, ManagedState};
+use eddy_runtime::{Operator, OperatorContext};
 use eddy_state::{KeyedStateBackend, StateTtlConfig, ValueState, ValueStateDescriptor};
 
 use crate::error::runtime;
@@ -19,7 +19,6 @@ use crate::exec::accum::Acc;
 use crate::exec::aggs::Aggs;
 use crate::exec::changelog::{self, conform, RowKind};
 use crate::exec::keys::KeyCodec;
-use crate::exec::snapshot;
 
 /// One group's state.
 type GroupState = (i64, Vec<Acc>);
@@ -34,7 +33,6 @@ pub struct GroupAggOperator {
     codec: Option<KeyCodec>,
     backend: Option<KeyedStateBackend<Vec<u8>>>,
     state: Option<ValueState<GroupState>>,
-    restored: Vec<OperatorSnapshot>,
 }
 
 impl GroupAggOperator {
@@ -55,7 +53,6 @@ impl GroupAggOperator {
             codec: None,
             backend: None,
             state: None,
-            restored: Vec::new(),
         }
     }
 }
@@ -65,14 +62,13 @@ impl Operator for GroupAggOperator {
     type Out = RecordBatch;
 
     fn open(&mut self, ctx: &OperatorContext) -> Result<()> {
-        let mut backend: KeyedStateBackend<Vec<u8>> = backend_for(ctx);
+        let KeyedState { mut backend, .. } = ctx.keyed_state::<Vec<u8>, ()>()?;
         let mut descriptor = ValueStateDescriptor::new("group-aggs");
         if let Some(ttl) = self.ttl_ms {
             descriptor =
                 descriptor.with_ttl(StateTtlConfig::new(std::time::Duration::from_millis(ttl)));
         }
         self.state = Some(backend.value_state(descriptor)?);
-        restore_keyed(&mut backend, std::mem::take(&mut self.restored))?;
         self.backend = Some(backend);
         if !self.keys.is_empty() {
             self.codec = Some(KeyCodec::new(&self.input, &self.keys).map_err(runtime)?);
@@ -152,12 +148,7 @@ impl Operator for GroupAggOperator {
         out.collect(changelog::batch(self.schema.clone(), columns, n).map_err(runtime)?)
     }
 
-    fn snapshot_state(&mut self, _: u64) -> Result<OperatorSnapshot> {
-        snapshot::keyed(self.backend.as_mut(), "group aggregation")
-    }
-
-    fn restore_state(&mut self, snapshots: Vec<OperatorSnapshot>) -> Result<()> {
-        self.restored = snapshots;
-        Ok(())
+    fn managed_state(&mut self) -> Option<ManagedState<'_>> {
+        Some(ManagedState::new(self.backend.as_mut()?))
     }
 }

@@ -16,16 +16,15 @@ use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use arrow::datatypes::SchemaRef;
 use datafusion_physical_expr::PhysicalExpr;
 use eddy_core::{Result, Timestamp};
-use eddy_runtime::operators::{backend_for, restore_keyed_and_timers};
 use eddy_runtime::output::Emitter;
-use eddy_runtime::{OperatorContext, OperatorSnapshot, TimerService, TwoInputOperator};
+use eddy_runtime::{KeyedState, ManagedState};
+use eddy_runtime::{OperatorContext, TimerService, TwoInputOperator};
 use eddy_state::{KeyedStateBackend, ValueState, ValueStateDescriptor};
 
 use crate::error::runtime;
 use crate::exec::calc::evaluate;
 use crate::exec::changelog::{self, conform};
 use crate::exec::join::{Codecs, JoinSide};
-use crate::exec::snapshot;
 
 /// A side's rows of one key: event time, row (Arrow row format), matched yet.
 type Rows = Vec<(i64, Vec<u8>, bool)>;
@@ -73,7 +72,6 @@ pub struct IntervalJoinOperator {
     backend: Option<KeyedStateBackend<Vec<u8>>>,
     states: Option<[ValueState<Rows>; 2]>,
     timers: TimerService<Vec<u8>, ()>,
-    restored: Vec<OperatorSnapshot>,
 }
 
 /// The times of a timestamp column in milliseconds (`None` for nulls).
@@ -107,7 +105,6 @@ impl IntervalJoinOperator {
             backend: None,
             states: None,
             timers: TimerService::new(),
-            restored: Vec::new(),
         }
     }
 
@@ -332,16 +329,15 @@ impl TwoInputOperator for IntervalJoinOperator {
     type Out = RecordBatch;
 
     fn open(&mut self, ctx: &OperatorContext) -> Result<()> {
-        let mut backend: KeyedStateBackend<Vec<u8>> = backend_for(ctx);
+        let KeyedState {
+            mut backend,
+            timers,
+        } = ctx.keyed_state::<Vec<u8>, ()>()?;
+        self.timers = timers;
         self.states = Some([
             backend.value_state(ValueStateDescriptor::new("left-rows"))?,
             backend.value_state(ValueStateDescriptor::new("right-rows"))?,
         ]);
-        restore_keyed_and_timers(
-            &mut backend,
-            std::mem::take(&mut self.restored),
-            &mut self.timers,
-        )?;
         self.backend = Some(backend);
         self.codecs = Some([
             Codecs::new(&self.spec.left).map_err(runtime)?,
@@ -376,12 +372,7 @@ impl TwoInputOperator for IntervalJoinOperator {
         out.emit_watermark(watermark)
     }
 
-    fn snapshot_state(&mut self, _: u64) -> Result<OperatorSnapshot> {
-        snapshot::keyed_with_timers(self.backend.as_mut(), &self.timers, "interval join")
-    }
-
-    fn restore_state(&mut self, snapshots: Vec<OperatorSnapshot>) -> Result<()> {
-        self.restored = snapshots;
-        Ok(())
+    fn managed_state(&mut self) -> Option<ManagedState<'_>> {
+        Some(ManagedState::new(self.backend.as_mut()?).with_timers(&self.timers))
     }
 }

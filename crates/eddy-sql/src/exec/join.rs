@@ -18,16 +18,15 @@ use arrow::compute::take;
 use arrow::datatypes::SchemaRef;
 use datafusion_physical_expr::PhysicalExpr;
 use eddy_core::Result;
-use eddy_runtime::operators::{backend_for, restore_keyed};
 use eddy_runtime::output::Emitter;
-use eddy_runtime::{OperatorContext, OperatorSnapshot, TwoInputOperator};
+use eddy_runtime::{KeyedState, ManagedState};
+use eddy_runtime::{OperatorContext, TwoInputOperator};
 use eddy_state::{KeyedStateBackend, StateTtlConfig, ValueState, ValueStateDescriptor};
 
 use crate::error::runtime;
 use crate::exec::calc::evaluate;
 use crate::exec::changelog::{self, conform, RowKind};
 use crate::exec::keys::KeyCodec;
-use crate::exec::snapshot;
 
 /// A side's rows of one key: the row (Arrow row format) and, on an outer side,
 /// its number of matches.
@@ -150,7 +149,6 @@ pub struct JoinOperator {
     codecs: Option<[Codecs; 2]>,
     backend: Option<KeyedStateBackend<Vec<u8>>>,
     states: Option<[ValueState<Records>; 2]>,
-    restored: Vec<OperatorSnapshot>,
 }
 
 impl JoinOperator {
@@ -161,7 +159,6 @@ impl JoinOperator {
             codecs: None,
             backend: None,
             states: None,
-            restored: Vec::new(),
         }
     }
 
@@ -340,7 +337,7 @@ impl TwoInputOperator for JoinOperator {
     type Out = RecordBatch;
 
     fn open(&mut self, ctx: &OperatorContext) -> Result<()> {
-        let mut backend: KeyedStateBackend<Vec<u8>> = backend_for(ctx);
+        let KeyedState { mut backend, .. } = ctx.keyed_state::<Vec<u8>, ()>()?;
         let descriptor = |name: &str| {
             let d = ValueStateDescriptor::new(name);
             match self.spec.ttl_ms {
@@ -352,7 +349,6 @@ impl TwoInputOperator for JoinOperator {
             backend.value_state(descriptor("left-records"))?,
             backend.value_state(descriptor("right-records"))?,
         ]);
-        restore_keyed(&mut backend, std::mem::take(&mut self.restored))?;
         self.backend = Some(backend);
         self.codecs = Some([
             Codecs::new(&self.spec.left).map_err(runtime)?,
@@ -377,12 +373,7 @@ impl TwoInputOperator for JoinOperator {
         self.process(1, batch, out)
     }
 
-    fn snapshot_state(&mut self, _: u64) -> Result<OperatorSnapshot> {
-        snapshot::keyed(self.backend.as_mut(), "join")
-    }
-
-    fn restore_state(&mut self, snapshots: Vec<OperatorSnapshot>) -> Result<()> {
-        self.restored = snapshots;
-        Ok(())
+    fn managed_state(&mut self) -> Option<ManagedState<'_>> {
+        Some(ManagedState::new(self.backend.as_mut()?))
     }
 }

@@ -14,7 +14,6 @@ pub mod not_null;
 pub mod origin;
 pub mod over;
 pub mod rank;
-pub mod snapshot;
 pub mod val;
 pub mod values;
 pub mod watermark;

@@ -19,9 +19,9 @@ use serde::{Deserialize, Serialize};
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, SchemaRef, TimeUnit, TimestampMillisecondType};
 use eddy_core::{Result, Timestamp};
-use eddy_runtime::operators::{backend_for, restore_keyed_and_timers};
 use eddy_runtime::output::Emitter;
-use eddy_runtime::{Operator, OperatorContext, OperatorSnapshot, TimerService};
+use eddy_runtime::{KeyedState, ManagedState};
+use eddy_runtime::{Operator, OperatorContext, TimerService};
 use eddy_state::{KeyedStateBackend, ValueState, ValueStateDescriptor};
 
 use crate::error::runtime;
@@ -29,7 +29,6 @@ use crate::exec::accum::Acc;
 use crate::exec::aggs::Aggs;
 use crate::exec::changelog::{self, conform};
 use crate::exec::keys::KeyCodec;
-use crate::exec::snapshot;
 use crate::exec::val::{self, Val};
 
 /// The frame of an OVER window (it always ends at the current row).
@@ -120,7 +119,6 @@ pub struct OverAggOperator {
     backend: Option<KeyedStateBackend<Vec<u8>>>,
     state: Option<ValueState<Partition>>,
     timers: TimerService<Vec<u8>, ()>,
-    restored: Vec<OperatorSnapshot>,
     late: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
 }
 
@@ -134,7 +132,6 @@ impl OverAggOperator {
             backend: None,
             state: None,
             timers: TimerService::new(),
-            restored: Vec::new(),
             late: None,
         }
     }
@@ -282,13 +279,12 @@ impl Operator for OverAggOperator {
     type Out = RecordBatch;
 
     fn open(&mut self, ctx: &OperatorContext) -> Result<()> {
-        let mut backend: KeyedStateBackend<Vec<u8>> = backend_for(ctx);
+        let KeyedState {
+            mut backend,
+            timers,
+        } = ctx.keyed_state::<Vec<u8>, ()>()?;
+        self.timers = timers;
         self.state = Some(backend.value_state(ValueStateDescriptor::new("over"))?);
-        restore_keyed_and_timers(
-            &mut backend,
-            std::mem::take(&mut self.restored),
-            &mut self.timers,
-        )?;
         self.backend = Some(backend);
         if !self.spec.keys.is_empty() {
             self.keys = Some(KeyCodec::new(&self.spec.input, &self.spec.keys).map_err(runtime)?);
@@ -441,12 +437,7 @@ impl Operator for OverAggOperator {
         out.emit_watermark(watermark)
     }
 
-    fn snapshot_state(&mut self, _: u64) -> Result<OperatorSnapshot> {
-        snapshot::keyed_with_timers(self.backend.as_mut(), &self.timers, "OVER aggregation")
-    }
-
-    fn restore_state(&mut self, snapshots: Vec<OperatorSnapshot>) -> Result<()> {
-        self.restored = snapshots;
-        Ok(())
+    fn managed_state(&mut self) -> Option<ManagedState<'_>> {
+        Some(ManagedState::new(self.backend.as_mut()?).with_timers(&self.timers))
     }
 }

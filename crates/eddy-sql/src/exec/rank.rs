@@ -28,15 +28,14 @@ use arrow::compute::SortOptions;
 use arrow::datatypes::SchemaRef;
 use arrow::row::{RowConverter, SortField};
 use eddy_core::{Result, Timestamp};
-use eddy_runtime::operators::{backend_for, restore_keyed_and_timers};
 use eddy_runtime::output::Emitter;
-use eddy_runtime::{Operator, OperatorContext, OperatorSnapshot, TimerService};
+use eddy_runtime::{KeyedState, ManagedState};
+use eddy_runtime::{Operator, OperatorContext, TimerService};
 use eddy_state::{KeyedStateBackend, StateTtlConfig, ValueState, ValueStateDescriptor};
 
 use crate::error::runtime;
 use crate::exec::changelog::{self, conform, RowKind};
 use crate::exec::keys::KeyCodec;
-use crate::exec::snapshot;
 
 /// What the operator does per partition.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -125,7 +124,6 @@ pub struct RankOperator {
     backend: Option<KeyedStateBackend<Vec<u8>>>,
     state: Option<ValueState<Ranked>>,
     timers: TimerService<Vec<u8>, ()>,
-    restored: Vec<OperatorSnapshot>,
 }
 
 impl RankOperator {
@@ -139,7 +137,6 @@ impl RankOperator {
             backend: None,
             state: None,
             timers: TimerService::new(),
-            restored: Vec::new(),
         }
     }
 
@@ -280,18 +277,17 @@ impl Operator for RankOperator {
     type Out = RecordBatch;
 
     fn open(&mut self, ctx: &OperatorContext) -> Result<()> {
-        let mut backend: KeyedStateBackend<Vec<u8>> = backend_for(ctx);
+        let KeyedState {
+            mut backend,
+            timers,
+        } = ctx.keyed_state::<Vec<u8>, ()>()?;
+        self.timers = timers;
         let mut descriptor = ValueStateDescriptor::new("rank");
         if let Some(ttl) = self.spec.ttl_ms {
             descriptor =
                 descriptor.with_ttl(StateTtlConfig::new(std::time::Duration::from_millis(ttl)));
         }
         self.state = Some(backend.value_state(descriptor)?);
-        restore_keyed_and_timers(
-            &mut backend,
-            std::mem::take(&mut self.restored),
-            &mut self.timers,
-        )?;
         self.backend = Some(backend);
         let input = &self.spec.input;
         if !self.spec.keys.is_empty() {
@@ -459,12 +455,7 @@ impl Operator for RankOperator {
         out.emit_watermark(watermark)
     }
 
-    fn snapshot_state(&mut self, _: u64) -> Result<OperatorSnapshot> {
-        snapshot::keyed_with_timers(self.backend.as_mut(), &self.timers, "rank")
-    }
-
-    fn restore_state(&mut self, snapshots: Vec<OperatorSnapshot>) -> Result<()> {
-        self.restored = snapshots;
-        Ok(())
+    fn managed_state(&mut self) -> Option<ManagedState<'_>> {
+        Some(ManagedState::new(self.backend.as_mut()?).with_timers(&self.timers))
     }
 }

@@ -7,10 +7,10 @@ use arrow::array::{ArrayRef, AsArray, RecordBatch, TimestampMillisecondArray, UI
 use arrow::compute::{cast, take};
 use arrow::datatypes::{DataType, SchemaRef, TimeUnit, TimestampMillisecondType};
 use eddy_core::{Result, Timestamp};
-use eddy_runtime::operators::{backend_for, restore_keyed_and_timers};
 use eddy_runtime::output::Emitter;
 use eddy_runtime::window::TimeWindow;
-use eddy_runtime::{Operator, OperatorContext, OperatorSnapshot, TimerService};
+use eddy_runtime::{KeyedState, ManagedState};
+use eddy_runtime::{Operator, OperatorContext, TimerService};
 use eddy_state::{KeyedStateBackend, ValueState, ValueStateDescriptor};
 
 use crate::error::runtime;
@@ -18,7 +18,6 @@ use crate::exec::accum::Acc;
 use crate::exec::aggs::Aggs;
 use crate::exec::changelog::{self, conform};
 use crate::exec::keys::KeyCodec;
-use crate::exec::snapshot;
 use crate::exec::val::Val;
 
 /// The windows of a window TVF, in milliseconds.
@@ -194,7 +193,6 @@ pub struct WindowAggOperator {
     merging: bool,
     proctime: bool,
     timers: TimerService<Vec<u8>, TimeWindow>,
-    restored: Vec<OperatorSnapshot>,
     late: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
 }
 
@@ -225,7 +223,6 @@ impl WindowAggOperator {
             merging: false,
             proctime: false,
             timers: TimerService::new(),
-            restored: Vec::new(),
             late: None,
         }
     }
@@ -308,16 +305,15 @@ impl Operator for WindowAggOperator {
     type Out = RecordBatch;
 
     fn open(&mut self, ctx: &OperatorContext) -> Result<()> {
-        let mut backend: KeyedStateBackend<Vec<u8>> = backend_for(ctx);
+        let KeyedState {
+            mut backend,
+            timers,
+        } = ctx.keyed_state::<Vec<u8>, TimeWindow>()?;
+        self.timers = timers;
         self.state = Some(backend.value_state_in(ValueStateDescriptor::new("window-aggs"))?);
         if self.merging {
             self.sessions = Some(backend.value_state(ValueStateDescriptor::new("sessions"))?);
         }
-        restore_keyed_and_timers(
-            &mut backend,
-            std::mem::take(&mut self.restored),
-            &mut self.timers,
-        )?;
         self.backend = Some(backend);
         if !self.keys.is_empty() {
             self.codec = Some(KeyCodec::new(&self.input, &self.keys).map_err(runtime)?);
@@ -474,13 +470,8 @@ impl Operator for WindowAggOperator {
         self.fire(out, Some(Timestamp::MAX))
     }
 
-    fn snapshot_state(&mut self, _: u64) -> Result<OperatorSnapshot> {
-        snapshot::keyed_with_timers(self.backend.as_mut(), &self.timers, "window aggregation")
-    }
-
-    fn restore_state(&mut self, snapshots: Vec<OperatorSnapshot>) -> Result<()> {
-        self.restored = snapshots;
-        Ok(())
+    fn managed_state(&mut self) -> Option<ManagedState<'_>> {
+        Some(ManagedState::new(self.backend.as_mut()?).with_timers(&self.timers))
     }
 }
 
