@@ -3,6 +3,7 @@
 //! ```text
 //! eddy sql -f FILE [-p N] [-s latest|PATH] [--allow-non-restored-state] [-D key=value]...
 //! eddy sql          (an interactive shell)
+//! eddy list | cancel | savepoint | stop ...   (a running process's REST API, -m HOST:PORT)
 //! ```
 
 use std::process::ExitCode;
@@ -14,9 +15,23 @@ const USAGE: &str = "usage: eddy sql [-f FILE] [-p N] [-s latest|PATH] [--allow-
 
 fn main() -> ExitCode {
     let mut argv: Vec<String> = std::env::args().skip(1).collect();
-    if argv.first().map(String::as_str) != Some("sql") {
-        eprintln!("{USAGE}");
-        return ExitCode::from(2);
+    let command = argv.first().cloned().unwrap_or_default();
+    match command.as_str() {
+        "sql" => {}
+        "list" | "cancel" | "savepoint" | "stop" => {
+            argv.remove(0);
+            return match remote::run(&command, argv) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("[ERROR] {e}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        _ => {
+            eprintln!("{USAGE}\n{}", remote::USAGE);
+            return ExitCode::from(2);
+        }
     }
     argv.remove(0);
     if argv.iter().any(|a| a == "-h" || a == "--help") {
@@ -31,6 +46,12 @@ fn main() -> ExitCode {
         }
     };
     let config = args.job_config();
+    // With rest.port set, the jobs of this shell are watched and controlled
+    // over the REST API.
+    if let Err(e) = eddy::rest::start(&config) {
+        eprintln!("[ERROR] {e}");
+        return ExitCode::FAILURE;
+    }
     let mut session = Session::new(config);
     // SELECT results print as they arrive (an unbounded query never ends).
     session.set_result_listener(Some(Tableau::listener()));
@@ -38,10 +59,14 @@ fn main() -> ExitCode {
         .get("-f")
         .or_else(|| args.get("--file"))
         .map(String::from);
-    match file {
+    let code = match file {
         Some(path) => run_file(&mut session, &path),
         None => shell::run(&mut session),
-    }
+    };
+    // An answer the REST API holds (a stop's savepoint path) is given out
+    // before the process, and the API with it, ends.
+    eddy::rest::linger(std::time::Duration::from_secs(3));
+    code
 }
 
 fn run_file(session: &mut Session, path: &str) -> ExitCode {
@@ -62,4 +87,6 @@ fn run_file(session: &mut Session, path: &str) -> ExitCode {
     }
 }
 
+mod http;
+mod remote;
 mod shell;

@@ -48,6 +48,7 @@ pub use windowed::WindowedStream;
 
 pub use eddy_connectors as connectors;
 pub use eddy_core as core;
+pub use eddy_rest as rest;
 pub use eddy_runtime as runtime;
 pub use eddy_state as state;
 

@@ -39,6 +39,10 @@ const OTHER_KEYS: &[&str] = &[
     "execution.state-recovery.path",
     "execution.state-recovery.ignore-unclaimed-state",
     "pipeline.name",
+    "execution.checkpointing.savepoint-dir",
+    "rest.port",
+    "rest.address",
+    "rest.bind-address",
 ];
 
 /// Every key the runtime reads.
