@@ -319,17 +319,13 @@ impl MetricQuery {
 
 /// Answers a metrics request over `available` (name, value): without `get`, the
 /// names; with it, the values of those that exist.
-pub fn answer_metrics(available: &BTreeMap<String, u64>, query: &MetricQuery) -> Value {
+pub fn answer_metrics(available: &BTreeMap<String, String>, query: &MetricQuery) -> Value {
     match query.names() {
         None => Value::Array(available.keys().map(|k| json!({ "id": k })).collect()),
         Some(names) => Value::Array(
             names
                 .iter()
-                .filter_map(|n| {
-                    available
-                        .get(*n)
-                        .map(|v| json!({ "id": n, "value": v.to_string() }))
-                })
+                .filter_map(|n| available.get(*n).map(|v| json!({ "id": n, "value": v })))
                 .collect(),
         ),
     }
@@ -341,10 +337,11 @@ pub async fn metrics(
     Query(query): Query<MetricQuery>,
 ) -> ApiResult<Json<Value>> {
     let job = find_job(&id)?;
-    let names: BTreeMap<String, u64> = job
+    let names: BTreeMap<String, String> = job
         .counters()
         .into_iter()
         .filter(|(k, _)| !k.contains('.'))
+        .map(|(k, v)| (k, v.to_string()))
         .collect();
     Ok(Json(answer_metrics(&names, &query)))
 }

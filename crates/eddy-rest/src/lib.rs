@@ -28,6 +28,8 @@ mod cluster;
 mod error;
 mod ids;
 mod jobs;
+pub mod prometheus;
+mod rates;
 mod routes;
 mod vertices;
 
@@ -54,11 +56,20 @@ type Running = (SocketAddr, Arc<routes::ApiState>);
 
 /// The server of this process, once started.
 static SERVER: OnceLock<Mutex<Option<Running>>> = OnceLock::new();
+/// The Prometheus endpoint of this process, once started.
+static PROMETHEUS: OnceLock<Mutex<Option<SocketAddr>>> = OnceLock::new();
 
-/// Starts this process's REST API if `rest.port` is set and it is not running yet;
-/// returns the address it serves on (`None` without `rest.port`). The server lives
-/// as long as the process.
+/// Starts what the configuration asks this process to serve, once per process:
+/// the REST API if `rest.port` is set (its address is returned), and the
+/// Prometheus endpoint if a Prometheus reporter is configured
+/// ([`prometheus`]).
 pub fn start(config: &Config) -> Result<Option<SocketAddr>> {
+    let slot = PROMETHEUS.get_or_init(|| Mutex::new(None));
+    let mut reporter = slot.lock().unwrap_or_else(|p| p.into_inner());
+    if reporter.is_none() {
+        *reporter = prometheus::start(config)?;
+    }
+    drop(reporter);
     let Some(port) = config.get_str(REST_PORT) else {
         return Ok(None);
     };
@@ -67,12 +78,12 @@ pub fn start(config: &Config) -> Result<Option<SocketAddr>> {
     if let Some((addr, _)) = &*running {
         return Ok(Some(*addr));
     }
-    let listener = bind(config, port)?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| Error::Other(format!("the REST API's address: {e}")))?;
+    let host = config.get_str(REST_BIND_ADDRESS).unwrap_or("127.0.0.1");
+    let listener = bind_listener(REST_PORT, host, port)?;
+    let addr = local_addr(&listener)?;
     let state = Arc::new(routes::ApiState::new(config.clone()));
-    serve(listener, state.clone())?;
+    serve_router(listener, router(state.clone()), "eddy-rest")?;
+    rates::Rates::global();
     let shown = config.get_str(REST_ADDRESS).map_or_else(
         || addr.to_string(),
         |host| format!("{host}:{}", addr.port()),
@@ -80,6 +91,12 @@ pub fn start(config: &Config) -> Result<Option<SocketAddr>> {
     eprintln!("eddy: REST API at http://{shown}");
     *running = Some((addr, state));
     Ok(Some(addr))
+}
+
+/// The address of this process's Prometheus endpoint, once started.
+pub fn prometheus_address() -> Option<SocketAddr> {
+    let slot = PROMETHEUS.get()?;
+    *slot.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Waits, at most `max`, until every completed savepoint or checkpoint requested
@@ -99,11 +116,11 @@ pub fn linger(max: Duration) {
     }
 }
 
-/// Binds the listener on `rest.bind-address` and the first free port of
-/// `rest.port`.
-fn bind(config: &Config, port: &str) -> Result<TcpListener> {
+/// Binds a listener on `host` and the first free port of `port` (a number, `0`,
+/// or a range `A-B`); errors name `key`.
+fn bind_listener(key: &str, host: &str, port: &str) -> Result<TcpListener> {
     let bad = |message: String| Error::InvalidConfig {
-        key: REST_PORT.into(),
+        key: key.into(),
         message,
     };
     let parse = |text: &str| {
@@ -123,13 +140,12 @@ fn bind(config: &Config, port: &str) -> Result<TcpListener> {
     if first > last {
         return Err(bad(format!("'{port}' is an empty range")));
     }
-    let host = config.get_str(REST_BIND_ADDRESS).unwrap_or("127.0.0.1");
     let mut last_error = None;
     for port in first..=last {
         let addrs = (host, port)
             .to_socket_addrs()
             .map_err(|e| Error::InvalidConfig {
-                key: REST_BIND_ADDRESS.into(),
+                key: key.into(),
                 message: format!("'{host}' is not an address this machine has: {e}"),
             })?;
         for addr in addrs {
@@ -140,36 +156,43 @@ fn bind(config: &Config, port: &str) -> Result<TcpListener> {
         }
     }
     Err(bad(format!(
-        "the REST API cannot listen on {host}:{port}: {}",
+        "cannot listen on {host}:{port}: {}",
         last_error.unwrap_or_else(|| "no address".into())
     )))
 }
 
-/// Serves the API on `listener` from a thread of its own.
-fn serve(listener: TcpListener, state: Arc<routes::ApiState>) -> Result<()> {
+fn local_addr(listener: &TcpListener) -> Result<SocketAddr> {
+    listener
+        .local_addr()
+        .map_err(|e| Error::Other(format!("a listening socket's address: {e}")))
+}
+
+/// Serves `app` on `listener` from a thread of its own.
+fn serve_router(listener: TcpListener, app: axum::Router, name: &str) -> Result<()> {
     listener
         .set_nonblocking(true)
-        .map_err(|e| Error::Other(format!("the REST API's socket: {e}")))?;
+        .map_err(|e| Error::Other(format!("{name}'s socket: {e}")))?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| Error::Other(format!("cannot start the REST API's runtime: {e}")))?;
+        .map_err(|e| Error::Other(format!("cannot start {name}'s runtime: {e}")))?;
+    let label = name.to_string();
     std::thread::Builder::new()
-        .name("eddy-rest".into())
+        .name(name.into())
         .spawn(move || {
             runtime.block_on(async move {
                 let listener = match tokio::net::TcpListener::from_std(listener) {
                     Ok(l) => l,
                     Err(e) => {
-                        eprintln!("eddy: the REST API stopped: {e}");
+                        eprintln!("eddy: {label} stopped: {e}");
                         return;
                     }
                 };
-                if let Err(e) = axum::serve(listener, router(state)).await {
-                    eprintln!("eddy: the REST API stopped: {e}");
+                if let Err(e) = axum::serve(listener, app).await {
+                    eprintln!("eddy: {label} stopped: {e}");
                 }
             })
         })
-        .map_err(|e| Error::Other(format!("cannot start the REST API's thread: {e}")))?;
+        .map_err(|e| Error::Other(format!("cannot start {name}'s thread: {e}")))?;
     Ok(())
 }

@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 use crate::error::{ApiError, ApiResult};
 use crate::ids::vertex_id;
 use crate::jobs::{answer_metrics, io_metrics, task_state, times, MetricQuery};
+use crate::rates::{Rates, METERED};
 use crate::routes::find_job;
 
 /// The job and its vertex with REST id `vertex`.
@@ -60,13 +61,22 @@ pub async fn details(Path((job, vertex)): Path<(String, String)>) -> ApiResult<J
     })))
 }
 
-/// The vertex's metrics by subtask, as `<subtask>.<metric>`.
-fn by_subtask(job: &JobHandle, uid: &str) -> BTreeMap<String, u64> {
-    job.operator_metrics()
-        .into_iter()
-        .filter(|m| m.uid == uid)
-        .map(|m| (format!("{}.{}", m.subtask, m.metric), m.value))
-        .collect()
+/// The vertex's metrics by subtask, as `<subtask>.<metric>`, with the
+/// per-second rates of the metered ones.
+fn by_subtask(job: &JobHandle, uid: &str) -> BTreeMap<String, String> {
+    let rates = Rates::global();
+    let mut metrics = BTreeMap::new();
+    for m in job.operator_metrics().into_iter().filter(|m| m.uid == uid) {
+        if METERED.contains(&m.metric.as_str()) {
+            let rate = rates.rate(job.id(), uid, m.subtask, &m.metric);
+            metrics.insert(
+                format!("{}.{}PerSecond", m.subtask, m.metric),
+                rate.to_string(),
+            );
+        }
+        metrics.insert(format!("{}.{}", m.subtask, m.metric), m.value.to_string());
+    }
+    metrics
 }
 
 /// `GET /jobs/:jobid/vertices/:vertexid/metrics[?get=0.numRecordsIn,...]`.

@@ -170,7 +170,11 @@ pub fn unknown_keys(config: &Config, also_known: &[&str]) -> Vec<(String, Option
     config
         .iter()
         .map(|(key, _)| key)
-        .filter(|key| !key.starts_with("table.") && !key.starts_with("eddy.internal."))
+        .filter(|key| {
+            !key.starts_with("table.")
+                && !key.starts_with("eddy.internal.")
+                && !key.starts_with("metrics.reporter.")
+        })
         .filter(|key| !known.contains(key))
         .map(|key| (key.to_string(), nearest(key, &known)))
         .collect()
