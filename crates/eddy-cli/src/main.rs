@@ -13,13 +13,38 @@ use eddy_sql::{render, Session, Tableau};
 
 const USAGE: &str = "usage: eddy sql [-f FILE] [-p N] [-s latest|PATH] [--allow-non-restored-state] [-D key=value]...";
 
+/// `eddy --help`.
+const HELP: &str = "\
+eddy: a stateful stream processor.
+
+Commands:
+  sql        run a SQL script (-f FILE) or an interactive SQL shell
+  list       list the jobs of a process serving the REST API
+  savepoint  take a savepoint of a job (or dispose of one with --dispose PATH)
+  stop       stop a job with a savepoint
+  cancel     cancel a job
+
+Run 'eddy <command> --help' for a command's options; 'eddy --version' for the version.";
+
 fn main() -> ExitCode {
     let mut argv: Vec<String> = std::env::args().skip(1).collect();
     let command = argv.first().cloned().unwrap_or_default();
     match command.as_str() {
         "sql" => {}
+        "-h" | "--help" | "help" => {
+            println!("{HELP}");
+            return ExitCode::SUCCESS;
+        }
+        "-v" | "--version" => {
+            println!("eddy {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
         "list" | "cancel" | "savepoint" | "stop" => {
             argv.remove(0);
+            if argv.iter().any(|a| a == "-h" || a == "--help") {
+                println!("usage:\n{}", remote::USAGE);
+                return ExitCode::SUCCESS;
+            }
             return match remote::run(&command, argv) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
@@ -28,8 +53,11 @@ fn main() -> ExitCode {
                 }
             };
         }
-        _ => {
-            eprintln!("{USAGE}\n{}", remote::USAGE);
+        other => {
+            if !other.is_empty() {
+                eprintln!("eddy: unknown command '{other}'");
+            }
+            eprintln!("{HELP}");
             return ExitCode::from(2);
         }
     }

@@ -13,6 +13,7 @@ pub const USAGE: &str = "\
 eddy list [-m HOST:PORT] [-a|-r]
 eddy cancel [-m HOST:PORT] <jobId>
 eddy savepoint [-m HOST:PORT] <jobId> [targetDirectory]
+eddy savepoint --dispose <savepointPath>
 eddy stop [-m HOST:PORT] [-p|--savepointPath DIR] [-d|--drain] <jobId>";
 
 /// How long `savepoint` and `stop` wait for their savepoint.
@@ -25,6 +26,7 @@ struct Options {
     savepoint_path: Option<String>,
     drain: bool,
     all: bool,
+    dispose: Option<String>,
     positional: Vec<String>,
 }
 
@@ -38,6 +40,7 @@ fn parse(args: Vec<String>) -> Result<Options, String> {
             "-p" | "--savepointPath" => options.savepoint_path = Some(value(&arg)?),
             "-d" | "--drain" => options.drain = true,
             "-a" | "--all" => options.all = true,
+            "--dispose" => options.dispose = Some(value(&arg)?),
             "-r" | "--running" => options.all = false,
             other if other.starts_with('-') => return Err(format!("unknown option '{other}'")),
             _ => options.positional.push(arg),
@@ -80,6 +83,13 @@ pub fn run(command: &str, args: Vec<String>) -> Result<(), String> {
             println!("Cancelled job {id}.");
             Ok(())
         }
+        "savepoint" if options.dispose.is_some() => {
+            extra(0)?;
+            let path = options.dispose.unwrap_or_default();
+            dispose(std::path::Path::new(&path))?;
+            println!("Savepoint '{path}' disposed.");
+            Ok(())
+        }
         "savepoint" => {
             extra(2)?;
             let id = job(0)?;
@@ -110,6 +120,30 @@ pub fn run(command: &str, args: Vec<String>) -> Result<(), String> {
         }
         other => Err(format!("unknown command '{other}'")),
     }
+}
+
+/// Deletes a savepoint directory, after checking that it is one (it holds
+/// `_metadata` and nothing but files eddy writes there).
+fn dispose(path: &std::path::Path) -> Result<(), String> {
+    let metadata = path.join("_metadata");
+    if !metadata.is_file() {
+        return Err(format!(
+            "'{}' is not a savepoint: it has no _metadata file",
+            path.display()
+        ));
+    }
+    let entries =
+        std::fs::read_dir(path).map_err(|e| format!("cannot read '{}': {e}", path.display()))?;
+    for entry in entries.flatten() {
+        if entry.path().is_dir() {
+            return Err(format!(
+                "'{}' holds a directory ({}); not disposing of it",
+                path.display(),
+                entry.file_name().to_string_lossy()
+            ));
+        }
+    }
+    std::fs::remove_dir_all(path).map_err(|e| format!("cannot delete '{}': {e}", path.display()))
 }
 
 /// Polls the savepoint a trigger answer names until it completes; its path.

@@ -321,6 +321,32 @@ fn the_cli_lists_savepoints_and_stops_a_job_through_the_rest_api() {
     assert!(Path::new(stopped).join("_metadata").exists());
     let (ok, stderr) = shell.finish();
     assert!(ok, "{stderr}");
+
+    // Disposing of a savepoint deletes it; a directory that is not one stays.
+    let (ok, said, stderr) = eddy(&["savepoint", "--dispose", path]);
+    assert!(ok, "{stderr}");
+    assert!(said.contains("disposed"), "{said}");
+    assert!(!Path::new(path).exists());
+    let (ok, _, stderr) = eddy(&["savepoint", "--dispose", out.to_str().unwrap()]);
+    assert!(!ok && stderr.contains("is not a savepoint"), "{stderr}");
+    assert!(out.exists());
+}
+
+#[test]
+fn help_and_version_exit_zero() {
+    let (ok, said, _) = eddy(&["--version"]);
+    assert!(ok && said.starts_with("eddy "), "{said}");
+    let (ok, said, _) = eddy(&["--help"]);
+    assert!(ok && said.contains("savepoint"), "{said}");
+    for verb in ["list", "cancel", "savepoint", "stop", "sql"] {
+        let (ok, said, stderr) = eddy(&[verb, "--help"]);
+        assert!(ok && said.contains("usage"), "{verb}: {said} {stderr}");
+    }
+    let (ok, _, stderr) = eddy(&["frobnicate"]);
+    assert!(
+        !ok && stderr.contains("unknown command 'frobnicate'"),
+        "{stderr}"
+    );
 }
 
 #[test]
