@@ -106,12 +106,21 @@ fn run_file(session: &mut Session, path: &str) -> ExitCode {
         }
     };
     let result = session.execute_script(&script, |output| print!("{}", render(output)));
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("[ERROR] {path}: {e}");
-            ExitCode::FAILURE
-        }
+    if let Err(e) = result {
+        eprintln!("[ERROR] {path}: {e}");
+        session.cancel_background_jobs();
+        return ExitCode::FAILURE;
+    }
+    // Jobs submitted with table.dml-sync = false run in this process: the
+    // script ends when they do.
+    let failures = session.wait_for_background_jobs();
+    for (id, error) in &failures {
+        eprintln!("[ERROR] {path}: job {id}: {error}");
+    }
+    if failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }
 

@@ -143,6 +143,11 @@ impl JobClient {
         self.request_savepoint(dir.as_ref(), Some(drain))
     }
 
+    /// Whether the job has ended ([`JobClient::wait`] then returns at once).
+    pub fn is_done(&self) -> bool {
+        self.thread.as_ref().is_none_or(|t| t.is_finished())
+    }
+
     /// Waits for the job to end and returns its result.
     pub fn wait(mut self) -> Result<JobExecutionResult> {
         match self.thread.take() {
