@@ -76,7 +76,9 @@ fn main() -> ExitCode {
     let config = args.job_config();
     // With rest.port set, the jobs of this shell are watched and controlled
     // over the REST API.
-    if let Err(e) = eddy::rest::start(&config) {
+    if let Err(e) =
+        eddy::logging::init(&config, "sql-client").and_then(|_| eddy::rest::start(&config))
+    {
         eprintln!("[ERROR] {e}");
         return ExitCode::FAILURE;
     }

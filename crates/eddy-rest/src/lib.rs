@@ -28,6 +28,7 @@ mod cluster;
 mod error;
 mod ids;
 mod jobs;
+mod logs;
 pub mod prometheus;
 mod rates;
 mod routes;

@@ -10,7 +10,7 @@ use eddy_runtime::{JobHandle, JobRegistry};
 
 use crate::actions::{self, Triggers};
 use crate::error::{ApiError, ApiResult};
-use crate::{checkpoints, cluster, jobs, vertices};
+use crate::{checkpoints, cluster, jobs, logs, vertices};
 
 /// What every handler shares: the process's configuration and the operations
 /// (savepoints, stops, checkpoints) asked for over the API.
@@ -54,6 +54,9 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/overview", get(cluster::overview))
         .route("/jobmanager/config", get(cluster::jobmanager_config))
         .route("/taskmanagers", get(cluster::taskmanagers))
+        .route("/jobmanager/logs", get(logs::list))
+        .route("/jobmanager/logs/{file}", get(logs::file))
+        .route("/taskmanagers/{tmid}/logs", get(logs::list_for_taskmanager))
         .route("/jobs", get(jobs::list))
         .route("/jobs/overview", get(jobs::overview))
         .route("/jobs/{jobid}", get(jobs::details).patch(actions::cancel))

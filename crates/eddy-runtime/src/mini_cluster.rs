@@ -736,7 +736,7 @@ impl JobRun {
                             for subsumed in writes.push(checkpoint, request, started) {
                                 c.written(subsumed, false, Instant::now());
                                 let why = format!("subsumed by checkpoint {newer} before it was written");
-                                self.shared.checkpoints(|stats| stats.failed(subsumed, now_millis(), &why));
+                                self.shared.checkpoint_failed(subsumed, &why);
                                 if let Some(store) = &store {
                                     store.forget(subsumed);
                                 }
@@ -756,7 +756,7 @@ impl JobRun {
                         }
                         let why = format!("task {task} could not write its state: {error}");
                         self.shared.say(format!("checkpoint {checkpoint_id} failed: {why}"));
-                        self.shared.checkpoints(|stats| stats.failed(checkpoint_id, now_millis(), &why));
+                        self.shared.checkpoint_failed(checkpoint_id, &why);
                         if let Some(e) = failures.failed(checkpoint_id, &why) {
                             record_failure(&mut first_error, e);
                             internal_cancel.cancel();
@@ -796,9 +796,7 @@ impl JobRun {
                             completed_counter.fetch_add(1, Ordering::Relaxed);
                             duration_counter.store(took.as_millis() as u64, Ordering::Relaxed);
                             size_counter.store(done.size, Ordering::Relaxed);
-                            self.shared.checkpoints(|stats| {
-                                stats.completed(checkpoint_id, now_millis(), done.size, done.path.clone())
-                            });
+                            self.shared.checkpoint_completed(checkpoint_id, done.size, done.path.clone(), took);
                             if done.is_savepoint {
                                 self.shared.say(savepoint_completed(checkpoint_id, done.path.as_deref()));
                             }
@@ -825,7 +823,7 @@ impl JobRun {
                         Err(e) => {
                             self.shared.say(format!("checkpoint {checkpoint_id} could not be written: {e}"));
                             let why = format!("it could not be written: {e}");
-                            self.shared.checkpoints(|stats| stats.failed(checkpoint_id, now_millis(), &why));
+                            self.shared.checkpoint_failed(checkpoint_id, &why);
                             if let Some(error) = failures.failed(checkpoint_id, &e.to_string()) {
                                 record_failure(&mut first_error, error);
                                 internal_cancel.cancel();
@@ -852,7 +850,7 @@ impl JobRun {
                         if let Some((request, _)) = waiting_savepoints.remove(&id) {
                             let _ = request.reply.send(Err(Error::Other(format!("checkpoint {id} timed out"))));
                         }
-                        self.shared.checkpoints(|stats| stats.failed(id, now_millis(), "it expired before completing"));
+                        self.shared.checkpoint_failed(id, "it expired before completing");
                         if let Some(e) = failures.failed(id, "it expired before completing") {
                             record_failure(&mut first_error, e);
                             internal_cancel.cancel();
@@ -888,9 +886,7 @@ impl JobRun {
                         if let Some(c) = coordinator.as_mut() {
                             for id in c.pending_ids() {
                                 c.abort(id);
-                                self.shared.checkpoints(|stats| {
-                                    stats.failed(id, now_millis(), "aborted: the job stops with a savepoint")
-                                });
+                                self.shared.checkpoint_failed(id, "aborted: the job stops with a savepoint");
                             }
                         }
                     }
@@ -917,15 +913,21 @@ impl JobRun {
         while let Some(joined) = writes.in_flight.join_next().await {
             writes.start_next(self, store.as_ref());
             if let Ok(Written {
-                result, request, ..
+                result,
+                request,
+                took,
+                ..
             }) = joined
             {
                 let reply = match result {
                     Ok(done) => {
                         let (checkpoint_id, path) = (done.id, done.path.clone());
-                        self.shared.checkpoints(|stats| {
-                            stats.completed(checkpoint_id, now_millis(), done.size, path.clone())
-                        });
+                        self.shared.checkpoint_completed(
+                            checkpoint_id,
+                            done.size,
+                            path.clone(),
+                            took,
+                        );
                         if done.is_savepoint {
                             self.shared
                                 .say(savepoint_completed(checkpoint_id, path.as_deref()));

@@ -282,6 +282,7 @@ impl StreamExecutionEnvironment {
     /// `rest.port` set, the process serves the REST API (see [`eddy_rest`]).
     pub fn execute_async(&self, name: &str) -> Result<JobClient> {
         let spec = self.job_spec(name)?;
+        crate::logging::init(&self.inner.borrow().config, "local")?;
         eddy_rest::start(&self.inner.borrow().config)?;
         self.cluster().execute_async(spec)
     }

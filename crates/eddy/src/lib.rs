@@ -38,6 +38,7 @@ mod connected;
 mod datastream;
 mod env;
 mod keyed;
+pub mod logging;
 mod windowed;
 
 pub use connected::ConnectedStreams;

@@ -43,6 +43,9 @@ const OTHER_KEYS: &[&str] = &[
     "rest.port",
     "rest.address",
     "rest.bind-address",
+    "env.log.dir",
+    "rootLogger.level",
+    "table.dml-sync",
 ];
 
 /// Every key the runtime reads.

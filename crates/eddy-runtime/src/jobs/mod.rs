@@ -96,8 +96,21 @@ impl Shared {
     pub(crate) fn set_status(&self, to: JobStatus) {
         let mut status = lock(&self.status);
         match status.transition(to) {
-            Ok(next) => *status = next,
-            Err(e) => eprintln!("eddy: bug: {e}; the job stays {}", *status),
+            Ok(next) => {
+                tracing::info!(
+                    job_id = %self.info.id,
+                    "Job {} ({}) switched from state {} to {}.",
+                    self.info.name,
+                    self.info.id,
+                    *status,
+                    next
+                );
+                *status = next;
+            }
+            Err(e) => {
+                tracing::error!(job_id = %self.info.id, "bug: {e}; the job stays {}", *status);
+                eprintln!("eddy: bug: {e}; the job stays {}", *status);
+            }
         }
         if status.is_terminal() {
             lock(&self.end_time).get_or_insert_with(now_millis);
@@ -122,6 +135,7 @@ impl Shared {
 
     /// Reports `message` on stderr and keeps it for the job's client.
     pub(crate) fn say(&self, message: String) {
+        tracing::info!(job_id = %self.info.id, "{message}");
         eprintln!("eddy: {message}");
         lock(&self.messages).push(message);
     }
@@ -130,13 +144,53 @@ impl Shared {
         lock(&self.messages).clone()
     }
 
-    /// Records a failure in the exception history.
+    /// Records a failure in the exception history and the log, with its causes.
     pub(crate) fn failed(&self, error: &Error, restarted: bool) {
+        let mut chain = error.to_string();
+        let mut cause = std::error::Error::source(error);
+        while let Some(c) = cause {
+            chain.push_str(&format!("\n  caused by: {c}"));
+            cause = c.source();
+        }
+        tracing::error!(
+            job_id = %self.info.id,
+            "Job {} ({}) failed{}: {chain}",
+            self.info.name,
+            self.info.id,
+            if restarted { "; restarting" } else { "" }
+        );
         lock(&self.exceptions).push(JobException {
             timestamp: now_millis(),
             message: error.to_string(),
             restarted,
         });
+    }
+
+    /// Counts a completed checkpoint and logs it.
+    pub(crate) fn checkpoint_completed(
+        &self,
+        id: u64,
+        size: u64,
+        path: Option<PathBuf>,
+        took: std::time::Duration,
+    ) {
+        tracing::info!(
+            job_id = %self.info.id,
+            "Completed checkpoint {id} for job {} ({size} bytes, checkpointDuration={} ms).",
+            self.info.id,
+            took.as_millis()
+        );
+        self.checkpoints(|stats| stats.completed(id, now_millis(), size, path));
+    }
+
+    /// Counts a failed checkpoint and logs why.
+    pub(crate) fn checkpoint_failed(&self, id: u64, why: &str) {
+        tracing::warn!(
+            job_id = %self.info.id,
+            "Checkpoint {id} of job {} failed: {why}",
+            self.info.id
+        );
+        self.checkpoints(|stats| stats.failed(id, now_millis(), why));
     }
 
     /// Updates the checkpoint statistics.
