@@ -3,6 +3,8 @@
 //! ```text
 //! eddy sql -f FILE [-p N] [-s latest|PATH] [--allow-non-restored-state] [-D key=value]...
 //! eddy sql          (an interactive shell)
+//! eddy jobmanager [-D key=value]...          (serves REST and runs submitted jobs)
+//! eddy run -m HOST:PORT [-p N] [-s PATH] [-D key=value]... FILE.sql
 //! eddy list | cancel | savepoint | stop ...   (a running process's REST API, -m HOST:PORT)
 //! ```
 
@@ -19,6 +21,8 @@ eddy: a stateful stream processor.
 
 Commands:
   sql        run a SQL script (-f FILE) or an interactive SQL shell
+  jobmanager serve the REST API and run the jobs submitted to it (a cluster of one)
+  run        submit a SQL script to a JobManager (-m HOST:PORT)
   list       list the jobs of a process serving the REST API
   savepoint  take a savepoint of a job (or dispose of one with --dispose PATH)
   stop       stop a job with a savepoint
@@ -38,6 +42,28 @@ fn main() -> ExitCode {
         "-v" | "--version" => {
             println!("eddy {}", env!("CARGO_PKG_VERSION"));
             return ExitCode::SUCCESS;
+        }
+        "jobmanager" => {
+            argv.remove(0);
+            if argv.iter().any(|a| a == "-h" || a == "--help") {
+                println!("{}", jobmanager::USAGE);
+                return ExitCode::SUCCESS;
+            }
+            return jobmanager::run(argv);
+        }
+        "run" => {
+            argv.remove(0);
+            if argv.iter().any(|a| a == "-h" || a == "--help") {
+                println!("{}", submit::USAGE);
+                return ExitCode::SUCCESS;
+            }
+            return match submit::run(argv) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("[ERROR] {e}");
+                    ExitCode::FAILURE
+                }
+            };
         }
         "list" | "cancel" | "savepoint" | "stop" => {
             argv.remove(0);
@@ -126,6 +152,9 @@ fn run_file(session: &mut Session, path: &str) -> ExitCode {
     }
 }
 
+mod gateway;
 mod http;
+mod jobmanager;
 mod remote;
 mod shell;
+mod submit;

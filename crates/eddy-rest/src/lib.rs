@@ -26,6 +26,7 @@ mod actions;
 mod checkpoints;
 mod cluster;
 mod error;
+pub mod gateway;
 mod ids;
 mod jobs;
 mod logs;
@@ -40,6 +41,7 @@ use std::time::{Duration, Instant};
 
 use eddy_core::{Config, Error, Result};
 
+pub use gateway::{set_sql_gateway, ResultSink, SqlGateway};
 pub use ids::vertex_id;
 pub use routes::router;
 

@@ -10,7 +10,7 @@ use eddy_runtime::{JobHandle, JobRegistry};
 
 use crate::actions::{self, Triggers};
 use crate::error::{ApiError, ApiResult};
-use crate::{checkpoints, cluster, jobs, logs, vertices};
+use crate::{checkpoints, cluster, gateway, jobs, logs, vertices};
 
 /// What every handler shares: the process's configuration and the operations
 /// (savepoints, stops, checkpoints) asked for over the API.
@@ -21,6 +21,8 @@ pub struct ApiState {
     pub started: i64,
     /// Operations triggered over the API, by trigger id.
     pub triggers: Triggers,
+    /// SQL Gateway sessions.
+    pub sessions: crate::gateway::Sessions,
 }
 
 impl ApiState {
@@ -30,6 +32,7 @@ impl ApiState {
             config,
             started: now_millis(),
             triggers: Triggers::default(),
+            sessions: Default::default(),
         }
     }
 }
@@ -92,6 +95,23 @@ pub fn router(state: Arc<ApiState>) -> Router {
             get(actions::savepoint_status),
         )
         .route("/jobs/{jobid}/stop", post(actions::stop))
+        .route("/v1/sessions", post(gateway::open))
+        .route(
+            "/v1/sessions/{session}",
+            axum::routing::delete(gateway::close),
+        )
+        .route(
+            "/v1/sessions/{session}/statements",
+            post(gateway::statement),
+        )
+        .route(
+            "/v1/sessions/{session}/operations/{operation}/status",
+            get(gateway::status),
+        )
+        .route(
+            "/v1/sessions/{session}/operations/{operation}/result/{token}",
+            get(gateway::result),
+        )
         .fallback(|| async { ApiError::not_found("Not found: no such REST resource") })
         .with_state(state)
 }

@@ -41,6 +41,16 @@ impl BackgroundJobs {
         ))
     }
 
+    /// The id of the job submitted last.
+    pub fn last(&self) -> Option<JobId> {
+        self.clients.last().map(JobClient::job_id)
+    }
+
+    /// Hands the jobs over (they run on as long as their clients are kept).
+    pub fn take(&mut self) -> Vec<JobClient> {
+        std::mem::take(&mut self.clients)
+    }
+
     /// Whether a job runs in the background.
     pub fn is_empty(&self) -> bool {
         self.clients.iter().all(|c| c.status().is_terminal())

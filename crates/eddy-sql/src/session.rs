@@ -146,6 +146,17 @@ impl Session {
         self.background.cancel_all()
     }
 
+    /// The id of the job the last background `INSERT` submitted.
+    pub fn last_submitted_job(&self) -> Option<eddy_core::JobId> {
+        self.background.last()
+    }
+
+    /// Hands over the jobs submitted in the background: they run on as long as
+    /// the returned clients are kept (a client dropped cancels its job).
+    pub fn take_background_jobs(&mut self) -> Vec<eddy_runtime::JobClient> {
+        self.background.take()
+    }
+
     /// Whether a job submitted in the background still runs.
     pub fn has_background_jobs(&self) -> bool {
         !self.background.is_empty()

@@ -14,8 +14,8 @@ use serde_json::Value;
 
 /// A running `eddy sql -f` process and the address of its REST API.
 pub struct Shell {
-    /// The process.
-    pub child: Child,
+    /// The process (`None` for a client of a process started elsewhere).
+    pub child: Option<Child>,
     /// The REST API's `host:port`.
     pub addr: String,
     stderr: mpsc::Receiver<String>,
@@ -59,8 +59,18 @@ impl Shell {
             assert!(started.elapsed() < Duration::from_secs(30));
         };
         Shell {
-            child,
+            child: Some(child),
             addr,
+            stderr,
+        }
+    }
+
+    /// A client of the REST API at `addr` of a process started elsewhere.
+    pub fn attach(addr: &str) -> Shell {
+        let (_, stderr) = mpsc::channel();
+        Shell {
+            child: None,
+            addr: addr.to_string(),
             stderr,
         }
     }
@@ -145,14 +155,15 @@ impl Shell {
     }
 
     /// Waits for the process to end; returns whether it succeeded and its stderr.
-    pub fn finish(mut self) -> (bool, String) {
+    pub fn finish(self) -> (bool, String) {
+        let mut child = self.child.expect("a process started by Shell::start");
         let started = Instant::now();
         let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
+            if let Some(status) = child.try_wait().unwrap() {
                 break status;
             }
             if started.elapsed() > Duration::from_secs(60) {
-                self.child.kill().unwrap();
+                child.kill().unwrap();
                 panic!("eddy sql did not end");
             }
             std::thread::sleep(Duration::from_millis(20));

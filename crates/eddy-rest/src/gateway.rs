@@ -1,0 +1,271 @@
+//! SQL statements over REST, in Flink SQL Gateway's shapes: a session holds
+//! properties and tables; a statement becomes an operation whose rows are fetched
+//! page by page.
+//!
+//! ```text
+//! POST   /v1/sessions                       {"properties": {...}} -> {"sessionHandle"}
+//! POST   /v1/sessions/:s/statements         {"statement": "..."}  -> {"operationHandle"}
+//! GET    /v1/sessions/:s/operations/:o/result/:token               -> a page of rows
+//! GET    /v1/sessions/:s/operations/:o/status                       -> {"status"}
+//! DELETE /v1/sessions/:s                                            -> {"status": "CLOSED"}
+//! ```
+//!
+//! The SQL engine is not part of this crate: the process registers a
+//! [`SqlGateway`] ([`set_sql_gateway`]) before it starts the server. Statements
+//! run on their own threads; an `INSERT` answers with one row, its `job id`, while
+//! its job runs on; values are rendered as strings.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use axum::extract::{Path, Query};
+use axum::Json;
+use eddy_core::JobId;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::error::{ApiError, ApiResult};
+
+/// Rows a page of results holds at most.
+pub const PAGE_SIZE: usize = 1000;
+
+/// Where a statement's results go while it runs.
+pub trait ResultSink: Send + Sync {
+    /// The result's column names (called before the first rows).
+    fn columns(&self, columns: Vec<String>);
+    /// More rows: their kind (`INSERT`, `UPDATE_BEFORE`, `UPDATE_AFTER`,
+    /// `DELETE`) and values.
+    fn rows(&self, rows: Vec<(&'static str, Vec<Option<String>>)>);
+    /// The id of the job the statement started.
+    fn job(&self, job: JobId);
+}
+
+/// The SQL engine behind the gateway.
+pub trait SqlGateway: Send + Sync {
+    /// Opens session `id` with `properties` (configuration keys).
+    fn open(&self, id: &str, properties: &BTreeMap<String, String>) -> Result<(), String>;
+    /// Runs one statement of session `id` to its end (a streaming `SELECT` until
+    /// it ends), handing its results to `sink`.
+    fn execute(&self, id: &str, statement: &str, sink: Arc<dyn ResultSink>) -> Result<(), String>;
+    /// Closes session `id`; the jobs it started run on.
+    fn close(&self, id: &str);
+}
+
+static GATEWAY: OnceLock<Arc<dyn SqlGateway>> = OnceLock::new();
+
+/// Registers the SQL engine of this process (once; later calls are ignored).
+pub fn set_sql_gateway(gateway: Arc<dyn SqlGateway>) {
+    let _ = GATEWAY.set(gateway);
+}
+
+fn gateway() -> ApiResult<Arc<dyn SqlGateway>> {
+    GATEWAY.get().cloned().ok_or_else(|| {
+        ApiError::not_found("This process takes no SQL statements (start `eddy jobmanager`)")
+    })
+}
+
+/// One statement's results so far.
+#[derive(Default)]
+struct Operation {
+    columns: Vec<String>,
+    rows: Vec<(&'static str, Vec<Option<String>>)>,
+    job: Option<JobId>,
+    /// `None` while running; the outcome once done.
+    outcome: Option<Result<(), String>>,
+}
+
+/// The shared results of one operation, written by its thread.
+#[derive(Default)]
+struct Shared(Mutex<Operation>);
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Operation> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl ResultSink for Shared {
+    fn columns(&self, columns: Vec<String>) {
+        let mut op = self.lock();
+        if op.columns.is_empty() {
+            op.columns = columns;
+        }
+    }
+
+    fn rows(&self, rows: Vec<(&'static str, Vec<Option<String>>)>) {
+        self.lock().rows.extend(rows);
+    }
+
+    fn job(&self, job: JobId) {
+        self.lock().job = Some(job);
+    }
+}
+
+/// Sessions and their operations.
+#[derive(Default)]
+pub struct Sessions {
+    sessions: Mutex<HashMap<String, HashMap<String, Arc<Shared>>>>,
+}
+
+impl Sessions {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, HashMap<String, Arc<Shared>>>> {
+        self.sessions.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn operation(&self, session: &str, operation: &str) -> ApiResult<Arc<Shared>> {
+        let sessions = self.lock();
+        let ops = sessions
+            .get(session)
+            .ok_or_else(|| ApiError::not_found(format!("Session '{session}' does not exist")))?;
+        ops.get(operation)
+            .cloned()
+            .ok_or_else(|| ApiError::not_found(format!("Operation '{operation}' does not exist")))
+    }
+}
+
+/// Body of `POST /v1/sessions`.
+#[derive(Debug, Default, Deserialize)]
+pub struct OpenBody {
+    #[serde(default)]
+    properties: BTreeMap<String, String>,
+}
+
+/// `POST /v1/sessions`.
+pub async fn open(
+    state: crate::routes::State,
+    body: Option<Json<OpenBody>>,
+) -> ApiResult<Json<Value>> {
+    let engine = gateway()?;
+    let properties = body.map(|Json(b)| b.properties).unwrap_or_default();
+    let id = JobId::generate().to_string();
+    let session = id.clone();
+    tokio::task::spawn_blocking(move || engine.open(&session, &properties))
+        .await
+        .map_err(|e| ApiError::bad_request(e.to_string()))?
+        .map_err(ApiError::bad_request)?;
+    state.sessions.lock().insert(id.clone(), HashMap::new());
+    Ok(Json(json!({ "sessionHandle": id })))
+}
+
+/// `DELETE /v1/sessions/:session`.
+pub async fn close(
+    state: crate::routes::State,
+    Path(session): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let engine = gateway()?;
+    if state.sessions.lock().remove(&session).is_none() {
+        return Err(ApiError::not_found(format!(
+            "Session '{session}' does not exist"
+        )));
+    }
+    let _ = tokio::task::spawn_blocking(move || engine.close(&session)).await;
+    Ok(Json(json!({ "status": "CLOSED" })))
+}
+
+/// Body of `POST /v1/sessions/:session/statements`.
+#[derive(Debug, Deserialize)]
+pub struct StatementBody {
+    statement: String,
+}
+
+/// `POST /v1/sessions/:session/statements`: starts the statement.
+pub async fn statement(
+    state: crate::routes::State,
+    Path(session): Path<String>,
+    Json(body): Json<StatementBody>,
+) -> ApiResult<Json<Value>> {
+    let engine = gateway()?;
+    let shared = Arc::new(Shared::default());
+    let operation = JobId::generate().to_string();
+    {
+        let mut sessions = state.sessions.lock();
+        let ops = sessions
+            .get_mut(&session)
+            .ok_or_else(|| ApiError::not_found(format!("Session '{session}' does not exist")))?;
+        ops.insert(operation.clone(), shared.clone());
+    }
+    let sink: Arc<dyn ResultSink> = shared.clone();
+    std::thread::Builder::new()
+        .name("eddy-gateway".into())
+        .spawn(move || {
+            let outcome = engine.execute(&session, &body.statement, sink);
+            shared.lock().outcome = Some(outcome);
+        })
+        .map_err(|e| ApiError::bad_request(format!("cannot start the statement: {e}")))?;
+    Ok(Json(json!({ "operationHandle": operation })))
+}
+
+/// `GET /v1/sessions/:session/operations/:operation/status`.
+pub async fn status(
+    state: crate::routes::State,
+    Path((session, operation)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    let op = state.sessions.operation(&session, &operation)?;
+    let status = match &op.lock().outcome {
+        None => "RUNNING",
+        Some(Ok(())) => "FINISHED",
+        Some(Err(_)) => "ERROR",
+    };
+    Ok(Json(json!({ "status": status })))
+}
+
+/// Query of the result resource.
+#[derive(Debug, Default, Deserialize)]
+pub struct ResultQuery {
+    #[serde(rename = "rowFormat")]
+    row_format: Option<String>,
+}
+
+/// `GET /v1/sessions/:session/operations/:operation/result/:token`: page
+/// `token` of the rows.
+pub async fn result(
+    state: crate::routes::State,
+    Path((session, operation, token)): Path<(String, String, u64)>,
+    Query(query): Query<ResultQuery>,
+) -> ApiResult<Json<Value>> {
+    if let Some(format) = query.row_format.as_deref() {
+        if !format.eq_ignore_ascii_case("JSON") {
+            return Err(ApiError::bad_request(format!(
+                "rowFormat '{format}' is not supported; use JSON"
+            )));
+        }
+    }
+    let op = state.sessions.operation(&session, &operation)?;
+    let op = op.lock();
+    if let Some(Err(message)) = &op.outcome {
+        return Err(ApiError::bad_request(message.clone()));
+    }
+    let start = usize::try_from(token)
+        .unwrap_or(usize::MAX)
+        .saturating_mul(PAGE_SIZE);
+    let done = op.outcome.is_some();
+    let available = op.rows.len().saturating_sub(start);
+    let next =
+        |t: u64| format!("/v1/sessions/{session}/operations/{operation}/result/{t}?rowFormat=JSON");
+    let (kind, take, next_uri) = if available >= PAGE_SIZE {
+        ("PAYLOAD", PAGE_SIZE, Some(next(token + 1)))
+    } else if !done {
+        ("NOT_READY", 0, Some(next(token)))
+    } else if available > 0 {
+        ("PAYLOAD", available, Some(next(token + 1)))
+    } else {
+        ("EOS", 0, None)
+    };
+    let data: Vec<Value> = op.rows[start.min(op.rows.len())..][..take]
+        .iter()
+        .map(|(kind, fields)| json!({ "kind": kind, "fields": fields }))
+        .collect();
+    let columns: Vec<Value> = op
+        .columns
+        .iter()
+        .map(|name| json!({ "name": name, "logicalType": { "type": "VARCHAR", "nullable": true }, "comment": null }))
+        .collect();
+    Ok(Json(json!({
+        "resultType": kind,
+        "isQueryResult": op.job.is_none() && !op.columns.is_empty(),
+        "jobID": op.job.map(|j| j.to_string()),
+        "resultKind": if op.columns.is_empty() { "SUCCESS" } else { "SUCCESS_WITH_CONTENT" },
+        "results": { "columns": columns, "rowFormat": "JSON", "data": data },
+        "nextResultUri": next_uri,
+    })))
+}
