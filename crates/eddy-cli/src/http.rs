@@ -16,6 +16,7 @@ const MAX_RESPONSE: u64 = 64 << 20;
 #[derive(Clone, Debug)]
 pub struct Endpoint {
     host_port: String,
+    token: Option<String>,
 }
 
 impl Endpoint {
@@ -36,7 +37,24 @@ impl Endpoint {
         } else {
             format!("{trimmed}:8081")
         };
-        Ok(Endpoint { host_port })
+        Ok(Endpoint {
+            host_port,
+            token: None,
+        })
+    }
+
+    /// Sends `Authorization: Bearer <token>` with every request: the token of
+    /// `config` (`rest.auth.token` or `rest.auth.token-file`), else of the
+    /// `EDDY_REST_TOKEN` environment variable.
+    pub fn with_token_from(mut self, config: &eddy::core::Config) -> Result<Endpoint, String> {
+        self.token = eddy::rest::auth::configured_token(config)
+            .map_err(|e| e.to_string())?
+            .or_else(|| {
+                std::env::var("EDDY_REST_TOKEN")
+                    .ok()
+                    .filter(|t| !t.trim().is_empty())
+            });
+        Ok(self)
     }
 
     /// Sends `method path` with an optional JSON body; returns the status and the
@@ -60,10 +78,15 @@ impl Endpoint {
             .set_read_timeout(Some(TIMEOUT))
             .map_err(unreachable)?;
         let body = body.map(Value::to_string).unwrap_or_default();
+        let auth = self
+            .token
+            .as_ref()
+            .map(|t| format!("Authorization: Bearer {}\r\n", t.trim()))
+            .unwrap_or_default();
         write!(
             stream,
             "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nAccept: application/json\r\n\
-             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+             {auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
             self.host_port,
             body.len()
         )

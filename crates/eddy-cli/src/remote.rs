@@ -10,7 +10,7 @@ use crate::http::Endpoint;
 
 /// Usage of the remote commands.
 pub const USAGE: &str = "\
-eddy list [-m HOST:PORT] [-a|-r]
+eddy list [-m HOST:PORT] [-a|-r]         (every command: -D rest.auth.token=T or EDDY_REST_TOKEN)
 eddy cancel [-m HOST:PORT] <jobId>
 eddy savepoint [-m HOST:PORT] <jobId> [targetDirectory]
 eddy savepoint --dispose <savepointPath>
@@ -27,6 +27,7 @@ struct Options {
     drain: bool,
     all: bool,
     dispose: Option<String>,
+    config: eddy::core::Config,
     positional: Vec<String>,
 }
 
@@ -41,6 +42,13 @@ fn parse(args: Vec<String>) -> Result<Options, String> {
             "-d" | "--drain" => options.drain = true,
             "-a" | "--all" => options.all = true,
             "--dispose" => options.dispose = Some(value(&arg)?),
+            "-D" => {
+                let setting = value(&arg)?;
+                options
+                    .config
+                    .set_from_arg(&setting)
+                    .map_err(|e| e.to_string())?;
+            }
             "-r" | "--running" => options.all = false,
             other if other.starts_with('-') => return Err(format!("unknown option '{other}'")),
             _ => options.positional.push(arg),
@@ -52,7 +60,8 @@ fn parse(args: Vec<String>) -> Result<Options, String> {
 /// Runs `command` with `args`; the error is what to print.
 pub fn run(command: &str, args: Vec<String>) -> Result<(), String> {
     let options = parse(args)?;
-    let endpoint = Endpoint::parse(options.address.as_deref().unwrap_or("localhost:8081"))?;
+    let endpoint = Endpoint::parse(options.address.as_deref().unwrap_or("localhost:8081"))?
+        .with_token_from(&options.config)?;
     let job = |n: usize| {
         options
             .positional

@@ -36,10 +36,11 @@ pub fn run(argv: Vec<String>) -> Result<(), String> {
     let args = Args::parse(argv, &[]).map_err(|e| format!("{e}\n{USAGE}"))?;
     let script = std::fs::read_to_string(&file).map_err(|e| format!("cannot read {file}: {e}"))?;
     let statements = eddy_sql::script::split(&script).map_err(|e| format!("{file}: {e}"))?;
-    let endpoint = Endpoint::parse(&address)?;
-    let properties: BTreeMap<String, String> = args
-        .job_config()
+    let config = args.job_config();
+    let endpoint = Endpoint::parse(&address)?.with_token_from(&config)?;
+    let properties: BTreeMap<String, String> = config
         .iter()
+        .filter(|(k, _)| !k.starts_with("rest.auth."))
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
     let session = endpoint.expect(

@@ -260,3 +260,47 @@ fn the_sql_gateway_pages_a_querys_rows() {
     );
     assert_eq!(status, 404);
 }
+
+/// `GET path` with optional headers: the status line.
+fn status_of(addr: &str, path: &str, headers: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}Connection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response.lines().next().unwrap().to_string()
+}
+
+#[test]
+fn a_token_protects_the_rest_api() {
+    let jm = JobManager::start(&["-D", "rest.auth.token=s3cret"]);
+    assert!(status_of(&jm.addr, "/overview", "").contains("401"));
+    assert!(status_of(&jm.addr, "/overview", "Authorization: Bearer wrong\r\n").contains("401"));
+    assert!(status_of(&jm.addr, "/overview", "Authorization: Bearer s3cret\r\n").contains("200"));
+    let (status, answer) = jm.rest().call("GET", "/jobs", None);
+    assert_eq!(status, 401);
+    assert!(answer["errors"][0]
+        .as_str()
+        .unwrap()
+        .contains("Unauthorized"));
+
+    let (ok, _, stderr) = eddy(&["list", "-m", &jm.addr]);
+    assert!(!ok && stderr.contains("Unauthorized"), "{stderr}");
+    let (ok, listed, stderr) = eddy(&["list", "-m", &jm.addr, "-D", "rest.auth.token=s3cret"]);
+    assert!(ok, "{stderr}");
+    assert!(listed.contains("No running jobs"), "{listed}");
+    let out = Command::new(env!("CARGO_BIN_EXE_eddy"))
+        .args(["list", "-m", &jm.addr])
+        .env("EDDY_REST_TOKEN", "s3cret")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -23,6 +23,7 @@
 //! are Flink's `{"errors": ["..."]}` with a 4xx or 5xx status.
 
 mod actions;
+pub mod auth;
 mod checkpoints;
 mod cluster;
 mod error;
@@ -81,10 +82,10 @@ pub fn start(config: &Config) -> Result<Option<SocketAddr>> {
     if let Some((addr, _)) = &*running {
         return Ok(Some(*addr));
     }
+    let state = Arc::new(routes::ApiState::new(config.clone())?);
     let host = config.get_str(REST_BIND_ADDRESS).unwrap_or("127.0.0.1");
     let listener = bind_listener(REST_PORT, host, port)?;
     let addr = local_addr(&listener)?;
-    let state = Arc::new(routes::ApiState::new(config.clone()));
     serve_router(listener, router(state.clone()), "eddy-rest")?;
     rates::Rates::global();
     let shown = config.get_str(REST_ADDRESS).map_or_else(

@@ -23,17 +23,22 @@ pub struct ApiState {
     pub triggers: Triggers,
     /// SQL Gateway sessions.
     pub sessions: crate::gateway::Sessions,
+    /// The bearer token requests must carry (`rest.auth.token`).
+    pub token: Option<String>,
 }
 
 impl ApiState {
-    /// The state of a server started with `config`.
-    pub fn new(config: Config) -> Self {
-        ApiState {
+    /// The state of a server started with `config`; an error names a bad
+    /// `rest.auth.*` value.
+    pub fn new(config: Config) -> eddy_core::Result<Self> {
+        let token = crate::auth::configured_token(&config)?;
+        Ok(ApiState {
             config,
             started: now_millis(),
             triggers: Triggers::default(),
             sessions: Default::default(),
-        }
+            token,
+        })
     }
 }
 
@@ -113,5 +118,9 @@ pub fn router(state: Arc<ApiState>) -> Router {
             get(gateway::result),
         )
         .fallback(|| async { ApiError::not_found("Not found: no such REST resource") })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::auth::require_token,
+        ))
         .with_state(state)
 }

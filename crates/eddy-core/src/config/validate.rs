@@ -43,6 +43,8 @@ const OTHER_KEYS: &[&str] = &[
     "rest.port",
     "rest.address",
     "rest.bind-address",
+    "rest.auth.token",
+    "rest.auth.token-file",
     "env.log.dir",
     "rootLogger.level",
     "table.dml-sync",
