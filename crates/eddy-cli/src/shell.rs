@@ -61,6 +61,11 @@ pub fn run(session: &mut Session) -> ExitCode {
                 if trimmed == "QUIT" || trimmed == "EXIT" {
                     break;
                 }
+                if trimmed == "CLEAR" {
+                    // Clear the screen and put the cursor home.
+                    print!("\x1b[2J\x1b[H");
+                    continue;
+                }
                 match session.execute_script(&text, |o| print!("{}", render(o))) {
                     Ok(()) => {}
                     Err(e) => eprintln!("[ERROR] {e}"),

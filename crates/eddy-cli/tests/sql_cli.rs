@@ -342,3 +342,59 @@ fn wide_values_print_and_huge_strings_are_refused() {
         "{stderr}"
     );
 }
+
+#[test]
+fn show_create_catalogs_functions_and_help() {
+    let tmp = tempfile::tempdir().unwrap();
+    let script = tmp.path().join("show.sql");
+    write(
+        &script,
+        "CREATE TABLE t (k STRING NOT NULL, v INT, ts TIMESTAMP(3), d AS v * 2, \
+         WATERMARK FOR ts AS ts - INTERVAL '5' SECOND, PRIMARY KEY (k) NOT ENFORCED) \
+         WITH ('connector' = 'datagen', 'number-of-rows' = '3');\n\
+         CREATE VIEW w AS SELECT k, v FROM t WHERE v > 1;\n\
+         SHOW CREATE TABLE t;\nSHOW CREATE VIEW w;\nSHOW CATALOGS;\nSHOW CURRENT DATABASE;\n\
+         SHOW FUNCTIONS;\nSHOW USER FUNCTIONS;\nHELP;\n",
+    );
+    let out = eddy().args(["sql", "-f"]).arg(&script).output().unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let table = "\
+CREATE TABLE `default_catalog`.`default_database`.`t` (
+  `k` STRING NOT NULL,
+  `v` INT,
+  `ts` TIMESTAMP(3),
+  `d` AS v * 2,
+  WATERMARK FOR `ts` AS ts - INTERVAL '5' SECOND,
+  PRIMARY KEY (`k`) NOT ENFORCED
+) WITH (
+  'connector' = 'datagen',
+  'number-of-rows' = '3'
+)
+CREATE VIEW `default_catalog`.`default_database`.`w` AS
+SELECT k, v FROM t WHERE v > 1
+";
+    assert!(stdout.contains(table), "{stdout}");
+    assert!(stdout.contains("| default_catalog |"), "{stdout}");
+    assert!(stdout.contains(" default_database |"), "{stdout}");
+    for function in ["UPPER", "SUM", "COUNT", "ROW_NUMBER"] {
+        assert!(
+            stdout.contains(&format!(" {function} |")),
+            "{function}: {stdout}"
+        );
+    }
+    assert!(
+        stdout.contains("Empty set") || stdout.contains("0 rows"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("STOP JOB '<id>'"), "{stdout}");
+
+    write(&script, "SHOW CREATE TABLE nope;\n");
+    let out = eddy().args(["sql", "-f"]).arg(&script).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Table 'nope' was not found"));
+}

@@ -13,6 +13,7 @@ pub mod logical;
 pub mod naming;
 pub mod precedence;
 pub mod script;
+pub mod show;
 pub mod string_limit;
 pub mod temporal;
 pub mod tvf;

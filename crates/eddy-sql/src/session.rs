@@ -262,6 +262,18 @@ impl Session {
             }
             ["SHOW", "TABLES", ..] => Ok(self.show(true, true)),
             ["SHOW", "JOBS"] => Ok(crate::jobs::show_jobs()),
+            ["SHOW", "FUNCTIONS"] => Ok(crate::show::functions()),
+            // eddy has no user-defined functions yet.
+            ["SHOW", "USER", "FUNCTIONS"] => Ok(Output::Rows {
+                columns: vec!["function name".into()],
+                rows: Vec::new(),
+                changelog: false,
+            }),
+            ["SHOW", "CREATE", ..] => crate::show::create_statement(&self.catalog, text),
+            ["SHOW", ..] if crate::show::namespace(&w).is_some() => {
+                crate::show::namespace(&w).ok_or_else(|| SqlError::new("SHOW"))
+            }
+            ["HELP"] => Ok(crate::show::help()),
             ["STOP", "JOB", ..] => crate::jobs::stop_job(text, &self.config),
             ["SHOW", "VIEWS", ..] => Ok(self.show(false, true)),
             ["DESCRIBE" | "DESC", ..] => self.describe(text),
