@@ -398,3 +398,56 @@ SELECT k, v FROM t WHERE v > 1
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("Table 'nope' was not found"));
 }
+
+#[test]
+fn limit_ends_a_query_over_an_unbounded_table() {
+    let tmp = tempfile::tempdir().unwrap();
+    let script = tmp.path().join("limit.sql");
+    write(
+        &script,
+        "CREATE TABLE t (a INT) WITH ('connector' = 'datagen', 'fields.a.kind' = 'sequence', \
+         'fields.a.start' = '1', 'fields.a.end' = '100000000', 'rows-per-second' = '100');\n\
+         SELECT a FROM t LIMIT 3;\n\
+         SELECT a * 2 AS b FROM t LIMIT 2 OFFSET 1;\n",
+    );
+    let out = eddy()
+        .args(["sql", "-p", "1", "-f"])
+        .arg(&script)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let expected = "\
++---+
+| a |
++---+
+| 1 |
+| 2 |
+| 3 |
++---+
+3 rows in set
++---+
+| b |
++---+
+| 4 |
+| 6 |
++---+
+2 rows in set
+";
+    assert!(stdout.ends_with(expected), "{stdout}");
+
+    // A limit over an updating result is an error, not a wrong answer.
+    write(
+        &script,
+        "CREATE TABLE t (a INT) WITH ('connector' = 'datagen', 'rows-per-second' = '100');\n\
+         SELECT COUNT(*) AS c FROM t LIMIT 1;\n",
+    );
+    let out = eddy().args(["sql", "-f"]).arg(&script).output().unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("LIMIT on an updating query"), "{stderr}");
+}

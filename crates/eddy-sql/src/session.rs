@@ -1015,6 +1015,18 @@ impl Session {
 
     fn select(&mut self, text: &str) -> SqlResult<Output> {
         let plan = Planner::new(&self.catalog).plan_query(text)?;
+        if let LogicalPlan::Limit(limit) = &plan {
+            use datafusion_expr::logical_plan::{FetchType, SkipType};
+            let skip = match limit.get_skip_type()? {
+                SkipType::Literal(n) => n,
+                SkipType::UnsupportedExpr => return Err(SqlError::new("OFFSET must be a number")),
+            };
+            let fetch = match limit.get_fetch_type()? {
+                FetchType::Literal(n) => n,
+                FetchType::UnsupportedExpr => return Err(SqlError::new("LIMIT must be a number")),
+            };
+            return self.select_limited(&limit.input, skip, fetch);
+        }
         let mut planner = StreamPlanner::new(
             self.parallelism()?,
             self.max_parallelism()?,
@@ -1099,6 +1111,79 @@ impl Session {
         self.listener = Some(listener);
         self.last_counters = counters;
         Ok(Output::Streamed(streamed?))
+    }
+
+    /// `SELECT ... [LIMIT n] [OFFSET m]` at the top of a query: the first rows
+    /// of an append-only result, after which the job is cancelled (so a limit
+    /// ends a query over an unbounded table).
+    fn select_limited(
+        &mut self,
+        plan: &LogicalPlan,
+        skip: usize,
+        fetch: Option<usize>,
+    ) -> SqlResult<Output> {
+        let mut planner = StreamPlanner::new(
+            self.parallelism()?,
+            self.max_parallelism()?,
+            self.state_ttl()?,
+        );
+        let stream = planner.translate(plan)?;
+        let columns: Vec<String> = plan
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        let rows: Collected = Arc::new(Mutex::new(Vec::new()));
+        let (names, collected) = (columns.clone(), rows.clone());
+        planner.add_sink("Collect", &stream, move |_| {
+            TableSinkOperator::collect(collected.clone(), names.clone())
+        });
+        let client =
+            MiniCluster::new(self.config.clone()).execute_async(planner.job.spec("collect"))?;
+        let wanted = fetch.map(|n| n.saturating_add(skip));
+        let mut kept: Vec<(RowKind, Vec<Option<String>>)> = Vec::new();
+        loop {
+            let done = client.is_done();
+            let batch = std::mem::take(
+                &mut *rows
+                    .lock()
+                    .map_err(|_| SqlError::new("result buffer poisoned"))?,
+            );
+            if batch.iter().any(|(kind, _)| *kind != RowKind::Insert) {
+                client.cancel();
+                let _ = client.wait();
+                return Err(SqlError::new(
+                    "LIMIT on an updating query is not supported: it applies to append-only results",
+                ));
+            }
+            kept.extend(batch);
+            let enough = wanted.is_some_and(|n| kept.len() >= n);
+            if enough || done {
+                if !done {
+                    client.cancel();
+                }
+                match client.wait() {
+                    Ok(result) => self.last_counters = result.counters,
+                    Err(eddy_core::Error::Cancelled) if enough => {}
+                    Err(e) => return Err(e.into()),
+                }
+                break;
+            }
+            if self.interrupted() {
+                client.cancel();
+                let _ = client.wait();
+                return Err(SqlError::new("the query was cancelled"));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let end = wanted.unwrap_or(kept.len()).min(kept.len());
+        let rows = kept.drain(skip.min(end)..end).collect();
+        Ok(Output::Rows {
+            columns,
+            rows,
+            changelog: false,
+        })
     }
 
     /// Runs a planned job to its end; an interrupt cancels it.
