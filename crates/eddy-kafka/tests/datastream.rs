@@ -1,0 +1,310 @@
+//! The Kafka source and sink through the DataStream API, against a real broker
+//! ([`TestBroker`]): bounded reads, starting offsets, the three delivery
+//! guarantees, a restore at another parallelism, an injected failure under
+//! exactly-once, and an unreachable broker.
+
+#![allow(clippy::unwrap_used)]
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use eddy::prelude::*;
+use eddy_kafka::testing::TestBroker;
+use eddy_kafka::{DeliveryGuarantee, KafkaSink, KafkaSource, OffsetsInitializer, TopicPartition};
+
+fn values(from: usize, to: usize) -> Vec<String> {
+    (from..to).map(|i| format!("v{i:05}")).collect()
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+fn source(
+    broker: &TestBroker,
+    topic: &str,
+    start: OffsetsInitializer,
+    bounded: bool,
+) -> KafkaSource<String> {
+    let mut builder = KafkaSource::builder()
+        .bootstrap_servers(broker.bootstrap_servers())
+        .topics([topic])
+        .group_id("eddy-test")
+        .starting_offsets(start)
+        .value_only_deserializer(eddy_kafka::value_as_string());
+    if bounded {
+        builder = builder.bounded(OffsetsInitializer::Latest);
+    }
+    builder.build().unwrap()
+}
+
+fn sink(broker: &TestBroker, topic: &str, guarantee: DeliveryGuarantee) -> KafkaSink<String> {
+    KafkaSink::builder()
+        .bootstrap_servers(broker.bootstrap_servers())
+        .topic(topic)
+        .delivery_guarantee(guarantee)
+        .transactional_id_prefix(format!("eddy-test-{topic}"))
+        .record_serializer(eddy_kafka::string_value())
+        .build()
+        .unwrap()
+}
+
+fn checkpointed(env: &StreamExecutionEnvironment, dir: &std::path::Path, interval: &str) {
+    env.configure("execution.checkpointing.interval", interval);
+    env.configure("execution.checkpointing.dir", dir.to_str().unwrap());
+    env.configure("restart-strategy.type", "none");
+}
+
+#[test]
+fn bounded_source_reads_exactly_the_records_and_honours_starting_offsets() {
+    let broker = TestBroker::start().unwrap();
+    broker.create_topic("in", 3).unwrap();
+    let input = values(0, 600);
+    broker.produce("in", 3, &input).unwrap();
+
+    let env = StreamExecutionEnvironment::new();
+    env.set_parallelism(2);
+    let read = env
+        .add_source(
+            "Kafka Source",
+            None,
+            source(&broker, "in", OffsetsInitializer::Earliest, true)
+                .reader_factory(WatermarkStrategy::no_watermarks()),
+        )
+        .unwrap()
+        .collect_vec();
+    env.execute("read all").unwrap();
+    assert_eq!(sorted(read.take()), input);
+
+    // Specific offsets: partition 0 from offset 150 (records 450.. of it), the
+    // others from the start.
+    let mut offsets = std::collections::BTreeMap::new();
+    offsets.insert(TopicPartition::new("in", 0), 150);
+    let env = StreamExecutionEnvironment::new();
+    env.set_parallelism(3);
+    let read = env
+        .add_source(
+            "Kafka Source",
+            None,
+            source(&broker, "in", OffsetsInitializer::Specific(offsets), true)
+                .reader_factory(WatermarkStrategy::no_watermarks()),
+        )
+        .unwrap()
+        .collect_vec();
+    env.execute("read from offsets").unwrap();
+    let expected: Vec<String> = input
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 3 != 0 || i / 3 >= 150)
+        .map(|(_, v)| v.clone())
+        .collect();
+    assert_eq!(sorted(read.take()), expected);
+
+    // Latest: nothing was written after the source opened.
+    let env = StreamExecutionEnvironment::new();
+    let read = env
+        .add_source(
+            "Kafka Source",
+            None,
+            source(&broker, "in", OffsetsInitializer::Latest, true)
+                .reader_factory(WatermarkStrategy::no_watermarks()),
+        )
+        .unwrap()
+        .collect_vec();
+    env.execute("read from latest").unwrap();
+    assert!(read.take().is_empty());
+}
+
+#[test]
+fn none_and_at_least_once_sinks_deliver_every_record() {
+    let broker = TestBroker::start().unwrap();
+    broker.create_topic("in", 2).unwrap();
+    broker.create_topic("none", 2).unwrap();
+    broker.create_topic("alo", 3).unwrap();
+    let input = values(0, 1_000);
+    broker.produce("in", 2, &input).unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let env = StreamExecutionEnvironment::new();
+    env.set_parallelism(2);
+    checkpointed(&env, work.path(), "50ms");
+    let stream = env
+        .add_source(
+            "Kafka Source",
+            None,
+            source(&broker, "in", OffsetsInitializer::Earliest, true)
+                .reader_factory(WatermarkStrategy::no_watermarks()),
+        )
+        .unwrap();
+    stream.sink_to(
+        "none",
+        sink(&broker, "none", DeliveryGuarantee::None).writer_factory(),
+    );
+    stream.sink_to(
+        "alo",
+        sink(&broker, "alo", DeliveryGuarantee::AtLeastOnce).writer_factory(),
+    );
+    env.execute("sinks").unwrap();
+    assert_eq!(sorted(broker.read_committed_values("none").unwrap()), input);
+    assert_eq!(sorted(broker.read_committed_values("alo").unwrap()), input);
+}
+
+#[test]
+fn exactly_once_survives_an_injected_failure_with_the_failure_free_output() {
+    let broker = TestBroker::start().unwrap();
+    broker.create_topic("in", 3).unwrap();
+    broker.create_topic("out", 2).unwrap();
+    let input = values(0, 3_000);
+    broker.produce("in", 3, &input).unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let env = StreamExecutionEnvironment::new();
+    env.set_parallelism(2);
+    checkpointed(&env, work.path(), "100ms");
+    env.configure("restart-strategy.type", "fixed-delay");
+    env.configure("restart-strategy.fixed-delay.attempts", "3");
+    env.configure("restart-strategy.fixed-delay.delay", "10 ms");
+    let failed = Arc::new(AtomicBool::new(false));
+    let seen = Arc::new(AtomicU64::new(0));
+    env.add_source(
+        "Kafka Source",
+        None,
+        source(&broker, "in", OffsetsInitializer::Earliest, true)
+            .reader_factory(WatermarkStrategy::no_watermarks()),
+    )
+    .unwrap()
+    .uid("source")
+    .map(move |v: String| {
+        // Slow enough for several checkpoints; fails once, mid-stream.
+        std::thread::sleep(Duration::from_micros(400));
+        if seen.fetch_add(1, Ordering::SeqCst) == 1_800 && !failed.swap(true, Ordering::SeqCst) {
+            panic!("injected failure");
+        }
+        v
+    })
+    .uid("map")
+    .sink_to(
+        "Kafka Sink",
+        sink(&broker, "out", DeliveryGuarantee::ExactlyOnce).writer_factory(),
+    )
+    .uid("sink");
+    let result = env.execute("exactly once").unwrap();
+    assert_eq!(result.counter("numRestarts"), 1);
+    assert!(
+        result.counter("numberOfCompletedCheckpoints") >= 2,
+        "{:?}",
+        result.counters
+    );
+    let output = broker.read_committed_values("out").unwrap();
+    assert_eq!(output.len(), input.len(), "records lost or duplicated");
+    assert_eq!(sorted(output), input);
+}
+
+#[test]
+fn a_savepoint_restores_at_another_parallelism_without_loss_or_duplicates() {
+    let broker = TestBroker::start().unwrap();
+    broker.create_topic("in", 4).unwrap();
+    broker.create_topic("out", 2).unwrap();
+    let first = values(0, 2_000);
+    broker.produce("in", 4, &first).unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let job = |env: &StreamExecutionEnvironment, bounded: bool| {
+        env.add_source(
+            "Kafka Source",
+            None,
+            source(&broker, "in", OffsetsInitializer::Earliest, bounded)
+                .reader_factory(WatermarkStrategy::no_watermarks()),
+        )
+        .unwrap()
+        .uid("source")
+        .map(|v: String| {
+            std::thread::sleep(Duration::from_micros(300));
+            v
+        })
+        .uid("map")
+        .sink_to(
+            "Kafka Sink",
+            sink(&broker, "out", DeliveryGuarantee::ExactlyOnce).writer_factory(),
+        )
+        .uid("sink");
+    };
+    // Run 1, parallelism 2, stopped with a savepoint mid-stream.
+    let env = StreamExecutionEnvironment::new();
+    env.set_parallelism(2);
+    checkpointed(&env, &work.path().join("c1"), "100ms");
+    job(&env, false);
+    let client = env.execute_async("run 1").unwrap();
+    std::thread::sleep(Duration::from_millis(400));
+    let savepoint = client
+        .stop_with_savepoint(work.path().join("sp"), false)
+        .unwrap();
+    client.wait().unwrap();
+    let so_far = broker.read_committed_values("out").unwrap().len();
+    assert!(
+        so_far > 0 && so_far < first.len(),
+        "stopped mid-stream: {so_far}"
+    );
+
+    // More input while the job is down, then run 2 at parallelism 3, bounded.
+    let second = values(2_000, 2_500);
+    broker.produce("in", 4, &second).unwrap();
+    let env = StreamExecutionEnvironment::new();
+    env.set_parallelism(3);
+    checkpointed(&env, &work.path().join("c2"), "100ms");
+    env.configure("execution.state-recovery.path", savepoint.to_str().unwrap());
+    job(&env, true);
+    let started = Instant::now();
+    env.execute("run 2").unwrap();
+    assert!(started.elapsed() < Duration::from_secs(30));
+    let output = broker.read_committed_values("out").unwrap();
+    let mut expected = first;
+    expected.extend(second);
+    assert_eq!(output.len(), expected.len(), "records lost or duplicated");
+    assert_eq!(sorted(output), expected);
+}
+
+#[test]
+fn an_unreachable_broker_fails_the_job_within_the_timeout() {
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = free.local_addr().unwrap().port();
+    drop(free);
+    let env = StreamExecutionEnvironment::new();
+    let source = KafkaSource::builder()
+        .bootstrap_servers(format!("127.0.0.1:{port}"))
+        .topics(["in"])
+        .starting_offsets(OffsetsInitializer::Earliest)
+        .value_only_deserializer(eddy_kafka::value_as_string())
+        .request_timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    env.add_source(
+        "Kafka Source",
+        None,
+        source.reader_factory(WatermarkStrategy::no_watermarks()),
+    )
+    .unwrap()
+    .discard();
+    let started = Instant::now();
+    let error = env.execute("no broker").unwrap_err().to_string();
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(error.contains(&format!("127.0.0.1:{port}")), "{error}");
+
+    // Bad settings are errors naming the option.
+    let missing = KafkaSink::<String>::builder()
+        .bootstrap_servers("127.0.0.1:1")
+        .topic("t")
+        .delivery_guarantee(DeliveryGuarantee::ExactlyOnce)
+        .record_serializer(eddy_kafka::string_value())
+        .build()
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        missing.contains("sink.transactional-id-prefix"),
+        "{missing}"
+    );
+}
