@@ -30,6 +30,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    kafka_tables::register();
     let config = args.job_config();
     let mut session = Session::new(config);
     // SELECT results print as they arrive (an unbounded query never ends).
@@ -62,4 +63,5 @@ fn run_file(session: &mut Session, path: &str) -> ExitCode {
     }
 }
 
+mod kafka_tables;
 mod shell;

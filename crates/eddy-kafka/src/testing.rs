@@ -205,38 +205,19 @@ impl TestBroker {
     }
 
     /// Writes `values` to `topic`: record `i` to partition `i % partitions`
-    /// (`partitions` = 0 lets the client pick), keyed by `keys(i)` if given.
+    /// (`partitions` = 0 lets the client pick), and waits until all are acknowledged.
     pub fn produce(&self, topic: &str, partitions: i32, values: &[String]) -> TestResult<()> {
-        let producer: ThreadedProducer<DefaultProducerContext> = self
+        self.producer()?.send(topic, partitions, values)
+    }
+
+    /// A producer to write many small batches with.
+    pub fn producer(&self) -> TestResult<TestProducer> {
+        let producer = self
             .config()
             .set("linger.ms", "5")
             .create()
             .map_err(|e| format!("creating a producer: {e}"))?;
-        for (i, value) in values.iter().enumerate() {
-            let mut record: BaseRecord<'_, [u8], [u8]> =
-                BaseRecord::to(topic).payload(value.as_bytes());
-            if partitions > 0 {
-                record = record.partition(i as i32 % partitions);
-            }
-            loop {
-                match producer.send(record) {
-                    Ok(()) => break,
-                    Err((
-                        rdkafka::error::KafkaError::MessageProduction(
-                            rdkafka::types::RDKafkaErrorCode::QueueFull,
-                        ),
-                        back,
-                    )) => {
-                        record = back;
-                        std::thread::sleep(Duration::from_millis(1));
-                    }
-                    Err((e, _)) => return Err(format!("producing to {topic}: {e}")),
-                }
-            }
-        }
-        producer
-            .flush(Duration::from_secs(30))
-            .map_err(|e| format!("flushing: {e}"))
+        Ok(TestProducer { producer })
     }
 
     /// Everything committed in `topic`, read by a fresh `read_committed`
@@ -309,6 +290,42 @@ impl TestBroker {
             .into_iter()
             .map(|r| String::from_utf8_lossy(&r.3).into_owned())
             .collect())
+    }
+}
+
+/// A producer of a [`TestBroker`].
+pub struct TestProducer {
+    producer: ThreadedProducer<DefaultProducerContext>,
+}
+
+impl TestProducer {
+    /// Writes `values` to `topic` as [`TestBroker::produce`] does.
+    pub fn send(&self, topic: &str, partitions: i32, values: &[String]) -> TestResult<()> {
+        for (i, value) in values.iter().enumerate() {
+            let mut record: BaseRecord<'_, [u8], [u8]> =
+                BaseRecord::to(topic).payload(value.as_bytes());
+            if partitions > 0 {
+                record = record.partition(i as i32 % partitions);
+            }
+            loop {
+                match self.producer.send(record) {
+                    Ok(()) => break,
+                    Err((
+                        rdkafka::error::KafkaError::MessageProduction(
+                            rdkafka::types::RDKafkaErrorCode::QueueFull,
+                        ),
+                        back,
+                    )) => {
+                        record = back;
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                    Err((e, _)) => return Err(format!("producing to {topic}: {e}")),
+                }
+            }
+        }
+        self.producer
+            .flush(Duration::from_secs(30))
+            .map_err(|e| format!("flushing: {e}"))
     }
 }
 

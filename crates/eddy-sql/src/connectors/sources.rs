@@ -40,6 +40,12 @@ impl SourceReader for BoxedSource {
     fn snapshot_position(&mut self) -> Result<Vec<u8>> {
         self.0.snapshot_position()
     }
+    fn snapshot_position_for(&mut self, checkpoint_id: u64) -> Result<Vec<u8>> {
+        self.0.snapshot_position_for(checkpoint_id)
+    }
+    fn notify_checkpoint_complete(&mut self, checkpoint_id: u64) -> Result<()> {
+        self.0.notify_checkpoint_complete(checkpoint_id)
+    }
     fn restore_positions(&mut self, positions: Vec<Vec<u8>>) -> Result<()> {
         self.0.restore_positions(positions)
     }
@@ -83,6 +89,12 @@ where
     }
     fn snapshot_position(&mut self) -> Result<Vec<u8>> {
         self.inner.snapshot_position()
+    }
+    fn snapshot_position_for(&mut self, checkpoint_id: u64) -> Result<Vec<u8>> {
+        self.inner.snapshot_position_for(checkpoint_id)
+    }
+    fn notify_checkpoint_complete(&mut self, checkpoint_id: u64) -> Result<()> {
+        self.inner.notify_checkpoint_complete(checkpoint_id)
     }
     fn restore_positions(&mut self, positions: Vec<Vec<u8>>) -> Result<()> {
         self.inner.restore_positions(positions)
@@ -755,5 +767,67 @@ pub fn filesystem(
                     batch
                 }))
         })
+    })
+}
+
+// ---------------------------------------------------------------- registered
+
+/// A registered connector's reader of lines, as a [`SourceReader`].
+struct LineReaderBox(crate::connectors::registry::LineReader);
+
+impl SourceReader for LineReaderBox {
+    type Out = Records<TextLine>;
+    fn open(&mut self, ctx: &OperatorContext) -> Result<()> {
+        self.0.open(ctx)
+    }
+    fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Result<SourceEvent<Records<TextLine>>>> {
+        self.0.poll_next(cx)
+    }
+    fn close(&mut self) -> Result<()> {
+        self.0.close()
+    }
+    fn snapshot_position(&mut self) -> Result<Vec<u8>> {
+        self.0.snapshot_position()
+    }
+    fn snapshot_position_for(&mut self, checkpoint_id: u64) -> Result<Vec<u8>> {
+        self.0.snapshot_position_for(checkpoint_id)
+    }
+    fn notify_checkpoint_complete(&mut self, checkpoint_id: u64) -> Result<()> {
+        self.0.notify_checkpoint_complete(checkpoint_id)
+    }
+    fn restore_positions(&mut self, positions: Vec<Vec<u8>>) -> Result<()> {
+        self.0.restore_positions(positions)
+    }
+}
+
+/// A registered connector's lines, decoded by the table's format as file
+/// lines are (malformed records fail naming where they came from, or are
+/// skipped and counted with the format's `ignore-parse-errors`).
+pub fn registered(
+    schema: SchemaRef,
+    output: SchemaRef,
+    readers: crate::connectors::registry::LineReaderFactory,
+    format: FileFormat,
+) -> SourceFactory {
+    let skipped = format.ignore_errors_option().map(SkippedLines::new);
+    Arc::new(move |i| {
+        let decoder = LineDecoder::counting_in(
+            schema.clone(),
+            output.clone(),
+            format.clone(),
+            skipped.as_ref().map(SkippedLines::for_subtask),
+        );
+        boxed(
+            LineReaderBox(readers(i)),
+            move |lines: Records<TextLine>| {
+                let lines: Vec<&TextLine> = lines.iter().map(|r| &r.value).collect();
+                Ok(decoder
+                    .decode_with_origins(&lines)?
+                    .map(|(batch, origins)| {
+                        crate::exec::origin::remember(&batch, origins);
+                        batch
+                    }))
+            },
+        )
     })
 }

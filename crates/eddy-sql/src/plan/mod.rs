@@ -431,11 +431,38 @@ impl StreamPlanner {
                     "table {name} uses the '{connector}' connector, which can only be written to"
                 )))
             }
-            other => {
-                return Err(SqlError::unsupported(format!(
-                    "connector '{other}' of table {name} (eddy has filesystem, datagen, nexmark, print and blackhole)"
-                )))
-            }
+            other => match crate::connectors::registry::lookup(other) {
+                Some(connector) => {
+                    use crate::connectors::registry::{column_names, with_format, ConnectorTable};
+                    let options = with_format(connector.as_ref(), &def.options);
+                    let format = FileFormat::from_options(&name, &options)?;
+                    let updating = format.is_changelog();
+                    let output = physical_schema(
+                        &DFSchema::try_from(physical_schema_.as_ref().clone())?,
+                        updating,
+                    );
+                    let columns = column_names(&physical_schema_);
+                    let readers = connector.source(ConnectorTable {
+                        name: &name,
+                        options: &def.options,
+                        primary_key: &def.primary_key,
+                        columns: &columns,
+                    })?;
+                    (
+                        sources::registered(physical_schema_, output, readers, format),
+                        updating,
+                    )
+                }
+                None => {
+                    return Err(SqlError::unsupported(format!(
+                        "connector '{other}' of table {name} (eddy has filesystem, datagen, nexmark, print and blackhole{})",
+                        crate::connectors::registry::names()
+                            .iter()
+                            .map(|n| format!(", {n}"))
+                            .collect::<String>()
+                    )))
+                }
+            },
         })
     }
 
