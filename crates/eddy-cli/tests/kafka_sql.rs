@@ -50,6 +50,7 @@ fn kafka_tables_are_read_and_written_and_upserted_through_sql() {
     broker.create_topic("events", 3).unwrap();
     broker.create_topic("doubled", 2).unwrap();
     broker.create_topic("counts", 2).unwrap();
+    broker.create_topic("lines", 3).unwrap();
     let events = input(700);
     broker.produce("events", 3, &events).unwrap();
     let tmp = tempfile::tempdir().unwrap();
@@ -57,7 +58,12 @@ fn kafka_tables_are_read_and_written_and_upserted_through_sql() {
         "{src}{dst}CREATE TABLE counts (word STRING, c BIGINT, PRIMARY KEY (word) NOT ENFORCED) WITH (
   'connector' = 'upsert-kafka', 'topic' = 'counts', 'key.format' = 'json', 'value.format' = 'json',
   'properties.bootstrap.servers' = '{servers}');
+CREATE TABLE lines_in (line STRING) WITH ('connector' = 'kafka', 'topic' = 'events', 'format' = 'raw',
+  'properties.bootstrap.servers' = '{servers}'{bounded});
+CREATE TABLE lines_out (line STRING) WITH ('connector' = 'kafka', 'topic' = 'lines', 'format' = 'raw',
+  'properties.bootstrap.servers' = '{servers}', 'sink.partitioner' = 'round-robin');
 EXECUTE STATEMENT SET BEGIN
+INSERT INTO lines_out SELECT line FROM lines_in;
 INSERT INTO doubled SELECT id, word, n * 2 FROM events;
 INSERT INTO counts SELECT word, COUNT(*) FROM events GROUP BY word;
 END;
@@ -69,7 +75,8 @@ END;
             &broker,
             ",\n  'sink.delivery-guarantee' = 'exactly-once', 'sink.transactional-id-prefix' = 'sql-doubled'"
         ),
-        servers = broker.bootstrap_servers()
+        servers = broker.bootstrap_servers(),
+        bounded = BOUNDED,
     );
     let out = run_script(tmp.path(), "job.sql", &script);
     assert!(
@@ -96,6 +103,23 @@ END;
         .map(|i| (i as i64, format!("w{}", i % 7), (i % 100) as i64 * 2))
         .collect();
     assert_eq!(doubled, expected);
+
+    // The raw format: values as they are, spread round-robin.
+    let lines = broker.read_committed("lines").unwrap();
+    for p in 0..3 {
+        assert!(
+            lines.iter().filter(|r| r.0 == p).count() > 200,
+            "round-robin over 3 partitions"
+        );
+    }
+    let mut lines: Vec<String> = lines
+        .into_iter()
+        .map(|r| String::from_utf8(r.3).unwrap())
+        .collect();
+    lines.sort();
+    let mut want_lines = events.clone();
+    want_lines.sort();
+    assert_eq!(lines, want_lines);
 
     // The upsert topic: the last value of every key is the final count.
     let mut latest: BTreeMap<String, Option<i64>> = BTreeMap::new();

@@ -313,3 +313,58 @@ fn an_unreachable_broker_fails_the_job_within_the_timeout() {
         "{missing}"
     );
 }
+
+#[test]
+fn watermarks_per_partition_keep_a_lagging_partition_on_time() {
+    let broker = TestBroker::start().unwrap();
+    broker.create_topic("a", 1).unwrap();
+    broker.create_topic("b", 1).unwrap();
+    // Partition `a` is 10 s of event time ahead of `b`, and `b` arrives later;
+    // one subtask reads both. A single watermark over both would run ahead
+    // with `a` and make `b` late; per-partition watermarks wait for `b`.
+    let ahead: Vec<String> = (0..1_000).map(|i| (10_000 + i * 10).to_string()).collect();
+    let behind: Vec<String> = (0..1_000).map(|i| (i * 10).to_string()).collect();
+    let env = StreamExecutionEnvironment::new();
+    env.set_parallelism(1);
+    env.configure("pipeline.auto-watermark-interval", "5 ms");
+    let mut stops = std::collections::BTreeMap::new();
+    // `a` stays open until one more record after `b` (a finished partition
+    // no longer holds event time back).
+    stops.insert(TopicPartition::new("a", 0), 1_001);
+    stops.insert(TopicPartition::new("b", 0), 1_000);
+    let source = KafkaSource::builder()
+        .bootstrap_servers(broker.bootstrap_servers())
+        .topics(["a", "b"])
+        .starting_offsets(OffsetsInitializer::Earliest)
+        .bounded(OffsetsInitializer::Specific(stops))
+        .value_only_deserializer(eddy_kafka::value_as_string())
+        .build()
+        .unwrap();
+    let strategy = WatermarkStrategy::for_monotonous_timestamps()
+        .with_timestamp_assigner(|v: &String, _| v.parse::<i64>().unwrap_or(0));
+    let counts = env
+        .add_source("Kafka Source", None, source.reader_factory(strategy))
+        .unwrap()
+        .map(|_: String| (0u8, 1u64))
+        .key_by(|(k, _)| *k)
+        .window(TumblingEventTimeWindows::of(Duration::from_secs(1)))
+        .reduce_with(
+            |a, b| (a.0, a.1 + b.1),
+            |_: &u8,
+             info: &WindowInfo<'_, TimeWindow>,
+             v: (u8, u64),
+             out: &mut Collector<(i64, u64)>| { out.collect((info.window.start, v.1)) },
+        )
+        .collect_vec();
+    let client = env.execute_async("watermarks").unwrap();
+    broker.produce("a", 1, &ahead).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    broker.produce("b", 1, &behind).unwrap();
+    broker.produce("a", 1, &["20000".to_string()]).unwrap();
+    client.wait().unwrap();
+    let mut got = counts.take();
+    got.sort();
+    let mut want: Vec<(i64, u64)> = (0..20).map(|w| (w * 1_000, 100)).collect();
+    want.push((20_000, 1));
+    assert_eq!(got, want, "records dropped as late");
+}

@@ -69,6 +69,7 @@ pub fn format_options(format: &str) -> Option<&'static [&'static str]> {
             "json.timestamp-format.standard",
             "json.encode.decimal-as-plain-number",
         ]),
+        "raw" => Some(&[]),
         "debezium-json" => Some(&[
             "debezium-json.ignore-parse-errors",
             "debezium-json.timestamp-format.standard",

@@ -662,6 +662,8 @@ pub enum FileFormat {
         /// `debezium-json.ignore-parse-errors`.
         ignore_errors: bool,
     },
+    /// `raw`: the whole line (or record value) is the table's one STRING column.
+    Raw,
 }
 
 impl FileFormat {
@@ -699,6 +701,7 @@ impl FileFormat {
             Some("debezium-json") => Ok(FileFormat::DebeziumJson {
                 ignore_errors: flag("debezium-json.ignore-parse-errors"),
             }),
+            Some("raw") => Ok(FileFormat::Raw),
             Some(other) => Err(crate::SqlError::unsupported(format!(
                 "format '{other}' of table {table} (eddy reads and writes csv, json and debezium-json)"
             ))),
