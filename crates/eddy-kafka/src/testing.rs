@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::admin::{AdminClient, AdminOptions, NewPartitions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -202,6 +202,24 @@ impl TestBroker {
         Err(format!(
             "topic {topic} did not show {partitions} partitions"
         ))
+    }
+
+    /// Grows `topic` to `total` partitions.
+    pub fn add_partitions(&self, topic: &str, total: usize) -> TestResult<()> {
+        let admin: AdminClient<DefaultClientContext> = self
+            .config()
+            .create()
+            .map_err(|e| format!("creating an admin client: {e}"))?;
+        let new = NewPartitions::new(topic, total);
+        let results = block_on(admin.create_partitions(
+            [&new],
+            &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
+        ))?
+        .map_err(|e| format!("adding partitions to {topic}: {e}"))?;
+        for result in results {
+            result.map_err(|(t, e)| format!("adding partitions to {t}: {e}"))?;
+        }
+        Ok(())
     }
 
     /// Writes `values` to `topic`: record `i` to partition `i % partitions`

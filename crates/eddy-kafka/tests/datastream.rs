@@ -368,3 +368,49 @@ fn watermarks_per_partition_keep_a_lagging_partition_on_time() {
     want.push((20_000, 1));
     assert_eq!(got, want, "records dropped as late");
 }
+
+#[test]
+fn partition_discovery_reads_partitions_added_while_running() {
+    let broker = TestBroker::start().unwrap();
+    broker.create_topic("grow", 1).unwrap();
+    let first = values(0, 100);
+    broker.produce("grow", 1, &first).unwrap();
+    let env = StreamExecutionEnvironment::new();
+    env.set_parallelism(2);
+    let source = KafkaSource::builder()
+        .bootstrap_servers(broker.bootstrap_servers())
+        .topics(["grow"])
+        .starting_offsets(OffsetsInitializer::Earliest)
+        .partition_discovery_interval(Duration::from_millis(100))
+        .value_only_deserializer(eddy_kafka::value_as_string())
+        .build()
+        .unwrap();
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    env.add_source(
+        "Kafka Source",
+        None,
+        source.reader_factory(WatermarkStrategy::no_watermarks()),
+    )
+    .unwrap()
+    .map(move |v: String| {
+        sink.lock().unwrap().push(v.clone());
+        v
+    })
+    .discard();
+    let client = env.execute_async("discovery").unwrap();
+    broker.add_partitions("grow", 3).unwrap();
+    let later = values(100, 400);
+    broker.produce("grow", 3, &later).unwrap();
+    let mut expected = first;
+    expected.extend(later);
+    let started = Instant::now();
+    while seen.lock().unwrap().len() < expected.len() && started.elapsed() < Duration::from_secs(20)
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    client.cancel();
+    let _ = client.wait();
+    let got = sorted(seen.lock().unwrap().clone());
+    assert_eq!(got, expected, "records of the added partitions");
+}
