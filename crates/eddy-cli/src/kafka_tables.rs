@@ -13,7 +13,8 @@ use eddy_kafka::{
     OffsetsInitializer, ProducerRecord, SinkPartitioner,
 };
 use eddy_sql::connectors::registry::{
-    self, ConnectorTable, LineReader, LineReaderFactory, LineWriterFactory, TableConnector,
+    self, ConnectorTable, LineReader, LineReaderFactory, LineWriterFactory, MetadataValue,
+    TableConnector,
 };
 use eddy_sql::{SqlError, SqlResult};
 
@@ -244,6 +245,32 @@ impl TableConnector for Kafka {
             .get("value.format")
             .or_else(|| options.get("format"))
             .cloned()
+    }
+
+    fn metadata_keys(&self) -> &'static [&'static str] {
+        &["topic", "partition", "offset", "timestamp"]
+    }
+
+    fn metadata_value(
+        &self,
+        key: &str,
+        origin: &str,
+        position: u64,
+        timestamp: Option<i64>,
+    ) -> MetadataValue {
+        // Records come from `kafka://<topic>/<partition>`, at their offset.
+        let split = origin
+            .strip_prefix("kafka://")
+            .and_then(|rest| rest.rsplit_once('/'));
+        match (key, split) {
+            ("topic", Some((topic, _))) => MetadataValue::Text(topic.to_string()),
+            ("partition", Some((_, p))) => p
+                .parse()
+                .map_or(MetadataValue::Null, MetadataValue::Integer),
+            ("offset", _) => MetadataValue::Integer(position as i64),
+            ("timestamp", _) => timestamp.map_or(MetadataValue::Null, MetadataValue::Timestamp),
+            _ => MetadataValue::Null,
+        }
     }
 
     fn source(&self, table: ConnectorTable<'_>) -> SqlResult<LineReaderFactory> {

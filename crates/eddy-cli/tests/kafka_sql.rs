@@ -51,6 +51,7 @@ fn kafka_tables_are_read_and_written_and_upserted_through_sql() {
     broker.create_topic("doubled", 2).unwrap();
     broker.create_topic("counts", 2).unwrap();
     broker.create_topic("lines", 3).unwrap();
+    broker.create_topic("located", 1).unwrap();
     let events = input(700);
     broker.produce("events", 3, &events).unwrap();
     let tmp = tempfile::tempdir().unwrap();
@@ -62,7 +63,14 @@ CREATE TABLE lines_in (line STRING) WITH ('connector' = 'kafka', 'topic' = 'even
   'properties.bootstrap.servers' = '{servers}'{bounded});
 CREATE TABLE lines_out (line STRING) WITH ('connector' = 'kafka', 'topic' = 'lines', 'format' = 'raw',
   'properties.bootstrap.servers' = '{servers}', 'sink.partitioner' = 'round-robin');
+CREATE TABLE located (id BIGINT, word STRING, n BIGINT, `partition` INT METADATA, `offset` BIGINT METADATA,
+  ts TIMESTAMP_LTZ(3) METADATA FROM 'timestamp', src STRING METADATA FROM 'topic' VIRTUAL)
+  WITH ('connector' = 'kafka', 'topic' = 'events', 'format' = 'json',
+  'properties.bootstrap.servers' = '{servers}'{bounded});
+CREATE TABLE located_out (id BIGINT, p INT, o BIGINT, ts TIMESTAMP_LTZ(3), src STRING) WITH (
+  'connector' = 'kafka', 'topic' = 'located', 'format' = 'json', 'properties.bootstrap.servers' = '{servers}');
 EXECUTE STATEMENT SET BEGIN
+INSERT INTO located_out SELECT id, `partition`, `offset`, ts, src FROM located;
 INSERT INTO lines_out SELECT line FROM lines_in;
 INSERT INTO doubled SELECT id, word, n * 2 FROM events;
 INSERT INTO counts SELECT word, COUNT(*) FROM events GROUP BY word;
@@ -103,6 +111,21 @@ END;
         .map(|i| (i as i64, format!("w{}", i % 7), (i % 100) as i64 * 2))
         .collect();
     assert_eq!(doubled, expected);
+
+    // METADATA columns: record i went to partition i % 3 at offset i / 3.
+    let located = broker.read_committed_values("located").unwrap();
+    assert_eq!(located.len(), 700);
+    for line in located {
+        let v = json(&line);
+        let id = v["id"].as_i64().unwrap();
+        assert_eq!(v["p"].as_i64(), Some(id % 3), "{line}");
+        assert_eq!(v["o"].as_i64(), Some(id / 3), "{line}");
+        assert_eq!(v["src"].as_str(), Some("events"), "{line}");
+        assert!(
+            v["ts"].as_str().is_some_and(|t| t.starts_with("20")),
+            "{line}"
+        );
+    }
 
     // The raw format: values as they are, spread round-robin.
     let lines = broker.read_committed("lines").unwrap();
@@ -178,6 +201,19 @@ INSERT INTO sink SELECT id FROM t;
     assert!(!out.status.success());
     assert!(
         stderr.contains("scan.bounded.mode") && stderr.contains("soon"),
+        "{stderr}"
+    );
+    // An unknown metadata key is named, with the keys there are.
+    let script = make("").replacen(
+        "(id BIGINT)",
+        "(id BIGINT, h STRING METADATA FROM 'nope')",
+        1,
+    );
+    let out = run_script(tmp.path(), "meta.sql", &script);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("'nope'") && stderr.contains("offset"),
         "{stderr}"
     );
     // Nothing listens at the address: an error within the request timeout.

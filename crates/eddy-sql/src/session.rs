@@ -472,6 +472,7 @@ impl Session {
             watermark,
             proctime,
             primary_key: create.primary_key.clone(),
+            metadata: create.metadata.clone(),
             options: create.options.clone(),
             computed_text,
         };
@@ -816,6 +817,11 @@ impl Session {
             &enforced
         };
         let connector = table.option("connector").unwrap_or_default().to_string();
+        if let Some(column) = table.metadata.keys().next() {
+            return Err(SqlError::unsupported(format!(
+                "writing to table {name}, which has the METADATA column {column} (eddy reads metadata; write to a table without it)"
+            )));
+        }
         let reject_updates = |what: &str| -> SqlResult<()> {
             if stream.updating {
                 return Err(SqlError::new(format!(

@@ -42,6 +42,19 @@ pub struct ConnectorTable<'a> {
     pub columns: &'a [String],
 }
 
+/// The value of a `METADATA` column for one record (cast to the column's type).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MetadataValue {
+    /// Text (e.g. a topic).
+    Text(String),
+    /// An integer (e.g. a partition or an offset).
+    Integer(i64),
+    /// Milliseconds since the epoch.
+    Timestamp(i64),
+    /// No value.
+    Null,
+}
+
 /// A connector that reads and writes lines.
 pub trait TableConnector: Send + Sync {
     /// The options it takes, besides `connector` and the format's.
@@ -55,6 +68,24 @@ pub trait TableConnector: Send + Sync {
     /// The option naming the table's format (`format`, or `value.format`).
     fn format_of(&self, options: &BTreeMap<String, String>) -> Option<String> {
         options.get("format").cloned()
+    }
+
+    /// The metadata keys its sources offer to `METADATA` columns.
+    fn metadata_keys(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// The value of metadata `key` for a record read from `origin` (a line's
+    /// `path`) at `position` (its `line_number`) with event time `timestamp`.
+    fn metadata_value(
+        &self,
+        key: &str,
+        origin: &str,
+        position: u64,
+        timestamp: Option<i64>,
+    ) -> MetadataValue {
+        let _ = (key, origin, position, timestamp);
+        MetadataValue::Null
     }
 
     /// A source of the table's records as lines.

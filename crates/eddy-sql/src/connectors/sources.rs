@@ -805,32 +805,146 @@ impl SourceReader for LineReaderBox {
 
 /// A registered connector's lines, decoded by the table's format as file
 /// lines are (malformed records fail naming where they came from, or are
-/// skipped and counted with the format's `ignore-parse-errors`).
+/// skipped and counted with the format's `ignore-parse-errors`). `metadata`
+/// names the physical columns (by index) the connector fills with metadata
+/// (by key) instead of the format.
 pub fn registered(
     schema: SchemaRef,
     output: SchemaRef,
     readers: crate::connectors::registry::LineReaderFactory,
     format: FileFormat,
+    connector: Arc<dyn crate::connectors::registry::TableConnector>,
+    metadata: Vec<(usize, String)>,
 ) -> SourceFactory {
     let skipped = format.ignore_errors_option().map(SkippedLines::new);
+    // The format decodes the other columns (and the row kind, for a changelog).
+    let value_fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !metadata.iter().any(|(m, _)| m == i))
+        .map(|(_, f)| f.as_ref().clone())
+        .collect();
+    let value_schema: SchemaRef = Arc::new(arrow::datatypes::Schema::new(value_fields.clone()));
+    let mut value_output = value_fields;
+    value_output.extend(
+        output
+            .fields()
+            .iter()
+            .skip(schema.fields().len())
+            .map(|f| f.as_ref().clone()),
+    );
+    let value_output: SchemaRef = Arc::new(arrow::datatypes::Schema::new(value_output));
+    let metadata = Arc::new(metadata);
     Arc::new(move |i| {
         let decoder = LineDecoder::counting_in(
-            schema.clone(),
-            output.clone(),
+            value_schema.clone(),
+            value_output.clone(),
             format.clone(),
             skipped.as_ref().map(SkippedLines::for_subtask),
         );
+        let metadata = metadata.clone();
+        let connector = connector.clone();
+        let output = output.clone();
+        let physical = schema.fields().len();
         boxed(
             LineReaderBox(readers(i)),
             move |lines: Records<TextLine>| {
-                let lines: Vec<&TextLine> = lines.iter().map(|r| &r.value).collect();
-                Ok(decoder
-                    .decode_with_origins(&lines)?
-                    .map(|(batch, origins)| {
-                        crate::exec::origin::remember(&batch, origins);
-                        batch
-                    }))
+                let timestamps: std::collections::HashMap<(*const u8, u64), i64> =
+                    if metadata.is_empty() {
+                        Default::default()
+                    } else {
+                        lines
+                            .iter()
+                            .filter_map(|r| {
+                                Some(((r.value.path.as_ptr(), r.value.line_number), r.timestamp?))
+                            })
+                            .collect()
+                    };
+                let refs: Vec<&TextLine> = lines.iter().map(|r| &r.value).collect();
+                let Some((batch, origins)) = decoder.decode_with_origins(&refs)? else {
+                    return Ok(None);
+                };
+                let batch = if metadata.is_empty() {
+                    batch
+                } else {
+                    let rows = batch.num_rows();
+                    let mut decoded = batch.columns().iter().cloned();
+                    let mut columns = Vec::with_capacity(output.fields().len());
+                    for (c, field) in output.fields().iter().enumerate().take(physical) {
+                        let Some((_, key)) = metadata.iter().find(|(m, _)| *m == c) else {
+                            columns.push(decoded.next().ok_or_else(|| {
+                                Error::Other("a decoded batch lacks a column".into())
+                            })?);
+                            continue;
+                        };
+                        let values = (0..rows).map(|row| {
+                            let (path, position) = origins.origin(row)?;
+                            let ts = timestamps.get(&(path.as_ptr(), position)).copied();
+                            Some(connector.metadata_value(key, path, position, ts))
+                        });
+                        columns.push(metadata_column(values, field.data_type())?);
+                    }
+                    columns.extend(decoded);
+                    changelog::batch(output.clone(), columns, rows).map_err(runtime)?
+                };
+                crate::exec::origin::remember(&batch, origins);
+                Ok(Some(batch))
             },
         )
     })
+}
+
+/// A metadata column of `values`, cast to the column's type.
+fn metadata_column(
+    values: impl Iterator<Item = Option<crate::connectors::registry::MetadataValue>>,
+    data_type: &DataType,
+) -> Result<ArrayRef> {
+    use crate::connectors::registry::MetadataValue;
+    let values: Vec<Option<MetadataValue>> = values.collect();
+    let base: ArrayRef = if values
+        .iter()
+        .flatten()
+        .any(|v| matches!(v, MetadataValue::Text(_)))
+    {
+        Arc::new(StringArray::from_iter(values.iter().map(|v| match v {
+            Some(MetadataValue::Text(t)) => Some(t.clone()),
+            _ => None,
+        })))
+    } else if values
+        .iter()
+        .flatten()
+        .any(|v| matches!(v, MetadataValue::Timestamp(_)))
+    {
+        Arc::new(arrow::array::TimestampMillisecondArray::from_iter(
+            values.iter().map(|v| match v {
+                Some(MetadataValue::Timestamp(t)) => Some(*t),
+                _ => None,
+            }),
+        ))
+    } else {
+        Arc::new(arrow::array::Int64Array::from_iter(values.iter().map(
+            |v| match v {
+                Some(MetadataValue::Integer(i)) => Some(*i),
+                _ => None,
+            },
+        )))
+    };
+    let base = match (base.data_type(), data_type) {
+        // The millis are the instant: keep them, with the column's zone.
+        (
+            DataType::Timestamp(TimeUnit::Millisecond, None),
+            DataType::Timestamp(TimeUnit::Millisecond, tz),
+        ) => {
+            let millis = base
+                .as_any()
+                .downcast_ref::<arrow::array::TimestampMillisecondArray>()
+                .cloned()
+                .ok_or_else(|| Error::Other("metadata column: not a timestamp".into()))?;
+            Arc::new(millis.with_timezone_opt(tz.clone())) as ArrayRef
+        }
+        _ => arrow::compute::cast(&base, data_type)
+            .map_err(|e| Error::Other(format!("metadata column: {e}")))?,
+    };
+    Ok(base)
 }

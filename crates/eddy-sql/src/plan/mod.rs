@@ -407,6 +407,11 @@ impl StreamPlanner {
         let connector = def.option("connector").unwrap_or_default().to_string();
         let physical_schema_ = def.physical.clone();
         let name = def.name.clone();
+        if !def.metadata.is_empty() && crate::connectors::registry::lookup(&connector).is_none() {
+            return Err(SqlError::unsupported(format!(
+                "METADATA columns of table {name}: the '{connector}' connector has no metadata"
+            )));
+        }
         Ok(match connector.as_str() {
             "nexmark" => (sources::nexmark(&name, physical_schema_, &def.options)?, false),
             "datagen" => (sources::datagen(&name, physical_schema_, &def.options)?.0, false),
@@ -442,6 +447,19 @@ impl StreamPlanner {
                         updating,
                     );
                     let columns = column_names(&physical_schema_);
+                    let mut metadata = Vec::new();
+                    for (column, key) in &def.metadata {
+                        if !connector.metadata_keys().contains(&key.as_str()) {
+                            return Err(SqlError::new(format!(
+                                "Invalid metadata key '{key}' of column {column} of table {name}. Available keys for '{other}': {}.",
+                                connector.metadata_keys().join(", ")
+                            )));
+                        }
+                        let index = columns.iter().position(|c| c == column).ok_or_else(|| {
+                            SqlError::new(format!("table {name} has no column {column}"))
+                        })?;
+                        metadata.push((index, key.clone()));
+                    }
                     let readers = connector.source(ConnectorTable {
                         name: &name,
                         options: &def.options,
@@ -449,7 +467,14 @@ impl StreamPlanner {
                         columns: &columns,
                     })?;
                     (
-                        sources::registered(physical_schema_, output, readers, format),
+                        sources::registered(
+                            physical_schema_,
+                            output,
+                            readers,
+                            format,
+                            connector.clone(),
+                            metadata,
+                        ),
                         updating,
                     )
                 }
