@@ -414,3 +414,77 @@ fn partition_discovery_reads_partitions_added_while_running() {
     let got = sorted(seen.lock().unwrap().clone());
     assert_eq!(got, expected, "records of the added partitions");
 }
+
+#[test]
+fn offsets_committed_on_checkpoint_completion_are_where_group_offsets_start() {
+    let broker = TestBroker::start().unwrap();
+    broker.create_topic("in", 2).unwrap();
+    let first = values(0, 600);
+    broker.produce("in", 2, &first).unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let run = |start: OffsetsInitializer, dir: &str| {
+        let env = StreamExecutionEnvironment::new();
+        env.set_parallelism(2);
+        checkpointed(&env, &work.path().join(dir), "50ms");
+        let read = env
+            .add_source(
+                "Kafka Source",
+                None,
+                source(&broker, "in", start, true)
+                    .reader_factory(WatermarkStrategy::no_watermarks()),
+            )
+            .unwrap()
+            .collect_vec();
+        env.execute("group offsets").unwrap();
+        sorted(read.take())
+    };
+    assert_eq!(run(OffsetsInitializer::Earliest, "c1"), first);
+    // The group (eddy-test) committed the offsets of the final checkpoint:
+    // a source starting from them reads only what came after.
+    let second = values(600, 900);
+    broker.produce("in", 2, &second).unwrap();
+    assert_eq!(run(OffsetsInitializer::Committed, "c2"), second);
+}
+
+#[test]
+fn at_least_once_loses_nothing_across_an_injected_failure() {
+    let broker = TestBroker::start().unwrap();
+    broker.create_topic("in", 2).unwrap();
+    broker.create_topic("out", 2).unwrap();
+    let input = values(0, 2_000);
+    broker.produce("in", 2, &input).unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let env = StreamExecutionEnvironment::new();
+    env.set_parallelism(2);
+    checkpointed(&env, work.path(), "100ms");
+    env.configure("restart-strategy.type", "fixed-delay");
+    env.configure("restart-strategy.fixed-delay.attempts", "3");
+    env.configure("restart-strategy.fixed-delay.delay", "10 ms");
+    let failed = Arc::new(AtomicBool::new(false));
+    let seen = Arc::new(AtomicU64::new(0));
+    env.add_source(
+        "Kafka Source",
+        None,
+        source(&broker, "in", OffsetsInitializer::Earliest, true)
+            .reader_factory(WatermarkStrategy::no_watermarks()),
+    )
+    .unwrap()
+    .map(move |v: String| {
+        std::thread::sleep(Duration::from_micros(400));
+        if seen.fetch_add(1, Ordering::SeqCst) == 1_200 && !failed.swap(true, Ordering::SeqCst) {
+            panic!("injected failure");
+        }
+        v
+    })
+    .sink_to(
+        "Kafka Sink",
+        sink(&broker, "out", DeliveryGuarantee::AtLeastOnce).writer_factory(),
+    );
+    let result = env.execute("at least once").unwrap();
+    assert_eq!(result.counter("numRestarts"), 1);
+    let output = broker.read_committed_values("out").unwrap();
+    let mut distinct = sorted(output.clone());
+    distinct.dedup();
+    assert_eq!(distinct, input, "every record at least once");
+    assert!(output.len() >= input.len());
+}

@@ -48,6 +48,8 @@ pub struct KafkaSourceReader<T> {
     restored: Option<BTreeMap<TopicPartition, i64>>,
     /// Offsets snapshot per checkpoint, committed to the group on completion.
     pending_commits: BTreeMap<u64, Vec<(TopicPartition, i64)>>,
+    /// The offsets committed last, committed again synchronously on close.
+    last_commit: Option<TopicPartitionList>,
     watermarks: SplitWatermarks<T>,
     has_watermarks: bool,
     waker: Arc<Mutex<Option<Waker>>>,
@@ -70,6 +72,7 @@ impl<T: Clone + Send + 'static> KafkaSourceReader<T> {
             splits: BTreeMap::new(),
             restored: None,
             pending_commits: BTreeMap::new(),
+            last_commit: None,
             watermarks: SplitWatermarks::new(strategy),
             has_watermarks: true,
             waker: Arc::new(Mutex::new(None)),
@@ -428,6 +431,10 @@ impl<T: Clone + Send + 'static> SourceReader for KafkaSourceReader<T> {
     }
 
     fn close(&mut self) -> Result<()> {
+        // The last asynchronous commit may still be in flight: make it land.
+        if let (Some(consumer), Some(tpl)) = (&self.consumer, self.last_commit.take()) {
+            let _ = consumer.commit(&tpl, CommitMode::Sync);
+        }
         self.consumer = None;
         Ok(())
     }
@@ -467,6 +474,7 @@ impl<T: Clone + Send + 'static> SourceReader for KafkaSourceReader<T> {
         if tpl.count() > 0 {
             // For monitoring only: a failed commit is retried at the next checkpoint.
             let _ = self.consumer()?.commit(&tpl, CommitMode::Async);
+            self.last_commit = Some(tpl);
         }
         Ok(())
     }
