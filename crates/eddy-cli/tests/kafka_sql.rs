@@ -361,3 +361,46 @@ fn a_kafka_to_kafka_sql_job_killed_with_sigkill_resumes_exactly_once() {
         "output after {kills} kills differs from the input"
     );
 }
+
+#[test]
+fn a_missing_topic_or_a_malformed_record_is_named() {
+    let broker = TestBroker::start().unwrap();
+    broker.create_topic("mixed", 1).unwrap();
+    let mut records = input(5);
+    records.insert(3, "{\"id\": 3, oops".to_string());
+    broker.produce("mixed", 1, &records).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let script = |topic: &str, extra: &str| {
+        format!(
+            "{}CREATE TABLE out (id BIGINT) WITH ('connector' = 'print');
+INSERT INTO out SELECT id FROM events;
+",
+            table("events", topic, &broker, &format!("{BOUNDED}{extra}"))
+        )
+    };
+    // A topic that does not exist.
+    let out = run_script(tmp.path(), "missing.sql", &script("nowhere", ""));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("'nowhere'"), "{stderr}");
+    // A record that is not JSON: the job fails naming topic, partition and offset.
+    let out = run_script(tmp.path(), "bad.sql", &script("mixed", ""));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("kafka://mixed/0:3"), "{stderr}");
+    // With json.ignore-parse-errors it is skipped, counted and reported.
+    let out = run_script(
+        tmp.path(),
+        "skip.sql",
+        &script("mixed", ", 'json.ignore-parse-errors' = 'true'"),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(
+        stdout.lines().filter(|l| l.starts_with("+I[")).count(),
+        5,
+        "{stdout}"
+    );
+    assert!(stderr.contains("kafka://mixed/0:3"), "{stderr}");
+}

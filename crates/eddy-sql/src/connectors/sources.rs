@@ -775,16 +775,27 @@ pub fn filesystem(
 
 // ---------------------------------------------------------------- registered
 
-/// A registered connector's reader of lines, as a [`SourceReader`].
-struct LineReaderBox(crate::connectors::registry::LineReader);
+/// A registered connector's reader of lines, as a [`SourceReader`], that
+/// reports the records its format skipped when its input ends.
+struct LineReaderBox(
+    crate::connectors::registry::LineReader,
+    Option<SkippedLines>,
+);
 
 impl SourceReader for LineReaderBox {
     type Out = Records<TextLine>;
     fn open(&mut self, ctx: &OperatorContext) -> Result<()> {
+        if let Some(skipped) = &self.1 {
+            skipped.open(ctx);
+        }
         self.0.open(ctx)
     }
     fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Result<SourceEvent<Records<TextLine>>>> {
-        self.0.poll_next(cx)
+        let event = self.0.poll_next(cx);
+        if let (Poll::Ready(Ok(SourceEvent::End)), Some(skipped)) = (&event, &self.1) {
+            skipped.report();
+        }
+        event
     }
     fn close(&mut self) -> Result<()> {
         self.0.close()
@@ -837,18 +848,19 @@ pub fn registered(
     let value_output: SchemaRef = Arc::new(arrow::datatypes::Schema::new(value_output));
     let metadata = Arc::new(metadata);
     Arc::new(move |i| {
+        let handle = skipped.as_ref().map(SkippedLines::for_subtask);
         let decoder = LineDecoder::counting_in(
             value_schema.clone(),
             value_output.clone(),
             format.clone(),
-            skipped.as_ref().map(SkippedLines::for_subtask),
+            handle.clone(),
         );
         let metadata = metadata.clone();
         let connector = connector.clone();
         let output = output.clone();
         let physical = schema.fields().len();
         boxed(
-            LineReaderBox(readers(i)),
+            LineReaderBox(readers(i), handle),
             move |lines: Records<TextLine>| {
                 let timestamps: std::collections::HashMap<(*const u8, u64), i64> =
                     if metadata.is_empty() {
