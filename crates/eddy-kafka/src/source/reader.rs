@@ -26,6 +26,9 @@ use crate::source::SourceConfig;
 /// Records per batch handed to the runtime.
 const MAX_BATCH: usize = 1024;
 
+/// At most one warning about transient client errors this often.
+const WARNING_INTERVAL: Duration = Duration::from_secs(10);
+
 /// The read state of one owned partition.
 #[derive(Debug, Clone, Copy)]
 struct Split {
@@ -60,6 +63,7 @@ pub struct KafkaSourceReader<T> {
     clock: Option<Arc<dyn eddy_core::time::Clock>>,
     name: String,
     idle_reported: bool,
+    last_warning: Option<Instant>,
 }
 
 impl<T: Clone + Send + 'static> KafkaSourceReader<T> {
@@ -83,6 +87,7 @@ impl<T: Clone + Send + 'static> KafkaSourceReader<T> {
             clock: None,
             name: String::new(),
             idle_reported: false,
+            last_warning: None,
         }
     }
 
@@ -253,8 +258,19 @@ impl<T: Clone + Send + 'static> KafkaSourceReader<T> {
                     Some(Err(e)) if is_fatal(&e) => {
                         return Err(KafkaError::client("reading records", e).into())
                     }
-                    // Transient (a broker went away, ...): the client retries.
-                    Some(Err(_)) => continue,
+                    // Transient (a broker went away, ...): the client retries;
+                    // say so now and then rather than wait silently.
+                    Some(Err(e)) => {
+                        let now = Instant::now();
+                        if self.last_warning.is_none_or(|w| now - w > WARNING_INTERVAL) {
+                            self.last_warning = Some(now);
+                            eprintln!(
+                                "eddy: {} (subtask {}): Kafka error, retrying: {e}",
+                                self.name, self.subtask
+                            );
+                        }
+                        continue;
+                    }
                     Some(Ok(m)) => m,
                 };
                 let tp = TopicPartition::new(message.topic(), message.partition());
