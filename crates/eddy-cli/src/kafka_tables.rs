@@ -310,8 +310,15 @@ impl TableConnector for Kafka {
                     text,
                 })
             }));
-        if let Some(group) = o.get("properties.group.id") {
-            builder = builder.group_id(group);
+        match o.get("properties.group.id") {
+            Some(group) => builder = builder.group_id(group),
+            None if o.get("scan.startup.mode").is_none_or(|m| m == "group-offsets") => {
+                return Err(SqlError::new(format!(
+                    "table {} needs the option 'properties.group.id' to start from the group's offsets ('scan.startup.mode' = 'group-offsets', the default); or set 'scan.startup.mode' to 'earliest-offset' or 'latest-offset'",
+                    table.name
+                )))
+            }
+            None => {}
         }
         if let Some(stop) = stopping(&o, &first)? {
             builder = builder.bounded(stop);

@@ -203,6 +203,12 @@ INSERT INTO sink SELECT id FROM t;
         stderr.contains("scan.bounded.mode") && stderr.contains("soon"),
         "{stderr}"
     );
+    // The default start (group offsets) needs a group.
+    let script = make("").replace(", 'scan.startup.mode' = 'earliest-offset'", "");
+    let out = run_script(tmp.path(), "group.sql", &script);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("properties.group.id"), "{stderr}");
     // An unknown metadata key is named, with the keys there are.
     let script = make("").replacen(
         "(id BIGINT)",
