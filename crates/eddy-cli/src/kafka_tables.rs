@@ -14,7 +14,7 @@ use eddy_kafka::{
 };
 use eddy_sql::connectors::registry::{
     self, ConnectorTable, LineReader, LineReaderFactory, LineWriterFactory, MetadataValue,
-    TableConnector,
+    SourceLine, TableConnector,
 };
 use eddy_sql::{SqlError, SqlResult};
 
@@ -159,6 +159,25 @@ fn stopping(o: &Options<'_>, topic: &str) -> SqlResult<Option<OffsetsInitializer
     }))
 }
 
+/// The value of metadata `key` of a record.
+fn metadata(key: &str, r: &ConsumedRecord<'_>) -> MetadataValue {
+    match key {
+        "topic" => MetadataValue::Text(r.topic.to_string()),
+        "partition" => MetadataValue::Integer(i64::from(r.partition)),
+        "offset" => MetadataValue::Integer(r.offset),
+        "timestamp" => r
+            .timestamp
+            .map_or(MetadataValue::Null, MetadataValue::Timestamp),
+        "headers" => MetadataValue::Map(
+            r.headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.map(<[u8]>::to_vec)))
+                .collect(),
+        ),
+        _ => MetadataValue::Null,
+    }
+}
+
 /// The key of a JSON line: the object of the `key.fields` columns.
 fn json_key(line: &str, fields: &[String]) -> Result<Vec<u8>, String> {
     let value: serde_json::Value =
@@ -248,29 +267,7 @@ impl TableConnector for Kafka {
     }
 
     fn metadata_keys(&self) -> &'static [&'static str] {
-        &["topic", "partition", "offset", "timestamp"]
-    }
-
-    fn metadata_value(
-        &self,
-        key: &str,
-        origin: &str,
-        position: u64,
-        timestamp: Option<i64>,
-    ) -> MetadataValue {
-        // Records come from `kafka://<topic>/<partition>`, at their offset.
-        let split = origin
-            .strip_prefix("kafka://")
-            .and_then(|rest| rest.rsplit_once('/'));
-        match (key, split) {
-            ("topic", Some((topic, _))) => MetadataValue::Text(topic.to_string()),
-            ("partition", Some((_, p))) => p
-                .parse()
-                .map_or(MetadataValue::Null, MetadataValue::Integer),
-            ("offset", _) => MetadataValue::Integer(position as i64),
-            ("timestamp", _) => timestamp.map_or(MetadataValue::Null, MetadataValue::Timestamp),
-            _ => MetadataValue::Null,
-        }
+        &["topic", "partition", "offset", "timestamp", "headers"]
     }
 
     fn source(&self, table: ConnectorTable<'_>) -> SqlResult<LineReaderFactory> {
@@ -290,11 +287,12 @@ impl TableConnector for Kafka {
             .map(|t| t.trim().to_string())
             .collect();
         let first = topics.first().cloned().unwrap_or_default();
-        let mut builder = KafkaSource::<TextLine>::builder()
+        let keys: Vec<String> = table.metadata.to_vec();
+        let mut builder = KafkaSource::<SourceLine>::builder()
             .bootstrap_servers(o.required("properties.bootstrap.servers")?)
             .topics(topics)
             .starting_offsets(starting(&o, &first)?)
-            .deserializer(Arc::new(|r: &ConsumedRecord<'_>| {
+            .deserializer(Arc::new(move |r: &ConsumedRecord<'_>| {
                 let text =
                     String::from_utf8(r.value.unwrap_or_default().to_vec()).map_err(|e| {
                         KafkaError::Malformed {
@@ -304,10 +302,13 @@ impl TableConnector for Kafka {
                             message: format!("the value is not UTF-8: {e}"),
                         }
                     })?;
-                Ok(TextLine {
-                    path: format!("kafka://{}/{}", r.topic, r.partition).into(),
-                    line_number: r.offset as u64,
-                    text,
+                Ok(SourceLine {
+                    line: TextLine {
+                        path: format!("kafka://{}/{}", r.topic, r.partition).into(),
+                        line_number: r.offset as u64,
+                        text,
+                    },
+                    metadata: keys.iter().map(|k| metadata(k, r)).collect(),
                 })
             }));
         match o.get("properties.group.id") {

@@ -54,9 +54,23 @@ fn kafka_tables_are_read_and_written_and_upserted_through_sql() {
     broker.create_topic("located", 1).unwrap();
     let events = input(700);
     broker.produce("events", 3, &events).unwrap();
+    broker.create_topic("headed", 1).unwrap();
+    broker
+        .producer()
+        .unwrap()
+        .send_with_headers(
+            "headed",
+            0,
+            r#"{"id":1}"#,
+            &[("source", b"test"), ("n", b"1")],
+        )
+        .unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let script = format!(
-        "{src}{dst}CREATE TABLE counts (word STRING, c BIGINT, PRIMARY KEY (word) NOT ENFORCED) WITH (
+        "CREATE TABLE headed (id BIGINT, hs MAP<STRING, BYTES> METADATA FROM 'headers') WITH (
+  'connector' = 'kafka', 'topic' = 'headed', 'format' = 'json', 'properties.bootstrap.servers' = '{servers}'{bounded});
+CREATE TABLE headed_out (id BIGINT, hs MAP<STRING, BYTES>) WITH ('connector' = 'print');
+{src}{dst}CREATE TABLE counts (word STRING, c BIGINT, PRIMARY KEY (word) NOT ENFORCED) WITH (
   'connector' = 'upsert-kafka', 'topic' = 'counts', 'key.format' = 'json', 'value.format' = 'json',
   'properties.bootstrap.servers' = '{servers}');
 CREATE TABLE lines_in (line STRING) WITH ('connector' = 'kafka', 'topic' = 'events', 'format' = 'raw',
@@ -70,6 +84,7 @@ CREATE TABLE located (id BIGINT, word STRING, n BIGINT, `partition` INT METADATA
 CREATE TABLE located_out (id BIGINT, p INT, o BIGINT, ts TIMESTAMP_LTZ(3), src STRING) WITH (
   'connector' = 'kafka', 'topic' = 'located', 'format' = 'json', 'properties.bootstrap.servers' = '{servers}');
 EXECUTE STATEMENT SET BEGIN
+INSERT INTO headed_out SELECT id, hs FROM headed;
 INSERT INTO located_out SELECT id, `partition`, `offset`, ts, src FROM located;
 INSERT INTO lines_out SELECT line FROM lines_in;
 INSERT INTO doubled SELECT id, word, n * 2 FROM events;
@@ -91,6 +106,12 @@ END;
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+    // Headers as a MAP<STRING, BYTES> metadata column, in order.
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        printed.contains("+I[1, {source: 74657374, n: 31}]"),
+        "{printed}"
     );
 
     let mut doubled: Vec<(i64, String, i64)> = broker

@@ -317,6 +317,33 @@ pub struct TestProducer {
 }
 
 impl TestProducer {
+    /// Writes one record with headers to `partition` of `topic`, and waits for it.
+    pub fn send_with_headers(
+        &self,
+        topic: &str,
+        partition: i32,
+        value: &str,
+        headers: &[(&str, &[u8])],
+    ) -> TestResult<()> {
+        let mut owned = rdkafka::message::OwnedHeaders::new();
+        for (key, value) in headers {
+            owned = owned.insert(rdkafka::message::Header {
+                key,
+                value: Some(*value),
+            });
+        }
+        let record: BaseRecord<'_, [u8], [u8]> = BaseRecord::to(topic)
+            .payload(value.as_bytes())
+            .partition(partition)
+            .headers(owned);
+        self.producer
+            .send(record)
+            .map_err(|(e, _)| format!("producing to {topic}: {e}"))?;
+        self.producer
+            .flush(Duration::from_secs(30))
+            .map_err(|e| format!("flushing: {e}"))
+    }
+
     /// Writes `values` to `topic` as [`TestBroker::produce`] does.
     pub fn send(&self, topic: &str, partitions: i32, values: &[String]) -> TestResult<()> {
         for (i, value) in values.iter().enumerate() {

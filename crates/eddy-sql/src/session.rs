@@ -930,6 +930,7 @@ impl Session {
                     options: &table.options,
                     primary_key: &table.primary_key,
                     columns: &names,
+                    metadata: &[],
                 })?;
                 planner.add_sink(
                     &format!("Sink(table=[{name}], connector=[{other}])"),

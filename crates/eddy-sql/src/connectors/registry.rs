@@ -20,8 +20,19 @@ use eddy_runtime::SourceReader;
 
 use crate::SqlResult;
 
+/// A record of a registered source: its line, and the values of the metadata
+/// columns the table asked for, in the order of [`ConnectorTable::metadata`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceLine {
+    /// The record as a line for the format (`path` says where it came from,
+    /// `line_number` its position there).
+    pub line: TextLine,
+    /// The requested metadata values (empty when the table asks for none).
+    pub metadata: Vec<MetadataValue>,
+}
+
 /// A reader of one source subtask, yielding lines.
-pub type LineReader = Box<dyn SourceReader<Out = Records<TextLine>>>;
+pub type LineReader = Box<dyn SourceReader<Out = Records<SourceLine>>>;
 
 /// Builds the reader of each subtask of a table source.
 pub type LineReaderFactory = Arc<dyn Fn(usize) -> LineReader + Send + Sync>;
@@ -40,6 +51,9 @@ pub struct ConnectorTable<'a> {
     pub primary_key: &'a [String],
     /// Its physical column names.
     pub columns: &'a [String],
+    /// The metadata keys its `METADATA` columns read, in column order (each
+    /// one of [`TableConnector::metadata_keys`]).
+    pub metadata: &'a [String],
 }
 
 /// The value of a `METADATA` column for one record (cast to the column's type).
@@ -51,6 +65,8 @@ pub enum MetadataValue {
     Integer(i64),
     /// Milliseconds since the epoch.
     Timestamp(i64),
+    /// Key-value pairs (e.g. record headers), as a `MAP<STRING, BYTES>`.
+    Map(Vec<(String, Option<Vec<u8>>)>),
     /// No value.
     Null,
 }
@@ -73,19 +89,6 @@ pub trait TableConnector: Send + Sync {
     /// The metadata keys its sources offer to `METADATA` columns.
     fn metadata_keys(&self) -> &'static [&'static str] {
         &[]
-    }
-
-    /// The value of metadata `key` for a record read from `origin` (a line's
-    /// `path`) at `position` (its `line_number`) with event time `timestamp`.
-    fn metadata_value(
-        &self,
-        key: &str,
-        origin: &str,
-        position: u64,
-        timestamp: Option<i64>,
-    ) -> MetadataValue {
-        let _ = (key, origin, position, timestamp);
-        MetadataValue::Null
     }
 
     /// A source of the table's records as lines.

@@ -775,22 +775,24 @@ pub fn filesystem(
 
 // ---------------------------------------------------------------- registered
 
+use crate::connectors::registry::{LineReader, LineReaderFactory, MetadataValue, SourceLine};
+
 /// A registered connector's reader of lines, as a [`SourceReader`], that
 /// reports the records its format skipped when its input ends.
-struct LineReaderBox(
-    crate::connectors::registry::LineReader,
-    Option<SkippedLines>,
-);
+struct LineReaderBox(LineReader, Option<SkippedLines>);
 
 impl SourceReader for LineReaderBox {
-    type Out = Records<TextLine>;
+    type Out = Records<SourceLine>;
     fn open(&mut self, ctx: &OperatorContext) -> Result<()> {
         if let Some(skipped) = &self.1 {
             skipped.open(ctx);
         }
         self.0.open(ctx)
     }
-    fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Result<SourceEvent<Records<TextLine>>>> {
+    fn poll_next(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<SourceEvent<Records<SourceLine>>>> {
         let event = self.0.poll_next(cx);
         if let (Poll::Ready(Ok(SourceEvent::End)), Some(skipped)) = (&event, &self.1) {
             skipped.report();
@@ -817,26 +819,26 @@ impl SourceReader for LineReaderBox {
 /// A registered connector's lines, decoded by the table's format as file
 /// lines are (malformed records fail naming where they came from, or are
 /// skipped and counted with the format's `ignore-parse-errors`). `metadata`
-/// names the physical columns (by index) the connector fills with metadata
-/// (by key) instead of the format.
+/// lists the physical columns (by index) that take the records' metadata
+/// values, in the order the connector was asked for them; the format decodes
+/// the other columns.
 pub fn registered(
     schema: SchemaRef,
     output: SchemaRef,
-    readers: crate::connectors::registry::LineReaderFactory,
+    readers: LineReaderFactory,
     format: FileFormat,
-    connector: Arc<dyn crate::connectors::registry::TableConnector>,
-    metadata: Vec<(usize, String)>,
+    metadata: Vec<usize>,
 ) -> SourceFactory {
     let skipped = format.ignore_errors_option().map(SkippedLines::new);
-    // The format decodes the other columns (and the row kind, for a changelog).
     let value_fields: Vec<Field> = schema
         .fields()
         .iter()
         .enumerate()
-        .filter(|(i, _)| !metadata.iter().any(|(m, _)| m == i))
+        .filter(|(i, _)| !metadata.contains(i))
         .map(|(_, f)| f.as_ref().clone())
         .collect();
     let value_schema: SchemaRef = Arc::new(arrow::datatypes::Schema::new(value_fields.clone()));
+    // The row kind, for a changelog format, follows the physical columns.
     let mut value_output = value_fields;
     value_output.extend(
         output
@@ -847,6 +849,7 @@ pub fn registered(
     );
     let value_output: SchemaRef = Arc::new(arrow::datatypes::Schema::new(value_output));
     let metadata = Arc::new(metadata);
+    let physical = schema.fields().len();
     Arc::new(move |i| {
         let handle = skipped.as_ref().map(SkippedLines::for_subtask);
         let decoder = LineDecoder::counting_in(
@@ -856,49 +859,18 @@ pub fn registered(
             handle.clone(),
         );
         let metadata = metadata.clone();
-        let connector = connector.clone();
         let output = output.clone();
-        let physical = schema.fields().len();
         boxed(
             LineReaderBox(readers(i), handle),
-            move |lines: Records<TextLine>| {
-                let timestamps: std::collections::HashMap<(*const u8, u64), i64> =
-                    if metadata.is_empty() {
-                        Default::default()
-                    } else {
-                        lines
-                            .iter()
-                            .filter_map(|r| {
-                                Some(((r.value.path.as_ptr(), r.value.line_number), r.timestamp?))
-                            })
-                            .collect()
-                    };
-                let refs: Vec<&TextLine> = lines.iter().map(|r| &r.value).collect();
+            move |records: Records<SourceLine>| {
+                let refs: Vec<&TextLine> = records.iter().map(|r| &r.value.line).collect();
                 let Some((batch, origins)) = decoder.decode_with_origins(&refs)? else {
                     return Ok(None);
                 };
                 let batch = if metadata.is_empty() {
                     batch
                 } else {
-                    let rows = batch.num_rows();
-                    let mut decoded = batch.columns().iter().cloned();
-                    let mut columns = Vec::with_capacity(output.fields().len());
-                    for (c, field) in output.fields().iter().enumerate().take(physical) {
-                        let Some((_, key)) = metadata.iter().find(|(m, _)| *m == c) else {
-                            columns.push(decoded.next().ok_or_else(|| {
-                                Error::Other("a decoded batch lacks a column".into())
-                            })?);
-                            continue;
-                        };
-                        let values = (0..rows).map(|row| {
-                            let (path, position) = origins.origin(row)?;
-                            let ts = timestamps.get(&(path.as_ptr(), position)).copied();
-                            Some(connector.metadata_value(key, path, position, ts))
-                        });
-                        columns.push(metadata_column(values, field.data_type())?);
-                    }
-                    columns.extend(decoded);
-                    changelog::batch(output.clone(), columns, rows).map_err(runtime)?
+                    with_metadata(&batch, &origins, &records, &metadata, &output, physical)?
                 };
                 crate::exec::origin::remember(&batch, origins);
                 Ok(Some(batch))
@@ -907,13 +879,58 @@ pub fn registered(
     })
 }
 
+/// `batch` (the decoded columns) with the metadata columns put in place.
+fn with_metadata(
+    batch: &RecordBatch,
+    origins: &crate::exec::origin::RowOrigins,
+    records: &Records<SourceLine>,
+    metadata: &[usize],
+    output: &SchemaRef,
+    physical: usize,
+) -> Result<RecordBatch> {
+    // The record each row was decoded from, by where its line came from.
+    let by_origin: std::collections::HashMap<(*const u8, u64), &SourceLine> = records
+        .iter()
+        .map(|r| {
+            (
+                (r.value.line.path.as_ptr(), r.value.line.line_number),
+                &r.value,
+            )
+        })
+        .collect();
+    let rows = batch.num_rows();
+    let mut decoded = batch.columns().iter().cloned();
+    let mut columns = Vec::with_capacity(output.fields().len());
+    for (c, field) in output.fields().iter().enumerate().take(physical) {
+        let Some(slot) = metadata.iter().position(|m| *m == c) else {
+            columns.push(
+                decoded
+                    .next()
+                    .ok_or_else(|| Error::Other("a decoded batch lacks a column".into()))?,
+            );
+            continue;
+        };
+        let values = (0..rows).map(|row| {
+            let (path, position) = origins.origin(row)?;
+            by_origin
+                .get(&(path.as_ptr(), position))
+                .and_then(|r| r.metadata.get(slot).cloned())
+        });
+        columns.push(metadata_column(values, field.data_type())?);
+    }
+    columns.extend(decoded);
+    changelog::batch(output.clone(), columns, rows).map_err(runtime)
+}
+
 /// A metadata column of `values`, cast to the column's type.
 fn metadata_column(
     values: impl Iterator<Item = Option<crate::connectors::registry::MetadataValue>>,
     data_type: &DataType,
 ) -> Result<ArrayRef> {
-    use crate::connectors::registry::MetadataValue;
     let values: Vec<Option<MetadataValue>> = values.collect();
+    if let DataType::Map(entries, _) = data_type {
+        return map_column(&values, entries);
+    }
     let base: ArrayRef = if values
         .iter()
         .flatten()
@@ -959,4 +976,48 @@ fn metadata_column(
             .map_err(|e| Error::Other(format!("metadata column: {e}")))?,
     };
     Ok(base)
+}
+
+/// A `MAP<STRING, BYTES>` metadata column (e.g. record headers).
+fn map_column(
+    values: &[Option<MetadataValue>],
+    entries: &arrow::datatypes::FieldRef,
+) -> Result<ArrayRef> {
+    use arrow::array::{BinaryBuilder, MapBuilder, MapFieldNames};
+    let DataType::Struct(fields) = entries.data_type() else {
+        return Err(Error::Other("a MAP column without entries".into()));
+    };
+    let (Some(key), Some(value)) = (fields.first(), fields.get(1)) else {
+        return Err(Error::Other("a MAP column without key and value".into()));
+    };
+    let names = MapFieldNames {
+        entry: entries.name().clone(),
+        key: key.name().clone(),
+        value: value.name().clone(),
+    };
+    let mut builder = MapBuilder::new(Some(names), StringBuilder::new(), BinaryBuilder::new())
+        .with_values_field(value.clone());
+    for v in values {
+        match v {
+            Some(MetadataValue::Map(pairs)) => {
+                for (k, v) in pairs {
+                    builder.keys().append_value(k);
+                    builder.values().append_option(v.as_deref());
+                }
+                builder
+                    .append(true)
+                    .map_err(|e| Error::Other(format!("metadata column: {e}")))?;
+            }
+            _ => builder
+                .append(false)
+                .map_err(|e| Error::Other(format!("metadata column: {e}")))?,
+        }
+    }
+    let array: ArrayRef = Arc::new(builder.finish());
+    if array.data_type() == &DataType::Map(entries.clone(), false) {
+        Ok(array)
+    } else {
+        arrow::compute::cast(&array, &DataType::Map(entries.clone(), false))
+            .map_err(|e| Error::Other(format!("metadata column: {e}")))
+    }
 }

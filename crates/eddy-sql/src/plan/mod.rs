@@ -448,33 +448,29 @@ impl StreamPlanner {
                     );
                     let columns = column_names(&physical_schema_);
                     let mut metadata = Vec::new();
-                    for (column, key) in &def.metadata {
+                    let mut keys = Vec::new();
+                    for (index, column) in columns.iter().enumerate() {
+                        let Some(key) = def.metadata.get(column) else {
+                            continue;
+                        };
                         if !connector.metadata_keys().contains(&key.as_str()) {
                             return Err(SqlError::new(format!(
                                 "Invalid metadata key '{key}' of column {column} of table {name}. Available keys for '{other}': {}.",
                                 connector.metadata_keys().join(", ")
                             )));
                         }
-                        let index = columns.iter().position(|c| c == column).ok_or_else(|| {
-                            SqlError::new(format!("table {name} has no column {column}"))
-                        })?;
-                        metadata.push((index, key.clone()));
+                        metadata.push(index);
+                        keys.push(key.clone());
                     }
                     let readers = connector.source(ConnectorTable {
                         name: &name,
                         options: &def.options,
                         primary_key: &def.primary_key,
                         columns: &columns,
+                        metadata: &keys,
                     })?;
                     (
-                        sources::registered(
-                            physical_schema_,
-                            output,
-                            readers,
-                            format,
-                            connector.clone(),
-                            metadata,
-                        ),
+                        sources::registered(physical_schema_, output, readers, format, metadata),
                         updating,
                     )
                 }
