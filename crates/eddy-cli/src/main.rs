@@ -3,6 +3,7 @@
 //! ```text
 //! eddy sql -f FILE [-p N] [-s latest|PATH] [--allow-non-restored-state] [-D key=value]...
 //! eddy sql          (an interactive shell)
+//! eddy list | cancel | savepoint | stop ...   (a running process's REST API, -m HOST:PORT)
 //! ```
 
 use std::process::ExitCode;
@@ -12,11 +13,53 @@ use eddy_sql::{render, Session, Tableau};
 
 const USAGE: &str = "usage: eddy sql [-f FILE] [-p N] [-s latest|PATH] [--allow-non-restored-state] [-D key=value]...";
 
+/// `eddy --help`.
+const HELP: &str = "\
+eddy: a stateful stream processor.
+
+Commands:
+  sql        run a SQL script (-f FILE) or an interactive SQL shell
+  list       list the jobs of a process serving the REST API
+  savepoint  take a savepoint of a job (or dispose of one with --dispose PATH)
+  stop       stop a job with a savepoint
+  cancel     cancel a job
+
+Run 'eddy <command> --help' for a command's options; 'eddy --version' for the version.";
+
 fn main() -> ExitCode {
     let mut argv: Vec<String> = std::env::args().skip(1).collect();
-    if argv.first().map(String::as_str) != Some("sql") {
-        eprintln!("{USAGE}");
-        return ExitCode::from(2);
+    let command = argv.first().cloned().unwrap_or_default();
+    match command.as_str() {
+        "sql" => {}
+        "-h" | "--help" | "help" => {
+            println!("{HELP}");
+            return ExitCode::SUCCESS;
+        }
+        "-v" | "--version" => {
+            println!("eddy {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
+        "list" | "cancel" | "savepoint" | "stop" => {
+            argv.remove(0);
+            if argv.iter().any(|a| a == "-h" || a == "--help") {
+                println!("usage:\n{}", remote::USAGE);
+                return ExitCode::SUCCESS;
+            }
+            return match remote::run(&command, argv) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("[ERROR] {e}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        other => {
+            if !other.is_empty() {
+                eprintln!("eddy: unknown command '{other}'");
+            }
+            eprintln!("{HELP}");
+            return ExitCode::from(2);
+        }
     }
     argv.remove(0);
     if argv.iter().any(|a| a == "-h" || a == "--help") {
@@ -32,6 +75,14 @@ fn main() -> ExitCode {
     };
     kafka_tables::register();
     let config = args.job_config();
+    // With rest.port set, the jobs of this shell are watched and controlled
+    // over the REST API.
+    if let Err(e) =
+        eddy::logging::init(&config, "sql-client").and_then(|_| eddy::rest::start(&config))
+    {
+        eprintln!("[ERROR] {e}");
+        return ExitCode::FAILURE;
+    }
     let mut session = Session::new(config);
     // SELECT results print as they arrive (an unbounded query never ends).
     session.set_result_listener(Some(Tableau::listener()));
@@ -39,10 +90,14 @@ fn main() -> ExitCode {
         .get("-f")
         .or_else(|| args.get("--file"))
         .map(String::from);
-    match file {
+    let code = match file {
         Some(path) => run_file(&mut session, &path),
         None => shell::run(&mut session),
-    }
+    };
+    // An answer the REST API holds (a stop's savepoint path) is given out
+    // before the process, and the API with it, ends.
+    eddy::rest::linger(std::time::Duration::from_secs(3));
+    code
 }
 
 fn run_file(session: &mut Session, path: &str) -> ExitCode {
@@ -54,14 +109,25 @@ fn run_file(session: &mut Session, path: &str) -> ExitCode {
         }
     };
     let result = session.execute_script(&script, |output| print!("{}", render(output)));
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("[ERROR] {path}: {e}");
-            ExitCode::FAILURE
-        }
+    if let Err(e) = result {
+        eprintln!("[ERROR] {path}: {e}");
+        session.cancel_background_jobs();
+        return ExitCode::FAILURE;
+    }
+    // Jobs submitted with table.dml-sync = false run in this process: the
+    // script ends when they do.
+    let failures = session.wait_for_background_jobs();
+    for (id, error) in &failures {
+        eprintln!("[ERROR] {path}: job {id}: {error}");
+    }
+    if failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }
 
+mod http;
 mod kafka_tables;
+mod remote;
 mod shell;

@@ -1,4 +1,9 @@
 //! The interactive SQL shell: line editing, history, statements ending with `;`.
+//!
+//! As in Flink's SQL client, an `INSERT` is submitted and the shell goes on
+//! (`SET 'table.dml-sync' = 'true'` waits for it); `SHOW JOBS` and `STOP JOB`
+//! control the jobs. Ctrl-C cancels the statement that runs and returns to the
+//! prompt; jobs still running when the shell exits are cancelled.
 
 use std::process::ExitCode;
 
@@ -20,6 +25,14 @@ pub fn run(session: &mut Session) -> ExitCode {
     if let Some(h) = &history {
         let _ = editor.load_history(h);
     }
+    session.set_dml_sync_default(false);
+    // Ctrl-C while a statement runs cancels it (at the prompt, the line editor
+    // reads it as a key and clears the line).
+    if let Err(e) =
+        signal_hook::flag::register(signal_hook::consts::SIGINT, session.interrupt_flag())
+    {
+        eprintln!("eddy: Ctrl-C will end the shell: {e}");
+    }
     println!("eddy SQL shell. End statements with ';'. QUIT; leaves.");
     let mut buffer = String::new();
     loop {
@@ -37,6 +50,9 @@ pub fn run(session: &mut Session) -> ExitCode {
                 }
                 let text = std::mem::take(&mut buffer);
                 let _ = editor.add_history_entry(text.trim());
+                if let Some(h) = &history {
+                    let _ = editor.save_history(h);
+                }
                 let trimmed = text
                     .trim()
                     .trim_end_matches(';')
@@ -58,8 +74,9 @@ pub fn run(session: &mut Session) -> ExitCode {
             }
         }
     }
-    if let Some(h) = &history {
-        let _ = editor.save_history(h);
+    if session.has_background_jobs() {
+        let cancelled = session.cancel_background_jobs();
+        eprintln!("eddy: cancelled {cancelled} job(s) still running as the shell exits");
     }
     ExitCode::SUCCESS
 }

@@ -44,6 +44,12 @@
 //! Counters live in the [`metrics`] registry: job-scoped, and per operator uid and
 //! subtask.
 //!
+//! Every job started is registered in [`JobRegistry::global`] with a
+//! [`JobHandle`] ([`jobs`]): its id, graph and configuration, status, counters,
+//! checkpoint statistics and exception history, and requests to its control loop
+//! (savepoint, stop with a savepoint, checkpoint, cancel). The REST API
+//! (`eddy-rest`) serves from it.
+//!
 //! The [`protocol`] module holds the plain-data messages of the JobMaster /
 //! TaskExecutor split (deploy, trigger, acknowledge with state handles, complete,
 //! cancel, task states, metrics); the MiniCluster moves onto them next. The job's
@@ -61,6 +67,7 @@ pub mod channel;
 pub mod checkpoint;
 pub mod factory;
 pub mod input;
+pub mod jobs;
 pub mod keyed_state;
 pub mod metrics;
 pub mod mini_cluster;
@@ -80,6 +87,7 @@ pub mod writer;
 pub use factory::{
     EdgeFactory, JobSpec, OperatorVertex, SourceVertex, TwoInputVertex, TypedEdge, VertexFactory,
 };
+pub use jobs::{JobHandle, JobRegistry};
 pub use keyed_state::{KeyedState, ManagedState};
 pub use metrics::OperatorMetric;
 pub use mini_cluster::{JobClient, JobExecutionResult, JobStatus, MiniCluster};

@@ -22,7 +22,7 @@ use eddy_core::config::options;
 use eddy_core::graph::VertexKind;
 use eddy_core::time::{now_millis, Clock, SystemClock};
 use eddy_core::{CheckpointBarrier, Config, Error, JobId, Result, VertexId};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, watch};
 
 use crate::checkpoint::coordinator::{Coordinator, Outcome};
 use crate::checkpoint::restore::RestoredState;
@@ -30,12 +30,15 @@ use crate::checkpoint::runs::{self, RunRecord, RunStatus};
 use crate::checkpoint::store::StateStore;
 use crate::checkpoint::{storage, AcknowledgedCheckpoint, CompletedCheckpoint, OperatorEntry};
 use crate::factory::{AnyBox, JobSpec};
+use crate::jobs::{
+    CompletedOperation, ControlRequest, JobHandle, JobInfo, JobRegistry, Operation,
+    RestoredCheckpoint, Shared,
+};
 use crate::operator::{Counters, OperatorContext, RunContext};
 use crate::output::SideOutputs;
 use crate::plan::{consumers_of, is_chained};
 use crate::task::{
-    cancel_pair, CancelHandle, CancelSignal, SourceTrigger, Task, TaskControl, TaskEvent,
-    TaskSettings,
+    cancel_pair, CancelSignal, SourceTrigger, Task, TaskControl, TaskEvent, TaskSettings,
 };
 
 /// Configuration key: restore from `latest` (the newest complete checkpoint in the
@@ -80,107 +83,52 @@ pub struct MiniCluster {
     counters: Counters,
 }
 
-struct Shared {
-    status: Mutex<JobStatus>,
-    counters: Counters,
-    messages: Mutex<Vec<String>>,
-}
-
-impl Shared {
-    /// Moves the job to `to` if the state machine allows it. An illegal transition
-    /// is a bug in the MiniCluster: it is reported on stderr and the job keeps its
-    /// status.
-    fn set_status(&self, to: JobStatus) {
-        let mut status = self.status.lock().unwrap_or_else(|p| p.into_inner());
-        match status.transition(to) {
-            Ok(next) => *status = next,
-            Err(e) => eprintln!("eddy: bug: {e}; the job stays {}", *status),
-        }
-    }
-
-    /// Ends the job in a terminal status, through FAILING or CANCELLING where the
-    /// current status cannot go there directly (RUNNING -> FAILING -> FAILED,
-    /// RUNNING -> CANCELLING -> CANCELED, but RESTARTING -> CANCELED).
-    fn end_with(&self, terminal: JobStatus) {
-        let via = match terminal {
-            JobStatus::Failed => Some(JobStatus::Failing),
-            JobStatus::Canceled => Some(JobStatus::Cancelling),
-            _ => None,
-        };
-        let current = *self.status.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(via) = via.filter(|_| !current.can_transition_to(terminal)) {
-            self.set_status(via);
-        }
-        self.set_status(terminal);
-    }
-
-    fn say(&self, message: String) {
-        eprintln!("eddy: {message}");
-        self.messages
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(message);
-    }
-}
-
-/// A savepoint request from a job client.
-struct SavepointRequest {
-    dir: PathBuf,
-    stop: Option<bool>,
-    reply: oneshot::Sender<Result<PathBuf>>,
-}
-
 /// A handle to a running job: status, counters, savepoints, cancel, wait.
 pub struct JobClient {
-    shared: Arc<Shared>,
-    cancel: CancelHandle,
-    savepoints: mpsc::UnboundedSender<SavepointRequest>,
+    handle: JobHandle,
     thread: Option<std::thread::JoinHandle<Result<JobExecutionResult>>>,
 }
 
 impl JobClient {
+    /// The job's id.
+    pub fn job_id(&self) -> JobId {
+        self.handle.id()
+    }
+
     /// The job's current status.
     pub fn status(&self) -> JobStatus {
-        *self.shared.status.lock().unwrap_or_else(|p| p.into_inner())
+        self.handle.status()
     }
 
     /// The counters so far.
     pub fn counters(&self) -> BTreeMap<String, u64> {
-        self.shared.counters.values()
+        self.handle.counters()
     }
 
     /// Every operator subtask's metrics so far, scoped by operator uid.
     pub fn operator_metrics(&self) -> Vec<crate::metrics::OperatorMetric> {
-        self.shared.counters.operator_metrics()
+        self.handle.operator_metrics()
     }
 
     /// What the job reported about restores and restarts (also printed to stderr).
     pub fn messages(&self) -> Vec<String> {
-        self.shared
-            .messages
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.handle.messages()
+    }
+
+    /// A handle for observers of the job (the one in [`JobRegistry::global`]).
+    pub fn handle(&self) -> JobHandle {
+        self.handle.clone()
     }
 
     /// Asks the job to stop; [`JobClient::wait`] then returns
     /// [`Error::Cancelled`].
     pub fn cancel(&self) {
-        self.cancel.cancel();
+        self.handle.cancel();
     }
 
     fn request_savepoint(&self, dir: &Path, stop: Option<bool>) -> Result<PathBuf> {
-        let (reply, answer) = oneshot::channel();
-        self.savepoints
-            .send(SavepointRequest {
-                dir: dir.to_path_buf(),
-                stop,
-                reply,
-            })
-            .map_err(|_| Error::Other("the job is not running".into()))?;
-        answer
-            .blocking_recv()
-            .map_err(|_| Error::Other("the job ended before the savepoint completed".into()))?
+        let done = self.handle.savepoint(dir, stop).wait_blocking()?;
+        Ok(done.path.unwrap_or_default())
     }
 
     /// Takes a savepoint into `dir` while the job keeps running; returns its path.
@@ -193,6 +141,11 @@ impl JobClient {
     /// end their input first, so every window and timer fires before the savepoint.
     pub fn stop_with_savepoint(&self, dir: impl AsRef<Path>, drain: bool) -> Result<PathBuf> {
         self.request_savepoint(dir.as_ref(), Some(drain))
+    }
+
+    /// Whether the job has ended ([`JobClient::wait`] then returns at once).
+    pub fn is_done(&self) -> bool {
+        self.thread.as_ref().is_none_or(|t| t.is_finished())
     }
 
     /// Waits for the job to end and returns its result.
@@ -209,7 +162,7 @@ impl JobClient {
 impl Drop for JobClient {
     fn drop(&mut self) {
         if self.thread.is_some() {
-            self.cancel.cancel();
+            self.handle.cancel();
         }
     }
 }
@@ -305,13 +258,27 @@ impl MiniCluster {
         let checkpointing = CheckpointingOptions::from_config(&self.config)?;
         let strategy = RestartStrategy::from_config(&self.config)?;
         warn_unknown_keys(&self.config);
-        let shared = Arc::new(Shared {
-            status: Mutex::new(JobStatus::Created),
-            counters: self.counters.clone(),
-            messages: Mutex::new(Vec::new()),
-        });
-        let restore = resolve_restore(&self.config, checkpointing.as_ref(), &spec, &shared)?;
         let job_id = JobId::generate();
+        let info = JobInfo {
+            id: job_id,
+            name: spec.graph.name.clone(),
+            start_time: now_millis(),
+            graph: spec.graph.clone(),
+            config: (*self.config).clone(),
+            checkpointing: checkpointing.clone(),
+        };
+        let shared = Arc::new(Shared::new(info, self.counters.clone()));
+        let restore = resolve_restore(&self.config, checkpointing.as_ref(), &spec, &shared)?;
+        if let (Some(checkpoint), path) = (&restore.checkpoint, &restore.path) {
+            shared.checkpoints(|stats| {
+                stats.restored(RestoredCheckpoint {
+                    id: checkpoint.id,
+                    is_savepoint: checkpoint.is_savepoint,
+                    restore_timestamp: now_millis(),
+                    external_path: path.clone(),
+                })
+            });
+        }
         let lineage = restore.lineage.clone().unwrap_or_else(|| job_id.short());
         let mut identity = RunIdentity {
             job_id,
@@ -352,7 +319,7 @@ impl MiniCluster {
             .build()
             .map_err(|e| Error::Other(format!("cannot start the task runtime: {e}")))?;
         let (cancel, signal) = cancel_pair();
-        let (savepoints, savepoint_requests) = mpsc::unbounded_channel();
+        let (requests, control_requests) = mpsc::unbounded_channel();
         let run = JobRun {
             spec,
             config: self.config.clone(),
@@ -368,15 +335,15 @@ impl MiniCluster {
         let thread = std::thread::Builder::new()
             .name("eddy-job".into())
             .spawn(move || {
-                let outcome = runtime.block_on(run.run(signal, savepoint_requests));
+                let outcome = runtime.block_on(run.run(signal, control_requests));
                 runtime.shutdown_timeout(Duration::from_secs(1));
                 outcome
             })
             .map_err(|e| Error::Other(format!("cannot start the job thread: {e}")))?;
+        let handle = JobHandle::new(shared, cancel, requests);
+        JobRegistry::global().register(handle.clone());
         Ok(JobClient {
-            shared,
-            cancel,
-            savepoints,
+            handle,
             thread: Some(thread),
         })
     }
@@ -511,7 +478,7 @@ impl JobRun {
     async fn run(
         mut self,
         mut cancel: CancelSignal,
-        mut savepoints: mpsc::UnboundedReceiver<SavepointRequest>,
+        mut requests: mpsc::UnboundedReceiver<ControlRequest>,
     ) -> Result<JobExecutionResult> {
         let started = Instant::now();
         let restarts = self.counters.counter("numRestarts");
@@ -520,13 +487,14 @@ impl JobRun {
         self.shared.set_status(JobStatus::Running);
         let outcome = loop {
             self.attempt += 1;
-            let result = self.run_attempt(&mut cancel, &mut savepoints).await;
+            let result = self.run_attempt(&mut cancel, &mut requests).await;
             match result {
                 Ok(()) => break Ok(()),
                 Err(Error::Cancelled) => break Err(Error::Cancelled),
                 Err(e) => {
                     attempt += 1;
                     let Some(delay) = self.strategy.delay_before(attempt) else {
+                        self.shared.failed(&e, false);
                         break Err(e);
                     };
                     let from = self.restored.as_ref().map_or(0, RestartPoint::id);
@@ -540,8 +508,10 @@ impl JobRun {
                                 id => format!("checkpoint {id}"),
                             }
                         ));
+                        self.shared.failed(&e, false);
                         break Err(e);
                     }
+                    self.shared.failed(&e, true);
                     self.shared.set_status(JobStatus::Restarting);
                     self.shared.say(format!(
                         "job failed ({e}); restart {attempt} in {delay:?} from {}",
@@ -554,6 +524,17 @@ impl JobRun {
                     tokio::select! {
                         _ = tokio::time::sleep(delay) => {}
                         _ = cancel.cancelled() => break Err(Error::Cancelled),
+                    }
+                    if let Some(point) = &self.restored {
+                        let (id, external_path) = point.origin();
+                        self.shared.checkpoints(|stats| {
+                            stats.restored(RestoredCheckpoint {
+                                id,
+                                is_savepoint: false,
+                                restore_timestamp: now_millis(),
+                                external_path,
+                            })
+                        });
                     }
                     self.shared.set_status(JobStatus::Running);
                 }
@@ -600,7 +581,7 @@ impl JobRun {
     async fn run_attempt(
         &mut self,
         external: &mut CancelSignal,
-        savepoints: &mut mpsc::UnboundedReceiver<SavepointRequest>,
+        requests: &mut mpsc::UnboundedReceiver<ControlRequest>,
     ) -> Result<()> {
         let restored = match self.restored.take() {
             None => None,
@@ -659,7 +640,8 @@ impl JobRun {
         let mut expiry = tokio::time::interval(Duration::from_millis(20));
         let mut finished_sources: HashSet<usize> = HashSet::new();
         let mut started_at: HashMap<u64, Instant> = HashMap::new();
-        let mut waiting_savepoints: HashMap<u64, (SavepointRequest, PathBuf)> = HashMap::new();
+        let mut waiting_savepoints: HashMap<u64, (ControlRequest, Option<PathBuf>)> =
+            HashMap::new();
         let mut failures = FailedCheckpoints {
             consecutive: 0,
             tolerable: checkpointing.as_ref().map_or(0, |c| c.tolerable_failed),
@@ -674,6 +656,7 @@ impl JobRun {
         let size_counter = self.counters.counter("lastCheckpointSize");
 
         let job_slug = storage::slug(&self.spec.graph.name);
+        let shared = self.shared.clone();
         // Triggers a checkpoint, or a savepoint into a new directory under
         // `savepoint`, whose path is returned with the id.
         let trigger = |coordinator: &mut Option<Coordinator>,
@@ -688,6 +671,7 @@ impl JobRun {
             let is_savepoint = savepoint.is_some();
             let id = c.trigger(Instant::now(), timestamp, is_savepoint)?;
             started_at.insert(id, Instant::now());
+            shared.checkpoints(|stats| stats.triggered(id, timestamp, is_savepoint, num_tasks));
             let target =
                 savepoint.map(|dir| dir.join(format!("savepoint-{job_slug}-{id}-{timestamp:x}")));
             if let (Some(store), Some(target)) = (&store, &target) {
@@ -748,8 +732,11 @@ impl JobRun {
                             // savepoint requests and cancellation are handled meanwhile.
                             let started = started_at.remove(&checkpoint.id).unwrap_or_else(Instant::now);
                             let request = waiting_savepoints.remove(&checkpoint.id);
+                            let newer = checkpoint.id;
                             for subsumed in writes.push(checkpoint, request, started) {
                                 c.written(subsumed, false, Instant::now());
+                                let why = format!("subsumed by checkpoint {newer} before it was written");
+                                self.shared.checkpoint_failed(subsumed, &why);
                                 if let Some(store) = &store {
                                     store.forget(subsumed);
                                 }
@@ -769,6 +756,7 @@ impl JobRun {
                         }
                         let why = format!("task {task} could not write its state: {error}");
                         self.shared.say(format!("checkpoint {checkpoint_id} failed: {why}"));
+                        self.shared.checkpoint_failed(checkpoint_id, &why);
                         if let Some(e) = failures.failed(checkpoint_id, &why) {
                             record_failure(&mut first_error, e);
                             internal_cancel.cancel();
@@ -808,7 +796,14 @@ impl JobRun {
                             completed_counter.fetch_add(1, Ordering::Relaxed);
                             duration_counter.store(took.as_millis() as u64, Ordering::Relaxed);
                             size_counter.store(done.size, Ordering::Relaxed);
-                            let stop = request.as_ref().and_then(|(r, _)| r.stop);
+                            self.shared.checkpoint_completed(checkpoint_id, done.size, done.path.clone(), took);
+                            if done.is_savepoint {
+                                self.shared.say(savepoint_completed(checkpoint_id, done.path.as_deref()));
+                            }
+                            let stop = request.as_ref().and_then(|(r, _)| match r.operation {
+                                Operation::Savepoint { stop, .. } => stop,
+                                Operation::Checkpoint => None,
+                            });
                             let path = done.path.clone();
                             self.keep_newest(done);
                             // Never backwards: writes may finish out of order.
@@ -818,7 +813,7 @@ impl JobRun {
                                 newer
                             });
                             if let Some((request, _)) = request {
-                                let _ = request.reply.send(Ok(path.unwrap_or_default()));
+                                let _ = request.reply.send(Ok(CompletedOperation { checkpoint_id, path }));
                             }
                             if stop == Some(false) {
                                 stopped = true;
@@ -827,6 +822,8 @@ impl JobRun {
                         }
                         Err(e) => {
                             self.shared.say(format!("checkpoint {checkpoint_id} could not be written: {e}"));
+                            let why = format!("it could not be written: {e}");
+                            self.shared.checkpoint_failed(checkpoint_id, &why);
                             if let Some(error) = failures.failed(checkpoint_id, &e.to_string()) {
                                 record_failure(&mut first_error, error);
                                 internal_cancel.cancel();
@@ -851,8 +848,9 @@ impl JobRun {
                             store.forget(id);
                         }
                         if let Some((request, _)) = waiting_savepoints.remove(&id) {
-                            let _ = request.reply.send(Err(Error::Other(format!("savepoint {id} timed out"))));
+                            let _ = request.reply.send(Err(Error::Other(format!("checkpoint {id} timed out"))));
                         }
+                        self.shared.checkpoint_failed(id, "it expired before completing");
                         if let Some(e) = failures.failed(id, "it expired before completing") {
                             record_failure(&mut first_error, e);
                             internal_cancel.cancel();
@@ -862,28 +860,44 @@ impl JobRun {
                         }
                     }
                 }
-                Some(request) = savepoints.recv() => {
+                Some(request) = requests.recv() => {
+                    let what = match request.operation {
+                        Operation::Savepoint { .. } => "savepoints",
+                        Operation::Checkpoint => "checkpoints",
+                    };
                     if coordinator.is_none() {
                         let _ = request.reply.send(Err(Error::InvalidConfig {
                             key: eddy_core::checkpointing::keys::INTERVAL.into(),
-                            message: "savepoints need checkpointing to be configured".into(),
+                            message: format!("{what} need checkpointing to be configured"),
                         }));
                         continue;
                     }
-                    if request.stop.is_some() {
+                    if stopping {
+                        let _ = request.reply.send(Err(Error::Other("the job is stopping".into())));
+                        continue;
+                    }
+                    let (dir, stop) = match &request.operation {
+                        Operation::Savepoint { dir, stop } => (Some(dir.clone()), *stop),
+                        Operation::Checkpoint => (None, None),
+                    };
+                    if stop.is_some() {
                         stopping = true;
                         // Checkpoints already in flight must not complete after it.
                         if let Some(c) = coordinator.as_mut() {
                             for id in c.pending_ids() {
                                 c.abort(id);
+                                self.shared.checkpoint_failed(id, "aborted: the job stops with a savepoint");
                             }
                         }
                     }
-                    match trigger(&mut coordinator, &mut started_at, &finished_sources, Some(&request.dir), request.stop == Some(true)) {
+                    match trigger(&mut coordinator, &mut started_at, &finished_sources, dir.as_deref(), stop == Some(true)) {
                         Some((id, target)) => {
-                            waiting_savepoints.insert(id, (request, target.unwrap_or_default()));
+                            waiting_savepoints.insert(id, (request, target));
                         }
-                        None => { let _ = request.reply.send(Err(Error::Other("the savepoint could not be triggered".into()))); }
+                        None => {
+                            let why = format!("the {} could not be triggered (another one is in progress or the minimum pause has not passed)", &what[..what.len() - 1]);
+                            let _ = request.reply.send(Err(Error::Other(why)));
+                        }
                     }
                 }
                 _ = external.cancelled(), if first_error.is_none() => {
@@ -899,14 +913,30 @@ impl JobRun {
         while let Some(joined) = writes.in_flight.join_next().await {
             writes.start_next(self, store.as_ref());
             if let Ok(Written {
-                result, request, ..
+                result,
+                request,
+                took,
+                ..
             }) = joined
             {
                 let reply = match result {
                     Ok(done) => {
-                        let path = done.path.clone();
+                        let (checkpoint_id, path) = (done.id, done.path.clone());
+                        self.shared.checkpoint_completed(
+                            checkpoint_id,
+                            done.size,
+                            path.clone(),
+                            took,
+                        );
+                        if done.is_savepoint {
+                            self.shared
+                                .say(savepoint_completed(checkpoint_id, path.as_deref()));
+                        }
                         self.keep_newest(done);
-                        Ok(path.unwrap_or_default())
+                        Ok(CompletedOperation {
+                            checkpoint_id,
+                            path,
+                        })
                     }
                     Err(e) => Err(e),
                 };
@@ -920,6 +950,8 @@ impl JobRun {
                 "the job stopped before the savepoint completed".into(),
             )));
         }
+        self.shared
+            .checkpoints(|stats| stats.fail_in_progress(now_millis(), "the job attempt ended"));
         if let Some(store) = &store {
             store.idle().await;
         }
@@ -1085,6 +1117,14 @@ enum RestartPoint {
 }
 
 impl RestartPoint {
+    /// Its id and where it was written.
+    fn origin(&self) -> (u64, Option<PathBuf>) {
+        match self {
+            RestartPoint::Memory { checkpoint, path } => (checkpoint.id, path.clone()),
+            RestartPoint::Disk { id, path } => (*id, Some(path.clone())),
+        }
+    }
+
     fn id(&self) -> u64 {
         match self {
             RestartPoint::Memory { checkpoint, .. } => checkpoint.id,
@@ -1126,7 +1166,7 @@ struct Written {
     checkpoint_id: u64,
     /// From the trigger to the end of the write.
     took: Duration,
-    request: Option<(SavepointRequest, PathBuf)>,
+    request: Option<(ControlRequest, Option<PathBuf>)>,
     result: Result<Persisted>,
 }
 
@@ -1134,7 +1174,7 @@ struct Written {
 /// (and target directory) and trigger time.
 type Waiting = (
     AcknowledgedCheckpoint,
-    Option<(SavepointRequest, PathBuf)>,
+    Option<(ControlRequest, Option<PathBuf>)>,
     Instant,
 );
 
@@ -1153,7 +1193,7 @@ impl WriteQueue {
     fn push(
         &mut self,
         checkpoint: AcknowledgedCheckpoint,
-        request: Option<(SavepointRequest, PathBuf)>,
+        request: Option<(ControlRequest, Option<PathBuf>)>,
         started: Instant,
     ) -> Vec<u64> {
         let mut subsumed = Vec::new();
@@ -1179,7 +1219,7 @@ impl WriteQueue {
             return;
         };
         let checkpoint_id = checkpoint.id;
-        let target = request.as_ref().map(|(_, target)| target.clone());
+        let target = request.as_ref().and_then(|(_, target)| target.clone());
         let write = run.persist(checkpoint, target, store);
         self.in_flight.spawn(async move {
             let result = write.await;
@@ -1240,6 +1280,12 @@ fn record_failure(slot: &mut Option<Error>, error: Error) {
         Some(existing) if secondary(existing) && !secondary(&error) => *slot = Some(error),
         Some(_) => {}
     }
+}
+
+/// What a completed savepoint reports (as Flink's CLI does).
+fn savepoint_completed(id: u64, path: Option<&Path>) -> String {
+    let path = path.map_or_else(|| "(in memory)".to_string(), |p| p.display().to_string());
+    format!("savepoint {id} completed. Path: {path}")
 }
 
 /// The checkpointing connections handed to every task.

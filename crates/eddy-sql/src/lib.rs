@@ -6,6 +6,7 @@ pub mod ddl;
 pub mod error;
 pub mod functions;
 pub mod interval;
+pub mod jobs;
 pub mod legacy_window;
 pub mod limits;
 pub mod logical;

@@ -74,6 +74,12 @@ pub struct Session {
     pub config: Config,
     listener: Option<ResultListener>,
     last_counters: BTreeMap<String, u64>,
+    /// INSERTs submitted without waiting (`table.dml-sync` = false).
+    background: crate::jobs::BackgroundJobs,
+    /// Whether INSERTs wait for their job when `table.dml-sync` is not set.
+    dml_sync_default: bool,
+    /// Set (by a Ctrl-C handler) to cancel the statement that runs.
+    interrupt: Arc<std::sync::atomic::AtomicBool>,
 }
 
 fn words(text: &str, n: usize) -> Vec<String> {
@@ -105,7 +111,44 @@ impl Session {
             config,
             listener: None,
             last_counters: BTreeMap::new(),
+            background: Default::default(),
+            dml_sync_default: true,
+            interrupt: Default::default(),
         }
+    }
+
+    /// Whether an `INSERT` waits for its job when `table.dml-sync` is not set:
+    /// `true` (the default) runs each one to its end; `false` submits it, prints
+    /// its job id and goes on, as Flink's SQL client does.
+    pub fn set_dml_sync_default(&mut self, sync: bool) {
+        self.dml_sync_default = sync;
+    }
+
+    /// The flag that cancels the running statement when set (the shell's Ctrl-C
+    /// handler sets it). It is cleared when a statement starts.
+    pub fn interrupt_flag(&self) -> Arc<std::sync::atomic::AtomicBool> {
+        self.interrupt.clone()
+    }
+
+    fn interrupted(&self) -> bool {
+        self.interrupt
+            .swap(false, std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Waits for the jobs submitted in the background; the ids and errors of those
+    /// that failed.
+    pub fn wait_for_background_jobs(&mut self) -> Vec<(eddy_core::JobId, String)> {
+        self.background.wait_all()
+    }
+
+    /// Cancels the jobs submitted in the background that still run; how many.
+    pub fn cancel_background_jobs(&mut self) -> usize {
+        self.background.cancel_all()
+    }
+
+    /// Whether a job submitted in the background still runs.
+    pub fn has_background_jobs(&self) -> bool {
+        !self.background.is_empty()
     }
 
     /// Hands the rows of each `SELECT` to `listener` while the query runs
@@ -178,6 +221,9 @@ impl Session {
     }
 
     fn execute_statement(&mut self, text: &str) -> SqlResult<Output> {
+        // A Ctrl-C before the statement started is not meant for it.
+        self.interrupt
+            .store(false, std::sync::atomic::Ordering::SeqCst);
         let w = words(text, 4);
         let w: Vec<&str> = w.iter().map(String::as_str).collect();
         match w.as_slice() {
@@ -204,6 +250,8 @@ impl Session {
                 self.drop(text, kind == &"VIEW")
             }
             ["SHOW", "TABLES", ..] => Ok(self.show(true, true)),
+            ["SHOW", "JOBS"] => Ok(crate::jobs::show_jobs()),
+            ["STOP", "JOB", ..] => crate::jobs::stop_job(text, &self.config),
             ["SHOW", "VIEWS", ..] => Ok(self.show(false, true)),
             ["DESCRIBE" | "DESC", ..] => self.describe(text),
             ["EXPLAIN", ..] => self.explain(text),
@@ -214,7 +262,11 @@ impl Session {
                     self.state_ttl()?,
                 );
                 let table = self.plan_insert(&mut planner, text)?;
-                self.run(&planner, &format!("insert-into_{table}"))?;
+                let name = format!("insert-into_{table}");
+                if !crate::jobs::dml_sync(&self.config, self.dml_sync_default)? {
+                    return self.submit_planned(&planner, &name);
+                }
+                self.run(&planner, &name)?;
                 Ok(Output::Info(format!("Inserted into {table}.")))
             }
             ["EXECUTE", "STATEMENT", "SET", ..] | ["BEGIN", "STATEMENT", "SET", ..] => {
@@ -982,7 +1034,11 @@ impl Session {
         if tables.is_empty() {
             return Err(SqlError::new("the statement set is empty"));
         }
-        self.run(&planner, &format!("insert-into_{}", tables.join("_")))?;
+        let name = format!("insert-into_{}", tables.join("_"));
+        if !crate::jobs::dml_sync(&self.config, self.dml_sync_default)? {
+            return self.submit_planned(&planner, &name);
+        }
+        self.run(&planner, &name)?;
         Ok(Output::Info(format!(
             "Inserted into {}.",
             tables.join(", ")
@@ -1034,6 +1090,11 @@ impl Session {
             let (mut count, mut pending, mut first) = (0, Vec::new(), None);
             let mut flushing = false;
             loop {
+                if self.interrupted() {
+                    client.cancel();
+                    let _ = client.wait();
+                    return Err(SqlError::new("the query was cancelled"));
+                }
                 let running = !client.status().is_terminal();
                 pending.extend(take()?);
                 if !pending.is_empty() {
@@ -1072,11 +1133,27 @@ impl Session {
         Ok(Output::Streamed(streamed?))
     }
 
+    /// Runs a planned job to its end; an interrupt cancels it.
     fn run(&mut self, planner: &StreamPlanner, name: &str) -> SqlResult<()> {
         self.last_counters.clear();
-        let result = MiniCluster::new(self.config.clone()).execute(planner.job.spec(name))?;
+        let client = MiniCluster::new(self.config.clone()).execute_async(planner.job.spec(name))?;
+        while !client.is_done() {
+            if self.interrupted() {
+                client.cancel();
+                let _ = client.wait();
+                return Err(SqlError::new("the statement was cancelled"));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let result = client.wait()?;
         self.last_counters = result.counters;
         Ok(())
+    }
+
+    /// Starts a planned job in the background.
+    fn submit_planned(&mut self, planner: &StreamPlanner, name: &str) -> SqlResult<Output> {
+        let client = MiniCluster::new(self.config.clone()).execute_async(planner.job.spec(name))?;
+        Ok(self.background.submit(client))
     }
 
     /// Starts an `INSERT` without waiting for it: the client reports status and

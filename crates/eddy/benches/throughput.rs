@@ -47,7 +47,7 @@ fn main() {
     }
     let quick = args.iter().any(|a| a == "--quick");
     let scale = if quick { 10 } else { 1 };
-    let cases: [(&str, &str, u64); 11] = [
+    let cases: [(&str, &str, u64); 12] = [
         ("a", "map -> filter (stateless)", 200_000_000 / scale),
         (
             "b",
@@ -55,6 +55,11 @@ fn main() {
             50_000_000 / scale,
         ),
         ("b-ck", "  same, checkpoint every 1 s", 50_000_000 / scale),
+        (
+            "b-m",
+            "  same as (b), Prometheus scraped every 1 s",
+            50_000_000 / scale,
+        ),
         ("c", "key_by -> running reduce", 50_000_000 / scale),
         ("c-ck", "  same, checkpoint every 1 s", 50_000_000 / scale),
         (
@@ -181,6 +186,48 @@ fn checkpoint_figures(result: &JobExecutionResult) -> String {
     )
 }
 
+/// Fetches the Prometheus endpoint every second, as a Prometheus server would.
+struct Scraper {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<u64>,
+}
+
+impl Scraper {
+    fn start() -> Scraper {
+        use std::io::{Read, Write};
+        use std::sync::atomic::Ordering;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let addr = eddy::rest::prometheus_address()
+            .map(|a| std::net::SocketAddr::from(([127, 0, 0, 1], a.port())));
+        let thread = std::thread::spawn(move || {
+            let mut scrapes = 0;
+            while !flag.load(Ordering::Relaxed) {
+                if let Some(addr) = addr {
+                    if let Ok(mut stream) = std::net::TcpStream::connect(addr) {
+                        let _ = write!(
+                            stream,
+                            "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+                        );
+                        let mut body = Vec::new();
+                        if stream.read_to_end(&mut body).is_ok() && !body.is_empty() {
+                            scrapes += 1;
+                        }
+                    }
+                }
+                std::thread::sleep(Duration::from_secs(1));
+            }
+            scrapes
+        });
+        Scraper { stop, thread }
+    }
+
+    fn stop(self) -> u64 {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.join().unwrap_or(0)
+    }
+}
+
 fn run_case(case: &str, p: u32, n: u64) -> Result<()> {
     let mut extra = String::new();
     let (records, elapsed) = match case {
@@ -203,6 +250,26 @@ fn run_case(case: &str, p: u32, n: u64) -> Result<()> {
                 .reduce(|a, b| (a.0, a.1 + b.1))
                 .discard();
             let result = env.execute("bench-b")?;
+            (n, result.net_runtime)
+        }
+        "b-m" => {
+            let env = env(p);
+            env.configure(
+                "metrics.reporter.prom.factory.class",
+                "org.apache.flink.metrics.prometheus.PrometheusReporterFactory",
+            );
+            env.configure("metrics.reporter.prom.port", "0");
+            env.configure("rest.port", "0");
+            env.from_generator(Some(n), |i| ((i % KEYS, 1u64), Some((i / 100) as i64)))
+                .assign_timestamps_and_watermarks(WatermarkStrategy::for_monotonous_timestamps())
+                .key_by(|r: &(u64, u64)| r.0)
+                .window(TumblingEventTimeWindows::of(Duration::from_secs(10)))
+                .reduce(|a, b| (a.0, a.1 + b.1))
+                .discard();
+            let client = env.execute_async("bench-b-m")?;
+            let scraper = Scraper::start();
+            let result = client.wait()?;
+            extra = format!(" ({} scrapes)", scraper.stop());
             (n, result.net_runtime)
         }
         "b-ck" => {

@@ -272,15 +272,18 @@ impl StreamExecutionEnvironment {
             .with_counters(inner.counters.clone())
     }
 
-    /// Runs the job to its end (bounded input) and returns its result.
+    /// Runs the job to its end (bounded input) and returns its result. With
+    /// `rest.port` set, the process serves the REST API while it runs.
     pub fn execute(&self, name: &str) -> Result<JobExecutionResult> {
-        let spec = self.job_spec(name)?;
-        self.cluster().execute(spec)
+        self.execute_async(name)?.wait()
     }
 
-    /// Starts the job and returns a client: status, counters, cancel, wait.
+    /// Starts the job and returns a client: status, counters, cancel, wait. With
+    /// `rest.port` set, the process serves the REST API (see [`eddy_rest`]).
     pub fn execute_async(&self, name: &str) -> Result<JobClient> {
         let spec = self.job_spec(name)?;
+        crate::logging::init(&self.inner.borrow().config, "local")?;
+        eddy_rest::start(&self.inner.borrow().config)?;
         self.cluster().execute_async(spec)
     }
 }

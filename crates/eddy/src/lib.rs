@@ -38,6 +38,7 @@ mod connected;
 mod datastream;
 mod env;
 mod keyed;
+pub mod logging;
 mod windowed;
 
 pub use connected::ConnectedStreams;
@@ -48,6 +49,7 @@ pub use windowed::WindowedStream;
 
 pub use eddy_connectors as connectors;
 pub use eddy_core as core;
+pub use eddy_rest as rest;
 pub use eddy_runtime as runtime;
 pub use eddy_state as state;
 

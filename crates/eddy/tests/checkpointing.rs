@@ -576,3 +576,57 @@ fn cancellation_keeps_or_deletes_checkpoints_as_configured() {
         assert_eq!(!checkpoints().is_empty(), kept, "{retention}");
     }
 }
+
+/// `GET path` on the REST API at `addr`: the status line and the body.
+fn http_get(addr: std::net::SocketAddr, path: &str) -> (String, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    (head.lines().next().unwrap().to_string(), body.to_string())
+}
+
+#[test]
+fn a_datastream_job_with_rest_port_is_watched_over_rest() {
+    let work = tempfile::tempdir().unwrap();
+    let env = StreamExecutionEnvironment::new();
+    checkpointed(&env, &work.path().join("checkpoints"));
+    env.configure("rest.port", "0");
+    timer_job(&env, &work.path().join("out"), Some(10_000.0));
+    let client = env.execute_async("watched").unwrap();
+    // The process's one server: asking again gives its address.
+    let mut config = eddy::core::Config::new();
+    config.set("rest.port", "0");
+    let addr = eddy::rest::start(&config).unwrap().unwrap();
+    let job = client.job_id();
+    let get = |path: &str| {
+        let (status, body) = http_get(addr, path);
+        assert!(status.contains("200"), "{status} {body}");
+        serde_json::from_str::<serde_json::Value>(&body).unwrap()
+    };
+    let details = get(&format!("/jobs/{job}"));
+    assert_eq!(details["name"], "watched");
+    // Checkpoints complete and are counted while the job runs.
+    let started = std::time::Instant::now();
+    loop {
+        let checkpoints = get(&format!("/jobs/{job}/checkpoints"));
+        if checkpoints["counts"]["completed"].as_u64().unwrap() > 0 {
+            assert_eq!(checkpoints["latest"]["completed"]["status"], "COMPLETED");
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "{checkpoints}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(get(&format!("/jobs/{job}"))["state"], "RUNNING");
+    client.cancel();
+    assert!(matches!(client.wait(), Err(eddy::core::Error::Cancelled)));
+    let details = get(&format!("/jobs/{job}"));
+    assert_eq!(details["state"], "CANCELED");
+    assert!(details["end-time"].as_i64().unwrap() >= details["start-time"].as_i64().unwrap());
+}

@@ -39,6 +39,13 @@ const OTHER_KEYS: &[&str] = &[
     "execution.state-recovery.path",
     "execution.state-recovery.ignore-unclaimed-state",
     "pipeline.name",
+    "execution.checkpointing.savepoint-dir",
+    "rest.port",
+    "rest.address",
+    "rest.bind-address",
+    "env.log.dir",
+    "rootLogger.level",
+    "table.dml-sync",
 ];
 
 /// Every key the runtime reads.
@@ -166,7 +173,11 @@ pub fn unknown_keys(config: &Config, also_known: &[&str]) -> Vec<(String, Option
     config
         .iter()
         .map(|(key, _)| key)
-        .filter(|key| !key.starts_with("table.") && !key.starts_with("eddy.internal."))
+        .filter(|key| {
+            !key.starts_with("table.")
+                && !key.starts_with("eddy.internal.")
+                && !key.starts_with("metrics.reporter.")
+        })
         .filter(|key| !known.contains(key))
         .map(|key| (key.to_string(), nearest(key, &known)))
         .collect()

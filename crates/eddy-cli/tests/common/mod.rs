@@ -1,0 +1,164 @@
+//! What the CLI tests share: an `eddy sql -f` process with its REST API, and a
+//! small HTTP client.
+
+#![allow(clippy::unwrap_used, dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// A running `eddy sql -f` process and the address of its REST API.
+pub struct Shell {
+    /// The process.
+    pub child: Child,
+    /// The REST API's `host:port`.
+    pub addr: String,
+    stderr: mpsc::Receiver<String>,
+}
+
+impl Shell {
+    /// Starts `eddy sql -f script -D rest.port=0 args...` and waits for its REST
+    /// address.
+    pub fn start(script: &Path, args: &[&str]) -> Shell {
+        Shell::start_with(script, args, &mut Vec::new())
+    }
+
+    /// [`Shell::start`], keeping the stderr lines printed before the address in
+    /// `early`.
+    pub fn start_with(script: &Path, args: &[&str], early: &mut Vec<String>) -> Shell {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_eddy"))
+            .args(["sql", "-f"])
+            .arg(script)
+            .args(["-D", "rest.port=0"])
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (tx, stderr) = mpsc::channel();
+        let pipe = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let started = Instant::now();
+        let addr = loop {
+            let line = stderr
+                .recv_timeout(Duration::from_secs(30))
+                .expect("eddy sql printed no REST address");
+            if let Some(at) = line.strip_prefix("eddy: REST API at http://") {
+                break at.trim().to_string();
+            }
+            early.push(line);
+            assert!(started.elapsed() < Duration::from_secs(30));
+        };
+        Shell {
+            child,
+            addr,
+            stderr,
+        }
+    }
+
+    /// Sends a request; returns the status and the JSON body.
+    pub fn call(&self, method: &str, path: &str, body: Option<&str>) -> (u16, Value) {
+        self.try_call(method, path, body)
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+    }
+
+    /// Sends a request; an error if the server cannot be reached.
+    pub fn try_call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+    ) -> std::io::Result<(u16, Value)> {
+        let mut stream = TcpStream::connect(&self.addr)?;
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        let body = body.unwrap_or("");
+        write!(
+            stream,
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            self.addr,
+            body.len()
+        )
+        .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response)?;
+        let (head, body) = response.split_once("\r\n\r\n").unwrap();
+        let status: u16 = head.split(' ').nth(1).unwrap().parse().unwrap();
+        let json = serde_json::from_str(body)
+            .unwrap_or_else(|e| panic!("{method} {path}: not JSON ({e}): {body}"));
+        Ok((status, json))
+    }
+
+    pub fn get(&self, path: &str) -> Value {
+        let (status, body) = self.call("GET", path, None);
+        assert_eq!(status, 200, "GET {path}: {body}");
+        body
+    }
+
+    /// Polls `path` until `done` holds for its body.
+    pub fn wait_for(&self, path: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let started = Instant::now();
+        loop {
+            let body = self.get(path);
+            if done(&body) {
+                return body;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "GET {path} never got there: {body}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The id of the one running job.
+    pub fn running_job(&self) -> String {
+        let jobs = self.wait_for("/jobs", |b| {
+            b["jobs"]
+                .as_array()
+                .is_some_and(|j| j.iter().any(|j| j["status"] == "RUNNING"))
+        });
+        let job = jobs["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|j| j["status"] == "RUNNING")
+            .unwrap();
+        job["id"].as_str().unwrap().to_string()
+    }
+
+    /// Polls a trigger until it completes; returns its `operation`.
+    pub fn operation(&self, path: &str) -> Value {
+        let done = self.wait_for(path, |b| b["status"]["id"] == "COMPLETED");
+        done["operation"].clone()
+    }
+
+    /// Waits for the process to end; returns whether it succeeded and its stderr.
+    pub fn finish(mut self) -> (bool, String) {
+        let started = Instant::now();
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            if started.elapsed() > Duration::from_secs(60) {
+                self.child.kill().unwrap();
+                panic!("eddy sql did not end");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        std::thread::sleep(Duration::from_millis(100));
+        let stderr: Vec<String> = self.stderr.try_iter().collect();
+        (status.success(), stderr.join("\n"))
+    }
+}

@@ -1,0 +1,227 @@
+//! A real Prometheus scrapes `eddy sql`'s Prometheus endpoint and answers queries
+//! for the job's series under Flink's names and labels. The test installs
+//! Prometheus (Debian's package) when it is missing, starts it on 127.0.0.1 and
+//! stops it by PID.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::Shell;
+use serde_json::Value;
+
+/// Prometheus' binary, installed with apt-get if it is missing.
+fn prometheus_binary() -> PathBuf {
+    let binary = PathBuf::from("/usr/bin/prometheus");
+    let apt = |args: &[&str]| {
+        Command::new("apt-get")
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .output()
+    };
+    if !binary.exists() {
+        let mut install = apt(&["install", "-y", "--no-install-recommends", "prometheus"]).unwrap();
+        if !binary.exists() {
+            // A new machine may have no package lists yet.
+            let _ = apt(&["update"]);
+            install = apt(&["install", "-y", "--no-install-recommends", "prometheus"]).unwrap();
+        }
+        assert!(
+            binary.exists(),
+            "Prometheus is needed (apt-get install prometheus) and could not be installed: {}",
+            String::from_utf8_lossy(&install.stderr)
+        );
+    }
+    binary
+}
+
+/// A Prometheus server on 127.0.0.1, stopped by PID when dropped.
+struct Prometheus {
+    child: Child,
+    addr: String,
+}
+
+impl Prometheus {
+    fn start(dir: &Path, target: &str) -> Prometheus {
+        let config = dir.join("prometheus.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
+                 scrape_configs:\n  - job_name: eddy\n    static_configs:\n      - targets: ['{target}']\n"
+            ),
+        )
+        .unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let addr = format!("127.0.0.1:{port}");
+        let child = Command::new(prometheus_binary())
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("data").display()
+            ))
+            .arg(format!("--web.listen-address={addr}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        Prometheus { child, addr }
+    }
+
+    /// The result of an instant query (empty while Prometheus is starting).
+    fn query(&self, query: &str) -> Vec<Value> {
+        let Ok(mut stream) = TcpStream::connect(&self.addr) else {
+            return Vec::new();
+        };
+        write!(
+            stream,
+            "GET /api/v1/query?query={query} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            self.addr
+        )
+        .unwrap();
+        let mut response = String::new();
+        if stream.read_to_string(&mut response).is_err() {
+            return Vec::new();
+        }
+        let Some((_, body)) = response.split_once("\r\n\r\n") else {
+            return Vec::new();
+        };
+        serde_json::from_str::<Value>(body)
+            .ok()
+            .and_then(|v| v["data"]["result"].as_array().cloned())
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `GET http://addr/metrics` as text.
+fn scrape(addr: &str) -> String {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response.split_once("\r\n\r\n").unwrap().1.to_string()
+}
+
+#[test]
+fn prometheus_scrapes_the_jobs_series_under_flinks_names() {
+    let tmp = tempfile::tempdir().unwrap();
+    let script = tmp.path().join("job.sql");
+    std::fs::write(
+        &script,
+        "CREATE TABLE ticks (k BIGINT) WITH ('connector' = 'datagen', 'rows-per-second' = '2000', \
+         'fields.k.kind' = 'sequence', 'fields.k.start' = '1', 'fields.k.end' = '100000000');\n\
+         CREATE TABLE sink (k BIGINT) WITH ('connector' = 'blackhole');\n\
+         INSERT INTO sink SELECT k FROM ticks WHERE MOD(k, 2) = 0;\n",
+    )
+    .unwrap();
+    let mut early = Vec::new();
+    let shell = Shell::start_with(
+        &script,
+        &[
+            "-p",
+            "2",
+            "-D",
+            "metrics.reporter.prom.factory.class=org.apache.flink.metrics.prometheus.PrometheusReporterFactory",
+            "-D",
+            "metrics.reporter.prom.port=0",
+        ],
+        &mut early,
+    );
+    let endpoint = early
+        .iter()
+        .find_map(|l| l.strip_prefix("eddy: Prometheus metrics at http://"))
+        .unwrap_or_else(|| panic!("no Prometheus address in {early:?}"))
+        .trim_end_matches("/metrics")
+        .replace("0.0.0.0", "127.0.0.1");
+    let job = shell.running_job();
+
+    // The endpoint itself: Flink's names, labels and gauges.
+    let started = Instant::now();
+    let text = loop {
+        let text = scrape(&endpoint);
+        if text.contains("flink_taskmanager_job_task_operator_numRecordsOutPerSecond{") {
+            break text;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "{text}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        text.contains("# TYPE flink_taskmanager_job_task_operator_numRecordsIn gauge"),
+        "{text}"
+    );
+    assert!(text.contains("flink_jobmanager_job_uptime{host="), "{text}");
+    assert!(
+        text.contains(&format!("job_id=\"{job}\",job_name=\"insert-into_sink\"")),
+        "{text}"
+    );
+    assert!(
+        text.contains("flink_taskmanager_Status_JVM_Threads_Count{"),
+        "{text}"
+    );
+
+    // A real Prometheus scrapes it and answers for the source's records.
+    let prometheus = Prometheus::start(tmp.path(), &endpoint);
+    let started = Instant::now();
+    let series = loop {
+        let result = prometheus.query("flink_taskmanager_job_task_operator_numRecordsOut");
+        let sources: Vec<Value> = result
+            .into_iter()
+            .filter(|s| {
+                s["metric"]["operator_name"]
+                    .as_str()
+                    .is_some_and(|n| n.contains("ticks"))
+            })
+            .collect();
+        if sources.len() == 2 && sources.iter().all(|s| s["value"][1] != "0") {
+            break sources;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(90),
+            "Prometheus has no source series: {sources:?}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    let mut subtasks: Vec<&str> = series
+        .iter()
+        .map(|s| s["metric"]["subtask_index"].as_str().unwrap())
+        .collect();
+    subtasks.sort_unstable();
+    assert_eq!(subtasks, vec!["0", "1"]);
+    for s in &series {
+        let labels = &s["metric"];
+        assert_eq!(labels["job_name"], "insert-into_sink");
+        assert_eq!(labels["job_id"], job.as_str());
+        assert_eq!(labels["job"], "eddy");
+        assert_eq!(labels["tm_id"], "local");
+        assert_eq!(labels["task_id"], labels["operator_id"]);
+    }
+    let uptime = prometheus.query("flink_jobmanager_job_uptime");
+    assert_eq!(uptime.len(), 1, "{uptime:?}");
+    drop(prometheus);
+
+    let (status, _) = shell.call("PATCH", &format!("/jobs/{job}?mode=cancel"), None);
+    assert_eq!(status, 202);
+    let (ok, stderr) = shell.finish();
+    assert!(!ok && stderr.contains("cancelled"), "{stderr}");
+}

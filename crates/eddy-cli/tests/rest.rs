@@ -1,0 +1,377 @@
+//! The REST API of `eddy sql -D rest.port=0`: a running job is listed, inspected,
+//! checkpointed, savepointed, stopped with a savepoint (and the savepoint taken over
+//! REST resumes the job with nothing lost or doubled) and cancelled from outside;
+//! bad requests are Flink's `{"errors": [...]}` with a 4xx status.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::Shell;
+
+/// A script reading the sequence 1..=`end` at `rate` rows a second into
+/// committed csv files under `out`.
+fn script(dir: &Path, end: u64, rate: u64, out: &Path) -> PathBuf {
+    let script = dir.join(format!("job-{end}.sql"));
+    std::fs::write(
+        &script,
+        format!(
+            "CREATE TABLE ticks (k BIGINT) WITH ('connector' = 'datagen', 'rows-per-second' = '{rate}', \
+             'fields.k.kind' = 'sequence', 'fields.k.start' = '1', 'fields.k.end' = '{end}');\n\
+             CREATE TABLE out_rows (k BIGINT, b BIGINT) WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'csv');\n\
+             INSERT INTO out_rows SELECT k, MOD(k, 7) AS b FROM ticks;\n",
+            out.display()
+        ),
+    )
+    .unwrap();
+    script
+}
+
+/// The keys of every committed output file under `dir`, sorted.
+fn committed_keys(dir: &Path) -> Vec<u64> {
+    let mut keys = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        for line in std::fs::read_to_string(entry.path()).unwrap().lines() {
+            keys.push(line.split(',').next().unwrap().parse().unwrap());
+        }
+    }
+    keys.sort_unstable();
+    keys
+}
+
+#[test]
+fn a_running_job_is_inspected_savepointed_stopped_and_resumed_over_rest() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let script = script(tmp.path(), 6_000, 1_000, &out);
+    let checkpoints = format!(
+        "execution.checkpointing.dir={}",
+        tmp.path().join("ck").display()
+    );
+    let args = [
+        "-p",
+        "2",
+        "-D",
+        "execution.checkpointing.interval=200ms",
+        "-D",
+        &checkpoints,
+    ];
+    let shell = Shell::start(&script, &args);
+    let job = shell.running_job();
+
+    // The cluster and the job.
+    let overview = shell.get("/overview");
+    assert_eq!(overview["taskmanagers"], 1);
+    assert_eq!(overview["jobs-running"], 1);
+    let details = shell.get(&format!("/jobs/{job}"));
+    assert_eq!(details["jid"], job.as_str());
+    assert_eq!(details["name"], "insert-into_out_rows");
+    assert_eq!(details["state"], "RUNNING");
+    let vertices = details["vertices"].as_array().unwrap();
+    assert!(vertices.len() >= 2, "{details}");
+    assert!(vertices
+        .iter()
+        .all(|v| v["parallelism"] == 2 && v["status"] == "RUNNING"));
+    assert!(
+        vertices[0]["name"].as_str().unwrap().contains("ticks"),
+        "{details}"
+    );
+    let listed = shell.get("/jobs/overview");
+    assert_eq!(listed["jobs"][0]["jid"], job.as_str());
+    assert_eq!(
+        listed["jobs"][0]["tasks"]["running"],
+        2 * vertices.len() as u64
+    );
+    let plan = shell.get(&format!("/jobs/{job}/plan"));
+    let nodes = plan["plan"]["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), vertices.len());
+    assert_eq!(nodes[1]["inputs"][0]["id"], nodes[0]["id"]);
+    let config = shell.get(&format!("/jobs/{job}/config"));
+    assert_eq!(
+        config["execution-config"]["user-config"]["execution.checkpointing.interval"],
+        "200ms"
+    );
+    let checkpoint_config = shell.get(&format!("/jobs/{job}/checkpoints/config"));
+    assert_eq!(checkpoint_config["interval"], 200);
+    assert_eq!(checkpoint_config["mode"], "exactly_once");
+
+    // Records flow: the source's subtasks count what they emit.
+    let source = vertices[0]["id"].as_str().unwrap();
+    let metrics = shell.wait_for(
+        &format!("/jobs/{job}/vertices/{source}/subtasks/metrics?get=numRecordsOut"),
+        |b| b[0]["sum"].as_u64().is_some_and(|s| s > 0),
+    );
+    assert_eq!(metrics[0]["id"], "numRecordsOut");
+    let vertex = shell.get(&format!("/jobs/{job}/vertices/{source}"));
+    assert_eq!(vertex["subtasks"].as_array().unwrap().len(), 2);
+
+    // Periodic checkpoints show up, written where the configuration says.
+    let checkpoints = shell.wait_for(&format!("/jobs/{job}/checkpoints"), |b| {
+        b["counts"]["completed"].as_u64().is_some_and(|c| c >= 2)
+    });
+    let latest = &checkpoints["latest"]["completed"];
+    assert_eq!(latest["status"], "COMPLETED");
+    assert!(Path::new(latest["external_path"].as_str().unwrap())
+        .join("_metadata")
+        .exists());
+    let id = latest["id"].as_u64().unwrap();
+    let one = shell.get(&format!("/jobs/{job}/checkpoints/details/{id}"));
+    assert_eq!(one["id"], id);
+
+    // A checkpoint on request.
+    let (status, trigger) = shell.call("POST", &format!("/jobs/{job}/checkpoints"), None);
+    assert_eq!(status, 202, "{trigger}");
+    let request = trigger["request-id"].as_str().unwrap();
+    let done = shell.operation(&format!("/jobs/{job}/checkpoints/{request}"));
+    assert!(done["checkpointId"].as_u64().unwrap() > id, "{done}");
+
+    // A savepoint while the job keeps running, in the checkpoint history.
+    let savepoints = tmp.path().join("savepoints");
+    let body = format!(r#"{{"target-directory": "{}"}}"#, savepoints.display());
+    let (status, trigger) = shell.call("POST", &format!("/jobs/{job}/savepoints"), Some(&body));
+    assert_eq!(status, 202, "{trigger}");
+    let request = trigger["request-id"].as_str().unwrap();
+    let done = shell.operation(&format!("/jobs/{job}/savepoints/{request}"));
+    let location = done["location"].as_str().unwrap().to_string();
+    assert!(location.starts_with(savepoints.to_str().unwrap()), "{done}");
+    assert!(Path::new(&location).join("_metadata").exists());
+    let checkpoints = shell.get(&format!("/jobs/{job}/checkpoints"));
+    assert_eq!(
+        checkpoints["latest"]["savepoint"]["external_path"],
+        location.as_str()
+    );
+    assert_eq!(checkpoints["latest"]["savepoint"]["is_savepoint"], true);
+    assert_eq!(shell.get(&format!("/jobs/{job}"))["state"], "RUNNING");
+
+    // Stop with a savepoint: the job ends, and the process with it once the
+    // savepoint's path was read.
+    let body = format!(
+        r#"{{"targetDirectory": "{}", "drain": false}}"#,
+        savepoints.display()
+    );
+    let (status, trigger) = shell.call("POST", &format!("/jobs/{job}/stop"), Some(&body));
+    assert_eq!(status, 202, "{trigger}");
+    let request = trigger["request-id"].as_str().unwrap();
+    let stop = shell.operation(&format!("/jobs/{job}/savepoints/{request}"));
+    let stopped_at = stop["location"].as_str().unwrap().to_string();
+    assert_ne!(stopped_at, location);
+    let (ok, stderr) = shell.finish();
+    assert!(ok, "{stderr}");
+    assert!(
+        stderr.contains(&format!("completed. Path: {stopped_at}")),
+        "{stderr}"
+    );
+    let before = committed_keys(&out);
+    assert!(
+        !before.is_empty() && before.len() < 6_000,
+        "{}",
+        before.len()
+    );
+
+    // The savepoint taken over REST resumes the job: every key once.
+    let resumed = Shell::start(&script, &[&args[..], &["-s", &stopped_at]].concat());
+    let (ok, stderr) = resumed.finish();
+    assert!(ok, "{stderr}");
+    assert!(stderr.contains("restoring from savepoint"), "{stderr}");
+    assert_eq!(committed_keys(&out), (1..=6_000).collect::<Vec<u64>>());
+}
+
+#[test]
+fn bad_requests_are_errors_and_a_cancelled_job_ends() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let script = script(tmp.path(), 1_000_000, 100, &out);
+    let shell = Shell::start(&script, &[]);
+    let job = shell.running_job();
+
+    let errors = |method: &str, path: &str, body: Option<&str>, expected: u16| {
+        let (status, answer) = shell.call(method, path, body);
+        assert_eq!(status, expected, "{method} {path}: {answer}");
+        let message = answer["errors"][0]
+            .as_str()
+            .unwrap_or_else(|| panic!("{answer}"));
+        message.to_string()
+    };
+    assert!(errors("GET", "/jobs/not-a-job", None, 400).contains("not a job id"));
+    let unknown = "0123456789abcdef0123456789abcdef";
+    assert!(errors("GET", &format!("/jobs/{unknown}"), None, 404).contains(unknown));
+    assert!(
+        errors("GET", &format!("/jobs/{job}/vertices/{unknown}"), None, 404).contains("Vertex")
+    );
+    errors("GET", "/no/such/resource", None, 404);
+    // Checkpointing is off: no checkpoint configuration, no savepoint, no checkpoint.
+    errors("GET", &format!("/jobs/{job}/checkpoints/config"), None, 404);
+    let no_dir = errors("POST", &format!("/jobs/{job}/savepoints"), Some("{}"), 400);
+    assert!(
+        no_dir.contains("execution.checkpointing.savepoint-dir"),
+        "{no_dir}"
+    );
+    errors("POST", &format!("/jobs/{job}/checkpoints"), None, 400);
+    let body = format!(r#"{{"target-directory": "{}"}}"#, tmp.path().display());
+    let (status, trigger) = shell.call("POST", &format!("/jobs/{job}/savepoints"), Some(&body));
+    assert_eq!(status, 202);
+    let request = trigger["request-id"].as_str().unwrap();
+    let failed = shell.operation(&format!("/jobs/{job}/savepoints/{request}"));
+    let cause = failed["failure-cause"]["stack-trace"].as_str().unwrap();
+    assert!(cause.contains("checkpointing"), "{failed}");
+    errors(
+        "GET",
+        &format!("/jobs/{job}/savepoints/{unknown}"),
+        None,
+        404,
+    );
+    errors("PATCH", &format!("/jobs/{job}?mode=rescale"), None, 400);
+    assert_eq!(shell.get(&format!("/jobs/{job}"))["state"], "RUNNING");
+
+    // Cancel: the job ends CANCELED and the script reports it.
+    let (status, _) = shell.call("PATCH", &format!("/jobs/{job}?mode=cancel"), None);
+    assert_eq!(status, 202);
+    let (ok, stderr) = shell.finish();
+    assert!(!ok);
+    assert!(stderr.contains("cancelled"), "{stderr}");
+}
+
+/// Runs `eddy <args>`; returns whether it succeeded, stdout and stderr.
+fn eddy(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_eddy"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn the_cli_lists_savepoints_and_stops_a_job_through_the_rest_api() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let script = script(tmp.path(), 1_000_000, 500, &out);
+    let checkpoints = format!(
+        "execution.checkpointing.dir={}",
+        tmp.path().join("ck").display()
+    );
+    let shell = Shell::start(
+        &script,
+        &[
+            "-D",
+            "execution.checkpointing.interval=300ms",
+            "-D",
+            &checkpoints,
+        ],
+    );
+    let job = shell.running_job();
+    let m = shell.addr.clone();
+
+    let (ok, listed, stderr) = eddy(&["list", "-m", &m]);
+    assert!(ok, "{stderr}");
+    assert!(listed.contains("Running/Restarting Jobs"), "{listed}");
+    assert!(
+        listed.contains(&format!(" : {job} : insert-into_out_rows (RUNNING)")),
+        "{listed}"
+    );
+
+    let savepoints = tmp.path().join("sp");
+    let (ok, said, stderr) = eddy(&["savepoint", "-m", &m, &job, savepoints.to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+    let path = said
+        .lines()
+        .find_map(|l| l.strip_prefix("Savepoint completed. Path: "))
+        .unwrap_or_else(|| panic!("{said}"));
+    assert!(Path::new(path).join("_metadata").exists(), "{said}");
+
+    // Errors: an unknown job, a missing job id, nothing listening.
+    let unknown = "0123456789abcdef0123456789abcdef";
+    let (ok, _, stderr) = eddy(&["cancel", "-m", &m, unknown]);
+    assert!(!ok && stderr.contains("not found"), "{stderr}");
+    let (ok, _, stderr) = eddy(&["stop", "-m", &m]);
+    assert!(!ok && stderr.contains("missing the job id"), "{stderr}");
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let nobody = closed.local_addr().unwrap().to_string();
+    drop(closed);
+    let (ok, _, stderr) = eddy(&["list", "-m", &nobody]);
+    assert!(
+        !ok && stderr.contains("cannot reach the REST API"),
+        "{stderr}"
+    );
+
+    // Stop with a drained savepoint: the command prints its path, the job ends.
+    let (ok, said, stderr) = eddy(&[
+        "stop",
+        "-m",
+        &m,
+        "--drain",
+        "--savepointPath",
+        savepoints.to_str().unwrap(),
+        &job,
+    ]);
+    assert!(ok, "{stderr}");
+    let stopped = said
+        .lines()
+        .find_map(|l| l.strip_prefix("Savepoint completed. Path: "))
+        .unwrap_or_else(|| panic!("{said}"));
+    assert!(Path::new(stopped).join("_metadata").exists());
+    let (ok, stderr) = shell.finish();
+    assert!(ok, "{stderr}");
+
+    // Disposing of a savepoint deletes it; a directory that is not one stays.
+    let (ok, said, stderr) = eddy(&["savepoint", "--dispose", path]);
+    assert!(ok, "{stderr}");
+    assert!(said.contains("disposed"), "{said}");
+    assert!(!Path::new(path).exists());
+    let (ok, _, stderr) = eddy(&["savepoint", "--dispose", out.to_str().unwrap()]);
+    assert!(!ok && stderr.contains("is not a savepoint"), "{stderr}");
+    assert!(out.exists());
+}
+
+#[test]
+fn help_and_version_exit_zero() {
+    let (ok, said, _) = eddy(&["--version"]);
+    assert!(ok && said.starts_with("eddy "), "{said}");
+    let (ok, said, _) = eddy(&["--help"]);
+    assert!(ok && said.contains("savepoint"), "{said}");
+    for verb in ["list", "cancel", "savepoint", "stop", "sql"] {
+        let (ok, said, stderr) = eddy(&[verb, "--help"]);
+        assert!(ok && said.contains("usage"), "{verb}: {said} {stderr}");
+    }
+    let (ok, _, stderr) = eddy(&["frobnicate"]);
+    assert!(
+        !ok && stderr.contains("unknown command 'frobnicate'"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_port_that_is_not_a_port_is_an_error_naming_the_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let script = script(tmp.path(), 10, 10, &tmp.path().join("out"));
+    let out = Command::new(env!("CARGO_BIN_EXE_eddy"))
+        .args(["sql", "-f"])
+        .arg(&script)
+        .args(["-D", "rest.port=80x"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("rest.port"), "{stderr}");
+    // A port in use is an error too, naming the address.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = format!("rest.port={}", taken.local_addr().unwrap().port());
+    let out = Command::new(env!("CARGO_BIN_EXE_eddy"))
+        .args(["sql", "-f"])
+        .arg(&script)
+        .args(["-D", &port])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("cannot listen on 127.0.0.1"), "{stderr}");
+}

@@ -1,0 +1,97 @@
+//! The routes of the API and what every handler shares.
+
+use std::sync::Arc;
+
+use axum::routing::{get, post};
+use axum::Router;
+use eddy_core::time::now_millis;
+use eddy_core::{Config, JobId};
+use eddy_runtime::{JobHandle, JobRegistry};
+
+use crate::actions::{self, Triggers};
+use crate::error::{ApiError, ApiResult};
+use crate::{checkpoints, cluster, jobs, logs, vertices};
+
+/// What every handler shares: the process's configuration and the operations
+/// (savepoints, stops, checkpoints) asked for over the API.
+pub struct ApiState {
+    /// The configuration the server was started with.
+    pub config: Config,
+    /// When the server started (ms since the epoch).
+    pub started: i64,
+    /// Operations triggered over the API, by trigger id.
+    pub triggers: Triggers,
+}
+
+impl ApiState {
+    /// The state of a server started with `config`.
+    pub fn new(config: Config) -> Self {
+        ApiState {
+            config,
+            started: now_millis(),
+            triggers: Triggers::default(),
+        }
+    }
+}
+
+/// The shared state as handlers receive it.
+pub type State = axum::extract::State<Arc<ApiState>>;
+
+/// The job `id` names, from the registry of this process.
+pub fn find_job(id: &str) -> ApiResult<JobHandle> {
+    let parsed: JobId = id
+        .parse()
+        .map_err(|e: String| ApiError::bad_request(format!("bad job id: {e}")))?;
+    JobRegistry::global()
+        .job(parsed)
+        .ok_or_else(|| ApiError::not_found(format!("Job {id} not found")))
+}
+
+/// Every route of the API.
+pub fn router(state: Arc<ApiState>) -> Router {
+    Router::new()
+        .route("/config", get(cluster::config))
+        .route("/overview", get(cluster::overview))
+        .route("/jobmanager/config", get(cluster::jobmanager_config))
+        .route("/taskmanagers", get(cluster::taskmanagers))
+        .route("/jobmanager/logs", get(logs::list))
+        .route("/jobmanager/logs/{file}", get(logs::file))
+        .route("/taskmanagers/{tmid}/logs", get(logs::list_for_taskmanager))
+        .route("/jobs", get(jobs::list))
+        .route("/jobs/overview", get(jobs::overview))
+        .route("/jobs/{jobid}", get(jobs::details).patch(actions::cancel))
+        .route("/jobs/{jobid}/plan", get(jobs::plan))
+        .route("/jobs/{jobid}/config", get(jobs::config))
+        .route("/jobs/{jobid}/exceptions", get(jobs::exceptions))
+        .route("/jobs/{jobid}/metrics", get(jobs::metrics))
+        .route("/jobs/{jobid}/vertices/{vertexid}", get(vertices::details))
+        .route(
+            "/jobs/{jobid}/vertices/{vertexid}/metrics",
+            get(vertices::metrics),
+        )
+        .route(
+            "/jobs/{jobid}/vertices/{vertexid}/subtasks/metrics",
+            get(vertices::subtask_metrics),
+        )
+        .route(
+            "/jobs/{jobid}/checkpoints",
+            get(checkpoints::overview).post(actions::trigger_checkpoint),
+        )
+        .route("/jobs/{jobid}/checkpoints/config", get(checkpoints::config))
+        .route(
+            "/jobs/{jobid}/checkpoints/details/{checkpointid}",
+            get(checkpoints::details),
+        )
+        .route(
+            "/jobs/{jobid}/checkpoints/{triggerid}",
+            get(actions::checkpoint_status),
+        )
+        .route("/jobs/{jobid}/savepoints", post(actions::trigger_savepoint))
+        .route(
+            "/jobs/{jobid}/savepoints/{triggerid}",
+            get(actions::savepoint_status),
+        )
+        .route("/jobs/{jobid}/stop", post(actions::stop))
+        .fallback(|| async { ApiError::not_found("Not found: no such REST resource") })
+        .with_state(state)
+}
