@@ -30,6 +30,7 @@ pub fn run(argv: Vec<String>) -> ExitCode {
         eprintln!("[ERROR] {e}");
         return ExitCode::FAILURE;
     }
+    crate::kafka_tables::register();
     eddy::rest::set_sql_gateway(Arc::new(Gateway::new(config.clone())));
     let started =
         eddy::logging::init(&config, "jobmanager").and_then(|_| eddy::rest::start(&config));

@@ -99,6 +99,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    kafka_tables::register();
     let config = args.job_config();
     // With rest.port set, the jobs of this shell are watched and controlled
     // over the REST API.
@@ -155,6 +156,7 @@ fn run_file(session: &mut Session, path: &str) -> ExitCode {
 mod gateway;
 mod http;
 mod jobmanager;
+mod kafka_tables;
 mod remote;
 mod shell;
 mod submit;

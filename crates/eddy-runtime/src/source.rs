@@ -46,6 +46,21 @@ pub trait SourceReader: Send + 'static {
         Ok(Vec::new())
     }
 
+    /// The reader's position for checkpoint `checkpoint_id` (what
+    /// [`snapshot_position`](Self::snapshot_position) returns, unless the reader
+    /// keeps positions per checkpoint to act on their completion).
+    fn snapshot_position_for(&mut self, checkpoint_id: u64) -> Result<Vec<u8>> {
+        let _ = checkpoint_id;
+        self.snapshot_position()
+    }
+
+    /// Checkpoint `checkpoint_id` completed: every position up to the one snapshot
+    /// for it is durable (e.g. commit offsets to a broker, for monitoring).
+    fn notify_checkpoint_complete(&mut self, checkpoint_id: u64) -> Result<()> {
+        let _ = checkpoint_id;
+        Ok(())
+    }
+
     /// Restores from the positions of every subtask of the checkpointed run (a
     /// union: after a change of parallelism each reader picks its own share).
     /// Called before `open`. Sources that cannot replay ignore it.

@@ -334,11 +334,11 @@ impl<S: SourceReader> SourceTask<S> {
         }
     }
 
-    fn source_state(&mut self) -> Result<Option<OperatorSubtaskState>> {
+    fn source_state(&mut self, checkpoint_id: u64) -> Result<Option<OperatorSubtaskState>> {
         let Self {
             source, context, ..
         } = self;
-        let position = guarded(context, || source.snapshot_position())?;
+        let position = guarded(context, || source.snapshot_position_for(checkpoint_id))?;
         Ok(subtask_state(
             context,
             OperatorSnapshot {
@@ -436,7 +436,7 @@ impl<S: SourceReader> SourceTask<S> {
                         self.chain.emit_watermark(MAX_WATERMARK)?;
                         self.chain.end_input()?;
                     }
-                    let own = self.source_state()?;
+                    let own = self.source_state(barrier.checkpoint_id)?;
                     checkpoint(self.chain.as_mut(), barrier, own, &self.control)?;
                     if (trigger.is_final || trigger.drain) && final_checkpoint.is_none() {
                         final_checkpoint = Some(barrier.checkpoint_id);
@@ -445,6 +445,7 @@ impl<S: SourceReader> SourceTask<S> {
                 id = next_completed(completed) => {
                     if id > notified {
                         notified = id;
+                        guarded(context, || source.notify_checkpoint_complete(id))?;
                         chain.notify_checkpoint_complete(id)?;
                     }
                     if final_checkpoint.is_some_and(|f| id >= f) {

@@ -45,6 +45,8 @@ pub struct TableDef {
     pub primary_key: Vec<String>,
     /// Connector options (`WITH (...)`).
     pub options: BTreeMap<String, String>,
+    /// `METADATA` columns: column name → the connector's metadata key.
+    pub metadata: BTreeMap<String, String>,
     /// The computed columns' SQL text, for `DESCRIBE`.
     pub computed_text: Vec<Option<String>>,
 }

@@ -57,6 +57,8 @@ pub struct CreateTable {
     pub primary_key: Vec<String>,
     /// The `WITH (...)` options.
     pub options: BTreeMap<String, String>,
+    /// `METADATA [FROM 'key']` columns: column name → metadata key.
+    pub metadata: BTreeMap<String, String>,
 }
 
 /// A parsed `CREATE VIEW`.
@@ -121,6 +123,7 @@ fn create_table(p: &mut Parser<'_>) -> Result<CreateTable, ParserError> {
         watermark: None,
         primary_key: Vec::new(),
         options: BTreeMap::new(),
+        metadata: BTreeMap::new(),
     };
     loop {
         let next = p.peek_token().token;
@@ -156,7 +159,15 @@ fn create_table(p: &mut Parser<'_>) -> Result<CreateTable, ParserError> {
             } else {
                 let (data_type, nullable) = crate::types::parse_type(p)?;
                 if is_word(&p.peek_token().token, "METADATA") {
-                    return Err(error_at(p, "metadata columns are not supported"));
+                    p.next_token();
+                    let key = if p.parse_keyword(Keyword::FROM) {
+                        p.parse_literal_string()?
+                    } else {
+                        name.clone()
+                    };
+                    // Read-only either way: eddy does not write metadata.
+                    let _ = p.parse_keyword(Keyword::VIRTUAL);
+                    table.metadata.insert(name.clone(), key);
                 }
                 let nullable = if p.parse_keywords(&[Keyword::PRIMARY, Keyword::KEY]) {
                     if !p.parse_keywords(&[Keyword::NOT, Keyword::ENFORCED]) {

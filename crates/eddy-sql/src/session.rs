@@ -547,6 +547,7 @@ impl Session {
             watermark,
             proctime,
             primary_key: create.primary_key.clone(),
+            metadata: create.metadata.clone(),
             options: create.options.clone(),
             computed_text,
         };
@@ -891,6 +892,11 @@ impl Session {
             &enforced
         };
         let connector = table.option("connector").unwrap_or_default().to_string();
+        if let Some(column) = table.metadata.keys().next() {
+            return Err(SqlError::unsupported(format!(
+                "writing to table {name}, which has the METADATA column {column} (eddy reads metadata; write to a table without it)"
+            )));
+        }
         let reject_updates = |what: &str| -> SqlResult<()> {
             if stream.updating {
                 return Err(SqlError::new(format!(
@@ -903,19 +909,30 @@ impl Session {
         match connector.as_str() {
             "print" => {
                 let prefix = table.option("print-identifier").map(|p| format!("{p}:"));
-                planner.add_sink(&format!("Sink(table=[{name}], connector=[print])"), stream, move |_| {
-                    let prefix = prefix.clone();
-                    let format: Arc<dyn Fn(&String) -> String + Send + Sync> = Arc::new(move |line: &String| match &prefix {
-                        Some(p) => format!("{p}{line}"),
-                        None => line.clone(),
-                    });
-                    TableSinkOperator::writer(Box::new(PrintSink::new(format)), LineFormat::Print, names.clone())
-                });
+                planner.add_sink(
+                    &format!("Sink(table=[{name}], connector=[print])"),
+                    stream,
+                    move |_| {
+                        let prefix = prefix.clone();
+                        let format: Arc<dyn Fn(&String) -> String + Send + Sync> =
+                            Arc::new(move |line: &String| match &prefix {
+                                Some(p) => format!("{p}{line}"),
+                                None => line.clone(),
+                            });
+                        TableSinkOperator::writer(
+                            Box::new(PrintSink::new(format)),
+                            LineFormat::Print,
+                            names.clone(),
+                        )
+                    },
+                );
             }
             "blackhole" => {
-                planner.add_sink(&format!("Sink(table=[{name}], connector=[blackhole])"), stream, move |_| {
-                    TableSinkOperator::discard(names.clone())
-                });
+                planner.add_sink(
+                    &format!("Sink(table=[{name}], connector=[blackhole])"),
+                    stream,
+                    move |_| TableSinkOperator::discard(names.clone()),
+                );
             }
             "filesystem" => {
                 let path = table
@@ -925,7 +942,9 @@ impl Session {
                 let format = FileFormat::from_options(&name, &table.options)?;
                 let line = LineFormat::for_file(&name, &table.options)?;
                 if !format.is_changelog() {
-                    reject_updates("write it to a changelog format such as 'format' = 'debezium-json'")?;
+                    reject_updates(
+                        "write it to a changelog format such as 'format' = 'debezium-json'",
+                    )?;
                 }
                 let roll = table
                     .option("sink.rolling-policy.file-size")
@@ -935,28 +954,64 @@ impl Session {
                     .option("sink.rolling-policy.rollover-interval")
                     .map(eddy_core::time::parse_duration)
                     .transpose()?;
-                planner.add_sink(&format!("Sink(table=[{name}], connector=[filesystem])"), stream, move |_| {
-                    let identity: Arc<dyn Fn(&String) -> String + Send + Sync> = Arc::new(|l: &String| l.clone());
-                    let mut sink = FileSink::new(path.clone(), identity);
-                    if let Some(bytes) = roll {
-                        sink = sink.with_roll_size(bytes);
-                    }
-                    if let Some(d) = interval {
-                        sink = sink.with_rollover_interval(d);
-                    }
-                    TableSinkOperator::writer(Box::new(sink), line.clone(), names.clone())
-                });
+                planner.add_sink(
+                    &format!("Sink(table=[{name}], connector=[filesystem])"),
+                    stream,
+                    move |_| {
+                        let identity: Arc<dyn Fn(&String) -> String + Send + Sync> =
+                            Arc::new(|l: &String| l.clone());
+                        let mut sink = FileSink::new(path.clone(), identity);
+                        if let Some(bytes) = roll {
+                            sink = sink.with_roll_size(bytes);
+                        }
+                        if let Some(d) = interval {
+                            sink = sink.with_rollover_interval(d);
+                        }
+                        TableSinkOperator::writer(Box::new(sink), line.clone(), names.clone())
+                    },
+                );
             }
-            "" => return Err(SqlError::new(format!("table {name} has no 'connector' option"))),
+            "" => {
+                return Err(SqlError::new(format!(
+                    "table {name} has no 'connector' option"
+                )))
+            }
             "datagen" | "nexmark" => {
                 return Err(SqlError::new(format!(
                     "table {name} uses the '{connector}' connector, which can only be read"
                 )))
             }
             other => {
-                return Err(SqlError::unsupported(format!(
-                    "connector '{other}' of table {name} (eddy writes to filesystem, print and blackhole)"
-                )))
+                let Some(connector) = crate::connectors::registry::lookup(other) else {
+                    return Err(SqlError::unsupported(format!(
+                        "connector '{other}' of table {name} (eddy writes to filesystem, print and blackhole{})",
+                        crate::connectors::registry::names()
+                            .iter()
+                            .map(|n| format!(", {n}"))
+                            .collect::<String>()
+                    )));
+                };
+                let options =
+                    crate::connectors::registry::with_format(connector.as_ref(), &table.options);
+                let format = FileFormat::from_options(&name, &options)?;
+                let line = LineFormat::for_file(&name, &options)?;
+                if !format.is_changelog() {
+                    reject_updates(
+                        "write it to a changelog format such as 'format' = 'debezium-json'",
+                    )?;
+                }
+                let writers = connector.sink(crate::connectors::registry::ConnectorTable {
+                    name: &name,
+                    options: &table.options,
+                    primary_key: &table.primary_key,
+                    columns: &names,
+                    metadata: &[],
+                })?;
+                planner.add_sink(
+                    &format!("Sink(table=[{name}], connector=[{other}])"),
+                    stream,
+                    move |i| TableSinkOperator::writer(writers(i), line.clone(), names.clone()),
+                );
             }
         }
         Ok(())

@@ -27,6 +27,11 @@ impl WatermarkOutput {
     pub fn emit_watermark(&mut self, watermark: Timestamp) {
         self.watermark = Some(self.watermark.map_or(watermark, |w| w.max(watermark)));
     }
+
+    /// The watermark emitted, if any (for sources that run generators themselves).
+    pub fn emitted(&self) -> Option<Timestamp> {
+        self.watermark
+    }
 }
 
 /// Derives watermarks from the records of one subtask.
@@ -148,6 +153,25 @@ impl<T: 'static> WatermarkStrategy<T> {
     pub fn with_idleness(mut self, timeout: Duration) -> Self {
         self.idleness = Some(timeout);
         self
+    }
+
+    /// The event time of `value`: the assigner's answer, else the timestamp the
+    /// record already has (for sources that apply a strategy themselves).
+    pub fn timestamp_of(&self, value: &T, existing: Option<Timestamp>) -> Option<Timestamp> {
+        match &self.assigner {
+            Some(assign) => Some(assign(value, existing)),
+            None => existing,
+        }
+    }
+
+    /// A new generator (sources with per-split watermarks make one per split).
+    pub fn create_generator(&self) -> Box<dyn WatermarkGenerator<T>> {
+        (self.generator)()
+    }
+
+    /// The idleness timeout, if set.
+    pub fn idleness(&self) -> Option<Duration> {
+        self.idleness
     }
 }
 

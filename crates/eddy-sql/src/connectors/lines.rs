@@ -116,10 +116,11 @@ impl LineDecoder {
         &self,
         lines: &[&TextLine],
     ) -> Result<Option<(RecordBatch, RowOrigins)>> {
+        let raw = matches!(self.format, FileFormat::Raw);
         let lines: Vec<&TextLine> = lines
             .iter()
             .copied()
-            .filter(|l| !l.text.trim().is_empty())
+            .filter(|l| raw || !l.text.trim().is_empty())
             .collect();
         let mut bads = Bads::default();
         // For each row, the index in `lines` of the line it was read from.
@@ -139,6 +140,18 @@ impl LineDecoder {
                 let (columns, kept) = self.json(&lines, &objects, &mut bads)?;
                 let rows = kept.into_iter().map(|g| objects[g].0).collect();
                 (columns, None, rows)
+            }
+            FileFormat::Raw => {
+                let fields = self.schema.fields();
+                if fields.len() != 1 || !matches!(fields[0].data_type(), DataType::Utf8) {
+                    return Err(Error::Other(
+                        "the 'raw' format reads a table of one STRING column".into(),
+                    ));
+                }
+                let column: ArrayRef = Arc::new(StringArray::from_iter_values(
+                    lines.iter().map(|l| l.text.as_str()),
+                ));
+                (vec![column], None, (0..lines.len()).collect())
             }
             FileFormat::DebeziumJson { .. } => {
                 let mut messages = Vec::with_capacity(lines.len());

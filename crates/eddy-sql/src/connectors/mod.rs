@@ -4,6 +4,7 @@
 pub mod encode;
 pub mod format;
 pub mod lines;
+pub mod registry;
 pub mod sinks;
 pub mod sources;
 
@@ -68,6 +69,7 @@ pub fn format_options(format: &str) -> Option<&'static [&'static str]> {
             "json.timestamp-format.standard",
             "json.encode.decimal-as-plain-number",
         ]),
+        "raw" => Some(&[]),
         "debezium-json" => Some(&[
             "debezium-json.ignore-parse-errors",
             "debezium-json.timestamp-format.standard",
@@ -86,7 +88,7 @@ pub fn check_options(
     columns: &[ColumnSpec],
 ) -> Option<(SqlError, String)> {
     let connector = options.get("connector")?.as_str();
-    let mut supported: Vec<String> = match connector {
+    let supported: Vec<String> = match connector {
         "filesystem" => {
             let mut s: Vec<String> = FILESYSTEM_OPTIONS.iter().map(|o| o.to_string()).collect();
             match options.get("format").map(|f| format_options(f)) {
@@ -108,9 +110,36 @@ pub fn check_options(
         "nexmark" => NEXMARK_OPTIONS.iter().map(|o| o.to_string()).collect(),
         "print" => PRINT_OPTIONS.iter().map(|o| o.to_string()).collect(),
         "blackhole" => BLACKHOLE_OPTIONS.iter().map(|o| o.to_string()).collect(),
-        _ => return None,
+        other => {
+            let registered = registry::lookup(other)?;
+            let mut s: Vec<String> = std::iter::once("connector")
+                .chain(registered.options().iter().copied())
+                .map(str::to_string)
+                .collect();
+            if let Some(format) = registered.format_of(options) {
+                match format_options(&format) {
+                    Some(f) => s.extend(f.iter().map(|o| o.to_string())),
+                    None => return None,
+                }
+            }
+            let prefixes = registered.option_prefixes();
+            let unknown: Vec<&String> = options
+                .keys()
+                .filter(|k| !s.contains(k) && !prefixes.iter().any(|p| k.starts_with(p)))
+                .collect();
+            return unsupported(connector, unknown, s);
+        }
     };
     let unknown: Vec<&String> = options.keys().filter(|k| !supported.contains(k)).collect();
+    unsupported(connector, unknown, supported)
+}
+
+/// Flink's error for unknown options, and the first of them.
+fn unsupported(
+    connector: &str,
+    unknown: Vec<&String>,
+    mut supported: Vec<String>,
+) -> Option<(SqlError, String)> {
     let first = unknown.first()?.to_string();
     supported.sort();
     let list = |items: Vec<String>| items.join(", ");

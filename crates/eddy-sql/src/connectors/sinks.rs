@@ -24,6 +24,8 @@ pub enum LineFormat {
     Json(JsonEncoding),
     /// One Debezium JSON message per row: `{"before":..,"after":..,"op":..}`.
     DebeziumJson(JsonEncoding),
+    /// The value of the table's one column as is (`raw`; NULL is empty).
+    Raw,
 }
 
 impl LineFormat {
@@ -76,6 +78,7 @@ impl LineFormat {
             }),
             FileFormat::Json { .. } => LineFormat::Json(json("json")?),
             FileFormat::DebeziumJson { .. } => LineFormat::DebeziumJson(json("debezium-json")?),
+            FileFormat::Raw => LineFormat::Raw,
         })
     }
 }
@@ -143,6 +146,7 @@ impl TableSinkOperator {
                     format!("{}[{}]", kind.short(), cells.join(", "))
                 }
                 LineFormat::Csv(encoding) => csv_row(batch, n, i, encoding),
+                LineFormat::Raw => cell(batch.column(0), i).unwrap_or_default(),
                 LineFormat::Json(encoding) => json_row(batch, &self.names, i, encoding),
                 LineFormat::DebeziumJson(encoding) => {
                     let row = json_row(batch, &self.names, i, encoding);

@@ -40,6 +40,12 @@ impl SourceReader for BoxedSource {
     fn snapshot_position(&mut self) -> Result<Vec<u8>> {
         self.0.snapshot_position()
     }
+    fn snapshot_position_for(&mut self, checkpoint_id: u64) -> Result<Vec<u8>> {
+        self.0.snapshot_position_for(checkpoint_id)
+    }
+    fn notify_checkpoint_complete(&mut self, checkpoint_id: u64) -> Result<()> {
+        self.0.notify_checkpoint_complete(checkpoint_id)
+    }
     fn restore_positions(&mut self, positions: Vec<Vec<u8>>) -> Result<()> {
         self.0.restore_positions(positions)
     }
@@ -83,6 +89,12 @@ where
     }
     fn snapshot_position(&mut self) -> Result<Vec<u8>> {
         self.inner.snapshot_position()
+    }
+    fn snapshot_position_for(&mut self, checkpoint_id: u64) -> Result<Vec<u8>> {
+        self.inner.snapshot_position_for(checkpoint_id)
+    }
+    fn notify_checkpoint_complete(&mut self, checkpoint_id: u64) -> Result<()> {
+        self.inner.notify_checkpoint_complete(checkpoint_id)
     }
     fn restore_positions(&mut self, positions: Vec<Vec<u8>>) -> Result<()> {
         self.inner.restore_positions(positions)
@@ -650,6 +662,8 @@ pub enum FileFormat {
         /// `debezium-json.ignore-parse-errors`.
         ignore_errors: bool,
     },
+    /// `raw`: the whole line (or record value) is the table's one STRING column.
+    Raw,
 }
 
 impl FileFormat {
@@ -687,6 +701,7 @@ impl FileFormat {
             Some("debezium-json") => Ok(FileFormat::DebeziumJson {
                 ignore_errors: flag("debezium-json.ignore-parse-errors"),
             }),
+            Some("raw") => Ok(FileFormat::Raw),
             Some(other) => Err(crate::SqlError::unsupported(format!(
                 "format '{other}' of table {table} (eddy reads and writes csv, json and debezium-json)"
             ))),
@@ -756,4 +771,253 @@ pub fn filesystem(
                 }))
         })
     })
+}
+
+// ---------------------------------------------------------------- registered
+
+use crate::connectors::registry::{LineReader, LineReaderFactory, MetadataValue, SourceLine};
+
+/// A registered connector's reader of lines, as a [`SourceReader`], that
+/// reports the records its format skipped when its input ends.
+struct LineReaderBox(LineReader, Option<SkippedLines>);
+
+impl SourceReader for LineReaderBox {
+    type Out = Records<SourceLine>;
+    fn open(&mut self, ctx: &OperatorContext) -> Result<()> {
+        if let Some(skipped) = &self.1 {
+            skipped.open(ctx);
+        }
+        self.0.open(ctx)
+    }
+    fn poll_next(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<SourceEvent<Records<SourceLine>>>> {
+        let event = self.0.poll_next(cx);
+        if let (Poll::Ready(Ok(SourceEvent::End)), Some(skipped)) = (&event, &self.1) {
+            skipped.report();
+        }
+        event
+    }
+    fn close(&mut self) -> Result<()> {
+        self.0.close()
+    }
+    fn snapshot_position(&mut self) -> Result<Vec<u8>> {
+        self.0.snapshot_position()
+    }
+    fn snapshot_position_for(&mut self, checkpoint_id: u64) -> Result<Vec<u8>> {
+        self.0.snapshot_position_for(checkpoint_id)
+    }
+    fn notify_checkpoint_complete(&mut self, checkpoint_id: u64) -> Result<()> {
+        self.0.notify_checkpoint_complete(checkpoint_id)
+    }
+    fn restore_positions(&mut self, positions: Vec<Vec<u8>>) -> Result<()> {
+        self.0.restore_positions(positions)
+    }
+}
+
+/// A registered connector's lines, decoded by the table's format as file
+/// lines are (malformed records fail naming where they came from, or are
+/// skipped and counted with the format's `ignore-parse-errors`). `metadata`
+/// lists the physical columns (by index) that take the records' metadata
+/// values, in the order the connector was asked for them; the format decodes
+/// the other columns.
+pub fn registered(
+    schema: SchemaRef,
+    output: SchemaRef,
+    readers: LineReaderFactory,
+    format: FileFormat,
+    metadata: Vec<usize>,
+) -> SourceFactory {
+    let skipped = format.ignore_errors_option().map(SkippedLines::new);
+    let value_fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !metadata.contains(i))
+        .map(|(_, f)| f.as_ref().clone())
+        .collect();
+    let value_schema: SchemaRef = Arc::new(arrow::datatypes::Schema::new(value_fields.clone()));
+    // The row kind, for a changelog format, follows the physical columns.
+    let mut value_output = value_fields;
+    value_output.extend(
+        output
+            .fields()
+            .iter()
+            .skip(schema.fields().len())
+            .map(|f| f.as_ref().clone()),
+    );
+    let value_output: SchemaRef = Arc::new(arrow::datatypes::Schema::new(value_output));
+    let metadata = Arc::new(metadata);
+    let physical = schema.fields().len();
+    Arc::new(move |i| {
+        let handle = skipped.as_ref().map(SkippedLines::for_subtask);
+        let decoder = LineDecoder::counting_in(
+            value_schema.clone(),
+            value_output.clone(),
+            format.clone(),
+            handle.clone(),
+        );
+        let metadata = metadata.clone();
+        let output = output.clone();
+        boxed(
+            LineReaderBox(readers(i), handle),
+            move |records: Records<SourceLine>| {
+                let refs: Vec<&TextLine> = records.iter().map(|r| &r.value.line).collect();
+                let Some((batch, origins)) = decoder.decode_with_origins(&refs)? else {
+                    return Ok(None);
+                };
+                let batch = if metadata.is_empty() {
+                    batch
+                } else {
+                    with_metadata(&batch, &origins, &records, &metadata, &output, physical)?
+                };
+                crate::exec::origin::remember(&batch, origins);
+                Ok(Some(batch))
+            },
+        )
+    })
+}
+
+/// `batch` (the decoded columns) with the metadata columns put in place.
+fn with_metadata(
+    batch: &RecordBatch,
+    origins: &crate::exec::origin::RowOrigins,
+    records: &Records<SourceLine>,
+    metadata: &[usize],
+    output: &SchemaRef,
+    physical: usize,
+) -> Result<RecordBatch> {
+    // The record each row was decoded from, by where its line came from.
+    let by_origin: std::collections::HashMap<(*const u8, u64), &SourceLine> = records
+        .iter()
+        .map(|r| {
+            (
+                (r.value.line.path.as_ptr(), r.value.line.line_number),
+                &r.value,
+            )
+        })
+        .collect();
+    let rows = batch.num_rows();
+    let mut decoded = batch.columns().iter().cloned();
+    let mut columns = Vec::with_capacity(output.fields().len());
+    for (c, field) in output.fields().iter().enumerate().take(physical) {
+        let Some(slot) = metadata.iter().position(|m| *m == c) else {
+            columns.push(
+                decoded
+                    .next()
+                    .ok_or_else(|| Error::Other("a decoded batch lacks a column".into()))?,
+            );
+            continue;
+        };
+        let values = (0..rows).map(|row| {
+            let (path, position) = origins.origin(row)?;
+            by_origin
+                .get(&(path.as_ptr(), position))
+                .and_then(|r| r.metadata.get(slot).cloned())
+        });
+        columns.push(metadata_column(values, field.data_type())?);
+    }
+    columns.extend(decoded);
+    changelog::batch(output.clone(), columns, rows).map_err(runtime)
+}
+
+/// A metadata column of `values`, cast to the column's type.
+fn metadata_column(
+    values: impl Iterator<Item = Option<crate::connectors::registry::MetadataValue>>,
+    data_type: &DataType,
+) -> Result<ArrayRef> {
+    let values: Vec<Option<MetadataValue>> = values.collect();
+    if let DataType::Map(entries, _) = data_type {
+        return map_column(&values, entries);
+    }
+    let base: ArrayRef = if values
+        .iter()
+        .flatten()
+        .any(|v| matches!(v, MetadataValue::Text(_)))
+    {
+        Arc::new(StringArray::from_iter(values.iter().map(|v| match v {
+            Some(MetadataValue::Text(t)) => Some(t.clone()),
+            _ => None,
+        })))
+    } else if values
+        .iter()
+        .flatten()
+        .any(|v| matches!(v, MetadataValue::Timestamp(_)))
+    {
+        Arc::new(arrow::array::TimestampMillisecondArray::from_iter(
+            values.iter().map(|v| match v {
+                Some(MetadataValue::Timestamp(t)) => Some(*t),
+                _ => None,
+            }),
+        ))
+    } else {
+        Arc::new(arrow::array::Int64Array::from_iter(values.iter().map(
+            |v| match v {
+                Some(MetadataValue::Integer(i)) => Some(*i),
+                _ => None,
+            },
+        )))
+    };
+    let base = match (base.data_type(), data_type) {
+        // The millis are the instant: keep them, with the column's zone.
+        (
+            DataType::Timestamp(TimeUnit::Millisecond, None),
+            DataType::Timestamp(TimeUnit::Millisecond, tz),
+        ) => {
+            let millis = base
+                .as_any()
+                .downcast_ref::<arrow::array::TimestampMillisecondArray>()
+                .cloned()
+                .ok_or_else(|| Error::Other("metadata column: not a timestamp".into()))?;
+            Arc::new(millis.with_timezone_opt(tz.clone())) as ArrayRef
+        }
+        _ => arrow::compute::cast(&base, data_type)
+            .map_err(|e| Error::Other(format!("metadata column: {e}")))?,
+    };
+    Ok(base)
+}
+
+/// A `MAP<STRING, BYTES>` metadata column (e.g. record headers).
+fn map_column(
+    values: &[Option<MetadataValue>],
+    entries: &arrow::datatypes::FieldRef,
+) -> Result<ArrayRef> {
+    use arrow::array::{BinaryBuilder, MapBuilder, MapFieldNames};
+    let DataType::Struct(fields) = entries.data_type() else {
+        return Err(Error::Other("a MAP column without entries".into()));
+    };
+    let (Some(key), Some(value)) = (fields.first(), fields.get(1)) else {
+        return Err(Error::Other("a MAP column without key and value".into()));
+    };
+    let names = MapFieldNames {
+        entry: entries.name().clone(),
+        key: key.name().clone(),
+        value: value.name().clone(),
+    };
+    let mut builder = MapBuilder::new(Some(names), StringBuilder::new(), BinaryBuilder::new())
+        .with_values_field(value.clone());
+    for v in values {
+        match v {
+            Some(MetadataValue::Map(pairs)) => {
+                for (k, v) in pairs {
+                    builder.keys().append_value(k);
+                    builder.values().append_option(v.as_deref());
+                }
+                builder
+                    .append(true)
+                    .map_err(|e| Error::Other(format!("metadata column: {e}")))?;
+            }
+            _ => builder
+                .append(false)
+                .map_err(|e| Error::Other(format!("metadata column: {e}")))?,
+        }
+    }
+    let array: ArrayRef = Arc::new(builder.finish());
+    if array.data_type() == &DataType::Map(entries.clone(), false) {
+        Ok(array)
+    } else {
+        arrow::compute::cast(&array, &DataType::Map(entries.clone(), false))
+            .map_err(|e| Error::Other(format!("metadata column: {e}")))
+    }
 }

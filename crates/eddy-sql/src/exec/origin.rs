@@ -41,6 +41,14 @@ impl RowOrigins {
         self.lines.push(line);
     }
 
+    /// The file and line of row `row`.
+    pub fn origin(&self, row: usize) -> Option<(&Arc<str>, u64)> {
+        let line = self.lines.get(row)?;
+        let file = self.files.partition_point(|(first, _)| *first <= row);
+        let (_, path) = self.files.get(file.checked_sub(1)?)?;
+        Some((path, *line))
+    }
+
     /// `file:line` of row `row`.
     pub fn location(&self, row: usize) -> Option<String> {
         let line = self.lines.get(row)?;

@@ -407,6 +407,11 @@ impl StreamPlanner {
         let connector = def.option("connector").unwrap_or_default().to_string();
         let physical_schema_ = def.physical.clone();
         let name = def.name.clone();
+        if !def.metadata.is_empty() && crate::connectors::registry::lookup(&connector).is_none() {
+            return Err(SqlError::unsupported(format!(
+                "METADATA columns of table {name}: the '{connector}' connector has no metadata"
+            )));
+        }
         Ok(match connector.as_str() {
             "nexmark" => (sources::nexmark(&name, physical_schema_, &def.options)?, false),
             "datagen" => (sources::datagen(&name, physical_schema_, &def.options)?.0, false),
@@ -431,11 +436,54 @@ impl StreamPlanner {
                     "table {name} uses the '{connector}' connector, which can only be written to"
                 )))
             }
-            other => {
-                return Err(SqlError::unsupported(format!(
-                    "connector '{other}' of table {name} (eddy has filesystem, datagen, nexmark, print and blackhole)"
-                )))
-            }
+            other => match crate::connectors::registry::lookup(other) {
+                Some(connector) => {
+                    use crate::connectors::registry::{column_names, with_format, ConnectorTable};
+                    let options = with_format(connector.as_ref(), &def.options);
+                    let format = FileFormat::from_options(&name, &options)?;
+                    let updating = format.is_changelog();
+                    let output = physical_schema(
+                        &DFSchema::try_from(physical_schema_.as_ref().clone())?,
+                        updating,
+                    );
+                    let columns = column_names(&physical_schema_);
+                    let mut metadata = Vec::new();
+                    let mut keys = Vec::new();
+                    for (index, column) in columns.iter().enumerate() {
+                        let Some(key) = def.metadata.get(column) else {
+                            continue;
+                        };
+                        if !connector.metadata_keys().contains(&key.as_str()) {
+                            return Err(SqlError::new(format!(
+                                "Invalid metadata key '{key}' of column {column} of table {name}. Available keys for '{other}': {}.",
+                                connector.metadata_keys().join(", ")
+                            )));
+                        }
+                        metadata.push(index);
+                        keys.push(key.clone());
+                    }
+                    let readers = connector.source(ConnectorTable {
+                        name: &name,
+                        options: &def.options,
+                        primary_key: &def.primary_key,
+                        columns: &columns,
+                        metadata: &keys,
+                    })?;
+                    (
+                        sources::registered(physical_schema_, output, readers, format, metadata),
+                        updating,
+                    )
+                }
+                None => {
+                    return Err(SqlError::unsupported(format!(
+                        "connector '{other}' of table {name} (eddy has filesystem, datagen, nexmark, print and blackhole{})",
+                        crate::connectors::registry::names()
+                            .iter()
+                            .map(|n| format!(", {n}"))
+                            .collect::<String>()
+                    )))
+                }
+            },
         })
     }
 

@@ -1,0 +1,472 @@
+//! SQL's `kafka` and `upsert-kafka` tables, registered with eddy-sql's
+//! connector registry from eddy-kafka's source and sink, with Flink's option
+//! names.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use eddy::connectors::TextLine;
+use eddy::runtime::operators::WatermarkStrategy;
+use eddy_kafka::{
+    parse_specific_offsets, ConsumedRecord, DeliveryGuarantee, KafkaError, KafkaSink, KafkaSource,
+    OffsetsInitializer, ProducerRecord, SinkPartitioner,
+};
+use eddy_sql::connectors::registry::{
+    self, ConnectorTable, LineReader, LineReaderFactory, LineWriterFactory, MetadataValue,
+    SourceLine, TableConnector,
+};
+use eddy_sql::{SqlError, SqlResult};
+
+/// The options of the `kafka` connector.
+const KAFKA_OPTIONS: &[&str] = &[
+    "topic",
+    "format",
+    "value.format",
+    "key.format",
+    "key.fields",
+    "value.fields-include",
+    "scan.startup.mode",
+    "scan.startup.specific-offsets",
+    "scan.startup.timestamp-millis",
+    "scan.bounded.mode",
+    "scan.bounded.specific-offsets",
+    "scan.bounded.timestamp-millis",
+    "scan.topic-partition-discovery.interval",
+    "sink.delivery-guarantee",
+    "sink.transactional-id-prefix",
+    "sink.partitioner",
+];
+
+/// The options of the `upsert-kafka` connector.
+const UPSERT_KAFKA_OPTIONS: &[&str] = &[
+    "topic",
+    "key.format",
+    "value.format",
+    "value.fields-include",
+    "sink.delivery-guarantee",
+    "sink.transactional-id-prefix",
+];
+
+/// Registers `kafka` and `upsert-kafka`.
+pub fn register() {
+    registry::register("kafka", Arc::new(Kafka { upsert: false }));
+    registry::register("upsert-kafka", Arc::new(Kafka { upsert: true }));
+}
+
+struct Kafka {
+    upsert: bool,
+}
+
+fn error(e: KafkaError) -> SqlError {
+    SqlError::new(e.to_string())
+}
+
+fn option_error(table: &str, option: &str, message: impl std::fmt::Display) -> SqlError {
+    SqlError::new(format!("option '{option}' of table {table}: {message}"))
+}
+
+/// A table's options, read with the table's name at hand for errors.
+struct Options<'a> {
+    table: &'a str,
+    options: &'a BTreeMap<String, String>,
+}
+
+impl Options<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.options.get(key).map(String::as_str)
+    }
+
+    fn required(&self, key: &str) -> SqlResult<&str> {
+        self.get(key)
+            .filter(|v| !v.trim().is_empty())
+            .ok_or_else(|| SqlError::new(format!("table {} needs the option '{key}'", self.table)))
+    }
+
+    fn millis(&self, key: &str) -> SqlResult<i64> {
+        let text = self.required(key)?;
+        text.trim().parse().map_err(|_| {
+            option_error(
+                self.table,
+                key,
+                format!("'{text}' is not a number of milliseconds"),
+            )
+        })
+    }
+
+    /// The client properties: `properties.*` without the prefix.
+    fn properties(&self) -> BTreeMap<String, String> {
+        self.options
+            .iter()
+            .filter_map(|(k, v)| {
+                let key = k.strip_prefix("properties.")?;
+                (key != "bootstrap.servers" && key != "group.id")
+                    .then(|| (key.to_string(), v.clone()))
+            })
+            .collect()
+    }
+
+    fn topic(&self) -> SqlResult<&str> {
+        self.required("topic")
+    }
+}
+
+fn starting(o: &Options<'_>, topic: &str) -> SqlResult<OffsetsInitializer> {
+    Ok(match o.get("scan.startup.mode").unwrap_or("group-offsets") {
+        "earliest-offset" => OffsetsInitializer::Earliest,
+        "latest-offset" => OffsetsInitializer::Latest,
+        "group-offsets" => OffsetsInitializer::Committed,
+        "timestamp" => OffsetsInitializer::Timestamp(o.millis("scan.startup.timestamp-millis")?),
+        "specific-offsets" => OffsetsInitializer::Specific(
+            parse_specific_offsets(
+                "scan.startup.specific-offsets",
+                topic,
+                o.required("scan.startup.specific-offsets")?,
+            )
+            .map_err(error)?,
+        ),
+        other => {
+            return Err(option_error(
+                o.table,
+                "scan.startup.mode",
+                format!("'{other}' is not one of earliest-offset, latest-offset, group-offsets, timestamp, specific-offsets"),
+            ))
+        }
+    })
+}
+
+fn stopping(o: &Options<'_>, topic: &str) -> SqlResult<Option<OffsetsInitializer>> {
+    Ok(Some(match o.get("scan.bounded.mode").unwrap_or("unbounded") {
+        "unbounded" => return Ok(None),
+        "latest-offset" => OffsetsInitializer::Latest,
+        "group-offsets" => OffsetsInitializer::Committed,
+        "timestamp" => OffsetsInitializer::Timestamp(o.millis("scan.bounded.timestamp-millis")?),
+        "specific-offsets" => OffsetsInitializer::Specific(
+            parse_specific_offsets(
+                "scan.bounded.specific-offsets",
+                topic,
+                o.required("scan.bounded.specific-offsets")?,
+            )
+            .map_err(error)?,
+        ),
+        other => {
+            return Err(option_error(
+                o.table,
+                "scan.bounded.mode",
+                format!("'{other}' is not one of unbounded, latest-offset, group-offsets, timestamp, specific-offsets"),
+            ))
+        }
+    }))
+}
+
+/// The value of metadata `key` of a record.
+fn metadata(key: &str, r: &ConsumedRecord<'_>) -> MetadataValue {
+    match key {
+        "topic" => MetadataValue::Text(r.topic.to_string()),
+        "partition" => MetadataValue::Integer(i64::from(r.partition)),
+        "offset" => MetadataValue::Integer(r.offset),
+        "timestamp" => r
+            .timestamp
+            .map_or(MetadataValue::Null, MetadataValue::Timestamp),
+        "headers" => MetadataValue::Map(
+            r.headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.map(<[u8]>::to_vec)))
+                .collect(),
+        ),
+        _ => MetadataValue::Null,
+    }
+}
+
+/// The key of a JSON line: the object of the `key.fields` columns.
+fn json_key(line: &str, fields: &[String]) -> Result<Vec<u8>, String> {
+    let value: serde_json::Value =
+        serde_json::from_str(line).map_err(|e| format!("encoding the key: {e}"))?;
+    let mut key = serde_json::Map::new();
+    for field in fields {
+        key.insert(
+            field.clone(),
+            value.get(field).cloned().unwrap_or(serde_json::Value::Null),
+        );
+    }
+    serde_json::to_vec(&serde_json::Value::Object(key))
+        .map_err(|e| format!("encoding the key: {e}"))
+}
+
+/// Drops the key columns from a JSON line (`value.fields-include` = `EXCEPT_KEY`).
+fn without_fields(line: &str, fields: &[String]) -> Result<String, String> {
+    let mut value: serde_json::Value =
+        serde_json::from_str(line).map_err(|e| format!("encoding the value: {e}"))?;
+    if let Some(object) = value.as_object_mut() {
+        for field in fields {
+            object.remove(field);
+        }
+    }
+    Ok(value.to_string())
+}
+
+impl Kafka {
+    fn name(&self) -> &'static str {
+        if self.upsert {
+            "upsert-kafka"
+        } else {
+            "kafka"
+        }
+    }
+
+    /// The key columns: `key.fields` (kafka) or the primary key (upsert-kafka).
+    fn key_fields(&self, o: &Options<'_>, table: &ConnectorTable<'_>) -> SqlResult<Vec<String>> {
+        if self.upsert {
+            if table.primary_key.is_empty() {
+                return Err(SqlError::new(format!(
+                    "table {} uses 'upsert-kafka', which needs a PRIMARY KEY",
+                    table.name
+                )));
+            }
+            return Ok(table.primary_key.to_vec());
+        }
+        let Some(fields) = o.get("key.fields") else {
+            return Ok(Vec::new());
+        };
+        let fields: Vec<String> = fields.split(';').map(|f| f.trim().to_string()).collect();
+        for f in &fields {
+            if !table.columns.contains(f) {
+                return Err(option_error(
+                    table.name,
+                    "key.fields",
+                    format!("no column '{f}'"),
+                ));
+            }
+        }
+        Ok(fields)
+    }
+}
+
+impl TableConnector for Kafka {
+    fn options(&self) -> &'static [&'static str] {
+        if self.upsert {
+            UPSERT_KAFKA_OPTIONS
+        } else {
+            KAFKA_OPTIONS
+        }
+    }
+
+    fn option_prefixes(&self) -> &'static [&'static str] {
+        &["properties."]
+    }
+
+    fn format_of(&self, options: &BTreeMap<String, String>) -> Option<String> {
+        if self.upsert {
+            // Rows reach the sink as a changelog; the value is their JSON.
+            return Some("debezium-json".into());
+        }
+        options
+            .get("value.format")
+            .or_else(|| options.get("format"))
+            .cloned()
+    }
+
+    fn metadata_keys(&self) -> &'static [&'static str] {
+        &["topic", "partition", "offset", "timestamp", "headers"]
+    }
+
+    fn source(&self, table: ConnectorTable<'_>) -> SqlResult<LineReaderFactory> {
+        if self.upsert {
+            return Err(SqlError::unsupported(format!(
+                "reading table {} with 'upsert-kafka' (eddy writes upsert-kafka tables; read the topic with 'kafka')",
+                table.name
+            )));
+        }
+        let o = Options {
+            table: table.name,
+            options: table.options,
+        };
+        let topics: Vec<String> = o
+            .topic()?
+            .split(';')
+            .map(|t| t.trim().to_string())
+            .collect();
+        let first = topics.first().cloned().unwrap_or_default();
+        let keys: Vec<String> = table.metadata.to_vec();
+        let mut builder = KafkaSource::<SourceLine>::builder()
+            .bootstrap_servers(o.required("properties.bootstrap.servers")?)
+            .topics(topics)
+            .starting_offsets(starting(&o, &first)?)
+            .deserializer(Arc::new(move |r: &ConsumedRecord<'_>| {
+                let text =
+                    String::from_utf8(r.value.unwrap_or_default().to_vec()).map_err(|e| {
+                        KafkaError::Malformed {
+                            topic: r.topic.to_string(),
+                            partition: r.partition,
+                            offset: r.offset,
+                            message: format!("the value is not UTF-8: {e}"),
+                        }
+                    })?;
+                Ok(SourceLine {
+                    line: TextLine {
+                        path: format!("kafka://{}/{}", r.topic, r.partition).into(),
+                        line_number: r.offset as u64,
+                        text,
+                    },
+                    metadata: keys.iter().map(|k| metadata(k, r)).collect(),
+                })
+            }));
+        match o.get("properties.group.id") {
+            Some(group) => builder = builder.group_id(group),
+            None if o.get("scan.startup.mode").is_none_or(|m| m == "group-offsets") => {
+                return Err(SqlError::new(format!(
+                    "table {} needs the option 'properties.group.id' to start from the group's offsets ('scan.startup.mode' = 'group-offsets', the default); or set 'scan.startup.mode' to 'earliest-offset' or 'latest-offset'",
+                    table.name
+                )))
+            }
+            None => {}
+        }
+        if let Some(stop) = stopping(&o, &first)? {
+            builder = builder.bounded(stop);
+        }
+        let discovery = match o.get("scan.topic-partition-discovery.interval") {
+            Some(text) => eddy::core::time::parse_duration(text).map_err(|e| {
+                option_error(table.name, "scan.topic-partition-discovery.interval", e)
+            })?,
+            None => Duration::from_secs(300),
+        };
+        builder = builder.partition_discovery_interval(discovery);
+        for (k, v) in o.properties() {
+            builder = builder.property(k, v);
+        }
+        let source = builder.build().map_err(error)?;
+        Ok(Arc::new(move |_| -> LineReader {
+            Box::new(source.create_reader(WatermarkStrategy::no_watermarks()))
+        }))
+    }
+
+    fn sink(&self, table: ConnectorTable<'_>) -> SqlResult<LineWriterFactory> {
+        let o = Options {
+            table: table.name,
+            options: table.options,
+        };
+        let key_fields = self.key_fields(&o, &table)?;
+        let value_format = if self.upsert {
+            o.required("value.format")?.to_string()
+        } else {
+            self.format_of(table.options).unwrap_or_default()
+        };
+        if !key_fields.is_empty() {
+            let key_format = o.required("key.format")?;
+            if key_format != "json" || value_format != "json" {
+                return Err(SqlError::unsupported(format!(
+                    "keys of table {} in '{key_format}' with values in '{value_format}' (eddy writes keys with 'key.format' = 'json' and 'value.format' = 'json')",
+                    table.name
+                )));
+            }
+        }
+        let except_key = match o.get("value.fields-include").unwrap_or("ALL") {
+            "ALL" => false,
+            "EXCEPT_KEY" => true,
+            other => {
+                return Err(option_error(
+                    table.name,
+                    "value.fields-include",
+                    format!("'{other}' is not ALL or EXCEPT_KEY"),
+                ))
+            }
+        };
+        let guarantee = match o.get("sink.delivery-guarantee") {
+            None => DeliveryGuarantee::AtLeastOnce,
+            Some(text) => DeliveryGuarantee::parse(text).ok_or_else(|| {
+                option_error(
+                    table.name,
+                    "sink.delivery-guarantee",
+                    format!("'{text}' is not one of none, at-least-once, exactly-once"),
+                )
+            })?,
+        };
+        let partitioner = match o.get("sink.partitioner") {
+            None => SinkPartitioner::Default,
+            Some(text) => SinkPartitioner::parse(text).ok_or_else(|| {
+                option_error(
+                    table.name,
+                    "sink.partitioner",
+                    format!("'{text}' is not one of default, fixed, round-robin"),
+                )
+            })?,
+        };
+        let upsert = self.upsert;
+        let name = self.name();
+        let table_name = table.name.to_string();
+        let serializer = Arc::new(
+            move |line: &String, timestamp| -> eddy_kafka::KafkaResult<ProducerRecord> {
+                let malformed = |message: String| KafkaError::Malformed {
+                    topic: format!("(sink of table {table_name})"),
+                    partition: -1,
+                    offset: -1,
+                    message,
+                };
+                if upsert {
+                    // A Debezium JSON line: `after` is upserted, a `before` alone deletes.
+                    let row: serde_json::Value =
+                        serde_json::from_str(line).map_err(|e| malformed(e.to_string()))?;
+                    let (image, delete) = match row.get("op").and_then(|o| o.as_str()) {
+                        Some("d") => (row.get("before").cloned().unwrap_or_default(), true),
+                        _ => (row.get("after").cloned().unwrap_or_default(), false),
+                    };
+                    let text = image.to_string();
+                    let key = json_key(&text, &key_fields).map_err(malformed)?;
+                    let value = if delete {
+                        None
+                    } else if except_key {
+                        Some(
+                            without_fields(&text, &key_fields)
+                                .map_err(malformed)?
+                                .into_bytes(),
+                        )
+                    } else {
+                        Some(text.into_bytes())
+                    };
+                    return Ok(ProducerRecord {
+                        key: Some(key),
+                        value,
+                        timestamp,
+                        ..Default::default()
+                    });
+                }
+                let key = if key_fields.is_empty() {
+                    None
+                } else {
+                    Some(json_key(line, &key_fields).map_err(malformed)?)
+                };
+                let value = if except_key && !key_fields.is_empty() {
+                    without_fields(line, &key_fields).map_err(malformed)?
+                } else {
+                    line.clone()
+                };
+                Ok(ProducerRecord {
+                    key,
+                    value: Some(value.into_bytes()),
+                    timestamp,
+                    ..Default::default()
+                })
+            },
+        );
+        let mut builder = KafkaSink::<String>::builder()
+            .bootstrap_servers(o.required("properties.bootstrap.servers")?)
+            .topic(o.topic()?)
+            .delivery_guarantee(guarantee)
+            .partitioner(partitioner)
+            .record_serializer(serializer);
+        if let Some(prefix) = o.get("sink.transactional-id-prefix") {
+            builder = builder.transactional_id_prefix(prefix);
+        }
+        for (k, v) in o.properties() {
+            builder = builder.property(k, v);
+        }
+        let sink = builder
+            .build()
+            .map_err(|e| SqlError::new(format!("table {} ('{name}'): {e}", table.name)))?;
+        Ok(Arc::new(
+            move |_| -> Box<dyn eddy::runtime::operators::SinkWriter<String>> {
+                Box::new(sink.create_writer())
+            },
+        ))
+    }
+}

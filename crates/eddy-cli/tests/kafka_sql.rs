@@ -1,0 +1,433 @@
+//! SQL's `kafka` and `upsert-kafka` tables through the `eddy sql` command,
+//! against a real broker: a table read and written, exactly-once output after
+//! the job is killed with SIGKILL and resumed with `-s latest`, and the errors
+//! for a bad option and an unreachable broker.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use eddy_kafka::testing::TestBroker;
+
+fn eddy() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_eddy"))
+}
+
+fn run_script(dir: &Path, name: &str, script: &str) -> std::process::Output {
+    let path = dir.join(name);
+    std::fs::write(&path, script).unwrap();
+    eddy().args(["sql", "-f"]).arg(&path).output().unwrap()
+}
+
+fn input(n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| format!(r#"{{"id":{i},"word":"w{}","n":{}}}"#, i % 7, i % 100))
+        .collect()
+}
+
+fn table(name: &str, topic: &str, broker: &TestBroker, extra: &str) -> String {
+    format!(
+        "CREATE TABLE {name} (id BIGINT, word STRING, n BIGINT) WITH (
+  'connector' = 'kafka', 'topic' = '{topic}', 'format' = 'json',
+  'properties.bootstrap.servers' = '{servers}'{extra});\n",
+        servers = broker.bootstrap_servers()
+    )
+}
+
+const BOUNDED: &str =
+    ",\n  'scan.startup.mode' = 'earliest-offset', 'scan.bounded.mode' = 'latest-offset'";
+
+fn json(line: &str) -> serde_json::Value {
+    serde_json::from_str(line).unwrap()
+}
+
+#[test]
+fn kafka_tables_are_read_and_written_and_upserted_through_sql() {
+    let broker = TestBroker::start().unwrap();
+    broker.create_topic("events", 3).unwrap();
+    broker.create_topic("doubled", 2).unwrap();
+    broker.create_topic("counts", 2).unwrap();
+    broker.create_topic("lines", 3).unwrap();
+    broker.create_topic("located", 1).unwrap();
+    let events = input(700);
+    broker.produce("events", 3, &events).unwrap();
+    broker.create_topic("headed", 1).unwrap();
+    broker
+        .producer()
+        .unwrap()
+        .send_with_headers(
+            "headed",
+            0,
+            r#"{"id":1}"#,
+            &[("source", b"test"), ("n", b"1")],
+        )
+        .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let script = format!(
+        "CREATE TABLE headed (id BIGINT, hs MAP<STRING, BYTES> METADATA FROM 'headers') WITH (
+  'connector' = 'kafka', 'topic' = 'headed', 'format' = 'json', 'properties.bootstrap.servers' = '{servers}'{bounded});
+CREATE TABLE headed_out (id BIGINT, hs MAP<STRING, BYTES>) WITH ('connector' = 'print');
+{src}{dst}CREATE TABLE counts (word STRING, c BIGINT, PRIMARY KEY (word) NOT ENFORCED) WITH (
+  'connector' = 'upsert-kafka', 'topic' = 'counts', 'key.format' = 'json', 'value.format' = 'json',
+  'properties.bootstrap.servers' = '{servers}');
+CREATE TABLE lines_in (line STRING) WITH ('connector' = 'kafka', 'topic' = 'events', 'format' = 'raw',
+  'properties.bootstrap.servers' = '{servers}'{bounded});
+CREATE TABLE lines_out (line STRING) WITH ('connector' = 'kafka', 'topic' = 'lines', 'format' = 'raw',
+  'properties.bootstrap.servers' = '{servers}', 'sink.partitioner' = 'round-robin');
+CREATE TABLE located (id BIGINT, word STRING, n BIGINT, `partition` INT METADATA, `offset` BIGINT METADATA,
+  ts TIMESTAMP_LTZ(3) METADATA FROM 'timestamp', src STRING METADATA FROM 'topic' VIRTUAL)
+  WITH ('connector' = 'kafka', 'topic' = 'events', 'format' = 'json',
+  'properties.bootstrap.servers' = '{servers}'{bounded});
+CREATE TABLE located_out (id BIGINT, p INT, o BIGINT, ts TIMESTAMP_LTZ(3), src STRING) WITH (
+  'connector' = 'kafka', 'topic' = 'located', 'format' = 'json', 'properties.bootstrap.servers' = '{servers}');
+EXECUTE STATEMENT SET BEGIN
+INSERT INTO headed_out SELECT id, hs FROM headed;
+INSERT INTO located_out SELECT id, `partition`, `offset`, ts, src FROM located;
+INSERT INTO lines_out SELECT line FROM lines_in;
+INSERT INTO doubled SELECT id, word, n * 2 FROM events;
+INSERT INTO counts SELECT word, COUNT(*) FROM events GROUP BY word;
+END;
+",
+        src = table("events", "events", &broker, BOUNDED),
+        dst = table(
+            "doubled",
+            "doubled",
+            &broker,
+            ",\n  'sink.delivery-guarantee' = 'exactly-once', 'sink.transactional-id-prefix' = 'sql-doubled'"
+        ),
+        servers = broker.bootstrap_servers(),
+        bounded = BOUNDED,
+    );
+    let out = run_script(tmp.path(), "job.sql", &script);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Headers as a MAP<STRING, BYTES> metadata column, in order.
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        printed.contains("+I[1, {source: 74657374, n: 31}]"),
+        "{printed}"
+    );
+
+    let mut doubled: Vec<(i64, String, i64)> = broker
+        .read_committed_values("doubled")
+        .unwrap()
+        .iter()
+        .map(|l| {
+            let v = json(l);
+            (
+                v["id"].as_i64().unwrap(),
+                v["word"].as_str().unwrap().to_string(),
+                v["n"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    doubled.sort();
+    let expected: Vec<(i64, String, i64)> = (0..700)
+        .map(|i| (i as i64, format!("w{}", i % 7), (i % 100) as i64 * 2))
+        .collect();
+    assert_eq!(doubled, expected);
+
+    // METADATA columns: record i went to partition i % 3 at offset i / 3.
+    let located = broker.read_committed_values("located").unwrap();
+    assert_eq!(located.len(), 700);
+    for line in located {
+        let v = json(&line);
+        let id = v["id"].as_i64().unwrap();
+        assert_eq!(v["p"].as_i64(), Some(id % 3), "{line}");
+        assert_eq!(v["o"].as_i64(), Some(id / 3), "{line}");
+        assert_eq!(v["src"].as_str(), Some("events"), "{line}");
+        assert!(
+            v["ts"].as_str().is_some_and(|t| t.starts_with("20")),
+            "{line}"
+        );
+    }
+
+    // The raw format: values as they are, spread round-robin.
+    let lines = broker.read_committed("lines").unwrap();
+    for p in 0..3 {
+        assert!(
+            lines.iter().filter(|r| r.0 == p).count() > 200,
+            "round-robin over 3 partitions"
+        );
+    }
+    let mut lines: Vec<String> = lines
+        .into_iter()
+        .map(|r| String::from_utf8(r.3).unwrap())
+        .collect();
+    lines.sort();
+    let mut want_lines = events.clone();
+    want_lines.sort();
+    assert_eq!(lines, want_lines);
+
+    // The upsert topic: the last value of every key is the final count.
+    let mut latest: BTreeMap<String, Option<i64>> = BTreeMap::new();
+    for (_, _, key, value) in broker.read_committed("counts").unwrap() {
+        let key = json(&String::from_utf8(key.expect("keyed")).unwrap());
+        let count = (!value.is_empty()).then(|| {
+            json(&String::from_utf8(value).unwrap())["c"]
+                .as_i64()
+                .unwrap()
+        });
+        latest.insert(key["word"].as_str().unwrap().to_string(), count);
+    }
+    let mut want = BTreeMap::new();
+    for i in 0..700 {
+        *want.entry(format!("w{}", i % 7)).or_insert(0i64) += 1;
+    }
+    let got: BTreeMap<String, i64> = latest
+        .into_iter()
+        .filter_map(|(k, v)| Some((k, v?)))
+        .collect();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn a_bad_option_or_an_unreachable_broker_is_an_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = free.local_addr().unwrap().port();
+    drop(free);
+    let servers = format!("127.0.0.1:{port}");
+    let make = |extra: &str| {
+        format!(
+            "CREATE TABLE t (id BIGINT) WITH ('connector' = 'kafka', 'topic' = 't', 'format' = 'json',
+  'properties.bootstrap.servers' = '{servers}', 'scan.startup.mode' = 'earliest-offset'{extra});
+CREATE TABLE sink (id BIGINT) WITH ('connector' = 'blackhole');
+INSERT INTO sink SELECT id FROM t;
+"
+        )
+    };
+    // A misspelt option is named.
+    let out = run_script(
+        tmp.path(),
+        "typo.sql",
+        &make(", 'scan.bounded.mod' = 'latest-offset'"),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("scan.bounded.mod"), "{stderr}");
+    // A bad value is named with its option.
+    let out = run_script(
+        tmp.path(),
+        "value.sql",
+        &make(", 'scan.bounded.mode' = 'soon'"),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("scan.bounded.mode") && stderr.contains("soon"),
+        "{stderr}"
+    );
+    // The default start (group offsets) needs a group.
+    let script = make("").replace(", 'scan.startup.mode' = 'earliest-offset'", "");
+    let out = run_script(tmp.path(), "group.sql", &script);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("properties.group.id"), "{stderr}");
+    // An unknown metadata key is named, with the keys there are.
+    let script = make("").replacen(
+        "(id BIGINT)",
+        "(id BIGINT, h STRING METADATA FROM 'nope')",
+        1,
+    );
+    let out = run_script(tmp.path(), "meta.sql", &script);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("'nope'") && stderr.contains("offset"),
+        "{stderr}"
+    );
+    // Nothing listens at the address: an error within the request timeout.
+    let started = Instant::now();
+    let out = run_script(tmp.path(), "down.sql", &make(""));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(stderr.contains(&servers), "{stderr}");
+}
+
+/// A Kafka → Kafka exactly-once job; `bounded` makes it end at the topic's end.
+fn kill_job(broker: &TestBroker, checkpoints: &Path, bounded: bool) -> String {
+    let scan = if bounded {
+        BOUNDED
+    } else {
+        ",\n  'scan.startup.mode' = 'earliest-offset'"
+    };
+    format!(
+        "SET 'execution.checkpointing.interval' = '200 ms';
+SET 'execution.checkpointing.dir' = '{ck}';
+{src}{dst}INSERT INTO copied SELECT id, word, n + 1 FROM events;
+",
+        ck = checkpoints.display(),
+        src = table("events", "events", broker, scan),
+        dst = table(
+            "copied",
+            "copied",
+            broker,
+            ",\n  'sink.delivery-guarantee' = 'exactly-once', 'sink.transactional-id-prefix' = 'sql-kill'"
+        ),
+    )
+}
+
+/// The runs (job ids) in `dir` with at least one complete checkpoint.
+fn runs_with_checkpoints(dir: &Path) -> Vec<String> {
+    let Ok(runs) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut out: Vec<String> = runs
+        .flatten()
+        .filter(|run| {
+            std::fs::read_dir(run.path()).is_ok_and(|c| {
+                c.flatten().any(|c| {
+                    c.file_name().to_string_lossy().starts_with("chk-")
+                        && c.path().join("_metadata").exists()
+                })
+            })
+        })
+        .map(|run| run.file_name().to_string_lossy().into_owned())
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn a_kafka_to_kafka_sql_job_killed_with_sigkill_resumes_exactly_once() {
+    let broker = TestBroker::start().unwrap();
+    broker.create_topic("events", 3).unwrap();
+    broker.create_topic("copied", 2).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let checkpoints: PathBuf = tmp.path().join("checkpoints");
+    let events = input(24_000);
+    // Input keeps arriving while the job is killed and restarted.
+    let (first, rest) = events.split_at(4_000);
+    broker.produce("events", 3, first).unwrap();
+    let unbounded = tmp.path().join("unbounded.sql");
+    std::fs::write(&unbounded, kill_job(&broker, &checkpoints, false)).unwrap();
+    let mut kills = 0;
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            let producer = broker.producer().unwrap();
+            for chunk in rest.chunks(600) {
+                producer.send("events", 3, chunk).unwrap();
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        });
+        for round in 0..5u64 {
+            let mut command = eddy();
+            let p = if round % 2 == 0 { "2" } else { "3" };
+            command.args(["sql", "-f"]).arg(&unbounded).args(["-p", p]);
+            if round > 0 {
+                command.args(["-s", "latest"]);
+            }
+            let seen = runs_with_checkpoints(&checkpoints);
+            let mut child = command
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            let started = Instant::now();
+            // Killed only once this run has completed a checkpoint of its own.
+            while runs_with_checkpoints(&checkpoints) == seen
+                && started.elapsed() < Duration::from_secs(20)
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            std::thread::sleep(Duration::from_millis(350 + 170 * round));
+            child.kill().unwrap(); // SIGKILL
+            child.wait().unwrap();
+            kills += 1;
+        }
+    });
+    let before_last = broker.read_committed_values("copied").unwrap().len();
+    assert!(before_last > 0, "nothing committed before the last run");
+    // The last run reads to the end of the topic and finishes.
+    let bounded = tmp.path().join("bounded.sql");
+    std::fs::write(&bounded, kill_job(&broker, &checkpoints, true)).unwrap();
+    let out = eddy()
+        .args(["sql", "-f"])
+        .arg(&bounded)
+        .args(["-p", "2", "-s", "latest"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let mut got: Vec<(i64, i64)> = broker
+        .read_committed_values("copied")
+        .unwrap()
+        .iter()
+        .map(|l| {
+            let v = json(l);
+            (v["id"].as_i64().unwrap(), v["n"].as_i64().unwrap())
+        })
+        .collect();
+    got.sort();
+    let want: Vec<(i64, i64)> = (0..24_000)
+        .map(|i| (i as i64, (i % 100) as i64 + 1))
+        .collect();
+    assert_eq!(
+        got.len(),
+        want.len(),
+        "records lost or duplicated after {kills} kills"
+    );
+    assert!(
+        got == want,
+        "output after {kills} kills differs from the input"
+    );
+}
+
+#[test]
+fn a_missing_topic_or_a_malformed_record_is_named() {
+    let broker = TestBroker::start().unwrap();
+    broker.create_topic("mixed", 1).unwrap();
+    let mut records = input(5);
+    records.insert(3, "{\"id\": 3, oops".to_string());
+    broker.produce("mixed", 1, &records).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let script = |topic: &str, extra: &str| {
+        format!(
+            "{}CREATE TABLE out (id BIGINT) WITH ('connector' = 'print');
+INSERT INTO out SELECT id FROM events;
+",
+            table("events", topic, &broker, &format!("{BOUNDED}{extra}"))
+        )
+    };
+    // A topic that does not exist.
+    let out = run_script(tmp.path(), "missing.sql", &script("nowhere", ""));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("'nowhere'"), "{stderr}");
+    // A record that is not JSON: the job fails naming topic, partition and offset.
+    let out = run_script(tmp.path(), "bad.sql", &script("mixed", ""));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("kafka://mixed/0:3"), "{stderr}");
+    // With json.ignore-parse-errors it is skipped, counted and reported.
+    let out = run_script(
+        tmp.path(),
+        "skip.sql",
+        &script("mixed", ", 'json.ignore-parse-errors' = 'true'"),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(
+        stdout.lines().filter(|l| l.starts_with("+I[")).count(),
+        5,
+        "{stdout}"
+    );
+    assert!(stderr.contains("kafka://mixed/0:3"), "{stderr}");
+}
