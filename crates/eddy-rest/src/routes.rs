@@ -10,7 +10,7 @@ use eddy_runtime::{JobHandle, JobRegistry};
 
 use crate::actions::{self, Triggers};
 use crate::error::{ApiError, ApiResult};
-use crate::{checkpoints, cluster, jobs, vertices};
+use crate::{checkpoints, cluster, jobs, ui, vertices};
 
 /// What every handler shares: the process's configuration and the operations
 /// (savepoints, stops, checkpoints) asked for over the API.
@@ -47,7 +47,7 @@ pub fn find_job(id: &str) -> ApiResult<JobHandle> {
         .ok_or_else(|| ApiError::not_found(format!("Job {id} not found")))
 }
 
-/// Every route of the API.
+/// Every route of the API, and the Web UI's pages ([`ui`]).
 pub fn router(state: Arc<ApiState>) -> Router {
     Router::new()
         .route("/config", get(cluster::config))
@@ -89,6 +89,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
             get(actions::savepoint_status),
         )
         .route("/jobs/{jobid}/stop", post(actions::stop))
+        .merge(ui::routes())
         .fallback(|| async { ApiError::not_found("Not found: no such REST resource") })
         .with_state(state)
 }

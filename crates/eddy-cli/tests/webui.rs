@@ -1,0 +1,163 @@
+//! The Web UI in a real browser: `eddy sql -f` runs an unbounded job with its REST
+//! API, and `webui/check.mjs` drives Debian's Chromium headless through
+//! `playwright-core` over the overview, the job graph, a vertex's subtasks, the
+//! tabs, a savepoint taken from the form and cancel.
+//!
+//! What is missing is installed by the test: Chromium with apt-get, and
+//! `playwright-core` with npm into `$HOME/.cache/eddy-webui-test` (never into the
+//! repository). The screenshots land in `<target>/tmp/webui`.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use common::Shell;
+
+/// The Playwright version the check script is written against.
+const PLAYWRIGHT: &str = "1.65.1";
+/// Debian's Chromium.
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// Installs Debian's Chromium with apt-get when it is missing.
+fn ensure_chromium() {
+    if Path::new(CHROMIUM).exists() {
+        return;
+    }
+    let apt = |args: &[&str]| {
+        Command::new("apt-get")
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .output()
+            .unwrap()
+    };
+    let mut install = apt(&["install", "-y", "--no-install-recommends", "chromium"]);
+    if !Path::new(CHROMIUM).exists() {
+        // A new machine may have no package lists yet.
+        apt(&["update"]);
+        install = apt(&["install", "-y", "--no-install-recommends", "chromium"]);
+    }
+    assert!(
+        Path::new(CHROMIUM).exists(),
+        "Chromium is needed (apt-get install chromium) and could not be installed: {}",
+        String::from_utf8_lossy(&install.stderr)
+    );
+}
+
+/// A directory whose `node_modules` holds `playwright-core`, installed with npm into
+/// the user's cache when missing.
+fn ensure_playwright() -> PathBuf {
+    let home = std::env::var_os("HOME").map_or_else(std::env::temp_dir, PathBuf::from);
+    let dir = home
+        .join(".cache/eddy-webui-test")
+        .join(format!("playwright-core-{PLAYWRIGHT}"));
+    if dir
+        .join("node_modules/playwright-core/package.json")
+        .exists()
+    {
+        return dir;
+    }
+    // Installed beside and renamed into place, so a half-done install is never used.
+    let partial = dir.with_extension(format!("partial-{}", std::process::id()));
+    std::fs::create_dir_all(&partial).unwrap();
+    let install = Command::new("npm")
+        .args([
+            "install",
+            "--no-save",
+            "--no-audit",
+            "--no-fund",
+            "--prefix",
+        ])
+        .arg(&partial)
+        .arg(format!("playwright-core@{PLAYWRIGHT}"))
+        .output()
+        .expect("npm is needed to install playwright-core");
+    assert!(
+        install.status.success(),
+        "npm install playwright-core@{PLAYWRIGHT} failed: {}",
+        String::from_utf8_lossy(&install.stderr)
+    );
+    if std::fs::rename(&partial, &dir).is_err() {
+        // Another run installed it meanwhile.
+        let _ = std::fs::remove_dir_all(&partial);
+    }
+    assert!(dir
+        .join("node_modules/playwright-core/package.json")
+        .exists());
+    dir
+}
+
+/// An unbounded job of four vertices with a FORWARD and a HASH exchange.
+fn script(dir: &Path) -> PathBuf {
+    let script = dir.join("job.sql");
+    std::fs::write(
+        &script,
+        "CREATE TABLE clicks (user_id BIGINT, url STRING) WITH ('connector' = 'datagen', \
+         'rows-per-second' = '500', 'fields.user_id.min' = '1', 'fields.user_id.max' = '20');\n\
+         CREATE TABLE counts (user_id BIGINT, n BIGINT) WITH ('connector' = 'blackhole');\n\
+         INSERT INTO counts SELECT user_id, COUNT(*) AS n FROM clicks WHERE user_id > 2 GROUP BY user_id;\n",
+    )
+    .unwrap();
+    script
+}
+
+#[test]
+fn the_web_ui_shows_and_controls_a_running_job_in_chromium() {
+    let installing = Instant::now();
+    ensure_chromium();
+    let modules = ensure_playwright();
+    eprintln!(
+        "browser and playwright-core ready in {:?}",
+        installing.elapsed()
+    );
+
+    let tmp = tempfile::tempdir().unwrap();
+    let checkpoints = format!(
+        "execution.checkpointing.dir={}",
+        tmp.path().join("ck").display()
+    );
+    let args = [
+        "-p",
+        "2",
+        "-D",
+        "execution.checkpointing.interval=200ms",
+        "-D",
+        &checkpoints,
+    ];
+    let mut shell = Shell::start(&script(tmp.path()), &args);
+    let job = shell.running_job();
+
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("webui");
+    let _ = std::fs::remove_dir_all(&out);
+    let check = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/webui/check.mjs");
+    let started = Instant::now();
+    let run = Command::new("node")
+        .arg(&check)
+        .arg(format!("http://{}", shell.addr))
+        .arg(&job)
+        .arg(&out)
+        .env("EDDY_WEBUI_MODULES", &modules)
+        .output()
+        .expect("node is needed to run the browser check");
+    let output = format!(
+        "{}{}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
+    eprintln!("{output}browser checks took {:?}", started.elapsed());
+    if !run.status.success() {
+        let _ = shell.child.kill();
+        panic!("the Web UI checks failed:\n{output}");
+    }
+    assert!(
+        out.join("job.png").exists(),
+        "no screenshot of the job page"
+    );
+
+    // The job was cancelled from the page: the script's process ends with it.
+    let (_, stderr) = shell.finish();
+    assert!(stderr.contains("job was cancelled"), "{stderr}");
+}

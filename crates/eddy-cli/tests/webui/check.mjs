@@ -1,0 +1,153 @@
+// Drives eddy's Web UI in headless Chromium (Debian's, through playwright-core) against
+// a running `eddy sql` job and checks what a user sees: the overview, the job graph,
+// the subtasks of a vertex, the tabs, a savepoint taken from the form, and cancel.
+//
+//   node check.mjs <base-url> <job-id> <output-dir>
+//   EDDY_WEBUI_MODULES=<dir with node_modules/playwright-core>
+//
+// Prints one line per check; exits 1 at the first failure.
+
+import { createRequire } from 'node:module';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+const [base, job, out] = process.argv.slice(2);
+if (!base || !job || !out || !process.env.EDDY_WEBUI_MODULES) {
+  console.error('usage: EDDY_WEBUI_MODULES=DIR node check.mjs <base-url> <job-id> <output-dir>');
+  process.exit(2);
+}
+const require = createRequire(pathToFileURL(join(process.env.EDDY_WEBUI_MODULES, 'index.js')));
+const { chromium } = require('playwright-core');
+mkdirSync(out, { recursive: true });
+
+const started = Date.now();
+const log = (line) => console.log(`[${((Date.now() - started) / 1000).toFixed(1)}s] ${line}`);
+
+async function check(name, work) {
+  try {
+    const detail = await work();
+    log(`ok   ${name}${detail ? `: ${detail}` : ''}`);
+  } catch (e) {
+    log(`FAIL ${name}: ${e.message.split('\n')[0]}`);
+    throw e;
+  }
+}
+
+async function rest(path) {
+  const response = await fetch(base + path);
+  if (!response.ok) throw new Error(`GET ${path}: HTTP ${response.status}`);
+  return response.json();
+}
+
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
+});
+let failed = false;
+try {
+  const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+  page.setDefaultTimeout(20000);
+  const consoleErrors = [];
+  page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
+  page.on('pageerror', (e) => consoleErrors.push(e.message));
+
+  const { plan } = await rest(`/jobs/${job}/plan`);
+
+  await check('the overview lists the job as RUNNING', async () => {
+    await page.goto(`${base}/`);
+    const row = page.locator(`tr[data-job="${job}"]`);
+    await row.locator('[data-state=RUNNING]').waitFor();
+    const tms = await page.locator('[data-card=TaskManagers] .card-value').textContent();
+    if (tms.trim() !== '1') throw new Error(`TaskManagers card shows ${tms}`);
+    await page.screenshot({ path: join(out, 'overview.png'), fullPage: true });
+    return `${await row.locator('a.job-link').textContent()}, 1 TaskManager`;
+  });
+
+  await check('clicking the job opens its page', async () => {
+    await page.locator(`tr[data-job="${job}"] a.job-link`).click();
+    await page.waitForFunction((id) => location.hash === `#/jobs/${id}`, job);
+    await page.locator('[data-part=job-facts] [data-state=RUNNING]').waitFor();
+    return await page.locator('h1.job-name').textContent();
+  });
+
+  await check('the job graph draws one SVG node per vertex', async () => {
+    await page.locator('svg.graph g.node').first().waitFor();
+    const drawn = await page.locator('svg.graph g.node').count();
+    if (drawn !== plan.nodes.length) throw new Error(`${drawn} nodes for ${plan.nodes.length} vertices`);
+    for (const node of plan.nodes) {
+      const title = await page.locator(`g.node[data-vertex="${node.id}"] title`).textContent();
+      if (title !== node.description) throw new Error(`vertex ${node.id} is titled ${title}`);
+    }
+    const labels = await page.locator('svg.graph .edge-label').allTextContents();
+    return `${drawn} nodes, edges ${labels.join(', ')}`;
+  });
+
+  await check('the graph shows live non-zero rates', async () => {
+    await page.waitForFunction(() => Array.from(document.querySelectorAll('.node-rates'))
+      .some((t) => /out [1-9]/.test(t.textContent)), null, { timeout: 15000 });
+    const rates = await page.locator('.node-rates').allTextContents();
+    await page.screenshot({ path: join(out, 'job.png'), fullPage: true });
+    return rates.join(' | ');
+  });
+
+  await check('clicking a vertex lists its subtasks', async () => {
+    const first = plan.nodes[0];
+    await page.locator(`g.node[data-vertex="${first.id}"]`).click();
+    const rows = page.locator('.vertex-panel table.subtasks tbody tr');
+    await rows.first().waitFor();
+    const n = await rows.count();
+    if (n !== first.parallelism) throw new Error(`${n} subtasks, parallelism ${first.parallelism}`);
+    return `${n} subtasks of ${first.description}`;
+  });
+
+  await check('the checkpoints tab shows completed checkpoints', async () => {
+    await page.locator('a.tab[data-tab=checkpoints]').click();
+    await page.locator('table.checkpoint-history [data-state=COMPLETED]').first().waitFor();
+    await page.locator('[data-part=checkpoint-config]').waitFor();
+    const counts = await page.locator('[data-part=checkpoint-counts]').innerText();
+    await page.screenshot({ path: join(out, 'checkpoints.png'), fullPage: true });
+    return counts.replace(/\s+/g, ' ');
+  });
+
+  await check('the exceptions tab shows none', async () => {
+    await page.locator('a.tab[data-tab=exceptions]').click();
+    await page.locator('[data-part=no-exceptions]').waitFor();
+  });
+
+  await check('the configuration tab shows the job keys', async () => {
+    await page.locator('a.tab[data-tab=configuration]').click();
+    await page.locator('table.config').getByText('execution.checkpointing.interval').waitFor();
+  });
+
+  const target = join(out, 'savepoints');
+  await check('a savepoint triggered from the form shows its location', async () => {
+    await page.locator('a.tab[data-tab=checkpoints]').click();
+    await page.locator('#savepoint-dir').fill(target);
+    await page.locator('[data-action=savepoint]').click();
+    const location = (await page.locator('[data-part=savepoint-location]').textContent({ timeout: 30000 })).trim();
+    if (!location.startsWith(target)) throw new Error(`location ${location} is not under ${target}`);
+    if (!existsSync(location)) throw new Error(`${location} does not exist`);
+    await page.locator('table.checkpoint-history').getByText('Savepoint').first().waitFor();
+    return location;
+  });
+
+  await check('no console errors while the job runs', async () => {
+    if (consoleErrors.length) throw new Error(consoleErrors.join(' | '));
+  });
+
+  await check('cancel through the button makes the page show CANCELED', async () => {
+    page.once('dialog', (dialog) => dialog.accept());
+    await page.locator('[data-action=cancel]').click();
+    const canceled = page.locator('[data-part=job-facts] [data-state=CANCELED]');
+    const lost = page.locator('#banner', { hasText: 'cannot be reached' });
+    await canceled.or(lost).first().waitFor({ timeout: 20000 });
+    return (await canceled.count()) ? 'CANCELED shown' : 'the server ended with the job';
+  });
+} catch (e) {
+  failed = true;
+} finally {
+  await browser.close();
+}
+log(failed ? 'FAILED' : 'all checks passed');
+process.exit(failed ? 1 : 0);
