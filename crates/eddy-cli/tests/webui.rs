@@ -1,7 +1,8 @@
-//! The Web UI in a real browser: `eddy sql -f` runs an unbounded job with its REST
+//! The Web UI in a real browser: `eddy sql -f` runs two unbounded jobs with its REST
 //! API, and `webui/check.mjs` drives Debian's Chromium headless through
 //! `playwright-core` over the overview, the job graph, a vertex's subtasks, the
-//! tabs, a savepoint taken from the form and cancel.
+//! tabs, an API error, a savepoint taken from the form, stop with a savepoint (one
+//! job) and cancel (the other, which ends the process).
 //!
 //! What is missing is installed by the test: Chromium with apt-get, and
 //! `playwright-core` with npm into `$HOME/.cache/eddy-webui-test` (never into the
@@ -90,15 +91,19 @@ fn ensure_playwright() -> PathBuf {
     dir
 }
 
-/// An unbounded job of four vertices with a FORWARD and a HASH exchange.
+/// Two unbounded jobs submitted side by side: `insert-into_counts` (four vertices,
+/// a FORWARD and a HASH exchange) and `insert-into_copies` (to stop).
 fn script(dir: &Path) -> PathBuf {
     let script = dir.join("job.sql");
     std::fs::write(
         &script,
-        "CREATE TABLE clicks (user_id BIGINT, url STRING) WITH ('connector' = 'datagen', \
+        "SET 'table.dml-sync' = 'false';\n\
+         CREATE TABLE clicks (user_id BIGINT, url STRING) WITH ('connector' = 'datagen', \
          'rows-per-second' = '500', 'fields.user_id.min' = '1', 'fields.user_id.max' = '20');\n\
          CREATE TABLE counts (user_id BIGINT, n BIGINT) WITH ('connector' = 'blackhole');\n\
-         INSERT INTO counts SELECT user_id, COUNT(*) AS n FROM clicks WHERE user_id > 2 GROUP BY user_id;\n",
+         CREATE TABLE copies (user_id BIGINT, url STRING) WITH ('connector' = 'blackhole');\n\
+         INSERT INTO counts SELECT user_id, COUNT(*) AS n FROM clicks WHERE user_id > 2 GROUP BY user_id;\n\
+         INSERT INTO copies SELECT user_id, url FROM clicks;\n",
     )
     .unwrap();
     script
@@ -128,7 +133,18 @@ fn the_web_ui_shows_and_controls_a_running_job_in_chromium() {
         &checkpoints,
     ];
     let mut shell = Shell::start(&script(tmp.path()), &args);
-    let job = shell.running_job();
+    let overview = shell.wait_for("/jobs/overview", |b| {
+        b["jobs"]
+            .as_array()
+            .is_some_and(|jobs| jobs.iter().filter(|j| j["state"] == "RUNNING").count() == 2)
+    });
+    let id_of = |name: &str| {
+        let jobs = overview["jobs"].as_array().unwrap();
+        let job = jobs.iter().find(|j| j["name"] == name).unwrap();
+        job["jid"].as_str().unwrap().to_string()
+    };
+    let job = id_of("insert-into_counts");
+    let stopped = id_of("insert-into_copies");
 
     let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("webui");
     let _ = std::fs::remove_dir_all(&out);
@@ -138,6 +154,7 @@ fn the_web_ui_shows_and_controls_a_running_job_in_chromium() {
         .arg(&check)
         .arg(format!("http://{}", shell.addr))
         .arg(&job)
+        .arg(&stopped)
         .arg(&out)
         .env("EDDY_WEBUI_MODULES", &modules)
         .output()

@@ -2,7 +2,7 @@
 
 import { h } from './dom.js';
 
-/** A duration in ms as "1h 2m", "3m 4s", "5s" or "120 ms". */
+/** A duration in ms as "1h 2m", "3m 4s", "42s", "1.5s" or "120 ms". */
 export function duration(ms) {
   if (ms === undefined || ms === null || ms < 0 || Number.isNaN(ms)) return '–';
   if (ms < 1000) return `${Math.round(ms)} ms`;
@@ -13,6 +13,7 @@ export function duration(ms) {
   if (days) return `${days}d ${hours}h`;
   if (hours) return `${hours}h ${mins}m`;
   if (mins) return `${mins}m ${secs}s`;
+  if (secs < 10) return `${(ms / 1000).toFixed(1)}s`;
   return `${secs}s`;
 }
 

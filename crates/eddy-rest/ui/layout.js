@@ -1,6 +1,8 @@
 // A layered layout of a DAG, computed in the browser: every vertex goes to the layer
-// of its longest path from a source (left to right), and the vertices of a layer are
-// ordered by the mean position of their neighbours to keep edges short.
+// of its longest path from a source (left to right); an edge that spans several
+// layers gets a waypoint in each layer between, so it never runs through a vertex;
+// the vertices and waypoints of a layer are ordered by the mean position of their
+// neighbours to keep edges short.
 
 /** The size of a drawn vertex and the gaps between them (px). */
 export const NODE_W = 220;
@@ -11,18 +13,20 @@ const PAD = 16;
 
 /**
  * Places nodes ([{id}]) linked by edges ([{from, to}]).
- * Returns {positions: Map(id -> {x, y, layer}), width, height}.
+ * Returns {positions: Map(id -> {x, y, layer}), waypoints, width, height}, where
+ * waypoints[i] lists the {x, y} (top left of a node-sized slot) edges[i] passes.
  */
 export function layout(nodes, edges) {
   const ids = nodes.map((n) => n.id);
   const known = new Set(ids);
   const inputs = new Map(ids.map((id) => [id, []]));
   const outputs = new Map(ids.map((id) => [id, []]));
-  for (const e of edges) {
-    if (!known.has(e.from) || !known.has(e.to) || e.from === e.to) continue;
-    outputs.get(e.from).push(e.to);
-    inputs.get(e.to).push(e.from);
-  }
+  const link = (from, to) => {
+    outputs.get(from).push(to);
+    inputs.get(to).push(from);
+  };
+  const usable = (e) => known.has(e.from) && known.has(e.to) && e.from !== e.to;
+  for (const e of edges) if (usable(e)) link(e.from, e.to);
 
   // Longest path from a source, in topological order; vertices on a cycle (a plan
   // should have none) stay in the layer reached so far.
@@ -38,8 +42,28 @@ export function layout(nodes, edges) {
     }
   }
 
+  // Waypoints: edge i from layer a to layer b > a + 1 passes ~i.1 ... ~i.(b-a-1).
+  const via = edges.map(() => []);
+  edges.forEach((e, i) => {
+    if (!usable(e)) return;
+    const from = layer.get(e.from);
+    const span = layer.get(e.to) - from;
+    if (span <= 1) return;
+    let previous = e.from;
+    for (let k = 1; k < span; k += 1) {
+      const point = `~${i}.${k}`;
+      inputs.set(point, []);
+      outputs.set(point, []);
+      layer.set(point, from + k);
+      link(previous, point);
+      via[i].push(point);
+      previous = point;
+    }
+    link(previous, e.to);
+  });
+
   const layers = [];
-  for (const id of ids) {
+  for (const id of layer.keys()) {
     const l = layer.get(id);
     while (layers.length <= l) layers.push([]);
     layers[l].push(id);
@@ -74,5 +98,7 @@ export function layout(nodes, edges) {
     }));
   });
   const width = PAD * 2 + layers.length * NODE_W + Math.max(0, layers.length - 1) * GAP_X;
-  return { positions, width, height };
+  const waypoints = via.map((points) => points.map((point) => positions.get(point)));
+  for (const points of via) for (const point of points) positions.delete(point);
+  return { positions, waypoints, width, height };
 }

@@ -1,8 +1,10 @@
 // Drives eddy's Web UI in headless Chromium (Debian's, through playwright-core) against
-// a running `eddy sql` job and checks what a user sees: the overview, the job graph,
-// the subtasks of a vertex, the tabs, a savepoint taken from the form, and cancel.
+// an `eddy sql` process running two jobs, and checks what a user sees: the overview,
+// the job graph, the subtasks of a vertex (by mouse and keyboard), the tabs, an API
+// error, a savepoint taken from the form, stop with a savepoint (one job), cancel
+// (the other, last: the process ends with its last job), and a 50-vertex graph.
 //
-//   node check.mjs <base-url> <job-id> <output-dir>
+//   node check.mjs <base-url> <job-id> <stopped-job-id> <output-dir>
 //   EDDY_WEBUI_MODULES=<dir with node_modules/playwright-core>
 //
 // Prints one line per check; exits 1 at the first failure.
@@ -12,9 +14,9 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
-const [base, job, out] = process.argv.slice(2);
-if (!base || !job || !out || !process.env.EDDY_WEBUI_MODULES) {
-  console.error('usage: EDDY_WEBUI_MODULES=DIR node check.mjs <base-url> <job-id> <output-dir>');
+const [base, job, stopped, out] = process.argv.slice(2);
+if (!base || !job || !stopped || !out || !process.env.EDDY_WEBUI_MODULES) {
+  console.error('usage: EDDY_WEBUI_MODULES=DIR node check.mjs <base-url> <job-id> <stopped-job-id> <output-dir>');
   process.exit(2);
 }
 const require = createRequire(pathToFileURL(join(process.env.EDDY_WEBUI_MODULES, 'index.js')));
@@ -101,6 +103,31 @@ try {
     return `${n} subtasks of ${first.description}`;
   });
 
+  await check('a vertex opens from the keyboard', async () => {
+    const last = plan.nodes[plan.nodes.length - 1];
+    await page.locator(`g.node[data-vertex="${last.id}"]`).focus();
+    await page.keyboard.press('Enter');
+    await page.locator('#vertex-title', { hasText: last.description }).waitFor();
+    await page.locator('.vertex-panel button', { hasText: 'Close' }).focus();
+    await page.keyboard.press('Enter');
+    await page.locator('.vertex-panel').waitFor({ state: 'hidden' });
+    return `Enter on ${last.description}, then Close`;
+  });
+
+  await check('an API error is shown to the user', async () => {
+    await page.locator('#savepoint-dir').fill('');
+    await page.locator('[data-action=savepoint]').click();
+    const error = page.locator('.action-status.error');
+    await error.waitFor();
+    const text = await error.textContent();
+    if (!/savepoint directory/i.test(text)) throw new Error(`shown: ${text}`);
+    // The browser logs the refused request (HTTP 400) itself.
+    const other = consoleErrors.filter((m) => !/400/.test(m));
+    consoleErrors.length = 0;
+    consoleErrors.push(...other);
+    return text;
+  });
+
   await check('the checkpoints tab shows completed checkpoints', async () => {
     await page.locator('a.tab[data-tab=checkpoints]').click();
     await page.locator('table.checkpoint-history [data-state=COMPLETED]').first().waitFor();
@@ -132,11 +159,72 @@ try {
     return location;
   });
 
+  await check('a graph of 50 vertices with long names draws without overlaps', async () => {
+    const result = await page.evaluate(async () => {
+      const { drawGraph } = await import('/ui/graph.js');
+      const nodes = [];
+      for (let i = 0; i < 50; i += 1) {
+        const inputs = [];
+        if (i > 0 && i < 30) inputs.push({ id: `v${i - 1}`, ship_strategy: i % 3 ? 'FORWARD' : 'HASH' });
+        if (i >= 30) inputs.push({ id: `v${(i * 7) % 30}`, ship_strategy: 'REBALANCE' });
+        if (i >= 40) inputs.push({ id: `v${i - 10}`, ship_strategy: 'BROADCAST' });
+        nodes.push({ id: `v${i}`, parallelism: 1 + (i % 4), inputs,
+          description: `Operator ${i} WWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWW end` });
+      }
+      const box = document.createElement('div');
+      box.className = 'graph-box';
+      box.id = 'graph-50';
+      document.body.append(box);
+      drawGraph(box, { nodes }, () => {});
+      const boxes = Array.from(box.querySelectorAll('g.node')).map((g) => g.querySelector('.node-box').getBoundingClientRect());
+      let overlaps = 0;
+      for (let a = 0; a < boxes.length; a += 1) {
+        for (let b = a + 1; b < boxes.length; b += 1) {
+          const p = boxes[a];
+          const q = boxes[b];
+          if (p.left < q.right && q.left < p.right && p.top < q.bottom && q.top < p.bottom) overlaps += 1;
+        }
+      }
+      const widest = Math.max(...Array.from(box.querySelectorAll('.node-name')).map((t) => t.getComputedTextLength()));
+      const titled = Array.from(box.querySelectorAll('g.node title')).every((t) => t.textContent.endsWith(' end'));
+      const drawn = boxes.length;
+      const nodeWidth = boxes[0].width;
+      return { drawn, overlaps, widest, nodeWidth, titled };
+    });
+    await page.locator('#graph-50').screenshot({ path: join(out, 'graph-50.png') });
+    await page.evaluate(() => document.getElementById('graph-50').remove());
+    if (result.drawn !== 50 || result.overlaps || result.widest > result.nodeWidth - 14 || !result.titled) {
+      throw new Error(JSON.stringify(result));
+    }
+    return `50 nodes, no overlap, widest name ${Math.round(result.widest)}px in a ${Math.round(result.nodeWidth)}px node`;
+  });
+
   await check('no console errors while the job runs', async () => {
     if (consoleErrors.length) throw new Error(consoleErrors.join(' | '));
   });
 
+  const stopTarget = join(out, 'stop-savepoints');
+  await check('stop with a savepoint from the other job\'s page shows FINISHED and the path', async () => {
+    await page.goto(`${base}/#/jobs/${stopped}`);
+    await page.locator('[data-part=job-facts] [data-state=RUNNING]').waitFor();
+    await page.locator('#savepoint-dir').fill(stopTarget);
+    await page.locator('[data-action=stop]').click();
+    const location = (await page.locator('[data-part=savepoint-location]').textContent({ timeout: 30000 })).trim();
+    if (!location.startsWith(stopTarget) || !existsSync(location)) throw new Error(`bad location ${location}`);
+    await page.locator('[data-part=job-facts] [data-state=FINISHED]').waitFor();
+    if (!(await page.locator('[data-action=cancel]').isDisabled())) throw new Error('cancel stays enabled');
+    return location;
+  });
+
+  await check('the overview counts the finished job', async () => {
+    await page.goto(`${base}/`);
+    await page.locator(`tr[data-job="${stopped}"] [data-state=FINISHED]`).waitFor();
+    await page.locator('[data-card=Finished] .card-value', { hasText: '1' }).waitFor();
+  });
+
   await check('cancel through the button makes the page show CANCELED', async () => {
+    await page.goto(`${base}/#/jobs/${job}`);
+    await page.locator('[data-part=job-facts] [data-state=RUNNING]').waitFor();
     page.once('dialog', (dialog) => dialog.accept());
     await page.locator('[data-action=cancel]').click();
     const canceled = page.locator('[data-part=job-facts] [data-state=CANCELED]');
