@@ -89,6 +89,7 @@ try {
     await page.waitForFunction(() => Array.from(document.querySelectorAll('.node-rates'))
       .some((t) => /out [1-9]/.test(t.textContent)), null, { timeout: 15000 });
     const rates = await page.locator('.node-rates').allTextContents();
+    await page.mouse.move(0, 0);
     await page.screenshot({ path: join(out, 'job.png'), fullPage: true });
     return rates.join(' | ');
   });
