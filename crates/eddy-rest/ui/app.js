@@ -73,6 +73,12 @@ window.addEventListener('hashchange', () => {
   route();
 });
 
+// The skip link moves the focus; following its href would change the route.
+document.querySelector('[data-skip]').addEventListener('click', (ev) => {
+  ev.preventDefault();
+  main.focus();
+});
+
 api('/config').then((config) => {
   document.getElementById('version').textContent = config['flink-version'] || '';
 }).catch(() => {});

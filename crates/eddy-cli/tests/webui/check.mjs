@@ -94,6 +94,17 @@ try {
     return rates.join(' | ');
   });
 
+  await check('the page updates its numbers without reloading', async () => {
+    const cell = page.locator(`table.vertices tr[data-vertex="${plan.nodes[0].id}"] td`).nth(4);
+    const before = await cell.textContent();
+    await page.evaluate(() => { window.notReloaded = true; });
+    await page.waitForFunction(([id, old]) => {
+      const td = document.querySelectorAll(`table.vertices tr[data-vertex="${id}"] td`)[4];
+      return td && td.textContent !== old && window.notReloaded;
+    }, [plan.nodes[0].id, before], { timeout: 6000 });
+    return `records out ${before} -> ${await cell.textContent()}`;
+  });
+
   await check('clicking a vertex lists its subtasks', async () => {
     const first = plan.nodes[0];
     await page.locator(`g.node[data-vertex="${first.id}"]`).click();
@@ -113,6 +124,14 @@ try {
     await page.keyboard.press('Enter');
     await page.locator('.vertex-panel').waitFor({ state: 'hidden' });
     return `Enter on ${last.description}, then Close`;
+  });
+
+  await check('the skip link moves the focus and keeps the page', async () => {
+    const hash = await page.evaluate(() => location.hash);
+    await page.locator('a.skip').focus();
+    await page.keyboard.press('Enter');
+    const after = await page.evaluate(() => [location.hash, document.activeElement.id]);
+    if (after[0] !== hash || after[1] !== 'main') throw new Error(`hash ${after[0]}, focus on #${after[1]}`);
   });
 
   await check('an API error is shown to the user', async () => {
