@@ -219,6 +219,34 @@ try {
     return `50 nodes, no overlap, widest name ${Math.round(result.widest)}px in a ${Math.round(result.nodeWidth)}px node`;
   });
 
+  await check('the job page fits a laptop and a wide screen without page overflow', async () => {
+    await page.locator('a.tab[data-tab=overview]').click();
+    await page.locator('svg.graph g.node').first().waitFor();
+    const sizes = [];
+    for (const [width, height] of [[1024, 700], [1280, 800], [2560, 1400]]) {
+      await page.setViewportSize({ width, height });
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      if (overflow > 1) throw new Error(`${overflow}px wider than a ${width}px window`);
+      sizes.push(width);
+    }
+    await page.setViewportSize({ width: 1024, height: 700 });
+    await page.screenshot({ path: join(out, 'job-1024.png'), fullPage: true });
+    await page.setViewportSize({ width: 1440, height: 900 });
+    return `${sizes.join(', ')} px wide`;
+  });
+
+  await check('an unknown job shows the API\'s error', async () => {
+    await page.goto(`${base}/#/jobs/00000000000000000000000000000000`);
+    await page.locator('#banner', { hasText: 'not found' }).waitFor();
+    const text = await page.locator('#banner').textContent();
+    const other = consoleErrors.filter((m) => !/404/.test(m));
+    consoleErrors.length = 0;
+    consoleErrors.push(...other);
+    await page.goto(`${base}/#/jobs/${job}`);
+    await page.locator('[data-part=job-facts] [data-state=RUNNING]').waitFor();
+    return text;
+  });
+
   await check('no console errors while the job runs', async () => {
     if (consoleErrors.length) throw new Error(consoleErrors.join(' | '));
   });
