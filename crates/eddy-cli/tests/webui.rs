@@ -12,9 +12,10 @@
 
 mod common;
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::Instant;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use common::Shell;
 
@@ -91,6 +92,46 @@ fn ensure_playwright() -> PathBuf {
     dir
 }
 
+/// The longest the browser checks may take before they are stopped.
+const CHECK_LIMIT: Duration = Duration::from_secs(120);
+
+/// Runs `command` to its end, or kills it after `limit`; returns whether it
+/// succeeded and what it printed (stdout, then stderr).
+fn run_with_limit(command: &mut Command, limit: Duration) -> (bool, String) {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("node is needed to run the browser check");
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = pipe.read_to_string(&mut text);
+            text
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().unwrap()));
+    let stderr = drain(Box::new(child.stderr.take().unwrap()));
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut output = stdout.join().unwrap();
+    output.push_str(&stderr.join().unwrap());
+    if status.is_none() {
+        output.push_str(&format!("\nstopped after {limit:?}\n"));
+    }
+    (status.is_some_and(|s| s.success()), output)
+}
+
 /// Two unbounded jobs submitted side by side: `insert-into_counts` (four vertices,
 /// a FORWARD and a HASH exchange) and `insert-into_copies` (to stop).
 fn script(dir: &Path) -> PathBuf {
@@ -150,22 +191,18 @@ fn the_web_ui_shows_and_controls_a_running_job_in_chromium() {
     let _ = std::fs::remove_dir_all(&out);
     let check = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/webui/check.mjs");
     let started = Instant::now();
-    let run = Command::new("node")
-        .arg(&check)
-        .arg(format!("http://{}", shell.addr))
-        .arg(&job)
-        .arg(&stopped)
-        .arg(&out)
-        .env("EDDY_WEBUI_MODULES", &modules)
-        .output()
-        .expect("node is needed to run the browser check");
-    let output = format!(
-        "{}{}",
-        String::from_utf8_lossy(&run.stdout),
-        String::from_utf8_lossy(&run.stderr)
+    let (passed, output) = run_with_limit(
+        Command::new("node")
+            .arg(&check)
+            .arg(format!("http://{}", shell.addr))
+            .arg(&job)
+            .arg(&stopped)
+            .arg(&out)
+            .env("EDDY_WEBUI_MODULES", &modules),
+        CHECK_LIMIT,
     );
     eprintln!("{output}browser checks took {:?}", started.elapsed());
-    if !run.status.success() {
+    if !passed {
         let _ = shell.child.kill();
         panic!("the Web UI checks failed:\n{output}");
     }

@@ -32,6 +32,7 @@ async function check(name, work) {
     log(`ok   ${name}${detail ? `: ${detail}` : ''}`);
   } catch (e) {
     log(`FAIL ${name}: ${e.message.split('\n')[0]}`);
+    e.logged = true;
     throw e;
   }
 }
@@ -282,6 +283,7 @@ try {
   });
 } catch (e) {
   failed = true;
+  if (!e.logged) log(`FAIL ${e.message}`);
 } finally {
   await browser.close();
 }
