@@ -59,6 +59,7 @@ async function route() {
     await refresh(generation);
     return;
   }
+  const initial = current === null;
   generation += 1;
   clearTimeout(timer);
   if (current && current.page.dispose) current.page.dispose();
@@ -66,6 +67,10 @@ async function route() {
   const page = target.job ? mountJob(view, target.job, target.tab) : mountOverview(view);
   current = { key: target.key, page };
   document.title = target.job ? `eddy · job ${target.job}` : 'eddy · overview';
+  // After a click on a link that is now gone, the keyboard continues from the page.
+  if (!initial && (!document.activeElement || document.activeElement === document.body)) {
+    main.focus({ preventScroll: true });
+  }
   await refresh(generation);
 }
 

@@ -71,7 +71,9 @@ try {
     await page.locator(`tr[data-job="${job}"] a.job-link`).click();
     await page.waitForFunction((id) => location.hash === `#/jobs/${id}`, job);
     await page.locator('[data-part=job-facts] [data-state=RUNNING]').waitFor();
-    return await page.locator('h1.job-name').textContent();
+    const focused = await page.evaluate(() => document.activeElement.id);
+    if (focused !== 'main') throw new Error(`the focus is on '${focused}', not on the page`);
+    return `${await page.locator('h1.job-name').textContent()}, focus on the page`;
   });
 
   await check('the job graph draws one SVG node per vertex', async () => {
