@@ -11,7 +11,8 @@
 //!                                   ├──▶ jobs.rs        /jobs, /jobs/:id, plan, config, exceptions
 //!                                   ├──▶ vertices.rs    /jobs/:id/vertices/:vid, metrics
 //!                                   ├──▶ checkpoints.rs /jobs/:id/checkpoints...
-//!                                   └──▶ actions.rs     savepoints, stop, cancel, trigger
+//!                                   ├──▶ actions.rs     savepoints, stop, cancel, trigger
+//!                                   └──▶ ui.rs          /, /ui/*: the Web UI (embedded files)
 //!                                          │ JobHandle (registry)
 //!                                          ▼
 //!                                   the job's control loop
@@ -20,7 +21,8 @@
 //! A process serves the API when `rest.port` is set ([`start`]): `eddy sql -D
 //! rest.port=8081` or a DataStream program with `-D rest.port=8081`. Port `0` takes
 //! any free port; the address is printed (`eddy: REST API at http://...`). Errors
-//! are Flink's `{"errors": ["..."]}` with a 4xx or 5xx status.
+//! are Flink's `{"errors": ["..."]}` with a 4xx or 5xx status. The same port serves
+//! the Web UI at `/` ([`ui`]), which reads these resources from the browser.
 
 mod actions;
 pub mod auth;
@@ -34,6 +36,7 @@ mod logs;
 pub mod prometheus;
 mod rates;
 mod routes;
+pub mod ui;
 mod vertices;
 
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};

@@ -10,7 +10,7 @@ use eddy_runtime::{JobHandle, JobRegistry};
 
 use crate::actions::{self, Triggers};
 use crate::error::{ApiError, ApiResult};
-use crate::{checkpoints, cluster, gateway, jobs, logs, vertices};
+use crate::{checkpoints, cluster, gateway, jobs, logs, ui, vertices};
 
 /// What every handler shares: the process's configuration and the operations
 /// (savepoints, stops, checkpoints) asked for over the API.
@@ -55,7 +55,7 @@ pub fn find_job(id: &str) -> ApiResult<JobHandle> {
         .ok_or_else(|| ApiError::not_found(format!("Job {id} not found")))
 }
 
-/// Every route of the API.
+/// Every route of the API, and the Web UI's pages ([`ui`]).
 pub fn router(state: Arc<ApiState>) -> Router {
     Router::new()
         .route("/config", get(cluster::config))
@@ -117,6 +117,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
             "/v1/sessions/{session}/operations/{operation}/result/{token}",
             get(gateway::result),
         )
+        .merge(ui::routes())
         .fallback(|| async { ApiError::not_found("Not found: no such REST resource") })
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

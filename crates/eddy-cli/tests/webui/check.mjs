@@ -1,0 +1,293 @@
+// Drives eddy's Web UI in headless Chromium (Debian's, through playwright-core) against
+// an `eddy sql` process running two jobs, and checks what a user sees: the overview,
+// the job graph, the subtasks of a vertex (by mouse and keyboard), the tabs, an API
+// error, a savepoint taken from the form, stop with a savepoint (one job), cancel
+// (the other, last: the process ends with its last job), and a 50-vertex graph.
+//
+//   node check.mjs <base-url> <job-id> <stopped-job-id> <output-dir>
+//   EDDY_WEBUI_MODULES=<dir with node_modules/playwright-core>
+//
+// Prints one line per check; exits 1 at the first failure.
+
+import { createRequire } from 'node:module';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+const [base, job, stopped, out] = process.argv.slice(2);
+if (!base || !job || !stopped || !out || !process.env.EDDY_WEBUI_MODULES) {
+  console.error('usage: EDDY_WEBUI_MODULES=DIR node check.mjs <base-url> <job-id> <stopped-job-id> <output-dir>');
+  process.exit(2);
+}
+const require = createRequire(pathToFileURL(join(process.env.EDDY_WEBUI_MODULES, 'index.js')));
+const { chromium } = require('playwright-core');
+mkdirSync(out, { recursive: true });
+
+const started = Date.now();
+const log = (line) => console.log(`[${((Date.now() - started) / 1000).toFixed(1)}s] ${line}`);
+
+async function check(name, work) {
+  try {
+    const detail = await work();
+    log(`ok   ${name}${detail ? `: ${detail}` : ''}`);
+  } catch (e) {
+    log(`FAIL ${name}: ${e.message.split('\n')[0]}`);
+    e.logged = true;
+    throw e;
+  }
+}
+
+async function rest(path) {
+  const response = await fetch(base + path);
+  if (!response.ok) throw new Error(`GET ${path}: HTTP ${response.status}`);
+  return response.json();
+}
+
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
+});
+let failed = false;
+try {
+  const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+  page.setDefaultTimeout(20000);
+  const consoleErrors = [];
+  page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
+  page.on('pageerror', (e) => consoleErrors.push(e.message));
+
+  const { plan } = await rest(`/jobs/${job}/plan`);
+
+  await check('the overview lists the job as RUNNING', async () => {
+    await page.goto(`${base}/`);
+    const row = page.locator(`tr[data-job="${job}"]`);
+    await row.locator('[data-state=RUNNING]').waitFor();
+    const tms = await page.locator('[data-card=TaskManagers] .card-value').textContent();
+    if (tms.trim() !== '1') throw new Error(`TaskManagers card shows ${tms}`);
+    await page.screenshot({ path: join(out, 'overview.png'), fullPage: true });
+    return `${await row.locator('a.job-link').textContent()}, 1 TaskManager`;
+  });
+
+  await check('clicking the job opens its page', async () => {
+    await page.locator(`tr[data-job="${job}"] a.job-link`).click();
+    await page.waitForFunction((id) => location.hash === `#/jobs/${id}`, job);
+    await page.locator('[data-part=job-facts] [data-state=RUNNING]').waitFor();
+    const focused = await page.evaluate(() => document.activeElement.id);
+    if (focused !== 'main') throw new Error(`the focus is on '${focused}', not on the page`);
+    return `${await page.locator('h1.job-name').textContent()}, focus on the page`;
+  });
+
+  await check('the job graph draws one SVG node per vertex', async () => {
+    await page.locator('svg.graph g.node').first().waitFor();
+    const drawn = await page.locator('svg.graph g.node').count();
+    if (drawn !== plan.nodes.length) throw new Error(`${drawn} nodes for ${plan.nodes.length} vertices`);
+    for (const node of plan.nodes) {
+      const title = await page.locator(`g.node[data-vertex="${node.id}"] title`).textContent();
+      if (title !== node.description) throw new Error(`vertex ${node.id} is titled ${title}`);
+    }
+    const labels = await page.locator('svg.graph .edge-label').allTextContents();
+    return `${drawn} nodes, edges ${labels.join(', ')}`;
+  });
+
+  await check('the graph shows live non-zero rates', async () => {
+    await page.waitForFunction(() => Array.from(document.querySelectorAll('.node-rates'))
+      .some((t) => /out [1-9]/.test(t.textContent)), null, { timeout: 15000 });
+    const rates = await page.locator('.node-rates').allTextContents();
+    await page.mouse.move(0, 0);
+    await page.screenshot({ path: join(out, 'job.png'), fullPage: true });
+    return rates.join(' | ');
+  });
+
+  await check('the page updates its numbers without reloading', async () => {
+    const cell = page.locator(`table.vertices tr[data-vertex="${plan.nodes[0].id}"] td`).nth(4);
+    const before = await cell.textContent();
+    await page.evaluate(() => { window.notReloaded = true; });
+    await page.waitForFunction(([id, old]) => {
+      const td = document.querySelectorAll(`table.vertices tr[data-vertex="${id}"] td`)[4];
+      return td && td.textContent !== old && window.notReloaded;
+    }, [plan.nodes[0].id, before], { timeout: 6000 });
+    return `records out ${before} -> ${await cell.textContent()}`;
+  });
+
+  await check('clicking a vertex lists its subtasks', async () => {
+    const first = plan.nodes[0];
+    await page.locator(`g.node[data-vertex="${first.id}"]`).click();
+    const rows = page.locator('.vertex-panel table.subtasks tbody tr');
+    await rows.first().waitFor();
+    const n = await rows.count();
+    if (n !== first.parallelism) throw new Error(`${n} subtasks, parallelism ${first.parallelism}`);
+    return `${n} subtasks of ${first.description}`;
+  });
+
+  await check('a vertex opens from the keyboard', async () => {
+    const last = plan.nodes[plan.nodes.length - 1];
+    await page.locator(`g.node[data-vertex="${last.id}"]`).focus();
+    await page.keyboard.press('Enter');
+    await page.locator('#vertex-title', { hasText: last.description }).waitFor();
+    await page.locator('.vertex-panel button', { hasText: 'Close' }).focus();
+    await page.keyboard.press('Enter');
+    await page.locator('.vertex-panel').waitFor({ state: 'hidden' });
+    return `Enter on ${last.description}, then Close`;
+  });
+
+  await check('the skip link moves the focus and keeps the page', async () => {
+    const hash = await page.evaluate(() => location.hash);
+    await page.locator('a.skip').focus();
+    await page.keyboard.press('Enter');
+    const after = await page.evaluate(() => [location.hash, document.activeElement.id]);
+    if (after[0] !== hash || after[1] !== 'main') throw new Error(`hash ${after[0]}, focus on #${after[1]}`);
+  });
+
+  await check('an API error is shown to the user', async () => {
+    await page.locator('#savepoint-dir').fill('');
+    await page.locator('[data-action=savepoint]').click();
+    const error = page.locator('.action-status.error');
+    await error.waitFor();
+    const text = await error.textContent();
+    if (!/savepoint directory/i.test(text)) throw new Error(`shown: ${text}`);
+    // The browser logs the refused request (HTTP 400) itself.
+    const other = consoleErrors.filter((m) => !/400/.test(m));
+    consoleErrors.length = 0;
+    consoleErrors.push(...other);
+    return text;
+  });
+
+  await check('the checkpoints tab shows completed checkpoints', async () => {
+    await page.locator('a.tab[data-tab=checkpoints]').click();
+    await page.locator('table.checkpoint-history [data-state=COMPLETED]').first().waitFor();
+    await page.locator('[data-part=checkpoint-config]').waitFor();
+    const counts = await page.locator('[data-part=checkpoint-counts]').innerText();
+    await page.screenshot({ path: join(out, 'checkpoints.png'), fullPage: true });
+    return counts.replace(/\s+/g, ' ');
+  });
+
+  await check('the exceptions tab shows none', async () => {
+    await page.locator('a.tab[data-tab=exceptions]').click();
+    await page.locator('[data-part=no-exceptions]').waitFor();
+  });
+
+  await check('the configuration tab shows the job keys', async () => {
+    await page.locator('a.tab[data-tab=configuration]').click();
+    await page.locator('table.config').getByText('execution.checkpointing.interval').waitFor();
+  });
+
+  const target = join(out, 'savepoints');
+  await check('a savepoint triggered from the form shows its location', async () => {
+    await page.locator('a.tab[data-tab=checkpoints]').click();
+    await page.locator('#savepoint-dir').fill(target);
+    await page.locator('[data-action=savepoint]').click();
+    const location = (await page.locator('[data-part=savepoint-location]').textContent({ timeout: 30000 })).trim();
+    if (!location.startsWith(target)) throw new Error(`location ${location} is not under ${target}`);
+    if (!existsSync(location)) throw new Error(`${location} does not exist`);
+    await page.locator('table.checkpoint-history').getByText('Savepoint').first().waitFor();
+    return location;
+  });
+
+  await check('a graph of 50 vertices with long names draws without overlaps', async () => {
+    const result = await page.evaluate(async () => {
+      const { drawGraph } = await import('/ui/graph.js');
+      const nodes = [];
+      for (let i = 0; i < 50; i += 1) {
+        const inputs = [];
+        if (i > 0 && i < 30) inputs.push({ id: `v${i - 1}`, ship_strategy: i % 3 ? 'FORWARD' : 'HASH' });
+        if (i >= 30) inputs.push({ id: `v${(i * 7) % 30}`, ship_strategy: 'REBALANCE' });
+        if (i >= 40) inputs.push({ id: `v${i - 10}`, ship_strategy: 'BROADCAST' });
+        nodes.push({ id: `v${i}`, parallelism: 1 + (i % 4), inputs,
+          description: `Operator ${i} WWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWW end` });
+      }
+      const box = document.createElement('div');
+      box.className = 'graph-box';
+      box.id = 'graph-50';
+      document.body.append(box);
+      drawGraph(box, { nodes }, () => {});
+      const boxes = Array.from(box.querySelectorAll('g.node')).map((g) => g.querySelector('.node-box').getBoundingClientRect());
+      let overlaps = 0;
+      for (let a = 0; a < boxes.length; a += 1) {
+        for (let b = a + 1; b < boxes.length; b += 1) {
+          const p = boxes[a];
+          const q = boxes[b];
+          if (p.left < q.right && q.left < p.right && p.top < q.bottom && q.top < p.bottom) overlaps += 1;
+        }
+      }
+      const widest = Math.max(...Array.from(box.querySelectorAll('.node-name')).map((t) => t.getComputedTextLength()));
+      const titled = Array.from(box.querySelectorAll('g.node title')).every((t) => t.textContent.endsWith(' end'));
+      const drawn = boxes.length;
+      const nodeWidth = boxes[0].width;
+      return { drawn, overlaps, widest, nodeWidth, titled };
+    });
+    await page.locator('#graph-50').screenshot({ path: join(out, 'graph-50.png') });
+    await page.evaluate(() => document.getElementById('graph-50').remove());
+    if (result.drawn !== 50 || result.overlaps || result.widest > result.nodeWidth - 14 || !result.titled) {
+      throw new Error(JSON.stringify(result));
+    }
+    return `50 nodes, no overlap, widest name ${Math.round(result.widest)}px in a ${Math.round(result.nodeWidth)}px node`;
+  });
+
+  await check('the job page fits a laptop and a wide screen without page overflow', async () => {
+    await page.locator('a.tab[data-tab=overview]').click();
+    await page.locator('svg.graph g.node').first().waitFor();
+    const sizes = [];
+    for (const [width, height] of [[1024, 700], [1280, 800], [2560, 1400]]) {
+      await page.setViewportSize({ width, height });
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      if (overflow > 1) throw new Error(`${overflow}px wider than a ${width}px window`);
+      sizes.push(width);
+    }
+    await page.setViewportSize({ width: 1024, height: 700 });
+    await page.screenshot({ path: join(out, 'job-1024.png'), fullPage: true });
+    await page.setViewportSize({ width: 1440, height: 900 });
+    return `${sizes.join(', ')} px wide`;
+  });
+
+  await check('an unknown job shows the API\'s error', async () => {
+    await page.goto(`${base}/#/jobs/00000000000000000000000000000000`);
+    await page.locator('#banner', { hasText: 'not found' }).waitFor();
+    const text = await page.locator('#banner').textContent();
+    const other = consoleErrors.filter((m) => !/404/.test(m));
+    consoleErrors.length = 0;
+    consoleErrors.push(...other);
+    await page.goto(`${base}/#/jobs/${job}`);
+    await page.locator('[data-part=job-facts] [data-state=RUNNING]').waitFor();
+    return text;
+  });
+
+  await check('no console errors while the job runs', async () => {
+    if (consoleErrors.length) throw new Error(consoleErrors.join(' | '));
+  });
+
+  const stopTarget = join(out, 'stop-savepoints');
+  await check('stop with a savepoint from the other job\'s page shows FINISHED and the path', async () => {
+    await page.goto(`${base}/#/jobs/${stopped}`);
+    await page.locator('[data-part=job-facts] [data-state=RUNNING]').waitFor();
+    await page.locator('#savepoint-dir').fill(stopTarget);
+    await page.locator('[data-action=stop]').click();
+    const location = (await page.locator('[data-part=savepoint-location]').textContent({ timeout: 30000 })).trim();
+    if (!location.startsWith(stopTarget) || !existsSync(location)) throw new Error(`bad location ${location}`);
+    await page.locator('[data-part=job-facts] [data-state=FINISHED]').waitFor();
+    if (!(await page.locator('[data-action=cancel]').isDisabled())) throw new Error('cancel stays enabled');
+    return location;
+  });
+
+  await check('the overview counts the finished job', async () => {
+    await page.goto(`${base}/`);
+    await page.locator(`tr[data-job="${stopped}"] [data-state=FINISHED]`).waitFor();
+    await page.locator('[data-card=Finished] .card-value', { hasText: '1' }).waitFor();
+  });
+
+  await check('cancel through the button makes the page show CANCELED', async () => {
+    await page.goto(`${base}/#/jobs/${job}`);
+    await page.locator('[data-part=job-facts] [data-state=RUNNING]').waitFor();
+    page.once('dialog', (dialog) => dialog.accept());
+    await page.locator('[data-action=cancel]').click();
+    const canceled = page.locator('[data-part=job-facts] [data-state=CANCELED]');
+    const lost = page.locator('#banner', { hasText: 'cannot be reached' });
+    await canceled.or(lost).first().waitFor({ timeout: 20000 });
+    return (await canceled.count()) ? 'CANCELED shown' : 'the server ended with the job';
+  });
+} catch (e) {
+  failed = true;
+  if (!e.logged) log(`FAIL ${e.message}`);
+} finally {
+  await browser.close();
+}
+log(failed ? 'FAILED' : 'all checks passed');
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,91 @@
+// The entry point: hash routing between the pages and the 2-second refresh loop.
+//
+//   #/                    the overview (overview.js)
+//   #/jobs/<id>[/<tab>]   a job (job.js): tabs overview, checkpoints, exceptions, configuration
+
+import { api } from './api.js';
+import { replace } from './dom.js';
+import { mountOverview } from './overview.js';
+import { mountJob } from './job.js';
+
+/** How often a page's running numbers are read again (ms). */
+const REFRESH_MS = 2000;
+
+const main = document.getElementById('main');
+const banner = document.getElementById('banner');
+const live = document.getElementById('live');
+
+let current = null; // { key, page }
+let timer = null;
+let generation = 0;
+
+function showError(error) {
+  if (!error) {
+    banner.hidden = true;
+    banner.textContent = '';
+    return;
+  }
+  banner.hidden = false;
+  banner.textContent = error.message || String(error);
+}
+
+function parse(hash) {
+  const parts = hash.replace(/^#\/?/, '').split('/').filter(Boolean).map(decodeURIComponent);
+  if (parts[0] === 'jobs' && parts[1]) return { key: `job:${parts[1]}`, job: parts[1], tab: parts[2] || 'overview' };
+  return { key: 'overview' };
+}
+
+async function refresh(gen) {
+  if (!current || gen !== generation) return;
+  try {
+    await current.page.refresh();
+    showError(null);
+    live.textContent = `Updated ${new Date().toLocaleTimeString()}`;
+    live.classList.remove('stale');
+  } catch (e) {
+    showError(e);
+    live.textContent = 'Not updated';
+    live.classList.add('stale');
+  }
+  if (gen === generation) timer = setTimeout(() => refresh(gen), REFRESH_MS);
+}
+
+async function route() {
+  const target = parse(location.hash);
+  if (current && current.key === target.key && current.page.setTab) {
+    current.page.setTab(target.tab);
+    generation += 1;
+    clearTimeout(timer);
+    await refresh(generation);
+    return;
+  }
+  const initial = current === null;
+  generation += 1;
+  clearTimeout(timer);
+  if (current && current.page.dispose) current.page.dispose();
+  const view = replace(main);
+  const page = target.job ? mountJob(view, target.job, target.tab) : mountOverview(view);
+  current = { key: target.key, page };
+  document.title = target.job ? `eddy · job ${target.job}` : 'eddy · overview';
+  // After a click on a link that is now gone, the keyboard continues from the page.
+  if (!initial && (!document.activeElement || document.activeElement === document.body)) {
+    main.focus({ preventScroll: true });
+  }
+  await refresh(generation);
+}
+
+window.addEventListener('hashchange', () => {
+  route();
+});
+
+// The skip link moves the focus; following its href would change the route.
+document.querySelector('[data-skip]').addEventListener('click', (ev) => {
+  ev.preventDefault();
+  main.focus();
+});
+
+api('/config').then((config) => {
+  document.getElementById('version').textContent = config['flink-version'] || '';
+}).catch(() => {});
+
+route();
