@@ -9,10 +9,10 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::{committed_keys, eddy, raw_get};
 use serde_json::{json, Value};
 
 /// A JobManager process, killed when dropped.
@@ -54,19 +54,6 @@ impl Drop for JobManager {
     }
 }
 
-/// Runs `eddy <args>`: success, stdout, stderr.
-fn eddy(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_eddy"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 fn submitted(stdout: &str) -> String {
     stdout
         .lines()
@@ -74,19 +61,6 @@ fn submitted(stdout: &str) -> String {
         .unwrap_or_else(|| panic!("{stdout}"))
         .trim()
         .to_string()
-}
-
-fn committed_keys(dir: &Path) -> Vec<u64> {
-    let mut keys = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        if !entry.file_name().to_string_lossy().starts_with('.') {
-            for line in std::fs::read_to_string(entry.path()).unwrap().lines() {
-                keys.push(line.parse().unwrap());
-            }
-        }
-    }
-    keys.sort_unstable();
-    keys
 }
 
 #[test]
@@ -261,26 +235,20 @@ fn the_sql_gateway_pages_a_querys_rows() {
     assert_eq!(status, 404);
 }
 
-/// `GET path` with optional headers: the status line.
-fn status_of(addr: &str, path: &str, headers: &str) -> String {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(addr).unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}Connection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    response.lines().next().unwrap().to_string()
-}
-
 #[test]
 fn a_token_protects_the_rest_api() {
     let jm = JobManager::start(&["-D", "rest.auth.token=s3cret"]);
-    assert!(status_of(&jm.addr, "/overview", "").contains("401"));
-    assert!(status_of(&jm.addr, "/overview", "Authorization: Bearer wrong\r\n").contains("401"));
-    assert!(status_of(&jm.addr, "/overview", "Authorization: Bearer s3cret\r\n").contains("200"));
+    assert!(raw_get(&jm.addr, "/overview", "").0.contains("401"));
+    assert!(
+        raw_get(&jm.addr, "/overview", "Authorization: Bearer wrong\r\n")
+            .0
+            .contains("401")
+    );
+    assert!(
+        raw_get(&jm.addr, "/overview", "Authorization: Bearer s3cret\r\n")
+            .0
+            .contains("200")
+    );
     let (status, answer) = jm.rest().call("GET", "/jobs", None);
     assert_eq!(status, 401);
     assert!(answer["errors"][0]

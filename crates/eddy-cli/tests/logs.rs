@@ -8,7 +8,7 @@ mod common;
 
 use std::process::Command;
 
-use common::Shell;
+use common::{raw_get, Shell};
 
 fn log_text(dir: &std::path::Path) -> String {
     let mut text = String::new();
@@ -53,7 +53,13 @@ fn the_log_file_holds_state_changes_and_checkpoints_and_is_served_over_rest() {
     );
     assert_eq!(shell.get("/taskmanagers/local/logs"), listed);
     // The file itself is text, not JSON: fetched through the raw client.
-    let text = raw_get(&shell.addr, &format!("/jobmanager/logs/{name}"));
+    let (head, text) = raw_get(&shell.addr, &format!("/jobmanager/logs/{name}"), "");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: text/plain"),
+        "{head}"
+    );
     assert!(
         text.contains(&format!("({job}) switched from state CREATED to RUNNING")),
         "{text}"
@@ -76,27 +82,6 @@ fn the_log_file_holds_state_changes_and_checkpoints_and_is_served_over_rest() {
         text.contains("switched from state CANCELLING to CANCELED"),
         "{text}"
     );
-}
-
-/// `GET path` as text.
-fn raw_get(addr: &str, path: &str) -> String {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(addr).unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").unwrap();
-    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-    assert!(
-        head.to_ascii_lowercase()
-            .contains("content-type: text/plain"),
-        "{head}"
-    );
-    body.to_string()
 }
 
 #[test]

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::Shell;
+use common::{raw_get, Shell};
 use serde_json::Value;
 
 /// Prometheus' binary, installed with apt-get if it is missing.
@@ -110,19 +110,6 @@ impl Drop for Prometheus {
     }
 }
 
-/// `GET http://addr/metrics` as text.
-fn scrape(addr: &str) -> String {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    write!(
-        stream,
-        "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    response.split_once("\r\n\r\n").unwrap().1.to_string()
-}
-
 #[test]
 fn prometheus_scrapes_the_jobs_series_under_flinks_names() {
     let tmp = tempfile::tempdir().unwrap();
@@ -159,7 +146,7 @@ fn prometheus_scrapes_the_jobs_series_under_flinks_names() {
     // The endpoint itself: Flink's names, labels and gauges.
     let started = Instant::now();
     let text = loop {
-        let text = scrape(&endpoint);
+        let text = raw_get(&endpoint, "/metrics", "").1;
         if text.contains("flink_taskmanager_job_task_operator_numRecordsOutPerSecond{") {
             break text;
         }

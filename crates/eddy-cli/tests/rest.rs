@@ -10,7 +10,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::Shell;
+use common::{committed_keys, eddy, Shell};
 
 /// A script reading the sequence 1..=`end` at `rate` rows a second into
 /// committed csv files under `out`.
@@ -28,21 +28,6 @@ fn script(dir: &Path, end: u64, rate: u64, out: &Path) -> PathBuf {
     )
     .unwrap();
     script
-}
-
-/// The keys of every committed output file under `dir`, sorted.
-fn committed_keys(dir: &Path) -> Vec<u64> {
-    let mut keys = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        if entry.file_name().to_string_lossy().starts_with('.') {
-            continue;
-        }
-        for line in std::fs::read_to_string(entry.path()).unwrap().lines() {
-            keys.push(line.split(',').next().unwrap().parse().unwrap());
-        }
-    }
-    keys.sort_unstable();
-    keys
 }
 
 #[test]
@@ -235,19 +220,6 @@ fn bad_requests_are_errors_and_a_cancelled_job_ends() {
     let (ok, stderr) = shell.finish();
     assert!(!ok);
     assert!(stderr.contains("cancelled"), "{stderr}");
-}
-
-/// Runs `eddy <args>`; returns whether it succeeded, stdout and stderr.
-fn eddy(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_eddy"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 #[test]

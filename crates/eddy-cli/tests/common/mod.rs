@@ -173,3 +173,47 @@ impl Shell {
         (status.success(), stderr.join("\n"))
     }
 }
+
+/// Runs `eddy <args>`; returns whether it succeeded, stdout and stderr.
+pub fn eddy(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_eddy"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The first field (a number) of every line of the committed output files under
+/// `dir` (not the in-progress ones, whose names start with `.`), sorted.
+pub fn committed_keys(dir: &Path) -> Vec<u64> {
+    let mut keys = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        for line in std::fs::read_to_string(entry.path()).unwrap().lines() {
+            keys.push(line.split(',').next().unwrap().parse().unwrap());
+        }
+    }
+    keys.sort_unstable();
+    keys
+}
+
+/// `GET path` on `addr` with extra `headers` (each ending in `\r\n`): the
+/// response's head and body as text.
+pub fn raw_get(addr: &str, path: &str, headers: &str) -> (String, String) {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}Connection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    (head.to_string(), body.to_string())
+}
