@@ -23,6 +23,7 @@ Commands:
   sql        run a SQL script (-f FILE) or an interactive SQL shell
   jobmanager serve the REST API and run the jobs submitted to it (a cluster of one)
   run        submit a SQL script to a JobManager (-m HOST:PORT)
+  info       print the job graph of each INSERT of a SQL script, as JSON
   list       list the jobs of a process serving the REST API
   savepoint  take a savepoint of a job (or dispose of one with --dispose PATH)
   stop       stop a job with a savepoint
@@ -64,6 +65,14 @@ fn main() -> ExitCode {
                     ExitCode::FAILURE
                 }
             };
+        }
+        "info" => {
+            argv.remove(0);
+            if argv.iter().any(|a| a == "-h" || a == "--help") {
+                println!("{INFO_USAGE}");
+                return ExitCode::SUCCESS;
+            }
+            return info(argv);
         }
         "list" | "cancel" | "savepoint" | "stop" => {
             argv.remove(0);
@@ -124,6 +133,56 @@ fn main() -> ExitCode {
     // before the process, and the API with it, ends.
     eddy::rest::linger(std::time::Duration::from_secs(3));
     code
+}
+
+/// Usage of `eddy info`.
+const INFO_USAGE: &str =
+    "usage: eddy info [-p N] [-D key=value]... FILE.sql   (prints each INSERT's job graph as JSON)";
+
+/// `eddy info FILE.sql`: the job graph of every `INSERT` of the script, as
+/// JSON, without running anything (Flink's `flink info`).
+fn info(mut argv: Vec<String>) -> ExitCode {
+    let file = match argv.pop() {
+        Some(f) if !f.starts_with('-') => f,
+        _ => {
+            eprintln!("eddy: missing the SQL file\n{INFO_USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let args = match Args::parse(argv, &[]) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("eddy: {e}\n{INFO_USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    kafka_tables::register();
+    let script = match std::fs::read_to_string(&file) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("eddy: cannot read {file}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut session = Session::new(args.job_config());
+    let statements = match eddy_sql::script::split(&script) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("[ERROR] {file}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    for statement in &statements {
+        match session.job_plan(statement) {
+            Ok(Some(plan)) => println!("{plan}"),
+            Ok(None) => {}
+            Err(e) => {
+                eprintln!("[ERROR] {file}: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    ExitCode::SUCCESS
 }
 
 fn run_file(session: &mut Session, path: &str) -> ExitCode {

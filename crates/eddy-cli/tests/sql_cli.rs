@@ -451,3 +451,52 @@ fn limit_ends_a_query_over_an_unbounded_table() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("LIMIT on an updating query"), "{stderr}");
 }
+
+#[test]
+fn info_prints_the_job_graph_without_running_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let script = tmp.path().join("job.sql");
+    write(
+        &script,
+        &format!(
+            "CREATE TABLE t (k BIGINT) WITH ('connector' = 'datagen', 'number-of-rows' = '10');\n\
+             CREATE TABLE o (b BIGINT, c BIGINT) WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'debezium-json');\n\
+             SELECT k FROM t;\n\
+             INSERT INTO o SELECT MOD(k, 3) AS b, COUNT(*) AS c FROM t GROUP BY MOD(k, 3);\n",
+            out.display()
+        ),
+    );
+    let run = eddy()
+        .args(["info", "-p", "2"])
+        .arg(&script)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let plan: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    assert_eq!(plan["name"], "insert-into_o");
+    let vertices = plan["vertices"].as_array().unwrap();
+    assert!(vertices.len() >= 3, "{plan}");
+    assert!(vertices.iter().all(|v| v["parallelism"] == 2));
+    assert!(vertices
+        .iter()
+        .any(|v| v["name"].as_str().unwrap().starts_with("GroupAggregate")));
+    assert!(
+        plan["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["partitioning"] == "Hash"),
+        "{plan}"
+    );
+    assert!(!out.exists(), "info ran the job");
+
+    write(&script, "INSERT INTO nope SELECT 1;\n");
+    let run = eddy().args(["info"]).arg(&script).output().unwrap();
+    assert!(!run.status.success());
+    assert!(String::from_utf8_lossy(&run.stderr).contains("nope"));
+}

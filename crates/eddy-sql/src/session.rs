@@ -146,6 +146,31 @@ impl Session {
         self.background.cancel_all()
     }
 
+    /// What `eddy info` shows: for an `INSERT`, the job graph it would run, as
+    /// JSON, without running it; any other statement but a query runs as usual
+    /// (so that the tables it creates are there for the next), and a query is
+    /// skipped.
+    pub fn job_plan(&mut self, statement: &RawStatement) -> SqlResult<Option<String>> {
+        let w = words(&statement.text, 1);
+        match w.first().map(String::as_str) {
+            Some("INSERT") => {
+                crate::limits::check_depth(&statement.text).map_err(|e| statement.locate(e))?;
+                let mut planner = StreamPlanner::new(
+                    self.parallelism()?,
+                    self.max_parallelism()?,
+                    self.state_ttl()?,
+                );
+                let table = self
+                    .plan_insert(&mut planner, &statement.text)
+                    .map_err(|e| statement.locate(e))?;
+                let spec = planner.job.spec(&format!("insert-into_{table}"));
+                Ok(Some(spec.graph.to_json()))
+            }
+            Some("SELECT" | "WITH" | "VALUES") => Ok(None),
+            _ => self.execute(statement).map(|_| None),
+        }
+    }
+
     /// The id of the job the last background `INSERT` submitted.
     pub fn last_submitted_job(&self) -> Option<eddy_core::JobId> {
         self.background.last()
