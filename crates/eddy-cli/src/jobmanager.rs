@@ -36,7 +36,10 @@ pub fn run(argv: Vec<String>) -> ExitCode {
         eddy::logging::init(&config, "jobmanager").and_then(|_| eddy::rest::start(&config));
     match started {
         Ok(Some(addr)) => eprintln!("eddy: JobManager serving at http://{addr}"),
-        Ok(None) => unreachable_port(),
+        Ok(None) => {
+            eprintln!("[ERROR] the JobManager has no REST port");
+            return ExitCode::FAILURE;
+        }
         Err(e) => {
             eprintln!("[ERROR] {e}");
             return ExitCode::FAILURE;
@@ -45,9 +48,4 @@ pub fn run(argv: Vec<String>) -> ExitCode {
     loop {
         std::thread::park();
     }
-}
-
-/// `rest.port` is always set above.
-fn unreachable_port() {
-    eprintln!("eddy: the JobManager has no REST port");
 }
