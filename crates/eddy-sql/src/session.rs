@@ -153,19 +153,7 @@ impl Session {
     pub fn job_plan(&mut self, statement: &RawStatement) -> SqlResult<Option<String>> {
         let w = words(&statement.text, 1);
         match w.first().map(String::as_str) {
-            Some("INSERT") => {
-                crate::limits::check_depth(&statement.text).map_err(|e| statement.locate(e))?;
-                let mut planner = StreamPlanner::new(
-                    self.parallelism()?,
-                    self.max_parallelism()?,
-                    self.state_ttl()?,
-                );
-                let table = self
-                    .plan_insert(&mut planner, &statement.text)
-                    .map_err(|e| statement.locate(e))?;
-                let spec = planner.job.spec(&format!("insert-into_{table}"));
-                Ok(Some(spec.graph.to_json()))
-            }
+            Some("INSERT") => Ok(Some(self.insert_job(statement)?.graph.to_json())),
             Some("SELECT" | "WITH" | "VALUES") => Ok(None),
             _ => self.execute(statement).map(|_| None),
         }
@@ -304,11 +292,7 @@ impl Session {
             ["DESCRIBE" | "DESC", ..] => self.describe(text),
             ["EXPLAIN", ..] => self.explain(text),
             ["INSERT", ..] => {
-                let mut planner = StreamPlanner::new(
-                    self.parallelism()?,
-                    self.max_parallelism()?,
-                    self.state_ttl()?,
-                );
+                let mut planner = self.new_planner()?;
                 let table = self.plan_insert(&mut planner, text)?;
                 let name = format!("insert-into_{table}");
                 if !crate::jobs::dml_sync(&self.config, self.dml_sync_default)? {
@@ -744,11 +728,7 @@ impl Session {
         let offset = text.len() - rest.len();
         let (line, column) = position_of(text, offset);
         let locate = |e: SqlError| e.offset(line, column);
-        let mut planner = StreamPlanner::new(
-            self.parallelism()?,
-            self.max_parallelism()?,
-            self.state_ttl()?,
-        );
+        let mut planner = self.new_planner()?;
         let logical = if rest.to_ascii_uppercase().starts_with("INSERT") {
             let (plan, _) = self.plan_insert_logical(rest).map_err(locate)?;
             self.plan_insert(&mut planner, rest).map_err(locate)?;
@@ -1053,11 +1033,7 @@ impl Session {
         let end = upper.rfind("END").unwrap_or(text.len());
         let body = &text[begin..end];
         let (line0, col0) = position_of(text, begin);
-        let mut planner = StreamPlanner::new(
-            self.parallelism()?,
-            self.max_parallelism()?,
-            self.state_ttl()?,
-        );
+        let mut planner = self.new_planner()?;
         let mut tables = Vec::new();
         for statement in script::split(body)? {
             if !statement
@@ -1107,11 +1083,7 @@ impl Session {
             };
             return self.select_limited(&limit.input, skip, fetch);
         }
-        let mut planner = StreamPlanner::new(
-            self.parallelism()?,
-            self.max_parallelism()?,
-            self.state_ttl()?,
-        );
+        let mut planner = self.new_planner()?;
         let stream = planner.translate(&plan)?;
         let columns: Vec<String> = plan
             .schema()
@@ -1202,11 +1174,7 @@ impl Session {
         skip: usize,
         fetch: Option<usize>,
     ) -> SqlResult<Output> {
-        let mut planner = StreamPlanner::new(
-            self.parallelism()?,
-            self.max_parallelism()?,
-            self.state_ttl()?,
-        );
+        let mut planner = self.new_planner()?;
         let stream = planner.translate(plan)?;
         let columns: Vec<String> = plan
             .schema()
@@ -1306,17 +1274,28 @@ impl Session {
                 "only INSERT statements run in the background",
             ));
         }
+        let spec = self.insert_job(statement)?;
+        Ok(MiniCluster::new(self.config.clone()).execute_async(spec)?)
+    }
+
+    /// The job one `INSERT` statement runs, planned but not started.
+    fn insert_job(&self, statement: &RawStatement) -> SqlResult<eddy_runtime::JobSpec> {
         crate::limits::check_depth(&statement.text).map_err(|e| statement.locate(e))?;
-        let mut planner = StreamPlanner::new(
-            self.parallelism()?,
-            self.max_parallelism()?,
-            self.state_ttl()?,
-        );
+        let mut planner = self.new_planner()?;
         let table = self
             .plan_insert(&mut planner, &statement.text)
             .map_err(|e| statement.locate(e))?;
-        let spec = planner.job.spec(&format!("insert-into_{table}"));
-        Ok(MiniCluster::new(self.config.clone()).execute_async(spec)?)
+        Ok(planner.job.spec(&format!("insert-into_{table}")))
+    }
+
+    /// A streaming planner with the session's parallelism, max parallelism and
+    /// state TTL.
+    fn new_planner(&self) -> SqlResult<StreamPlanner> {
+        Ok(StreamPlanner::new(
+            self.parallelism()?,
+            self.max_parallelism()?,
+            self.state_ttl()?,
+        ))
     }
 }
 
