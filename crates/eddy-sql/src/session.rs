@@ -972,7 +972,7 @@ impl Session {
                         if let Some(d) = interval {
                             sink = sink.with_rollover_interval(d);
                         }
-                        TableSinkOperator::writer(Box::new(sink), line.clone(), names.clone())
+                        TableSinkOperator::file(Box::new(sink), line.clone(), names.clone())
                     },
                 );
             }

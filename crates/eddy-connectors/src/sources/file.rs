@@ -45,7 +45,9 @@ impl TextLine {
 pub struct TextFileSource {
     path: PathBuf,
     files: Vec<PathBuf>,
-    current: Option<(Arc<str>, BufReader<File>, u64)>,
+    /// The file being read: its name, reader, last line read and the byte
+    /// offset after it.
+    current: Option<(Arc<str>, BufReader<File>, u64, u64)>,
     next_file: usize,
     batch_size: usize,
     buffer: Vec<u8>,
@@ -108,9 +110,9 @@ impl TextFileSource {
                         .map_err(|e| Error::io(path, e))?;
                 }
                 let name: Arc<str> = Arc::from(key.as_str());
-                self.current = Some((name, BufReader::with_capacity(1 << 16, file), line));
+                self.current = Some((name, BufReader::with_capacity(1 << 16, file), line, offset));
             }
-            let Some((name, reader, line_number)) = self.current.as_mut() else {
+            let Some((name, reader, line_number, offset)) = self.current.as_mut() else {
                 break;
             };
             self.buffer.clear();
@@ -124,8 +126,7 @@ impl TextFileSource {
                 continue;
             }
             *line_number += 1;
-            let position = self.positions.entry(name.to_string()).or_insert((0, 0));
-            *position = (position.0 + read as u64, *line_number);
+            *offset += read as u64;
             let mut end = self.buffer.len();
             if self.buffer[..end].ends_with(b"\n") {
                 end -= 1;
@@ -157,6 +158,12 @@ impl TextFileSource {
                 line_number: *line_number,
                 text: text.to_string(),
             }));
+        }
+        // Positions are taken between batches: the file being read is
+        // where this batch ends.
+        if let Some((name, _, line_number, offset)) = &self.current {
+            self.positions
+                .insert(name.to_string(), (*offset, *line_number));
         }
         Ok((!batch.is_empty()).then_some(batch))
     }

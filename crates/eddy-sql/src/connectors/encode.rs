@@ -173,6 +173,64 @@ fn timestamp(value: i64, unit: &TimeUnit, iso: bool, ltz: bool) -> String {
     )
 }
 
+/// Appends a timestamp as [`timestamp`] writes it, without allocating for
+/// the years 0 to 9999.
+pub(super) fn push_timestamp(value: i64, unit: &TimeUnit, iso: bool, ltz: bool, out: &mut String) {
+    let (secs, nanos) = split(value, unit);
+    let (year, month, day) = civil_from_days(secs.div_euclid(86_400));
+    if !(0..=9999).contains(&year) {
+        out.push_str(&timestamp(value, unit, iso, ltz));
+        return;
+    }
+    let second = secs.rem_euclid(86_400);
+    let mut text = [0u8; 30];
+    let digits = |text: &mut [u8], at: usize, value: i64, width: usize| {
+        let mut v = value;
+        for k in (0..width).rev() {
+            text[at + k] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    digits(&mut text, 0, year, 4);
+    text[4] = b'-';
+    digits(&mut text, 5, month, 2);
+    text[7] = b'-';
+    digits(&mut text, 8, day, 2);
+    text[10] = if iso { b'T' } else { b' ' };
+    digits(&mut text, 11, second / 3600, 2);
+    text[13] = b':';
+    digits(&mut text, 14, second / 60 % 60, 2);
+    text[16] = b':';
+    digits(&mut text, 17, second % 60, 2);
+    let mut len = 19;
+    if nanos > 0 {
+        text[19] = b'.';
+        digits(&mut text, 20, i64::from(nanos), 9);
+        len = 29;
+        while text[len - 1] == b'0' {
+            len -= 1;
+        }
+    }
+    if ltz {
+        text[len] = b'Z';
+        len += 1;
+    }
+    out.extend(text[..len].iter().map(|b| char::from(*b)));
+}
+
+/// The proleptic Gregorian (year, month, day) of a day counted from 1970-01-01.
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(month <= 2), month, day)
+}
+
 /// A time of day in nanoseconds.
 fn time_nanos(array: &ArrayRef, i: usize) -> Option<i64> {
     Some(match array.data_type() {
@@ -238,14 +296,16 @@ fn scalar(array: &ArrayRef, i: usize, iso: bool, plain: bool) -> Option<(String,
                 TimeUnit::Microsecond => array.as_primitive::<TimestampMicrosecondType>().value(i),
                 TimeUnit::Nanosecond => array.as_primitive::<TimestampNanosecondType>().value(i),
             };
-            (timestamp(v, unit, iso, zone.is_some()), false)
+            let mut text = String::with_capacity(24);
+            push_timestamp(v, unit, iso, zone.is_some(), &mut text);
+            (text, false)
         }
         _ => return None,
     })
 }
 
 /// Writes row `i` of `array` as a JSON value.
-fn json_value(array: &ArrayRef, i: usize, encoding: &JsonEncoding, out: &mut String) {
+pub(super) fn json_value(array: &ArrayRef, i: usize, encoding: &JsonEncoding, out: &mut String) {
     if array.is_null(i) {
         out.push_str("null");
         return;
@@ -363,7 +423,7 @@ pub fn csv_field(text: &str, encoding: &CsvEncoding) -> String {
 /// string; the elements of an array or the fields of a row joined by the
 /// array element delimiter into one string (a NULL inside as the null
 /// literal).
-fn csv_value(array: &ArrayRef, i: usize, encoding: &CsvEncoding) -> String {
+pub(super) fn csv_value(array: &ArrayRef, i: usize, encoding: &CsvEncoding) -> String {
     if array.is_null(i) {
         return encoding.null_literal.clone();
     }
@@ -446,6 +506,26 @@ mod tests {
             timestamp(1, &TimeUnit::Microsecond, false, false),
             "1970-01-01 00:00:00.000001"
         );
+        for (v, unit) in [
+            (1_500, ms),
+            (0, ms),
+            (-1, ms),
+            (1_767_225_600_123, ms),
+            (-62_135_596_800_000, ms),
+            (253_402_300_799_999, ms),
+            (253_402_300_800_000, ms),
+            (i64::MAX, ms),
+            (i64::MIN, ms),
+            (1, TimeUnit::Microsecond),
+            (-1, TimeUnit::Nanosecond),
+            (951_782_400, TimeUnit::Second),
+        ] {
+            for (iso, ltz) in [(false, false), (true, true)] {
+                let mut pushed = String::new();
+                push_timestamp(v, &unit, iso, ltz, &mut pushed);
+                assert_eq!(pushed, timestamp(v, &unit, iso, ltz), "{v} {unit:?}");
+            }
+        }
         assert_eq!(time(14_706_789_000_000), "04:05:06.789");
         assert_eq!(time(14_706_000_000_000), "04:05:06");
         assert_eq!(base64(&[1, 2]), "AQI=");

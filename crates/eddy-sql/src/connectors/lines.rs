@@ -18,6 +18,7 @@ use eddy_connectors::sources::SkippedLines;
 use eddy_connectors::TextLine;
 use eddy_core::{Error, Result};
 
+use super::csv_cells::{text_at, CellRule, CsvCells};
 use super::sources::FileFormat;
 use crate::error::runtime;
 use crate::exec::changelog::{self, RowKind};
@@ -212,70 +213,48 @@ impl LineDecoder {
         else {
             return Ok((Vec::new(), Vec::new()));
         };
-        let fields = self.schema.fields();
-        let mut cells = Vec::with_capacity(lines.len());
+        let rules = self
+            .schema
+            .fields()
+            .iter()
+            .map(|f| CellRule {
+                empty_is_null: f.data_type() != &DataType::Utf8,
+                decimal: matches!(f.data_type(), DataType::Decimal128(..)),
+            })
+            .collect();
+        let mut cells = CsvCells::new(*delimiter, *quote, null_literal.clone(), rules, lines.len());
         let mut kept = Vec::with_capacity(lines.len());
         for (order, line) in lines.iter().enumerate() {
             if *allow_comments && line.text.starts_with('#') {
                 continue;
             }
-            let values = match split_csv(&line.text, *delimiter, *quote) {
-                Ok(values) if values.len() == fields.len() => values,
-                Ok(values) => {
-                    let message =
-                        format!("expected {} fields, found {}", fields.len(), values.len());
-                    bads.add(order, line, message);
-                    continue;
-                }
-                Err(message) => {
-                    bads.add(order, line, message);
-                    continue;
-                }
-            };
-            let row: Vec<Option<String>> = values
-                .into_iter()
-                .zip(fields)
-                .map(|((value, quoted), field)| {
-                    let is_null = null_literal
-                        .as_ref()
-                        .is_some_and(|n| *n == value && !quoted)
-                        || (value.is_empty() && !quoted && field.data_type() != &DataType::Utf8);
-                    (!is_null).then_some(value)
-                })
-                .collect();
-            cells.push(row);
-            kept.push(order);
+            match cells.push(&line.text) {
+                Ok(()) => kept.push(order),
+                Err(message) => bads.add(order, line, message),
+            }
         }
-        let columns = self.typed_columns(cells, lines, &kept, bads)?;
+        let columns = self.typed_columns(cells.finish(), lines, &kept, bads)?;
         Ok((columns, kept))
     }
 
-    /// Converts text cells to the column types. A value that does not parse
-    /// fails the job naming file, line and field, or is read as NULL (and
-    /// its line counted once) when errors are ignored.
+    /// Converts text columns to the column types. A value that does not
+    /// parse fails the job naming file, line and field, or is read as NULL
+    /// (and its line counted once) when errors are ignored.
     fn typed_columns(
         &self,
-        cells: Vec<Vec<Option<String>>>,
+        texts: Vec<StringArray>,
         lines: &[&TextLine],
         kept: &[usize],
         bads: &mut Bads,
     ) -> Result<Vec<ArrayRef>> {
         let fields = self.schema.fields();
         let mut columns = Vec::with_capacity(fields.len());
-        let mut nulled = vec![false; cells.len()];
-        for (c, field) in fields.iter().enumerate() {
-            let decimal = matches!(field.data_type(), DataType::Decimal128(..));
-            let strings: StringArray = cells
-                .iter()
-                .map(|row| match row[c].as_deref() {
-                    // Flink writes decimals such as 1E+2; Arrow reads plain ones.
-                    Some(v) if decimal && v.contains(['e', 'E']) => {
-                        Some(plain_decimal(v).unwrap_or_else(|| v.to_string()))
-                    }
-                    v => v.map(str::to_string),
-                })
-                .collect();
-            let strings: ArrayRef = Arc::new(strings);
+        let mut nulled = vec![false; kept.len()];
+        for (strings, field) in texts.into_iter().zip(fields.iter()) {
+            if field.data_type() == &DataType::Utf8 {
+                columns.push(Arc::new(strings) as ArrayRef);
+                continue;
+            }
             let options = CastOptions {
                 safe: true,
                 ..Default::default()
@@ -285,7 +264,7 @@ impl LineDecoder {
             if typed.null_count() > strings.null_count() {
                 for i in 0..typed.len() {
                     if typed.is_null(i) && !strings.is_null(i) && !nulled[i] {
-                        let value = cells[i][c].as_deref().unwrap_or_default();
+                        let value = text_at(&strings, i);
                         let message = format!(
                             "field '{}' cannot be read as {}: '{value}'",
                             field.name(),
@@ -531,7 +510,7 @@ fn debezium(text: &str) -> std::result::Result<Vec<(RowKind, String)>, String> {
 
 /// A number in scientific notation (`1.25E+2`, `-5E-3`) as plain decimal
 /// text (`125`, `-0.005`); `None` when it is no such number.
-fn plain_decimal(text: &str) -> Option<String> {
+pub(super) fn plain_decimal(text: &str) -> Option<String> {
     let (mantissa, exponent) = text.trim().split_once(['e', 'E'])?;
     let exponent: i64 = exponent.parse().ok()?;
     let (sign, mantissa) = match mantissa.strip_prefix('-') {

@@ -1,7 +1,9 @@
 //! Connectors of SQL tables, by Flink's names and options: `filesystem`,
 //! `datagen`, `nexmark` (sources) and `print`, `blackhole`, `filesystem` (sinks).
 
+mod csv_cells;
 pub mod encode;
+pub mod encode_batch;
 pub mod format;
 pub mod lines;
 pub mod registry;

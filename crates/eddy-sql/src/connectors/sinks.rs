@@ -9,7 +9,8 @@ use eddy_runtime::operators::SinkWriter;
 use eddy_runtime::output::Emitter;
 use eddy_runtime::{Operator, OperatorContext, OperatorSnapshot};
 
-use crate::connectors::encode::{csv_row, json_row, CsvEncoding, JsonEncoding};
+use crate::connectors::encode::{CsvEncoding, JsonEncoding};
+use crate::connectors::encode_batch::{csv_lines, json_lines, Lines};
 use crate::connectors::format::cell;
 use crate::exec::changelog::{self, RowKind};
 
@@ -98,6 +99,10 @@ pub struct TableSinkOperator {
     target: Target,
     format: LineFormat,
     names: Vec<String>,
+    /// The writer takes a batch's lines as one record, joined by `\n` (a
+    /// file writer: the bytes written are the same, with one record and one
+    /// copy per batch instead of per row).
+    blocks: bool,
 }
 
 impl TableSinkOperator {
@@ -111,6 +116,21 @@ impl TableSinkOperator {
             target: Target::Writer(writer),
             format,
             names,
+            blocks: false,
+        }
+    }
+
+    /// A sink writing lines of `format` to `writer`, which writes each
+    /// record it is given followed by a line ending (a file writer): it is
+    /// given a batch's lines at once, as one record.
+    pub fn file(
+        writer: Box<dyn SinkWriter<String>>,
+        format: LineFormat,
+        names: Vec<String>,
+    ) -> Self {
+        TableSinkOperator {
+            blocks: true,
+            ..Self::writer(writer, format, names)
         }
     }
 
@@ -120,6 +140,7 @@ impl TableSinkOperator {
             target: Target::Discard,
             format: LineFormat::Print,
             names,
+            blocks: false,
         }
     }
 
@@ -129,40 +150,72 @@ impl TableSinkOperator {
             target: Target::Collect(rows),
             format: LineFormat::Print,
             names,
+            blocks: false,
         }
     }
 
-    fn lines(&self, batch: &RecordBatch) -> Records<String> {
+    /// The rows of `batch` as lines of the sink's format.
+    fn lines(&self, batch: &RecordBatch) -> Lines {
         let kinds = changelog::kinds(batch);
         let n = self.names.len();
-        let mut out = Vec::with_capacity(batch.num_rows());
-        for i in 0..batch.num_rows() {
-            let kind = changelog::kind_at(kinds, i);
-            let line = match &self.format {
-                LineFormat::Print => {
-                    let cells: Vec<String> = (0..n)
-                        .map(|c| cell(batch.column(c), i).unwrap_or_else(|| "NULL".into()))
-                        .collect();
-                    format!("{}[{}]", kind.short(), cells.join(", "))
-                }
-                LineFormat::Csv(encoding) => csv_row(batch, n, i, encoding),
-                LineFormat::Raw => cell(batch.column(0), i).unwrap_or_default(),
-                LineFormat::Json(encoding) => json_row(batch, &self.names, i, encoding),
-                LineFormat::DebeziumJson(encoding) => {
-                    let row = json_row(batch, &self.names, i, encoding);
-                    match kind {
-                        RowKind::Insert | RowKind::UpdateAfter => {
-                            format!("{{\"before\":null,\"after\":{row},\"op\":\"c\"}}")
-                        }
-                        RowKind::UpdateBefore | RowKind::Delete => {
-                            format!("{{\"before\":{row},\"after\":null,\"op\":\"d\"}}")
-                        }
+        match &self.format {
+            LineFormat::Csv(encoding) => csv_lines(batch, n, encoding),
+            LineFormat::Json(encoding) => {
+                json_lines(batch, &self.names, encoding, |_, row, out| {
+                    out.push_str(row)
+                })
+            }
+            LineFormat::DebeziumJson(encoding) => {
+                json_lines(batch, &self.names, encoding, |i, row, out| {
+                    let (before, after, op) = match changelog::kind_at(kinds, i) {
+                        RowKind::Insert | RowKind::UpdateAfter => ("null", row, "c"),
+                        RowKind::UpdateBefore | RowKind::Delete => (row, "null", "d"),
+                    };
+                    out.push_str("{\"before\":");
+                    out.push_str(before);
+                    out.push_str(",\"after\":");
+                    out.push_str(after);
+                    out.push_str(",\"op\":\"");
+                    out.push_str(op);
+                    out.push_str("\"}");
+                })
+            }
+            LineFormat::Print | LineFormat::Raw => {
+                let mut lines = Lines::default();
+                for i in 0..batch.num_rows() {
+                    if matches!(self.format, LineFormat::Raw) {
+                        lines
+                            .text
+                            .push_str(&cell(batch.column(0), i).unwrap_or_default());
+                    } else {
+                        let cells: Vec<String> = (0..n)
+                            .map(|c| cell(batch.column(c), i).unwrap_or_else(|| "NULL".into()))
+                            .collect();
+                        let kind = changelog::kind_at(kinds, i);
+                        lines
+                            .text
+                            .push_str(&format!("{}[{}]", kind.short(), cells.join(", ")));
                     }
+                    lines.ends.push(lines.text.len());
                 }
-            };
-            out.push(StreamRecord::new(line));
+                lines
+            }
         }
-        out
+    }
+
+    /// The records handed to the writer: one per line, or the batch's lines
+    /// as one record for a writer of whole lines.
+    fn records(&self, batch: &RecordBatch) -> Records<String> {
+        let lines = self.lines(batch);
+        if lines.is_empty() {
+            return Records::new();
+        }
+        if self.blocks {
+            return vec![StreamRecord::new(lines.joined())];
+        }
+        (0..lines.len())
+            .map(|i| StreamRecord::new(lines.line(i).to_string()))
+            .collect()
     }
 }
 
@@ -198,7 +251,7 @@ impl Operator for TableSinkOperator {
                 Ok(())
             }
             Target::Writer(_) => {
-                let lines = self.lines(&batch);
+                let lines = self.records(&batch);
                 match &mut self.target {
                     Target::Writer(w) => w.write_batch(lines),
                     Target::Collect(_) | Target::Discard => Ok(()),
