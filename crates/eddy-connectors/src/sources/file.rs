@@ -7,9 +7,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use eddy_core::config::options;
 use eddy_core::{Error, Records, Result, StreamRecord};
 use eddy_runtime::{OperatorContext, SourceEvent, SourceReader};
 
+use super::splits::{self, Position, Split, DONE};
 use super::SkippedLines;
 
 /// One line of a text file and where it came from.
@@ -32,32 +34,47 @@ impl TextLine {
 
 /// Reads a file, or every file under a directory (recursively, sorted by path,
 /// skipping names that start with `.` or `_`; see [`list_files`](super::list_files)),
-/// line by line. With `p` subtasks, subtask `i` reads the files whose index is
-/// `i` modulo `p`. A missing path or an unreadable file fails the job with an
-/// error naming the path; a line that is not UTF-8 fails it naming the file and
-/// line (or, [`with_skipped_lines`](TextFileSource::with_skipped_lines), is
-/// skipped and counted). A UTF-8 byte order mark at the start of a file is
-/// not part of its first line.
+/// line by line. Files larger than the split size (`source.file.split-size`,
+/// [`DEFAULT_SPLIT_SIZE`](super::splits::DEFAULT_SPLIT_SIZE) bytes by default) are read in byte
+/// ranges, and the splits of all files are dealt to the subtasks in
+/// contiguous runs ([`splits`](super::splits)). A missing path or an
+/// unreadable file fails the job with an error naming the path; a line that
+/// is not UTF-8 fails it naming the file and line (or,
+/// [`with_skipped_lines`](TextFileSource::with_skipped_lines), is skipped and
+/// counted). A UTF-8 byte order mark at the start of a file is not part of
+/// its first line.
 ///
 /// Its checkpointed position is the byte offset and line number reached in every
-/// file, so a restore (at any parallelism) continues each file exactly where it
+/// split, so a restore (at any parallelism) continues each split exactly where it
 /// stopped.
 pub struct TextFileSource {
     path: PathBuf,
-    files: Vec<PathBuf>,
-    /// The file being read: its name, reader, last line read and the byte
-    /// offset after it.
-    current: Option<(Arc<str>, BufReader<File>, u64, u64)>,
-    next_file: usize,
+    /// Set by [`TextFileSource::with_split_size`], else `source.file.split-size`.
+    split_size: Option<u64>,
+    splits: Vec<Split>,
+    current: Option<Reading>,
+    next_split: usize,
     batch_size: usize,
     buffer: Vec<u8>,
-    /// Byte offset and line number reached per file; `u64::MAX` offset: done.
-    positions: BTreeMap<String, (u64, u64)>,
-    restored: BTreeMap<String, (u64, u64)>,
+    /// Byte offset and line number reached per split; `DONE` offset: done.
+    positions: BTreeMap<String, Position>,
+    restored: BTreeMap<String, Position>,
+    /// The file, offset and line number where the last split read ended, so
+    /// the next split of the same file need not count its lines again.
+    last_end: Option<(PathBuf, Position)>,
     skipped: Option<SkippedLines>,
 }
 
-const DONE: u64 = u64::MAX;
+/// The split being read.
+struct Reading {
+    name: Arc<str>,
+    key: String,
+    reader: BufReader<File>,
+    /// The last line read and the byte offset after it.
+    line: u64,
+    offset: u64,
+    end: u64,
+}
 
 /// The UTF-8 byte order mark, dropped from the start of a file.
 const BOM: &[u8] = b"\xEF\xBB\xBF";
@@ -67,13 +84,15 @@ impl TextFileSource {
     pub fn new(path: impl Into<PathBuf>) -> Self {
         TextFileSource {
             path: path.into(),
-            files: Vec::new(),
+            split_size: None,
+            splits: Vec::new(),
             current: None,
-            next_file: 0,
+            next_split: 0,
             batch_size: 1024,
             buffer: Vec::new(),
             positions: BTreeMap::new(),
             restored: BTreeMap::new(),
+            last_end: None,
             skipped: None,
         }
     }
@@ -91,42 +110,109 @@ impl TextFileSource {
         self
     }
 
+    /// Cuts files into splits of `bytes` bytes, whatever the job's
+    /// `source.file.split-size` (default [`DEFAULT_SPLIT_SIZE`](super::splits::DEFAULT_SPLIT_SIZE)).
+    pub fn with_split_size(mut self, bytes: u64) -> Self {
+        self.split_size = Some(bytes.max(1));
+        self
+    }
+
+    /// Opens split `split` where its reading stands: at its restored
+    /// position, or at its first line. `None` when it is done.
+    fn open_split(&mut self, split: &Split) -> Result<Option<Reading>> {
+        let path = &split.path;
+        let saved = self.positions.get(&split.key).copied();
+        if saved.is_some_and(|(offset, _)| offset == DONE) {
+            return Ok(None);
+        }
+        let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
+        let (offset, line) = match saved {
+            Some(position) => position,
+            None if split.start == 0 => (0, 0),
+            None => {
+                // The first line that starts in the split: past the line
+                // ending at or after the byte before it.
+                file.seek(SeekFrom::Start(split.start - 1))
+                    .map_err(|e| Error::io(path, e))?;
+                let mut reader = BufReader::with_capacity(1 << 16, &mut file);
+                self.buffer.clear();
+                let read = reader
+                    .read_until(b'\n', &mut self.buffer)
+                    .map_err(|e| Error::io(path, e))?;
+                let offset = split.start - 1 + read as u64;
+                (offset, self.lines_before(path, offset)?)
+            }
+        };
+        file.seek(SeekFrom::Start(offset))
+            .map_err(|e| Error::io(path, e))?;
+        Ok(Some(Reading {
+            name: Arc::from(path.to_string_lossy().as_ref()),
+            key: split.key.clone(),
+            reader: BufReader::with_capacity(1 << 16, file),
+            line,
+            offset,
+            end: split.end,
+        }))
+    }
+
+    /// The number of lines of `path` that end before byte `offset` (a line
+    /// start), counted from where the last split of the same file ended.
+    fn lines_before(&self, path: &Path, offset: u64) -> Result<u64> {
+        let (from, mut lines) = match &self.last_end {
+            Some((p, (end, line))) if p == path && *end <= offset => (*end, *line),
+            _ => (0, 0),
+        };
+        let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
+        file.seek(SeekFrom::Start(from))
+            .map_err(|e| Error::io(path, e))?;
+        let mut rest = std::io::Read::take(file, offset - from);
+        let mut chunk = vec![0u8; 1 << 20];
+        loop {
+            let n = std::io::Read::read(&mut rest, &mut chunk).map_err(|e| Error::io(path, e))?;
+            if n == 0 {
+                break;
+            }
+            lines += chunk[..n].iter().filter(|b| **b == b'\n').count() as u64;
+        }
+        Ok(lines)
+    }
+
     fn read_batch(&mut self) -> Result<Option<Vec<StreamRecord<TextLine>>>> {
         let mut batch = Vec::with_capacity(self.batch_size);
         while batch.len() < self.batch_size {
             if self.current.is_none() {
-                let Some(path) = self.files.get(self.next_file) else {
+                let Some(split) = self.splits.get(self.next_split).cloned() else {
                     break;
                 };
-                self.next_file += 1;
-                let key = path.to_string_lossy().to_string();
-                let (offset, line) = self.positions.get(&key).copied().unwrap_or((0, 0));
-                if offset == DONE {
+                self.next_split += 1;
+                self.current = self.open_split(&split)?;
+                if self.current.is_none() {
                     continue;
                 }
-                let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
-                if offset > 0 {
-                    file.seek(SeekFrom::Start(offset))
-                        .map_err(|e| Error::io(path, e))?;
-                }
-                let name: Arc<str> = Arc::from(key.as_str());
-                self.current = Some((name, BufReader::with_capacity(1 << 16, file), line, offset));
             }
-            let Some((name, reader, line_number, offset)) = self.current.as_mut() else {
+            let Some(reading) = self.current.as_mut() else {
                 break;
             };
             self.buffer.clear();
-            let read = reader
-                .read_until(b'\n', &mut self.buffer)
-                .map_err(|e| Error::io(name.as_ref(), e))?;
+            let read = if reading.offset >= reading.end {
+                0
+            } else {
+                reading
+                    .reader
+                    .read_until(b'\n', &mut self.buffer)
+                    .map_err(|e| Error::io(reading.name.as_ref(), e))?
+            };
             if read == 0 {
                 self.positions
-                    .insert(name.to_string(), (DONE, *line_number));
+                    .insert(reading.key.clone(), (DONE, reading.line));
+                let path = PathBuf::from(reading.name.as_ref());
+                self.last_end = Some((path, (reading.offset, reading.line)));
                 self.current = None;
                 continue;
             }
-            *line_number += 1;
-            *offset += read as u64;
+            reading.line += 1;
+            reading.offset += read as u64;
+            let line_number = reading.line;
             let mut end = self.buffer.len();
             if self.buffer[..end].ends_with(b"\n") {
                 end -= 1;
@@ -134,7 +220,7 @@ impl TextFileSource {
             if self.buffer[..end].ends_with(b"\r") {
                 end -= 1;
             }
-            let start = if *line_number == 1 && self.buffer.starts_with(BOM) {
+            let start = if line_number == 1 && self.buffer.starts_with(BOM) {
                 BOM.len().min(end)
             } else {
                 0
@@ -142,7 +228,7 @@ impl TextFileSource {
             let text = match std::str::from_utf8(&self.buffer[start..end]) {
                 Ok(text) => text,
                 Err(e) => {
-                    let location = format!("{name}:{line_number}");
+                    let location = format!("{}:{line_number}", reading.name);
                     let message = format!("not valid UTF-8 ({e})");
                     match &self.skipped {
                         Some(skipped) => {
@@ -154,16 +240,16 @@ impl TextFileSource {
                 }
             };
             batch.push(StreamRecord::new(TextLine {
-                path: name.clone(),
-                line_number: *line_number,
+                path: reading.name.clone(),
+                line_number,
                 text: text.to_string(),
             }));
         }
-        // Positions are taken between batches: the file being read is
+        // Positions are taken between batches: the split being read is
         // where this batch ends.
-        if let Some((name, _, line_number, offset)) = &self.current {
+        if let Some(reading) = &self.current {
             self.positions
-                .insert(name.to_string(), (*offset, *line_number));
+                .insert(reading.key.clone(), (reading.offset, reading.line));
         }
         Ok((!batch.is_empty()).then_some(batch))
     }
@@ -173,17 +259,22 @@ impl SourceReader for TextFileSource {
     type Out = Records<TextLine>;
 
     fn open(&mut self, ctx: &OperatorContext) -> Result<()> {
-        let all = Self::list_files(&self.path)?;
-        self.files = all
-            .into_iter()
-            .enumerate()
-            .filter(|(i, _)| i % ctx.parallelism.max(1) == ctx.subtask)
-            .map(|(_, f)| f)
-            .collect();
-        for file in &self.files {
-            let key = file.to_string_lossy().to_string();
-            if let Some(position) = self.restored.get(&key) {
-                self.positions.insert(key, *position);
+        let mut files = Vec::new();
+        for file in Self::list_files(&self.path)? {
+            let size = std::fs::metadata(&file)
+                .map_err(|e| Error::io(&file, e))?
+                .len();
+            files.push((file, size));
+        }
+        let split_size = match self.split_size {
+            Some(bytes) => bytes,
+            None => ctx.config.get(&options::FILE_SPLIT_SIZE)?,
+        };
+        let all = splits::plan(&files, split_size);
+        self.splits = splits::assigned(all, ctx.subtask, ctx.parallelism);
+        for split in &self.splits {
+            if let Some(position) = splits::restored_position(split, &self.restored) {
+                self.positions.insert(split.key.clone(), position);
             }
         }
         self.batch_size = super::batch_size(ctx);

@@ -6,6 +6,7 @@ mod listing;
 mod nexmark;
 mod skipped;
 mod socket;
+pub mod splits;
 
 pub use file::{TextFileSource, TextLine};
 pub use indexed::{

@@ -149,6 +149,14 @@ pub mod options {
         "Worker threads of the local executor; 0 means one per core.",
     );
 
+    /// How many bytes of a text file one split covers: larger files are read
+    /// by several subtasks, a byte range each.
+    pub const FILE_SPLIT_SIZE: ConfigOption<u64> = ConfigOption::new(
+        "source.file.split-size",
+        "16777216",
+        "Bytes of a text file per split; a larger file is read in byte ranges by several subtasks.",
+    );
+
     /// The keyed state backend: `hashmap` (state as objects on the heap, with
     /// copy-on-write snapshots) is the one eddy has.
     pub const STATE_BACKEND: ConfigOption<String> = ConfigOption::new(
@@ -169,6 +177,11 @@ pub mod options {
                 MAX_PARALLELISM.key,
                 MAX_PARALLELISM.default,
                 MAX_PARALLELISM.description,
+            ),
+            (
+                FILE_SPLIT_SIZE.key,
+                FILE_SPLIT_SIZE.default,
+                FILE_SPLIT_SIZE.description,
             ),
             (
                 BUFFER_TIMEOUT.key,
