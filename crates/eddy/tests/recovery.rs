@@ -130,6 +130,33 @@ fn at_least_once_mode_loses_nothing_after_a_crash() {
 }
 
 #[test]
+fn a_file_read_in_splits_resumes_exactly_at_another_parallelism() {
+    let work = tempfile::tempdir().unwrap();
+    let input = work.path().join("events.csv");
+    write_input(&input, 1_000_000);
+    let expected = reference(&input, work.path());
+    let output = work.path().join("out");
+    let checkpoints = work.path().join("checkpoints");
+    // About a dozen splits of 1 MiB, read by two subtasks, then by three.
+    let args = checkpointing(&checkpoints, &["source.file.split-size=1048576"]);
+    let mut child = window_count(&input, &output, 2, &args).spawn().unwrap();
+    wait_until(Duration::from_secs(60), || {
+        !complete_checkpoints(&checkpoints).is_empty()
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let mut restart = args.clone();
+    restart.extend(["-s".to_string(), "latest".to_string()]);
+    let (ok, stderr) = wait_with_timeout(
+        window_count(&input, &output, 3, &restart).spawn().unwrap(),
+        Duration::from_secs(120),
+    );
+    assert!(ok, "{stderr}");
+    assert!(stderr.contains("from checkpoint"), "{stderr}");
+    assert_exact(&committed(&output), &expected, &stderr);
+}
+
+#[test]
 fn a_corrupt_newest_checkpoint_falls_back_to_the_previous_one_without_duplicates() {
     let work = tempfile::tempdir().unwrap();
     let input = work.path().join("events.csv");
