@@ -7,7 +7,7 @@
 //! | source | bounded | split across subtasks by |
 //! |---|---|---|
 //! | [`CollectionSource`] | yes | element index |
-//! | [`TextFileSource`] | yes | file (the files under a directory, recursively, sorted) |
+//! | [`TextFileSource`] | yes | file (the files under a directory, recursively, sorted), and byte range of a file larger than `source.file.split-size` (16 MiB) |
 //! | [`SocketTextSource`] | no (ends when the peer closes) | subtask 0 only |
 //! | [`GeneratorSource`] | optional | sequence number |
 //! | [`NexmarkSource`] | optional | event number |

@@ -36,8 +36,8 @@ impl TextLine {
 /// skipping names that start with `.` or `_`; see [`list_files`](super::list_files)),
 /// line by line. Files larger than the split size (`source.file.split-size`,
 /// [`DEFAULT_SPLIT_SIZE`](super::splits::DEFAULT_SPLIT_SIZE) bytes by default) are read in byte
-/// ranges, and the splits of all files are dealt to the subtasks in
-/// contiguous runs ([`splits`](super::splits)). A missing path or an
+/// ranges, and the splits of all files are dealt to the subtasks in turn
+/// ([`splits`](super::splits)). A missing path or an
 /// unreadable file fails the job with an error naming the path; a line that
 /// is not UTF-8 fails it naming the file and line (or,
 /// [`with_skipped_lines`](TextFileSource::with_skipped_lines), is skipped and
@@ -172,7 +172,7 @@ impl TextFileSource {
             if n == 0 {
                 break;
             }
-            lines += chunk[..n].iter().filter(|b| **b == b'\n').count() as u64;
+            lines += memchr::memchr_iter(b'\n', &chunk[..n]).count() as u64;
         }
         Ok(lines)
     }

@@ -2,10 +2,14 @@
 //! large file does not bind a job to one reader.
 //!
 //! A file is cut every `source.file.split-size` bytes ([`DEFAULT_SPLIT_SIZE`]
-//! by default); a line belongs to the split its first byte is in. The splits of all files, in file order, are
-//! dealt to the subtasks in contiguous runs (subtask `i` of `p` reads splits
-//! `i·n/p` to `(i+1)·n/p`), so a subtask reads a file's splits one after the
-//! other and counts the lines before its first one only once.
+//! by default); a line belongs to the split its first byte is in. The
+//! splits of all files, in file order, are dealt to the subtasks in turn
+//! (subtask `i` of `p` reads splits `i`, `i + p`, `i + 2p`, ...; for files of
+//! one split each, file `i` as before files were split). The subtasks so move
+//! through a file side by side: a file written in time order keeps their
+//! watermarks close, and with them the state held for windows that one
+//! subtask's data would close and another's has not reached yet. A subtask
+//! counts the lines of the splits it skips, to number its own lines.
 //!
 //! A split's checkpointed position is keyed by the file's path for a file of
 //! one split (as positions were before files were split) and by `path#k`
@@ -67,11 +71,16 @@ pub(crate) fn plan(files: &[(PathBuf, u64)], split_size: u64) -> Vec<Split> {
     splits
 }
 
-/// The splits subtask `subtask` of `parallelism` reads: a contiguous run.
+/// The splits subtask `subtask` of `parallelism` reads: every
+/// `parallelism`-th, from its own index.
 pub(crate) fn assigned(splits: Vec<Split>, subtask: usize, parallelism: usize) -> Vec<Split> {
-    let (n, p) = (splits.len(), parallelism.max(1));
-    let (from, to) = (subtask * n / p, (subtask + 1) * n / p);
-    splits.into_iter().skip(from).take(to - from).collect()
+    let p = parallelism.max(1);
+    splits
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| i % p == subtask)
+        .map(|(_, split)| split)
+        .collect()
 }
 
 /// The restored position of `split`, from the positions of every subtask of
@@ -122,7 +131,7 @@ mod tests {
     }
 
     #[test]
-    fn subtasks_take_contiguous_runs_of_all_splits() {
+    fn subtasks_take_every_pth_split() {
         let splits = plan(&files(), 10);
         let run = |i, p| -> Vec<String> {
             assigned(splits.clone(), i, p)
@@ -130,9 +139,10 @@ mod tests {
                 .map(|s| s.key)
                 .collect()
         };
-        assert_eq!(run(0, 2), ["a#0", "a#1"]);
-        assert_eq!(run(1, 2), ["a#2", "b", "c"]);
-        let all: Vec<String> = (0..7).flat_map(|i| run(i, 7)).collect();
+        assert_eq!(run(0, 2), ["a#0", "a#2", "c"]);
+        assert_eq!(run(1, 2), ["a#1", "b"]);
+        let mut all: Vec<String> = (0..7).flat_map(|i| run(i, 7)).collect();
+        all.sort();
         assert_eq!(all, ["a#0", "a#1", "a#2", "b", "c"]);
     }
 
