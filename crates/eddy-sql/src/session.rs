@@ -963,9 +963,7 @@ impl Session {
                     &format!("Sink(table=[{name}], connector=[filesystem])"),
                     stream,
                     move |_| {
-                        let identity: Arc<dyn Fn(&String) -> String + Send + Sync> =
-                            Arc::new(|l: &String| l.clone());
-                        let mut sink = FileSink::new(path.clone(), identity);
+                        let mut sink = FileSink::of_lines(path.clone());
                         if let Some(bytes) = roll {
                             sink = sink.with_roll_size(bytes);
                         }

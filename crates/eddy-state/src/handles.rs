@@ -233,6 +233,18 @@ impl<V: StateData + Clone, N: Namespace> ValueState<V, N> {
         table.get_mut(kg, key, ns, now)?;
         table.remove(kg, key, ns)
     }
+
+    /// Replaces the value of the current key in `ns` with `f(current)`, in
+    /// one lookup.
+    pub fn update_with_in<K: Key>(
+        &self,
+        backend: &mut KeyedStateBackend<K>,
+        ns: &N,
+        f: impl FnOnce(Option<V>) -> V,
+    ) {
+        let (table, kg, key, now) = backend.table::<N, V>(self.id);
+        table.update_with(kg, key, ns, now, f);
+    }
 }
 
 impl<V: StateData + Clone> ValueState<V> {
@@ -257,8 +269,7 @@ impl<V: StateData + Clone> ValueState<V> {
         backend: &mut KeyedStateBackend<K>,
         f: impl FnOnce(Option<V>) -> V,
     ) {
-        let (table, kg, key, now) = backend.table::<(), V>(self.id);
-        table.update_with(kg, key, &(), now, f);
+        self.update_with_in(backend, &(), f);
     }
 
     /// Removes and returns the value of the current key.

@@ -118,6 +118,9 @@ const DISCARDED: &str = ".discarded";
 pub struct FileSink<T> {
     directory: PathBuf,
     format: Arc<dyn Fn(&T) -> String + Send + Sync>,
+    /// Records that are their own text ([`FileSink::of_lines`]): written as
+    /// they are, not through `format`.
+    as_text: Option<fn(&T) -> &str>,
     roll_size: u64,
     roll_interval: Option<Duration>,
     /// `<lineage>-<attempt>`: the name prefix of this attempt's files.
@@ -145,6 +148,17 @@ fn pending_name(name: &str) -> String {
     format!(".{name}.pending")
 }
 
+impl FileSink<String> {
+    /// A sink writing each record as it is, followed by a line ending (a
+    /// record may hold several lines).
+    pub fn of_lines(directory: impl Into<PathBuf>) -> Self {
+        FileSink {
+            as_text: Some(String::as_str),
+            ..FileSink::new(directory, Arc::new(String::clone))
+        }
+    }
+}
+
 impl<T> FileSink<T> {
     /// A sink writing `format(record)` lines into `directory`.
     pub fn new(
@@ -154,6 +168,7 @@ impl<T> FileSink<T> {
         FileSink {
             directory: directory.into(),
             format,
+            as_text: None,
             roll_size: 128 * 1024 * 1024,
             roll_interval: None,
             run: String::new(),
@@ -336,13 +351,19 @@ impl<T: Send + 'static> SinkWriter<T> for FileSink<T> {
         }
         if let Some((name, writer, size, _)) = self.current.as_mut() {
             for record in &records {
-                self.line.clear();
-                self.line.push_str(&(self.format)(&record.value));
-                self.line.push('\n');
+                let text = match self.as_text {
+                    Some(as_text) => as_text(&record.value),
+                    None => {
+                        self.line.clear();
+                        self.line.push_str(&(self.format)(&record.value));
+                        &self.line
+                    }
+                };
                 writer
-                    .write_all(self.line.as_bytes())
+                    .write_all(text.as_bytes())
+                    .and_then(|()| writer.write_all(b"\n"))
                     .map_err(|e| Error::io(self.directory.join(in_progress(name)), e))?;
-                *size += self.line.len() as u64;
+                *size += text.len() as u64 + 1;
             }
         }
         Ok(())

@@ -8,7 +8,7 @@
 //! with the quote is quoted up to the next lone quote, which must end the
 //! line or be followed by the delimiter; a quote anywhere else is text.
 
-use arrow::array::{Array, StringArray, StringBuilder};
+use arrow::array::{Array, StringArray, StringBuilder, TimestampMillisecondArray};
 
 /// Where one field of a line is: its bytes, without quotes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -224,6 +224,75 @@ fn append(
     }
 }
 
+/// The column of `texts` as TIMESTAMP(3) when every value is written as
+/// `yyyy-MM-dd HH:mm:ss[.fff]` (or with a `T`), the way Flink writes them,
+/// read without a general parser; `None` when some value is written
+/// otherwise (the caller's cast then reads, or rejects, them all).
+pub(super) fn timestamp_millis_column(texts: &StringArray) -> Option<TimestampMillisecondArray> {
+    let mut values = Vec::with_capacity(texts.len());
+    for i in 0..texts.len() {
+        values.push(match texts.is_null(i) {
+            true => 0,
+            false => timestamp_millis(texts.value(i).as_bytes())?,
+        });
+    }
+    Some(TimestampMillisecondArray::new(
+        values.into(),
+        texts.nulls().cloned(),
+    ))
+}
+
+/// `yyyy-MM-dd HH:mm:ss[.f[f[f]]]` (or with a `T`) as milliseconds since
+/// 1970-01-01 00:00:00, if the text is exactly that and a valid time.
+fn timestamp_millis(text: &[u8]) -> Option<i64> {
+    if text.len() < 19 || text.len() > 23 {
+        return None;
+    }
+    let digits = |from: usize, to: usize| -> Option<i64> {
+        text[from..to].iter().try_fold(0i64, |v, b| {
+            b.is_ascii_digit().then(|| v * 10 + i64::from(b - b'0'))
+        })
+    };
+    let separators = text[4] == b'-'
+        && text[7] == b'-'
+        && (text[10] == b' ' || text[10] == b'T')
+        && text[13] == b':'
+        && text[16] == b':';
+    if !separators {
+        return None;
+    }
+    let (year, month, day) = (digits(0, 4)?, digits(5, 7)?, digits(8, 10)?);
+    let (hour, minute, second) = (digits(11, 13)?, digits(14, 16)?, digits(17, 19)?);
+    let millis = match text.len() {
+        19 => 0,
+        20 => return None,
+        n => {
+            if text[19] != b'.' {
+                return None;
+            }
+            digits(20, n)? * [100, 10, 1][n - 21]
+        }
+    };
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let days_in_month = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return None,
+    };
+    if day < 1 || day > days_in_month || hour > 23 || minute > 59 || second > 59 {
+        return None;
+    }
+    // Days from 1970-01-01 of the proleptic Gregorian date.
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
+    Some(((days * 24 + hour) * 60 + minute) * 60_000 + second * 1000 + millis)
+}
+
 /// The value of row `i` of a text column, or `""` for NULL.
 pub(super) fn text_at(column: &StringArray, i: usize) -> &str {
     if column.is_null(i) {
@@ -297,6 +366,37 @@ mod tests {
         assert_eq!(columns[2].value(0), "100");
         assert_eq!(columns[2].value(1), "N");
         assert_eq!(text_at(&columns[1], 0), "");
+    }
+
+    #[test]
+    fn timestamps_as_the_general_cast_reads_them() {
+        use arrow::compute::cast;
+        use arrow::datatypes::{DataType, TimeUnit};
+        let texts = StringArray::from(vec![
+            Some("2026-01-01 00:00:00.123"),
+            Some("1970-01-01T00:00:00"),
+            None,
+            Some("1969-12-31 23:59:59.9"),
+            Some("2024-02-29 12:34:56.07"),
+            Some("0001-01-01 00:00:00"),
+            Some("9999-12-31 23:59:59.999"),
+        ]);
+        let fast = timestamp_millis_column(&texts).unwrap();
+        let general = cast(&texts, &DataType::Timestamp(TimeUnit::Millisecond, None)).unwrap();
+        assert_eq!(&fast as &dyn Array, general.as_ref());
+        for other in [
+            "2023-02-29 00:00:00",
+            "2026-13-01 00:00:00",
+            "2026-01-01 24:00:00",
+            "2026-01-01 00:00:00.",
+            "2026-01-01 00:00:00.1234",
+            "2026-01-01",
+            "2026-01-01 00:00:00Z",
+            "2026/01/01 00:00:00",
+            "+026-01-01 00:00:00",
+        ] {
+            assert_eq!(timestamp_millis(other.as_bytes()), None, "{other}");
+        }
     }
 
     #[test]

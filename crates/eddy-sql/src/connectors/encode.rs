@@ -176,37 +176,59 @@ fn timestamp(value: i64, unit: &TimeUnit, iso: bool, ltz: bool) -> String {
 /// Appends a timestamp as [`timestamp`] writes it, without allocating for
 /// the years 0 to 9999.
 pub(super) fn push_timestamp(value: i64, unit: &TimeUnit, iso: bool, ltz: bool, out: &mut String) {
-    let (secs, nanos) = split(value, unit);
+    // One arm per unit, so that each divides by a constant.
+    let (secs, nanos) = match unit {
+        TimeUnit::Second => (value, 0),
+        TimeUnit::Millisecond => (
+            value.div_euclid(1_000),
+            value.rem_euclid(1_000) as u32 * 1_000_000,
+        ),
+        TimeUnit::Microsecond => (
+            value.div_euclid(1_000_000),
+            value.rem_euclid(1_000_000) as u32 * 1_000,
+        ),
+        TimeUnit::Nanosecond => (
+            value.div_euclid(1_000_000_000),
+            value.rem_euclid(1_000_000_000) as u32,
+        ),
+    };
     let (year, month, day) = civil_from_days(secs.div_euclid(86_400));
     if !(0..=9999).contains(&year) {
         out.push_str(&timestamp(value, unit, iso, ltz));
         return;
     }
-    let second = secs.rem_euclid(86_400);
+    let second = secs.rem_euclid(86_400) as u32;
     let mut text = [0u8; 30];
-    let digits = |text: &mut [u8], at: usize, value: i64, width: usize| {
-        let mut v = value;
-        for k in (0..width).rev() {
-            text[at + k] = b'0' + (v % 10) as u8;
-            v /= 10;
-        }
+    let pair = |text: &mut [u8], at: usize, v: u32| {
+        text[at] = b'0' + (v / 10) as u8;
+        text[at + 1] = b'0' + (v % 10) as u8;
     };
-    digits(&mut text, 0, year, 4);
+    let year = year as u32;
+    pair(&mut text, 0, year / 100);
+    pair(&mut text, 2, year % 100);
     text[4] = b'-';
-    digits(&mut text, 5, month, 2);
+    pair(&mut text, 5, month as u32);
     text[7] = b'-';
-    digits(&mut text, 8, day, 2);
+    pair(&mut text, 8, day as u32);
     text[10] = if iso { b'T' } else { b' ' };
-    digits(&mut text, 11, second / 3600, 2);
+    pair(&mut text, 11, second / 3600);
     text[13] = b':';
-    digits(&mut text, 14, second / 60 % 60, 2);
+    pair(&mut text, 14, second / 60 % 60);
     text[16] = b':';
-    digits(&mut text, 17, second % 60, 2);
+    pair(&mut text, 17, second % 60);
     let mut len = 19;
     if nanos > 0 {
         text[19] = b'.';
-        digits(&mut text, 20, i64::from(nanos), 9);
-        len = 29;
+        // Milliseconds (the usual TIMESTAMP(3)) need three digits, not nine.
+        let (mut v, digits) = match nanos % 1_000_000 {
+            0 => (nanos / 1_000_000, 3),
+            _ => (nanos, 9),
+        };
+        for at in (20..20 + digits).rev() {
+            text[at] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+        len = 20 + digits;
         while text[len - 1] == b'0' {
             len -= 1;
         }
@@ -215,7 +237,8 @@ pub(super) fn push_timestamp(value: i64, unit: &TimeUnit, iso: bool, ltz: bool, 
         text[len] = b'Z';
         len += 1;
     }
-    out.extend(text[..len].iter().map(|b| char::from(*b)));
+    // Only ASCII digits and separators were written.
+    out.push_str(std::str::from_utf8(&text[..len]).unwrap_or_default());
 }
 
 /// The proleptic Gregorian (year, month, day) of a day counted from 1970-01-01.

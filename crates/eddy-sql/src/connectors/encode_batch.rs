@@ -14,20 +14,26 @@ use arrow::datatypes::{
 
 use super::encode::{csv_value, json_value, CsvEncoding, JsonEncoding};
 
-/// Lines in one buffer: line `i` is `text[ends[i - 1]..ends[i]]` (from 0 for
-/// the first), without its line ending.
+/// Lines in one buffer, each followed by `\n`: line `i` is
+/// `text[ends[i - 1] + 1..ends[i]]` (from 0 for the first).
 #[derive(Debug, Default)]
 pub struct Lines {
-    /// The lines, back to back.
+    /// The lines, each followed by `\n`.
     pub text: String,
-    /// Where each line ends in `text`.
+    /// Where each line ends in `text` (where its `\n` is).
     pub ends: Vec<usize>,
 }
 
 impl Lines {
+    /// Ends the line written at the end of `text`.
+    pub fn end_line(&mut self) {
+        self.ends.push(self.text.len());
+        self.text.push('\n');
+    }
+
     /// Line `i`.
     pub fn line(&self, i: usize) -> &str {
-        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        let start = if i == 0 { 0 } else { self.ends[i - 1] + 1 };
         &self.text[start..self.ends[i]]
     }
 
@@ -43,16 +49,8 @@ impl Lines {
 
     /// The lines joined by `\n` (no line ending after the last).
     pub fn joined(mut self) -> String {
-        let mut out = String::with_capacity(self.text.len() + self.ends.len());
-        let mut start = 0;
-        for (i, end) in self.ends.drain(..).enumerate() {
-            if i > 0 {
-                out.push('\n');
-            }
-            out.push_str(&self.text[start..end]);
-            start = end;
-        }
-        out
+        self.text.pop();
+        self.text
     }
 }
 
@@ -145,7 +143,7 @@ fn join(rows: usize, fields: &[Fields], mut line: impl FnMut(usize, &mut String)
     };
     for row in 0..rows {
         line(row, &mut lines.text);
-        lines.ends.push(lines.text.len());
+        lines.end_line();
     }
     lines
 }
@@ -311,22 +309,39 @@ impl Quoting {
             out.push_str(text);
             return;
         };
-        let quoted = if self.highest.is_ascii() && quote.is_ascii() {
+        // Whether the field is quoted, and whether it holds the quote.
+        let (quoted, doubled) = if self.highest.is_ascii() && quote.is_ascii() {
             let (highest, quote) = (self.highest as u8, quote as u8);
-            text.bytes().any(|b| b <= highest || b == quote)
+            let mut holds_quote = false;
+            let mut quoted = false;
+            for b in text.bytes() {
+                holds_quote |= b == quote;
+                quoted |= b <= highest;
+            }
+            (quoted | holds_quote, holds_quote)
         } else {
-            text.chars().any(|c| c <= self.highest || c == quote)
+            let holds_quote = text.contains(quote);
+            (
+                holds_quote || text.chars().any(|c| c <= self.highest),
+                holds_quote,
+            )
         };
         if !quoted {
             out.push_str(text);
             return;
         }
         out.push(quote);
-        for c in text.chars() {
-            if c == quote {
+        if doubled {
+            let mut rest = text;
+            while let Some(at) = rest.find(quote) {
+                let (head, tail) = rest.split_at(at + quote.len_utf8());
+                out.push_str(head);
                 out.push(quote);
+                rest = tail;
             }
-            out.push(c);
+            out.push_str(rest);
+        } else {
+            out.push_str(text);
         }
         out.push(quote);
     }

@@ -13,12 +13,12 @@ use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, RecordBatch, StringArray};
 use arrow::compute::{cast_with_options, CastOptions};
-use arrow::datatypes::{DataType, SchemaRef};
+use arrow::datatypes::{DataType, SchemaRef, TimeUnit};
 use eddy_connectors::sources::SkippedLines;
 use eddy_connectors::TextLine;
 use eddy_core::{Error, Result};
 
-use super::csv_cells::{text_at, CellRule, CsvCells};
+use super::csv_cells::{text_at, timestamp_millis_column, CellRule, CsvCells};
 use super::sources::FileFormat;
 use crate::error::runtime;
 use crate::exec::changelog::{self, RowKind};
@@ -259,8 +259,17 @@ impl LineDecoder {
                 safe: true,
                 ..Default::default()
             };
-            let typed = cast_with_options(&strings, field.data_type(), &options)
-                .map_err(|e| Error::Other(format!("column {}: {e}", field.name())))?;
+            let fast = match field.data_type() {
+                DataType::Timestamp(TimeUnit::Millisecond, None) => {
+                    timestamp_millis_column(&strings).map(|a| Arc::new(a) as ArrayRef)
+                }
+                _ => None,
+            };
+            let typed = match fast {
+                Some(typed) => typed,
+                None => cast_with_options(&strings, field.data_type(), &options)
+                    .map_err(|e| Error::Other(format!("column {}: {e}", field.name())))?,
+            };
             if typed.null_count() > strings.null_count() {
                 for i in 0..typed.len() {
                     if typed.is_null(i) && !strings.is_null(i) && !nulled[i] {

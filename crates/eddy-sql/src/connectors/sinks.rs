@@ -196,7 +196,7 @@ impl TableSinkOperator {
                             .text
                             .push_str(&format!("{}[{}]", kind.short(), cells.join(", ")));
                     }
-                    lines.ends.push(lines.text.len());
+                    lines.end_line();
                 }
                 lines
             }

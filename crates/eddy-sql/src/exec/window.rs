@@ -1,7 +1,9 @@
 //! Window TVFs (assigning rows to windows) and window aggregation (one final row
 //! per group and window when the watermark passes the window's end).
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 
 use arrow::array::{ArrayRef, AsArray, RecordBatch, TimestampMillisecondArray, UInt32Array};
 use arrow::compute::{cast, take};
@@ -19,6 +21,9 @@ use crate::exec::aggs::Aggs;
 use crate::exec::changelog::{self, conform};
 use crate::exec::keys::KeyCodec;
 use crate::exec::val::Val;
+
+/// A hash map with eddy's fast, stable hasher.
+type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<eddy_core::key_group::StableHasher>>;
 
 /// The windows of a window TVF, in milliseconds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -338,9 +343,11 @@ impl Operator for WindowAggOperator {
         };
         let inputs = self.aggs.inputs(&batch);
         let watermark = self.timers.current_watermark();
-        // Rows of one group and window are folded together: one state access each.
-        let mut groups: HashMap<(&[u8], i64, i64), Vec<usize>> = HashMap::new();
+        // Rows of one group and window are folded together: one state access
+        // each. A group's rows are chained: `next[row]` is its next row.
+        let mut groups: FastMap<(&[u8], i64, i64), (usize, usize)> = FastMap::default();
         let mut order = Vec::new();
+        let mut next = vec![usize::MAX; batch.num_rows()];
         let mut late = 0;
         for i in 0..batch.num_rows() {
             let (start, end) = (starts.value(i), ends.value(i));
@@ -349,16 +356,57 @@ impl Operator for WindowAggOperator {
                 continue;
             }
             let key: &[u8] = keys.as_ref().map_or(&[], |k| k.row(i).data());
-            let entry = groups.entry((key, start, end)).or_default();
-            if entry.is_empty() {
-                order.push((key, start, end));
+            match groups.entry((key, start, end)) {
+                Entry::Occupied(mut group) => {
+                    let (_, last) = group.get_mut();
+                    next[*last] = i;
+                    *last = i;
+                }
+                Entry::Vacant(group) => {
+                    group.insert((i, i));
+                    order.push((key, start, end, i));
+                }
             }
-            entry.push(i);
         }
         let kinds = changelog::kinds(&batch);
-        for group in order {
-            let rows = &groups[&group];
-            let (key, start, end) = group;
+        for (key, start, end, first) in order {
+            let rows = std::iter::successors(Some(first), |&i| Some(next[i]).filter(|&n| n != usize::MAX));
+            if self.sessions.is_none() {
+                // A window of its own: its accumulators are updated in place.
+                backend.set_current_key(key.to_vec());
+                let window = TimeWindow { start, end };
+                let mut created = false;
+                let mut failure = None;
+                state.update_with_in(backend, &window, |accs| {
+                    let mut accs = accs.unwrap_or_else(|| {
+                        created = true;
+                        self.aggs.create()
+                    });
+                    for i in rows {
+                        let sign = if changelog::kind_at(kinds, i).is_addition() {
+                            1
+                        } else {
+                            -1
+                        };
+                        if let Err(e) = self.aggs.update(&mut accs, &inputs, i, sign) {
+                            failure.get_or_insert(e);
+                        }
+                    }
+                    accs
+                });
+                if let Some(e) = failure {
+                    return Err(runtime(e));
+                }
+                if created {
+                    let key = key.to_vec();
+                    match self.proctime {
+                        true => self.timers.register_processing_time_timer(end - 1, &key, &window),
+                        false => self.timers.register_event_time_timer(end - 1, &key, &window),
+                    }
+                }
+                continue;
+            }
+            let rows: Vec<usize> = rows.collect();
             backend.set_current_key(key.to_vec());
             let (window, mut accs) = match &self.sessions {
                 Some(sessions) => {
@@ -402,28 +450,9 @@ impl Operator for WindowAggOperator {
                         .register_event_time_timer(merged.1 - 1, &key.to_vec(), &window);
                     (window, accs)
                 }
-                None => {
-                    let window = TimeWindow { start, end };
-                    let accs = match state.take_in(backend, &window) {
-                        Some(accs) => accs,
-                        None if self.proctime => {
-                            self.timers.register_processing_time_timer(
-                                end - 1,
-                                &key.to_vec(),
-                                &window,
-                            );
-                            self.aggs.create()
-                        }
-                        None => {
-                            self.timers
-                                .register_event_time_timer(end - 1, &key.to_vec(), &window);
-                            self.aggs.create()
-                        }
-                    };
-                    (window, accs)
-                }
+                None => continue,
             };
-            for &i in rows {
+            for &i in &rows {
                 let sign = if changelog::kind_at(kinds, i).is_addition() {
                     1
                 } else {
