@@ -6,7 +6,7 @@
 //! does. Deleted timers are skipped lazily.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashSet};
+use std::collections::{BinaryHeap, HashMap};
 use std::hash::{BuildHasherDefault, Hash};
 
 use eddy_core::key_group::StableHasher;
@@ -25,93 +25,116 @@ pub struct Timer<K, N> {
     pub namespace: N,
 }
 
-type FastSet<T> = HashSet<T, BuildHasherDefault<StableHasher>>;
+type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<StableHasher>>;
 
-/// A heap entry, ordered by (timestamp, registration order) only.
+/// A live timer in its slot, with its registration order.
 #[derive(Debug)]
-struct Entry<K, N> {
-    timestamp: Timestamp,
+struct Slot<K, N> {
+    timer: (Timestamp, K, N),
     seq: u64,
-    key: K,
-    namespace: N,
 }
 
-impl<K, N> PartialEq for Entry<K, N> {
-    fn eq(&self, other: &Self) -> bool {
-        (self.timestamp, self.seq) == (other.timestamp, other.seq)
-    }
-}
-impl<K, N> Eq for Entry<K, N> {}
-impl<K, N> PartialOrd for Entry<K, N> {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl<K, N> Ord for Entry<K, N> {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        (self.timestamp, self.seq).cmp(&(other.timestamp, other.seq))
-    }
-}
-
+/// The timers of one kind. Each timer is stored once in a slot and once as
+/// the key of `registered` (which finds it by value); the heap orders
+/// `(timestamp, registration order, slot)` triples, so it neither clones nor
+/// compares keys. Deleting a timer empties its slot; the heap drops entries
+/// of emptied slots when they reach its top.
 #[derive(Debug)]
 struct Queue<K, N> {
-    heap: BinaryHeap<Reverse<Entry<K, N>>>,
-    registered: FastSet<(Timestamp, K, N)>,
+    heap: BinaryHeap<Reverse<(Timestamp, u64, usize)>>,
+    slots: Vec<Option<Slot<K, N>>>,
+    free: Vec<usize>,
+    registered: FastMap<(Timestamp, K, N), usize>,
     seq: u64,
-    /// The timer registered last: registering it again (the common case of a
-    /// window's trigger and cleanup timers) costs one comparison.
-    last: Option<(Timestamp, K, N)>,
+    /// The slot of the timer registered last: registering it again (the
+    /// common case of a window's trigger and cleanup timers) costs one
+    /// comparison.
+    last: Option<usize>,
 }
 
 impl<K: Hash + Eq + Clone, N: Hash + Eq + Clone> Queue<K, N> {
     fn new() -> Self {
         Queue {
             heap: BinaryHeap::new(),
-            registered: FastSet::default(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            registered: FastMap::default(),
             seq: 0,
             last: None,
         }
     }
 
     fn register(&mut self, timestamp: Timestamp, key: &K, namespace: &N) {
-        if let Some((t, k, n)) = &self.last {
-            if *t == timestamp && k == key && n == namespace {
-                return;
-            }
-        }
-        self.last = Some((timestamp, key.clone(), namespace.clone()));
-        if self
-            .registered
-            .insert((timestamp, key.clone(), namespace.clone()))
+        let last = self.last.and_then(|slot| self.slots[slot].as_ref());
+        if last
+            .is_some_and(|s| s.timer.0 == timestamp && s.timer.1 == *key && s.timer.2 == *namespace)
         {
-            self.seq += 1;
-            self.heap.push(Reverse(Entry {
-                timestamp,
-                seq: self.seq,
-                key: key.clone(),
-                namespace: namespace.clone(),
-            }));
+            return;
         }
+        let timer = (timestamp, key.clone(), namespace.clone());
+        if let Some(slot) = self.registered.get(&timer) {
+            self.last = Some(*slot);
+            return;
+        }
+        self.seq += 1;
+        let slot = Slot {
+            timer: (timestamp, key.clone(), namespace.clone()),
+            seq: self.seq,
+        };
+        let index = match self.free.pop() {
+            Some(index) => {
+                self.slots[index] = Some(slot);
+                index
+            }
+            None => {
+                self.slots.push(Some(slot));
+                self.slots.len() - 1
+            }
+        };
+        self.registered.insert(timer, index);
+        self.heap.push(Reverse((timestamp, self.seq, index)));
+        self.last = Some(index);
     }
 
     fn delete(&mut self, timestamp: Timestamp, key: &K, namespace: &N) {
-        self.last = None;
-        self.registered
-            .remove(&(timestamp, key.clone(), namespace.clone()));
+        if let Some(index) = self
+            .registered
+            .remove(&(timestamp, key.clone(), namespace.clone()))
+        {
+            self.release(index);
+            // Entries of deleted timers wait for the top; never let them
+            // outnumber the live ones.
+            if self.heap.len() > 2 * self.registered.len() + 1024 {
+                let slots = &self.slots;
+                self.heap.retain(|Reverse((_, seq, index))| {
+                    slots[*index].as_ref().is_some_and(|s| s.seq == *seq)
+                });
+            }
+        }
+    }
+
+    /// Empties a slot; its heap entry goes when it reaches the top.
+    fn release(&mut self, index: usize) -> Option<Slot<K, N>> {
+        if self.last == Some(index) {
+            self.last = None;
+        }
+        let slot = self.slots[index].take();
+        self.free.push(index);
+        slot
+    }
+
+    /// Whether a heap entry is still its slot's timer (the slot may have
+    /// been emptied, or emptied and reused).
+    fn is_live(&self, (_, seq, index): (Timestamp, u64, usize)) -> bool {
+        self.slots[index].as_ref().is_some_and(|s| s.seq == seq)
     }
 
     /// Drops deleted entries from the top of the heap; returns the live top's time.
     fn peek(&mut self) -> Option<Timestamp> {
         loop {
-            let top = self.heap.peek()?;
-            let e = &top.0;
-            // Cloning for the lookup is cheap next to the heap operation; the
-            // registered set is the truth, the heap may hold deleted entries.
-            if self
-                .registered
-                .contains(&(e.timestamp, e.key.clone(), e.namespace.clone()))
-            {
-                return Some(e.timestamp);
+            let Reverse(top) = *self.heap.peek()?;
+            if self.is_live(top) {
+                return Some(top.0);
             }
             self.heap.pop();
         }
@@ -122,33 +145,36 @@ impl<K: Hash + Eq + Clone, N: Hash + Eq + Clone> Queue<K, N> {
         if ts > upto {
             return None;
         }
-        let Reverse(e) = self.heap.pop()?;
-        self.last = None;
-        self.registered
-            .remove(&(e.timestamp, e.key.clone(), e.namespace.clone()));
+        let Reverse((_, _, index)) = self.heap.pop()?;
+        let slot = self.release(index)?;
+        self.registered.remove(&slot.timer);
+        let (timestamp, key, namespace) = slot.timer;
         Some(Timer {
-            timestamp: e.timestamp,
-            key: e.key,
-            namespace: e.namespace,
+            timestamp,
+            key,
+            namespace,
         })
     }
 
     fn all(&self) -> Vec<Timer<K, N>> {
-        let mut timers: Vec<_> = self
-            .registered
-            .iter()
-            .map(|(ts, k, n)| Timer {
-                timestamp: *ts,
-                key: k.clone(),
-                namespace: n.clone(),
+        let mut live: Vec<&Slot<K, N>> = self.slots.iter().flatten().collect();
+        live.sort_by_key(|s| (s.timer.0, s.seq));
+        live.into_iter()
+            .map(|s| Timer {
+                timestamp: s.timer.0,
+                key: s.timer.1.clone(),
+                namespace: s.timer.2.clone(),
             })
-            .collect();
-        timers.sort_by_key(|t| t.timestamp);
-        timers
+            .collect()
     }
 
     fn len(&self) -> usize {
         self.registered.len()
+    }
+
+    /// The time of the heap's top entry, live or not.
+    fn top_time(&self) -> Option<Timestamp> {
+        self.heap.peek().map(|Reverse((ts, _, _))| *ts)
     }
 }
 
@@ -229,7 +255,7 @@ impl<K: Hash + Eq + Clone, N: Hash + Eq + Clone> TimerService<K, N> {
     /// When the earliest processing-time timer is due, possibly earlier than the
     /// real one when the earliest was deleted (firing then finds nothing due).
     pub fn peek_processing_time(&self) -> Option<Timestamp> {
-        self.processing_time.heap.peek().map(|r| r.0.timestamp)
+        self.processing_time.top_time()
     }
 
     /// The number of registered timers (both kinds).
@@ -294,6 +320,25 @@ mod tests {
         timers.advance_watermark(i64::MAX);
         assert_eq!(timers.pop_event_time().map(|t| t.key), Some(1));
         assert!(timers.is_empty());
+    }
+
+    #[test]
+    fn deleted_timers_do_not_pile_up_and_slots_are_reused() {
+        let mut timers: TimerService<u32, u32> = TimerService::new();
+        for n in 0..10_000u32 {
+            timers.register_event_time_timer(i64::from(n), &7, &n);
+            if n > 0 {
+                timers.delete_event_time_timer(i64::from(n - 1), &7, &(n - 1));
+            }
+        }
+        assert_eq!(timers.len(), 1);
+        assert!(timers.event_time.heap.len() <= 2 * 1 + 1024 + 1);
+        assert!(timers.event_time.slots.len() <= 2);
+        assert_eq!(timers.snapshot().event_time.len(), 1);
+        timers.advance_watermark(i64::MAX);
+        let fired: Vec<_> = std::iter::from_fn(|| timers.pop_event_time()).collect();
+        assert_eq!(fired.len(), 1);
+        assert_eq!((fired[0].timestamp, fired[0].namespace), (9_999, 9_999));
     }
 
     #[test]

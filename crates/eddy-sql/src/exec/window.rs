@@ -370,7 +370,8 @@ impl Operator for WindowAggOperator {
         }
         let kinds = changelog::kinds(&batch);
         for (key, start, end, first) in order {
-            let rows = std::iter::successors(Some(first), |&i| Some(next[i]).filter(|&n| n != usize::MAX));
+            let rows =
+                std::iter::successors(Some(first), |&i| Some(next[i]).filter(|&n| n != usize::MAX));
             if self.sessions.is_none() {
                 // A window of its own: its accumulators are updated in place.
                 backend.set_current_key(key.to_vec());
@@ -400,8 +401,12 @@ impl Operator for WindowAggOperator {
                 if created {
                     let key = key.to_vec();
                     match self.proctime {
-                        true => self.timers.register_processing_time_timer(end - 1, &key, &window),
-                        false => self.timers.register_event_time_timer(end - 1, &key, &window),
+                        true => self
+                            .timers
+                            .register_processing_time_timer(end - 1, &key, &window),
+                        false => self
+                            .timers
+                            .register_event_time_timer(end - 1, &key, &window),
                     }
                 }
                 continue;
@@ -431,11 +436,14 @@ impl Operator for WindowAggOperator {
                     }
                     absorbed.sort_unstable();
                     let mut accs = self.aggs.create();
+                    let key = key.to_vec();
                     for s in absorbed {
                         let w = TimeWindow {
                             start: s.0,
                             end: s.1,
                         };
+                        // The merged window fires instead.
+                        self.timers.delete_event_time_timer(s.1 - 1, &key, &w);
                         if let Some(earlier) = state.take_in(backend, &w) {
                             self.aggs.merge(&mut accs, earlier);
                         }
@@ -447,7 +455,7 @@ impl Operator for WindowAggOperator {
                         end: merged.1,
                     };
                     self.timers
-                        .register_event_time_timer(merged.1 - 1, &key.to_vec(), &window);
+                        .register_event_time_timer(merged.1 - 1, &key, &window);
                     (window, accs)
                 }
                 None => continue,
