@@ -278,16 +278,17 @@ impl WindowAggOperator {
                 .map_err(runtime)?,
             None => Vec::new(),
         };
-        let results: Vec<Vec<Val>> = fired.iter().map(|(_, _, r)| r.clone()).collect();
+        let windows: Vec<TimeWindow> = fired.iter().map(|(_, w, _)| *w).collect();
+        let results: Vec<Vec<Val>> = fired.into_iter().map(|(_, _, r)| r).collect();
         let agg_columns = self.aggs.columns(&results).map_err(runtime)?;
         let starts: ArrayRef = std::sync::Arc::new(TimestampMillisecondArray::from_iter_values(
-            fired.iter().map(|(_, w, _)| w.start),
+            windows.iter().map(|w| w.start),
         ));
         let ends: ArrayRef = std::sync::Arc::new(TimestampMillisecondArray::from_iter_values(
-            fired.iter().map(|(_, w, _)| w.end),
+            windows.iter().map(|w| w.end),
         ));
         let times: ArrayRef = std::sync::Arc::new(TimestampMillisecondArray::from_iter_values(
-            fired.iter().map(|(_, w, _)| w.end - 1),
+            windows.iter().map(|w| w.end - 1),
         ));
         let columns: Vec<ArrayRef> = self
             .outputs
@@ -301,7 +302,7 @@ impl WindowAggOperator {
             })
             .collect();
         let columns = conform(&self.schema, columns).map_err(runtime)?;
-        out.collect(changelog::batch(self.schema.clone(), columns, fired.len()).map_err(runtime)?)
+        out.collect(changelog::batch(self.schema.clone(), columns, windows.len()).map_err(runtime)?)
     }
 }
 
