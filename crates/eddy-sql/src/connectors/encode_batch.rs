@@ -197,35 +197,63 @@ fn timestamps(array: &ArrayRef) -> Option<(Vec<Option<i64>>, TimeUnit, bool)> {
 }
 
 fn csv_fields(array: &ArrayRef, encoding: &CsvEncoding) -> Fields {
+    let quoting = Quoting::of(encoding);
+    typed_fields(
+        array,
+        &encoding.null_literal,
+        false,
+        |text, out| quoting.push(text, out),
+        |i, out| out.push_str(&csv_value(array, i, encoding)),
+    )
+}
+
+fn json_fields(array: &ArrayRef, encoding: &JsonEncoding) -> Fields {
+    typed_fields(
+        array,
+        "null",
+        encoding.iso_timestamps,
+        json_string,
+        |i, out| json_value(array, i, encoding, out),
+    )
+}
+
+/// The fields of a column: integers as they are, strings and timestamps
+/// through `text` (which quotes or escapes them), NULL as `null`, and any
+/// other type through `other(row)`.
+fn typed_fields(
+    array: &ArrayRef,
+    null: &str,
+    iso: bool,
+    text: impl Fn(&str, &mut String),
+    other: impl Fn(usize, &mut String),
+) -> Fields {
     let rows = array.len();
     let mut fields = Fields::with_rows(rows);
-    let null = encoding.null_literal.as_str();
     if integers!(
         array, fields, null, Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type, UInt16Type,
         UInt32Type, UInt64Type
     ) {
         return fields;
     }
-    let quoting = Quoting::of(encoding);
     if let Some(strings) = array.as_string_opt::<i32>() {
         for i in 0..rows {
             match strings.is_null(i) {
                 true => fields.text.push_str(null),
-                false => quoting.push(strings.value(i), &mut fields.text),
+                false => text(strings.value(i), &mut fields.text),
             }
             fields.end_field();
         }
         return fields;
     }
     if let Some((values, unit, ltz)) = timestamps(array) {
-        let mut text = String::new();
+        let mut written = String::new();
         for value in values {
             match value {
                 None => fields.text.push_str(null),
                 Some(v) => {
-                    text.clear();
-                    super::encode::push_timestamp(v, &unit, false, ltz, &mut text);
-                    quoting.push(&text, &mut fields.text);
+                    written.clear();
+                    super::encode::push_timestamp(v, &unit, iso, ltz, &mut written);
+                    text(&written, &mut fields.text);
                 }
             }
             fields.end_field();
@@ -233,54 +261,11 @@ fn csv_fields(array: &ArrayRef, encoding: &CsvEncoding) -> Fields {
         return fields;
     }
     for i in 0..rows {
-        fields.text.push_str(&csv_value(array, i, encoding));
-        fields.end_field();
-    }
-    fields
-}
-
-fn json_fields(array: &ArrayRef, encoding: &JsonEncoding) -> Fields {
-    let rows = array.len();
-    let mut fields = Fields::with_rows(rows);
-    if integers!(
-        array, fields, "null", Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type, UInt16Type,
-        UInt32Type, UInt64Type
-    ) {
-        return fields;
-    }
-    if let Some(strings) = array.as_string_opt::<i32>() {
-        for i in 0..rows {
-            match strings.is_null(i) {
-                true => fields.text.push_str("null"),
-                false => json_string(strings.value(i), &mut fields.text),
-            }
-            fields.end_field();
+        if array.is_null(i) {
+            fields.text.push_str(null);
+        } else {
+            other(i, &mut fields.text);
         }
-        return fields;
-    }
-    if let Some((values, unit, ltz)) = timestamps(array) {
-        let mut text = String::new();
-        for value in values {
-            match value {
-                None => fields.text.push_str("null"),
-                Some(v) => {
-                    text.clear();
-                    super::encode::push_timestamp(
-                        v,
-                        &unit,
-                        encoding.iso_timestamps,
-                        ltz,
-                        &mut text,
-                    );
-                    json_string(&text, &mut fields.text);
-                }
-            }
-            fields.end_field();
-        }
-        return fields;
-    }
-    for i in 0..rows {
-        json_value(array, i, encoding, &mut fields.text);
         fields.end_field();
     }
     fields
