@@ -1,5 +1,27 @@
 //! eddy's SQL front: Flink-dialect streaming SQL, planned with DataFusion and run on
 //! eddy's runtime.
+//!
+//! ```text
+//!  statement ─▶ Session (session): DDL into the catalog, SET into the config,
+//!     │          SHOW / DESCRIBE / EXPLAIN answered at once
+//!     │ INSERT, SELECT
+//!     ▼
+//!  DataFusion logical plan ─▶ plan: one eddy vertex per node, chosen by time
+//!     │                        attributes (window, interval, lookup, regular joins...)
+//!     ▼
+//!  JobSpec (plan::builder) ─▶ eddy_runtime::MiniCluster
+//!
+//!  a record batch in a job:
+//!  file ─▶ TextFileSource (splits of large files) ─▶ LineDecoder (connectors::lines:
+//!     CSV fields straight into Arrow columns, JSON through arrow's decoder) ─▶
+//!     watermark assigner ─▶ exec operators (Arrow batches; keyed state and timers
+//!     from the runtime) ─▶ TableSinkOperator (connectors::encode_batch: a column
+//!     at a time into CSV / JSON lines) ─▶ file, print, Kafka or a SELECT's rows
+//! ```
+//!
+//! A bad input line fails the job naming its file and line, or is skipped and
+//! counted with the format's `ignore-parse-errors`; a failing expression names
+//! the input row it was evaluating ([`exec::origin`]).
 
 pub mod catalog;
 pub mod ddl;
