@@ -70,45 +70,65 @@ impl Default for CsvEncoding {
 /// is positive or the number is below 1e-6), or with `plain` the value's own
 /// `toPlainString()` (its scale kept).
 pub fn decimal(unscaled: i128, scale: i8, plain: bool) -> String {
-    let sign = if unscaled < 0 { "-" } else { "" };
-    let (mut digits, mut scale) = (unscaled.unsigned_abs(), scale as i64);
+    let mut out = String::new();
+    push_decimal(unscaled, scale, plain, &mut out);
+    out
+}
+
+/// Appends [`decimal`]'s text, without allocating.
+pub(super) fn push_decimal(unscaled: i128, scale: i8, plain: bool, out: &mut String) {
+    if unscaled < 0 {
+        out.push('-');
+    }
+    let (mut digits, mut scale) = (unscaled.unsigned_abs(), i64::from(scale));
     if plain {
-        return format!("{sign}{}", plain_digits(&digits.to_string(), scale));
+        push_plain_digits(itoa::Buffer::new().format(digits), scale, out);
+        return;
     }
     if digits == 0 {
-        return "0".into();
+        // `-0` cannot be: the sign was written only for a negative value.
+        out.push('0');
+        return;
     }
     while digits % 10 == 0 {
         digits /= 10;
         scale -= 1;
     }
-    let digits = digits.to_string();
+    let mut buffer = itoa::Buffer::new();
+    let digits = buffer.format(digits);
     let exponent = digits.len() as i64 - 1 - scale;
     if scale >= 0 && exponent >= -6 {
-        return format!("{sign}{}", plain_digits(&digits, scale));
+        push_plain_digits(digits, scale, out);
+        return;
     }
     let (first, rest) = digits.split_at(1);
-    let mantissa = if rest.is_empty() {
-        first.to_string()
-    } else {
-        format!("{first}.{rest}")
-    };
-    format!(
-        "{sign}{mantissa}E{}{exponent}",
-        if exponent > 0 { "+" } else { "" }
-    )
+    out.push_str(first);
+    if !rest.is_empty() {
+        out.push('.');
+        out.push_str(rest);
+    }
+    out.push('E');
+    if exponent > 0 {
+        out.push('+');
+    }
+    out.push_str(itoa::Buffer::new().format(exponent));
 }
 
-/// `digits * 10^-scale` without an exponent.
-fn plain_digits(digits: &str, scale: i64) -> String {
+/// Appends `digits * 10^-scale` without an exponent.
+fn push_plain_digits(digits: &str, scale: i64, out: &mut String) {
     let n = digits.len() as i64;
     if scale <= 0 {
-        format!("{digits}{}", "0".repeat((-scale) as usize))
+        out.push_str(digits);
+        out.extend(std::iter::repeat_n('0', (-scale) as usize));
     } else if scale >= n {
-        format!("0.{}{digits}", "0".repeat((scale - n) as usize))
+        out.push_str("0.");
+        out.extend(std::iter::repeat_n('0', (scale - n) as usize));
+        out.push_str(digits);
     } else {
         let (int, frac) = digits.split_at((n - scale) as usize);
-        format!("{int}.{frac}")
+        out.push_str(int);
+        out.push('.');
+        out.push_str(frac);
     }
 }
 
@@ -517,6 +537,13 @@ mod tests {
         assert_eq!(decimal(1, 7, true), "0.0000001");
         assert_eq!(decimal(-5, 0, true), "-5");
         assert_eq!(decimal(12_345_675, 1, false), "1234567.5");
+        assert_eq!(decimal(-1, 7, true), "-0.0000001");
+        assert_eq!(decimal(-12, 2, true), "-0.12");
+        assert_eq!(decimal(5, -2, true), "500");
+        assert_eq!(
+            decimal(i128::MIN + 1, 0, false),
+            (i128::MIN + 1).to_string()
+        );
     }
 
     #[test]

@@ -7,12 +7,12 @@
 
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use arrow::datatypes::{
-    DataType, Int16Type, Int32Type, Int64Type, Int8Type, TimeUnit, TimestampMicrosecondType,
-    TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType, UInt16Type, UInt32Type,
-    UInt64Type, UInt8Type,
+    DataType, Decimal128Type, Int16Type, Int32Type, Int64Type, Int8Type, TimeUnit,
+    TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
+    TimestampSecondType, UInt16Type, UInt32Type, UInt64Type, UInt8Type,
 };
 
-use super::encode::{csv_value, json_value, CsvEncoding, JsonEncoding};
+use super::encode::{csv_value, json_value, push_decimal, CsvEncoding, JsonEncoding};
 
 /// Lines in one buffer, each followed by `\n`: line `i` is
 /// `text[ends[i - 1] + 1..ends[i]]` (from 0 for the first).
@@ -201,7 +201,7 @@ fn csv_fields(array: &ArrayRef, encoding: &CsvEncoding) -> Fields {
     typed_fields(
         array,
         &encoding.null_literal,
-        false,
+        (false, false),
         |text, out| quoting.push(text, out),
         |i, out| out.push_str(&csv_value(array, i, encoding)),
     )
@@ -211,19 +211,20 @@ fn json_fields(array: &ArrayRef, encoding: &JsonEncoding) -> Fields {
     typed_fields(
         array,
         "null",
-        encoding.iso_timestamps,
+        (encoding.iso_timestamps, encoding.plain_decimals),
         json_string,
         |i, out| json_value(array, i, encoding, out),
     )
 }
 
-/// The fields of a column: integers as they are, strings and timestamps
-/// through `text` (which quotes or escapes them), NULL as `null`, and any
-/// other type through `other(row)`.
+/// The fields of a column: integers and decimals as they are (decimals in
+/// plain notation with `plain`), strings and timestamps (with a `T` with
+/// `iso`) through `text` (which quotes or escapes them), NULL as `null`, and
+/// any other type through `other(row)`.
 fn typed_fields(
     array: &ArrayRef,
     null: &str,
-    iso: bool,
+    (iso, plain): (bool, bool),
     text: impl Fn(&str, &mut String),
     other: impl Fn(usize, &mut String),
 ) -> Fields {
@@ -233,6 +234,17 @@ fn typed_fields(
         array, fields, null, Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type, UInt16Type,
         UInt32Type, UInt64Type
     ) {
+        return fields;
+    }
+    if let DataType::Decimal128(_, scale) = array.data_type() {
+        let values = array.as_primitive::<Decimal128Type>();
+        for i in 0..rows {
+            match values.is_null(i) {
+                true => fields.text.push_str(null),
+                false => push_decimal(values.value(i), *scale, plain, &mut fields.text),
+            }
+            fields.end_field();
+        }
         return fields;
     }
     if let Some(strings) = array.as_string_opt::<i32>() {
