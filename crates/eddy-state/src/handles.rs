@@ -230,8 +230,7 @@ impl<V: StateData + Clone, N: Namespace> ValueState<V, N> {
     /// Removes and returns the value of the current key in `ns` (an unexpired one).
     pub fn take_in<K: Key>(&self, backend: &mut KeyedStateBackend<K>, ns: &N) -> Option<V> {
         let (table, kg, key, now) = backend.table::<N, V>(self.id);
-        table.get_mut(kg, key, ns, now)?;
-        table.remove(kg, key, ns)
+        table.take(kg, key, ns, now)
     }
 
     /// Replaces the value of the current key in `ns` with `f(current)`, in

@@ -274,6 +274,24 @@ impl<K: Key, N: Namespace, S: StateData> StateTable<K, N, S> {
         }
     }
 
+    /// Removes the entry of (key, namespace) and returns it unless TTL hides
+    /// it (as [`StateTable::get_mut`] would): one lookup.
+    pub fn take(&mut self, kg: KeyGroup, key: &K, ns: &N, now: i64) -> Option<S> {
+        let ttl = self.ttl;
+        let group = self.chunk_mut(kg, key);
+        let namespaces = group.get_mut(key)?;
+        let position = namespaces.iter().position(|(n, _)| n == ns)?;
+        let (_, entry) = namespaces.swap_remove(position);
+        if namespaces.is_empty() {
+            group.remove(key);
+        }
+        let hidden = ttl.is_some_and(|t| {
+            t.is_expired(entry.last_access, now)
+                && t.visibility() == TtlVisibility::NeverReturnExpired
+        });
+        (!hidden).then_some(entry.value)
+    }
+
     /// Removes and returns the entry of (key, namespace), expired or not.
     pub fn remove(&mut self, kg: KeyGroup, key: &K, ns: &N) -> Option<S> {
         let group = self.chunk_mut(kg, key);

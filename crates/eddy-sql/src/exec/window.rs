@@ -346,7 +346,8 @@ impl Operator for WindowAggOperator {
         let watermark = self.timers.current_watermark();
         // Rows of one group and window are folded together: one state access
         // each. A group's rows are chained: `next[row]` is its next row.
-        let mut groups: FastMap<(&[u8], i64, i64), (usize, usize)> = FastMap::default();
+        let mut groups: FastMap<(&[u8], i64, i64), (usize, usize)> =
+            FastMap::with_capacity_and_hasher(batch.num_rows(), Default::default());
         let mut order = Vec::new();
         let mut next = vec![usize::MAX; batch.num_rows()];
         let mut late = 0;
