@@ -278,13 +278,7 @@ impl<K: Key, N: Namespace, S: StateData> StateTable<K, N, S> {
     /// it (as [`StateTable::get_mut`] would): one lookup.
     pub fn take(&mut self, kg: KeyGroup, key: &K, ns: &N, now: i64) -> Option<S> {
         let ttl = self.ttl;
-        let group = self.chunk_mut(kg, key);
-        let namespaces = group.get_mut(key)?;
-        let position = namespaces.iter().position(|(n, _)| n == ns)?;
-        let (_, entry) = namespaces.swap_remove(position);
-        if namespaces.is_empty() {
-            group.remove(key);
-        }
+        let entry = self.remove_entry(kg, key, ns)?;
         let hidden = ttl.is_some_and(|t| {
             t.is_expired(entry.last_access, now)
                 && t.visibility() == TtlVisibility::NeverReturnExpired
@@ -294,6 +288,11 @@ impl<K: Key, N: Namespace, S: StateData> StateTable<K, N, S> {
 
     /// Removes and returns the entry of (key, namespace), expired or not.
     pub fn remove(&mut self, kg: KeyGroup, key: &K, ns: &N) -> Option<S> {
+        self.remove_entry(kg, key, ns).map(|entry| entry.value)
+    }
+
+    /// Removes the entry of (key, namespace), with its last access time.
+    fn remove_entry(&mut self, kg: KeyGroup, key: &K, ns: &N) -> Option<Entry<S>> {
         let group = self.chunk_mut(kg, key);
         let namespaces = group.get_mut(key)?;
         let position = namespaces.iter().position(|(n, _)| n == ns)?;
@@ -301,7 +300,7 @@ impl<K: Key, N: Namespace, S: StateData> StateTable<K, N, S> {
         if namespaces.is_empty() {
             group.remove(key);
         }
-        Some(entry.value)
+        Some(entry)
     }
 
     /// The number of (key, namespace) entries (not counting those a snapshot found

@@ -129,6 +129,23 @@ fn at_least_once_mode_loses_nothing_after_a_crash() {
     eprintln!("at-least-once: {duplicates} records counted twice after the crash");
 }
 
+/// Runs `window_count` until `n` checkpoints are complete, then SIGKILLs it.
+fn kill_after_checkpoints(
+    input: &Path,
+    output: &Path,
+    p: u32,
+    args: &[String],
+    checkpoints: &Path,
+    n: usize,
+) {
+    let mut child = window_count(input, output, p, args).spawn().unwrap();
+    wait_until(Duration::from_secs(60), || {
+        complete_checkpoints(checkpoints).len() >= n
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
 #[test]
 fn a_file_read_in_splits_resumes_exactly_at_another_parallelism() {
     let work = tempfile::tempdir().unwrap();
@@ -139,12 +156,7 @@ fn a_file_read_in_splits_resumes_exactly_at_another_parallelism() {
     let checkpoints = work.path().join("checkpoints");
     // About a dozen splits of 1 MiB, read by two subtasks, then by three.
     let args = checkpointing(&checkpoints, &["source.file.split-size=1048576"]);
-    let mut child = window_count(&input, &output, 2, &args).spawn().unwrap();
-    wait_until(Duration::from_secs(60), || {
-        !complete_checkpoints(&checkpoints).is_empty()
-    });
-    child.kill().unwrap();
-    child.wait().unwrap();
+    kill_after_checkpoints(&input, &output, 2, &args, &checkpoints, 1);
     let mut restart = args.clone();
     restart.extend(["-s".to_string(), "latest".to_string()]);
     let (ok, stderr) = wait_with_timeout(
@@ -165,13 +177,7 @@ fn a_corrupt_newest_checkpoint_falls_back_to_the_previous_one_without_duplicates
     let output = work.path().join("out");
     let checkpoints = work.path().join("checkpoints");
     let args = checkpointing(&checkpoints, &["execution.checkpointing.num-retained=3"]);
-    // Run until at least two checkpoints are on disk, then kill.
-    let mut child = window_count(&input, &output, 2, &args).spawn().unwrap();
-    wait_until(Duration::from_secs(60), || {
-        complete_checkpoints(&checkpoints).len() >= 2
-    });
-    child.kill().unwrap();
-    child.wait().unwrap();
+    kill_after_checkpoints(&input, &output, 2, &args, &checkpoints, 2);
     let chks = complete_checkpoints(&checkpoints);
     assert!(chks.len() >= 2, "{chks:?}");
     let (newest_id, newest) = chks.last().unwrap().clone();
