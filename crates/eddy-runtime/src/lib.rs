@@ -50,10 +50,23 @@
 //! (savepoint, stop with a savepoint, checkpoint, cancel). The REST API
 //! (`eddy-rest`) serves from it.
 //!
-//! The [`protocol`] module holds the plain-data messages of the JobMaster /
-//! TaskExecutor split (deploy, trigger, acknowledge with state handles, complete,
-//! cancel, task states, metrics); the MiniCluster moves onto them next. The job's
-//! status is Flink's state machine, [`JobStatus`], checked on every change.
+//! The MiniCluster is a JobMaster and a TaskExecutor that talk only through the
+//! [`protocol`]'s plain-data messages, over an in-process channel:
+//!
+//! ```text
+//!  MiniCluster (JobMaster: job status, restarts, checkpoint coordinator)
+//!     │ DeployTask(descriptor per head vertex and subtask: plan::deployments)
+//!     │ TriggerCheckpoint (sources) · CheckpointComplete · CancelTask
+//!     ▼
+//!  TaskExecutor ── builds each task from its descriptor and the job's factories,
+//!     │            channels found by ChannelId (task_executor::channels)
+//!     ▲ TaskState(RUNNING / FINISHED / CANCELED / FAILED + cause)
+//!     │ AcknowledgeCheckpoint(state handles) · DeclineCheckpoint · InputEnded
+//!  tasks
+//! ```
+//!
+//! The job's status is Flink's state machine, [`JobStatus`], checked on every
+//! change.
 //!
 //! Operators are synchronous and batch-at-a-time; the task loop is the only async
 //! code. It sends what the writers queued (waiting here is backpressure), then waits
@@ -79,6 +92,7 @@ pub mod plan;
 pub mod protocol;
 pub mod source;
 pub mod task;
+pub mod task_executor;
 pub mod timers;
 pub mod watermark_valve;
 pub mod window;

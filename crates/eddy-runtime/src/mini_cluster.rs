@@ -1,12 +1,13 @@
 //! The MiniCluster: runs a whole job in this process on a tokio runtime.
 //!
-//! Executing a [`JobSpec`] expands its graph into subtasks, chains forward edges,
-//! creates a bounded channel for every (producer, consumer) pair of the other edges,
-//! and spawns one async task per chain and subtask. With checkpointing on, a
-//! coordinator loop beside the tasks triggers checkpoints, collects the
-//! acknowledgements of the tasks (which write their own state), writes `_metadata`,
-//! and notifies completion. The first failure cancels every other task;
-//! the job then restarts from its latest complete checkpoint as the restart strategy
+//! It is the JobMaster of the job: it plans one deployment descriptor per task
+//! ([`plan::deployments`]), hands them to a
+//! [`TaskExecutor`] in the same process, and from then on talks to the tasks only
+//! through the [`protocol`](crate::protocol)'s messages. With checkpointing on,
+//! its control loop triggers checkpoints at the sources, collects the tasks'
+//! acknowledgements (they write their own state), writes `_metadata` off the loop,
+//! and notifies completion. The first failure cancels every other task; the job
+//! then restarts from its latest complete checkpoint as the restart strategy
 //! allows, or fails with that first error.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -21,25 +22,29 @@ use eddy_core::checkpointing::{
 use eddy_core::config::options;
 use eddy_core::graph::VertexKind;
 use eddy_core::time::{now_millis, Clock, SystemClock};
-use eddy_core::{CheckpointBarrier, Config, Error, JobId, Result, VertexId};
-use tokio::sync::{mpsc, watch};
+use eddy_core::{CheckpointId, Config, Error, ExecutionAttemptId, JobGraph, JobId, Result};
+use tokio::sync::mpsc;
 
 use crate::checkpoint::coordinator::{Coordinator, Outcome};
 use crate::checkpoint::restore::RestoredState;
 use crate::checkpoint::runs::{self, RunRecord, RunStatus};
 use crate::checkpoint::store::StateStore;
+use crate::checkpoint::TaskAck;
 use crate::checkpoint::{storage, AcknowledgedCheckpoint, CompletedCheckpoint, OperatorEntry};
-use crate::factory::{AnyBox, JobSpec};
+use crate::factory::JobSpec;
 use crate::jobs::{
     CompletedOperation, ControlRequest, JobHandle, JobInfo, JobRegistry, Operation,
     RestoredCheckpoint, Shared,
 };
-use crate::operator::{Counters, OperatorContext, RunContext};
-use crate::output::SideOutputs;
-use crate::plan::{consumers_of, is_chained};
-use crate::task::{
-    cancel_pair, CancelSignal, SourceTrigger, Task, TaskControl, TaskEvent, TaskSettings,
+use crate::operator::{Counters, RunContext};
+use crate::plan;
+use crate::protocol::{
+    CancelTask, CheckpointAck, CheckpointComplete, CheckpointDecline, CheckpointKind,
+    ExecutionState, TaskDeploymentDescriptor, TaskExecutionState, TaskInputEnded, ToJobMaster,
+    ToTaskExecutor, TriggerCheckpoint,
 };
+use crate::task::{cancel_pair, CancelSignal};
+use crate::task_executor::{TaskExecutor, TaskExecutorSetup};
 
 /// Configuration key: restore from `latest` (the newest complete checkpoint in the
 /// checkpoint directory) or from a checkpoint or savepoint path (`-s`).
@@ -169,7 +174,7 @@ impl Drop for JobClient {
 
 /// Everything a job run needs, moved into the job's thread.
 struct JobRun {
-    spec: JobSpec,
+    spec: Arc<JobSpec>,
     config: Arc<Config>,
     clock: Arc<dyn Clock>,
     counters: Counters,
@@ -255,6 +260,11 @@ impl MiniCluster {
         // Configuration first: a bad value there is the cause of a bad graph too.
         eddy_core::config::validate::check(&self.config)?;
         spec.graph.validate()?;
+        if spec.edges.len() != spec.graph.edges.len() {
+            return Err(Error::InvalidGraph(
+                "every edge needs exactly one edge factory".into(),
+            ));
+        }
         let checkpointing = CheckpointingOptions::from_config(&self.config)?;
         let strategy = RestartStrategy::from_config(&self.config)?;
         warn_unknown_keys(&self.config);
@@ -321,7 +331,7 @@ impl MiniCluster {
         let (cancel, signal) = cancel_pair();
         let (requests, control_requests) = mpsc::unbounded_channel();
         let run = JobRun {
-            spec,
+            spec: Arc::new(spec),
             config: self.config.clone(),
             clock: self.clock.clone(),
             counters: self.counters.clone(),
@@ -593,39 +603,47 @@ impl JobRun {
         };
         let restored_id = self.restored.as_ref().map_or(0, RestartPoint::id);
         let next_id = restored_id + 1;
-        let (events_tx, mut events) = mpsc::unbounded_channel();
-        let (completed_tx, completed_rx) = watch::channel(restored_id);
         let checkpointing = self.checkpointing.clone();
         let store = checkpointing
             .as_ref()
             .map(|_| StateStore::new(self.identity.run_dir(), self.attempt));
-        let wiring = Wiring {
-            events: checkpointing.as_ref().map(|_| events_tx),
-            store: store.clone(),
-            completed: checkpointing.as_ref().map(|_| completed_rx),
-            restored,
-            exactly_once: checkpointing
-                .as_ref()
-                .is_none_or(|c| c.mode == CheckpointingMode::ExactlyOnce),
-            run: RunContext {
-                job_id: self.identity.job_id,
-                lineage: self.identity.lineage.clone(),
-                attempt: self.attempt,
+        let job_id = self.identity.job_id;
+        let (to_job_master, mut events) = mpsc::unbounded_channel();
+        let (to_task_executor, inbox) = mpsc::unbounded_channel();
+        let task_executor = TaskExecutor::new(
+            TaskExecutorSetup {
+                spec: self.spec.clone(),
+                config: self.config.clone(),
+                clock: self.clock.clone(),
+                counters: self.counters.clone(),
+                store: store.clone(),
+                restored,
+                exactly_once: checkpointing
+                    .as_ref()
+                    .is_none_or(|c| c.mode == CheckpointingMode::ExactlyOnce),
+                run: RunContext {
+                    job_id,
+                    lineage: self.identity.lineage.clone(),
+                    attempt: self.attempt,
+                },
             },
-        };
-        let (tasks, triggers) = build_tasks(
-            &self.spec,
-            &self.config,
-            &self.clock,
-            &self.counters,
-            wiring,
+            to_job_master,
         )?;
-        let num_tasks = tasks.len();
-        let (internal_cancel, internal_signal) = cancel_pair();
-        let mut set = tokio::task::JoinSet::new();
-        for task in tasks {
-            set.spawn(task.run(internal_signal.clone()));
+        let task_executor = tokio::spawn(task_executor.run(inbox));
+        let deployments = plan::deployments(&self.spec.graph, job_id, self.attempt - 1);
+        let num_tasks = deployments.len();
+        let tasks = Tasks::new(&self.spec.graph, &deployments);
+        for tdd in deployments {
+            // The TaskExecutor lives until it is told to stop.
+            let _ = to_task_executor.send(ToTaskExecutor::DeployTask(tdd));
         }
+        let cancel_tasks = |ended: &HashSet<ExecutionAttemptId>| {
+            for &attempt in tasks.index.keys().filter(|a| !ended.contains(a)) {
+                let _ = to_task_executor
+                    .send(ToTaskExecutor::CancelTask(CancelTask { job_id, attempt }));
+            }
+        };
+        let mut ended: HashSet<ExecutionAttemptId> = HashSet::new();
         let mut first_error: Option<Error> = None;
         let mut stopped = false;
 
@@ -638,7 +656,7 @@ impl JobRun {
         let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut expiry = tokio::time::interval(Duration::from_millis(20));
-        let mut finished_sources: HashSet<usize> = HashSet::new();
+        let mut finished_sources: HashSet<ExecutionAttemptId> = HashSet::new();
         let mut started_at: HashMap<u64, Instant> = HashMap::new();
         let mut waiting_savepoints: HashMap<u64, (ControlRequest, Option<PathBuf>)> =
             HashMap::new();
@@ -661,11 +679,11 @@ impl JobRun {
         // `savepoint`, whose path is returned with the id.
         let trigger = |coordinator: &mut Option<Coordinator>,
                        started_at: &mut HashMap<u64, Instant>,
-                       finished_sources: &HashSet<usize>,
+                       finished_sources: &HashSet<ExecutionAttemptId>,
                        savepoint: Option<&Path>,
-                       drain: bool|
+                       stop: Option<bool>|
          -> Option<(u64, Option<PathBuf>)> {
-            let is_final = finished_sources.len() == triggers.len();
+            let is_final = finished_sources.len() == tasks.sources.len();
             let c = coordinator.as_mut()?;
             let timestamp = now_millis();
             let is_savepoint = savepoint.is_some();
@@ -677,17 +695,21 @@ impl JobRun {
             if let (Some(store), Some(target)) = (&store, &target) {
                 store.register_target(id, target.clone());
             }
-            let barrier = CheckpointBarrier {
-                checkpoint_id: id,
-                timestamp,
-                is_savepoint,
+            let kind = match (is_savepoint, stop) {
+                (false, _) => CheckpointKind::Checkpoint,
+                (true, None) => CheckpointKind::Savepoint,
+                (true, Some(drain)) => CheckpointKind::StopWithSavepoint { drain },
             };
-            for tx in &triggers {
-                let _ = tx.send(SourceTrigger {
-                    barrier,
-                    drain,
-                    is_final,
-                });
+            for &attempt in &tasks.sources {
+                let _ =
+                    to_task_executor.send(ToTaskExecutor::TriggerCheckpoint(TriggerCheckpoint {
+                        job_id,
+                        attempt,
+                        checkpoint_id: CheckpointId(id),
+                        timestamp,
+                        kind,
+                        is_final,
+                    }));
             }
             Some((id, target))
         };
@@ -702,31 +724,36 @@ impl JobRun {
                     &mut started_at,
                     &finished_sources,
                     None,
-                    false,
+                    None,
                 )
                 .is_none();
             }
             tokio::select! {
-                joined = set.join_next() => match joined {
-                    None => break,
-                    Some(Ok(Ok(()))) => {}
-                    Some(Ok(Err(e))) => {
-                        record_failure(&mut first_error, e);
-                        internal_cancel.cancel();
-                    }
-                    Some(Err(join_error)) => {
-                        let message = if join_error.is_panic() {
-                            crate::chain::panic_message(join_error.into_panic().as_ref())
-                        } else {
-                            "task aborted".to_string()
-                        };
-                        record_failure(&mut first_error, Error::Other(format!("a task panicked: {message}")));
-                        internal_cancel.cancel();
-                    }
-                },
                 Some(event) = events.recv() => match event {
-                    TaskEvent::Ack(ack) => {
+                    ToJobMaster::TaskState(TaskExecutionState { attempt, state, failure, .. }) => {
+                        if !state.is_terminal() || !ended.insert(attempt) {
+                            continue;
+                        }
+                        if let Some(cause) = failure {
+                            record_failure(&mut first_error, cause.into_error());
+                            cancel_tasks(&ended);
+                        } else if state == ExecutionState::Canceled {
+                            record_failure(&mut first_error, Error::Cancelled);
+                        }
+                        if ended.len() == num_tasks {
+                            break;
+                        }
+                    }
+                    ToJobMaster::AcknowledgeCheckpoint(ack) => {
                         let Some(c) = coordinator.as_mut() else { continue };
+                        let ack = match tasks.ack(ack) {
+                            Ok(ack) => ack,
+                            Err(e) => {
+                                record_failure(&mut first_error, e);
+                                cancel_tasks(&ended);
+                                continue;
+                            }
+                        };
                         if let Outcome::Complete(checkpoint) = c.acknowledge(ack, Instant::now()) {
                             // `_metadata` is written off the control loop: failures,
                             // savepoint requests and cancellation are handled meanwhile.
@@ -744,7 +771,8 @@ impl JobRun {
                             writes.start_next(self, store.as_ref());
                         }
                     }
-                    TaskEvent::Decline { checkpoint_id, task, error } => {
+                    ToJobMaster::DeclineCheckpoint(CheckpointDecline { checkpoint_id, attempt: task, cause, .. }) => {
+                        let (checkpoint_id, error) = (checkpoint_id.0, cause.into_error());
                         let Some(c) = coordinator.as_mut() else { continue };
                         if !c.pending_ids().contains(&checkpoint_id) {
                             continue;
@@ -759,8 +787,8 @@ impl JobRun {
                         self.shared.checkpoint_failed(checkpoint_id, &why);
                         if let Some(e) = failures.failed(checkpoint_id, &why) {
                             record_failure(&mut first_error, e);
-                            internal_cancel.cancel();
-                        } else if finished_sources.len() == triggers.len() && !triggers.is_empty() {
+                            cancel_tasks(&ended);
+                        } else if finished_sources.len() == tasks.sources.len() && !tasks.sources.is_empty() {
                             // The final checkpoint must complete for the output to commit.
                             final_due = true;
                         }
@@ -768,10 +796,11 @@ impl JobRun {
                             let _ = request.reply.send(Err(error));
                         }
                     }
-                    TaskEvent::SourceFinished(task) => {
-                        finished_sources.insert(task);
-                        final_due = finished_sources.len() == triggers.len() && coordinator.is_some();
+                    ToJobMaster::InputEnded(TaskInputEnded { attempt, .. }) => {
+                        finished_sources.insert(attempt);
+                        final_due = finished_sources.len() == tasks.sources.len() && coordinator.is_some();
                     }
+                    ToJobMaster::Metrics(_) => {}
                 },
                 Some(joined) = writes.in_flight.join_next(), if !writes.in_flight.is_empty() => {
                     writes.start_next(self, store.as_ref());
@@ -779,7 +808,7 @@ impl JobRun {
                         Ok(written) => written,
                         Err(e) => {
                             record_failure(&mut first_error, Error::Other(format!("the checkpoint writer failed: {e}")));
-                            internal_cancel.cancel();
+                            cancel_tasks(&ended);
                             continue;
                         }
                     };
@@ -807,17 +836,19 @@ impl JobRun {
                             let path = done.path.clone();
                             self.keep_newest(done);
                             // Never backwards: writes may finish out of order.
-                            completed_tx.send_if_modified(|latest| {
-                                let newer = checkpoint_id > *latest;
-                                *latest = (*latest).max(checkpoint_id);
-                                newer
-                            });
+                            for &attempt in tasks.index.keys() {
+                                let _ = to_task_executor.send(ToTaskExecutor::CheckpointComplete(CheckpointComplete {
+                                    job_id,
+                                    attempt,
+                                    checkpoint_id: CheckpointId(checkpoint_id),
+                                }));
+                            }
                             if let Some((request, _)) = request {
                                 let _ = request.reply.send(Ok(CompletedOperation { checkpoint_id, path }));
                             }
                             if stop == Some(false) {
                                 stopped = true;
-                                internal_cancel.cancel();
+                                cancel_tasks(&ended);
                             }
                         }
                         Err(e) => {
@@ -826,8 +857,8 @@ impl JobRun {
                             self.shared.checkpoint_failed(checkpoint_id, &why);
                             if let Some(error) = failures.failed(checkpoint_id, &e.to_string()) {
                                 record_failure(&mut first_error, error);
-                                internal_cancel.cancel();
-                            } else if finished_sources.len() == triggers.len() && !triggers.is_empty() {
+                                cancel_tasks(&ended);
+                            } else if finished_sources.len() == tasks.sources.len() && !tasks.sources.is_empty() {
                                 // The final checkpoint must complete for the output to commit.
                                 final_due = true;
                             }
@@ -838,7 +869,7 @@ impl JobRun {
                     }
                 }
                 _ = ticker.tick(), if coordinator.is_some() && !stopping => {
-                    trigger(&mut coordinator, &mut started_at, &finished_sources, None, false);
+                    trigger(&mut coordinator, &mut started_at, &finished_sources, None, None);
                 }
                 _ = expiry.tick(), if coordinator.is_some() => {
                     let expired = coordinator.as_mut().map(|c| c.expire(Instant::now())).unwrap_or_default();
@@ -853,9 +884,9 @@ impl JobRun {
                         self.shared.checkpoint_failed(id, "it expired before completing");
                         if let Some(e) = failures.failed(id, "it expired before completing") {
                             record_failure(&mut first_error, e);
-                            internal_cancel.cancel();
+                            cancel_tasks(&ended);
                         }
-                        if finished_sources.len() == triggers.len() && !triggers.is_empty() {
+                        if finished_sources.len() == tasks.sources.len() && !tasks.sources.is_empty() {
                             final_due = true;
                         }
                     }
@@ -890,7 +921,7 @@ impl JobRun {
                             }
                         }
                     }
-                    match trigger(&mut coordinator, &mut started_at, &finished_sources, dir.as_deref(), stop == Some(true)) {
+                    match trigger(&mut coordinator, &mut started_at, &finished_sources, dir.as_deref(), stop) {
                         Some((id, target)) => {
                             waiting_savepoints.insert(id, (request, target));
                         }
@@ -902,7 +933,7 @@ impl JobRun {
                 }
                 _ = external.cancelled(), if first_error.is_none() => {
                     first_error = Some(Error::Cancelled);
-                    internal_cancel.cancel();
+                    cancel_tasks(&ended);
                 }
             }
         }
@@ -955,6 +986,9 @@ impl JobRun {
         if let Some(store) = &store {
             store.idle().await;
         }
+        // Every task ended: the TaskExecutor stops once it is hung up on.
+        drop(to_task_executor);
+        let _ = task_executor.await;
         if stopped && matches!(first_error, Some(Error::Cancelled) | None) {
             return Ok(());
         }
@@ -1288,243 +1322,48 @@ fn savepoint_completed(id: u64, path: Option<&Path>) -> String {
     format!("savepoint {id} completed. Path: {path}")
 }
 
-/// The checkpointing connections handed to every task.
-struct Wiring {
-    events: Option<mpsc::UnboundedSender<TaskEvent>>,
-    store: Option<StateStore>,
-    completed: Option<watch::Receiver<u64>>,
-    restored: Option<Arc<RestoredState>>,
-    exactly_once: bool,
-    run: RunContext,
+/// The JobMaster's view of the tasks of one attempt: their order (the
+/// coordinator's task numbers) and the source tasks, which checkpoints start at.
+struct Tasks {
+    index: HashMap<ExecutionAttemptId, usize>,
+    sources: Vec<ExecutionAttemptId>,
 }
 
-struct Builder<'a> {
-    spec: &'a JobSpec,
-    config: &'a Config,
-    clock: &'a Arc<dyn Clock>,
-    counters: &'a Counters,
-    config_arc: Arc<Config>,
-    batch_size: usize,
-    /// For each non-chained edge index and producer subtask: the senders.
-    senders: HashMap<(usize, usize), Vec<AnyBox>>,
-    /// For each consumer vertex, subtask and input index: the receivers.
-    receivers: HashMap<(VertexId, usize, u8), Vec<AnyBox>>,
-    restored: Option<Arc<RestoredState>>,
-    checkpointing: bool,
-    exactly_once: bool,
-    run: RunContext,
-}
-
-impl Builder<'_> {
-    fn context(&self, id: VertexId, subtask: usize) -> Result<OperatorContext> {
-        let v = self
-            .spec
-            .graph
-            .vertex(id)
-            .ok_or_else(|| Error::InvalidGraph(format!("missing vertex {id}")))?;
-        Ok(OperatorContext {
-            name: v.name.clone(),
-            uid: v.uid.clone(),
-            subtask,
-            parallelism: v.parallelism as usize,
-            max_parallelism: v.max_parallelism,
-            clock: self.clock.clone(),
-            config: self.config_arc.clone(),
-            counters: self.counters.clone(),
-            restored: self.restored.clone(),
-            checkpointing: self.checkpointing,
-            run: self.run.clone(),
-            restored_part: Default::default(),
-        })
-    }
-
-    /// The main output of vertex `id` in `subtask`, as a `Box<dyn Output<Out>>`.
-    fn output(&mut self, id: VertexId, subtask: usize) -> Result<AnyBox> {
-        let edges: Vec<usize> = (0..self.spec.graph.edges.len())
-            .filter(|&i| {
-                let e = &self.spec.graph.edges[i];
-                e.source == id && e.side_output.is_none()
+impl Tasks {
+    fn new(graph: &JobGraph, deployments: &[TaskDeploymentDescriptor]) -> Self {
+        let index = deployments
+            .iter()
+            .enumerate()
+            .map(|(i, tdd)| (tdd.attempt, i))
+            .collect();
+        let sources = deployments
+            .iter()
+            .map(|tdd| tdd.attempt)
+            .filter(|a| {
+                graph
+                    .vertex(a.vertex)
+                    .is_some_and(|v| v.kind == VertexKind::Source)
             })
             .collect();
-        let mut outputs = Vec::with_capacity(edges.len());
-        for &i in &edges {
-            outputs.push(self.edge_output(i, subtask)?);
-        }
-        match outputs.len() {
-            0 => Ok(self.vertex_factory(id)?.discard()),
-            1 => Ok(outputs.remove(0)),
-            _ => self.spec.edges[edges[0]].fan_out(outputs),
-        }
+        Tasks { index, sources }
     }
 
-    fn side_outputs(&mut self, id: VertexId, subtask: usize) -> Result<SideOutputs> {
-        let mut by_tag: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-        for (i, e) in self.spec.graph.edges.iter().enumerate() {
-            if let (true, Some(tag)) = (e.source == id, &e.side_output) {
-                by_tag.entry(tag.clone()).or_default().push(i);
-            }
-        }
-        let mut sides = SideOutputs::default();
-        for (tag, edges) in by_tag {
-            let mut outputs = Vec::new();
-            for &i in &edges {
-                outputs.push(self.edge_output(i, subtask)?);
-            }
-            let factory = self.spec.edges[edges[0]].clone();
-            let output = if outputs.len() == 1 {
-                outputs.remove(0)
-            } else {
-                factory.fan_out(outputs)?
-            };
-            sides.insert(tag, factory.side_output(output)?);
-        }
-        Ok(sides)
-    }
-
-    fn edge_output(&mut self, edge_index: usize, subtask: usize) -> Result<AnyBox> {
-        let edge = &self.spec.graph.edges[edge_index];
-        if is_chained(&self.spec.graph, edge) {
-            let target = edge.target;
-            let next = self.output(target, subtask)?;
-            let sides = self.side_outputs(target, subtask)?;
-            let ctx = self.context(target, subtask)?;
-            self.vertex_factory(target)?.chain_node(ctx, next, sides)
-        } else {
-            let senders = self
-                .senders
-                .remove(&(edge_index, subtask))
-                .unwrap_or_default();
-            let counter = self.context(edge.source, subtask)?.metric("numRecordsOut");
-            self.spec.edges[edge_index].writer(
-                senders,
-                edge.partitioning,
-                subtask,
-                self.batch_size,
-                counter,
-            )
-        }
-    }
-
-    fn vertex_factory(&self, id: VertexId) -> Result<Arc<dyn crate::factory::VertexFactory>> {
-        self.spec
-            .vertices
-            .get(&id)
-            .cloned()
-            .ok_or_else(|| Error::InvalidGraph(format!("vertex {id} has no operator")))
-    }
-
-    fn settings(&self) -> Result<TaskSettings> {
-        Ok(TaskSettings {
-            buffer_timeout: self.config.get(&options::BUFFER_TIMEOUT)?,
-            clock: self.clock.clone(),
-            exactly_once: self.exactly_once,
+    /// The coordinator's form of a task's acknowledgement.
+    fn ack(&self, ack: CheckpointAck) -> Result<TaskAck> {
+        let task = *self.index.get(&ack.attempt).ok_or_else(|| {
+            Error::Other(format!(
+                "checkpoint acknowledged by unknown task {}",
+                ack.attempt
+            ))
+        })?;
+        Ok(TaskAck {
+            checkpoint_id: ack.checkpoint_id.0,
+            task,
+            states: ack
+                .state
+                .into_iter()
+                .map(|h| h.into_entry())
+                .collect::<Result<_>>()?,
         })
     }
-}
-
-type Triggers = Vec<mpsc::UnboundedSender<SourceTrigger>>;
-
-fn build_tasks(
-    spec: &JobSpec,
-    config: &Arc<Config>,
-    clock: &Arc<dyn Clock>,
-    counters: &Counters,
-    wiring: Wiring,
-) -> Result<(Vec<Box<dyn Task>>, Triggers)> {
-    if spec.edges.len() != spec.graph.edges.len() {
-        return Err(Error::InvalidGraph(
-            "every edge needs exactly one edge factory".into(),
-        ));
-    }
-    let capacity = config.get(&options::BUFFERS_PER_CHANNEL)?;
-    let mut builder = Builder {
-        spec,
-        config,
-        clock,
-        counters,
-        config_arc: config.clone(),
-        batch_size: config.get(&options::BATCH_SIZE)?,
-        senders: HashMap::new(),
-        receivers: HashMap::new(),
-        restored: wiring.restored.clone(),
-        checkpointing: wiring.events.is_some(),
-        exactly_once: wiring.exactly_once,
-        run: wiring.run.clone(),
-    };
-    for (i, edge) in spec.graph.edges.iter().enumerate() {
-        if is_chained(&spec.graph, edge) {
-            continue;
-        }
-        let (Some(source), Some(target)) = (
-            spec.graph.vertex(edge.source),
-            spec.graph.vertex(edge.target),
-        ) else {
-            return Err(Error::InvalidGraph(format!(
-                "edge {i} names a missing vertex"
-            )));
-        };
-        let (p, c) = (source.parallelism as usize, target.parallelism as usize);
-        for producer in 0..p {
-            for consumer in consumers_of(edge.partitioning, producer, p, c) {
-                let (tx, rx) = spec.edges[i].channel(capacity);
-                builder.senders.entry((i, producer)).or_default().push(tx);
-                builder
-                    .receivers
-                    .entry((edge.target, consumer, edge.input))
-                    .or_default()
-                    .push(rx);
-            }
-        }
-    }
-    let heads: Vec<VertexId> = spec
-        .graph
-        .vertices
-        .iter()
-        .filter(|v| !spec.graph.inputs(v.id).any(|e| is_chained(&spec.graph, e)))
-        .map(|v| v.id)
-        .collect();
-    let settings = builder.settings()?;
-    let mut tasks = Vec::new();
-    let mut triggers = Vec::new();
-    for id in heads {
-        let Some(vertex) = spec.graph.vertex(id) else {
-            continue;
-        };
-        for subtask in 0..vertex.parallelism as usize {
-            let inputs: Vec<Vec<AnyBox>> = (0..2u8)
-                .map(|input| {
-                    builder
-                        .receivers
-                        .remove(&(id, subtask, input))
-                        .unwrap_or_default()
-                })
-                .collect();
-            let next = builder.output(id, subtask)?;
-            let sides = builder.side_outputs(id, subtask)?;
-            let ctx = builder.context(id, subtask)?;
-            let factory = builder.vertex_factory(id)?;
-            let mut control = TaskControl {
-                index: tasks.len(),
-                events: wiring.events.clone(),
-                completed: wiring.completed.clone(),
-                triggers: None,
-                sync_pause_max: wiring
-                    .events
-                    .as_ref()
-                    .map(|_| counters.counter("checkpointSyncDurationMaxMicros")),
-                sync_pause_last: wiring
-                    .events
-                    .as_ref()
-                    .map(|_| counters.counter("lastCheckpointSyncDurationMicros")),
-                store: wiring.store.clone(),
-            };
-            if vertex.kind == VertexKind::Source && wiring.events.is_some() {
-                let (tx, rx) = mpsc::unbounded_channel();
-                triggers.push(tx);
-                control.triggers = Some(rx);
-            }
-            tasks.push(factory.head_task(ctx, inputs, next, sides, settings.clone(), control)?);
-        }
-    }
-    Ok((tasks, triggers))
 }

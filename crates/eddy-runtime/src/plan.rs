@@ -1,7 +1,11 @@
-//! Execution planning as pure functions: which edges are chained, and which
-//! producer subtasks connect to which consumer subtasks.
+//! Execution planning as pure functions: which edges are chained, which producer
+//! subtasks connect to which consumer subtasks, and the deployment descriptor of
+//! every task of a job attempt.
 
 use eddy_core::graph::{Edge, JobGraph, Partitioning, VertexKind};
+use eddy_core::{ExecutionAttemptId, JobId, VertexId};
+
+use crate::protocol::{ChannelId, OperatorDescriptor, TaskDeploymentDescriptor};
 
 /// Whether `edge` is chained: a forward edge between vertices of equal parallelism
 /// into a chainable one-input vertex that has no other input.
@@ -39,6 +43,101 @@ pub fn consumers_of(
             (0..consumers).collect()
         }
     }
+}
+
+/// The vertices that head a task (those not chained behind another), in graph
+/// order.
+pub fn heads(graph: &JobGraph) -> Vec<VertexId> {
+    graph
+        .vertices
+        .iter()
+        .filter(|v| !graph.inputs(v.id).any(|e| is_chained(graph, e)))
+        .map(|v| v.id)
+        .collect()
+}
+
+/// The vertices of the chain headed by `head`, head first.
+pub fn chain_of(graph: &JobGraph, head: VertexId) -> Vec<VertexId> {
+    let mut chain = vec![head];
+    let mut i = 0;
+    while i < chain.len() {
+        let id = chain[i];
+        chain.extend(
+            graph
+                .outputs(id)
+                .filter(|e| is_chained(graph, e))
+                .map(|e| e.target),
+        );
+        i += 1;
+    }
+    chain
+}
+
+/// The channels of non-chained edge `edge` that producer subtask `producer`
+/// writes, in the writer's channel order.
+fn channels_from(graph: &JobGraph, edge: usize, producer: u32) -> Vec<ChannelId> {
+    let e = &graph.edges[edge];
+    let (Some(source), Some(target)) = (graph.vertex(e.source), graph.vertex(e.target)) else {
+        return Vec::new();
+    };
+    let (p, c) = (source.parallelism as usize, target.parallelism as usize);
+    consumers_of(e.partitioning, producer as usize, p, c)
+        .into_iter()
+        .map(|consumer| ChannelId {
+            edge: edge as u32,
+            producer,
+            consumer: consumer as u32,
+        })
+        .collect()
+}
+
+/// The deployment descriptors of every task of attempt `attempt` of a job: one per
+/// head vertex and subtask, in graph order, with the channels each reads (by edge,
+/// then producer) and writes (by edge, then in the writer's channel order).
+/// Operators are found by vertex id in the job's factories (the binary that built
+/// the job runs every task), so the operator descriptor is empty; restore
+/// handles are not filled in here.
+pub fn deployments(graph: &JobGraph, job_id: JobId, attempt: u32) -> Vec<TaskDeploymentDescriptor> {
+    let mut tasks = Vec::new();
+    for head in heads(graph) {
+        let Some(vertex) = graph.vertex(head) else {
+            continue;
+        };
+        let chain = chain_of(graph, head);
+        for subtask in 0..vertex.parallelism {
+            let mut inputs = Vec::new();
+            let mut outputs = Vec::new();
+            for (i, edge) in graph.edges.iter().enumerate() {
+                if is_chained(graph, edge) {
+                    continue;
+                }
+                if edge.target == head {
+                    let producers = graph.vertex(edge.source).map_or(0, |v| v.parallelism);
+                    inputs.extend(
+                        (0..producers)
+                            .flat_map(|p| channels_from(graph, i, p))
+                            .filter(|c| c.consumer == subtask),
+                    );
+                }
+                if chain.contains(&edge.source) {
+                    outputs.extend(channels_from(graph, i, subtask));
+                }
+            }
+            tasks.push(TaskDeploymentDescriptor {
+                job_id,
+                attempt: ExecutionAttemptId::new(head, subtask, attempt),
+                vertex_uid: vertex.uid.clone(),
+                vertex_name: vertex.name.clone(),
+                parallelism: vertex.parallelism,
+                max_parallelism: vertex.max_parallelism,
+                operator: OperatorDescriptor::default(),
+                inputs,
+                outputs,
+                restore: None,
+            });
+        }
+    }
+    tasks
 }
 
 #[cfg(test)]

@@ -17,16 +17,22 @@ use std::task::Poll;
 use std::time::Duration;
 
 use eddy_core::time::Clock;
-use eddy_core::{CheckpointBarrier, Error, Result, WatermarkStatus, MAX_WATERMARK};
+use eddy_core::{
+    CheckpointBarrier, CheckpointId, Error, ExecutionAttemptId, JobId, Result, WatermarkStatus,
+    MAX_WATERMARK,
+};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use crate::chain::{guarded, guarded_open, subtask_state};
 use crate::checkpoint::store::StateStore;
-use crate::checkpoint::{OperatorSubtaskState, TaskAck};
+use crate::checkpoint::OperatorSubtaskState;
 use crate::input::{InputEvent, InputGate};
 use crate::operator::{OperatorContext, OperatorSnapshot, TwoInputOperator};
 use crate::output::{Emitter, Output, SideOutputs};
+use crate::protocol::{
+    CheckpointAck, CheckpointDecline, FailureCause, TaskInputEnded, ToJobMaster,
+};
 use crate::source::{SourceEvent, SourceReader};
 use crate::watermark_valve::WatermarkValve;
 
@@ -78,32 +84,17 @@ pub struct TaskSettings {
     pub exactly_once: bool,
 }
 
-/// What a task tells the checkpoint coordinator.
+/// A task's connection to the JobMaster: who it is, where its reports go, and
+/// (with checkpointing) its triggers, completions and state store.
 #[derive(Debug)]
-pub enum TaskEvent {
-    /// A checkpoint's state was written.
-    Ack(TaskAck),
-    /// A checkpoint's state could not be written: the checkpoint fails.
-    Decline {
-        /// The checkpoint.
-        checkpoint_id: u64,
-        /// The declining task.
-        task: usize,
-        /// Why.
-        error: Error,
-    },
-    /// A source task's input ended; it waits for the final checkpoint.
-    SourceFinished(usize),
-}
-
-/// A task's connection to the checkpoint coordinator (all `None` without
-/// checkpointing).
-#[derive(Debug, Default)]
 pub struct TaskControl {
-    /// The task's index in the job's task list.
-    pub index: usize,
-    /// Acknowledgements and notices to the coordinator.
-    pub events: Option<mpsc::UnboundedSender<TaskEvent>>,
+    /// The job run.
+    pub job_id: JobId,
+    /// The task attempt.
+    pub attempt: ExecutionAttemptId,
+    /// Checkpoint acknowledgements and notices to the JobMaster (`None` without
+    /// checkpointing).
+    pub job_master: Option<mpsc::UnboundedSender<ToJobMaster>>,
     /// The id of the latest completed checkpoint.
     pub completed: Option<watch::Receiver<u64>>,
     /// Checkpoint triggers (source tasks only).
@@ -132,37 +123,52 @@ pub struct SourceTrigger {
 
 impl TaskControl {
     fn checkpointing(&self) -> bool {
-        self.events.is_some()
+        self.job_master.is_some()
     }
 
-    fn send(&self, event: TaskEvent) {
-        if let Some(events) = &self.events {
-            // The coordinator is gone only when the job is ending.
-            let _ = events.send(event);
+    /// Tells the JobMaster that this source read all of its input.
+    fn input_ended(&self) {
+        if let Some(job_master) = &self.job_master {
+            // The JobMaster is gone only when the job is ending.
+            let _ = job_master.send(ToJobMaster::InputEnded(TaskInputEnded {
+                job_id: self.job_id,
+                attempt: self.attempt,
+            }));
         }
     }
 
     /// Writes the state of checkpoint `id` off the processing thread, then
     /// acknowledges with where it went (or declines the checkpoint).
-    fn write_and_acknowledge(&self, id: u64, states: Vec<OperatorSubtaskState>) {
-        let (Some(events), Some(store)) = (&self.events, &self.store) else {
+    fn write_and_acknowledge(
+        &self,
+        id: u64,
+        states: Vec<OperatorSubtaskState>,
+        sync_duration: std::time::Duration,
+    ) {
+        let (Some(job_master), Some(store)) = (&self.job_master, &self.store) else {
             return;
         };
-        let events = events.clone();
-        let task = self.index;
+        let job_master = job_master.clone();
+        let (job_id, attempt) = (self.job_id, self.attempt);
+        let started = std::time::Instant::now();
         store.spawn_write(id, states, move |written| {
-            // The coordinator is gone only when the job is ending.
-            let _ = events.send(match written {
-                Ok(states) => TaskEvent::Ack(TaskAck {
-                    checkpoint_id: id,
-                    task,
-                    states,
+            let checkpoint_id = CheckpointId(id);
+            // The JobMaster is gone only when the job is ending.
+            let _ = job_master.send(match written {
+                Ok(entries) => ToJobMaster::AcknowledgeCheckpoint(CheckpointAck {
+                    job_id,
+                    attempt,
+                    checkpoint_id,
+                    state: entries.into_iter().map(Into::into).collect(),
+                    sync_duration_ms: sync_duration.as_millis() as u64,
+                    async_duration_ms: started.elapsed().as_millis() as u64,
                 }),
-                Err(error) => TaskEvent::Decline {
-                    checkpoint_id: id,
-                    task,
-                    error,
-                },
+                Err(error) => ToJobMaster::DeclineCheckpoint(CheckpointDecline {
+                    job_id,
+                    attempt,
+                    checkpoint_id,
+                    cause: FailureCause::of(error),
+                }),
             });
         });
     }
@@ -287,18 +293,43 @@ fn checkpoint<B>(
     chain.snapshot_state(barrier.checkpoint_id, &mut states)?;
     chain.emit_barrier(barrier)?;
     control.record_pause(started);
-    control.write_and_acknowledge(barrier.checkpoint_id, states);
+    control.write_and_acknowledge(barrier.checkpoint_id, states, started.elapsed());
     Ok(())
 }
 
-/// Closes the chain (end-of-input downstream), sends everything, and passes on a
-/// checkpoint completion that arrived meanwhile.
-async fn close<B>(
-    chain: &mut dyn Output<B>,
-    control: &TaskControl,
-    notified: u64,
+/// Waits until checkpoint `id` or a later one has completed: a task whose input
+/// ended does not finish before the checkpoint that followed its end (the first
+/// barrier it saw after it) is complete, so that its sinks commit everything
+/// (Flink's wait for the final checkpoint). The completion reaches every task
+/// on its own, so upstream tasks finishing first prove nothing.
+async fn await_completion(
+    control: &mut TaskControl,
+    id: Option<u64>,
     cancel: &mut CancelSignal,
 ) -> Result<()> {
+    let Some(id) = id else {
+        return Ok(());
+    };
+    while control.latest_completed() < id {
+        tokio::select! {
+            _ = next_completed(&mut control.completed) => {}
+            _ = cancel.cancelled() => return Err(Error::Cancelled),
+        }
+    }
+    Ok(())
+}
+
+/// Closes the chain (end-of-input downstream) once the checkpoint after its end
+/// (`final_barrier`) is complete, passing that completion on, and sends
+/// everything.
+async fn close<B>(
+    chain: &mut dyn Output<B>,
+    control: &mut TaskControl,
+    notified: u64,
+    final_barrier: Option<u64>,
+    cancel: &mut CancelSignal,
+) -> Result<()> {
+    await_completion(control, final_barrier, cancel).await?;
     let latest = control.latest_completed();
     if latest > notified {
         chain.notify_checkpoint_complete(latest)?;
@@ -425,7 +456,7 @@ impl<S: SourceReader> SourceTask<S> {
                             if !self.control.checkpointing() {
                                 break;
                             }
-                            self.control.send(TaskEvent::SourceFinished(self.control.index));
+                            self.control.input_ended();
                         }
                     }
                 }
@@ -459,7 +490,15 @@ impl<S: SourceReader> SourceTask<S> {
             pacer.after_event(self.chain.as_mut()).await?;
         }
         guarded(&self.context, || self.source.close())?;
-        close(self.chain.as_mut(), &self.control, notified, &mut cancel).await
+        // A source ends only after its final checkpoint completed.
+        close(
+            self.chain.as_mut(),
+            &mut self.control,
+            notified,
+            None,
+            &mut cancel,
+        )
+        .await
     }
 }
 
@@ -502,6 +541,7 @@ impl<B: eddy_core::Batch> OneInputTask<B> {
         let mut pacer = Pacer::new(self.settings.clone());
         let mut input_ended = false;
         let mut notified = 0u64;
+        let mut final_barrier = None;
         loop {
             flush(self.chain.as_mut(), &mut cancel).await?;
             let sleep_pt = pacer.sleep_processing(self.chain.next_processing_time());
@@ -527,7 +567,12 @@ impl<B: eddy_core::Batch> OneInputTask<B> {
                         }
                     }
                     InputEvent::Status(s) => chain.emit_status(s)?,
-                    InputEvent::Barrier(barrier) => checkpoint(chain.as_mut(), barrier, None, control)?,
+                    InputEvent::Barrier(barrier) => {
+                        if input_ended && final_barrier.is_none() {
+                            final_barrier = Some(barrier.checkpoint_id);
+                        }
+                        checkpoint(chain.as_mut(), barrier, None, control)?;
+                    }
                     InputEvent::End => break,
                     InputEvent::Disconnected => return Err(Error::Other(
                         "an upstream task stopped without finishing its output".into(),
@@ -549,7 +594,14 @@ impl<B: eddy_core::Batch> OneInputTask<B> {
             self.chain.emit_watermark(MAX_WATERMARK)?;
             self.chain.end_input()?;
         }
-        close(self.chain.as_mut(), &self.control, notified, &mut cancel).await
+        close(
+            self.chain.as_mut(),
+            &mut self.control,
+            notified,
+            final_barrier,
+            &mut cancel,
+        )
+        .await
     }
 }
 
@@ -628,6 +680,7 @@ impl<O: TwoInputOperator> TwoInputTask<O> {
         let (mut barrier1, mut barrier2): (Option<CheckpointBarrier>, Option<CheckpointBarrier>) =
             (None, None);
         let mut notified = 0u64;
+        let mut final_barrier = None;
         while !(done1 && done2) {
             self.head.flush(&mut cancel).await?;
             let own_pt = self.head.operator.next_processing_time();
@@ -702,6 +755,9 @@ impl<O: TwoInputOperator> TwoInputTask<O> {
             if let Some(barrier) = aligned {
                 barrier1 = None;
                 barrier2 = None;
+                if self.head.input_ended && final_barrier.is_none() {
+                    final_barrier = Some(barrier.checkpoint_id);
+                }
                 self.head.checkpoint(barrier, &self.control)?;
             }
             let now = self.settings.clock.now_millis();
@@ -728,6 +784,7 @@ impl<O: TwoInputOperator> TwoInputTask<O> {
             pacer.after_event(self.head.next.as_mut()).await?;
         }
         self.head.end_input()?;
+        await_completion(&mut self.control, final_barrier, &mut cancel).await?;
         let latest = self.control.latest_completed();
         if latest > notified {
             self.head.notify_checkpoint_complete(latest)?;
@@ -802,7 +859,7 @@ impl<O: TwoInputOperator> TwoInputHead<O> {
         next.snapshot_state(barrier.checkpoint_id, &mut states)?;
         next.emit_barrier(barrier)?;
         control.record_pause(started);
-        control.write_and_acknowledge(barrier.checkpoint_id, states);
+        control.write_and_acknowledge(barrier.checkpoint_id, states, started.elapsed());
         Ok(())
     }
 

@@ -40,9 +40,15 @@
 //! attempts (`v1/0#1`) with the latest checkpoint's handles. A checkpoint that a
 //! task declines or that times out is announced with `CheckpointAborted`.
 //!
-//! These types are not used by the [`MiniCluster`](crate::MiniCluster) yet: its
-//! control loop still talks to tasks through in-process channels carrying state by
-//! value. The embedded cluster moves onto them next.
+//! The [`MiniCluster`](crate::MiniCluster)'s control loop is the JobMaster: it
+//! deploys, triggers, notifies and cancels with these messages only, and learns
+//! of task ends, acknowledgements, declines and ended inputs from them. Its
+//! [`TaskExecutor`](crate::task_executor::TaskExecutor) runs in the same process,
+//! with an in-process channel as the transport. What still crosses between them
+//! in memory: the restored state (the descriptor's `restore` is not filled in
+//! yet), the state store of a job without a checkpoint directory, and the
+//! savepoint target directory, registered in the shared store before the
+//! trigger.
 //!
 //! ```
 //! use eddy_core::{CheckpointId, ExecutionAttemptId, JobId, VertexId};
@@ -67,9 +73,11 @@ use eddy_core::{Error, KeyGroupRange, Result};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::checkpoint::storage::SubtaskEntry;
+
 pub use to_job_master::{
-    CheckpointAck, CheckpointDecline, ExecutionState, FailureCause, MetricValue, MetricsSnapshot,
-    TaskExecutionState, ToJobMaster,
+    CheckpointAck, CheckpointDecline, ExecutionState, FailureCause, LocalError, MetricValue,
+    MetricsSnapshot, TaskExecutionState, TaskInputEnded, ToJobMaster,
 };
 pub use to_task_executor::{
     CancelTask, CheckpointAborted, CheckpointComplete, CheckpointKind, OperatorDescriptor,
@@ -130,6 +138,50 @@ pub struct OperatorSubtaskHandles {
     pub key_groups: KeyGroupRange,
     /// The files holding the state (keyed state, operator state, timers).
     pub handles: Vec<StateHandle>,
+}
+
+impl From<SubtaskEntry> for OperatorSubtaskHandles {
+    /// The handle of the one file a task wrote for an operator subtask.
+    fn from(entry: SubtaskEntry) -> Self {
+        OperatorSubtaskHandles {
+            uid: entry.uid,
+            subtask: entry.subtask,
+            parallelism: entry.parallelism,
+            max_parallelism: entry.max_parallelism,
+            key_groups: KeyGroupRange::new(entry.key_groups[0], entry.key_groups[1]),
+            handles: vec![StateHandle {
+                location: entry.file,
+                size: entry.size,
+                crc32: entry.crc32,
+            }],
+        }
+    }
+}
+
+impl OperatorSubtaskHandles {
+    /// The `_metadata` entry of these handles: eddy writes one state file per
+    /// operator subtask, so exactly one handle is expected.
+    pub fn into_entry(mut self) -> Result<SubtaskEntry> {
+        if self.handles.len() != 1 {
+            return Err(Error::State(format!(
+                "operator '{}' subtask {} acknowledged {} state files; one was expected",
+                self.uid,
+                self.subtask,
+                self.handles.len()
+            )));
+        }
+        let file = self.handles.remove(0);
+        Ok(SubtaskEntry {
+            uid: self.uid,
+            subtask: self.subtask,
+            parallelism: self.parallelism,
+            max_parallelism: self.max_parallelism,
+            key_groups: [self.key_groups.start, self.key_groups.end],
+            file: file.location,
+            size: file.size,
+            crc32: file.crc32,
+        })
+    }
 }
 
 /// Encodes a message with postcard, the compact format of the wire.

@@ -82,6 +82,7 @@ fn to_task_executor(job_id: JobId) -> Vec<ToTaskExecutor> {
             checkpoint_id: CheckpointId(8),
             timestamp: 1_700_000_000_000,
             kind,
+            is_final: kind == CheckpointKind::Checkpoint,
         }));
     }
     messages.extend([
@@ -180,6 +181,10 @@ fn to_job_master(job_id: JobId) -> Vec<ToJobMaster> {
             timestamp: 0,
             values: BTreeMap::new(),
         }),
+        ToJobMaster::InputEnded(TaskInputEnded {
+            job_id,
+            attempt: attempt(),
+        }),
     ]);
     messages
 }
@@ -215,7 +220,7 @@ fn every_message_to_a_task_executor_round_trips() {
 #[test]
 fn every_message_to_the_job_master_round_trips() {
     let messages = to_job_master(JobId::generate());
-    assert_eq!(messages.len(), 13);
+    assert_eq!(messages.len(), 14);
     for message in &messages {
         round_trips(message);
     }

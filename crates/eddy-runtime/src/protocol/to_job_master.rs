@@ -2,8 +2,9 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::{Arc, Mutex};
 
-use eddy_core::{CheckpointId, ExecutionAttemptId, JobId, Timestamp};
+use eddy_core::{CheckpointId, Error, ExecutionAttemptId, JobId, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use super::OperatorSubtaskHandles;
@@ -20,6 +21,20 @@ pub enum ToJobMaster {
     DeclineCheckpoint(CheckpointDecline),
     /// A task's metrics at one moment.
     Metrics(MetricsSnapshot),
+    /// A source task read all of its input. It stays RUNNING and keeps taking
+    /// checkpoints: once every source has ended, the JobMaster triggers the final
+    /// checkpoint, whose completion commits the last output and lets the tasks
+    /// finish (Flink's final checkpoint after end of data).
+    InputEnded(TaskInputEnded),
+}
+
+/// A source task attempt read all of its input.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskInputEnded {
+    /// The job.
+    pub job_id: JobId,
+    /// The source task attempt.
+    pub attempt: ExecutionAttemptId,
 }
 
 /// The execution state of one task attempt: Flink's `ExecutionState` as far as a
@@ -92,6 +107,12 @@ impl fmt::Display for ExecutionState {
 /// Why a task failed, as text that survives serialization: the error's message
 /// and the messages of its sources, outermost first.
 ///
+/// Within one process the error itself rides along ([`FailureCause::of`]), unseen
+/// by serialization, so the caller of an embedded job gets the typed error back
+/// ([`FailureCause::into_error`]); across processes the text is what arrives (as
+/// Flink's `SerializedThrowable` falls back to its message when the class is
+/// missing).
+///
 /// ```
 /// use eddy_runtime::protocol::FailureCause;
 /// let io = std::io::Error::other("disk full");
@@ -106,6 +127,9 @@ pub struct FailureCause {
     pub message: String,
     /// The messages of the error's sources, outermost first.
     pub chain: Vec<String>,
+    /// The error itself, when the cause has not left the process.
+    #[serde(skip)]
+    pub local: LocalError,
 }
 
 impl FailureCause {
@@ -120,7 +144,65 @@ impl FailureCause {
         FailureCause {
             message: error.to_string(),
             chain,
+            local: LocalError::default(),
         }
+    }
+
+    /// The cause of `error`, keeping the error itself for a receiver in this
+    /// process.
+    ///
+    /// ```
+    /// use eddy_core::Error;
+    /// use eddy_runtime::protocol::{decode_message, encode_message, FailureCause};
+    /// let cause = FailureCause::of(Error::Cancelled);
+    /// let remote: FailureCause = decode_message(&encode_message(&cause).unwrap()).unwrap();
+    /// assert!(matches!(cause.into_error(), Error::Cancelled));
+    /// assert_eq!(remote.into_error().to_string(), "job was cancelled");
+    /// ```
+    pub fn of(error: Error) -> Self {
+        let mut cause = FailureCause::from_error(&error);
+        cause.local = LocalError(Some(Arc::new(Mutex::new(Some(error)))));
+        cause
+    }
+
+    /// The error: the original one if it never left the process (and was not
+    /// taken yet), else one carrying the message and its chain.
+    pub fn into_error(self) -> Error {
+        let original = self
+            .local
+            .0
+            .and_then(|slot| slot.lock().unwrap_or_else(|p| p.into_inner()).take());
+        original.unwrap_or_else(|| {
+            let mut message = self.message;
+            for cause in self.chain {
+                message.push_str(": ");
+                message.push_str(&cause);
+            }
+            Error::Other(message)
+        })
+    }
+}
+
+/// The error behind a [`FailureCause`] in the process that raised it; empty once
+/// serialized. Causes compare equal whatever it holds.
+#[derive(Clone, Default)]
+pub struct LocalError(Option<Arc<Mutex<Option<Error>>>>);
+
+impl PartialEq for LocalError {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for LocalError {}
+
+impl fmt::Debug for LocalError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "LocalError(..)"
+        } else {
+            "LocalError(None)"
+        })
     }
 }
 

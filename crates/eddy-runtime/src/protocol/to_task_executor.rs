@@ -100,6 +100,9 @@ pub struct TriggerCheckpoint {
     pub timestamp: Timestamp,
     /// Checkpoint or savepoint.
     pub kind: CheckpointKind,
+    /// Every source has read all of its input: once this checkpoint completes,
+    /// the tasks finish.
+    pub is_final: bool,
 }
 
 /// Checkpoint `checkpoint_id` is complete.

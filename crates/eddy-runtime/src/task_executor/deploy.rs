@@ -1,0 +1,199 @@
+//! Building one task from its deployment descriptor: the chain of operators its
+//! head vertex starts, its input gates over the channels it reads, and a writer
+//! per outgoing edge over the channels it writes.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use eddy_core::config::options;
+use eddy_core::time::Clock;
+use eddy_core::{Config, Error, Result, VertexId};
+
+use super::channels::LocalChannels;
+use crate::checkpoint::restore::RestoredState;
+use crate::factory::{AnyBox, JobSpec, VertexFactory};
+use crate::operator::{Counters, OperatorContext, RunContext};
+use crate::output::SideOutputs;
+use crate::plan::is_chained;
+use crate::protocol::{ChannelId, TaskDeploymentDescriptor};
+use crate::task::{Task, TaskControl, TaskSettings};
+
+/// What every task of a TaskExecutor is built with.
+pub(super) struct Environment {
+    pub spec: Arc<JobSpec>,
+    pub config: Arc<Config>,
+    pub clock: Arc<dyn Clock>,
+    pub counters: Counters,
+    pub channels: LocalChannels,
+    pub restored: Option<Arc<RestoredState>>,
+    pub checkpointing: bool,
+    pub exactly_once: bool,
+    pub run: RunContext,
+}
+
+/// Builds the task `tdd` describes, with `control` as its line to the JobMaster.
+pub(super) fn build(
+    env: &Environment,
+    tdd: &TaskDeploymentDescriptor,
+    control: TaskControl,
+) -> Result<Box<dyn Task>> {
+    let mut builder = Builder {
+        env,
+        outputs: &tdd.outputs,
+        batch_size: env.config.get(&options::BATCH_SIZE)?,
+    };
+    let head = tdd.attempt.vertex;
+    let subtask = tdd.attempt.subtask as usize;
+    let mut inputs: Vec<Vec<AnyBox>> = vec![Vec::new(), Vec::new()];
+    for &id in &tdd.inputs {
+        let edge = graph_edge(env, id)?;
+        let Some(slot) = inputs.get_mut(edge.input as usize) else {
+            return Err(Error::InvalidGraph(format!(
+                "channel {id} feeds input {} of a task with two inputs at most",
+                edge.input
+            )));
+        };
+        slot.push(env.channels.receiver(id, edge_factory(env, id)?)?);
+    }
+    let next = builder.output(head, subtask)?;
+    let sides = builder.side_outputs(head, subtask)?;
+    let ctx = builder.context(head, subtask)?;
+    let settings = TaskSettings {
+        buffer_timeout: env.config.get(&options::BUFFER_TIMEOUT)?,
+        clock: env.clock.clone(),
+        exactly_once: env.exactly_once,
+    };
+    builder
+        .vertex_factory(head)?
+        .head_task(ctx, inputs, next, sides, settings, control)
+}
+
+fn graph_edge(env: &Environment, id: ChannelId) -> Result<&eddy_core::Edge> {
+    env.spec
+        .graph
+        .edges
+        .get(id.edge as usize)
+        .ok_or_else(|| Error::InvalidGraph(format!("channel {id} names a missing edge")))
+}
+
+fn edge_factory(env: &Environment, id: ChannelId) -> Result<&dyn crate::factory::EdgeFactory> {
+    env.spec
+        .edges
+        .get(id.edge as usize)
+        .map(|f| f.as_ref())
+        .ok_or_else(|| Error::InvalidGraph(format!("channel {id} names an edge without a factory")))
+}
+
+struct Builder<'a> {
+    env: &'a Environment,
+    /// The channels the task writes.
+    outputs: &'a [ChannelId],
+    batch_size: usize,
+}
+
+impl Builder<'_> {
+    fn context(&self, id: VertexId, subtask: usize) -> Result<OperatorContext> {
+        let v = self
+            .env
+            .spec
+            .graph
+            .vertex(id)
+            .ok_or_else(|| Error::InvalidGraph(format!("missing vertex {id}")))?;
+        Ok(OperatorContext {
+            name: v.name.clone(),
+            uid: v.uid.clone(),
+            subtask,
+            parallelism: v.parallelism as usize,
+            max_parallelism: v.max_parallelism,
+            clock: self.env.clock.clone(),
+            config: self.env.config.clone(),
+            counters: self.env.counters.clone(),
+            restored: self.env.restored.clone(),
+            checkpointing: self.env.checkpointing,
+            run: self.env.run.clone(),
+            restored_part: Default::default(),
+        })
+    }
+
+    /// The main output of vertex `id` in `subtask`, as a `Box<dyn Output<Out>>`.
+    fn output(&mut self, id: VertexId, subtask: usize) -> Result<AnyBox> {
+        let graph = &self.env.spec.graph;
+        let edges: Vec<usize> = (0..graph.edges.len())
+            .filter(|&i| {
+                let e = &graph.edges[i];
+                e.source == id && e.side_output.is_none()
+            })
+            .collect();
+        let mut outputs = Vec::with_capacity(edges.len());
+        for &i in &edges {
+            outputs.push(self.edge_output(i, subtask)?);
+        }
+        match outputs.len() {
+            0 => Ok(self.vertex_factory(id)?.discard()),
+            1 => Ok(outputs.remove(0)),
+            _ => self.env.spec.edges[edges[0]].fan_out(outputs),
+        }
+    }
+
+    fn side_outputs(&mut self, id: VertexId, subtask: usize) -> Result<SideOutputs> {
+        let mut by_tag: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        for (i, e) in self.env.spec.graph.edges.iter().enumerate() {
+            if let (true, Some(tag)) = (e.source == id, &e.side_output) {
+                by_tag.entry(tag.clone()).or_default().push(i);
+            }
+        }
+        let mut sides = SideOutputs::default();
+        for (tag, edges) in by_tag {
+            let mut outputs = Vec::new();
+            for &i in &edges {
+                outputs.push(self.edge_output(i, subtask)?);
+            }
+            let factory = self.env.spec.edges[edges[0]].clone();
+            let output = if outputs.len() == 1 {
+                outputs.remove(0)
+            } else {
+                factory.fan_out(outputs)?
+            };
+            sides.insert(tag, factory.side_output(output)?);
+        }
+        Ok(sides)
+    }
+
+    fn edge_output(&mut self, edge_index: usize, subtask: usize) -> Result<AnyBox> {
+        let graph = &self.env.spec.graph;
+        let edge = &graph.edges[edge_index];
+        if is_chained(graph, edge) {
+            let target = edge.target;
+            let next = self.output(target, subtask)?;
+            let sides = self.side_outputs(target, subtask)?;
+            let ctx = self.context(target, subtask)?;
+            return self.vertex_factory(target)?.chain_node(ctx, next, sides);
+        }
+        let factory = &self.env.spec.edges[edge_index];
+        let mut senders = Vec::new();
+        for &id in self
+            .outputs
+            .iter()
+            .filter(|c| c.edge as usize == edge_index)
+        {
+            senders.push(self.env.channels.sender(id, factory.as_ref())?);
+        }
+        let counter = self.context(edge.source, subtask)?.metric("numRecordsOut");
+        factory.writer(
+            senders,
+            edge.partitioning,
+            subtask,
+            self.batch_size,
+            counter,
+        )
+    }
+
+    fn vertex_factory(&self, id: VertexId) -> Result<Arc<dyn VertexFactory>> {
+        self.env
+            .spec
+            .vertices
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| Error::InvalidGraph(format!("vertex {id} has no operator")))
+    }
+}
