@@ -11,7 +11,8 @@
 //!  tag 1  watermark        i64 LE                                  8 bytes
 //!  tag 2  watermark status 0 = active, 1 = idle                    1 byte
 //!  tag 3  barrier          checkpoint id u64 LE, timestamp i64 LE,
-//!                          savepoint flag (0 or 1)                17 bytes
+//!                          savepoint flag (0 or 1), then the    17 bytes
+//!                          target directory in UTF-8, if any      + target
 //!  tag 4  end of input     (empty)                                 0 bytes
 //! ```
 //!
@@ -175,6 +176,9 @@ pub fn encode_element<B: BatchCodec>(element: &Element<B>, out: &mut Vec<u8>) ->
             out.extend_from_slice(&barrier.checkpoint_id.to_le_bytes());
             out.extend_from_slice(&barrier.timestamp.to_le_bytes());
             out.push(u8::from(barrier.is_savepoint));
+            if let Some(target) = &barrier.target {
+                out.extend_from_slice(target.as_bytes());
+            }
             Ok(())
         }
         Element::EndOfInput => Ok(()),
@@ -245,7 +249,24 @@ pub fn decode_element<B: BatchCodec>(frame: &[u8]) -> Result<Element<B>> {
             )),
         },
         TAG_BARRIER => {
-            let bytes: [u8; 17] = fixed(payload, "barrier")?;
+            if payload.len() < 17 {
+                return Err(Error::decode(
+                    WHAT,
+                    format!(
+                        "a barrier has at least 17 payload bytes, got {}",
+                        payload.len()
+                    ),
+                ));
+            }
+            let (bytes, target) = payload.split_at(17);
+            let target = match target {
+                [] => None,
+                text => Some(
+                    std::str::from_utf8(text)
+                        .map_err(|_| Error::decode(WHAT, "a barrier's target is not UTF-8"))?
+                        .to_string(),
+                ),
+            };
             let mut id = [0; 8];
             let mut ts = [0; 8];
             id.copy_from_slice(&bytes[..8]);
@@ -264,6 +285,7 @@ pub fn decode_element<B: BatchCodec>(frame: &[u8]) -> Result<Element<B>> {
                 checkpoint_id: u64::from_le_bytes(id),
                 timestamp: i64::from_le_bytes(ts),
                 is_savepoint,
+                target,
             }))
         }
         TAG_END_OF_INPUT => {
@@ -330,15 +352,17 @@ pub(crate) mod tests {
                 checkpoint_id: 1,
                 timestamp: 1_700_000_000_000,
                 is_savepoint: false,
+                target: None,
             },
             CheckpointBarrier {
                 checkpoint_id: u64::MAX,
                 timestamp: -5,
                 is_savepoint: true,
+                target: Some("/tmp/savepoints/savepoint-ü-7".into()),
             },
         ] {
             assert!(
-                matches!(round_trip(&Element::Barrier(barrier)), Element::Barrier(b) if b == barrier)
+                matches!(round_trip(&Element::Barrier(barrier.clone())), Element::Barrier(b) if b == barrier)
             );
         }
         assert!(matches!(
@@ -467,7 +491,8 @@ pub(crate) mod tests {
             Element::Barrier(CheckpointBarrier {
                 checkpoint_id: 3,
                 timestamp: 4,
-                is_savepoint: false,
+                is_savepoint: true,
+                target: Some("/sp".into()),
             }),
             Element::EndOfInput,
         ] {

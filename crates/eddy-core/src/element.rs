@@ -33,7 +33,7 @@ pub enum WatermarkStatus {
 }
 
 /// A checkpoint barrier, injected by the sources when a checkpoint is triggered.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckpointBarrier {
     /// The checkpoint's id, increasing within a job.
     pub checkpoint_id: u64,
@@ -41,4 +41,9 @@ pub struct CheckpointBarrier {
     pub timestamp: Timestamp,
     /// True for a savepoint, false for a checkpoint.
     pub is_savepoint: bool,
+    /// Where every task writes its state for this checkpoint: a savepoint's own
+    /// directory. `None` for a checkpoint, whose state goes to the job's
+    /// checkpoint storage (Flink's storage location reference).
+    #[serde(default)]
+    pub target: Option<String>,
 }

@@ -249,7 +249,7 @@ impl<O: Operator> Output<O::In> for ChainNode<O> {
 
     fn emit_barrier(&mut self, barrier: CheckpointBarrier) -> Result<()> {
         for side in self.sides.all_mut() {
-            side.emit_barrier(barrier)?;
+            side.emit_barrier(barrier.clone())?;
         }
         self.next.emit_barrier(barrier)
     }

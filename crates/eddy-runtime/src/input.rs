@@ -78,7 +78,7 @@ impl<B> InputGate<B> {
         channel: usize,
         barrier: CheckpointBarrier,
     ) -> Option<CheckpointBarrier> {
-        match self.aligning {
+        match &self.aligning {
             Some(current) if current.checkpoint_id == barrier.checkpoint_id => {}
             Some(current) if current.checkpoint_id > barrier.checkpoint_id => return None,
             _ => {
@@ -92,7 +92,7 @@ impl<B> InputGate<B> {
     }
 
     fn complete_alignment(&mut self) -> Option<CheckpointBarrier> {
-        let barrier = self.aligning?;
+        let barrier = self.aligning.clone()?;
         let done = self
             .arrived
             .iter()

@@ -692,9 +692,6 @@ impl JobRun {
             shared.checkpoints(|stats| stats.triggered(id, timestamp, is_savepoint, num_tasks));
             let target =
                 savepoint.map(|dir| dir.join(format!("savepoint-{job_slug}-{id}-{timestamp:x}")));
-            if let (Some(store), Some(target)) = (&store, &target) {
-                store.register_target(id, target.clone());
-            }
             let kind = match (is_savepoint, stop) {
                 (false, _) => CheckpointKind::Checkpoint,
                 (true, None) => CheckpointKind::Savepoint,
@@ -709,6 +706,7 @@ impl JobRun {
                         timestamp,
                         kind,
                         is_final,
+                        target: target.as_ref().map(|t| t.display().to_string()),
                     }));
             }
             Some((id, target))

@@ -320,7 +320,7 @@ impl<B: eddy_core::Batch> Output<B> for FanOut<B> {
     fn emit_barrier(&mut self, barrier: CheckpointBarrier) -> Result<()> {
         self.outputs
             .iter_mut()
-            .try_for_each(|o| o.emit_barrier(barrier))
+            .try_for_each(|o| o.emit_barrier(barrier.clone()))
     }
     fn notify_checkpoint_complete(&mut self, checkpoint_id: u64) -> Result<()> {
         self.outputs

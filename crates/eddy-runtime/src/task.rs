@@ -109,7 +109,7 @@ pub struct TaskControl {
 }
 
 /// What the coordinator asks of a source task.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SourceTrigger {
     /// The barrier to emit.
     pub barrier: CheckpointBarrier,
@@ -141,17 +141,19 @@ impl TaskControl {
     /// acknowledges with where it went (or declines the checkpoint).
     fn write_and_acknowledge(
         &self,
-        id: u64,
+        barrier: &CheckpointBarrier,
         states: Vec<OperatorSubtaskState>,
         sync_duration: std::time::Duration,
     ) {
+        let id = barrier.checkpoint_id;
         let (Some(job_master), Some(store)) = (&self.job_master, &self.store) else {
             return;
         };
         let job_master = job_master.clone();
         let (job_id, attempt) = (self.job_id, self.attempt);
         let started = std::time::Instant::now();
-        store.spawn_write(id, states, move |written| {
+        let target = barrier.target.as_ref().map(std::path::PathBuf::from);
+        store.spawn_write(id, target, states, move |written| {
             let checkpoint_id = CheckpointId(id);
             // The JobMaster is gone only when the job is ending.
             let _ = job_master.send(match written {
@@ -291,9 +293,9 @@ fn checkpoint<B>(
     let started = std::time::Instant::now();
     let mut states: Vec<OperatorSubtaskState> = own.into_iter().collect();
     chain.snapshot_state(barrier.checkpoint_id, &mut states)?;
-    chain.emit_barrier(barrier)?;
+    chain.emit_barrier(barrier.clone())?;
     control.record_pause(started);
-    control.write_and_acknowledge(barrier.checkpoint_id, states, started.elapsed());
+    control.write_and_acknowledge(&barrier, states, started.elapsed());
     Ok(())
 }
 
@@ -468,9 +470,10 @@ impl<S: SourceReader> SourceTask<S> {
                         self.chain.end_input()?;
                     }
                     let own = self.source_state(barrier.checkpoint_id)?;
+                    let id = barrier.checkpoint_id;
                     checkpoint(self.chain.as_mut(), barrier, own, &self.control)?;
                     if (trigger.is_final || trigger.drain) && final_checkpoint.is_none() {
-                        final_checkpoint = Some(barrier.checkpoint_id);
+                        final_checkpoint = Some(id);
                     }
                 }
                 id = next_completed(completed) => {
@@ -737,8 +740,8 @@ impl<O: TwoInputOperator> TwoInputTask<O> {
             }
             // Both inputs aligned on the same barrier (an ended input counts as
             // aligned): snapshot.
-            let aligned = match (barrier1, barrier2) {
-                (Some(a), Some(b)) if a.checkpoint_id == b.checkpoint_id => Some(a),
+            let aligned = match (&barrier1, &barrier2) {
+                (Some(a), Some(b)) if a.checkpoint_id == b.checkpoint_id => barrier1.take(),
                 (Some(a), Some(b)) => {
                     // An older barrier was superseded; keep the newer one waiting.
                     if a.checkpoint_id < b.checkpoint_id {
@@ -748,8 +751,8 @@ impl<O: TwoInputOperator> TwoInputTask<O> {
                     }
                     None
                 }
-                (Some(a), None) if done2 => Some(a),
-                (None, Some(b)) if done1 => Some(b),
+                (Some(_), None) if done2 => barrier1.take(),
+                (None, Some(_)) if done1 => barrier2.take(),
                 _ => None,
             };
             if let Some(barrier) = aligned {
@@ -854,12 +857,12 @@ impl<O: TwoInputOperator> TwoInputHead<O> {
             subtask_state(context, snapshot).into_iter().collect();
         for side in sides.all_mut() {
             side.snapshot_state(barrier.checkpoint_id, &mut states)?;
-            side.emit_barrier(barrier)?;
+            side.emit_barrier(barrier.clone())?;
         }
         next.snapshot_state(barrier.checkpoint_id, &mut states)?;
-        next.emit_barrier(barrier)?;
+        next.emit_barrier(barrier.clone())?;
         control.record_pause(started);
-        control.write_and_acknowledge(barrier.checkpoint_id, states, started.elapsed());
+        control.write_and_acknowledge(&barrier, states, started.elapsed());
         Ok(())
     }
 

@@ -8,9 +8,8 @@
 //! coordinator never sees state bytes and writes nothing but `_metadata`. A write
 //! that fails declines the checkpoint instead.
 //!
-//! The directory of checkpoint `n` is `<run dir>/chk-<n>`, or the target directory
-//! the coordinator [registered](StateStore::register_target) for a savepoint before
-//! triggering it. A job without a checkpoint directory keeps its checkpoints in
+//! The directory of checkpoint `n` is `<run dir>/chk-<n>`, or a savepoint's own
+//! directory, which its barrier carries to every task. A job without a checkpoint directory keeps its checkpoints in
 //! memory: the store holds the finished snapshots until the coordinator
 //! [takes](StateStore::take_in_memory) them for a restart.
 //!
@@ -40,8 +39,6 @@ struct Inner {
     /// The run's checkpoint directory; `None` keeps checkpoints in memory.
     run_dir: Option<PathBuf>,
     attempt: u32,
-    /// Savepoint directories, by checkpoint id, registered before the trigger.
-    targets: Mutex<HashMap<u64, PathBuf>>,
     /// The finished snapshots of a job without a checkpoint directory.
     memory: Mutex<HashMap<u64, Vec<OperatorSubtaskState>>>,
     /// How many writes are in flight.
@@ -60,23 +57,18 @@ impl StateStore {
             inner: Arc::new(Inner {
                 run_dir,
                 attempt,
-                targets: Mutex::new(HashMap::new()),
                 memory: Mutex::new(HashMap::new()),
                 writes: watch::Sender::new(0),
             }),
         }
     }
 
-    /// Directs the state of checkpoint `id` (a savepoint) to `dir`.
-    pub fn register_target(&self, id: u64, dir: PathBuf) {
-        lock(&self.inner.targets).insert(id, dir);
-    }
-
-    /// The directory the state of checkpoint `id` is written to; `None` when it
-    /// is kept in memory.
-    pub fn directory(&self, id: u64) -> Option<PathBuf> {
-        if let Some(dir) = lock(&self.inner.targets).get(&id) {
-            return Some(dir.clone());
+    /// The directory the state of checkpoint `id` is written to: `target` (a
+    /// savepoint's) if given, else the checkpoint's own; `None` when it is kept
+    /// in memory.
+    pub fn directory(&self, id: u64, target: Option<&Path>) -> Option<PathBuf> {
+        if let Some(dir) = target {
+            return Some(dir.to_path_buf());
         }
         self.inner
             .run_dir
@@ -84,10 +76,9 @@ impl StateStore {
             .map(|run| storage::checkpoint_dir(run, id))
     }
 
-    /// Forgets checkpoint `id` (complete, aborted or subsumed): its target and
-    /// any state kept in memory for it.
+    /// Forgets checkpoint `id` (complete, aborted or subsumed): any state kept
+    /// in memory for it.
     pub fn forget(&self, id: u64) {
-        lock(&self.inner.targets).remove(&id);
         lock(&self.inner.memory).remove(&id);
     }
 
@@ -96,18 +87,20 @@ impl StateStore {
         lock(&self.inner.memory).remove(&id).unwrap_or_default()
     }
 
-    /// Serializes and writes `states` of checkpoint `id`, then calls `done` with
-    /// their entries or the error, all on a blocking thread.
+    /// Serializes and writes `states` of checkpoint `id` (into `target`, a
+    /// savepoint's directory, if given), then calls `done` with their entries or
+    /// the error, all on a blocking thread.
     pub fn spawn_write(
         &self,
         id: u64,
+        target: Option<PathBuf>,
         states: Vec<OperatorSubtaskState>,
         done: impl FnOnce(Result<Vec<SubtaskEntry>>) + Send + 'static,
     ) {
         let store = self.clone();
         self.inner.writes.send_modify(|n| *n += 1);
         let write = move || {
-            let result = store.write(id, states);
+            let result = store.write(id, target.as_deref(), states);
             done(result);
             store.inner.writes.send_modify(|n| *n -= 1);
         };
@@ -123,12 +116,13 @@ impl StateStore {
     pub fn write(
         &self,
         id: u64,
+        target: Option<&Path>,
         mut states: Vec<OperatorSubtaskState>,
     ) -> Result<Vec<SubtaskEntry>> {
         for state in &mut states {
             state.snapshot.finish()?;
         }
-        let Some(dir) = self.directory(id) else {
+        let Some(dir) = self.directory(id, target) else {
             let entries = states
                 .iter()
                 .map(|s| entry(s, String::new(), s.snapshot.byte_size() as u64, 0))
@@ -208,23 +202,21 @@ mod tests {
     fn writes_files_into_the_checkpoint_or_savepoint_directory() {
         let tmp = tempfile::tempdir().unwrap();
         let store = StateStore::new(Some(tmp.path().to_path_buf()), 3);
-        let entries = store.write(4, vec![state("a/b")]).unwrap();
+        let entries = store.write(4, None, vec![state("a/b")]).unwrap();
         assert_eq!(entries[0].file, "a-b-1-3.state");
         assert_eq!(entries[0].key_groups, [64, 127]);
         assert!(tmp.path().join("chk-4/a-b-1-3.state").exists());
 
         let savepoint = tmp.path().join("sp");
-        store.register_target(5, savepoint.clone());
-        store.write(5, vec![state("a")]).unwrap();
+        store.write(5, Some(&savepoint), vec![state("a")]).unwrap();
         assert!(savepoint.join("a-1-3.state").exists());
-        store.forget(5);
-        assert_eq!(store.directory(5), Some(tmp.path().join("chk-5")));
+        assert_eq!(store.directory(5, None), Some(tmp.path().join("chk-5")));
     }
 
     #[test]
     fn without_a_directory_state_stays_in_memory_until_taken() {
         let store = StateStore::new(None, 1);
-        let entries = store.write(2, vec![state("a")]).unwrap();
+        let entries = store.write(2, None, vec![state("a")]).unwrap();
         assert_eq!(entries[0].size, 10, "the size of the state");
         assert_eq!(store.take_in_memory(2), vec![state("a")]);
         assert!(store.take_in_memory(2).is_empty());
@@ -236,7 +228,7 @@ mod tests {
         let file = tmp.path().join("f");
         std::fs::write(&file, "x").unwrap();
         let store = StateStore::new(Some(file), 1);
-        let err = store.write(1, vec![state("a")]).unwrap_err().to_string();
+        let err = store.write(1, None, vec![state("a")]).unwrap_err().to_string();
         assert!(err.contains("chk-1"), "{err}");
     }
 }

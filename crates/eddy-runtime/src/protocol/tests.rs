@@ -83,6 +83,7 @@ fn to_task_executor(job_id: JobId) -> Vec<ToTaskExecutor> {
             timestamp: 1_700_000_000_000,
             kind,
             is_final: kind == CheckpointKind::Checkpoint,
+            target: (kind != CheckpointKind::Checkpoint).then(|| "/sp/savepoint-x-8".into()),
         }));
     }
     messages.extend([

@@ -103,6 +103,9 @@ pub struct TriggerCheckpoint {
     /// Every source has read all of its input: once this checkpoint completes,
     /// the tasks finish.
     pub is_final: bool,
+    /// A savepoint's own directory, where every task writes its state (carried
+    /// on in the barrier); `None` for the job's checkpoint storage.
+    pub target: Option<String>,
 }
 
 /// Checkpoint `checkpoint_id` is complete.

@@ -240,6 +240,7 @@ impl TaskExecutor {
                 checkpoint_id: trigger.checkpoint_id.0,
                 timestamp: trigger.timestamp,
                 is_savepoint,
+                target: trigger.target,
             },
             drain,
             is_final: trigger.is_final,
