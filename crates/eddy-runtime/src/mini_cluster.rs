@@ -26,7 +26,7 @@ use eddy_core::{CheckpointId, Config, Error, ExecutionAttemptId, JobGraph, JobId
 use tokio::sync::mpsc;
 
 use crate::checkpoint::coordinator::{Coordinator, Outcome};
-use crate::checkpoint::restore::RestoredState;
+use crate::checkpoint::restore::{self, RestoredState};
 use crate::checkpoint::runs::{self, RunRecord, RunStatus};
 use crate::checkpoint::store::StateStore;
 use crate::checkpoint::TaskAck;
@@ -40,8 +40,8 @@ use crate::operator::{Counters, RunContext};
 use crate::plan;
 use crate::protocol::{
     CancelTask, CheckpointAck, CheckpointComplete, CheckpointDecline, CheckpointKind,
-    ExecutionState, TaskDeploymentDescriptor, TaskExecutionState, TaskInputEnded, ToJobMaster,
-    ToTaskExecutor, TriggerCheckpoint,
+    ExecutionState, TaskDeploymentDescriptor, TaskExecutionState, TaskInputEnded, TaskRestore,
+    ToJobMaster, ToTaskExecutor, TriggerCheckpoint,
 };
 use crate::task::{cancel_pair, CancelSignal};
 use crate::task_executor::{TaskExecutor, TaskExecutorSetup};
@@ -311,10 +311,16 @@ impl MiniCluster {
             runs::write_record(&base, &record)?;
             identity.record = Some((base, record));
         }
-        let restored = restore.checkpoint.map(|checkpoint| RestartPoint::Memory {
-            checkpoint,
-            path: restore.path.clone(),
-        });
+        // The checkpoint was read whole to verify it; the tasks read their own
+        // parts again, so no copy of the state stays here.
+        let restored = match (restore.checkpoint, restore.path) {
+            (Some(checkpoint), Some(path)) => Some(RestartPoint::Disk {
+                id: checkpoint.id,
+                path,
+            }),
+            (Some(checkpoint), None) => Some(RestartPoint::Memory { checkpoint }),
+            (None, _) => None,
+        };
         let threads = match self.config.get(&options::LOCAL_THREADS)? {
             0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
             n => n,
@@ -593,12 +599,12 @@ impl JobRun {
         external: &mut CancelSignal,
         requests: &mut mpsc::UnboundedReceiver<ControlRequest>,
     ) -> Result<()> {
-        let restored = match self.restored.take() {
+        let restoring = match self.restored.take() {
             None => None,
             Some(point) => {
-                let (state, keep) = point.load()?;
+                let (restoring, keep) = point.load()?;
                 self.restored = Some(keep);
-                Some(Arc::new(state))
+                Some(restoring)
             }
         };
         let restored_id = self.restored.as_ref().map_or(0, RestartPoint::id);
@@ -617,7 +623,10 @@ impl JobRun {
                 clock: self.clock.clone(),
                 counters: self.counters.clone(),
                 store: store.clone(),
-                restored,
+                restored: match &restoring {
+                    Some(Restoring::Memory(state)) => Some(state.clone()),
+                    _ => None,
+                },
                 exactly_once: checkpointing
                     .as_ref()
                     .is_none_or(|c| c.mode == CheckpointingMode::ExactlyOnce),
@@ -630,7 +639,12 @@ impl JobRun {
             to_job_master,
         )?;
         let task_executor = tokio::spawn(task_executor.run(inbox));
-        let deployments = plan::deployments(&self.spec.graph, job_id, self.attempt - 1);
+        let mut deployments = plan::deployments(&self.spec.graph, job_id, self.attempt - 1);
+        if let Some(Restoring::Disk { id, dir, entries }) = &restoring {
+            for tdd in &mut deployments {
+                tdd.restore = Some(task_restore(&self.spec.graph, *id, dir, entries, tdd));
+            }
+        }
         let num_tasks = deployments.len();
         let tasks = Tasks::new(&self.spec.graph, &deployments);
         for tdd in deployments {
@@ -1093,10 +1107,7 @@ impl JobRun {
         }
         self.restored = match (done.path, done.in_memory) {
             (Some(path), _) => Some(RestartPoint::Disk { id: done.id, path }),
-            (None, Some(checkpoint)) => Some(RestartPoint::Memory {
-                checkpoint,
-                path: None,
-            }),
+            (None, Some(checkpoint)) => Some(RestartPoint::Memory { checkpoint }),
             (None, None) => return,
         };
     }
@@ -1137,60 +1148,77 @@ impl FailedCheckpoints {
 
 /// Where the next attempt of a job restarts from.
 enum RestartPoint {
-    /// A checkpoint in memory (no checkpoint directory, or the one restored at the
-    /// start, whose path is then known).
-    Memory {
-        checkpoint: CompletedCheckpoint,
-        path: Option<PathBuf>,
-    },
-    /// A checkpoint written to disk, read back when a restart needs it: a long job
-    /// does not keep a copy of its state in memory for restarts.
+    /// A checkpoint of a job without a checkpoint directory, kept in memory.
+    Memory { checkpoint: CompletedCheckpoint },
+    /// A checkpoint or savepoint in a directory: its tasks read their own state
+    /// files from there, and the JobMaster only its `_metadata`. A long job keeps
+    /// no copy of its state in memory for restarts.
     Disk { id: u64, path: PathBuf },
+}
+
+/// What an attempt restores from.
+enum Restoring {
+    /// The state itself, handed to the tasks in memory.
+    Memory(Arc<RestoredState>),
+    /// The checkpoint's directory and its `_metadata` entries, from which every
+    /// task gets the handles of its own state files.
+    Disk {
+        id: u64,
+        dir: PathBuf,
+        entries: Vec<storage::SubtaskEntry>,
+    },
 }
 
 impl RestartPoint {
     /// Its id and where it was written.
     fn origin(&self) -> (u64, Option<PathBuf>) {
         match self {
-            RestartPoint::Memory { checkpoint, path } => (checkpoint.id, path.clone()),
+            RestartPoint::Memory { checkpoint } => (checkpoint.id, None),
             RestartPoint::Disk { id, path } => (*id, Some(path.clone())),
         }
     }
 
     fn id(&self) -> u64 {
         match self {
-            RestartPoint::Memory { checkpoint, .. } => checkpoint.id,
+            RestartPoint::Memory { checkpoint } => checkpoint.id,
             RestartPoint::Disk { id, .. } => *id,
         }
     }
 
-    /// The state to hand to the subtasks, and what to keep for the next restart.
-    fn load(self) -> Result<(RestoredState, RestartPoint)> {
+    /// What the attempt restores from, and what to keep for the next restart.
+    fn load(self) -> Result<(Restoring, RestartPoint)> {
         match self {
-            RestartPoint::Memory { checkpoint, path } => {
-                let state = RestoredState::new(&checkpoint);
-                // Once handed out, a checkpoint with a path is read back when needed.
-                let keep = match path {
-                    Some(path) => RestartPoint::Disk {
-                        id: checkpoint.id,
-                        path,
-                    },
-                    None => RestartPoint::Memory {
-                        checkpoint,
-                        path: None,
-                    },
-                };
-                Ok((state, keep))
-            }
+            RestartPoint::Memory { checkpoint } => Ok((
+                Restoring::Memory(Arc::new(RestoredState::new(&checkpoint))),
+                RestartPoint::Memory { checkpoint },
+            )),
             RestartPoint::Disk { id, path } => {
-                let checkpoint = storage::read(&path)?;
-                Ok((
-                    RestoredState::new(&checkpoint),
-                    RestartPoint::Disk { id, path },
-                ))
+                let (dir, metadata) = storage::read_metadata(&path)?;
+                let restoring = Restoring::Disk {
+                    id,
+                    dir,
+                    entries: metadata.subtasks,
+                };
+                Ok((restoring, RestartPoint::Disk { id, path }))
             }
         }
     }
+}
+
+/// The restore of the task `tdd` deploys: the handles of its own state files.
+fn task_restore(
+    graph: &JobGraph,
+    id: u64,
+    dir: &Path,
+    entries: &[storage::SubtaskEntry],
+    tdd: &TaskDeploymentDescriptor,
+) -> TaskRestore {
+    let chain: Vec<(&str, u32, u32)> = plan::chain_of(graph, tdd.attempt.vertex)
+        .into_iter()
+        .filter_map(|v| graph.vertex(v))
+        .map(|v| (v.uid.as_str(), v.parallelism, v.max_parallelism))
+        .collect();
+    restore::task_restore(id, entries, dir, &chain, tdd.attempt.subtask)
 }
 
 /// A checkpoint completion that finished, with what it must do next.

@@ -95,8 +95,8 @@ fn channels_from(graph: &JobGraph, edge: usize, producer: u32) -> Vec<ChannelId>
 /// head vertex and subtask, in graph order, with the channels each reads (by edge,
 /// then producer) and writes (by edge, then in the writer's channel order).
 /// Operators are found by vertex id in the job's factories (the binary that built
-/// the job runs every task), so the operator descriptor is empty; restore
-/// handles are not filled in here.
+/// the job runs every task), so the operator descriptor is empty; the JobMaster
+/// adds each task's restore handles when it restores.
 pub fn deployments(graph: &JobGraph, job_id: JobId, attempt: u32) -> Vec<TaskDeploymentDescriptor> {
     let mut tasks = Vec::new();
     for head in heads(graph) {
@@ -143,6 +143,71 @@ pub fn deployments(graph: &JobGraph, job_id: JobId, attempt: u32) -> Vec<TaskDep
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn vertex(id: u32, kind: VertexKind, parallelism: u32) -> eddy_core::Vertex {
+        eddy_core::Vertex {
+            id: VertexId(id),
+            uid: format!("v{id}"),
+            name: format!("v{id}"),
+            kind,
+            parallelism,
+            max_parallelism: 128,
+            chainable: true,
+        }
+    }
+
+    fn edge(source: u32, target: u32, partitioning: Partitioning) -> Edge {
+        Edge {
+            source: VertexId(source),
+            target: VertexId(target),
+            partitioning,
+            input: 0,
+            side_output: None,
+        }
+    }
+
+    #[test]
+    fn every_channel_is_written_by_one_task_and_read_by_one() {
+        // source(2) -> map(2, chained) -> hash -> agg(3) -> forward -> sink(3, chained)
+        //                              \-> rebalance -> log(1)
+        let mut graph = JobGraph::new("j");
+        graph.vertices = vec![
+            vertex(1, VertexKind::Source, 2),
+            vertex(2, VertexKind::OneInput, 2),
+            vertex(3, VertexKind::OneInput, 3),
+            vertex(4, VertexKind::Sink, 3),
+            vertex(5, VertexKind::Sink, 1),
+        ];
+        graph.edges = vec![
+            edge(1, 2, Partitioning::Forward),
+            edge(2, 3, Partitioning::Hash),
+            edge(3, 4, Partitioning::Forward),
+            edge(2, 5, Partitioning::Rebalance),
+        ];
+        assert_eq!(heads(&graph), [VertexId(1), VertexId(3), VertexId(5)]);
+        assert_eq!(chain_of(&graph, VertexId(1)), [VertexId(1), VertexId(2)]);
+        let job_id = JobId::generate();
+        let tasks = deployments(&graph, job_id, 4);
+        let names: Vec<String> = tasks.iter().map(|t| t.attempt.to_string()).collect();
+        assert_eq!(
+            names,
+            ["v1/0#4", "v1/1#4", "v3/0#4", "v3/1#4", "v3/2#4", "v5/0#4"]
+        );
+        // The source's subtask 1 writes to every agg subtask, then to the log.
+        let written: Vec<String> = tasks[1].outputs.iter().map(|c| c.to_string()).collect();
+        assert_eq!(written, ["e1:1->0", "e1:1->1", "e1:1->2", "e3:1->0"]);
+        let read: Vec<String> = tasks[3].inputs.iter().map(|c| c.to_string()).collect();
+        assert_eq!(read, ["e1:0->1", "e1:1->1"]);
+        let mut outputs: Vec<ChannelId> = tasks.iter().flat_map(|t| t.outputs.clone()).collect();
+        let mut inputs: Vec<ChannelId> = tasks.iter().flat_map(|t| t.inputs.clone()).collect();
+        outputs.sort();
+        inputs.sort();
+        assert_eq!(outputs.len(), 2 * 3 + 2);
+        assert_eq!(outputs, inputs);
+        assert!(tasks
+            .iter()
+            .all(|t| t.job_id == job_id && t.restore.is_none()));
+    }
 
     #[test]
     fn rescale_covers_every_consumer_once() {

@@ -7,11 +7,111 @@
 //! subtask's operator state and takes its share.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
 
-use eddy_core::{Error, KeyGroupRange, Result};
+use eddy_core::{CheckpointId, Error, KeyGroupRange, Result};
 
+use super::storage::{self, SubtaskEntry};
 use super::{CompletedCheckpoint, OperatorSubtaskState};
 use crate::operator::OperatorSnapshot;
+use crate::protocol::{OperatorSubtaskHandles, TaskRestore};
+
+/// The state files subtask `subtask` of `parallelism` of operator `uid` reads
+/// from a checkpoint in `dir` whose `_metadata` lists `entries`: those of the old
+/// subtasks whose key groups overlap its own, if they hold keyed state or timers,
+/// and every one that holds operator state (distributed as a union).
+pub fn plan_subtask(
+    entries: &[SubtaskEntry],
+    dir: &Path,
+    uid: &str,
+    subtask: u32,
+    parallelism: u32,
+    max_parallelism: u32,
+) -> Vec<OperatorSubtaskHandles> {
+    let range = KeyGroupRange::for_operator(max_parallelism, parallelism, subtask);
+    entries
+        .iter()
+        .filter(|e| e.uid == uid)
+        .filter(|e| {
+            let overlaps = e.key_groups[0] <= range.end && range.start <= e.key_groups[1];
+            (e.keyed && overlaps) || e.operator
+        })
+        .map(|e| {
+            let mut handles = OperatorSubtaskHandles::from(e.clone());
+            for handle in &mut handles.handles {
+                handle.location = dir.join(&handle.location).display().to_string();
+            }
+            handles
+        })
+        .collect()
+}
+
+/// The subtask's own part of a checkpoint, read from the files its restore lists
+/// (each verified against its checksum).
+pub fn load(restore: &TaskRestore) -> Result<RestoredState> {
+    let mut by_uid: BTreeMap<String, Vec<OperatorSubtaskState>> = restore
+        .operators
+        .iter()
+        .map(|uid| (uid.clone(), Vec::new()))
+        .collect();
+    for part in &restore.state {
+        let [handle] = part.handles.as_slice() else {
+            return Err(Error::State(format!(
+                "operator '{}' subtask {} has {} state files; one is expected",
+                part.uid,
+                part.subtask,
+                part.handles.len()
+            )));
+        };
+        let snapshot = storage::read_state_file(Path::new(&handle.location), handle.crc32)?;
+        by_uid
+            .entry(part.uid.clone())
+            .or_default()
+            .push(OperatorSubtaskState {
+                uid: part.uid.clone(),
+                subtask: part.subtask,
+                parallelism: part.parallelism,
+                max_parallelism: part.max_parallelism,
+                key_group_range: part.key_groups,
+                snapshot,
+            });
+    }
+    Ok(RestoredState {
+        checkpoint_id: restore.checkpoint_id.0,
+        by_uid,
+    })
+}
+
+/// The restore of one subtask of the task whose chain holds `chain` (uid,
+/// parallelism, max parallelism per operator) from the checkpoint in `dir`.
+pub fn task_restore(
+    checkpoint_id: u64,
+    entries: &[SubtaskEntry],
+    dir: &Path,
+    chain: &[(&str, u32, u32)],
+    subtask: u32,
+) -> TaskRestore {
+    let mut operators = Vec::new();
+    let mut state = Vec::new();
+    for &(uid, parallelism, max_parallelism) in chain {
+        if entries.iter().any(|e| e.uid == uid) {
+            operators.push(uid.to_string());
+        }
+        state.extend(plan_subtask(
+            entries,
+            dir,
+            uid,
+            subtask,
+            parallelism,
+            max_parallelism,
+        ));
+    }
+    TaskRestore {
+        checkpoint_id: CheckpointId(checkpoint_id),
+        operators,
+        state,
+    }
+}
 
 /// The state of a checkpoint, ready to be handed to the subtasks of a new run.
 #[derive(Clone, Debug, Default)]
@@ -213,6 +313,61 @@ mod tests {
         // Operator state is a union: every new subtask gets both old ones.
         assert_eq!(restored.for_subtask("src", 2, 3, 128).unwrap().len(), 2);
         assert!(restored.for_subtask("nosuch", 0, 1, 128).is_none());
+    }
+
+    #[test]
+    fn a_rescaled_subtask_reads_only_the_files_it_needs() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = crate::checkpoint::store::StateStore::new(Some(tmp.path().into()), 1);
+        let entries = store.write(7, None, checkpoint().states).unwrap();
+        let dir = tmp.path().join("chk-7");
+        let chain = [("src", 3, 128), ("agg", 3, 128)];
+        // Rescale 2 -> 3: subtask 0 owns key groups 0..=42 (only old subtask 0's
+        // keyed file) and receives both source positions.
+        let restore = task_restore(7, &entries, &dir, &chain, 0);
+        let files: Vec<(&str, u32)> = restore
+            .state
+            .iter()
+            .map(|h| (h.uid.as_str(), h.subtask))
+            .collect();
+        assert_eq!(files, [("src", 0), ("src", 1), ("agg", 0)]);
+        assert_eq!(restore.operators, ["src", "agg"]);
+        assert_eq!(task_restore(7, &entries, &dir, &chain, 1).state.len(), 4);
+
+        let loaded = load(&restore).unwrap();
+        let whole = RestoredState::new(&checkpoint());
+        for (uid, subtask) in [("src", 0), ("agg", 0)] {
+            assert_eq!(
+                loaded.for_subtask(uid, subtask, 3, 128),
+                whole.for_subtask(uid, subtask, 3, 128),
+                "{uid}"
+            );
+        }
+        // An operator the checkpoint has no state for is not restored.
+        let none = task_restore(7, &entries, &dir, &[("new", 3, 128)], 0);
+        assert!(load(&none).unwrap().for_subtask("new", 0, 3, 128).is_none());
+    }
+
+    #[test]
+    fn a_damaged_state_file_fails_the_load_naming_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = crate::checkpoint::store::StateStore::new(Some(tmp.path().into()), 1);
+        let entries = store.write(7, None, checkpoint().states).unwrap();
+        let dir = tmp.path().join("chk-7");
+        let restore = task_restore(7, &entries, &dir, &[("agg", 2, 128)], 1);
+        let file = &restore.state[0].handles[0].location;
+        let mut bytes = std::fs::read(file).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 0xff;
+        std::fs::write(file, bytes).unwrap();
+        let err = load(&restore).err().unwrap().to_string();
+        assert!(
+            err.contains(file.as_str()) && err.contains("checksum"),
+            "{err}"
+        );
+        std::fs::remove_file(file).unwrap();
+        let err = load(&restore).err().unwrap().to_string();
+        assert!(err.contains(file.as_str()), "{err}");
     }
 
     #[test]

@@ -51,6 +51,37 @@ pub struct SubtaskEntry {
     pub size: u64,
     /// The CRC-32 of the state file's payload.
     pub crc32: u32,
+    /// Whether the file holds keyed state or timers, split by key group on
+    /// restore. Metadata written before this field existed reads as `true`.
+    #[serde(default = "assumed")]
+    pub keyed: bool,
+    /// Whether the file holds operator state, which every subtask receives on
+    /// restore. Metadata written before this field existed reads as `true`.
+    #[serde(default = "assumed")]
+    pub operator: bool,
+}
+
+fn assumed() -> bool {
+    true
+}
+
+impl SubtaskEntry {
+    /// The entry of `state`, written to `file` with `size` payload bytes and
+    /// checksum `crc32`.
+    pub fn of(state: &OperatorSubtaskState, file: String, size: u64, crc32: u32) -> Self {
+        SubtaskEntry {
+            uid: state.uid.clone(),
+            subtask: state.subtask,
+            parallelism: state.parallelism,
+            max_parallelism: state.max_parallelism,
+            key_groups: [state.key_group_range.start, state.key_group_range.end],
+            file,
+            size,
+            crc32,
+            keyed: state.snapshot.keyed.is_some() || !state.snapshot.timers.is_empty(),
+            operator: !state.snapshot.operator.is_empty(),
+        }
+    }
 }
 
 /// The contents of `_metadata`.
@@ -225,16 +256,7 @@ pub fn write(dir: &Path, job: &str, job_id: &str, checkpoint: &CompletedCheckpoi
     for state in &checkpoint.states {
         let file = format!("{}-{}.state", slug(&state.uid), state.subtask);
         let (size, crc32) = write_state_file(&dir.join(&file), &state.snapshot)?;
-        subtasks.push(SubtaskEntry {
-            uid: state.uid.clone(),
-            subtask: state.subtask,
-            parallelism: state.parallelism,
-            max_parallelism: state.max_parallelism,
-            key_groups: [state.key_group_range.start, state.key_group_range.end],
-            file,
-            size,
-            crc32,
-        });
+        subtasks.push(SubtaskEntry::of(state, file, size, crc32));
     }
     write_metadata(dir, &Metadata::of(job, job_id, checkpoint, subtasks))
 }
@@ -277,6 +299,45 @@ pub fn write_metadata(dir: &Path, metadata: &Metadata) -> Result<()> {
 /// Reads and verifies a checkpoint or savepoint; `path` is its directory or its
 /// `_metadata` file. Any missing, truncated or corrupt file is an error naming it.
 pub fn read(path: &Path) -> Result<CompletedCheckpoint> {
+    let (dir, metadata) = read_metadata(path)?;
+    let mut states = Vec::with_capacity(metadata.subtasks.len());
+    for entry in &metadata.subtasks {
+        states.push(OperatorSubtaskState {
+            uid: entry.uid.clone(),
+            subtask: entry.subtask,
+            parallelism: entry.parallelism,
+            max_parallelism: entry.max_parallelism,
+            key_group_range: KeyGroupRange::new(entry.key_groups[0], entry.key_groups[1]),
+            snapshot: read_state_file(&dir.join(&entry.file), entry.crc32)?,
+        });
+    }
+    Ok(CompletedCheckpoint {
+        id: metadata.checkpoint_id,
+        timestamp: metadata.timestamp,
+        is_savepoint: metadata.is_savepoint,
+        states,
+        lineage: metadata.lineage,
+        operators: metadata.operators,
+    })
+}
+
+/// Reads and verifies one state file against the checksum `_metadata` gives it.
+pub fn read_state_file(file: &Path, crc32: u32) -> Result<OperatorSnapshot> {
+    let bytes = fs::read(file).map_err(|e| Error::io(file, e))?;
+    let payload = unframe(STATE_MAGIC, &bytes, file)?;
+    if crc32fast::hash(payload) != crc32 {
+        return Err(Error::State(format!(
+            "{}: does not match the checksum in _metadata",
+            file.display()
+        )));
+    }
+    postcard::from_bytes(payload).map_err(|e| Error::State(format!("{}: {e}", file.display())))
+}
+
+/// Reads and verifies the `_metadata` of a checkpoint or savepoint (`path` is its
+/// directory or the file itself), without its state files; returns the
+/// checkpoint's directory too.
+pub fn read_metadata(path: &Path) -> Result<(PathBuf, Metadata)> {
     let dir = if path.file_name().is_some_and(|n| n == METADATA_FILE) {
         path.parent().unwrap_or(Path::new(".")).to_path_buf()
     } else {
@@ -294,36 +355,7 @@ pub fn read(path: &Path) -> Result<CompletedCheckpoint> {
             metadata.format_version
         )));
     }
-    let mut states = Vec::with_capacity(metadata.subtasks.len());
-    for entry in &metadata.subtasks {
-        let file = dir.join(&entry.file);
-        let bytes = fs::read(&file).map_err(|e| Error::io(&file, e))?;
-        let payload = unframe(STATE_MAGIC, &bytes, &file)?;
-        if crc32fast::hash(payload) != entry.crc32 {
-            return Err(Error::State(format!(
-                "{}: does not match the checksum in _metadata",
-                file.display()
-            )));
-        }
-        let snapshot: OperatorSnapshot = postcard::from_bytes(payload)
-            .map_err(|e| Error::State(format!("{}: {e}", file.display())))?;
-        states.push(OperatorSubtaskState {
-            uid: entry.uid.clone(),
-            subtask: entry.subtask,
-            parallelism: entry.parallelism,
-            max_parallelism: entry.max_parallelism,
-            key_group_range: KeyGroupRange::new(entry.key_groups[0], entry.key_groups[1]),
-            snapshot,
-        });
-    }
-    Ok(CompletedCheckpoint {
-        id: metadata.checkpoint_id,
-        timestamp: metadata.timestamp,
-        is_savepoint: metadata.is_savepoint,
-        states,
-        lineage: metadata.lineage,
-        operators: metadata.operators,
-    })
+    Ok((dir, metadata))
 }
 
 /// The checkpoint directories of a run, newest first.

@@ -166,16 +166,7 @@ impl StateStore {
 }
 
 fn entry(state: &OperatorSubtaskState, file: String, size: u64, crc32: u32) -> SubtaskEntry {
-    SubtaskEntry {
-        uid: state.uid.clone(),
-        subtask: state.subtask,
-        parallelism: state.parallelism,
-        max_parallelism: state.max_parallelism,
-        key_groups: [state.key_group_range.start, state.key_group_range.end],
-        file,
-        size,
-        crc32,
-    }
+    SubtaskEntry::of(state, file, size, crc32)
 }
 
 #[cfg(test)]
@@ -228,7 +219,10 @@ mod tests {
         let file = tmp.path().join("f");
         std::fs::write(&file, "x").unwrap();
         let store = StateStore::new(Some(file), 1);
-        let err = store.write(1, None, vec![state("a")]).unwrap_err().to_string();
+        let err = store
+            .write(1, None, vec![state("a")])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("chk-1"), "{err}");
     }
 }

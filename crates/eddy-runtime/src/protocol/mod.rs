@@ -44,11 +44,12 @@
 //! deploys, triggers, notifies and cancels with these messages only, and learns
 //! of task ends, acknowledgements, declines and ended inputs from them. Its
 //! [`TaskExecutor`](crate::task_executor::TaskExecutor) runs in the same process,
-//! with an in-process channel as the transport. What still crosses between them
-//! in memory: the restored state (the descriptor's `restore` is not filled in
-//! yet), the state store of a job without a checkpoint directory, and the
-//! savepoint target directory, registered in the shared store before the
-//! trigger.
+//! with an in-process channel as the transport. A savepoint's directory travels in
+//! the trigger and on in the barrier; a restoring task receives the handles of its
+//! own state files in its descriptor and reads them itself. Only a job without a
+//! checkpoint directory keeps its checkpoints in the memory of its one process
+//! (the tasks' state store, shared with the JobMaster, and the restored state
+//! handed to the TaskExecutor).
 //!
 //! ```
 //! use eddy_core::{CheckpointId, ExecutionAttemptId, JobId, VertexId};
@@ -138,6 +139,12 @@ pub struct OperatorSubtaskHandles {
     pub key_groups: KeyGroupRange,
     /// The files holding the state (keyed state, operator state, timers).
     pub handles: Vec<StateHandle>,
+    /// Whether the files hold keyed state or timers (a restore splits those by
+    /// key group).
+    pub has_keyed_state: bool,
+    /// Whether the files hold operator state (a restore gives it to every
+    /// subtask).
+    pub has_operator_state: bool,
 }
 
 impl From<SubtaskEntry> for OperatorSubtaskHandles {
@@ -154,6 +161,8 @@ impl From<SubtaskEntry> for OperatorSubtaskHandles {
                 size: entry.size,
                 crc32: entry.crc32,
             }],
+            has_keyed_state: entry.keyed,
+            has_operator_state: entry.operator,
         }
     }
 }
@@ -180,6 +189,8 @@ impl OperatorSubtaskHandles {
             file: file.location,
             size: file.size,
             crc32: file.crc32,
+            keyed: self.has_keyed_state,
+            operator: self.has_operator_state,
         })
     }
 }

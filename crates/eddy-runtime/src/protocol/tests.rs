@@ -31,6 +31,8 @@ fn handles(subtask: u32) -> OperatorSubtaskHandles {
                 crc32: 0,
             },
         ],
+        has_keyed_state: true,
+        has_operator_state: subtask == 0,
     }
 }
 
@@ -68,6 +70,7 @@ fn to_task_executor(job_id: JobId) -> Vec<ToTaskExecutor> {
         deploy(None),
         deploy(Some(TaskRestore {
             checkpoint_id: CheckpointId(7),
+            operators: vec!["window-reduce-4".into(), "source".into()],
             state: vec![handles(0), handles(1)],
         })),
     ];

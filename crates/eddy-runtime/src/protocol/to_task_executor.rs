@@ -68,6 +68,9 @@ pub struct OperatorDescriptor(pub Vec<u8>);
 pub struct TaskRestore {
     /// The checkpoint or savepoint restored from.
     pub checkpoint_id: CheckpointId,
+    /// The operators of the task's chain that the checkpoint holds state for,
+    /// whether or not this subtask receives a file of theirs.
+    pub operators: Vec<String>,
     /// The state files to read, per operator subtask that wrote them.
     pub state: Vec<OperatorSubtaskHandles>,
 }

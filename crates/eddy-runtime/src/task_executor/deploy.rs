@@ -25,20 +25,24 @@ pub(super) struct Environment {
     pub clock: Arc<dyn Clock>,
     pub counters: Counters,
     pub channels: LocalChannels,
+    /// The restored state of a job whose checkpoints live in memory.
     pub restored: Option<Arc<RestoredState>>,
     pub checkpointing: bool,
     pub exactly_once: bool,
     pub run: RunContext,
 }
 
-/// Builds the task `tdd` describes, with `control` as its line to the JobMaster.
+/// Builds the task `tdd` describes, with `control` as its line to the JobMaster,
+/// restoring `restored`.
 pub(super) fn build(
     env: &Environment,
     tdd: &TaskDeploymentDescriptor,
     control: TaskControl,
+    restored: Option<Arc<RestoredState>>,
 ) -> Result<Box<dyn Task>> {
     let mut builder = Builder {
         env,
+        restored,
         outputs: &tdd.outputs,
         batch_size: env.config.get(&options::BATCH_SIZE)?,
     };
@@ -86,6 +90,7 @@ fn edge_factory(env: &Environment, id: ChannelId) -> Result<&dyn crate::factory:
 
 struct Builder<'a> {
     env: &'a Environment,
+    restored: Option<Arc<RestoredState>>,
     /// The channels the task writes.
     outputs: &'a [ChannelId],
     batch_size: usize,
@@ -108,7 +113,7 @@ impl Builder<'_> {
             clock: self.env.clock.clone(),
             config: self.env.config.clone(),
             counters: self.env.counters.clone(),
-            restored: self.env.restored.clone(),
+            restored: self.restored.clone(),
             checkpointing: self.env.checkpointing,
             run: self.env.run.clone(),
             restored_part: Default::default(),

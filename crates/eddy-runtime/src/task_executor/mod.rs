@@ -29,7 +29,7 @@ use eddy_core::{CheckpointBarrier, Config, Error, ExecutionAttemptId, JobId, Res
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
-use crate::checkpoint::restore::RestoredState;
+use crate::checkpoint::restore::{self, RestoredState};
 use crate::checkpoint::store::StateStore;
 use crate::factory::JobSpec;
 use crate::operator::{Counters, RunContext};
@@ -73,7 +73,7 @@ struct Slot {
 
 /// Runs the tasks of one job attempt in this process.
 pub struct TaskExecutor {
-    env: Environment,
+    env: Arc<Environment>,
     store: Option<StateStore>,
     job_id: JobId,
     job_master: mpsc::UnboundedSender<ToJobMaster>,
@@ -91,7 +91,7 @@ impl TaskExecutor {
         let capacity = setup.config.get(&options::BUFFERS_PER_CHANNEL)?;
         Ok(TaskExecutor {
             job_id: setup.run.job_id,
-            env: Environment {
+            env: Arc::new(Environment {
                 spec: setup.spec,
                 config: setup.config,
                 clock: setup.clock,
@@ -101,7 +101,7 @@ impl TaskExecutor {
                 checkpointing: setup.store.is_some(),
                 exactly_once: setup.exactly_once,
                 run: setup.run,
-            },
+            }),
             store: setup.store,
             job_master,
             slots: HashMap::new(),
@@ -175,7 +175,10 @@ impl TaskExecutor {
             .vertex(attempt.vertex)
             .is_some_and(|v| v.kind == VertexKind::Source);
         let (cancel, signal) = cancel_pair();
-        let restored = self.env.restored.as_ref().map_or(0, |r| r.checkpoint_id);
+        let restored = match &tdd.restore {
+            Some(restore) => restore.checkpoint_id.0,
+            None => self.env.restored.as_ref().map_or(0, |r| r.checkpoint_id),
+        };
         let (completed, completed_rx) = watch::channel(restored);
         let checkpointing = self.env.checkpointing;
         let (triggers, triggers_rx) = match (is_source, checkpointing) {
@@ -199,16 +202,33 @@ impl TaskExecutor {
             store: self.store.clone(),
         };
         self.report(attempt, ExecutionState::Deploying, None);
-        let task = match deploy::build(&self.env, &tdd, control) {
-            Ok(task) => task,
-            Err(e) => {
-                self.report(attempt, ExecutionState::Failed, Some(FailureCause::of(e)));
-                return;
-            }
-        };
-        let handle = self
-            .running
-            .spawn(async move { (attempt, task.run(signal).await) });
+        let env = self.env.clone();
+        let job_master = self.job_master.clone();
+        let job_id = self.job_id;
+        let handle = self.running.spawn(async move {
+            let run = async {
+                // State files are read off the async threads, by the task itself.
+                let restored = match tdd.restore.clone() {
+                    Some(restore) => Some(Arc::new(
+                        tokio::task::spawn_blocking(move || restore::load(&restore))
+                            .await
+                            .map_err(|e| {
+                                Error::Other(format!("reading restored state failed: {e}"))
+                            })??,
+                    )),
+                    None => env.restored.clone(),
+                };
+                let task = deploy::build(&env, &tdd, control, restored)?;
+                let _ = job_master.send(ToJobMaster::TaskState(TaskExecutionState {
+                    job_id,
+                    attempt,
+                    state: ExecutionState::Running,
+                    failure: None,
+                }));
+                task.run(signal).await
+            };
+            (attempt, run.await)
+        });
         self.spawned.insert(handle.id(), attempt);
         self.slots.insert(
             attempt,
@@ -218,7 +238,6 @@ impl TaskExecutor {
                 completed,
             },
         );
-        self.report(attempt, ExecutionState::Running, None);
     }
 
     fn trigger(&mut self, trigger: TriggerCheckpoint) {
