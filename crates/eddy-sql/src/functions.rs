@@ -792,6 +792,11 @@ pub fn registry() -> &'static Registry {
         for f in flink_aggregates() {
             aggregates.insert(f.name().to_string(), f);
         }
+        // GROUPING(e, ...) and GROUPING_ID(e, ...): the analyzer rewrites both
+        // into bit operations on the grouping id of GROUPING SETS, ROLLUP, CUBE.
+        let grouping = datafusion_functions_aggregate::grouping::grouping_udaf();
+        aggregates.insert("grouping_id".to_string(), grouping.clone());
+        aggregates.insert("grouping".to_string(), grouping);
         let mut windows = HashMap::new();
         for f in datafusion_functions_window::all_default_window_functions() {
             windows.insert(f.name().to_lowercase(), f);

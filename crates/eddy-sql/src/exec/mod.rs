@@ -4,6 +4,7 @@ pub mod accum;
 pub mod aggs;
 pub mod calc;
 pub mod changelog;
+pub mod expand;
 pub mod failure;
 pub mod group_agg;
 pub mod interval_join;

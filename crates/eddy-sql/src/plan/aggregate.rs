@@ -116,6 +116,9 @@ impl StreamPlanner {
         aggr: &[Expr],
         schema: DFSchemaRef,
     ) -> SqlResult<Stream> {
+        if let [Expr::GroupingSet(set)] = group {
+            return self.grouping_sets(input, set, aggr, schema);
+        }
         struct Call {
             kind: AggKind,
             arg: Option<usize>,

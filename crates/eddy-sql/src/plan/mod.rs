@@ -13,6 +13,7 @@
 
 mod aggregate;
 pub mod builder;
+mod grouping_sets;
 mod join;
 mod rank;
 
