@@ -143,12 +143,52 @@ pub fn physical(expr: &Expr, schema: &DFSchema) -> SqlResult<Arc<dyn PhysicalExp
             "subqueries in expressions (IN, EXISTS or a scalar subquery); write them as a join",
         ));
     }
+    let rewritten = simplified_calls(expr, schema)?;
     Ok(create_physical_expr(
-        expr,
+        rewritten.as_ref().unwrap_or(expr),
         schema,
         &ExecutionProps::new(),
         &PhysicalPlanningContext::default(),
     )?)
+}
+
+/// DataFusion's functions that run only in their simplified form: `COALESCE`,
+/// `NVL` (`IFNULL`) and `NVL2` become `CASE` expressions before planning.
+const SIMPLIFIED_ONLY: [&str; 3] = ["coalesce", "nvl", "nvl2"];
+
+/// `expr` with every call of a [`SIMPLIFIED_ONLY`] function replaced by its
+/// simplified form, or `None` when it has none.
+fn simplified_calls(expr: &Expr, schema: &DFSchema) -> SqlResult<Option<Expr>> {
+    use datafusion_common::tree_node::Transformed;
+    use datafusion_expr::simplify::{ExprSimplifyResult, SimplifyContext};
+    let mut found = false;
+    expr.apply(|e| {
+        found |= matches!(e, Expr::ScalarFunction(f) if SIMPLIFIED_ONLY.contains(&f.func.name()));
+        Ok(if found {
+            TreeNodeRecursion::Stop
+        } else {
+            TreeNodeRecursion::Continue
+        })
+    })?;
+    if !found {
+        return Ok(None);
+    }
+    let info = SimplifyContext::builder()
+        .with_schema(Arc::new(schema.clone()))
+        .build();
+    let rewritten = expr.clone().transform_up(|e| match e {
+        Expr::ScalarFunction(f) if SIMPLIFIED_ONLY.contains(&f.func.name()) => {
+            let func = f.func.clone();
+            Ok(match func.simplify(f.args, &info)? {
+                ExprSimplifyResult::Simplified(e) => Transformed::yes(e),
+                ExprSimplifyResult::Original(args) => Transformed::no(Expr::ScalarFunction(
+                    datafusion_expr::expr::ScalarFunction::new_udf(func, args),
+                )),
+            })
+        }
+        e => Ok(Transformed::no(e)),
+    })?;
+    Ok(Some(rewritten.data))
 }
 
 fn unalias(expr: &Expr) -> &Expr {

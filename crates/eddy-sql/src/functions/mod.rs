@@ -1,6 +1,10 @@
 //! Functions under Flink's names and with Flink's semantics where they differ from
 //! DataFusion's, and the metadata of the aggregate functions eddy runs itself.
 
+mod calendar;
+mod conditional;
+mod text;
+
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
@@ -781,7 +785,12 @@ pub fn registry() -> &'static Registry {
         let defaults = datafusion_functions::all_default_functions()
             .into_iter()
             .chain(datafusion_functions_nested::all_default_nested_functions());
-        for f in defaults.chain(flink_functions()) {
+        let eddy = flink_functions()
+            .into_iter()
+            .chain(conditional::functions())
+            .chain(calendar::functions())
+            .chain(text::functions());
+        for f in defaults.chain(eddy) {
             let f = crate::string_limit::bounded(f);
             for alias in f.aliases() {
                 scalars.insert(alias.to_lowercase(), f.clone());
