@@ -135,11 +135,21 @@ impl StreamPlanner {
             let Expr::WindowFunction(f) = unalias(e) else {
                 return Err(SqlError::unsupported(format!("the window expression {e}")));
             };
-            let WindowFunctionDefinition::AggregateUDF(udaf) = &f.fun else {
-                return Err(SqlError::unsupported(format!(
-                    "the window function {} here (ROW_NUMBER needs a filter on its number for Top-N; aggregates can run over OVER windows)",
-                    f.fun.name()
-                )));
+            // FIRST_VALUE and LAST_VALUE arrive as window functions; over a
+            // frame ending at the current row they are the aggregates.
+            let name = match &f.fun {
+                WindowFunctionDefinition::AggregateUDF(udaf) => udaf.name(),
+                WindowFunctionDefinition::WindowUDF(udwf)
+                    if matches!(udwf.name(), "first_value" | "last_value") =>
+                {
+                    udwf.name()
+                }
+                _ => {
+                    return Err(SqlError::unsupported(format!(
+                        "the window function {} here (ROW_NUMBER needs a filter on its number for Top-N; aggregates, FIRST_VALUE and LAST_VALUE can run over OVER windows)",
+                        f.fun.name()
+                    )))
+                }
             };
             let params = &f.params;
             if let Some(first) = window {
@@ -159,12 +169,11 @@ impl StreamPlanner {
             }
             if params.args.len() > 1 {
                 return Err(SqlError::unsupported(format!(
-                    "{} with {} arguments",
-                    udaf.name(),
+                    "{name} with {} arguments",
                     params.args.len()
                 )));
             }
-            kinds.push(agg_kind(udaf.name())?);
+            kinds.push(agg_kind(name)?);
         }
         let Some(params) = window else {
             return Err(SqlError::unsupported("an empty window"));
