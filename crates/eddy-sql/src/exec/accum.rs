@@ -5,7 +5,7 @@
 //! retractable forms: MIN/MAX keep a multiset of values, DISTINCT a count per
 //! value, as Flink's `MapView`s do.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use arrow::datatypes::DataType;
 use serde::{Deserialize, Serialize};
@@ -31,6 +31,18 @@ pub struct AggSpec {
     pub output_type: DataType,
     /// Whether the input retracts (then MIN/MAX keep every value).
     pub retracting: bool,
+    /// LAG's offset and default.
+    pub lag: Option<LagSpec>,
+}
+
+/// What `LAG(x, offset, default)` returns: `x` of the row `offset` rows
+/// before, or `default` when there is none.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LagSpec {
+    /// How many rows back (0 is the current row).
+    pub offset: usize,
+    /// The value when the partition has fewer rows before.
+    pub default: Val,
 }
 
 /// The state of one aggregate call for one group.
@@ -52,6 +64,8 @@ pub enum Acc {
     Values(BTreeMap<Val, i64>),
     /// FIRST_VALUE / LAST_VALUE.
     Pick(Val),
+    /// LAG: the last `offset + 1` values, oldest first.
+    Recent(VecDeque<Val>),
 }
 
 fn add(a: &Val, b: &Val, sign: i64) -> Val {
@@ -90,7 +104,12 @@ impl AggSpec {
             AggKind::Min | AggKind::Max if self.retracting => Acc::Values(BTreeMap::new()),
             AggKind::Min | AggKind::Max => Acc::Extreme(Val::Null),
             AggKind::FirstValue | AggKind::LastValue => Acc::Pick(Val::Null),
+            AggKind::Lag => Acc::Recent(VecDeque::new()),
         }
+    }
+
+    fn lag_offset(&self) -> usize {
+        self.lag.as_ref().map_or(1, |l| l.offset)
     }
 
     /// Adds (`sign` 1) or retracts (`sign` -1) one value (`Val::Null` for a NULL
@@ -152,6 +171,18 @@ impl AggSpec {
                     *current = value.clone();
                 }
             }
+            Acc::Recent(values) => {
+                if sign < 0 {
+                    return Err(SqlError::unsupported(
+                        "LAG over an input that updates or deletes rows",
+                    ));
+                }
+                // A NULL is a value like any other: LAG returns it.
+                values.push_back(value.clone());
+                while values.len() > self.lag_offset() + 1 {
+                    values.pop_front();
+                }
+            }
         }
         Ok(())
     }
@@ -196,6 +227,12 @@ impl AggSpec {
                     *a = b;
                 }
             }
+            (Acc::Recent(a), Acc::Recent(b)) => {
+                a.extend(b);
+                while a.len() > self.lag_offset() + 1 {
+                    a.pop_front();
+                }
+            }
             // Accumulators of one spec always have the same shape.
             _ => {}
         }
@@ -210,6 +247,13 @@ impl AggSpec {
                 _ => sum.clone(),
             },
             Acc::Extreme(v) | Acc::Pick(v) => v.clone(),
+            Acc::Recent(values) => {
+                let offset = self.lag_offset();
+                match values.len().checked_sub(offset + 1) {
+                    Some(i) => values[i].clone(),
+                    None => self.lag.as_ref().map_or(Val::Null, |l| l.default.clone()),
+                }
+            }
             Acc::Values(values) if self.distinct => match self.kind {
                 AggKind::Count => Val::Int(values.len() as i64),
                 AggKind::Min => values.keys().next().cloned().unwrap_or(Val::Null),
@@ -225,7 +269,7 @@ impl AggSpec {
                         sum
                     }
                 }
-                AggKind::FirstValue | AggKind::LastValue => {
+                AggKind::FirstValue | AggKind::LastValue | AggKind::Lag => {
                     values.keys().next().cloned().unwrap_or(Val::Null)
                 }
             },
@@ -278,7 +322,25 @@ mod tests {
             input_type: Some(t.clone()),
             output_type: crate::functions::aggregate_type(kind, Some(&t)).unwrap(),
             retracting,
+            lag: None,
         }
+    }
+
+    #[test]
+    fn lag_reaches_back_or_gives_the_default() {
+        let mut lag = spec(AggKind::Lag, DataType::Int64, false);
+        lag.lag = Some(LagSpec {
+            offset: 2,
+            default: Val::Int(-1),
+        });
+        let mut acc = lag.create();
+        let mut seen = Vec::new();
+        for v in [Val::Int(1), Val::Null, Val::Int(3), Val::Int(4)] {
+            lag.update(&mut acc, &v, 1).unwrap();
+            seen.push(lag.result(&acc));
+        }
+        assert_eq!(seen, [Val::Int(-1), Val::Int(-1), Val::Int(1), Val::Null]);
+        assert!(lag.update(&mut acc, &Val::Int(5), -1).is_err());
     }
 
     #[test]

@@ -691,6 +691,8 @@ pub enum AggKind {
     FirstValue,
     /// `LAST_VALUE(x)`.
     LastValue,
+    /// `LAG(x [, offset [, default]])` over an OVER window.
+    Lag,
 }
 
 /// Planning metadata of an eddy aggregate: its name and Flink's result type.
@@ -726,7 +728,9 @@ pub fn aggregate_type(kind: AggKind, input: Option<&DataType>) -> Result<DataTyp
             t if t.is_numeric() => t.clone(),
             t => return plan_err!("AVG does not take {}", crate::types::sql_name(t)),
         },
-        AggKind::Min | AggKind::Max | AggKind::FirstValue | AggKind::LastValue => input.clone(),
+        AggKind::Min | AggKind::Max | AggKind::FirstValue | AggKind::LastValue | AggKind::Lag => {
+            input.clone()
+        }
     })
 }
 

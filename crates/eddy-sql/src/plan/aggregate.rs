@@ -185,6 +185,7 @@ impl StreamPlanner {
                 input_type: c.input_type,
                 output_type: f.data_type().clone(),
                 retracting,
+                lag: None,
             })
             .collect();
         for s in &specs {

@@ -4,6 +4,8 @@
 use super::aggregate::agg_kind;
 use super::join::interval_literal;
 use super::*;
+use crate::exec::accum::LagSpec;
+use crate::functions::AggKind;
 
 /// A `WHERE rownum ...` bound waiting for its ROW_NUMBER window.
 pub(super) struct PendingRank {
@@ -140,7 +142,7 @@ impl StreamPlanner {
             let name = match &f.fun {
                 WindowFunctionDefinition::AggregateUDF(udaf) => udaf.name(),
                 WindowFunctionDefinition::WindowUDF(udwf)
-                    if matches!(udwf.name(), "first_value" | "last_value") =>
+                    if matches!(udwf.name(), "first_value" | "last_value" | "lag") =>
                 {
                     udwf.name()
                 }
@@ -167,13 +169,16 @@ impl StreamPlanner {
                     "DISTINCT aggregates over OVER windows",
                 ));
             }
-            if params.args.len() > 1 {
+            if params.args.len() > 1 && name != "lag" {
                 return Err(SqlError::unsupported(format!(
                     "{name} with {} arguments",
                     params.args.len()
                 )));
             }
-            kinds.push(agg_kind(name)?);
+            kinds.push(match name {
+                "lag" => AggKind::Lag,
+                name => agg_kind(name)?,
+            });
         }
         let Some(params) = window else {
             return Err(SqlError::unsupported("an empty window"));
@@ -217,6 +222,12 @@ impl StreamPlanner {
                 return Err(SqlError::unsupported("GROUPS frames in OVER windows"))
             }
         };
+        let unbounded = matches!(frame, Frame::Rows(None) | Frame::Range(None));
+        if kinds.contains(&AggKind::Lag) && !unbounded {
+            return Err(SqlError::unsupported(
+                "LAG over a bounded frame (LAG looks back over the whole partition; drop the frame)",
+            ));
+        }
         let mut needed = params.partition_by.clone();
         let mut slots = Vec::new();
         for e in &w.window_expr {
@@ -251,8 +262,15 @@ impl StreamPlanner {
                 input_type,
                 output_type: f.data_type().clone(),
                 retracting: false,
+                lag: None,
             })
-            .collect();
+            .collect::<Vec<_>>();
+        let mut specs = specs;
+        for (spec, e) in specs.iter_mut().zip(&w.window_expr) {
+            if let (AggKind::Lag, Expr::WindowFunction(f)) = (spec.kind, unalias(e)) {
+                spec.lag = Some(lag_spec(&f.params.args, &spec.output_type)?);
+            }
+        }
         let in_arrow = stream.arrow();
         if !keys.is_empty() {
             crate::exec::keys::KeyCodec::new(&in_arrow, &keys)?;
@@ -485,4 +503,47 @@ impl StreamPlanner {
             updated_by: updating.then(|| name.clone()),
         })
     }
+}
+
+/// LAG's offset (a constant non-negative integer, 1 by default) and default (a
+/// constant of the argument's type, NULL by default).
+fn lag_spec(args: &[Expr], output: &arrow::datatypes::DataType) -> SqlResult<LagSpec> {
+    let offset = match args.get(1) {
+        None => 1,
+        Some(e) => match constant(e, "offset")?.cast_to(&arrow::datatypes::DataType::Int64)? {
+            ScalarValue::Int64(Some(n)) if (0..=1_000_000).contains(&n) => n as usize,
+            v => {
+                return Err(SqlError::new(format!(
+                    "the offset of LAG must be an integer from 0 to 1000000, not {v}"
+                )))
+            }
+        },
+    };
+    let default = match args.get(2) {
+        None => crate::exec::val::Val::Null,
+        Some(e) => {
+            let array = constant(e, "default")?.cast_to(output)?.to_array()?;
+            crate::exec::val::read(&array, 0)?
+        }
+    };
+    Ok(LagSpec { offset, default })
+}
+
+/// The value of an argument that must not depend on the row.
+fn constant(e: &Expr, what: &str) -> SqlResult<ScalarValue> {
+    if !e.column_refs().is_empty() {
+        return Err(SqlError::unsupported(format!(
+            "LAG with the {what} {e}, which depends on the row (give a constant)"
+        )));
+    }
+    let one_row = RecordBatch::try_new_with_options(
+        Arc::new(arrow::datatypes::Schema::empty()),
+        vec![],
+        &arrow::array::RecordBatchOptions::new().with_row_count(Some(1)),
+    )?;
+    let value = physical(e, &DFSchema::empty())?
+        .evaluate(&one_row)
+        .and_then(|v| v.into_array(1))
+        .and_then(|a| ScalarValue::try_from_array(&a, 0))?;
+    Ok(value)
 }
