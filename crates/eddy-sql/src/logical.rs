@@ -109,7 +109,21 @@ impl<'a> Planner<'a> {
         let plan = SqlToRel::new_with_options(&*self, parser_options())
             .sql_statement_to_plan(statement)
             .map_err(|e| locate_name(SqlError::from(e), sql))?;
-        self.analyze(plan).map_err(|e| locate_name(e, sql))
+        let plan = self.analyze(plan).map_err(|e| locate_name(e, sql))?;
+        self.decorrelate(plan)
+    }
+
+    /// `[NOT] EXISTS` and `[NOT] IN` subqueries become semi and anti joins,
+    /// scalar subqueries joins with their aggregate (DataFusion's rewrites).
+    pub fn decorrelate(&self, plan: LogicalPlan) -> SqlResult<LogicalPlan> {
+        use datafusion_optimizer::decorrelate_predicate_subquery::DecorrelatePredicateSubquery;
+        use datafusion_optimizer::scalar_subquery_to_join::ScalarSubqueryToJoin;
+        use datafusion_optimizer::{Optimizer, OptimizerContext};
+        let optimizer = Optimizer::with_rules(vec![
+            Arc::new(DecorrelatePredicateSubquery::new()),
+            Arc::new(ScalarSubqueryToJoin::new()),
+        ]);
+        Ok(optimizer.optimize(plan, &OptimizerContext::new(), |_, _| {})?)
     }
 
     /// Type coercion and the other analyzer rules.

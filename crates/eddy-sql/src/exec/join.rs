@@ -143,6 +143,68 @@ fn side_by_side<'a>(
     })
 }
 
+/// What the join condition is checked with for a batch of one side.
+pub(crate) struct PairCheck<'a> {
+    /// The side of the batch (0 left, 1 right).
+    pub(crate) side: usize,
+    pub(crate) batch: &'a RecordBatch,
+    /// The side's output width.
+    pub(crate) width: usize,
+    /// Rows whose key is NULL (they match nothing).
+    pub(crate) null_key: &'a [bool],
+    /// The other side's row codec.
+    pub(crate) other: &'a KeyCodec,
+    pub(crate) condition: &'a Arc<dyn PhysicalExpr>,
+    /// The schema the condition reads: left columns, then right columns.
+    pub(crate) joined: &'a SchemaRef,
+    /// Whether a condition that is NULL (unknown) counts as a match.
+    pub(crate) unknown_matches: bool,
+}
+
+/// Evaluates the condition once for every (row, other row of its key) pair of
+/// a batch (`others_of(i)` gives row `i`'s other rows, in state order). Returns
+/// where each row's pairs start and whether each pair matched.
+pub(crate) fn condition_flags(
+    check: &PairCheck<'_>,
+    mut others_of: impl FnMut(usize) -> Vec<Vec<u8>>,
+) -> Result<(Vec<usize>, Vec<bool>)> {
+    let n = check.batch.num_rows();
+    let mut starts = Vec::with_capacity(n + 1);
+    let mut input = Vec::new();
+    let mut others: Vec<Vec<u8>> = Vec::new();
+    for (i, &null) in check.null_key.iter().enumerate() {
+        starts.push(others.len());
+        if null {
+            continue;
+        }
+        for row in others_of(i) {
+            input.push(i as u32);
+            others.push(row);
+        }
+    }
+    starts.push(others.len());
+    let pairs = UInt32Array::from(input);
+    let columns = side_by_side(
+        check.side,
+        check.batch,
+        check.width,
+        &pairs,
+        check.other,
+        others.iter().map(Vec::as_slice),
+    )?;
+    let columns = conform(check.joined, columns).map_err(runtime)?;
+    let joined = changelog::batch(check.joined.clone(), columns, pairs.len()).map_err(runtime)?;
+    let mask = evaluate(check.condition, &joined)?;
+    let mask = mask.as_boolean();
+    let flags = (0..mask.len())
+        .map(|k| match mask.is_valid(k) {
+            true => mask.value(k),
+            false => check.unknown_matches,
+        })
+        .collect();
+    Ok((starts, flags))
+}
+
 /// See the module docs.
 pub struct JoinOperator {
     spec: JoinSpec,
@@ -203,47 +265,28 @@ impl JoinOperator {
                 !self.spec.nulls_equal && mine.keys.iter().any(|&k| batch.column(k).is_null(i))
             })
             .collect();
-        // The condition is evaluated once for every (row, other row) pair of
-        // the batch; this side's rows never change the other side's rows.
-        let matched: Option<(Vec<usize>, Vec<bool>)> = match &self.spec.condition {
+        let matched = match &self.spec.condition {
             None => None,
-            Some(condition) => {
-                let mut starts = Vec::with_capacity(n + 1);
-                let mut input = Vec::new();
-                let mut others: Vec<Vec<u8>> = Vec::new();
-                for (i, &null) in null_key.iter().enumerate() {
-                    starts.push(others.len());
-                    if null {
-                        continue;
-                    }
+            Some(condition) => Some(condition_flags(
+                &PairCheck {
+                    side: s,
+                    batch: &batch,
+                    width: mine.width,
+                    null_key: &null_key,
+                    other: &codecs[o].row,
+                    condition,
+                    joined: &self.spec.joined,
+                    unknown_matches: false,
+                },
+                |i| {
                     backend.set_current_key(key_of(i));
+                    let mut rows = Vec::new();
                     states[o].with_mut(backend, |records| {
-                        for (row, _) in records.iter() {
-                            input.push(i as u32);
-                            others.push(row.clone());
-                        }
+                        rows.extend(records.iter().map(|(row, _)| row.clone()));
                     });
-                }
-                starts.push(others.len());
-                let pairs = UInt32Array::from(input);
-                let columns = side_by_side(
-                    s,
-                    &batch,
-                    mine.width,
-                    &pairs,
-                    &codecs[o].row,
-                    others.iter().map(Vec::as_slice),
-                )?;
-                let columns = conform(&self.spec.joined, columns).map_err(runtime)?;
-                let joined = changelog::batch(self.spec.joined.clone(), columns, pairs.len())
-                    .map_err(runtime)?;
-                let mask = evaluate(condition, &joined)?;
-                let mask = mask.as_boolean();
-                let flags = (0..mask.len())
-                    .map(|k| mask.is_valid(k) && mask.value(k))
-                    .collect();
-                Some((starts, flags))
-            }
+                    rows
+                },
+            )?),
         };
         let mut pending = Pending::new();
         for i in 0..n {

@@ -15,6 +15,7 @@ pub mod not_null;
 pub mod origin;
 pub mod over;
 pub mod rank;
+pub mod semi_join;
 pub mod val;
 pub mod values;
 pub mod watermark;

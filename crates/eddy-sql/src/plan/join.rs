@@ -184,14 +184,18 @@ impl StreamPlanner {
                 return self.lookup_join(j, filter, lookup);
             }
         }
-        let (left_outer, right_outer) = match j.join_type {
-            JoinType::Inner => (false, false),
-            JoinType::Left => (true, false),
-            JoinType::Right => (false, true),
-            JoinType::Full => (true, true),
+        // `semi`: Some(false) for a semi join, Some(true) for an anti join (from
+        // [NOT] EXISTS and [NOT] IN subqueries).
+        let (left_outer, right_outer, semi) = match j.join_type {
+            JoinType::Inner => (false, false, None),
+            JoinType::Left => (true, false, None),
+            JoinType::Right => (false, true, None),
+            JoinType::Full => (true, true, None),
+            JoinType::LeftSemi => (false, false, Some(false)),
+            JoinType::LeftAnti => (false, false, Some(true)),
             other => {
                 return Err(SqlError::unsupported(format!(
-                    "{other} joins (eddy has INNER, LEFT, RIGHT and FULL OUTER joins)"
+                    "{other} joins (eddy has INNER, LEFT, RIGHT and FULL OUTER joins, and semi and anti joins from subqueries)"
                 )))
             }
         };
@@ -232,7 +236,7 @@ impl StreamPlanner {
         }
         // Bounds between the two sides' event times make an interval join;
         // equal window bounds of two windowed inputs make a window join.
-        let append_only = !left.updating && !right.updating;
+        let append_only = !left.updating && !right.updating && semi.is_none();
         let interval = if append_only {
             match window_join(&on, &left, &right) {
                 Some(w) => Some(w),
@@ -287,11 +291,13 @@ impl StreamPlanner {
             keys: right_keys.clone(),
             outer: right_outer,
         };
-        let condition = condition
-            .as_ref()
-            .map(|c| physical(c, &j.schema))
-            .transpose()?;
-        let joined = physical_schema(&j.schema, false);
+        // A semi join outputs the left columns only; its condition reads both.
+        let both = match semi {
+            Some(_) => Arc::new(j.left.schema().join(j.right.schema())?),
+            None => j.schema.clone(),
+        };
+        let condition = condition.as_ref().map(|c| physical(c, &both)).transpose()?;
+        let joined = physical_schema(&both, false);
         let inputs = [
             (left.vertex, left_arrow, left_keys),
             (right.vertex, right_arrow, right_keys),
@@ -339,7 +345,44 @@ impl StreamPlanner {
                 updated_by: None,
             });
         }
-        let updating = left.updating || right.updating || left_outer || right_outer;
+        let updating =
+            left.updating || right.updating || left_outer || right_outer || semi == Some(true);
+        if let Some(anti) = semi {
+            let name = format!(
+                "Join(joinType=[{}], on=[{}], where=[{where_}])",
+                j.join_type,
+                on.join(", ")
+            );
+            let spec = JoinSpec {
+                left: left_side,
+                right: right_side,
+                condition,
+                joined,
+                output: physical_schema(&j.schema, updating),
+                nulls_equal: j.null_equality == NullEquality::NullEqualsNull,
+                ttl_ms: self.state_ttl_ms,
+            };
+            // NOT IN over values that may be NULL: an unknown comparison
+            // excludes the row as a match does (three-valued logic).
+            let null_aware = j.null_aware;
+            let vertex = self.add_keyed_two_input(&name, inputs, move |_| {
+                SemiJoinOperator::new(spec.clone(), anti).null_aware(null_aware)
+            });
+            // The left rows pass unchanged: they keep their attributes unless
+            // they can be retracted.
+            let attrs = if updating {
+                vec![Attr::Plain; left_width]
+            } else {
+                left.attrs[..left_width].to_vec()
+            };
+            return Ok(Stream {
+                vertex,
+                attrs,
+                schema: j.schema.clone(),
+                updating,
+                updated_by: updating.then(|| format!("the {} JOIN ({name})", j.join_type)),
+            });
+        }
         let name = format!(
             "Join(joinType=[{}], on=[{}], where=[{where_}])",
             j.join_type,

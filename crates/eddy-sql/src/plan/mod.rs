@@ -54,6 +54,7 @@ use crate::exec::keys::key_hasher;
 use crate::exec::lookup::{LookupJoinOperator, LookupSpec};
 use crate::exec::over::{Frame, OverAggOperator, OverSpec};
 use crate::exec::rank::{RankMode, RankOperator, RankSpec};
+use crate::exec::semi_join::SemiJoinOperator;
 use crate::exec::values::ValuesSource;
 use crate::exec::watermark::WatermarkAssigner;
 use crate::exec::window::{WindowAggOperator, WindowOut, WindowSpec, WindowTvfOperator};
@@ -140,7 +141,7 @@ pub fn physical(expr: &Expr, schema: &DFSchema) -> SqlResult<Arc<dyn PhysicalExp
     })?;
     if subquery {
         return Err(SqlError::unsupported(
-            "subqueries in expressions (IN, EXISTS or a scalar subquery); write them as a join",
+            "scalar subqueries, and IN or EXISTS subqueries outside the conditions of a WHERE (write them as a join)",
         ));
     }
     let rewritten = simplified_calls(expr, schema)?;
