@@ -123,7 +123,14 @@ impl<'a> Planner<'a> {
             Arc::new(DecorrelatePredicateSubquery::new()),
             Arc::new(ScalarSubqueryToJoin::new()),
         ]);
-        Ok(optimizer.optimize(plan, &OptimizerContext::new(), |_, _| {})?)
+        // Uncorrelated scalar subqueries become joins too (a stream has no
+        // physical plan to evaluate them once).
+        let mut options = self.options.clone();
+        options
+            .optimizer
+            .enable_physical_uncorrelated_scalar_subquery = false;
+        let context = OptimizerContext::new_with_config_options(Arc::new(options));
+        Ok(optimizer.optimize(plan, &context, |_, _| {})?)
     }
 
     /// Type coercion and the other analyzer rules.

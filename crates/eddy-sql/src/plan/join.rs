@@ -193,6 +193,11 @@ impl StreamPlanner {
             JoinType::Full => (true, true, None),
             JoinType::LeftSemi => (false, false, Some(false)),
             JoinType::LeftAnti => (false, false, Some(true)),
+            JoinType::LeftMark | JoinType::RightMark => {
+                return Err(SqlError::unsupported(
+                    "IN or EXISTS subqueries under OR or NOT of other conditions (write them as a UNION ALL, or as a join)",
+                ))
+            }
             other => {
                 return Err(SqlError::unsupported(format!(
                     "{other} joins (eddy has INNER, LEFT, RIGHT and FULL OUTER joins, and semi and anti joins from subqueries)"

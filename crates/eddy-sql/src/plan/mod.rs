@@ -141,7 +141,7 @@ pub fn physical(expr: &Expr, schema: &DFSchema) -> SqlResult<Arc<dyn PhysicalExp
     })?;
     if subquery {
         return Err(SqlError::unsupported(
-            "scalar subqueries, and IN or EXISTS subqueries outside the conditions of a WHERE (write them as a join)",
+            "a subquery here (eddy runs subqueries in WHERE conditions and in the select list; write this one as a join)",
         ));
     }
     let rewritten = simplified_calls(expr, schema)?;
