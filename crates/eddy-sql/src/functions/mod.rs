@@ -3,6 +3,7 @@
 
 mod calendar;
 mod conditional;
+mod json;
 mod text;
 
 use std::collections::HashMap;
@@ -793,7 +794,8 @@ pub fn registry() -> &'static Registry {
             .into_iter()
             .chain(conditional::functions())
             .chain(calendar::functions())
-            .chain(text::functions());
+            .chain(text::functions())
+            .chain(json::functions());
         for f in defaults.chain(eddy) {
             let f = crate::string_limit::bounded(f);
             for alias in f.aliases() {
