@@ -38,6 +38,7 @@ pub mod script;
 pub mod show;
 pub mod string_limit;
 pub mod temporal;
+pub mod time_units;
 pub mod tvf;
 pub mod types;
 

@@ -96,6 +96,7 @@ impl<'a> Planner<'a> {
         }
         let mut statement = statements.remove(0);
         crate::precedence::repair(&mut statement);
+        crate::time_units::rewrite(&mut statement);
         if let Statement::Query(query) = &mut statement {
             crate::naming::name_columns(query);
             crate::legacy_window::rewrite(query, &mut self.tvfs)?;
