@@ -30,7 +30,7 @@ use crate::exec::keys::KeyCodec;
 
 /// A side's rows of one key: the row (Arrow row format) and, on an outer side,
 /// its number of matches.
-type Records = Vec<(Vec<u8>, u32)>;
+pub(crate) type Records = Vec<(Vec<u8>, u32)>;
 
 /// One input of a join.
 #[derive(Clone)]
@@ -205,23 +205,126 @@ pub(crate) fn condition_flags(
     Ok((starts, flags))
 }
 
+/// What a join keeps: each side's rows per key in keyed state, and their
+/// codecs. Shared by the regular and the semi/anti join.
+pub(crate) struct Sides {
+    pub(crate) codecs: [Codecs; 2],
+    pub(crate) backend: KeyedStateBackend<Vec<u8>>,
+    pub(crate) states: [ValueState<Records>; 2],
+}
+
+/// A batch of one side, ready to be joined: its keys and rows encoded, which
+/// rows have a NULL key (and match nothing), and which (row, other row) pairs
+/// pass the join condition.
+pub(crate) struct Prepared {
+    keys: Option<arrow::row::Rows>,
+    pub(crate) rows: arrow::row::Rows,
+    pub(crate) null_key: Vec<bool>,
+    pub(crate) matched: Option<(Vec<usize>, Vec<bool>)>,
+}
+
+impl Prepared {
+    /// Row `i`'s key (empty without equality keys).
+    pub(crate) fn key(&self, i: usize) -> Vec<u8> {
+        self.keys
+            .as_ref()
+            .map_or(Vec::new(), |k| k.row(i).data().to_vec())
+    }
+}
+
+impl Sides {
+    /// The state of a join of `spec`, from the operator's context.
+    pub(crate) fn open(ctx: &OperatorContext, spec: &JoinSpec) -> Result<Self> {
+        let KeyedState { mut backend, .. } = ctx.keyed_state::<Vec<u8>, ()>()?;
+        let descriptor = |name: &str| {
+            let d = ValueStateDescriptor::new(name);
+            match spec.ttl_ms {
+                Some(ttl) => d.with_ttl(StateTtlConfig::new(std::time::Duration::from_millis(ttl))),
+                None => d,
+            }
+        };
+        let states = [
+            backend.value_state(descriptor("left-records"))?,
+            backend.value_state(descriptor("right-records"))?,
+        ];
+        let codecs = [
+            Codecs::new(&spec.left).map_err(runtime)?,
+            Codecs::new(&spec.right).map_err(runtime)?,
+        ];
+        Ok(Sides {
+            codecs,
+            backend,
+            states,
+        })
+    }
+
+    /// Prepares a batch of side `s`; with `unknown_matches` a NULL condition
+    /// counts as a match.
+    pub(crate) fn prepare(
+        &mut self,
+        spec: &JoinSpec,
+        s: usize,
+        batch: &RecordBatch,
+        unknown_matches: bool,
+    ) -> Result<Prepared> {
+        let o = 1 - s;
+        let mine = if s == 0 { &spec.left } else { &spec.right };
+        // Without equality keys every row has the empty key.
+        let keys = (!mine.keys.is_empty())
+            .then(|| self.codecs[s].key.encode(batch))
+            .transpose()
+            .map_err(runtime)?;
+        let rows = self.codecs[s].row.encode(batch).map_err(runtime)?;
+        let null_key: Vec<bool> = (0..batch.num_rows())
+            .map(|i| !spec.nulls_equal && mine.keys.iter().any(|&k| batch.column(k).is_null(i)))
+            .collect();
+        let mut prepared = Prepared {
+            keys,
+            rows,
+            null_key,
+            matched: None,
+        };
+        if let Some(condition) = &spec.condition {
+            let Sides {
+                codecs,
+                backend,
+                states,
+            } = self;
+            prepared.matched = Some(condition_flags(
+                &PairCheck {
+                    side: s,
+                    batch,
+                    width: mine.width,
+                    null_key: &prepared.null_key,
+                    other: &codecs[o].row,
+                    condition,
+                    joined: &spec.joined,
+                    unknown_matches,
+                },
+                |i| {
+                    backend.set_current_key(prepared.key(i));
+                    let mut rows = Vec::new();
+                    states[o].with_mut(backend, |records| {
+                        rows.extend(records.iter().map(|(row, _)| row.clone()));
+                    });
+                    rows
+                },
+            )?);
+        }
+        Ok(prepared)
+    }
+}
+
 /// See the module docs.
 pub struct JoinOperator {
     spec: JoinSpec,
-    codecs: Option<[Codecs; 2]>,
-    backend: Option<KeyedStateBackend<Vec<u8>>>,
-    states: Option<[ValueState<Records>; 2]>,
+    sides: Option<Sides>,
 }
 
 impl JoinOperator {
     /// A join operator.
     pub fn new(spec: JoinSpec) -> Self {
-        JoinOperator {
-            spec,
-            codecs: None,
-            backend: None,
-            states: None,
-        }
+        JoinOperator { spec, sides: None }
     }
 
     fn side(&self, s: usize) -> &JoinSide {
@@ -241,53 +344,24 @@ impl JoinOperator {
     ) -> Result<()> {
         let o = 1 - s;
         let (mine, theirs) = (self.side(s).clone(), self.side(o).clone());
-        let (Some(codecs), Some(backend), Some(states)) = (
-            self.codecs.as_ref(),
-            self.backend.as_mut(),
-            self.states.as_ref(),
-        ) else {
+        let Some(sides) = self.sides.as_mut() else {
             return Err(runtime("join used before open"));
         };
-        // Without equality keys every row has the empty key.
-        let keys = (!mine.keys.is_empty())
-            .then(|| codecs[s].key.encode(&batch))
-            .transpose()
-            .map_err(runtime)?;
-        let key_of = |i: usize| {
-            keys.as_ref()
-                .map_or(Vec::new(), |k| k.row(i).data().to_vec())
-        };
-        let rows = codecs[s].row.encode(&batch).map_err(runtime)?;
+        let prepared = sides.prepare(&self.spec, s, &batch, false)?;
+        let Sides {
+            codecs,
+            backend,
+            states,
+        } = sides;
+        let Prepared {
+            rows,
+            null_key,
+            matched,
+            ..
+        } = &prepared;
+        let key_of = |i: usize| prepared.key(i);
         let kinds = changelog::kinds(&batch);
         let n = batch.num_rows();
-        let null_key: Vec<bool> = (0..n)
-            .map(|i| {
-                !self.spec.nulls_equal && mine.keys.iter().any(|&k| batch.column(k).is_null(i))
-            })
-            .collect();
-        let matched = match &self.spec.condition {
-            None => None,
-            Some(condition) => Some(condition_flags(
-                &PairCheck {
-                    side: s,
-                    batch: &batch,
-                    width: mine.width,
-                    null_key: &null_key,
-                    other: &codecs[o].row,
-                    condition,
-                    joined: &self.spec.joined,
-                    unknown_matches: false,
-                },
-                |i| {
-                    backend.set_current_key(key_of(i));
-                    let mut rows = Vec::new();
-                    states[o].with_mut(backend, |records| {
-                        rows.extend(records.iter().map(|(row, _)| row.clone()));
-                    });
-                    rows
-                },
-            )?),
-        };
         let mut pending = Pending::new();
         for i in 0..n {
             let kind = changelog::kind_at(kinds, i);
@@ -380,23 +454,7 @@ impl TwoInputOperator for JoinOperator {
     type Out = RecordBatch;
 
     fn open(&mut self, ctx: &OperatorContext) -> Result<()> {
-        let KeyedState { mut backend, .. } = ctx.keyed_state::<Vec<u8>, ()>()?;
-        let descriptor = |name: &str| {
-            let d = ValueStateDescriptor::new(name);
-            match self.spec.ttl_ms {
-                Some(ttl) => d.with_ttl(StateTtlConfig::new(std::time::Duration::from_millis(ttl))),
-                None => d,
-            }
-        };
-        self.states = Some([
-            backend.value_state(descriptor("left-records"))?,
-            backend.value_state(descriptor("right-records"))?,
-        ]);
-        self.backend = Some(backend);
-        self.codecs = Some([
-            Codecs::new(&self.spec.left).map_err(runtime)?,
-            Codecs::new(&self.spec.right).map_err(runtime)?,
-        ]);
+        self.sides = Some(Sides::open(ctx, &self.spec)?);
         Ok(())
     }
 
@@ -417,6 +475,6 @@ impl TwoInputOperator for JoinOperator {
     }
 
     fn managed_state(&mut self) -> Option<ManagedState<'_>> {
-        Some(ManagedState::new(self.backend.as_mut()?))
+        Some(ManagedState::new(&mut self.sides.as_mut()?.backend))
     }
 }

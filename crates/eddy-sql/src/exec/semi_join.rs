@@ -12,16 +12,12 @@ use arrow::array::{ArrayRef, RecordBatch, UInt32Array};
 use arrow::compute::take;
 use eddy_core::Result;
 use eddy_runtime::output::Emitter;
-use eddy_runtime::{KeyedState, ManagedState};
+use eddy_runtime::ManagedState;
 use eddy_runtime::{OperatorContext, TwoInputOperator};
-use eddy_state::{KeyedStateBackend, StateTtlConfig, ValueState, ValueStateDescriptor};
 
 use crate::error::runtime;
 use crate::exec::changelog::{self, conform, RowKind};
-use crate::exec::join::{condition_flags, Codecs, JoinSpec, PairCheck};
-
-/// A side's rows of one key: the row and, on the left, its number of matches.
-type Records = Vec<(Vec<u8>, u32)>;
+use crate::exec::join::{JoinSpec, Prepared, Sides};
 
 /// See the module docs.
 pub struct SemiJoinOperator {
@@ -30,9 +26,7 @@ pub struct SemiJoinOperator {
     anti: bool,
     /// `NOT IN`'s three-valued logic: an unknown comparison counts as a match.
     null_aware: bool,
-    codecs: Option<[Codecs; 2]>,
-    backend: Option<KeyedStateBackend<Vec<u8>>>,
-    states: Option<[ValueState<Records>; 2]>,
+    sides: Option<Sides>,
 }
 
 /// The output rows of a batch: rows of the batch (left batches) or encoded left
@@ -52,9 +46,7 @@ impl SemiJoinOperator {
             spec,
             anti,
             null_aware: false,
-            codecs: None,
-            backend: None,
-            states: None,
+            sides: None,
         }
     }
 
@@ -72,57 +64,24 @@ impl SemiJoinOperator {
         out: &mut Emitter<'_, RecordBatch>,
     ) -> Result<()> {
         let o = 1 - s;
-        let mine = if s == 0 {
-            &self.spec.left
-        } else {
-            &self.spec.right
-        };
-        let (Some(codecs), Some(backend), Some(states)) = (
-            self.codecs.as_ref(),
-            self.backend.as_mut(),
-            self.states.as_ref(),
-        ) else {
+        let Some(sides) = self.sides.as_mut() else {
             return Err(runtime("join used before open"));
         };
-        let keys = (!mine.keys.is_empty())
-            .then(|| codecs[s].key.encode(&batch))
-            .transpose()
-            .map_err(runtime)?;
-        let key_of = |i: usize| {
-            keys.as_ref()
-                .map_or(Vec::new(), |k| k.row(i).data().to_vec())
-        };
-        let rows = codecs[s].row.encode(&batch).map_err(runtime)?;
+        let prepared = sides.prepare(&self.spec, s, &batch, self.null_aware)?;
+        let Sides {
+            codecs,
+            backend,
+            states,
+        } = sides;
+        let Prepared {
+            rows,
+            null_key,
+            matched,
+            ..
+        } = &prepared;
+        let key_of = |i: usize| prepared.key(i);
         let kinds = changelog::kinds(&batch);
         let n = batch.num_rows();
-        let null_key: Vec<bool> = (0..n)
-            .map(|i| {
-                !self.spec.nulls_equal && mine.keys.iter().any(|&k| batch.column(k).is_null(i))
-            })
-            .collect();
-        let matched = match &self.spec.condition {
-            None => None,
-            Some(condition) => Some(condition_flags(
-                &PairCheck {
-                    side: s,
-                    batch: &batch,
-                    width: mine.width,
-                    null_key: &null_key,
-                    other: &codecs[o].row,
-                    condition,
-                    joined: &self.spec.joined,
-                    unknown_matches: self.null_aware,
-                },
-                |i| {
-                    backend.set_current_key(key_of(i));
-                    let mut rows = Vec::new();
-                    states[o].with_mut(backend, |records| {
-                        rows.extend(records.iter().map(|(row, _)| row.clone()));
-                    });
-                    rows
-                },
-            )?),
-        };
         let anti = self.anti;
         let emitted = |matches: u32| (matches > 0) != anti;
         let mut result = Out::default();
@@ -218,23 +177,7 @@ impl TwoInputOperator for SemiJoinOperator {
     type Out = RecordBatch;
 
     fn open(&mut self, ctx: &OperatorContext) -> Result<()> {
-        let KeyedState { mut backend, .. } = ctx.keyed_state::<Vec<u8>, ()>()?;
-        let descriptor = |name: &str| {
-            let d = ValueStateDescriptor::new(name);
-            match self.spec.ttl_ms {
-                Some(ttl) => d.with_ttl(StateTtlConfig::new(std::time::Duration::from_millis(ttl))),
-                None => d,
-            }
-        };
-        self.states = Some([
-            backend.value_state(descriptor("left-records"))?,
-            backend.value_state(descriptor("right-records"))?,
-        ]);
-        self.backend = Some(backend);
-        self.codecs = Some([
-            Codecs::new(&self.spec.left).map_err(runtime)?,
-            Codecs::new(&self.spec.right).map_err(runtime)?,
-        ]);
+        self.sides = Some(Sides::open(ctx, &self.spec)?);
         Ok(())
     }
 
@@ -255,6 +198,6 @@ impl TwoInputOperator for SemiJoinOperator {
     }
 
     fn managed_state(&mut self) -> Option<ManagedState<'_>> {
-        Some(ManagedState::new(self.backend.as_mut()?))
+        Some(ManagedState::new(&mut self.sides.as_mut()?.backend))
     }
 }
