@@ -4,10 +4,13 @@
 //! ```text
 //!  statement ─▶ Session (session): DDL into the catalog, SET into the config,
 //!     │          SHOW / DESCRIBE / EXPLAIN answered at once
-//!     │ INSERT, SELECT
+//!     │ INSERT, SELECT: the AST repaired where sqlparser and Flink differ
+//!     │ (precedence, time_units, legacy_window)
 //!     ▼
-//!  DataFusion logical plan ─▶ plan: one eddy vertex per node, chosen by time
-//!     │                        attributes (window, interval, lookup, regular joins...)
+//!  DataFusion logical plan, analyzed, subqueries decorrelated into joins
+//!     │ (logical) ─▶ plan: one eddy vertex per node, chosen by time attributes
+//!     │   (window, interval, lookup, regular and semi/anti joins, expand for
+//!     │   grouping sets...)
 //!     ▼
 //!  JobSpec (plan::builder) ─▶ eddy_runtime::MiniCluster
 //!
