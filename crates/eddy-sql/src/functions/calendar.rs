@@ -1,6 +1,6 @@
 //! Calendar fields of a timestamp or date (`QUARTER`, `DAYOFWEEK`, `DAYOFYEAR`,
 //! `WEEK`), and the current time, read per row as Flink does in streaming mode
-//! (`NOW()`, `CURRENT_TIMESTAMP`).
+//! (`NOW()`, `CURRENT_TIMESTAMP`, `CURRENT_DATE`).
 
 use std::sync::Arc;
 
@@ -79,6 +79,13 @@ pub(super) fn functions() -> Vec<Arc<ScalarUDF>> {
             timestampdiff,
         ),
         function("now", Volatile, ltz(), no_arguments, now),
+        function(
+            "current_date",
+            Volatile,
+            DataType::Date32,
+            no_arguments,
+            current_date,
+        ),
         function("current_timestamp", Volatile, ltz(), no_arguments, now),
     ]
 }
@@ -88,8 +95,20 @@ fn ltz() -> DataType {
 }
 
 fn no_arguments(t: &[DataType]) -> Result<Vec<DataType>> {
-    arity("NOW", t, 0..=0)?;
+    arity("NOW(), CURRENT_TIMESTAMP or CURRENT_DATE", t, 0..=0)?;
     Ok(vec![])
+}
+
+/// Today's date (in UTC, eddy's local time zone), for every row of the batch.
+fn current_date(_: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
+    let days = chrono::Utc::now()
+        .date_naive()
+        .signed_duration_since(chrono::NaiveDate::default())
+        .num_days() as i32;
+    Ok(Arc::new(arrow::array::Date32Array::from(vec![
+        days;
+        rows.max(1)
+    ])))
 }
 
 /// The wall-clock time now, for every row of the batch.
