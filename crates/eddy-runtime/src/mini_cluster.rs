@@ -1001,7 +1001,9 @@ impl JobRun {
         // Every task ended: the TaskExecutor stops once it is hung up on.
         drop(to_task_executor);
         let _ = task_executor.await;
-        if stopped && matches!(first_error, Some(Error::Cancelled) | None) {
+        // Stopped with a savepoint: the tasks were cancelled, and a task that
+        // saw its neighbour go first reports that, not a failure.
+        if stopped && first_error.as_ref().is_none_or(is_secondary) {
             return Ok(());
         }
         match first_error {
@@ -1331,15 +1333,18 @@ impl RepeatedFailure {
 /// Keeps the root cause: the first real error wins over the cancellations and
 /// disconnections it caused in other tasks.
 fn record_failure(slot: &mut Option<Error>, error: Error) {
-    let secondary = |e: &Error| {
-        matches!(e, Error::Cancelled)
-            || matches!(e, Error::Other(m) if m.contains("stopped without finishing") || m.contains("stopped before its input ended"))
-    };
     match slot {
         None => *slot = Some(error),
-        Some(existing) if secondary(existing) && !secondary(&error) => *slot = Some(error),
+        Some(existing) if is_secondary(existing) && !is_secondary(&error) => *slot = Some(error),
         Some(_) => {}
     }
+}
+
+/// Whether `e` only follows from another task's end: a cancellation, or a
+/// channel whose other side went away.
+fn is_secondary(e: &Error) -> bool {
+    matches!(e, Error::Cancelled)
+        || matches!(e, Error::Other(m) if m.contains("stopped without finishing") || m.contains("stopped before its input ended"))
 }
 
 /// What a completed savepoint reports (as Flink's CLI does).
