@@ -352,42 +352,6 @@ impl StreamPlanner {
         }
         let updating =
             left.updating || right.updating || left_outer || right_outer || semi == Some(true);
-        if let Some(anti) = semi {
-            let name = format!(
-                "Join(joinType=[{}], on=[{}], where=[{where_}])",
-                j.join_type,
-                on.join(", ")
-            );
-            let spec = JoinSpec {
-                left: left_side,
-                right: right_side,
-                condition,
-                joined,
-                output: physical_schema(&j.schema, updating),
-                nulls_equal: j.null_equality == NullEquality::NullEqualsNull,
-                ttl_ms: self.state_ttl_ms,
-            };
-            // NOT IN over values that may be NULL: an unknown comparison
-            // excludes the row as a match does (three-valued logic).
-            let null_aware = j.null_aware;
-            let vertex = self.add_keyed_two_input(&name, inputs, move |_| {
-                SemiJoinOperator::new(spec.clone(), anti).null_aware(null_aware)
-            });
-            // The left rows pass unchanged: they keep their attributes unless
-            // they can be retracted.
-            let attrs = if updating {
-                vec![Attr::Plain; left_width]
-            } else {
-                left.attrs[..left_width].to_vec()
-            };
-            return Ok(Stream {
-                vertex,
-                attrs,
-                schema: j.schema.clone(),
-                updating,
-                updated_by: updating.then(|| format!("the {} JOIN ({name})", j.join_type)),
-            });
-        }
         let name = format!(
             "Join(joinType=[{}], on=[{}], where=[{where_}])",
             j.join_type,
@@ -402,11 +366,32 @@ impl StreamPlanner {
             nulls_equal: j.null_equality == NullEquality::NullEqualsNull,
             ttl_ms: self.state_ttl_ms,
         };
-        let vertex =
-            self.add_keyed_two_input(&name, inputs, move |_| JoinOperator::new(spec.clone()));
+        let (vertex, attrs) = match semi {
+            Some(anti) => {
+                // NOT IN over values that may be NULL: an unknown comparison
+                // excludes the row as a match does (three-valued logic).
+                let null_aware = j.null_aware;
+                let vertex = self.add_keyed_two_input(&name, inputs, move |_| {
+                    SemiJoinOperator::new(spec.clone(), anti).null_aware(null_aware)
+                });
+                // The left rows pass unchanged: they keep their attributes
+                // unless they can be retracted.
+                let attrs = if updating {
+                    vec![Attr::Plain; left_width]
+                } else {
+                    left.attrs[..left_width].to_vec()
+                };
+                (vertex, attrs)
+            }
+            None => {
+                let vertex = self
+                    .add_keyed_two_input(&name, inputs, move |_| JoinOperator::new(spec.clone()));
+                (vertex, vec![Attr::Plain; j.schema.fields().len()])
+            }
+        };
         Ok(Stream {
             vertex,
-            attrs: vec![Attr::Plain; j.schema.fields().len()],
+            attrs,
             schema: j.schema.clone(),
             updating,
             updated_by: updating.then(|| format!("the {} JOIN ({name})", j.join_type)),
