@@ -14,11 +14,16 @@ use std::marker::PhantomData;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
+use eddy_core::codec::{decode_element, encode_element, BatchCodec};
 use eddy_core::{Batch, Element, Error, JobGraph, Partitioning, Result, VertexId};
 
 use crate::chain::ChainNode;
 use crate::channel::{channel, Receiver, Sender};
 use crate::input::InputGate;
+use crate::protocol::JobArtifact;
+use crate::network::bridge::{
+    DecodeFn, EncodeFn, FrameSink, FrameSource, TypedFrameSink, TypedFrameSource,
+};
 use crate::operator::{Operator, OperatorContext, TwoInputOperator};
 use crate::output::{Discard, ErasedOutput, FanOut, Output, SideOutputs, TypedOutput};
 use crate::partitioner::{
@@ -82,6 +87,14 @@ pub trait EdgeFactory: Send + Sync {
 
     /// An output of this edge's type behind the type-erased side-output face.
     fn side_output(&self, output: AnyBox) -> Result<Box<dyn ErasedOutput>>;
+
+    /// The receiving end `rx` of a channel read as frames, for a consumer in
+    /// another process. An error if the edge's records have no codec.
+    fn frame_source(&self, rx: AnyBox) -> Result<Box<dyn FrameSource>>;
+
+    /// The sending end `tx` of a channel written with frames, for a producer in
+    /// another process. An error if the edge's records have no codec.
+    fn frame_sink(&self, tx: AnyBox) -> Result<Box<dyn FrameSink>>;
 }
 
 /// A [`JobGraph`] with the code to run it.
@@ -92,12 +105,17 @@ pub struct JobSpec {
     pub vertices: HashMap<VertexId, Arc<dyn VertexFactory>>,
     /// One factory per edge, in the order of `graph.edges`.
     pub edges: Vec<Arc<dyn EdgeFactory>>,
+    /// What another process needs to build the same job (SQL statements), if
+    /// the job can run on a cluster's TaskManagers.
+    pub artifact: Option<JobArtifact>,
 }
 
 /// The edge factory of batch type `B`.
 pub struct TypedEdge<B> {
     key_hasher: Option<KeyHasher<B>>,
     max_parallelism: u32,
+    /// How the edge's elements cross processes, if they can.
+    codec: Option<(EncodeFn<B>, DecodeFn<B>)>,
 }
 
 impl<B: Batch> TypedEdge<B> {
@@ -106,6 +124,7 @@ impl<B: Batch> TypedEdge<B> {
         TypedEdge {
             key_hasher: None,
             max_parallelism: eddy_core::key_group::DEFAULT_MAX_PARALLELISM,
+            codec: None,
         }
     }
 
@@ -114,7 +133,29 @@ impl<B: Batch> TypedEdge<B> {
         TypedEdge {
             key_hasher: Some(key_hasher),
             max_parallelism,
+            codec: None,
         }
+    }
+}
+
+impl<B: BatchCodec> TypedEdge<B> {
+    /// The same edge, able to cross processes: its elements are encoded as
+    /// [`eddy_core::codec`] frames when producer and consumer run in different
+    /// TaskManagers.
+    pub fn with_codec(mut self) -> Self {
+        self.codec = Some((encode_element::<B>, decode_element::<B>));
+        self
+    }
+}
+
+impl<B> TypedEdge<B> {
+    fn codec(&self) -> Result<(EncodeFn<B>, DecodeFn<B>)> {
+        self.codec.ok_or_else(|| {
+            Error::InvalidGraph(format!(
+                "records of type {} cannot cross processes: the edge has no codec",
+                std::any::type_name::<B>()
+            ))
+        })
     }
 }
 
@@ -181,6 +222,22 @@ impl<B: Batch> EdgeFactory for TypedEdge<B> {
     fn side_output(&self, output: AnyBox) -> Result<Box<dyn ErasedOutput>> {
         let output = downcast::<Box<dyn Output<B>>>(output, "a side output")?;
         Ok(Box::new(TypedOutput(output)))
+    }
+
+    fn frame_source(&self, rx: AnyBox) -> Result<Box<dyn FrameSource>> {
+        let (encode, _) = self.codec()?;
+        let receiver = downcast::<Receiver<Element<B>>>(rx, "a remote output")?;
+        Ok(Box::new(TypedFrameSource { receiver, encode }))
+    }
+
+    fn frame_sink(&self, tx: AnyBox) -> Result<Box<dyn FrameSink>> {
+        let (_, decode) = self.codec()?;
+        let sender = downcast::<Sender<Element<B>>>(tx, "a remote input")?;
+        Ok(Box::new(TypedFrameSink {
+            sender,
+            decode,
+            waiting: None,
+        }))
     }
 }
 

@@ -78,12 +78,15 @@
 pub mod chain;
 pub mod channel;
 pub mod checkpoint;
+pub mod cluster;
 pub mod factory;
+mod gateway;
 pub mod input;
 pub mod jobs;
 pub mod keyed_state;
 pub mod metrics;
 pub mod mini_cluster;
+pub mod network;
 pub mod operator;
 pub mod operators;
 pub mod output;

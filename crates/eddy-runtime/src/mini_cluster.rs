@@ -44,6 +44,8 @@ use crate::protocol::{
     ToJobMaster, ToTaskExecutor, TriggerCheckpoint,
 };
 use crate::task::{cancel_pair, CancelSignal};
+use crate::cluster::{AttemptSetup, ResourceManager};
+use crate::gateway::Gateway;
 use crate::task_executor::{TaskExecutor, TaskExecutorSetup};
 
 /// Configuration key: restore from `latest` (the newest complete checkpoint in the
@@ -86,6 +88,9 @@ pub struct MiniCluster {
     config: Arc<Config>,
     clock: Arc<dyn Clock>,
     counters: Counters,
+    /// The cluster's TaskManagers, in a JobManager: jobs that can be built
+    /// elsewhere (they carry an artifact) run there instead of in this process.
+    cluster: Option<Arc<ResourceManager>>,
 }
 
 /// A handle to a running job: status, counters, savepoints, cancel, wait.
@@ -186,6 +191,8 @@ struct JobRun {
     identity: RunIdentity,
     /// Attempts started so far (restarts included).
     attempt: u32,
+    /// The cluster the job's tasks run on, if not in this process.
+    cluster: Option<Arc<ResourceManager>>,
 }
 
 /// Who a run is: its id, its lineage, and (with a checkpoint directory) its record
@@ -235,7 +242,14 @@ impl MiniCluster {
             config: Arc::new(config),
             clock: Arc::new(SystemClock),
             counters: Counters::default(),
+            cluster: None,
         }
+    }
+
+    /// Runs jobs that carry an artifact on the TaskManagers of `rm`.
+    pub fn with_resource_manager(mut self, rm: Option<Arc<ResourceManager>>) -> Self {
+        self.cluster = rm;
+        self
     }
 
     /// Uses `clock` for processing time (timers, TTL, periodic watermarks).
@@ -267,6 +281,15 @@ impl MiniCluster {
         }
         let checkpointing = CheckpointingOptions::from_config(&self.config)?;
         let strategy = RestartStrategy::from_config(&self.config)?;
+        let cluster = self.cluster.clone().filter(|_| spec.artifact.is_some());
+        if cluster.is_some() && checkpointing.as_ref().is_some_and(|c| c.dir.is_none()) {
+            return Err(Error::InvalidConfig {
+                key: eddy_core::checkpointing::keys::DIR.into(),
+                message: "a job on a cluster checkpoints into a directory every TaskManager \
+                          can reach; set it"
+                    .into(),
+            });
+        }
         warn_unknown_keys(&self.config);
         let job_id = JobId::generate();
         let info = JobInfo {
@@ -347,6 +370,7 @@ impl MiniCluster {
             shared: shared.clone(),
             identity,
             attempt: 0,
+            cluster,
         };
         let thread = std::thread::Builder::new()
             .name("eddy-job".into())
@@ -614,47 +638,61 @@ impl JobRun {
             .as_ref()
             .map(|_| StateStore::new(self.identity.run_dir(), self.attempt));
         let job_id = self.identity.job_id;
+        let exactly_once = checkpointing
+            .as_ref()
+            .is_none_or(|c| c.mode == CheckpointingMode::ExactlyOnce);
         let (to_job_master, mut events) = mpsc::unbounded_channel();
-        let (to_task_executor, inbox) = mpsc::unbounded_channel();
-        let task_executor = TaskExecutor::new(
-            TaskExecutorSetup {
-                spec: self.spec.clone(),
-                config: self.config.clone(),
-                clock: self.clock.clone(),
-                counters: self.counters.clone(),
-                store: store.clone(),
-                restored: match &restoring {
-                    Some(Restoring::Memory(state)) => Some(state.clone()),
-                    _ => None,
-                },
-                exactly_once: checkpointing
-                    .as_ref()
-                    .is_none_or(|c| c.mode == CheckpointingMode::ExactlyOnce),
-                run: RunContext {
-                    job_id,
-                    lineage: self.identity.lineage.clone(),
-                    attempt: self.attempt,
-                },
-            },
-            to_job_master,
-        )?;
-        let task_executor = tokio::spawn(task_executor.run(inbox));
         let mut deployments = plan::deployments(&self.spec.graph, job_id, self.attempt - 1);
         if let Some(Restoring::Disk { id, dir, entries }) = &restoring {
             for tdd in &mut deployments {
                 tdd.restore = Some(task_restore(&self.spec.graph, *id, dir, entries, tdd));
             }
         }
+        let (gateway, task_executor) = match self.cluster.clone() {
+            None => {
+                let (to_task_executor, inbox) = mpsc::unbounded_channel();
+                let task_executor = TaskExecutor::new(
+                    TaskExecutorSetup {
+                        spec: self.spec.clone(),
+                        config: self.config.clone(),
+                        clock: self.clock.clone(),
+                        counters: self.counters.clone(),
+                        store: store.clone(),
+                        restored: match &restoring {
+                            Some(Restoring::Memory(state)) => Some(state.clone()),
+                            _ => None,
+                        },
+                        exactly_once,
+                        run: RunContext {
+                            job_id,
+                            lineage: self.identity.lineage.clone(),
+                            attempt: self.attempt,
+                        },
+                        network: None,
+                    },
+                    to_job_master,
+                )?;
+                (
+                    Gateway::Local(to_task_executor),
+                    Some(tokio::spawn(task_executor.run(inbox))),
+                )
+            }
+            Some(rm) => {
+                let gateway = tokio::select! {
+                    gateway = self.lease(&rm, &mut deployments, exactly_once, to_job_master) => gateway?,
+                    _ = external.cancelled() => return Err(Error::Cancelled),
+                };
+                (gateway, None)
+            }
+        };
         let num_tasks = deployments.len();
         let tasks = Tasks::new(&self.spec.graph, &deployments);
         for tdd in deployments {
-            // The TaskExecutor lives until it is told to stop.
-            let _ = to_task_executor.send(ToTaskExecutor::DeployTask(tdd));
+            gateway.send(ToTaskExecutor::DeployTask(tdd));
         }
         let cancel_tasks = |ended: &HashSet<ExecutionAttemptId>| {
             for &attempt in tasks.index.keys().filter(|a| !ended.contains(a)) {
-                let _ = to_task_executor
-                    .send(ToTaskExecutor::CancelTask(CancelTask { job_id, attempt }));
+                gateway.send(ToTaskExecutor::CancelTask(CancelTask { job_id, attempt }));
             }
         };
         let mut ended: HashSet<ExecutionAttemptId> = HashSet::new();
@@ -712,8 +750,7 @@ impl JobRun {
                 (true, Some(drain)) => CheckpointKind::StopWithSavepoint { drain },
             };
             for &attempt in &tasks.sources {
-                let _ =
-                    to_task_executor.send(ToTaskExecutor::TriggerCheckpoint(TriggerCheckpoint {
+                gateway.send(ToTaskExecutor::TriggerCheckpoint(TriggerCheckpoint {
                         job_id,
                         attempt,
                         checkpoint_id: CheckpointId(id),
@@ -849,7 +886,7 @@ impl JobRun {
                             self.keep_newest(done);
                             // Never backwards: writes may finish out of order.
                             for &attempt in tasks.index.keys() {
-                                let _ = to_task_executor.send(ToTaskExecutor::CheckpointComplete(CheckpointComplete {
+                                gateway.send(ToTaskExecutor::CheckpointComplete(CheckpointComplete {
                                     job_id,
                                     attempt,
                                     checkpoint_id: CheckpointId(checkpoint_id),
@@ -998,9 +1035,12 @@ impl JobRun {
         if let Some(store) = &store {
             store.idle().await;
         }
-        // Every task ended: the TaskExecutor stops once it is hung up on.
-        drop(to_task_executor);
-        let _ = task_executor.await;
+        // Every task ended: the TaskExecutor stops once it is hung up on (on a
+        // cluster, the lease ends the attempt on its TaskManagers).
+        drop(gateway);
+        if let Some(task_executor) = task_executor {
+            let _ = task_executor.await;
+        }
         // Stopped with a savepoint: the tasks were cancelled, and a task that
         // saw its neighbour go first reports that, not a failure.
         if stopped && first_error.as_ref().is_none_or(is_secondary) {
@@ -1010,6 +1050,67 @@ impl JobRun {
             Some(e) => Err(e),
             None => Ok(()),
         }
+    }
+
+    /// Leases the slots of this attempt on the cluster, starts the attempt on
+    /// their TaskManagers and places every task: subtask `i` of each vertex in
+    /// slot `i`, its input channels from other TaskManagers marked remote.
+    async fn lease(
+        &self,
+        rm: &Arc<ResourceManager>,
+        deployments: &mut [TaskDeploymentDescriptor],
+        exactly_once: bool,
+        events: mpsc::UnboundedSender<ToJobMaster>,
+    ) -> Result<Gateway> {
+        let graph = &self.spec.graph;
+        let job_id = self.identity.job_id;
+        let artifact = self.spec.artifact.clone().ok_or_else(|| {
+            Error::InvalidGraph("a job on a cluster needs an artifact to build it from".into())
+        })?;
+        let slots = graph.vertices.iter().map(|v| v.parallelism).max().unwrap_or(1);
+        let lease = rm.allocate(job_id, self.attempt, slots.max(1)).await?;
+        let run_dir = match self.identity.run_dir() {
+            Some(dir) => Some(
+                std::path::absolute(&dir)
+                    .map_err(|e| Error::io(dir, e))?
+                    .display()
+                    .to_string(),
+            ),
+            None => None,
+        };
+        lease.open(
+            AttemptSetup {
+                job_id,
+                attempt: self.attempt,
+                lineage: self.identity.lineage.clone(),
+                artifact,
+                config: self
+                    .config
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                graph: graph.clone(),
+                run_dir,
+                checkpointing: self.checkpointing.is_some(),
+                exactly_once,
+            },
+            events,
+        );
+        let mut placement = HashMap::new();
+        for tdd in deployments.iter_mut() {
+            let tm = lease.task_manager(tdd.attempt.subtask).to_string();
+            for &id in &tdd.inputs {
+                let producer = lease.task_manager(id.producer);
+                if producer != tm {
+                    let address = lease.data_address(producer).ok_or_else(|| {
+                        Error::Other(format!("TaskManager {producer} was lost"))
+                    })?;
+                    tdd.remote_inputs.insert(id, address);
+                }
+            }
+            placement.insert(tdd.attempt, tm);
+        }
+        Ok(Gateway::Cluster { lease, placement })
     }
 
     /// Completes a checkpoint whose state the tasks wrote: writes its `_metadata`

@@ -133,6 +133,7 @@ pub fn deployments(graph: &JobGraph, job_id: JobId, attempt: u32) -> Vec<TaskDep
                 operator: OperatorDescriptor::default(),
                 inputs,
                 outputs,
+                remote_inputs: Default::default(),
                 restore: None,
             });
         }

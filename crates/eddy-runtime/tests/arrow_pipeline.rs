@@ -253,6 +253,7 @@ fn run(parallelism: u32, rows: i64) -> HashMap<(i64, String), i64> {
             Arc::new(TypedEdge::<RecordBatch>::keyed(key_hasher, 128)),
             Arc::new(TypedEdge::<RecordBatch>::new()),
         ],
+        artifact: None,
     };
     let mut config = Config::new();
     config.set("execution.batch-size", "64");

@@ -86,6 +86,7 @@ impl GraphBuilder {
             graph,
             vertices: self.factories.clone(),
             edges,
+            artifact: None,
         }
     }
 }

@@ -165,6 +165,65 @@ pub mod options {
         "The keyed state backend: 'hashmap' keeps state on the heap.",
     );
 
+    /// The address of the JobManager's RPC endpoint, which TaskManagers
+    /// register with.
+    pub const JOBMANAGER_RPC_ADDRESS: ConfigOption<String> = ConfigOption::new(
+        "jobmanager.rpc.address",
+        "localhost",
+        "The host of the JobManager's RPC endpoint; TaskManagers register there.",
+    );
+
+    /// The port of the JobManager's RPC endpoint.
+    pub const JOBMANAGER_RPC_PORT: ConfigOption<u32> = ConfigOption::new(
+        "jobmanager.rpc.port",
+        "6123",
+        "The port of the JobManager's RPC endpoint.",
+    );
+
+    /// The address a TaskManager binds its data port to and announces to its
+    /// peers.
+    pub const TASKMANAGER_HOST: ConfigOption<String> = ConfigOption::new(
+        "taskmanager.host",
+        "localhost",
+        "The address a TaskManager binds its data port to and announces to the other TaskManagers.",
+    );
+
+    /// The port a TaskManager serves its channels to other TaskManagers on
+    /// (0 = any free port).
+    pub const TASKMANAGER_DATA_PORT: ConfigOption<u32> = ConfigOption::new(
+        "taskmanager.data.port",
+        "0",
+        "The TaskManager's data port for channels to other TaskManagers (0 = any free port).",
+    );
+
+    /// How often a TaskManager tells the JobManager it is alive.
+    pub const HEARTBEAT_INTERVAL: ConfigOption<Duration> = ConfigOption::new(
+        "heartbeat.interval",
+        "10 s",
+        "How often TaskManagers and the JobManager exchange heartbeats.",
+    );
+
+    /// How long a silent TaskManager is waited for before it is declared lost.
+    pub const HEARTBEAT_TIMEOUT: ConfigOption<Duration> = ConfigOption::new(
+        "heartbeat.timeout",
+        "50 s",
+        "How long without a heartbeat before a TaskManager is declared lost and its tasks fail.",
+    );
+
+    /// How long a job waits for the slots it needs before it fails.
+    pub const SLOT_REQUEST_TIMEOUT: ConfigOption<Duration> = ConfigOption::new(
+        "slot.request.timeout",
+        "5 min",
+        "How long a job waits for enough free slots before it fails.",
+    );
+
+    /// The shared secret cluster processes authenticate each other with.
+    pub const CLUSTER_SECRET: ConfigOption<String> = ConfigOption::new(
+        "security.cluster.secret",
+        "",
+        "A secret every JobManager and TaskManager of the cluster shares; peers without it are refused.",
+    );
+
     /// Every option above, for documentation and validation.
     pub fn all() -> Vec<(&'static str, &'static str, &'static str)> {
         vec![
@@ -208,6 +267,46 @@ pub mod options {
                 LOCAL_THREADS.key,
                 LOCAL_THREADS.default,
                 LOCAL_THREADS.description,
+            ),
+            (
+                JOBMANAGER_RPC_ADDRESS.key,
+                JOBMANAGER_RPC_ADDRESS.default,
+                JOBMANAGER_RPC_ADDRESS.description,
+            ),
+            (
+                JOBMANAGER_RPC_PORT.key,
+                JOBMANAGER_RPC_PORT.default,
+                JOBMANAGER_RPC_PORT.description,
+            ),
+            (
+                TASKMANAGER_HOST.key,
+                TASKMANAGER_HOST.default,
+                TASKMANAGER_HOST.description,
+            ),
+            (
+                TASKMANAGER_DATA_PORT.key,
+                TASKMANAGER_DATA_PORT.default,
+                TASKMANAGER_DATA_PORT.description,
+            ),
+            (
+                HEARTBEAT_INTERVAL.key,
+                HEARTBEAT_INTERVAL.default,
+                HEARTBEAT_INTERVAL.description,
+            ),
+            (
+                HEARTBEAT_TIMEOUT.key,
+                HEARTBEAT_TIMEOUT.default,
+                HEARTBEAT_TIMEOUT.description,
+            ),
+            (
+                SLOT_REQUEST_TIMEOUT.key,
+                SLOT_REQUEST_TIMEOUT.default,
+                SLOT_REQUEST_TIMEOUT.description,
+            ),
+            (
+                CLUSTER_SECRET.key,
+                CLUSTER_SECRET.default,
+                CLUSTER_SECRET.description,
             ),
         ]
     }

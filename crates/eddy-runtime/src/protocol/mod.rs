@@ -195,6 +195,21 @@ impl OperatorSubtaskHandles {
     }
 }
 
+/// What a TaskManager needs to build a job's operators itself: the job's code
+/// is never shipped, only a description a loader of the same binary turns into
+/// the same [`JobSpec`](crate::JobSpec).
+///
+/// For SQL (`kind` "sql"), the statements that shaped the catalog followed by
+/// the `INSERT` (or statement set) that is the job; planning them again gives
+/// the same graph, which the TaskManager checks against the one it is sent.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobArtifact {
+    /// Which loader builds the job ("sql").
+    pub kind: String,
+    /// The loader's input, in order.
+    pub statements: Vec<String>,
+}
+
 /// Encodes a message with postcard, the compact format of the wire.
 pub fn encode_message<M: Serialize>(message: &M) -> Result<Vec<u8>> {
     postcard::to_allocvec(message).map_err(|e| Error::codec("encode", "a protocol message", e))

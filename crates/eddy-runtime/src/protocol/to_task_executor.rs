@@ -1,5 +1,7 @@
 //! Messages from the JobMaster to a TaskExecutor (Flink's `TaskExecutorGateway`).
 
+use std::collections::BTreeMap;
+
 use eddy_core::{CheckpointId, ExecutionAttemptId, JobId, Timestamp};
 use serde::{Deserialize, Serialize};
 
@@ -45,6 +47,9 @@ pub struct TaskDeploymentDescriptor {
     pub inputs: Vec<ChannelId>,
     /// The channels the task writes.
     pub outputs: Vec<ChannelId>,
+    /// The input channels whose producer runs in another TaskManager, with the
+    /// data address of that TaskManager; every other channel is local.
+    pub remote_inputs: BTreeMap<ChannelId, String>,
     /// The state to restore, if the job restores from a checkpoint.
     pub restore: Option<TaskRestore>,
 }

@@ -72,6 +72,11 @@ impl LocalChannels {
         }
     }
 
+    /// The batches each channel holds.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
     /// How many channels wait for one of their ends.
     pub fn pending(&self) -> usize {
         self.waiting.lock().unwrap_or_else(|p| p.into_inner()).len()

@@ -12,6 +12,8 @@ use eddy_core::{Config, Error, Result, VertexId};
 use super::channels::LocalChannels;
 use crate::checkpoint::restore::RestoredState;
 use crate::factory::{AnyBox, JobSpec, VertexFactory};
+use crate::network::bridge::FrameSource;
+use crate::network::{ChannelProvider, DataClient};
 use crate::operator::{Counters, OperatorContext, RunContext};
 use crate::output::SideOutputs;
 use crate::plan::is_chained;
@@ -30,6 +32,15 @@ pub(super) struct Environment {
     pub checkpointing: bool,
     pub exactly_once: bool,
     pub run: RunContext,
+    /// Receives input channels produced in other TaskManagers.
+    pub client: Option<Arc<DataClient>>,
+}
+
+impl ChannelProvider for Environment {
+    fn frame_source(&self, id: ChannelId) -> Result<Box<dyn FrameSource>> {
+        let factory = edge_factory(self, id)?;
+        factory.frame_source(self.channels.receiver(id, factory)?)
+    }
 }
 
 /// Builds the task `tdd` describes, with `control` as its line to the JobMaster,
@@ -57,7 +68,29 @@ pub(super) fn build(
                 edge.input
             )));
         };
-        slot.push(env.channels.receiver(id, edge_factory(env, id)?)?);
+        let factory = edge_factory(env, id)?;
+        let receiver = match (tdd.remote_inputs.get(&id), &env.client) {
+            (None, _) => env.channels.receiver(id, factory)?,
+            (Some(address), Some(client)) => {
+                let capacity = env.channels.capacity();
+                let (tx, rx) = factory.channel(capacity);
+                let credit = u32::try_from(capacity).unwrap_or(u32::MAX);
+                client.subscribe(
+                    address.clone(),
+                    tdd.attempt,
+                    id,
+                    credit,
+                    factory.frame_sink(tx)?,
+                );
+                rx
+            }
+            (Some(address), None) => {
+                return Err(Error::InvalidGraph(format!(
+                    "channel {id} comes from {address}, but this TaskExecutor has no network"
+                )))
+            }
+        };
+        slot.push(receiver);
     }
     let next = builder.output(head, subtask)?;
     let sides = builder.side_outputs(head, subtask)?;

@@ -38,6 +38,7 @@ use crate::protocol::{
     ToJobMaster, ToTaskExecutor, TriggerCheckpoint,
 };
 use crate::task::{cancel_pair, CancelHandle, SourceTrigger, TaskControl};
+use crate::network::{DataClient, Providers};
 use channels::LocalChannels;
 use deploy::Environment;
 
@@ -60,6 +61,16 @@ pub struct TaskExecutorSetup {
     pub exactly_once: bool,
     /// The run and attempt the tasks belong to.
     pub run: RunContext,
+    /// Channels to and from other TaskManagers (`None` in a single process).
+    pub network: Option<RemoteChannels>,
+}
+
+/// A TaskExecutor's link to the other TaskManagers of the cluster.
+pub struct RemoteChannels {
+    /// Receives the input channels produced elsewhere.
+    pub client: Arc<DataClient>,
+    /// Where this TaskManager's data port finds the attempt's channels.
+    pub providers: Providers,
 }
 
 /// A deployed task's controls.
@@ -74,6 +85,8 @@ struct Slot {
 /// Runs the tasks of one job attempt in this process.
 pub struct TaskExecutor {
     env: Arc<Environment>,
+    /// The data port's registry this executor's channels are served from.
+    providers: Option<Providers>,
     store: Option<StateStore>,
     job_id: JobId,
     job_master: mpsc::UnboundedSender<ToJobMaster>,
@@ -89,9 +102,12 @@ impl TaskExecutor {
         job_master: mpsc::UnboundedSender<ToJobMaster>,
     ) -> Result<Self> {
         let capacity = setup.config.get(&options::BUFFERS_PER_CHANNEL)?;
-        Ok(TaskExecutor {
-            job_id: setup.run.job_id,
-            env: Arc::new(Environment {
+        let (client, providers) = match setup.network {
+            Some(network) => (Some(network.client), Some(network.providers)),
+            None => (None, None),
+        };
+        let attempt = setup.run.attempt;
+        let env = Arc::new(Environment {
                 spec: setup.spec,
                 config: setup.config,
                 clock: setup.clock,
@@ -101,7 +117,15 @@ impl TaskExecutor {
                 checkpointing: setup.store.is_some(),
                 exactly_once: setup.exactly_once,
                 run: setup.run,
-            }),
+                client,
+            });
+        if let Some(providers) = &providers {
+            providers.insert(env.run.job_id, attempt, env.clone());
+        }
+        Ok(TaskExecutor {
+            job_id: env.run.job_id,
+            env,
+            providers,
             store: setup.store,
             job_master,
             slots: HashMap::new(),
@@ -133,6 +157,9 @@ impl TaskExecutor {
             if !connected && self.running.is_empty() {
                 break;
             }
+        }
+        if let Some(providers) = &self.providers {
+            providers.remove(self.job_id, self.env.run.attempt);
         }
     }
 

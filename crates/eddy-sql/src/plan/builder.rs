@@ -112,6 +112,7 @@ impl JobBuilder {
             graph,
             vertices: self.factories.clone(),
             edges: self.edges.iter().map(|(_, f)| f.clone()).collect(),
+            artifact: None,
         }
     }
 }

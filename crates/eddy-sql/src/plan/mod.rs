@@ -122,7 +122,7 @@ pub struct StreamPlanner {
 }
 
 fn edge() -> Arc<TypedEdge<RecordBatch>> {
-    Arc::new(TypedEdge::<RecordBatch>::new())
+    Arc::new(TypedEdge::<RecordBatch>::new().with_codec())
 }
 
 /// A physical expression over `schema`.
@@ -274,10 +274,9 @@ impl StreamPlanner {
         input: u8,
     ) {
         let factory: Arc<dyn eddy_runtime::EdgeFactory> = match keyed {
-            Some((schema, keys)) => Arc::new(TypedEdge::keyed(
-                key_hasher(schema, keys),
-                self.max_parallelism,
-            )),
+            Some((schema, keys)) => Arc::new(
+                TypedEdge::keyed(key_hasher(schema, keys), self.max_parallelism).with_codec(),
+            ),
             None => edge(),
         };
         self.job

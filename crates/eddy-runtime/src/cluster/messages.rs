@@ -1,0 +1,91 @@
+//! The RPC messages between the JobManager's ResourceManager and a TaskManager.
+
+use std::collections::BTreeMap;
+
+use eddy_core::{JobGraph, JobId};
+use serde::{Deserialize, Serialize};
+
+use crate::protocol::{JobArtifact, ToJobMaster, ToTaskExecutor};
+
+/// What a TaskManager says to the JobManager.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum ToResourceManager {
+    /// The first message on a connection.
+    Register(Registration),
+    /// The TaskManager is alive.
+    Heartbeat,
+    /// A message of one of its TaskExecutors to the JobMaster of a job attempt.
+    Task {
+        /// The job.
+        job_id: JobId,
+        /// The job attempt.
+        attempt: u32,
+        /// The message.
+        message: ToJobMaster,
+    },
+}
+
+/// A TaskManager offering its slots.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Registration {
+    /// The TaskManager's id, stable while its process lives.
+    pub id: String,
+    /// `security.cluster.secret`.
+    pub secret: String,
+    /// How many slots it offers.
+    pub slots: u32,
+    /// Where its data port serves channels to other TaskManagers.
+    pub data_address: String,
+}
+
+/// What the JobManager says to a TaskManager.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum ToTaskManager {
+    /// The registration was accepted.
+    Registered,
+    /// The registration was refused, with the reason; the TaskManager stops.
+    Refused(String),
+    /// The JobManager is alive (the answer to a heartbeat).
+    Heartbeat,
+    /// Prepare a TaskExecutor for a job attempt that runs tasks here.
+    StartAttempt(Box<AttemptSetup>),
+    /// A message for the TaskExecutor of a job attempt.
+    Task {
+        /// The job.
+        job_id: JobId,
+        /// The job attempt.
+        attempt: u32,
+        /// The message.
+        message: Box<ToTaskExecutor>,
+    },
+    /// The job attempt ended: cancel what still runs of it and free its slots.
+    EndAttempt {
+        /// The job.
+        job_id: JobId,
+        /// The job attempt.
+        attempt: u32,
+    },
+}
+
+/// Everything a TaskManager needs to run a job attempt's tasks.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AttemptSetup {
+    /// The job.
+    pub job_id: JobId,
+    /// The job attempt: 1, then one more for every restart.
+    pub attempt: u32,
+    /// The lineage of the job's runs (part of its state files' names).
+    pub lineage: String,
+    /// What the TaskManager's loader builds the job from.
+    pub artifact: JobArtifact,
+    /// The job's configuration.
+    pub config: BTreeMap<String, String>,
+    /// The graph the JobManager planned; the TaskManager's must equal it.
+    pub graph: JobGraph,
+    /// The run's checkpoint directory, when the job checkpoints.
+    pub run_dir: Option<String>,
+    /// Whether the job checkpoints.
+    pub checkpointing: bool,
+    /// Aligned (exactly-once) barriers, else at-least-once.
+    pub exactly_once: bool,
+}

@@ -1,0 +1,440 @@
+//! The JobManager's ResourceManager: the registered TaskManagers, their slots
+//! and heartbeats, the slot leases of job attempts, and the routing of task
+//! messages between JobMasters and TaskManagers.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
+
+use eddy_core::config::options;
+use eddy_core::{Config, Error, ExecutionAttemptId, JobId, Result};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, Notify};
+use tracing::{info, warn};
+
+use super::messages::{AttemptSetup, Registration, ToResourceManager, ToTaskManager};
+use crate::network::constant_time_eq;
+use crate::network::wire::{self, network};
+use crate::protocol::{
+    decode_message, encode_message, ExecutionState, FailureCause, TaskExecutionState,
+    ToJobMaster, ToTaskExecutor,
+};
+
+/// A registered TaskManager, as the REST API shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TaskManagerInfo {
+    /// Its id.
+    pub id: String,
+    /// Its data address.
+    pub data_address: String,
+    /// Its slots.
+    pub slots: u32,
+    /// Its slots no job attempt holds.
+    pub free_slots: u32,
+    /// Milliseconds since it was last heard from.
+    pub since_heartbeat_ms: u64,
+}
+
+struct Registered {
+    slots: u32,
+    free: u32,
+    data_address: String,
+    out: mpsc::UnboundedSender<Vec<u8>>,
+    /// Tells this registration from a later one of the same TaskManager.
+    connection: u64,
+    last_heard: Instant,
+}
+
+/// Where a job attempt's task messages go, and which of its tasks run where.
+struct Route {
+    events: mpsc::UnboundedSender<ToJobMaster>,
+    tasks: HashMap<String, HashSet<ExecutionAttemptId>>,
+}
+
+#[derive(Default)]
+struct State {
+    task_managers: BTreeMap<String, Registered>,
+    attempts: HashMap<(JobId, u32), Route>,
+}
+
+/// The JobManager's registry of TaskManagers and slots.
+pub struct ResourceManager {
+    state: Mutex<State>,
+    changed: Notify,
+    connections: AtomicU64,
+    secret: String,
+    heartbeat_timeout: Duration,
+    slot_timeout: Duration,
+}
+
+impl std::fmt::Debug for ResourceManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResourceManager")
+            .field("task_managers", &self.lock().task_managers.len())
+            .finish()
+    }
+}
+
+static INSTALLED: OnceLock<Arc<ResourceManager>> = OnceLock::new();
+
+impl ResourceManager {
+    /// Binds `jobmanager.rpc.address`:`jobmanager.rpc.port` and accepts
+    /// TaskManagers until the process ends; returns the bound address.
+    pub async fn start(config: &Config) -> Result<(Arc<Self>, SocketAddr)> {
+        let address = format!(
+            "{}:{}",
+            config.get(&options::JOBMANAGER_RPC_ADDRESS)?,
+            config.get(&options::JOBMANAGER_RPC_PORT)?
+        );
+        let rm = Arc::new(ResourceManager {
+            state: Mutex::default(),
+            changed: Notify::new(),
+            connections: AtomicU64::new(0),
+            secret: config.get(&options::CLUSTER_SECRET)?,
+            heartbeat_timeout: config.get(&options::HEARTBEAT_TIMEOUT)?,
+            slot_timeout: config.get(&options::SLOT_REQUEST_TIMEOUT)?,
+        });
+        let listener = TcpListener::bind(&address)
+            .await
+            .map_err(|e| network(format!("binding the RPC port {address}"), e))?;
+        let local = listener
+            .local_addr()
+            .map_err(|e| network("reading the RPC port's address", e))?;
+        let accepting = rm.clone();
+        tokio::spawn(async move {
+            loop {
+                match listener.accept().await {
+                    Ok((stream, peer)) => {
+                        tokio::spawn(accepting.clone().serve(stream, peer));
+                    }
+                    Err(e) => {
+                        warn!("the RPC port {local} cannot accept: {e}");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                }
+            }
+        });
+        Ok((rm, local))
+    }
+
+    /// Makes `rm` the process's ResourceManager, which the REST API and the
+    /// JobManager's jobs use.
+    pub fn install(rm: Arc<ResourceManager>) {
+        let _ = INSTALLED.set(rm);
+    }
+
+    /// The process's ResourceManager, in a JobManager.
+    pub fn installed() -> Option<Arc<ResourceManager>> {
+        INSTALLED.get().cloned()
+    }
+
+    /// The registered TaskManagers.
+    pub fn task_managers(&self) -> Vec<TaskManagerInfo> {
+        self.lock()
+            .task_managers
+            .iter()
+            .map(|(id, tm)| TaskManagerInfo {
+                id: id.clone(),
+                data_address: tm.data_address.clone(),
+                slots: tm.slots,
+                free_slots: tm.free,
+                since_heartbeat_ms: tm.last_heard.elapsed().as_millis() as u64,
+            })
+            .collect()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Leases `slots` slots for attempt `attempt` of `job_id`, spread over the
+    /// TaskManagers, waiting up to `slot.request.timeout` for them.
+    pub async fn allocate(self: &Arc<Self>, job_id: JobId, attempt: u32, slots: u32) -> Result<SlotLease> {
+        let deadline = tokio::time::Instant::now() + self.slot_timeout;
+        loop {
+            let changed = self.changed.notified();
+            let (free, total) = {
+                let mut state = self.lock();
+                let free: u32 = state.task_managers.values().map(|t| t.free).sum();
+                if free >= slots {
+                    let mut taken = Vec::with_capacity(slots as usize);
+                    // One slot at a time from each TaskManager in turn.
+                    while taken.len() < slots as usize {
+                        for (id, tm) in state.task_managers.iter_mut() {
+                            if tm.free > 0 && taken.len() < slots as usize {
+                                tm.free -= 1;
+                                taken.push((id.clone(), tm.connection));
+                            }
+                        }
+                    }
+                    taken.sort();
+                    return Ok(SlotLease {
+                        rm: self.clone(),
+                        job_id,
+                        attempt,
+                        slots: taken,
+                    });
+                }
+                (free, state.task_managers.values().map(|t| t.slots).sum::<u32>())
+            };
+            if tokio::time::timeout_at(deadline, changed).await.is_err() {
+                return Err(Error::Other(format!(
+                    "job {job_id} needs {slots} slots, but the cluster had {free} free of {total} \
+                     for slot.request.timeout ({:?})",
+                    self.slot_timeout
+                )));
+            }
+        }
+    }
+
+    /// Serves one TaskManager's connection until it breaks or goes silent.
+    async fn serve(self: Arc<Self>, stream: TcpStream, peer: SocketAddr) {
+        let _ = stream.set_nodelay(true);
+        let (mut reader, writer) = stream.into_split();
+        let (out, frames) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            let _ = wire::write_frames(writer, frames).await;
+        });
+        let mut buf = Vec::new();
+        let first = tokio::time::timeout(self.heartbeat_timeout, wire::read_frame(&mut reader, &mut buf)).await;
+        let registration = match first {
+            Ok(Ok(true)) => match decode_message::<ToResourceManager>(&buf) {
+                Ok(ToResourceManager::Register(r)) => r,
+                _ => return warn!("refused a connection from {peer}: it did not register"),
+            },
+            _ => return warn!("refused a connection from {peer}: it did not register"),
+        };
+        if !constant_time_eq(registration.secret.as_bytes(), self.secret.as_bytes()) {
+            warn!("refused TaskManager {} from {peer}: wrong cluster secret", registration.id);
+            send(&out, &ToTaskManager::Refused("wrong security.cluster.secret".into()));
+            return;
+        }
+        let id = registration.id.clone();
+        let connection = self.register(registration, out.clone());
+        info!("TaskManager {id} registered from {peer}");
+        send(&out, &ToTaskManager::Registered);
+        let reason = loop {
+            let read = tokio::time::timeout(self.heartbeat_timeout, wire::read_frame(&mut reader, &mut buf));
+            match read.await {
+                Err(_) => break format!("no heartbeat for {:?}", self.heartbeat_timeout),
+                Ok(Err(e)) => break format!("its connection broke: {e}"),
+                Ok(Ok(false)) => break "it closed its connection".to_string(),
+                Ok(Ok(true)) => {}
+            }
+            match decode_message::<ToResourceManager>(&buf) {
+                Ok(ToResourceManager::Heartbeat) => {
+                    self.heard(&id, connection);
+                    send(&out, &ToTaskManager::Heartbeat);
+                }
+                Ok(ToResourceManager::Task { job_id, attempt, message }) => {
+                    self.heard(&id, connection);
+                    self.route(&id, job_id, attempt, message);
+                }
+                Ok(ToResourceManager::Register(_)) => break "it registered twice".to_string(),
+                Err(e) => break format!("it sent a corrupt message: {e}"),
+            }
+        };
+        self.lost(&id, connection, &reason);
+    }
+
+    fn register(&self, registration: Registration, out: mpsc::UnboundedSender<Vec<u8>>) -> u64 {
+        let connection = self.connections.fetch_add(1, Ordering::Relaxed) + 1;
+        let id = registration.id.clone();
+        if self.lock().task_managers.contains_key(&id) {
+            self.lost(&id, 0, "it registered again");
+        }
+        self.lock().task_managers.insert(
+            id,
+            Registered {
+                slots: registration.slots,
+                free: registration.slots,
+                data_address: registration.data_address,
+                out,
+                connection,
+                last_heard: Instant::now(),
+            },
+        );
+        self.changed.notify_waiters();
+        connection
+    }
+
+    fn heard(&self, id: &str, connection: u64) {
+        if let Some(tm) = self.lock().task_managers.get_mut(id) {
+            if tm.connection == connection {
+                tm.last_heard = Instant::now();
+            }
+        }
+    }
+
+    /// Passes a task's message to its JobMaster.
+    fn route(&self, tm: &str, job_id: JobId, attempt: u32, message: ToJobMaster) {
+        let mut state = self.lock();
+        let Some(route) = state.attempts.get_mut(&(job_id, attempt)) else {
+            return;
+        };
+        if let ToJobMaster::TaskState(s) = &message {
+            if s.state.is_terminal() {
+                if let Some(tasks) = route.tasks.get_mut(tm) {
+                    tasks.remove(&s.attempt);
+                }
+            }
+        }
+        let _ = route.events.send(message);
+    }
+
+    /// Forgets TaskManager `id` (of registration `connection`, or any when 0):
+    /// the tasks that ran on it fail.
+    fn lost(&self, id: &str, connection: u64, reason: &str) {
+        let mut state = self.lock();
+        match state.task_managers.get(id) {
+            Some(tm) if connection == 0 || tm.connection == connection => {}
+            _ => return,
+        }
+        let tm = state.task_managers.remove(id).expect("present");
+        warn!("TaskManager {id} ({}) is lost: {reason}", tm.data_address);
+        let cause = format!("TaskManager {id} ({}) was lost: {reason}", tm.data_address);
+        for (&(job_id, _), route) in state.attempts.iter_mut() {
+            for attempt in route.tasks.remove(id).unwrap_or_default() {
+                fail(&route.events, job_id, attempt, &cause);
+            }
+        }
+        drop(state);
+        self.changed.notify_waiters();
+    }
+}
+
+/// Reports task `attempt` failed with `cause`.
+fn fail(events: &mpsc::UnboundedSender<ToJobMaster>, job_id: JobId, attempt: ExecutionAttemptId, cause: &str) {
+    let _ = events.send(ToJobMaster::TaskState(TaskExecutionState {
+        job_id,
+        attempt,
+        state: ExecutionState::Failed,
+        failure: Some(FailureCause::of(Error::Other(cause.to_string()))),
+    }));
+}
+
+fn send(out: &mpsc::UnboundedSender<Vec<u8>>, message: &ToTaskManager) {
+    match encode_message(message) {
+        Ok(bytes) => {
+            let _ = out.send(wire::frame(&bytes));
+        }
+        Err(e) => warn!("a message to a TaskManager could not be encoded: {e}"),
+    }
+}
+
+/// The slots one job attempt holds, one per subtask index. Dropping it ends
+/// the attempt on its TaskManagers and frees the slots.
+pub struct SlotLease {
+    rm: Arc<ResourceManager>,
+    job_id: JobId,
+    attempt: u32,
+    /// The TaskManager (and its registration) of each slot.
+    slots: Vec<(String, u64)>,
+}
+
+impl SlotLease {
+    /// The TaskManager that runs subtask `index` of every vertex.
+    pub fn task_manager(&self, index: u32) -> &str {
+        &self.slots[index as usize % self.slots.len()].0
+    }
+
+    /// The data address of TaskManager `id`, if it is still registered.
+    pub fn data_address(&self, id: &str) -> Option<String> {
+        self.rm
+            .lock()
+            .task_managers
+            .get(id)
+            .map(|tm| tm.data_address.clone())
+    }
+
+    /// Starts the attempt on every TaskManager of the lease; their tasks'
+    /// messages go to `events`.
+    pub fn open(&self, setup: AttemptSetup, events: mpsc::UnboundedSender<ToJobMaster>) {
+        let mut state = self.rm.lock();
+        state.attempts.insert(
+            (self.job_id, self.attempt),
+            Route {
+                events,
+                tasks: HashMap::new(),
+            },
+        );
+        let message = ToTaskManager::StartAttempt(Box::new(setup));
+        for id in self.task_managers() {
+            if let Some(tm) = state.task_managers.get(&id) {
+                send(&tm.out, &message);
+            }
+        }
+    }
+
+    fn task_managers(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self.slots.iter().map(|(id, _)| id.clone()).collect();
+        ids.dedup();
+        ids
+    }
+
+    /// Sends `message` to the attempt's TaskExecutor on TaskManager `tm`. A task
+    /// deployed to a TaskManager that is gone fails at once.
+    pub fn send(&self, tm: &str, message: ToTaskExecutor) {
+        let mut state = self.rm.lock();
+        let State {
+            task_managers,
+            attempts,
+        } = &mut *state;
+        let Some(route) = attempts.get_mut(&(self.job_id, self.attempt)) else {
+            return;
+        };
+        let connection = self.slots.iter().find(|(id, _)| id == tm).map(|s| s.1);
+        match task_managers.get(tm) {
+            Some(registered) if Some(registered.connection) == connection => {
+                if let ToTaskExecutor::DeployTask(tdd) = &message {
+                    route.tasks.entry(tm.to_string()).or_default().insert(tdd.attempt);
+                }
+                send(
+                    &registered.out,
+                    &ToTaskManager::Task {
+                        job_id: self.job_id,
+                        attempt: self.attempt,
+                        message: Box::new(message),
+                    },
+                );
+            }
+            _ => {
+                if let ToTaskExecutor::DeployTask(tdd) = &message {
+                    fail(
+                        &route.events,
+                        self.job_id,
+                        tdd.attempt,
+                        &format!("TaskManager {tm} is gone"),
+                    );
+                }
+            }
+        }
+    }
+}
+
+impl Drop for SlotLease {
+    fn drop(&mut self) {
+        let mut state = self.rm.lock();
+        state.attempts.remove(&(self.job_id, self.attempt));
+        let end = ToTaskManager::EndAttempt {
+            job_id: self.job_id,
+            attempt: self.attempt,
+        };
+        for id in self.task_managers() {
+            if let Some(tm) = state.task_managers.get(&id) {
+                send(&tm.out, &end);
+            }
+        }
+        for (id, connection) in &self.slots {
+            if let Some(tm) = state.task_managers.get_mut(id) {
+                if tm.connection == *connection {
+                    tm.free = (tm.free + 1).min(tm.slots);
+                }
+            }
+        }
+        drop(state);
+        self.rm.changed.notify_waiters();
+    }
+}
