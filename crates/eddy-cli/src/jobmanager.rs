@@ -1,17 +1,22 @@
 //! `eddy jobmanager`: a long-running process that takes jobs over its REST API
-//! (SQL through the SQL Gateway resources, `eddy run -m`) and runs them itself, a
-//! cluster of one. It serves until it is stopped (SIGTERM or Ctrl-C).
+//! (SQL through the SQL Gateway resources, `eddy run -m`) and runs their tasks
+//! on the TaskManagers registered at its RPC port (`jobmanager.rpc.port`,
+//! default 6123). A query's rows (`SELECT`) are computed in the JobManager
+//! itself, where the client fetches them. It serves until it is stopped
+//! (SIGTERM or Ctrl-C).
 
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use eddy::cli::Args;
 
+use eddy::runtime::cluster::ResourceManager;
+
 use crate::gateway::Gateway;
 
 /// Usage of `eddy jobmanager`.
-pub const USAGE: &str =
-    "usage: eddy jobmanager [-D key=value]...   (REST on rest.port, default 8081)";
+pub const USAGE: &str = "usage: eddy jobmanager [-D key=value]...   \
+(REST on rest.port, default 8081; TaskManagers register at jobmanager.rpc.port, default 6123)";
 
 /// Runs the JobManager until the process is stopped.
 pub fn run(argv: Vec<String>) -> ExitCode {
@@ -31,9 +36,35 @@ pub fn run(argv: Vec<String>) -> ExitCode {
         return ExitCode::FAILURE;
     }
     crate::kafka_tables::register();
+    if let Err(e) = eddy::logging::init_or_stderr(&config, "jobmanager") {
+        eprintln!("[ERROR] {e}");
+        return ExitCode::FAILURE;
+    }
+    // The RPC endpoint lives as long as the process: its runtime is never
+    // dropped.
+    let rpc = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("eddy-rpc")
+        .enable_all()
+        .build()
+        .map_err(|e| eddy::core::Error::Other(format!("cannot start the RPC runtime: {e}")))
+        .and_then(|runtime| {
+            let started = runtime.block_on(ResourceManager::start(&config));
+            std::mem::forget(runtime);
+            started
+        });
+    match rpc {
+        Ok((rm, addr)) => {
+            ResourceManager::install(rm);
+            eprintln!("eddy: JobManager RPC at {addr}");
+        }
+        Err(e) => {
+            eprintln!("[ERROR] {e}");
+            return ExitCode::FAILURE;
+        }
+    }
     eddy::rest::set_sql_gateway(Arc::new(Gateway::new(config.clone())));
-    let started =
-        eddy::logging::init(&config, "jobmanager").and_then(|_| eddy::rest::start(&config));
+    let started = eddy::rest::start(&config);
     match started {
         Ok(Some(addr)) => eprintln!("eddy: JobManager serving at http://{addr}"),
         Ok(None) => {

@@ -3,7 +3,8 @@
 //! ```text
 //! eddy sql -f FILE [-p N] [-s latest|PATH] [--allow-non-restored-state] [-D key=value]...
 //! eddy sql          (an interactive shell)
-//! eddy jobmanager [-D key=value]...          (serves REST and runs submitted jobs)
+//! eddy jobmanager [-D key=value]...          (serves REST and RPC, schedules jobs)
+//! eddy taskmanager [-D key=value]...         (registers its slots, runs tasks)
 //! eddy run -m HOST:PORT [-p N] [-s PATH] [-D key=value]... FILE.sql
 //! eddy list | cancel | savepoint | stop ...   (a running process's REST API, -m HOST:PORT)
 //! ```
@@ -21,7 +22,8 @@ eddy: a stateful stream processor.
 
 Commands:
   sql        run a SQL script (-f FILE) or an interactive SQL shell
-  jobmanager serve the REST API and run the jobs submitted to it (a cluster of one)
+  jobmanager serve the REST API and run the submitted jobs on the TaskManagers
+  taskmanager offer task slots to a JobManager and run the tasks it deploys
   run        submit a SQL script to a JobManager (-m HOST:PORT)
   info       print the job graph of each INSERT of a SQL script, as JSON
   list       list the jobs of a process serving the REST API
@@ -51,6 +53,14 @@ fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             return jobmanager::run(argv);
+        }
+        "taskmanager" => {
+            argv.remove(0);
+            if argv.iter().any(|a| a == "-h" || a == "--help") {
+                println!("{}", taskmanager::USAGE);
+                return ExitCode::SUCCESS;
+            }
+            return taskmanager::run(argv);
         }
         "run" => {
             argv.remove(0);
@@ -219,3 +229,4 @@ mod kafka_tables;
 mod remote;
 mod shell;
 mod submit;
+mod taskmanager;

@@ -1,11 +1,12 @@
 //! The cluster: the dashboard configuration, the overview, the JobManager's
-//! configuration and the TaskManagers (the embedded runtime is one TaskManager:
-//! this process).
+//! configuration and the TaskManagers: those registered with the JobManager's
+//! ResourceManager, or (for the embedded runtime) this process as one.
 
 use axum::Json;
 use eddy_core::config::options;
 use eddy_core::time::now_millis;
 use eddy_core::JobStatus;
+use eddy_runtime::cluster::ResourceManager;
 use eddy_runtime::JobRegistry;
 use serde_json::{json, Value};
 
@@ -53,11 +54,22 @@ pub async fn overview(state: State) -> Json<Value> {
         JobStatus::Failing,
         JobStatus::Cancelling,
     ]);
-    let total = slots(&state);
+    let (taskmanagers, total, available) = match ResourceManager::installed() {
+        Some(rm) => {
+            let tms = rm.task_managers();
+            let total: u32 = tms.iter().map(|t| t.slots).sum();
+            let free: u32 = tms.iter().map(|t| t.free_slots).sum();
+            (tms.len() as u64, total as u64, free as u64)
+        }
+        None => {
+            let total = slots(&state);
+            (1, total, if running > 0 { 0 } else { total })
+        }
+    };
     Json(json!({
-        "taskmanagers": 1,
+        "taskmanagers": taskmanagers,
         "slots-total": total,
-        "slots-available": if running > 0 { 0 } else { total },
+        "slots-available": available,
         "jobs-running": running,
         "jobs-finished": count(&[JobStatus::Finished]),
         "jobs-cancelled": count(&[JobStatus::Canceled]),
@@ -77,8 +89,35 @@ pub async fn jobmanager_config(state: State) -> Json<Value> {
     Json(Value::Array(entries))
 }
 
-/// `GET /taskmanagers`: the embedded runtime's one TaskManager.
+/// `GET /taskmanagers`: the TaskManagers registered with this JobManager, or
+/// the embedded runtime's one.
 pub async fn taskmanagers(state: State) -> Json<Value> {
+    if let Some(rm) = ResourceManager::installed() {
+        let now = now_millis();
+        let registered: Vec<Value> = rm
+            .task_managers()
+            .into_iter()
+            .map(|tm| {
+                let port = tm
+                    .data_address
+                    .rsplit(':')
+                    .next()
+                    .and_then(|p| p.parse::<i64>().ok())
+                    .unwrap_or(-1);
+                json!({
+                    "id": tm.id,
+                    "path": tm.data_address,
+                    "dataPort": port,
+                    "jmxPort": -1,
+                    "timeSinceLastHeartbeat": now - tm.since_heartbeat_ms as i64,
+                    "slotsNumber": tm.slots,
+                    "freeSlots": tm.free_slots,
+                    "hardware": { "cpuCores": -1, "physicalMemory": -1, "freeMemory": -1, "managedMemory": 0 },
+                })
+            })
+            .collect();
+        return Json(json!({ "taskmanagers": registered }));
+    }
     let total = slots(&state);
     let busy = JobRegistry::global()
         .jobs()

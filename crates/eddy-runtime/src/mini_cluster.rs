@@ -390,7 +390,7 @@ impl MiniCluster {
 }
 
 /// The stack of the threads that run tasks.
-const TASK_STACK: usize = 64 << 20;
+pub const TASK_STACK: usize = 64 << 20;
 
 /// The shape of a job: a checksum of its operator uids.
 fn job_shape(spec: &JobSpec) -> String {

@@ -27,6 +27,7 @@
 //! the input row it was evaluating ([`exec::origin`]).
 
 pub mod catalog;
+pub mod cluster_job;
 pub mod ddl;
 pub mod error;
 pub mod functions;

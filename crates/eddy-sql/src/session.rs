@@ -80,6 +80,13 @@ pub struct Session {
     dml_sync_default: bool,
     /// Set (by a Ctrl-C handler) to cancel the statement that runs.
     interrupt: Arc<std::sync::atomic::AtomicBool>,
+    /// The statements that shaped the catalog, in order: with a job's own
+    /// statement, what another process plans the same job from.
+    catalog_statements: Vec<String>,
+    /// The statement being executed.
+    statement: String,
+    /// Set when jobs are to be planned but not run: the planned job lands here.
+    capture: Option<Option<eddy_runtime::JobSpec>>,
 }
 
 fn words(text: &str, n: usize) -> Vec<String> {
@@ -114,7 +121,45 @@ impl Session {
             background: Default::default(),
             dml_sync_default: true,
             interrupt: Default::default(),
+            catalog_statements: Vec::new(),
+            statement: String::new(),
+            capture: None,
         }
+    }
+
+    /// Plans the job `statement` (an `INSERT` or a statement set) would run,
+    /// without running it: what a TaskManager does with a job's artifact.
+    pub fn plan_job(&mut self, statement: &str) -> SqlResult<eddy_runtime::JobSpec> {
+        self.capture = Some(None);
+        let result = self.execute_sql(statement);
+        let planned = self.capture.take().flatten();
+        result?;
+        planned.ok_or_else(|| SqlError::new("the statement does not run a job"))
+    }
+
+    /// What another process needs to plan the job of the statement being
+    /// executed: the catalog's statements, then it.
+    fn artifact(&self) -> eddy_runtime::protocol::JobArtifact {
+        let mut statements = self.catalog_statements.clone();
+        statements.push(self.statement.clone());
+        eddy_runtime::protocol::JobArtifact {
+            kind: crate::cluster_job::KIND.to_string(),
+            statements,
+        }
+    }
+
+    /// The job `planner` built, named `name`, able to run on a cluster.
+    fn job_spec(&self, planner: &StreamPlanner, name: &str) -> eddy_runtime::JobSpec {
+        let mut spec = planner.job.spec(name);
+        spec.artifact = Some(self.artifact());
+        spec
+    }
+
+    /// Where jobs run: in this process, or on the cluster's TaskManagers when
+    /// this process is a JobManager.
+    fn cluster(&self) -> MiniCluster {
+        MiniCluster::new(self.config.clone())
+            .with_resource_manager(eddy_runtime::cluster::ResourceManager::installed())
     }
 
     /// Whether an `INSERT` waits for its job when `table.dml-sync` is not set:
@@ -248,6 +293,16 @@ impl Session {
         // A Ctrl-C before the statement started is not meant for it.
         self.interrupt
             .store(false, std::sync::atomic::Ordering::SeqCst);
+        self.statement = text.to_string();
+        let output = self.dispatch(text)?;
+        let w = words(text, 3);
+        if matches!(w.first().map(String::as_str), Some("CREATE" | "DROP")) {
+            self.catalog_statements.push(text.to_string());
+        }
+        Ok(output)
+    }
+
+    fn dispatch(&mut self, text: &str) -> SqlResult<Output> {
         let w = words(text, 4);
         let w: Vec<&str> = w.iter().map(String::as_str).collect();
         match w.as_slice() {
@@ -1235,7 +1290,18 @@ impl Session {
     /// Runs a planned job to its end; an interrupt cancels it.
     fn run(&mut self, planner: &StreamPlanner, name: &str) -> SqlResult<()> {
         self.last_counters.clear();
-        let client = MiniCluster::new(self.config.clone()).execute_async(planner.job.spec(name))?;
+        let spec = if name == "collect" {
+            // Collected rows come back through this process's memory: the job
+            // runs here, never on a cluster.
+            planner.job.spec(name)
+        } else {
+            self.job_spec(planner, name)
+        };
+        if let Some(capture) = &mut self.capture {
+            *capture = Some(spec);
+            return Ok(());
+        }
+        let client = self.cluster().execute_async(spec)?;
         while !client.is_done() {
             if self.interrupted() {
                 client.cancel();
@@ -1251,7 +1317,12 @@ impl Session {
 
     /// Starts a planned job in the background.
     fn submit_planned(&mut self, planner: &StreamPlanner, name: &str) -> SqlResult<Output> {
-        let client = MiniCluster::new(self.config.clone()).execute_async(planner.job.spec(name))?;
+        let spec = self.job_spec(planner, name);
+        if let Some(capture) = &mut self.capture {
+            *capture = Some(spec);
+            return Ok(Output::Info(String::new()));
+        }
+        let client = self.cluster().execute_async(spec)?;
         Ok(self.background.submit(client))
     }
 
@@ -1272,8 +1343,10 @@ impl Session {
                 "only INSERT statements run in the background",
             ));
         }
-        let spec = self.insert_job(statement)?;
-        Ok(MiniCluster::new(self.config.clone()).execute_async(spec)?)
+        self.statement = statement.text.clone();
+        let mut spec = self.insert_job(statement)?;
+        spec.artifact = Some(self.artifact());
+        Ok(self.cluster().execute_async(spec)?)
     }
 
     /// The job one `INSERT` statement runs, planned but not started.

@@ -43,15 +43,7 @@ pub fn init(config: &Config, role: &str) -> Result<Option<PathBuf>> {
     if let Some(path) = LOG_FILE.get() {
         return Ok(Some(path.clone()));
     }
-    let filter = match std::env::var("RUST_LOG") {
-        Ok(spec) if !spec.trim().is_empty() => spec,
-        _ => level(config)?.to_string(),
-    };
-    let filter =
-        tracing_subscriber::EnvFilter::try_new(&filter).map_err(|e| Error::InvalidConfig {
-            key: LOG_LEVEL.into(),
-            message: format!("'{filter}' is not a log level: {e}"),
-        })?;
+    let filter = filter(config)?;
     std::fs::create_dir_all(dir).map_err(|e| Error::InvalidConfig {
         key: LOG_DIR.into(),
         message: format!("cannot create the log directory '{dir}': {e}"),
@@ -81,6 +73,37 @@ pub fn init(config: &Config, role: &str) -> Result<Option<PathBuf>> {
         path.display()
     );
     Ok(Some(path))
+}
+
+/// Sets up logging for a cluster process (JobManager, TaskManager): its log
+/// file when `env.log.dir` is set, else standard error, so that registrations,
+/// lost TaskManagers and failures are always seen.
+pub fn init_or_stderr(config: &Config, role: &str) -> Result<Option<PathBuf>> {
+    if let Some(path) = init(config, role)? {
+        return Ok(Some(path));
+    }
+    if config.get_str(LOG_DIR).is_some_and(|d| !d.trim().is_empty()) {
+        return Ok(None);
+    }
+    let filter = filter(config)?;
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .with_writer(std::io::stderr)
+        .try_init();
+    Ok(None)
+}
+
+/// The filter of `RUST_LOG`, else of `rootLogger.level`.
+fn filter(config: &Config) -> Result<tracing_subscriber::EnvFilter> {
+    let spec = match std::env::var("RUST_LOG") {
+        Ok(spec) if !spec.trim().is_empty() => spec,
+        _ => level(config)?.to_string(),
+    };
+    tracing_subscriber::EnvFilter::try_new(&spec).map_err(|e| Error::InvalidConfig {
+        key: LOG_LEVEL.into(),
+        message: format!("'{spec}' is not a log level: {e}"),
+    })
 }
 
 /// The level `rootLogger.level` names.
