@@ -1,4 +1,4 @@
-//! `eddy jobmanager` (a cluster of one) with the CLI against it: `eddy run -m`
+//! `eddy jobmanager` with a TaskManager, and the CLI against it: `eddy run -m`
 //! submits a SQL script and returns, `eddy list` shows the job, `eddy stop` takes
 //! a savepoint, `eddy run -s` resumes from it, and the output equals a run without
 //! interruption; bad scripts are errors naming file and line; the SQL Gateway
@@ -8,49 +8,33 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::cluster::Cluster;
 use common::{committed_keys, eddy, raw_get};
 use serde_json::{json, Value};
 
-/// A JobManager process, killed when dropped.
+/// A JobManager with one TaskManager of two slots, killed when dropped.
 struct JobManager {
-    child: Child,
+    cluster: Cluster,
     addr: String,
 }
 
 impl JobManager {
     fn start(args: &[&str]) -> JobManager {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_eddy"))
-            .args(["jobmanager", "-D", "rest.port=0"])
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let addr = loop {
-            let line = lines.next().expect("the JobManager ended").unwrap();
-            if let Some(at) = line.strip_prefix("eddy: JobManager serving at http://") {
-                break at.trim().to_string();
-            }
-        };
-        // Keep reading stderr so the process never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        JobManager { child, addr }
+        let protected = args.iter().any(|a| a.starts_with("rest.auth.token"));
+        // A protected REST API cannot be polled for the slots; the tests that
+        // protect it run no job.
+        let cluster = Cluster::start(args, if protected { &[] } else { &[2] });
+        JobManager {
+            addr: cluster.rest.clone(),
+            cluster,
+        }
     }
 
     fn rest(&self) -> common::Shell {
-        common::Shell::attach(&self.addr)
-    }
-}
-
-impl Drop for JobManager {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.cluster.rest()
     }
 }
 

@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub mod cluster;
+
 /// A running `eddy sql -f` process and the address of its REST API.
 pub struct Shell {
     /// The process (`None` for a client of a process started elsewhere).

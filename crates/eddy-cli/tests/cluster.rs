@@ -1,0 +1,289 @@
+//! A standalone cluster of separate processes on loopback: `eddy jobmanager`
+//! and `eddy taskmanager`s, SQL jobs submitted with `eddy run -m`.
+//!
+//! - Nexmark queries (a window aggregation, a join, an unbounded aggregation)
+//!   at p=4 over three TaskManagers give the embedded run's result.
+//! - TaskManagers killed with SIGKILL while a checkpointed job runs, ten times,
+//!   each replaced by a new one: the committed output equals the failure-free
+//!   result record for record.
+//! - Bad set-ups are clear errors: too few slots, a wrong cluster secret, a
+//!   port in use, an unreachable JobManager.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use common::cluster::Cluster;
+use common::eddy;
+use serde_json::Value;
+
+const NEXMARK: &str = "CREATE TABLE datagen (
+    event_type INT,
+    person ROW<id BIGINT, name VARCHAR, emailAddress VARCHAR, creditCard VARCHAR, city VARCHAR, state VARCHAR, `dateTime` TIMESTAMP(3), extra VARCHAR>,
+    auction ROW<id BIGINT, itemName VARCHAR, description VARCHAR, initialBid BIGINT, reserve BIGINT, `dateTime` TIMESTAMP(3), expires TIMESTAMP(3), seller BIGINT, category BIGINT, extra VARCHAR>,
+    bid ROW<auction BIGINT, bidder BIGINT, price BIGINT, channel VARCHAR, url VARCHAR, `dateTime` TIMESTAMP(3), extra VARCHAR>,
+    `dateTime` AS CASE WHEN event_type = 0 THEN person.`dateTime` WHEN event_type = 1 THEN auction.`dateTime` ELSE bid.`dateTime` END,
+    WATERMARK FOR `dateTime` AS `dateTime` - INTERVAL '4' SECOND
+) WITH ('connector' = 'nexmark', 'events.num' = '60000');
+CREATE VIEW bid AS SELECT bid.auction, bid.price, `dateTime` FROM datagen WHERE event_type = 2;
+CREATE VIEW auction AS SELECT auction.id, auction.seller, auction.category FROM datagen WHERE event_type = 1;
+";
+
+/// The Nexmark script writing under `out`.
+fn nexmark(out: &Path) -> String {
+    format!(
+        "{NEXMARK}CREATE TABLE counts (auction BIGINT, window_start TIMESTAMP(3), n BIGINT, total BIGINT) WITH ('connector' = 'filesystem', 'path' = '{o}/counts', 'format' = 'json');
+CREATE TABLE joined (auction BIGINT, seller BIGINT, price BIGINT) WITH ('connector' = 'filesystem', 'path' = '{o}/joined', 'format' = 'csv');
+CREATE TABLE totals (auction BIGINT, n BIGINT, top BIGINT) WITH ('connector' = 'filesystem', 'path' = '{o}/totals', 'format' = 'debezium-json');
+INSERT INTO counts SELECT auction, window_start, COUNT(*), SUM(price) FROM TABLE(TUMBLE(TABLE bid, DESCRIPTOR(`dateTime`), INTERVAL '1' SECOND)) GROUP BY auction, window_start, window_end;
+INSERT INTO joined SELECT a.id, a.seller, b.price FROM auction a JOIN bid b ON a.id = b.auction;
+INSERT INTO totals SELECT auction, COUNT(*), MAX(price) FROM bid GROUP BY auction;
+",
+        o = out.display()
+    )
+}
+
+/// The committed lines of the part files under `dir`, sorted.
+fn lines(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.file_name().unwrap().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        out.extend(
+            std::fs::read_to_string(&path)
+                .unwrap()
+                .lines()
+                .map(String::from),
+        );
+    }
+    out.sort();
+    out
+}
+
+/// The rows a debezium-json changelog under `dir` leaves, with their
+/// multiplicity; a row retracted more often than inserted is a failure.
+fn folded(dir: &Path) -> BTreeMap<String, i64> {
+    let mut rows: BTreeMap<String, i64> = BTreeMap::new();
+    for line in lines(dir) {
+        let change: Value = serde_json::from_str(&line).unwrap();
+        if !change["before"].is_null() {
+            *rows.entry(change["before"].to_string()).or_default() -= 1;
+        }
+        if !change["after"].is_null() {
+            *rows.entry(change["after"].to_string()).or_default() += 1;
+        }
+    }
+    rows.retain(|_, n| *n != 0);
+    assert!(rows.values().all(|&n| n == 1), "{rows:?}");
+    rows
+}
+
+/// The ids of the jobs `eddy run` said it submitted.
+fn submitted(stdout: &str) -> Vec<String> {
+    stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("Job has been submitted with JobID "))
+        .map(|id| id.trim().to_string())
+        .collect()
+}
+
+/// Waits until job `id` reaches `state`.
+fn await_state(cluster: &Cluster, id: &str, state: &str) -> Value {
+    let rest = cluster.rest();
+    let started = Instant::now();
+    loop {
+        let job = rest.get(&format!("/jobs/{id}"));
+        if job["state"] == state {
+            return job;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(180) && job["state"] != "FAILED",
+            "job {id} is {}, not {state}: {:?}",
+            job["state"],
+            rest.get(&format!("/jobs/{id}/exceptions"))
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn nexmark_on_three_taskmanagers_gives_the_embedded_result() {
+    let tmp = tempfile::tempdir().unwrap();
+    let embedded = tmp.path().join("embedded");
+    let script = tmp.path().join("embedded.sql");
+    std::fs::write(&script, nexmark(&embedded)).unwrap();
+    let (ok, _, stderr) = eddy(&["sql", "-p", "4", "-f", script.to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+
+    let cluster = Cluster::start(&[], &[2, 1, 1]);
+    let distributed = tmp.path().join("cluster");
+    let script = tmp.path().join("cluster.sql");
+    std::fs::write(&script, nexmark(&distributed)).unwrap();
+    let (ok, said, stderr) = eddy(&["run", "-m", &cluster.rest, "-p", "4", script.to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+    let jobs = submitted(&said);
+    assert_eq!(jobs.len(), 3, "{said}");
+    // The three jobs share the four slots one after the other.
+    for job in &jobs {
+        let done = await_state(&cluster, job, "FINISHED");
+        assert_eq!(done["vertices"][0]["parallelism"], 4);
+    }
+    for table in ["counts", "joined"] {
+        let (want, got) = (lines(&embedded.join(table)), lines(&distributed.join(table)));
+        assert!(!want.is_empty());
+        assert_eq!(got.len(), want.len(), "{table}");
+        assert!(got == want, "{table} differs from the embedded run");
+    }
+    let want = folded(&embedded.join("totals"));
+    assert!(!want.is_empty());
+    assert_eq!(folded(&distributed.join("totals")), want);
+}
+
+/// A small random generator, seeded from the clock (the seed is printed).
+struct XorShift(u64);
+
+impl XorShift {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+#[test]
+fn taskmanagers_killed_mid_job_leave_exactly_once_output() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ck = format!("execution.checkpointing.dir={}", tmp.path().join("ck").display());
+    let mut cluster = Cluster::start(
+        &[
+            "-D",
+            "execution.checkpointing.interval=150ms",
+            "-D",
+            &ck,
+            "-D",
+            "restart-strategy.type=fixed-delay",
+            "-D",
+            "restart-strategy.fixed-delay.attempts=1000",
+            "-D",
+            "restart-strategy.fixed-delay.delay=100ms",
+        ],
+        &[2, 2],
+    );
+    let out = tmp.path().join("out");
+    let script = tmp.path().join("job.sql");
+    // Every key once through a hash exchange: the committed changelog must
+    // hold exactly one insert per key, nothing lost and nothing twice.
+    let keys = 16_000u64;
+    std::fs::write(
+        &script,
+        format!(
+            "CREATE TABLE ticks (k BIGINT) WITH ('connector' = 'datagen', 'rows-per-second' = '1000', \
+             'fields.k.kind' = 'sequence', 'fields.k.start' = '1', 'fields.k.end' = '{keys}');\n\
+             CREATE TABLE o (k BIGINT, n BIGINT) WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'debezium-json');\n\
+             INSERT INTO o SELECT k, COUNT(*) FROM ticks GROUP BY k;\n",
+            out.display()
+        ),
+    )
+    .unwrap();
+    let (ok, said, stderr) = eddy(&["run", "-m", &cluster.rest, "-p", "4", script.to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+    let job = submitted(&said).remove(0);
+
+    let seed = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;
+    println!("kill schedule seed {seed}");
+    let mut random = XorShift(seed);
+    let rest = cluster.rest();
+    for kill in 0..10 {
+        std::thread::sleep(Duration::from_millis(300 + random.below(900)));
+        let alive: Vec<usize> = (0..cluster.taskmanagers.len())
+            .filter(|&i| cluster.taskmanagers[i].is_some())
+            .collect();
+        let victim = alive[random.below(alive.len() as u64) as usize];
+        cluster.kill_taskmanager(victim);
+        cluster.add_taskmanager(2, &[]);
+        let state = rest.get(&format!("/jobs/{job}"))["state"].clone();
+        assert!(state != "FINISHED" || kill > 6, "the job ended before kill {kill}");
+    }
+    await_state(&cluster, &job, "FINISHED");
+    assert!(cluster.logged("was lost"), "no TaskManager loss was seen");
+    let rows = folded(&out);
+    let committed = lines(&out);
+    assert_eq!(committed.len() as u64, keys, "every key exactly once");
+    let expected: BTreeMap<String, i64> = (1..=keys)
+        .map(|k| (format!("{{\"k\":{k},\"n\":1}}"), 1))
+        .collect();
+    assert!(rows == expected, "the committed rows differ from the failure-free result");
+}
+
+#[test]
+fn bad_cluster_setups_are_clear_errors() {
+    // A job needing more slots than the cluster has fails, saying so.
+    let cluster = Cluster::start(&["-D", "slot.request.timeout=1s"], &[1]);
+    let tmp = tempfile::tempdir().unwrap();
+    let script = tmp.path().join("job.sql");
+    std::fs::write(
+        &script,
+        "CREATE TABLE s (k BIGINT) WITH ('connector' = 'datagen', 'number-of-rows' = '10');\n\
+         CREATE TABLE o (k BIGINT) WITH ('connector' = 'blackhole');\n\
+         INSERT INTO o SELECT k FROM s;\n",
+    )
+    .unwrap();
+    let (ok, said, stderr) = eddy(&["run", "-m", &cluster.rest, "-p", "3", script.to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+    let job = submitted(&said).remove(0);
+    let rest = cluster.rest();
+    let failed = rest.wait_for(&format!("/jobs/{job}"), |j| j["state"] == "FAILED");
+    assert_eq!(failed["state"], "FAILED");
+    let exceptions = rest.get(&format!("/jobs/{job}/exceptions"));
+    assert!(
+        exceptions.to_string().contains("needs 3 slots, but the cluster had 1 free of 1"),
+        "{exceptions}"
+    );
+
+    // A TaskManager with the wrong secret is refused and stops.
+    let secured = Cluster::start(&["-D", "security.cluster.secret=right"], &[]);
+    let refused = Command::new(env!("CARGO_BIN_EXE_eddy"))
+        .args(["taskmanager", "-D", &format!("jobmanager.rpc.port={}", secured.rpc_port)])
+        .args(["-D", "security.cluster.secret=wrong"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success());
+    assert!(stderr.contains("refused") && stderr.contains("secret"), "{stderr}");
+
+    // A JobManager whose RPC port is taken says which.
+    let taken = Command::new(env!("CARGO_BIN_EXE_eddy"))
+        .args(["jobmanager", "-D", "rest.port=0"])
+        .args(["-D", &format!("jobmanager.rpc.port={}", secured.rpc_port)])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&taken.stderr);
+    assert!(!taken.status.success());
+    assert!(stderr.contains(&format!(":{}", secured.rpc_port)), "{stderr}");
+
+    // A TaskManager that cannot reach its JobManager says so and keeps trying.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut waiting = Command::new(env!("CARGO_BIN_EXE_eddy"))
+        .args(["taskmanager", "-D", &format!("jobmanager.rpc.port={closed}")])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(waiting.stderr.take().unwrap()).lines();
+    let said = lines
+        .find(|l| l.as_ref().is_ok_and(|l| l.contains("cannot reach the JobManager")))
+        .expect("the TaskManager said why it waits")
+        .unwrap();
+    assert!(said.contains(&format!(":{closed}")), "{said}");
+    assert!(waiting.try_wait().unwrap().is_none(), "it keeps retrying");
+    let _ = waiting.kill();
+    let _ = waiting.wait();
+}
