@@ -183,17 +183,7 @@ fn taskmanagers_killed_mid_job_leave_exactly_once_output() {
     // Every key once through a hash exchange: the committed changelog must
     // hold exactly one insert per key, nothing lost and nothing twice.
     let keys = 16_000u64;
-    std::fs::write(
-        &script,
-        format!(
-            "CREATE TABLE ticks (k BIGINT) WITH ('connector' = 'datagen', 'rows-per-second' = '1000', \
-             'fields.k.kind' = 'sequence', 'fields.k.start' = '1', 'fields.k.end' = '{keys}');\n\
-             CREATE TABLE o (k BIGINT, n BIGINT) WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'debezium-json');\n\
-             INSERT INTO o SELECT k, COUNT(*) FROM ticks GROUP BY k;\n",
-            out.display()
-        ),
-    )
-    .unwrap();
+    std::fs::write(&script, each_key_once(&out, keys)).unwrap();
     let (ok, said, stderr) = eddy(&["run", "-m", &cluster.rest, "-p", "4", script.to_str().unwrap()]);
     assert!(ok, "{stderr}");
     let job = submitted(&said).remove(0);
@@ -215,13 +205,70 @@ fn taskmanagers_killed_mid_job_leave_exactly_once_output() {
     }
     await_state(&cluster, &job, "FINISHED");
     assert!(cluster.logged("was lost"), "no TaskManager loss was seen");
-    let rows = folded(&out);
-    let committed = lines(&out);
-    assert_eq!(committed.len() as u64, keys, "every key exactly once");
+    assert_each_key_once(&out, keys);
+}
+
+/// A script counting each of `keys` keys once through a hash exchange into
+/// a debezium-json table under `out`.
+fn each_key_once(out: &Path, keys: u64) -> String {
+    format!(
+        "CREATE TABLE ticks (k BIGINT) WITH ('connector' = 'datagen', 'rows-per-second' = '1000', \
+         'fields.k.kind' = 'sequence', 'fields.k.start' = '1', 'fields.k.end' = '{keys}');\n\
+         CREATE TABLE o (k BIGINT, n BIGINT) WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'debezium-json');\n\
+         INSERT INTO o SELECT k, COUNT(*) FROM ticks GROUP BY k;\n",
+        out.display()
+    )
+}
+
+/// Checks that the changelog under `out` holds exactly one insert of count 1
+/// for every key from 1 to `keys`.
+fn assert_each_key_once(out: &Path, keys: u64) {
+    let rows = folded(out);
+    assert_eq!(lines(out).len() as u64, keys, "every key exactly once");
     let expected: BTreeMap<String, i64> = (1..=keys)
         .map(|k| (format!("{{\"k\":{k},\"n\":1}}"), 1))
         .collect();
     assert!(rows == expected, "the committed rows differ from the failure-free result");
+}
+
+#[test]
+fn a_silent_taskmanager_is_lost_after_the_heartbeat_timeout() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ck = format!("execution.checkpointing.dir={}", tmp.path().join("ck").display());
+    let mut cluster = Cluster::start(
+        &[
+            "-D",
+            "execution.checkpointing.interval=150ms",
+            "-D",
+            &ck,
+            "-D",
+            "heartbeat.interval=200ms",
+            "-D",
+            "heartbeat.timeout=1500ms",
+            "-D",
+            "restart-strategy.fixed-delay.delay=100ms",
+        ],
+        &[2],
+    );
+    let out = tmp.path().join("out");
+    let script = tmp.path().join("job.sql");
+    std::fs::write(&script, each_key_once(&out, 5000)).unwrap();
+    let (ok, said, stderr) = eddy(&["run", "-m", &cluster.rest, "-p", "2", script.to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+    let job = submitted(&said).remove(0);
+    cluster.add_taskmanager(2, &[]);
+    cluster.await_slots(4);
+    std::thread::sleep(Duration::from_millis(1500));
+    // Frozen, the first TaskManager keeps its connection open but says nothing.
+    cluster.signal_taskmanager(0, "STOP");
+    let frozen = Instant::now();
+    let rest = cluster.rest();
+    rest.wait_for("/overview", |o| o["taskmanagers"] == 1);
+    let detected = frozen.elapsed();
+    assert!(detected < Duration::from_secs(5), "lost after {detected:?}");
+    await_state(&cluster, &job, "FINISHED");
+    assert_each_key_once(&out, 5000);
+    cluster.signal_taskmanager(0, "CONT");
 }
 
 #[test]

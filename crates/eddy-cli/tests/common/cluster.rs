@@ -87,6 +87,18 @@ impl Cluster {
         }
     }
 
+    /// Sends `signal` (`STOP`, `CONT`) to TaskManager `index`.
+    pub fn signal_taskmanager(&self, index: usize, signal: &str) {
+        let pid = self.taskmanagers[index].as_ref().unwrap().id();
+        let ok = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(pid.to_string())
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -{signal} {pid}");
+    }
+
     /// The REST API.
     pub fn rest(&self) -> super::Shell {
         super::Shell::attach(&self.rest)

@@ -41,8 +41,15 @@ pub struct Registration {
 /// What the JobManager says to a TaskManager.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum ToTaskManager {
-    /// The registration was accepted.
-    Registered,
+    /// The registration was accepted. The JobManager's heartbeat settings
+    /// govern the cluster: the TaskManager sends a heartbeat every `interval`
+    /// and considers the JobManager lost after `timeout` without an answer.
+    Registered {
+        /// `heartbeat.interval` of the JobManager, in milliseconds.
+        heartbeat_interval_ms: u64,
+        /// `heartbeat.timeout` of the JobManager, in milliseconds.
+        heartbeat_timeout_ms: u64,
+    },
     /// The registration was refused, with the reason; the TaskManager stops.
     Refused(String),
     /// The JobManager is alive (the answer to a heartbeat).

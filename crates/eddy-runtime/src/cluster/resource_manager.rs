@@ -65,6 +65,7 @@ pub struct ResourceManager {
     changed: Notify,
     connections: AtomicU64,
     secret: String,
+    heartbeat_interval: Duration,
     heartbeat_timeout: Duration,
     slot_timeout: Duration,
 }
@@ -93,6 +94,7 @@ impl ResourceManager {
             changed: Notify::new(),
             connections: AtomicU64::new(0),
             secret: config.get(&options::CLUSTER_SECRET)?,
+            heartbeat_interval: config.get(&options::HEARTBEAT_INTERVAL)?,
             heartbeat_timeout: config.get(&options::HEARTBEAT_TIMEOUT)?,
             slot_timeout: config.get(&options::SLOT_REQUEST_TIMEOUT)?,
         });
@@ -214,7 +216,13 @@ impl ResourceManager {
         let id = registration.id.clone();
         let connection = self.register(registration, out.clone());
         info!("TaskManager {id} registered from {peer}");
-        send(&out, &ToTaskManager::Registered);
+        send(
+            &out,
+            &ToTaskManager::Registered {
+                heartbeat_interval_ms: self.heartbeat_interval.as_millis() as u64,
+                heartbeat_timeout_ms: self.heartbeat_timeout.as_millis() as u64,
+            },
+        );
         let reason = loop {
             let read = tokio::time::timeout(self.heartbeat_timeout, wire::read_frame(&mut reader, &mut buf));
             match read.await {

@@ -167,15 +167,12 @@ impl TaskManager {
             };
             let _ = inbound_tx.send(Err(end));
         });
-        let heartbeat_interval = self
-            .config
-            .get(&options::HEARTBEAT_INTERVAL)
-            .unwrap_or(Duration::from_secs(10));
-        let heartbeat_timeout = self
+        // Until the JobManager says its own, this process's settings hold.
+        let mut heartbeat_timeout = self
             .config
             .get(&options::HEARTBEAT_TIMEOUT)
             .unwrap_or(Duration::from_secs(50));
-        let mut heartbeat = tokio::time::interval(heartbeat_interval.max(Duration::from_millis(10)));
+        let mut heartbeat = tokio::time::interval(Duration::from_millis(100));
         let mut last_heard = Instant::now();
         let mut registered = false;
         let mut attempts: HashMap<(JobId, u32), mpsc::UnboundedSender<ToTaskExecutor>> =
@@ -198,8 +195,12 @@ impl TaskManager {
                     };
                     last_heard = Instant::now();
                     match message {
-                        ToTaskManager::Registered => {
+                        ToTaskManager::Registered { heartbeat_interval_ms, heartbeat_timeout_ms } => {
                             registered = true;
+                            heartbeat_timeout = Duration::from_millis(heartbeat_timeout_ms);
+                            heartbeat = tokio::time::interval(
+                                Duration::from_millis(heartbeat_interval_ms.max(10)),
+                            );
                             info!(
                                 "TaskManager {} registered at the JobManager {jobmanager} with {} slots",
                                 self.id, self.slots
