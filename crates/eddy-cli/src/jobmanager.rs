@@ -10,7 +10,13 @@ use std::sync::Arc;
 
 use eddy::cli::Args;
 
+use std::sync::Mutex;
+
+use eddy::core::checkpointing::CheckpointingOptions;
+use eddy::core::Config;
+use eddy::runtime::cluster::ha::JobStore;
 use eddy::runtime::cluster::ResourceManager;
+use eddy::runtime::{JobClient, MiniCluster};
 
 use crate::gateway::Gateway;
 
@@ -55,8 +61,12 @@ pub fn run(argv: Vec<String>) -> ExitCode {
         });
     match rpc {
         Ok((rm, addr)) => {
-            ResourceManager::install(rm);
+            ResourceManager::install(rm.clone());
             eprintln!("eddy: JobManager RPC at {addr}");
+            if let Err(e) = recover(&config, rm) {
+                eprintln!("[ERROR] {e}");
+                return ExitCode::FAILURE;
+            }
         }
         Err(e) => {
             eprintln!("[ERROR] {e}");
@@ -79,4 +89,52 @@ pub fn run(argv: Vec<String>) -> ExitCode {
     loop {
         std::thread::park();
     }
+}
+
+/// Resumes the jobs the job store (`high-availability.storageDir`) kept: those
+/// that ran when this JobManager was last stopped or died. Each starts from
+/// its run's newest complete checkpoint, as a new run of the same lineage.
+fn recover(config: &Config, rm: Arc<ResourceManager>) -> eddy::core::Result<()> {
+    static RECOVERED: Mutex<Vec<JobClient>> = Mutex::new(Vec::new());
+    let Some(store) = JobStore::from_config(config)? else {
+        return Ok(());
+    };
+    for job in store.jobs() {
+        let mut job_config = Config::new();
+        for (key, value) in &job.config {
+            job_config.set(key, value);
+        }
+        let resumed = eddy_sql::cluster_job::load(&job.artifact, &job_config).and_then(|mut spec| {
+            spec.artifact = Some(job.artifact.clone());
+            let checkpoints = CheckpointingOptions::from_config(&job_config)?
+                .is_some_and(|c| c.dir.is_some());
+            let mut cluster =
+                MiniCluster::new(job_config.clone()).with_resource_manager(Some(rm.clone()));
+            if checkpoints {
+                cluster = cluster.recovering(job.job_id.clone());
+            }
+            cluster.execute_async(spec)
+        });
+        // The resumed job keeps its own entry; the old one is done with.
+        store.remove(&job.job_id);
+        match resumed {
+            Ok(client) => {
+                eprintln!(
+                    "eddy: recovered job '{}' ({}) as {}",
+                    job.name,
+                    job.job_id,
+                    client.job_id()
+                );
+                RECOVERED
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(client);
+            }
+            Err(e) => eprintln!(
+                "[ERROR] job '{}' ({}) could not be recovered: {e}",
+                job.name, job.job_id
+            ),
+        }
+    }
+    Ok(())
 }

@@ -272,6 +272,52 @@ fn a_silent_taskmanager_is_lost_after_the_heartbeat_timeout() {
 }
 
 #[test]
+fn a_killed_jobmanager_resumes_its_jobs_when_started_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ck = format!("execution.checkpointing.dir={}", tmp.path().join("ck").display());
+    let ha = format!("high-availability.storageDir={}", tmp.path().join("ha").display());
+    let mut cluster = Cluster::start(
+        &["-D", "execution.checkpointing.interval=150ms", "-D", &ck, "-D", &ha],
+        &[2, 2],
+    );
+    let out = tmp.path().join("out");
+    let script = tmp.path().join("job.sql");
+    let keys = 8000;
+    std::fs::write(&script, each_key_once(&out, keys)).unwrap();
+    let (ok, said, stderr) = eddy(&["run", "-m", &cluster.rest, "-p", "4", script.to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+    let job = submitted(&said).remove(0);
+    cluster.rest().wait_for(&format!("/jobs/{job}/checkpoints"), |c| {
+        c["counts"]["completed"].as_u64().is_some_and(|n| n > 3)
+    });
+    cluster.kill_jobmanager();
+    std::thread::sleep(Duration::from_millis(300));
+    cluster.restart_jobmanager();
+    let line = cluster
+        .log
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|l| l.contains(&format!("({job}) as ")))
+        .cloned()
+        .unwrap_or_else(|| panic!("job {job} was not recovered: {:?}", cluster.log));
+    let resumed = line.rsplit(' ').next().unwrap().to_string();
+    cluster.await_slots(4);
+    let done = await_state(&cluster, &resumed, "FINISHED");
+    assert_eq!(done["vertices"][0]["parallelism"], 4);
+    let checkpoints = cluster.rest().get(&format!("/jobs/{resumed}/checkpoints"));
+    assert!(
+        checkpoints["latest"]["restored"]["id"].as_u64().is_some_and(|id| id > 0),
+        "{checkpoints}"
+    );
+    assert_each_key_once(&out, keys);
+    // A finished job leaves the store: the next start recovers nothing.
+    cluster.kill_jobmanager();
+    cluster.restart_jobmanager();
+    assert!(!cluster.logged("recovered job"), "{:?}", cluster.log);
+}
+
+#[test]
 fn bad_cluster_setups_are_clear_errors() {
     // A job needing more slots than the cluster has fails, saying so.
     let cluster = Cluster::start(&["-D", "slot.request.timeout=1s"], &[1]);

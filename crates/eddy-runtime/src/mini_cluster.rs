@@ -44,6 +44,7 @@ use crate::protocol::{
     ToJobMaster, ToTaskExecutor, TriggerCheckpoint,
 };
 use crate::task::{cancel_pair, CancelSignal};
+use crate::cluster::ha::{JobStore, StoredJob};
 use crate::cluster::{AttemptSetup, ResourceManager};
 use crate::gateway::Gateway;
 use crate::task_executor::{TaskExecutor, TaskExecutorSetup};
@@ -91,6 +92,9 @@ pub struct MiniCluster {
     /// The cluster's TaskManagers, in a JobManager: jobs that can be built
     /// elsewhere (they carry an artifact) run there instead of in this process.
     cluster: Option<Arc<ResourceManager>>,
+    /// The run a recovering JobManager resumes: the job starts from that run's
+    /// newest complete checkpoint.
+    recovering: Option<String>,
 }
 
 /// A handle to a running job: status, counters, savepoints, cancel, wait.
@@ -243,7 +247,15 @@ impl MiniCluster {
             clock: Arc::new(SystemClock),
             counters: Counters::default(),
             cluster: None,
+            recovering: None,
         }
+    }
+
+    /// Resumes run `job_id` (of a JobManager that was stopped or lost) from its
+    /// newest complete checkpoint, as `-s latest` resumes the newest run.
+    pub fn recovering(mut self, job_id: impl Into<String>) -> Self {
+        self.recovering = Some(job_id.into());
+        self
     }
 
     /// Runs jobs that carry an artifact on the TaskManagers of `rm`.
@@ -301,7 +313,13 @@ impl MiniCluster {
             checkpointing: checkpointing.clone(),
         };
         let shared = Arc::new(Shared::new(info, self.counters.clone()));
-        let restore = resolve_restore(&self.config, checkpointing.as_ref(), &spec, &shared)?;
+        let restore = resolve_restore(
+            &self.config,
+            checkpointing.as_ref(),
+            &spec,
+            &shared,
+            self.recovering.as_deref(),
+        )?;
         if let (Some(checkpoint), path) = (&restore.checkpoint, &restore.path) {
             shared.checkpoints(|stats| {
                 stats.restored(RestoredCheckpoint {
@@ -357,6 +375,25 @@ impl MiniCluster {
             .enable_all()
             .build()
             .map_err(|e| Error::Other(format!("cannot start the task runtime: {e}")))?;
+        // A job on the cluster is kept in the job store while it runs, so a
+        // JobManager started again resumes it.
+        let store = match (&cluster, &spec.artifact) {
+            (Some(_), Some(artifact)) => JobStore::from_config(&self.config)?.map(|store| {
+                let job = StoredJob {
+                    job_id: job_id.to_string(),
+                    name: spec.graph.name.clone(),
+                    artifact: artifact.clone(),
+                    config: self
+                        .config
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect(),
+                };
+                store.put(&job).map(|()| store)
+            }),
+            _ => None,
+        }
+        .transpose()?;
         let (cancel, signal) = cancel_pair();
         let (requests, control_requests) = mpsc::unbounded_channel();
         let run = JobRun {
@@ -377,6 +414,9 @@ impl MiniCluster {
             .spawn(move || {
                 let outcome = runtime.block_on(run.run(signal, control_requests));
                 runtime.shutdown_timeout(Duration::from_secs(1));
+                if let Some(store) = store {
+                    store.remove(&job_id.to_string());
+                }
                 outcome
             })
             .map_err(|e| Error::Other(format!("cannot start the job thread: {e}")))?;
@@ -417,9 +457,12 @@ fn resolve_restore(
     checkpointing: Option<&CheckpointingOptions>,
     spec: &JobSpec,
     shared: &Shared,
+    recovering: Option<&str>,
 ) -> Result<Restore> {
-    let Some(path) = config.get_str(RESTORE_PATH) else {
-        return Ok(Restore::default());
+    let path = match (recovering, config.get_str(RESTORE_PATH)) {
+        (Some(_), _) => "latest",
+        (None, Some(path)) => path,
+        (None, None) => return Ok(Restore::default()),
     };
     let path = path.trim();
     if path.is_empty() {
@@ -436,7 +479,10 @@ fn resolve_restore(
                 message: "'-s latest' needs execution.checkpointing.dir (and an interval)".into(),
             });
         };
-        let latest = runs::resolve_latest(dir, &spec.graph.name, &job_shape(spec))?;
+        let latest = match recovering {
+            Some(run) => runs::resolve_run(dir, run),
+            None => runs::resolve_latest(dir, &spec.graph.name, &job_shape(spec))?,
+        };
         for message in latest.messages {
             shared.say(message);
         }

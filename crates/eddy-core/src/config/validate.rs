@@ -48,6 +48,7 @@ const OTHER_KEYS: &[&str] = &[
     "env.log.dir",
     "rootLogger.level",
     "table.dml-sync",
+    "high-availability.storageDir",
 ];
 
 /// Every key the runtime reads.

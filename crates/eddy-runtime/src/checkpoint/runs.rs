@@ -129,9 +129,8 @@ pub struct Latest {
 /// see the module docs.
 pub fn resolve_latest(base: &Path, job: &str, shape: &str) -> Result<Latest> {
     let runs = runs_of(base, job, shape);
-    let mut latest = Latest::default();
     let Some(newest) = runs.first() else {
-        return Ok(latest);
+        return Ok(Latest::default());
     };
     if newest.status == RunStatus::Finished {
         return Err(Error::State(format!(
@@ -141,18 +140,41 @@ pub fn resolve_latest(base: &Path, job: &str, shape: &str) -> Result<Latest> {
             base.join(&newest.job_id).display()
         )));
     }
+    Ok(walk(base, newest, runs.len()))
+}
+
+/// Resolves what resuming run `job_id` under `base` restores: its newest
+/// complete checkpoint, else the one it was restored from (a JobManager
+/// recovering the jobs it ran). A run without a record resumes nothing.
+pub fn resolve_run(base: &Path, job_id: &str) -> Latest {
+    let record = fs::read(base.join(job_id).join(RUN_FILE))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<RunRecord>(&b).ok());
+    match record {
+        Some(record) => {
+            let runs = fs::read_dir(base).into_iter().flatten().count();
+            walk(base, &record, runs)
+        }
+        None => Latest::default(),
+    }
+}
+
+/// The newest complete checkpoint of run `newest`, else of the runs it was
+/// restored from, walking at most `bound` steps back.
+fn walk(base: &Path, newest: &RunRecord, bound: usize) -> Latest {
+    let mut latest = Latest::default();
     latest.lineage = Some(newest.lineage.clone());
     let mut run_path = base.join(&newest.job_id);
     let mut at_most = u64::MAX;
     let mut restored_from = newest.restored_from.clone();
     // Each step goes to an older run (or a savepoint), so the walk ends; the bound
     // guards against records that point at each other.
-    for _ in 0..=runs.len() {
+    for _ in 0..=bound {
         let (found, skipped) = storage::latest(&run_path, at_most);
         latest.messages.extend(skipped);
         if found.is_some() {
             latest.checkpoint = found;
-            return Ok(latest);
+            return latest;
         }
         let Some(from) = restored_from.take() else {
             break;
@@ -182,7 +204,7 @@ pub fn resolve_latest(base: &Path, job: &str, shape: &str) -> Result<Latest> {
             _ => match storage::read(&from) {
                 Ok(checkpoint) => {
                     latest.checkpoint = Some((from, checkpoint));
-                    return Ok(latest);
+                    return latest;
                 }
                 Err(e) => {
                     latest
@@ -193,7 +215,7 @@ pub fn resolve_latest(base: &Path, job: &str, shape: &str) -> Result<Latest> {
             },
         }
     }
-    Ok(latest)
+    latest
 }
 
 /// Deletes the runs of `record`'s job and lineage that started before it: once a

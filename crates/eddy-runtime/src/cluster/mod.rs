@@ -35,8 +35,13 @@
 //!   latest completed checkpoint under its restart strategy, on the TaskManagers
 //!   that are left or have registered since.
 //!
+//! - A JobManager with `high-availability.storageDir` keeps each running job
+//!   in its [`ha::JobStore`]; started again with the same configuration, it
+//!   resumes them from their latest checkpoints.
+//!
 //! Messages are postcard, framed as in [`network::wire`](crate::network::wire).
 
+pub mod ha;
 mod messages;
 pub mod resource_manager;
 pub mod task_manager;
