@@ -132,15 +132,23 @@ fn nexmark_on_three_taskmanagers_gives_the_embedded_result() {
     let jobs = submitted(&said);
     assert_eq!(jobs.len(), 3, "{said}");
     // The three jobs share the four slots one after the other.
+    let mut finished = Vec::new();
     for job in &jobs {
         let done = await_state(&cluster, job, "FINISHED");
         assert_eq!(done["vertices"][0]["parallelism"], 4);
+        finished.push(done);
     }
-    for table in ["counts", "joined"] {
+    for (table, job) in ["counts", "joined"].into_iter().zip(&finished) {
         let (want, got) = (lines(&embedded.join(table)), lines(&distributed.join(table)));
         assert!(!want.is_empty());
         assert_eq!(got.len(), want.len(), "{table}");
         assert!(got == want, "{table} differs from the embedded run");
+        // The TaskManagers' counters reach the JobManager: the sink read
+        // every row it wrote.
+        let vertices = job["vertices"].as_array().unwrap();
+        let sink = vertices.last().unwrap();
+        assert!(sink["name"].as_str().unwrap().contains("Sink"), "{sink}");
+        assert_eq!(sink["metrics"]["read-records"], want.len() as u64, "{table}");
     }
     let want = folded(&embedded.join("totals"));
     assert!(!want.is_empty());

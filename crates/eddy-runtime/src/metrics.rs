@@ -95,15 +95,18 @@ impl Counters {
             .collect()
     }
 
+    /// The job-scoped counters alone.
+    pub fn job_values(&self) -> BTreeMap<String, u64> {
+        let map = self.job.lock().unwrap_or_else(|p| p.into_inner());
+        map.iter()
+            .map(|(k, v)| (k.clone(), v.load(Ordering::Relaxed)))
+            .collect()
+    }
+
     /// The job counters and every operator metric summed under
     /// `<operator name>.<metric>`.
     pub fn values(&self) -> BTreeMap<String, u64> {
-        let mut values: BTreeMap<String, u64> = {
-            let map = self.job.lock().unwrap_or_else(|p| p.into_inner());
-            map.iter()
-                .map(|(k, v)| (k.clone(), v.load(Ordering::Relaxed)))
-                .collect()
-        };
+        let mut values = self.job_values();
         for metric in self.operator_metrics() {
             *values
                 .entry(format!("{}.{}", metric.name, metric.metric))

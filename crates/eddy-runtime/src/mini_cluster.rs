@@ -40,7 +40,7 @@ use crate::operator::{Counters, RunContext};
 use crate::plan;
 use crate::protocol::{
     CancelTask, CheckpointAck, CheckpointComplete, CheckpointDecline, CheckpointKind,
-    ExecutionState, TaskDeploymentDescriptor, TaskExecutionState, TaskInputEnded, TaskRestore,
+    ExecutionState, MetricsSnapshot, TaskDeploymentDescriptor, TaskExecutionState, TaskInputEnded, TaskRestore,
     ToJobMaster, ToTaskExecutor, TriggerCheckpoint,
 };
 use crate::task::{cancel_pair, CancelSignal};
@@ -715,6 +715,7 @@ impl JobRun {
                             attempt: self.attempt,
                         },
                         network: None,
+                        report_metrics: false,
                     },
                     to_job_master,
                 )?;
@@ -742,6 +743,8 @@ impl JobRun {
             }
         };
         let mut ended: HashSet<ExecutionAttemptId> = HashSet::new();
+        // What each remote operator counter reported so far in this attempt.
+        let mut reported: HashMap<(String, u32, String), u64> = HashMap::new();
         let mut first_error: Option<Error> = None;
         let mut stopped = false;
 
@@ -895,7 +898,7 @@ impl JobRun {
                         finished_sources.insert(attempt);
                         final_due = finished_sources.len() == tasks.sources.len() && coordinator.is_some();
                     }
-                    ToJobMaster::Metrics(_) => {}
+                    ToJobMaster::Metrics(snapshot) => merge_metrics(&self.counters, &mut reported, snapshot),
                 },
                 Some(joined) = writes.in_flight.join_next(), if !writes.in_flight.is_empty() => {
                     writes.start_next(self, store.as_ref());
@@ -1443,6 +1446,31 @@ impl WriteQueue {
 }
 
 /// The error that fails a job whose checkpoints keep failing.
+/// Counts a TaskManager's metrics into the job's registry: operator counters
+/// grow by what they grew since the last report of this attempt (so counts
+/// add up over restarts, as in one process), job-scoped values are taken as
+/// they are.
+fn merge_metrics(
+    counters: &Counters,
+    reported: &mut HashMap<(String, u32, String), u64>,
+    snapshot: MetricsSnapshot,
+) {
+    for (name, value) in snapshot.job {
+        counters.counter(&name).store(value, Ordering::Relaxed);
+    }
+    for sample in snapshot.operators {
+        let key = (sample.uid, sample.subtask, sample.metric);
+        let last = reported.entry(key.clone()).or_default();
+        let grown = sample.value.saturating_sub(*last);
+        *last = (*last).max(sample.value);
+        if grown > 0 {
+            counters
+                .operator_metric(&key.0, &sample.name, key.1, &key.2)
+                .fetch_add(grown, Ordering::Relaxed);
+        }
+    }
+}
+
 fn too_many_failed(id: u64, why: &str, failures: u32, tolerable: u32) -> Error {
     Error::Other(format!(
         "checkpoint {id} failed: {why}; {failures} checkpoint(s) failed in a row, more than \

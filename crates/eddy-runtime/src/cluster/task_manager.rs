@@ -289,6 +289,7 @@ impl TaskManager {
                             client: DataClient::new(job_id, attempt, secret),
                             providers,
                         }),
+                        report_metrics: true,
                     },
                     to_job_master.clone(),
                 )

@@ -142,17 +142,14 @@ fn to_job_master(job_id: JobId) -> Vec<ToJobMaster> {
         })
     })
     .collect();
-    let values = BTreeMap::from([
-        ("numRecordsIn".to_string(), MetricValue::Counter(u64::MAX)),
-        (
-            "Map.numRecordsOutPerSecond".to_string(),
-            MetricValue::Gauge(1234.25),
-        ),
-        (
-            "currentInputWatermark".to_string(),
-            MetricValue::Gauge(-0.5),
-        ),
-    ]);
+    let job_values = BTreeMap::from([("lastCheckpointSyncDurationMicros".to_string(), u64::MAX)]);
+    let operators = vec![OperatorSample {
+        uid: "map-3".into(),
+        name: "Map".into(),
+        subtask: 1,
+        metric: "numRecordsIn".into(),
+        value: 1234,
+    }];
     messages.extend([
         ToJobMaster::TaskState(TaskExecutionState {
             job_id,
@@ -184,15 +181,15 @@ fn to_job_master(job_id: JobId) -> Vec<ToJobMaster> {
         }),
         ToJobMaster::Metrics(MetricsSnapshot {
             job_id,
-            attempt: attempt(),
             timestamp: 1_700_000_000_123,
-            values,
+            job: job_values,
+            operators,
         }),
         ToJobMaster::Metrics(MetricsSnapshot {
             job_id,
-            attempt: attempt(),
             timestamp: 0,
-            values: BTreeMap::new(),
+            job: BTreeMap::new(),
+            operators: Vec::new(),
         }),
         ToJobMaster::InputEnded(TaskInputEnded {
             job_id,

@@ -260,25 +260,32 @@ pub struct CheckpointDecline {
     pub cause: FailureCause,
 }
 
-/// One metric's value.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub enum MetricValue {
-    /// A count that only grows (`numRecordsIn`).
-    Counter(u64),
-    /// A value of the moment (`currentInputWatermark`, a rate).
-    Gauge(f64),
+/// One operator subtask's counter in a [`MetricsSnapshot`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperatorSample {
+    /// The operator's uid.
+    pub uid: String,
+    /// The operator's name.
+    pub name: String,
+    /// The subtask.
+    pub subtask: u32,
+    /// The metric (`numRecordsIn`, ...).
+    pub metric: String,
+    /// Its value in this job attempt so far.
+    pub value: u64,
 }
 
-/// A task's metrics at one moment, by metric name (`numRecordsIn`,
-/// `Map.numRecordsOut`, ...).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// The metrics of a TaskExecutor's tasks at one moment: sent periodically and
+/// before each task's end, from TaskManagers in other processes (tasks in the
+/// JobMaster's own process count into its registry directly).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MetricsSnapshot {
     /// The job.
     pub job_id: JobId,
-    /// The reporting task attempt.
-    pub attempt: ExecutionAttemptId,
     /// When the values were read (wall-clock milliseconds).
     pub timestamp: Timestamp,
-    /// The values by metric name.
-    pub values: BTreeMap<String, MetricValue>,
+    /// The job-scoped values (checkpoint pauses, user counters), by name.
+    pub job: BTreeMap<String, u64>,
+    /// Every operator subtask's counters, in this job attempt so far.
+    pub operators: Vec<OperatorSample>,
 }

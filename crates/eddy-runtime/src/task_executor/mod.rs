@@ -34,7 +34,7 @@ use crate::checkpoint::store::StateStore;
 use crate::factory::JobSpec;
 use crate::operator::{Counters, RunContext};
 use crate::protocol::{
-    CheckpointKind, ExecutionState, FailureCause, TaskDeploymentDescriptor, TaskExecutionState,
+    CheckpointKind, ExecutionState, FailureCause, MetricsSnapshot, OperatorSample, TaskDeploymentDescriptor, TaskExecutionState,
     ToJobMaster, ToTaskExecutor, TriggerCheckpoint,
 };
 use crate::task::{cancel_pair, CancelHandle, SourceTrigger, TaskControl};
@@ -63,7 +63,15 @@ pub struct TaskExecutorSetup {
     pub run: RunContext,
     /// Channels to and from other TaskManagers (`None` in a single process).
     pub network: Option<RemoteChannels>,
+    /// Whether the tasks' metrics are sent to the JobMaster (every
+    /// [`METRICS_INTERVAL`] and before each task's end), for a JobMaster in
+    /// another process; in one process it reads the same registry.
+    pub report_metrics: bool,
 }
+
+/// How often a TaskExecutor in another process than its JobMaster reports its
+/// tasks' metrics.
+pub const METRICS_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// A TaskExecutor's link to the other TaskManagers of the cluster.
 pub struct RemoteChannels {
@@ -87,6 +95,7 @@ pub struct TaskExecutor {
     env: Arc<Environment>,
     /// The data port's registry this executor's channels are served from.
     providers: Option<Providers>,
+    report_metrics: bool,
     store: Option<StateStore>,
     job_id: JobId,
     job_master: mpsc::UnboundedSender<ToJobMaster>,
@@ -126,6 +135,7 @@ impl TaskExecutor {
             job_id: env.run.job_id,
             env,
             providers,
+            report_metrics: setup.report_metrics,
             store: setup.store,
             job_master,
             slots: HashMap::new(),
@@ -138,8 +148,11 @@ impl TaskExecutor {
     /// runs and waits for it. Every task's end is reported.
     pub async fn run(mut self, mut inbox: mpsc::UnboundedReceiver<ToTaskExecutor>) {
         let mut connected = true;
+        let mut metrics = tokio::time::interval(METRICS_INTERVAL);
+        metrics.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
+                _ = metrics.tick(), if self.report_metrics => self.send_metrics(),
                 message = inbox.recv(), if connected => match message {
                     Some(message) => self.handle(message),
                     None => {
@@ -322,11 +335,38 @@ impl TaskExecutor {
             }
         };
         self.slots.remove(&attempt);
+        if self.report_metrics {
+            // The JobMaster stops listening once every task ended: the final
+            // counts go first.
+            self.send_metrics();
+        }
         match result {
             Ok(()) => self.report(attempt, ExecutionState::Finished, None),
             Err(Error::Cancelled) => self.report(attempt, ExecutionState::Canceled, None),
             Err(e) => self.report(attempt, ExecutionState::Failed, Some(FailureCause::of(e))),
         }
+    }
+
+    /// Sends the tasks' metrics to the JobMaster.
+    fn send_metrics(&self) {
+        let counters = &self.env.counters;
+        let operators = counters
+            .operator_metrics()
+            .into_iter()
+            .map(|m| OperatorSample {
+                uid: m.uid,
+                name: m.name,
+                subtask: m.subtask,
+                metric: m.metric,
+                value: m.value,
+            })
+            .collect();
+        let _ = self.job_master.send(ToJobMaster::Metrics(MetricsSnapshot {
+            job_id: self.job_id,
+            timestamp: self.env.clock.now_millis(),
+            job: counters.job_values(),
+            operators,
+        }));
     }
 
     fn report(
