@@ -21,25 +21,27 @@ use eddy::runtime::{JobClient, MiniCluster};
 use crate::gateway::Gateway;
 
 /// Usage of `eddy jobmanager`.
-pub const USAGE: &str = "usage: eddy jobmanager [-D key=value]...   \
+pub const USAGE: &str = "usage: eddy jobmanager [--config-dir DIR] [-D key=value]...   \
 (REST on rest.port, default 8081; TaskManagers register at jobmanager.rpc.port, default 6123)";
 
 /// Runs the JobManager until the process is stopped.
 pub fn run(argv: Vec<String>) -> ExitCode {
-    let args = match Args::parse(argv, &[]) {
+    let args = match Args::parse(argv, &[crate::conf::CONFIG_DIR]) {
         Ok(a) => a,
         Err(e) => {
             eprintln!("eddy: {e}\n{USAGE}");
             return ExitCode::from(2);
         }
     };
-    let mut config = args.job_config();
+    let mut config = match crate::conf::load(&args) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("[ERROR] {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     if config.get_str(eddy::rest::REST_PORT).is_none() {
         config.set(eddy::rest::REST_PORT, "8081");
-    }
-    if let Err(e) = eddy::core::config::validate::check(&config) {
-        eprintln!("[ERROR] {e}");
-        return ExitCode::FAILURE;
     }
     crate::kafka_tables::register();
     if let Err(e) = eddy::logging::init_or_stderr(&config, "jobmanager") {
@@ -104,17 +106,18 @@ fn recover(config: &Config, rm: Arc<ResourceManager>) -> eddy::core::Result<()> 
         for (key, value) in &job.config {
             job_config.set(key, value);
         }
-        let resumed = eddy_sql::cluster_job::load(&job.artifact, &job_config).and_then(|mut spec| {
-            spec.artifact = Some(job.artifact.clone());
-            let checkpoints = CheckpointingOptions::from_config(&job_config)?
-                .is_some_and(|c| c.dir.is_some());
-            let mut cluster =
-                MiniCluster::new(job_config.clone()).with_resource_manager(Some(rm.clone()));
-            if checkpoints {
-                cluster = cluster.recovering(job.job_id.clone());
-            }
-            cluster.execute_async(spec)
-        });
+        let resumed =
+            eddy_sql::cluster_job::load(&job.artifact, &job_config).and_then(|mut spec| {
+                spec.artifact = Some(job.artifact.clone());
+                let checkpoints = CheckpointingOptions::from_config(&job_config)?
+                    .is_some_and(|c| c.dir.is_some());
+                let mut cluster =
+                    MiniCluster::new(job_config.clone()).with_resource_manager(Some(rm.clone()));
+                if checkpoints {
+                    cluster = cluster.recovering(job.job_id.clone());
+                }
+                cluster.execute_async(spec)
+            });
         // The resumed job keeps its own entry; the old one is done with.
         store.remove(&job.job_id);
         match resumed {

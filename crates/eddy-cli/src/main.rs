@@ -5,6 +5,7 @@
 //! eddy sql          (an interactive shell)
 //! eddy jobmanager [-D key=value]...          (serves REST and RPC, schedules jobs)
 //! eddy taskmanager [-D key=value]...         (registers its slots, runs tasks)
+//! eddy cluster start [--taskmanagers N] | stop (a local standalone cluster)
 //! eddy run -m HOST:PORT [-p N] [-s PATH] [-D key=value]... FILE.sql
 //! eddy list | cancel | savepoint | stop ...   (a running process's REST API, -m HOST:PORT)
 //! ```
@@ -24,6 +25,7 @@ Commands:
   sql        run a SQL script (-f FILE) or an interactive SQL shell
   jobmanager serve the REST API and run the submitted jobs on the TaskManagers
   taskmanager offer task slots to a JobManager and run the tasks it deploys
+  cluster    start or stop a JobManager and TaskManagers in the background
   run        submit a SQL script to a JobManager (-m HOST:PORT)
   info       print the job graph of each INSERT of a SQL script, as JSON
   list       list the jobs of a process serving the REST API
@@ -53,6 +55,20 @@ fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             return jobmanager::run(argv);
+        }
+        "cluster" => {
+            argv.remove(0);
+            if argv.iter().any(|a| a == "-h" || a == "--help") {
+                println!("{}", cluster::USAGE);
+                return ExitCode::SUCCESS;
+            }
+            return match cluster::run(argv) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("[ERROR] {e}");
+                    ExitCode::FAILURE
+                }
+            };
         }
         "taskmanager" => {
             argv.remove(0);
@@ -222,6 +238,8 @@ fn run_file(session: &mut Session, path: &str) -> ExitCode {
     }
 }
 
+mod cluster;
+mod conf;
 mod gateway;
 mod http;
 mod jobmanager;

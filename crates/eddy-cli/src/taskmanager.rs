@@ -12,30 +12,33 @@ use eddy::core::config::options;
 use eddy::runtime::cluster::{JobLoader, TaskManager};
 
 /// Usage of `eddy taskmanager`.
-pub const USAGE: &str = "usage: eddy taskmanager [-D key=value]...   \
+pub const USAGE: &str = "usage: eddy taskmanager [--config-dir DIR] [-D key=value]...   \
 (registers at jobmanager.rpc.address:jobmanager.rpc.port, default localhost:6123, \
 with taskmanager.numberOfTaskSlots slots)";
 
 /// Runs the TaskManager until the process is stopped or the JobManager
 /// refuses it.
 pub fn run(argv: Vec<String>) -> ExitCode {
-    let args = match Args::parse(argv, &[]) {
+    let args = match Args::parse(argv, &[crate::conf::CONFIG_DIR]) {
         Ok(a) => a,
         Err(e) => {
             eprintln!("eddy: {e}\n{USAGE}");
             return ExitCode::from(2);
         }
     };
-    let mut config = args.job_config();
+    let mut config = match crate::conf::load(&args) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("[ERROR] {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     if config.get_str(options::LOCAL_THREADS.key).is_none() {
         // Flink's default: one slot.
         config.set(options::LOCAL_THREADS.key, "1");
     }
-    if let Err(e) = eddy::core::config::validate::check(&config) {
-        eprintln!("[ERROR] {e}");
-        return ExitCode::FAILURE;
-    }
-    if let Err(e) = eddy::logging::init_or_stderr(&config, "taskmanager") {
+    let role = std::env::var(crate::cluster::LOG_ROLE).unwrap_or_else(|_| "taskmanager".into());
+    if let Err(e) = eddy::logging::init_or_stderr(&config, &role) {
         eprintln!("[ERROR] {e}");
         return ExitCode::FAILURE;
     }
@@ -60,7 +63,9 @@ pub fn run(argv: Vec<String>) -> ExitCode {
         config
             .get(&options::JOBMANAGER_RPC_ADDRESS)
             .unwrap_or_default(),
-        config.get(&options::JOBMANAGER_RPC_PORT).unwrap_or_default()
+        config
+            .get(&options::JOBMANAGER_RPC_PORT)
+            .unwrap_or_default()
     );
     let outcome = runtime.block_on(async move {
         let task_manager = TaskManager::bind(config, loader).await?;

@@ -127,7 +127,14 @@ fn nexmark_on_three_taskmanagers_gives_the_embedded_result() {
     let distributed = tmp.path().join("cluster");
     let script = tmp.path().join("cluster.sql");
     std::fs::write(&script, nexmark(&distributed)).unwrap();
-    let (ok, said, stderr) = eddy(&["run", "-m", &cluster.rest, "-p", "4", script.to_str().unwrap()]);
+    let (ok, said, stderr) = eddy(&[
+        "run",
+        "-m",
+        &cluster.rest,
+        "-p",
+        "4",
+        script.to_str().unwrap(),
+    ]);
     assert!(ok, "{stderr}");
     let jobs = submitted(&said);
     assert_eq!(jobs.len(), 3, "{said}");
@@ -139,7 +146,10 @@ fn nexmark_on_three_taskmanagers_gives_the_embedded_result() {
         finished.push(done);
     }
     for (table, job) in ["counts", "joined"].into_iter().zip(&finished) {
-        let (want, got) = (lines(&embedded.join(table)), lines(&distributed.join(table)));
+        let (want, got) = (
+            lines(&embedded.join(table)),
+            lines(&distributed.join(table)),
+        );
         assert!(!want.is_empty());
         assert_eq!(got.len(), want.len(), "{table}");
         assert!(got == want, "{table} differs from the embedded run");
@@ -148,7 +158,11 @@ fn nexmark_on_three_taskmanagers_gives_the_embedded_result() {
         let vertices = job["vertices"].as_array().unwrap();
         let sink = vertices.last().unwrap();
         assert!(sink["name"].as_str().unwrap().contains("Sink"), "{sink}");
-        assert_eq!(sink["metrics"]["read-records"], want.len() as u64, "{table}");
+        assert_eq!(
+            sink["metrics"]["read-records"],
+            want.len() as u64,
+            "{table}"
+        );
     }
     let want = folded(&embedded.join("totals"));
     assert!(!want.is_empty());
@@ -170,7 +184,10 @@ impl XorShift {
 #[test]
 fn taskmanagers_killed_mid_job_leave_exactly_once_output() {
     let tmp = tempfile::tempdir().unwrap();
-    let ck = format!("execution.checkpointing.dir={}", tmp.path().join("ck").display());
+    let ck = format!(
+        "execution.checkpointing.dir={}",
+        tmp.path().join("ck").display()
+    );
     let mut cluster = Cluster::start(
         &[
             "-D",
@@ -192,11 +209,22 @@ fn taskmanagers_killed_mid_job_leave_exactly_once_output() {
     // hold exactly one insert per key, nothing lost and nothing twice.
     let keys = 16_000u64;
     std::fs::write(&script, each_key_once(&out, keys)).unwrap();
-    let (ok, said, stderr) = eddy(&["run", "-m", &cluster.rest, "-p", "4", script.to_str().unwrap()]);
+    let (ok, said, stderr) = eddy(&[
+        "run",
+        "-m",
+        &cluster.rest,
+        "-p",
+        "4",
+        script.to_str().unwrap(),
+    ]);
     assert!(ok, "{stderr}");
     let job = submitted(&said).remove(0);
 
-    let seed = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;
+    let seed = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+        | 1;
     println!("kill schedule seed {seed}");
     let mut random = XorShift(seed);
     let rest = cluster.rest();
@@ -209,7 +237,10 @@ fn taskmanagers_killed_mid_job_leave_exactly_once_output() {
         cluster.kill_taskmanager(victim);
         cluster.add_taskmanager(2, &[]);
         let state = rest.get(&format!("/jobs/{job}"))["state"].clone();
-        assert!(state != "FINISHED" || kill > 6, "the job ended before kill {kill}");
+        assert!(
+            state != "FINISHED" || kill > 6,
+            "the job ended before kill {kill}"
+        );
     }
     await_state(&cluster, &job, "FINISHED");
     assert!(cluster.logged("was lost"), "no TaskManager loss was seen");
@@ -236,13 +267,19 @@ fn assert_each_key_once(out: &Path, keys: u64) {
     let expected: BTreeMap<String, i64> = (1..=keys)
         .map(|k| (format!("{{\"k\":{k},\"n\":1}}"), 1))
         .collect();
-    assert!(rows == expected, "the committed rows differ from the failure-free result");
+    assert!(
+        rows == expected,
+        "the committed rows differ from the failure-free result"
+    );
 }
 
 #[test]
 fn a_silent_taskmanager_is_lost_after_the_heartbeat_timeout() {
     let tmp = tempfile::tempdir().unwrap();
-    let ck = format!("execution.checkpointing.dir={}", tmp.path().join("ck").display());
+    let ck = format!(
+        "execution.checkpointing.dir={}",
+        tmp.path().join("ck").display()
+    );
     let mut cluster = Cluster::start(
         &[
             "-D",
@@ -261,7 +298,14 @@ fn a_silent_taskmanager_is_lost_after_the_heartbeat_timeout() {
     let out = tmp.path().join("out");
     let script = tmp.path().join("job.sql");
     std::fs::write(&script, each_key_once(&out, 5000)).unwrap();
-    let (ok, said, stderr) = eddy(&["run", "-m", &cluster.rest, "-p", "2", script.to_str().unwrap()]);
+    let (ok, said, stderr) = eddy(&[
+        "run",
+        "-m",
+        &cluster.rest,
+        "-p",
+        "2",
+        script.to_str().unwrap(),
+    ]);
     assert!(ok, "{stderr}");
     let job = submitted(&said).remove(0);
     cluster.add_taskmanager(2, &[]);
@@ -282,22 +326,44 @@ fn a_silent_taskmanager_is_lost_after_the_heartbeat_timeout() {
 #[test]
 fn a_killed_jobmanager_resumes_its_jobs_when_started_again() {
     let tmp = tempfile::tempdir().unwrap();
-    let ck = format!("execution.checkpointing.dir={}", tmp.path().join("ck").display());
-    let ha = format!("high-availability.storageDir={}", tmp.path().join("ha").display());
+    let ck = format!(
+        "execution.checkpointing.dir={}",
+        tmp.path().join("ck").display()
+    );
+    let ha = format!(
+        "high-availability.storageDir={}",
+        tmp.path().join("ha").display()
+    );
     let mut cluster = Cluster::start(
-        &["-D", "execution.checkpointing.interval=150ms", "-D", &ck, "-D", &ha],
+        &[
+            "-D",
+            "execution.checkpointing.interval=150ms",
+            "-D",
+            &ck,
+            "-D",
+            &ha,
+        ],
         &[2, 2],
     );
     let out = tmp.path().join("out");
     let script = tmp.path().join("job.sql");
     let keys = 8000;
     std::fs::write(&script, each_key_once(&out, keys)).unwrap();
-    let (ok, said, stderr) = eddy(&["run", "-m", &cluster.rest, "-p", "4", script.to_str().unwrap()]);
+    let (ok, said, stderr) = eddy(&[
+        "run",
+        "-m",
+        &cluster.rest,
+        "-p",
+        "4",
+        script.to_str().unwrap(),
+    ]);
     assert!(ok, "{stderr}");
     let job = submitted(&said).remove(0);
-    cluster.rest().wait_for(&format!("/jobs/{job}/checkpoints"), |c| {
-        c["counts"]["completed"].as_u64().is_some_and(|n| n > 3)
-    });
+    cluster
+        .rest()
+        .wait_for(&format!("/jobs/{job}/checkpoints"), |c| {
+            c["counts"]["completed"].as_u64().is_some_and(|n| n > 3)
+        });
     cluster.kill_jobmanager();
     std::thread::sleep(Duration::from_millis(300));
     cluster.restart_jobmanager();
@@ -315,7 +381,9 @@ fn a_killed_jobmanager_resumes_its_jobs_when_started_again() {
     assert_eq!(done["vertices"][0]["parallelism"], 4);
     let checkpoints = cluster.rest().get(&format!("/jobs/{resumed}/checkpoints"));
     assert!(
-        checkpoints["latest"]["restored"]["id"].as_u64().is_some_and(|id| id > 0),
+        checkpoints["latest"]["restored"]["id"]
+            .as_u64()
+            .is_some_and(|id| id > 0),
         "{checkpoints}"
     );
     assert_each_key_once(&out, keys);
@@ -323,6 +391,126 @@ fn a_killed_jobmanager_resumes_its_jobs_when_started_again() {
     cluster.kill_jobmanager();
     cluster.restart_jobmanager();
     assert!(!cluster.logged("recovered job"), "{:?}", cluster.log);
+}
+
+/// Runs `command` to its end, which must come within 30 s: its status and
+/// stderr.
+fn finished(command: &mut Command) -> (bool, String) {
+    let mut child = command
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let reading = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut stderr, &mut text);
+        text
+    });
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{command:?} did not end: {}", reading.join().unwrap());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    (status.success(), reading.join().unwrap())
+}
+
+/// A free port on loopback (taken by nobody when this returns).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn cluster_start_and_stop_serve_a_job_from_a_config_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let conf = tmp.path().join("conf");
+    std::fs::create_dir_all(&conf).unwrap();
+    std::fs::write(
+        conf.join("config.yaml"),
+        format!(
+            "# Flink's nested form\njobmanager:\n  rpc:\n    address: localhost\n    port: {}\nrest:\n  port: 0\n\
+             taskmanager.numberOfTaskSlots: 2\n",
+            free_port()
+        ),
+    )
+    .unwrap();
+    let cluster = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_eddy"))
+            .arg("cluster")
+            .args(args)
+            .current_dir(tmp.path())
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{said}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        said
+    };
+    let said = cluster(&["start", "--taskmanagers", "2", "--config-dir", "conf"]);
+    let rest = said
+        .lines()
+        .find_map(|l| l.split("JobManager at http://").nth(1))
+        .unwrap_or_else(|| panic!("{said}"))
+        .to_string();
+    let log = tmp.path().join("log");
+    let pids: Vec<u32> = ["jobmanager", "taskmanager-1", "taskmanager-2"]
+        .iter()
+        .map(|role| {
+            let file = log.join(format!("eddy-{role}.pid"));
+            std::fs::read_to_string(file)
+                .unwrap()
+                .trim()
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    let shell = common::Shell::attach(&rest);
+    shell.wait_for("/overview", |o| o["slots-total"] == 4);
+    let out = tmp.path().join("out");
+    let script = tmp.path().join("job.sql");
+    std::fs::write(
+        &script,
+        each_key_once(&out, 2000).replace("'1000'", "'100000'"),
+    )
+    .unwrap();
+    let (ok, said, stderr) = eddy(&["run", "-m", &rest, "-p", "4", script.to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+    let job = submitted(&said).remove(0);
+    shell.wait_for(&format!("/jobs/{job}"), |j| j["state"] == "FINISHED");
+    assert_each_key_once(&out, 2000);
+    // Each process logs to its own file.
+    for role in ["jobmanager", "taskmanager-1", "taskmanager-2"] {
+        let found = std::fs::read_dir(&log).unwrap().flatten().any(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.starts_with(&format!("eddy-{role}-")) && name.ends_with(".log")
+        });
+        assert!(found, "no log of the {role}");
+    }
+
+    let said = cluster(&["stop", "--config-dir", "conf"]);
+    assert_eq!(said.matches("Stopping").count(), 3, "{said}");
+    for pid in pids {
+        // Ended, or a zombie nobody reaps (its parent, `eddy cluster start`,
+        // is gone).
+        let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let zombie = state.split(") ").nth(1).is_some_and(|r| r.starts_with('Z'));
+        assert!(state.is_empty() || zombie, "{pid} still runs: {state}");
+    }
+    assert!(!log.join("eddy-jobmanager.pid").exists());
 }
 
 #[test]
@@ -338,7 +526,14 @@ fn bad_cluster_setups_are_clear_errors() {
          INSERT INTO o SELECT k FROM s;\n",
     )
     .unwrap();
-    let (ok, said, stderr) = eddy(&["run", "-m", &cluster.rest, "-p", "3", script.to_str().unwrap()]);
+    let (ok, said, stderr) = eddy(&[
+        "run",
+        "-m",
+        &cluster.rest,
+        "-p",
+        "3",
+        script.to_str().unwrap(),
+    ]);
     assert!(ok, "{stderr}");
     let job = submitted(&said).remove(0);
     let rest = cluster.rest();
@@ -346,41 +541,81 @@ fn bad_cluster_setups_are_clear_errors() {
     assert_eq!(failed["state"], "FAILED");
     let exceptions = rest.get(&format!("/jobs/{job}/exceptions"));
     assert!(
-        exceptions.to_string().contains("needs 3 slots, but the cluster had 1 free of 1"),
+        exceptions
+            .to_string()
+            .contains("needs 3 slots, but the cluster had 1 free of 1"),
         "{exceptions}"
     );
 
     // A TaskManager with the wrong secret is refused and stops.
     let secured = Cluster::start(&["-D", "security.cluster.secret=right"], &[]);
-    let refused = Command::new(env!("CARGO_BIN_EXE_eddy"))
-        .args(["taskmanager", "-D", &format!("jobmanager.rpc.port={}", secured.rpc_port)])
-        .args(["-D", "security.cluster.secret=wrong"])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&refused.stderr);
-    assert!(!refused.status.success());
-    assert!(stderr.contains("refused") && stderr.contains("secret"), "{stderr}");
+    let (ok, stderr) = finished(
+        Command::new(env!("CARGO_BIN_EXE_eddy"))
+            .args([
+                "taskmanager",
+                "-D",
+                &format!("jobmanager.rpc.port={}", secured.rpc_port),
+            ])
+            .args(["-D", "security.cluster.secret=wrong"]),
+    );
+    assert!(!ok);
+    assert!(
+        stderr.contains("refused") && stderr.contains("secret"),
+        "{stderr}"
+    );
 
     // A JobManager whose RPC port is taken says which.
-    let taken = Command::new(env!("CARGO_BIN_EXE_eddy"))
-        .args(["jobmanager", "-D", "rest.port=0"])
-        .args(["-D", &format!("jobmanager.rpc.port={}", secured.rpc_port)])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&taken.stderr);
-    assert!(!taken.status.success());
-    assert!(stderr.contains(&format!(":{}", secured.rpc_port)), "{stderr}");
+    let (ok, stderr) = finished(
+        Command::new(env!("CARGO_BIN_EXE_eddy"))
+            .args(["jobmanager", "-D", "rest.port=0"])
+            .args(["-D", &format!("jobmanager.rpc.port={}", secured.rpc_port)]),
+    );
+    assert!(!ok);
+    assert!(
+        stderr.contains(&format!(":{}", secured.rpc_port)),
+        "{stderr}"
+    );
+
+    // A malformed config file and an invalid value are errors naming where.
+    let conf = tmp.path().join("conf");
+    std::fs::create_dir_all(&conf).unwrap();
+    std::fs::write(
+        conf.join("config.yaml"),
+        "rest.port: 0\njobmanager rpc port 1\n",
+    )
+    .unwrap();
+    let (ok, stderr) = finished(Command::new(env!("CARGO_BIN_EXE_eddy")).args([
+        "jobmanager",
+        "--config-dir",
+        conf.to_str().unwrap(),
+    ]));
+    assert!(!ok);
+    assert!(stderr.contains("config.yaml:2"), "{stderr}");
+    let (ok, stderr) = finished(Command::new(env!("CARGO_BIN_EXE_eddy")).args([
+        "taskmanager",
+        "-D",
+        "heartbeat.timeout=soon",
+    ]));
+    assert!(!ok);
+    assert!(stderr.contains("heartbeat.timeout"), "{stderr}");
 
     // A TaskManager that cannot reach its JobManager says so and keeps trying.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let closed = free_port();
     let mut waiting = Command::new(env!("CARGO_BIN_EXE_eddy"))
-        .args(["taskmanager", "-D", &format!("jobmanager.rpc.port={closed}")])
+        .args([
+            "taskmanager",
+            "-D",
+            &format!("jobmanager.rpc.port={closed}"),
+        ])
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(waiting.stderr.take().unwrap()).lines();
     let said = lines
-        .find(|l| l.as_ref().is_ok_and(|l| l.contains("cannot reach the JobManager")))
+        .find(|l| {
+            l.as_ref()
+                .is_ok_and(|l| l.contains("cannot reach the JobManager"))
+        })
         .expect("the TaskManager said why it waits")
         .unwrap();
     assert!(said.contains(&format!(":{closed}")), "{said}");

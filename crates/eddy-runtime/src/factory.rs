@@ -20,7 +20,6 @@ use eddy_core::{Batch, Element, Error, JobGraph, Partitioning, Result, VertexId}
 use crate::chain::ChainNode;
 use crate::channel::{channel, Receiver, Sender};
 use crate::input::InputGate;
-use crate::protocol::JobArtifact;
 use crate::network::bridge::{
     DecodeFn, EncodeFn, FrameSink, FrameSource, TypedFrameSink, TypedFrameSource,
 };
@@ -30,6 +29,7 @@ use crate::partitioner::{
     BroadcastPartitioner, ForwardPartitioner, KeyGroupPartitioner, KeyHasher, Partitioner,
     RebalancePartitioner,
 };
+use crate::protocol::JobArtifact;
 use crate::source::SourceReader;
 use crate::task::{OneInputTask, SourceTask, Task, TaskControl, TaskSettings, TwoInputTask};
 use crate::writer::RecordWriter;

@@ -65,6 +65,14 @@
 //!  tasks
 //! ```
 //!
+//! In a JobManager process the same JobMaster runs a job's tasks on the
+//! [`cluster`]'s TaskManagers instead: it leases slots from the
+//! [`ResourceManager`](cluster::ResourceManager), sends each TaskManager the
+//! job's artifact (a SQL job's statements, planned again there) and then the
+//! same messages, framed over TCP; channels between TaskManagers are TCP
+//! streams with credit-based flow control ([`network`]), and the TaskManagers'
+//! counters come back as [`protocol::MetricsSnapshot`]s.
+//!
 //! The job's status is Flink's state machine, [`JobStatus`], checked on every
 //! change.
 //!

@@ -31,7 +31,10 @@ use crate::checkpoint::runs::{self, RunRecord, RunStatus};
 use crate::checkpoint::store::StateStore;
 use crate::checkpoint::TaskAck;
 use crate::checkpoint::{storage, AcknowledgedCheckpoint, CompletedCheckpoint, OperatorEntry};
+use crate::cluster::ha::{JobStore, StoredJob};
+use crate::cluster::{AttemptSetup, ResourceManager};
 use crate::factory::JobSpec;
+use crate::gateway::Gateway;
 use crate::jobs::{
     CompletedOperation, ControlRequest, JobHandle, JobInfo, JobRegistry, Operation,
     RestoredCheckpoint, Shared,
@@ -40,13 +43,10 @@ use crate::operator::{Counters, RunContext};
 use crate::plan;
 use crate::protocol::{
     CancelTask, CheckpointAck, CheckpointComplete, CheckpointDecline, CheckpointKind,
-    ExecutionState, MetricsSnapshot, TaskDeploymentDescriptor, TaskExecutionState, TaskInputEnded, TaskRestore,
-    ToJobMaster, ToTaskExecutor, TriggerCheckpoint,
+    ExecutionState, MetricsSnapshot, TaskDeploymentDescriptor, TaskExecutionState, TaskInputEnded,
+    TaskRestore, ToJobMaster, ToTaskExecutor, TriggerCheckpoint,
 };
 use crate::task::{cancel_pair, CancelSignal};
-use crate::cluster::ha::{JobStore, StoredJob};
-use crate::cluster::{AttemptSetup, ResourceManager};
-use crate::gateway::Gateway;
 use crate::task_executor::{TaskExecutor, TaskExecutorSetup};
 
 /// Configuration key: restore from `latest` (the newest complete checkpoint in the
@@ -800,14 +800,14 @@ impl JobRun {
             };
             for &attempt in &tasks.sources {
                 gateway.send(ToTaskExecutor::TriggerCheckpoint(TriggerCheckpoint {
-                        job_id,
-                        attempt,
-                        checkpoint_id: CheckpointId(id),
-                        timestamp,
-                        kind,
-                        is_final,
-                        target: target.as_ref().map(|t| t.display().to_string()),
-                    }));
+                    job_id,
+                    attempt,
+                    checkpoint_id: CheckpointId(id),
+                    timestamp,
+                    kind,
+                    is_final,
+                    target: target.as_ref().map(|t| t.display().to_string()),
+                }));
             }
             Some((id, target))
         };
@@ -1116,7 +1116,12 @@ impl JobRun {
         let artifact = self.spec.artifact.clone().ok_or_else(|| {
             Error::InvalidGraph("a job on a cluster needs an artifact to build it from".into())
         })?;
-        let slots = graph.vertices.iter().map(|v| v.parallelism).max().unwrap_or(1);
+        let slots = graph
+            .vertices
+            .iter()
+            .map(|v| v.parallelism)
+            .max()
+            .unwrap_or(1);
         let lease = rm.allocate(job_id, self.attempt, slots.max(1)).await?;
         let run_dir = match self.identity.run_dir() {
             Some(dir) => Some(
@@ -1151,9 +1156,9 @@ impl JobRun {
             for &id in &tdd.inputs {
                 let producer = lease.task_manager(id.producer);
                 if producer != tm {
-                    let address = lease.data_address(producer).ok_or_else(|| {
-                        Error::Other(format!("TaskManager {producer} was lost"))
-                    })?;
+                    let address = lease
+                        .data_address(producer)
+                        .ok_or_else(|| Error::Other(format!("TaskManager {producer} was lost")))?;
                     tdd.remote_inputs.insert(id, address);
                 }
             }

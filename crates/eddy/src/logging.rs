@@ -82,7 +82,10 @@ pub fn init_or_stderr(config: &Config, role: &str) -> Result<Option<PathBuf>> {
     if let Some(path) = init(config, role)? {
         return Ok(Some(path));
     }
-    if config.get_str(LOG_DIR).is_some_and(|d| !d.trim().is_empty()) {
+    if config
+        .get_str(LOG_DIR)
+        .is_some_and(|d| !d.trim().is_empty())
+    {
         return Ok(None);
     }
     let filter = filter(config)?;

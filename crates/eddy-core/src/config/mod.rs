@@ -14,6 +14,7 @@
 //! ```
 
 pub mod validate;
+pub mod yaml;
 
 use std::collections::BTreeMap;
 use std::marker::PhantomData;
@@ -349,25 +350,11 @@ impl Config {
         Ok(())
     }
 
-    /// Reads `key: value` lines (the flat YAML form of Flink's config file);
-    /// `#` starts a comment. Errors name the line.
-    pub fn merge_yaml_lines(&mut self, text: &str, origin: &str) -> Result<()> {
-        for (number, line) in text.lines().enumerate() {
-            let line = line.split('#').next().unwrap_or("").trim();
-            if line.is_empty() {
-                continue;
-            }
-            let Some((key, value)) = line.split_once(':') else {
-                return Err(Error::InvalidConfig {
-                    key: String::new(),
-                    message: format!(
-                        "{origin}:{}: expected 'key: value', found '{line}'",
-                        number + 1
-                    ),
-                });
-            };
-            let value = value.trim().trim_matches('"').trim_matches('\'');
-            self.set(key.trim(), value);
+    /// Sets the keys of a Flink `config.yaml` ([`yaml`]: nested or flat keys);
+    /// errors name `origin` and the line.
+    pub fn merge_yaml(&mut self, text: &str, origin: &str) -> Result<()> {
+        for (key, value) in yaml::parse(text, origin)? {
+            self.set(key, value);
         }
         Ok(())
     }
@@ -414,11 +401,11 @@ mod tests {
     fn yaml_lines_and_errors() {
         let mut config = Config::new();
         config
-            .merge_yaml_lines("# c\nparallelism.default: 4\n", "conf.yaml")
+            .merge_yaml("# c\nparallelism.default: 4\n", "conf.yaml")
             .unwrap();
         assert_eq!(config.get(&options::PARALLELISM).unwrap(), 4);
         let err = config
-            .merge_yaml_lines("ok: 1\nbroken line\n", "conf.yaml")
+            .merge_yaml("ok: 1\nbroken line\n", "conf.yaml")
             .unwrap_err();
         assert!(err.to_string().contains("conf.yaml:2"), "{err}");
         assert!(config.set_from_arg("novalue").is_err());

@@ -142,6 +142,17 @@ pub fn check(config: &Config) -> Result<()> {
             }
         }
     }
+    for option in [
+        &options::HEARTBEAT_INTERVAL,
+        &options::HEARTBEAT_TIMEOUT,
+        &options::SLOT_REQUEST_TIMEOUT,
+    ] {
+        if config.get(option)?.is_zero() {
+            return Err(out_of_range(option.key, "must be longer than zero".into()));
+        }
+    }
+    within(config, &options::JOBMANAGER_RPC_PORT, 0, 65535)?;
+    within(config, &options::TASKMANAGER_DATA_PORT, 0, 65535)?;
     RestartStrategy::from_config(config)?;
     state_backend(config)?;
     Ok(())

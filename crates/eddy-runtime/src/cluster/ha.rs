@@ -100,7 +100,9 @@ impl JobStore {
             .filter_map(|path| {
                 let parsed = std::fs::read(&path)
                     .map_err(|e| e.to_string())
-                    .and_then(|b| serde_json::from_slice::<StoredJob>(&b).map_err(|e| e.to_string()));
+                    .and_then(|b| {
+                        serde_json::from_slice::<StoredJob>(&b).map_err(|e| e.to_string())
+                    });
                 match parsed {
                     Ok(job) => Some(job),
                     Err(e) => {

@@ -18,8 +18,8 @@ use super::messages::{AttemptSetup, Registration, ToResourceManager, ToTaskManag
 use crate::network::constant_time_eq;
 use crate::network::wire::{self, network};
 use crate::protocol::{
-    decode_message, encode_message, ExecutionState, FailureCause, TaskExecutionState,
-    ToJobMaster, ToTaskExecutor,
+    decode_message, encode_message, ExecutionState, FailureCause, TaskExecutionState, ToJobMaster,
+    ToTaskExecutor,
 };
 
 /// A registered TaskManager, as the REST API shows it.
@@ -153,7 +153,12 @@ impl ResourceManager {
 
     /// Leases `slots` slots for attempt `attempt` of `job_id`, spread over the
     /// TaskManagers, waiting up to `slot.request.timeout` for them.
-    pub async fn allocate(self: &Arc<Self>, job_id: JobId, attempt: u32, slots: u32) -> Result<SlotLease> {
+    pub async fn allocate(
+        self: &Arc<Self>,
+        job_id: JobId,
+        attempt: u32,
+        slots: u32,
+    ) -> Result<SlotLease> {
         let deadline = tokio::time::Instant::now() + self.slot_timeout;
         loop {
             let changed = self.changed.notified();
@@ -179,7 +184,10 @@ impl ResourceManager {
                         slots: taken,
                     });
                 }
-                (free, state.task_managers.values().map(|t| t.slots).sum::<u32>())
+                (
+                    free,
+                    state.task_managers.values().map(|t| t.slots).sum::<u32>(),
+                )
             };
             if tokio::time::timeout_at(deadline, changed).await.is_err() {
                 return Err(Error::Other(format!(
@@ -200,7 +208,11 @@ impl ResourceManager {
             let _ = wire::write_frames(writer, frames).await;
         });
         let mut buf = Vec::new();
-        let first = tokio::time::timeout(self.heartbeat_timeout, wire::read_frame(&mut reader, &mut buf)).await;
+        let first = tokio::time::timeout(
+            self.heartbeat_timeout,
+            wire::read_frame(&mut reader, &mut buf),
+        )
+        .await;
         let registration = match first {
             Ok(Ok(true)) => match decode_message::<ToResourceManager>(&buf) {
                 Ok(ToResourceManager::Register(r)) => r,
@@ -209,8 +221,14 @@ impl ResourceManager {
             _ => return warn!("refused a connection from {peer}: it did not register"),
         };
         if !constant_time_eq(registration.secret.as_bytes(), self.secret.as_bytes()) {
-            warn!("refused TaskManager {} from {peer}: wrong cluster secret", registration.id);
-            send(&out, &ToTaskManager::Refused("wrong security.cluster.secret".into()));
+            warn!(
+                "refused TaskManager {} from {peer}: wrong cluster secret",
+                registration.id
+            );
+            send(
+                &out,
+                &ToTaskManager::Refused("wrong security.cluster.secret".into()),
+            );
             return;
         }
         let id = registration.id.clone();
@@ -224,7 +242,10 @@ impl ResourceManager {
             },
         );
         let reason = loop {
-            let read = tokio::time::timeout(self.heartbeat_timeout, wire::read_frame(&mut reader, &mut buf));
+            let read = tokio::time::timeout(
+                self.heartbeat_timeout,
+                wire::read_frame(&mut reader, &mut buf),
+            );
             match read.await {
                 Err(_) => break format!("no heartbeat for {:?}", self.heartbeat_timeout),
                 Ok(Err(e)) => break format!("its connection broke: {e}"),
@@ -236,7 +257,11 @@ impl ResourceManager {
                     self.heard(&id, connection);
                     send(&out, &ToTaskManager::Heartbeat);
                 }
-                Ok(ToResourceManager::Task { job_id, attempt, message }) => {
+                Ok(ToResourceManager::Task {
+                    job_id,
+                    attempt,
+                    message,
+                }) => {
                     self.heard(&id, connection);
                     self.route(&id, job_id, attempt, message);
                 }
@@ -314,7 +339,12 @@ impl ResourceManager {
 }
 
 /// Reports task `attempt` failed with `cause`.
-fn fail(events: &mpsc::UnboundedSender<ToJobMaster>, job_id: JobId, attempt: ExecutionAttemptId, cause: &str) {
+fn fail(
+    events: &mpsc::UnboundedSender<ToJobMaster>,
+    job_id: JobId,
+    attempt: ExecutionAttemptId,
+    cause: &str,
+) {
     let _ = events.send(ToJobMaster::TaskState(TaskExecutionState {
         job_id,
         attempt,
@@ -397,7 +427,11 @@ impl SlotLease {
         match task_managers.get(tm) {
             Some(registered) if Some(registered.connection) == connection => {
                 if let ToTaskExecutor::DeployTask(tdd) = &message {
-                    route.tasks.entry(tm.to_string()).or_default().insert(tdd.attempt);
+                    route
+                        .tasks
+                        .entry(tm.to_string())
+                        .or_default()
+                        .insert(tdd.attempt);
                 }
                 send(
                     &registered.out,

@@ -228,7 +228,10 @@ impl TaskManager {
         };
         reading.abort();
         if !attempts.is_empty() {
-            warn!("cancelling {} job attempts of the lost JobManager", attempts.len());
+            warn!(
+                "cancelling {} job attempts of the lost JobManager",
+                attempts.len()
+            );
         }
         ended
     }
@@ -302,12 +305,13 @@ impl TaskManager {
                     // Every task deployed to this attempt fails with the reason.
                     while let Some(message) = inbox.recv().await {
                         if let ToTaskExecutor::DeployTask(tdd) = message {
-                            let _ = to_job_master.send(ToJobMaster::TaskState(TaskExecutionState {
-                                job_id,
-                                attempt: tdd.attempt,
-                                state: ExecutionState::Failed,
-                                failure: Some(cause.clone()),
-                            }));
+                            let _ =
+                                to_job_master.send(ToJobMaster::TaskState(TaskExecutionState {
+                                    job_id,
+                                    attempt: tdd.attempt,
+                                    state: ExecutionState::Failed,
+                                    failure: Some(cause.clone()),
+                                }));
                         }
                     }
                 }
@@ -341,4 +345,3 @@ fn send(out: &mpsc::UnboundedSender<Vec<u8>>, message: &ToResourceManager) {
         Err(e) => warn!("a message to the JobManager could not be encoded: {e}"),
     }
 }
-

@@ -65,7 +65,10 @@ pub struct TypedFrameSink<B> {
 
 impl<B: Send> FrameSink for TypedFrameSink<B> {
     fn put(&mut self, frame: &[u8]) -> Result<()> {
-        debug_assert!(self.waiting.is_none(), "put before the last element was flushed");
+        debug_assert!(
+            self.waiting.is_none(),
+            "put before the last element was flushed"
+        );
         self.waiting = Some((self.decode)(frame)?);
         Ok(())
     }
@@ -115,18 +118,32 @@ mod tests {
         drop(tx);
 
         let mut frame = Vec::new();
-        assert!(matches!(source.poll_frame(&mut cx, &mut frame), Poll::Ready(Ok(true))));
+        assert!(matches!(
+            source.poll_frame(&mut cx, &mut frame),
+            Poll::Ready(Ok(true))
+        ));
         sink.put(&frame).unwrap();
         assert_eq!(sink.poll_flush(&mut cx), Poll::Ready(true));
         frame.clear();
-        assert!(matches!(source.poll_frame(&mut cx, &mut frame), Poll::Ready(Ok(true))));
+        assert!(matches!(
+            source.poll_frame(&mut cx, &mut frame),
+            Poll::Ready(Ok(true))
+        ));
         sink.put(&frame).unwrap();
         // The channel holds one element: the watermark waits in the sink.
         assert_eq!(sink.poll_flush(&mut cx), Poll::Pending);
-        assert!(matches!(remote_rx.poll_recv(&mut cx), Poll::Ready(Some(Element::Batch(b))) if b == batch));
+        assert!(
+            matches!(remote_rx.poll_recv(&mut cx), Poll::Ready(Some(Element::Batch(b))) if b == batch)
+        );
         assert_eq!(sink.poll_flush(&mut cx), Poll::Ready(true));
-        assert!(matches!(remote_rx.poll_recv(&mut cx), Poll::Ready(Some(Element::Watermark(9)))));
-        assert!(matches!(source.poll_frame(&mut cx, &mut frame), Poll::Ready(Ok(false))));
+        assert!(matches!(
+            remote_rx.poll_recv(&mut cx),
+            Poll::Ready(Some(Element::Watermark(9)))
+        ));
+        assert!(matches!(
+            source.poll_frame(&mut cx, &mut frame),
+            Poll::Ready(Ok(false))
+        ));
 
         // A corrupt frame is an error, and a closed consumer is reported.
         assert!(sink.put(&frame[..2]).is_err());

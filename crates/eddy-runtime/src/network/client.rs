@@ -15,8 +15,8 @@ use tracing::{error, warn};
 use super::bridge::FrameSink;
 use super::wire::{self, network};
 use super::{
-    message, parse, Hello, Request, KIND_CLOSED, KIND_CREDIT, KIND_DATA, KIND_FAILED,
-    KIND_HELLO, KIND_REQUEST,
+    message, parse, Hello, Request, KIND_CLOSED, KIND_CREDIT, KIND_DATA, KIND_FAILED, KIND_HELLO,
+    KIND_REQUEST,
 };
 use crate::protocol::{encode_message, ChannelId};
 
@@ -102,7 +102,9 @@ impl DataClient {
         };
         let client = Arc::downgrade(self);
         let task = tokio::spawn(async move {
-            let Some(client) = client.upgrade() else { return };
+            let Some(client) = client.upgrade() else {
+                return;
+            };
             let connection = match client.connection(&address).await {
                 Ok(c) => c,
                 Err(e) => {

@@ -92,7 +92,9 @@ async fn channels_share_a_connection_and_a_slow_one_does_not_block_the_other() {
     client.subscribe(address, consumer(), id(1), 2, sink_b);
 
     for i in 0..40u64 {
-        tx_a.force_send(Element::Batch(vec![StreamRecord::with_timestamp(i, i as i64)]));
+        tx_a.force_send(Element::Batch(vec![StreamRecord::with_timestamp(
+            i, i as i64,
+        )]));
         tx_b.force_send(Element::Batch(vec![StreamRecord::new(i)]));
     }
     tx_b.force_send(Element::Watermark(99));
@@ -105,9 +107,15 @@ async fn channels_share_a_connection_and_a_slow_one_does_not_block_the_other() {
             other => panic!("{other:?}"),
         }
     }
-    assert!(matches!(next(&remote_b).await, Some(Element::Watermark(99))));
+    assert!(matches!(
+        next(&remote_b).await,
+        Some(Element::Watermark(99))
+    ));
     assert!(matches!(next(&remote_b).await, Some(Element::EndOfInput)));
-    assert!(next(&remote_b).await.is_none(), "closed after the producer ended");
+    assert!(
+        next(&remote_b).await.is_none(),
+        "closed after the producer ended"
+    );
 
     // Channel a holds its consumer's capacity (2) and its credit (2) in
     // flight at most: the rest waits at the producer.
@@ -116,7 +124,9 @@ async fn channels_share_a_connection_and_a_slow_one_does_not_block_the_other() {
     assert!(rx_len(&tx_a) >= 40 - 2 - 2 - 1, "{}", rx_len(&tx_a));
     for i in 0..40u64 {
         match next(&remote_a).await {
-            Some(Element::Batch(b)) => assert_eq!((b[0].value, b[0].timestamp), (i, Some(i as i64))),
+            Some(Element::Batch(b)) => {
+                assert_eq!((b[0].value, b[0].timestamp), (i, Some(i as i64)))
+            }
             other => panic!("{other:?}"),
         }
     }

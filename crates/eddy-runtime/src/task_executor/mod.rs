@@ -32,13 +32,13 @@ use tokio::task::JoinSet;
 use crate::checkpoint::restore::{self, RestoredState};
 use crate::checkpoint::store::StateStore;
 use crate::factory::JobSpec;
+use crate::network::{DataClient, Providers};
 use crate::operator::{Counters, RunContext};
 use crate::protocol::{
-    CheckpointKind, ExecutionState, FailureCause, MetricsSnapshot, OperatorSample, TaskDeploymentDescriptor, TaskExecutionState,
-    ToJobMaster, ToTaskExecutor, TriggerCheckpoint,
+    CheckpointKind, ExecutionState, FailureCause, MetricsSnapshot, OperatorSample,
+    TaskDeploymentDescriptor, TaskExecutionState, ToJobMaster, ToTaskExecutor, TriggerCheckpoint,
 };
 use crate::task::{cancel_pair, CancelHandle, SourceTrigger, TaskControl};
-use crate::network::{DataClient, Providers};
 use channels::LocalChannels;
 use deploy::Environment;
 
@@ -117,17 +117,17 @@ impl TaskExecutor {
         };
         let attempt = setup.run.attempt;
         let env = Arc::new(Environment {
-                spec: setup.spec,
-                config: setup.config,
-                clock: setup.clock,
-                counters: setup.counters,
-                channels: LocalChannels::new(capacity),
-                restored: setup.restored,
-                checkpointing: setup.store.is_some(),
-                exactly_once: setup.exactly_once,
-                run: setup.run,
-                client,
-            });
+            spec: setup.spec,
+            config: setup.config,
+            clock: setup.clock,
+            counters: setup.counters,
+            channels: LocalChannels::new(capacity),
+            restored: setup.restored,
+            checkpointing: setup.store.is_some(),
+            exactly_once: setup.exactly_once,
+            run: setup.run,
+            client,
+        });
         if let Some(providers) = &providers {
             providers.insert(env.run.job_id, attempt, env.clone());
         }
