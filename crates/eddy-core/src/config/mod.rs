@@ -143,6 +143,13 @@ pub mod options {
         "4",
         "Number of batches in flight per channel before the producer is backpressured.",
     );
+    /// Extra batches a task's remote input channels may have in flight, shared
+    /// among the remote channels of one input.
+    pub const FLOATING_BUFFERS_PER_GATE: ConfigOption<usize> = ConfigOption::new(
+        "taskmanager.network.memory.floating-buffers-per-gate",
+        "8",
+        "Extra batches in flight on the remote channels of one input, shared among them.",
+    );
     /// Number of worker threads of the local executor (0 = one per core).
     pub const LOCAL_THREADS: ConfigOption<usize> = ConfigOption::new(
         "taskmanager.numberOfTaskSlots",
@@ -268,6 +275,11 @@ pub mod options {
                 LOCAL_THREADS.key,
                 LOCAL_THREADS.default,
                 LOCAL_THREADS.description,
+            ),
+            (
+                FLOATING_BUFFERS_PER_GATE.key,
+                FLOATING_BUFFERS_PER_GATE.default,
+                FLOATING_BUFFERS_PER_GATE.description,
             ),
             (
                 JOBMANAGER_RPC_ADDRESS.key,

@@ -110,6 +110,12 @@ pub fn check(config: &Config) -> Result<()> {
         MAX_BUFFERS_PER_CHANNEL,
     )?;
     within(config, &options::LOCAL_THREADS, 0, MAX_LOCAL_THREADS)?;
+    within(
+        config,
+        &options::FLOATING_BUFFERS_PER_GATE,
+        0,
+        MAX_BUFFERS_PER_CHANNEL,
+    )?;
     let day = Duration::from_secs(24 * 3600);
     for option in [&options::BUFFER_TIMEOUT, &options::AUTO_WATERMARK_INTERVAL] {
         let value = config.get(option)?;

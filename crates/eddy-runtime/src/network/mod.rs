@@ -13,7 +13,8 @@
 //!
 //! The consumer asks for a channel with a `Request` carrying its initial
 //! **credit**: the number of elements it can take
-//! (`taskmanager.network.memory.buffers-per-channel`). The server sends one
+//! (`taskmanager.network.memory.buffers-per-channel`, plus its share of its
+//! input's `taskmanager.network.memory.floating-buffers-per-gate`). The server sends one
 //! element per credit and then waits; the consumer returns a credit each time an
 //! element has entered its local channel. A slow consumer therefore stops only
 //! its own channel's sender, and through it the producing task (backpressure

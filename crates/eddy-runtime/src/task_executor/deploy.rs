@@ -60,6 +60,7 @@ pub(super) fn build(
     let head = tdd.attempt.vertex;
     let subtask = tdd.attempt.subtask as usize;
     let mut inputs: Vec<Vec<AnyBox>> = vec![Vec::new(), Vec::new()];
+    let floating = env.config.get(&options::FLOATING_BUFFERS_PER_GATE)?;
     for &id in &tdd.inputs {
         let edge = graph_edge(env, id)?;
         let Some(slot) = inputs.get_mut(edge.input as usize) else {
@@ -74,7 +75,16 @@ pub(super) fn build(
             (Some(address), Some(client)) => {
                 let capacity = env.channels.capacity();
                 let (tx, rx) = factory.channel(capacity);
-                let credit = u32::try_from(capacity).unwrap_or(u32::MAX);
+                // The channel's own buffers, and its share of the input's
+                // floating ones, in flight on the wire.
+                let remote = tdd
+                    .inputs
+                    .iter()
+                    .filter(|c| tdd.remote_inputs.contains_key(c))
+                    .filter(|c| graph_edge(env, **c).is_ok_and(|e| e.input == edge.input))
+                    .count();
+                let credit = capacity + floating.div_ceil(remote.max(1));
+                let credit = u32::try_from(credit).unwrap_or(u32::MAX);
                 client.subscribe(
                     address.clone(),
                     tdd.attempt,
