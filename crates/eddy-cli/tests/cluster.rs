@@ -422,6 +422,93 @@ fn finished(command: &mut Command) -> (bool, String) {
     (status.success(), reading.join().unwrap())
 }
 
+/// The records vertex 0 of `job` wrote so far, as the JobManager knows them.
+fn source_written(cluster: &Cluster, job: &str) -> u64 {
+    let details = cluster.rest().get(&format!("/jobs/{job}"));
+    details["vertices"][0]["metrics"]["write-records"]
+        .as_u64()
+        .unwrap_or(0)
+}
+
+/// The resident memory of process `pid`, in KiB.
+fn resident_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn backpressure_from_a_frozen_taskmanager_stops_the_sources_of_the_other() {
+    let mut cluster = Cluster::start(&[], &[1, 1]);
+    let tmp = tempfile::tempdir().unwrap();
+    let script = tmp.path().join("job.sql");
+    std::fs::write(
+        &script,
+        "CREATE TABLE ticks (k BIGINT) WITH ('connector' = 'datagen', \
+         'fields.k.kind' = 'sequence', 'fields.k.start' = '1', 'fields.k.end' = '1000000000000');\n\
+         CREATE TABLE o (k BIGINT, n BIGINT) WITH ('connector' = 'blackhole');\n\
+         INSERT INTO o SELECT k % 1000, COUNT(*) FROM ticks GROUP BY k % 1000;\n",
+    )
+    .unwrap();
+    let (ok, said, stderr) = eddy(&[
+        "run",
+        "-m",
+        &cluster.rest,
+        "-p",
+        "2",
+        script.to_str().unwrap(),
+    ]);
+    assert!(ok, "{stderr}");
+    let job = submitted(&said).remove(0);
+    // Flowing: both sources write, each to both aggregations.
+    let started = Instant::now();
+    while source_written(&cluster, &job) < 200_000 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the job does not flow"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let before = source_written(&cluster, &job);
+    std::thread::sleep(Duration::from_secs(2));
+    let rate = (source_written(&cluster, &job) - before) / 2;
+    assert!(rate > 10_000, "{rate} records/s");
+
+    // The second TaskManager stops taking anything: the first one's source,
+    // which feeds an aggregation there, must stop too, with its memory bounded.
+    let live = cluster.taskmanagers[0].as_ref().unwrap().id();
+    cluster.signal_taskmanager(1, "STOP");
+    std::thread::sleep(Duration::from_millis(2500));
+    let (written, memory) = (source_written(&cluster, &job), resident_kib(live));
+    std::thread::sleep(Duration::from_secs(3));
+    let (later, memory_later) = (source_written(&cluster, &job), resident_kib(live));
+    cluster.signal_taskmanager(1, "CONT");
+    assert!(
+        later - written < rate / 20,
+        "the sources wrote {} records in 3 s while their consumer was frozen ({rate}/s before)",
+        later - written
+    );
+    assert!(
+        memory_later < memory + 64 * 1024,
+        "the live TaskManager grew from {memory} KiB to {memory_later} KiB"
+    );
+    // Unfrozen, it flows again.
+    let resumed = source_written(&cluster, &job);
+    let started = Instant::now();
+    while source_written(&cluster, &job) < resumed + rate {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the job does not flow again"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = eddy(&["cancel", "-m", &cluster.rest, &job]);
+}
+
 /// A free port on loopback (taken by nobody when this returns).
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
