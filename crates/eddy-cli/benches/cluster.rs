@@ -20,6 +20,8 @@
 //! the megabytes the loopback interface carried during the cluster run (TCP
 //! and framing included; `/proc/net/dev`).
 
+#![allow(clippy::unwrap_used)]
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
@@ -119,7 +121,7 @@ fn main() {
 /// times out).
 fn recovery(tmp: &Path) {
     let ck = format!("execution.checkpointing.dir={}", tmp.join("ck").display());
-    let mut cluster = Cluster::start(
+    let cluster = Cluster::start(
         &[
             "-D",
             "execution.checkpointing.interval=100ms",

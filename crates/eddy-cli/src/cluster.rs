@@ -2,8 +2,8 @@
 //! cluster on this machine in the background, as Flink's `start-cluster.sh` and
 //! `stop-cluster.sh`.
 //!
-//! `start` launches one `eddy jobmanager` and N `eddy taskmanager`s (default
-//! 1) with the same `--config-dir` and `-D` options, each with its pid file and
+//! `start` launches one `eddy jobmanager` and N `eddy taskmanager`s (one by
+//! default) with the same `--config-dir` and `-D` options, each with its pid file and
 //! its output file (`eddy-jobmanager.pid`, `eddy-jobmanager.out`,
 //! `eddy-taskmanager-1.pid`, ...) and its log (`eddy-<role>-<host>.log`) in
 //! the log directory (`env.log.dir`, default `log/`); it returns once the

@@ -443,7 +443,7 @@ fn resident_kib(pid: u32) -> u64 {
 
 #[test]
 fn backpressure_from_a_frozen_taskmanager_stops_the_sources_of_the_other() {
-    let mut cluster = Cluster::start(&[], &[1, 1]);
+    let cluster = Cluster::start(&[], &[1, 1]);
     let tmp = tempfile::tempdir().unwrap();
     let script = tmp.path().join("job.sql");
     std::fs::write(

@@ -162,8 +162,10 @@ pub fn resolve_run(base: &Path, job_id: &str) -> Latest {
 /// The newest complete checkpoint of run `newest`, else of the runs it was
 /// restored from, walking at most `bound` steps back.
 fn walk(base: &Path, newest: &RunRecord, bound: usize) -> Latest {
-    let mut latest = Latest::default();
-    latest.lineage = Some(newest.lineage.clone());
+    let mut latest = Latest {
+        lineage: Some(newest.lineage.clone()),
+        ..Latest::default()
+    };
     let mut run_path = base.join(&newest.job_id);
     let mut at_most = u64::MAX;
     let mut restored_from = newest.restored_from.clone();
