@@ -1159,7 +1159,7 @@ impl JobRun {
                     let address = lease
                         .data_address(producer)
                         .ok_or_else(|| Error::Other(format!("TaskManager {producer} was lost")))?;
-                    tdd.remote_inputs.insert(id, address);
+                    tdd.remote_inputs.push((id, address));
                 }
             }
             placement.insert(tdd.attempt, tm);

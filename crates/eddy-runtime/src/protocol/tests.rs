@@ -63,15 +63,14 @@ fn to_task_executor(job_id: JobId) -> Vec<ToTaskExecutor> {
                 producer: 1,
                 consumer: 0,
             }],
-            remote_inputs: [(
+            remote_inputs: vec![(
                 ChannelId {
                     edge: 0,
                     producer: 0,
                     consumer: 1,
                 },
                 "127.0.0.1:40123".to_string(),
-            )]
-            .into(),
+            )],
             restore,
         })
     };

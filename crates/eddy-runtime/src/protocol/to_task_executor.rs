@@ -1,7 +1,5 @@
 //! Messages from the JobMaster to a TaskExecutor (Flink's `TaskExecutorGateway`).
 
-use std::collections::BTreeMap;
-
 use eddy_core::{CheckpointId, ExecutionAttemptId, JobId, Timestamp};
 use serde::{Deserialize, Serialize};
 
@@ -49,9 +47,20 @@ pub struct TaskDeploymentDescriptor {
     pub outputs: Vec<ChannelId>,
     /// The input channels whose producer runs in another TaskManager, with the
     /// data address of that TaskManager; every other channel is local.
-    pub remote_inputs: BTreeMap<ChannelId, String>,
+    pub remote_inputs: Vec<(ChannelId, String)>,
     /// The state to restore, if the job restores from a checkpoint.
     pub restore: Option<TaskRestore>,
+}
+
+impl TaskDeploymentDescriptor {
+    /// The data address of the TaskManager producing input channel `id`, if
+    /// it is not local.
+    pub fn remote_producer(&self, id: ChannelId) -> Option<&str> {
+        self.remote_inputs
+            .iter()
+            .find(|(channel, _)| *channel == id)
+            .map(|(_, address)| address.as_str())
+    }
 }
 
 /// How to build a task's operator: opaque bytes for now.

@@ -70,7 +70,7 @@ pub(super) fn build(
             )));
         };
         let factory = edge_factory(env, id)?;
-        let receiver = match (tdd.remote_inputs.get(&id), &env.client) {
+        let receiver = match (tdd.remote_producer(id), &env.client) {
             (None, _) => env.channels.receiver(id, factory)?,
             (Some(address), Some(client)) => {
                 let capacity = env.channels.capacity();
@@ -80,13 +80,13 @@ pub(super) fn build(
                 let remote = tdd
                     .inputs
                     .iter()
-                    .filter(|c| tdd.remote_inputs.contains_key(c))
+                    .filter(|c| tdd.remote_producer(**c).is_some())
                     .filter(|c| graph_edge(env, **c).is_ok_and(|e| e.input == edge.input))
                     .count();
                 let credit = capacity + floating.div_ceil(remote.max(1));
                 let credit = u32::try_from(credit).unwrap_or(u32::MAX);
                 client.subscribe(
-                    address.clone(),
+                    address.to_string(),
                     tdd.attempt,
                     id,
                     credit,
