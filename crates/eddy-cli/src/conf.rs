@@ -11,6 +11,20 @@ use eddy::core::Config;
 /// The option naming the configuration directory.
 pub const CONFIG_DIR: &str = "--config-dir";
 
+/// The arguments and configuration of a cluster process (`eddy jobmanager`,
+/// `eddy taskmanager`); on a bad argument or configuration it prints why (with
+/// `usage` for the former) and gives the exit code.
+pub fn of_process(argv: Vec<String>, usage: &str) -> Result<Config, std::process::ExitCode> {
+    let args = Args::parse(argv, &[CONFIG_DIR]).map_err(|e| {
+        eprintln!("eddy: {e}\n{usage}");
+        std::process::ExitCode::from(2)
+    })?;
+    load(&args).map_err(|e| {
+        eprintln!("[ERROR] {e}");
+        std::process::ExitCode::FAILURE
+    })
+}
+
 /// The configuration `args` describe; the error is what to print.
 pub fn load(args: &Args) -> Result<Config, String> {
     let (dir, explicit) = match args.get(CONFIG_DIR) {

@@ -8,8 +8,6 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use eddy::cli::Args;
-
 use std::sync::Mutex;
 
 use eddy::core::checkpointing::CheckpointingOptions;
@@ -26,19 +24,9 @@ pub const USAGE: &str = "usage: eddy jobmanager [--config-dir DIR] [-D key=value
 
 /// Runs the JobManager until the process is stopped.
 pub fn run(argv: Vec<String>) -> ExitCode {
-    let args = match Args::parse(argv, &[crate::conf::CONFIG_DIR]) {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("eddy: {e}\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
-    let mut config = match crate::conf::load(&args) {
+    let mut config = match crate::conf::of_process(argv, USAGE) {
         Ok(config) => config,
-        Err(e) => {
-            eprintln!("[ERROR] {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     if config.get_str(eddy::rest::REST_PORT).is_none() {
         config.set(eddy::rest::REST_PORT, "8081");

@@ -7,7 +7,6 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use eddy::cli::Args;
 use eddy::core::config::options;
 use eddy::runtime::cluster::{JobLoader, TaskManager};
 
@@ -19,19 +18,9 @@ with taskmanager.numberOfTaskSlots slots)";
 /// Runs the TaskManager until the process is stopped or the JobManager
 /// refuses it.
 pub fn run(argv: Vec<String>) -> ExitCode {
-    let args = match Args::parse(argv, &[crate::conf::CONFIG_DIR]) {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("eddy: {e}\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
-    let mut config = match crate::conf::load(&args) {
+    let mut config = match crate::conf::of_process(argv, USAGE) {
         Ok(config) => config,
-        Err(e) => {
-            eprintln!("[ERROR] {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     if config.get_str(options::LOCAL_THREADS.key).is_none() {
         // Flink's default: one slot.

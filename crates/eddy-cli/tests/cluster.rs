@@ -95,6 +95,14 @@ fn submitted(stdout: &str) -> Vec<String> {
         .collect()
 }
 
+/// Submits the one job of `script` at parallelism `p` to the JobManager at
+/// `rest`: its id.
+fn run_job(rest: &str, p: &str, script: &Path) -> String {
+    let (ok, said, stderr) = eddy(&["run", "-m", rest, "-p", p, script.to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+    submitted(&said).remove(0)
+}
+
 /// Waits until job `id` reaches `state`.
 fn await_state(cluster: &Cluster, id: &str, state: &str) -> Value {
     let rest = cluster.rest();
@@ -209,16 +217,7 @@ fn taskmanagers_killed_mid_job_leave_exactly_once_output() {
     // hold exactly one insert per key, nothing lost and nothing twice.
     let keys = 16_000u64;
     std::fs::write(&script, each_key_once(&out, keys)).unwrap();
-    let (ok, said, stderr) = eddy(&[
-        "run",
-        "-m",
-        &cluster.rest,
-        "-p",
-        "4",
-        script.to_str().unwrap(),
-    ]);
-    assert!(ok, "{stderr}");
-    let job = submitted(&said).remove(0);
+    let job = run_job(&cluster.rest, "4", &script);
 
     let seed = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -298,16 +297,7 @@ fn a_silent_taskmanager_is_lost_after_the_heartbeat_timeout() {
     let out = tmp.path().join("out");
     let script = tmp.path().join("job.sql");
     std::fs::write(&script, each_key_once(&out, 5000)).unwrap();
-    let (ok, said, stderr) = eddy(&[
-        "run",
-        "-m",
-        &cluster.rest,
-        "-p",
-        "2",
-        script.to_str().unwrap(),
-    ]);
-    assert!(ok, "{stderr}");
-    let job = submitted(&said).remove(0);
+    let job = run_job(&cluster.rest, "2", &script);
     cluster.add_taskmanager(2, &[]);
     cluster.await_slots(4);
     std::thread::sleep(Duration::from_millis(1500));
@@ -349,16 +339,7 @@ fn a_killed_jobmanager_resumes_its_jobs_when_started_again() {
     let script = tmp.path().join("job.sql");
     let keys = 8000;
     std::fs::write(&script, each_key_once(&out, keys)).unwrap();
-    let (ok, said, stderr) = eddy(&[
-        "run",
-        "-m",
-        &cluster.rest,
-        "-p",
-        "4",
-        script.to_str().unwrap(),
-    ]);
-    assert!(ok, "{stderr}");
-    let job = submitted(&said).remove(0);
+    let job = run_job(&cluster.rest, "4", &script);
     cluster
         .rest()
         .wait_for(&format!("/jobs/{job}/checkpoints"), |c| {
@@ -454,16 +435,7 @@ fn backpressure_from_a_frozen_taskmanager_stops_the_sources_of_the_other() {
          INSERT INTO o SELECT k % 1000, COUNT(*) FROM ticks GROUP BY k % 1000;\n",
     )
     .unwrap();
-    let (ok, said, stderr) = eddy(&[
-        "run",
-        "-m",
-        &cluster.rest,
-        "-p",
-        "2",
-        script.to_str().unwrap(),
-    ]);
-    assert!(ok, "{stderr}");
-    let job = submitted(&said).remove(0);
+    let job = run_job(&cluster.rest, "2", &script);
     // Flowing: both sources write, each to both aggregations.
     let started = Instant::now();
     while source_written(&cluster, &job) < 200_000 {
@@ -574,9 +546,7 @@ fn cluster_start_and_stop_serve_a_job_from_a_config_directory() {
         each_key_once(&out, 2000).replace("'1000'", "'100000'"),
     )
     .unwrap();
-    let (ok, said, stderr) = eddy(&["run", "-m", &rest, "-p", "4", script.to_str().unwrap()]);
-    assert!(ok, "{stderr}");
-    let job = submitted(&said).remove(0);
+    let job = run_job(&rest, "4", &script);
     shell.wait_for(&format!("/jobs/{job}"), |j| j["state"] == "FINISHED");
     assert_each_key_once(&out, 2000);
     // Each process logs to its own file.
@@ -613,16 +583,7 @@ fn bad_cluster_setups_are_clear_errors() {
          INSERT INTO o SELECT k FROM s;\n",
     )
     .unwrap();
-    let (ok, said, stderr) = eddy(&[
-        "run",
-        "-m",
-        &cluster.rest,
-        "-p",
-        "3",
-        script.to_str().unwrap(),
-    ]);
-    assert!(ok, "{stderr}");
-    let job = submitted(&said).remove(0);
+    let job = run_job(&cluster.rest, "3", &script);
     let rest = cluster.rest();
     let failed = rest.wait_for(&format!("/jobs/{job}"), |j| j["state"] == "FAILED");
     assert_eq!(failed["state"], "FAILED");

@@ -4,8 +4,7 @@
 //! ```
 //! use eddy_core::config::yaml;
 //! let text = "\
-//! # the JobManager
-//! jobmanager:
+//! jobmanager:      # the JobManager
 //!   rpc:
 //!     address: localhost
 //!     port: 6123
