@@ -175,6 +175,37 @@ fn nexmark_on_three_taskmanagers_gives_the_embedded_result() {
     let want = folded(&embedded.join("totals"));
     assert!(!want.is_empty());
     assert_eq!(folded(&distributed.join("totals")), want);
+
+    // The TaskManagers as the REST API shows them, from their heartbeats.
+    let rest = cluster.rest();
+    let listed = rest.get("/taskmanagers");
+    let listed = listed["taskmanagers"].as_array().unwrap();
+    assert_eq!(listed.len(), 3);
+    let mut slots: Vec<u64> = listed
+        .iter()
+        .map(|t| t["slotsNumber"].as_u64().unwrap())
+        .collect();
+    slots.sort_unstable();
+    assert_eq!(slots, [1, 1, 2]);
+    for tm in listed {
+        assert!(tm["hardware"]["cpuCores"].as_u64().unwrap() >= 1, "{tm}");
+        assert!(
+            tm["hardware"]["physicalMemory"].as_u64().unwrap() > 0,
+            "{tm}"
+        );
+        let id = tm["id"].as_str().unwrap();
+        let detail = rest.get(&format!("/taskmanagers/{id}"));
+        assert!(
+            detail["metrics"]["residentMemory"].as_u64().unwrap() > 0,
+            "{detail}"
+        );
+        let metrics = rest.get(&format!(
+            "/taskmanagers/{id}/metrics?get=Status.Slots.Total"
+        ));
+        assert_eq!(metrics[0]["value"], tm["slotsNumber"].to_string());
+    }
+    let (status, _) = rest.call("GET", "/taskmanagers/nobody", None);
+    assert_eq!(status, 404);
 }
 
 /// A small random generator, seeded from the clock (the seed is printed).

@@ -6,10 +6,15 @@ use axum::Json;
 use eddy_core::config::options;
 use eddy_core::time::now_millis;
 use eddy_core::JobStatus;
-use eddy_runtime::cluster::ResourceManager;
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, Query};
+use eddy_runtime::cluster::{ProcessStatus, ResourceManager, TaskManagerInfo};
 use eddy_runtime::JobRegistry;
 use serde_json::{json, Value};
 
+use crate::error::{ApiError, ApiResult};
+use crate::jobs::{answer_metrics, MetricQuery};
 use crate::routes::State;
 
 /// The eddy version this API is served by.
@@ -89,51 +94,100 @@ pub async fn jobmanager_config(state: State) -> Json<Value> {
     Json(Value::Array(entries))
 }
 
-/// `GET /taskmanagers`: the TaskManagers registered with this JobManager, or
-/// the embedded runtime's one.
-pub async fn taskmanagers(state: State) -> Json<Value> {
+/// The TaskManagers: those registered with this JobManager, or the embedded
+/// runtime's one (this process, `local`).
+fn task_managers(state: &State) -> Vec<TaskManagerInfo> {
     if let Some(rm) = ResourceManager::installed() {
-        let now = now_millis();
-        let registered: Vec<Value> = rm
-            .task_managers()
-            .into_iter()
-            .map(|tm| {
-                let port = tm
-                    .data_address
-                    .rsplit(':')
-                    .next()
-                    .and_then(|p| p.parse::<i64>().ok())
-                    .unwrap_or(-1);
-                json!({
-                    "id": tm.id,
-                    "path": tm.data_address,
-                    "dataPort": port,
-                    "jmxPort": -1,
-                    "timeSinceLastHeartbeat": now - tm.since_heartbeat_ms as i64,
-                    "slotsNumber": tm.slots,
-                    "freeSlots": tm.free_slots,
-                    "hardware": { "cpuCores": -1, "physicalMemory": -1, "freeMemory": -1, "managedMemory": 0 },
-                })
-            })
-            .collect();
-        return Json(json!({ "taskmanagers": registered }));
+        return rm.task_managers();
     }
-    let total = slots(&state);
+    let total = slots(state) as u32;
     let busy = JobRegistry::global()
         .jobs()
         .iter()
         .any(|j| !j.status().is_terminal());
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    Json(json!({
-        "taskmanagers": [{
-            "id": "local",
-            "path": "local",
-            "dataPort": -1,
-            "jmxPort": -1,
-            "timeSinceLastHeartbeat": now_millis(),
-            "slotsNumber": total,
-            "freeSlots": if busy { 0 } else { total },
-            "hardware": { "cpuCores": cores, "physicalMemory": -1, "freeMemory": -1, "managedMemory": 0 },
-        }]
-    }))
+    vec![TaskManagerInfo {
+        id: "local".into(),
+        data_address: "local".into(),
+        slots: total,
+        free_slots: if busy { 0 } else { total },
+        since_heartbeat_ms: 0,
+        status: ProcessStatus::read(),
+    }]
+}
+
+/// A TaskManager in Flink's shape.
+fn task_manager_json(tm: &TaskManagerInfo) -> Value {
+    let port = tm
+        .data_address
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse::<i64>().ok())
+        .unwrap_or(-1);
+    json!({
+        "id": tm.id,
+        "path": tm.data_address,
+        "dataPort": port,
+        "jmxPort": -1,
+        "timeSinceLastHeartbeat": now_millis() - tm.since_heartbeat_ms as i64,
+        "slotsNumber": tm.slots,
+        "freeSlots": tm.free_slots,
+        "hardware": {
+            "cpuCores": tm.status.cpu_cores,
+            "physicalMemory": tm.status.physical_memory,
+            "freeMemory": tm.status.free_memory,
+            "managedMemory": 0,
+        },
+    })
+}
+
+/// `GET /taskmanagers`: every TaskManager.
+pub async fn taskmanagers(state: State) -> Json<Value> {
+    let listed: Vec<Value> = task_managers(&state)
+        .iter()
+        .map(task_manager_json)
+        .collect();
+    Json(json!({ "taskmanagers": listed }))
+}
+
+/// The metrics of a TaskManager process, by Flink-style name.
+fn task_manager_metrics(tm: &TaskManagerInfo) -> BTreeMap<String, String> {
+    [
+        ("Status.Process.CPU.Time", tm.status.cpu_time_ms),
+        ("Status.Process.Memory.Resident", tm.status.resident_memory),
+        ("Status.Process.Threads.Count", u64::from(tm.status.threads)),
+        ("Status.Slots.Total", u64::from(tm.slots)),
+        ("Status.Slots.Free", u64::from(tm.free_slots)),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+fn find_task_manager(state: &State, id: &str) -> ApiResult<TaskManagerInfo> {
+    task_managers(state)
+        .into_iter()
+        .find(|tm| tm.id == id)
+        .ok_or_else(|| ApiError::not_found(format!("TaskManager {id} does not exist")))
+}
+
+/// `GET /taskmanagers/:tmid`: one TaskManager with its process metrics.
+pub async fn taskmanager(state: State, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let tm = find_task_manager(&state, &id)?;
+    let mut detail = task_manager_json(&tm);
+    detail["metrics"] = json!({
+        "cpuTimeMs": tm.status.cpu_time_ms,
+        "residentMemory": tm.status.resident_memory,
+        "threads": tm.status.threads,
+    });
+    Ok(Json(detail))
+}
+
+/// `GET /taskmanagers/:tmid/metrics[?get=a,b]`: a TaskManager's metrics.
+pub async fn taskmanager_metrics(
+    state: State,
+    Path(id): Path<String>,
+    Query(query): Query<MetricQuery>,
+) -> ApiResult<Json<Value>> {
+    let tm = find_task_manager(&state, &id)?;
+    Ok(Json(answer_metrics(&task_manager_metrics(&tm), &query)))
 }

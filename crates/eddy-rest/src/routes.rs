@@ -62,6 +62,11 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/overview", get(cluster::overview))
         .route("/jobmanager/config", get(cluster::jobmanager_config))
         .route("/taskmanagers", get(cluster::taskmanagers))
+        .route("/taskmanagers/{tmid}", get(cluster::taskmanager))
+        .route(
+            "/taskmanagers/{tmid}/metrics",
+            get(cluster::taskmanager_metrics),
+        )
         .route("/jobmanager/logs", get(logs::list))
         .route("/jobmanager/logs/{file}", get(logs::file))
         .route("/taskmanagers/{tmid}/logs", get(logs::list_for_taskmanager))

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use eddy_core::{JobGraph, JobId};
 use serde::{Deserialize, Serialize};
 
+use super::ProcessStatus;
 use crate::protocol::{JobArtifact, ToJobMaster, ToTaskExecutor};
 
 /// What a TaskManager says to the JobManager.
@@ -12,8 +13,8 @@ use crate::protocol::{JobArtifact, ToJobMaster, ToTaskExecutor};
 pub enum ToResourceManager {
     /// The first message on a connection.
     Register(Registration),
-    /// The TaskManager is alive.
-    Heartbeat,
+    /// The TaskManager is alive, and how it fares.
+    Heartbeat(ProcessStatus),
     /// A message of one of its TaskExecutors to the JobMaster of a job attempt.
     Task {
         /// The job.
@@ -36,6 +37,8 @@ pub struct Registration {
     pub slots: u32,
     /// Where its data port serves channels to other TaskManagers.
     pub data_address: String,
+    /// Its machine and process at registration.
+    pub status: ProcessStatus,
 }
 
 /// What the JobManager says to a TaskManager.

@@ -43,9 +43,11 @@
 
 pub mod ha;
 mod messages;
+pub mod process_status;
 pub mod resource_manager;
 pub mod task_manager;
 
 pub use messages::{AttemptSetup, Registration, ToResourceManager, ToTaskManager};
+pub use process_status::ProcessStatus;
 pub use resource_manager::{ResourceManager, SlotLease, TaskManagerInfo};
 pub use task_manager::{JobLoader, TaskManager};

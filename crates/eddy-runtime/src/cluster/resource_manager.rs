@@ -15,6 +15,7 @@ use tokio::sync::{mpsc, Notify};
 use tracing::{info, warn};
 
 use super::messages::{AttemptSetup, Registration, ToResourceManager, ToTaskManager};
+use super::ProcessStatus;
 use crate::network::constant_time_eq;
 use crate::network::wire::{self, network};
 use crate::protocol::{
@@ -35,6 +36,8 @@ pub struct TaskManagerInfo {
     pub free_slots: u32,
     /// Milliseconds since it was last heard from.
     pub since_heartbeat_ms: u64,
+    /// Its machine and process, as of its last heartbeat.
+    pub status: ProcessStatus,
 }
 
 struct Registered {
@@ -45,6 +48,7 @@ struct Registered {
     /// Tells this registration from a later one of the same TaskManager.
     connection: u64,
     last_heard: Instant,
+    status: ProcessStatus,
 }
 
 /// Where a job attempt's task messages go, and which of its tasks run where.
@@ -143,6 +147,7 @@ impl ResourceManager {
                 slots: tm.slots,
                 free_slots: tm.free,
                 since_heartbeat_ms: tm.last_heard.elapsed().as_millis() as u64,
+                status: tm.status.clone(),
             })
             .collect()
     }
@@ -253,8 +258,9 @@ impl ResourceManager {
                 Ok(Ok(true)) => {}
             }
             match decode_message::<ToResourceManager>(&buf) {
-                Ok(ToResourceManager::Heartbeat) => {
+                Ok(ToResourceManager::Heartbeat(status)) => {
                     self.heard(&id, connection);
+                    self.update_status(&id, connection, status);
                     send(&out, &ToTaskManager::Heartbeat);
                 }
                 Ok(ToResourceManager::Task {
@@ -287,6 +293,7 @@ impl ResourceManager {
                 out,
                 connection,
                 last_heard: Instant::now(),
+                status: registration.status,
             },
         );
         self.changed.notify_waiters();
@@ -297,6 +304,14 @@ impl ResourceManager {
         if let Some(tm) = self.lock().task_managers.get_mut(id) {
             if tm.connection == connection {
                 tm.last_heard = Instant::now();
+            }
+        }
+    }
+
+    fn update_status(&self, id: &str, connection: u64, status: ProcessStatus) {
+        if let Some(tm) = self.lock().task_managers.get_mut(id) {
+            if tm.connection == connection {
+                tm.status = status;
             }
         }
     }

@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 use tracing::{info, warn};
 
 use super::messages::{AttemptSetup, Registration, ToResourceManager, ToTaskManager};
+use super::ProcessStatus;
 use crate::checkpoint::store::StateStore;
 use crate::factory::JobSpec;
 use crate::network::wire;
@@ -145,6 +146,7 @@ impl TaskManager {
                 secret: self.secret.clone(),
                 slots: self.slots,
                 data_address: self.data_address.to_string(),
+                status: ProcessStatus::read(),
             }),
         );
         // Reading is not cancel-safe: it runs on its own and hands messages over.
@@ -184,7 +186,7 @@ impl TaskManager {
                         break Ended::Lost(format!("no heartbeat for {heartbeat_timeout:?}"));
                     }
                     if registered {
-                        send(&out, &ToResourceManager::Heartbeat);
+                        send(&out, &ToResourceManager::Heartbeat(ProcessStatus::read()));
                     }
                 }
                 message = inbound.recv() => {

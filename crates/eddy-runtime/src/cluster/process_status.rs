@@ -1,0 +1,79 @@
+//! What a TaskManager process tells about itself in its registration and
+//! heartbeats: hardware, memory and CPU, read from `/proc` (Linux; zero
+//! elsewhere).
+
+use serde::{Deserialize, Serialize};
+
+/// A TaskManager process at one moment.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessStatus {
+    /// The machine's cores.
+    pub cpu_cores: u32,
+    /// The machine's memory, in bytes.
+    pub physical_memory: u64,
+    /// The machine's available memory, in bytes.
+    pub free_memory: u64,
+    /// The process's resident memory, in bytes.
+    pub resident_memory: u64,
+    /// The CPU time the process used so far (user and system), in milliseconds.
+    pub cpu_time_ms: u64,
+    /// The process's threads.
+    pub threads: u32,
+}
+
+impl ProcessStatus {
+    /// This process, now.
+    pub fn read() -> ProcessStatus {
+        let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+        // Fields after the command name: utime and stime are the 12th and 13th.
+        let ticks: u64 = stat
+            .rsplit(") ")
+            .next()
+            .map(|rest| {
+                rest.split_whitespace()
+                    .skip(11)
+                    .take(2)
+                    .filter_map(|t| t.parse::<u64>().ok())
+                    .sum()
+            })
+            .unwrap_or(0);
+        ProcessStatus {
+            cpu_cores: std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
+            physical_memory: kib(&meminfo, "MemTotal:") * 1024,
+            free_memory: kib(&meminfo, "MemAvailable:") * 1024,
+            resident_memory: kib(&status, "VmRSS:") * 1024,
+            // The kernel's clock ticks are 100 per second on Linux.
+            cpu_time_ms: ticks * 10,
+            threads: kib(&status, "Threads:") as u32,
+        }
+    }
+}
+
+/// The number after `field` in a `/proc` status text.
+fn kib(text: &str, field: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn this_process_has_memory_and_threads() {
+        let status = ProcessStatus::read();
+        assert!(status.cpu_cores >= 1);
+        if cfg!(target_os = "linux") {
+            assert!(
+                status.resident_memory > 0 && status.threads >= 1,
+                "{status:?}"
+            );
+            assert!(status.physical_memory >= status.free_memory);
+        }
+    }
+}
