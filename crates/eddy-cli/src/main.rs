@@ -3,6 +3,7 @@
 //! ```text
 //! eddy sql -f FILE [-p N] [-s latest|PATH] [--allow-non-restored-state] [-D key=value]...
 //! eddy sql          (an interactive shell)
+//! eddy sql -m HOST:PORT [-f FILE]            (statements run on a JobManager's cluster)
 //! eddy jobmanager [-D key=value]...          (serves REST and RPC, schedules jobs)
 //! eddy taskmanager [-D key=value]...         (registers its slots, runs tasks)
 //! eddy cluster start [--taskmanagers N] | stop (a local standalone cluster)
@@ -15,7 +16,7 @@ use std::process::ExitCode;
 use eddy::cli::Args;
 use eddy_sql::{render, Session, Tableau};
 
-const USAGE: &str = "usage: eddy sql [-f FILE] [-p N] [-s latest|PATH] [--allow-non-restored-state] [-D key=value]...";
+const USAGE: &str = "usage: eddy sql [-m HOST:PORT] [-f FILE] [-p N] [-s latest|PATH] [--allow-non-restored-state] [-D key=value]...";
 
 /// `eddy --help`.
 const HELP: &str = "\
@@ -127,6 +128,13 @@ fn main() -> ExitCode {
         println!("{USAGE}");
         return ExitCode::SUCCESS;
     }
+    let address = match submit::take_address(&mut argv) {
+        Ok(address) => address,
+        Err(e) => {
+            eprintln!("eddy: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let args = match Args::parse(argv, &["-f", "--file"]) {
         Ok(a) => a,
         Err(e) => {
@@ -134,6 +142,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(address) = address {
+        return remote_sql(&address, &args);
+    }
     kafka_tables::register();
     let config = args.job_config();
     // With rest.port set, the jobs of this shell are watched and controlled
@@ -159,6 +170,27 @@ fn main() -> ExitCode {
     // before the process, and the API with it, ends.
     eddy::rest::linger(std::time::Duration::from_secs(3));
     code
+}
+
+/// `eddy sql -m HOST:PORT [-f FILE]`: the statements run in a session of
+/// that JobManager's SQL Gateway, each INSERT as a job on its cluster.
+fn remote_sql(address: &str, args: &Args) -> ExitCode {
+    let config = args.job_config();
+    let file = args.get("-f").or_else(|| args.get("--file"));
+    let outcome = match file {
+        Some(file) => submit::run_file(address, &config, file),
+        None => match submit::RemoteSession::open(address, &config) {
+            Ok(mut session) => return shell::run_remote(&mut session),
+            Err(e) => Err(e),
+        },
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("[ERROR] {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// Usage of `eddy info`.

@@ -4,9 +4,12 @@
 //! the jobs run on after the command returns).
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use eddy::cli::Args;
+use eddy::core::Config;
 use serde_json::{json, Value};
 
 use crate::http::Endpoint;
@@ -21,57 +24,115 @@ const STATEMENT_TIMEOUT: Duration = Duration::from_secs(600);
 /// Submits the script; the error is what to print.
 pub fn run(argv: Vec<String>) -> Result<(), String> {
     let mut argv = argv;
-    let mut address = "localhost:8081".to_string();
-    if let Some(at) = argv.iter().position(|a| a == "-m" || a == "--jobmanager") {
-        address = argv
-            .get(at + 1)
-            .cloned()
-            .ok_or_else(|| format!("-m needs a value\n{USAGE}"))?;
-        argv.drain(at..=at + 1);
-    }
+    let address = take_address(&mut argv)?.unwrap_or_else(|| "localhost:8081".to_string());
     let file = match argv.last() {
         Some(f) if !f.starts_with('-') => argv.pop().unwrap_or_default(),
         _ => return Err(format!("missing the SQL file\n{USAGE}")),
     };
     let args = Args::parse(argv, &[]).map_err(|e| format!("{e}\n{USAGE}"))?;
-    let script = std::fs::read_to_string(&file).map_err(|e| format!("cannot read {file}: {e}"))?;
+    run_file(&address, &args.job_config(), &file)
+}
+
+/// Takes `-m HOST:PORT` (or `--jobmanager`) out of `argv`.
+pub fn take_address(argv: &mut Vec<String>) -> Result<Option<String>, String> {
+    let Some(at) = argv.iter().position(|a| a == "-m" || a == "--jobmanager") else {
+        return Ok(None);
+    };
+    let address = argv
+        .get(at + 1)
+        .cloned()
+        .ok_or_else(|| format!("-m needs a value\n{USAGE}"))?;
+    argv.drain(at..=at + 1);
+    Ok(Some(address))
+}
+
+/// Submits the statements of `file` one after the other to the JobManager at
+/// `address`; an error names the file, line and column.
+pub fn run_file(address: &str, config: &Config, file: &str) -> Result<(), String> {
+    let script = std::fs::read_to_string(file).map_err(|e| format!("cannot read {file}: {e}"))?;
     let statements = eddy_sql::script::split(&script).map_err(|e| format!("{file}: {e}"))?;
-    let config = args.job_config();
-    let endpoint = Endpoint::parse(&address)?.with_token_from(&config)?;
-    let properties: BTreeMap<String, String> = config
-        .iter()
-        .filter(|(k, _)| !k.starts_with("rest.auth."))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    let session = endpoint.expect(
-        "POST",
-        "/v1/sessions",
-        Some(&json!({ "properties": properties })),
-    )?;
-    let session = session["sessionHandle"]
-        .as_str()
-        .ok_or_else(|| format!("the JobManager opened no session: {session}"))?
-        .to_string();
+    let session = RemoteSession::open(address, config)?;
     let result = statements.iter().try_for_each(|statement| {
-        let body = json!({ "statement": statement.text });
-        let answer = endpoint.expect(
+        session
+            .execute(&statement.text)
+            .map_err(|e| format!("{file}:{}:{}: {e}", statement.line, statement.column))
+    });
+    session.close();
+    result
+}
+
+/// A session of the JobManager's SQL Gateway: statements run there, jobs on
+/// its cluster, and what they print comes back.
+pub struct RemoteSession {
+    endpoint: Endpoint,
+    handle: String,
+    /// Set (by a Ctrl-C handler) to stop waiting for the statement that runs.
+    interrupt: Arc<AtomicBool>,
+}
+
+impl RemoteSession {
+    /// Opens a session at `address` with `config` as its properties (the REST
+    /// token, if any, is sent, not stored).
+    pub fn open(address: &str, config: &Config) -> Result<RemoteSession, String> {
+        let endpoint = Endpoint::parse(address)?.with_token_from(config)?;
+        let properties: BTreeMap<String, String> = config
+            .iter()
+            .filter(|(k, _)| !k.starts_with("rest.auth."))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let opened = endpoint.expect(
             "POST",
-            &format!("/v1/sessions/{session}/statements"),
+            "/v1/sessions",
+            Some(&json!({ "properties": properties })),
+        )?;
+        let handle = opened["sessionHandle"]
+            .as_str()
+            .ok_or_else(|| format!("the JobManager opened no session: {opened}"))?
+            .to_string();
+        Ok(RemoteSession {
+            endpoint,
+            handle,
+            interrupt: Arc::default(),
+        })
+    }
+
+    /// The flag a Ctrl-C handler sets to stop waiting for a statement.
+    pub fn interrupt_flag(&self) -> Arc<AtomicBool> {
+        self.interrupt.clone()
+    }
+
+    /// Runs one statement and prints what it gives: the job it submitted, or
+    /// its rows as CSV lines.
+    pub fn execute(&self, statement: &str) -> Result<(), String> {
+        let body = json!({ "statement": statement });
+        let answer = self.endpoint.expect(
+            "POST",
+            &format!("/v1/sessions/{}/statements", self.handle),
             Some(&body),
         )?;
         let operation = answer["operationHandle"]
             .as_str()
             .ok_or_else(|| format!("the JobManager started no operation: {answer}"))?;
-        fetch(&endpoint, &session, operation)
-            .map_err(|e| format!("{file}:{}:{}: {e}", statement.line, statement.column))
-    });
-    let _ = endpoint.call("DELETE", &format!("/v1/sessions/{session}"), None);
-    result
+        self.interrupt.store(false, Ordering::SeqCst);
+        fetch(&self.endpoint, &self.handle, operation, &self.interrupt)
+    }
+
+    /// Closes the session; its jobs run on.
+    pub fn close(&self) {
+        let _ = self
+            .endpoint
+            .call("DELETE", &format!("/v1/sessions/{}", self.handle), None);
+    }
 }
 
 /// Fetches a statement's results to their end; prints the jobs it started and
 /// the rows of a query.
-fn fetch(endpoint: &Endpoint, session: &str, operation: &str) -> Result<(), String> {
+fn fetch(
+    endpoint: &Endpoint,
+    session: &str,
+    operation: &str,
+    interrupt: &AtomicBool,
+) -> Result<(), String> {
     let started = Instant::now();
     let mut next = format!("/v1/sessions/{session}/operations/{operation}/result/0");
     loop {
@@ -80,6 +141,9 @@ fn fetch(endpoint: &Endpoint, session: &str, operation: &str) -> Result<(), Stri
             Some("EOS") => return Ok(()),
             Some("PAYLOAD") => print_page(&page),
             _ => std::thread::sleep(Duration::from_millis(50)),
+        }
+        if interrupt.swap(false, Ordering::SeqCst) {
+            return Err("stopped waiting for the statement (a job it started runs on)".into());
         }
         if started.elapsed() > STATEMENT_TIMEOUT {
             return Err(format!("no answer within {STATEMENT_TIMEOUT:?}"));

@@ -95,6 +95,45 @@ fn submitted(stdout: &str) -> Vec<String> {
         .collect()
 }
 
+#[test]
+fn the_sql_client_in_session_mode_submits_to_the_cluster() {
+    let cluster = Cluster::start(&[], &[2]);
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let statements = format!(
+        "{}SELECT 40 + 2 AS answer;\nQUIT;\n",
+        each_key_once(&out, 300).replace("'1000'", "'100000'")
+    );
+    // The interactive client, its statements piped in.
+    let mut shell = Command::new(env!("CARGO_BIN_EXE_eddy"))
+        .args(["sql", "-m", &cluster.rest])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(shell.stdin.as_mut().unwrap(), statements.as_bytes()).unwrap();
+    let said = shell.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&said.stdout);
+    assert!(
+        said.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&said.stderr)
+    );
+    let job = submitted(&stdout).remove(0);
+    assert!(stdout.lines().any(|l| l.trim() == "42"), "{stdout}");
+    await_state(&cluster, &job, "FINISHED");
+    assert_each_key_once(&out, 300);
+
+    // A script, and an error in it naming file and line.
+    let script = tmp.path().join("bad.sql");
+    std::fs::write(&script, "SELECT 1;\nSELECT nope FROM nowhere;\n").unwrap();
+    let (ok, said, stderr) = eddy(&["sql", "-m", &cluster.rest, "-f", script.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(said.lines().any(|l| l.trim() == "1"), "{said}");
+    assert!(stderr.contains("bad.sql:2:"), "{stderr}");
+}
+
 /// Submits the one job of `script` at parallelism `p` to the JobManager at
 /// `rest`: its id.
 fn run_job(rest: &str, p: &str, script: &Path) -> String {
