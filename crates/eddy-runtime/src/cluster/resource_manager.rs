@@ -213,13 +213,8 @@ impl ResourceManager {
             let _ = wire::write_frames(writer, frames).await;
         });
         let mut buf = Vec::new();
-        let first = tokio::time::timeout(
-            self.heartbeat_timeout,
-            wire::read_frame(&mut reader, &mut buf),
-        )
-        .await;
-        let registration = match first {
-            Ok(Ok(true)) => match decode_message::<ToResourceManager>(&buf) {
+        let registration = match wire::read_hello(&mut reader, &mut buf).await {
+            Ok(true) => match decode_message::<ToResourceManager>(&buf) {
                 Ok(ToResourceManager::Register(r)) => r,
                 _ => return warn!("refused a connection from {peer}: it did not register"),
             },

@@ -130,7 +130,7 @@ async fn serve(
     let _ = stream.set_nodelay(true);
     let (mut reader, writer) = stream.into_split();
     let mut buf = Vec::new();
-    if !wire::read_frame(&mut reader, &mut buf).await? || !hello_matches(&buf, &secret) {
+    if !wire::read_hello(&mut reader, &mut buf).await? || !hello_matches(&buf, &secret) {
         warn!("refused a data connection from {peer}: it did not present the cluster secret");
         return Ok(());
     }

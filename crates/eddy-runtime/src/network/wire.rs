@@ -8,9 +8,33 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 /// The largest frame a peer may send (a batch of a million wide rows fits).
 pub const MAX_FRAME: usize = 1 << 30;
 
+/// The largest first frame (a hello or a registration) a peer may send before
+/// it is known.
+pub const MAX_HELLO: usize = 64 << 10;
+
+/// How long a new peer may take to say who it is.
+pub const HELLO_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Reads one frame into `buf` (replacing its contents): `Ok(false)` when the peer
 /// closed the connection cleanly before a new frame.
 pub async fn read_frame<R: AsyncRead + Unpin>(reader: &mut R, buf: &mut Vec<u8>) -> Result<bool> {
+    read_frame_within(reader, buf, MAX_FRAME).await
+}
+
+/// Reads the first frame of an unknown peer: at most [`MAX_HELLO`] bytes,
+/// within [`HELLO_TIMEOUT`]; anything else is `Ok(false)`, as if it had closed.
+pub async fn read_hello<R: AsyncRead + Unpin>(reader: &mut R, buf: &mut Vec<u8>) -> Result<bool> {
+    tokio::time::timeout(HELLO_TIMEOUT, read_frame_within(reader, buf, MAX_HELLO))
+        .await
+        .unwrap_or(Ok(false))
+}
+
+/// Reads one frame of at most `max` bytes.
+async fn read_frame_within<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    buf: &mut Vec<u8>,
+    max: usize,
+) -> Result<bool> {
     let mut len = [0u8; 4];
     match reader.read_exact(&mut len).await {
         Ok(_) => {}
@@ -18,10 +42,10 @@ pub async fn read_frame<R: AsyncRead + Unpin>(reader: &mut R, buf: &mut Vec<u8>)
         Err(e) => return Err(network("reading a frame", e)),
     }
     let len = u32::from_le_bytes(len) as usize;
-    if len > MAX_FRAME {
+    if len > max {
         return Err(Error::decode(
             "a network frame",
-            format!("its length {len} exceeds the limit of {MAX_FRAME} bytes"),
+            format!("its length {len} exceeds the limit of {max} bytes"),
         ));
     }
     buf.clear();
@@ -102,6 +126,10 @@ mod tests {
         let huge = (MAX_FRAME as u32 + 1).to_le_bytes();
         let err = read_frame(&mut &huge[..], &mut buf).await.unwrap_err();
         assert!(err.to_string().contains("exceeds the limit"), "{err}");
+        // A first frame is small.
+        let big = frame(&vec![0; MAX_HELLO + 1]);
+        assert!(read_hello(&mut &big[..], &mut buf).await.is_err());
+        assert!(read_hello(&mut &frame(b"hi")[..], &mut buf).await.unwrap());
         // A frame cut short is an error, not a clean end.
         let cut = &frame(b"hello")[..6];
         assert!(read_frame(&mut &cut[..], &mut buf).await.is_err());
