@@ -29,6 +29,8 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use crate::protocol::MetricsSnapshot;
+
 /// Where an operator metric lives: operator uid, subtask, metric name.
 type OperatorKey = (String, u32, String);
 /// An operator metric: the operator's name beside the counter.
@@ -40,6 +42,11 @@ pub struct Counters {
     job: Arc<Mutex<BTreeMap<String, Arc<AtomicU64>>>>,
     operators: Arc<Mutex<BTreeMap<OperatorKey, NamedCounter>>>,
 }
+
+/// What each remote operator counter reported so far in one job attempt, for
+/// [`Counters::add_remote`].
+#[derive(Debug, Default)]
+pub struct RemoteCounts(std::collections::HashMap<OperatorKey, u64>);
 
 /// One operator subtask's metric.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -95,6 +102,26 @@ impl Counters {
             .collect()
     }
 
+    /// Counts a TaskManager's metrics into this registry: operator counters
+    /// grow by what they grew since the attempt's last report (so counts add
+    /// up over restarts, as in one process); job-scoped values are taken as
+    /// they are.
+    pub fn add_remote(&self, reported: &mut RemoteCounts, snapshot: MetricsSnapshot) {
+        for (name, value) in snapshot.job {
+            self.counter(&name).store(value, Ordering::Relaxed);
+        }
+        for sample in snapshot.operators {
+            let key = (sample.uid, sample.subtask, sample.metric);
+            let last = reported.0.entry(key.clone()).or_default();
+            let grown = sample.value.saturating_sub(*last);
+            *last = (*last).max(sample.value);
+            if grown > 0 {
+                self.operator_metric(&key.0, &sample.name, key.1, &key.2)
+                    .fetch_add(grown, Ordering::Relaxed);
+            }
+        }
+    }
+
     /// The job-scoped counters alone.
     pub fn job_values(&self) -> BTreeMap<String, u64> {
         let map = self.job.lock().unwrap_or_else(|p| p.into_inner());
@@ -113,5 +140,41 @@ impl Counters {
                 .or_default() += metric.value;
         }
         values
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::OperatorSample;
+    use eddy_core::JobId;
+
+    fn snapshot(value: u64) -> MetricsSnapshot {
+        MetricsSnapshot {
+            job_id: JobId::generate(),
+            timestamp: 0,
+            job: [("lastCheckpointSyncDurationMicros".to_string(), value)].into(),
+            operators: vec![OperatorSample {
+                uid: "map-1".into(),
+                name: "Map".into(),
+                subtask: 0,
+                metric: "numRecordsIn".into(),
+                value,
+            }],
+        }
+    }
+
+    #[test]
+    fn remote_counts_add_up_over_attempts_and_reports_never_count_twice() {
+        let counters = Counters::default();
+        let mut first = RemoteCounts::default();
+        counters.add_remote(&mut first, snapshot(10));
+        counters.add_remote(&mut first, snapshot(25));
+        counters.add_remote(&mut first, snapshot(25));
+        // A restart: the new attempt's TaskManager counts from zero again.
+        let mut second = RemoteCounts::default();
+        counters.add_remote(&mut second, snapshot(7));
+        assert_eq!(counters.values()["Map.numRecordsIn"], 32);
+        assert_eq!(counters.values()["lastCheckpointSyncDurationMicros"], 7);
     }
 }

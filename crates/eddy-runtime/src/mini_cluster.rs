@@ -39,12 +39,13 @@ use crate::jobs::{
     CompletedOperation, ControlRequest, JobHandle, JobInfo, JobRegistry, Operation,
     RestoredCheckpoint, Shared,
 };
+use crate::metrics::RemoteCounts;
 use crate::operator::{Counters, RunContext};
 use crate::plan;
 use crate::protocol::{
     CancelTask, CheckpointAck, CheckpointComplete, CheckpointDecline, CheckpointKind,
-    ExecutionState, MetricsSnapshot, TaskDeploymentDescriptor, TaskExecutionState, TaskInputEnded,
-    TaskRestore, ToJobMaster, ToTaskExecutor, TriggerCheckpoint,
+    ExecutionState, TaskDeploymentDescriptor, TaskExecutionState, TaskInputEnded, TaskRestore,
+    ToJobMaster, ToTaskExecutor, TriggerCheckpoint,
 };
 use crate::task::{cancel_pair, CancelSignal};
 use crate::task_executor::{TaskExecutor, TaskExecutorSetup};
@@ -725,8 +726,9 @@ impl JobRun {
                 )
             }
             Some(rm) => {
+                let setup = self.attempt_setup(exactly_once)?;
                 let gateway = tokio::select! {
-                    gateway = self.lease(&rm, &mut deployments, exactly_once, to_job_master) => gateway?,
+                    gateway = Gateway::lease(&rm, setup, &mut deployments, to_job_master) => gateway?,
                     _ = external.cancelled() => return Err(Error::Cancelled),
                 };
                 (gateway, None)
@@ -744,7 +746,7 @@ impl JobRun {
         };
         let mut ended: HashSet<ExecutionAttemptId> = HashSet::new();
         // What each remote operator counter reported so far in this attempt.
-        let mut reported: HashMap<(String, u32, String), u64> = HashMap::new();
+        let mut reported = RemoteCounts::default();
         let mut first_error: Option<Error> = None;
         let mut stopped = false;
 
@@ -898,7 +900,7 @@ impl JobRun {
                         finished_sources.insert(attempt);
                         final_due = finished_sources.len() == tasks.sources.len() && coordinator.is_some();
                     }
-                    ToJobMaster::Metrics(snapshot) => merge_metrics(&self.counters, &mut reported, snapshot),
+                    ToJobMaster::Metrics(snapshot) => self.counters.add_remote(&mut reported, snapshot),
                 },
                 Some(joined) = writes.in_flight.join_next(), if !writes.in_flight.is_empty() => {
                     writes.start_next(self, store.as_ref());
@@ -1101,28 +1103,12 @@ impl JobRun {
         }
     }
 
-    /// Leases the slots of this attempt on the cluster, starts the attempt on
-    /// their TaskManagers and places every task: subtask `i` of each vertex in
-    /// slot `i`, its input channels from other TaskManagers marked remote.
-    async fn lease(
-        &self,
-        rm: &Arc<ResourceManager>,
-        deployments: &mut [TaskDeploymentDescriptor],
-        exactly_once: bool,
-        events: mpsc::UnboundedSender<ToJobMaster>,
-    ) -> Result<Gateway> {
-        let graph = &self.spec.graph;
-        let job_id = self.identity.job_id;
+    /// What the TaskManagers of this attempt are told about it.
+    fn attempt_setup(&self, exactly_once: bool) -> Result<AttemptSetup> {
         let artifact = self.spec.artifact.clone().ok_or_else(|| {
             Error::InvalidGraph("a job on a cluster needs an artifact to build it from".into())
         })?;
-        let slots = graph
-            .vertices
-            .iter()
-            .map(|v| v.parallelism)
-            .max()
-            .unwrap_or(1);
-        let lease = rm.allocate(job_id, self.attempt, slots.max(1)).await?;
+        // Every process must find the same directory, whatever its own cwd.
         let run_dir = match self.identity.run_dir() {
             Some(dir) => Some(
                 std::path::absolute(&dir)
@@ -1132,39 +1118,21 @@ impl JobRun {
             ),
             None => None,
         };
-        lease.open(
-            AttemptSetup {
-                job_id,
-                attempt: self.attempt,
-                lineage: self.identity.lineage.clone(),
-                artifact,
-                config: self
-                    .config
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect(),
-                graph: graph.clone(),
-                run_dir,
-                checkpointing: self.checkpointing.is_some(),
-                exactly_once,
-            },
-            events,
-        );
-        let mut placement = HashMap::new();
-        for tdd in deployments.iter_mut() {
-            let tm = lease.task_manager(tdd.attempt.subtask).to_string();
-            for &id in &tdd.inputs {
-                let producer = lease.task_manager(id.producer);
-                if producer != tm {
-                    let address = lease
-                        .data_address(producer)
-                        .ok_or_else(|| Error::Other(format!("TaskManager {producer} was lost")))?;
-                    tdd.remote_inputs.push((id, address));
-                }
-            }
-            placement.insert(tdd.attempt, tm);
-        }
-        Ok(Gateway::Cluster { lease, placement })
+        Ok(AttemptSetup {
+            job_id: self.identity.job_id,
+            attempt: self.attempt,
+            lineage: self.identity.lineage.clone(),
+            artifact,
+            config: self
+                .config
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            graph: self.spec.graph.clone(),
+            run_dir,
+            checkpointing: self.checkpointing.is_some(),
+            exactly_once,
+        })
     }
 
     /// Completes a checkpoint whose state the tasks wrote: writes its `_metadata`
@@ -1451,31 +1419,6 @@ impl WriteQueue {
 }
 
 /// The error that fails a job whose checkpoints keep failing.
-/// Counts a TaskManager's metrics into the job's registry: operator counters
-/// grow by what they grew since the last report of this attempt (so counts
-/// add up over restarts, as in one process), job-scoped values are taken as
-/// they are.
-fn merge_metrics(
-    counters: &Counters,
-    reported: &mut HashMap<(String, u32, String), u64>,
-    snapshot: MetricsSnapshot,
-) {
-    for (name, value) in snapshot.job {
-        counters.counter(&name).store(value, Ordering::Relaxed);
-    }
-    for sample in snapshot.operators {
-        let key = (sample.uid, sample.subtask, sample.metric);
-        let last = reported.entry(key.clone()).or_default();
-        let grown = sample.value.saturating_sub(*last);
-        *last = (*last).max(sample.value);
-        if grown > 0 {
-            counters
-                .operator_metric(&key.0, &sample.name, key.1, &key.2)
-                .fetch_add(grown, Ordering::Relaxed);
-        }
-    }
-}
-
 fn too_many_failed(id: u64, why: &str, failures: u32, tolerable: u32) -> Error {
     Error::Other(format!(
         "checkpoint {id} failed: {why}; {failures} checkpoint(s) failed in a row, more than \
