@@ -2,7 +2,7 @@
 
 import { api } from './api.js';
 import { h, replace, table } from './dom.js';
-import { badge, duration, time } from './format.js';
+import { badge, bytes, duration, time } from './format.js';
 
 function card(label, value, state) {
   return h('div', { class: 'card', 'data-card': label },
@@ -26,13 +26,29 @@ export function taskCounts(tasks) {
 export function mountOverview(view) {
   const cards = h('div', { class: 'cards' });
   const jobs = h('div', {}, h('p', { class: 'muted' }, 'Loading jobs…'));
+  const managers = h('div', {});
   replace(view,
     h('h1', {}, 'Overview'),
     h('section', { 'aria-label': 'Cluster' }, cards),
-    h('section', { 'aria-labelledby': 'jobs-title' }, h('h2', { id: 'jobs-title' }, 'Jobs'), jobs));
+    h('section', { 'aria-labelledby': 'jobs-title' }, h('h2', { id: 'jobs-title' }, 'Jobs'), jobs),
+    h('section', { 'aria-labelledby': 'tms-title' },
+      h('h2', { id: 'tms-title' }, 'TaskManagers'), managers));
 
   async function refresh() {
-    const [overview, list] = await Promise.all([api('/overview'), api('/jobs/overview')]);
+    const [overview, list, tms] = await Promise.all(
+      [api('/overview'), api('/jobs/overview'), api('/taskmanagers')]);
+    replace(managers, table(
+      ['TaskManager', 'Data address', 'Slots', 'Free slots', 'CPU cores', 'Memory', 'Last heartbeat'],
+      tms.taskmanagers.map((tm) => [
+        h('span', { class: 'tm-id', title: tm.id }, tm.id),
+        tm.path,
+        String(tm.slotsNumber),
+        String(tm.freeSlots),
+        String(tm.hardware.cpuCores),
+        tm.hardware.physicalMemory > 0 ? bytes(tm.hardware.physicalMemory) : '–',
+        time(tm.timeSinceLastHeartbeat),
+      ]),
+      { class: 'taskmanagers', 'aria-labelledby': 'tms-title' }));
     replace(cards,
       card('TaskManagers', overview.taskmanagers),
       card('Slots total', overview['slots-total']),

@@ -63,6 +63,13 @@ try {
     await row.locator('[data-state=RUNNING]').waitFor();
     const tms = await page.locator('[data-card=TaskManagers] .card-value').textContent();
     if (tms.trim() !== '1') throw new Error(`TaskManagers card shows ${tms}`);
+    // The TaskManagers table: the embedded runtime is one, with its hardware.
+    const tm = page.locator('table.taskmanagers tbody tr');
+    if (await tm.count() !== 1) throw new Error(`${await tm.count()} TaskManager rows`);
+    const cells = await tm.first().locator('td').allTextContents();
+    if (cells[0].trim() !== 'local' || !(Number(cells[4]) >= 1) || cells[5].trim() === '–') {
+      throw new Error(`TaskManager row: ${cells.join(' | ')}`);
+    }
     await page.screenshot({ path: join(out, 'overview.png'), fullPage: true });
     return `${await row.locator('a.job-link').textContent()}, 1 TaskManager`;
   });
