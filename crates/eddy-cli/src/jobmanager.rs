@@ -90,10 +90,7 @@ fn recover(config: &Config, rm: Arc<ResourceManager>) -> eddy::core::Result<()> 
         return Ok(());
     };
     for job in store.jobs() {
-        let mut job_config = Config::new();
-        for (key, value) in &job.config {
-            job_config.set(key, value);
-        }
+        let job_config = Config::from_map(job.config.clone());
         let resumed =
             eddy_sql::cluster_job::load(&job.artifact, &job_config).and_then(|mut spec| {
                 spec.artifact = Some(job.artifact.clone());

@@ -384,11 +384,7 @@ impl MiniCluster {
                     job_id: job_id.to_string(),
                     name: spec.graph.name.clone(),
                     artifact: artifact.clone(),
-                    config: self
-                        .config
-                        .iter()
-                        .map(|(k, v)| (k.to_string(), v.to_string()))
-                        .collect(),
+                    config: self.config.to_map(),
                 };
                 store.put(&job).map(|()| store)
             }),
@@ -1123,11 +1119,7 @@ impl JobRun {
             attempt: self.attempt,
             lineage: self.identity.lineage.clone(),
             artifact,
-            config: self
-                .config
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
+            config: self.config.to_map(),
             graph: self.spec.graph.clone(),
             run_dir,
             checkpointing: self.checkpointing.is_some(),

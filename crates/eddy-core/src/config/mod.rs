@@ -390,6 +390,16 @@ impl Config {
         })
     }
 
+    /// Every key and value set, as plain data (for a message or a file).
+    pub fn to_map(&self) -> BTreeMap<String, String> {
+        self.values.clone()
+    }
+
+    /// The configuration holding `values`.
+    pub fn from_map(values: BTreeMap<String, String>) -> Config {
+        Config { values }
+    }
+
     /// Every key and value set, in key order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.values.iter().map(|(k, v)| (k.as_str(), v.as_str()))

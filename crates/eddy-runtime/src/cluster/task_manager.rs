@@ -264,10 +264,7 @@ impl TaskManager {
                     );
                 }
             });
-            let mut config = Config::new();
-            for (key, value) in &setup.config {
-                config.set(key, value);
-            }
+            let config = Config::from_map(setup.config.clone());
             let built = load(loader, &setup, &config).await.and_then(|spec| {
                 let run_dir = setup.run_dir.as_ref().map(PathBuf::from);
                 if setup.checkpointing && run_dir.is_none() {

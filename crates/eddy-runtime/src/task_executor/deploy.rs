@@ -61,6 +61,15 @@ pub(super) fn build(
     let subtask = tdd.attempt.subtask as usize;
     let mut inputs: Vec<Vec<AnyBox>> = vec![Vec::new(), Vec::new()];
     let floating = env.config.get(&options::FLOATING_BUFFERS_PER_GATE)?;
+    // The remote channels of each input, which share its floating buffers.
+    let mut remote = [0usize; 2];
+    for &id in &tdd.inputs {
+        if tdd.remote_producer(id).is_some() {
+            if let Some(n) = remote.get_mut(graph_edge(env, id)?.input as usize) {
+                *n += 1;
+            }
+        }
+    }
     for &id in &tdd.inputs {
         let edge = graph_edge(env, id)?;
         let Some(slot) = inputs.get_mut(edge.input as usize) else {
@@ -77,13 +86,8 @@ pub(super) fn build(
                 let (tx, rx) = factory.channel(capacity);
                 // The channel's own buffers, and its share of the input's
                 // floating ones, in flight on the wire.
-                let remote = tdd
-                    .inputs
-                    .iter()
-                    .filter(|c| tdd.remote_producer(**c).is_some())
-                    .filter(|c| graph_edge(env, **c).is_ok_and(|e| e.input == edge.input))
-                    .count();
-                let credit = capacity + floating.div_ceil(remote.max(1));
+                let sharing = remote[edge.input as usize].max(1);
+                let credit = capacity + floating.div_ceil(sharing);
                 let credit = u32::try_from(credit).unwrap_or(u32::MAX);
                 client.subscribe(
                     address.to_string(),
