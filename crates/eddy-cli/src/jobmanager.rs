@@ -31,7 +31,7 @@ pub fn run(argv: Vec<String>) -> ExitCode {
     if config.get_str(eddy::rest::REST_PORT).is_none() {
         config.set(eddy::rest::REST_PORT, "8081");
     }
-    crate::kafka_tables::register();
+    crate::register_connectors();
     if let Err(e) = eddy::logging::init_or_stderr(&config, "jobmanager") {
         eprintln!("[ERROR] {e}");
         return ExitCode::FAILURE;

@@ -18,6 +18,8 @@ use eddy_sql::connectors::registry::{
 };
 use eddy_sql::{SqlError, SqlResult};
 
+use crate::table_options::{option_error, Options};
+
 /// The options of the `kafka` connector.
 const KAFKA_OPTIONS: &[&str] = &[
     "topic",
@@ -62,38 +64,7 @@ fn error(e: KafkaError) -> SqlError {
     SqlError::new(e.to_string())
 }
 
-fn option_error(table: &str, option: &str, message: impl std::fmt::Display) -> SqlError {
-    SqlError::new(format!("option '{option}' of table {table}: {message}"))
-}
-
-/// A table's options, read with the table's name at hand for errors.
-struct Options<'a> {
-    table: &'a str,
-    options: &'a BTreeMap<String, String>,
-}
-
 impl Options<'_> {
-    fn get(&self, key: &str) -> Option<&str> {
-        self.options.get(key).map(String::as_str)
-    }
-
-    fn required(&self, key: &str) -> SqlResult<&str> {
-        self.get(key)
-            .filter(|v| !v.trim().is_empty())
-            .ok_or_else(|| SqlError::new(format!("table {} needs the option '{key}'", self.table)))
-    }
-
-    fn millis(&self, key: &str) -> SqlResult<i64> {
-        let text = self.required(key)?;
-        text.trim().parse().map_err(|_| {
-            option_error(
-                self.table,
-                key,
-                format!("'{text}' is not a number of milliseconds"),
-            )
-        })
-    }
-
     /// The client properties: `properties.*` without the prefix.
     fn properties(&self) -> BTreeMap<String, String> {
         self.options

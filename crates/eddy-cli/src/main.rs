@@ -36,6 +36,13 @@ Commands:
 
 Run 'eddy <command> --help' for a command's options; 'eddy --version' for the version.";
 
+/// Registers the SQL connectors of client libraries (`kafka`, `upsert-kafka`,
+/// `jdbc`) with eddy-sql, which links none of them.
+fn register_connectors() {
+    kafka_tables::register();
+    jdbc_tables::register();
+}
+
 fn main() -> ExitCode {
     let mut argv: Vec<String> = std::env::args().skip(1).collect();
     let command = argv.first().cloned().unwrap_or_default();
@@ -145,7 +152,7 @@ fn main() -> ExitCode {
     if let Some(address) = address {
         return remote_sql(&address, &args);
     }
-    kafka_tables::register();
+    register_connectors();
     let config = args.job_config();
     // With rest.port set, the jobs of this shell are watched and controlled
     // over the REST API.
@@ -214,7 +221,7 @@ fn info(mut argv: Vec<String>) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    kafka_tables::register();
+    register_connectors();
     let script = match std::fs::read_to_string(&file) {
         Ok(s) => s,
         Err(e) => {
@@ -274,9 +281,11 @@ mod cluster;
 mod conf;
 mod gateway;
 mod http;
+mod jdbc_tables;
 mod jobmanager;
 mod kafka_tables;
 mod remote;
 mod shell;
 mod submit;
+mod table_options;
 mod taskmanager;

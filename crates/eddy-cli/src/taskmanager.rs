@@ -31,7 +31,7 @@ pub fn run(argv: Vec<String>) -> ExitCode {
         eprintln!("[ERROR] {e}");
         return ExitCode::FAILURE;
     }
-    crate::kafka_tables::register();
+    crate::register_connectors();
     let slots = config.get(&options::LOCAL_THREADS).unwrap_or(1).max(1);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         // One thread per slot: a slot's tasks take a thread's share of the

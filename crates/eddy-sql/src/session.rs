@@ -1049,6 +1049,27 @@ impl Session {
                             .collect::<String>()
                     )));
                 };
+                let described = crate::connectors::registry::ConnectorTable {
+                    name: &name,
+                    options: &table.options,
+                    primary_key: &table.primary_key,
+                    columns: &names,
+                    metadata: &[],
+                };
+                if connector.batches() {
+                    if table.primary_key.is_empty() {
+                        reject_updates(
+                            "declare a PRIMARY KEY (..) NOT ENFORCED on the table to upsert and delete by it",
+                        )?;
+                    }
+                    let writers = connector.batch_sink(described, &table.physical)?;
+                    planner.add_sink(
+                        &format!("Sink(table=[{name}], connector=[{other}])"),
+                        stream,
+                        move |i| TableSinkOperator::rows(writers(i), names.clone()),
+                    );
+                    return Ok(());
+                }
                 let options =
                     crate::connectors::registry::with_format(connector.as_ref(), &table.options);
                 let format = FileFormat::from_options(&name, &options)?;
@@ -1058,13 +1079,7 @@ impl Session {
                         "write it to a changelog format such as 'format' = 'debezium-json'",
                     )?;
                 }
-                let writers = connector.sink(crate::connectors::registry::ConnectorTable {
-                    name: &name,
-                    options: &table.options,
-                    primary_key: &table.primary_key,
-                    columns: &names,
-                    metadata: &[],
-                })?;
+                let writers = connector.sink(described)?;
                 planner.add_sink(
                     &format!("Sink(table=[{name}], connector=[{other}])"),
                     stream,

@@ -9,10 +9,18 @@
 //! receives each row encoded by the format as a line. A table's options are
 //! checked against [`TableConnector::options`], the format's options and the
 //! connector's pass-through prefixes (e.g. `properties.`), as Flink checks them.
+//!
+//! A connector of typed rows (a database) says so with
+//! [`TableConnector::batches`]: it reads and writes Arrow batches of the
+//! table's columns instead, with the row kinds of an updating stream in a
+//! trailing `__op` column (Flink's byte values), and may look rows up by key
+//! for lookup joins ([`TableConnector::lookup`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, OnceLock, RwLock};
 
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
 use eddy_connectors::TextLine;
 use eddy_core::Records;
 use eddy_runtime::operators::SinkWriter;
@@ -39,6 +47,24 @@ pub type LineReaderFactory = Arc<dyn Fn(usize) -> LineReader + Send + Sync>;
 
 /// Builds the writer of each subtask of a table sink.
 pub type LineWriterFactory = Arc<dyn Fn(usize) -> Box<dyn SinkWriter<String>> + Send + Sync>;
+
+/// Builds the reader of each subtask of a table read as Arrow batches.
+pub type BatchReaderFactory =
+    Arc<dyn Fn(usize) -> Box<dyn SourceReader<Out = RecordBatch>> + Send + Sync>;
+
+/// Builds the writer of each subtask of a table written as Arrow batches.
+pub type BatchWriterFactory =
+    Arc<dyn Fn(usize) -> Box<dyn SinkWriter<RecordBatch>> + Send + Sync>;
+
+/// Looks rows of a table up by key, for a lookup join.
+pub trait RowLookup: Send {
+    /// The table's rows whose key is one of the rows of `keys` (the key
+    /// columns, typed as the table's), as a batch of the table's columns.
+    fn lookup(&mut self, keys: &RecordBatch) -> eddy_core::Result<RecordBatch>;
+}
+
+/// Opens a [`RowLookup`] (each subtask of a lookup join opens one).
+pub type LookupFactory = Arc<dyn Fn() -> eddy_core::Result<Box<dyn RowLookup>> + Send + Sync>;
 
 /// A table as a connector sees it.
 #[derive(Debug, Clone, Copy)]
@@ -92,10 +118,67 @@ pub trait TableConnector: Send + Sync {
     }
 
     /// A source of the table's records as lines.
-    fn source(&self, table: ConnectorTable<'_>) -> SqlResult<LineReaderFactory>;
+    fn source(&self, table: ConnectorTable<'_>) -> SqlResult<LineReaderFactory> {
+        Err(crate::SqlError::new(format!(
+            "table {} cannot be read as lines",
+            table.name
+        )))
+    }
 
     /// A sink writing the table's rows, encoded as lines.
-    fn sink(&self, table: ConnectorTable<'_>) -> SqlResult<LineWriterFactory>;
+    fn sink(&self, table: ConnectorTable<'_>) -> SqlResult<LineWriterFactory> {
+        Err(crate::SqlError::new(format!(
+            "table {} cannot be written as lines",
+            table.name
+        )))
+    }
+
+    /// Whether the connector reads and writes Arrow batches of the table's
+    /// columns ([`batch_source`](Self::batch_source),
+    /// [`batch_sink`](Self::batch_sink)) rather than lines of a format.
+    fn batches(&self) -> bool {
+        false
+    }
+
+    /// A source of the table's rows as batches of `output` (the table's
+    /// columns, nullable).
+    fn batch_source(
+        &self,
+        table: ConnectorTable<'_>,
+        output: &SchemaRef,
+    ) -> SqlResult<BatchReaderFactory> {
+        let _ = output;
+        Err(crate::SqlError::new(format!(
+            "table {} cannot be read as rows",
+            table.name
+        )))
+    }
+
+    /// A sink writing batches of `schema` (the table's columns), plus `__op`
+    /// when the query updates.
+    fn batch_sink(
+        &self,
+        table: ConnectorTable<'_>,
+        schema: &SchemaRef,
+    ) -> SqlResult<BatchWriterFactory> {
+        let _ = schema;
+        Err(crate::SqlError::new(format!(
+            "table {} cannot be written as rows",
+            table.name
+        )))
+    }
+
+    /// Lookups of the table's rows (of `schema`) by the columns `keys`, for
+    /// lookup joins; `None` when lookup joins read the whole table instead.
+    fn lookup(
+        &self,
+        table: ConnectorTable<'_>,
+        schema: &SchemaRef,
+        keys: &[String],
+    ) -> SqlResult<Option<LookupFactory>> {
+        let _ = (table, schema, keys);
+        Ok(None)
+    }
 }
 
 fn connectors() -> &'static RwLock<HashMap<String, Arc<dyn TableConnector>>> {

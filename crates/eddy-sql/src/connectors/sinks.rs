@@ -89,6 +89,8 @@ pub type Collected = Arc<Mutex<Vec<(RowKind, Vec<Option<String>>)>>>;
 
 enum Target {
     Writer(Box<dyn SinkWriter<String>>),
+    /// A writer of typed rows (a database): batches as they come, `__op` included.
+    Rows(Box<dyn SinkWriter<RecordBatch>>),
     Collect(Collected),
     /// The blackhole connector: rows are dropped unformatted.
     Discard,
@@ -131,6 +133,17 @@ impl TableSinkOperator {
         TableSinkOperator {
             blocks: true,
             ..Self::writer(writer, format, names)
+        }
+    }
+
+    /// A sink handing each batch as is to `writer` (a connector of typed
+    /// rows); `names` are the column names.
+    pub fn rows(writer: Box<dyn SinkWriter<RecordBatch>>, names: Vec<String>) -> Self {
+        TableSinkOperator {
+            target: Target::Rows(writer),
+            format: LineFormat::Print,
+            names,
+            blocks: false,
         }
     }
 
@@ -229,6 +242,10 @@ impl Operator for TableSinkOperator {
                 w.restore(ctx.restored_operator_state())?;
                 w.open(ctx)
             }
+            Target::Rows(w) => {
+                w.restore(ctx.restored_operator_state())?;
+                w.open(ctx)
+            }
             Target::Collect(_) | Target::Discard => Ok(()),
         }
     }
@@ -254,9 +271,13 @@ impl Operator for TableSinkOperator {
                 let lines = self.records(&batch);
                 match &mut self.target {
                     Target::Writer(w) => w.write_batch(lines),
-                    Target::Collect(_) | Target::Discard => Ok(()),
+                    Target::Rows(_) | Target::Collect(_) | Target::Discard => Ok(()),
                 }
             }
+            Target::Rows(_) => match &mut self.target {
+                Target::Rows(w) => w.write_batch(vec![StreamRecord::new(batch)]),
+                _ => Ok(()),
+            },
             Target::Discard => Ok(()),
         }
     }
@@ -268,6 +289,7 @@ impl Operator for TableSinkOperator {
     ) -> Result<()> {
         match &mut self.target {
             Target::Writer(w) => w.on_watermark(watermark),
+            Target::Rows(w) => w.on_watermark(watermark),
             Target::Collect(_) | Target::Discard => Ok(()),
         }
     }
@@ -275,6 +297,7 @@ impl Operator for TableSinkOperator {
     fn end_input(&mut self, _: &mut Emitter<'_, Records<()>>) -> Result<()> {
         match &mut self.target {
             Target::Writer(w) => w.finish(),
+            Target::Rows(w) => w.finish(),
             Target::Collect(_) | Target::Discard => Ok(()),
         }
     }
@@ -285,6 +308,10 @@ impl Operator for TableSinkOperator {
                 operator: w.snapshot(checkpoint_id)?,
                 ..Default::default()
             }),
+            Target::Rows(w) => Ok(OperatorSnapshot {
+                operator: w.snapshot(checkpoint_id)?,
+                ..Default::default()
+            }),
             Target::Collect(_) | Target::Discard => Ok(OperatorSnapshot::default()),
         }
     }
@@ -292,6 +319,7 @@ impl Operator for TableSinkOperator {
     fn notify_checkpoint_complete(&mut self, checkpoint_id: u64) -> Result<()> {
         match &mut self.target {
             Target::Writer(w) => w.notify_checkpoint_complete(checkpoint_id),
+            Target::Rows(w) => w.notify_checkpoint_complete(checkpoint_id),
             Target::Collect(_) | Target::Discard => Ok(()),
         }
     }

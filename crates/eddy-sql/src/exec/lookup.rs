@@ -1,27 +1,46 @@
 //! Lookup joins (`JOIN t FOR SYSTEM_TIME AS OF s.proctime`): each row of the
-//! stream is joined with the rows of a bounded table that have its key, as the
-//! table is when the job starts. Every subtask reads the whole table into a
-//! hash index when it opens (like Flink's filesystem lookup source, without
-//! reloading); the stream is not exchanged. An INNER join drops unmatched rows,
-//! a LEFT join pads them with nulls; the stream's row kinds pass through.
+//! stream is joined with the rows of a table that have its key. A table of
+//! files is read whole into a hash index when a subtask opens, as it is when
+//! the job starts (like Flink's filesystem lookup source, without reloading);
+//! a database table is asked for the keys of each batch that its cache
+//! ([`LookupCache`]) does not hold, as it is at that moment. The stream is not
+//! exchanged. An INNER join drops unmatched rows, a LEFT join pads them with
+//! nulls; the stream's row kinds pass through.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
+use std::time::Instant;
 
 use arrow::array::{new_null_array, Array, ArrayRef, AsArray, RecordBatch, UInt32Array};
 use arrow::compute::take;
-use arrow::datatypes::SchemaRef;
+use arrow::datatypes::{Field, Schema, SchemaRef};
 use datafusion_physical_expr::PhysicalExpr;
 use eddy_core::Result;
 use eddy_runtime::output::Emitter;
 use eddy_runtime::{Operator, OperatorContext, SourceEvent, SourceReader};
 
+use crate::connectors::registry::{LookupFactory, RowLookup};
 use crate::connectors::sources::SourceFactory;
 use crate::error::runtime;
 use crate::exec::calc::evaluate;
 use crate::exec::changelog::{self, conform};
 use crate::exec::keys::KeyCodec;
+use crate::exec::lookup_cache::{CacheOptions, LookupCache};
+
+/// How a lookup join reads its table.
+#[derive(Clone)]
+pub enum LookupTable {
+    /// Whole, into an index, when the operator opens.
+    Full(SourceFactory),
+    /// By key, through a cache.
+    Keyed {
+        /// Opens the lookups.
+        lookup: LookupFactory,
+        /// The cache.
+        cache: CacheOptions,
+    },
+}
 
 /// A lookup join's plan.
 #[derive(Clone)]
@@ -33,7 +52,7 @@ pub struct LookupSpec {
     /// The stream's key columns (typed as the table's key columns).
     pub keys: Vec<usize>,
     /// Reads the table.
-    pub table: SourceFactory,
+    pub table: LookupTable,
     /// The table's Arrow schema.
     pub table_schema: SchemaRef,
     /// The table's key columns.
@@ -53,7 +72,10 @@ pub struct LookupSpec {
 /// See the module docs.
 pub struct LookupJoinOperator {
     spec: LookupSpec,
+    /// The whole table by key ([`LookupTable::Full`]).
     index: HashMap<Vec<u8>, Vec<Vec<u8>>>,
+    /// The lookups and their cache ([`LookupTable::Keyed`]).
+    keyed: Option<(Box<dyn RowLookup>, LookupCache)>,
     keys: Option<KeyCodec>,
     rows: Option<KeyCodec>,
     null_row: Vec<u8>,
@@ -65,18 +87,18 @@ impl LookupJoinOperator {
         LookupJoinOperator {
             spec,
             index: HashMap::new(),
+            keyed: None,
             keys: None,
             rows: None,
             null_row: Vec::new(),
         }
     }
 
-    /// Reads the whole table into the index.
-    fn load(&mut self, ctx: &OperatorContext) -> Result<()> {
+    /// Prepares the row codec and the padding row of a LEFT join.
+    fn prepare_rows(&mut self) -> Result<()> {
         let schema = &self.spec.table_schema;
         let all: Vec<usize> = (0..schema.fields().len()).collect();
         let rows = KeyCodec::new(schema, &all).map_err(runtime)?;
-        let keys = KeyCodec::new(schema, &self.spec.table_keys).map_err(runtime)?;
         let nulls: Vec<ArrayRef> = schema
             .fields()
             .iter()
@@ -89,12 +111,22 @@ impl LookupJoinOperator {
             .row(0)
             .data()
             .to_vec();
+        self.rows = Some(rows);
+        Ok(())
+    }
+
+    /// Reads the whole table into the index.
+    fn load(&mut self, ctx: &OperatorContext, table: &SourceFactory) -> Result<()> {
+        let schema = &self.spec.table_schema;
+        let all: Vec<usize> = (0..schema.fields().len()).collect();
+        let rows = KeyCodec::new(schema, &all).map_err(runtime)?;
+        let keys = KeyCodec::new(schema, &self.spec.table_keys).map_err(runtime)?;
         // One reader for the whole table, whatever this subtask's index.
         let mut whole = ctx.clone();
         whole.subtask = 0;
         whole.parallelism = 1;
         whole.restored = None;
-        let mut reader = (self.spec.table)(0);
+        let mut reader = table(0);
         reader.open(&whole)?;
         let mut cx = Context::from_waker(Waker::noop());
         loop {
@@ -129,8 +161,92 @@ impl LookupJoinOperator {
             }
         }
         reader.close()?;
-        self.rows = Some(rows);
         Ok(())
+    }
+
+    /// The table rows of each key of `batch` (encoded as `encoded`) that the
+    /// cache does not hold are looked up; returns the rows of every key.
+    fn fetch(
+        &mut self,
+        batch: &RecordBatch,
+        encoded: &arrow::row::Rows,
+    ) -> Result<HashMap<Vec<u8>, Vec<Vec<u8>>>> {
+        let Some((lookup, cache)) = self.keyed.as_mut() else {
+            return Err(runtime("lookup join used before open"));
+        };
+        let now = Instant::now();
+        let mut found: HashMap<Vec<u8>, Vec<Vec<u8>>> = HashMap::new();
+        let mut missing: Vec<u32> = Vec::new();
+        for i in 0..batch.num_rows() {
+            if self.spec.keys.iter().any(|&k| batch.column(k).is_null(i)) {
+                continue;
+            }
+            let key = encoded.row(i).data();
+            if found.contains_key(key) {
+                continue;
+            }
+            match cache.get(key, now) {
+                Some(rows) => {
+                    found.insert(key.to_vec(), rows.clone());
+                }
+                None => {
+                    found.insert(key.to_vec(), Vec::new());
+                    missing.push(i as u32);
+                }
+            }
+        }
+        if missing.is_empty() {
+            return Ok(found);
+        }
+        let table = &self.spec.table_schema;
+        let indices = UInt32Array::from(missing.clone());
+        let fields: Vec<Field> = self
+            .spec
+            .table_keys
+            .iter()
+            .map(|&k| table.field(k).clone().with_nullable(true))
+            .collect();
+        let columns = self
+            .spec
+            .keys
+            .iter()
+            .map(|&k| take(batch.column(k).as_ref(), &indices, None))
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(runtime)?;
+        let keys = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(runtime)?;
+        let looked_up = lookup.lookup(&keys)?;
+        if looked_up.num_columns() != table.fields().len() {
+            return Err(runtime(format!(
+                "the lookup of table {} returned {} columns, not {}",
+                self.spec.name,
+                looked_up.num_columns(),
+                table.fields().len()
+            )));
+        }
+        let columns = conform(table, looked_up.columns().to_vec()).map_err(runtime)?;
+        let rows =
+            changelog::batch(table.clone(), columns, looked_up.num_rows()).map_err(runtime)?;
+        {
+            let key_codec = KeyCodec::new(table, &self.spec.table_keys).map_err(runtime)?;
+            let row_codec = self
+                .rows
+                .as_ref()
+                .ok_or_else(|| runtime("lookup join used before open"))?;
+            let row_keys = key_codec.encode(&rows).map_err(runtime)?;
+            let row_values = row_codec.encode(&rows).map_err(runtime)?;
+            for r in 0..rows.num_rows() {
+                if let Some(list) = found.get_mut(row_keys.row(r).data()) {
+                    list.push(row_values.row(r).data().to_vec());
+                }
+            }
+        }
+        for i in missing {
+            let key = encoded.row(i as usize).data();
+            if let Some(rows) = found.get(key) {
+                cache.put(key.to_vec(), rows.clone(), now);
+            }
+        }
+        Ok(found)
     }
 }
 
@@ -140,7 +256,14 @@ impl Operator for LookupJoinOperator {
 
     fn open(&mut self, ctx: &OperatorContext) -> Result<()> {
         self.keys = Some(KeyCodec::new(&self.spec.probe, &self.spec.keys).map_err(runtime)?);
-        self.load(ctx)
+        self.prepare_rows()?;
+        match self.spec.table.clone() {
+            LookupTable::Full(table) => self.load(ctx, &table),
+            LookupTable::Keyed { lookup, cache } => {
+                self.keyed = Some((lookup()?, LookupCache::new(cache)));
+                Ok(())
+            }
+        }
     }
 
     fn process_batch(
@@ -148,10 +271,18 @@ impl Operator for LookupJoinOperator {
         batch: RecordBatch,
         out: &mut Emitter<'_, RecordBatch>,
     ) -> Result<()> {
-        let (Some(keys), Some(rows)) = (self.keys.as_ref(), self.rows.as_ref()) else {
+        let Some(keys) = self.keys.as_ref() else {
             return Err(runtime("lookup join used before open"));
         };
         let encoded = keys.encode(&batch).map_err(runtime)?;
+        let fetched = match self.keyed {
+            Some(_) => Some(self.fetch(&batch, &encoded)?),
+            None => None,
+        };
+        let (Some(rows), index) = (self.rows.as_ref(), fetched.as_ref().unwrap_or(&self.index))
+        else {
+            return Err(runtime("lookup join used before open"));
+        };
         let empty: Vec<Vec<u8>> = Vec::new();
         let candidates: Vec<&Vec<Vec<u8>>> = (0..batch.num_rows())
             .map(|i| {
@@ -159,7 +290,7 @@ impl Operator for LookupJoinOperator {
                 if null {
                     &empty
                 } else {
-                    self.index.get(encoded.row(i).data()).unwrap_or(&empty)
+                    index.get(encoded.row(i).data()).unwrap_or(&empty)
                 }
             })
             .collect();

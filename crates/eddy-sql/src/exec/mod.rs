@@ -11,6 +11,7 @@ pub mod interval_join;
 pub mod join;
 pub mod keys;
 pub mod lookup;
+pub mod lookup_cache;
 pub mod not_null;
 pub mod origin;
 pub mod over;

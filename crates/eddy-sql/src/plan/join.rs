@@ -561,13 +561,15 @@ impl StreamPlanner {
             keys_text.join(", "),
             condition.as_ref().map(short).unwrap_or_default()
         );
+        let table_keys: Vec<usize> = on.iter().map(|(_, r)| *r).collect();
+        let lookup_table = self.lookup_table(table, factory, &table_keys)?;
         let spec = LookupSpec {
             probe,
             width: left_width,
             keys,
-            table: factory,
+            table: lookup_table,
             table_schema: table_schema.clone(),
-            table_keys: on.iter().map(|(_, r)| *r).collect(),
+            table_keys,
             condition: condition
                 .as_ref()
                 .map(|c| physical(c, &j.schema))
@@ -591,6 +593,41 @@ impl StreamPlanner {
             updating: left.updating,
             attrs,
             updated_by: left.updated_by,
+        })
+    }
+
+    /// How a lookup join reads `table`: by key through a cache when its
+    /// connector looks rows up, else whole through `whole`.
+    fn lookup_table(
+        &self,
+        table: &TableDef,
+        whole: SourceFactory,
+        keys: &[usize],
+    ) -> SqlResult<crate::exec::lookup::LookupTable> {
+        use crate::connectors::registry::{self, column_names, ConnectorTable};
+        use crate::exec::lookup::LookupTable;
+        use crate::exec::lookup_cache::CacheOptions;
+        let connector = table.option("connector").unwrap_or_default();
+        let Some(connector) = registry::lookup(connector) else {
+            return Ok(LookupTable::Full(whole));
+        };
+        let key_names: Vec<String> = keys
+            .iter()
+            .map(|&k| table.physical.field(k).name().clone())
+            .collect();
+        let described = ConnectorTable {
+            name: &table.name,
+            options: &table.options,
+            primary_key: &table.primary_key,
+            columns: &column_names(&table.physical),
+            metadata: &[],
+        };
+        Ok(match connector.lookup(described, &table.physical, &key_names)? {
+            Some(lookup) => LookupTable::Keyed {
+                lookup,
+                cache: CacheOptions::from_options(&table.name, &table.options)?,
+            },
+            None => LookupTable::Full(whole),
         })
     }
 }

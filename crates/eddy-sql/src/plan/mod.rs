@@ -478,6 +478,29 @@ impl StreamPlanner {
                 )))
             }
             other => match crate::connectors::registry::lookup(other) {
+                Some(connector) if connector.batches() => {
+                    use crate::connectors::registry::{column_names, ConnectorTable};
+                    if let Some(column) = def.metadata.keys().next() {
+                        return Err(SqlError::unsupported(format!(
+                            "METADATA columns of table {name} (the column {column}): the '{other}' connector has no metadata"
+                        )));
+                    }
+                    let output = physical_schema(
+                        &DFSchema::try_from(physical_schema_.as_ref().clone())?,
+                        false,
+                    );
+                    let readers = connector.batch_source(
+                        ConnectorTable {
+                            name: &name,
+                            options: &def.options,
+                            primary_key: &def.primary_key,
+                            columns: &column_names(&physical_schema_),
+                            metadata: &[],
+                        },
+                        &output,
+                    )?;
+                    (Arc::new(move |i| sources::BoxedSource(readers(i))), false)
+                }
                 Some(connector) => {
                     use crate::connectors::registry::{column_names, with_format, ConnectorTable};
                     let options = with_format(connector.as_ref(), &def.options);
