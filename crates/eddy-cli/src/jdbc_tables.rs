@@ -97,7 +97,11 @@ fn partitioning(o: &Options<'_>) -> SqlResult<Option<ScanPartitioning>> {
         upper: o.number("scan.partition.upper-bound", "a whole number", 0i64)?,
     };
     if partitioning.num == 0 {
-        return Err(option_error(o.table, "scan.partition.num", "must be positive"));
+        return Err(option_error(
+            o.table,
+            "scan.partition.num",
+            "must be positive",
+        ));
     }
     if partitioning.lower > partitioning.upper {
         return Err(option_error(
@@ -159,7 +163,9 @@ impl TableConnector for Jdbc {
             order_by: table.primary_key.to_vec(),
             fetch_size: o.number("scan.fetch-size", "a number of rows", 0usize)?,
         };
-        Ok(Arc::new(move |_| Box::new(JdbcScanReader::new(options.clone()))))
+        Ok(Arc::new(move |_| {
+            Box::new(JdbcScanReader::new(options.clone()))
+        }))
     }
 
     fn batch_sink(
@@ -177,13 +183,11 @@ impl TableConnector for Jdbc {
             max_rows: o.number("sink.buffer-flush.max-rows", "a number of rows", 100usize)?,
             interval: (!interval.is_zero()).then_some(interval),
             max_retries: o.number("sink.max-retries", "a number of retries", 3usize)?,
-            ..JdbcSinkOptions::new(
-                connection(&o)?,
-                o.required("table-name")?,
-                schema.clone(),
-            )
+            ..JdbcSinkOptions::new(connection(&o)?, o.required("table-name")?, schema.clone())
         };
-        Ok(Arc::new(move |_| Box::new(JdbcSinkWriter::new(options.clone()))))
+        Ok(Arc::new(move |_| {
+            Box::new(JdbcSinkWriter::new(options.clone()))
+        }))
     }
 
     fn lookup(

@@ -9,8 +9,8 @@ use std::time::Duration;
 use eddy::connectors::TextLine;
 use eddy::runtime::operators::WatermarkStrategy;
 use eddy_kafka::{
-    parse_specific_offsets, ConsumedRecord, DeliveryGuarantee, KafkaError, KafkaSink, KafkaSource,
-    OffsetsInitializer, ProducerRecord, SinkPartitioner,
+    parse_specific_offsets, split_uri, ConsumedRecord, DeliveryGuarantee, KafkaError, KafkaSink,
+    KafkaSource, OffsetsInitializer, ProducerRecord, SinkPartitioner,
 };
 use eddy_sql::connectors::registry::{
     self, ConnectorTable, LineReader, LineReaderFactory, LineWriterFactory, MetadataValue,
@@ -275,7 +275,7 @@ impl TableConnector for Kafka {
                     })?;
                 Ok(SourceLine {
                     line: TextLine {
-                        path: format!("kafka://{}/{}", r.topic, r.partition).into(),
+                        path: split_uri(r.topic, r.partition).into(),
                         line_number: r.offset as u64,
                         text,
                     },

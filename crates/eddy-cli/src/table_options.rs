@@ -60,8 +60,9 @@ impl Options<'_> {
     pub fn duration(&self, key: &str, default: Duration) -> SqlResult<Duration> {
         match self.get(key) {
             None => Ok(default),
-            Some(text) => eddy::core::time::parse_duration(text)
-                .map_err(|e| option_error(self.table, key, e)),
+            Some(text) => {
+                eddy::core::time::parse_duration(text).map_err(|e| option_error(self.table, key, e))
+            }
         }
     }
 }

@@ -431,3 +431,61 @@ INSERT INTO out SELECT id FROM events;
     );
     assert!(stderr.contains("kafka://mixed/0:3"), "{stderr}");
 }
+
+#[test]
+fn a_kafka_tables_watermark_is_tracked_per_partition() {
+    // Partition 0 is 100 s ahead of partition 1: with one watermark for both,
+    // partition 1's rows read after partition 0's would be late.
+    let broker = TestBroker::start().unwrap();
+    broker.create_topic("timed", 2).unwrap();
+    let record = |i: usize, base: usize| {
+        format!(
+            r#"{{"id":{i},"ts":"2024-01-01 00:{:02}:{:02}.{:03}"}}"#,
+            (base + i / 30) / 60,
+            (base + i / 30) % 60,
+            i % 30 * 33
+        )
+    };
+    // Record k goes to partition k % 2.
+    let values: Vec<String> = (0..600)
+        .map(|k| record(k / 2, if k % 2 == 0 { 100 } else { 0 }))
+        .collect();
+    broker.produce("timed", 2, &values).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let script = format!(
+        "CREATE TABLE timed (id BIGINT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts) WITH (
+  'connector' = 'kafka', 'topic' = 'timed', 'format' = 'json',
+  'properties.bootstrap.servers' = '{}'{BOUNDED});
+CREATE TABLE counts (window_start TIMESTAMP(3), c BIGINT)
+  WITH ('connector' = 'filesystem', 'path' = '{}/counts', 'format' = 'csv');
+INSERT INTO counts SELECT window_start, COUNT(*)
+  FROM TABLE(TUMBLE(TABLE timed, DESCRIPTOR(ts), INTERVAL '5' SECOND))
+  GROUP BY window_start, window_end;
+",
+        broker.bootstrap_servers(),
+        tmp.path().display()
+    );
+    let out = run_script(tmp.path(), "timed.sql", &script);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut counts: Vec<String> = std::fs::read_dir(tmp.path().join("counts"))
+        .unwrap()
+        .flat_map(|f| {
+            std::fs::read_to_string(f.unwrap().path())
+                .unwrap()
+                .lines()
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    counts.sort();
+    // Ten seconds of each partition: two windows of 150 rows each.
+    let want: Vec<String> = ["00:00:00", "00:00:05", "00:01:40", "00:01:45"]
+        .iter()
+        .map(|t| format!("\"2024-01-01 {t}\",150"))
+        .collect();
+    assert_eq!(counts, want);
+}

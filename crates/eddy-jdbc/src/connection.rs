@@ -40,7 +40,10 @@ impl ConnectionOptions {
         let bad = |message: &str| {
             JdbcError::option(
                 "url",
-                format!("{message} in '{}' (expected jdbc:postgresql://host:port/database)", self.url),
+                format!(
+                    "{message} in '{}' (expected jdbc:postgresql://host:port/database)",
+                    self.url
+                ),
             )
         };
         let rest = self
@@ -119,7 +122,10 @@ impl ConnectionOptions {
 
     /// `host:port/database` of the URL, for messages (never the password).
     pub fn describe(&self) -> String {
-        let rest = self.url.split_once("://").map_or(self.url.as_str(), |(_, r)| r);
+        let rest = self
+            .url
+            .split_once("://")
+            .map_or(self.url.as_str(), |(_, r)| r);
         rest.split('?').next().unwrap_or(rest).to_string()
     }
 }
@@ -138,10 +144,7 @@ pub(crate) fn runtime() -> JdbcResult<&'static Runtime> {
                 .map_err(|e| e.to_string())
         })
         .as_ref()
-        .map_err(|e| JdbcError::Database {
-            context: "starting the I/O runtime".into(),
-            message: e.clone(),
-        })
+        .map_err(|e| JdbcError::internal("starting the I/O runtime", e.clone()))
 }
 
 /// Wakes a thread parked in [`block_on`].
@@ -174,21 +177,18 @@ pub(crate) fn block_on<F: std::future::Future>(future: F) -> JdbcResult<F::Outpu
 pub(crate) async fn connect(options: &ConnectionOptions) -> JdbcResult<Client> {
     let config = options.client_config()?;
     let context = || format!("connecting to {}", options.describe());
-    let (client, connection) = match tokio::time::timeout(
-        options.connect_timeout,
-        config.connect(NoTls),
-    )
-    .await
-    {
-        Ok(Ok(pair)) => pair,
-        Ok(Err(e)) => return Err(JdbcError::database(context(), &e)),
-        Err(_) => {
-            return Err(JdbcError::Database {
-                context: context(),
-                message: format!("no connection within {:?}", options.connect_timeout),
-            })
-        }
-    };
+    let (client, connection) =
+        match tokio::time::timeout(options.connect_timeout, config.connect(NoTls)).await {
+            Ok(Ok(pair)) => pair,
+            Ok(Err(e)) => return Err(JdbcError::database(context(), &e)),
+            Err(_) => {
+                return Err(JdbcError::Database {
+                    context: context(),
+                    message: format!("no connection within {:?}", options.connect_timeout),
+                    transient: true,
+                })
+            }
+        };
     tokio::spawn(async move {
         // Errors surface on the client's next request.
         let _ = connection.await;
@@ -208,7 +208,10 @@ pub(crate) struct DbColumn {
 /// The columns of `table`, in the database's order.
 pub(crate) async fn table_columns(client: &Client, table: &str) -> JdbcResult<Vec<DbColumn>> {
     let statement = client
-        .prepare(&format!("SELECT * FROM {} LIMIT 0", crate::dialect::name(table)))
+        .prepare(&format!(
+            "SELECT * FROM {} LIMIT 0",
+            crate::dialect::name(table)
+        ))
         .await
         .map_err(|e| JdbcError::database(format!("reading the columns of table {table}"), &e))?;
     Ok(statement
@@ -242,13 +245,19 @@ mod tests {
         assert_eq!(config.get_dbname(), Some("shop"));
         assert_eq!(config.get_user(), Some("a"));
         options.username = Some("b".into());
-        assert_eq!(options.client_config().expect("valid").get_user(), Some("b"));
+        assert_eq!(
+            options.client_config().expect("valid").get_user(),
+            Some("b")
+        );
         assert_eq!(options.describe(), "127.0.0.1:5433/shop");
         let default_port = ConnectionOptions {
             username: Some("u".into()),
             ..ConnectionOptions::new("jdbc:postgresql://db/x")
         };
-        assert_eq!(default_port.client_config().expect("valid").get_ports(), &[5432]);
+        assert_eq!(
+            default_port.client_config().expect("valid").get_ports(),
+            &[5432]
+        );
     }
 
     #[test]

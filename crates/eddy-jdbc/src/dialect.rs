@@ -59,17 +59,41 @@ pub(crate) fn rows_per_statement(width: usize, wanted: usize) -> usize {
 
 /// `INSERT INTO t (a, b) VALUES (..), (..)`.
 pub(crate) fn insert(table: &str, columns: &[String], rows: usize) -> String {
+    insert_values(table, columns, &tuples(rows, columns.len()))
+}
+
+fn insert_values(table: &str, columns: &[String], values: &str) -> String {
     format!(
-        "INSERT INTO {} ({}) VALUES {}",
+        "INSERT INTO {} ({}) VALUES {values}",
         name(table),
         list(columns),
-        tuples(rows, columns.len())
     )
+}
+
+/// The write of one row of NULLs, to `EXPLAIN` (planning it finds a missing
+/// unique constraint on the key without writing anything).
+pub(crate) fn probe(table: &str, columns: &[String], keys: &[String]) -> String {
+    let nulls = format!("({})", vec!["NULL"; columns.len()].join(", "));
+    let insert = insert_values(table, columns, &nulls);
+    if keys.is_empty() {
+        insert
+    } else {
+        format!("{insert} {}", on_conflict(columns, keys))
+    }
 }
 
 /// An insert that updates the row of the same key instead (no two rows of
 /// one statement may share a key).
 pub(crate) fn upsert(table: &str, columns: &[String], keys: &[String], rows: usize) -> String {
+    format!(
+        "{} {}",
+        insert(table, columns, rows),
+        on_conflict(columns, keys)
+    )
+}
+
+/// `ON CONFLICT (key) DO UPDATE SET ..` (or `DO NOTHING` when every column is the key).
+fn on_conflict(columns: &[String], keys: &[String]) -> String {
     let updates: Vec<String> = columns
         .iter()
         .filter(|c| !keys.contains(c))
@@ -80,11 +104,7 @@ pub(crate) fn upsert(table: &str, columns: &[String], keys: &[String], rows: usi
     } else {
         format!("DO UPDATE SET {}", updates.join(", "))
     };
-    format!(
-        "{} ON CONFLICT ({}) {action}",
-        insert(table, columns, rows),
-        list(keys)
-    )
+    format!("ON CONFLICT ({}) {action}", list(keys))
 }
 
 /// `(k1, k2) IN ((..), (..))`, or `k IN (.., ..)` for one key column.
@@ -99,7 +119,11 @@ fn key_match(keys: &[String], rows: usize) -> String {
 
 /// Deletes the rows of `rows` keys.
 pub(crate) fn delete(table: &str, keys: &[String], rows: usize) -> String {
-    format!("DELETE FROM {} WHERE {}", name(table), key_match(keys, rows))
+    format!(
+        "DELETE FROM {} WHERE {}",
+        name(table),
+        key_match(keys, rows)
+    )
 }
 
 /// Selects `columns` of the rows of `rows` keys.
@@ -147,7 +171,10 @@ mod tests {
             upsert("k", &keys, &keys, 1),
             "INSERT INTO k (id) VALUES ($1) ON CONFLICT (id) DO NOTHING"
         );
-        assert_eq!(delete("counts", &keys, 2), "DELETE FROM counts WHERE id IN ($1, $2)");
+        assert_eq!(
+            delete("counts", &keys, 2),
+            "DELETE FROM counts WHERE id IN ($1, $2)"
+        );
         assert_eq!(
             select_by_keys("s.t", &columns, &names(&["a", "b"]), 2),
             "SELECT id, total FROM s.t WHERE (a, b) IN (($1, $2), ($3, $4))"
@@ -155,6 +182,10 @@ mod tests {
         assert_eq!(
             scan("t", &columns, Some("id")),
             "SELECT id, total FROM t WHERE id BETWEEN $1 AND $2"
+        );
+        assert_eq!(
+            probe("t", &columns, &keys),
+            "INSERT INTO t (id, total) VALUES (NULL, NULL) ON CONFLICT (id) DO UPDATE SET total = EXCLUDED.total"
         );
         assert_eq!(name("Order Lines"), "\"Order Lines\"");
         assert_eq!(name("a\"b"), "\"a\"\"b\"");

@@ -11,6 +11,10 @@ pub enum JdbcError {
         context: String,
         /// The database's (or the client's) message.
         message: String,
+        /// Whether trying again may succeed (a broken connection, a
+        /// serialization failure, a server shutting down), rather than fail the
+        /// same way (a bad statement, a violated constraint).
+        transient: bool,
     },
     /// A connector option is missing or has a bad value.
     #[error("JDBC connector option '{option}': {message}")]
@@ -44,6 +48,15 @@ impl JdbcError {
     /// A database error while doing `context`, with the server's detail when
     /// it sent one.
     pub fn database(context: impl Into<String>, error: &tokio_postgres::Error) -> Self {
+        // SQLSTATE classes worth a retry: connection exceptions (08),
+        // transaction rollbacks (40), insufficient resources (53), operator
+        // intervention such as a shutdown (57) and system errors (58).
+        let transient = match error.as_db_error() {
+            Some(db) => ["08", "40", "53", "57", "58"]
+                .iter()
+                .any(|class| db.code().code().starts_with(class)),
+            None => true,
+        };
         let message = match error.as_db_error() {
             Some(db) => {
                 let mut message = format!("{}: {}", db.severity(), db.message());
@@ -65,6 +78,16 @@ impl JdbcError {
         JdbcError::Database {
             context: context.into(),
             message,
+            transient,
+        }
+    }
+
+    /// A failure of the connector's own machinery (no database involved).
+    pub fn internal(context: impl Into<String>, message: impl Into<String>) -> Self {
+        JdbcError::Database {
+            context: context.into(),
+            message: message.into(),
+            transient: false,
         }
     }
 
@@ -79,7 +102,13 @@ impl JdbcError {
     /// Whether retrying may help (the connection broke, or the server is
     /// briefly unavailable), as opposed to an error the statement will hit again.
     pub fn is_transient(&self) -> bool {
-        matches!(self, JdbcError::Database { .. })
+        matches!(
+            self,
+            JdbcError::Database {
+                transient: true,
+                ..
+            }
+        )
     }
 }
 

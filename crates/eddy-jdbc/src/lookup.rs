@@ -98,10 +98,10 @@ impl JdbcLookup {
         if self.client.as_ref().is_none_or(Client::is_closed) {
             self.client = Some(connect(&self.options.connection).await?);
         }
-        let client = self.client.as_ref().ok_or_else(|| JdbcError::Database {
-            context: "looking up".into(),
-            message: "no connection".into(),
-        })?;
+        let client = self
+            .client
+            .as_ref()
+            .ok_or_else(|| JdbcError::internal("looking up", "no connection"))?;
         let table = &self.options.table;
         let context = || format!("looking up rows of table {table}");
         let key_names: Vec<String> = self.keys.iter().map(|&k| self.names[k].clone()).collect();

@@ -103,7 +103,11 @@ pub(crate) fn decode(raw: &[u8], scale: u32) -> Result<i128, String> {
             }
         }
     };
-    Ok(if sign == NEGATIVE { -unscaled } else { unscaled })
+    Ok(if sign == NEGATIVE {
+        -unscaled
+    } else {
+        unscaled
+    })
 }
 
 #[cfg(test)]

@@ -125,12 +125,16 @@ impl JdbcScanReader {
 
     /// Starts the next partition's query.
     fn start(&mut self, index: u64, range: Option<(i64, i64)>) -> JdbcResult<()> {
-        let client = self.client.as_ref().ok_or_else(|| JdbcError::Database {
-            context: "scanning".into(),
-            message: "not open".into(),
-        })?;
+        let client = self
+            .client
+            .as_ref()
+            .ok_or_else(|| JdbcError::internal("scanning", "not open"))?;
         let table = &self.options.table;
-        let partition = self.options.partitioning.as_ref().map(|p| p.column.as_str());
+        let partition = self
+            .options
+            .partitioning
+            .as_ref()
+            .map(|p| p.column.as_str());
         let mut text = dialect::scan(table, &self.names, partition.filter(|_| range.is_some()));
         if !self.options.order_by.is_empty() {
             text.push_str(&format!(
@@ -311,7 +315,11 @@ mod tests {
             upper: 10,
         };
         assert_eq!(p.ranges(), vec![(1, 4), (5, 7), (8, 10)]);
-        let tiny = ScanPartitioning { num: 5, upper: 2, ..p.clone() };
+        let tiny = ScanPartitioning {
+            num: 5,
+            upper: 2,
+            ..p.clone()
+        };
         assert_eq!(tiny.ranges(), vec![(1, 1), (2, 2)]);
     }
 }

@@ -148,10 +148,10 @@ impl JdbcSinkWriter {
     fn raise_failure(&self) -> Result<()> {
         let failure = self.shared.failure.lock().ok().and_then(|mut f| f.take());
         match failure {
-            Some(message) => Err(JdbcError::Database {
-                context: format!("flushing to table {}", self.shared.options.table),
+            Some(message) => Err(JdbcError::internal(
+                format!("flushing to table {}", self.shared.options.table),
                 message,
-            }
+            )
             .into()),
             None => Ok(()),
         }
@@ -171,7 +171,10 @@ impl JdbcSinkWriter {
 
 /// Checks eddy's columns and key against the database table, and returns the
 /// database type of each column and the key's column indices.
-async fn check_table(options: &JdbcSinkOptions, client: &Client) -> JdbcResult<(Vec<Type>, Vec<usize>)> {
+async fn check_table(
+    options: &JdbcSinkOptions,
+    client: &Client,
+) -> JdbcResult<(Vec<Type>, Vec<usize>)> {
     let table = &options.table;
     let schema_error = |message: String| JdbcError::Schema {
         table: table.clone(),
@@ -184,7 +187,11 @@ async fn check_table(options: &JdbcSinkOptions, client: &Client) -> JdbcResult<(
             return Err(schema_error(format!(
                 "the database table has no column {} (it has {})",
                 field.name(),
-                columns.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
+                columns
+                    .iter()
+                    .map(|c| c.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )));
         };
         if !writable(field.data_type(), &column.ty) {
@@ -207,16 +214,12 @@ async fn check_table(options: &JdbcSinkOptions, client: &Client) -> JdbcResult<(
             .ok_or_else(|| schema_error(format!("the primary key column {key} is not a column")))?;
         keys.push(index);
     }
-    // The statements must prepare: an upsert needs a unique constraint on the key.
-    let names = column_names(options);
-    let text = if options.primary_key.is_empty() {
-        dialect::insert(table, &names, 1)
-    } else {
-        dialect::upsert(table, &names, &options.primary_key, 1)
-    };
-    client.prepare(&text).await.map_err(|e| {
-        JdbcError::database(format!("preparing the writes to table {table}"), &e)
-    })?;
+    // The writes must plan: an upsert needs a unique constraint on the key.
+    let probe = dialect::probe(table, &column_names(options), &options.primary_key);
+    client
+        .batch_execute(&format!("EXPLAIN {probe}"))
+        .await
+        .map_err(|e| JdbcError::database(format!("planning the writes to table {table}"), &e))?;
     Ok((types, keys))
 }
 
@@ -240,10 +243,10 @@ async fn flush(options: &JdbcSinkOptions, state: &mut State) -> JdbcResult<()> {
             if state.client.as_ref().is_none_or(Client::is_closed) {
                 state.client = Some(connect(&options.connection).await?);
             }
-            let client = state.client.as_mut().ok_or_else(|| JdbcError::Database {
-                context: "flushing".into(),
-                message: "no connection".into(),
-            })?;
+            let client = state
+                .client
+                .as_mut()
+                .ok_or_else(|| JdbcError::internal("flushing", "no connection"))?;
             write(options, client, &state.buffer, &state.types).await
         }
         .await;

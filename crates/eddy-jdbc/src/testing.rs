@@ -140,7 +140,15 @@ impl TestPostgres {
         let output = as_server_user(&mut Command::new(bin.join("initdb")), user)
             .arg("-D")
             .arg(dir.join("data"))
-            .args(["-U", USER, "--auth=scram-sha-256", "-E", "UTF8", "--locale=C", "--no-sync"])
+            .args([
+                "-U",
+                USER,
+                "--auth=scram-sha-256",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--no-sync",
+            ])
             .arg(format!("--pwfile={}", password_file.display()))
             .current_dir(&dir)
             .output()
@@ -230,10 +238,10 @@ impl TestPostgres {
     pub fn execute(&self, sql: &str) -> TestResult<()> {
         let options = self.connection();
         block_on(async {
-                let client = connect(&options).await.map_err(|e| e.to_string())?;
-                client.batch_execute(sql).await.map_err(|e| e.to_string())
-            })
-            .map_err(|e| e.to_string())?
+            let client = connect(&options).await.map_err(|e| e.to_string())?;
+            client.batch_execute(sql).await.map_err(|e| e.to_string())
+        })
+        .map_err(|e| e.to_string())?
     }
 
     /// The rows of `query` as text (`None` for NULL).
@@ -241,7 +249,10 @@ impl TestPostgres {
         let options = self.connection();
         block_on(async {
             let client = connect(&options).await.map_err(|e| e.to_string())?;
-            let messages = client.simple_query(query).await.map_err(|e| e.to_string())?;
+            let messages = client
+                .simple_query(query)
+                .await
+                .map_err(|e| e.to_string())?;
             Ok(messages
                 .into_iter()
                 .filter_map(|m| match m {

@@ -9,9 +9,9 @@ use std::sync::Arc;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
     Date32Type, Decimal128Type, Float32Type, Float64Type, Int16Type, Int32Type, Int64Type,
-    Int8Type, Time32MillisecondType, Time32SecondType, Time64MicrosecondType,
-    Time64NanosecondType, TimestampMicrosecondType, TimestampMillisecondType,
-    TimestampNanosecondType, TimestampSecondType,
+    Int8Type, Time32MillisecondType, Time32SecondType, Time64MicrosecondType, Time64NanosecondType,
+    TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
+    TimestampSecondType,
 };
 use arrow_array::{
     Array, ArrayRef, BinaryArray, BooleanArray, Date32Array, Decimal128Array, Float32Array,
@@ -182,7 +182,8 @@ fn encode(array: &dyn Array, row: usize, ty: &Type, out: &mut BytesMut) -> Resul
         )
         .into()
     };
-    let out_of_range = |v: i64| -> BoxError { format!("{v} is out of range for {}", ty.name()).into() };
+    let out_of_range =
+        |v: i64| -> BoxError { format!("{v} is out of range for {}", ty.name()).into() };
     match array.data_type() {
         DataType::Boolean => out.put_u8(array.as_boolean().value(row) as u8),
         DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 => {
@@ -290,10 +291,7 @@ fn map_values<'a, T>(
     values: &[Option<&'a [u8]>],
     read: impl Fn(&'a [u8]) -> Result<T, String>,
 ) -> Result<Vec<Option<T>>, String> {
-    values
-        .iter()
-        .map(|v| v.map(&read).transpose())
-        .collect()
+    values.iter().map(|v| v.map(&read).transpose()).collect()
 }
 
 /// The values of one result column (of database type `pg`) as an Arrow array
@@ -392,18 +390,18 @@ pub(crate) fn decode_column<'a>(
                 Ok(from_micros(v.saturating_add(PG_EPOCH_MICROS), *unit))
             })?;
             match unit {
-                TimeUnit::Second => Arc::new(
-                    TimestampSecondArray::from(values).with_timezone_opt(zone.clone()),
-                ),
+                TimeUnit::Second => {
+                    Arc::new(TimestampSecondArray::from(values).with_timezone_opt(zone.clone()))
+                }
                 TimeUnit::Millisecond => Arc::new(
                     TimestampMillisecondArray::from(values).with_timezone_opt(zone.clone()),
                 ),
                 TimeUnit::Microsecond => Arc::new(
                     TimestampMicrosecondArray::from(values).with_timezone_opt(zone.clone()),
                 ),
-                TimeUnit::Nanosecond => Arc::new(
-                    TimestampNanosecondArray::from(values).with_timezone_opt(zone.clone()),
-                ),
+                TimeUnit::Nanosecond => {
+                    Arc::new(TimestampNanosecondArray::from(values).with_timezone_opt(zone.clone()))
+                }
             }
         }
         other => return Err(format!("eddy cannot read database values into {other}")),

@@ -32,7 +32,7 @@ pub mod testing;
 pub use client::DEFAULT_REQUEST_TIMEOUT;
 pub use error::{KafkaError, KafkaResult};
 pub use offsets::{parse_specific_offsets, OffsetsInitializer};
-pub use partition::TopicPartition;
+pub use partition::{split_uri, TopicPartition};
 pub use record::{
     string_value, value_as_string, ConsumedRecord, ProducerRecord, RecordDeserializer,
     RecordSerializer,

@@ -26,6 +26,19 @@ impl TopicPartition {
     }
 }
 
+impl TopicPartition {
+    /// `kafka://<topic>/<partition>`: where a record of it came from, as a
+    /// reader's [`splits`](eddy_runtime::SourceReader::splits) name it.
+    pub fn uri(&self) -> String {
+        split_uri(&self.topic, self.partition)
+    }
+}
+
+/// `kafka://<topic>/<partition>` (see [`TopicPartition::uri`]).
+pub fn split_uri(topic: &str, partition: i32) -> String {
+    format!("kafka://{topic}/{partition}")
+}
+
 impl std::fmt::Display for TopicPartition {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}-{}", self.topic, self.partition)

@@ -68,4 +68,13 @@ pub trait SourceReader: Send + 'static {
         let _ = positions;
         Ok(())
     }
+
+    /// The splits (e.g. partitions) this reader reads now and has not
+    /// finished, named as its records name where they came from; `None` for a
+    /// reader without splits. Event time computed after the source (a SQL
+    /// table's watermark) is then tracked per split, as Flink's per-split
+    /// watermarks: a split read ahead does not make another's records late.
+    fn splits(&self) -> Option<Vec<String>> {
+        None
+    }
 }

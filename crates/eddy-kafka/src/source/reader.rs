@@ -362,6 +362,16 @@ fn is_fatal(error: &ClientError) -> bool {
 impl<T: Clone + Send + 'static> SourceReader for KafkaSourceReader<T> {
     type Out = Records<T>;
 
+    fn splits(&self) -> Option<Vec<String>> {
+        Some(
+            self.splits
+                .iter()
+                .filter(|(_, split)| !split.finished)
+                .map(|(tp, _)| tp.uri())
+                .collect(),
+        )
+    }
+
     fn open(&mut self, ctx: &OperatorContext) -> Result<()> {
         self.subtask = ctx.subtask;
         self.parallelism = ctx.parallelism;

@@ -53,8 +53,7 @@ pub type BatchReaderFactory =
     Arc<dyn Fn(usize) -> Box<dyn SourceReader<Out = RecordBatch>> + Send + Sync>;
 
 /// Builds the writer of each subtask of a table written as Arrow batches.
-pub type BatchWriterFactory =
-    Arc<dyn Fn(usize) -> Box<dyn SinkWriter<RecordBatch>> + Send + Sync>;
+pub type BatchWriterFactory = Arc<dyn Fn(usize) -> Box<dyn SinkWriter<RecordBatch>> + Send + Sync>;
 
 /// Looks rows of a table up by key, for a lookup join.
 pub trait RowLookup: Send {

@@ -37,6 +37,9 @@ impl SourceReader for BoxedSource {
     fn close(&mut self) -> Result<()> {
         self.0.close()
     }
+    fn splits(&self) -> Option<Vec<String>> {
+        self.0.splits()
+    }
     fn snapshot_position(&mut self) -> Result<Vec<u8>> {
         self.0.snapshot_position()
     }
@@ -71,7 +74,11 @@ where
     fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Result<SourceEvent<RecordBatch>>> {
         loop {
             return match self.inner.poll_next(cx) {
-                Poll::Ready(Ok(SourceEvent::Batch(records))) => match (self.convert)(records) {
+                Poll::Ready(Ok(SourceEvent::Batch(records))) => match {
+                    // Before the batch is converted (and remembered with its origins).
+                    crate::exec::origin::own_splits(self.inner.splits());
+                    (self.convert)(records)
+                } {
                     Ok(Some(batch)) => Poll::Ready(Ok(SourceEvent::Batch(batch))),
                     Ok(None) => continue,
                     Err(e) => Poll::Ready(Err(e)),
@@ -86,6 +93,9 @@ where
     }
     fn close(&mut self) -> Result<()> {
         self.inner.close()
+    }
+    fn splits(&self) -> Option<Vec<String>> {
+        self.inner.splits()
     }
     fn snapshot_position(&mut self) -> Result<Vec<u8>> {
         self.inner.snapshot_position()
@@ -798,6 +808,9 @@ impl SourceReader for LineReaderBox {
             skipped.report();
         }
         event
+    }
+    fn splits(&self) -> Option<Vec<String>> {
+        self.0.splits()
     }
     fn close(&mut self) -> Result<()> {
         self.0.close()

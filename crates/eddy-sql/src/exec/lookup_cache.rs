@@ -94,8 +94,7 @@ impl CacheOptions {
         };
         let cache = CacheOptions {
             partial,
-            expire_after_write: duration("lookup.partial-cache.expire-after-write")?
-                .or(legacy_ttl),
+            expire_after_write: duration("lookup.partial-cache.expire-after-write")?.or(legacy_ttl),
             expire_after_access: duration("lookup.partial-cache.expire-after-access")?,
             max_rows: count("lookup.partial-cache.max-rows")?.or(legacy_rows),
             cache_missing_key: flag("lookup.partial-cache.cache-missing-key")?
@@ -251,15 +250,21 @@ mod tests {
         assert_eq!(partial.expire_after_write, Some(Duration::from_secs(10)));
         assert_eq!(partial.max_rows, Some(100));
         assert!(!partial.cache_missing_key);
-        let legacy =
-            CacheOptions::from_options("t", &options(&[("lookup.cache.ttl", "1 min")])).expect("valid");
+        let legacy = CacheOptions::from_options("t", &options(&[("lookup.cache.ttl", "1 min")]))
+            .expect("valid");
         assert!(legacy.partial);
         for bad in [
             vec![("lookup.cache", "PARTIAL")],
             vec![("lookup.cache", "SOMETIMES")],
-            vec![("lookup.cache", "PARTIAL"), ("lookup.partial-cache.max-rows", "many")],
+            vec![
+                ("lookup.cache", "PARTIAL"),
+                ("lookup.partial-cache.max-rows", "many"),
+            ],
         ] {
-            assert!(CacheOptions::from_options("t", &options(&bad)).is_err(), "{bad:?}");
+            assert!(
+                CacheOptions::from_options("t", &options(&bad)).is_err(),
+                "{bad:?}"
+            );
         }
     }
 

@@ -9,6 +9,11 @@
 //! (the same batch, or some of its columns). Anything else (a batch that crossed a
 //! channel and was rebuilt, a join's output) has no known origin, and the error
 //! says none.
+//!
+//! A source of splits (Kafka partitions) also says which splits it reads
+//! ([`own_splits`]), and a row's origin names its split: the table's watermark
+//! assigner, chained to the source, tracks event time per split with them
+//! ([`splits_of`]).
 
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -68,6 +73,65 @@ struct Remembered {
 
 thread_local! {
     static LAST: RefCell<Option<Remembered>> = const { RefCell::new(None) };
+    static SPLITS: RefCell<Option<Vec<Arc<str>>>> = const { RefCell::new(None) };
+}
+
+/// The splits this thread's source reads now (`None`: it has none), said
+/// before each batch it emits.
+pub fn own_splits(splits: Option<Vec<String>>) {
+    SPLITS.with(|current| {
+        let mut current = current.borrow_mut();
+        let same = match (current.as_ref(), splits.as_ref()) {
+            (Some(a), Some(b)) => a.len() == b.len() && a.iter().zip(b).all(|(x, y)| **x == **y),
+            (None, None) => true,
+            _ => false,
+        };
+        if !same {
+            *current = splits.map(|s| s.into_iter().map(Arc::from).collect());
+        }
+    })
+}
+
+/// The splits of this thread's source, if it has splits.
+pub fn owned_splits() -> Option<Vec<Arc<str>>> {
+    SPLITS.with(|current| current.borrow().clone())
+}
+
+/// The split (where it came from) of each row of `batch`, if `batch` holds
+/// rows of the batch this thread's source emitted last (or of the slice of it
+/// passed on last), row for row: some of its columns, beside computed ones.
+pub fn splits_of(batch: &RecordBatch) -> Option<Vec<Arc<str>>> {
+    LAST.with(|last| {
+        let last = last.borrow();
+        let last = last.as_ref()?;
+        let offset = if shares_rows(batch, &last.batch) {
+            0
+        } else {
+            match &last.slice {
+                Some((slice, offset)) if shares_rows(batch, slice) => *offset,
+                _ => return None,
+            }
+        };
+        (0..batch.num_rows())
+            .map(|row| {
+                last.origins
+                    .origin(offset + row)
+                    .map(|(path, _)| path.clone())
+            })
+            .collect()
+    })
+}
+
+/// Whether `batch` has the rows of `source`: as many, and at least one of its
+/// columns.
+fn shares_rows(batch: &RecordBatch, source: &RecordBatch) -> bool {
+    batch.num_rows() == source.num_rows()
+        && batch.columns().iter().any(|column| {
+            source
+                .columns()
+                .iter()
+                .any(|c| Arc::ptr_eq(c, column) || c.to_data().ptr_eq(&column.to_data()))
+        })
 }
 
 /// Remembers `origins` as those of `batch`, the batch this thread's source emits

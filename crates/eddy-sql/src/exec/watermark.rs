@@ -13,7 +13,14 @@
 //! So on data of second granularity every record that advances the watermark
 //! emits it before the next record, whatever the batch size, and a downstream
 //! window decides lateness row by row as Flink does.
+//!
+//! Over a source of splits (Kafka partitions) the largest value is kept per
+//! split and the watermark is the smallest of them over the splits the source
+//! reads, a split without records holding it back: Flink's per-split
+//! watermarks, pushed into its Kafka source, so partitions read at different
+//! speeds do not make each other's records late.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow::array::{Array, AsArray, RecordBatch};
@@ -37,6 +44,8 @@ pub struct WatermarkAssigner {
     bounded: Option<(usize, i64)>,
     /// The largest watermark computed so far.
     current: Timestamp,
+    /// Per split of the source: the largest value of the expression.
+    per_split: HashMap<Arc<str>, Timestamp>,
     /// The last watermark emitted.
     emitted: Timestamp,
     /// `pipeline.auto-watermark-interval` in milliseconds.
@@ -55,6 +64,7 @@ impl WatermarkAssigner {
             rowtime,
             bounded: None,
             current: 0,
+            per_split: HashMap::new(),
             emitted: 0,
             interval: 200,
             last_periodic: 0,
@@ -109,11 +119,32 @@ impl Operator for WatermarkAssigner {
             arrow::compute::cast(&values, &DataType::Timestamp(TimeUnit::Millisecond, None))
                 .map_err(runtime)?;
         let millis = millis.as_primitive::<TimestampMillisecondType>();
+        let owned = crate::exec::origin::owned_splits();
+        let row_splits = owned
+            .as_ref()
+            .and_then(|_| crate::exec::origin::splits_of(&batch));
         // Rows up to `from` have been forwarded.
         let mut from = 0;
         for i in 0..batch.num_rows() {
             if millis.is_valid(i) {
-                self.current = self.current.max(millis.value(i).saturating_sub(delay));
+                let value = millis.value(i).saturating_sub(delay);
+                match (&owned, &row_splits) {
+                    (Some(owned), Some(splits)) => {
+                        let max = self.per_split.entry(splits[i].clone()).or_insert(value);
+                        if value >= *max {
+                            *max = value;
+                            let lowest = owned
+                                .iter()
+                                .map(|s| self.per_split.get(s).copied())
+                                .min()
+                                .flatten();
+                            if let Some(lowest) = lowest {
+                                self.current = self.current.max(lowest);
+                            }
+                        }
+                    }
+                    _ => self.current = self.current.max(value),
+                }
             }
             if self.current.saturating_sub(self.emitted) > self.interval {
                 let slice = batch.slice(from, i + 1 - from);

@@ -622,12 +622,14 @@ impl StreamPlanner {
             columns: &column_names(&table.physical),
             metadata: &[],
         };
-        Ok(match connector.lookup(described, &table.physical, &key_names)? {
-            Some(lookup) => LookupTable::Keyed {
-                lookup,
-                cache: CacheOptions::from_options(&table.name, &table.options)?,
+        Ok(
+            match connector.lookup(described, &table.physical, &key_names)? {
+                Some(lookup) => LookupTable::Keyed {
+                    lookup,
+                    cache: CacheOptions::from_options(&table.name, &table.options)?,
+                },
+                None => LookupTable::Full(whole),
             },
-            None => LookupTable::Full(whole),
-        })
+        )
     }
 }
