@@ -1,7 +1,8 @@
 //! eddy's JDBC connector, for PostgreSQL (Flink's `jdbc` connector).
 //!
 //! ```text
-//!   rows (Arrow batches, with row kinds) ──► JdbcSinkWriter ──► buffer, reduced by key
+//!   records (DataStream: JdbcSink, a row function) ─┐
+//!   rows (Arrow batches, with row kinds) ──────────► JdbcSinkWriter ──► buffer, reduced by key
 //!        ──► flush (max rows · interval · checkpoint barrier · end) ──► one transaction:
 //!            INSERT .. ON CONFLICT (key) DO UPDATE  /  DELETE .. WHERE key IN (..)
 //!
@@ -19,6 +20,7 @@
 //! server for tests.
 
 pub mod connection;
+pub mod datastream;
 mod dialect;
 pub mod error;
 pub mod lookup;
@@ -30,6 +32,7 @@ pub mod testing;
 mod values;
 
 pub use connection::ConnectionOptions;
+pub use datastream::{JdbcRecordWriter, JdbcSink, JdbcSinkBuilder, JdbcType, JdbcValue};
 pub use error::{JdbcError, JdbcResult};
 pub use lookup::{JdbcLookup, JdbcLookupOptions};
 pub use scan::{JdbcScanOptions, JdbcScanReader, ScanPartitioning};
