@@ -1,5 +1,7 @@
 //! Connectors of SQL tables, by Flink's names and options: `filesystem`,
-//! `datagen`, `nexmark` (sources) and `print`, `blackhole`, `filesystem` (sinks).
+//! `datagen`, `nexmark` (sources) and `print`, `blackhole`, `filesystem` (sinks);
+//! and those of client libraries, registered from above ([`registry`]: `kafka`,
+//! `upsert-kafka` and `jdbc`, by the `eddy` command).
 
 mod csv_cells;
 pub mod encode;
