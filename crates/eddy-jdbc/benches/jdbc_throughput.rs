@@ -64,7 +64,10 @@ fn run() -> std::result::Result<(), Box<dyn std::error::Error>> {
     println!("jdbc_throughput: {ROWS} rows, p=1, PostgreSQL on 127.0.0.1");
     for flush in [100, 5_000] {
         pg.execute("TRUNCATE appended; TRUNCATE upserted")?;
-        report(&format!("append, flush every {flush} rows"), job(&pg, "appended", false, flush)?);
+        report(
+            &format!("append, flush every {flush} rows"),
+            job(&pg, "appended", false, flush)?,
+        );
         report(
             &format!("upsert into {KEYS} keys, flush every {flush}"),
             job(&pg, "upserted", true, flush)?,

@@ -128,3 +128,54 @@ fn builders_say_what_is_missing() {
         assert!(error.contains(wanted), "{error}");
     }
 }
+
+#[test]
+fn a_connection_the_server_drops_mid_job_is_reopened_and_nothing_is_lost() {
+    let pg = TestPostgres::start().unwrap();
+    pg.execute("CREATE TABLE people (id BIGINT PRIMARY KEY, name TEXT)")
+        .unwrap();
+    let changes: Vec<Change> = (0..1500)
+        .map(|i| (i % 500, format!("n{i}"), false))
+        .collect();
+    let env = StreamExecutionEnvironment::new();
+    env.from_collection(changes)
+        .map(|c: Change| {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+            c
+        })
+        .sink_to("People", sink(&pg, "people", true).writer_factory());
+    let done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        // Terminate the sink's connection again and again while the job writes.
+        let terminator = scope.spawn(|| {
+            let mut terminated = 0;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                std::thread::sleep(std::time::Duration::from_millis(300));
+                let rows = pg
+                    .query(
+                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+                         WHERE usename = 'eddy' AND pid <> pg_backend_pid()
+                         AND backend_type = 'client backend'",
+                    )
+                    .unwrap();
+                if rows[0][0].as_deref() != Some("0") {
+                    terminated += 1;
+                }
+            }
+            terminated
+        });
+        let result = env.execute("dropped connections");
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        result.unwrap();
+        assert!(
+            terminator.join().unwrap() >= 2,
+            "too few connections terminated"
+        );
+    });
+    // Every key ends with its last name.
+    let rows = text_rows(&pg, "SELECT id, name FROM people ORDER BY id");
+    let want: Vec<Vec<String>> = (0..500)
+        .map(|k| vec![k.to_string(), format!("n{}", k + 1000)])
+        .collect();
+    assert_eq!(rows, want);
+}
