@@ -296,10 +296,10 @@ fn map_values<'a, T>(
 
 /// The values of one result column (of database type `pg`) as an Arrow array
 /// of eddy's `column` type.
-pub(crate) fn decode_column<'a>(
+pub(crate) fn decode_column(
     column: &DataType,
     pg: &Type,
-    values: &[Option<&'a [u8]>],
+    values: &[Option<&[u8]>],
 ) -> Result<ArrayRef, String> {
     let narrow = |v: i64, what: &str| format!("{v} does not fit {what}");
     Ok(match column {

@@ -74,15 +74,16 @@ where
     fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Result<SourceEvent<RecordBatch>>> {
         loop {
             return match self.inner.poll_next(cx) {
-                Poll::Ready(Ok(SourceEvent::Batch(records))) => match {
+                Poll::Ready(Ok(SourceEvent::Batch(records))) => {
                     // Before the batch is converted (and remembered with its origins).
                     crate::exec::origin::own_splits(self.inner.splits());
-                    (self.convert)(records)
-                } {
-                    Ok(Some(batch)) => Poll::Ready(Ok(SourceEvent::Batch(batch))),
-                    Ok(None) => continue,
-                    Err(e) => Poll::Ready(Err(e)),
-                },
+                    let converted = (self.convert)(records);
+                    match converted {
+                        Ok(Some(batch)) => Poll::Ready(Ok(SourceEvent::Batch(batch))),
+                        Ok(None) => continue,
+                        Err(e) => Poll::Ready(Err(e)),
+                    }
+                }
                 Poll::Ready(Ok(SourceEvent::Watermark(_))) => continue,
                 Poll::Ready(Ok(SourceEvent::Idle)) => Poll::Ready(Ok(SourceEvent::Idle)),
                 Poll::Ready(Ok(SourceEvent::End)) => Poll::Ready(Ok(SourceEvent::End)),
