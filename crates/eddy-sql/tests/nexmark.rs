@@ -36,6 +36,13 @@ fn ddl(events: u64, extra: &str) -> String {
         + &include_str!("nexmark/side_input.sql")
             .replace("${SIDE_INPUT}", &side_input().display().to_string())
         + "CREATE VIEW B AS SELECT *, PROCTIME() as p_time FROM bid;"
+        // The auctions as a versioned table, for event-time temporal joins.
+        + &format!(
+            "CREATE TABLE auction_versions (id BIGINT, seller BIGINT, `dateTime` TIMESTAMP(3),
+              PRIMARY KEY (id) NOT ENFORCED, WATERMARK FOR `dateTime` AS `dateTime` - INTERVAL '4' SECOND)
+             WITH ('connector' = 'nexmark', 'events.kind' = 'auction', 'first-event.rate' = '10000',
+              'next-event.rate' = '10000', 'events.num' = '{events}'{extra});"
+        )
 }
 
 fn session(events: u64) -> Session {
@@ -849,6 +856,12 @@ fn every_query_survives_stop_with_savepoint_and_rescale() {
             "interval join",
             "auction BIGINT, price BIGINT, seller BIGINT",
             "SELECT B.auction, B.price, A.seller FROM bid B JOIN auction A ON B.auction = A.id AND B.`dateTime` BETWEEN A.`dateTime` AND A.`dateTime` + INTERVAL '2' SECOND",
+            None,
+        ),
+        (
+            "temporal join",
+            "auction BIGINT, price BIGINT, seller BIGINT",
+            "SELECT B.auction, B.price, A.seller FROM bid B JOIN auction_versions FOR SYSTEM_TIME AS OF B.`dateTime` AS A ON B.auction = A.id",
             None,
         ),
         (

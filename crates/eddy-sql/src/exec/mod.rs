@@ -17,6 +17,7 @@ pub mod origin;
 pub mod over;
 pub mod rank;
 pub mod semi_join;
+pub mod temporal_join;
 pub mod val;
 pub mod values;
 pub mod watermark;

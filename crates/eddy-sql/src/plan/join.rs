@@ -455,12 +455,10 @@ impl StreamPlanner {
             Some(c.name.as_str()) == name
                 && qualifier.is_none_or(|q| c.relation.as_ref().is_some_and(|r| r.table() == q))
         });
-        match time_column.map(|c| left.attrs[c]) {
-            Some(Attr::Proctime) => {}
-            Some(Attr::Rowtime | Attr::WindowTime(_)) => {
-                return Err(SqlError::unsupported(format!(
-                    "event-time temporal joins ({time} is a rowtime attribute; eddy joins lookup tables as of processing time)"
-                )))
+        match time_column.map(|c| (c, left.attrs[c])) {
+            Some((_, Attr::Proctime)) => {}
+            Some((c, Attr::Rowtime | Attr::WindowTime(_))) => {
+                return self.temporal_join(j, filter, lookup, left, c, left_outer)
             }
             Some(_) => {
                 return Err(SqlError::new(format!(
@@ -486,47 +484,7 @@ impl StreamPlanner {
                 table.name
             )));
         }
-        let right_schema = j.right.schema();
-        let condition = match (j.filter.clone(), filter) {
-            (Some(a), Some(b)) => Some(a.and(b)),
-            (a, b) => a.or(b),
-        };
-        let mut on: Vec<(Expr, usize)> = Vec::new();
-        for (l, r) in &j.on {
-            match r {
-                Expr::Column(c) => on.push((l.clone(), right_schema.index_of_column(c)?)),
-                _ => {
-                    return Err(SqlError::unsupported(format!(
-                        "the lookup key {r} (compare columns of the lookup table)"
-                    )))
-                }
-            }
-        }
-        let mut rest = Vec::new();
-        for c in condition.iter().flat_map(split_conjunction) {
-            let key = match c {
-                Expr::BinaryExpr(b) if b.op == Operator::Eq => {
-                    let right_column = |e: &Expr| match e {
-                        Expr::Column(c) => right_schema.index_of_column(c).ok(),
-                        _ => None,
-                    };
-                    let left_only = |e: &Expr| {
-                        let columns = e.column_refs();
-                        !columns.is_empty() && columns.iter().all(|c| j.left.schema().has_column(c))
-                    };
-                    match (right_column(&b.right), right_column(&b.left)) {
-                        (Some(r), _) if left_only(&b.left) => Some((*b.left.clone(), r)),
-                        (_, Some(r)) if left_only(&b.right) => Some((*b.right.clone(), r)),
-                        _ => None,
-                    }
-                }
-                _ => None,
-            };
-            match key {
-                Some(k) => on.push(k),
-                None => rest.push(c.clone()),
-            }
-        }
+        let (on, rest) = table_keys(j, filter, "lookup", "lookup table")?;
         if on.is_empty() {
             return Err(SqlError::new(format!(
                 "a lookup join needs an equality between the left side and a column of {}",
@@ -632,4 +590,179 @@ impl StreamPlanner {
             },
         )
     }
+
+    /// An event-time temporal join: the right side is a versioned table (a
+    /// changelog with a primary key and a watermark) read `FOR SYSTEM_TIME AS
+    /// OF` a rowtime attribute of the left side (column `left_time`).
+    fn temporal_join(
+        &mut self,
+        j: &Join,
+        filter: Option<Expr>,
+        lookup: &LookupSource,
+        left: Stream,
+        left_time: usize,
+        left_outer: bool,
+    ) -> SqlResult<Stream> {
+        let table = &lookup.table;
+        if left.updating {
+            return Err(SqlError::unsupported(format!(
+                "an event-time temporal join of an updating left input ({}); the left side must be append-only",
+                left.updated_by.clone().unwrap_or_else(|| "the query".into())
+            )));
+        }
+        let Some(watermark) = &table.watermark else {
+            return Err(SqlError::new(format!(
+                "Event-Time Temporal Table Join requires both primary key and row time attribute in versioned table, but no row time attribute can be found (table {} has no WATERMARK)",
+                table.name
+            )));
+        };
+        if table.primary_key.is_empty() {
+            return Err(SqlError::new(format!(
+                "Temporal Table Join requires primary key in versioned table, but no primary key can be found (table {})",
+                table.name
+            )));
+        }
+        let right_time = watermark.column;
+        let (on, rest) = table_keys(j, filter, "temporal join", "versioned table")?;
+        let schema = &table.schema;
+        let key_names: Vec<&str> = on
+            .iter()
+            .map(|(_, r)| schema.field(*r).name().as_str())
+            .collect();
+        if let Some(missing) = table
+            .primary_key
+            .iter()
+            .find(|k| !key_names.contains(&k.as_str()))
+        {
+            return Err(SqlError::new(format!(
+                "Temporal Table Join requires the primary key of the versioned table {} in the join condition, and {missing} is not compared",
+                table.name
+            )));
+        }
+        let right = self.scan(table)?;
+        let mut key_exprs = Vec::new();
+        for (e, r) in &on {
+            let target = schema.field(*r).data_type();
+            key_exprs.push(if &e.get_type(&left.schema)? == target {
+                e.clone()
+            } else {
+                Expr::Cast(datafusion_expr::Cast::new(
+                    Box::new(e.clone()),
+                    target.clone(),
+                ))
+            });
+        }
+        let left_width = left.schema.fields().len();
+        let right_width = right.schema.fields().len();
+        let left_attrs = left.attrs[..left_width].to_vec();
+        let (left, left_keys) = self.with_columns(left, &key_exprs)?;
+        let right_keys: Vec<usize> = on.iter().map(|(_, r)| *r).collect();
+        let (left_arrow, right_arrow) = (left.arrow(), right.arrow());
+        crate::exec::keys::KeyCodec::new(&left_arrow, &left_keys)?;
+        crate::exec::keys::KeyCodec::new(&right_arrow, &right_keys)?;
+        let condition = conjunction(rest);
+        let keys_text: Vec<String> = on
+            .iter()
+            .map(|(e, r)| format!("{e} = {}", schema.field(*r).name()))
+            .collect();
+        let name = format!(
+            "TemporalJoin(table=[{}], joinType=[{}], on=[{}], where=[{}])",
+            table.name,
+            j.join_type,
+            keys_text.join(", "),
+            condition.as_ref().map(short).unwrap_or_default()
+        );
+        let spec = TemporalSpec {
+            left: JoinSide {
+                schema: left_arrow.clone(),
+                width: left_width,
+                keys: left_keys.clone(),
+                outer: left_outer,
+            },
+            right: JoinSide {
+                schema: right_arrow.clone(),
+                width: right_width,
+                keys: right_keys.clone(),
+                outer: false,
+            },
+            left_time,
+            right_time,
+            condition: condition
+                .as_ref()
+                .map(|c| physical(c, &j.schema))
+                .transpose()?,
+            joined: physical_schema(&j.schema, false),
+            output: physical_schema(&j.schema, false),
+        };
+        let inputs = [
+            (left.vertex, left_arrow, left_keys),
+            (right.vertex, right_arrow, right_keys),
+        ];
+        let vertex = self.add_keyed_two_input(&name, inputs, move |_| {
+            TemporalJoinOperator::new(spec.clone())
+        });
+        // The left side keeps its time attribute; the versioned table's is plain.
+        let mut attrs = left_attrs;
+        attrs.extend(std::iter::repeat_n(Attr::Plain, right_width));
+        Ok(Stream {
+            vertex,
+            schema: j.schema.clone(),
+            updating: false,
+            attrs,
+            updated_by: None,
+        })
+    }
+}
+
+/// The keys of a join with a table read `FOR SYSTEM_TIME AS OF`: each
+/// equality between an expression of the left side and a column of the table
+/// (with the column's index), and the rest of the condition.
+fn table_keys(
+    j: &Join,
+    filter: Option<Expr>,
+    join: &str,
+    table: &str,
+) -> SqlResult<(Vec<(Expr, usize)>, Vec<Expr>)> {
+    let right_schema = j.right.schema();
+    let condition = match (j.filter.clone(), filter) {
+        (Some(a), Some(b)) => Some(a.and(b)),
+        (a, b) => a.or(b),
+    };
+    let mut on: Vec<(Expr, usize)> = Vec::new();
+    for (l, r) in &j.on {
+        match r {
+            Expr::Column(c) => on.push((l.clone(), right_schema.index_of_column(c)?)),
+            _ => {
+                return Err(SqlError::unsupported(format!(
+                    "the {join} key {r} (compare columns of the {table})"
+                )))
+            }
+        }
+    }
+    let mut rest = Vec::new();
+    for c in condition.iter().flat_map(split_conjunction) {
+        let key = match c {
+            Expr::BinaryExpr(b) if b.op == Operator::Eq => {
+                let right_column = |e: &Expr| match e {
+                    Expr::Column(c) => right_schema.index_of_column(c).ok(),
+                    _ => None,
+                };
+                let left_only = |e: &Expr| {
+                    let columns = e.column_refs();
+                    !columns.is_empty() && columns.iter().all(|c| j.left.schema().has_column(c))
+                };
+                match (right_column(&b.right), right_column(&b.left)) {
+                    (Some(r), _) if left_only(&b.left) => Some((*b.left.clone(), r)),
+                    (_, Some(r)) if left_only(&b.right) => Some((*b.right.clone(), r)),
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
+        match key {
+            Some(k) => on.push(k),
+            None => rest.push(c.clone()),
+        }
+    }
+    Ok((on, rest))
 }

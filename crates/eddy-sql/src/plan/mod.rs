@@ -55,6 +55,7 @@ use crate::exec::lookup::{LookupJoinOperator, LookupSpec};
 use crate::exec::over::{Frame, OverAggOperator, OverSpec};
 use crate::exec::rank::{RankMode, RankOperator, RankSpec};
 use crate::exec::semi_join::SemiJoinOperator;
+use crate::exec::temporal_join::{TemporalJoinOperator, TemporalSpec};
 use crate::exec::values::ValuesSource;
 use crate::exec::watermark::WatermarkAssigner;
 use crate::exec::window::{WindowAggOperator, WindowOut, WindowSpec, WindowTvfOperator};
