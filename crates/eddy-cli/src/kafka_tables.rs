@@ -46,6 +46,10 @@ const UPSERT_KAFKA_OPTIONS: &[&str] = &[
     "key.format",
     "value.format",
     "value.fields-include",
+    "scan.bounded.mode",
+    "scan.bounded.specific-offsets",
+    "scan.bounded.timestamp-millis",
+    "scan.topic-partition-discovery.interval",
     "sink.delivery-guarantee",
     "sink.transactional-id-prefix",
 ];
@@ -176,6 +180,77 @@ fn without_fields(line: &str, fields: &[String]) -> Result<String, String> {
     Ok(value.to_string())
 }
 
+/// `value.fields-include`: whether the value leaves out the key's columns.
+fn except_key(o: &Options<'_>, table: &str) -> SqlResult<bool> {
+    match o.get("value.fields-include").unwrap_or("ALL") {
+        "ALL" => Ok(false),
+        "EXCEPT_KEY" => Ok(true),
+        other => Err(option_error(
+            table,
+            "value.fields-include",
+            format!("'{other}' is not ALL or EXCEPT_KEY"),
+        )),
+    }
+}
+
+/// An upsert-kafka table's keys and values must be JSON (what eddy reads and writes).
+fn json_keys_and_values(o: &Options<'_>, table: &str) -> SqlResult<()> {
+    for option in ["key.format", "value.format"] {
+        let format = o.required(option)?;
+        if format != "json" {
+            return Err(SqlError::unsupported(format!(
+                "'{option}' = '{format}' of table {table} (eddy reads and writes upsert-kafka keys and values as 'json')"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A record of an upsert topic as a Debezium JSON line: the value (with the
+/// key's fields when the value leaves them out) as `after`, or for a
+/// tombstone the key as `before` of a deletion.
+fn upsert_line(
+    r: &ConsumedRecord<'_>,
+    key_fields: &[String],
+    except_key: bool,
+) -> Result<String, KafkaError> {
+    let malformed = |message: String| KafkaError::Malformed {
+        topic: r.topic.to_string(),
+        partition: r.partition,
+        offset: r.offset,
+        message,
+    };
+    let parse = |bytes: &[u8],
+                 what: &str|
+     -> Result<serde_json::Map<String, serde_json::Value>, KafkaError> {
+        match serde_json::from_slice(bytes) {
+            Ok(serde_json::Value::Object(map)) => Ok(map),
+            Ok(_) => Err(malformed(format!("the {what} is not a JSON object"))),
+            Err(e) => Err(malformed(format!("the {what} is not JSON: {e}"))),
+        }
+    };
+    let key = match r.key {
+        Some(bytes) => parse(bytes, "key")?,
+        None => return Err(malformed("an upsert record without a key".into())),
+    };
+    let image = |map: serde_json::Map<String, serde_json::Value>| serde_json::Value::Object(map);
+    let line = match r.value {
+        None => serde_json::json!({"before": image(key), "after": null, "op": "d"}),
+        Some(bytes) => {
+            let mut value = parse(bytes, "value")?;
+            if except_key {
+                for field in key_fields {
+                    if let Some(v) = key.get(field) {
+                        value.insert(field.clone(), v.clone());
+                    }
+                }
+            }
+            serde_json::json!({"before": null, "after": image(value), "op": "c"})
+        }
+    };
+    Ok(line.to_string())
+}
+
 impl Kafka {
     fn name(&self) -> &'static str {
         if self.upsert {
@@ -241,16 +316,24 @@ impl TableConnector for Kafka {
         &["topic", "partition", "offset", "timestamp", "headers"]
     }
 
+    fn upsert_source(&self) -> bool {
+        self.upsert
+    }
+
     fn source(&self, table: ConnectorTable<'_>) -> SqlResult<LineReaderFactory> {
-        if self.upsert {
-            return Err(SqlError::unsupported(format!(
-                "reading table {} with 'upsert-kafka' (eddy writes upsert-kafka tables; read the topic with 'kafka')",
-                table.name
-            )));
-        }
         let o = Options {
             table: table.name,
             options: table.options,
+        };
+        // upsert-kafka: each record becomes a Debezium line (the value as
+        // `after`; a tombstone deletes its key, as `before`), normalized by
+        // the planner.
+        let upsert = if self.upsert {
+            let key_fields = self.key_fields(&o, &table)?;
+            json_keys_and_values(&o, table.name)?;
+            Some((key_fields, except_key(&o, table.name)?))
+        } else {
+            None
         };
         let topics: Vec<String> = o
             .topic()?
@@ -262,17 +345,24 @@ impl TableConnector for Kafka {
         let mut builder = KafkaSource::<SourceLine>::builder()
             .bootstrap_servers(o.required("properties.bootstrap.servers")?)
             .topics(topics)
-            .starting_offsets(starting(&o, &first)?)
+            .starting_offsets(if upsert.is_some() {
+                OffsetsInitializer::Earliest
+            } else {
+                starting(&o, &first)?
+            })
             .deserializer(Arc::new(move |r: &ConsumedRecord<'_>| {
                 let text =
-                    String::from_utf8(r.value.unwrap_or_default().to_vec()).map_err(|e| {
-                        KafkaError::Malformed {
-                            topic: r.topic.to_string(),
-                            partition: r.partition,
-                            offset: r.offset,
-                            message: format!("the value is not UTF-8: {e}"),
-                        }
-                    })?;
+                    match &upsert {
+                        Some((key_fields, except_key)) => upsert_line(r, key_fields, *except_key)?,
+                        None => String::from_utf8(r.value.unwrap_or_default().to_vec()).map_err(
+                            |e| KafkaError::Malformed {
+                                topic: r.topic.to_string(),
+                                partition: r.partition,
+                                offset: r.offset,
+                                message: format!("the value is not UTF-8: {e}"),
+                            },
+                        )?,
+                    };
                 Ok(SourceLine {
                     line: TextLine {
                         path: split_uri(r.topic, r.partition).into(),
@@ -284,7 +374,9 @@ impl TableConnector for Kafka {
             }));
         match o.get("properties.group.id") {
             Some(group) => builder = builder.group_id(group),
-            None if o.get("scan.startup.mode").is_none_or(|m| m == "group-offsets") => {
+            None if !self.upsert
+                && o.get("scan.startup.mode").is_none_or(|m| m == "group-offsets") =>
+            {
                 return Err(SqlError::new(format!(
                     "table {} needs the option 'properties.group.id' to start from the group's offsets ('scan.startup.mode' = 'group-offsets', the default); or set 'scan.startup.mode' to 'earliest-offset' or 'latest-offset'",
                     table.name
@@ -331,17 +423,7 @@ impl TableConnector for Kafka {
                 )));
             }
         }
-        let except_key = match o.get("value.fields-include").unwrap_or("ALL") {
-            "ALL" => false,
-            "EXCEPT_KEY" => true,
-            other => {
-                return Err(option_error(
-                    table.name,
-                    "value.fields-include",
-                    format!("'{other}' is not ALL or EXCEPT_KEY"),
-                ))
-            }
-        };
+        let except_key = except_key(&o, table.name)?;
         let guarantee = match o.get("sink.delivery-guarantee") {
             None => DeliveryGuarantee::AtLeastOnce,
             Some(text) => DeliveryGuarantee::parse(text).ok_or_else(|| {

@@ -489,3 +489,161 @@ INSERT INTO counts SELECT window_start, COUNT(*)
         .collect();
     assert_eq!(counts, want);
 }
+
+/// The last value of each key of `topic`, as JSON (`None` after a tombstone).
+fn latest_by_key(broker: &TestBroker, topic: &str) -> BTreeMap<String, Option<serde_json::Value>> {
+    let mut latest = BTreeMap::new();
+    for (_, _, key, value) in broker.read_committed(topic).unwrap() {
+        let key = String::from_utf8(key.expect("keyed")).unwrap();
+        let value = (!value.is_empty()).then(|| json(&String::from_utf8(value).unwrap()));
+        latest.insert(key, value);
+    }
+    latest
+}
+
+#[test]
+fn upsert_kafka_tables_are_read_as_changelogs_and_versioned_tables() {
+    let broker = TestBroker::start().unwrap();
+    for topic in ["prices", "slim", "totals", "orders", "priced"] {
+        broker.create_topic(topic, 2).unwrap();
+    }
+    let producer = broker.producer().unwrap();
+    // Keys a and c on partition 0, b on 1: each key's records in order.
+    let records: [(&str, i32, Option<&str>); 8] = [
+        (
+            "a",
+            0,
+            Some(r#"{"id":"a","price":10,"ts":"2024-01-01 10:00:00"}"#),
+        ),
+        (
+            "b",
+            1,
+            Some(r#"{"id":"b","price":5,"ts":"2024-01-01 10:00:00"}"#),
+        ),
+        (
+            "a",
+            0,
+            Some(r#"{"id":"a","price":12,"ts":"2024-01-01 11:00:00"}"#),
+        ),
+        (
+            "a",
+            0,
+            Some(r#"{"id":"a","price":12,"ts":"2024-01-01 11:00:00"}"#),
+        ),
+        ("b", 1, None),
+        ("c", 0, None),
+        (
+            "c",
+            0,
+            Some(r#"{"id":"c","price":7,"ts":"2024-01-01 10:30:00"}"#),
+        ),
+        (
+            "b",
+            1,
+            Some(r#"{"id":"b","price":6,"ts":"2024-01-01 12:00:00"}"#),
+        ),
+    ];
+    for (key, partition, value) in records {
+        producer
+            .send_keyed("prices", partition, &format!(r#"{{"id":"{key}"}}"#), value)
+            .unwrap();
+        // The same, with values that leave out the key.
+        let slim = value.map(|v| v.replacen(&format!(r#""id":"{key}","#), "", 1));
+        producer
+            .send_keyed(
+                "slim",
+                partition,
+                &format!(r#"{{"id":"{key}"}}"#),
+                slim.as_deref(),
+            )
+            .unwrap();
+    }
+    let orders = [
+        r#"{"oid":1,"id":"a","qty":1,"ts":"2024-01-01 10:30:00"}"#,
+        r#"{"oid":2,"id":"b","qty":2,"ts":"2024-01-01 10:30:00"}"#,
+        r#"{"oid":3,"id":"a","qty":3,"ts":"2024-01-01 11:30:00"}"#,
+        r#"{"oid":4,"id":"b","qty":4,"ts":"2024-01-01 11:30:00"}"#,
+        r#"{"oid":5,"id":"c","qty":5,"ts":"2024-01-01 11:30:00"}"#,
+        r#"{"oid":6,"id":"b","qty":6,"ts":"2024-01-01 12:30:00"}"#,
+    ];
+    broker
+        .produce("orders", 1, &orders.map(String::from))
+        .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let servers = broker.bootstrap_servers();
+    let upsert = |name: &str, topic: &str, columns: &str, extra: &str| {
+        format!(
+            "CREATE TABLE {name} ({columns}) WITH (
+  'connector' = 'upsert-kafka', 'topic' = '{topic}', 'key.format' = 'json', 'value.format' = 'json',
+  'properties.bootstrap.servers' = '{servers}', 'scan.bounded.mode' = 'latest-offset'{extra});\n"
+        )
+    };
+    let script = upsert(
+        "prices",
+        "prices",
+        "id STRING, price BIGINT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts, PRIMARY KEY (id) NOT ENFORCED",
+        "",
+    ) + &upsert(
+        "slim",
+        "slim",
+        "id STRING, price BIGINT, ts TIMESTAMP(3), PRIMARY KEY (id) NOT ENFORCED",
+        ", 'value.fields-include' = 'EXCEPT_KEY'",
+    ) + &upsert(
+        "totals",
+        "totals",
+        "name STRING, n BIGINT, total BIGINT, PRIMARY KEY (name) NOT ENFORCED",
+        "",
+    ) + &format!(
+        "CREATE TABLE orders (oid BIGINT, id STRING, qty BIGINT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts) WITH (
+  'connector' = 'kafka', 'topic' = 'orders', 'format' = 'json', 'properties.bootstrap.servers' = '{servers}'{BOUNDED});
+CREATE TABLE priced (oid BIGINT, price BIGINT, cost BIGINT) WITH (
+  'connector' = 'kafka', 'topic' = 'priced', 'format' = 'json', 'properties.bootstrap.servers' = '{servers}');
+EXECUTE STATEMENT SET BEGIN
+INSERT INTO totals SELECT 'prices', COUNT(*), SUM(price) FROM prices;
+INSERT INTO totals SELECT 'slim', COUNT(*), SUM(price) FROM slim;
+INSERT INTO priced SELECT o.oid, p.price, o.qty * p.price
+  FROM orders AS o JOIN prices FOR SYSTEM_TIME AS OF o.ts AS p ON o.id = p.id;
+END;
+"
+    );
+    let out = run_script(tmp.path(), "upsert.sql", &script);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // a's repeated 12 changed nothing; b's tombstone retracted 5 before 6
+    // came; c's tombstone deleted nothing. The rows left: a 12, b 6, c 7.
+    let totals = latest_by_key(&broker, "totals");
+    for name in ["prices", "slim"] {
+        let row = totals[&format!(r#"{{"name":"{name}"}}"#)]
+            .clone()
+            .expect(name);
+        assert_eq!(
+            (row["n"].as_i64(), row["total"].as_i64()),
+            (Some(3), Some(25)),
+            "{name}"
+        );
+    }
+    // Each order priced as of its time: b was deleted from 10:00 (its
+    // tombstone carries no time, so it takes effect as of b's last version)
+    // until 12:00, and c is priced from 10:30.
+    let mut priced: Vec<(i64, i64, i64)> = broker
+        .read_committed_values("priced")
+        .unwrap()
+        .iter()
+        .map(|l| {
+            let v = json(l);
+            (
+                v["oid"].as_i64().unwrap(),
+                v["price"].as_i64().unwrap(),
+                v["cost"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    priced.sort();
+    assert_eq!(
+        priced,
+        vec![(1, 10, 10), (3, 12, 36), (5, 7, 35), (6, 6, 36)]
+    );
+}

@@ -344,6 +344,29 @@ impl TestProducer {
             .map_err(|e| format!("flushing: {e}"))
     }
 
+    /// Writes one keyed record to `partition` of `topic` (`None`: a
+    /// tombstone), and waits for it.
+    pub fn send_keyed(
+        &self,
+        topic: &str,
+        partition: i32,
+        key: &str,
+        value: Option<&str>,
+    ) -> TestResult<()> {
+        let mut record: BaseRecord<'_, [u8], [u8]> = BaseRecord::to(topic)
+            .key(key.as_bytes())
+            .partition(partition);
+        if let Some(value) = value {
+            record = record.payload(value.as_bytes());
+        }
+        self.producer
+            .send(record)
+            .map_err(|(e, _)| format!("producing to {topic}: {e}"))?;
+        self.producer
+            .flush(Duration::from_secs(30))
+            .map_err(|e| format!("flushing: {e}"))
+    }
+
     /// Writes `values` to `topic` as [`TestBroker::produce`] does.
     pub fn send(&self, topic: &str, partitions: i32, values: &[String]) -> TestResult<()> {
         for (i, value) in values.iter().enumerate() {

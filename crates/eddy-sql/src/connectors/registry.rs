@@ -111,6 +111,13 @@ pub trait TableConnector: Send + Sync {
         options.get("format").cloned()
     }
 
+    /// Whether its source is an upsert changelog (each record the row of its
+    /// key now, a deletion only the key): the planner then keeps the last row
+    /// per primary key to make a full changelog, as Flink's ChangelogNormalize.
+    fn upsert_source(&self) -> bool {
+        false
+    }
+
     /// The metadata keys its sources offer to `METADATA` columns.
     fn metadata_keys(&self) -> &'static [&'static str] {
         &[]

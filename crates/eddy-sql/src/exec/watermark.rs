@@ -106,10 +106,19 @@ impl Operator for WatermarkAssigner {
         batch: RecordBatch,
         out: &mut Emitter<'_, RecordBatch>,
     ) -> Result<()> {
-        if batch.column(self.rowtime).null_count() > 0 {
-            return Err(runtime(
-                "RowTime field should not be null, please convert it to a non-null long value.",
-            ));
+        let rowtime = batch.column(self.rowtime);
+        if rowtime.null_count() > 0 {
+            // A retraction may lack its time (an upsert source's tombstone
+            // carries only its key); an added row may not.
+            let kinds = crate::exec::changelog::kinds(&batch);
+            let added_without_time = (0..batch.num_rows()).any(|i| {
+                rowtime.is_null(i) && crate::exec::changelog::kind_at(kinds, i).is_addition()
+            });
+            if added_without_time {
+                return Err(runtime(
+                    "RowTime field should not be null, please convert it to a non-null long value.",
+                ));
+            }
         }
         let (values, delay) = match self.bounded {
             Some((column, delay)) => (batch.column(column).clone(), delay),

@@ -632,7 +632,60 @@ impl StreamPlanner {
         if let Some(p) = def.proctime {
             stream.attrs[p] = Attr::Proctime;
         }
+        let upsert =
+            crate::connectors::registry::lookup(&connector).is_some_and(|c| c.upsert_source());
+        if upsert {
+            stream = self.normalize(stream, def)?;
+        }
         Ok(stream)
+    }
+
+    /// An upsert source's changelog made a full one, by its primary key
+    /// (Flink's ChangelogNormalize after the source and its watermark).
+    fn normalize(&mut self, stream: Stream, def: &TableDef) -> SqlResult<Stream> {
+        let keys = def
+            .primary_key
+            .iter()
+            .map(|k| {
+                def.schema.index_of(k).map_err(|_| {
+                    SqlError::new(format!(
+                        "the primary key column {k} of table {} is not a column",
+                        def.name
+                    ))
+                })
+            })
+            .collect::<SqlResult<Vec<usize>>>()?;
+        if keys.is_empty() {
+            return Err(SqlError::new(format!(
+                "table {} is an upsert source, which needs a PRIMARY KEY",
+                def.name
+            )));
+        }
+        let schema = stream.arrow();
+        let name = format!("ChangelogNormalize(key=[{}])", def.primary_key.join(", "));
+        let vertex = self.job.add(
+            &name,
+            VertexKind::OneInput,
+            self.parallelism,
+            self.max_parallelism,
+            {
+                let (schema, keys) = (schema.clone(), keys.clone());
+                Arc::new(OperatorVertex::new(move |_| {
+                    crate::exec::normalize::ChangelogNormalize::new(schema.clone(), keys.clone())
+                }))
+            },
+        );
+        self.connect(
+            stream.vertex,
+            vertex,
+            Partitioning::Hash,
+            Some((schema, keys)),
+        );
+        Ok(Stream {
+            vertex,
+            updated_by: Some(format!("the upsert source {}", def.name)),
+            ..stream
+        })
     }
 
     fn calc(
