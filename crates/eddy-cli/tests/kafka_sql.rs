@@ -5,11 +5,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::runs_with_checkpoints;
 use eddy_kafka::testing::TestBroker;
 
 fn eddy() -> Command {
@@ -277,27 +280,6 @@ SET 'execution.checkpointing.dir' = '{ck}';
             ",\n  'sink.delivery-guarantee' = 'exactly-once', 'sink.transactional-id-prefix' = 'sql-kill'"
         ),
     )
-}
-
-/// The runs (job ids) in `dir` with at least one complete checkpoint.
-fn runs_with_checkpoints(dir: &Path) -> Vec<String> {
-    let Ok(runs) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut out: Vec<String> = runs
-        .flatten()
-        .filter(|run| {
-            std::fs::read_dir(run.path()).is_ok_and(|c| {
-                c.flatten().any(|c| {
-                    c.file_name().to_string_lossy().starts_with("chk-")
-                        && c.path().join("_metadata").exists()
-                })
-            })
-        })
-        .map(|run| run.file_name().to_string_lossy().into_owned())
-        .collect();
-    out.sort();
-    out
 }
 
 #[test]

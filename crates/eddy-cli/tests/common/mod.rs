@@ -219,3 +219,25 @@ pub fn raw_get(addr: &str, path: &str, headers: &str) -> (String, String) {
     let (head, body) = response.split_once("\r\n\r\n").unwrap();
     (head.to_string(), body.to_string())
 }
+
+/// The runs (job ids) under the checkpoint directory `dir` with at least one
+/// complete checkpoint, sorted.
+pub fn runs_with_checkpoints(dir: &Path) -> Vec<String> {
+    let Ok(runs) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut out: Vec<String> = runs
+        .flatten()
+        .filter(|run| {
+            std::fs::read_dir(run.path()).is_ok_and(|c| {
+                c.flatten().any(|c| {
+                    c.file_name().to_string_lossy().starts_with("chk-")
+                        && c.path().join("_metadata").exists()
+                })
+            })
+        })
+        .map(|run| run.file_name().to_string_lossy().into_owned())
+        .collect();
+    out.sort();
+    out
+}

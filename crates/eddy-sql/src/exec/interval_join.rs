@@ -75,7 +75,7 @@ pub struct IntervalJoinOperator {
 }
 
 /// The times of a timestamp column in milliseconds (`None` for nulls).
-fn millis(array: &ArrayRef) -> Result<Vec<Option<i64>>> {
+pub(crate) fn millis(array: &ArrayRef) -> Result<Vec<Option<i64>>> {
     let ms = arrow::compute::cast(
         array,
         &arrow::datatypes::DataType::Timestamp(arrow::datatypes::TimeUnit::Millisecond, None),

@@ -27,6 +27,7 @@ use eddy_state::{KeyedStateBackend, ValueState, ValueStateDescriptor};
 use crate::error::runtime;
 use crate::exec::calc::evaluate;
 use crate::exec::changelog::{self, conform, RowKind};
+use crate::exec::interval_join::millis;
 use crate::exec::join::{Codecs, JoinSide};
 
 /// Left rows of a key waiting for the watermark: event time, row.
@@ -61,19 +62,6 @@ pub struct TemporalJoinOperator {
     probes: Option<ValueState<Probes>>,
     versions: Option<ValueState<Versions>>,
     timers: TimerService<Vec<u8>, ()>,
-}
-
-/// The times of a timestamp column in milliseconds (`None` for nulls).
-fn millis(array: &ArrayRef) -> Result<Vec<Option<i64>>> {
-    let ms = arrow::compute::cast(
-        array,
-        &arrow::datatypes::DataType::Timestamp(arrow::datatypes::TimeUnit::Millisecond, None),
-    )
-    .map_err(runtime)?;
-    Ok(ms
-        .as_primitive::<arrow::datatypes::TimestampMillisecondType>()
-        .iter()
-        .collect())
 }
 
 /// The version valid at `time`: the last one not later than it.

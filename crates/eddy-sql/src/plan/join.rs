@@ -492,18 +492,7 @@ impl StreamPlanner {
             )));
         }
         let table_schema = table.physical.clone();
-        let mut key_exprs = Vec::new();
-        for (e, r) in &on {
-            let target = table_schema.field(*r).data_type();
-            key_exprs.push(if &e.get_type(&left.schema)? == target {
-                e.clone()
-            } else {
-                Expr::Cast(datafusion_expr::Cast::new(
-                    Box::new(e.clone()),
-                    target.clone(),
-                ))
-            });
-        }
+        let key_exprs = keys_typed_as(&on, &left, &table_schema)?;
         let left_width = left.schema.fields().len();
         let (left, keys) = self.with_columns(left, &key_exprs)?;
         let probe = left.arrow();
@@ -640,18 +629,7 @@ impl StreamPlanner {
             )));
         }
         let right = self.scan(table)?;
-        let mut key_exprs = Vec::new();
-        for (e, r) in &on {
-            let target = schema.field(*r).data_type();
-            key_exprs.push(if &e.get_type(&left.schema)? == target {
-                e.clone()
-            } else {
-                Expr::Cast(datafusion_expr::Cast::new(
-                    Box::new(e.clone()),
-                    target.clone(),
-                ))
-            });
-        }
+        let key_exprs = keys_typed_as(&on, &left, schema)?;
         let left_width = left.schema.fields().len();
         let right_width = right.schema.fields().len();
         let left_attrs = left.attrs[..left_width].to_vec();
@@ -714,15 +692,13 @@ impl StreamPlanner {
     }
 }
 
+/// Key pairs (a left expression, a table column) and the rest of a condition.
+type TableKeys = (Vec<(Expr, usize)>, Vec<Expr>);
+
 /// The keys of a join with a table read `FOR SYSTEM_TIME AS OF`: each
 /// equality between an expression of the left side and a column of the table
 /// (with the column's index), and the rest of the condition.
-fn table_keys(
-    j: &Join,
-    filter: Option<Expr>,
-    join: &str,
-    table: &str,
-) -> SqlResult<(Vec<(Expr, usize)>, Vec<Expr>)> {
+fn table_keys(j: &Join, filter: Option<Expr>, join: &str, table: &str) -> SqlResult<TableKeys> {
     let right_schema = j.right.schema();
     let condition = match (j.filter.clone(), filter) {
         (Some(a), Some(b)) => Some(a.and(b)),
@@ -765,4 +741,26 @@ fn table_keys(
         }
     }
     Ok((on, rest))
+}
+
+/// The left side's key expressions of `on`, cast to the type of the table
+/// column each is compared with (so both encode alike).
+fn keys_typed_as(
+    on: &[(Expr, usize)],
+    left: &Stream,
+    table: &arrow::datatypes::Schema,
+) -> SqlResult<Vec<Expr>> {
+    on.iter()
+        .map(|(e, r)| {
+            let target = table.field(*r).data_type();
+            Ok(if &e.get_type(&left.schema)? == target {
+                e.clone()
+            } else {
+                Expr::Cast(datafusion_expr::Cast::new(
+                    Box::new(e.clone()),
+                    target.clone(),
+                ))
+            })
+        })
+        .collect()
 }
