@@ -1,4 +1,6 @@
-//! Writing records as lines of text into part files of a directory, exactly once.
+//! Writing records into part files of a directory, exactly once: as lines of
+//! text, or in a bulk format ([`PartFormat`], e.g. Parquet), rolled at every
+//! checkpoint.
 //!
 //! Part files are named `part-<lineage>-<attempt>-<subtask>-<n>`: the lineage of
 //! the run (see [`eddy_runtime::RunContext`]), the run and attempt that wrote it,
@@ -26,7 +28,6 @@
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
-use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -35,6 +36,8 @@ use eddy_core::{Error, Records, Result};
 use eddy_runtime::operators::SinkWriter;
 use eddy_runtime::OperatorContext;
 use serde::{Deserialize, Serialize};
+
+use super::part::{LineParts, PartFormat, PartWriter};
 
 /// What the sink checkpoints: the files pre-committed for each checkpoint, and
 /// how far every attempt of the lineage had written.
@@ -114,13 +117,11 @@ fn committed_name(file: &str) -> Option<(String, bool)> {
 /// The directory committed files beyond a restored checkpoint are moved into.
 const DISCARDED: &str = ".discarded";
 
-/// Writes one line per record into part files of a directory; see the module docs.
+/// Writes records into part files of a directory; see the module docs.
 pub struct FileSink<T> {
     directory: PathBuf,
-    format: Arc<dyn Fn(&T) -> String + Send + Sync>,
-    /// Records that are their own text ([`FileSink::of_lines`]): written as
-    /// they are, not through `format`.
-    as_text: Option<fn(&T) -> &str>,
+    /// How records are written into a part file.
+    parts: PartFormat<T>,
     roll_size: u64,
     roll_interval: Option<Duration>,
     /// `<lineage>-<attempt>`: the name prefix of this attempt's files.
@@ -131,13 +132,12 @@ pub struct FileSink<T> {
     part: u64,
     /// What earlier attempts of the lineage had written (from the restored state).
     inherited: Vec<(String, u32, u64)>,
-    current: Option<(String, BufWriter<File>, u64, Instant)>,
+    current: Option<(String, Box<dyn PartWriter<T>>, u64, Instant)>,
     /// Closed files waiting for the next checkpoint barrier.
     closed: Vec<String>,
     pending: Vec<(u64, Vec<String>)>,
     checkpointing: bool,
     restored: Vec<SinkState>,
-    line: String,
 }
 
 fn in_progress(name: &str) -> String {
@@ -152,23 +152,26 @@ impl FileSink<String> {
     /// A sink writing each record as it is, followed by a line ending (a
     /// record may hold several lines).
     pub fn of_lines(directory: impl Into<PathBuf>) -> Self {
-        FileSink {
-            as_text: Some(String::as_str),
-            ..FileSink::new(directory, Arc::new(String::clone))
-        }
+        FileSink::with_parts(directory, LineParts::text())
     }
 }
 
-impl<T> FileSink<T> {
+impl<T: Send + 'static> FileSink<T> {
     /// A sink writing `format(record)` lines into `directory`.
     pub fn new(
         directory: impl Into<PathBuf>,
         format: Arc<dyn Fn(&T) -> String + Send + Sync>,
     ) -> Self {
+        FileSink::with_parts(directory, LineParts::format(format))
+    }
+}
+
+impl<T> FileSink<T> {
+    /// A sink writing part files of `parts` into `directory`.
+    pub fn with_parts(directory: impl Into<PathBuf>, parts: PartFormat<T>) -> Self {
         FileSink {
             directory: directory.into(),
-            format,
-            as_text: None,
+            parts,
             roll_size: 128 * 1024 * 1024,
             roll_interval: None,
             run: String::new(),
@@ -182,7 +185,6 @@ impl<T> FileSink<T> {
             pending: Vec::new(),
             checkpointing: false,
             restored: Vec::new(),
-            line: String::new(),
         }
     }
 
@@ -205,14 +207,11 @@ impl<T> FileSink<T> {
     /// Closes the current in-progress file; with checkpointing it waits for the
     /// next barrier, without it is committed at once.
     fn close_current(&mut self) -> Result<()> {
-        let Some((name, mut writer, _, _)) = self.current.take() else {
+        let Some((name, writer, _, _)) = self.current.take() else {
             return Ok(());
         };
         let path = self.path(&in_progress(&name));
-        writer.flush().map_err(|e| Error::io(&path, e))?;
-        let file = writer
-            .into_inner()
-            .map_err(|e| Error::io(&path, e.into_error()))?;
+        let file = writer.finish().map_err(|e| Error::io(&path, e))?;
         file.sync_all().map_err(|e| Error::io(&path, e))?;
         if self.checkpointing {
             let target = self.path(&pending_name(&name));
@@ -342,29 +341,13 @@ impl<T: Send + 'static> SinkWriter<T> for FileSink<T> {
             self.part += 1;
             let path = self.path(&in_progress(&name));
             let file = File::create(&path).map_err(|e| Error::io(&path, e))?;
-            self.current = Some((
-                name,
-                BufWriter::with_capacity(1 << 16, file),
-                0,
-                Instant::now(),
-            ));
+            let writer = (self.parts)(file).map_err(|e| Error::io(&path, e))?;
+            self.current = Some((name, writer, 0, Instant::now()));
         }
         if let Some((name, writer, size, _)) = self.current.as_mut() {
-            for record in &records {
-                let text = match self.as_text {
-                    Some(as_text) => as_text(&record.value),
-                    None => {
-                        self.line.clear();
-                        self.line.push_str(&(self.format)(&record.value));
-                        &self.line
-                    }
-                };
-                writer
-                    .write_all(text.as_bytes())
-                    .and_then(|()| writer.write_all(b"\n"))
-                    .map_err(|e| Error::io(self.directory.join(in_progress(name)), e))?;
-                *size += text.len() as u64 + 1;
-            }
+            *size += writer
+                .write(&records)
+                .map_err(|e| Error::io(self.directory.join(in_progress(name)), e))?;
         }
         Ok(())
     }

@@ -11,7 +11,7 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, RecordBatch, StringArray};
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray};
 use arrow::compute::{cast_with_options, CastOptions};
 use arrow::datatypes::{DataType, SchemaRef, TimeUnit};
 use eddy_connectors::sources::SkippedLines;
@@ -333,7 +333,35 @@ impl LineDecoder {
             .iter()
             .flat_map(|g| groups[*g].1.iter().copied())
             .collect();
-        let mut decoder = arrow::json::ReaderBuilder::new(self.schema.clone())
+        // BYTES are base64 strings in Flink's JSON: read as text, then decoded.
+        let binary: Vec<usize> = self
+            .schema
+            .fields()
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| matches!(f.data_type(), DataType::Binary | DataType::LargeBinary))
+            .map(|(i, _)| i)
+            .collect();
+        let read_schema = if binary.is_empty() {
+            self.schema.clone()
+        } else {
+            let fields: Vec<arrow::datatypes::Field> = self
+                .schema
+                .fields()
+                .iter()
+                .enumerate()
+                .map(|(i, f)| {
+                    let f = f.as_ref().clone();
+                    if binary.contains(&i) {
+                        f.with_data_type(DataType::Utf8)
+                    } else {
+                        f
+                    }
+                })
+                .collect();
+            Arc::new(arrow::datatypes::Schema::new(fields))
+        };
+        let mut decoder = arrow::json::ReaderBuilder::new(read_schema)
             .with_batch_size(objects.len().max(1))
             .build_decoder()?;
         for object in &objects {
@@ -350,7 +378,13 @@ impl LineDecoder {
             decoder.decode(b"\n")?;
         }
         let columns = match decoder.flush()? {
-            Some(batch) => batch.columns().to_vec(),
+            Some(batch) => {
+                let mut columns = batch.columns().to_vec();
+                for &i in &binary {
+                    columns[i] = from_base64(&columns[i], self.schema.field(i).data_type())?;
+                }
+                columns
+            }
             None => self
                 .schema
                 .fields()
@@ -367,6 +401,35 @@ impl LineDecoder {
         }
         Ok(columns)
     }
+}
+
+/// A column of base64 text as the binary column of `target` type.
+fn from_base64(
+    text: &ArrayRef,
+    target: &DataType,
+) -> std::result::Result<ArrayRef, arrow::error::ArrowError> {
+    use base64::Engine;
+    let text = text.as_string::<i32>();
+    let decoded = text
+        .iter()
+        .map(|v| {
+            v.map(|v| {
+                base64::engine::general_purpose::STANDARD
+                    .decode(v)
+                    .map_err(|e| {
+                        arrow::error::ArrowError::JsonError(format!(
+                            "'{v}' is not base64 for a BYTES column: {e}"
+                        ))
+                    })
+            })
+            .transpose()
+        })
+        .collect::<std::result::Result<Vec<Option<Vec<u8>>>, _>>()?;
+    let refs = decoded.iter().map(|v| v.as_deref());
+    Ok(match target {
+        DataType::LargeBinary => Arc::new(arrow::array::LargeBinaryArray::from_iter(refs)),
+        _ => Arc::new(arrow::array::BinaryArray::from_iter(refs)),
+    })
 }
 
 /// How deep JSON values may nest (serde_json's limit for values).

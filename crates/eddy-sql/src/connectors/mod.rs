@@ -1,4 +1,5 @@
-//! Connectors of SQL tables, by Flink's names and options: `filesystem`,
+//! Connectors of SQL tables, by Flink's names and options: `filesystem` (line
+//! formats, and the bulk format `parquet`),
 //! `datagen`, `nexmark` (sources) and `print`, `blackhole`, `filesystem` (sinks);
 //! and those of client libraries, registered from above ([`registry`]: `kafka`,
 //! `upsert-kafka` and `jdbc`, by the `eddy` command).
@@ -8,6 +9,7 @@ pub mod encode;
 pub mod encode_batch;
 pub mod format;
 pub mod lines;
+pub mod parquet;
 pub mod registry;
 pub mod sinks;
 pub mod sources;
@@ -74,6 +76,7 @@ pub fn format_options(format: &str) -> Option<&'static [&'static str]> {
             "json.encode.decimal-as-plain-number",
         ]),
         "raw" => Some(&[]),
+        "parquet" => Some(parquet::PARQUET_OPTIONS),
         "debezium-json" => Some(&[
             "debezium-json.ignore-parse-errors",
             "debezium-json.timestamp-format.standard",

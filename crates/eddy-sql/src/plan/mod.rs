@@ -457,6 +457,19 @@ impl StreamPlanner {
         Ok(match connector.as_str() {
             "nexmark" => (sources::nexmark(&name, physical_schema_, &def.options)?, false),
             "datagen" => (sources::datagen(&name, physical_schema_, &def.options)?.0, false),
+            "filesystem" if def.option("format") == Some("parquet") => {
+                let path = def.option("path").ok_or_else(|| {
+                    SqlError::new(format!("table {name} needs the option 'path'"))
+                })?;
+                let output = physical_schema(
+                    &DFSchema::try_from(physical_schema_.as_ref().clone())?,
+                    false,
+                );
+                (
+                    crate::connectors::parquet::source(&name, path.to_string(), output),
+                    false,
+                )
+            }
             "filesystem" => {
                 let path = def.option("path").ok_or_else(|| {
                     SqlError::new(format!("table {name} needs the option 'path'"))
