@@ -132,12 +132,20 @@ pub struct FileSink<T> {
     part: u64,
     /// What earlier attempts of the lineage had written (from the restored state).
     inherited: Vec<(String, u32, u64)>,
-    current: Option<(String, Box<dyn PartWriter<T>>, u64, Instant)>,
+    current: Option<OpenPart<T>>,
     /// Closed files waiting for the next checkpoint barrier.
     closed: Vec<String>,
     pending: Vec<(u64, Vec<String>)>,
     checkpointing: bool,
     restored: Vec<SinkState>,
+}
+
+/// The part file being written: its name, writer, size so far and opening time.
+struct OpenPart<T> {
+    name: String,
+    writer: Box<dyn PartWriter<T>>,
+    size: u64,
+    opened: Instant,
 }
 
 fn in_progress(name: &str) -> String {
@@ -207,7 +215,7 @@ impl<T> FileSink<T> {
     /// Closes the current in-progress file; with checkpointing it waits for the
     /// next barrier, without it is committed at once.
     fn close_current(&mut self) -> Result<()> {
-        let Some((name, writer, _, _)) = self.current.take() else {
+        let Some(OpenPart { name, writer, .. }) = self.current.take() else {
             return Ok(());
         };
         let path = self.path(&in_progress(&name));
@@ -331,8 +339,11 @@ impl<T: Send + 'static> SinkWriter<T> for FileSink<T> {
         if records.is_empty() {
             return Ok(());
         }
-        if self.current.as_ref().is_some_and(|(_, _, size, opened)| {
-            *size >= self.roll_size || self.roll_interval.is_some_and(|i| opened.elapsed() >= i)
+        if self.current.as_ref().is_some_and(|part| {
+            part.size >= self.roll_size
+                || self
+                    .roll_interval
+                    .is_some_and(|i| part.opened.elapsed() >= i)
         }) {
             self.close_current()?;
         }
@@ -342,12 +353,18 @@ impl<T: Send + 'static> SinkWriter<T> for FileSink<T> {
             let path = self.path(&in_progress(&name));
             let file = File::create(&path).map_err(|e| Error::io(&path, e))?;
             let writer = (self.parts)(file).map_err(|e| Error::io(&path, e))?;
-            self.current = Some((name, writer, 0, Instant::now()));
+            self.current = Some(OpenPart {
+                name,
+                writer,
+                size: 0,
+                opened: Instant::now(),
+            });
         }
-        if let Some((name, writer, size, _)) = self.current.as_mut() {
-            *size += writer
+        if let Some(part) = self.current.as_mut() {
+            part.size += part
+                .writer
                 .write(&records)
-                .map_err(|e| Error::io(self.directory.join(in_progress(name)), e))?;
+                .map_err(|e| Error::io(self.directory.join(in_progress(&part.name)), e))?;
         }
         Ok(())
     }

@@ -33,6 +33,8 @@ pub struct AggSpec {
     pub retracting: bool,
     /// LAG's offset and default.
     pub lag: Option<LagSpec>,
+    /// LISTAGG's separator (`,` when not given).
+    pub separator: Option<String>,
 }
 
 /// What `LAG(x, offset, default)` returns: `x` of the row `offset` rows
@@ -48,6 +50,8 @@ pub struct LagSpec {
 /// The state of one aggregate call for one group.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Acc {
+    /// Values in arrival order (LISTAGG); a retraction removes the first equal one.
+    List(Vec<Val>),
     /// Rows (or non-null values) counted.
     Count(i64),
     /// A running sum and the number of non-null values in it.
@@ -105,6 +109,7 @@ impl AggSpec {
             AggKind::Min | AggKind::Max => Acc::Extreme(Val::Null),
             AggKind::FirstValue | AggKind::LastValue => Acc::Pick(Val::Null),
             AggKind::Lag => Acc::Recent(VecDeque::new()),
+            AggKind::ListAgg => Acc::List(Vec::new()),
         }
     }
 
@@ -171,6 +176,14 @@ impl AggSpec {
                     *current = value.clone();
                 }
             }
+            Acc::List(values) => {
+                if value.is_null() {
+                } else if sign > 0 {
+                    values.push(value.clone());
+                } else if let Some(at) = values.iter().position(|v| v == value) {
+                    values.remove(at);
+                }
+            }
             Acc::Recent(values) => {
                 if sign < 0 {
                     return Err(SqlError::unsupported(
@@ -233,6 +246,7 @@ impl AggSpec {
                     a.pop_front();
                 }
             }
+            (Acc::List(a), Acc::List(b)) => a.extend(b),
             // Accumulators of one spec always have the same shape.
             _ => {}
         }
@@ -242,6 +256,7 @@ impl AggSpec {
     pub fn result(&self, acc: &Acc) -> Val {
         match acc {
             Acc::Count(n) => Val::Int(*n),
+            Acc::List(values) => self.joined(values.iter()),
             Acc::Sum { sum, n } => match self.kind {
                 AggKind::Avg => self.average(sum, *n),
                 _ => sum.clone(),
@@ -272,12 +287,34 @@ impl AggSpec {
                 AggKind::FirstValue | AggKind::LastValue | AggKind::Lag => {
                     values.keys().next().cloned().unwrap_or(Val::Null)
                 }
+                AggKind::ListAgg => self.joined(values.keys()),
             },
             Acc::Values(values) => match self.kind {
                 AggKind::Min => values.keys().next().cloned().unwrap_or(Val::Null),
                 _ => values.keys().next_back().cloned().unwrap_or(Val::Null),
             },
         }
+    }
+
+    /// LISTAGG's result: the values joined by the separator, NULL for none.
+    fn joined<'a>(&self, values: impl Iterator<Item = &'a Val>) -> Val {
+        let separator = self.separator.as_deref().unwrap_or(",");
+        let mut out: Option<String> = None;
+        for value in values {
+            let text = match value {
+                Val::Str(s) => s.clone(),
+                Val::Null => continue,
+                other => format!("{other:?}"),
+            };
+            match &mut out {
+                Some(joined) => {
+                    joined.push_str(separator);
+                    joined.push_str(&text);
+                }
+                None => out = Some(text),
+            }
+        }
+        out.map_or(Val::Null, Val::Str)
     }
 
     fn average(&self, sum: &Val, n: i64) -> Val {
@@ -323,6 +360,7 @@ mod tests {
             output_type: crate::functions::aggregate_type(kind, Some(&t)).unwrap(),
             retracting,
             lag: None,
+            separator: None,
         }
     }
 

@@ -87,7 +87,119 @@ pub(super) fn functions() -> Vec<Arc<ScalarUDF>> {
             current_date,
         ),
         function("current_timestamp", Volatile, ltz(), no_arguments, now),
+        function(
+            "localtimestamp",
+            Volatile,
+            DataType::Timestamp(TimeUnit::Millisecond, None),
+            no_arguments,
+            local_timestamp,
+        ),
+        function(
+            "localtime",
+            Volatile,
+            DataType::Time32(TimeUnit::Millisecond),
+            no_arguments,
+            local_time,
+        ),
+        function(
+            "convert_tz",
+            Immutable,
+            DataType::Utf8,
+            |t| {
+                arity("CONVERT_TZ", t, 3..=3)?;
+                Ok(vec![DataType::Utf8; 3])
+            },
+            convert_tz,
+        ),
     ]
+}
+
+/// The local time now (eddy's local time zone is UTC), in milliseconds.
+fn now_millis() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// `LOCALTIMESTAMP`: the local date and time, without a zone.
+fn local_timestamp(_: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
+    Ok(Arc::new(arrow::array::TimestampMillisecondArray::from(
+        vec![now_millis(); rows.max(1)],
+    )))
+}
+
+/// `LOCALTIME`: the local time of day.
+fn local_time(_: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
+    let of_day = now_millis().rem_euclid(86_400_000) as i32;
+    Ok(Arc::new(arrow::array::Time32MillisecondArray::from(
+        vec![of_day; rows.max(1)],
+    )))
+}
+
+/// A time zone as Java's `TimeZone.getTimeZone` reads it: a region name
+/// (`America/Los_Angeles`), `UTC`/`GMT`, or `GMT+hh:mm`; anything else is GMT.
+fn zone(name: &str) -> chrono_tz::Tz {
+    use std::str::FromStr;
+    chrono_tz::Tz::from_str(name).unwrap_or(chrono_tz::Tz::UTC)
+}
+
+/// The UTC offset of `GMT+hh:mm` / `GMT-hh[:mm]` / `UTC+..`, in seconds.
+fn fixed_offset(name: &str) -> Option<i32> {
+    let rest = name
+        .strip_prefix("GMT")
+        .or_else(|| name.strip_prefix("UTC"))?;
+    let (sign, rest) = match rest.as_bytes().first()? {
+        b'+' => (1, &rest[1..]),
+        b'-' => (-1, &rest[1..]),
+        _ => return None,
+    };
+    let (hours, minutes) = rest.split_once(':').unwrap_or((rest, "0"));
+    let (h, m): (i32, i32) = (hours.parse().ok()?, minutes.parse().ok()?);
+    (h <= 18 && m < 60).then_some(sign * (h * 3600 + m * 60))
+}
+
+/// `time` (local to `zone`) as UTC.
+fn to_utc(time: chrono::NaiveDateTime, name: &str) -> Option<chrono::NaiveDateTime> {
+    use chrono::TimeZone;
+    match fixed_offset(name) {
+        Some(offset) => Some(time - chrono::Duration::seconds(offset as i64)),
+        None => zone(name)
+            .from_local_datetime(&time)
+            .earliest()
+            .map(|t| t.naive_utc()),
+    }
+}
+
+/// UTC `time` as local time of `zone`.
+fn from_utc(time: chrono::NaiveDateTime, name: &str) -> chrono::NaiveDateTime {
+    use chrono::TimeZone;
+    match fixed_offset(name) {
+        Some(offset) => time + chrono::Duration::seconds(offset as i64),
+        None => zone(name).from_utc_datetime(&time).naive_local(),
+    }
+}
+
+/// `CONVERT_TZ(datetime, from, to)`: a `yyyy-MM-dd HH:mm:ss` text of zone
+/// `from` as the same instant's text in zone `to`; NULL for NULL or
+/// unreadable text.
+fn convert_tz(arrays: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
+    let [text, from, to] = [0, 1, 2].map(|k| arrays[k].as_string::<i32>());
+    let mut out = arrow::array::StringBuilder::new();
+    for i in 0..rows {
+        let (t, f, z) = (row(&arrays[0], i), row(&arrays[1], i), row(&arrays[2], i));
+        if text.is_null(t) || from.is_null(f) || to.is_null(z) {
+            out.append_null();
+            continue;
+        }
+        let parsed = chrono::NaiveDateTime::parse_from_str(text.value(t), "%Y-%m-%d %H:%M:%S");
+        match parsed.ok().and_then(|local| to_utc(local, from.value(f))) {
+            Some(utc) => out.append_value(
+                from_utc(utc, to.value(z))
+                    .format("%Y-%m-%d %H:%M:%S")
+                    .to_string(),
+            ),
+            None => out.append_null(),
+        }
+    }
+    Ok(Arc::new(out.finish()))
 }
 
 fn ltz() -> DataType {

@@ -694,6 +694,8 @@ pub enum AggKind {
     LastValue,
     /// `LAG(x [, offset [, default]])` over an OVER window.
     Lag,
+    /// `LISTAGG(x [, separator])`: the non-null values joined, in arrival order.
+    ListAgg,
 }
 
 /// Planning metadata of an eddy aggregate: its name and Flink's result type.
@@ -718,6 +720,7 @@ pub fn aggregate_type(kind: AggKind, input: Option<&DataType>) -> Result<DataTyp
     };
     Ok(match kind {
         AggKind::Count => DataType::Int64,
+        AggKind::ListAgg => DataType::Utf8,
         AggKind::Sum => match input {
             DataType::Decimal128(_, s) => DataType::Decimal128(38, *s),
             t if t.is_numeric() => t.clone(),
@@ -760,6 +763,7 @@ pub fn flink_aggregates() -> Vec<Arc<AggregateUDF>> {
         (AggKind::Max, "max"),
         (AggKind::FirstValue, "first_value"),
         (AggKind::LastValue, "last_value"),
+        (AggKind::ListAgg, "listagg"),
     ]
     .into_iter()
     .map(|(kind, name)| {

@@ -17,6 +17,19 @@ pub(super) fn functions() -> Vec<Arc<ScalarUDF>> {
     use Volatility::Immutable;
     vec![
         function(
+            "split",
+            Immutable,
+            DataType::List(Arc::new(arrow::datatypes::Field::new_list_field(
+                DataType::Utf8,
+                true,
+            ))),
+            |t| {
+                arity("SPLIT", t, 2..=2)?;
+                Ok(strings(t))
+            },
+            split,
+        ),
+        function(
             "to_base64",
             Immutable,
             DataType::Utf8,
@@ -131,6 +144,33 @@ fn map_integers(arrays: &[ArrayRef], rows: usize, f: impl Fn(i64) -> String) -> 
 
 /// `HEX(integer)`: the 64-bit two's complement in hexadecimal (as Java's
 /// `Long.toHexString`); `HEX(string)`: its UTF-8 bytes. Upper case, as Flink.
+/// `SPLIT(s, delimiter)`: the parts of `s` between delimiters (each
+/// character for an empty delimiter; `s` itself when there is none), NULL
+/// when either is NULL.
+fn split(arrays: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
+    let (text, delimiters) = (arrays[0].as_string::<i32>(), arrays[1].as_string::<i32>());
+    let mut out = arrow::array::ListBuilder::new(StringBuilder::new());
+    for i in 0..rows {
+        let (t, d) = (row(&arrays[0], i), row(&arrays[1], i));
+        if text.is_null(t) || delimiters.is_null(d) {
+            out.append_null();
+            continue;
+        }
+        let (value, delimiter) = (text.value(t), delimiters.value(d));
+        if delimiter.is_empty() {
+            for c in value.chars() {
+                out.values().append_value(c.to_string());
+            }
+        } else {
+            for part in value.split(delimiter) {
+                out.values().append_value(part);
+            }
+        }
+        out.append(true);
+    }
+    Ok(Arc::new(out.finish()))
+}
+
 fn hex(arrays: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
     if arrays[0].data_type().is_integer() {
         return map_integers(arrays, rows, |v| format!("{:X}", v as u64));

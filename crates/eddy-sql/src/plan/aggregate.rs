@@ -13,6 +13,7 @@ pub(super) fn agg_kind(name: &str) -> SqlResult<AggKind> {
         "max" => AggKind::Max,
         "first_value" => AggKind::FirstValue,
         "last_value" => AggKind::LastValue,
+        "listagg" => AggKind::ListAgg,
         other => {
             return Err(SqlError::unsupported(format!(
                 "the aggregate function {other}"
@@ -125,6 +126,7 @@ impl StreamPlanner {
             filter: Option<usize>,
             distinct: bool,
             input_type: Option<arrow::datatypes::DataType>,
+            separator: Option<String>,
         }
         // Every group expression, argument and filter becomes a column.
         let mut needed: Vec<Expr> = group.to_vec();
@@ -134,7 +136,26 @@ impl StreamPlanner {
                 return Err(SqlError::unsupported(format!("aggregate expression {e}")));
             };
             let kind = agg_kind(func.name())?;
-            if params.args.len() > 1 {
+            let separator = match (kind, params.args.get(1)) {
+                (AggKind::ListAgg, Some(Expr::Literal(value, _))) => match value {
+                    datafusion_common::ScalarValue::Utf8(Some(s))
+                    | datafusion_common::ScalarValue::LargeUtf8(Some(s))
+                    | datafusion_common::ScalarValue::Utf8View(Some(s)) => Some(s.clone()),
+                    _ => {
+                        return Err(SqlError::new(format!(
+                            "the separator of LISTAGG must be a string literal, not {value}"
+                        )))
+                    }
+                },
+                (AggKind::ListAgg, Some(other)) => {
+                    return Err(SqlError::new(format!(
+                        "the separator of LISTAGG must be a string literal, not {other}"
+                    )))
+                }
+                _ => None,
+            };
+            let max_args = if kind == AggKind::ListAgg { 2 } else { 1 };
+            if params.args.len() > max_args {
                 return Err(SqlError::unsupported(format!(
                     "{} with {} arguments",
                     func.name(),
@@ -165,6 +186,7 @@ impl StreamPlanner {
                 filter: slot(params.filter.as_deref()),
                 distinct: params.distinct,
                 input_type,
+                separator,
             });
         }
         let (stream, columns) = self.with_columns(input, &needed)?;
@@ -186,6 +208,7 @@ impl StreamPlanner {
                 output_type: f.data_type().clone(),
                 retracting,
                 lag: None,
+                separator: c.separator,
             })
             .collect();
         for s in &specs {

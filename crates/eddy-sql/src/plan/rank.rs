@@ -263,6 +263,7 @@ impl StreamPlanner {
                 output_type: f.data_type().clone(),
                 retracting: false,
                 lag: None,
+                separator: None,
             })
             .collect::<Vec<_>>();
         let mut specs = specs;
