@@ -13,6 +13,10 @@
 //! or behind the watermark; with a bounded frame a row at or behind the last
 //! time its partition emitted (so a row behind the watermark but ahead of its
 //! partition's rows still counts).
+//!
+//! Ordered by a processing-time attribute, rows are taken in arrival order at
+//! the operator's clock (never earlier than the rows before them) and emitted
+//! at once, as Flink's processing-time OVER functions do; nothing is late.
 
 use serde::{Deserialize, Serialize};
 
@@ -57,6 +61,8 @@ pub struct OverSpec {
     pub aggs: Aggs,
     /// The output schema: the input's columns, then the aggregates.
     pub output: SchemaRef,
+    /// Ordered by processing time (the operator's clock) instead of event time.
+    pub proctime: bool,
 }
 
 /// One row's inputs to the aggregates: the value of each call, `None` when
@@ -120,6 +126,9 @@ pub struct OverAggOperator {
     state: Option<ValueState<Partition>>,
     timers: TimerService<Vec<u8>, ()>,
     late: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
+    clock: Option<std::sync::Arc<dyn eddy_core::time::Clock>>,
+    /// Processing time: the time of the last batch (rows never go back).
+    last_now: i64,
 }
 
 impl OverAggOperator {
@@ -133,6 +142,8 @@ impl OverAggOperator {
             state: None,
             timers: TimerService::new(),
             late: None,
+            clock: None,
+            last_now: 0,
         }
     }
 
@@ -292,14 +303,58 @@ impl Operator for OverAggOperator {
         let all: Vec<usize> = (0..self.spec.width).collect();
         self.rows = Some(KeyCodec::new(&self.spec.input, &all).map_err(runtime)?);
         self.late = Some(ctx.counter("numLateRecordsDropped"));
+        self.clock = Some(ctx.clock.clone());
         Ok(())
     }
 
     fn process_batch(
         &mut self,
         batch: RecordBatch,
-        _: &mut Emitter<'_, RecordBatch>,
+        out: &mut Emitter<'_, RecordBatch>,
     ) -> Result<()> {
+        // Processing time: every row of the batch now, emitted at once.
+        let now = if self.spec.proctime {
+            let now = self
+                .clock
+                .as_ref()
+                .map_or(0, |c| c.now_millis())
+                .max(self.last_now);
+            self.last_now = now;
+            Some(now)
+        } else {
+            None
+        };
+        self.buffer(batch, now)?;
+        match now {
+            Some(now) => {
+                self.timers.advance_watermark(now);
+                self.fire(now, out)
+            }
+            None => Ok(()),
+        }
+    }
+
+    fn process_watermark(
+        &mut self,
+        watermark: Timestamp,
+        out: &mut Emitter<'_, RecordBatch>,
+    ) -> Result<()> {
+        if !self.spec.proctime {
+            self.timers.advance_watermark(watermark);
+            self.fire(watermark, out)?;
+        }
+        out.emit_watermark(watermark)
+    }
+
+    fn managed_state(&mut self) -> Option<ManagedState<'_>> {
+        Some(ManagedState::new(self.backend.as_mut()?).with_timers(&self.timers))
+    }
+}
+
+impl OverAggOperator {
+    /// Keeps the rows of `batch` in their partitions until their time comes
+    /// (`now`: processing time, for every row; else each row's event time).
+    fn buffer(&mut self, batch: RecordBatch, now: Option<i64>) -> Result<()> {
         let (Some(backend), Some(state), Some(rows)) = (
             self.backend.as_mut(),
             self.state.as_ref(),
@@ -339,11 +394,14 @@ impl Operator for OverAggOperator {
         );
         let mut late = 0;
         for i in 0..batch.num_rows() {
-            if times.is_null(i) || (!bounded && times.value(i) <= watermark) {
-                late += 1;
-                continue;
-            }
-            let t = times.value(i);
+            let t = match now {
+                Some(now) => now,
+                None if times.is_null(i) || (!bounded && times.value(i) <= watermark) => {
+                    late += 1;
+                    continue;
+                }
+                None => times.value(i),
+            };
             let mut inputs = Vec::with_capacity(args.len());
             for (arg, filter) in args.iter().zip(&filters) {
                 let passes = filter.as_ref().is_none_or(|f| {
@@ -372,7 +430,7 @@ impl Operator for OverAggOperator {
             };
             state.update_with(backend, |p| {
                 let mut p = p.unwrap_or_default();
-                if bounded && t <= p.last_emitted {
+                if bounded && now.is_none() && t <= p.last_emitted {
                     on_time = false;
                 } else {
                     p.pending.push((t, row, inputs));
@@ -399,12 +457,9 @@ impl Operator for OverAggOperator {
         Ok(())
     }
 
-    fn process_watermark(
-        &mut self,
-        watermark: Timestamp,
-        out: &mut Emitter<'_, RecordBatch>,
-    ) -> Result<()> {
-        self.timers.advance_watermark(watermark);
+    /// Emits the rows whose timers `watermark` (event or processing time) has
+    /// reached, with their aggregates.
+    fn fire(&mut self, watermark: Timestamp, out: &mut Emitter<'_, RecordBatch>) -> Result<()> {
         let mut emitted: Vec<(Vec<u8>, Vec<Val>)> = Vec::new();
         while let Some(timer) = self.timers.pop_event_time() {
             let (Some(backend), Some(state)) = (self.backend.as_mut(), self.state.as_ref()) else {
@@ -434,10 +489,6 @@ impl Operator for OverAggOperator {
             let columns = conform(&self.spec.output, columns).map_err(runtime)?;
             out.collect(changelog::batch(self.spec.output.clone(), columns, n).map_err(runtime)?)?;
         }
-        out.emit_watermark(watermark)
-    }
-
-    fn managed_state(&mut self) -> Option<ManagedState<'_>> {
-        Some(ManagedState::new(self.backend.as_mut()?).with_timers(&self.timers))
+        Ok(())
     }
 }

@@ -192,13 +192,11 @@ impl StreamPlanner {
             },
             _ => None,
         };
-        let time = match time.map(|t| (t, input.attrs[t])) {
-            Some((t, Attr::Rowtime | Attr::WindowTime(_))) => t,
-            Some((_, Attr::Proctime)) => {
-                return Err(SqlError::unsupported("OVER windows over processing time"))
-            }
+        let (time, proctime) = match time.map(|t| (t, input.attrs[t])) {
+            Some((t, Attr::Rowtime | Attr::WindowTime(_))) => (t, false),
+            Some((t, Attr::Proctime)) => (t, true),
             _ => return Err(SqlError::new(
-                "an OVER window on a stream must be ordered by one event-time attribute, ascending",
+                "an OVER window on a stream must be ordered by one time attribute (event or processing time), ascending",
             )),
         };
         if input.updating {
@@ -287,9 +285,15 @@ impl StreamPlanner {
             width,
             keys: keys.clone(),
             time,
-            frame,
+            // Over processing time each row is its own: an unbounded RANGE
+            // has no peers, as in Flink.
+            frame: match (frame, proctime) {
+                (Frame::Range(None), true) => Frame::Rows(None),
+                (frame, _) => frame,
+            },
             aggs: Aggs { specs },
             output,
+            proctime,
         };
         let vertex = self.job.add(
             &name,
