@@ -614,3 +614,82 @@ fn a_kafka_to_postgres_job_killed_with_sigkill_ends_in_the_failure_free_tables()
     assert_eq!(windows.len(), 50 * N / 1000);
     assert!(windows.iter().all(|r| r[2] == "20"), "{:?}", &windows[..3]);
 }
+
+#[test]
+fn jdbc_tables_work_on_a_cluster_of_taskmanager_processes() {
+    let pg = TestPostgres::start().unwrap();
+    pg.execute(
+        "CREATE TABLE totals (k BIGINT PRIMARY KEY, n BIGINT);
+         CREATE TABLE names (id BIGINT PRIMARY KEY, name TEXT);
+         INSERT INTO names SELECT i, 'n' || i FROM generate_series(0, 9) AS i;
+         CREATE TABLE named (k BIGINT, name TEXT);",
+    )
+    .unwrap();
+    let cluster = common::cluster::Cluster::start(&[], &[1, 1]);
+    let tmp = tempfile::tempdir().unwrap();
+    let script = tmp.path().join("cluster.sql");
+    std::fs::write(
+        &script,
+        format!(
+            "SET 'parallelism.default' = '2';
+CREATE TABLE ticks (k BIGINT, pt AS PROCTIME()) WITH ('connector' = 'datagen', 'rows-per-second' = '2000',
+  'number-of-rows' = '300', 'fields.k.kind' = 'sequence', 'fields.k.start' = '1', 'fields.k.end' = '300');
+CREATE TABLE totals (k BIGINT, n BIGINT, PRIMARY KEY (k) NOT ENFORCED) WITH ({totals});
+CREATE TABLE names (id BIGINT, name STRING) WITH ({names});
+CREATE TABLE named (k BIGINT, name STRING) WITH ({named});
+INSERT INTO totals SELECT k % 10, COUNT(*) FROM ticks GROUP BY k % 10;
+INSERT INTO named SELECT t.k, n.name FROM ticks AS t JOIN names FOR SYSTEM_TIME AS OF t.pt AS n ON t.k % 10 = n.id;
+",
+            totals = jdbc(&pg, "totals", ""),
+            names = jdbc(
+                &pg,
+                "names",
+                ", 'lookup.cache' = 'PARTIAL', 'lookup.partial-cache.max-rows' = '100'"
+            ),
+            named = jdbc(&pg, "named", ""),
+        ),
+    )
+    .unwrap();
+    let out = eddy()
+        .args(["sql", "-m", &cluster.rest, "-f"])
+        .arg(&script)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let jobs: Vec<&str> = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("Job has been submitted with JobID "))
+        .map(str::trim)
+        .collect();
+    assert_eq!(jobs.len(), 2, "{stdout}");
+    let rest = cluster.rest();
+    for job in jobs {
+        let started = Instant::now();
+        loop {
+            let state = rest.get(&format!("/jobs/{job}"))["state"].clone();
+            if state == "FINISHED" {
+                break;
+            }
+            assert!(
+                state != "FAILED" && started.elapsed() < Duration::from_secs(60),
+                "job {job} is {state}: {:?}",
+                rest.get(&format!("/jobs/{job}/exceptions"))
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    let want: Vec<Vec<String>> = (0..10).map(|k| vec![k.to_string(), "30".into()]).collect();
+    assert_eq!(rows(&pg, "SELECT k, n FROM totals ORDER BY k"), want);
+    assert_eq!(
+        rows(
+            &pg,
+            "SELECT count(*), count(DISTINCT k), bool_and(name = 'n' || (k % 10)) FROM named"
+        ),
+        vec![vec!["300", "300", "t"]]
+    );
+}
