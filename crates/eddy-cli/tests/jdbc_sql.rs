@@ -14,7 +14,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::runs_with_checkpoints;
+use common::kill_and_resume;
 use eddy_jdbc::testing::{TestPostgres, PASSWORD, USER};
 use eddy_kafka::testing::TestBroker;
 
@@ -512,8 +512,7 @@ fn a_kafka_to_postgres_job_killed_with_sigkill_ends_in_the_failure_free_tables()
         aggregation_job(&broker, &pg, &checkpoints, false, ""),
     )
     .unwrap();
-    let mut kills = 0;
-    std::thread::scope(|scope| {
+    let kills = std::thread::scope(|scope| {
         // Input keeps arriving while the job is killed and restarted.
         scope.spawn(|| {
             let producer = broker.producer().unwrap();
@@ -522,31 +521,13 @@ fn a_kafka_to_postgres_job_killed_with_sigkill_ends_in_the_failure_free_tables()
                 std::thread::sleep(Duration::from_millis(60));
             }
         });
-        for round in 0..10u64 {
-            let mut command = eddy();
-            let p = if round % 2 == 0 { "1" } else { "2" };
-            command.args(["sql", "-f"]).arg(&unbounded).args(["-p", p]);
-            if round > 0 {
-                command.args(["-s", "latest"]);
-            }
-            let seen = runs_with_checkpoints(&checkpoints);
-            let mut child = command
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
-            let started = Instant::now();
-            // Killed only once this run has completed a checkpoint of its own.
-            while runs_with_checkpoints(&checkpoints) == seen
-                && started.elapsed() < Duration::from_secs(20)
-            {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            std::thread::sleep(Duration::from_millis(100 + 97 * (round % 5)));
-            child.kill().unwrap(); // SIGKILL
-            child.wait().unwrap();
-            kills += 1;
-        }
+        kill_and_resume(
+            &unbounded,
+            &checkpoints,
+            10,
+            |round| if round % 2 == 0 { "1" } else { "2" },
+            |round| Duration::from_millis(100 + 97 * (round % 5)),
+        )
     });
     assert!(
         rows(&pg, "SELECT count(*) FROM totals")[0][0] != "0",

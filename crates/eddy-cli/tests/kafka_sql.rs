@@ -9,10 +9,10 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::runs_with_checkpoints;
+use common::kill_and_resume;
 use eddy_kafka::testing::TestBroker;
 
 fn eddy() -> Command {
@@ -295,8 +295,7 @@ fn a_kafka_to_kafka_sql_job_killed_with_sigkill_resumes_exactly_once() {
     broker.produce("events", 3, first).unwrap();
     let unbounded = tmp.path().join("unbounded.sql");
     std::fs::write(&unbounded, kill_job(&broker, &checkpoints, false)).unwrap();
-    let mut kills = 0;
-    std::thread::scope(|scope| {
+    let kills = std::thread::scope(|scope| {
         scope.spawn(|| {
             let producer = broker.producer().unwrap();
             for chunk in rest.chunks(600) {
@@ -304,31 +303,13 @@ fn a_kafka_to_kafka_sql_job_killed_with_sigkill_resumes_exactly_once() {
                 std::thread::sleep(Duration::from_millis(50));
             }
         });
-        for round in 0..5u64 {
-            let mut command = eddy();
-            let p = if round % 2 == 0 { "2" } else { "3" };
-            command.args(["sql", "-f"]).arg(&unbounded).args(["-p", p]);
-            if round > 0 {
-                command.args(["-s", "latest"]);
-            }
-            let seen = runs_with_checkpoints(&checkpoints);
-            let mut child = command
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
-            let started = Instant::now();
-            // Killed only once this run has completed a checkpoint of its own.
-            while runs_with_checkpoints(&checkpoints) == seen
-                && started.elapsed() < Duration::from_secs(20)
-            {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            std::thread::sleep(Duration::from_millis(350 + 170 * round));
-            child.kill().unwrap(); // SIGKILL
-            child.wait().unwrap();
-            kills += 1;
-        }
+        kill_and_resume(
+            &unbounded,
+            &checkpoints,
+            5,
+            |round| if round % 2 == 0 { "2" } else { "3" },
+            |round| Duration::from_millis(350 + 170 * round),
+        )
     });
     let before_last = broker.read_committed_values("copied").unwrap().len();
     assert!(before_last > 0, "nothing committed before the last run");

@@ -241,3 +241,45 @@ pub fn runs_with_checkpoints(dir: &Path) -> Vec<String> {
     out.sort();
     out
 }
+
+/// Runs `eddy sql -f script` once per round, at the parallelism `parallelism`
+/// gives the round, resuming with `-s latest` after the first, and kills each
+/// run with SIGKILL `pause(round)` after it completed a checkpoint of its own
+/// under `checkpoints`. Returns the number of kills.
+pub fn kill_and_resume(
+    script: &Path,
+    checkpoints: &Path,
+    rounds: u64,
+    parallelism: impl Fn(u64) -> &'static str,
+    pause: impl Fn(u64) -> Duration,
+) -> u64 {
+    let mut kills = 0;
+    for round in 0..rounds {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_eddy"));
+        command
+            .args(["sql", "-f"])
+            .arg(script)
+            .args(["-p", parallelism(round)]);
+        if round > 0 {
+            command.args(["-s", "latest"]);
+        }
+        let seen = runs_with_checkpoints(checkpoints);
+        let mut child = command
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        // Killed only once this run has completed a checkpoint of its own.
+        while runs_with_checkpoints(checkpoints) == seen
+            && started.elapsed() < Duration::from_secs(20)
+        {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(pause(round));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        kills += 1;
+    }
+    kills
+}
