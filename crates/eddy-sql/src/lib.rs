@@ -33,6 +33,7 @@ pub mod error;
 pub mod functions;
 pub mod interval;
 pub mod jobs;
+pub mod json_syntax;
 pub mod legacy_window;
 pub mod limits;
 pub mod logical;

@@ -85,7 +85,8 @@ impl<'a> Planner<'a> {
 
     /// Plans a query (`SELECT`, `WITH`, `VALUES`), with window TVFs.
     pub fn plan_query(&mut self, sql: &str) -> SqlResult<LogicalPlan> {
-        let (text, calls) = tvf::extract(sql, self.tvfs.len())?;
+        let text = crate::json_syntax::rewrite(sql)?;
+        let (text, calls) = tvf::extract(&text, self.tvfs.len())?;
         self.tvfs.extend(calls);
         let (text, lookups) = crate::temporal::extract(&text, self.lookups.len())?;
         self.lookups.extend(lookups);

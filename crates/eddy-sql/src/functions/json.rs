@@ -1,5 +1,7 @@
 //! `JSON_VALUE`, `JSON_QUERY` and `JSON_EXISTS` with Flink's defaults (lax
-//! mode, `NULL ON EMPTY`, `NULL ON ERROR`, `FALSE ON ERROR`, no wrapper).
+//! mode, `NULL ON EMPTY`, `NULL ON ERROR`, `FALSE ON ERROR`, no wrapper), and
+//! `JSON_ARRAY` / `JSON_OBJECT` building JSON text (`ABSENT ON NULL` for
+//! arrays, `NULL ON NULL` for objects, Flink's defaults).
 //!
 //! Paths are SQL/JSON paths: `$`, then `.key`, `."quoted key"` and `[index]`
 //! steps, after an optional `lax` or `strict`. The document is checked once,
@@ -242,10 +244,161 @@ fn json_exists(arrays: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
     Ok(Arc::new(out.finish()))
 }
 
+/// Value `i` of `array` as JSON text: numbers and booleans as themselves,
+/// the result of another JSON_OBJECT or JSON_ARRAY (`raw`) as the JSON it is,
+/// any other value as a string of its SQL text; `None` for NULL.
+fn json_of(array: &ArrayRef, i: usize, raw: bool) -> Option<String> {
+    use arrow::datatypes::DataType as D;
+    if array.is_null(i) {
+        return None;
+    }
+    let text = crate::connectors::format::cell(array, i)?;
+    let as_is = match array.data_type() {
+        D::Boolean => true,
+        D::Int8
+        | D::Int16
+        | D::Int32
+        | D::Int64
+        | D::UInt8
+        | D::UInt16
+        | D::UInt32
+        | D::UInt64
+        | D::Float32
+        | D::Float64
+        | D::Decimal128(..) => serde_json::from_str::<serde_json::Number>(&text).is_ok(),
+        _ => raw && serde_json::from_str::<serde_json::Value>(&text).is_ok(),
+    };
+    Some(if as_is {
+        if matches!(array.data_type(), D::Boolean) {
+            text.to_ascii_lowercase()
+        } else {
+            text
+        }
+    } else {
+        serde_json::Value::String(text).to_string()
+    })
+}
+
+/// `JSON_ARRAY(v, ...)`: the non-null values as a JSON array.
+fn json_array(arrays: &[ArrayRef], raw: &[bool], rows: usize) -> Result<ArrayRef> {
+    let mut out = StringBuilder::new();
+    for i in 0..rows {
+        let values: Vec<String> = arrays
+            .iter()
+            .zip(raw)
+            .filter_map(|(a, raw)| json_of(a, row(a, i), *raw))
+            .collect();
+        out.append_value(format!("[{}]", values.join(",")));
+    }
+    Ok(Arc::new(out.finish()))
+}
+
+/// `JSON_OBJECT(k VALUE v, ...)`, planned as `json_object(k, v, ...)`: the
+/// pairs in their order as a JSON object, NULL values as `null`; a NULL key
+/// is an error.
+fn json_object(arrays: &[ArrayRef], raw: &[bool], rows: usize) -> Result<ArrayRef> {
+    let mut out = StringBuilder::new();
+    for i in 0..rows {
+        let mut members = Vec::with_capacity(arrays.len() / 2);
+        for (pair, raw) in arrays.chunks(2).zip(raw.chunks(2)) {
+            let (key, value) = (&pair[0], &pair[1]);
+            if key.is_null(row(key, i)) {
+                return datafusion_common::exec_err!("JSON_OBJECT: a key is NULL");
+            }
+            let name = crate::connectors::format::cell(key, row(key, i)).unwrap_or_default();
+            let value = json_of(value, row(value, i), raw[1]).unwrap_or_else(|| "null".into());
+            members.push(format!("{}:{value}", serde_json::Value::String(name)));
+        }
+        out.append_value(format!("{{{}}}", members.join(",")));
+    }
+    Ok(Arc::new(out.finish()))
+}
+
+/// The field metadata marking the result of JSON_OBJECT / JSON_ARRAY, so that
+/// an enclosing one takes it as JSON rather than as a string.
+const JSON_MARK: &str = "eddy.json";
+
+/// `JSON_OBJECT` or `JSON_ARRAY`.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct JsonBuilder {
+    object: bool,
+    signature: datafusion_expr::Signature,
+}
+
+impl JsonBuilder {
+    fn new(object: bool) -> Self {
+        JsonBuilder {
+            object,
+            signature: datafusion_expr::Signature::variadic_any(Volatility::Immutable),
+        }
+    }
+}
+
+impl datafusion_expr::ScalarUDFImpl for JsonBuilder {
+    fn name(&self) -> &str {
+        if self.object {
+            "json_object"
+        } else {
+            "json_array"
+        }
+    }
+    fn signature(&self) -> &datafusion_expr::Signature {
+        &self.signature
+    }
+    fn return_type(&self, _: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+    fn return_field_from_args(
+        &self,
+        args: datafusion_expr::ReturnFieldArgs,
+    ) -> Result<arrow::datatypes::FieldRef> {
+        if self.object && !args.arg_fields.len().is_multiple_of(2) {
+            return datafusion_common::plan_err!(
+                "JSON_OBJECT takes KEY k VALUE v pairs, not {} arguments",
+                args.arg_fields.len()
+            );
+        }
+        let mark = std::collections::HashMap::from([(JSON_MARK.to_string(), "true".to_string())]);
+        Ok(Arc::new(
+            arrow::datatypes::Field::new(self.name(), DataType::Utf8, false).with_metadata(mark),
+        ))
+    }
+    fn invoke_with_args(
+        &self,
+        args: datafusion_expr::ScalarFunctionArgs,
+    ) -> Result<datafusion_expr::ColumnarValue> {
+        let raw: Vec<bool> = args
+            .arg_fields
+            .iter()
+            .map(|f| f.metadata().contains_key(JSON_MARK))
+            .collect();
+        let scalar = args
+            .args
+            .iter()
+            .all(|a| matches!(a, datafusion_expr::ColumnarValue::Scalar(_)));
+        let arrays = datafusion_expr::ColumnarValue::values_to_arrays(&args.args)?;
+        let rows = if scalar { 1 } else { args.number_rows };
+        let out = if self.object {
+            json_object(&arrays, &raw, rows)?
+        } else {
+            json_array(&arrays, &raw, rows)?
+        };
+        Ok(if scalar {
+            datafusion_expr::ColumnarValue::Scalar(datafusion_common::ScalarValue::try_from_array(
+                &out, 0,
+            )?)
+        } else {
+            datafusion_expr::ColumnarValue::Array(out)
+        })
+    }
+}
+
 /// The JSON functions.
 pub(super) fn functions() -> Vec<Arc<ScalarUDF>> {
     use Volatility::Immutable;
     vec![
+        Arc::new(ScalarUDF::new_from_impl(JsonBuilder::new(false))),
+        Arc::new(ScalarUDF::new_from_impl(JsonBuilder::new(true))),
         function(
             "json_value",
             Immutable,
