@@ -202,3 +202,56 @@ CREATE TABLE bad_option (id INT) WITH ('connector' = 'filesystem', 'path' = '{di
         "{e}"
     );
 }
+
+#[test]
+fn a_parquet_sink_stopped_with_a_savepoint_and_restored_writes_every_row_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().display();
+    let ddl = |rate: &str| {
+        format!(
+            "CREATE TABLE gen (id BIGINT, v STRING) WITH ('connector' = 'datagen', 'rows-per-second' = '{rate}', 'number-of-rows' = '3000',
+  'fields.id.kind' = 'sequence', 'fields.id.start' = '1', 'fields.id.end' = '3000', 'fields.v.length' = '4');
+CREATE TABLE pq (id BIGINT, v STRING) WITH ('connector' = 'filesystem', 'path' = '{dir}/pq', 'format' = 'parquet')"
+        )
+    };
+    // Throttled and checkpointing, stopped with a savepoint part way...
+    let mut s = Session::new(Config::new());
+    s.config.set("execution.checkpointing.interval", "100 ms");
+    s.config.set("restart-strategy.type", "none");
+    s.config.set(
+        "execution.checkpointing.dir",
+        tmp.path().join("ck").display().to_string(),
+    );
+    run(&mut s, &ddl("3000"));
+    let client = s.submit("INSERT INTO pq SELECT * FROM gen").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    let savepoint = client
+        .stop_with_savepoint(tmp.path().join("sp"), false)
+        .unwrap();
+    let written = parts(&tmp.path().join("pq")).len();
+    assert!(written > 0, "nothing committed before the savepoint");
+    // ... then restored at parallelism 2 and finished.
+    let mut s = Session::new(Config::new());
+    s.config.set("parallelism.default", "2");
+    s.config.set("execution.checkpointing.interval", "100 ms");
+    s.config.set(
+        "execution.checkpointing.dir",
+        tmp.path().join("ck2").display().to_string(),
+    );
+    s.config.set(
+        "execution.state-recovery.path",
+        savepoint.display().to_string(),
+    );
+    run(&mut s, &ddl("100000"));
+    run(&mut s, "INSERT INTO pq SELECT * FROM gen");
+    assert!(parts(&tmp.path().join("pq")).len() > written);
+    let mut s = Session::new(Config::new());
+    run(&mut s, &ddl("100000"));
+    let mut ids: Vec<i64> = rows(&mut s, "SELECT id FROM pq")
+        .iter()
+        .map(|r| r.parse().unwrap())
+        .collect();
+    ids.sort_unstable();
+    assert_eq!(ids.len(), 3000, "rows lost or written twice");
+    assert_eq!(ids, (1..=3000).collect::<Vec<i64>>());
+}
