@@ -4,22 +4,26 @@
 //! ```text
 //!  statement ─▶ Session (session): DDL into the catalog, SET into the config,
 //!     │          SHOW / DESCRIBE / EXPLAIN answered at once
-//!     │ INSERT, SELECT: the AST repaired where sqlparser and Flink differ
-//!     │ (precedence, time_units, legacy_window)
+//!     │ INSERT, SELECT: the text rewritten where the parser lacks Flink's
+//!     │ syntax (tvf, temporal, json_syntax), the AST repaired where sqlparser
+//!     │ and Flink differ (precedence, time_units, legacy_window)
 //!     ▼
 //!  DataFusion logical plan, analyzed, subqueries decorrelated into joins
 //!     │ (logical) ─▶ plan: one eddy vertex per node, chosen by time attributes
-//!     │   (window, interval, lookup, regular and semi/anti joins, expand for
-//!     │   grouping sets...)
+//!     │   (window, interval, lookup, temporal, regular and semi/anti joins,
+//!     │   expand for grouping sets, changelog normalization of upsert sources...)
 //!     ▼
 //!  JobSpec (plan::builder) ─▶ eddy_runtime::MiniCluster
 //!
 //!  a record batch in a job:
 //!  file ─▶ TextFileSource (splits of large files) ─▶ LineDecoder (connectors::lines:
 //!     CSV fields straight into Arrow columns, JSON through arrow's decoder) ─▶
-//!     watermark assigner ─▶ exec operators (Arrow batches; keyed state and timers
-//!     from the runtime) ─▶ TableSinkOperator (connectors::encode_batch: a column
-//!     at a time into CSV / JSON lines) ─▶ file, print, Kafka or a SELECT's rows
+//!     watermark assigner (per split of a Kafka source) ─▶ exec operators (Arrow
+//!     batches; keyed state and timers from the runtime) ─▶ TableSinkOperator
+//!     (connectors::encode_batch: a column at a time into CSV / JSON lines) ─▶
+//!     file, print, Kafka or a SELECT's rows
+//!  Parquet files and database tables (connectors::parquet, a registered
+//!     connector of rows such as `jdbc`) enter and leave as Arrow batches.
 //! ```
 //!
 //! A bad input line fails the job naming its file and line, or is skipped and
