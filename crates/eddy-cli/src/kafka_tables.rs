@@ -153,19 +153,78 @@ fn metadata(key: &str, r: &ConsumedRecord<'_>) -> MetadataValue {
     }
 }
 
-/// The key of a JSON line: the object of the `key.fields` columns.
-fn json_key(line: &str, fields: &[String]) -> Result<Vec<u8>, String> {
-    let value: serde_json::Value =
-        serde_json::from_str(line).map_err(|e| format!("encoding the key: {e}"))?;
-    let mut key = serde_json::Map::new();
-    for field in fields {
-        key.insert(
-            field.clone(),
-            value.get(field).cloned().unwrap_or(serde_json::Value::Null),
-        );
+/// How a record's key is written: the `key.fields` columns as a JSON
+/// object (`json`), or the one key column's value as it is (`raw`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum KeyFormat {
+    Json,
+    Raw,
+}
+
+impl KeyFormat {
+    /// `key.format`, checked against the key's columns.
+    fn of(o: &Options<'_>, table: &str, fields: &[String]) -> SqlResult<KeyFormat> {
+        match o.required("key.format")? {
+            "json" => Ok(KeyFormat::Json),
+            "raw" if fields.len() == 1 => Ok(KeyFormat::Raw),
+            "raw" => Err(option_error(
+                table,
+                "key.format",
+                format!(
+                    "'raw' keys hold one column, and the key has {} ({})",
+                    fields.len(),
+                    fields.join(", ")
+                ),
+            )),
+            other => Err(SqlError::unsupported(format!(
+                "'key.format' = '{other}' of table {table} (eddy reads and writes keys as 'json' or 'raw')"
+            ))),
+        }
     }
-    serde_json::to_vec(&serde_json::Value::Object(key))
-        .map_err(|e| format!("encoding the key: {e}"))
+
+    /// The key of a JSON line; `None` for a raw key whose column is NULL.
+    fn encode(self, line: &str, fields: &[String]) -> Result<Option<Vec<u8>>, String> {
+        let value: serde_json::Value =
+            serde_json::from_str(line).map_err(|e| format!("encoding the key: {e}"))?;
+        if self == KeyFormat::Raw {
+            return Ok(match value.get(&fields[0]) {
+                None | Some(serde_json::Value::Null) => None,
+                Some(serde_json::Value::String(text)) => Some(text.clone().into_bytes()),
+                Some(other) => Some(other.to_string().into_bytes()),
+            });
+        }
+        let mut key = serde_json::Map::new();
+        for field in fields {
+            key.insert(
+                field.clone(),
+                value.get(field).cloned().unwrap_or(serde_json::Value::Null),
+            );
+        }
+        serde_json::to_vec(&serde_json::Value::Object(key))
+            .map(Some)
+            .map_err(|e| format!("encoding the key: {e}"))
+    }
+
+    /// A record's key as the JSON object of its columns.
+    fn decode(
+        self,
+        bytes: &[u8],
+        fields: &[String],
+    ) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+        if self == KeyFormat::Raw {
+            let text = String::from_utf8(bytes.to_vec())
+                .map_err(|e| format!("the key is not UTF-8: {e}"))?;
+            return Ok(serde_json::Map::from_iter([(
+                fields[0].clone(),
+                serde_json::Value::String(text),
+            )]));
+        }
+        match serde_json::from_slice(bytes) {
+            Ok(serde_json::Value::Object(map)) => Ok(map),
+            Ok(_) => Err("the key is not a JSON object".into()),
+            Err(e) => Err(format!("the key is not JSON: {e}")),
+        }
+    }
 }
 
 /// Drops the key columns from a JSON line (`value.fields-include` = `EXCEPT_KEY`).
@@ -193,15 +252,13 @@ fn except_key(o: &Options<'_>, table: &str) -> SqlResult<bool> {
     }
 }
 
-/// An upsert-kafka table's keys and values must be JSON (what eddy reads and writes).
-fn json_keys_and_values(o: &Options<'_>, table: &str) -> SqlResult<()> {
-    for option in ["key.format", "value.format"] {
-        let format = o.required(option)?;
-        if format != "json" {
-            return Err(SqlError::unsupported(format!(
-                "'{option}' = '{format}' of table {table} (eddy reads and writes upsert-kafka keys and values as 'json')"
-            )));
-        }
+/// An upsert-kafka table's values must be JSON (what eddy reads and writes).
+fn json_values(o: &Options<'_>, table: &str) -> SqlResult<()> {
+    let format = o.required("value.format")?;
+    if format != "json" {
+        return Err(SqlError::unsupported(format!(
+            "'value.format' = '{format}' of table {table} (eddy reads and writes upsert-kafka values as 'json')"
+        )));
     }
     Ok(())
 }
@@ -212,6 +269,7 @@ fn json_keys_and_values(o: &Options<'_>, table: &str) -> SqlResult<()> {
 fn upsert_line(
     r: &ConsumedRecord<'_>,
     key_fields: &[String],
+    key_format: KeyFormat,
     except_key: bool,
 ) -> Result<String, KafkaError> {
     let malformed = |message: String| KafkaError::Malformed {
@@ -230,7 +288,7 @@ fn upsert_line(
         }
     };
     let key = match r.key {
-        Some(bytes) => parse(bytes, "key")?,
+        Some(bytes) => key_format.decode(bytes, key_fields).map_err(malformed)?,
         None => return Err(malformed("an upsert record without a key".into())),
     };
     let image = |map: serde_json::Map<String, serde_json::Value>| serde_json::Value::Object(map);
@@ -330,8 +388,9 @@ impl TableConnector for Kafka {
         // the planner.
         let upsert = if self.upsert {
             let key_fields = self.key_fields(&o, &table)?;
-            json_keys_and_values(&o, table.name)?;
-            Some((key_fields, except_key(&o, table.name)?))
+            json_values(&o, table.name)?;
+            let key_format = KeyFormat::of(&o, table.name, &key_fields)?;
+            Some((key_fields, key_format, except_key(&o, table.name)?))
         } else {
             None
         };
@@ -353,7 +412,9 @@ impl TableConnector for Kafka {
             .deserializer(Arc::new(move |r: &ConsumedRecord<'_>| {
                 let text =
                     match &upsert {
-                        Some((key_fields, except_key)) => upsert_line(r, key_fields, *except_key)?,
+                        Some((key_fields, key_format, except_key)) => {
+                            upsert_line(r, key_fields, *key_format, *except_key)?
+                        }
                         None => String::from_utf8(r.value.unwrap_or_default().to_vec()).map_err(
                             |e| KafkaError::Malformed {
                                 topic: r.topic.to_string(),
@@ -414,15 +475,17 @@ impl TableConnector for Kafka {
         } else {
             self.format_of(table.options).unwrap_or_default()
         };
-        if !key_fields.is_empty() {
-            let key_format = o.required("key.format")?;
-            if key_format != "json" || value_format != "json" {
+        let key_format = if key_fields.is_empty() {
+            KeyFormat::Json
+        } else {
+            if value_format != "json" {
                 return Err(SqlError::unsupported(format!(
-                    "keys of table {} in '{key_format}' with values in '{value_format}' (eddy writes keys with 'key.format' = 'json' and 'value.format' = 'json')",
+                    "keys of table {} with values in '{value_format}' (eddy writes keys beside 'value.format' = 'json')",
                     table.name
                 )));
             }
-        }
+            KeyFormat::of(&o, table.name, &key_fields)?
+        };
         let except_key = except_key(&o, table.name)?;
         let guarantee = match o.get("sink.delivery-guarantee") {
             None => DeliveryGuarantee::AtLeastOnce,
@@ -464,7 +527,7 @@ impl TableConnector for Kafka {
                         _ => (row.get("after").cloned().unwrap_or_default(), false),
                     };
                     let text = image.to_string();
-                    let key = json_key(&text, &key_fields).map_err(malformed)?;
+                    let key = key_format.encode(&text, &key_fields).map_err(malformed)?;
                     let value = if delete {
                         None
                     } else if except_key {
@@ -477,7 +540,7 @@ impl TableConnector for Kafka {
                         Some(text.into_bytes())
                     };
                     return Ok(ProducerRecord {
-                        key: Some(key),
+                        key,
                         value,
                         timestamp,
                         ..Default::default()
@@ -486,7 +549,7 @@ impl TableConnector for Kafka {
                 let key = if key_fields.is_empty() {
                     None
                 } else {
-                    Some(json_key(line, &key_fields).map_err(malformed)?)
+                    key_format.encode(line, &key_fields).map_err(malformed)?
                 };
                 let value = if except_key && !key_fields.is_empty() {
                     without_fields(line, &key_fields).map_err(malformed)?

@@ -610,3 +610,75 @@ END;
         vec![(1, 10, 10), (3, 12, 36), (5, 7, 35), (6, 6, 36)]
     );
 }
+
+#[test]
+fn raw_keys_are_written_and_read_as_the_key_columns_text() {
+    let broker = TestBroker::start().unwrap();
+    broker.create_topic("events", 2).unwrap();
+    broker.create_topic("counts", 2).unwrap();
+    broker.produce("events", 2, &input(70)).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let servers = broker.bootstrap_servers();
+    let counts = |extra: &str| {
+        format!(
+            "CREATE TABLE counts (word STRING, c BIGINT, PRIMARY KEY (word) NOT ENFORCED) WITH (
+  'connector' = 'upsert-kafka', 'topic' = 'counts', 'key.format' = 'raw', 'value.format' = 'json',
+  'value.fields-include' = 'EXCEPT_KEY', 'properties.bootstrap.servers' = '{servers}'{extra});\n"
+        )
+    };
+    let script = table("events", "events", &broker, BOUNDED)
+        + &counts("")
+        + "INSERT INTO counts SELECT word, COUNT(*) FROM events GROUP BY word;\n";
+    let out = run_script(tmp.path(), "write.sql", &script);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The keys are the words themselves; the values leave them out.
+    let latest = latest_by_key(&broker, "counts");
+    assert_eq!(latest.len(), 7);
+    for w in 0..7 {
+        let value = latest[&format!("w{w}")].clone().expect("a count");
+        assert_eq!(value, json(r#"{"c":10}"#), "w{w}");
+    }
+    // Read back as an upsert source with raw keys.
+    let tally = format!(
+        "{}CREATE TABLE tally (n BIGINT, total BIGINT) WITH ('connector' = 'filesystem', 'path' = '{}/tally', 'format' = 'debezium-json');
+INSERT INTO tally SELECT COUNT(*), SUM(c) FROM counts;
+",
+        counts(", 'scan.bounded.mode' = 'latest-offset'"),
+        tmp.path().display()
+    );
+    let out = run_script(tmp.path(), "read.sql", &tally);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut last = None;
+    for entry in std::fs::read_dir(tmp.path().join("tally")).unwrap() {
+        for line in std::fs::read_to_string(entry.unwrap().path())
+            .unwrap()
+            .lines()
+        {
+            let v = json(line);
+            if v["op"] == "c" {
+                last = Some(v["after"].clone());
+            }
+        }
+    }
+    assert_eq!(last, Some(json(r#"{"n":7,"total":70}"#)));
+    // A raw key holds one column.
+    let two = format!(
+        "CREATE TABLE pairs (a STRING, b STRING, PRIMARY KEY (a, b) NOT ENFORCED) WITH (
+  'connector' = 'upsert-kafka', 'topic' = 'counts', 'key.format' = 'raw', 'value.format' = 'json',
+  'properties.bootstrap.servers' = '{servers}');
+INSERT INTO pairs VALUES ('x', 'y');
+"
+    );
+    let out = run_script(tmp.path(), "two.sql", &two);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("'raw' keys hold one column"), "{stderr}");
+}
