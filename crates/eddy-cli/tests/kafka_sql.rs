@@ -682,3 +682,83 @@ INSERT INTO pairs VALUES ('x', 'y');
     assert!(!out.status.success());
     assert!(stderr.contains("'raw' keys hold one column"), "{stderr}");
 }
+
+#[test]
+fn an_empty_partition_holds_the_watermark_back_until_the_idle_timeout() {
+    use std::io::{BufRead, BufReader};
+    let broker = TestBroker::start().unwrap();
+    broker.create_topic("sparse", 2).unwrap();
+    // 30 seconds of event time, all on partition 0; partition 1 stays empty.
+    let values: Vec<String> = (0..300)
+        .map(|i| {
+            format!(
+                r#"{{"id":{i},"ts":"2024-01-01 00:00:{:02}.{:03}"}}"#,
+                i / 10,
+                i % 10 * 100
+            )
+        })
+        .collect();
+    // One partition given: every record to partition 0.
+    broker.produce("sparse", 1, &values).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let windows_within = |idle: &str, wait: Duration| -> Vec<String> {
+        let script = format!(
+            "{idle}CREATE TABLE sparse (id BIGINT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts) WITH (
+  'connector' = 'kafka', 'topic' = 'sparse', 'format' = 'json',
+  'properties.bootstrap.servers' = '{}', 'scan.startup.mode' = 'earliest-offset');
+CREATE TABLE out (window_start TIMESTAMP(3), c BIGINT) WITH ('connector' = 'print');
+INSERT INTO out SELECT window_start, COUNT(*)
+  FROM TABLE(TUMBLE(TABLE sparse, DESCRIPTOR(ts), INTERVAL '10' SECOND))
+  GROUP BY window_start, window_end;
+",
+            broker.bootstrap_servers()
+        );
+        let path = tmp.path().join("sparse.sql");
+        std::fs::write(&path, script).unwrap();
+        let mut child = eddy()
+            .args(["sql", "-f"])
+            .arg(&path)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let reader = {
+            let lines = lines.clone();
+            let stdout = child.stdout.take().unwrap();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                    if line.starts_with("+I") {
+                        lines.lock().unwrap().push(line);
+                    }
+                }
+            })
+        };
+        let started = Instant::now();
+        while lines.lock().unwrap().len() < 2 && started.elapsed() < wait {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        reader.join().unwrap();
+        let mut got = lines.lock().unwrap().clone();
+        got.sort();
+        got
+    };
+    // With an idle timeout the empty partition stops holding event time back.
+    assert_eq!(
+        windows_within(
+            "SET 'table.exec.source.idle-timeout' = '500 ms';\n",
+            Duration::from_secs(20)
+        ),
+        vec![
+            "+I[2024-01-01 00:00:00.000, 100]",
+            "+I[2024-01-01 00:00:10.000, 100]"
+        ]
+    );
+    // Without one (Flink's default) no window fires while the job runs.
+    assert_eq!(
+        windows_within("", Duration::from_secs(3)),
+        Vec::<String>::new()
+    );
+}

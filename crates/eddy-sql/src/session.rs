@@ -108,7 +108,11 @@ fn unquote(s: &str) -> String {
 }
 
 /// The `table.*` keys the SQL front reads.
-const TABLE_KEYS: [&str; 2] = ["table.exec.state.ttl", "table.exec.sink.not-null-enforcer"];
+const TABLE_KEYS: [&str; 3] = [
+    "table.exec.state.ttl",
+    "table.exec.sink.not-null-enforcer",
+    "table.exec.source.idle-timeout",
+];
 
 impl Session {
     /// A session over a configuration.

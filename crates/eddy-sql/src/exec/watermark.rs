@@ -18,7 +18,9 @@
 //! split and the watermark is the smallest of them over the splits the source
 //! reads, a split without records holding it back: Flink's per-split
 //! watermarks, pushed into its Kafka source, so partitions read at different
-//! speeds do not make each other's records late.
+//! speeds do not make each other's records late. With
+//! `table.exec.source.idle-timeout` (Flink's option, off by default) a split
+//! without records for that long no longer holds the watermark back.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -46,6 +48,15 @@ pub struct WatermarkAssigner {
     current: Timestamp,
     /// Per split of the source: the largest value of the expression.
     per_split: HashMap<Arc<str>, Timestamp>,
+    /// Per split: when (processing time) it last had a record.
+    last_seen: HashMap<Arc<str>, Timestamp>,
+    /// `table.exec.source.idle-timeout` in milliseconds (`None`: off).
+    idle_timeout: Option<i64>,
+    /// When the assigner opened (a split never seen is idle from then).
+    opened_at: Timestamp,
+    /// The source's splits as of its last batch (the periodic timer may run
+    /// on another thread than the source's batches).
+    owned: Option<Vec<Arc<str>>>,
     /// The last watermark emitted.
     emitted: Timestamp,
     /// `pipeline.auto-watermark-interval` in milliseconds.
@@ -53,6 +64,7 @@ pub struct WatermarkAssigner {
     /// When the periodic timer last emitted.
     last_periodic: Timestamp,
     next_periodic: Option<Timestamp>,
+    clock: Option<Arc<dyn eddy_core::time::Clock>>,
 }
 
 impl WatermarkAssigner {
@@ -65,10 +77,15 @@ impl WatermarkAssigner {
             bounded: None,
             current: 0,
             per_split: HashMap::new(),
+            last_seen: HashMap::new(),
+            idle_timeout: None,
+            opened_at: 0,
+            owned: None,
             emitted: 0,
             interval: 200,
             last_periodic: 0,
             next_periodic: None,
+            clock: None,
         }
     }
 
@@ -76,6 +93,32 @@ impl WatermarkAssigner {
     pub fn bounded(mut self, column: usize, delay_ms: i64) -> Self {
         self.bounded = Some((column, delay_ms));
         self
+    }
+
+    /// The smallest split watermark over the source's active splits at `now`
+    /// (splits idle for the idle timeout left out; when every split is idle,
+    /// over those that had records, whose watermarks stand until more come);
+    /// `None` while an active split has no record yet.
+    fn merged(&self, owned: &[Arc<str>], now: Timestamp) -> Option<Timestamp> {
+        let idle = |split: &Arc<str>| {
+            self.idle_timeout.is_some_and(|timeout| {
+                let seen = self.last_seen.get(split).copied().unwrap_or(self.opened_at);
+                now.saturating_sub(seen) >= timeout
+            })
+        };
+        let active: Vec<&Arc<str>> = owned.iter().filter(|s| !idle(s)).collect();
+        if active.is_empty() {
+            return owned
+                .iter()
+                .filter_map(|s| self.per_split.get(s).copied())
+                .min();
+        }
+        let mut lowest: Option<Timestamp> = None;
+        for split in active {
+            let value = self.per_split.get(split).copied()?;
+            lowest = Some(lowest.map_or(value, |l| l.min(value)));
+        }
+        lowest
     }
 
     /// Emits the current watermark if it rose since the last one emitted.
@@ -95,7 +138,20 @@ impl Operator for WatermarkAssigner {
     fn open(&mut self, ctx: &OperatorContext) -> Result<()> {
         let interval = ctx.config.get(&options::AUTO_WATERMARK_INTERVAL)?;
         self.interval = i64::try_from(interval.as_millis()).unwrap_or(i64::MAX);
+        self.idle_timeout = match ctx.config.get_str("table.exec.source.idle-timeout") {
+            None => None,
+            Some(text) => {
+                let timeout = eddy_core::time::parse_duration(text).map_err(|e| {
+                    runtime(format!(
+                        "invalid configuration for 'table.exec.source.idle-timeout': {e}"
+                    ))
+                })?;
+                (!timeout.is_zero()).then(|| i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX))
+            }
+        };
         let now = ctx.now();
+        self.opened_at = now;
+        self.clock = Some(ctx.clock.clone());
         self.last_periodic = now;
         self.next_periodic = (self.interval > 0).then(|| now.saturating_add(self.interval));
         Ok(())
@@ -129,9 +185,13 @@ impl Operator for WatermarkAssigner {
                 .map_err(runtime)?;
         let millis = millis.as_primitive::<TimestampMillisecondType>();
         let owned = crate::exec::origin::owned_splits();
+        if owned.is_some() {
+            self.owned.clone_from(&owned);
+        }
         let row_splits = owned
             .as_ref()
             .and_then(|_| crate::exec::origin::splits_of(&batch));
+        let now = self.clock.as_ref().map_or(0, |c| c.now_millis());
         // Rows up to `from` have been forwarded.
         let mut from = 0;
         for i in 0..batch.num_rows() {
@@ -139,15 +199,11 @@ impl Operator for WatermarkAssigner {
                 let value = millis.value(i).saturating_sub(delay);
                 match (&owned, &row_splits) {
                     (Some(owned), Some(splits)) => {
+                        self.last_seen.insert(splits[i].clone(), now);
                         let max = self.per_split.entry(splits[i].clone()).or_insert(value);
                         if value >= *max {
                             *max = value;
-                            let lowest = owned
-                                .iter()
-                                .map(|s| self.per_split.get(s).copied())
-                                .min()
-                                .flatten();
-                            if let Some(lowest) = lowest {
+                            if let Some(lowest) = self.merged(owned, now) {
                                 self.current = self.current.max(lowest);
                             }
                         }
@@ -196,6 +252,12 @@ impl Operator for WatermarkAssigner {
     ) -> Result<()> {
         if self.last_periodic.saturating_add(self.interval) <= now {
             self.last_periodic = now;
+            // A split may have gone idle since the last record.
+            if let (Some(_), Some(owned)) = (self.idle_timeout, &self.owned) {
+                if let Some(lowest) = self.merged(owned, now) {
+                    self.current = self.current.max(lowest);
+                }
+            }
             self.advance(out)?;
         }
         self.next_periodic = Some(now.saturating_add(self.interval));
