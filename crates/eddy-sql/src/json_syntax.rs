@@ -34,6 +34,8 @@ pub fn rewrite(sql: &str) -> SqlResult<String> {
     let mut depth = 0usize;
     // Whether the next significant token starts an argument of the innermost call.
     let mut argument_start = false;
+    // Whether the current argument of the innermost call had its VALUE word.
+    let mut had_value = false;
     let mut out: Vec<Token> = Vec::with_capacity(tokens.len());
     let mut i = 0;
     while i < tokens.len() {
@@ -63,10 +65,10 @@ pub fn rewrite(sql: &str) -> SqlResult<String> {
                 i += 1;
                 continue;
             }
-            if object && is_word(token, "VALUE") {
+            if object && !had_value && !argument_start && is_word(token, "VALUE") {
                 out.push(Token::Comma);
                 out.extend(blanks(4));
-                argument_start = false;
+                had_value = true;
                 i += 1;
                 continue;
             }
@@ -83,6 +85,7 @@ pub fn rewrite(sql: &str) -> SqlResult<String> {
                 if object || callee.is_some_and(|t| is_word(t, "JSON_ARRAY")) {
                     calls.push((object, depth));
                     argument_start = true;
+                    had_value = false;
                 } else {
                     argument_start = false;
                 }
@@ -94,7 +97,12 @@ pub fn rewrite(sql: &str) -> SqlResult<String> {
                 depth = depth.saturating_sub(1);
                 argument_start = false;
             }
-            Token::Comma => argument_start = inside.is_some(),
+            Token::Comma => {
+                argument_start = inside.is_some();
+                if inside.is_some() {
+                    had_value = false;
+                }
+            }
             _ => argument_start = false,
         }
         out.push(token.clone());
