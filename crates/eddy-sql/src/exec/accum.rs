@@ -109,7 +109,7 @@ impl AggSpec {
             AggKind::Min | AggKind::Max => Acc::Extreme(Val::Null),
             AggKind::FirstValue | AggKind::LastValue => Acc::Pick(Val::Null),
             AggKind::Lag => Acc::Recent(VecDeque::new()),
-            AggKind::ListAgg => Acc::List(Vec::new()),
+            AggKind::ListAgg | AggKind::ArrayAgg => Acc::List(Vec::new()),
         }
     }
 
@@ -177,7 +177,8 @@ impl AggSpec {
                 }
             }
             Acc::List(values) => {
-                if value.is_null() {
+                // ARRAY_AGG keeps NULLs (Flink's RESPECT NULLS); LISTAGG skips them.
+                if value.is_null() && self.kind != AggKind::ArrayAgg {
                 } else if sign > 0 {
                     values.push(value.clone());
                 } else if let Some(at) = values.iter().position(|v| v == value) {
@@ -256,6 +257,13 @@ impl AggSpec {
     pub fn result(&self, acc: &Acc) -> Val {
         match acc {
             Acc::Count(n) => Val::Int(*n),
+            Acc::List(values) if self.kind == AggKind::ArrayAgg => {
+                if values.is_empty() {
+                    Val::Null
+                } else {
+                    Val::List(values.clone())
+                }
+            }
             Acc::List(values) => self.joined(values.iter()),
             Acc::Sum { sum, n } => match self.kind {
                 AggKind::Avg => self.average(sum, *n),
@@ -288,6 +296,8 @@ impl AggSpec {
                     values.keys().next().cloned().unwrap_or(Val::Null)
                 }
                 AggKind::ListAgg => self.joined(values.keys()),
+                AggKind::ArrayAgg if values.is_empty() => Val::Null,
+                AggKind::ArrayAgg => Val::List(values.keys().cloned().collect()),
             },
             Acc::Values(values) => match self.kind {
                 AggKind::Min => values.keys().next().cloned().unwrap_or(Val::Null),

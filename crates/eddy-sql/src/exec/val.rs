@@ -61,6 +61,8 @@ pub enum Val {
     Str(String),
     /// Bytes.
     Bytes(Vec<u8>),
+    /// An array (the result of ARRAY_AGG).
+    List(Vec<Val>),
 }
 
 impl Val {
@@ -197,6 +199,31 @@ pub fn to_array(values: &[Val], data_type: &DataType) -> SqlResult<ArrayRef> {
         )),
         t if t.is_integer() || matches!(t, DataType::Timestamp(_, _)) => {
             return Ok(cast(&ints(), data_type)?)
+        }
+        DataType::List(field) => {
+            let mut items = Vec::new();
+            let mut lengths = Vec::with_capacity(values.len());
+            let mut valid = Vec::with_capacity(values.len());
+            for v in values {
+                match v {
+                    Val::List(list) => {
+                        items.extend(list.iter().cloned());
+                        lengths.push(list.len());
+                        valid.push(true);
+                    }
+                    _ => {
+                        lengths.push(0);
+                        valid.push(false);
+                    }
+                }
+            }
+            let child = to_array(&items, field.data_type())?;
+            Arc::new(arrow::array::ListArray::try_new(
+                field.clone(),
+                arrow::buffer::OffsetBuffer::from_lengths(lengths),
+                child,
+                Some(arrow::buffer::NullBuffer::from(valid)),
+            )?)
         }
         other => {
             return Err(SqlError::unsupported(format!(

@@ -696,6 +696,8 @@ pub enum AggKind {
     Lag,
     /// `LISTAGG(x [, separator])`: the non-null values joined, in arrival order.
     ListAgg,
+    /// `ARRAY_AGG(x)`: the values (NULLs too) as an array, in arrival order.
+    ArrayAgg,
 }
 
 /// Planning metadata of an eddy aggregate: its name and Flink's result type.
@@ -721,6 +723,10 @@ pub fn aggregate_type(kind: AggKind, input: Option<&DataType>) -> Result<DataTyp
     Ok(match kind {
         AggKind::Count => DataType::Int64,
         AggKind::ListAgg => DataType::Utf8,
+        AggKind::ArrayAgg => DataType::List(Arc::new(arrow::datatypes::Field::new_list_field(
+            input.clone(),
+            true,
+        ))),
         AggKind::Sum => match input {
             DataType::Decimal128(_, s) => DataType::Decimal128(38, *s),
             t if t.is_numeric() => t.clone(),
@@ -764,6 +770,7 @@ pub fn flink_aggregates() -> Vec<Arc<AggregateUDF>> {
         (AggKind::FirstValue, "first_value"),
         (AggKind::LastValue, "last_value"),
         (AggKind::ListAgg, "listagg"),
+        (AggKind::ArrayAgg, "array_agg"),
     ]
     .into_iter()
     .map(|(kind, name)| {

@@ -14,6 +14,7 @@ pub(super) fn agg_kind(name: &str) -> SqlResult<AggKind> {
         "first_value" => AggKind::FirstValue,
         "last_value" => AggKind::LastValue,
         "listagg" => AggKind::ListAgg,
+        "array_agg" => AggKind::ArrayAgg,
         other => {
             return Err(SqlError::unsupported(format!(
                 "the aggregate function {other}"
