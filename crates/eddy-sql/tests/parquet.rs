@@ -112,6 +112,25 @@ INSERT INTO pq_maps SELECT * FROM maps;
         rows(&mut s, "SELECT * FROM pq_maps"),
         rows(&mut s, "SELECT * FROM maps")
     );
+    // Nested rows (and arrays of them), read from JSON.
+    std::fs::write(
+        tmp.path().join("rows.json"),
+        "{\"k\":1,\"r\":{\"a\":1,\"b\":\"x\"},\"rs\":[{\"a\":2,\"b\":null}]}\n{\"k\":2,\"r\":null,\"rs\":[]}\n",
+    )
+    .unwrap();
+    run(
+        &mut s,
+        &format!(
+            "CREATE TABLE nested (k INT, r ROW<a INT, b STRING>, rs ARRAY<ROW<a INT, b STRING>>) WITH ('connector' = 'filesystem', 'path' = '{dir}/rows.json', 'format' = 'json');
+CREATE TABLE pq_nested (k INT, r ROW<a INT, b STRING>, rs ARRAY<ROW<a INT, b STRING>>) WITH ('connector' = 'filesystem', 'path' = '{dir}/pq_nested', 'format' = 'parquet');
+INSERT INTO pq_nested SELECT * FROM nested;
+"
+        ),
+    );
+    assert_eq!(
+        rows(&mut s, "SELECT * FROM pq_nested"),
+        rows(&mut s, "SELECT * FROM nested")
+    );
     // Columns are found by name, in any order, and may be a subset.
     run(
         &mut s,
