@@ -338,12 +338,15 @@ fn a_lookup_join_reads_postgres_through_a_partial_cache_and_sees_updates_after_i
   'fields.seq.kind' = 'sequence', 'fields.seq.start' = '1', 'fields.seq.end' = '100');
 CREATE TABLE fresh (id BIGINT, name STRING) WITH ({fresh});
 CREATE TABLE cached (id BIGINT, name STRING) WITH ({cached});
+CREATE TABLE whole (id BIGINT, name STRING) WITH ({whole});
 CREATE TABLE enriched (seq BIGINT, cache STRING, uid BIGINT, name STRING) WITH ({out});
 EXECUTE STATEMENT SET BEGIN
 INSERT INTO enriched SELECT c.seq, 'fresh', c.uid, u.name
   FROM clicks AS c LEFT JOIN fresh FOR SYSTEM_TIME AS OF c.pt AS u ON c.uid = u.id;
 INSERT INTO enriched SELECT c.seq, 'cached', c.uid, u.name
   FROM clicks AS c JOIN cached FOR SYSTEM_TIME AS OF c.pt AS u ON c.uid = u.id;
+INSERT INTO enriched SELECT c.seq, 'whole', c.uid, u.name
+  FROM clicks AS c LEFT JOIN whole FOR SYSTEM_TIME AS OF c.pt AS u ON c.uid = u.id;
 END;
 ",
         fresh = jdbc(
@@ -355,6 +358,11 @@ END;
             &pg,
             "users",
             ",\n  'lookup.cache' = 'PARTIAL', 'lookup.partial-cache.expire-after-write' = '1 h', 'lookup.partial-cache.max-rows' = '100'"
+        ),
+        whole = jdbc(
+            &pg,
+            "users",
+            ",\n  'lookup.cache' = 'FULL', 'lookup.full-cache.periodic-reload.interval' = '300 ms'"
         ),
         out = jdbc(&pg, "enriched", ", 'sink.buffer-flush.max-rows' = '1'"),
     );
@@ -372,7 +380,7 @@ END;
     while rows(
         &pg,
         "SELECT count(DISTINCT cache) FROM enriched WHERE uid = 1",
-    ) != vec![vec!["2"]]
+    ) != vec![vec!["3"]]
     {
         assert!(started.elapsed() < Duration::from_secs(20), "no output");
         std::thread::sleep(Duration::from_millis(20));
@@ -423,6 +431,16 @@ END;
     assert!(switch > 0, "{fresh:?}");
     assert!(fresh[..switch].iter().all(|n| n == "ann-old"), "{fresh:?}");
     assert!(fresh[switch..].iter().all(|n| n == "ann-new"), "{fresh:?}");
+    // The whole table, loaded again every 300 ms, sees it too.
+    let whole = names("whole", 1);
+    let switch = whole
+        .iter()
+        .position(|n| n == "ann-new")
+        .expect("never reloaded");
+    assert!(switch > 0, "{whole:?}");
+    assert!(whole[..switch].iter().all(|n| n == "ann-old"), "{whole:?}");
+    assert!(whole[switch..].iter().all(|n| n == "ann-new"), "{whole:?}");
+    assert!(names("whole", 3).iter().all(|n| n == "NULL"));
     // The hour-long cache never asked again.
     let cached = names("cached", 1);
     assert_eq!(cached.len(), 33);

@@ -31,8 +31,14 @@ use crate::exec::lookup_cache::{CacheOptions, LookupCache};
 /// How a lookup join reads its table.
 #[derive(Clone)]
 pub enum LookupTable {
-    /// Whole, into an index, when the operator opens.
-    Full(SourceFactory),
+    /// Whole, into an index, when the operator opens, and again every
+    /// `reload` (a FULL cache).
+    Full {
+        /// Reads the table.
+        table: SourceFactory,
+        /// How often it is read again.
+        reload: Option<std::time::Duration>,
+    },
     /// By key, through a cache.
     Keyed {
         /// Opens the lookups.
@@ -76,6 +82,8 @@ pub struct LookupJoinOperator {
     index: HashMap<Vec<u8>, Vec<Vec<u8>>>,
     /// The lookups and their cache ([`LookupTable::Keyed`]).
     keyed: Option<(Box<dyn RowLookup>, LookupCache)>,
+    /// A FULL cache: when the index was loaded, and the context to load it again.
+    loaded: Option<(Instant, OperatorContext)>,
     keys: Option<KeyCodec>,
     rows: Option<KeyCodec>,
     null_row: Vec<u8>,
@@ -88,6 +96,7 @@ impl LookupJoinOperator {
             spec,
             index: HashMap::new(),
             keyed: None,
+            loaded: None,
             keys: None,
             rows: None,
             null_row: Vec::new(),
@@ -161,6 +170,28 @@ impl LookupJoinOperator {
             }
         }
         reader.close()?;
+        Ok(())
+    }
+
+    /// A FULL cache older than its reload interval: the table read again.
+    fn reload_if_due(&mut self) -> Result<()> {
+        let LookupTable::Full {
+            table,
+            reload: Some(interval),
+        } = self.spec.table.clone()
+        else {
+            return Ok(());
+        };
+        let Some((loaded_at, ctx)) = self.loaded.take() else {
+            return Ok(());
+        };
+        if loaded_at.elapsed() < interval {
+            self.loaded = Some((loaded_at, ctx));
+            return Ok(());
+        }
+        self.index.clear();
+        self.load(&ctx, &table)?;
+        self.loaded = Some((Instant::now(), ctx));
         Ok(())
     }
 
@@ -258,7 +289,13 @@ impl Operator for LookupJoinOperator {
         self.keys = Some(KeyCodec::new(&self.spec.probe, &self.spec.keys).map_err(runtime)?);
         self.prepare_rows()?;
         match self.spec.table.clone() {
-            LookupTable::Full(table) => self.load(ctx, &table),
+            LookupTable::Full { table, reload } => {
+                self.load(ctx, &table)?;
+                if reload.is_some() {
+                    self.loaded = Some((Instant::now(), ctx.clone()));
+                }
+                Ok(())
+            }
             LookupTable::Keyed { lookup, cache } => {
                 self.keyed = Some((lookup()?, LookupCache::new(cache)));
                 Ok(())
@@ -271,6 +308,7 @@ impl Operator for LookupJoinOperator {
         batch: RecordBatch,
         out: &mut Emitter<'_, RecordBatch>,
     ) -> Result<()> {
+        self.reload_if_due()?;
         let Some(keys) = self.keys.as_ref() else {
             return Err(runtime("lookup join used before open"));
         };

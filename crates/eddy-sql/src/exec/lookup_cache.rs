@@ -24,6 +24,9 @@ pub struct CacheOptions {
     /// `lookup.partial-cache.cache-missing-key` (default true): whether a key
     /// without rows is cached too.
     pub cache_missing_key: bool,
+    /// `lookup.cache` = `FULL`: the whole table, loaded again every
+    /// `lookup.full-cache.periodic-reload.interval` (1 h).
+    pub full: Option<Duration>,
 }
 
 /// The lookup options a table may set.
@@ -36,6 +39,8 @@ pub const LOOKUP_OPTIONS: &[&str] = &[
     "lookup.cache.max-rows",
     "lookup.cache.ttl",
     "lookup.cache.caching-missing-key",
+    "lookup.full-cache.reload-strategy",
+    "lookup.full-cache.periodic-reload.interval",
 ];
 
 impl CacheOptions {
@@ -81,9 +86,30 @@ impl CacheOptions {
             Some(v) if v == "NONE" => false,
             Some(v) if v == "PARTIAL" => true,
             Some(v) if v == "FULL" => {
-                return Err(SqlError::unsupported(format!(
-                    "'lookup.cache' = 'FULL' of table {table} (eddy has NONE and PARTIAL)"
-                )))
+                match options
+                    .get("lookup.full-cache.reload-strategy")
+                    .map(|v| v.to_ascii_uppercase())
+                    .as_deref()
+                {
+                    None | Some("PERIODIC") => {}
+                    Some(other) => {
+                        return Err(SqlError::unsupported(format!(
+                            "'lookup.full-cache.reload-strategy' = '{other}' of table {table} (eddy reloads PERIODIC)"
+                        )))
+                    }
+                }
+                let interval = duration("lookup.full-cache.periodic-reload.interval")?
+                    .unwrap_or(Duration::from_secs(3600));
+                if interval.is_zero() {
+                    return Err(bad(
+                        "lookup.full-cache.periodic-reload.interval",
+                        "must be positive".into(),
+                    ));
+                }
+                return Ok(CacheOptions {
+                    full: Some(interval),
+                    ..CacheOptions::default()
+                });
             }
             Some(v) => {
                 return Err(bad(
@@ -100,6 +126,7 @@ impl CacheOptions {
             cache_missing_key: flag("lookup.partial-cache.cache-missing-key")?
                 .or(flag("lookup.cache.caching-missing-key")?)
                 .unwrap_or(true),
+            full: None,
         };
         if partial
             && cache.expire_after_write.is_none()

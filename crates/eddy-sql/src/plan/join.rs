@@ -556,8 +556,18 @@ impl StreamPlanner {
         use crate::exec::lookup_cache::CacheOptions;
         let connector = table.option("connector").unwrap_or_default();
         let Some(connector) = registry::lookup(connector) else {
-            return Ok(LookupTable::Full(whole));
+            return Ok(LookupTable::Full {
+                table: whole,
+                reload: None,
+            });
         };
+        let cache = CacheOptions::from_options(&table.name, &table.options)?;
+        if let Some(interval) = cache.full {
+            return Ok(LookupTable::Full {
+                table: whole,
+                reload: Some(interval),
+            });
+        }
         let key_names: Vec<String> = keys
             .iter()
             .map(|&k| table.physical.field(k).name().clone())
@@ -571,11 +581,11 @@ impl StreamPlanner {
         };
         Ok(
             match connector.lookup(described, &table.physical, &key_names)? {
-                Some(lookup) => LookupTable::Keyed {
-                    lookup,
-                    cache: CacheOptions::from_options(&table.name, &table.options)?,
+                Some(lookup) => LookupTable::Keyed { lookup, cache },
+                None => LookupTable::Full {
+                    table: whole,
+                    reload: None,
                 },
-                None => LookupTable::Full(whole),
             },
         )
     }
