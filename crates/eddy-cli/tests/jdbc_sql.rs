@@ -11,22 +11,12 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::kill_and_resume;
+use common::{eddy_command as eddy, kill_and_resume, run_script};
 use eddy_jdbc::testing::{TestPostgres, PASSWORD, USER};
 use eddy_kafka::testing::TestBroker;
-
-fn eddy() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_eddy"))
-}
-
-fn run_script(dir: &Path, name: &str, script: &str) -> std::process::Output {
-    let path = dir.join(name);
-    std::fs::write(&path, script).unwrap();
-    eddy().args(["sql", "-f"]).arg(&path).output().unwrap()
-}
 
 fn succeed(dir: &Path, name: &str, script: &str) {
     let out = run_script(dir, name, script);

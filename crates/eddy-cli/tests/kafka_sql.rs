@@ -9,21 +9,10 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::kill_and_resume;
+use common::{eddy_command as eddy, kill_and_resume, run_script};
 use eddy_kafka::testing::TestBroker;
-
-fn eddy() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_eddy"))
-}
-
-fn run_script(dir: &Path, name: &str, script: &str) -> std::process::Output {
-    let path = dir.join(name);
-    std::fs::write(&path, script).unwrap();
-    eddy().args(["sql", "-f"]).arg(&path).output().unwrap()
-}
 
 fn input(n: usize) -> Vec<String> {
     (0..n)

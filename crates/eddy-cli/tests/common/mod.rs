@@ -255,7 +255,7 @@ pub fn kill_and_resume(
 ) -> u64 {
     let mut kills = 0;
     for round in 0..rounds {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_eddy"));
+        let mut command = eddy_command();
         command
             .args(["sql", "-f"])
             .arg(script)
@@ -282,4 +282,20 @@ pub fn kill_and_resume(
         kills += 1;
     }
     kills
+}
+
+/// The `eddy` command of this build, to run as one likes.
+pub fn eddy_command() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_eddy"))
+}
+
+/// Writes `script` to `dir/name` and runs it with `eddy sql -f`.
+pub fn run_script(dir: &Path, name: &str, script: &str) -> std::process::Output {
+    let path = dir.join(name);
+    std::fs::write(&path, script).unwrap();
+    eddy_command()
+        .args(["sql", "-f"])
+        .arg(&path)
+        .output()
+        .unwrap()
 }

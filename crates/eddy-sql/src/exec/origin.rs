@@ -97,10 +97,11 @@ pub fn owned_splits() -> Option<Vec<Arc<str>>> {
     SPLITS.with(|current| current.borrow().clone())
 }
 
-/// The split (where it came from) of each row of `batch`, if `batch` holds
-/// rows of the batch this thread's source emitted last (or of the slice of it
-/// passed on last), row for row: some of its columns, beside computed ones.
-pub fn splits_of(batch: &RecordBatch) -> Option<Vec<Arc<str>>> {
+/// Where the rows of `batch` came from, as runs: `(first row, split)`, each
+/// split holding the rows up to the next run, if `batch` holds rows of the
+/// batch this thread's source emitted last (or of the slice of it passed on
+/// last), row for row: some of its columns, beside computed ones.
+pub fn split_runs(batch: &RecordBatch) -> Option<Vec<(usize, Arc<str>)>> {
     LAST.with(|last| {
         let last = last.borrow();
         let last = last.as_ref()?;
@@ -112,13 +113,19 @@ pub fn splits_of(batch: &RecordBatch) -> Option<Vec<Arc<str>>> {
                 _ => return None,
             }
         };
-        (0..batch.num_rows())
-            .map(|row| {
-                last.origins
-                    .origin(offset + row)
-                    .map(|(path, _)| path.clone())
-            })
-            .collect()
+        let end = offset + batch.num_rows();
+        let files = &last.origins.files;
+        // The run holding the first row, then every run starting before the end.
+        let first = files
+            .partition_point(|(start, _)| *start <= offset)
+            .checked_sub(1)?;
+        Some(
+            files[first..]
+                .iter()
+                .take_while(|(start, _)| *start < end)
+                .map(|(start, path)| (start.saturating_sub(offset), path.clone()))
+                .collect(),
+        )
     })
 }
 
@@ -202,6 +209,26 @@ mod tests {
         assert_eq!(origins.location(1).as_deref(), Some("a.csv:3"));
         assert_eq!(origins.location(2).as_deref(), Some("b.csv:2"));
         assert_eq!(origins.location(3), None);
+    }
+
+    #[test]
+    fn split_runs_follow_the_batch_and_its_slices() {
+        let column: ArrayRef = Arc::new(Int32Array::from(vec![1, 2, 3, 4]));
+        let batch = RecordBatch::try_from_iter([("x", column)]).unwrap();
+        let (p0, p1): (Arc<str>, Arc<str>) = ("kafka://t/0".into(), "kafka://t/1".into());
+        let mut origins = RowOrigins::default();
+        origins.push(&p0, 10);
+        origins.push(&p0, 11);
+        origins.push(&p1, 5);
+        origins.push(&p0, 12);
+        remember(&batch, origins);
+        assert_eq!(
+            split_runs(&batch),
+            Some(vec![(0, p0.clone()), (2, p1.clone()), (3, p0.clone())])
+        );
+        let slice = batch.slice(1, 2);
+        forward_slice(&batch, &slice, 1);
+        assert_eq!(split_runs(&slice), Some(vec![(0, p0), (1, p1)]));
     }
 
     #[test]

@@ -106,17 +106,18 @@ impl WatermarkAssigner {
                 now.saturating_sub(seen) >= timeout
             })
         };
-        let active: Vec<&Arc<str>> = owned.iter().filter(|s| !idle(s)).collect();
-        if active.is_empty() {
+        let mut lowest: Option<Timestamp> = None;
+        let mut any_active = false;
+        for split in owned.iter().filter(|s| !idle(s)) {
+            any_active = true;
+            let value = self.per_split.get(split).copied()?;
+            lowest = Some(lowest.map_or(value, |l| l.min(value)));
+        }
+        if !any_active {
             return owned
                 .iter()
                 .filter_map(|s| self.per_split.get(s).copied())
                 .min();
-        }
-        let mut lowest: Option<Timestamp> = None;
-        for split in active {
-            let value = self.per_split.get(split).copied()?;
-            lowest = Some(lowest.map_or(value, |l| l.min(value)));
         }
         lowest
     }
@@ -188,21 +189,40 @@ impl Operator for WatermarkAssigner {
         if owned.is_some() {
             self.owned.clone_from(&owned);
         }
-        let row_splits = owned
+        let runs = owned
             .as_ref()
-            .and_then(|_| crate::exec::origin::splits_of(&batch));
+            .and_then(|_| crate::exec::origin::split_runs(&batch));
         let now = self.clock.as_ref().map_or(0, |c| c.now_millis());
+        if let (Some(_), Some(runs)) = (self.idle_timeout, &runs) {
+            for (_, split) in runs {
+                self.last_seen.insert(split.clone(), now);
+            }
+        }
+        // The run of splits the current row belongs to.
+        let mut run = 0;
         // Rows up to `from` have been forwarded.
         let mut from = 0;
         for i in 0..batch.num_rows() {
             if millis.is_valid(i) {
                 let value = millis.value(i).saturating_sub(delay);
-                match (&owned, &row_splits) {
-                    (Some(owned), Some(splits)) => {
-                        self.last_seen.insert(splits[i].clone(), now);
-                        let max = self.per_split.entry(splits[i].clone()).or_insert(value);
-                        if value >= *max {
-                            *max = value;
+                match (&owned, &runs) {
+                    (Some(owned), Some(runs)) if !runs.is_empty() => {
+                        while runs.get(run + 1).is_some_and(|(start, _)| *start <= i) {
+                            run += 1;
+                        }
+                        let split = &runs[run].1;
+                        let raised = match self.per_split.get_mut(split) {
+                            Some(max) if *max >= value => false,
+                            Some(max) => {
+                                *max = value;
+                                true
+                            }
+                            None => {
+                                self.per_split.insert(split.clone(), value);
+                                true
+                            }
+                        };
+                        if raised {
                             if let Some(lowest) = self.merged(owned, now) {
                                 self.current = self.current.max(lowest);
                             }
