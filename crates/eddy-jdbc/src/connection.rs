@@ -160,13 +160,18 @@ impl std::task::Wake for Unpark {
 /// context for its I/O and timers. A task thread may itself belong to another
 /// runtime (e.g. a TaskManager's blocking pool), where that runtime's
 /// `block_on` is refused; this works from any thread.
+///
+/// The future runs unconstrained by tokio's cooperative budget: the task
+/// thread may be a worker of another runtime, whose exhausted budget would
+/// defer the future's wake-up to that runtime's next turn, which never comes
+/// while this thread waits here.
 pub(crate) fn block_on<F: std::future::Future>(future: F) -> JdbcResult<F::Output> {
     let _context = runtime()?.enter();
-    let mut future = std::pin::pin!(future);
+    let mut future = std::pin::pin!(tokio::task::unconstrained(future));
     let waker = std::task::Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
     let mut cx = std::task::Context::from_waker(&waker);
     loop {
-        match future.as_mut().poll(&mut cx) {
+        match std::future::Future::poll(future.as_mut(), &mut cx) {
             std::task::Poll::Ready(output) => return Ok(output),
             std::task::Poll::Pending => std::thread::park(),
         }

@@ -1,7 +1,9 @@
 //! The JDBC sink: rows buffered per subtask, reduced by primary key, and
 //! written in one transaction per flush: when `sink.buffer-flush.max-rows`
-//! rows wait, every `sink.buffer-flush.interval` (on the I/O runtime), at each
-//! checkpoint barrier and at the end of input.
+//! rows wait, when rows arrive `sink.buffer-flush.interval` after the last
+//! flush, at each checkpoint barrier and at the end of input. Everything runs
+//! on the task's thread (no flusher beside it), so rows that arrive last wait
+//! at most until the next checkpoint.
 //!
 //! With a primary key, additions (`+I`, `+U`) are upserts
 //! (`INSERT .. ON CONFLICT (key) DO UPDATE`) and retractions (`-U`, `-D`)
@@ -16,7 +18,7 @@
 //! database's message.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 
 use arrow_array::cast::AsArray;
@@ -30,9 +32,7 @@ use eddy_runtime::OperatorContext;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::Client;
 
-use crate::connection::{
-    block_on, connect, find_column, runtime, table_columns, ConnectionOptions,
-};
+use crate::connection::{block_on, connect, find_column, table_columns, ConnectionOptions};
 use crate::dialect;
 use crate::error::{JdbcError, JdbcResult};
 use crate::values::{writable, Cell};
@@ -53,7 +53,8 @@ pub struct JdbcSinkOptions {
     pub primary_key: Vec<String>,
     /// Flush when this many rows wait (`sink.buffer-flush.max-rows`, 100; 0: no limit).
     pub max_rows: usize,
-    /// Flush this often (`sink.buffer-flush.interval`, 1 s; `None`: only at
+    /// Flush when rows arrive this long after the last flush
+    /// (`sink.buffer-flush.interval`, 1 s; `None`: only at
     /// the limit, checkpoints and the end).
     pub interval: Option<Duration>,
     /// Retries of a failed flush (`sink.max-retries`, 3).
@@ -104,7 +105,7 @@ impl Buffer {
     }
 }
 
-/// The connection and the buffer, shared with the interval flusher.
+/// The connection and the buffer.
 struct State {
     client: Option<Client>,
     buffer: Buffer,
@@ -117,14 +118,13 @@ struct State {
 struct Shared {
     options: JdbcSinkOptions,
     state: tokio::sync::Mutex<State>,
-    /// A failure of the interval flusher, raised by the writer's next call.
-    failure: Mutex<Option<String>>,
 }
 
 /// See the module docs.
 pub struct JdbcSinkWriter {
     shared: Arc<Shared>,
-    flusher: Option<tokio::task::JoinHandle<()>>,
+    /// When the buffer was last written.
+    last_flush: std::time::Instant,
 }
 
 impl JdbcSinkWriter {
@@ -139,27 +139,14 @@ impl JdbcSinkWriter {
                     types: Vec::new(),
                     keys: Vec::new(),
                 }),
-                failure: Mutex::new(None),
             }),
-            flusher: None,
-        }
-    }
-
-    fn raise_failure(&self) -> Result<()> {
-        let failure = self.shared.failure.lock().ok().and_then(|mut f| f.take());
-        match failure {
-            Some(message) => Err(JdbcError::internal(
-                format!("flushing to table {}", self.shared.options.table),
-                message,
-            )
-            .into()),
-            None => Ok(()),
+            last_flush: std::time::Instant::now(),
         }
     }
 
     /// Writes everything buffered.
     pub fn flush(&mut self) -> Result<()> {
-        self.raise_failure()?;
+        self.last_flush = std::time::Instant::now();
         let shared = self.shared.clone();
         block_on(async move {
             let mut state = shared.state.lock().await;
@@ -364,23 +351,6 @@ fn key_of(
     Ok(key)
 }
 
-/// The interval flusher: flushes what waits, until the writer is gone.
-async fn flush_periodically(shared: Weak<Shared>, interval: Duration) {
-    loop {
-        tokio::time::sleep(interval).await;
-        let Some(shared) = shared.upgrade() else {
-            return;
-        };
-        let mut state = shared.state.lock().await;
-        if let Err(e) = flush(&shared.options, &mut state).await {
-            if let Ok(mut failure) = shared.failure.lock() {
-                *failure = Some(e.to_string());
-            }
-            return;
-        }
-    }
-}
-
 impl SinkWriter<RecordBatch> for JdbcSinkWriter {
     fn open(&mut self, _: &OperatorContext) -> Result<()> {
         let shared = self.shared.clone();
@@ -393,10 +363,7 @@ impl SinkWriter<RecordBatch> for JdbcSinkWriter {
             state.keys = keys;
             JdbcResult::Ok(())
         })??;
-        if let Some(interval) = self.shared.options.interval.filter(|d| !d.is_zero()) {
-            let weak = Arc::downgrade(&self.shared);
-            self.flusher = Some(runtime()?.spawn(flush_periodically(weak, interval)));
-        }
+        self.last_flush = std::time::Instant::now();
         Ok(())
     }
 
@@ -404,7 +371,6 @@ impl SinkWriter<RecordBatch> for JdbcSinkWriter {
     /// row kinds (Flink's byte values) in a trailing INT8 column when the
     /// batch has one more column.
     fn write_batch(&mut self, records: Records<RecordBatch>) -> Result<()> {
-        self.raise_failure()?;
         let width = self.shared.options.schema.fields().len();
         let upsert = !self.shared.options.primary_key.is_empty();
         let shared = self.shared.clone();
@@ -453,7 +419,12 @@ impl SinkWriter<RecordBatch> for JdbcSinkWriter {
             let max = shared.options.max_rows;
             JdbcResult::Ok(max > 0 && state.buffer.len() >= max)
         })??;
-        if full {
+        let due = self
+            .shared
+            .options
+            .interval
+            .is_some_and(|i| !i.is_zero() && self.last_flush.elapsed() >= i);
+        if full || due {
             self.flush()?;
         }
         Ok(())
@@ -466,13 +437,5 @@ impl SinkWriter<RecordBatch> for JdbcSinkWriter {
     fn snapshot(&mut self, _: u64) -> Result<Vec<u8>> {
         self.flush()?;
         Ok(Vec::new())
-    }
-}
-
-impl Drop for JdbcSinkWriter {
-    fn drop(&mut self) {
-        if let Some(flusher) = self.flusher.take() {
-            flusher.abort();
-        }
     }
 }
