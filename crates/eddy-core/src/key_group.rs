@@ -97,9 +97,21 @@ impl Hasher for StableHasher {
 /// The stable 32-bit hash of a key (the analogue of Java's `hashCode`).
 #[inline]
 pub fn stable_hash<K: Hash + ?Sized>(key: &K) -> i32 {
+    fold_hash(stable_hash64(key))
+}
+
+/// The stable 64-bit hash of a key: what hash tables of keys index by, and
+/// what [`stable_hash`] folds to 32 bits. Computed once per key, it serves both.
+#[inline]
+pub fn stable_hash64<K: Hash + ?Sized>(key: &K) -> u64 {
     let mut hasher = StableHasher::default();
     key.hash(&mut hasher);
-    let h = hasher.finish();
+    hasher.finish()
+}
+
+/// [`stable_hash`] of a key whose [`stable_hash64`] is `h`.
+#[inline]
+pub fn fold_hash(h: u64) -> i32 {
     (h ^ (h >> 32)) as i32
 }
 

@@ -5,11 +5,11 @@
 //! timers when the watermark passes them, processing-time timers when the clock
 //! does. Deleted timers are skipped lazily.
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
-use std::hash::{BuildHasherDefault, Hash};
+use std::collections::{BTreeMap, VecDeque};
+use std::hash::{Hash, Hasher};
 
 use eddy_core::key_group::StableHasher;
+use hashbrown::HashTable;
 
 use eddy_core::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -25,26 +25,48 @@ pub struct Timer<K, N> {
     pub namespace: N,
 }
 
-type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<StableHasher>>;
-
-/// A live timer in its slot, with its registration order.
+/// A live timer in its slot, with its registration order and its hash.
 #[derive(Debug)]
 struct Slot<K, N> {
-    timer: (Timestamp, K, N),
+    timestamp: Timestamp,
+    key: K,
+    namespace: N,
     seq: u64,
+    hash: u64,
 }
 
-/// The timers of one kind. Each timer is stored once in a slot and once as
-/// the key of `registered` (which finds it by value); the heap orders
-/// `(timestamp, registration order, slot)` triples, so it neither clones nor
-/// compares keys. Deleting a timer empties its slot; the heap drops entries
-/// of emptied slots when they reach its top.
+impl<K: Eq, N: Eq> Slot<K, N> {
+    fn is(&self, timestamp: Timestamp, key: &K, namespace: &N) -> bool {
+        self.timestamp == timestamp && self.key == *key && self.namespace == *namespace
+    }
+}
+
+/// The hash a timer is found by.
+fn timer_hash<K: Hash, N: Hash>(timestamp: Timestamp, key: &K, namespace: &N) -> u64 {
+    let mut hasher = StableHasher::default();
+    timestamp.hash(&mut hasher);
+    key.hash(&mut hasher);
+    namespace.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// The timers of one kind. Each timer is stored once, in a slot; `index` finds
+/// a slot by the timer's value (hashing and comparing borrowed keys, so a
+/// lookup clones nothing), and `due` lists the `(registration order, slot)`
+/// pairs of each timestamp in registration order, so ordering neither clones
+/// nor compares keys, and the many timers of one window end (one per key) pop
+/// in constant time each. Popping a timer moves its key out and drops its
+/// index entry by the stored hash, comparing slot numbers only. Deleting a
+/// timer empties its slot; `due` drops entries of emptied slots when they come
+/// first.
 #[derive(Debug)]
 struct Queue<K, N> {
-    heap: BinaryHeap<Reverse<(Timestamp, u64, usize)>>,
+    due: BTreeMap<Timestamp, VecDeque<(u64, usize)>>,
+    /// Entries in `due`, live or not.
+    queued: usize,
     slots: Vec<Option<Slot<K, N>>>,
     free: Vec<usize>,
-    registered: FastMap<(Timestamp, K, N), usize>,
+    index: HashTable<usize>,
     seq: u64,
     /// The slot of the timer registered last: registering it again (the
     /// common case of a window's trigger and cleanup timers) costs one
@@ -55,31 +77,45 @@ struct Queue<K, N> {
 impl<K: Hash + Eq + Clone, N: Hash + Eq + Clone> Queue<K, N> {
     fn new() -> Self {
         Queue {
-            heap: BinaryHeap::new(),
+            due: BTreeMap::new(),
+            queued: 0,
             slots: Vec::new(),
             free: Vec::new(),
-            registered: FastMap::default(),
+            index: HashTable::new(),
             seq: 0,
             last: None,
         }
     }
 
+    /// The slot of a registered timer.
+    fn find(&self, hash: u64, timestamp: Timestamp, key: &K, namespace: &N) -> Option<usize> {
+        let slots = &self.slots;
+        self.index
+            .find(hash, |&i| {
+                slots[i]
+                    .as_ref()
+                    .is_some_and(|s| s.is(timestamp, key, namespace))
+            })
+            .copied()
+    }
+
     fn register(&mut self, timestamp: Timestamp, key: &K, namespace: &N) {
         let last = self.last.and_then(|slot| self.slots[slot].as_ref());
-        if last
-            .is_some_and(|s| s.timer.0 == timestamp && s.timer.1 == *key && s.timer.2 == *namespace)
-        {
+        if last.is_some_and(|s| s.is(timestamp, key, namespace)) {
             return;
         }
-        let timer = (timestamp, key.clone(), namespace.clone());
-        if let Some(slot) = self.registered.get(&timer) {
-            self.last = Some(*slot);
+        let hash = timer_hash(timestamp, key, namespace);
+        if let Some(slot) = self.find(hash, timestamp, key, namespace) {
+            self.last = Some(slot);
             return;
         }
         self.seq += 1;
         let slot = Slot {
-            timer: (timestamp, key.clone(), namespace.clone()),
+            timestamp,
+            key: key.clone(),
+            namespace: namespace.clone(),
             seq: self.seq,
+            hash,
         };
         let index = match self.free.pop() {
             Some(index) => {
@@ -91,29 +127,44 @@ impl<K: Hash + Eq + Clone, N: Hash + Eq + Clone> Queue<K, N> {
                 self.slots.len() - 1
             }
         };
-        self.registered.insert(timer, index);
-        self.heap.push(Reverse((timestamp, self.seq, index)));
+        let slots = &self.slots;
+        self.index
+            .insert_unique(hash, index, |&i| slots[i].as_ref().map_or(0, |s| s.hash));
+        self.due
+            .entry(timestamp)
+            .or_default()
+            .push_back((self.seq, index));
+        self.queued += 1;
         self.last = Some(index);
     }
 
     fn delete(&mut self, timestamp: Timestamp, key: &K, namespace: &N) {
-        if let Some(index) = self
-            .registered
-            .remove(&(timestamp, key.clone(), namespace.clone()))
-        {
-            self.release(index);
-            // Entries of deleted timers wait for the top; never let them
-            // outnumber the live ones.
-            if self.heap.len() > 2 * self.registered.len() + 1024 {
-                let slots = &self.slots;
-                self.heap.retain(|Reverse((_, seq, index))| {
-                    slots[*index].as_ref().is_some_and(|s| s.seq == *seq)
-                });
-            }
+        let hash = timer_hash(timestamp, key, namespace);
+        let Some(index) = self.find(hash, timestamp, key, namespace) else {
+            return;
+        };
+        self.unindex(hash, index);
+        self.release(index);
+        // Entries of deleted timers wait for their turn; never let them
+        // outnumber the live ones.
+        if self.queued > 2 * self.index.len() + 1024 {
+            let slots = &self.slots;
+            self.due.retain(|_, entries| {
+                entries.retain(|&(seq, index)| slots[index].as_ref().is_some_and(|s| s.seq == seq));
+                !entries.is_empty()
+            });
+            self.queued = self.due.values().map(VecDeque::len).sum();
         }
     }
 
-    /// Empties a slot; its heap entry goes when it reaches the top.
+    /// Drops the index entry of slot `index`, found by its hash.
+    fn unindex(&mut self, hash: u64, index: usize) {
+        if let Ok(entry) = self.index.find_entry(hash, |&i| i == index) {
+            entry.remove();
+        }
+    }
+
+    /// Empties a slot; its entry in `due` goes when it comes first.
     fn release(&mut self, index: usize) -> Option<Slot<K, N>> {
         if self.last == Some(index) {
             self.last = None;
@@ -123,58 +174,70 @@ impl<K: Hash + Eq + Clone, N: Hash + Eq + Clone> Queue<K, N> {
         slot
     }
 
-    /// Whether a heap entry is still its slot's timer (the slot may have
-    /// been emptied, or emptied and reused).
-    fn is_live(&self, (_, seq, index): (Timestamp, u64, usize)) -> bool {
-        self.slots[index].as_ref().is_some_and(|s| s.seq == seq)
+    /// Drops deleted entries from the front of `due`; returns the first live
+    /// timer's time and slot.
+    fn first(&mut self) -> Option<(Timestamp, usize)> {
+        loop {
+            let mut first = self.due.first_entry()?;
+            let timestamp = *first.key();
+            let entries = first.get_mut();
+            while let Some(&(seq, index)) = entries.front() {
+                // An emptied slot, or one emptied and used again, is skipped.
+                if self.slots[index].as_ref().is_some_and(|s| s.seq == seq) {
+                    return Some((timestamp, index));
+                }
+                entries.pop_front();
+                self.queued -= 1;
+            }
+            first.remove();
+        }
     }
 
-    /// Drops deleted entries from the top of the heap; returns the live top's time.
+    /// When the first live timer is due.
     fn peek(&mut self) -> Option<Timestamp> {
-        loop {
-            let Reverse(top) = *self.heap.peek()?;
-            if self.is_live(top) {
-                return Some(top.0);
-            }
-            self.heap.pop();
-        }
+        self.first().map(|(timestamp, _)| timestamp)
     }
 
     fn pop_due(&mut self, upto: Timestamp) -> Option<Timer<K, N>> {
-        let ts = self.peek()?;
-        if ts > upto {
+        let (timestamp, index) = self.first()?;
+        if timestamp > upto {
             return None;
         }
-        let Reverse((_, _, index)) = self.heap.pop()?;
+        if let Some(mut first) = self.due.first_entry() {
+            first.get_mut().pop_front();
+            self.queued -= 1;
+            if first.get().is_empty() {
+                first.remove();
+            }
+        }
         let slot = self.release(index)?;
-        self.registered.remove(&slot.timer);
-        let (timestamp, key, namespace) = slot.timer;
+        self.unindex(slot.hash, index);
         Some(Timer {
-            timestamp,
-            key,
-            namespace,
+            timestamp: slot.timestamp,
+            key: slot.key,
+            namespace: slot.namespace,
         })
     }
 
     fn all(&self) -> Vec<Timer<K, N>> {
         let mut live: Vec<&Slot<K, N>> = self.slots.iter().flatten().collect();
-        live.sort_by_key(|s| (s.timer.0, s.seq));
+        live.sort_by_key(|s| (s.timestamp, s.seq));
         live.into_iter()
             .map(|s| Timer {
-                timestamp: s.timer.0,
-                key: s.timer.1.clone(),
-                namespace: s.timer.2.clone(),
+                timestamp: s.timestamp,
+                key: s.key.clone(),
+                namespace: s.namespace.clone(),
             })
             .collect()
     }
 
     fn len(&self) -> usize {
-        self.registered.len()
+        self.index.len()
     }
 
-    /// The time of the heap's top entry, live or not.
+    /// The time of the first entry in `due`, live or not.
     fn top_time(&self) -> Option<Timestamp> {
-        self.heap.peek().map(|Reverse((ts, _, _))| *ts)
+        self.due.keys().next().copied()
     }
 }
 
@@ -333,7 +396,7 @@ mod tests {
         }
         assert_eq!(timers.len(), 1);
         // One live timer: at most 2 + 1024 entries before a compaction.
-        assert!(timers.event_time.heap.len() <= 2 + 1024 + 1);
+        assert!(timers.event_time.queued <= 2 + 1024 + 1);
         assert!(timers.event_time.slots.len() <= 2);
         assert_eq!(timers.snapshot().event_time.len(), 1);
         timers.advance_watermark(i64::MAX);

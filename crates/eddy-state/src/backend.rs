@@ -3,13 +3,13 @@
 use std::hash::Hash;
 use std::sync::Arc;
 
-use eddy_core::key_group::key_group_for_key;
+use eddy_core::key_group::{fold_hash, key_group_for_hash, stable_hash64};
 use eddy_core::time::{Clock, SystemClock};
 use eddy_core::{Error, KeyGroup, KeyGroupRange, Result};
 use serde::{de::DeserializeOwned, Serialize};
 
 use crate::snapshot::{DeferredKeyedSnapshot, KeyGroupStateBytes, KeyedStateSnapshot};
-use crate::table::{AnyTable, StateTable};
+use crate::table::{AnyTable, KeySlot, StateTable};
 use crate::ttl::StateTtlConfig;
 
 /// What a key must offer: hashing to a key group, equality, and serialization for
@@ -41,7 +41,8 @@ pub struct KeyedStateBackend<K> {
     range: KeyGroupRange,
     max_parallelism: u32,
     current_key: Option<K>,
-    current_key_group: KeyGroup,
+    /// Where the current key lives: its key group and hash, computed once.
+    current_slot: KeySlot,
     states: Vec<Registered<K>>,
     /// Restored state of names not registered yet, loaded on registration.
     pending: Vec<(String, Vec<KeyGroupStateBytes>)>,
@@ -55,7 +56,10 @@ impl<K: Key> KeyedStateBackend<K> {
             range,
             max_parallelism,
             current_key: None,
-            current_key_group: range.start,
+            current_slot: KeySlot {
+                group: range.start,
+                hash: 0,
+            },
             states: Vec::new(),
             pending: Vec::new(),
             clock: Arc::new(SystemClock),
@@ -82,17 +86,26 @@ impl<K: Key> KeyedStateBackend<K> {
     /// key does not belong to this subtask's key groups (a routing bug).
     #[inline]
     pub fn set_current_key(&mut self, key: K) {
-        let kg = key_group_for_key(&key, self.max_parallelism);
-        debug_assert!(self.range.contains(kg), "key routed to the wrong subtask");
-        self.current_key_group = kg;
+        let hash = stable_hash64(&key);
+        let group = key_group_for_hash(fold_hash(hash), self.max_parallelism);
+        debug_assert!(
+            self.range.contains(group),
+            "key routed to the wrong subtask"
+        );
+        self.current_slot = KeySlot { group, hash };
         self.current_key = Some(key);
     }
 
     /// Sets the current key when its key group is already known.
     #[inline]
     pub fn set_current_key_with_group(&mut self, key: K, key_group: KeyGroup) {
-        self.current_key_group = key_group;
+        self.current_slot = KeySlot::of(key_group, &key);
         self.current_key = Some(key);
+    }
+
+    /// The key group of the current key.
+    pub fn current_key_group(&self) -> KeyGroup {
+        self.current_slot.group
     }
 
     /// The current key.
@@ -145,7 +158,7 @@ impl<K: Key> KeyedStateBackend<K> {
     pub(crate) fn table<N: Namespace, S: StateData>(
         &mut self,
         id: usize,
-    ) -> (&mut StateTable<K, N, S>, KeyGroup, &K, i64) {
+    ) -> (&mut StateTable<K, N, S>, KeySlot, &K, i64) {
         let table = self.states[id]
             .table
             .as_any_mut()
@@ -160,7 +173,7 @@ impl<K: Key> KeyedStateBackend<K> {
             .current_key
             .as_ref()
             .expect("keyed state is used only while a key is set");
-        (table, self.current_key_group, key, now)
+        (table, self.current_slot, key, now)
     }
 
     /// The number of (key, namespace) entries across all states.

@@ -169,8 +169,8 @@ where
 {
     let alive = |e: &Entry<S>| ttl.is_none_or(|t| !t.is_expired(e.last_access, now));
     let count = chunk
-        .values()
-        .filter(|namespaces| namespaces.iter().any(|(_, e)| alive(e)))
+        .iter()
+        .filter(|(_, namespaces)| namespaces.iter().any(|(_, e)| alive(e)))
         .count();
     let mut rows = EncodedRows {
         count: count as u64,
@@ -179,7 +179,7 @@ where
     };
     push_varint(&mut rows.bytes, rows.count);
     rows.prefix = rows.bytes.len();
-    for (key, namespaces) in chunk {
+    for (key, namespaces) in chunk.iter() {
         let live = namespaces.iter().filter(|(_, e)| alive(e)).count();
         if live == 0 {
             continue;
@@ -225,6 +225,13 @@ mod tests {
         }
     }
 
+    fn insert<S>(chunk: &mut ChunkMap<u64, (), S>, key: u64, namespaces: Slots<((), Entry<S>)>) {
+        let hash = eddy_core::key_group::stable_hash64(&key);
+        chunk.insert_unique(hash, (key, namespaces), |(k, _)| {
+            eddy_core::key_group::stable_hash64(k)
+        });
+    }
+
     #[test]
     fn rows_match_postcard_encoding_of_the_whole_group() {
         let mut chunk: ChunkMap<u64, (), String> = ChunkMap::default();
@@ -233,7 +240,7 @@ mod tests {
                 value: format!("v{k}"),
                 last_access: k as i64,
             };
-            chunk.insert(k, Slots::one(((), entry)));
+            insert(&mut chunk, k, Slots::one(((), entry)));
         }
         let chunk = Arc::new(chunk);
         let range = KeyGroupRange::new(0, 0);
@@ -264,7 +271,7 @@ mod tests {
                     value: k * 2,
                     last_access: 0,
                 };
-                chunk.insert(k, Slots::one(((), entry)));
+                insert(&mut chunk, k, Slots::one(((), entry)));
             }
             Arc::new(chunk)
         };

@@ -295,12 +295,13 @@ impl<V: StateData + Clone, N: Namespace> ListState<V, N> {
         table.get_mut(kg, key, ns, now).cloned().unwrap_or_default()
     }
 
-    /// Appends a value to the list of the current key in `ns`.
-    pub fn add_in<K: Key>(&self, backend: &mut KeyedStateBackend<K>, ns: &N, value: V) {
+    /// Appends a value to the list of the current key in `ns`; returns whether
+    /// the list was empty.
+    pub fn add_in<K: Key>(&self, backend: &mut KeyedStateBackend<K>, ns: &N, value: V) -> bool {
         let (table, kg, key, now) = backend.table::<N, Vec<V>>(self.id);
-        table
-            .get_or_insert_with(kg, key, ns, now, Vec::new)
-            .push(value);
+        let list = table.get_or_insert_with(kg, key, ns, now, Vec::new);
+        list.push(value);
+        list.len() == 1
     }
 
     /// Removes and returns the list of the current key in `ns`.
@@ -400,14 +401,20 @@ impl<V: StateData + Clone, N: Namespace> ReducingState<V, N> {
         table.get_mut(kg, key, ns, now).map(|v| v.clone())
     }
 
-    /// Folds `value` into the current key's value in `ns`.
-    pub fn add_in<K: Key>(&self, backend: &mut KeyedStateBackend<K>, ns: &N, value: V) {
+    /// Folds `value` into the current key's value in `ns`; returns whether
+    /// `ns` had no value.
+    pub fn add_in<K: Key>(&self, backend: &mut KeyedStateBackend<K>, ns: &N, value: V) -> bool {
         let (table, kg, key, now) = backend.table::<N, V>(self.id);
         let reduce = &self.reduce;
+        let mut first = false;
         table.update_with(kg, key, ns, now, |current| match current {
             Some(current) => reduce(current, value),
-            None => value,
+            None => {
+                first = true;
+                value
+            }
         });
+        first
     }
 
     /// Removes and returns the folded value of the current key in `ns`.
@@ -448,12 +455,18 @@ impl<F: AggregateFunction, N: Namespace> AggregatingState<F, N> {
             .map(|acc| self.function.get_result(acc))
     }
 
-    /// Adds `value` to the current key's accumulator in `ns`.
-    pub fn add_in<K: Key>(&self, backend: &mut KeyedStateBackend<K>, ns: &N, value: F::In) {
+    /// Adds `value` to the current key's accumulator in `ns`; returns whether
+    /// `ns` had no accumulator.
+    pub fn add_in<K: Key>(&self, backend: &mut KeyedStateBackend<K>, ns: &N, value: F::In) -> bool {
         let (table, kg, key, now) = backend.table::<N, F::Acc>(self.id);
         let function = &self.function;
-        let acc = table.get_or_insert_with(kg, key, ns, now, || function.create_accumulator());
+        let mut first = false;
+        let acc = table.get_or_insert_with(kg, key, ns, now, || {
+            first = true;
+            function.create_accumulator()
+        });
         function.add(value, acc);
+        first
     }
 
     /// Merges an accumulator into the current key's accumulator in `ns`.

@@ -11,12 +11,12 @@
 //! of chunks rather than entries.
 
 use std::any::Any;
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, Weak};
 
-use eddy_core::key_group::StableHasher;
+use eddy_core::key_group::stable_hash64;
 use eddy_core::{KeyGroup, KeyGroupRange};
+use hashbrown::hash_table::Entry as TableEntry;
+use hashbrown::HashTable;
 use serde::{de::DeserializeOwned, Serialize};
 
 use crate::backend::{Key, Namespace, StateData};
@@ -24,8 +24,6 @@ use crate::frozen::FrozenTable;
 use crate::slots::Slots;
 use crate::ttl::{StateTtlConfig, TtlUpdateType, TtlVisibility};
 use eddy_core::{Error, Result};
-
-pub(crate) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<StableHasher>>;
 
 /// A stored value and the processing time it was last written (for TTL).
 #[derive(Clone, Debug)]
@@ -37,8 +35,33 @@ pub(crate) struct Entry<S> {
 /// The namespaces of one key; few per key (a handful of open windows), so a vector.
 pub(crate) type Namespaces<N, S> = Slots<(N, Entry<S>)>;
 
-/// The keys of one chunk (a key group's hash bucket).
-pub(crate) type ChunkMap<K, N, S> = FastMap<K, Namespaces<N, S>>;
+/// The keys of one chunk (a key group's hash bucket), each with its namespaces,
+/// found by the key's [`stable_hash64`], which the backend computes once when it
+/// sets the key.
+pub(crate) type ChunkMap<K, N, S> = HashTable<(K, Namespaces<N, S>)>;
+
+/// Where the current key lives: its key group and its [`stable_hash64`], both
+/// computed once when the backend's key is set.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct KeySlot {
+    pub group: KeyGroup,
+    pub hash: u64,
+}
+
+impl KeySlot {
+    /// The slot of `key` in `group`.
+    pub fn of<K: Key>(group: KeyGroup, key: &K) -> Self {
+        KeySlot {
+            group,
+            hash: stable_hash64(key),
+        }
+    }
+}
+
+/// Rehashes an entry when a chunk grows.
+fn rehash<K: Key, V>(entry: &(K, V)) -> u64 {
+    stable_hash64(&entry.0)
+}
 
 /// One chunk of a live table.
 enum Chunk<K, N, S> {
@@ -92,23 +115,21 @@ impl<K: Key, N: Namespace, S: StateData> StateTable<K, N, S> {
         }
     }
 
-    /// The index of the chunk of `key` in `key_group`.
+    /// The index of the chunk of the key at `slot`.
     #[inline]
-    fn chunk_index(&self, key_group: KeyGroup, key: &K) -> usize {
-        let group = (key_group - self.range.start) as usize;
+    fn chunk_index(&self, slot: KeySlot) -> usize {
+        let group = (slot.group - self.range.start) as usize;
         if self.bucket_bits == 0 {
             return group;
         }
-        let mut hasher = StableHasher::default();
-        key.hash(&mut hasher);
-        let bucket = (hasher.finish() >> BUCKET_SHIFT) as usize & ((1 << self.bucket_bits) - 1);
+        let bucket = (slot.hash >> BUCKET_SHIFT) as usize & ((1 << self.bucket_bits) - 1);
         (group << self.bucket_bits) | bucket
     }
 
-    /// The chunk of `key` in `key_group`, for reading and writing.
+    /// The chunk of the key at `slot`, for reading and writing.
     #[inline]
-    fn chunk_mut(&mut self, key_group: KeyGroup, key: &K) -> &mut ChunkMap<K, N, S> {
-        let index = self.chunk_index(key_group, key);
+    fn chunk_mut(&mut self, slot: KeySlot) -> &mut ChunkMap<K, N, S> {
+        let index = self.chunk_index(slot);
         if let Chunk::Shared(_) = self.chunks[index] {
             self.take_back(index);
         }
@@ -147,18 +168,22 @@ impl<K: Key, N: Namespace, S: StateData> StateTable<K, N, S> {
     /// The entry of (key, namespace), applying TTL: an expired entry is removed and
     /// reported absent (unless visibility says otherwise); a read refreshes it when
     /// the update type asks for that.
-    pub fn get_mut(&mut self, kg: KeyGroup, key: &K, ns: &N, now: i64) -> Option<&mut S> {
+    pub fn get_mut(&mut self, at: KeySlot, key: &K, ns: &N, now: i64) -> Option<&mut S> {
         let ttl = self.ttl;
-        let group = self.chunk_mut(kg, key);
+        let group = self.chunk_mut(at);
         if let Some(ttl) = ttl {
-            let namespaces = group.get_mut(key)?;
+            let TableEntry::Occupied(mut found) = group.entry(at.hash, |(k, _)| k == key, rehash)
+            else {
+                return None;
+            };
+            let namespaces = &mut found.get_mut().1;
             let position = namespaces.iter().position(|(n, _)| n == ns)?;
             let entry = &mut namespaces[position].1;
             if ttl.is_expired(entry.last_access, now) {
                 if ttl.visibility() == TtlVisibility::NeverReturnExpired {
                     namespaces.swap_remove(position);
                     if namespaces.is_empty() {
-                        group.remove(key);
+                        found.remove();
                     }
                     return None;
                 }
@@ -166,7 +191,7 @@ impl<K: Key, N: Namespace, S: StateData> StateTable<K, N, S> {
                 entry.last_access = now;
             }
         }
-        let namespaces = group.get_mut(key)?;
+        let (_, namespaces) = group.find_mut(at.hash, |(k, _)| k == key)?;
         namespaces
             .iter_mut()
             .find(|(n, _)| n == ns)
@@ -177,20 +202,18 @@ impl<K: Key, N: Namespace, S: StateData> StateTable<K, N, S> {
     /// expired. Refreshes the last-access time.
     pub fn get_or_insert_with(
         &mut self,
-        kg: KeyGroup,
+        at: KeySlot,
         key: &K,
         ns: &N,
         now: i64,
         init: impl FnOnce() -> S,
     ) -> &mut S {
         let ttl = self.ttl;
-        let group = self.chunk_mut(kg, key);
-        if !group.contains_key(key) {
-            group.insert(key.clone(), Slots::default());
-        }
-        let Some(namespaces) = group.get_mut(key) else {
-            unreachable!("inserted above")
-        };
+        let group = self.chunk_mut(at);
+        let (_, namespaces) = group
+            .entry(at.hash, |(k, _)| k == key, rehash)
+            .or_insert_with(|| (key.clone(), Slots::default()))
+            .into_mut();
         let position = match namespaces.iter().position(|(n, _)| n == ns) {
             Some(p) => {
                 if ttl.is_some_and(|t| t.is_expired(namespaces[p].1.last_access, now)) {
@@ -218,15 +241,15 @@ impl<K: Key, N: Namespace, S: StateData> StateTable<K, N, S> {
     /// `None` when absent or expired: one lookup, no reallocation.
     pub fn update_with(
         &mut self,
-        kg: KeyGroup,
+        at: KeySlot,
         key: &K,
         ns: &N,
         now: i64,
         f: impl FnOnce(Option<S>) -> S,
     ) {
         let ttl = self.ttl;
-        let group = self.chunk_mut(kg, key);
-        if let Some(namespaces) = group.get_mut(key) {
+        let group = self.chunk_mut(at);
+        if let Some((_, namespaces)) = group.find_mut(at.hash, |(k, _)| k == key) {
             if let Some(position) = namespaces.iter().position(|(n, _)| n == ns) {
                 let (n, entry) = namespaces.swap_remove(position);
                 let current = match ttl {
@@ -251,22 +274,26 @@ impl<K: Key, N: Namespace, S: StateData> StateTable<K, N, S> {
             ));
             return;
         }
-        group.insert(
-            key.clone(),
-            Slots::one((
-                ns.clone(),
-                Entry {
-                    value: f(None),
-                    last_access: now,
-                },
-            )),
+        group.insert_unique(
+            at.hash,
+            (
+                key.clone(),
+                Slots::one((
+                    ns.clone(),
+                    Entry {
+                        value: f(None),
+                        last_access: now,
+                    },
+                )),
+            ),
+            rehash,
         );
     }
 
     /// Sets the entry of (key, namespace).
-    pub fn put(&mut self, kg: KeyGroup, key: &K, ns: &N, now: i64, value: S) {
+    pub fn put(&mut self, at: KeySlot, key: &K, ns: &N, now: i64, value: S) {
         let mut value = Some(value);
-        let slot = self.get_or_insert_with(kg, key, ns, now, || {
+        let slot = self.get_or_insert_with(at, key, ns, now, || {
             value.take().unwrap_or_else(|| unreachable!("taken once"))
         });
         if let Some(value) = value {
@@ -276,9 +303,9 @@ impl<K: Key, N: Namespace, S: StateData> StateTable<K, N, S> {
 
     /// Removes the entry of (key, namespace) and returns it unless TTL hides
     /// it (as [`StateTable::get_mut`] would): one lookup.
-    pub fn take(&mut self, kg: KeyGroup, key: &K, ns: &N, now: i64) -> Option<S> {
+    pub fn take(&mut self, at: KeySlot, key: &K, ns: &N, now: i64) -> Option<S> {
         let ttl = self.ttl;
-        let entry = self.remove_entry(kg, key, ns)?;
+        let entry = self.remove_entry(at, key, ns)?;
         let hidden = ttl.is_some_and(|t| {
             t.is_expired(entry.last_access, now)
                 && t.visibility() == TtlVisibility::NeverReturnExpired
@@ -287,18 +314,21 @@ impl<K: Key, N: Namespace, S: StateData> StateTable<K, N, S> {
     }
 
     /// Removes and returns the entry of (key, namespace), expired or not.
-    pub fn remove(&mut self, kg: KeyGroup, key: &K, ns: &N) -> Option<S> {
-        self.remove_entry(kg, key, ns).map(|entry| entry.value)
+    pub fn remove(&mut self, at: KeySlot, key: &K, ns: &N) -> Option<S> {
+        self.remove_entry(at, key, ns).map(|entry| entry.value)
     }
 
     /// Removes the entry of (key, namespace), with its last access time.
-    fn remove_entry(&mut self, kg: KeyGroup, key: &K, ns: &N) -> Option<Entry<S>> {
-        let group = self.chunk_mut(kg, key);
-        let namespaces = group.get_mut(key)?;
+    fn remove_entry(&mut self, at: KeySlot, key: &K, ns: &N) -> Option<Entry<S>> {
+        let group = self.chunk_mut(at);
+        let Ok(mut found) = group.find_entry(at.hash, |(k, _)| k == key) else {
+            return None;
+        };
+        let namespaces = &mut found.get_mut().1;
         let position = namespaces.iter().position(|(n, _)| n == ns)?;
         let (_, entry) = namespaces.swap_remove(position);
         if namespaces.is_empty() {
-            group.remove(key);
+            found.remove();
         }
         Some(entry)
     }
@@ -310,13 +340,13 @@ impl<K: Key, N: Namespace, S: StateData> StateTable<K, N, S> {
         self.chunks
             .iter()
             .map(|chunk| match (chunk, ttl) {
-                (Chunk::Owned(chunk), _) => chunk.values().map(Slots::len).sum(),
+                (Chunk::Owned(chunk), _) => chunk.iter().map(|(_, ns)| ns.len()).sum(),
                 (Chunk::Shared(chunk), Some(ttl)) => chunk
-                    .values()
-                    .flat_map(Slots::iter)
+                    .iter()
+                    .flat_map(|(_, ns)| ns.iter())
                     .filter(|(_, e)| !ttl.is_expired(e.last_access, purge_time))
                     .count(),
-                (Chunk::Shared(chunk), None) => chunk.values().map(Slots::len).sum(),
+                (Chunk::Shared(chunk), None) => chunk.iter().map(|(_, ns)| ns.len()).sum(),
             })
             .sum()
     }
@@ -354,7 +384,7 @@ impl<K: Key, N: Namespace, S: StateData> StateTable<K, N, S> {
 
 /// Drops the entries of `chunk` expired at `now`.
 fn purge<K, N, S>(chunk: &mut ChunkMap<K, N, S>, ttl: StateTtlConfig, now: i64) {
-    chunk.retain(|_, namespaces| {
+    chunk.retain(|(_, namespaces)| {
         namespaces.retain(|(_, e)| !ttl.is_expired(e.last_access, now));
         !namespaces.is_empty()
     });
@@ -413,7 +443,16 @@ where
                 .into_iter()
                 .map(|(n, value, last_access)| (n, Entry { value, last_access }))
                 .collect();
-            self.chunk_mut(key_group, &key).insert(key, entries);
+            let at = KeySlot::of(key_group, &key);
+            match self
+                .chunk_mut(at)
+                .entry(at.hash, |(k, _)| *k == key, rehash)
+            {
+                TableEntry::Occupied(mut found) => found.get_mut().1 = entries,
+                TableEntry::Vacant(vacant) => {
+                    vacant.insert((key, entries));
+                }
+            }
         }
         Ok(())
     }

@@ -16,12 +16,20 @@ pub trait WindowContents<T, W: Window>: Send + 'static {
     type Result;
     /// Registers the state.
     fn open<K: Key>(&mut self, backend: &mut KeyedStateBackend<K>) -> Result<()>;
-    /// Adds a record to `window`.
-    fn add<K: Key>(&self, backend: &mut KeyedStateBackend<K>, window: &W, value: T);
+    /// Adds a record to `window`; returns whether it is the window's first.
+    fn add<K: Key>(&self, backend: &mut KeyedStateBackend<K>, window: &W, value: T) -> bool;
     /// The contents of `window`, if any record was added.
     fn get<K: Key>(&self, backend: &mut KeyedStateBackend<K>, window: &W) -> Option<Self::Result>;
     /// Drops the contents of `window`.
     fn clear<K: Key>(&self, backend: &mut KeyedStateBackend<K>, window: &W);
+    /// Removes the contents of `window` and returns them, if any record was
+    /// added: a window that fires and ends at once hands its contents over
+    /// without a copy.
+    fn take<K: Key>(&self, backend: &mut KeyedStateBackend<K>, window: &W) -> Option<Self::Result> {
+        let contents = self.get(backend, window);
+        self.clear(backend, window);
+        contents
+    }
     /// Moves the contents of `sources` into `target` (session merging).
     fn merge<K: Key>(&self, backend: &mut KeyedStateBackend<K>, target: &W, sources: &[W]);
 }
@@ -54,14 +62,17 @@ impl<T: StateData + Clone, W: Window> WindowContents<T, W> for ReduceContents<T>
         Ok(())
     }
 
-    fn add<K: Key>(&self, backend: &mut KeyedStateBackend<K>, window: &W, value: T) {
-        if let Some(state) = self.handle::<W>() {
-            state.add_in(backend, window, value);
-        }
+    fn add<K: Key>(&self, backend: &mut KeyedStateBackend<K>, window: &W, value: T) -> bool {
+        self.handle::<W>()
+            .is_some_and(|state| state.add_in(backend, window, value))
     }
 
     fn get<K: Key>(&self, backend: &mut KeyedStateBackend<K>, window: &W) -> Option<T> {
         self.handle::<W>()?.get_in(backend, window)
+    }
+
+    fn take<K: Key>(&self, backend: &mut KeyedStateBackend<K>, window: &W) -> Option<T> {
+        self.handle::<W>()?.take_in(backend, window)
     }
 
     fn clear<K: Key>(&self, backend: &mut KeyedStateBackend<K>, window: &W) {
@@ -124,14 +135,19 @@ impl<F: AggregateFunction, W: Window> WindowContents<F::In, W> for AggregateCont
         Ok(())
     }
 
-    fn add<K: Key>(&self, backend: &mut KeyedStateBackend<K>, window: &W, value: F::In) {
-        if let Some(state) = self.handle::<W>() {
-            state.add_in(backend, window, value);
-        }
+    fn add<K: Key>(&self, backend: &mut KeyedStateBackend<K>, window: &W, value: F::In) -> bool {
+        self.handle::<W>()
+            .is_some_and(|state| state.add_in(backend, window, value))
     }
 
     fn get<K: Key>(&self, backend: &mut KeyedStateBackend<K>, window: &W) -> Option<F::Out> {
         self.handle::<W>()?.get_in(backend, window)
+    }
+
+    fn take<K: Key>(&self, backend: &mut KeyedStateBackend<K>, window: &W) -> Option<F::Out> {
+        let state = self.handle::<W>()?;
+        let acc = state.take_acc_in(backend, window)?;
+        Some(state.function().get_result(&acc))
     }
 
     fn clear<K: Key>(&self, backend: &mut KeyedStateBackend<K>, window: &W) {
@@ -189,14 +205,18 @@ impl<T: StateData + Clone, W: Window> WindowContents<T, W> for ListContents<T> {
         Ok(())
     }
 
-    fn add<K: Key>(&self, backend: &mut KeyedStateBackend<K>, window: &W, value: T) {
-        if let Some(state) = self.handle::<W>() {
-            state.add_in(backend, window, value);
-        }
+    fn add<K: Key>(&self, backend: &mut KeyedStateBackend<K>, window: &W, value: T) -> bool {
+        self.handle::<W>()
+            .is_some_and(|state| state.add_in(backend, window, value))
     }
 
     fn get<K: Key>(&self, backend: &mut KeyedStateBackend<K>, window: &W) -> Option<Vec<T>> {
         let values = self.handle::<W>()?.get_in(backend, window);
+        (!values.is_empty()).then_some(values)
+    }
+
+    fn take<K: Key>(&self, backend: &mut KeyedStateBackend<K>, window: &W) -> Option<Vec<T>> {
+        let values = self.handle::<W>()?.take_in(backend, window);
         (!values.is_empty()).then_some(values)
     }
 

@@ -217,27 +217,22 @@ where
         Some(merged)
     }
 
-    fn emit_window(
+    /// Hands `contents` of `window` for `key` to the window function.
+    fn emit(
         &mut self,
+        key: &K,
         window: &A::W,
-        backend: &mut KeyedStateBackend<K>,
+        contents: C::Result,
         now: Timestamp,
         out: &mut Collector<O>,
     ) -> Result<()> {
-        if let Some(contents) = self.contents.get(backend, window) {
-            let key = backend
-                .current_key()
-                .ok_or_else(|| Error::Other("window fired without a key".into()))?
-                .clone();
-            out.set_timestamp(Some(window.max_timestamp()));
-            let info = WindowInfo {
-                window,
-                current_watermark: self.timers.current_watermark(),
-                current_processing_time: now,
-            };
-            self.function.process(&key, &info, contents, out)?;
-        }
-        Ok(())
+        out.set_timestamp(Some(window.max_timestamp()));
+        let info = WindowInfo {
+            window,
+            current_watermark: self.timers.current_watermark(),
+            current_processing_time: now,
+        };
+        self.function.process(key, &info, contents, out)
     }
 
     fn register_cleanup_timer(&mut self, window: &A::W, key: &K) {
@@ -253,22 +248,27 @@ where
         }
     }
 
+    /// Drops everything of `window` for `key` (the current key): its contents
+    /// (unless `contents_taken`), its trigger's state and timers, and its
+    /// session entry.
     fn clear_all_state(
         &mut self,
         window: &A::W,
+        key: &K,
         backend: &mut KeyedStateBackend<K>,
         now: Timestamp,
+        contents_taken: bool,
     ) {
-        self.contents.clear(backend, window);
-        if let (Some(trigger_state), Some(key)) =
-            (self.trigger_state.as_ref(), backend.current_key().cloned())
-        {
+        if !contents_taken {
+            self.contents.clear(backend, window);
+        }
+        if let Some(trigger_state) = self.trigger_state.as_ref() {
             let mut services = Services {
                 timers: &mut self.timers,
                 backend: &mut *backend,
                 trigger_state,
                 now,
-                key: &key,
+                key,
             };
             self.trigger.clear(
                 window,
@@ -332,11 +332,19 @@ where
                     .on_processing_time(timer.timestamp, &window, &mut ctx)
             }
         };
-        self.apply(result, &window, backend, now, out)?;
-        if self.assigner.is_event_time() == event_time
-            && self.cleanup_time(&window) == timer.timestamp
-        {
-            self.clear_all_state(&window, backend, now);
+        let ends = self.assigner.is_event_time() == event_time
+            && self.cleanup_time(&window) == timer.timestamp;
+        if ends && result.is_fire() {
+            // The window fires and ends: its contents are moved out, not copied.
+            if let Some(contents) = self.contents.take(backend, &window) {
+                self.emit(&timer.key, &window, contents, now, out)?;
+            }
+            self.clear_all_state(&window, &timer.key, backend, now, true);
+            return Ok(());
+        }
+        self.apply(result, &window, &timer.key, backend, now, out)?;
+        if ends {
+            self.clear_all_state(&window, &timer.key, backend, now, false);
         }
         Ok(())
     }
@@ -345,12 +353,15 @@ where
         &mut self,
         result: TriggerResult,
         window: &A::W,
+        key: &K,
         backend: &mut KeyedStateBackend<K>,
         now: Timestamp,
         out: &mut Collector<O>,
     ) -> Result<()> {
         if result.is_fire() {
-            self.emit_window(window, backend, now, out)?;
+            if let Some(contents) = self.contents.get(backend, window) {
+                self.emit(key, window, contents, now, out)?;
+            }
         }
         if result.is_purge() {
             self.contents.clear(backend, window);
@@ -580,7 +591,16 @@ where
                     value.clone()
                 };
                 let Some(v) = v else { break };
-                self.contents.add(backend, window, v);
+                let first = self.contents.add(backend, window, v);
+                if !first
+                    && self.sessions.is_none()
+                    && self.trigger.repeats_on_element()
+                    && window.max_timestamp() > self.timers.current_watermark()
+                {
+                    // The trigger and cleanup timers of this window were
+                    // registered with its first record.
+                    continue;
+                }
                 let Some(trigger_state) = self.trigger_state.as_ref() else {
                     return Err(Error::Other("window operator used before open".into()));
                 };
@@ -601,7 +621,7 @@ where
                         },
                     )
                 };
-                self.apply(result, window, backend, now, &mut collector)?;
+                self.apply(result, window, &key, backend, now, &mut collector)?;
                 self.register_cleanup_timer(window, &key);
             }
             if skipped {

@@ -108,6 +108,13 @@ pub trait Trigger<W: Window>: Send + Sync + 'static {
         window: &W,
         ctx: &mut TriggerContext<'_, W>,
     ) -> TriggerResult;
+    /// Whether [`Trigger::on_element`], for a window whose end the watermark
+    /// has not passed, only registers the timers it registered for the
+    /// window's first record and continues: then the window operator calls it
+    /// for the first record of each window only (no timer lookup per record).
+    fn repeats_on_element(&self) -> bool {
+        false
+    }
     /// An event-time timer of this trigger fired.
     fn on_event_time(
         &self,
@@ -136,6 +143,9 @@ pub trait Trigger<W: Window>: Send + Sync + 'static {
 pub struct EventTimeTrigger;
 
 impl<W: Window> Trigger<W> for EventTimeTrigger {
+    fn repeats_on_element(&self) -> bool {
+        true
+    }
     fn on_element(
         &self,
         _: Option<Timestamp>,
