@@ -12,11 +12,13 @@
 //!
 //! The SQL engine is not part of this crate: the process registers a
 //! [`SqlGateway`] ([`set_sql_gateway`]) before it starts the server. Statements
-//! run on their own threads; an `INSERT` answers with one row, its `job id`, while
-//! its job runs on; values are rendered as strings.
+//! run on their own threads, one after another in the order a session submitted
+//! them (a `SELECT` right after its `CREATE TABLE` sees the table); an `INSERT`
+//! answers with one row, its `job id`, while its job runs on; values are
+//! rendered as strings.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 
 use axum::extract::{Path, Query};
 use axum::Json;
@@ -101,14 +103,83 @@ impl ResultSink for Shared {
     }
 }
 
+/// A session's statements take turns in submission order: each holds a ticket
+/// and runs when the ticket is served.
+#[derive(Default)]
+struct Turns {
+    tickets: Mutex<Tickets>,
+    served: Condvar,
+}
+
+#[derive(Default)]
+struct Tickets {
+    next: u64,
+    serving: u64,
+    /// Tickets whose statement never started: their turns pass.
+    void: std::collections::BTreeSet<u64>,
+}
+
+impl Tickets {
+    fn pass(&mut self) {
+        self.serving += 1;
+        while self.void.remove(&self.serving) {
+            self.serving += 1;
+        }
+    }
+}
+
+impl Turns {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Tickets> {
+        self.tickets.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn ticket(&self) -> u64 {
+        let mut tickets = self.lock();
+        tickets.next += 1;
+        tickets.next - 1
+    }
+
+    /// Runs `f` when `ticket`'s turn comes, then serves the next one.
+    fn run<T>(&self, ticket: u64, f: impl FnOnce() -> T) -> T {
+        let mut tickets = self.lock();
+        while tickets.serving != ticket {
+            tickets = self.served.wait(tickets).unwrap_or_else(|p| p.into_inner());
+        }
+        drop(tickets);
+        let value = f();
+        self.lock().pass();
+        self.served.notify_all();
+        value
+    }
+
+    /// `ticket`'s statement will not run.
+    fn void(&self, ticket: u64) {
+        let mut tickets = self.lock();
+        if tickets.serving == ticket {
+            tickets.pass();
+        } else {
+            tickets.void.insert(ticket);
+        }
+        drop(tickets);
+        self.served.notify_all();
+    }
+}
+
+/// One session's operations.
+#[derive(Default)]
+struct SessionOps {
+    operations: HashMap<String, Arc<Shared>>,
+    turns: Arc<Turns>,
+}
+
 /// Sessions and their operations.
 #[derive(Default)]
 pub struct Sessions {
-    sessions: Mutex<HashMap<String, HashMap<String, Arc<Shared>>>>,
+    sessions: Mutex<HashMap<String, SessionOps>>,
 }
 
 impl Sessions {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, HashMap<String, Arc<Shared>>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, SessionOps>> {
         self.sessions.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -117,7 +188,8 @@ impl Sessions {
         let ops = sessions
             .get(session)
             .ok_or_else(|| ApiError::not_found(format!("Session '{session}' does not exist")))?;
-        ops.get(operation)
+        ops.operations
+            .get(operation)
             .cloned()
             .ok_or_else(|| ApiError::not_found(format!("Operation '{operation}' does not exist")))
     }
@@ -143,7 +215,10 @@ pub async fn open(
         .await
         .map_err(|e| ApiError::bad_request(e.to_string()))?
         .map_err(ApiError::bad_request)?;
-    state.sessions.lock().insert(id.clone(), HashMap::new());
+    state
+        .sessions
+        .lock()
+        .insert(id.clone(), SessionOps::default());
     Ok(Json(json!({ "sessionHandle": id })))
 }
 
@@ -177,21 +252,31 @@ pub async fn statement(
     let engine = gateway()?;
     let shared = Arc::new(Shared::default());
     let operation = JobId::generate().to_string();
-    {
+    let (turns, ticket) = {
         let mut sessions = state.sessions.lock();
         let ops = sessions
             .get_mut(&session)
             .ok_or_else(|| ApiError::not_found(format!("Session '{session}' does not exist")))?;
-        ops.insert(operation.clone(), shared.clone());
-    }
+        ops.operations.insert(operation.clone(), shared.clone());
+        (ops.turns.clone(), ops.turns.ticket())
+    };
     let sink: Arc<dyn ResultSink> = shared.clone();
-    std::thread::Builder::new()
+    let spawned = std::thread::Builder::new()
         .name("eddy-gateway".into())
-        .spawn(move || {
-            let outcome = engine.execute(&session, &body.statement, sink);
-            shared.lock().outcome = Some(outcome);
-        })
-        .map_err(|e| ApiError::bad_request(format!("cannot start the statement: {e}")))?;
+        .spawn({
+            let turns = Arc::clone(&turns);
+            move || {
+                let outcome = turns.run(ticket, || engine.execute(&session, &body.statement, sink));
+                shared.lock().outcome = Some(outcome);
+            }
+        });
+    if let Err(e) = spawned {
+        // The statement's turn passes, or the session's next ones would wait forever.
+        turns.void(ticket);
+        return Err(ApiError::bad_request(format!(
+            "cannot start the statement: {e}"
+        )));
+    }
     Ok(Json(json!({ "operationHandle": operation })))
 }
 
@@ -268,4 +353,32 @@ pub async fn result(
         "results": { "columns": columns, "rowFormat": "JSON", "data": data },
         "nextResultUri": next_uri,
     })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Statements run in ticket order whatever order their threads start in,
+    /// and a void ticket's turn passes.
+    #[test]
+    fn turns_follow_tickets() {
+        let turns = Arc::new(Turns::default());
+        let tickets: Vec<u64> = (0..5).map(|_| turns.ticket()).collect();
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let threads: Vec<_> = tickets
+            .iter()
+            .rev()
+            .filter(|&&t| t != 2)
+            .map(|&t| {
+                let (turns, order) = (turns.clone(), order.clone());
+                std::thread::spawn(move || turns.run(t, || order.lock().unwrap().push(t)))
+            })
+            .collect();
+        turns.void(2);
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(*order.lock().unwrap(), vec![0, 1, 3, 4]);
+    }
 }

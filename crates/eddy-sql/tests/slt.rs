@@ -12,6 +12,8 @@
 //!                         changelog depends on how two inputs interleave
 //! skipped N               the last job's sources counted N malformed lines
 //!                         (`<source>.numRecordsInErrors`)
+//! plan TEXT               the statement's EXPLAIN contains TEXT
+//! plan !TEXT              ... and does not contain TEXT
 //! ```
 //!
 //! Every error must read cleanly: one line, no Debug dumps, no `line 0`.
@@ -135,6 +137,22 @@ fn run_file(path: &Path) -> Vec<String> {
                     "{place}: expected {} malformed lines counted, got {counted}",
                     n.trim()
                 ));
+            }
+            continue;
+        }
+        if let Some(wanted) = header.strip_prefix("plan ") {
+            let (absent, text) = match wanted.strip_prefix('!') {
+                Some(text) => (true, text),
+                None => (false, wanted),
+            };
+            match session.execute_sql(&format!("EXPLAIN {sql}")) {
+                Ok(Output::Text(plan)) if plan.contains(text) == absent => failures.push(format!(
+                    "{place}: expected the plan {} '{text}', got:\n{plan}",
+                    if absent { "without" } else { "with" }
+                )),
+                Ok(Output::Text(_)) => {}
+                Ok(other) => failures.push(format!("{place}: expected a plan, got {other:?}")),
+                Err(e) => failures.push(format!("{place}: EXPLAIN failed: {e}")),
             }
             continue;
         }

@@ -100,6 +100,96 @@ impl WindowSpec {
     }
 }
 
+/// Window slicing (Flink's slicing window aggregation): a HOP window is
+/// `size / slide` slices of `slide`, a CUMULATE window the slices of `step`
+/// from its cycle's start. Rows are aggregated once per slice; a window's
+/// result merges its slices.
+impl WindowSpec {
+    /// The length of a slice.
+    fn slice_length(&self) -> i64 {
+        match *self {
+            WindowSpec::Hop { slide, .. } => slide,
+            WindowSpec::Cumulate { step, .. } => step,
+            WindowSpec::Tumble { size, .. } => size,
+            WindowSpec::Session { gap } => gap,
+        }
+    }
+
+    /// The slice holding `ts`.
+    pub fn slice(&self, ts: i64) -> TimeWindow {
+        let (unit, offset) = match *self {
+            WindowSpec::Hop { slide, offset, .. } => (slide, offset),
+            WindowSpec::Cumulate { step, offset, .. } => (step, offset),
+            WindowSpec::Tumble { size, offset } => (size, offset),
+            WindowSpec::Session { gap } => return TimeWindow::new(ts, ts + gap),
+        };
+        let start = floor_to(ts, unit, offset);
+        TimeWindow::new(start, start + unit)
+    }
+
+    /// The first window holding `slice` that fires after `watermark`, if it
+    /// has one.
+    fn first_window_after(&self, slice: TimeWindow, watermark: Timestamp) -> Option<TimeWindow> {
+        let mut window = match *self {
+            WindowSpec::Hop { size, .. } => TimeWindow::new(slice.end - size, slice.end),
+            WindowSpec::Cumulate { size, offset, .. } => {
+                TimeWindow::new(floor_to(slice.start, size, offset), slice.end)
+            }
+            _ => slice,
+        };
+        let unit = self.slice_length();
+        if window.end - 1 <= watermark {
+            // Skip the windows that fired: their ends are `unit` apart.
+            let behind = watermark.saturating_sub(window.end - 1) / unit + 1;
+            let shift = behind.saturating_mul(unit);
+            window = TimeWindow::new(
+                window
+                    .start
+                    .saturating_add(if self.grows() { 0 } else { shift }),
+                window.end.saturating_add(shift),
+            );
+        }
+        (window.start <= slice.start && window.end <= self.last_end(slice)).then_some(window)
+    }
+
+    /// Whether windows grow from a fixed start (CUMULATE) rather than slide.
+    fn grows(&self) -> bool {
+        matches!(self, WindowSpec::Cumulate { .. })
+    }
+
+    /// The end of the last window holding `slice`: a row of it is late once
+    /// the watermark reaches that end.
+    pub fn last_end(&self, slice: TimeWindow) -> i64 {
+        match *self {
+            WindowSpec::Hop { size, .. } => slice.start + size,
+            WindowSpec::Cumulate { size, offset, .. } => floor_to(slice.start, size, offset) + size,
+            _ => slice.end,
+        }
+    }
+
+    /// The window after `window` that holds some of its slices.
+    fn next_window(&self, window: TimeWindow) -> Option<TimeWindow> {
+        let unit = self.slice_length();
+        match *self {
+            WindowSpec::Hop { size, .. } if unit < size => {
+                Some(TimeWindow::new(window.start + unit, window.end + unit))
+            }
+            WindowSpec::Cumulate { size, .. } if window.end - window.start < size => {
+                Some(TimeWindow::new(window.start, window.end + unit))
+            }
+            _ => None,
+        }
+    }
+
+    /// The slices of `window`, oldest first.
+    fn slices_of(&self, window: TimeWindow) -> impl Iterator<Item = TimeWindow> {
+        let unit = self.slice_length();
+        (window.start..window.end)
+            .step_by(unit.max(1) as usize)
+            .map(move |start| TimeWindow::new(start, start + unit))
+    }
+}
+
 fn millis(array: &ArrayRef) -> Result<TimestampMillisecondArray> {
     let ms = cast(array, &DataType::Timestamp(TimeUnit::Millisecond, None)).map_err(runtime)?;
     Ok(ms.as_primitive::<TimestampMillisecondType>().clone())
@@ -109,10 +199,14 @@ fn millis(array: &ArrayRef) -> Result<TimestampMillisecondArray> {
 /// window it falls into. As Flink's window table function, it drops no row as
 /// late (only rows without a time): the window aggregation, Top-N,
 /// deduplication or join that reads it decides lateness per window.
+///
+/// Read by a window aggregation that merges slices, it assigns each row its
+/// one slice instead ([`WindowTvfOperator::slicing`]).
 pub struct WindowTvfOperator {
     spec: WindowSpec,
     time_column: usize,
     schema: SchemaRef,
+    slicing: bool,
 }
 
 impl WindowTvfOperator {
@@ -122,7 +216,16 @@ impl WindowTvfOperator {
             spec,
             time_column,
             schema,
+            slicing: false,
         }
+    }
+
+    /// Assigns each row the slice holding it (see [`WindowSpec::slice`]) in
+    /// `window_start` and `window_end`: only for a window aggregation that
+    /// merges slices.
+    pub fn slicing(mut self) -> Self {
+        self.slicing = true;
+        self
     }
 }
 
@@ -139,6 +242,13 @@ impl Operator for WindowTvfOperator {
         let (mut rows, mut starts, mut ends) = (Vec::new(), Vec::new(), Vec::new());
         for i in 0..batch.num_rows() {
             if arrow::array::Array::is_null(&ts, i) {
+                continue;
+            }
+            if self.slicing {
+                let slice = self.spec.slice(ts.value(i));
+                rows.push(i as u32);
+                starts.push(slice.start);
+                ends.push(slice.end);
                 continue;
             }
             self.spec.assign(ts.value(i), |start, end| {
@@ -197,6 +307,9 @@ pub struct WindowAggOperator {
     sessions: Option<ValueState<Vec<(i64, i64)>>>,
     merging: bool,
     proctime: bool,
+    /// Slicing mode: rows arrive by slice, state holds a slice's accumulators
+    /// and timers name the windows to fire.
+    slicing: Option<WindowSpec>,
     timers: TimerService<Vec<u8>, TimeWindow>,
     late: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
 }
@@ -227,6 +340,7 @@ impl WindowAggOperator {
             sessions: None,
             merging: false,
             proctime: false,
+            slicing: None,
             timers: TimerService::new(),
             late: None,
         }
@@ -244,6 +358,14 @@ impl WindowAggOperator {
         self
     }
 
+    /// Aggregates the slices of `spec`'s windows (the input's `start`, `end`
+    /// are slices, from [`WindowTvfOperator::slicing`]) and merges them when a
+    /// window fires. Only for aggregates whose merge ignores arrival order.
+    pub fn slicing(mut self, spec: WindowSpec) -> Self {
+        self.slicing = Some(spec);
+        self
+    }
+
     /// Emits the windows whose timers are due: event-time timers up to the
     /// watermark, or processing-time timers up to `now`.
     fn fire(&mut self, out: &mut Emitter<'_, RecordBatch>, now: Option<Timestamp>) -> Result<()> {
@@ -256,6 +378,35 @@ impl WindowAggOperator {
             Some(now) => self.timers.pop_processing_time(now),
         } {
             backend.set_current_key(timer.key.clone());
+            if let Some(spec) = self.slicing {
+                let window = timer.namespace;
+                let next = spec.next_window(window);
+                let mut merged: Option<Vec<Acc>> = None;
+                let mut more = false;
+                for slice in spec.slices_of(window) {
+                    // A slice the next window holds stays; the others expire.
+                    let stays = next.is_some_and(|n| slice.start >= n.start);
+                    let accs = match stays {
+                        true => state.value_in(backend, &slice),
+                        false => state.take_in(backend, &slice),
+                    };
+                    if let Some(accs) = accs {
+                        more |= stays;
+                        match &mut merged {
+                            Some(merged) => self.aggs.merge(merged, accs),
+                            None => merged = Some(accs),
+                        }
+                    }
+                }
+                if let (true, Some(next)) = (more, next) {
+                    self.timers
+                        .register_event_time_timer(next.end - 1, &timer.key, &next);
+                }
+                if let Some(accs) = merged {
+                    fired.push((timer.key, window, self.aggs.results(&accs)));
+                }
+                continue;
+            }
             if let Some(accs) = state.take_in(backend, &timer.namespace) {
                 if let Some(sessions) = &self.sessions {
                     let w = &timer.namespace;
@@ -316,7 +467,12 @@ impl Operator for WindowAggOperator {
             timers,
         } = ctx.keyed_state::<Vec<u8>, TimeWindow>()?;
         self.timers = timers;
-        self.state = Some(backend.value_state_in(ValueStateDescriptor::new("window-aggs"))?);
+        // Slices and windows are different state: neither restores as the other.
+        let name = match self.slicing {
+            Some(_) => "slice-aggs",
+            None => "window-aggs",
+        };
+        self.state = Some(backend.value_state_in(ValueStateDescriptor::new(name))?);
         if self.merging {
             self.sessions = Some(backend.value_state(ValueStateDescriptor::new("sessions"))?);
         }
@@ -353,7 +509,13 @@ impl Operator for WindowAggOperator {
         let mut late = 0;
         for i in 0..batch.num_rows() {
             let (start, end) = (starts.value(i), ends.value(i));
-            if end - 1 <= watermark && !self.merging && !self.proctime {
+            let late_row = match self.slicing {
+                Some(spec) => spec
+                    .first_window_after(TimeWindow::new(start, end), watermark)
+                    .is_none(),
+                None => end - 1 <= watermark && !self.merging && !self.proctime,
+            };
+            if late_row {
                 late += 1;
                 continue;
             }
@@ -402,6 +564,15 @@ impl Operator for WindowAggOperator {
                 }
                 if created {
                     let key = key.to_vec();
+                    if let Some(spec) = self.slicing {
+                        // The slice's first window still to fire; each firing
+                        // window registers the next one holding the slice.
+                        if let Some(first) = spec.first_window_after(window, watermark) {
+                            self.timers
+                                .register_event_time_timer(first.end - 1, &key, &first);
+                        }
+                        continue;
+                    }
                     match self.proctime {
                         true => self
                             .timers
@@ -545,5 +716,67 @@ mod tests {
         };
         assert_eq!(windows(cumulate, 3), vec![(0, 4), (0, 6)]);
         assert_eq!(windows(cumulate, 6), vec![(6, 8), (6, 10), (6, 12)]);
+    }
+
+    fn w(start: i64, end: i64) -> TimeWindow {
+        TimeWindow::new(start, end)
+    }
+
+    /// Every window the slices name is a window `assign` gives, and the chain
+    /// of next windows from a slice's first window covers exactly them.
+    #[test]
+    fn slices_cover_the_windows() {
+        let specs = [
+            WindowSpec::Hop {
+                slide: 2,
+                size: 6,
+                offset: 1,
+            },
+            WindowSpec::Cumulate {
+                step: 2,
+                size: 6,
+                offset: 0,
+            },
+        ];
+        for spec in specs {
+            for ts in -20..20 {
+                let slice = spec.slice(ts);
+                assert!(slice.start <= ts && ts < slice.end, "{spec:?} {ts}");
+                let mut chain = Vec::new();
+                let mut next = spec.first_window_after(slice, i64::MIN);
+                while let Some(window) = next.filter(|n| n.start <= slice.start) {
+                    assert!(spec.slices_of(window).any(|s| s == slice));
+                    chain.push((window.start, window.end));
+                    next = spec.next_window(window);
+                }
+                assert_eq!(chain, windows(spec, ts), "{spec:?} {ts}");
+                assert_eq!(spec.last_end(slice), chain.last().map_or(0, |c| c.1));
+            }
+        }
+    }
+
+    #[test]
+    fn a_slice_joins_the_first_window_still_open() {
+        let hop = WindowSpec::Hop {
+            slide: 2,
+            size: 6,
+            offset: 0,
+        };
+        // Slice [4, 6) is in [0, 6), [2, 8), [4, 10).
+        assert_eq!(hop.first_window_after(w(4, 6), 4), Some(w(0, 6)));
+        assert_eq!(hop.first_window_after(w(4, 6), 5), Some(w(2, 8)));
+        assert_eq!(hop.first_window_after(w(4, 6), 8), Some(w(4, 10)));
+        assert_eq!(hop.first_window_after(w(4, 6), 9), None);
+        assert_eq!(hop.first_window_after(w(4, 6), i64::MAX), None);
+        let cumulate = WindowSpec::Cumulate {
+            step: 2,
+            size: 6,
+            offset: 0,
+        };
+        // Slice [2, 4) is in [0, 4), [0, 6).
+        assert_eq!(cumulate.first_window_after(w(2, 4), 2), Some(w(0, 4)));
+        assert_eq!(cumulate.first_window_after(w(2, 4), 3), Some(w(0, 6)));
+        assert_eq!(cumulate.first_window_after(w(2, 4), 5), None);
+        assert_eq!(cumulate.next_window(w(0, 6)), None);
     }
 }

@@ -80,10 +80,7 @@ impl StreamPlanner {
             TvfKind::Session => WindowSpec::Session { gap: iv[0] },
         };
         let proctime = input.attrs[tvf.time_column] == Attr::Proctime;
-        let id = self.windows.len();
-        self.windows.push(spec);
-        self.session_partitions.push(call.partition_by.clone());
-        self.window_proctime.push(proctime);
+        let id = self.tvfs.len();
         let schema: DFSchemaRef = DFSchema::try_from(tvf.schema.as_ref().clone())?.into();
         let output = physical_schema(&schema, false);
         let time_column = tvf.time_column;
@@ -94,8 +91,21 @@ impl StreamPlanner {
             ),
             input.vertex,
             Partitioning::Forward,
-            move |_| WindowTvfOperator::new(spec, time_column, output.clone()),
+            {
+                let output = output.clone();
+                move |_| WindowTvfOperator::new(spec, time_column, output.clone())
+            },
         );
+        self.tvfs.push(TvfPlan {
+            spec,
+            partition_by: call.partition_by.clone(),
+            proctime,
+            vertex,
+            time_column,
+            time_name: call.time_column.clone(),
+            output,
+        });
+        self.tvf_rows.insert(vertex, id);
         let mut attrs = input.attrs.clone();
         attrs.extend([
             Attr::WindowStart(id),
@@ -109,6 +119,46 @@ impl StreamPlanner {
             attrs,
             updated_by: None,
         })
+    }
+
+    /// Whether the window aggregation of TVF `w` reading `input` aggregates
+    /// slices (Flink's slicing window aggregation): each row lands in one
+    /// slice (HOP: `slide`, CUMULATE: `step`), and a firing window merges its
+    /// slices instead of every row updating each of its windows. Then the
+    /// TVF assigns slices, which needs the aggregation to be its only reader
+    /// of the window columns, an event-time HOP or CUMULATE, and aggregates
+    /// whose merge does not depend on arrival order.
+    fn slice_windows(&mut self, w: usize, input: VertexId, aggs: &Aggs) -> bool {
+        let tvf = &self.tvfs[w];
+        let sliceable = matches!(
+            tvf.spec,
+            WindowSpec::Hop { .. } | WindowSpec::Cumulate { .. }
+        ) && !tvf.proctime
+            && self.tvf_rows.get(&input) == Some(&w)
+            && aggs.specs.iter().all(|a| {
+                matches!(
+                    a.kind,
+                    AggKind::Count | AggKind::Sum | AggKind::Avg | AggKind::Min | AggKind::Max
+                )
+            });
+        if !sliceable {
+            return false;
+        }
+        let (spec, time_column, output) = (tvf.spec, tvf.time_column, tvf.output.clone());
+        let name = format!(
+            "WindowTableFunction({spec:?}, time_col=[{}], slices)",
+            tvf.time_name
+        );
+        self.job.replace(
+            tvf.vertex,
+            &name,
+            Arc::new(OperatorVertex::new(move |_| {
+                WindowTvfOperator::new(spec, time_column, output.clone()).slicing()
+            })),
+        );
+        // A second aggregation must not read the TVF's rows as windows.
+        self.tvf_rows.retain(|_, x| *x != w);
+        true
     }
 
     pub(super) fn aggregate(
@@ -284,9 +334,9 @@ impl StreamPlanner {
                 outputs.push(WindowOut::Agg(k));
                 attrs.push(Attr::Plain);
             }
-            let spec = self.windows[w];
+            let spec = self.tvfs[w].spec;
             let merging = matches!(spec, WindowSpec::Session { .. });
-            let proctime = self.window_proctime[w];
+            let proctime = self.tvfs[w].proctime;
             if merging && proctime {
                 return Err(SqlError::unsupported(
                     "SESSION windows over processing time",
@@ -299,7 +349,7 @@ impl StreamPlanner {
                     .iter()
                     .map(|&k| in_arrow.field(k).name().clone())
                     .collect();
-                let mut partition = self.session_partitions[w].clone();
+                let mut partition = self.tvfs[w].partition_by.clone();
                 grouped.sort();
                 partition.sort();
                 if grouped != partition {
@@ -310,10 +360,12 @@ impl StreamPlanner {
                     )));
                 }
             }
+            let slices = self.slice_windows(w, stream.vertex, &aggs);
             let name = format!(
-                "WindowAggregate(groupBy=[{}], window=[{:?}], select=[{}])",
+                "WindowAggregate(groupBy=[{}], window=[{:?}]{}, select=[{}])",
                 group_names.join(", "),
                 spec,
+                if slices { ", slices" } else { "" },
                 agg_names.join(", ")
             );
             let vertex = self.job.add(
@@ -341,6 +393,8 @@ impl StreamPlanner {
                         );
                         let operator = if proctime {
                             operator.processing_time()
+                        } else if slices {
+                            operator.slicing(spec)
                         } else {
                             operator
                         };

@@ -58,6 +58,17 @@ impl JobBuilder {
         id
     }
 
+    /// Gives a vertex another name (its uid stays) and operator factory.
+    pub fn replace(&mut self, id: VertexId, name: &str, factory: Arc<dyn VertexFactory>) {
+        let Some(vertex) = self.vertices.get_mut(id.0 as usize) else {
+            return;
+        };
+        vertex.name = name.to_string();
+        self.descriptions[id.0 as usize] =
+            format!("{}: {name} (parallelism {})", id.0, vertex.parallelism);
+        self.factories.insert(id, factory);
+    }
+
     /// The parallelism of a vertex.
     pub fn parallelism(&self, id: VertexId) -> u32 {
         self.vertices

@@ -102,6 +102,19 @@ impl Stream {
     }
 }
 
+/// A window TVF of the plan.
+struct TvfPlan {
+    spec: WindowSpec,
+    /// Its `PARTITION BY` columns (SESSION).
+    partition_by: Vec<String>,
+    /// Whether it windows processing time.
+    proctime: bool,
+    vertex: VertexId,
+    time_column: usize,
+    time_name: String,
+    output: SchemaRef,
+}
+
 /// Translates plans into one job.
 pub struct StreamPlanner {
     /// The job under construction.
@@ -109,13 +122,14 @@ pub struct StreamPlanner {
     parallelism: u32,
     max_parallelism: u32,
     state_ttl_ms: Option<u64>,
-    windows: Vec<WindowSpec>,
+    /// The window TVFs translated so far; a window id indexes it.
+    tvfs: Vec<TvfPlan>,
+    /// Vertices whose rows are a window TVF's rows, passed on by calcs that
+    /// do not read its window columns (the TVF's window id): a window
+    /// aggregation reading one may aggregate slices instead of windows.
+    tvf_rows: std::collections::HashMap<VertexId, usize>,
     /// The tables read so far, by name.
     scans: std::collections::HashMap<String, Stream>,
-    /// Per window TVF, its `PARTITION BY` columns (SESSION).
-    session_partitions: Vec<Vec<String>>,
-    /// Per window TVF, whether it windows processing time.
-    window_proctime: Vec<bool>,
     /// The rank filter found above a ROW_NUMBER window, for its translation.
     pending_rank: Option<PendingRank>,
     /// Whether the projection over a rank filter selects the row number.
@@ -220,10 +234,9 @@ impl StreamPlanner {
             parallelism,
             max_parallelism,
             state_ttl_ms,
-            windows: Vec::new(),
+            tvfs: Vec::new(),
+            tvf_rows: Default::default(),
             scans: std::collections::HashMap::new(),
-            session_partitions: Vec::new(),
-            window_proctime: Vec::new(),
             pending_rank: None,
             rank_output_hint: None,
         }
@@ -773,6 +786,22 @@ impl StreamPlanner {
         }
         let select: Vec<String> = exprs.iter().map(short).collect();
         name.push_str(&format!("select=[{}])", select.join(", ")));
+        // A TVF's rows stay slices-capable through a calc that only passes
+        // its window columns on.
+        let tvf = self.tvf_rows.get(&input.vertex).copied().filter(|&w| {
+            let reads_window = |e: &Expr| {
+                e.column_refs().into_iter().any(|c| {
+                    input.schema.index_of_column(c).is_ok_and(|i| {
+                        matches!(input.attrs[i],
+                            Attr::WindowStart(x) | Attr::WindowEnd(x) | Attr::WindowTime(x) if x == w)
+                    })
+                })
+            };
+            !filter.as_ref().is_some_and(reads_window)
+                && exprs
+                    .iter()
+                    .all(|e| matches!(unalias(e), Expr::Column(_)) || !reads_window(e))
+        });
         let vertex = self.add_operator(&name, input.vertex, Partitioning::Forward, move |_| {
             let calc = CalcOperator::new(
                 filter_expr.clone(),
@@ -785,6 +814,9 @@ impl StreamPlanner {
                 None => calc,
             }
         });
+        if let Some(w) = tvf {
+            self.tvf_rows.insert(vertex, w);
+        }
         Ok(Stream {
             vertex,
             schema,
