@@ -23,3 +23,4 @@ pub mod val;
 pub mod values;
 pub mod watermark;
 pub mod window;
+pub mod window_panes;

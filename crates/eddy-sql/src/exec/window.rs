@@ -8,11 +8,12 @@ use std::hash::BuildHasherDefault;
 use arrow::array::{ArrayRef, AsArray, RecordBatch, TimestampMillisecondArray, UInt32Array};
 use arrow::compute::{cast, take};
 use arrow::datatypes::{DataType, SchemaRef, TimeUnit, TimestampMillisecondType};
+use eddy_core::KeyGroupRange;
 use eddy_core::{Result, Timestamp};
 use eddy_runtime::output::Emitter;
 use eddy_runtime::window::TimeWindow;
 use eddy_runtime::{KeyedState, ManagedState};
-use eddy_runtime::{Operator, OperatorContext, TimerService};
+use eddy_runtime::{Operator, OperatorContext, OperatorSnapshot, TimerService};
 use eddy_state::{KeyedStateBackend, ValueState, ValueStateDescriptor};
 
 use crate::error::runtime;
@@ -21,6 +22,7 @@ use crate::exec::aggs::Aggs;
 use crate::exec::changelog::{self, conform};
 use crate::exec::keys::KeyCodec;
 use crate::exec::val::Val;
+use crate::exec::window_panes::{self, Panes};
 
 /// A hash map with eddy's fast, stable hasher.
 type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<eddy_core::key_group::StableHasher>>;
@@ -275,6 +277,9 @@ impl Operator for WindowTvfOperator {
     }
 }
 
+/// The keyed state of a window aggregation: accumulators per key and window.
+const WINDOW_STATE: &str = "window-aggs";
+
 /// Where an output column of a window aggregation comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WindowOut {
@@ -310,6 +315,12 @@ pub struct WindowAggOperator {
     /// Slicing mode: rows arrive by slice, state holds a slice's accumulators
     /// and timers name the windows to fire.
     slicing: Option<WindowSpec>,
+    /// Event-time windows that never merge: the groups in memory, window by
+    /// window, with no timers (see [`crate::exec::window_panes`]).
+    panes: Option<Panes>,
+    /// The subtask's key groups and the max parallelism (for snapshots of the
+    /// panes).
+    key_groups: (KeyGroupRange, u32),
     timers: TimerService<Vec<u8>, TimeWindow>,
     late: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
 }
@@ -341,6 +352,8 @@ impl WindowAggOperator {
             merging: false,
             proctime: false,
             slicing: None,
+            panes: None,
+            key_groups: (KeyGroupRange::new(0, 0), 1),
             timers: TimerService::new(),
             late: None,
         }
@@ -373,6 +386,15 @@ impl WindowAggOperator {
             return Ok(());
         };
         let mut fired: Vec<(Vec<u8>, TimeWindow, Vec<Val>)> = Vec::new();
+        if let Some(panes) = &mut self.panes {
+            let watermark = self.timers.current_watermark();
+            while let Some((window, pane)) = panes.pop_due(watermark) {
+                for group in pane.into_groups() {
+                    let results = self.aggs.results(&group.accs);
+                    fired.push((group.key, window, results));
+                }
+            }
+        }
         while let Some(timer) = match now {
             None => self.timers.pop_event_time(),
             Some(now) => self.timers.pop_processing_time(now),
@@ -470,12 +492,16 @@ impl Operator for WindowAggOperator {
         // Slices and windows are different state: neither restores as the other.
         let name = match self.slicing {
             Some(_) => "slice-aggs",
-            None => "window-aggs",
+            None => WINDOW_STATE,
         };
         self.state = Some(backend.value_state_in(ValueStateDescriptor::new(name))?);
         if self.merging {
             self.sessions = Some(backend.value_state(ValueStateDescriptor::new("sessions"))?);
         }
+        if !self.merging && !self.proctime && self.slicing.is_none() {
+            self.panes = Some(self.restore_panes(&mut backend)?);
+        }
+        self.key_groups = (ctx.key_group_range(), ctx.max_parallelism);
         self.backend = Some(backend);
         if !self.keys.is_empty() {
             self.codec = Some(KeyCodec::new(&self.input, &self.keys).map_err(runtime)?);
@@ -500,6 +526,38 @@ impl Operator for WindowAggOperator {
         };
         let inputs = self.aggs.inputs(&batch);
         let watermark = self.timers.current_watermark();
+        if let Some(panes) = &mut self.panes {
+            // One probe per row, in the pane of the row's window: a run of
+            // rows in one window finds its pane once.
+            let kinds = changelog::kinds(&batch);
+            let (n, mut late, mut run) = (batch.num_rows(), 0, 0);
+            while run < n {
+                let window = TimeWindow::new(starts.value(run), ends.value(run));
+                let rows = run..(run + 1..n)
+                    .find(|&j| starts.value(j) != window.start || ends.value(j) != window.end)
+                    .unwrap_or(n);
+                run = rows.end;
+                if window.end - 1 <= watermark {
+                    late += rows.len() as u64;
+                    continue;
+                }
+                let pane = panes.pane(window);
+                for i in rows {
+                    let key: &[u8] = keys.as_ref().map_or(&[], |k| k.row(i).data());
+                    let accs = pane.accs(key, window_panes::key_hash(key), || self.aggs.create());
+                    let sign = if changelog::kind_at(kinds, i).is_addition() {
+                        1
+                    } else {
+                        -1
+                    };
+                    self.aggs.update(accs, &inputs, i, sign).map_err(runtime)?;
+                }
+            }
+            if let (true, Some(c)) = (late > 0, &self.late) {
+                c.fetch_add(late, std::sync::atomic::Ordering::Relaxed);
+            }
+            return Ok(());
+        }
         // Rows of one group and window are folded together: one state access
         // each. A group's rows are chained: `next[row]` is its next row.
         let mut groups: FastMap<(&[u8], i64, i64), (usize, usize)> =
@@ -682,6 +740,49 @@ impl Operator for WindowAggOperator {
 
     fn managed_state(&mut self) -> Option<ManagedState<'_>> {
         Some(ManagedState::new(self.backend.as_mut()?).with_timers(&self.timers))
+    }
+
+    /// Panes are written as keyed state and timers of their own backend.
+    fn snapshot_state(&mut self, _: u64) -> Result<OperatorSnapshot> {
+        let Some(panes) = &self.panes else {
+            return self
+                .managed_state()
+                .map_or_else(|| Ok(OperatorSnapshot::default()), |s| s.snapshot());
+        };
+        let (range, max_parallelism) = self.key_groups;
+        let mut backend = KeyedStateBackend::new(range, max_parallelism);
+        let mut timers = TimerService::<Vec<u8>, TimeWindow>::new();
+        let state: ValueState<Vec<Acc>, TimeWindow> =
+            backend.value_state_in(ValueStateDescriptor::new(WINDOW_STATE))?;
+        for (window, pane) in panes.iter() {
+            for group in pane.groups() {
+                backend.set_current_key(group.key.clone());
+                state.update_in(&mut backend, window, group.accs.clone());
+                timers.register_event_time_timer(window.end - 1, &group.key, window);
+            }
+        }
+        ManagedState::new(&mut backend)
+            .with_timers(&timers)
+            .snapshot()
+    }
+}
+
+impl WindowAggOperator {
+    /// Moves restored window state (accumulators per key and window, found by
+    /// their timers) into panes.
+    fn restore_panes(&mut self, backend: &mut KeyedStateBackend<Vec<u8>>) -> Result<Panes> {
+        let mut panes = Panes::default();
+        let Some(state) = &self.state else {
+            return Ok(panes);
+        };
+        let restored = std::mem::take(&mut self.timers).snapshot();
+        for timer in restored.event_time {
+            backend.set_current_key(timer.key.clone());
+            if let Some(accs) = state.take_in(backend, &timer.namespace) {
+                panes.pane(timer.namespace).insert(timer.key, accs);
+            }
+        }
+        Ok(panes)
     }
 }
 
