@@ -25,6 +25,11 @@ impl Aggs {
         self.specs.iter().map(AggSpec::create).collect()
     }
 
+    /// Pushes fresh accumulators onto `accs`.
+    pub fn push_new(&self, accs: &mut Vec<Acc>) {
+        accs.extend(self.specs.iter().map(AggSpec::create));
+    }
+
     /// The columns the calls read in `batch`.
     pub fn inputs(&self, batch: &RecordBatch) -> AggInputs {
         AggInputs {
@@ -81,11 +86,21 @@ impl Aggs {
             .collect()
     }
 
-    /// Result rows as columns.
-    pub fn columns(&self, rows: &[Vec<Val>]) -> SqlResult<Vec<ArrayRef>> {
+    /// The results of groups' accumulators, as columns.
+    pub fn result_columns(&self, groups: &[&[Acc]]) -> SqlResult<Vec<ArrayRef>> {
         let mut columns = Vec::with_capacity(self.specs.len());
         for (k, spec) in self.specs.iter().enumerate() {
-            let values: Vec<Val> = rows.iter().map(|r| r[k].clone()).collect();
+            let values: Vec<Val> = groups.iter().map(|accs| spec.result(&accs[k])).collect();
+            columns.push(val::to_array(&values, &spec.output_type)?);
+        }
+        Ok(columns)
+    }
+
+    /// Result rows as columns.
+    pub fn columns<R: AsRef<[Val]>>(&self, rows: &[R]) -> SqlResult<Vec<ArrayRef>> {
+        let mut columns = Vec::with_capacity(self.specs.len());
+        for (k, spec) in self.specs.iter().enumerate() {
+            let values: Vec<Val> = rows.iter().map(|r| r.as_ref()[k].clone()).collect();
             columns.push(val::to_array(&values, &spec.output_type)?);
         }
         Ok(columns)

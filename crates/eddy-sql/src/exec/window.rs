@@ -385,16 +385,25 @@ impl WindowAggOperator {
         let (Some(backend), Some(state)) = (self.backend.as_mut(), self.state.as_ref()) else {
             return Ok(());
         };
-        let mut fired: Vec<(Vec<u8>, TimeWindow, Vec<Val>)> = Vec::new();
         if let Some(panes) = &mut self.panes {
             let watermark = self.timers.current_watermark();
-            while let Some((window, pane)) = panes.pop_due(watermark) {
-                for group in pane.into_groups() {
-                    let results = self.aggs.results(&group.accs);
-                    fired.push((group.key, window, results));
-                }
+            let mut due = Vec::new();
+            while let Some(pane) = panes.pop_due(watermark) {
+                due.push(pane);
             }
+            if due.is_empty() {
+                return Ok(());
+            }
+            let windows: Vec<TimeWindow> = due
+                .iter()
+                .flat_map(|(w, pane)| std::iter::repeat_n(*w, pane.len()))
+                .collect();
+            let groups = || due.iter().flat_map(|(_, pane)| pane.groups());
+            let accs: Vec<&[Acc]> = groups().map(|(_, accs)| accs).collect();
+            let aggs = self.aggs.result_columns(&accs).map_err(runtime)?;
+            return self.emit(out, groups().map(|(key, _)| key), &windows, aggs);
         }
+        let mut fired: Vec<(Vec<u8>, TimeWindow, Vec<Val>)> = Vec::new();
         while let Some(timer) = match now {
             None => self.timers.pop_event_time(),
             Some(now) => self.timers.pop_processing_time(now),
@@ -445,15 +454,29 @@ impl WindowAggOperator {
         if fired.is_empty() {
             return Ok(());
         }
+        let windows: Vec<TimeWindow> = fired.iter().map(|(_, w, _)| *w).collect();
+        let results: Vec<&[Val]> = fired.iter().map(|(_, _, r)| r.as_slice()).collect();
+        let aggs = self.aggs.columns(&results).map_err(runtime)?;
+        self.emit(
+            out,
+            fired.iter().map(|(k, _, _)| k.as_slice()),
+            &windows,
+            aggs,
+        )
+    }
+
+    /// Emits one row per window with its group's key and aggregate columns.
+    fn emit<'a>(
+        &self,
+        out: &mut Emitter<'_, RecordBatch>,
+        keys: impl Iterator<Item = &'a [u8]>,
+        windows: &[TimeWindow],
+        agg_columns: Vec<ArrayRef>,
+    ) -> Result<()> {
         let key_columns = match &self.codec {
-            Some(codec) => codec
-                .decode(fired.iter().map(|(k, _, _)| k.as_slice()))
-                .map_err(runtime)?,
+            Some(codec) => codec.decode(keys).map_err(runtime)?,
             None => Vec::new(),
         };
-        let windows: Vec<TimeWindow> = fired.iter().map(|(_, w, _)| *w).collect();
-        let results: Vec<Vec<Val>> = fired.into_iter().map(|(_, _, r)| r).collect();
-        let agg_columns = self.aggs.columns(&results).map_err(runtime)?;
         let starts: ArrayRef = std::sync::Arc::new(TimestampMillisecondArray::from_iter_values(
             windows.iter().map(|w| w.start),
         ));
@@ -544,7 +567,9 @@ impl Operator for WindowAggOperator {
                 let pane = panes.pane(window);
                 for i in rows {
                     let key: &[u8] = keys.as_ref().map_or(&[], |k| k.row(i).data());
-                    let accs = pane.accs(key, window_panes::key_hash(key), || self.aggs.create());
+                    let accs = pane.accs(key, window_panes::key_hash(key), |all| {
+                        self.aggs.push_new(all)
+                    });
                     let sign = if changelog::kind_at(kinds, i).is_addition() {
                         1
                     } else {
@@ -755,10 +780,11 @@ impl Operator for WindowAggOperator {
         let state: ValueState<Vec<Acc>, TimeWindow> =
             backend.value_state_in(ValueStateDescriptor::new(WINDOW_STATE))?;
         for (window, pane) in panes.iter() {
-            for group in pane.groups() {
-                backend.set_current_key(group.key.clone());
-                state.update_in(&mut backend, window, group.accs.clone());
-                timers.register_event_time_timer(window.end - 1, &group.key, window);
+            for (key, accs) in pane.groups() {
+                let key = key.to_vec();
+                backend.set_current_key(key.clone());
+                state.update_in(&mut backend, window, accs.to_vec());
+                timers.register_event_time_timer(window.end - 1, &key, window);
             }
         }
         ManagedState::new(&mut backend)
@@ -771,7 +797,7 @@ impl WindowAggOperator {
     /// Moves restored window state (accumulators per key and window, found by
     /// their timers) into panes.
     fn restore_panes(&mut self, backend: &mut KeyedStateBackend<Vec<u8>>) -> Result<Panes> {
-        let mut panes = Panes::default();
+        let mut panes = Panes::new(self.aggs.specs.len());
         let Some(state) = &self.state else {
             return Ok(panes);
         };
@@ -779,7 +805,7 @@ impl WindowAggOperator {
         for timer in restored.event_time {
             backend.set_current_key(timer.key.clone());
             if let Some(accs) = state.take_in(backend, &timer.namespace) {
-                panes.pane(timer.namespace).insert(timer.key, accs);
+                panes.pane(timer.namespace).insert(&timer.key, accs);
             }
         }
         Ok(panes)

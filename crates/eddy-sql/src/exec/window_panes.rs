@@ -24,62 +24,95 @@ use hashbrown::HashTable;
 
 use crate::exec::accum::Acc;
 
-/// One group of a pane: a row-encoded key and its accumulators.
-pub struct Group {
-    /// The key, in the key codec's row encoding.
-    pub key: Vec<u8>,
-    hash: u64,
-    /// The accumulators of the group's rows in the window.
-    pub accs: Vec<Acc>,
-}
-
-/// The groups of one window, in the order their first rows arrived.
-#[derive(Default)]
+/// The groups of one window, in the order their first rows arrived. Keys and
+/// accumulators are kept in flat arrays (`width` accumulators a group), so a
+/// new group allocates nothing of its own.
 pub struct Pane {
-    index: HashTable<usize>,
-    groups: Vec<Group>,
+    index: HashTable<u32>,
+    hashes: Vec<u64>,
+    /// Where each group's key ends in `keys` (it starts where the last ended).
+    key_ends: Vec<usize>,
+    keys: Vec<u8>,
+    accs: Vec<Acc>,
+    width: usize,
 }
 
 impl Pane {
-    /// The accumulators of `key` (whose hash is `hash`), made by `create`
-    /// when the key has none yet in this window.
+    fn with_capacity(width: usize, groups: usize) -> Self {
+        Pane {
+            index: HashTable::with_capacity(groups),
+            hashes: Vec::with_capacity(groups),
+            key_ends: Vec::with_capacity(groups),
+            keys: Vec::new(),
+            accs: Vec::with_capacity(groups * width),
+            width,
+        }
+    }
+
+    /// How many groups the pane holds.
+    pub fn len(&self) -> usize {
+        self.hashes.len()
+    }
+
+    /// Whether the pane holds no group.
+    pub fn is_empty(&self) -> bool {
+        self.hashes.is_empty()
+    }
+
+    fn key(&self, group: usize) -> &[u8] {
+        let start = match group {
+            0 => 0,
+            g => self.key_ends[g - 1],
+        };
+        &self.keys[start..self.key_ends[group]]
+    }
+
+    /// The accumulators of `key` (whose hash is `hash`); `create` pushes fresh
+    /// ones (`width` of them) when the key has none yet in this window.
     pub fn accs(
         &mut self,
         key: &[u8],
         hash: u64,
-        create: impl FnOnce() -> Vec<Acc>,
-    ) -> &mut Vec<Acc> {
-        let groups = &mut self.groups;
-        let at = match self.index.find(hash, |&i| groups[i].key == key) {
-            Some(&i) => i,
+        create: impl FnOnce(&mut Vec<Acc>),
+    ) -> &mut [Acc] {
+        let group = {
+            let (keys, ends) = (&self.keys, &self.key_ends);
+            let key_of = |g: usize| &keys[if g == 0 { 0 } else { ends[g - 1] }..ends[g]];
+            self.index
+                .find(hash, |&g| key_of(g as usize) == key)
+                .copied()
+        };
+        let group = match group {
+            Some(g) => g as usize,
             None => {
-                groups.push(Group {
-                    key: key.to_vec(),
-                    hash,
-                    accs: create(),
-                });
-                let i = groups.len() - 1;
-                self.index.insert_unique(hash, i, |&j| groups[j].hash);
-                i
+                let g = self.hashes.len();
+                self.hashes.push(hash);
+                self.keys.extend_from_slice(key);
+                self.key_ends.push(self.keys.len());
+                create(&mut self.accs);
+                debug_assert_eq!(self.accs.len(), (g + 1) * self.width);
+                let hashes = &self.hashes;
+                self.index
+                    .insert_unique(hash, g as u32, |&j| hashes[j as usize]);
+                g
             }
         };
-        &mut self.groups[at].accs
+        &mut self.accs[group * self.width..(group + 1) * self.width]
     }
 
     /// Adds a restored group (its key not yet in the pane).
-    pub fn insert(&mut self, key: Vec<u8>, accs: Vec<Acc>) {
-        let hash = key_hash(&key);
-        self.accs(&key, hash, || accs);
+    pub fn insert(&mut self, key: &[u8], accs: Vec<Acc>) {
+        self.accs(key, key_hash(key), |all| all.extend(accs));
     }
 
-    /// The groups, in arrival order.
-    pub fn groups(&self) -> &[Group] {
-        &self.groups
-    }
-
-    /// The groups, taken out.
-    pub fn into_groups(self) -> Vec<Group> {
-        self.groups
+    /// The groups, in arrival order: each key and its accumulators.
+    pub fn groups(&self) -> impl Iterator<Item = (&[u8], &[Acc])> {
+        (0..self.len()).map(|g| {
+            (
+                self.key(g),
+                &self.accs[g * self.width..(g + 1) * self.width],
+            )
+        })
     }
 }
 
@@ -89,15 +122,29 @@ pub fn key_hash(key: &[u8]) -> u64 {
 }
 
 /// The panes of the windows that have not fired, by window.
-#[derive(Default)]
 pub struct Panes {
     panes: BTreeMap<TimeWindow, Pane>,
+    width: usize,
+    /// The size of the last pane that fired: a new pane starts that large.
+    expected: usize,
 }
 
 impl Panes {
+    /// No panes yet, for `width` accumulators per group.
+    pub fn new(width: usize) -> Self {
+        Panes {
+            panes: BTreeMap::new(),
+            width,
+            expected: 0,
+        }
+    }
+
     /// The pane of `window`, created empty if needed.
     pub fn pane(&mut self, window: TimeWindow) -> &mut Pane {
-        self.panes.entry(window).or_default()
+        let (width, expected) = (self.width, self.expected);
+        self.panes
+            .entry(window)
+            .or_insert_with(|| Pane::with_capacity(width, expected))
     }
 
     /// Takes out the oldest pane if the watermark passed its window's end.
@@ -108,7 +155,9 @@ impl Panes {
         if window.end - 1 > watermark {
             return None;
         }
-        self.panes.pop_first()
+        let due = self.panes.pop_first()?;
+        self.expected = due.1.len();
+        Some(due)
     }
 
     /// Every pane, oldest first.
@@ -123,33 +172,32 @@ mod tests {
 
     #[test]
     fn panes_keep_arrival_order_and_fire_oldest_first() {
-        let mut panes = Panes::default();
+        let mut panes = Panes::new(1);
         let (w1, w2) = (TimeWindow::new(10, 20), TimeWindow::new(0, 10));
         for key in [b"b".as_slice(), b"a", b"b"] {
             let accs = panes
                 .pane(w1)
-                .accs(key, key_hash(key), || vec![Acc::Count(0)]);
+                .accs(key, key_hash(key), |all| all.push(Acc::Count(0)));
             if let Acc::Count(n) = &mut accs[0] {
                 *n += 1;
             }
         }
-        panes.pane(w2).insert(b"c".to_vec(), vec![Acc::Count(7)]);
+        panes.pane(w2).insert(b"c", vec![Acc::Count(7)]);
         assert!(panes.pop_due(8).is_none());
         let (window, pane) = panes.pop_due(9).expect("[0, 10) is due");
         assert_eq!(window, w2);
-        assert_eq!(pane.groups()[0].accs, vec![Acc::Count(7)]);
+        assert_eq!(
+            pane.groups().next(),
+            Some((b"c".as_slice(), [Acc::Count(7)].as_slice()))
+        );
         assert!(panes.pop_due(18).is_none());
         let (_, pane) = panes.pop_due(i64::MAX).expect("[10, 20) is due");
-        let groups: Vec<(&[u8], &Vec<Acc>)> = pane
-            .groups()
-            .iter()
-            .map(|g| (g.key.as_slice(), &g.accs))
-            .collect();
+        let groups: Vec<(&[u8], &[Acc])> = pane.groups().collect();
         assert_eq!(
             groups,
             vec![
-                (b"b".as_slice(), &vec![Acc::Count(2)]),
-                (b"a".as_slice(), &vec![Acc::Count(1)])
+                (b"b".as_slice(), [Acc::Count(2)].as_slice()),
+                (b"a".as_slice(), [Acc::Count(1)].as_slice())
             ]
         );
         assert!(panes.pop_due(i64::MAX).is_none());
