@@ -259,19 +259,25 @@ impl Operator for WindowTvfOperator {
                 ends.push(end);
             });
         }
-        let indices = UInt32Array::from(rows);
         let data = changelog::data_columns(&batch);
         let mut columns: Vec<ArrayRef> = Vec::with_capacity(data.len() + 3);
-        for c in data {
-            columns.push(take(c.as_ref(), &indices, None).map_err(runtime)?);
+        if rows.len() == batch.num_rows() && rows.iter().enumerate().all(|(i, &r)| r as usize == i)
+        {
+            // One window a row (TUMBLE, slices): the columns pass as they are.
+            columns.extend(data.iter().cloned());
+        } else {
+            let indices = UInt32Array::from(rows);
+            for c in data {
+                columns.push(take(c.as_ref(), &indices, None).map_err(runtime)?);
+            }
         }
         let time_type = self.schema.field(data.len() + 2).data_type().clone();
+        let n = starts.len();
         let times: Vec<i64> = ends.iter().map(|e| e - 1).collect();
         columns.push(std::sync::Arc::new(TimestampMillisecondArray::from(starts)));
         columns.push(std::sync::Arc::new(TimestampMillisecondArray::from(ends)));
         let times: ArrayRef = std::sync::Arc::new(TimestampMillisecondArray::from(times));
         columns.push(cast(&times, &time_type).map_err(runtime)?);
-        let n = indices.len();
         let columns = conform(&self.schema, columns).map_err(runtime)?;
         out.collect(changelog::batch(self.schema.clone(), columns, n).map_err(runtime)?)
     }
