@@ -21,6 +21,7 @@ use crate::exec::accum::Acc;
 use crate::exec::aggs::Aggs;
 use crate::exec::changelog::{self, conform};
 use crate::exec::keys::KeyCodec;
+use crate::exec::session_panes::SessionPanes;
 use crate::exec::val::Val;
 use crate::exec::window_panes::{self, Panes};
 
@@ -324,6 +325,9 @@ pub struct WindowAggOperator {
     /// Event-time windows that never merge: the groups in memory, window by
     /// window, with no timers (see [`crate::exec::window_panes`]).
     panes: Option<Panes>,
+    /// Session windows: each key's open sessions in memory
+    /// (see [`crate::exec::session_panes`]).
+    session_panes: Option<SessionPanes>,
     /// The subtask's key groups and the max parallelism (for snapshots of the
     /// panes).
     key_groups: (KeyGroupRange, u32),
@@ -359,6 +363,7 @@ impl WindowAggOperator {
             proctime: false,
             slicing: None,
             panes: None,
+            session_panes: None,
             key_groups: (KeyGroupRange::new(0, 0), 1),
             timers: TimerService::new(),
             late: None,
@@ -410,6 +415,12 @@ impl WindowAggOperator {
             return self.emit(out, groups().map(|(key, _)| key), &windows, aggs);
         }
         let mut fired: Vec<(Vec<u8>, TimeWindow, Vec<Val>)> = Vec::new();
+        if let Some(sessions) = &mut self.session_panes {
+            let watermark = self.timers.current_watermark();
+            while let Some((key, session)) = sessions.pop_due(watermark) {
+                fired.push((key, session.window, self.aggs.results(&session.accs)));
+            }
+        }
         while let Some(timer) = match now {
             None => self.timers.pop_event_time(),
             Some(now) => self.timers.pop_processing_time(now),
@@ -527,8 +538,21 @@ impl Operator for WindowAggOperator {
         if self.merging {
             self.sessions = Some(backend.value_state(ValueStateDescriptor::new("sessions"))?);
         }
-        if !self.merging && !self.proctime && self.slicing.is_none() {
-            self.panes = Some(self.restore_panes(&mut backend)?);
+        if !self.proctime && self.slicing.is_none() {
+            let restored = self.restored_windows(&mut backend);
+            if self.merging {
+                let mut sessions = SessionPanes::default();
+                for (key, window, accs) in restored {
+                    sessions.insert(&key, window, accs);
+                }
+                self.session_panes = Some(sessions);
+            } else {
+                let mut panes = Panes::new(self.aggs.specs.len());
+                for (key, window, accs) in restored {
+                    panes.pane(window).insert(&key, accs);
+                }
+                self.panes = Some(panes);
+            }
         }
         self.key_groups = (ctx.key_group_range(), ctx.max_parallelism);
         self.backend = Some(backend);
@@ -555,6 +579,28 @@ impl Operator for WindowAggOperator {
         };
         let inputs = self.aggs.inputs(&batch);
         let watermark = self.timers.current_watermark();
+        if let Some(sessions) = &mut self.session_panes {
+            let kinds = changelog::kinds(&batch);
+            let mut late = 0;
+            for i in 0..batch.num_rows() {
+                let window = TimeWindow::new(starts.value(i), ends.value(i));
+                let key: &[u8] = keys.as_ref().map_or(&[], |k| k.row(i).data());
+                let Some(accs) = sessions.merge(key, window, watermark, &self.aggs) else {
+                    late += 1;
+                    continue;
+                };
+                let sign = if changelog::kind_at(kinds, i).is_addition() {
+                    1
+                } else {
+                    -1
+                };
+                self.aggs.update(accs, &inputs, i, sign).map_err(runtime)?;
+            }
+            if let (true, Some(c)) = (late > 0, &self.late) {
+                c.fetch_add(late, std::sync::atomic::Ordering::Relaxed);
+            }
+            return Ok(());
+        }
         if let Some(panes) = &mut self.panes {
             // One probe per row, in the pane of the row's window: a run of
             // rows in one window finds its pane once.
@@ -773,48 +819,89 @@ impl Operator for WindowAggOperator {
         Some(ManagedState::new(self.backend.as_mut()?).with_timers(&self.timers))
     }
 
-    /// Panes are written as keyed state and timers of their own backend.
+    /// Windows held in memory are written as keyed state and timers of their
+    /// own backend.
     fn snapshot_state(&mut self, _: u64) -> Result<OperatorSnapshot> {
-        let Some(panes) = &self.panes else {
-            return self
+        match self.snapshot_in_memory() {
+            Some(snapshot) => snapshot,
+            None => self
                 .managed_state()
-                .map_or_else(|| Ok(OperatorSnapshot::default()), |s| s.snapshot());
+                .map_or_else(|| Ok(OperatorSnapshot::default()), |s| s.snapshot()),
+        }
+    }
+}
+
+impl WindowAggOperator {
+    /// Takes the restored windows out of keyed state: accumulators per key and
+    /// window, found by their timers (in the order the timers would fire).
+    fn restored_windows(
+        &mut self,
+        backend: &mut KeyedStateBackend<Vec<u8>>,
+    ) -> Vec<(Vec<u8>, TimeWindow, Vec<Acc>)> {
+        let Some(state) = &self.state else {
+            return Vec::new();
         };
+        let restored = std::mem::take(&mut self.timers).snapshot();
+        let mut windows = Vec::new();
+        for timer in restored.event_time {
+            backend.set_current_key(timer.key.clone());
+            if let Some(accs) = state.take_in(backend, &timer.namespace) {
+                windows.push((timer.key, timer.namespace, accs));
+            }
+        }
+        if let Some(sessions) = &self.sessions {
+            for (key, _, _) in &windows {
+                backend.set_current_key(key.clone());
+                sessions.clear(backend);
+            }
+        }
+        windows
+    }
+
+    /// The windows in memory (panes or sessions), as keyed state and timers in
+    /// the layout of the keyed path, in a backend of their own: its snapshot.
+    fn snapshot_in_memory(&self) -> Option<Result<OperatorSnapshot>> {
+        let windows: Vec<(&[u8], TimeWindow, &[Acc])> = match (&self.panes, &self.session_panes) {
+            (Some(panes), _) => panes
+                .iter()
+                .flat_map(|(w, pane)| pane.groups().map(move |(k, accs)| (k, *w, accs)))
+                .collect(),
+            (_, Some(sessions)) => sessions
+                .iter()
+                .map(|(k, s)| (k, s.window, s.accs.as_slice()))
+                .collect(),
+            _ => return None,
+        };
+        Some(self.snapshot_windows(windows))
+    }
+
+    fn snapshot_windows(
+        &self,
+        windows: Vec<(&[u8], TimeWindow, &[Acc])>,
+    ) -> Result<OperatorSnapshot> {
         let (range, max_parallelism) = self.key_groups;
         let mut backend = KeyedStateBackend::new(range, max_parallelism);
         let mut timers = TimerService::<Vec<u8>, TimeWindow>::new();
         let state: ValueState<Vec<Acc>, TimeWindow> =
             backend.value_state_in(ValueStateDescriptor::new(WINDOW_STATE))?;
-        for (window, pane) in panes.iter() {
-            for (key, accs) in pane.groups() {
-                let key = key.to_vec();
-                backend.set_current_key(key.clone());
-                state.update_in(&mut backend, window, accs.to_vec());
-                timers.register_event_time_timer(window.end - 1, &key, window);
+        let sessions: Option<ValueState<Vec<(i64, i64)>>> = match self.merging {
+            true => Some(backend.value_state(ValueStateDescriptor::new("sessions"))?),
+            false => None,
+        };
+        for (key, window, accs) in windows {
+            let key = key.to_vec();
+            backend.set_current_key(key.clone());
+            state.update_in(&mut backend, &window, accs.to_vec());
+            if let Some(sessions) = &sessions {
+                let mut open = sessions.take(&mut backend).unwrap_or_default();
+                open.push((window.start, window.end));
+                sessions.update(&mut backend, open);
             }
+            timers.register_event_time_timer(window.end - 1, &key, &window);
         }
         ManagedState::new(&mut backend)
             .with_timers(&timers)
             .snapshot()
-    }
-}
-
-impl WindowAggOperator {
-    /// Moves restored window state (accumulators per key and window, found by
-    /// their timers) into panes.
-    fn restore_panes(&mut self, backend: &mut KeyedStateBackend<Vec<u8>>) -> Result<Panes> {
-        let mut panes = Panes::new(self.aggs.specs.len());
-        let Some(state) = &self.state else {
-            return Ok(panes);
-        };
-        let restored = std::mem::take(&mut self.timers).snapshot();
-        for timer in restored.event_time {
-            backend.set_current_key(timer.key.clone());
-            if let Some(accs) = state.take_in(backend, &timer.namespace) {
-                panes.pane(timer.namespace).insert(&timer.key, accs);
-            }
-        }
-        Ok(panes)
     }
 }
 
