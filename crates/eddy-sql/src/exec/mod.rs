@@ -19,6 +19,7 @@ pub mod over;
 pub mod rank;
 pub mod semi_join;
 pub mod session_panes;
+pub mod slice_panes;
 pub mod temporal_join;
 pub mod val;
 pub mod values;

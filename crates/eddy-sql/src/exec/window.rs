@@ -22,6 +22,7 @@ use crate::exec::aggs::Aggs;
 use crate::exec::changelog::{self, conform};
 use crate::exec::keys::KeyCodec;
 use crate::exec::session_panes::SessionPanes;
+use crate::exec::slice_panes::SlicePanes;
 use crate::exec::val::Val;
 use crate::exec::window_panes::{self, Panes};
 
@@ -132,7 +133,11 @@ impl WindowSpec {
 
     /// The first window holding `slice` that fires after `watermark`, if it
     /// has one.
-    fn first_window_after(&self, slice: TimeWindow, watermark: Timestamp) -> Option<TimeWindow> {
+    pub(crate) fn first_window_after(
+        &self,
+        slice: TimeWindow,
+        watermark: Timestamp,
+    ) -> Option<TimeWindow> {
         let mut window = match *self {
             WindowSpec::Hop { size, .. } => TimeWindow::new(slice.end - size, slice.end),
             WindowSpec::Cumulate { size, offset, .. } => {
@@ -170,8 +175,21 @@ impl WindowSpec {
         }
     }
 
+    /// The window ending at `end`.
+    pub(crate) fn window_ending(&self, end: i64) -> TimeWindow {
+        match *self {
+            WindowSpec::Hop { size, .. } | WindowSpec::Tumble { size, .. } => {
+                TimeWindow::new(end - size, end)
+            }
+            WindowSpec::Cumulate { size, offset, .. } => {
+                TimeWindow::new(floor_to(end - 1, size, offset), end)
+            }
+            WindowSpec::Session { gap } => TimeWindow::new(end - gap, end),
+        }
+    }
+
     /// The window after `window` that holds some of its slices.
-    fn next_window(&self, window: TimeWindow) -> Option<TimeWindow> {
+    pub(crate) fn next_window(&self, window: TimeWindow) -> Option<TimeWindow> {
         let unit = self.slice_length();
         match *self {
             WindowSpec::Hop { size, .. } if unit < size => {
@@ -183,14 +201,25 @@ impl WindowSpec {
             _ => None,
         }
     }
+}
 
-    /// The slices of `window`, oldest first.
-    fn slices_of(&self, window: TimeWindow) -> impl Iterator<Item = TimeWindow> {
-        let unit = self.slice_length();
-        (window.start..window.end)
-            .step_by(unit.max(1) as usize)
-            .map(move |start| TimeWindow::new(start, start + unit))
-    }
+/// The runs of consecutive rows with the same window bounds.
+fn runs<'a>(
+    starts: &'a TimestampMillisecondArray,
+    ends: &'a TimestampMillisecondArray,
+) -> impl Iterator<Item = std::ops::Range<usize>> + 'a {
+    let n = starts.len();
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        let start = at;
+        if start >= n {
+            return None;
+        }
+        let same =
+            |j: usize| starts.value(j) == starts.value(start) && ends.value(j) == ends.value(start);
+        at = (start + 1..n).find(|&j| !same(j)).unwrap_or(n);
+        Some(start..at)
+    })
 }
 
 fn millis(array: &ArrayRef) -> Result<TimestampMillisecondArray> {
@@ -287,6 +316,10 @@ impl Operator for WindowTvfOperator {
 /// The keyed state of a window aggregation: accumulators per key and window.
 const WINDOW_STATE: &str = "window-aggs";
 
+/// The keyed state of a slicing window aggregation: accumulators per key and
+/// slice, with a timer at the end of the slice's next window.
+const SLICE_STATE: &str = "slice-aggs";
+
 /// Where an output column of a window aggregation comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WindowOut {
@@ -319,9 +352,9 @@ pub struct WindowAggOperator {
     sessions: Option<ValueState<Vec<(i64, i64)>>>,
     merging: bool,
     proctime: bool,
-    /// Slicing mode: rows arrive by slice, state holds a slice's accumulators
-    /// and timers name the windows to fire.
+    /// Slicing mode: rows arrive by slice (see [`crate::exec::slice_panes`]).
     slicing: Option<WindowSpec>,
+    slice_panes: Option<SlicePanes>,
     /// Event-time windows that never merge: the groups in memory, window by
     /// window, with no timers (see [`crate::exec::window_panes`]).
     panes: Option<Panes>,
@@ -362,6 +395,7 @@ impl WindowAggOperator {
             merging: false,
             proctime: false,
             slicing: None,
+            slice_panes: None,
             panes: None,
             session_panes: None,
             key_groups: (KeyGroupRange::new(0, 0), 1),
@@ -396,12 +430,19 @@ impl WindowAggOperator {
         let (Some(backend), Some(state)) = (self.backend.as_mut(), self.state.as_ref()) else {
             return Ok(());
         };
+        let watermark = self.timers.current_watermark();
+        let mut due = Vec::new();
         if let Some(panes) = &mut self.panes {
-            let watermark = self.timers.current_watermark();
-            let mut due = Vec::new();
             while let Some(pane) = panes.pop_due(watermark) {
                 due.push(pane);
             }
+        }
+        if let Some(slices) = &mut self.slice_panes {
+            while let Some(window) = slices.pop_due(watermark, &self.aggs) {
+                due.push(window);
+            }
+        }
+        if self.panes.is_some() || self.slice_panes.is_some() {
             if due.is_empty() {
                 return Ok(());
             }
@@ -416,7 +457,6 @@ impl WindowAggOperator {
         }
         let mut fired: Vec<(Vec<u8>, TimeWindow, Vec<Val>)> = Vec::new();
         if let Some(sessions) = &mut self.session_panes {
-            let watermark = self.timers.current_watermark();
             while let Some((key, session)) = sessions.pop_due(watermark) {
                 fired.push((key, session.window, self.aggs.results(&session.accs)));
             }
@@ -426,35 +466,6 @@ impl WindowAggOperator {
             Some(now) => self.timers.pop_processing_time(now),
         } {
             backend.set_current_key(timer.key.clone());
-            if let Some(spec) = self.slicing {
-                let window = timer.namespace;
-                let next = spec.next_window(window);
-                let mut merged: Option<Vec<Acc>> = None;
-                let mut more = false;
-                for slice in spec.slices_of(window) {
-                    // A slice the next window holds stays; the others expire.
-                    let stays = next.is_some_and(|n| slice.start >= n.start);
-                    let accs = match stays {
-                        true => state.value_in(backend, &slice),
-                        false => state.take_in(backend, &slice),
-                    };
-                    if let Some(accs) = accs {
-                        more |= stays;
-                        match &mut merged {
-                            Some(merged) => self.aggs.merge(merged, accs),
-                            None => merged = Some(accs),
-                        }
-                    }
-                }
-                if let (true, Some(next)) = (more, next) {
-                    self.timers
-                        .register_event_time_timer(next.end - 1, &timer.key, &next);
-                }
-                if let Some(accs) = merged {
-                    fired.push((timer.key, window, self.aggs.results(&accs)));
-                }
-                continue;
-            }
             if let Some(accs) = state.take_in(backend, &timer.namespace) {
                 if let Some(sessions) = &self.sessions {
                     let w = &timer.namespace;
@@ -531,24 +542,30 @@ impl Operator for WindowAggOperator {
         self.timers = timers;
         // Slices and windows are different state: neither restores as the other.
         let name = match self.slicing {
-            Some(_) => "slice-aggs",
+            Some(_) => SLICE_STATE,
             None => WINDOW_STATE,
         };
         self.state = Some(backend.value_state_in(ValueStateDescriptor::new(name))?);
         if self.merging {
             self.sessions = Some(backend.value_state(ValueStateDescriptor::new("sessions"))?);
         }
-        if !self.proctime && self.slicing.is_none() {
+        if !self.proctime {
             let restored = self.restored_windows(&mut backend);
-            if self.merging {
+            if let Some(spec) = self.slicing {
+                let mut slices = SlicePanes::new(spec, self.aggs.specs.len());
+                for (key, slice, next, accs) in restored {
+                    slices.insert(slice, next, &key, accs);
+                }
+                self.slice_panes = Some(slices);
+            } else if self.merging {
                 let mut sessions = SessionPanes::default();
-                for (key, window, accs) in restored {
+                for (key, window, _, accs) in restored {
                     sessions.insert(&key, window, accs);
                 }
                 self.session_panes = Some(sessions);
             } else {
                 let mut panes = Panes::new(self.aggs.specs.len());
-                for (key, window, accs) in restored {
+                for (key, window, _, accs) in restored {
                     panes.pane(window).insert(&key, accs);
                 }
                 self.panes = Some(panes);
@@ -601,17 +618,40 @@ impl Operator for WindowAggOperator {
             }
             return Ok(());
         }
+        if let Some(slices) = &mut self.slice_panes {
+            let kinds = changelog::kinds(&batch);
+            let mut late = 0;
+            for rows in runs(&starts, &ends) {
+                let slice = TimeWindow::new(starts.value(rows.start), ends.value(rows.start));
+                let Some(pane) = slices.pane(slice, watermark) else {
+                    late += rows.len() as u64;
+                    continue;
+                };
+                for i in rows {
+                    let key: &[u8] = keys.as_ref().map_or(&[], |k| k.row(i).data());
+                    let accs = pane.accs(key, window_panes::key_hash(key), |all| {
+                        self.aggs.push_new(all)
+                    });
+                    let sign = if changelog::kind_at(kinds, i).is_addition() {
+                        1
+                    } else {
+                        -1
+                    };
+                    self.aggs.update(accs, &inputs, i, sign).map_err(runtime)?;
+                }
+            }
+            if let (true, Some(c)) = (late > 0, &self.late) {
+                c.fetch_add(late, std::sync::atomic::Ordering::Relaxed);
+            }
+            return Ok(());
+        }
         if let Some(panes) = &mut self.panes {
             // One probe per row, in the pane of the row's window: a run of
             // rows in one window finds its pane once.
             let kinds = changelog::kinds(&batch);
-            let (n, mut late, mut run) = (batch.num_rows(), 0, 0);
-            while run < n {
-                let window = TimeWindow::new(starts.value(run), ends.value(run));
-                let rows = run..(run + 1..n)
-                    .find(|&j| starts.value(j) != window.start || ends.value(j) != window.end)
-                    .unwrap_or(n);
-                run = rows.end;
+            let mut late = 0;
+            for rows in runs(&starts, &ends) {
+                let window = TimeWindow::new(starts.value(rows.start), ends.value(rows.start));
                 if window.end - 1 <= watermark {
                     late += rows.len() as u64;
                     continue;
@@ -644,13 +684,7 @@ impl Operator for WindowAggOperator {
         let mut late = 0;
         for i in 0..batch.num_rows() {
             let (start, end) = (starts.value(i), ends.value(i));
-            let late_row = match self.slicing {
-                Some(spec) => spec
-                    .first_window_after(TimeWindow::new(start, end), watermark)
-                    .is_none(),
-                None => end - 1 <= watermark && !self.merging && !self.proctime,
-            };
-            if late_row {
+            if end - 1 <= watermark && !self.merging && !self.proctime {
                 late += 1;
                 continue;
             }
@@ -699,15 +733,6 @@ impl Operator for WindowAggOperator {
                 }
                 if created {
                     let key = key.to_vec();
-                    if let Some(spec) = self.slicing {
-                        // The slice's first window still to fire; each firing
-                        // window registers the next one holding the slice.
-                        if let Some(first) = spec.first_window_after(window, watermark) {
-                            self.timers
-                                .register_event_time_timer(first.end - 1, &key, &first);
-                        }
-                        continue;
-                    }
                     match self.proctime {
                         true => self
                             .timers
@@ -832,12 +857,13 @@ impl Operator for WindowAggOperator {
 }
 
 impl WindowAggOperator {
-    /// Takes the restored windows out of keyed state: accumulators per key and
-    /// window, found by their timers (in the order the timers would fire).
+    /// Takes the restored windows out of keyed state: key, window (or slice),
+    /// the end its timer stands for, and accumulators, found by their timers
+    /// (in the order the timers would fire).
     fn restored_windows(
         &mut self,
         backend: &mut KeyedStateBackend<Vec<u8>>,
-    ) -> Vec<(Vec<u8>, TimeWindow, Vec<Acc>)> {
+    ) -> Vec<(Vec<u8>, TimeWindow, Timestamp, Vec<Acc>)> {
         let Some(state) = &self.state else {
             return Vec::new();
         };
@@ -846,11 +872,12 @@ impl WindowAggOperator {
         for timer in restored.event_time {
             backend.set_current_key(timer.key.clone());
             if let Some(accs) = state.take_in(backend, &timer.namespace) {
-                windows.push((timer.key, timer.namespace, accs));
+                let fires = timer.timestamp.saturating_add(1);
+                windows.push((timer.key, timer.namespace, fires, accs));
             }
         }
         if let Some(sessions) = &self.sessions {
-            for (key, _, _) in &windows {
+            for (key, _, _, _) in &windows {
                 backend.set_current_key(key.clone());
                 sessions.clear(backend);
             }
@@ -861,34 +888,45 @@ impl WindowAggOperator {
     /// The windows in memory (panes or sessions), as keyed state and timers in
     /// the layout of the keyed path, in a backend of their own: its snapshot.
     fn snapshot_in_memory(&self) -> Option<Result<OperatorSnapshot>> {
-        let windows: Vec<(&[u8], TimeWindow, &[Acc])> = match (&self.panes, &self.session_panes) {
-            (Some(panes), _) => panes
+        type Window<'a> = (&'a [u8], TimeWindow, Timestamp, &'a [Acc]);
+        let windows: Vec<Window<'_>> = match (&self.panes, &self.session_panes, &self.slice_panes) {
+            (Some(panes), _, _) => panes
                 .iter()
-                .flat_map(|(w, pane)| pane.groups().map(move |(k, accs)| (k, *w, accs)))
+                .flat_map(|(w, pane)| pane.groups().map(move |(k, accs)| (k, *w, w.end, accs)))
                 .collect(),
-            (_, Some(sessions)) => sessions
+            (_, Some(sessions), _) => sessions
                 .iter()
-                .map(|(k, s)| (k, s.window, s.accs.as_slice()))
+                .map(|(k, s)| (k, s.window, s.window.end, s.accs.as_slice()))
+                .collect(),
+            (_, _, Some(slices)) => slices
+                .iter()
+                .map(|(slice, next, k, accs)| (k, slice, next, accs))
                 .collect(),
             _ => return None,
         };
         Some(self.snapshot_windows(windows))
     }
 
+    /// Keyed state per key and window (or slice) with a timer at the end it
+    /// fires (or next fires) at.
     fn snapshot_windows(
         &self,
-        windows: Vec<(&[u8], TimeWindow, &[Acc])>,
+        windows: Vec<(&[u8], TimeWindow, Timestamp, &[Acc])>,
     ) -> Result<OperatorSnapshot> {
         let (range, max_parallelism) = self.key_groups;
         let mut backend = KeyedStateBackend::new(range, max_parallelism);
         let mut timers = TimerService::<Vec<u8>, TimeWindow>::new();
+        let name = match self.slicing {
+            Some(_) => SLICE_STATE,
+            None => WINDOW_STATE,
+        };
         let state: ValueState<Vec<Acc>, TimeWindow> =
-            backend.value_state_in(ValueStateDescriptor::new(WINDOW_STATE))?;
+            backend.value_state_in(ValueStateDescriptor::new(name))?;
         let sessions: Option<ValueState<Vec<(i64, i64)>>> = match self.merging {
             true => Some(backend.value_state(ValueStateDescriptor::new("sessions"))?),
             false => None,
         };
-        for (key, window, accs) in windows {
+        for (key, window, fires, accs) in windows {
             let key = key.to_vec();
             backend.set_current_key(key.clone());
             state.update_in(&mut backend, &window, accs.to_vec());
@@ -897,7 +935,7 @@ impl WindowAggOperator {
                 open.push((window.start, window.end));
                 sessions.update(&mut backend, open);
             }
-            timers.register_event_time_timer(window.end - 1, &key, &window);
+            timers.register_event_time_timer(fires - 1, &key, &window);
         }
         ManagedState::new(&mut backend)
             .with_timers(&timers)
@@ -965,7 +1003,7 @@ mod tests {
                 let mut chain = Vec::new();
                 let mut next = spec.first_window_after(slice, i64::MIN);
                 while let Some(window) = next.filter(|n| n.start <= slice.start) {
-                    assert!(spec.slices_of(window).any(|s| s == slice));
+                    assert!(window.start <= slice.start && slice.end <= window.end);
                     chain.push((window.start, window.end));
                     next = spec.next_window(window);
                 }

@@ -23,6 +23,7 @@ use eddy_runtime::window::TimeWindow;
 use hashbrown::HashTable;
 
 use crate::exec::accum::Acc;
+use crate::exec::aggs::Aggs;
 
 /// The groups of one window, in the order their first rows arrived. Keys and
 /// accumulators are kept in flat arrays (`width` accumulators a group), so a
@@ -38,7 +39,8 @@ pub struct Pane {
 }
 
 impl Pane {
-    fn with_capacity(width: usize, groups: usize) -> Self {
+    /// An empty pane for `width` accumulators a group, room for `groups`.
+    pub fn with_capacity(width: usize, groups: usize) -> Self {
         Pane {
             index: HashTable::with_capacity(groups),
             hashes: Vec::with_capacity(groups),
@@ -103,6 +105,26 @@ impl Pane {
     /// Adds a restored group (its key not yet in the pane).
     pub fn insert(&mut self, key: &[u8], accs: Vec<Acc>) {
         self.accs(key, key_hash(key), |all| all.extend(accs));
+    }
+
+    /// Folds `accs` (of rows after those of the pane's group of `key`, if it
+    /// has one) into the pane.
+    pub fn merge_group(&mut self, key: &[u8], hash: u64, accs: &[Acc], aggs: &Aggs) {
+        let mut created = false;
+        let group = self.accs(key, hash, |all| {
+            created = true;
+            all.extend_from_slice(accs);
+        });
+        if !created {
+            aggs.merge(group, accs.to_vec());
+        }
+    }
+
+    /// The groups, in arrival order: each key, its hash and accumulators.
+    pub fn hashed_groups(&self) -> impl Iterator<Item = (&[u8], u64, &[Acc])> {
+        self.groups()
+            .zip(&self.hashes)
+            .map(|((key, accs), &hash)| (key, hash, accs))
     }
 
     /// The groups, in arrival order: each key and its accumulators.
