@@ -19,7 +19,9 @@
 //!  file ─▶ TextFileSource (splits of large files) ─▶ LineDecoder (connectors::lines:
 //!     CSV fields straight into Arrow columns, JSON through arrow's decoder) ─▶
 //!     watermark assigner (per split of a Kafka source) ─▶ exec operators (Arrow
-//!     batches; keyed state and timers from the runtime) ─▶ TableSinkOperator
+//!     batches; keyed state and timers from the runtime; event-time windows,
+//!     slices and sessions in memory: exec::window_panes, slice_panes,
+//!     session_panes, written as keyed state at checkpoints) ─▶ TableSinkOperator
 //!     (connectors::encode_batch: a column at a time into CSV / JSON lines) ─▶
 //!     file, print, Kafka or a SELECT's rows
 //!  Parquet files and database tables (connectors::parquet, a registered
