@@ -25,6 +25,24 @@ impl Aggs {
         self.specs.iter().map(AggSpec::create).collect()
     }
 
+    /// `COUNT(*)` alone, for tests.
+    #[cfg(test)]
+    pub fn count_star() -> Aggs {
+        Aggs {
+            specs: vec![AggSpec {
+                kind: crate::functions::AggKind::Count,
+                arg: None,
+                filter: None,
+                distinct: false,
+                input_type: None,
+                output_type: arrow::datatypes::DataType::Int64,
+                retracting: false,
+                lag: None,
+                separator: None,
+            }],
+        }
+    }
+
     /// Pushes fresh accumulators onto `accs`.
     pub fn push_new(&self, accs: &mut Vec<Acc>) {
         accs.extend(self.specs.iter().map(AggSpec::create));

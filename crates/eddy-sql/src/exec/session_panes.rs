@@ -222,27 +222,9 @@ impl Ends for BTreeSet<(Timestamp, u64, u32, Timestamp)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exec::accum::AggSpec;
-    use crate::functions::AggKind;
-
-    fn count() -> Aggs {
-        Aggs {
-            specs: vec![AggSpec {
-                kind: AggKind::Count,
-                arg: None,
-                filter: None,
-                distinct: false,
-                input_type: None,
-                output_type: arrow::datatypes::DataType::Int64,
-                retracting: false,
-                lag: None,
-                separator: None,
-            }],
-        }
-    }
 
     fn add(panes: &mut SessionPanes, key: &[u8], ts: i64, watermark: i64) -> bool {
-        let aggs = count();
+        let aggs = Aggs::count_star();
         match panes.merge(key, TimeWindow::new(ts, ts + 10), watermark, &aggs) {
             Some(accs) => {
                 if let Acc::Count(n) = &mut accs[0] {

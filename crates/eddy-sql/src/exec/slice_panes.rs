@@ -23,7 +23,7 @@ use eddy_runtime::window::TimeWindow;
 use crate::exec::accum::Acc;
 use crate::exec::aggs::Aggs;
 use crate::exec::window::WindowSpec;
-use crate::exec::window_panes::Pane;
+use crate::exec::window_panes::{Pane, PaneStore};
 
 /// The slices of one HOP or CUMULATE aggregation.
 pub struct SlicePanes {
@@ -140,28 +140,16 @@ impl SlicePanes {
     }
 }
 
+impl PaneStore for SlicePanes {
+    fn pane_for(&mut self, slice: TimeWindow, watermark: Timestamp) -> Option<&mut Pane> {
+        self.pane(slice, watermark)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exec::accum::AggSpec;
     use crate::exec::window_panes::key_hash;
-    use crate::functions::AggKind;
-
-    fn count() -> Aggs {
-        Aggs {
-            specs: vec![AggSpec {
-                kind: AggKind::Count,
-                arg: None,
-                filter: None,
-                distinct: false,
-                input_type: None,
-                output_type: arrow::datatypes::DataType::Int64,
-                retracting: false,
-                lag: None,
-                separator: None,
-            }],
-        }
-    }
 
     fn add(slices: &mut SlicePanes, key: &[u8], ts: i64, watermark: i64) -> bool {
         let slice = slices.spec.slice(ts);
@@ -177,7 +165,7 @@ mod tests {
 
     fn fire(slices: &mut SlicePanes, watermark: i64) -> Vec<(i64, i64, String, i64)> {
         let mut rows = Vec::new();
-        while let Some((w, pane)) = slices.pop_due(watermark, &count()) {
+        while let Some((w, pane)) = slices.pop_due(watermark, &Aggs::count_star()) {
             for (key, accs) in pane.groups() {
                 let n = match accs[0] {
                     Acc::Count(n) => n,

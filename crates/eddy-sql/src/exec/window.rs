@@ -5,7 +5,9 @@ use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 
-use arrow::array::{ArrayRef, AsArray, RecordBatch, TimestampMillisecondArray, UInt32Array};
+use arrow::array::{
+    ArrayRef, AsArray, Int8Array, RecordBatch, TimestampMillisecondArray, UInt32Array,
+};
 use arrow::compute::{cast, take};
 use arrow::datatypes::{DataType, SchemaRef, TimeUnit, TimestampMillisecondType};
 use eddy_core::KeyGroupRange;
@@ -18,13 +20,13 @@ use eddy_state::{KeyedStateBackend, ValueState, ValueStateDescriptor};
 
 use crate::error::runtime;
 use crate::exec::accum::Acc;
-use crate::exec::aggs::Aggs;
+use crate::exec::aggs::{AggInputs, Aggs};
 use crate::exec::changelog::{self, conform};
 use crate::exec::keys::KeyCodec;
 use crate::exec::session_panes::SessionPanes;
 use crate::exec::slice_panes::SlicePanes;
 use crate::exec::val::Val;
-use crate::exec::window_panes::{self, Panes};
+use crate::exec::window_panes::{self, PaneStore, Panes};
 
 /// A hash map with eddy's fast, stable hasher.
 type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<eddy_core::key_group::StableHasher>>;
@@ -201,6 +203,50 @@ impl WindowSpec {
             _ => None,
         }
     }
+}
+
+/// Adds row `i` (or retracts it, by its row kind) to `accs`.
+fn add_row(
+    aggs: &Aggs,
+    accs: &mut [Acc],
+    inputs: &AggInputs,
+    kinds: Option<&Int8Array>,
+    i: usize,
+) -> Result<()> {
+    let sign = if changelog::kind_at(kinds, i).is_addition() {
+        1
+    } else {
+        -1
+    };
+    aggs.update(accs, inputs, i, sign).map_err(runtime)
+}
+
+/// Folds each run of rows with one window (or slice) into the group of its key
+/// in that window's pane, one probe a row; returns how many rows were late.
+fn fold_runs<'k>(
+    store: &mut dyn PaneStore,
+    aggs: &Aggs,
+    (starts, ends): (&TimestampMillisecondArray, &TimestampMillisecondArray),
+    key: impl Fn(usize) -> &'k [u8],
+    add: impl Fn(&mut [Acc], usize) -> Result<()>,
+    watermark: Timestamp,
+) -> Result<u64> {
+    let mut late = 0;
+    for rows in runs(starts, ends) {
+        let window = TimeWindow::new(starts.value(rows.start), ends.value(rows.start));
+        let Some(pane) = store.pane_for(window, watermark) else {
+            late += rows.len() as u64;
+            continue;
+        };
+        for i in rows {
+            let key = key(i);
+            add(
+                pane.accs(key, window_panes::key_hash(key), |all| aggs.push_new(all)),
+                i,
+            )?;
+        }
+    }
+    Ok(late)
 }
 
 /// The runs of consecutive rows with the same window bounds.
@@ -596,83 +642,39 @@ impl Operator for WindowAggOperator {
         };
         let inputs = self.aggs.inputs(&batch);
         let watermark = self.timers.current_watermark();
-        if let Some(sessions) = &mut self.session_panes {
-            let kinds = changelog::kinds(&batch);
+        let kinds = changelog::kinds(&batch);
+        let key = |i: usize| -> &[u8] { keys.as_ref().map_or(&[], |k| k.row(i).data()) };
+        let add = |accs: &mut [Acc], i: usize| add_row(&self.aggs, accs, &inputs, kinds, i);
+        let late = if let Some(sessions) = &mut self.session_panes {
             let mut late = 0;
             for i in 0..batch.num_rows() {
                 let window = TimeWindow::new(starts.value(i), ends.value(i));
-                let key: &[u8] = keys.as_ref().map_or(&[], |k| k.row(i).data());
-                let Some(accs) = sessions.merge(key, window, watermark, &self.aggs) else {
-                    late += 1;
-                    continue;
-                };
-                let sign = if changelog::kind_at(kinds, i).is_addition() {
-                    1
-                } else {
-                    -1
-                };
-                self.aggs.update(accs, &inputs, i, sign).map_err(runtime)?;
-            }
-            if let (true, Some(c)) = (late > 0, &self.late) {
-                c.fetch_add(late, std::sync::atomic::Ordering::Relaxed);
-            }
-            return Ok(());
-        }
-        if let Some(slices) = &mut self.slice_panes {
-            let kinds = changelog::kinds(&batch);
-            let mut late = 0;
-            for rows in runs(&starts, &ends) {
-                let slice = TimeWindow::new(starts.value(rows.start), ends.value(rows.start));
-                let Some(pane) = slices.pane(slice, watermark) else {
-                    late += rows.len() as u64;
-                    continue;
-                };
-                for i in rows {
-                    let key: &[u8] = keys.as_ref().map_or(&[], |k| k.row(i).data());
-                    let accs = pane.accs(key, window_panes::key_hash(key), |all| {
-                        self.aggs.push_new(all)
-                    });
-                    let sign = if changelog::kind_at(kinds, i).is_addition() {
-                        1
-                    } else {
-                        -1
-                    };
-                    self.aggs.update(accs, &inputs, i, sign).map_err(runtime)?;
+                match sessions.merge(key(i), window, watermark, &self.aggs) {
+                    Some(accs) => add(accs, i)?,
+                    None => late += 1,
                 }
             }
-            if let (true, Some(c)) = (late > 0, &self.late) {
-                c.fetch_add(late, std::sync::atomic::Ordering::Relaxed);
+            Some(late)
+        } else {
+            let store: Option<&mut dyn PaneStore> = match (&mut self.slice_panes, &mut self.panes) {
+                (Some(slices), _) => Some(slices),
+                (_, Some(panes)) => Some(panes),
+                _ => None,
+            };
+            match store {
+                Some(store) => Some(fold_runs(
+                    store,
+                    &self.aggs,
+                    (&starts, &ends),
+                    key,
+                    add,
+                    watermark,
+                )?),
+                None => None,
             }
-            return Ok(());
-        }
-        if let Some(panes) = &mut self.panes {
-            // One probe per row, in the pane of the row's window: a run of
-            // rows in one window finds its pane once.
-            let kinds = changelog::kinds(&batch);
-            let mut late = 0;
-            for rows in runs(&starts, &ends) {
-                let window = TimeWindow::new(starts.value(rows.start), ends.value(rows.start));
-                if window.end - 1 <= watermark {
-                    late += rows.len() as u64;
-                    continue;
-                }
-                let pane = panes.pane(window);
-                for i in rows {
-                    let key: &[u8] = keys.as_ref().map_or(&[], |k| k.row(i).data());
-                    let accs = pane.accs(key, window_panes::key_hash(key), |all| {
-                        self.aggs.push_new(all)
-                    });
-                    let sign = if changelog::kind_at(kinds, i).is_addition() {
-                        1
-                    } else {
-                        -1
-                    };
-                    self.aggs.update(accs, &inputs, i, sign).map_err(runtime)?;
-                }
-            }
-            if let (true, Some(c)) = (late > 0, &self.late) {
-                c.fetch_add(late, std::sync::atomic::Ordering::Relaxed);
-            }
+        };
+        if let Some(late) = late {
+            self.count_late(late);
             return Ok(());
         }
         // Rows of one group and window are folded together: one state access
@@ -805,11 +807,7 @@ impl Operator for WindowAggOperator {
             }
             state.update_in(backend, &window, accs);
         }
-        if late > 0 {
-            if let Some(c) = &self.late {
-                c.fetch_add(late, std::sync::atomic::Ordering::Relaxed);
-            }
-        }
+        self.count_late(late);
         Ok(())
     }
 
@@ -857,6 +855,12 @@ impl Operator for WindowAggOperator {
 }
 
 impl WindowAggOperator {
+    fn count_late(&self, late: u64) {
+        if let (true, Some(c)) = (late > 0, &self.late) {
+            c.fetch_add(late, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
     /// Takes the restored windows out of keyed state: key, window (or slice),
     /// the end its timer stands for, and accumulators, found by their timers
     /// (in the order the timers would fire).

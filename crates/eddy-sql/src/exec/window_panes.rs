@@ -143,6 +143,19 @@ pub fn key_hash(key: &[u8]) -> u64 {
     eddy_core::key_group::stable_hash64(key)
 }
 
+/// Where a window aggregation finds the pane of a run of rows.
+pub trait PaneStore {
+    /// The pane of `window` (a window or a slice) for rows arriving at
+    /// `watermark`; `None` when the rows are late.
+    fn pane_for(&mut self, window: TimeWindow, watermark: Timestamp) -> Option<&mut Pane>;
+}
+
+impl PaneStore for Panes {
+    fn pane_for(&mut self, window: TimeWindow, watermark: Timestamp) -> Option<&mut Pane> {
+        (window.end - 1 > watermark).then(|| self.pane(window))
+    }
+}
+
 /// The panes of the windows that have not fired, by window.
 pub struct Panes {
     panes: BTreeMap<TimeWindow, Pane>,
