@@ -1217,6 +1217,9 @@ impl Session {
             // short query prints one table fitted to all its rows.
             let (mut count, mut pending, mut first) = (0, Vec::new(), None);
             let mut flushing = false;
+            // Polls soon after the start (a short query ends in milliseconds),
+            // then every 100 ms at most.
+            let mut pause = std::time::Duration::from_millis(1);
             loop {
                 if self.interrupted() {
                     client.cancel();
@@ -1239,7 +1242,8 @@ impl Session {
                         rows: &std::mem::take(&mut pending),
                     });
                 }
-                std::thread::sleep(std::time::Duration::from_millis(100));
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(std::time::Duration::from_millis(100));
             }
             counters = client.wait()?.counters;
             pending.extend(take()?);
