@@ -394,8 +394,6 @@ pub struct WindowAggOperator {
     codec: Option<KeyCodec>,
     backend: Option<KeyedStateBackend<Vec<u8>>>,
     state: Option<ValueState<Vec<Acc>, TimeWindow>>,
-    /// Session mode: each key's open sessions.
-    sessions: Option<ValueState<Vec<(i64, i64)>>>,
     merging: bool,
     proctime: bool,
     /// Slicing mode: rows arrive by slice (see [`crate::exec::slice_panes`]).
@@ -437,7 +435,6 @@ impl WindowAggOperator {
             codec: None,
             backend: None,
             state: None,
-            sessions: None,
             merging: false,
             proctime: false,
             slicing: None,
@@ -513,14 +510,6 @@ impl WindowAggOperator {
         } {
             backend.set_current_key(timer.key.clone());
             if let Some(accs) = state.take_in(backend, &timer.namespace) {
-                if let Some(sessions) = &self.sessions {
-                    let w = &timer.namespace;
-                    let mut open = sessions.take(backend).unwrap_or_default();
-                    open.retain(|s| *s != (w.start, w.end));
-                    if !open.is_empty() {
-                        sessions.update(backend, open);
-                    }
-                }
                 let results = self.aggs.results(&accs);
                 fired.push((timer.key, timer.namespace, results));
             }
@@ -592,9 +581,6 @@ impl Operator for WindowAggOperator {
             None => WINDOW_STATE,
         };
         self.state = Some(backend.value_state_in(ValueStateDescriptor::new(name))?);
-        if self.merging {
-            self.sessions = Some(backend.value_state(ValueStateDescriptor::new("sessions"))?);
-        }
         if !self.proctime {
             let restored = self.restored_windows(&mut backend);
             if let Some(spec) = self.slicing {
@@ -677,21 +663,16 @@ impl Operator for WindowAggOperator {
             self.count_late(late);
             return Ok(());
         }
-        // Rows of one group and window are folded together: one state access
-        // each. A group's rows are chained: `next[row]` is its next row.
+        // Processing-time windows: in keyed state, fired by timers. Rows of
+        // one group and window are folded together: one state access each. A
+        // group's rows are chained: `next[row]` is its next row.
         let mut groups: FastMap<(&[u8], i64, i64), (usize, usize)> =
             FastMap::with_capacity_and_hasher(batch.num_rows(), Default::default());
         let mut order = Vec::new();
         let mut next = vec![usize::MAX; batch.num_rows()];
-        let mut late = 0;
         for i in 0..batch.num_rows() {
             let (start, end) = (starts.value(i), ends.value(i));
-            if end - 1 <= watermark && !self.merging && !self.proctime {
-                late += 1;
-                continue;
-            }
-            let key: &[u8] = keys.as_ref().map_or(&[], |k| k.row(i).data());
-            match groups.entry((key, start, end)) {
+            match groups.entry((key(i), start, end)) {
                 Entry::Occupied(mut group) => {
                     let (_, last) = group.get_mut();
                     next[*last] = i;
@@ -699,115 +680,37 @@ impl Operator for WindowAggOperator {
                 }
                 Entry::Vacant(group) => {
                     group.insert((i, i));
-                    order.push((key, start, end, i));
+                    order.push((key(i), start, end, i));
                 }
             }
         }
-        let kinds = changelog::kinds(&batch);
         for (key, start, end, first) in order {
             let rows =
                 std::iter::successors(Some(first), |&i| Some(next[i]).filter(|&n| n != usize::MAX));
-            if self.sessions.is_none() {
-                // A window of its own: its accumulators are updated in place.
-                backend.set_current_key(key.to_vec());
-                let window = TimeWindow { start, end };
-                let mut created = false;
-                let mut failure = None;
-                state.update_with_in(backend, &window, |accs| {
-                    let mut accs = accs.unwrap_or_else(|| {
-                        created = true;
-                        self.aggs.create()
-                    });
-                    for i in rows {
-                        let sign = if changelog::kind_at(kinds, i).is_addition() {
-                            1
-                        } else {
-                            -1
-                        };
-                        if let Err(e) = self.aggs.update(&mut accs, &inputs, i, sign) {
-                            failure.get_or_insert(e);
-                        }
-                    }
-                    accs
-                });
-                if let Some(e) = failure {
-                    return Err(runtime(e));
-                }
-                if created {
-                    let key = key.to_vec();
-                    match self.proctime {
-                        true => self
-                            .timers
-                            .register_processing_time_timer(end - 1, &key, &window),
-                        false => self
-                            .timers
-                            .register_event_time_timer(end - 1, &key, &window),
-                    }
-                }
-                continue;
-            }
-            let rows: Vec<usize> = rows.collect();
             backend.set_current_key(key.to_vec());
-            let (window, mut accs) = match &self.sessions {
-                Some(sessions) => {
-                    // The row's window absorbs every open session it touches.
-                    let mut open = sessions.take(backend).unwrap_or_default();
-                    let mut merged = (start, end);
-                    let mut absorbed = Vec::new();
-                    while let Some(at) =
-                        open.iter().position(|s| s.0 <= merged.1 && s.1 >= merged.0)
-                    {
-                        let s = open.swap_remove(at);
-                        merged = (merged.0.min(s.0), merged.1.max(s.1));
-                        absorbed.push(s);
+            let window = TimeWindow { start, end };
+            let mut created = false;
+            let mut failure = None;
+            state.update_with_in(backend, &window, |accs| {
+                let mut accs = accs.unwrap_or_else(|| {
+                    created = true;
+                    self.aggs.create()
+                });
+                for i in rows {
+                    if let Err(e) = add(&mut accs, i) {
+                        failure.get_or_insert(e);
                     }
-                    if merged.1 - 1 <= watermark {
-                        open.extend(absorbed);
-                        if !open.is_empty() {
-                            sessions.update(backend, open);
-                        }
-                        late += rows.len() as u64;
-                        continue;
-                    }
-                    absorbed.sort_unstable();
-                    let mut accs = self.aggs.create();
-                    let key = key.to_vec();
-                    for s in absorbed {
-                        let w = TimeWindow {
-                            start: s.0,
-                            end: s.1,
-                        };
-                        // The merged window fires instead.
-                        self.timers.delete_event_time_timer(s.1 - 1, &key, &w);
-                        if let Some(earlier) = state.take_in(backend, &w) {
-                            self.aggs.merge(&mut accs, earlier);
-                        }
-                    }
-                    open.push(merged);
-                    sessions.update(backend, open);
-                    let window = TimeWindow {
-                        start: merged.0,
-                        end: merged.1,
-                    };
-                    self.timers
-                        .register_event_time_timer(merged.1 - 1, &key, &window);
-                    (window, accs)
                 }
-                None => continue,
-            };
-            for &i in &rows {
-                let sign = if changelog::kind_at(kinds, i).is_addition() {
-                    1
-                } else {
-                    -1
-                };
-                self.aggs
-                    .update(&mut accs, &inputs, i, sign)
-                    .map_err(runtime)?;
+                accs
+            });
+            if let Some(e) = failure {
+                return Err(e);
             }
-            state.update_in(backend, &window, accs);
+            if created {
+                self.timers
+                    .register_processing_time_timer(end - 1, &key.to_vec(), &window);
+            }
         }
-        self.count_late(late);
         Ok(())
     }
 
@@ -878,12 +781,6 @@ impl WindowAggOperator {
             if let Some(accs) = state.take_in(backend, &timer.namespace) {
                 let fires = timer.timestamp.saturating_add(1);
                 windows.push((timer.key, timer.namespace, fires, accs));
-            }
-        }
-        if let Some(sessions) = &self.sessions {
-            for (key, _, _, _) in &windows {
-                backend.set_current_key(key.clone());
-                sessions.clear(backend);
             }
         }
         windows
