@@ -85,7 +85,7 @@ impl Prometheus {
         };
         write!(
             stream,
-            "GET /api/v1/query?query={query} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            "GET /api/v1/query?query={query} HTTP/1.0\r\nHost: {}\r\nConnection: close\r\n\r\n",
             self.addr
         )
         .unwrap();
@@ -147,7 +147,10 @@ fn prometheus_scrapes_the_jobs_series_under_flinks_names() {
     let started = Instant::now();
     let text = loop {
         let text = raw_get(&endpoint, "/metrics", "").1;
-        if text.contains("flink_taskmanager_job_task_operator_numRecordsOutPerSecond{") {
+        // The task times need two samples, a second apart.
+        if text.contains("flink_taskmanager_job_task_operator_numRecordsOutPerSecond{")
+            && text.contains("flink_taskmanager_job_task_busyTimeMsPerSecond{")
+        {
             break text;
         }
         assert!(started.elapsed() < Duration::from_secs(30), "{text}");
@@ -166,6 +169,14 @@ fn prometheus_scrapes_the_jobs_series_under_flinks_names() {
         text.contains("flink_taskmanager_Status_JVM_Threads_Count{"),
         "{text}"
     );
+    for name in [
+        "flink_taskmanager_job_task_idleTimeMsPerSecond{",
+        "flink_taskmanager_job_task_backPressuredTimeMsPerSecond{",
+        "flink_taskmanager_job_task_isBackPressured{",
+        "flink_taskmanager_job_task_operator_currentOutputWatermark{",
+    ] {
+        assert!(text.contains(name), "no {name} in {text}");
+    }
 
     // A real Prometheus scrapes it and answers for the source's records.
     let prometheus = Prometheus::start(tmp.path(), &endpoint);
@@ -205,6 +216,23 @@ fn prometheus_scrapes_the_jobs_series_under_flinks_names() {
     }
     let uptime = prometheus.query("flink_jobmanager_job_uptime");
     assert_eq!(uptime.len(), 1, "{uptime:?}");
+    // The source's tasks spend most of each second waiting: 2,000 rows a second
+    // are little work.
+    let idle = prometheus.query("flink_taskmanager_job_task_idleTimeMsPerSecond");
+    let source_idle: Vec<f64> = idle
+        .iter()
+        .filter(|s| {
+            s["metric"]["task_name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("TableSourceScan"))
+        })
+        .map(|s| s["value"][1].as_str().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(source_idle.len(), 2, "{idle:?}");
+    assert!(
+        source_idle.iter().all(|ms| (0.0..=1000.0).contains(ms)),
+        "{source_idle:?}"
+    );
     drop(prometheus);
 
     let (status, _) = shell.call("PATCH", &format!("/jobs/{job}?mode=cancel"), None);

@@ -167,6 +167,107 @@ fn a_running_job_is_inspected_savepointed_stopped_and_resumed_over_rest() {
     assert_eq!(committed_keys(&out), (1..=6_000).collect::<Vec<u64>>());
 }
 
+/// The ratios of one subtask in a `/backpressure` answer: backpressured, idle,
+/// busy.
+fn ratios(subtask: &serde_json::Value) -> [f64; 3] {
+    ["ratio", "idleRatio", "busyRatio"].map(|k| subtask[k].as_f64().unwrap())
+}
+
+#[test]
+fn watermarks_and_backpressure_show_where_a_job_waits() {
+    // A source as fast as it can be, feeding an aggregation that does far more
+    // per row: the source waits for room, the aggregation works.
+    let tmp = tempfile::tempdir().unwrap();
+    let script = tmp.path().join("job.sql");
+    std::fs::write(
+        &script,
+        "CREATE TABLE clicks (user_id BIGINT, url STRING, ts TIMESTAMP(3), \
+         WATERMARK FOR ts AS ts - INTERVAL '1' SECOND) WITH ('connector' = 'datagen', \
+         'rows-per-second' = '100000000', 'fields.user_id.min' = '1', 'fields.user_id.max' = '1000000');\n\
+         CREATE TABLE counts (user_id BIGINT, n BIGINT, u STRING) WITH ('connector' = 'blackhole');\n\
+         INSERT INTO counts SELECT user_id, COUNT(*) AS n, MAX(url) AS u FROM clicks GROUP BY user_id;\n",
+    )
+    .unwrap();
+    let shell = Shell::start(&script, &[]);
+    let job = shell.running_job();
+    let details = shell.get(&format!("/jobs/{job}"));
+    let vertex = |part: &str| {
+        let vertices = details["vertices"].as_array().unwrap();
+        let found = vertices
+            .iter()
+            .find(|v| v["name"].as_str().unwrap().starts_with(part))
+            .unwrap_or_else(|| panic!("no {part} in {details}"));
+        found["id"].as_str().unwrap().to_string()
+    };
+    let (source, assigner, aggregate) = (
+        vertex("TableSourceScan"),
+        vertex("WatermarkAssigner"),
+        vertex("GroupAggregate"),
+    );
+
+    // Backpressure: Flink's shape; the source is held back, the aggregation
+    // busy, and each subtask's shares add up to its whole time.
+    let path = |v: &str, resource: &str| format!("/jobs/{job}/vertices/{v}/{resource}");
+    let held = shell.wait_for(&path(&source, "backpressure"), |b| {
+        b["status"] == "ok" && ratios(&b["subtasks"][0])[0] > 0.3
+    });
+    assert_ne!(held["backpressure-level"], "ok", "{held}");
+    assert_eq!(held["subtasks"][0]["subtask"], 0);
+    let busy = shell.wait_for(&path(&aggregate, "backpressure"), |b| {
+        b["status"] == "ok" && ratios(&b["subtasks"][0])[2] > 0.5
+    });
+    assert_eq!(busy["backpressure-level"], "ok", "{busy}");
+    for answer in [&held, &busy] {
+        let total: f64 = ratios(&answer["subtasks"][0]).iter().sum();
+        assert!((0.9..=1.05).contains(&total), "{answer}");
+    }
+    let metrics = shell.get(&format!(
+        "/jobs/{job}/vertices/{source}/metrics?get=0.isBackPressured,0.busyTimeMsPerSecond,0.backPressuredTimeMsPerSecond"
+    ));
+    assert_eq!(metrics.as_array().unwrap().len(), 3, "{metrics}");
+    assert!(
+        ["true", "false"].contains(&metrics[0]["value"].as_str().unwrap()),
+        "{metrics}"
+    );
+
+    // Watermarks: the assigner emits event time, a second behind the rows (which
+    // are stamped now), and the aggregation receives it.
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64
+    };
+    let value = |answer: &serde_json::Value, id: &str| -> i64 {
+        let entries = answer.as_array().unwrap();
+        let entry = entries.iter().find(|e| e["id"] == id);
+        entry.map_or(i64::MIN, |e| e["value"].as_str().unwrap().parse().unwrap())
+    };
+    let before = now();
+    let emitted = shell.wait_for(&path(&assigner, "watermarks"), |w| {
+        value(w, "0.currentOutputWatermark") > before - 60_000
+    });
+    let watermark = value(&emitted, "0.currentOutputWatermark");
+    assert!(watermark <= now() - 1_000, "{emitted}");
+    assert_eq!(
+        value(&emitted, "0.currentInputWatermark"),
+        i64::MIN,
+        "the source emits no watermark: {emitted}"
+    );
+    let received = shell.wait_for(&path(&aggregate, "watermarks"), |w| {
+        value(w, "0.currentInputWatermark") >= watermark
+    });
+    assert!(
+        value(&received, "0.currentInputWatermark") < now(),
+        "{received}"
+    );
+
+    let (status, _) = shell.call("PATCH", &format!("/jobs/{job}?mode=cancel"), None);
+    assert_eq!(status, 202);
+    let (ok, stderr) = shell.finish();
+    assert!(!ok && stderr.contains("cancelled"), "{stderr}");
+}
+
 #[test]
 fn bad_requests_are_errors_and_a_cancelled_job_ends() {
     let tmp = tempfile::tempdir().unwrap();
@@ -189,6 +290,10 @@ fn bad_requests_are_errors_and_a_cancelled_job_ends() {
     assert!(
         errors("GET", &format!("/jobs/{job}/vertices/{unknown}"), None, 404).contains("Vertex")
     );
+    for resource in ["watermarks", "backpressure"] {
+        let path = format!("/jobs/{job}/vertices/{unknown}/{resource}");
+        assert!(errors("GET", &path, None, 404).contains("Vertex"));
+    }
     errors("GET", "/no/such/resource", None, 404);
     // Checkpointing is off: no checkpoint configuration, no savepoint, no checkpoint.
     errors("GET", &format!("/jobs/{job}/checkpoints/config"), None, 404);

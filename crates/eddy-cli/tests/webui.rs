@@ -1,7 +1,7 @@
 //! The Web UI in a real browser: `eddy sql -f` runs two unbounded jobs with its REST
 //! API, and `webui/check.mjs` drives Debian's Chromium headless through
 //! `playwright-core` over the overview, the job graph, a vertex's subtasks, the
-//! tabs, an API error, a savepoint taken from the form, stop with a savepoint (one
+//! tabs (watermarks and backpressure among them), an API error, a savepoint taken from the form, stop with a savepoint (one
 //! job) and cancel (the other, which ends the process).
 //!
 //! What is missing is installed by the test: Chromium with apt-get, and
@@ -132,14 +132,16 @@ fn run_with_limit(command: &mut Command, limit: Duration) -> (bool, String) {
     (status.is_some_and(|s| s.success()), output)
 }
 
-/// Two unbounded jobs submitted side by side: `insert-into_counts` (four vertices,
-/// a FORWARD and a HASH exchange) and `insert-into_copies` (to stop).
+/// Two unbounded jobs submitted side by side over a table with a watermark:
+/// `insert-into_counts` (a FORWARD and a HASH exchange) and `insert-into_copies`
+/// (to stop).
 fn script(dir: &Path) -> PathBuf {
     let script = dir.join("job.sql");
     std::fs::write(
         &script,
         "SET 'table.dml-sync' = 'false';\n\
-         CREATE TABLE clicks (user_id BIGINT, url STRING) WITH ('connector' = 'datagen', \
+         CREATE TABLE clicks (user_id BIGINT, url STRING, ts TIMESTAMP(3), \
+         WATERMARK FOR ts AS ts - INTERVAL '1' SECOND) WITH ('connector' = 'datagen', \
          'rows-per-second' = '500', 'fields.user_id.min' = '1', 'fields.user_id.max' = '20');\n\
          CREATE TABLE counts (user_id BIGINT, n BIGINT) WITH ('connector' = 'blackhole');\n\
          CREATE TABLE copies (user_id BIGINT, url STRING) WITH ('connector' = 'blackhole');\n\

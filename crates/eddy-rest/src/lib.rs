@@ -10,6 +10,7 @@
 //!  HTTP client ──▶ router (routes.rs) ──▶ cluster.rs     /config, /overview, /taskmanagers
 //!                                   ├──▶ jobs.rs        /jobs, /jobs/:id, plan, config, exceptions
 //!                                   ├──▶ vertices.rs    /jobs/:id/vertices/:vid, metrics
+//!                                   ├──▶ vertex_metrics.rs  watermarks, backpressure
 //!                                   ├──▶ checkpoints.rs /jobs/:id/checkpoints...
 //!                                   ├──▶ actions.rs     savepoints, stop, cancel, trigger
 //!                                   └──▶ ui.rs          /, /ui/*: the Web UI (embedded files)
@@ -37,6 +38,7 @@ pub mod prometheus;
 mod rates;
 mod routes;
 pub mod ui;
+mod vertex_metrics;
 mod vertices;
 
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};

@@ -30,7 +30,7 @@ use eddy_core::{Config, Result};
 use eddy_runtime::{JobHandle, JobRegistry};
 
 use crate::ids::vertex_id;
-use crate::rates::{Rates, METERED};
+use crate::rates::{Rates, METERED, TIMED};
 
 /// The reporter's name in `metrics.reporter.<name>.*` keys that eddy looks for
 /// first; any name whose factory class is Prometheus' works.
@@ -194,9 +194,9 @@ fn job_metrics(job: &JobHandle, host: &str, families: &mut Families) {
         .map(|v| (v.uid.as_str(), v.name.as_str()))
         .collect();
     let rates = Rates::global();
-    for m in job.operator_metrics() {
-        let name = vertices.get(m.uid.as_str()).copied().unwrap_or(&m.name);
-        let id = vertex_id(&m.uid);
+    let labels = |uid: &str, fallback: &str, subtask: u32| {
+        let name = vertices.get(uid).copied().unwrap_or(fallback);
+        let id = vertex_id(uid);
         let task = vec![
             ("host", host.to_string()),
             ("tm_id", "local".to_string()),
@@ -205,11 +205,15 @@ fn job_metrics(job: &JobHandle, host: &str, families: &mut Families) {
             ("task_id", id.clone()),
             ("task_name", name.to_string()),
             ("task_attempt_num", attempt.clone()),
-            ("subtask_index", m.subtask.to_string()),
+            ("subtask_index", subtask.to_string()),
         ];
         let mut operator = task.clone();
-        operator.insert(7, ("operator_id", id.clone()));
+        operator.insert(7, ("operator_id", id));
         operator.insert(8, ("operator_name", name.to_string()));
+        (task, operator)
+    };
+    for m in job.operator_metrics() {
+        let (task, operator) = labels(&m.uid, &m.name, m.subtask);
         let metric = sanitize(&m.metric);
         if METERED.contains(&m.metric.as_str()) {
             families.add(
@@ -233,6 +237,36 @@ fn job_metrics(job: &JobHandle, host: &str, families: &mut Families) {
             format!("flink_taskmanager_job_task_operator_{metric}"),
             operator,
             m.value as f64,
+        );
+    }
+    // Gauges: watermarks per operator, the task's times per task.
+    for g in job.operator_gauges() {
+        let (task, operator) = labels(&g.uid, &g.name, g.subtask);
+        let metric = sanitize(&g.metric);
+        if g.metric.contains("Watermark") {
+            families.add(
+                format!("flink_taskmanager_job_task_operator_{metric}"),
+                operator,
+                g.value as f64,
+            );
+            continue;
+        }
+        if g.metric == TIMED[0].0 {
+            if let Some(times) = rates.task_times(info.id, &g.uid, g.subtask) {
+                let values = [times.busy, times.idle, times.backpressured];
+                for ((_, name), value) in TIMED.iter().zip(values) {
+                    families.add(
+                        format!("flink_taskmanager_job_task_{name}"),
+                        task.clone(),
+                        value,
+                    );
+                }
+            }
+        }
+        families.add(
+            format!("flink_taskmanager_job_task_{metric}"),
+            task,
+            g.value as f64,
         );
     }
 }

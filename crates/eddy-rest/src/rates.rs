@@ -1,6 +1,12 @@
-//! Per-second rates of operator counters (Flink's meters: `numRecordsInPerSecond`,
-//! `numRecordsOutPerSecond`), from samples taken every second over the last minute,
-//! as Flink's `MeterView` averages over 60 seconds.
+//! Per-second rates of operator metrics, from samples taken every second:
+//!
+//! - Flink's meters, `numRecordsInPerSecond` and `numRecordsOutPerSecond`,
+//!   averaged over the last minute as Flink's `MeterView` does;
+//! - the task times, `busyTimeMsPerSecond`, `idleTimeMsPerSecond` and
+//!   `backPressuredTimeMsPerSecond`: how many milliseconds of each second the
+//!   task spent so, over the last five seconds (the update interval of Flink's
+//!   `TimerGauge`), from the running totals the tasks keep
+//!   ([`eddy_runtime::task_metrics`]).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, Once, OnceLock};
@@ -9,12 +15,24 @@ use std::time::{Duration, Instant};
 use eddy_core::JobId;
 use eddy_runtime::JobRegistry;
 
-/// The span a rate averages over.
+/// The span a meter averages over.
 const WINDOW: Duration = Duration::from_secs(60);
+/// The span a task time averages over.
+const TIME_WINDOW: Duration = Duration::from_secs(5);
 /// How often counters are sampled.
 const PERIOD: Duration = Duration::from_secs(1);
 /// The counters that have a per-second rate.
 pub const METERED: [&str; 2] = ["numRecordsIn", "numRecordsOut"];
+/// The task times: the running total (a gauge, in milliseconds) and the name of
+/// its per-second figure.
+pub const TIMED: [(&str, &str); 3] = [
+    ("accumulatedBusyTime", "busyTimeMsPerSecond"),
+    ("accumulatedIdleTime", "idleTimeMsPerSecond"),
+    (
+        "accumulatedBackpressuredTime",
+        "backPressuredTimeMsPerSecond",
+    ),
+];
 
 /// One operator subtask's counter.
 type Key = (JobId, String, u32, String);
@@ -53,22 +71,23 @@ impl Rates {
             }
             live.push(job.id());
             for m in job.operator_metrics() {
-                if !METERED.contains(&m.metric.as_str()) {
-                    continue;
+                if METERED.contains(&m.metric.as_str()) {
+                    let key = (job.id(), m.uid, m.subtask, m.metric);
+                    push(samples.entry(key).or_default(), now, m.value, WINDOW);
                 }
-                let series = samples
-                    .entry((job.id(), m.uid, m.subtask, m.metric))
-                    .or_default();
-                series.push_back((now, m.value));
-                while series.len() > 2 && now.duration_since(series[0].0) > WINDOW {
-                    series.pop_front();
+            }
+            for g in job.operator_gauges() {
+                if TIMED.iter().any(|(total, _)| *total == g.metric) {
+                    let key = (job.id(), g.uid, g.subtask, g.metric);
+                    let value = g.value.max(0) as u64;
+                    push(samples.entry(key).or_default(), now, value, TIME_WINDOW);
                 }
             }
         }
         samples.retain(|(job, ..), _| live.contains(job));
     }
 
-    /// The per-second rate of a counter over the last minute (0 before two
+    /// The per-second rate of a sampled counter or task time (0 before two
     /// samples).
     pub fn rate(&self, job: JobId, uid: &str, subtask: u32, metric: &str) -> f64 {
         let samples = self.samples.lock().unwrap_or_else(|p| p.into_inner());
@@ -82,5 +101,75 @@ impl Rates {
             }
             _ => 0.0,
         }
+    }
+}
+
+/// Adds a sample to `series`, keeping the newest `window` of them (and at
+/// least two). A value below the last one is a new task attempt counting from
+/// zero: the older samples go.
+fn push(series: &mut VecDeque<(Instant, u64)>, now: Instant, value: u64, window: Duration) {
+    if series.back().is_some_and(|(_, last)| value < *last) {
+        series.clear();
+    }
+    series.push_back((now, value));
+    while series.len() > 2 && now.duration_since(series[0].0) > window {
+        series.pop_front();
+    }
+}
+
+/// How one task subtask spent the last seconds, in milliseconds per second.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TaskTimes {
+    /// `busyTimeMsPerSecond`.
+    pub busy: f64,
+    /// `idleTimeMsPerSecond`.
+    pub idle: f64,
+    /// `backPressuredTimeMsPerSecond`.
+    pub backpressured: f64,
+}
+
+impl Rates {
+    /// The task times of subtask `subtask` of operator `uid`, each at most 1000;
+    /// `None` before two samples of them.
+    pub fn task_times(&self, job: JobId, uid: &str, subtask: u32) -> Option<TaskTimes> {
+        let sampled = {
+            let samples = self.samples.lock().unwrap_or_else(|p| p.into_inner());
+            let key = (job, uid.to_string(), subtask, TIMED[0].0.to_string());
+            samples.get(&key).is_some_and(|s| s.len() >= 2)
+        };
+        if !sampled {
+            return None;
+        }
+        let rate = |i: usize| self.rate(job, uid, subtask, TIMED[i].0).clamp(0.0, 1000.0);
+        Some(TaskTimes {
+            busy: rate(0),
+            idle: rate(1),
+            backpressured: rate(2),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_task_time_is_the_growth_of_its_total_over_the_last_seconds() {
+        let mut series = VecDeque::new();
+        let t0 = Instant::now();
+        for (second, total) in [(0u64, 0u64), (1, 900), (2, 1800), (3, 2000), (10, 3000)] {
+            push(
+                &mut series,
+                t0 + Duration::from_secs(second),
+                total,
+                TIME_WINDOW,
+            );
+        }
+        // Samples older than five seconds go, but two stay.
+        assert_eq!(series.len(), 2);
+        assert_eq!(series[0].1, 2000);
+        // A restarted task counts from zero: its old samples are forgotten.
+        push(&mut series, t0 + Duration::from_secs(11), 40, TIME_WINDOW);
+        assert_eq!(series.len(), 1);
     }
 }

@@ -10,7 +10,7 @@ use eddy_runtime::{JobHandle, JobRegistry};
 
 use crate::actions::{self, Triggers};
 use crate::error::{ApiError, ApiResult};
-use crate::{checkpoints, cluster, gateway, jobs, logs, ui, vertices};
+use crate::{checkpoints, cluster, gateway, jobs, logs, ui, vertex_metrics, vertices};
 
 /// What every handler shares: the process's configuration and the operations
 /// (savepoints, stops, checkpoints) asked for over the API.
@@ -85,6 +85,14 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route(
             "/jobs/{jobid}/vertices/{vertexid}/subtasks/metrics",
             get(vertices::subtask_metrics),
+        )
+        .route(
+            "/jobs/{jobid}/vertices/{vertexid}/watermarks",
+            get(vertex_metrics::watermarks),
+        )
+        .route(
+            "/jobs/{jobid}/vertices/{vertexid}/backpressure",
+            get(vertex_metrics::backpressure),
         )
         .route(
             "/jobs/{jobid}/checkpoints",

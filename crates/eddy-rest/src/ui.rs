@@ -113,6 +113,21 @@ pub const ASSETS: &[Asset] = &[
         content_type: JS,
         body: include_str!("../ui/jobconfig.js"),
     },
+    Asset {
+        name: "vertextable.js",
+        content_type: JS,
+        body: include_str!("../ui/vertextable.js"),
+    },
+    Asset {
+        name: "watermarks.js",
+        content_type: JS,
+        body: include_str!("../ui/watermarks.js"),
+    },
+    Asset {
+        name: "backpressure.js",
+        content_type: JS,
+        body: include_str!("../ui/backpressure.js"),
+    },
 ];
 
 /// The embedded file `name`, if there is one.

@@ -12,11 +12,11 @@ use serde_json::{json, Value};
 use crate::error::{ApiError, ApiResult};
 use crate::ids::vertex_id;
 use crate::jobs::{answer_metrics, io_metrics, task_state, times, MetricQuery};
-use crate::rates::{Rates, METERED};
 use crate::routes::find_job;
+use crate::vertex_metrics::by_subtask;
 
 /// The job and its vertex with REST id `vertex`.
-fn find_vertex(job: &str, vertex: &str) -> ApiResult<(JobHandle, Vertex)> {
+pub(crate) fn find_vertex(job: &str, vertex: &str) -> ApiResult<(JobHandle, Vertex)> {
     let job = find_job(job)?;
     let found = job
         .info()
@@ -61,24 +61,6 @@ pub async fn details(Path((job, vertex)): Path<(String, String)>) -> ApiResult<J
     })))
 }
 
-/// The vertex's metrics by subtask, as `<subtask>.<metric>`, with the
-/// per-second rates of the metered ones.
-fn by_subtask(job: &JobHandle, uid: &str) -> BTreeMap<String, String> {
-    let rates = Rates::global();
-    let mut metrics = BTreeMap::new();
-    for m in job.operator_metrics().into_iter().filter(|m| m.uid == uid) {
-        if METERED.contains(&m.metric.as_str()) {
-            let rate = rates.rate(job.id(), uid, m.subtask, &m.metric);
-            metrics.insert(
-                format!("{}.{}PerSecond", m.subtask, m.metric),
-                rate.to_string(),
-            );
-        }
-        metrics.insert(format!("{}.{}", m.subtask, m.metric), m.value.to_string());
-    }
-    metrics
-}
-
 /// `GET /jobs/:jobid/vertices/:vertexid/metrics[?get=0.numRecordsIn,...]`.
 pub async fn metrics(
     Path((job, vertex)): Path<(String, String)>,
@@ -95,13 +77,21 @@ pub async fn subtask_metrics(
     Query(query): Query<MetricQuery>,
 ) -> ApiResult<Json<Value>> {
     let (job, vertex) = find_vertex(&job, &vertex)?;
-    let mut values: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    let mut values: BTreeMap<String, Vec<i64>> = BTreeMap::new();
     for m in job
         .operator_metrics()
         .into_iter()
         .filter(|m| m.uid == vertex.uid)
     {
-        values.entry(m.metric).or_default().push(m.value);
+        let value = i64::try_from(m.value).unwrap_or(i64::MAX);
+        values.entry(m.metric).or_default().push(value);
+    }
+    for g in job
+        .operator_gauges()
+        .into_iter()
+        .filter(|g| g.uid == vertex.uid)
+    {
+        values.entry(g.metric).or_default().push(g.value);
     }
     let answer = match query.names() {
         None => values.keys().map(|k| json!({ "id": k })).collect(),
@@ -109,7 +99,7 @@ pub async fn subtask_metrics(
             .iter()
             .filter_map(|name| {
                 let v = values.get(*name)?;
-                let sum: u64 = v.iter().sum();
+                let sum = v.iter().fold(0i64, |sum, x| sum.saturating_add(*x));
                 Some(json!({
                     "id": name,
                     "min": v.iter().min(),

@@ -1,7 +1,8 @@
 // The entry point: hash routing between the pages and the 2-second refresh loop.
 //
 //   #/                    the overview (overview.js)
-//   #/jobs/<id>[/<tab>]   a job (job.js): tabs overview, checkpoints, exceptions, configuration
+//   #/jobs/<id>[/<tab>]   a job (job.js): tabs overview, checkpoints, watermarks,
+//                         backpressure, exceptions, configuration
 
 import { api } from './api.js';
 import { replace } from './dom.js';

@@ -61,3 +61,23 @@ export function badge(state) {
 export function ended(state) {
   return ['FINISHED', 'CANCELED', 'FAILED', 'SUSPENDED'].includes(state);
 }
+
+/** A ratio (0 to 1) as "42%". */
+export function percent(r) {
+  if (r === undefined || r === null || Number.isNaN(r)) return '–';
+  return `${Math.round(r * 100)}%`;
+}
+
+/**
+ * A watermark (a BigInt of ms since the epoch, as the API gives it) as local
+ * date and time with milliseconds; "none" before the first, "end of input"
+ * after the last.
+ */
+export function watermark(w) {
+  if (w === undefined) return '–';
+  if (w === -9223372036854775808n) return 'none';
+  if (w === 9223372036854775807n) return 'end of input';
+  const ms = Number(w);
+  if (ms <= 0) return `${ms} ms`;
+  return `${time(ms)}.${String(((ms % 1000) + 1000) % 1000).padStart(3, '0')}`;
+}

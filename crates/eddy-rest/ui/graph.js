@@ -1,8 +1,10 @@
 // The job graph as an SVG DAG: one node per vertex (name, parallelism, status, live
-// rates), one edge per input labelled with its ship strategy.
+// rates, busy and backpressured time), one edge per input labelled with its ship
+// strategy. A node is tinted as Flink's are: the busier, the redder; the more
+// backpressured, the greyer.
 
 import { s, replace } from './dom.js';
-import { rate } from './format.js';
+import { percent, rate } from './format.js';
 import { layout, NODE_W, NODE_H } from './layout.js';
 
 /** The characters of a name that fit on a node. */
@@ -23,6 +25,17 @@ function fit(text, name) {
     shown -= 1;
     text.textContent = truncate(name, shown);
   }
+}
+
+/**
+ * The fill of a node under load ({busy, ratio}): light enough for its text. The
+ * backpressured share greys it, else the busy share reddens it.
+ */
+function tint(load) {
+  if (load.ratio > 0.1 && load.ratio >= load.busy) {
+    return `hsl(215, 12%, ${Math.round(97 - 22 * load.ratio)}%)`;
+  }
+  return `hsl(5, 85%, ${Math.round(100 - 20 * load.busy)}%)`;
 }
 
 /** A curve from (x1, y1) to (x2, y2), leaving and arriving horizontally. */
@@ -93,23 +106,25 @@ export function drawGraph(container, plan, onSelect) {
     const name = node.description || node.id;
     const status = s('text', { class: 'node-meta', x: 14, y: 44 }, `parallelism ${node.parallelism}`);
     const rates = s('text', { class: 'node-rates', x: 14, y: 62 }, 'in – · out –');
+    const load = s('text', { class: 'node-load', x: 14, y: 80 }, 'busy – · backpressured –');
     const label = s('text', { class: 'node-name', x: 14, y: 22 }, truncate(name));
     const stripe = s('rect', { class: 'node-stripe', x: 0, y: 0, width: 6, height: NODE_H, rx: 3 });
+    const box = s('rect', { class: 'node-box', width: NODE_W, height: NODE_H, rx: 6 });
     const g = s('g', {
       class: 'node', transform: `translate(${p.x},${p.y})`, tabindex: 0, role: 'button',
       'data-vertex': node.id, 'aria-label': `${name}, parallelism ${node.parallelism}`,
     },
     s('title', {}, name),
-    s('rect', { class: 'node-box', width: NODE_W, height: NODE_H, rx: 6 }),
+    box,
     stripe,
-    label, status, rates);
+    label, status, rates, load);
     const choose = () => onSelect(node.id);
     g.addEventListener('click', choose);
     g.addEventListener('keydown', (ev) => {
       if (ev.key === 'Enter' || ev.key === ' ') { ev.preventDefault(); choose(); }
     });
     nodeLayer.append(g);
-    drawn.set(node.id, { g, status, rates, label, name, fitted: false });
+    drawn.set(node.id, { g, box, status, rates, load, label, name, fitted: false });
   }
   svg.append(nodeLayer);
   replace(container, svg);
@@ -126,8 +141,11 @@ export function drawGraph(container, plan, onSelect) {
   fitNames();
 
   return {
-    /** Shows each vertex's status (from /jobs/:id) and rates ({in, out} by id). */
-    update(vertices, rateById) {
+    /**
+     * Shows each vertex's status (from /jobs/:id), rates ({in, out} by id) and
+     * load ({level, ratio, busy} by id, or null before there are figures).
+     */
+    update(vertices, rateById, loadById) {
       fitNames();
       for (const v of vertices || []) {
         const d = drawn.get(v.id);
@@ -136,6 +154,16 @@ export function drawGraph(container, plan, onSelect) {
         d.status.textContent = `parallelism ${v.parallelism} · ${v.status}`;
         const r = rateById.get(v.id);
         if (r) d.rates.textContent = `in ${rate(r.in)} · out ${rate(r.out)}`;
+        const load = loadById && loadById.get(v.id);
+        if (load) {
+          d.g.dataset.backpressure = load.level;
+          d.load.textContent = `busy ${percent(load.busy)} · backpressured ${percent(load.ratio)}`;
+          d.box.style.fill = tint(load);
+        } else {
+          delete d.g.dataset.backpressure;
+          d.load.textContent = 'busy – · backpressured –';
+          d.box.style.fill = '';
+        }
       }
     },
     /** Marks the chosen vertex. */

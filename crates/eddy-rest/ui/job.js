@@ -1,5 +1,5 @@
 // A job's page: the header, the actions, and the tabs (graph and vertices,
-// checkpoints, exceptions, configuration).
+// checkpoints, watermarks, backpressure, exceptions, configuration).
 
 import { api, jobPath } from './api.js';
 import { facts, h, replace } from './dom.js';
@@ -10,6 +10,8 @@ import { mountVertex, vertexRates } from './vertex.js';
 import { tabBar } from './tabs.js';
 import { mountCheckpoints } from './checkpoints.js';
 import { mountExceptions } from './exceptions.js';
+import { mountWatermarks } from './watermarks.js';
+import { mountBackpressure, vertexLoad } from './backpressure.js';
 import { mountJobConfig } from './jobconfig.js';
 import { taskCounts } from './overview.js';
 
@@ -22,6 +24,8 @@ export function mountJob(view, id, tab) {
   const panels = {
     overview: h('section', { class: 'panel', 'data-panel': 'overview' }),
     checkpoints: h('section', { class: 'panel', 'data-panel': 'checkpoints' }),
+    watermarks: h('section', { class: 'panel', 'data-panel': 'watermarks' }),
+    backpressure: h('section', { class: 'panel', 'data-panel': 'backpressure' }),
     exceptions: h('section', { class: 'panel', 'data-panel': 'exceptions' }),
     configuration: h('section', { class: 'panel', 'data-panel': 'configuration' }),
   };
@@ -46,6 +50,8 @@ export function mountJob(view, id, tab) {
 
   const tabPages = {
     checkpoints: mountCheckpoints(panels.checkpoints, id),
+    watermarks: mountWatermarks(panels.watermarks, id),
+    backpressure: mountBackpressure(panels.backpressure, id),
     exceptions: mountExceptions(panels.exceptions, id),
     configuration: mountJobConfig(panels.configuration, id),
   };
@@ -83,14 +89,16 @@ export function mountJob(view, id, tab) {
       graph.select(selected);
     }
     const rates = new Map();
+    const loads = new Map();
     await Promise.all(details.vertices.map(async (v) => {
       try {
         rates.set(v.id, await vertexRates(id, v));
+        loads.set(v.id, await vertexLoad(id, v.id));
       } catch (e) {
         // A vertex of an ended job has no metrics: its rates stay unknown.
       }
     }));
-    graph.update(details.vertices, rates);
+    graph.update(details.vertices, rates, loads);
     if (!rows) buildRows(details.vertices);
     for (const v of details.vertices) {
       const cells = rows.get(v.id);

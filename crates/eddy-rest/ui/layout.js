@@ -6,7 +6,7 @@
 
 /** The size of a drawn vertex and the gaps between them (px). */
 export const NODE_W = 220;
-export const NODE_H = 74;
+export const NODE_H = 92;
 const GAP_X = 96;
 const GAP_Y = 26;
 const PAD = 16;

@@ -6,6 +6,8 @@ import { h } from './dom.js';
 export const JOB_TABS = [
   ['overview', 'Overview'],
   ['checkpoints', 'Checkpoints'],
+  ['watermarks', 'Watermarks'],
+  ['backpressure', 'Backpressure'],
   ['exceptions', 'Exceptions'],
   ['configuration', 'Configuration'],
 ];

@@ -6,7 +6,7 @@
 //! panic becomes [`Error::UserCode`] naming the operator and subtask.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -15,6 +15,7 @@ use eddy_core::{Batch, CheckpointBarrier, Error, Result, Timestamp, WatermarkSta
 use crate::checkpoint::OperatorSubtaskState;
 use crate::operator::{Operator, OperatorContext, OperatorSnapshot};
 use crate::output::{Emitter, Output, SideOutputs};
+use crate::task_metrics::NO_WATERMARK;
 
 /// One operator of a chain and its outputs.
 pub struct ChainNode<O: Operator> {
@@ -23,6 +24,7 @@ pub struct ChainNode<O: Operator> {
     sides: SideOutputs,
     context: OperatorContext,
     records_in: Arc<AtomicU64>,
+    input_watermark: Arc<AtomicI64>,
     opened: bool,
 }
 
@@ -91,12 +93,14 @@ impl<O: Operator> ChainNode<O> {
         context: OperatorContext,
     ) -> Self {
         let records_in = context.metric("numRecordsIn");
+        let input_watermark = context.gauge("currentInputWatermark", NO_WATERMARK);
         ChainNode {
             operator,
             next,
             sides,
             context,
             records_in,
+            input_watermark,
             opened: false,
         }
     }
@@ -119,6 +123,7 @@ impl<O: Operator> Output<O::In> for ChainNode<O> {
     }
 
     fn emit_watermark(&mut self, watermark: Timestamp) -> Result<()> {
+        self.input_watermark.store(watermark, Ordering::Relaxed);
         let Self {
             operator,
             next,

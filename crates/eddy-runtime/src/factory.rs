@@ -11,7 +11,6 @@
 use std::any::Any;
 use std::collections::HashMap;
 use std::marker::PhantomData;
-use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use eddy_core::codec::{decode_element, encode_element, BatchCodec};
@@ -32,7 +31,7 @@ use crate::partitioner::{
 use crate::protocol::JobArtifact;
 use crate::source::SourceReader;
 use crate::task::{OneInputTask, SourceTask, Task, TaskControl, TaskSettings, TwoInputTask};
-use crate::writer::RecordWriter;
+use crate::writer::{RecordWriter, WriterMetrics};
 
 /// A value whose type only the factories know.
 pub type AnyBox = Box<dyn Any + Send>;
@@ -79,7 +78,7 @@ pub trait EdgeFactory: Send + Sync {
         partitioning: Partitioning,
         producer_subtask: usize,
         batch_size: usize,
-        records_out: Arc<AtomicU64>,
+        metrics: WriterMetrics,
     ) -> Result<AnyBox>;
 
     /// Several outputs of this edge's type as one.
@@ -177,7 +176,7 @@ impl<B: Batch> EdgeFactory for TypedEdge<B> {
         partitioning: Partitioning,
         producer_subtask: usize,
         batch_size: usize,
-        records_out: Arc<AtomicU64>,
+        metrics: WriterMetrics,
     ) -> Result<AnyBox> {
         let senders = senders
             .into_iter()
@@ -201,12 +200,8 @@ impl<B: Batch> EdgeFactory for TypedEdge<B> {
                 }
             },
         };
-        let writer: Box<dyn Output<B>> = Box::new(RecordWriter::new(
-            senders,
-            partitioner,
-            batch_size,
-            records_out,
-        ));
+        let writer: Box<dyn Output<B>> =
+            Box::new(RecordWriter::new(senders, partitioner, batch_size, metrics));
         Ok(Box::new(writer))
     }
 

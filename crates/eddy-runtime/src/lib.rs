@@ -42,7 +42,8 @@
 //! `execution.state-recovery.ignore-unclaimed-state` is set.
 //!
 //! Counters live in the [`metrics`] registry: job-scoped, and per operator uid and
-//! subtask.
+//! subtask; beside them gauges: each operator's input and output watermark, and
+//! the busy, idle and backpressured time of its task ([`task_metrics`]).
 //!
 //! Every job started is registered in [`JobRegistry::global`] with a
 //! [`JobHandle`] ([`jobs`]): its id, graph and configuration, status, counters,
@@ -104,6 +105,7 @@ pub mod protocol;
 pub mod source;
 pub mod task;
 pub mod task_executor;
+pub mod task_metrics;
 pub mod timers;
 pub mod watermark_valve;
 pub mod window;
@@ -114,7 +116,7 @@ pub use factory::{
 };
 pub use jobs::{JobHandle, JobRegistry};
 pub use keyed_state::{KeyedState, ManagedState};
-pub use metrics::OperatorMetric;
+pub use metrics::{OperatorGauge, OperatorMetric};
 pub use mini_cluster::{JobClient, JobExecutionResult, JobStatus, MiniCluster};
 pub use operator::{
     Counters, Operator, OperatorContext, OperatorSnapshot, RunContext, TwoInputOperator,

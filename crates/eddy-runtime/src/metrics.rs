@@ -13,6 +13,14 @@
 //! the job result has always had; [`Counters::operator_metrics`] gives each
 //! operator subtask's own value, for the REST API and the metrics reporters.
 //!
+//! Beside the counters, operators and tasks have **gauges**: values that are set,
+//! not added to, and may go down (`currentInputWatermark`, `isBackPressured`,
+//! the accumulated busy, idle and backpressured time of the task that runs the
+//! operator). They are not part of the job result; [`Counters::operator_gauges`]
+//! lists them, and one gauge may be shown under several operators
+//! ([`Counters::share_operator_gauge`]: the operators of one chain show the
+//! task's times).
+//!
 //! ```
 //! use std::sync::atomic::Ordering;
 //! use eddy_runtime::Counters;
@@ -26,27 +34,45 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::protocol::MetricsSnapshot;
+use crate::protocol::{GaugeSample, MetricsSnapshot};
 
 /// Where an operator metric lives: operator uid, subtask, metric name.
 type OperatorKey = (String, u32, String);
 /// An operator metric: the operator's name beside the counter.
 type NamedCounter = (String, Arc<AtomicU64>);
+/// An operator gauge: the operator's name beside the value.
+type NamedGauge = (String, Arc<AtomicI64>);
 
 /// The counters of a job, job-scoped and operator-scoped; see the module docs.
 #[derive(Clone, Debug, Default)]
 pub struct Counters {
     job: Arc<Mutex<BTreeMap<String, Arc<AtomicU64>>>>,
     operators: Arc<Mutex<BTreeMap<OperatorKey, NamedCounter>>>,
+    gauges: Arc<Mutex<BTreeMap<OperatorKey, NamedGauge>>>,
 }
 
 /// What each remote operator counter reported so far in one job attempt, for
 /// [`Counters::add_remote`].
 #[derive(Debug, Default)]
 pub struct RemoteCounts(std::collections::HashMap<OperatorKey, u64>);
+
+/// One operator subtask's gauge.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OperatorGauge {
+    /// The operator's uid (its identity in the job).
+    pub uid: String,
+    /// The operator's name.
+    pub name: String,
+    /// The subtask index.
+    pub subtask: u32,
+    /// The gauge, e.g. `currentInputWatermark`.
+    pub metric: String,
+    /// Its current value.
+    pub value: i64,
+}
 
 /// One operator subtask's metric.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -88,6 +114,54 @@ impl Counters {
             .clone()
     }
 
+    /// The gauge `metric` of subtask `subtask` of the operator `uid` (named
+    /// `name`), created at `initial` on first use.
+    pub fn operator_gauge(
+        &self,
+        uid: &str,
+        name: &str,
+        subtask: u32,
+        metric: &str,
+        initial: i64,
+    ) -> Arc<AtomicI64> {
+        let mut map = self.gauges.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry((uid.to_string(), subtask, metric.to_string()))
+            .or_insert_with(|| (name.to_string(), Arc::new(AtomicI64::new(initial))))
+            .1
+            .clone()
+    }
+
+    /// Shows `gauge` as the gauge `metric` of subtask `subtask` of the operator
+    /// `uid` too, replacing what was there.
+    pub fn share_operator_gauge(
+        &self,
+        uid: &str,
+        name: &str,
+        subtask: u32,
+        metric: &str,
+        gauge: &Arc<AtomicI64>,
+    ) {
+        let mut map = self.gauges.lock().unwrap_or_else(|p| p.into_inner());
+        map.insert(
+            (uid.to_string(), subtask, metric.to_string()),
+            (name.to_string(), gauge.clone()),
+        );
+    }
+
+    /// Every operator subtask's gauges, by uid, subtask and gauge.
+    pub fn operator_gauges(&self) -> Vec<OperatorGauge> {
+        let map = self.gauges.lock().unwrap_or_else(|p| p.into_inner());
+        map.iter()
+            .map(|((uid, subtask, metric), (name, value))| OperatorGauge {
+                uid: uid.clone(),
+                name: name.clone(),
+                subtask: *subtask,
+                metric: metric.clone(),
+                value: value.load(Ordering::Relaxed),
+            })
+            .collect()
+    }
+
     /// Every operator subtask's metrics, by uid, subtask and metric.
     pub fn operator_metrics(&self) -> Vec<OperatorMetric> {
         let map = self.operators.lock().unwrap_or_else(|p| p.into_inner());
@@ -104,11 +178,22 @@ impl Counters {
 
     /// Counts a TaskManager's metrics into this registry: operator counters
     /// grow by what they grew since the attempt's last report (so counts add
-    /// up over restarts, as in one process); job-scoped values are taken as
-    /// they are.
+    /// up over restarts, as in one process); job-scoped values and gauges are
+    /// taken as they are.
     pub fn add_remote(&self, reported: &mut RemoteCounts, snapshot: MetricsSnapshot) {
         for (name, value) in snapshot.job {
             self.counter(&name).store(value, Ordering::Relaxed);
+        }
+        for GaugeSample {
+            uid,
+            name,
+            subtask,
+            metric,
+            value,
+        } in snapshot.gauges
+        {
+            self.operator_gauge(&uid, &name, subtask, &metric, value)
+                .store(value, Ordering::Relaxed);
         }
         for sample in snapshot.operators {
             let key = (sample.uid, sample.subtask, sample.metric);
@@ -161,6 +246,13 @@ mod tests {
                 metric: "numRecordsIn".into(),
                 value,
             }],
+            gauges: vec![GaugeSample {
+                uid: "map-1".into(),
+                name: "Map".into(),
+                subtask: 0,
+                metric: "currentInputWatermark".into(),
+                value: value as i64 - 20,
+            }],
         }
     }
 
@@ -176,5 +268,27 @@ mod tests {
         counters.add_remote(&mut second, snapshot(7));
         assert_eq!(counters.values()["Map.numRecordsIn"], 32);
         assert_eq!(counters.values()["lastCheckpointSyncDurationMicros"], 7);
+        // Gauges are what the newest report says, and not in the job result.
+        let gauges = counters.operator_gauges();
+        assert_eq!(gauges.len(), 1);
+        assert_eq!(
+            (gauges[0].metric.as_str(), gauges[0].value),
+            ("currentInputWatermark", -13)
+        );
+        assert!(!counters.values().contains_key("Map.currentInputWatermark"));
+    }
+
+    #[test]
+    fn a_shared_gauge_shows_under_every_operator_of_a_chain() {
+        let counters = Counters::default();
+        let busy = counters.operator_gauge("src", "Source", 1, "accumulatedBusyTime", 0);
+        counters.share_operator_gauge("map", "Map", 1, "accumulatedBusyTime", &busy);
+        busy.store(40, Ordering::Relaxed);
+        let values: Vec<(String, i64)> = counters
+            .operator_gauges()
+            .into_iter()
+            .map(|g| (g.uid, g.value))
+            .collect();
+        assert_eq!(values, [("map".to_string(), 40), ("src".to_string(), 40)]);
     }
 }

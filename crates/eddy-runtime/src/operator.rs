@@ -18,7 +18,7 @@
 //! Every hook is synchronous and writes its results to an [`Emitter`]; an error (or
 //! a panic) fails the job with a message naming the operator and subtask.
 
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use eddy_core::time::Clock;
@@ -221,6 +221,16 @@ impl OperatorContext {
     pub fn metric(&self, metric: &str) -> Arc<AtomicU64> {
         self.counters
             .operator_metric(&self.uid, &self.name, self.subtask as u32, metric)
+    }
+
+    /// This operator subtask's gauge `metric` (e.g. `currentInputWatermark`),
+    /// set to `value`: a task attempt starts its gauges afresh.
+    pub fn gauge(&self, metric: &str, value: i64) -> Arc<AtomicI64> {
+        let gauge =
+            self.counters
+                .operator_gauge(&self.uid, &self.name, self.subtask as u32, metric, value);
+        gauge.store(value, Ordering::Relaxed);
+        gauge
     }
 }
 

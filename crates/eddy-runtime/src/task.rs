@@ -12,6 +12,7 @@
 
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
@@ -34,6 +35,7 @@ use crate::protocol::{
     CheckpointAck, CheckpointDecline, FailureCause, TaskInputEnded, ToJobMaster,
 };
 use crate::source::{SourceEvent, SourceReader};
+use crate::task_metrics::{TaskClock, TaskMetrics, NO_WATERMARK};
 use crate::watermark_valve::WatermarkValve;
 
 /// Tells running tasks to stop.
@@ -82,6 +84,8 @@ pub struct TaskSettings {
     pub clock: Arc<dyn Clock>,
     /// Exactly-once (blocking) barrier alignment, else at-least-once.
     pub exactly_once: bool,
+    /// Where the task's busy, idle and backpressured time goes.
+    pub metrics: TaskMetrics,
 }
 
 /// A task's connection to the JobMaster: who it is, where its reports go, and
@@ -199,11 +203,35 @@ pub trait Task: Send {
     ) -> Pin<Box<dyn Future<Output = Result<()>> + Send>>;
 }
 
-async fn flush<B>(chain: &mut dyn Output<B>, cancel: &mut CancelSignal) -> Result<()> {
-    tokio::select! {
-        result = poll_fn(|cx| chain.poll_flush(cx)) => result,
+/// Sends what the chain buffered; the time it waits for room in a full output
+/// channel is backpressured time.
+async fn flush<B>(
+    chain: &mut dyn Output<B>,
+    cancel: &mut CancelSignal,
+    clock: &TaskClock,
+) -> Result<()> {
+    let result = tokio::select! {
+        result = poll_fn(|cx| {
+            let poll = chain.poll_flush(cx);
+            if poll.is_pending() {
+                clock.backpressure_started();
+            }
+            poll
+        }) => result,
         _ = cancel.cancelled() => Err(Error::Cancelled),
+    };
+    clock.backpressure_ended();
+    result
+}
+
+/// Polls an input, telling `clock` when it has nothing (idle time starts) and
+/// when it hands something out (idle time ends).
+fn timed<T>(clock: &TaskClock, poll: Poll<T>) -> Poll<T> {
+    match &poll {
+        Poll::Pending => clock.input_pending(),
+        Poll::Ready(_) => clock.resumed(),
     }
+    poll
 }
 
 /// How long until processing time reaches `at` (zero if it already has).
@@ -242,30 +270,37 @@ async fn next_trigger(
     }
 }
 
-/// Shared loop state: the buffer-timeout deadline and periodic yielding.
+/// Shared loop state: the buffer-timeout deadline, periodic yielding and the
+/// task's time accounting.
 struct Pacer {
     settings: TaskSettings,
     flush_deadline: Instant,
     turns: u32,
+    clock: TaskClock,
 }
 
 impl Pacer {
     fn new(settings: TaskSettings) -> Self {
         let flush_deadline = Instant::now() + settings.buffer_timeout;
+        let clock = TaskClock::new(settings.metrics.clone());
         Pacer {
             settings,
             flush_deadline,
             turns: 0,
+            clock,
         }
     }
 
     /// After handling an event: flush on timeout, fire due processing time, and let
     /// other tasks on this worker run now and then.
     async fn after_event<B>(&mut self, chain: &mut dyn Output<B>) -> Result<()> {
+        // A timer or a message may have ended a wait for input.
+        self.clock.resumed();
         let now = Instant::now();
         if self.settings.buffer_timeout.is_zero() || now >= self.flush_deadline {
             chain.flush_buffers();
             self.flush_deadline = now + self.settings.buffer_timeout;
+            self.clock.publish();
         }
         let pt = self.settings.clock.now_millis();
         if chain.next_processing_time().is_some_and(|t| t <= pt) {
@@ -330,6 +365,7 @@ async fn close<B>(
     notified: u64,
     final_barrier: Option<u64>,
     cancel: &mut CancelSignal,
+    clock: &TaskClock,
 ) -> Result<()> {
     await_completion(control, final_barrier, cancel).await?;
     let latest = control.latest_completed();
@@ -337,7 +373,9 @@ async fn close<B>(
         chain.notify_checkpoint_complete(latest)?;
     }
     chain.close()?;
-    flush(chain, cancel).await
+    let flushed = flush(chain, cancel, clock).await;
+    clock.publish();
+    flushed
 }
 
 /// The task of a source and the chain after it.
@@ -403,7 +441,7 @@ impl<S: SourceReader> SourceTask<S> {
         let mut final_checkpoint: Option<u64> = None;
         let mut notified = 0u64;
         loop {
-            flush(self.chain.as_mut(), &mut cancel).await?;
+            flush(self.chain.as_mut(), &mut cancel, &pacer.clock).await?;
             let sleep_pt = pacer.sleep_processing(self.chain.next_processing_time());
             let sleep_flush = pacer.flush_deadline;
             let Self {
@@ -419,11 +457,11 @@ impl<S: SourceReader> SourceTask<S> {
                 ..
             } = control;
             tokio::select! {
-                event = poll_fn(|cx| match guarded(context, || Ok(source.poll_next(cx))) {
+                event = poll_fn(|cx| timed(&pacer.clock, match guarded(context, || Ok(source.poll_next(cx))) {
                     Ok(Poll::Ready(r)) => Poll::Ready(r),
                     Ok(Poll::Pending) => Poll::Pending,
                     Err(e) => Poll::Ready(Err(e)),
-                }), if !finished => {
+                })), if !finished => {
                     let event = event.map_err(|e| match e {
                         e @ (Error::UserCode { .. } | Error::External(_)) => e,
                         other => Error::UserCode {
@@ -463,6 +501,7 @@ impl<S: SourceReader> SourceTask<S> {
                     }
                 }
                 trigger = next_trigger(triggers) => {
+                    pacer.clock.resumed();
                     let barrier = trigger.barrier;
                     if trigger.drain && !finished {
                         finished = true;
@@ -500,6 +539,7 @@ impl<S: SourceReader> SourceTask<S> {
             notified,
             None,
             &mut cancel,
+            &pacer.clock,
         )
         .await
     }
@@ -546,7 +586,7 @@ impl<B: eddy_core::Batch> OneInputTask<B> {
         let mut notified = 0u64;
         let mut final_barrier = None;
         loop {
-            flush(self.chain.as_mut(), &mut cancel).await?;
+            flush(self.chain.as_mut(), &mut cancel, &pacer.clock).await?;
             let sleep_pt = pacer.sleep_processing(self.chain.next_processing_time());
             let sleep_flush = pacer.flush_deadline;
             let Self {
@@ -556,7 +596,7 @@ impl<B: eddy_core::Batch> OneInputTask<B> {
                 ..
             } = &mut self;
             tokio::select! {
-                event = poll_fn(|cx| gate.poll_next(cx)) => match event {
+                event = poll_fn(|cx| timed(&pacer.clock, gate.poll_next(cx))) => match event {
                     InputEvent::Batch(batch) => chain.collect(batch)?,
                     InputEvent::Watermark(w) => {
                         if w == MAX_WATERMARK {
@@ -603,6 +643,7 @@ impl<B: eddy_core::Batch> OneInputTask<B> {
             notified,
             final_barrier,
             &mut cancel,
+            &pacer.clock,
         )
         .await
     }
@@ -626,6 +667,8 @@ pub struct TwoInputHead<O: TwoInputOperator> {
     context: OperatorContext,
     valve: WatermarkValve,
     input_ended: bool,
+    /// `currentInputWatermark`, `currentInput1Watermark`, `currentInput2Watermark`.
+    watermarks: [Arc<AtomicI64>; 3],
 }
 
 /// The task of a two-input chain.
@@ -650,6 +693,12 @@ impl<O: TwoInputOperator> TwoInputTask<O> {
         settings: TaskSettings,
         control: TaskControl,
     ) -> Self {
+        let watermarks = [
+            "currentInputWatermark",
+            "currentInput1Watermark",
+            "currentInput2Watermark",
+        ]
+        .map(|name| context.gauge(name, NO_WATERMARK));
         TwoInputTask {
             gate1: gate1.with_exactly_once(settings.exactly_once),
             gate2: gate2.with_exactly_once(settings.exactly_once),
@@ -660,6 +709,7 @@ impl<O: TwoInputOperator> TwoInputTask<O> {
                 context,
                 valve: WatermarkValve::new(2),
                 input_ended: false,
+                watermarks,
             },
             settings,
             control,
@@ -685,7 +735,7 @@ impl<O: TwoInputOperator> TwoInputTask<O> {
         let mut notified = 0u64;
         let mut final_barrier = None;
         while !(done1 && done2) {
-            self.head.flush(&mut cancel).await?;
+            self.head.flush(&mut cancel, &pacer.clock).await?;
             let own_pt = self.head.operator.next_processing_time();
             let sleep_pt = pacer.sleep_processing(
                 [own_pt, self.head.next.next_processing_time()]
@@ -702,7 +752,7 @@ impl<O: TwoInputOperator> TwoInputTask<O> {
             let blocked2 = exactly_once && barrier2.is_some();
             let poll2 = !(done2 || blocked2);
             tokio::select! {
-                event = poll_fn(|cx| g1.poll_next(cx)), if poll1 => {
+                event = poll_fn(|cx| timed(&pacer.clock, g1.poll_next(cx))), if poll1 => {
                     match event {
                         InputEvent::Batch(b) => {
                             let TwoInputHead { operator, next, sides, context, .. } = h;
@@ -715,7 +765,7 @@ impl<O: TwoInputOperator> TwoInputTask<O> {
                         InputEvent::Disconnected => return Err(Error::Other("an upstream task stopped without finishing its output".into())),
                     }
                 }
-                event = poll_fn(|cx| g2.poll_next(cx)), if poll2 => {
+                event = poll_fn(|cx| timed(&pacer.clock, g2.poll_next(cx))), if poll2 => {
                     match event {
                         InputEvent::Batch(b) => {
                             let TwoInputHead { operator, next, sides, context, .. } = h;
@@ -804,18 +854,28 @@ impl<O: TwoInputOperator> TwoInputTask<O> {
             side.close()?;
         }
         next.close()?;
-        self.head.flush(&mut cancel).await
+        let flushed = self.head.flush(&mut cancel, &pacer.clock).await;
+        pacer.clock.publish();
+        flushed
     }
 }
 
 impl<O: TwoInputOperator> TwoInputHead<O> {
-    async fn flush(&mut self, cancel: &mut CancelSignal) -> Result<()> {
-        flush(self.next.as_mut(), cancel).await?;
+    async fn flush(&mut self, cancel: &mut CancelSignal, clock: &TaskClock) -> Result<()> {
+        flush(self.next.as_mut(), cancel, clock).await?;
         for side in self.sides.all_mut() {
-            tokio::select! {
-                r = poll_fn(|cx| side.poll_flush(cx)) => r?,
-                _ = cancel.cancelled() => return Err(Error::Cancelled),
-            }
+            let flushed = tokio::select! {
+                r = poll_fn(|cx| {
+                    let poll = side.poll_flush(cx);
+                    if poll.is_pending() {
+                        clock.backpressure_started();
+                    }
+                    poll
+                }) => r,
+                _ = cancel.cancelled() => Err(Error::Cancelled),
+            };
+            clock.backpressure_ended();
+            flushed?;
         }
         Ok(())
     }
@@ -880,7 +940,10 @@ impl<O: TwoInputOperator> TwoInputHead<O> {
         status: Option<WatermarkStatus>,
     ) -> Result<()> {
         let advanced = match (watermark, status) {
-            (Some(w), _) => self.valve.on_watermark(input, w),
+            (Some(w), _) => {
+                self.watermarks[input + 1].store(w, Ordering::Relaxed);
+                self.valve.on_watermark(input, w)
+            }
             (None, Some(s)) => self.valve.on_status(input, s).0,
             (None, None) => None,
         };
@@ -888,11 +951,15 @@ impl<O: TwoInputOperator> TwoInputHead<O> {
     }
 
     fn on_end(&mut self, input: usize) -> Result<()> {
+        self.watermarks[input + 1].store(MAX_WATERMARK, Ordering::Relaxed);
         let advanced = self.valve.on_end(input).0;
         self.forward(advanced)
     }
 
     fn forward(&mut self, advanced: Option<i64>) -> Result<()> {
+        if let Some(w) = advanced {
+            self.watermarks[0].store(w, Ordering::Relaxed);
+        }
         match advanced {
             Some(MAX_WATERMARK) => self.end_input(),
             Some(w) => {

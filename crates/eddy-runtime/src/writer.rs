@@ -1,7 +1,7 @@
 //! The record writer: buffers a producer's rows per target channel and sends them.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -10,6 +10,16 @@ use eddy_core::{Batch, CheckpointBarrier, Element, Error, Result, Timestamp, Wat
 use crate::channel::{SendError, Sender};
 use crate::output::Output;
 use crate::partitioner::{Partitioner, Selection};
+
+/// What a record writer counts for its producer: the records it sends and
+/// the watermark it last sent (`currentOutputWatermark`).
+#[derive(Clone, Debug, Default)]
+pub struct WriterMetrics {
+    /// The producer's `numRecordsOut`.
+    pub records_out: Arc<AtomicU64>,
+    /// The producer's `currentOutputWatermark`.
+    pub output_watermark: Arc<AtomicI64>,
+}
 
 /// Buffers rows per channel of one edge, flushes a channel's batch when it reaches
 /// the batch size, before any control element, and on the buffer timeout; sends
@@ -21,7 +31,7 @@ pub struct RecordWriter<B> {
     partitioner: Box<dyn Partitioner<B>>,
     targets: Vec<u32>,
     batch_size: usize,
-    records_out: Arc<AtomicU64>,
+    metrics: WriterMetrics,
     closed: bool,
     /// The final (`+inf`) watermark, held until the chain's input has ended:
     /// downstream it ends the input, so what the chain's operators emit at
@@ -35,7 +45,7 @@ impl<B: Batch> RecordWriter<B> {
         senders: Vec<Sender<Element<B>>>,
         partitioner: Box<dyn Partitioner<B>>,
         batch_size: usize,
-        records_out: Arc<AtomicU64>,
+        metrics: WriterMetrics,
     ) -> Self {
         let n = senders.len();
         RecordWriter {
@@ -45,7 +55,7 @@ impl<B: Batch> RecordWriter<B> {
             partitioner,
             targets: Vec::new(),
             batch_size: batch_size.max(1),
-            records_out,
+            metrics,
             closed: false,
             final_watermark: false,
         }
@@ -88,7 +98,9 @@ impl<B: Batch> Output<B> for RecordWriter<B> {
         if rows == 0 {
             return Ok(());
         }
-        self.records_out.fetch_add(rows as u64, Ordering::Relaxed);
+        self.metrics
+            .records_out
+            .fetch_add(rows as u64, Ordering::Relaxed);
         let n = self.senders.len();
         match self.partitioner.select(&batch, n, &mut self.targets) {
             Selection::One(channel) => {
@@ -113,6 +125,9 @@ impl<B: Batch> Output<B> for RecordWriter<B> {
     }
 
     fn emit_watermark(&mut self, watermark: Timestamp) -> Result<()> {
+        self.metrics
+            .output_watermark
+            .store(watermark, Ordering::Relaxed);
         if watermark == eddy_core::MAX_WATERMARK {
             self.final_watermark = true;
         } else {

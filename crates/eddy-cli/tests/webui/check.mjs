@@ -1,8 +1,9 @@
 // Drives eddy's Web UI in headless Chromium (Debian's, through playwright-core) against
 // an `eddy sql` process running two jobs, and checks what a user sees: the overview,
-// the job graph, the subtasks of a vertex (by mouse and keyboard), the tabs, an API
-// error, a savepoint taken from the form, stop with a savepoint (one job), cancel
-// (the other, last: the process ends with its last job), and a 50-vertex graph.
+// the job graph with its load, the subtasks of a vertex (by mouse and keyboard), the
+// tabs (watermarks and backpressure among them), an API error, a savepoint taken
+// from the form, stop with a savepoint (one job), cancel (the other, last: the
+// process ends with its last job), and a 50-vertex graph.
 //
 //   node check.mjs <base-url> <job-id> <stopped-job-id> <output-dir>
 //   EDDY_WEBUI_MODULES=<dir with node_modules/playwright-core>
@@ -104,6 +105,16 @@ try {
     return rates.join(' | ');
   });
 
+  await check('the graph shows how busy and backpressured each vertex is', async () => {
+    await page.waitForFunction((n) => {
+      const loads = Array.from(document.querySelectorAll('.node-load'));
+      return loads.length === n && loads.every((t) => /^busy \d+% · backpressured \d+%$/.test(t.textContent));
+    }, plan.nodes.length, { timeout: 15000 });
+    const levels = await page.locator('g.node[data-backpressure]').count();
+    if (levels !== plan.nodes.length) throw new Error(`${levels} nodes with a backpressure level`);
+    return (await page.locator('.node-load').allTextContents()).join(' | ');
+  });
+
   await check('the page updates its numbers without reloading', async () => {
     const cell = page.locator(`table.vertices tr[data-vertex="${plan.nodes[0].id}"] td`).nth(4);
     const before = await cell.textContent();
@@ -175,6 +186,45 @@ try {
   await check('the configuration tab shows the job keys', async () => {
     await page.locator('a.tab[data-tab=configuration]').click();
     await page.locator('table.config').getByText('execution.checkpointing.interval').waitFor();
+  });
+
+  await check('the watermarks tab shows the event time each vertex reached', async () => {
+    await page.locator('a.tab[data-tab=watermarks]').click();
+    const rows = page.locator('table.watermarks > tbody > tr[data-vertex]');
+    await page.waitForFunction((n) => document.querySelectorAll('table.watermarks > tbody > tr[data-vertex]').length === n,
+      plan.nodes.length);
+    // The assigner's output and everything downstream reach a time of today.
+    const stamp = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}$/;
+    await page.waitForFunction((pattern) => Array.from(document.querySelectorAll('table.watermarks > tbody > tr[data-vertex]'))
+      .some((tr) => new RegExp(pattern).test(tr.cells[2].textContent)), stamp.source);
+    const sink = plan.nodes[plan.nodes.length - 1];
+    const sinkRow = page.locator(`table.watermarks > tbody > tr[data-vertex="${sink.id}"]`);
+    await page.waitForFunction((id) => {
+      const tr = document.querySelector(`table.watermarks > tbody > tr[data-vertex="${id}"]`);
+      return tr && /^\d{4}-/.test(tr.cells[1].textContent);
+    }, sink.id);
+    await sinkRow.locator('button').click();
+    const subtasks = page.locator(`tr[data-subtasks-of="${sink.id}"] table.subtasks tbody tr`);
+    await subtasks.first().waitFor();
+    if (await subtasks.count() !== sink.parallelism) throw new Error(`${await subtasks.count()} subtask rows`);
+    // It stays open across the live refresh.
+    await page.waitForTimeout(2500);
+    if (await subtasks.count() !== sink.parallelism) throw new Error('the subtasks closed on refresh');
+    await page.screenshot({ path: join(out, 'watermarks.png'), fullPage: true });
+    return `${await rows.count()} vertices, sink input ${await sinkRow.locator('td').nth(1).textContent()}`;
+  });
+
+  await check('the backpressure tab shows each vertex\'s level and time shares', async () => {
+    await page.locator('a.tab[data-tab=backpressure]').click();
+    await page.waitForFunction((n) => document.querySelectorAll('table.backpressure > tbody > tr[data-vertex] [data-level]').length === n,
+      plan.nodes.length, { timeout: 15000 });
+    const first = page.locator('table.backpressure > tbody > tr[data-vertex]').first();
+    const cells = await first.locator('td').allTextContents();
+    if (!cells.slice(2).every((c) => /^\d+%$/.test(c.trim()))) throw new Error(`cells ${cells.join(' | ')}`);
+    await first.locator('button').press('Enter');
+    await page.locator('table.backpressure tr.subtask-row table.subtasks tbody tr').first().waitFor();
+    await page.screenshot({ path: join(out, 'backpressure.png'), fullPage: true });
+    return cells.join(' | ');
   });
 
   const target = join(out, 'savepoints');

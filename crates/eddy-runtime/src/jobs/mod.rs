@@ -34,7 +34,7 @@ pub use stats::{
     EXCEPTION_HISTORY_SIZE, HISTORY_SIZE,
 };
 
-use crate::metrics::{Counters, OperatorMetric};
+use crate::metrics::{Counters, OperatorGauge, OperatorMetric};
 use crate::task::CancelHandle;
 
 /// Ended jobs the registry keeps for their observers (Flink keeps finished jobs in
@@ -308,6 +308,12 @@ impl JobHandle {
     /// Every operator subtask's metrics, scoped by operator uid.
     pub fn operator_metrics(&self) -> Vec<OperatorMetric> {
         self.shared.counters.operator_metrics()
+    }
+
+    /// Every operator subtask's gauges (watermarks, task times), scoped by
+    /// operator uid.
+    pub fn operator_gauges(&self) -> Vec<OperatorGauge> {
+        self.shared.counters.operator_gauges()
     }
 
     /// The checkpoint statistics so far.

@@ -77,8 +77,8 @@ use serde::{Deserialize, Serialize};
 use crate::checkpoint::storage::SubtaskEntry;
 
 pub use to_job_master::{
-    CheckpointAck, CheckpointDecline, ExecutionState, FailureCause, LocalError, MetricsSnapshot,
-    OperatorSample, TaskExecutionState, TaskInputEnded, ToJobMaster,
+    CheckpointAck, CheckpointDecline, ExecutionState, FailureCause, GaugeSample, LocalError,
+    MetricsSnapshot, OperatorSample, TaskExecutionState, TaskInputEnded, ToJobMaster,
 };
 pub use to_task_executor::{
     CancelTask, CheckpointAborted, CheckpointComplete, CheckpointKind, OperatorDescriptor,

@@ -183,12 +183,20 @@ fn to_job_master(job_id: JobId) -> Vec<ToJobMaster> {
             timestamp: 1_700_000_000_123,
             job: job_values,
             operators,
+            gauges: vec![GaugeSample {
+                uid: "map-3".into(),
+                name: "Map".into(),
+                subtask: 1,
+                metric: "currentInputWatermark".into(),
+                value: i64::MIN,
+            }],
         }),
         ToJobMaster::Metrics(MetricsSnapshot {
             job_id,
             timestamp: 0,
             job: BTreeMap::new(),
             operators: Vec::new(),
+            gauges: Vec::new(),
         }),
         ToJobMaster::InputEnded(TaskInputEnded {
             job_id,

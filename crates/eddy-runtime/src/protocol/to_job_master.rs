@@ -288,4 +288,22 @@ pub struct MetricsSnapshot {
     pub job: BTreeMap<String, u64>,
     /// Every operator subtask's counters, in this job attempt so far.
     pub operators: Vec<OperatorSample>,
+    /// Every operator subtask's gauges (watermarks, task times), as they are now.
+    #[serde(default)]
+    pub gauges: Vec<GaugeSample>,
+}
+
+/// One operator subtask's gauge in a [`MetricsSnapshot`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GaugeSample {
+    /// The operator's uid.
+    pub uid: String,
+    /// The operator's name.
+    pub name: String,
+    /// The subtask.
+    pub subtask: u32,
+    /// The gauge (`currentInputWatermark`, ...).
+    pub metric: String,
+    /// Its value.
+    pub value: i64,
 }

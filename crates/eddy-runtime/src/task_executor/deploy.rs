@@ -19,6 +19,8 @@ use crate::output::SideOutputs;
 use crate::plan::is_chained;
 use crate::protocol::{ChannelId, TaskDeploymentDescriptor};
 use crate::task::{Task, TaskControl, TaskSettings};
+use crate::task_metrics::{TaskMetrics, NO_WATERMARK};
+use crate::writer::WriterMetrics;
 
 /// What every task of a TaskExecutor is built with.
 pub(super) struct Environment {
@@ -56,6 +58,7 @@ pub(super) fn build(
         restored,
         outputs: &tdd.outputs,
         batch_size: env.config.get(&options::BATCH_SIZE)?,
+        chain: Vec::new(),
     };
     let head = tdd.attempt.vertex;
     let subtask = tdd.attempt.subtask as usize;
@@ -106,13 +109,15 @@ pub(super) fn build(
         };
         slot.push(receiver);
     }
+    let ctx = builder.context(head, subtask)?;
+    builder.chain.push((ctx.uid.clone(), ctx.name.clone()));
     let next = builder.output(head, subtask)?;
     let sides = builder.side_outputs(head, subtask)?;
-    let ctx = builder.context(head, subtask)?;
     let settings = TaskSettings {
         buffer_timeout: env.config.get(&options::BUFFER_TIMEOUT)?,
         clock: env.clock.clone(),
         exactly_once: env.exactly_once,
+        metrics: TaskMetrics::register(&env.counters, &builder.chain, subtask as u32),
     };
     builder
         .vertex_factory(head)?
@@ -141,6 +146,8 @@ struct Builder<'a> {
     /// The channels the task writes.
     outputs: &'a [ChannelId],
     batch_size: usize,
+    /// The operators of the task's chain so far (uid, name), head first.
+    chain: Vec<(String, String)>,
 }
 
 impl Builder<'_> {
@@ -214,11 +221,22 @@ impl Builder<'_> {
     fn edge_output(&mut self, edge_index: usize, subtask: usize) -> Result<AnyBox> {
         let graph = &self.env.spec.graph;
         let edge = &graph.edges[edge_index];
+        let source = self.context(edge.source, subtask)?;
         if is_chained(graph, edge) {
             let target = edge.target;
+            let ctx = self.context(target, subtask)?;
+            // What the source emits is what its chained successor receives.
+            let input = ctx.gauge("currentInputWatermark", NO_WATERMARK);
+            self.env.counters.share_operator_gauge(
+                &source.uid,
+                &source.name,
+                subtask as u32,
+                "currentOutputWatermark",
+                &input,
+            );
+            self.chain.push((ctx.uid.clone(), ctx.name.clone()));
             let next = self.output(target, subtask)?;
             let sides = self.side_outputs(target, subtask)?;
-            let ctx = self.context(target, subtask)?;
             return self.vertex_factory(target)?.chain_node(ctx, next, sides);
         }
         let factory = &self.env.spec.edges[edge_index];
@@ -230,13 +248,16 @@ impl Builder<'_> {
         {
             senders.push(self.env.channels.sender(id, factory.as_ref())?);
         }
-        let counter = self.context(edge.source, subtask)?.metric("numRecordsOut");
+        let metrics = WriterMetrics {
+            records_out: source.metric("numRecordsOut"),
+            output_watermark: source.gauge("currentOutputWatermark", NO_WATERMARK),
+        };
         factory.writer(
             senders,
             edge.partitioning,
             subtask,
             self.batch_size,
-            counter,
+            metrics,
         )
     }
 

@@ -35,7 +35,7 @@ use crate::factory::JobSpec;
 use crate::network::{DataClient, Providers};
 use crate::operator::{Counters, RunContext};
 use crate::protocol::{
-    CheckpointKind, ExecutionState, FailureCause, MetricsSnapshot, OperatorSample,
+    CheckpointKind, ExecutionState, FailureCause, GaugeSample, MetricsSnapshot, OperatorSample,
     TaskDeploymentDescriptor, TaskExecutionState, ToJobMaster, ToTaskExecutor, TriggerCheckpoint,
 };
 use crate::task::{cancel_pair, CancelHandle, SourceTrigger, TaskControl};
@@ -361,11 +361,23 @@ impl TaskExecutor {
                 value: m.value,
             })
             .collect();
+        let gauges = counters
+            .operator_gauges()
+            .into_iter()
+            .map(|g| GaugeSample {
+                uid: g.uid,
+                name: g.name,
+                subtask: g.subtask,
+                metric: g.metric,
+                value: g.value,
+            })
+            .collect();
         let _ = self.job_master.send(ToJobMaster::Metrics(MetricsSnapshot {
             job_id: self.job_id,
             timestamp: self.env.clock.now_millis(),
             job: counters.job_values(),
             operators,
+            gauges,
         }));
     }
 
