@@ -1,19 +1,21 @@
-//! A real Prometheus scrapes `eddy sql`'s Prometheus endpoint and answers queries
-//! for the job's series under Flink's names and labels. The test installs
-//! Prometheus (Debian's package) when it is missing, starts it on 127.0.0.1 and
-//! stops it by PID.
+//! The metric reporters of `eddy sql`: a real Prometheus scrapes its Prometheus
+//! endpoint and answers queries for the job's series under Flink's names and
+//! labels (the test installs Prometheus, Debian's package, when it is missing,
+//! starts it on 127.0.0.1 and stops it by PID); the StatsD reporter sends the
+//! same metrics to a UDP socket and the log reporter writes them to the log,
+//! both under Flink's scope formats.
 
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
 use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::net::{TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{raw_get, Shell};
+use common::{eddy, raw_get, Shell};
 use serde_json::Value;
 
 /// Prometheus' binary, installed with apt-get if it is missing.
@@ -188,7 +190,7 @@ fn prometheus_scrapes_the_jobs_series_under_flinks_names() {
             .filter(|s| {
                 s["metric"]["operator_name"]
                     .as_str()
-                    .is_some_and(|n| n.contains("ticks"))
+                    .is_some_and(|n| n.starts_with("TableSourceScan"))
             })
             .collect();
         if sources.len() == 2 && sources.iter().all(|s| s["value"][1] != "0") {
@@ -239,4 +241,111 @@ fn prometheus_scrapes_the_jobs_series_under_flinks_names() {
     assert_eq!(status, 202);
     let (ok, stderr) = shell.finish();
     assert!(!ok && stderr.contains("cancelled"), "{stderr}");
+}
+
+/// A job reading 2,000 rows a second into a blackhole.
+fn ticks_script(dir: &Path) -> PathBuf {
+    let script = dir.join("job.sql");
+    std::fs::write(
+        &script,
+        "CREATE TABLE ticks (k BIGINT) WITH ('connector' = 'datagen', 'rows-per-second' = '2000', \
+         'fields.k.kind' = 'sequence', 'fields.k.start' = '1', 'fields.k.end' = '100000000');\n\
+         CREATE TABLE sink (k BIGINT) WITH ('connector' = 'blackhole');\n\
+         INSERT INTO sink SELECT k FROM ticks WHERE MOD(k, 2) = 0;\n",
+    )
+    .unwrap();
+    script
+}
+
+#[test]
+fn statsd_and_log_reporters_push_the_jobs_metrics_under_flinks_scopes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let statsd = UdpSocket::bind("127.0.0.1:0").unwrap();
+    statsd
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let port = statsd.local_addr().unwrap().port();
+    let log_dir = tmp.path().join("log");
+    let args = [
+        "metrics.reporter.stsd.factory.class=org.apache.flink.metrics.statsd.StatsDReporterFactory"
+            .to_string(),
+        "metrics.reporter.stsd.host=127.0.0.1".to_string(),
+        format!("metrics.reporter.stsd.port={port}"),
+        "metrics.reporter.stsd.interval=200ms".to_string(),
+        "metrics.reporter.log.factory.class=org.apache.flink.metrics.slf4j.Slf4jReporterFactory"
+            .to_string(),
+        "metrics.reporter.log.interval=300ms".to_string(),
+        format!("env.log.dir={}", log_dir.display()),
+    ];
+    let args: Vec<&str> = args.iter().flat_map(|a| ["-D", a.as_str()]).collect();
+    let shell = Shell::start(&ticks_script(tmp.path()), &args);
+    let job = shell.running_job();
+
+    // StatsD: `<host>.taskmanager.<tm_id>.<job_name>.<operator_name>.<subtask>.<metric>`
+    // for operators, `<host>.jobmanager.<job_name>.<metric>` for the job.
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let host = host.trim();
+    let source = format!(
+        "{host}.taskmanager.local.insert-into_sink.TableSourceScan(table=[ticks], connector=[datagen]).0.numRecordsOut:"
+    );
+    let uptime = format!("{host}.jobmanager.insert-into_sink.uptime:");
+    let (mut counted, mut up) = (None, false);
+    let started = Instant::now();
+    let mut buffer = [0u8; 65536];
+    while counted.is_none() || !up {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no StatsD datagram for {source} and {uptime}"
+        );
+        let Ok(n) = statsd.recv(&mut buffer) else {
+            continue;
+        };
+        let datagram = String::from_utf8_lossy(&buffer[..n]).into_owned();
+        assert!(datagram.ends_with("|g"), "{datagram}");
+        if let Some(value) = datagram.strip_prefix(&source) {
+            let value: u64 = value.trim_end_matches("|g").parse().unwrap();
+            counted = (value > 0).then_some(value);
+        }
+        up |= datagram.starts_with(&uptime);
+    }
+
+    // The log: a report with the same identifiers.
+    let started = Instant::now();
+    let report = loop {
+        let logs: Vec<PathBuf> = std::fs::read_dir(&log_dir)
+            .map(|d| d.map(|e| e.unwrap().path()).collect())
+            .unwrap_or_default();
+        let text: String = logs
+            .iter()
+            .map(|p| std::fs::read_to_string(p).unwrap_or_default())
+            .collect();
+        if text.contains("Finished metrics report") && text.contains(&source.replace(':', ": ")) {
+            break text;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "{text}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(report.contains("Starting metrics report"), "{report}");
+
+    let (status, _) = shell.call("PATCH", &format!("/jobs/{job}?mode=cancel"), None);
+    assert_eq!(status, 202);
+    let (ok, stderr) = shell.finish();
+    assert!(!ok && stderr.contains("cancelled"), "{stderr}");
+}
+
+#[test]
+fn a_statsd_reporter_without_a_port_is_an_error_naming_the_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let script = ticks_script(tmp.path());
+    let (ok, _, stderr) = eddy(&[
+        "sql",
+        "-f",
+        script.to_str().unwrap(),
+        "-D",
+        "metrics.reporter.stsd.factory.class=org.apache.flink.metrics.statsd.StatsDReporterFactory",
+        "-D",
+        "metrics.reporter.stsd.host=127.0.0.1",
+    ]);
+    assert!(!ok);
+    assert!(stderr.contains("metrics.reporter.stsd.port"), "{stderr}");
 }

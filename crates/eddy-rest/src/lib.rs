@@ -34,8 +34,10 @@ pub mod gateway;
 mod ids;
 mod jobs;
 mod logs;
+mod metric_samples;
 pub mod prometheus;
 mod rates;
+pub mod reporters;
 mod routes;
 pub mod ui;
 mod vertex_metrics;
@@ -69,10 +71,11 @@ static SERVER: OnceLock<Mutex<Option<Running>>> = OnceLock::new();
 static PROMETHEUS: OnceLock<Mutex<Option<SocketAddr>>> = OnceLock::new();
 
 /// Starts what the configuration asks this process to serve, once per process:
-/// the REST API if `rest.port` is set (its address is returned), and the
+/// the REST API if `rest.port` is set (its address is returned), the
 /// Prometheus endpoint if a Prometheus reporter is configured
-/// ([`prometheus`]).
+/// ([`prometheus`]), and the push reporters (StatsD, log: [`reporters`]).
 pub fn start(config: &Config) -> Result<Option<SocketAddr>> {
+    reporters::start(config)?;
     let slot = PROMETHEUS.get_or_init(|| Mutex::new(None));
     let mut reporter = slot.lock().unwrap_or_else(|p| p.into_inner());
     if reporter.is_none() {

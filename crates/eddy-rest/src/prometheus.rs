@@ -25,12 +25,10 @@ use std::net::SocketAddr;
 
 use axum::routing::get;
 use axum::Router;
-use eddy_core::time::now_millis;
 use eddy_core::{Config, Result};
-use eddy_runtime::{JobHandle, JobRegistry};
 
-use crate::ids::vertex_id;
-use crate::rates::{Rates, METERED, TIMED};
+use crate::metric_samples::{collect, Variables};
+use crate::rates::Rates;
 
 /// The reporter's name in `metrics.reporter.<name>.*` keys that eddy looks for
 /// first; any name whose factory class is Prometheus' works.
@@ -92,17 +90,14 @@ fn escape(value: &str) -> String {
         .replace('\n', "\\n")
 }
 
-/// A series' labels, in order.
-type Labels = Vec<(&'static str, String)>;
-
 /// Series by metric name: labels and value.
 #[derive(Default)]
 struct Families {
-    series: BTreeMap<String, Vec<(Labels, f64)>>,
+    series: BTreeMap<String, Vec<(Variables, f64)>>,
 }
 
 impl Families {
-    fn add(&mut self, name: String, labels: Labels, value: f64) {
+    fn add(&mut self, name: String, labels: Variables, value: f64) {
         self.series.entry(name).or_default().push((labels, value));
     }
 
@@ -123,195 +118,18 @@ impl Families {
     }
 }
 
-fn host() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_else(|_| "localhost".into())
-}
-
 /// Every running job's metrics and the process's, in Prometheus' text format.
 pub fn render() -> String {
-    let host = host();
     let mut families = Families::default();
-    for job in JobRegistry::global().jobs() {
-        if !job.status().is_terminal() {
-            job_metrics(&job, &host, &mut families);
-        }
+    for sample in collect() {
+        let name = format!(
+            "flink_{}_{}",
+            sample.scope.prometheus_prefix(),
+            sanitize(&sample.name)
+        );
+        families.add(name, sample.variables, sample.value);
     }
-    process_metrics(&host, &mut families);
     families.render()
-}
-
-fn job_metrics(job: &JobHandle, host: &str, families: &mut Families) {
-    let info = job.info();
-    let job_id = info.id.to_string();
-    let counters = job.counters();
-    let attempt = counters
-        .get("numRestarts")
-        .copied()
-        .unwrap_or(0)
-        .to_string();
-    let job_labels = || {
-        vec![
-            ("host", host.to_string()),
-            ("job_id", job_id.clone()),
-            ("job_name", info.name.clone()),
-        ]
-    };
-    // Job scope: the job's own counters, uptime and checkpoints in progress.
-    for (name, value) in counters.iter().filter(|(k, _)| !k.contains('.')) {
-        let name = match name.as_str() {
-            "lastCheckpointSize" => {
-                let full = "flink_jobmanager_job_lastCheckpointFullSize".to_string();
-                families.add(full, job_labels(), *value as f64);
-                name.clone()
-            }
-            other => other.to_string(),
-        };
-        families.add(
-            format!("flink_jobmanager_job_{}", sanitize(&name)),
-            job_labels(),
-            *value as f64,
-        );
-    }
-    let uptime = (now_millis() - info.start_time).max(0);
-    families.add(
-        "flink_jobmanager_job_uptime".into(),
-        job_labels(),
-        uptime as f64,
-    );
-    let in_progress = job.checkpoint_stats().in_progress.len();
-    families.add(
-        "flink_jobmanager_job_numberOfInProgressCheckpoints".into(),
-        job_labels(),
-        in_progress as f64,
-    );
-    // Task and operator scope.
-    let vertices: BTreeMap<&str, &str> = info
-        .graph
-        .vertices
-        .iter()
-        .map(|v| (v.uid.as_str(), v.name.as_str()))
-        .collect();
-    let rates = Rates::global();
-    let labels = |uid: &str, fallback: &str, subtask: u32| {
-        let name = vertices.get(uid).copied().unwrap_or(fallback);
-        let id = vertex_id(uid);
-        let task = vec![
-            ("host", host.to_string()),
-            ("tm_id", "local".to_string()),
-            ("job_id", job_id.clone()),
-            ("job_name", info.name.clone()),
-            ("task_id", id.clone()),
-            ("task_name", name.to_string()),
-            ("task_attempt_num", attempt.clone()),
-            ("subtask_index", subtask.to_string()),
-        ];
-        let mut operator = task.clone();
-        operator.insert(7, ("operator_id", id));
-        operator.insert(8, ("operator_name", name.to_string()));
-        (task, operator)
-    };
-    for m in job.operator_metrics() {
-        let (task, operator) = labels(&m.uid, &m.name, m.subtask);
-        let metric = sanitize(&m.metric);
-        if METERED.contains(&m.metric.as_str()) {
-            families.add(
-                format!("flink_taskmanager_job_task_{metric}"),
-                task.clone(),
-                m.value as f64,
-            );
-            let rate = rates.rate(info.id, &m.uid, m.subtask, &m.metric);
-            families.add(
-                format!("flink_taskmanager_job_task_{metric}PerSecond"),
-                task.clone(),
-                rate,
-            );
-            families.add(
-                format!("flink_taskmanager_job_task_operator_{metric}PerSecond"),
-                operator.clone(),
-                rate,
-            );
-        }
-        families.add(
-            format!("flink_taskmanager_job_task_operator_{metric}"),
-            operator,
-            m.value as f64,
-        );
-    }
-    // Gauges: watermarks per operator, the task's times per task.
-    for g in job.operator_gauges() {
-        let (task, operator) = labels(&g.uid, &g.name, g.subtask);
-        let metric = sanitize(&g.metric);
-        if g.metric.contains("Watermark") {
-            families.add(
-                format!("flink_taskmanager_job_task_operator_{metric}"),
-                operator,
-                g.value as f64,
-            );
-            continue;
-        }
-        if g.metric == TIMED[0].0 {
-            if let Some(times) = rates.task_times(info.id, &g.uid, g.subtask) {
-                let values = [times.busy, times.idle, times.backpressured];
-                for ((_, name), value) in TIMED.iter().zip(values) {
-                    families.add(
-                        format!("flink_taskmanager_job_task_{name}"),
-                        task.clone(),
-                        value,
-                    );
-                }
-            }
-        }
-        families.add(
-            format!("flink_taskmanager_job_task_{metric}"),
-            task,
-            g.value as f64,
-        );
-    }
-}
-
-/// CPU time, resident memory and threads of this process, from `/proc`.
-fn process_metrics(host: &str, families: &mut Families) {
-    let labels = || vec![("host", host.to_string()), ("tm_id", "local".to_string())];
-    if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
-        let field = |name: &str| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix(name))
-                .and_then(|rest| rest.split_whitespace().next())
-                .and_then(|v| v.parse::<f64>().ok())
-        };
-        if let Some(threads) = field("Threads:") {
-            families.add(
-                "flink_taskmanager_Status_JVM_Threads_Count".into(),
-                labels(),
-                threads,
-            );
-        }
-        if let Some(rss_kb) = field("VmRSS:") {
-            families.add(
-                "flink_taskmanager_Status_Process_Memory_RSS".into(),
-                labels(),
-                rss_kb * 1024.0,
-            );
-        }
-    }
-    if let Ok(stat) = std::fs::read_to_string("/proc/self/stat") {
-        // Fields after the command name: utime and stime are the 12th and 13th.
-        let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-        let fields: Vec<&str> = after.split_whitespace().collect();
-        if let (Some(utime), Some(stime)) = (fields.get(11), fields.get(12)) {
-            if let (Ok(u), Ok(s)) = (utime.parse::<f64>(), stime.parse::<f64>()) {
-                // Clock ticks are 100 a second on Linux; Flink reports nanoseconds.
-                families.add(
-                    "flink_taskmanager_Status_JVM_CPU_Time".into(),
-                    labels(),
-                    (u + s) * 1e7,
-                );
-            }
-        }
-    }
 }
 
 #[cfg(test)]

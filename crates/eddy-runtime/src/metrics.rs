@@ -114,6 +114,23 @@ impl Counters {
             .clone()
     }
 
+    /// Shows `counter` as the counter `metric` of subtask `subtask` of the
+    /// operator `uid` too, replacing what was there.
+    pub fn share_operator_metric(
+        &self,
+        uid: &str,
+        name: &str,
+        subtask: u32,
+        metric: &str,
+        counter: &Arc<AtomicU64>,
+    ) {
+        let mut map = self.operators.lock().unwrap_or_else(|p| p.into_inner());
+        map.insert(
+            (uid.to_string(), subtask, metric.to_string()),
+            (name.to_string(), counter.clone()),
+        );
+    }
+
     /// The gauge `metric` of subtask `subtask` of the operator `uid` (named
     /// `name`), created at `initial` on first use.
     pub fn operator_gauge(

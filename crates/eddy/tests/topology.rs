@@ -39,6 +39,13 @@ fn map_flat_map_filter_at_every_parallelism() {
         );
         assert_eq!(result.counter("Map.numRecordsIn"), 10_000);
         assert_eq!(result.counter("Filter.numRecordsIn"), 20_000);
+        // A chained operator sends what its successor receives.
+        assert_eq!(result.counter("Map.numRecordsOut"), 10_000);
+        assert_eq!(result.counter("FlatMap.numRecordsOut"), 20_000);
+        assert_eq!(
+            result.counter("Filter.numRecordsOut"),
+            expected.len() as u64
+        );
     }
 }
 
