@@ -115,15 +115,7 @@ impl Drop for Prometheus {
 #[test]
 fn prometheus_scrapes_the_jobs_series_under_flinks_names() {
     let tmp = tempfile::tempdir().unwrap();
-    let script = tmp.path().join("job.sql");
-    std::fs::write(
-        &script,
-        "CREATE TABLE ticks (k BIGINT) WITH ('connector' = 'datagen', 'rows-per-second' = '2000', \
-         'fields.k.kind' = 'sequence', 'fields.k.start' = '1', 'fields.k.end' = '100000000');\n\
-         CREATE TABLE sink (k BIGINT) WITH ('connector' = 'blackhole');\n\
-         INSERT INTO sink SELECT k FROM ticks WHERE MOD(k, 2) = 0;\n",
-    )
-    .unwrap();
+    let script = ticks_script(tmp.path());
     let mut early = Vec::new();
     let shell = Shell::start_with(
         &script,

@@ -41,17 +41,13 @@ use crate::protocol::{GaugeSample, MetricsSnapshot};
 
 /// Where an operator metric lives: operator uid, subtask, metric name.
 type OperatorKey = (String, u32, String);
-/// An operator metric: the operator's name beside the counter.
-type NamedCounter = (String, Arc<AtomicU64>);
-/// An operator gauge: the operator's name beside the value.
-type NamedGauge = (String, Arc<AtomicI64>);
 
 /// The counters of a job, job-scoped and operator-scoped; see the module docs.
 #[derive(Clone, Debug, Default)]
 pub struct Counters {
     job: Arc<Mutex<BTreeMap<String, Arc<AtomicU64>>>>,
-    operators: Arc<Mutex<BTreeMap<OperatorKey, NamedCounter>>>,
-    gauges: Arc<Mutex<BTreeMap<OperatorKey, NamedGauge>>>,
+    operators: Arc<OperatorValues<AtomicU64>>,
+    gauges: Arc<OperatorValues<AtomicI64>>,
 }
 
 /// What each remote operator counter reported so far in one job attempt, for
@@ -59,24 +55,9 @@ pub struct Counters {
 #[derive(Debug, Default)]
 pub struct RemoteCounts(std::collections::HashMap<OperatorKey, u64>);
 
-/// One operator subtask's gauge.
+/// One operator subtask's metric or gauge.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct OperatorGauge {
-    /// The operator's uid (its identity in the job).
-    pub uid: String,
-    /// The operator's name.
-    pub name: String,
-    /// The subtask index.
-    pub subtask: u32,
-    /// The gauge, e.g. `currentInputWatermark`.
-    pub metric: String,
-    /// Its current value.
-    pub value: i64,
-}
-
-/// One operator subtask's metric.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct OperatorMetric {
+pub struct OperatorValue<T> {
     /// The operator's uid (its identity in the job).
     pub uid: String,
     /// The operator's name.
@@ -86,7 +67,78 @@ pub struct OperatorMetric {
     /// The metric, e.g. `numRecordsIn`.
     pub metric: String,
     /// Its current value.
-    pub value: u64,
+    pub value: T,
+}
+
+/// One operator subtask's counter.
+pub type OperatorMetric = OperatorValue<u64>;
+/// One operator subtask's gauge.
+pub type OperatorGauge = OperatorValue<i64>;
+
+/// An atomic value that can be read.
+trait Load {
+    type Value;
+    fn load(&self) -> Self::Value;
+}
+
+impl Load for AtomicU64 {
+    type Value = u64;
+    fn load(&self) -> u64 {
+        AtomicU64::load(self, Ordering::Relaxed)
+    }
+}
+
+impl Load for AtomicI64 {
+    type Value = i64;
+    fn load(&self) -> i64 {
+        AtomicI64::load(self, Ordering::Relaxed)
+    }
+}
+
+/// Operator-scoped values of one kind, by uid, subtask and metric, each with
+/// its operator's name.
+#[derive(Debug, Default)]
+struct OperatorValues<A>(Mutex<BTreeMap<OperatorKey, (String, Arc<A>)>>);
+
+impl<A: Load> OperatorValues<A> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<OperatorKey, (String, Arc<A>)>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn get(
+        &self,
+        uid: &str,
+        name: &str,
+        subtask: u32,
+        metric: &str,
+        new: impl FnOnce() -> A,
+    ) -> Arc<A> {
+        self.lock()
+            .entry((uid.to_string(), subtask, metric.to_string()))
+            .or_insert_with(|| (name.to_string(), Arc::new(new())))
+            .1
+            .clone()
+    }
+
+    fn share(&self, uid: &str, name: &str, subtask: u32, metric: &str, value: &Arc<A>) {
+        self.lock().insert(
+            (uid.to_string(), subtask, metric.to_string()),
+            (name.to_string(), value.clone()),
+        );
+    }
+
+    fn list(&self) -> Vec<OperatorValue<A::Value>> {
+        self.lock()
+            .iter()
+            .map(|((uid, subtask, metric), (name, value))| OperatorValue {
+                uid: uid.clone(),
+                name: name.clone(),
+                subtask: *subtask,
+                metric: metric.clone(),
+                value: value.load(),
+            })
+            .collect()
+    }
 }
 
 impl Counters {
@@ -107,11 +159,8 @@ impl Counters {
         subtask: u32,
         metric: &str,
     ) -> Arc<AtomicU64> {
-        let mut map = self.operators.lock().unwrap_or_else(|p| p.into_inner());
-        map.entry((uid.to_string(), subtask, metric.to_string()))
-            .or_insert_with(|| (name.to_string(), Arc::new(AtomicU64::new(0))))
-            .1
-            .clone()
+        self.operators
+            .get(uid, name, subtask, metric, || AtomicU64::new(0))
     }
 
     /// Shows `counter` as the counter `metric` of subtask `subtask` of the
@@ -124,11 +173,7 @@ impl Counters {
         metric: &str,
         counter: &Arc<AtomicU64>,
     ) {
-        let mut map = self.operators.lock().unwrap_or_else(|p| p.into_inner());
-        map.insert(
-            (uid.to_string(), subtask, metric.to_string()),
-            (name.to_string(), counter.clone()),
-        );
+        self.operators.share(uid, name, subtask, metric, counter);
     }
 
     /// The gauge `metric` of subtask `subtask` of the operator `uid` (named
@@ -141,11 +186,8 @@ impl Counters {
         metric: &str,
         initial: i64,
     ) -> Arc<AtomicI64> {
-        let mut map = self.gauges.lock().unwrap_or_else(|p| p.into_inner());
-        map.entry((uid.to_string(), subtask, metric.to_string()))
-            .or_insert_with(|| (name.to_string(), Arc::new(AtomicI64::new(initial))))
-            .1
-            .clone()
+        self.gauges
+            .get(uid, name, subtask, metric, || AtomicI64::new(initial))
     }
 
     /// Shows `gauge` as the gauge `metric` of subtask `subtask` of the operator
@@ -158,39 +200,17 @@ impl Counters {
         metric: &str,
         gauge: &Arc<AtomicI64>,
     ) {
-        let mut map = self.gauges.lock().unwrap_or_else(|p| p.into_inner());
-        map.insert(
-            (uid.to_string(), subtask, metric.to_string()),
-            (name.to_string(), gauge.clone()),
-        );
+        self.gauges.share(uid, name, subtask, metric, gauge);
     }
 
     /// Every operator subtask's gauges, by uid, subtask and gauge.
     pub fn operator_gauges(&self) -> Vec<OperatorGauge> {
-        let map = self.gauges.lock().unwrap_or_else(|p| p.into_inner());
-        map.iter()
-            .map(|((uid, subtask, metric), (name, value))| OperatorGauge {
-                uid: uid.clone(),
-                name: name.clone(),
-                subtask: *subtask,
-                metric: metric.clone(),
-                value: value.load(Ordering::Relaxed),
-            })
-            .collect()
+        self.gauges.list()
     }
 
     /// Every operator subtask's metrics, by uid, subtask and metric.
     pub fn operator_metrics(&self) -> Vec<OperatorMetric> {
-        let map = self.operators.lock().unwrap_or_else(|p| p.into_inner());
-        map.iter()
-            .map(|((uid, subtask, metric), (name, value))| OperatorMetric {
-                uid: uid.clone(),
-                name: name.clone(),
-                subtask: *subtask,
-                metric: metric.clone(),
-                value: value.load(Ordering::Relaxed),
-            })
-            .collect()
+        self.operators.list()
     }
 
     /// Counts a TaskManager's metrics into this registry: operator counters

@@ -203,16 +203,25 @@ pub trait Task: Send {
     ) -> Pin<Box<dyn Future<Output = Result<()>> + Send>>;
 }
 
-/// Sends what the chain buffered; the time it waits for room in a full output
-/// channel is backpressured time.
+/// Sends what the chain buffered.
 async fn flush<B>(
     chain: &mut dyn Output<B>,
     cancel: &mut CancelSignal,
     clock: &TaskClock,
 ) -> Result<()> {
+    wait_for_room(cancel, clock, |cx| chain.poll_flush(cx)).await
+}
+
+/// Polls `flush` until it has sent everything; the time it waits for room in a
+/// full output channel is backpressured time.
+async fn wait_for_room(
+    cancel: &mut CancelSignal,
+    clock: &TaskClock,
+    mut flush: impl FnMut(&mut std::task::Context<'_>) -> Poll<Result<()>>,
+) -> Result<()> {
     let result = tokio::select! {
         result = poll_fn(|cx| {
-            let poll = chain.poll_flush(cx);
+            let poll = flush(cx);
             if poll.is_pending() {
                 clock.backpressure_started();
             }
@@ -864,18 +873,7 @@ impl<O: TwoInputOperator> TwoInputHead<O> {
     async fn flush(&mut self, cancel: &mut CancelSignal, clock: &TaskClock) -> Result<()> {
         flush(self.next.as_mut(), cancel, clock).await?;
         for side in self.sides.all_mut() {
-            let flushed = tokio::select! {
-                r = poll_fn(|cx| {
-                    let poll = side.poll_flush(cx);
-                    if poll.is_pending() {
-                        clock.backpressure_started();
-                    }
-                    poll
-                }) => r,
-                _ = cancel.cancelled() => Err(Error::Cancelled),
-            };
-            clock.backpressure_ended();
-            flushed?;
+            wait_for_room(cancel, clock, |cx| side.poll_flush(cx)).await?;
         }
         Ok(())
     }
