@@ -528,7 +528,21 @@ fn backpressure_from_a_frozen_taskmanager_stops_the_sources_of_the_other() {
     let (written, memory) = (source_written(&cluster, &job), resident_kib(live));
     std::thread::sleep(Duration::from_secs(3));
     let (later, memory_later) = (source_written(&cluster, &job), resident_kib(live));
+    // The JobManager's REST API shows it: the live TaskManager's source has
+    // spent the last seconds waiting for room (the frozen one reports nothing).
+    let details = cluster.rest().get(&format!("/jobs/{job}"));
+    let source = details["vertices"][0]["id"].as_str().unwrap().to_string();
+    let pressure = cluster
+        .rest()
+        .get(&format!("/jobs/{job}/vertices/{source}/backpressure"));
     cluster.signal_taskmanager(1, "CONT");
+    let subtasks = pressure["subtasks"].as_array().unwrap();
+    assert!(
+        subtasks
+            .iter()
+            .any(|s| s["backpressure-level"] == "high" && s["ratio"].as_f64().unwrap() > 0.5),
+        "{pressure}"
+    );
     assert!(
         later - written < rate / 20,
         "the sources wrote {} records in 3 s while their consumer was frozen ({rate}/s before)",

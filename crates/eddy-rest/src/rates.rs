@@ -2,11 +2,11 @@
 //!
 //! - Flink's meters, `numRecordsInPerSecond` and `numRecordsOutPerSecond`,
 //!   averaged over the last minute as Flink's `MeterView` does;
-//! - the task times, `busyTimeMsPerSecond`, `idleTimeMsPerSecond` and
-//!   `backPressuredTimeMsPerSecond`: how many milliseconds of each second the
-//!   task spent so, over the last five seconds (the update interval of Flink's
-//!   `TimerGauge`), from the running totals the tasks keep
-//!   ([`eddy_runtime::task_metrics`]).
+//! - the task times, `idleTimeMsPerSecond` and `backPressuredTimeMsPerSecond`:
+//!   how many milliseconds of each second the task spent so, over the last
+//!   five seconds (the update interval of Flink's `TimerGauge`), from the
+//!   running totals the tasks keep ([`eddy_runtime::task_metrics`]); and
+//!   `busyTimeMsPerSecond`, the rest of the second, as Flink derives it.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, Once, OnceLock};
@@ -129,8 +129,9 @@ pub struct TaskTimes {
 }
 
 impl Rates {
-    /// The task times of subtask `subtask` of operator `uid`, each at most 1000;
-    /// `None` before two samples of them.
+    /// The task times of subtask `subtask` of operator `uid`, adding up to 1000:
+    /// idle and backpressured from their totals, busy the rest (as Flink
+    /// derives it); `None` before two samples of them.
     pub fn task_times(&self, job: JobId, uid: &str, subtask: u32) -> Option<TaskTimes> {
         let sampled = {
             let samples = self.samples.lock().unwrap_or_else(|p| p.into_inner());
@@ -141,10 +142,12 @@ impl Rates {
             return None;
         }
         let rate = |i: usize| self.rate(job, uid, subtask, TIMED[i].0).clamp(0.0, 1000.0);
+        let idle = rate(1);
+        let backpressured = rate(2).min(1000.0 - idle);
         Some(TaskTimes {
-            busy: rate(0),
-            idle: rate(1),
-            backpressured: rate(2),
+            busy: 1000.0 - idle - backpressured,
+            idle,
+            backpressured,
         })
     }
 }

@@ -212,6 +212,10 @@ async fn flush<B>(
     wait_for_room(cancel, clock, |cx| chain.poll_flush(cx)).await
 }
 
+/// How often a task waiting for room downstream reports its times, so that a
+/// long wait shows as backpressure while it lasts.
+const PUBLISH_WHILE_BLOCKED: Duration = Duration::from_millis(200);
+
 /// Polls `flush` until it has sent everything; the time it waits for room in a
 /// full output channel is backpressured time.
 async fn wait_for_room(
@@ -219,15 +223,18 @@ async fn wait_for_room(
     clock: &TaskClock,
     mut flush: impl FnMut(&mut std::task::Context<'_>) -> Poll<Result<()>>,
 ) -> Result<()> {
-    let result = tokio::select! {
-        result = poll_fn(|cx| {
-            let poll = flush(cx);
-            if poll.is_pending() {
-                clock.backpressure_started();
-            }
-            poll
-        }) => result,
-        _ = cancel.cancelled() => Err(Error::Cancelled),
+    let result = loop {
+        tokio::select! {
+            result = poll_fn(|cx| {
+                let poll = flush(cx);
+                if poll.is_pending() {
+                    clock.backpressure_started();
+                }
+                poll
+            }) => break result,
+            _ = tokio::time::sleep(PUBLISH_WHILE_BLOCKED) => clock.publish(),
+            _ = cancel.cancelled() => break Err(Error::Cancelled),
+        }
     };
     clock.backpressure_ended();
     result

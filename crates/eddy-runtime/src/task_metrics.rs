@@ -146,15 +146,20 @@ impl TaskClock {
         }
     }
 
-    /// Writes the totals so far into the gauges; busy is what is neither idle
-    /// nor backpressured.
+    /// Writes the totals so far, a wait still going on included, into the
+    /// gauges; busy is what is neither idle nor backpressured.
     pub fn publish(&self) {
         self.publish_at(self.nanos());
     }
 
     fn publish_at(&self, total: u64) {
-        let idle = self.idle.load(Ordering::Relaxed);
-        let backpressured = self.backpressured.load(Ordering::Relaxed);
+        let ongoing = |since: &AtomicU64| match since.load(Ordering::Relaxed) {
+            NOT_WAITING => 0,
+            since => total.saturating_sub(since),
+        };
+        let idle = self.idle.load(Ordering::Relaxed) + ongoing(&self.waiting_since);
+        let backpressured =
+            self.backpressured.load(Ordering::Relaxed) + ongoing(&self.blocked_since);
         let busy = total.saturating_sub(idle).saturating_sub(backpressured);
         let millis = |nanos: u64| (nanos / 1_000_000) as i64;
         self.metrics.idle.store(millis(idle), Ordering::Relaxed);
@@ -194,8 +199,11 @@ mod tests {
         clock.resumed_at(ms(80));
         clock.resumed_at(ms(81));
         clock.backpressure_started_at(ms(100));
-        clock.publish_at(ms(100));
+        // A report during the wait counts the wait so far.
+        clock.publish_at(ms(125));
         assert_eq!(gauge(&counters, "map", "isBackPressured"), 1);
+        assert_eq!(gauge(&counters, "map", "accumulatedBackpressuredTime"), 25);
+        assert_eq!(gauge(&counters, "map", "accumulatedBusyTime"), 50);
         clock.backpressure_ended_at(ms(140));
         clock.backpressure_ended_at(ms(141));
         clock.publish_at(ms(150));
