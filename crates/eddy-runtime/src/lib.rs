@@ -107,6 +107,7 @@ pub mod task;
 pub mod task_executor;
 pub mod task_metrics;
 pub mod timers;
+pub mod user_metrics;
 pub mod watermark_valve;
 pub mod window;
 pub mod writer;

@@ -48,7 +48,13 @@ pub struct Counters {
     job: Arc<Mutex<BTreeMap<String, Arc<AtomicU64>>>>,
     operators: Arc<OperatorValues<AtomicU64>>,
     gauges: Arc<OperatorValues<AtomicI64>>,
+    /// Gauges whose value a function computes when read (user gauges,
+    /// histograms, meters).
+    computed: Arc<OperatorValues<GaugeFn>>,
 }
+
+/// A gauge computed when read.
+pub type GaugeFn = dyn Fn() -> i64 + Send + Sync;
 
 /// What each remote operator counter reported so far in one job attempt, for
 /// [`Counters::add_remote`].
@@ -95,16 +101,31 @@ impl Load for AtomicI64 {
     }
 }
 
+impl Load for GaugeFn {
+    type Value = i64;
+    fn load(&self) -> i64 {
+        self()
+    }
+}
+
 /// Operator-scoped values of one kind, by uid, subtask and metric, each with
 /// its operator's name.
-#[derive(Debug, Default)]
-struct OperatorValues<A>(Mutex<BTreeMap<OperatorKey, (String, Arc<A>)>>);
+struct OperatorValues<A: ?Sized>(Mutex<BTreeMap<OperatorKey, (String, Arc<A>)>>);
+
+impl<A: ?Sized> Default for OperatorValues<A> {
+    fn default() -> Self {
+        OperatorValues(Mutex::new(BTreeMap::new()))
+    }
+}
+
+impl<A: ?Sized> std::fmt::Debug for OperatorValues<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        f.debug_list().entries(map.keys()).finish()
+    }
+}
 
 impl<A: Load> OperatorValues<A> {
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<OperatorKey, (String, Arc<A>)>> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
     fn get(
         &self,
         uid: &str,
@@ -118,6 +139,12 @@ impl<A: Load> OperatorValues<A> {
             .or_insert_with(|| (name.to_string(), Arc::new(new())))
             .1
             .clone()
+    }
+}
+
+impl<A: Load + ?Sized> OperatorValues<A> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<OperatorKey, (String, Arc<A>)>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn share(&self, uid: &str, name: &str, subtask: u32, metric: &str, value: &Arc<A>) {
@@ -203,9 +230,25 @@ impl Counters {
         self.gauges.share(uid, name, subtask, metric, gauge);
     }
 
-    /// Every operator subtask's gauges, by uid, subtask and gauge.
+    /// Registers a gauge of subtask `subtask` of the operator `uid` whose value
+    /// `read` computes each time it is read, replacing what was there.
+    pub fn computed_gauge(
+        &self,
+        uid: &str,
+        name: &str,
+        subtask: u32,
+        metric: &str,
+        read: Arc<GaugeFn>,
+    ) {
+        self.computed.share(uid, name, subtask, metric, &read);
+    }
+
+    /// Every operator subtask's gauges, set and computed, by uid, subtask and
+    /// gauge.
     pub fn operator_gauges(&self) -> Vec<OperatorGauge> {
-        self.gauges.list()
+        let mut gauges = self.gauges.list();
+        gauges.extend(self.computed.list());
+        gauges
     }
 
     /// Every operator subtask's metrics, by uid, subtask and metric.

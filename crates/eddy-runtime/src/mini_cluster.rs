@@ -75,6 +75,9 @@ pub struct JobExecutionResult {
     pub counters: BTreeMap<String, u64>,
     /// Every operator subtask's metrics, scoped by operator uid and subtask.
     pub operator_metrics: Vec<crate::metrics::OperatorMetric>,
+    /// Every operator subtask's gauges at the end (watermarks, task times,
+    /// user gauges and histograms).
+    pub operator_gauges: Vec<crate::metrics::OperatorGauge>,
 }
 
 impl JobExecutionResult {
@@ -656,6 +659,7 @@ impl JobRun {
             net_runtime: started.elapsed(),
             counters: self.counters.values(),
             operator_metrics: self.counters.operator_metrics(),
+            operator_gauges: self.counters.operator_gauges(),
         })
     }
 

@@ -223,6 +223,17 @@ impl OperatorContext {
             .operator_metric(&self.uid, &self.name, self.subtask as u32, metric)
     }
 
+    /// This operator subtask's group for user-defined metrics (Flink's
+    /// `getRuntimeContext().getMetricGroup()`).
+    pub fn metric_group(&self) -> crate::user_metrics::MetricGroup {
+        crate::user_metrics::MetricGroup::new(
+            &self.counters,
+            &self.uid,
+            &self.name,
+            self.subtask as u32,
+        )
+    }
+
     /// This operator subtask's gauge `metric` (e.g. `currentInputWatermark`),
     /// set to `value`: a task attempt starts its gauges afresh.
     pub fn gauge(&self, metric: &str, value: i64) -> Arc<AtomicI64> {

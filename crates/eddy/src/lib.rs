@@ -62,6 +62,7 @@ pub mod prelude {
         CoProcessFunction, Collector, KeyedContext, KeyedProcessFunction, OutputTag,
         ProcessContext, ProcessFunction, WatermarkGenerator, WatermarkOutput, WatermarkStrategy,
     };
+    pub use eddy_runtime::user_metrics::{Histogram, Meter, MetricGroup};
     pub use eddy_runtime::window::{
         CountTrigger, EventTimeSessionWindows, EventTimeTrigger, GlobalWindow, GlobalWindows,
         ProcessingTimeSessionWindows, ProcessingTimeTrigger, PurgingTrigger,

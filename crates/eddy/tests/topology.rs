@@ -357,3 +357,69 @@ fn operators_with_the_same_name_keep_their_own_metrics_per_subtask() {
         .iter()
         .all(|m| m.name == "Map" || m.uid != "first"));
 }
+
+/// Counts, measures and marks what it passes on, in user-defined metrics.
+#[derive(Clone, Default)]
+struct Measured {
+    seen: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
+    sizes: Option<Histogram>,
+    events: Option<Meter>,
+}
+
+impl ProcessFunction<u64, u64> for Measured {
+    fn register_metrics(&mut self, metrics: &MetricGroup) -> Result<()> {
+        let group = metrics.add_group("input");
+        self.seen = Some(group.counter("seen"));
+        self.sizes = Some(group.histogram("values", 10_000));
+        self.events = Some(group.meter("perSecond"));
+        group.gauge("answer", || 42);
+        Ok(())
+    }
+
+    fn process_element(
+        &mut self,
+        value: u64,
+        _ctx: &mut ProcessContext<'_>,
+        out: &mut Collector<u64>,
+    ) -> Result<()> {
+        if let (Some(seen), Some(sizes), Some(events)) = (&self.seen, &self.sizes, &self.events) {
+            seen.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            sizes.update(value as i64);
+            events.mark_event();
+        }
+        out.collect(value);
+        Ok(())
+    }
+}
+
+#[test]
+fn user_metrics_count_gauge_and_measure_per_subtask() {
+    let env = StreamExecutionEnvironment::new();
+    env.set_parallelism(2);
+    let out = env
+        .from_collection((1..=1_000u64).collect::<Vec<_>>())
+        .rebalance()
+        .process(Measured::default())
+        .uid("measured")
+        .collect_vec();
+    let result = env.execute("user metrics").unwrap();
+    assert_eq!(out.take().len(), 1_000);
+    // A counter sums over subtasks in the job result, under its group.
+    assert_eq!(result.counter("Process.input.seen"), 1_000);
+    let gauges = |metric: &str| -> Vec<i64> {
+        let mut values: Vec<(u32, i64)> = result
+            .operator_gauges
+            .iter()
+            .filter(|g| g.uid == "measured" && g.metric == metric)
+            .map(|g| (g.subtask, g.value))
+            .collect();
+        values.sort();
+        values.into_iter().map(|(_, v)| v).collect()
+    };
+    assert_eq!(gauges("input.answer"), [42, 42]);
+    let counts = gauges("input.values_count");
+    assert_eq!(counts.iter().sum::<i64>(), 1_000, "{counts:?}");
+    assert_eq!(gauges("input.values_max").into_iter().max(), Some(1_000));
+    assert_eq!(gauges("input.values_min").into_iter().min(), Some(1));
+    assert_eq!(gauges("input.perSecond").len(), 2);
+}

@@ -161,6 +161,7 @@ where
         if !restored.is_empty() {
             self.state = OperatorStateStore::restore(&restored, ctx.subtask, ctx.parallelism)?;
         }
+        self.function.register_metrics(&ctx.metric_group())?;
         self.function.open(&mut self.state)
     }
 

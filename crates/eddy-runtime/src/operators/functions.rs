@@ -9,6 +9,7 @@ use eddy_state::{Key, KeyedStateBackend, OperatorStateStore};
 
 use crate::output::Emitter;
 use crate::timers::TimerService;
+use crate::user_metrics::MetricGroup;
 
 /// Collects the records a user function emits; they carry the timestamp of the
 /// input record unless given one.
@@ -198,6 +199,13 @@ pub trait ProcessFunction<T, O>: Send + 'static {
         Ok(())
     }
 
+    /// Registers user-defined metrics (counters, gauges, histograms, meters)
+    /// in this subtask's group; called once per subtask before any record.
+    fn register_metrics(&mut self, metrics: &MetricGroup) -> Result<()> {
+        let _ = metrics;
+        Ok(())
+    }
+
     /// Processes one record.
     fn process_element(
         &mut self,
@@ -286,6 +294,13 @@ pub trait KeyedProcessFunction<K, T, O>: Send + 'static {
     /// Registers state handles; called once per subtask before any record.
     fn open(&mut self, state: &mut KeyedStateBackend<K>) -> Result<()> {
         let _ = state;
+        Ok(())
+    }
+
+    /// Registers user-defined metrics in this subtask's group; called once per
+    /// subtask before any record.
+    fn register_metrics(&mut self, metrics: &MetricGroup) -> Result<()> {
+        let _ = metrics;
         Ok(())
     }
 

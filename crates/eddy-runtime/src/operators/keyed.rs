@@ -92,6 +92,7 @@ where
             mut backend,
             timers,
         } = ctx.keyed_state::<K, ()>()?;
+        self.function.register_metrics(&ctx.metric_group())?;
         self.function.open(&mut backend)?;
         self.backend = Some(backend);
         self.timers = timers;
