@@ -68,6 +68,27 @@ fn the_log_file_holds_state_changes_and_checkpoints_and_is_served_over_rest() {
         text.contains(&format!("Completed checkpoint 1 for job {job}")),
         "{text}"
     );
+    // The tail of a log: at most that many bytes, from the first whole line.
+    let (_, tail) = raw_get(
+        &shell.addr,
+        &format!("/jobmanager/logs/{name}?tail=300"),
+        "",
+    );
+    assert!(!tail.is_empty() && tail.len() <= 300, "{tail}");
+    assert!(tail.starts_with("20"), "not from a line's start: {tail}");
+    let (_, local) = raw_get(
+        &shell.addr,
+        &format!("/taskmanagers/local/logs/{name}?tail=300"),
+        "",
+    );
+    assert!(local.starts_with("20") && local.len() <= 300, "{local}");
+    let (status, _) = shell.call("GET", &format!("/taskmanagers/other/logs/{name}"), None);
+    assert_eq!(status, 404);
+    // The process's own metrics.
+    let metrics = shell.get("/jobmanager/metrics?get=Status.Process.Threads.Count,numRunningJobs");
+    assert_eq!(metrics[1]["value"], "1", "{metrics}");
+    let threads: u64 = metrics[0]["value"].as_str().unwrap().parse().unwrap();
+    assert!(threads >= 2, "{metrics}");
     // Only log files are served.
     let (status, _) = shell.call("GET", "/jobmanager/logs/passwd", None);
     assert_eq!(status, 404);

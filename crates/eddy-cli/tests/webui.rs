@@ -167,6 +167,7 @@ fn the_web_ui_shows_and_controls_a_running_job_in_chromium() {
         "execution.checkpointing.dir={}",
         tmp.path().join("ck").display()
     );
+    let logs = format!("env.log.dir={}", tmp.path().join("log").display());
     let args = [
         "-p",
         "2",
@@ -174,6 +175,8 @@ fn the_web_ui_shows_and_controls_a_running_job_in_chromium() {
         "execution.checkpointing.interval=200ms",
         "-D",
         &checkpoints,
+        "-D",
+        &logs,
     ];
     let shell = Shell::start(&script(tmp.path()), &args);
     let overview = shell.wait_for("/jobs/overview", |b| {

@@ -182,6 +182,25 @@ pub async fn taskmanager(state: State, Path(id): Path<String>) -> ApiResult<Json
     Ok(Json(detail))
 }
 
+/// `GET /jobmanager/metrics[?get=a,b]`: this process's CPU time, memory and
+/// threads, and its jobs by state.
+pub async fn jobmanager_metrics(Query(query): Query<MetricQuery>) -> Json<Value> {
+    let status = ProcessStatus::read();
+    let jobs = JobRegistry::global().jobs();
+    let running = jobs.iter().filter(|j| !j.status().is_terminal()).count();
+    let metrics: BTreeMap<String, String> = [
+        ("Status.Process.CPU.Time", status.cpu_time_ms),
+        ("Status.Process.Memory.Resident", status.resident_memory),
+        ("Status.Process.Threads.Count", u64::from(status.threads)),
+        ("numRunningJobs", running as u64),
+        ("numJobs", jobs.len() as u64),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    Json(answer_metrics(&metrics, &query))
+}
+
 /// `GET /taskmanagers/:tmid/metrics[?get=a,b]`: a TaskManager's metrics.
 pub async fn taskmanager_metrics(
     state: State,

@@ -1,11 +1,15 @@
 //! The process's log files (`env.log.dir`): listed at `/jobmanager/logs` and
-//! `/taskmanagers/:tmid/logs`, served as text at `/jobmanager/logs/:file`. Only
-//! files eddy writes there (`eddy-*.log`, rolled `eddy-*.log.N`) are listed or
+//! `/taskmanagers/:tmid/logs`, served as text at `/jobmanager/logs/:file` (and
+//! `/taskmanagers/:tmid/logs/:file`); `?tail=N` gives the last `N` bytes, from
+//! the first whole line, for a viewer that follows a growing log. Only files
+//! eddy writes there (`eddy-*.log`, rolled `eddy-*.log.N`) are listed or
 //! served; any other name is 404.
 
 use std::path::PathBuf;
 
-use axum::extract::Path;
+use std::io::{Read, Seek, SeekFrom};
+
+use axum::extract::{Path, Query};
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::Json;
@@ -76,16 +80,52 @@ pub async fn list_for_taskmanager(state: State, Path(tm): Path<String>) -> ApiRe
     Ok(list(state).await)
 }
 
-/// `GET /jobmanager/logs/:file`: one log file as text.
-pub async fn file(state: State, Path(name): Path<String>) -> ApiResult<impl IntoResponse> {
+/// The query of a log file: `tail`, the most bytes to send, from the end.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct LogQuery {
+    tail: Option<u64>,
+}
+
+/// `GET /jobmanager/logs/:file[?tail=N]`: one log file as text.
+pub async fn file(
+    state: State,
+    Path(name): Path<String>,
+    Query(query): Query<LogQuery>,
+) -> ApiResult<impl IntoResponse> {
     let known = files(&state).into_iter().any(|(n, ..)| n == name);
     let dir = state.config.get_str(LOG_DIR).map(PathBuf::from);
     let (true, Some(dir)) = (known && is_log(&name), dir) else {
         return Err(ApiError::not_found(format!("Log file {name} not found")));
     };
-    let text = std::fs::read(dir.join(&name))
-        .map_err(|e| ApiError::not_found(format!("Log file {name} cannot be read: {e}")))?;
+    let unreadable =
+        |e: std::io::Error| ApiError::not_found(format!("Log file {name} cannot be read: {e}"));
+    let mut file = std::fs::File::open(dir.join(&name)).map_err(unreadable)?;
+    let size = file.metadata().map_err(unreadable)?.len();
+    let start = query.tail.map_or(0, |tail| size.saturating_sub(tail));
+    file.seek(SeekFrom::Start(start)).map_err(unreadable)?;
+    let mut text = Vec::new();
+    file.read_to_end(&mut text).map_err(unreadable)?;
+    if start > 0 {
+        // Start at the first whole line.
+        let first = text
+            .iter()
+            .position(|b| *b == b'\n')
+            .map_or(text.len(), |i| i + 1);
+        text.drain(..first);
+    }
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text))
+}
+
+/// `GET /taskmanagers/:tmid/logs/:file`: one log file of the local TaskManager.
+pub async fn file_for_taskmanager(
+    state: State,
+    Path((tm, name)): Path<(String, String)>,
+    query: Query<LogQuery>,
+) -> ApiResult<impl IntoResponse> {
+    if tm != "local" {
+        return Err(ApiError::not_found(format!("TaskManager {tm} not found")));
+    }
+    file(state, Path(name), query).await
 }
 
 #[cfg(test)]

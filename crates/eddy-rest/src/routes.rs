@@ -61,6 +61,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/config", get(cluster::config))
         .route("/overview", get(cluster::overview))
         .route("/jobmanager/config", get(cluster::jobmanager_config))
+        .route("/jobmanager/metrics", get(cluster::jobmanager_metrics))
         .route("/taskmanagers", get(cluster::taskmanagers))
         .route("/taskmanagers/{tmid}", get(cluster::taskmanager))
         .route(
@@ -70,6 +71,10 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/jobmanager/logs", get(logs::list))
         .route("/jobmanager/logs/{file}", get(logs::file))
         .route("/taskmanagers/{tmid}/logs", get(logs::list_for_taskmanager))
+        .route(
+            "/taskmanagers/{tmid}/logs/{file}",
+            get(logs::file_for_taskmanager),
+        )
         .route("/jobs", get(jobs::list))
         .route("/jobs/overview", get(jobs::overview))
         .route("/jobs/{jobid}", get(jobs::details).patch(actions::cancel))

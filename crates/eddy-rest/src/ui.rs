@@ -128,6 +128,21 @@ pub const ASSETS: &[Asset] = &[
         content_type: JS,
         body: include_str!("../ui/backpressure.js"),
     },
+    Asset {
+        name: "logview.js",
+        content_type: JS,
+        body: include_str!("../ui/logview.js"),
+    },
+    Asset {
+        name: "taskmanager.js",
+        content_type: JS,
+        body: include_str!("../ui/taskmanager.js"),
+    },
+    Asset {
+        name: "jobmanager.js",
+        content_type: JS,
+        body: include_str!("../ui/jobmanager.js"),
+    },
 ];
 
 /// The embedded file `name`, if there is one.

@@ -3,11 +3,15 @@
 //   #/                    the overview (overview.js)
 //   #/jobs/<id>[/<tab>]   a job (job.js): tabs overview, checkpoints, watermarks,
 //                         backpressure, exceptions, configuration
+//   #/taskmanagers/<id>   a TaskManager (taskmanager.js)
+//   #/jobmanager          the JobManager (jobmanager.js)
 
 import { api } from './api.js';
 import { replace } from './dom.js';
 import { mountOverview } from './overview.js';
 import { mountJob } from './job.js';
+import { mountTaskManager } from './taskmanager.js';
+import { mountJobManager } from './jobmanager.js';
 
 /** How often a page's running numbers are read again (ms). */
 const REFRESH_MS = 2000;
@@ -33,6 +37,8 @@ function showError(error) {
 function parse(hash) {
   const parts = hash.replace(/^#\/?/, '').split('/').filter(Boolean).map(decodeURIComponent);
   if (parts[0] === 'jobs' && parts[1]) return { key: `job:${parts[1]}`, job: parts[1], tab: parts[2] || 'overview' };
+  if (parts[0] === 'taskmanagers' && parts[1]) return { key: `tm:${parts[1]}`, taskmanager: parts[1] };
+  if (parts[0] === 'jobmanager') return { key: 'jobmanager', jobmanager: true };
   return { key: 'overview' };
 }
 
@@ -65,9 +71,21 @@ async function route() {
   clearTimeout(timer);
   if (current && current.page.dispose) current.page.dispose();
   const view = replace(main);
-  const page = target.job ? mountJob(view, target.job, target.tab) : mountOverview(view);
+  let page;
+  if (target.job) {
+    page = mountJob(view, target.job, target.tab);
+    document.title = `eddy · job ${target.job}`;
+  } else if (target.taskmanager) {
+    page = mountTaskManager(view, target.taskmanager);
+    document.title = `eddy · TaskManager ${target.taskmanager}`;
+  } else if (target.jobmanager) {
+    page = mountJobManager(view);
+    document.title = 'eddy · JobManager';
+  } else {
+    page = mountOverview(view);
+    document.title = 'eddy · overview';
+  }
   current = { key: target.key, page };
-  document.title = target.job ? `eddy · job ${target.job}` : 'eddy · overview';
   // After a click on a link that is now gone, the keyboard continues from the page.
   if (!initial && (!document.activeElement || document.activeElement === document.body)) {
     main.focus({ preventScroll: true });

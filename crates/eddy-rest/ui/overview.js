@@ -40,7 +40,7 @@ export function mountOverview(view) {
     replace(managers, table(
       ['TaskManager', 'Data address', 'Slots', 'Free slots', 'CPU cores', 'Memory', 'Last heartbeat'],
       tms.taskmanagers.map((tm) => [
-        h('span', { class: 'tm-id', title: tm.id }, tm.id),
+        h('a', { class: 'tm-id', title: tm.id, href: `#/taskmanagers/${encodeURIComponent(tm.id)}` }, tm.id),
         tm.path,
         String(tm.slotsNumber),
         String(tm.freeSlots),

@@ -307,6 +307,38 @@ try {
     return text;
   });
 
+  await check('the JobManager page shows metrics, configuration and a log that follows its end', async () => {
+    await page.locator('header nav a', { hasText: 'JobManager' }).click();
+    await page.waitForFunction(() => location.hash === '#/jobmanager');
+    const rows = page.locator('table.jm-metrics tbody tr');
+    await rows.first().waitFor();
+    const threads = await rows.nth(2).locator('td').nth(1).textContent();
+    if (!(Number(threads.replace(/,/g, '')) >= 2)) throw new Error(`threads ${threads}`);
+    await page.locator('table.jm-config').getByText('rest.port').waitFor();
+    const file = page.locator('button[data-log]').first();
+    await file.click();
+    const log = page.locator('pre.log');
+    await page.waitForFunction(() => (document.querySelector('pre.log') || {}).textContent.length > 0);
+    const before = (await log.textContent()).length;
+    // The job keeps logging (a checkpoint every 200 ms): the view grows and stays at the end.
+    await page.waitForFunction((n) => document.querySelector('pre.log').textContent.length !== n, before, { timeout: 10000 });
+    const atEnd = await log.evaluate((el) => el.scrollHeight <= el.clientHeight || el.scrollTop + el.clientHeight >= el.scrollHeight - 4);
+    if (!atEnd) throw new Error('the log view is not at its end');
+    await page.screenshot({ path: join(out, 'jobmanager.png'), fullPage: true });
+    return `${await file.textContent()}, ${threads} threads`;
+  });
+
+  await check('a TaskManager opens from the overview with its slots, metrics and logs', async () => {
+    await page.goto(`${base}/`);
+    await page.locator('table.taskmanagers a.tm-id').first().click();
+    await page.waitForFunction(() => location.hash.startsWith('#/taskmanagers/'));
+    const facts = await page.locator('[data-part=tm-facts]').innerText();
+    if (!/Slots\s+\d+/.test(facts)) throw new Error(`facts: ${facts}`);
+    if (await page.locator('table.tm-metrics tbody tr').count() !== 3) throw new Error('no metrics table');
+    await page.locator('button[data-log]').first().waitFor();
+    return facts.replace(/\s+/g, ' ');
+  });
+
   await check('no console errors while the job runs', async () => {
     if (consoleErrors.length) throw new Error(consoleErrors.join(' | '));
   });
