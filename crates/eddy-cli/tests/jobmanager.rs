@@ -233,6 +233,10 @@ fn a_token_protects_the_rest_api() {
             .0
             .contains("200")
     );
+    // The Web UI's files hold no data: they load, and the page asks for the token.
+    assert!(raw_get(&jm.addr, "/ui/app.js", "").0.contains("200"));
+    assert!(raw_get(&jm.addr, "/", "").0.contains("200"));
+    assert!(raw_get(&jm.addr, "/no/such/resource", "").0.contains("401"));
     let (status, answer) = jm.rest().call("GET", "/jobs", None);
     assert_eq!(status, 401);
     assert!(answer["errors"][0]

@@ -1,8 +1,10 @@
 //! The Web UI in a real browser: `eddy sql -f` runs two unbounded jobs with its REST
 //! API, and `webui/check.mjs` drives Debian's Chromium headless through
 //! `playwright-core` over the overview, the job graph, a vertex's subtasks, the
-//! tabs (watermarks and backpressure among them), an API error, a savepoint taken from the form, stop with a savepoint (one
-//! job) and cancel (the other, which ends the process).
+//! tabs (watermarks and backpressure among them), the JobManager and TaskManager
+//! pages, an API error, a savepoint taken from the form, stop with a savepoint
+//! (one job) and cancel (the other, which ends the process); `webui/login.mjs`
+//! signs in to a server whose REST API needs a token.
 //!
 //! What is missing is installed by the test: Chromium with apt-get, and
 //! `playwright-core` with npm into `$HOME/.cache/eddy-webui-test` (never into the
@@ -92,6 +94,18 @@ fn ensure_playwright() -> PathBuf {
     dir
 }
 
+/// Chromium and `playwright-core`, installed once for the tests of this file
+/// (which run side by side): the directory with `node_modules`.
+fn browser() -> PathBuf {
+    static READY: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    READY
+        .get_or_init(|| {
+            ensure_chromium();
+            ensure_playwright()
+        })
+        .clone()
+}
+
 /// The longest the browser checks may take before they are stopped.
 const CHECK_LIMIT: Duration = Duration::from_secs(120);
 
@@ -155,8 +169,7 @@ fn script(dir: &Path) -> PathBuf {
 #[test]
 fn the_web_ui_shows_and_controls_a_running_job_in_chromium() {
     let installing = Instant::now();
-    ensure_chromium();
-    let modules = ensure_playwright();
+    let modules = browser();
     eprintln!(
         "browser and playwright-core ready in {:?}",
         installing.elapsed()
@@ -221,4 +234,28 @@ fn the_web_ui_shows_and_controls_a_running_job_in_chromium() {
     // The job was cancelled from the page: the script's process ends with it.
     let (_, stderr) = shell.finish();
     assert!(stderr.contains("job was cancelled"), "{stderr}");
+}
+
+#[test]
+fn the_web_ui_signs_in_with_the_rest_token_in_chromium() {
+    let modules = browser();
+    let tmp = tempfile::tempdir().unwrap();
+    let shell = Shell::start(&script(tmp.path()), &["-D", "rest.auth.token=s3cret"]);
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("webui-login");
+    let check = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/webui/login.mjs");
+    let (passed, output) = run_with_limit(
+        Command::new("node")
+            .arg(&check)
+            .arg(format!("http://{}", shell.addr))
+            .arg("s3cret")
+            .arg(&out)
+            .env("EDDY_WEBUI_MODULES", &modules),
+        CHECK_LIMIT,
+    );
+    eprintln!("{output}");
+    if let Some(mut child) = shell.child {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    assert!(passed, "the sign-in checks failed:\n{output}");
 }

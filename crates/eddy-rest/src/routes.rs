@@ -55,7 +55,9 @@ pub fn find_job(id: &str) -> ApiResult<JobHandle> {
         .ok_or_else(|| ApiError::not_found(format!("Job {id} not found")))
 }
 
-/// Every route of the API, and the Web UI's pages ([`ui`]).
+/// Every route of the API, and the Web UI's pages ([`ui`]). With a token
+/// configured, every API resource needs it; the UI's own files (no data in
+/// them) load without it, so the page can ask for the token.
 pub fn router(state: Arc<ApiState>) -> Router {
     Router::new()
         .route("/config", get(cluster::config))
@@ -135,11 +137,11 @@ pub fn router(state: Arc<ApiState>) -> Router {
             "/v1/sessions/{session}/operations/{operation}/result/{token}",
             get(gateway::result),
         )
-        .merge(ui::routes())
         .fallback(|| async { ApiError::not_found("Not found: no such REST resource") })
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::auth::require_token,
         ))
+        .merge(ui::routes())
         .with_state(state)
 }

@@ -1,4 +1,21 @@
-// Requests to the REST API of the server that served this page.
+// Requests to the REST API of the server that served this page, with the
+// bearer token the user gave when the server asks for one (kept for this tab
+// in sessionStorage).
+
+/** Where the token is kept. */
+const TOKEN_KEY = 'eddy-rest-token';
+
+/** Keeps token for the next requests (null forgets it). */
+export function setToken(token) {
+  if (token) sessionStorage.setItem(TOKEN_KEY, token);
+  else sessionStorage.removeItem(TOKEN_KEY);
+}
+
+/** The headers every request carries: the token, if the user gave one. */
+export function authHeaders() {
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  return token ? { Authorization: `Bearer ${token}` } : {};
+}
 
 /** A failed request: the API's {"errors": [...]} or what went wrong on the way. */
 export class ApiError extends Error {
@@ -11,7 +28,7 @@ export class ApiError extends Error {
 
 /** Sends a request to path; resolves to the JSON body, rejects with an ApiError. */
 export async function api(path, options = {}) {
-  const init = { method: options.method || 'GET', headers: {} };
+  const init = { method: options.method || 'GET', headers: authHeaders() };
   if (options.body !== undefined) {
     init.headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(options.body);

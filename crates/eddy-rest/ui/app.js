@@ -6,8 +6,8 @@
 //   #/taskmanagers/<id>   a TaskManager (taskmanager.js)
 //   #/jobmanager          the JobManager (jobmanager.js)
 
-import { api } from './api.js';
-import { replace } from './dom.js';
+import { api, setToken } from './api.js';
+import { h, replace } from './dom.js';
 import { mountOverview } from './overview.js';
 import { mountJob } from './job.js';
 import { mountTaskManager } from './taskmanager.js';
@@ -42,14 +42,52 @@ function parse(hash) {
   return { key: 'overview' };
 }
 
+/**
+ * Shows the sign-in form: the server wants a token. rejected tells that the
+ * one given was refused.
+ */
+function askForToken(rejected) {
+  generation += 1;
+  clearTimeout(timer);
+  current = null;
+  showError(rejected ? { message: 'The server refused this token.' } : null);
+  live.textContent = '';
+  const input = h('input', {
+    type: 'password', id: 'token', name: 'token', autocomplete: 'current-password', required: true,
+  });
+  const form = h('form', { class: 'login', 'aria-labelledby': 'login-title' },
+    h('h1', { id: 'login-title' }, 'Sign in'),
+    h('p', { class: 'muted' }, 'This server needs its REST token (rest.auth.token).'),
+    h('label', { for: 'token' }, 'Token'), input,
+    h('button', { type: 'submit', 'data-action': 'login' }, 'Sign in'));
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    setToken(input.value.trim());
+    signingIn = true;
+    route();
+  });
+  replace(main, form);
+  input.focus();
+}
+
+/** Whether the page was just signed in (a 401 then means a wrong token). */
+let signingIn = false;
+
 async function refresh(gen) {
   if (!current || gen !== generation) return;
   try {
     await current.page.refresh();
+    signingIn = false;
     showError(null);
     live.textContent = `Updated ${new Date().toLocaleTimeString()}`;
     live.classList.remove('stale');
   } catch (e) {
+    if (e.status === 401) {
+      setToken(null);
+      askForToken(signingIn);
+      signingIn = false;
+      return;
+    }
     showError(e);
     live.textContent = 'Not updated';
     live.classList.add('stale');

@@ -1,7 +1,7 @@
 // A log viewer: the log files of a process, and the chosen one's tail, read
 // again on every refresh and kept scrolled to the end while the user is there.
 
-import { api, ApiError } from './api.js';
+import { api, ApiError, authHeaders } from './api.js';
 import { h, replace } from './dom.js';
 import { bytes, time } from './format.js';
 
@@ -10,7 +10,7 @@ const TAIL = 64 * 1024;
 
 /** Reads path as text; rejects with an ApiError. */
 async function text(path) {
-  const response = await fetch(path);
+  const response = await fetch(path, { headers: authHeaders() });
   const body = await response.text();
   if (!response.ok) throw new ApiError(`GET ${path}: HTTP ${response.status}`, response.status);
   return body;
