@@ -10,33 +10,12 @@
 //
 // Prints one line per check; exits 1 at the first failure.
 
-import { createRequire } from 'node:module';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 
-const [base, job, stopped, out] = process.argv.slice(2);
-if (!base || !job || !stopped || !out || !process.env.EDDY_WEBUI_MODULES) {
-  console.error('usage: EDDY_WEBUI_MODULES=DIR node check.mjs <base-url> <job-id> <stopped-job-id> <output-dir>');
-  process.exit(2);
-}
-const require = createRequire(pathToFileURL(join(process.env.EDDY_WEBUI_MODULES, 'index.js')));
-const { chromium } = require('playwright-core');
-mkdirSync(out, { recursive: true });
+import { check, commandLine, runInChromium } from './harness.mjs';
 
-const started = Date.now();
-const log = (line) => console.log(`[${((Date.now() - started) / 1000).toFixed(1)}s] ${line}`);
-
-async function check(name, work) {
-  try {
-    const detail = await work();
-    log(`ok   ${name}${detail ? `: ${detail}` : ''}`);
-  } catch (e) {
-    log(`FAIL ${name}: ${e.message.split('\n')[0]}`);
-    e.logged = true;
-    throw e;
-  }
-}
+const [base, job, stopped, out] = commandLine('check.mjs', ['base-url', 'job-id', 'stopped-job-id', 'output-dir']);
 
 async function rest(path) {
   const response = await fetch(base + path);
@@ -44,12 +23,7 @@ async function rest(path) {
   return response.json();
 }
 
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
-});
-let failed = false;
-try {
+await runInChromium(async (browser) => {
   const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
   page.setDefaultTimeout(20000);
   const consoleErrors = [];
@@ -372,11 +346,4 @@ try {
     await canceled.or(lost).first().waitFor({ timeout: 20000 });
     return (await canceled.count()) ? 'CANCELED shown' : 'the server ended with the job';
   });
-} catch (e) {
-  failed = true;
-  if (!e.logged) log(`FAIL ${e.message}`);
-} finally {
-  await browser.close();
-}
-log(failed ? 'FAILED' : 'all checks passed');
-process.exit(failed ? 1 : 0);
+});

@@ -7,38 +7,13 @@
 //
 // Prints one line per check; exits 1 at the first failure.
 
-import { createRequire } from 'node:module';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 
-const [base, token, out] = process.argv.slice(2);
-if (!base || !token || !out || !process.env.EDDY_WEBUI_MODULES) {
-  console.error('usage: EDDY_WEBUI_MODULES=DIR node login.mjs <base-url> <token> <output-dir>');
-  process.exit(2);
-}
-const require = createRequire(pathToFileURL(join(process.env.EDDY_WEBUI_MODULES, 'index.js')));
-const { chromium } = require('playwright-core');
-mkdirSync(out, { recursive: true });
+import { check, commandLine, runInChromium } from './harness.mjs';
 
-const log = (line) => console.log(line);
-async function check(name, work) {
-  try {
-    const detail = await work();
-    log(`ok   ${name}${detail ? `: ${detail}` : ''}`);
-  } catch (e) {
-    log(`FAIL ${name}: ${e.message.split('\n')[0]}`);
-    e.logged = true;
-    throw e;
-  }
-}
+const [base, token, out] = commandLine('login.mjs', ['base-url', 'token', 'output-dir']);
 
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
-});
-let failed = false;
-try {
+await runInChromium(async (browser) => {
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   page.setDefaultTimeout(20000);
 
@@ -76,11 +51,4 @@ try {
     await page.goto(`${base}/#/jobmanager`);
     await page.locator('table.jm-metrics tbody tr').first().waitFor();
   });
-} catch (e) {
-  failed = true;
-  if (!e.logged) log(`FAIL ${e.message}`);
-} finally {
-  await browser.close();
-}
-log(failed ? 'FAILED' : 'all checks passed');
-process.exit(failed ? 1 : 0);
+});
