@@ -755,3 +755,43 @@ fn bad_cluster_setups_are_clear_errors() {
     let _ = waiting.kill();
     let _ = waiting.wait();
 }
+
+#[test]
+fn a_streaming_querys_rows_come_through_the_sql_gateway_as_they_are_produced() {
+    let cluster = Cluster::start(&[], &[1]);
+    let rest = cluster.rest();
+    let (status, session) = rest.call("POST", "/v1/sessions", Some("{}"));
+    assert_eq!(status, 200, "{session}");
+    let session = session["sessionHandle"].as_str().unwrap().to_string();
+    let run = |statement: &str| -> String {
+        let body = serde_json::json!({ "statement": statement }).to_string();
+        let path = format!("/v1/sessions/{session}/statements");
+        let (status, op) = rest.call("POST", &path, Some(&body));
+        assert_eq!(status, 200, "{op}");
+        op["operationHandle"].as_str().unwrap().to_string()
+    };
+    run(
+        "CREATE TABLE slow (a BIGINT) WITH ('connector' = 'datagen', 'rows-per-second' = '20', \
+         'fields.a.kind' = 'sequence', 'fields.a.start' = '1', 'fields.a.end' = '1000000')",
+    );
+    let op = run("SELECT a FROM slow");
+    // The first page holds the rows so far, far fewer than a full page of 1,000.
+    let started = Instant::now();
+    let mut next = format!("/v1/sessions/{session}/operations/{op}/result/0");
+    let mut seen = Vec::new();
+    while seen.len() < 40 {
+        let page: Value = rest.get(&next);
+        if page["resultType"] == "PAYLOAD" {
+            let rows = page["results"]["data"].as_array().unwrap();
+            assert!(rows.len() < 1000, "{} rows in a page", rows.len());
+            for row in rows {
+                seen.push(row["fields"][0].as_str().unwrap().parse::<u64>().unwrap());
+            }
+        }
+        next = page["nextResultUri"].as_str().unwrap().to_string();
+        assert!(started.elapsed() < Duration::from_secs(60), "{page}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Every row once, in order, across the pages.
+    assert_eq!(seen, (1..=seen.len() as u64).collect::<Vec<u64>>());
+}

@@ -192,6 +192,20 @@ fn the_sql_gateway_pages_a_querys_rows() {
     assert_eq!(values, (1..=2500).collect::<Vec<u64>>());
     let status = rest.get(&format!("/v1/sessions/{session}/operations/{op}/status"));
     assert_eq!(status["status"], "FINISHED");
+    // A page asked for again gives the same rows; a token not given out is an error.
+    let first = |token: u32| -> Value {
+        rest.get(&format!(
+            "/v1/sessions/{session}/operations/{op}/result/{token}"
+        ))["results"]["data"]
+            .clone()
+    };
+    assert_eq!(first(0), first(0));
+    let (status, answer) = rest.call(
+        "GET",
+        &format!("/v1/sessions/{session}/operations/{op}/result/99"),
+        None,
+    );
+    assert_eq!(status, 400, "{answer}");
 
     // A failing statement: its result is the error.
     let op = run("SELECT nope FROM v");

@@ -71,6 +71,9 @@ fn gateway() -> ApiResult<Arc<dyn SqlGateway>> {
 struct Operation {
     columns: Vec<String>,
     rows: Vec<(&'static str, Vec<Option<String>>)>,
+    /// Where each result page given out starts in `rows`, by token; the next
+    /// token's start is the last entry.
+    page_starts: Vec<usize>,
     job: Option<JobId>,
     /// `None` while running; the outcome once done.
     outcome: Option<Result<(), String>>,
@@ -302,7 +305,9 @@ pub struct ResultQuery {
 }
 
 /// `GET /v1/sessions/:session/operations/:operation/result/:token`: page
-/// `token` of the rows.
+/// `token` of the rows. A running query's page holds the rows that have come
+/// so far (up to [`PAGE_SIZE`]), so a client sees a streaming query's rows as
+/// they come; asked again, a page gives the same rows.
 pub async fn result(
     state: crate::routes::State,
     Path((session, operation, token)): Path<(String, String, u64)>,
@@ -316,27 +321,38 @@ pub async fn result(
         }
     }
     let op = state.sessions.operation(&session, &operation)?;
-    let op = op.lock();
+    let mut op = op.lock();
     if let Some(Err(message)) = &op.outcome {
         return Err(ApiError::bad_request(message.clone()));
     }
-    let start = usize::try_from(token)
-        .unwrap_or(usize::MAX)
-        .saturating_mul(PAGE_SIZE);
+    if op.page_starts.is_empty() {
+        op.page_starts.push(0);
+    }
+    let page = usize::try_from(token).unwrap_or(usize::MAX);
+    let Some(&start) = op.page_starts.get(page) else {
+        return Err(ApiError::bad_request(format!(
+            "result token {token} was not given out; the next one is {}",
+            op.page_starts.len() - 1
+        )));
+    };
+    let end = match op.page_starts.get(page + 1) {
+        Some(&end) => end,
+        None => (start + PAGE_SIZE).min(op.rows.len()),
+    };
     let done = op.outcome.is_some();
-    let available = op.rows.len().saturating_sub(start);
     let next =
         |t: u64| format!("/v1/sessions/{session}/operations/{operation}/result/{t}?rowFormat=JSON");
-    let (kind, take, next_uri) = if available >= PAGE_SIZE {
-        ("PAYLOAD", PAGE_SIZE, Some(next(token + 1)))
+    let (kind, next_uri) = if end > start {
+        if page + 1 == op.page_starts.len() {
+            op.page_starts.push(end);
+        }
+        ("PAYLOAD", Some(next(token + 1)))
     } else if !done {
-        ("NOT_READY", 0, Some(next(token)))
-    } else if available > 0 {
-        ("PAYLOAD", available, Some(next(token + 1)))
+        ("NOT_READY", Some(next(token)))
     } else {
-        ("EOS", 0, None)
+        ("EOS", None)
     };
-    let data: Vec<Value> = op.rows[start.min(op.rows.len())..][..take]
+    let data: Vec<Value> = op.rows[start..end]
         .iter()
         .map(|(kind, fields)| json!({ "kind": kind, "fields": fields }))
         .collect();
