@@ -223,6 +223,11 @@ async fn wait_for_room(
     clock: &TaskClock,
     mut flush: impl FnMut(&mut std::task::Context<'_>) -> Poll<Result<()>>,
 ) -> Result<()> {
+    // Most flushes go through at once: no timer, no select.
+    if let Poll::Ready(result) = poll_fn(|cx| Poll::Ready(flush(cx))).await {
+        return result;
+    }
+    clock.backpressure_started();
     let result = loop {
         tokio::select! {
             result = poll_fn(|cx| {
