@@ -1,11 +1,14 @@
 //! The SQL engine behind the REST API's SQL Gateway resources: one
-//! [`Session`] per gateway session. Jobs an `INSERT` submits are kept for the
-//! life of the process, so they run on after their session closes.
+//! [`Session`] per gateway session, in the JobManager and in `eddy sql` with
+//! `rest.port` set (where the Web UI's SQL editor submits to). Jobs an
+//! `INSERT` submits are kept for the life of the process, so they run on after
+//! their session closes.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
-use eddy::core::Config;
+use eddy::core::{Config, JobId};
 use eddy::rest::{ResultSink, SqlGateway};
 use eddy::runtime::JobClient;
 use eddy_sql::exec::changelog::RowKind;
@@ -52,6 +55,41 @@ impl Gateway {
         jobs.retain(|j| !j.is_done());
         jobs.extend(session.take_background_jobs());
     }
+
+    fn take_jobs(&self) -> Vec<JobClient> {
+        std::mem::take(&mut *self.jobs.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Waits for the jobs the sessions submitted to end, those submitted
+    /// meanwhile too; the ids and errors of those that failed.
+    pub fn wait_for_jobs(&self) -> Vec<(JobId, String)> {
+        let mut failures = Vec::new();
+        loop {
+            let jobs = self.take_jobs();
+            if jobs.is_empty() {
+                return failures;
+            }
+            for job in jobs {
+                let id = job.job_id();
+                if let Err(e) = job.wait() {
+                    failures.push((id, e.to_string()));
+                }
+            }
+        }
+    }
+
+    /// Cancels the jobs the sessions submitted that still run; how many.
+    pub fn cancel_jobs(&self) -> usize {
+        let mut cancelled = 0;
+        for job in self.take_jobs() {
+            if !job.is_done() {
+                cancelled += 1;
+                job.cancel();
+            }
+            let _ = job.wait();
+        }
+        cancelled
+    }
 }
 
 impl SqlGateway for Gateway {
@@ -70,9 +108,16 @@ impl SqlGateway for Gateway {
         Ok(())
     }
 
-    fn execute(&self, id: &str, statement: &str, sink: Arc<dyn ResultSink>) -> Result<(), String> {
+    fn execute(
+        &self,
+        id: &str,
+        statement: &str,
+        sink: Arc<dyn ResultSink>,
+        cancel: Arc<AtomicBool>,
+    ) -> Result<(), String> {
         let session = self.session(id)?;
         let mut session = session.lock().unwrap_or_else(|p| p.into_inner());
+        session.set_cancel_flag(cancel);
         let rows = sink.clone();
         session.set_result_listener(Some(Box::new(move |event| {
             if let ResultEvent::Rows {

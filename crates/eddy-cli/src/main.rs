@@ -12,6 +12,7 @@
 //! ```
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use eddy::cli::Args;
 use eddy_sql::{render, Session, Tableau};
@@ -155,7 +156,10 @@ fn main() -> ExitCode {
     register_connectors();
     let config = args.job_config();
     // With rest.port set, the jobs of this shell are watched and controlled
-    // over the REST API.
+    // over the REST API, and more statements come through its SQL Gateway
+    // (the Web UI's SQL editor).
+    let gateway = Arc::new(gateway::Gateway::new(config.clone()));
+    eddy::rest::set_sql_gateway(gateway.clone());
     if let Err(e) =
         eddy::logging::init(&config, "sql-client").and_then(|_| eddy::rest::start(&config))
     {
@@ -170,8 +174,17 @@ fn main() -> ExitCode {
         .or_else(|| args.get("--file"))
         .map(String::from);
     let code = match file {
-        Some(path) => run_file(&mut session, &path),
-        None => shell::run(&mut session),
+        Some(path) => run_file(&mut session, &gateway, &path),
+        None => {
+            let code = shell::run(&mut session);
+            let cancelled = gateway.cancel_jobs();
+            if cancelled > 0 {
+                eprintln!(
+                    "eddy: cancelled {cancelled} job(s) submitted over REST as the shell exits"
+                );
+            }
+            code
+        }
     };
     // An answer the REST API holds (a stop's savepoint path) is given out
     // before the process, and the API with it, ends.
@@ -250,7 +263,7 @@ fn info(mut argv: Vec<String>) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn run_file(session: &mut Session, path: &str) -> ExitCode {
+fn run_file(session: &mut Session, gateway: &gateway::Gateway, path: &str) -> ExitCode {
     let script = match std::fs::read_to_string(path) {
         Ok(s) => s,
         Err(e) => {
@@ -262,11 +275,13 @@ fn run_file(session: &mut Session, path: &str) -> ExitCode {
     if let Err(e) = result {
         eprintln!("[ERROR] {path}: {e}");
         session.cancel_background_jobs();
+        gateway.cancel_jobs();
         return ExitCode::FAILURE;
     }
-    // Jobs submitted with table.dml-sync = false run in this process: the
-    // script ends when they do.
-    let failures = session.wait_for_background_jobs();
+    // Jobs submitted with table.dml-sync = false run in this process, and so
+    // do those submitted over REST: the script ends when they do.
+    let mut failures = session.wait_for_background_jobs();
+    failures.extend(gateway.wait_for_jobs());
     for (id, error) in &failures {
         eprintln!("[ERROR] {path}: job {id}: {error}");
     }

@@ -143,7 +143,11 @@ fn fetch(
             _ => std::thread::sleep(Duration::from_millis(50)),
         }
         if interrupt.swap(false, Ordering::SeqCst) {
-            return Err("stopped waiting for the statement (a job it started runs on)".into());
+            // What still runs of the statement (a query's job) is cancelled; a
+            // job an INSERT submitted runs on.
+            let cancel = format!("/v1/sessions/{session}/operations/{operation}/cancel");
+            endpoint.expect("POST", &cancel, None)?;
+            return Err("the statement was cancelled (a job it submitted runs on)".into());
         }
         if started.elapsed() > STATEMENT_TIMEOUT {
             return Err(format!("no answer within {STATEMENT_TIMEOUT:?}"));

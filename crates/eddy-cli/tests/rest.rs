@@ -452,3 +452,192 @@ fn a_port_that_is_not_a_port_is_an_error_naming_the_key() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("cannot listen on 127.0.0.1"), "{stderr}");
 }
+
+/// Sends `statement` to a SQL Gateway session; its operation handle.
+fn submit(shell: &Shell, session: &str, statement: &str) -> String {
+    let body = serde_json::json!({ "statement": statement }).to_string();
+    let path = format!("/v1/sessions/{session}/statements");
+    let (status, op) = shell.call("POST", &path, Some(&body));
+    assert_eq!(status, 200, "{op}");
+    op["operationHandle"].as_str().unwrap().to_string()
+}
+
+/// Reads an operation's result pages until `enough` holds for the rows so far
+/// (kind and fields) or the result ends; returns the rows and whether it ended.
+fn fetch_rows(
+    shell: &Shell,
+    session: &str,
+    op: &str,
+    enough: impl Fn(&[(String, Vec<String>)]) -> bool,
+) -> (Vec<(String, Vec<String>)>, bool) {
+    let started = std::time::Instant::now();
+    let mut rows = Vec::new();
+    let mut next = format!("/v1/sessions/{session}/operations/{op}/result/0");
+    loop {
+        let page = shell.get(&next);
+        for row in page["results"]["data"].as_array().unwrap() {
+            let fields = row["fields"].as_array().unwrap();
+            let fields = fields.iter().map(|f| f.as_str().unwrap().to_string());
+            rows.push((row["kind"].as_str().unwrap().to_string(), fields.collect()));
+        }
+        let Some(uri) = page["nextResultUri"].as_str() else {
+            return (rows, true);
+        };
+        if enough(&rows) {
+            return (rows, false);
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "{page}"
+        );
+        if page["resultType"] == "NOT_READY" {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        next = uri.to_string();
+    }
+}
+
+/// The ids of the jobs in `state`.
+fn jobs_in(shell: &Shell, state: &str) -> Vec<String> {
+    let jobs = shell.get("/jobs/overview");
+    let jobs = jobs["jobs"].as_array().unwrap().iter();
+    jobs.filter(|j| j["state"] == state)
+        .map(|j| j["jid"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The one job running now that was not in `before`.
+fn new_running_job(shell: &Shell, before: &[String]) -> String {
+    let started = std::time::Instant::now();
+    loop {
+        let new: Vec<String> = jobs_in(shell, "RUNNING")
+            .into_iter()
+            .filter(|j| !before.contains(j))
+            .collect();
+        match new.as_slice() {
+            [job] => return job.clone(),
+            [] => assert!(started.elapsed() < std::time::Duration::from_secs(30)),
+            more => panic!("new jobs {more:?}"),
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn the_sql_gateway_of_eddy_sql_runs_cancels_and_closes_statements() {
+    let tmp = tempfile::tempdir().unwrap();
+    // The script's job runs in the background, so the script ends when every
+    // job of the process has ended.
+    let script = script(tmp.path(), 1_000_000, 100, &tmp.path().join("out"));
+    let text = std::fs::read_to_string(&script).unwrap();
+    std::fs::write(&script, format!("SET 'table.dml-sync' = 'false';\n{text}")).unwrap();
+    let shell = Shell::start(&script, &[]);
+    let anchor = shell.running_job();
+    let (status, session) = shell.call("POST", "/v1/sessions", Some("{}"));
+    assert_eq!(status, 200, "{session}");
+    let session = session["sessionHandle"].as_str().unwrap().to_string();
+    let status = |op: &str| -> String {
+        let path = format!("/v1/sessions/{session}/operations/{op}/status");
+        shell.get(&path)["status"].as_str().unwrap().to_string()
+    };
+
+    // A bounded aggregation: its changelog, applied, is the exact result.
+    submit(
+        &shell,
+        &session,
+        "CREATE TABLE nums (n BIGINT) WITH ('connector' = 'datagen', 'number-of-rows' = '10', \
+         'fields.n.kind' = 'sequence', 'fields.n.start' = '1', 'fields.n.end' = '10');\n\
+         CREATE TABLE slow (a BIGINT) WITH ('connector' = 'datagen', 'rows-per-second' = '20', \
+         'fields.a.kind' = 'sequence', 'fields.a.start' = '1', 'fields.a.end' = '1000000')",
+    );
+    let op = submit(
+        &shell,
+        &session,
+        "SELECT MOD(n, 3) AS k, COUNT(*) AS c FROM nums GROUP BY MOD(n, 3)",
+    );
+    let (rows, ended) = fetch_rows(&shell, &session, &op, |_| false);
+    assert!(ended);
+    let mut table = std::collections::BTreeMap::new();
+    for (kind, fields) in &rows {
+        match kind.as_str() {
+            "INSERT" | "UPDATE_AFTER" => {
+                assert!(table.insert(fields[0].clone(), fields[1].clone()).is_none())
+            }
+            "UPDATE_BEFORE" | "DELETE" => {
+                assert_eq!(table.remove(&fields[0]).as_ref(), Some(&fields[1]))
+            }
+            other => panic!("row kind {other}"),
+        }
+    }
+    let expected = [("0", "3"), ("1", "4"), ("2", "3")];
+    let expected = expected.map(|(k, c)| (k.to_string(), c.to_string()));
+    assert_eq!(table, expected.into_iter().collect(), "{rows:?}");
+    assert_eq!(status(&op), "FINISHED");
+
+    // A streaming query, cancelled: its job ends CANCELED, its rows so far stay
+    // readable and the result ends; the statement queued behind it then runs.
+    let before = jobs_in(&shell, "RUNNING");
+    let streaming = submit(&shell, &session, "SELECT a FROM slow");
+    let queued = submit(&shell, &session, "SELECT 42 AS answer");
+    let (first, ended) = fetch_rows(&shell, &session, &streaming, |rows| rows.len() >= 5);
+    assert!(!ended);
+    let query_job = new_running_job(&shell, &before);
+    assert_eq!(status(&queued), "RUNNING");
+    let path = format!("/v1/sessions/{session}/operations/{streaming}/cancel");
+    let (code, answer) = shell.call("POST", &path, None);
+    assert_eq!((code, answer["status"].as_str()), (200, Some("CANCELED")));
+    let (all, ended) = fetch_rows(&shell, &session, &streaming, |_| false);
+    assert!(ended && all.len() >= first.len());
+    let values: Vec<u64> = all.iter().map(|(_, f)| f[0].parse().unwrap()).collect();
+    assert_eq!(values, (1..=values.len() as u64).collect::<Vec<_>>());
+    shell.wait_for(&format!("/jobs/{}", query_job), |j| {
+        j["state"] == "CANCELED"
+    });
+    let (answer, ended) = fetch_rows(&shell, &session, &queued, |_| false);
+    assert!(ended);
+    assert_eq!(answer, vec![("INSERT".to_string(), vec!["42".to_string()])]);
+    assert_eq!(status(&streaming), "CANCELED");
+
+    // An INSERT answers with its job, which runs on after its session closes.
+    let insert = submit(
+        &shell,
+        &session,
+        "CREATE TABLE sink (a BIGINT) WITH ('connector' = 'blackhole');\n\
+         INSERT INTO sink SELECT a FROM slow",
+    );
+    let (rows, _) = fetch_rows(&shell, &session, &insert, |_| false);
+    let inserted = rows.last().unwrap().1[0].clone();
+    shell.wait_for(&format!("/jobs/{inserted}"), |j| j["state"] == "RUNNING");
+
+    // Closing the session cancels the query that runs, promptly.
+    let before = jobs_in(&shell, "RUNNING");
+    let streaming = submit(&shell, &session, "SELECT a FROM slow");
+    fetch_rows(&shell, &session, &streaming, |rows| !rows.is_empty());
+    let query_job = new_running_job(&shell, &before);
+    let closing = std::time::Instant::now();
+    let (code, answer) = shell.call("DELETE", &format!("/v1/sessions/{session}"), None);
+    assert_eq!((code, answer["status"].as_str()), (200, Some("CLOSED")));
+    assert!(closing.elapsed() < std::time::Duration::from_secs(10));
+    shell.wait_for(&format!("/jobs/{}", query_job), |j| {
+        j["state"] == "CANCELED"
+    });
+    let (code, _) = shell.call(
+        "GET",
+        &format!("/v1/sessions/{session}/operations/{streaming}/status"),
+        None,
+    );
+    assert_eq!(code, 404);
+    assert_eq!(shell.get(&format!("/jobs/{inserted}"))["state"], "RUNNING");
+
+    // The script ends when the job submitted over REST ends too.
+    let (code, _) = shell.call("PATCH", &format!("/jobs/{anchor}?mode=cancel"), None);
+    assert_eq!(code, 202);
+    shell.wait_for(&format!("/jobs/{anchor}"), |j| j["state"] == "CANCELED");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(shell.get(&format!("/jobs/{inserted}"))["state"], "RUNNING");
+    let (code, _) = shell.call("PATCH", &format!("/jobs/{inserted}?mode=cancel"), None);
+    assert_eq!(code, 202);
+    let (ok, stderr) = shell.finish();
+    assert!(!ok);
+    assert!(stderr.contains(&format!("job {inserted}")), "{stderr}");
+}

@@ -7,8 +7,15 @@
 //! POST   /v1/sessions/:s/statements         {"statement": "..."}  -> {"operationHandle"}
 //! GET    /v1/sessions/:s/operations/:o/result/:token               -> a page of rows
 //! GET    /v1/sessions/:s/operations/:o/status                       -> {"status"}
+//! POST   /v1/sessions/:s/operations/:o/cancel                       -> {"status": "CANCELED"}
+//! DELETE /v1/sessions/:s/operations/:o/close                        -> {"status": "CLOSED"}
 //! DELETE /v1/sessions/:s                                            -> {"status": "CLOSED"}
 //! ```
+//!
+//! Cancelling an operation cancels what of it still runs (a streaming
+//! `SELECT`'s job) or keeps it from starting; the rows it gave stay readable.
+//! Closing a session cancels its operations; the jobs its `INSERT`s submitted
+//! run on, as in Flink.
 //!
 //! The SQL engine is not part of this crate: the process registers a
 //! [`SqlGateway`] ([`set_sql_gateway`]) before it starts the server. Statements
@@ -18,6 +25,7 @@
 //! rendered as strings.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 
 use axum::extract::{Path, Query};
@@ -47,9 +55,17 @@ pub trait SqlGateway: Send + Sync {
     /// Opens session `id` with `properties` (configuration keys).
     fn open(&self, id: &str, properties: &BTreeMap<String, String>) -> Result<(), String>;
     /// Runs one statement of session `id` to its end (a streaming `SELECT` until
-    /// it ends), handing its results to `sink`.
-    fn execute(&self, id: &str, statement: &str, sink: Arc<dyn ResultSink>) -> Result<(), String>;
-    /// Closes session `id`; the jobs it started run on.
+    /// it ends), handing its results to `sink`. Once `cancel` is set, what still
+    /// runs of the statement is cancelled and the call returns.
+    fn execute(
+        &self,
+        id: &str,
+        statement: &str,
+        sink: Arc<dyn ResultSink>,
+        cancel: Arc<AtomicBool>,
+    ) -> Result<(), String>;
+    /// Closes session `id` (its statements were cancelled); the jobs it started
+    /// run on.
     fn close(&self, id: &str);
 }
 
@@ -62,7 +78,7 @@ pub fn set_sql_gateway(gateway: Arc<dyn SqlGateway>) {
 
 fn gateway() -> ApiResult<Arc<dyn SqlGateway>> {
     GATEWAY.get().cloned().ok_or_else(|| {
-        ApiError::not_found("This process takes no SQL statements (start `eddy jobmanager`)")
+        ApiError::not_found("This process takes no SQL statements (start `eddy jobmanager`, or `eddy sql` with rest.port)")
     })
 }
 
@@ -79,13 +95,35 @@ struct Operation {
     outcome: Option<Result<(), String>>,
 }
 
-/// The shared results of one operation, written by its thread.
+/// The shared results of one operation, written by its thread, and the flag
+/// that cancels it.
 #[derive(Default)]
-struct Shared(Mutex<Operation>);
+struct Shared {
+    operation: Mutex<Operation>,
+    cancel: Arc<AtomicBool>,
+}
 
 impl Shared {
     fn lock(&self) -> std::sync::MutexGuard<'_, Operation> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
+        self.operation.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn cancel(&self) {
+        self.cancel.store(true, Ordering::SeqCst);
+    }
+
+    fn cancelled(&self) -> bool {
+        self.cancel.load(Ordering::SeqCst)
+    }
+
+    /// Flink's operation status.
+    fn status(&self) -> &'static str {
+        match (&self.lock().outcome, self.cancelled()) {
+            (_, true) => "CANCELED",
+            (None, false) => "RUNNING",
+            (Some(Ok(())), false) => "FINISHED",
+            (Some(Err(_)), false) => "ERROR",
+        }
     }
 }
 
@@ -231,10 +269,13 @@ pub async fn close(
     Path(session): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let engine = gateway()?;
-    if state.sessions.lock().remove(&session).is_none() {
+    let Some(ops) = state.sessions.lock().remove(&session) else {
         return Err(ApiError::not_found(format!(
             "Session '{session}' does not exist"
         )));
+    };
+    for op in ops.operations.values() {
+        op.cancel();
     }
     let _ = tokio::task::spawn_blocking(move || engine.close(&session)).await;
     Ok(Json(json!({ "status": "CLOSED" })))
@@ -269,7 +310,14 @@ pub async fn statement(
         .spawn({
             let turns = Arc::clone(&turns);
             move || {
-                let outcome = turns.run(ticket, || engine.execute(&session, &body.statement, sink));
+                let outcome = turns.run(ticket, || {
+                    if shared.cancelled() {
+                        // Cancelled before its turn came: it never starts.
+                        return Err("the statement was cancelled".to_string());
+                    }
+                    let cancel = Arc::clone(&shared.cancel);
+                    engine.execute(&session, &body.statement, sink, cancel)
+                });
                 shared.lock().outcome = Some(outcome);
             }
         });
@@ -289,12 +337,34 @@ pub async fn status(
     Path((session, operation)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
     let op = state.sessions.operation(&session, &operation)?;
-    let status = match &op.lock().outcome {
-        None => "RUNNING",
-        Some(Ok(())) => "FINISHED",
-        Some(Err(_)) => "ERROR",
-    };
-    Ok(Json(json!({ "status": status })))
+    Ok(Json(json!({ "status": op.status() })))
+}
+
+/// `POST /v1/sessions/:session/operations/:operation/cancel`: cancels what
+/// still runs of the statement; its rows so far stay readable.
+pub async fn cancel(
+    state: crate::routes::State,
+    Path((session, operation)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    let op = state.sessions.operation(&session, &operation)?;
+    if op.lock().outcome.is_none() {
+        op.cancel();
+    }
+    Ok(Json(json!({ "status": op.status() })))
+}
+
+/// `DELETE /v1/sessions/:session/operations/:operation/close`: cancels the
+/// operation if it runs and forgets it.
+pub async fn close_operation(
+    state: crate::routes::State,
+    Path((session, operation)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    let op = state.sessions.operation(&session, &operation)?;
+    op.cancel();
+    if let Some(ops) = state.sessions.lock().get_mut(&session) {
+        ops.operations.remove(&operation);
+    }
+    Ok(Json(json!({ "status": "CLOSED" })))
 }
 
 /// Query of the result resource.
@@ -321,8 +391,9 @@ pub async fn result(
         }
     }
     let op = state.sessions.operation(&session, &operation)?;
+    let cancelled = op.cancelled();
     let mut op = op.lock();
-    if let Some(Err(message)) = &op.outcome {
+    if let (Some(Err(message)), false) = (&op.outcome, cancelled) {
         return Err(ApiError::bad_request(message.clone()));
     }
     if op.page_starts.is_empty() {

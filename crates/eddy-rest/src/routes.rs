@@ -137,6 +137,14 @@ pub fn router(state: Arc<ApiState>) -> Router {
             "/v1/sessions/{session}/operations/{operation}/result/{token}",
             get(gateway::result),
         )
+        .route(
+            "/v1/sessions/{session}/operations/{operation}/cancel",
+            post(gateway::cancel),
+        )
+        .route(
+            "/v1/sessions/{session}/operations/{operation}/close",
+            axum::routing::delete(gateway::close_operation),
+        )
         .fallback(|| async { ApiError::not_found("Not found: no such REST resource") })
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -78,8 +78,13 @@ pub struct Session {
     background: crate::jobs::BackgroundJobs,
     /// Whether INSERTs wait for their job when `table.dml-sync` is not set.
     dml_sync_default: bool,
-    /// Set (by a Ctrl-C handler) to cancel the statement that runs.
+    /// Set (by a Ctrl-C handler, or the SQL Gateway's cancel) to cancel the
+    /// statement that runs.
     interrupt: Arc<std::sync::atomic::AtomicBool>,
+    /// Whether `interrupt` is cleared when a statement starts (the shell's: a
+    /// Ctrl-C at the prompt is not meant for the next statement), or stays set
+    /// and cancels every statement from then on ([`Session::set_cancel_flag`]).
+    interrupt_clears: bool,
     /// The statements that shaped the catalog, in order: with a job's own
     /// statement, what another process plans the same job from.
     catalog_statements: Vec<String>,
@@ -125,6 +130,7 @@ impl Session {
             background: Default::default(),
             dml_sync_default: true,
             interrupt: Default::default(),
+            interrupt_clears: true,
             catalog_statements: Vec::new(),
             statement: String::new(),
             capture: None,
@@ -179,9 +185,22 @@ impl Session {
         self.interrupt.clone()
     }
 
+    /// Makes `flag` cancel the statements that run from now on: set, it
+    /// cancels the one that runs and every later one, and it is never cleared
+    /// here. The SQL Gateway gives each operation its own flag, so a cancel that
+    /// comes before the operation starts, or between its statements, is not lost.
+    pub fn set_cancel_flag(&mut self, flag: Arc<std::sync::atomic::AtomicBool>) {
+        self.interrupt = flag;
+        self.interrupt_clears = false;
+    }
+
     fn interrupted(&self) -> bool {
-        self.interrupt
-            .swap(false, std::sync::atomic::Ordering::SeqCst)
+        if self.interrupt_clears {
+            self.interrupt
+                .swap(false, std::sync::atomic::Ordering::SeqCst)
+        } else {
+            self.interrupt.load(std::sync::atomic::Ordering::SeqCst)
+        }
     }
 
     /// Waits for the jobs submitted in the background; the ids and errors of those
@@ -294,9 +313,13 @@ impl Session {
     }
 
     fn execute_statement(&mut self, text: &str) -> SqlResult<Output> {
-        // A Ctrl-C before the statement started is not meant for it.
-        self.interrupt
-            .store(false, std::sync::atomic::Ordering::SeqCst);
+        if self.interrupt_clears {
+            // A Ctrl-C before the statement started is not meant for it.
+            self.interrupt
+                .store(false, std::sync::atomic::Ordering::SeqCst);
+        } else if self.interrupted() {
+            return Err(SqlError::new("the statement was cancelled"));
+        }
         self.statement = text.to_string();
         let output = self.dispatch(text)?;
         let w = words(text, 3);
