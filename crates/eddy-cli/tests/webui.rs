@@ -2,7 +2,8 @@
 //! API, and `webui/check.mjs` drives Debian's Chromium headless through
 //! `playwright-core` over the overview, the job graph, a vertex's subtasks, the
 //! tabs (watermarks and backpressure among them), the JobManager and TaskManager
-//! pages, an API error, a savepoint taken from the form, stop with a savepoint
+//! pages, an API error, a savepoint taken from the form, the SQL editor (queries,
+//! an error's position, an INSERT that becomes a job), stop with a savepoint
 //! (one job) and cancel (the other, which ends the process); `webui/login.mjs`
 //! signs in to a server whose REST API needs a token.
 //!

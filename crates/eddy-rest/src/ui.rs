@@ -3,7 +3,8 @@
 //!
 //! The UI is hand-written HTML, CSS and JavaScript modules under `ui/` with no build
 //! step: the browser reads the REST resources of this same server and draws the
-//! overview, the job pages and their actions from them.
+//! overview, the job pages and their actions from them; its SQL editor sends
+//! statements to the SQL Gateway resources ([`crate::gateway`]).
 
 use axum::extract::Path;
 use axum::http::{header, StatusCode};
@@ -47,6 +48,21 @@ pub const ASSETS: &[Asset] = &[
         name: "app.js",
         content_type: JS,
         body: include_str!("../ui/app.js"),
+    },
+    Asset {
+        name: "gateway.js",
+        content_type: JS,
+        body: include_str!("../ui/gateway.js"),
+    },
+    Asset {
+        name: "sql.js",
+        content_type: JS,
+        body: include_str!("../ui/sql.js"),
+    },
+    Asset {
+        name: "sqlhighlight.js",
+        content_type: JS,
+        body: include_str!("../ui/sqlhighlight.js"),
     },
     Asset {
         name: "api.js",

@@ -5,6 +5,7 @@
 //                         backpressure, exceptions, configuration
 //   #/taskmanagers/<id>   a TaskManager (taskmanager.js)
 //   #/jobmanager          the JobManager (jobmanager.js)
+//   #/sql                 the SQL editor (sql.js)
 
 import { api, setToken } from './api.js';
 import { h, replace } from './dom.js';
@@ -12,6 +13,7 @@ import { mountOverview } from './overview.js';
 import { mountJob } from './job.js';
 import { mountTaskManager } from './taskmanager.js';
 import { mountJobManager } from './jobmanager.js';
+import { mountSql } from './sql.js';
 
 /** How often a page's running numbers are read again (ms). */
 const REFRESH_MS = 2000;
@@ -39,6 +41,7 @@ function parse(hash) {
   if (parts[0] === 'jobs' && parts[1]) return { key: `job:${parts[1]}`, job: parts[1], tab: parts[2] || 'overview' };
   if (parts[0] === 'taskmanagers' && parts[1]) return { key: `tm:${parts[1]}`, taskmanager: parts[1] };
   if (parts[0] === 'jobmanager') return { key: 'jobmanager', jobmanager: true };
+  if (parts[0] === 'sql') return { key: 'sql', sql: true };
   return { key: 'overview' };
 }
 
@@ -119,6 +122,9 @@ async function route() {
   } else if (target.jobmanager) {
     page = mountJobManager(view);
     document.title = 'eddy · JobManager';
+  } else if (target.sql) {
+    page = mountSql(view);
+    document.title = 'eddy · SQL';
   } else {
     page = mountOverview(view);
     document.title = 'eddy · overview';

@@ -2,8 +2,10 @@
 // an `eddy sql` process running two jobs, and checks what a user sees: the overview,
 // the job graph with its load, the subtasks of a vertex (by mouse and keyboard), the
 // tabs (watermarks and backpressure among them), an API error, a savepoint taken
-// from the form, stop with a savepoint (one job), cancel (the other, last: the
-// process ends with its last job), and a 50-vertex graph.
+// from the form, the SQL editor (a query's changelog, an unbounded query
+// cancelled, an error's position, an INSERT whose job opens and is cancelled),
+// stop with a savepoint (one job), cancel (the other, last: the process ends
+// with its last job), and a 50-vertex graph.
 //
 //   node check.mjs <base-url> <job-id> <stopped-job-id> <output-dir>
 //   EDDY_WEBUI_MODULES=<dir with node_modules/playwright-core>
@@ -313,6 +315,94 @@ await runInChromium(async (browser) => {
     return facts.replace(/\s+/g, ' ');
   });
 
+  const editor = page.locator('#sql-text');
+  const sqlStatus = page.locator('.sql-status');
+  const runSql = async (text) => {
+    await editor.fill(text);
+    await editor.press('Control+Enter');
+  };
+  await check('a query from the SQL editor streams its changelog into a table', async () => {
+    await page.goto(`${base}/#/sql`);
+    await runSql("SET 'parallelism.default' = '1';\n"
+      + "CREATE TABLE nums (n BIGINT) WITH ('connector' = 'datagen', 'number-of-rows' = '10',\n"
+      + "  'fields.n.kind' = 'sequence', 'fields.n.start' = '1', 'fields.n.end' = '10');\n"
+      + "CREATE TABLE ticks (a BIGINT) WITH ('connector' = 'datagen', 'rows-per-second' = '20',\n"
+      + "  'fields.a.kind' = 'sequence', 'fields.a.start' = '1', 'fields.a.end' = '1000000');\n"
+      + '-- counts per remainder\nSELECT MOD(n, 3) AS k, COUNT(*) AS c FROM nums GROUP BY MOD(n, 3);');
+    await sqlStatus.filter({ hasText: 'Finished' }).waitFor({ timeout: 30000 });
+    const keywords = await page.locator('.sql-editor .sql-keyword').allTextContents();
+    if (!keywords.includes('SELECT') || !(await page.locator('.sql-editor .sql-comment').count())) {
+      throw new Error(`highlighted keywords: ${keywords.join(' ')}`);
+    }
+    // The changelog, applied, is the exact result.
+    const rows = await page.locator('table.sql-result tbody tr').evaluateAll((trs) => trs
+      .map((tr) => Array.from(tr.cells).map((td) => td.textContent)));
+    const result = new Map();
+    for (const [kind, k, c] of rows) {
+      if (kind === '+I' || kind === '+U') result.set(k, c);
+      else if (result.get(k) === c) result.delete(k);
+      else throw new Error(`${kind} ${k} ${c} retracts a row not there`);
+    }
+    const final = [...result].sort().map(([k, c]) => `${k}:${c}`).join(' ');
+    if (final !== '0:3 1:4 2:3') throw new Error(`result ${final} from ${rows.length} rows`);
+    await page.screenshot({ path: join(out, 'sql.png'), fullPage: true });
+    return `${rows.length} changelog rows, result ${final}`;
+  });
+
+  await check('an unbounded query shows rows as they come until cancelled', async () => {
+    const before = (await rest('/jobs/overview')).jobs.filter((j) => j.state === 'RUNNING').length;
+    await runSql('SELECT a FROM ticks');
+    const shown = () => page.locator('table.sql-result tbody tr').count();
+    await page.waitForFunction(() => document.querySelectorAll('table.sql-result tbody tr').length >= 3);
+    const early = await shown();
+    await page.waitForFunction((n) => document.querySelectorAll('table.sql-result tbody tr').length > n, early);
+    if (!/^Running/.test(await sqlStatus.textContent())) throw new Error('not running');
+    await page.locator('[data-action=cancel-sql]').click();
+    await sqlStatus.filter({ hasText: 'Cancelled after' }).waitFor();
+    const values = await page.locator('table.sql-result tbody td:nth-child(2)').allTextContents();
+    if (values.some((v, i) => Number(v) !== i + 1)) throw new Error(`rows ${values.join(',')}`);
+    const started = Date.now();
+    for (;;) {
+      const running = (await rest('/jobs/overview')).jobs.filter((j) => j.state === 'RUNNING').length;
+      if (running === before) break;
+      if (Date.now() - started > 15000) throw new Error(`${running} jobs run, ${before} before`);
+      await new Promise((r) => { setTimeout(r, 100); });
+    }
+    return `${early} rows, then ${values.length} when cancelled; its job ended`;
+  });
+
+  await check('an error marks its position in the editor', async () => {
+    await runSql('SELECT nope\nFROM nums');
+    const box = page.locator('.sql-error-box');
+    await box.waitFor();
+    const text = await box.textContent();
+    if (!text.includes('Line 1, column 8') || !text.includes('nope')) throw new Error(text);
+    const marked = await page.locator('.sql-editor mark.sql-error').textContent();
+    if (marked !== 'nope') throw new Error(`marked '${marked}'`);
+    await page.locator('[data-action=error-position]').click();
+    const caret = await editor.evaluate((t) => [document.activeElement === t, t.selectionStart]);
+    if (!caret[0] || caret[1] !== 7) throw new Error(`caret ${caret}`);
+    await page.screenshot({ path: join(out, 'sql-error.png'), fullPage: true });
+    const other = consoleErrors.filter((m) => !/400/.test(m));
+    consoleErrors.length = 0;
+    consoleErrors.push(...other);
+    return text;
+  });
+
+  await check('an INSERT from the editor opens its RUNNING job, which cancel ends', async () => {
+    await runSql("CREATE TABLE sink_e (a BIGINT) WITH ('connector' = 'blackhole');\n"
+      + 'INSERT INTO sink_e SELECT a FROM ticks;');
+    await page.waitForFunction(() => location.hash.startsWith('#/jobs/'));
+    const submitted = decodeURIComponent(await page.evaluate(() => location.hash.slice('#/jobs/'.length)));
+    await page.locator('[data-part=job-facts] [data-state=RUNNING]').waitFor();
+    page.once('dialog', (dialog) => dialog.accept());
+    await page.locator('[data-action=cancel]').click();
+    await page.locator('[data-part=job-facts] [data-state=CANCELED]').waitFor({ timeout: 20000 });
+    const state = (await rest(`/jobs/${submitted}`)).state;
+    if (state !== 'CANCELED') throw new Error(`the job is ${state}`);
+    return `job ${submitted} RUNNING, then CANCELED`;
+  });
+
   await check('no console errors while the job runs', async () => {
     if (consoleErrors.length) throw new Error(consoleErrors.join(' | '));
   });
@@ -333,7 +423,8 @@ await runInChromium(async (browser) => {
   await check('the overview counts the finished job', async () => {
     await page.goto(`${base}/`);
     await page.locator(`tr[data-job="${stopped}"] [data-state=FINISHED]`).waitFor();
-    await page.locator('[data-card=Finished] .card-value', { hasText: '1' }).waitFor();
+    // The stopped job and the bounded query of the SQL editor.
+    await page.locator('[data-card=Finished] .card-value', { hasText: '2' }).waitFor();
   });
 
   await check('cancel through the button makes the page show CANCELED', async () => {
