@@ -43,7 +43,16 @@ impl Batch for RecordBatch {
     }
 
     fn byte_size_estimate(&self) -> usize {
-        self.get_array_memory_size()
+        // The bytes of these rows: a slice counts its part of a shared buffer,
+        // not the whole buffer.
+        self.columns()
+            .iter()
+            .map(|c| {
+                c.to_data()
+                    .get_slice_memory_size()
+                    .unwrap_or_else(|_| c.get_array_memory_size())
+            })
+            .sum()
     }
 }
 

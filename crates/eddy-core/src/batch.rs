@@ -21,7 +21,8 @@ pub trait Batch: Clone + Send + Sized + 'static {
     /// Appends the rows of `other` after the rows of `self`.
     fn append(&mut self, other: Self);
 
-    /// An estimate of the bytes the batch holds, for buffer sizing.
+    /// An estimate of the bytes the batch's rows take: what the `numBytesIn` and
+    /// `numBytesOut` metrics count.
     fn byte_size_estimate(&self) -> usize {
         self.num_rows() * 16
     }

@@ -112,8 +112,7 @@ pub async fn overview() -> Json<Value> {
 /// The read and write counters of an operator, summed over its subtasks, or of one
 /// subtask.
 pub fn io_metrics(job: &JobHandle, uid: &str, subtask: Option<u32>) -> Value {
-    let mut read = 0u64;
-    let mut written = 0u64;
+    let (mut read, mut written, mut read_bytes, mut written_bytes) = (0u64, 0u64, 0u64, 0u64);
     for m in job.operator_metrics() {
         if m.uid != uid || subtask.is_some_and(|s| s != m.subtask) {
             continue;
@@ -121,14 +120,16 @@ pub fn io_metrics(job: &JobHandle, uid: &str, subtask: Option<u32>) -> Value {
         match m.metric.as_str() {
             "numRecordsIn" => read += m.value,
             "numRecordsOut" => written += m.value,
+            "numBytesIn" => read_bytes += m.value,
+            "numBytesOut" => written_bytes += m.value,
             _ => {}
         }
     }
     json!({
-        "read-bytes": 0,
-        "read-bytes-complete": false,
-        "write-bytes": 0,
-        "write-bytes-complete": false,
+        "read-bytes": read_bytes,
+        "read-bytes-complete": true,
+        "write-bytes": written_bytes,
+        "write-bytes-complete": true,
         "read-records": read,
         "read-records-complete": true,
         "write-records": written,

@@ -1,7 +1,7 @@
 //! Per-second rates of operator metrics, from samples taken every second:
 //!
-//! - Flink's meters, `numRecordsInPerSecond` and `numRecordsOutPerSecond`,
-//!   averaged over the last minute as Flink's `MeterView` does;
+//! - Flink's meters, `numRecordsInPerSecond`, `numRecordsOutPerSecond`,
+//!   `numBytesInPerSecond` and `numBytesOutPerSecond`, averaged over the last minute as Flink's `MeterView` does;
 //! - the task times, `idleTimeMsPerSecond` and `backPressuredTimeMsPerSecond`:
 //!   how many milliseconds of each second the task spent so, over the last
 //!   five seconds (the update interval of Flink's `TimerGauge`), from the
@@ -22,7 +22,7 @@ const TIME_WINDOW: Duration = Duration::from_secs(5);
 /// How often counters are sampled.
 const PERIOD: Duration = Duration::from_secs(1);
 /// The counters that have a per-second rate.
-pub const METERED: [&str; 2] = ["numRecordsIn", "numRecordsOut"];
+pub const METERED: [&str; 4] = ["numRecordsIn", "numRecordsOut", "numBytesIn", "numBytesOut"];
 /// The task times: the running total (a gauge, in milliseconds) and the name of
 /// its per-second figure.
 pub const TIMED: [(&str, &str); 3] = [

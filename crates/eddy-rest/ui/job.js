@@ -3,7 +3,7 @@
 
 import { api, jobPath } from './api.js';
 import { facts, h, replace } from './dom.js';
-import { badge, count, duration, rate, time } from './format.js';
+import { badge, bytes, count, duration, rate, time } from './format.js';
 import { mountActions } from './actions.js';
 import { drawGraph, truncate } from './graph.js';
 import { mountVertex, vertexRates } from './vertex.js';
@@ -43,7 +43,7 @@ export function mountJob(view, id, tab) {
     h('h2', { class: 'visually-hidden' }, 'Job graph'), graphBox,
     h('h2', { id: 'vertices-title' }, 'Vertices'),
     h('div', { class: 'table-wrap' }, h('table', { class: 'vertices', 'aria-labelledby': 'vertices-title' },
-      h('thead', {}, h('tr', {}, ['Name', 'Parallelism', 'Status', 'Records in', 'Records out', 'In/s', 'Out/s', 'Tasks']
+      h('thead', {}, h('tr', {}, ['Name', 'Parallelism', 'Status', 'Records in', 'Records out', 'Bytes in', 'Bytes out', 'In/s', 'Out/s', 'Tasks']
         .map((t) => h('th', { scope: 'col' }, t)))),
       vertexBody)),
     subtasks);
@@ -75,7 +75,7 @@ export function mountJob(view, id, tab) {
   function buildRows(vertices) {
     rows = new Map();
     replace(vertexBody, vertices.map((v) => {
-      const cells = Array.from({ length: 7 }, () => h('td', {}));
+      const cells = Array.from({ length: 9 }, () => h('td', {}));
       const open = h('button', { type: 'button', class: 'link', title: v.name, onclick: () => select(v.id) }, truncate(v.name, 60));
       rows.set(v.id, cells);
       return h('tr', { 'data-vertex': v.id }, h('td', {}, open), cells);
@@ -108,9 +108,11 @@ export function mountJob(view, id, tab) {
       replace(cells[1], badge(v.status));
       replace(cells[2], count(v.metrics['read-records']));
       replace(cells[3], count(v.metrics['write-records']));
-      replace(cells[4], r ? rate(r.in) : '–');
-      replace(cells[5], r ? rate(r.out) : '–');
-      replace(cells[6], taskCounts(v.tasks));
+      replace(cells[4], bytes(v.metrics['read-bytes']));
+      replace(cells[5], bytes(v.metrics['write-bytes']));
+      replace(cells[6], r ? rate(r.in) : '–');
+      replace(cells[7], r ? rate(r.out) : '–');
+      replace(cells[8], taskCounts(v.tasks));
     }
     if (vertexPage) await vertexPage.refresh();
   }

@@ -2,7 +2,7 @@
 
 import { api, jobPath } from './api.js';
 import { h, replace, table } from './dom.js';
-import { badge, count, duration, rate } from './format.js';
+import { badge, bytes, count, duration, rate } from './format.js';
 
 const RATES = ['numRecordsInPerSecond', 'numRecordsOutPerSecond'];
 
@@ -49,13 +49,15 @@ export function mountVertex(panel, job, id, onClose) {
     title.textContent = `Subtasks of ${details.name}`;
     title.title = details.name;
     replace(body, table(
-      ['Subtask', 'Status', 'TaskManager', 'Records in', 'Records out', 'In/s', 'Out/s', 'Duration', 'Attempt'],
+      ['Subtask', 'Status', 'TaskManager', 'Records in', 'Records out', 'Bytes in', 'Bytes out', 'In/s', 'Out/s', 'Duration', 'Attempt'],
       details.subtasks.map((t) => [
         String(t.subtask),
         badge(t.status),
         `${t['taskmanager-id']} (${t.endpoint})`,
         count(t.metrics['read-records']),
         count(t.metrics['write-records']),
+        bytes(t.metrics['read-bytes']),
+        bytes(t.metrics['write-bytes']),
         rate(rates.subtasks[t.subtask] ? rates.subtasks[t.subtask].in : undefined),
         rate(rates.subtasks[t.subtask] ? rates.subtasks[t.subtask].out : undefined),
         duration(t.duration),

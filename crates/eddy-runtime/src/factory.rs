@@ -236,12 +236,14 @@ impl<B: Batch> EdgeFactory for TypedEdge<B> {
     }
 }
 
-fn gate<B: Batch>(receivers: Vec<AnyBox>) -> Result<InputGate<B>> {
+/// The input gate of a task over `receivers`, counting the bytes it reads into
+/// the head operator's `numBytesIn`.
+fn gate<B: Batch>(receivers: Vec<AnyBox>, ctx: &OperatorContext) -> Result<InputGate<B>> {
     let receivers = receivers
         .into_iter()
         .map(|r| downcast::<Receiver<Element<B>>>(r, "an input"))
         .collect::<Result<Vec<_>>>()?;
-    Ok(InputGate::new(receivers))
+    Ok(InputGate::new(receivers).with_bytes_in(ctx.metric("numBytesIn")))
 }
 
 /// The factory of a one-input operator vertex.
@@ -278,7 +280,7 @@ impl<O: Operator, F: Fn(usize) -> O + Send + Sync> VertexFactory for OperatorVer
         control: TaskControl,
     ) -> Result<Box<dyn Task>> {
         let receivers = inputs.drain(..).flatten().collect();
-        let gate = gate::<O::In>(receivers)?;
+        let gate = gate::<O::In>(receivers, &ctx)?;
         let node = self.chain_node(ctx, next, sides)?;
         let chain = downcast::<Box<dyn Output<O::In>>>(node, "a chain")?;
         Ok(Box::new(OneInputTask::new(gate, chain, settings, control)))
@@ -370,8 +372,8 @@ impl<O: TwoInputOperator, F: Fn(usize) -> O + Send + Sync> VertexFactory for Two
         inputs.resize_with(2, Vec::new);
         let second = inputs.pop().unwrap_or_default();
         let first = inputs.pop().unwrap_or_default();
-        let gate1 = gate::<O::In1>(first)?;
-        let gate2 = gate::<O::In2>(second)?;
+        let gate1 = gate::<O::In1>(first, &ctx)?;
+        let gate2 = gate::<O::In2>(second, &ctx)?;
         let next = downcast::<Box<dyn Output<O::Out>>>(next, "an operator's output")?;
         let operator = (self.create)(ctx.subtask);
         Ok(Box::new(TwoInputTask::new(

@@ -1,5 +1,7 @@
 //! The input gate: one task's input channels, read fairly, with watermarks combined.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use eddy_core::{CheckpointBarrier, Element, Timestamp, WatermarkStatus};
@@ -36,6 +38,8 @@ pub struct InputGate<B> {
     valve: WatermarkValve,
     next: usize,
     records_in: u64,
+    /// The task's `numBytesIn`, if it counts one.
+    bytes_in: Option<Arc<AtomicU64>>,
     /// A status change to hand out after a watermark that came with it.
     pending_status: Option<WatermarkStatus>,
     /// A watermark to hand out after a barrier that came with it.
@@ -57,12 +61,20 @@ impl<B> InputGate<B> {
             valve: WatermarkValve::new(n),
             next: 0,
             records_in: 0,
+            bytes_in: None,
             pending_status: None,
             pending_watermark: None,
             exactly_once: true,
             aligning: None,
             arrived: vec![false; n],
         }
+    }
+
+    /// Counts the size of the batches read ([`eddy_core::Batch::byte_size_estimate`])
+    /// into `counter`, the task's `numBytesIn`.
+    pub fn with_bytes_in(mut self, counter: Arc<AtomicU64>) -> Self {
+        self.bytes_in = Some(counter);
+        self
     }
 
     /// Sets exactly-once (blocking) or at-least-once (non-blocking) alignment.
@@ -156,6 +168,10 @@ impl<B> InputGate<B> {
                         match element {
                             Some(Element::Batch(batch)) => {
                                 self.records_in += batch.num_rows() as u64;
+                                if let Some(bytes) = &self.bytes_in {
+                                    let size = batch.byte_size_estimate() as u64;
+                                    bytes.fetch_add(size, Ordering::Relaxed);
+                                }
                                 return Poll::Ready(InputEvent::Batch(batch));
                             }
                             Some(Element::Watermark(w)) => {

@@ -17,6 +17,9 @@ use crate::partitioner::{Partitioner, Selection};
 pub struct WriterMetrics {
     /// The producer's `numRecordsOut`.
     pub records_out: Arc<AtomicU64>,
+    /// The producer's `numBytesOut`: the size of the rows it sent
+    /// ([`Batch::byte_size_estimate`]).
+    pub bytes_out: Arc<AtomicU64>,
     /// The producer's `currentOutputWatermark`.
     pub output_watermark: Arc<AtomicI64>,
 }
@@ -102,7 +105,18 @@ impl<B: Batch> Output<B> for RecordWriter<B> {
             .records_out
             .fetch_add(rows as u64, Ordering::Relaxed);
         let n = self.senders.len();
-        match self.partitioner.select(&batch, n, &mut self.targets) {
+        let selection = self.partitioner.select(&batch, n, &mut self.targets);
+        // A broadcast sends the rows once per channel.
+        let copies = if matches!(selection, Selection::All) {
+            n
+        } else {
+            1
+        };
+        self.metrics.bytes_out.fetch_add(
+            (batch.byte_size_estimate() * copies) as u64,
+            Ordering::Relaxed,
+        );
+        match selection {
             Selection::One(channel) => {
                 let slot = &mut self.buffers[channel as usize];
                 match slot {

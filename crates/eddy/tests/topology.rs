@@ -49,6 +49,28 @@ fn map_flat_map_filter_at_every_parallelism() {
     }
 }
 
+/// Bytes are counted where records cross from one task to another: what a map
+/// sends through a `key_by` is what the keyed operator reads, the size of the
+/// typed records; a chained operator reads none.
+#[test]
+fn bytes_between_tasks_are_counted_on_both_sides() {
+    let env = StreamExecutionEnvironment::new();
+    env.set_parallelism(2);
+    let out = env
+        .from_collection((0..10_000u64).collect::<Vec<_>>())
+        .map(|x| x % 100)
+        .key_by(|x| *x)
+        .reduce(|a, b| a + b)
+        .filter(|_| true)
+        .collect_vec();
+    let result = env.execute("bytes").unwrap();
+    assert_eq!(out.take().len(), 10_000);
+    let record = std::mem::size_of::<eddy::core::StreamRecord<u64>>() as u64;
+    assert_eq!(result.counter("Map.numBytesOut"), 10_000 * record);
+    assert_eq!(result.counter("Keyed Reduce.numBytesIn"), 10_000 * record);
+    assert_eq!(result.counter("Filter.numBytesIn"), 0);
+}
+
 #[test]
 fn union_merges_streams_of_one_type() {
     let env = StreamExecutionEnvironment::new();

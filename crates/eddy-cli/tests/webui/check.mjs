@@ -91,6 +91,19 @@ await runInChromium(async (browser) => {
     return (await page.locator('.node-load').allTextContents()).join(' | ');
   });
 
+  await check('the vertex table shows the bytes sent over the HASH edge', async () => {
+    const sent = () => page.locator('table.vertices tbody tr').evaluateAll((trs) => trs
+      .map((tr) => [tr.cells[0].textContent, tr.cells[5].textContent, tr.cells[6].textContent]));
+    // One vertex sends over the edge, the next one reads what came.
+    for (const cell of [6, 5]) {
+      await page.waitForFunction((i) => Array.from(document.querySelectorAll('table.vertices tbody tr'))
+        .some((tr) => /[KM]iB/.test(tr.cells[i].textContent)), cell);
+    }
+    const rows = await sent();
+    const over = rows.filter(([, bytesIn, out]) => /[KM]iB/.test(bytesIn + out));
+    return over.map(([name, bytesIn, out]) => `${name.slice(0, 24)}: in ${bytesIn}, out ${out}`).join(' | ');
+  });
+
   await check('the page updates its numbers without reloading', async () => {
     const cell = page.locator(`table.vertices tr[data-vertex="${plan.nodes[0].id}"] td`).nth(4);
     const before = await cell.textContent();

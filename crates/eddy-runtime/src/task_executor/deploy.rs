@@ -266,6 +266,7 @@ impl Builder<'_> {
         }
         let metrics = WriterMetrics {
             records_out: source.metric("numRecordsOut"),
+            bytes_out: source.metric("numBytesOut"),
             output_watermark: source.gauge("currentOutputWatermark", NO_WATERMARK),
         };
         factory.writer(
