@@ -342,6 +342,36 @@ fn assert_each_key_once(out: &Path, keys: u64) {
     );
 }
 
+/// The ids of the registered TaskManagers.
+fn taskmanager_ids(cluster: &Cluster) -> Vec<String> {
+    let listed = cluster.rest().get("/taskmanagers");
+    let listed = listed["taskmanagers"].as_array().unwrap().iter();
+    listed
+        .map(|t| t["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// TaskManager `tm`'s log files come through the JobManager's REST API: its
+/// log is listed, read whole and by its tail; another name is a 404.
+fn check_taskmanager_logs(rest: &common::Shell, tm: &str) {
+    let listed = rest.get(&format!("/taskmanagers/{tm}/logs"));
+    let files = listed["logs"].as_array().unwrap();
+    assert_eq!(files.len(), 1, "{listed}");
+    let name = files[0]["name"].as_str().unwrap();
+    assert!(name.starts_with("eddy-taskmanager"), "{name}");
+    let (head, whole) = common::raw_get(&rest.addr, &format!("/taskmanagers/{tm}/logs/{name}"), "");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(whole.contains("registered at the JobManager"), "{whole}");
+    let path = format!("/taskmanagers/{tm}/logs/{name}?tail=200");
+    let (_, tail) = common::raw_get(&rest.addr, &path, "");
+    assert!(!tail.is_empty() && tail.len() <= 200, "{tail}");
+    assert!(whole.contains(&tail));
+    let (status, answer) = rest.call("GET", &format!("/taskmanagers/{tm}/logs/passwd"), None);
+    assert_eq!(status, 404, "{answer}");
+    let (status, _) = rest.call("GET", "/taskmanagers/nobody/logs", None);
+    assert_eq!(status, 404);
+}
+
 #[test]
 fn a_silent_taskmanager_is_lost_after_the_heartbeat_timeout() {
     let tmp = tempfile::tempdir().unwrap();
@@ -368,13 +398,24 @@ fn a_silent_taskmanager_is_lost_after_the_heartbeat_timeout() {
     let script = tmp.path().join("job.sql");
     std::fs::write(&script, each_key_once(&out, 5000)).unwrap();
     let job = run_job(&cluster.rest, "2", &script);
-    cluster.add_taskmanager(2, &[]);
+    let first = taskmanager_ids(&cluster);
+    let logs = format!("env.log.dir={}", tmp.path().join("tm-log").display());
+    cluster.add_taskmanager(2, &["-D", &logs]);
     cluster.await_slots(4);
+    let second = taskmanager_ids(&cluster)
+        .into_iter()
+        .find(|id| !first.contains(id))
+        .unwrap();
+    let rest = cluster.rest();
+    check_taskmanager_logs(&rest, &second);
     std::thread::sleep(Duration::from_millis(1500));
     // Frozen, the first TaskManager keeps its connection open but says nothing.
     cluster.signal_taskmanager(0, "STOP");
     let frozen = Instant::now();
-    let rest = cluster.rest();
+    // A request for its logs ends when it is found lost, with a 404.
+    let (status, answer) = rest.call("GET", &format!("/taskmanagers/{}/logs", first[0]), None);
+    assert_eq!(status, 404, "{answer}");
+    assert!(frozen.elapsed() < Duration::from_secs(5));
     rest.wait_for("/overview", |o| o["taskmanagers"] == 1);
     let detected = frozen.elapsed();
     assert!(detected < Duration::from_secs(5), "lost after {detected:?}");

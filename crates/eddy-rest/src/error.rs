@@ -36,6 +36,14 @@ impl ApiError {
             message: message.into(),
         }
     }
+
+    /// 500: the server failed to answer.
+    pub fn internal(message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            message: message.into(),
+        }
+    }
 }
 
 impl IntoResponse for ApiError {

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use eddy_core::{JobGraph, JobId};
 use serde::{Deserialize, Serialize};
 
+use super::log_files::LogFile;
 use super::ProcessStatus;
 use crate::protocol::{JobArtifact, ToJobMaster, ToTaskExecutor};
 
@@ -24,6 +25,24 @@ pub enum ToResourceManager {
         /// The message.
         message: ToJobMaster,
     },
+    /// The answer to [`ToTaskManager::Logs`].
+    Logs {
+        /// The request it answers.
+        request: u64,
+        /// The answer.
+        answer: LogAnswer,
+    },
+}
+
+/// A TaskManager's answer about its log files.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LogAnswer {
+    /// Its log files.
+    Files(Vec<LogFile>),
+    /// The text of the file asked for.
+    Text(Vec<u8>),
+    /// The file asked for is not there or cannot be read: why.
+    NotFound(String),
 }
 
 /// A TaskManager offering its slots.
@@ -74,6 +93,16 @@ pub enum ToTaskManager {
         job_id: JobId,
         /// The job attempt.
         attempt: u32,
+    },
+    /// List the log files (`file` = `None`) or send one, its last `tail` bytes
+    /// with `tail`; answered by [`ToResourceManager::Logs`] with `request`.
+    Logs {
+        /// Tells the answer from those of other requests.
+        request: u64,
+        /// The file to send.
+        file: Option<String>,
+        /// How many bytes from its end.
+        tail: Option<u64>,
     },
 }
 

@@ -38,16 +38,21 @@
 //! - A JobManager with `high-availability.storageDir` keeps each running job
 //!   in its [`ha::JobStore`]; started again with the same configuration, it
 //!   resumes them from their latest checkpoints.
+//! - The REST API lists and reads a TaskManager's log files through the
+//!   JobManager: the ResourceManager asks the TaskManager
+//!   ([`ResourceManager::task_manager_logs`]), which answers from its
+//!   `env.log.dir` ([`log_files`]).
 //!
 //! Messages are postcard, framed as in [`network::wire`](crate::network::wire).
 
 pub mod ha;
+pub mod log_files;
 mod messages;
 pub mod process_status;
 pub mod resource_manager;
 pub mod task_manager;
 
-pub use messages::{AttemptSetup, Registration, ToResourceManager, ToTaskManager};
+pub use messages::{AttemptSetup, LogAnswer, Registration, ToResourceManager, ToTaskManager};
 pub use process_status::ProcessStatus;
 pub use resource_manager::{ResourceManager, SlotLease, TaskManagerInfo};
 pub use task_manager::{JobLoader, TaskManager};

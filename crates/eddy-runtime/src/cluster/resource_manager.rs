@@ -11,10 +11,10 @@ use std::time::{Duration, Instant};
 use eddy_core::config::options;
 use eddy_core::{Config, Error, ExecutionAttemptId, JobId, Result};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::{mpsc, oneshot, Notify};
 use tracing::{info, warn};
 
-use super::messages::{AttemptSetup, Registration, ToResourceManager, ToTaskManager};
+use super::messages::{AttemptSetup, LogAnswer, Registration, ToResourceManager, ToTaskManager};
 use super::ProcessStatus;
 use crate::network::constant_time_eq;
 use crate::network::wire::{self, network};
@@ -61,13 +61,21 @@ struct Route {
 struct State {
     task_managers: BTreeMap<String, Registered>,
     attempts: HashMap<(JobId, u32), Route>,
+    /// Requests for log files waiting for their TaskManager's answer, by
+    /// request: the TaskManager asked and where the answer goes.
+    log_requests: HashMap<u64, (String, oneshot::Sender<LogAnswer>)>,
 }
+
+/// How long a TaskManager may take to answer a request for its logs.
+const LOG_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The JobManager's registry of TaskManagers and slots.
 pub struct ResourceManager {
     state: Mutex<State>,
     changed: Notify,
     connections: AtomicU64,
+    /// Numbers the requests for log files.
+    requests: AtomicU64,
     secret: String,
     heartbeat_interval: Duration,
     heartbeat_timeout: Duration,
@@ -97,6 +105,7 @@ impl ResourceManager {
             state: Mutex::default(),
             changed: Notify::new(),
             connections: AtomicU64::new(0),
+            requests: AtomicU64::new(0),
             secret: config.get(&options::CLUSTER_SECRET)?,
             heartbeat_interval: config.get(&options::HEARTBEAT_INTERVAL)?,
             heartbeat_timeout: config.get(&options::HEARTBEAT_TIMEOUT)?,
@@ -154,6 +163,61 @@ impl ResourceManager {
 
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Asks TaskManager `tm` for its log files (`file` = `None`) or for one
+    /// of them (its last `tail` bytes with `tail`). An error when the
+    /// TaskManager is not registered, is lost before it answers, or does not
+    /// answer within 10 s.
+    pub async fn task_manager_logs(
+        &self,
+        tm: &str,
+        file: Option<String>,
+        tail: Option<u64>,
+    ) -> Result<LogAnswer> {
+        let request = self.requests.fetch_add(1, Ordering::Relaxed) + 1;
+        let (tx, rx) = oneshot::channel();
+        {
+            let mut state = self.lock();
+            let Some(registered) = state.task_managers.get(tm) else {
+                return Err(Error::Other(format!("TaskManager {tm} not found")));
+            };
+            let out = registered.out.clone();
+            state.log_requests.insert(request, (tm.to_string(), tx));
+            send(
+                &out,
+                &ToTaskManager::Logs {
+                    request,
+                    file,
+                    tail,
+                },
+            );
+        }
+        let answer = tokio::time::timeout(LOG_REQUEST_TIMEOUT, rx).await;
+        self.lock().log_requests.remove(&request);
+        match answer {
+            Ok(Ok(answer)) => Ok(answer),
+            Ok(Err(_)) => Err(Error::Other(format!(
+                "TaskManager {tm} was lost before it sent its logs"
+            ))),
+            Err(_) => Err(Error::Other(format!(
+                "TaskManager {tm} did not send its logs within {LOG_REQUEST_TIMEOUT:?}"
+            ))),
+        }
+    }
+
+    /// Hands a TaskManager's answer to the request that waits for it.
+    fn answer_logs(&self, tm: &str, request: u64, answer: LogAnswer) {
+        let mut state = self.lock();
+        if state
+            .log_requests
+            .get(&request)
+            .is_some_and(|(to, _)| to == tm)
+        {
+            if let Some((_, waiting)) = state.log_requests.remove(&request) {
+                let _ = waiting.send(answer);
+            }
+        }
     }
 
     /// Leases `slots` slots for attempt `attempt` of `job_id`, spread over the
@@ -266,6 +330,10 @@ impl ResourceManager {
                     self.heard(&id, connection);
                     self.route(&id, job_id, attempt, message);
                 }
+                Ok(ToResourceManager::Logs { request, answer }) => {
+                    self.heard(&id, connection);
+                    self.answer_logs(&id, request, answer);
+                }
                 Ok(ToResourceManager::Register(_)) => break "it registered twice".to_string(),
                 Err(e) => break format!("it sent a corrupt message: {e}"),
             }
@@ -336,6 +404,8 @@ impl ResourceManager {
             _ => return,
         }
         let tm = state.task_managers.remove(id).expect("present");
+        // Requests for its logs end unanswered.
+        state.log_requests.retain(|_, (to, _)| to != id);
         warn!("TaskManager {id} ({}) is lost: {reason}", tm.data_address);
         let cause = format!("TaskManager {id} ({}) was lost: {reason}", tm.data_address);
         for (&(job_id, _), route) in state.attempts.iter_mut() {
@@ -429,6 +499,7 @@ impl SlotLease {
         let State {
             task_managers,
             attempts,
+            ..
         } = &mut *state;
         let Some(route) = attempts.get_mut(&(self.job_id, self.attempt)) else {
             return;

@@ -15,7 +15,8 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
-use super::messages::{AttemptSetup, Registration, ToResourceManager, ToTaskManager};
+use super::log_files;
+use super::messages::{AttemptSetup, LogAnswer, Registration, ToResourceManager, ToTaskManager};
 use super::ProcessStatus;
 use crate::checkpoint::store::StateStore;
 use crate::factory::JobSpec;
@@ -224,6 +225,13 @@ impl TaskManager {
                             // Hanging up cancels what still runs of it.
                             attempts.remove(&(job_id, attempt));
                         }
+                        ToTaskManager::Logs { request, file, tail } => {
+                            let (config, out) = (self.config.clone(), out.clone());
+                            tokio::task::spawn_blocking(move || {
+                                let answer = log_answer(&config, file, tail);
+                                send(&out, &ToResourceManager::Logs { request, answer });
+                            });
+                        }
                     }
                 }
             }
@@ -334,6 +342,17 @@ async fn load(loader: JobLoader, setup: &AttemptSetup, config: &Config) -> Resul
         )));
     }
     Ok(spec)
+}
+
+/// The answer to a request for the log files (`file` = `None`) or one of them.
+fn log_answer(config: &Config, file: Option<String>, tail: Option<u64>) -> LogAnswer {
+    match file {
+        None => LogAnswer::Files(log_files::list(config)),
+        Some(name) => match log_files::read(config, &name, tail, log_files::MAX_REMOTE_BYTES) {
+            Ok(text) => LogAnswer::Text(text),
+            Err(why) => LogAnswer::NotFound(why),
+        },
+    }
 }
 
 fn send(out: &mpsc::UnboundedSender<Vec<u8>>, message: &ToResourceManager) {
