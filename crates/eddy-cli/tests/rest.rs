@@ -108,6 +108,50 @@ fn a_running_job_is_inspected_savepointed_stopped_and_resumed_over_rest() {
     let id = latest["id"].as_u64().unwrap();
     let one = shell.get(&format!("/jobs/{job}/checkpoints/details/{id}"));
     assert_eq!(one["id"], id);
+    // Per vertex: every subtask acknowledged; the source wrote its offsets.
+    let tasks = one["tasks"].as_object().unwrap();
+    assert_eq!(tasks.len(), vertices.len(), "{one}");
+    for v in vertices {
+        let task = &tasks[v["id"].as_str().unwrap()];
+        assert_eq!(task["num_subtasks"], 2, "{task}");
+        assert_eq!(task["num_acknowledged_subtasks"], 2, "{task}");
+        assert!(
+            task["latest_ack_timestamp"].as_i64().unwrap()
+                >= latest["trigger_timestamp"].as_i64().unwrap()
+        );
+    }
+    assert!(tasks[source]["state_size"].as_u64().unwrap() > 0, "{one}");
+    // Per subtask: its ack, sizes, sync and async parts, alignment, start delay.
+    let path = format!("/jobs/{job}/checkpoints/details/{id}/subtasks/{source}");
+    let detail = shell.get(&path);
+    let subtasks = detail["subtasks"].as_array().unwrap();
+    assert_eq!(subtasks.len(), 2, "{detail}");
+    for (i, subtask) in subtasks.iter().enumerate() {
+        assert_eq!(subtask["index"], i as u64);
+        assert_eq!(subtask["status"], "completed", "{subtask}");
+        assert!(subtask["state_size"].as_u64().unwrap() > 0, "{subtask}");
+        for figure in ["sync", "async"] {
+            assert!(subtask["checkpoint"][figure].is_u64(), "{subtask}");
+        }
+        assert!(subtask["alignment"]["duration"].is_u64(), "{subtask}");
+        assert!(subtask["start_delay"].is_u64(), "{subtask}");
+    }
+    assert!(detail["summary"]["state_size"]["max"].as_u64().unwrap() > 0);
+    let (status, _) = shell.call(
+        "GET",
+        &format!(
+            "/jobs/{job}/checkpoints/details/{id}/subtasks/{}",
+            "0".repeat(32)
+        ),
+        None,
+    );
+    assert_eq!(status, 404);
+    let (status, _) = shell.call(
+        "GET",
+        &format!("/jobs/{job}/checkpoints/details/999999"),
+        None,
+    );
+    assert_eq!(status, 404);
 
     // A checkpoint on request.
     let (status, trigger) = shell.call("POST", &format!("/jobs/{job}/checkpoints"), None);

@@ -1,5 +1,5 @@
-//! A job's checkpoints: counts, summary, latest and history; the configuration;
-//! one checkpoint's details.
+//! A job's checkpoints: counts, summary, latest and history; the configuration.
+//! One checkpoint's details are in [`crate::checkpoint_details`].
 
 use axum::extract::Path;
 use axum::Json;
@@ -12,7 +12,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::routes::find_job;
 
 /// Flink's checkpoint statistics of one checkpoint.
-fn record(r: &CheckpointRecord, now: i64) -> Value {
+pub(crate) fn record(r: &CheckpointRecord, now: i64) -> Value {
     let mut value = json!({
         "className": match r.state {
             CheckpointState::InProgress => "in_progress",
@@ -64,7 +64,7 @@ fn restored(r: &RestoredCheckpoint) -> Value {
 }
 
 /// Min, max, average and percentiles of `values`.
-fn summary(mut values: Vec<u64>) -> Value {
+pub(crate) fn summary(mut values: Vec<u64>) -> Value {
     if values.is_empty() {
         return json!({ "min": 0, "max": 0, "avg": 0, "p50": 0, "p90": 0, "p95": 0, "p99": 0, "p999": 0 });
     }
@@ -148,20 +148,4 @@ pub async fn config(Path(id): Path<String>) -> ApiResult<Json<Value>> {
         "checkpoints_after_tasks_finish": true,
         "state_changelog_enabled": false,
     })))
-}
-
-/// `GET /jobs/:jobid/checkpoints/details/:checkpointid`: one checkpoint of the
-/// history.
-pub async fn details(Path((id, checkpoint)): Path<(String, String)>) -> ApiResult<Json<Value>> {
-    let job = find_job(&id)?;
-    let wanted: u64 = checkpoint
-        .parse()
-        .map_err(|_| ApiError::bad_request(format!("bad checkpoint id '{checkpoint}'")))?;
-    let stats = job.checkpoint_stats();
-    let found = stats.newest().find(|r| r.id == wanted);
-    found.map(|r| Json(record(r, now_millis()))).ok_or_else(|| {
-        ApiError::not_found(format!(
-            "Could not find checkpointing statistics for checkpoint {wanted}."
-        ))
-    })
 }

@@ -27,6 +27,7 @@
 
 mod actions;
 pub mod auth;
+mod checkpoint_details;
 mod checkpoints;
 mod cluster;
 mod error;

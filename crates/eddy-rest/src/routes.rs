@@ -10,7 +10,9 @@ use eddy_runtime::{JobHandle, JobRegistry};
 
 use crate::actions::{self, Triggers};
 use crate::error::{ApiError, ApiResult};
-use crate::{checkpoints, cluster, gateway, jobs, logs, ui, vertex_metrics, vertices};
+use crate::{
+    checkpoint_details, checkpoints, cluster, gateway, jobs, logs, ui, vertex_metrics, vertices,
+};
 
 /// What every handler shares: the process's configuration and the operations
 /// (savepoints, stops, checkpoints) asked for over the API.
@@ -108,7 +110,11 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/jobs/{jobid}/checkpoints/config", get(checkpoints::config))
         .route(
             "/jobs/{jobid}/checkpoints/details/{checkpointid}",
-            get(checkpoints::details),
+            get(checkpoint_details::details),
+        )
+        .route(
+            "/jobs/{jobid}/checkpoints/details/{checkpointid}/subtasks/{vertexid}",
+            get(checkpoint_details::subtasks),
         )
         .route(
             "/jobs/{jobid}/checkpoints/{triggerid}",

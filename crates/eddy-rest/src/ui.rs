@@ -65,6 +65,11 @@ pub const ASSETS: &[Asset] = &[
         body: include_str!("../ui/sqlhighlight.js"),
     },
     Asset {
+        name: "checkpointdetails.js",
+        content_type: JS,
+        body: include_str!("../ui/checkpointdetails.js"),
+    },
+    Asset {
         name: "api.js",
         content_type: JS,
         body: include_str!("../ui/api.js"),

@@ -1,8 +1,10 @@
-// The checkpoints tab: counts, the latest ones, the history and the configuration.
+// The checkpoints tab: counts, the latest ones, the history (a checkpoint's id
+// opens its details per vertex and subtask) and the configuration.
 
 import { api, jobPath } from './api.js';
 import { facts, h, replace, table } from './dom.js';
 import { badge, bytes, duration, time } from './format.js';
+import { mountCheckpointDetails } from './checkpointdetails.js';
 
 function latest(label, record, restored) {
   if (!record) return [label, h('span', { class: 'muted' }, 'none')];
@@ -32,16 +34,35 @@ export function mountCheckpoints(panel, job) {
   const counts = h('div', {});
   const latestBox = h('div', {});
   const history = h('div', {});
+  const detailBox = h('section', { class: 'checkpoint-panel', 'aria-labelledby': 'checkpoint-detail-title', hidden: true });
   const configBox = h('div', {}, h('p', { class: 'muted' }, 'Loading…'));
   replace(panel,
     h('h2', {}, 'Checkpoints'), counts,
     h('h3', {}, 'Latest'), latestBox,
-    h('h3', { id: 'history-title' }, 'History'), history,
+    h('h3', { id: 'history-title' }, 'History'), history, detailBox,
     h('h3', {}, 'Configuration'), configBox);
   let configLoaded = false;
   let shown = '';
+  let names = null;
+  let details = null;
+
+  function closeDetails() {
+    details = null;
+    detailBox.hidden = true;
+    replace(detailBox);
+  }
+
+  function openDetails(id) {
+    details = mountCheckpointDetails(detailBox, job, id, names, closeDetails);
+    details.refresh(true).catch((e) => replace(detailBox, h('p', { class: 'error-text' }, e.message)));
+  }
 
   async function refresh() {
+    if (!names) {
+      const job_ = await api(jobPath(job));
+      names = new Map(job_.vertices.map((v) => [v.id, v.name]));
+    }
+    if (details) await details.refresh();
     const stats = await api(jobPath(job, '/checkpoints'));
     if (!configLoaded) {
       try {
@@ -69,10 +90,16 @@ export function mountCheckpoints(panel, job) {
       return;
     }
     replace(history, table(
-      ['ID', 'Status', 'Type', 'Trigger time', 'Duration', 'Size', 'Path'],
+      ['ID', 'Status', 'Type', 'Acknowledged', 'Trigger time', 'Duration', 'Size', 'Full size', 'Path'],
       stats.history.map((r) => [
-        String(r.id), badge(r.status), r.is_savepoint ? 'Savepoint' : 'Checkpoint',
-        time(r.trigger_timestamp), duration(r.end_to_end_duration), bytes(r.state_size),
+        h('button', {
+          type: 'button', class: 'link', 'data-checkpoint': r.id, title: `Details of checkpoint ${r.id}`,
+          onclick: () => openDetails(r.id),
+        }, String(r.id)),
+        badge(r.status), r.is_savepoint ? 'Savepoint' : 'Checkpoint',
+        `${r.num_acknowledged_subtasks}/${r.num_subtasks}`,
+        time(r.trigger_timestamp), duration(r.end_to_end_duration), bytes(r.checkpointed_size),
+        bytes(r.state_size),
         r.external_path ? h('code', { class: 'path', title: r.external_path }, r.external_path)
           : h('span', { class: r.failure_message ? 'error-text' : 'muted' }, r.failure_message || '–'),
       ]),

@@ -3,6 +3,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Instant;
 
 use eddy_core::{CheckpointBarrier, Element, Timestamp, WatermarkStatus};
 
@@ -49,6 +50,10 @@ pub struct InputGate<B> {
     /// The barrier being aligned and which channels delivered it.
     aligning: Option<CheckpointBarrier>,
     arrived: Vec<bool>,
+    /// When the first channel delivered the barrier being aligned.
+    aligning_since: Option<Instant>,
+    /// When the first channel delivered the barrier handed out last.
+    aligned_since: Option<Instant>,
 }
 
 impl<B> InputGate<B> {
@@ -67,6 +72,8 @@ impl<B> InputGate<B> {
             exactly_once: true,
             aligning: None,
             arrived: vec![false; n],
+            aligning_since: None,
+            aligned_since: None,
         }
     }
 
@@ -96,6 +103,7 @@ impl<B> InputGate<B> {
             _ => {
                 // A newer checkpoint supersedes one still aligning.
                 self.aligning = Some(barrier);
+                self.aligning_since = Some(Instant::now());
                 self.arrived.iter_mut().for_each(|a| *a = false);
             }
         }
@@ -112,6 +120,7 @@ impl<B> InputGate<B> {
             .all(|(arrived, ended)| *arrived || *ended);
         if done {
             self.aligning = None;
+            self.aligned_since = self.aligning_since.take();
             self.arrived.iter_mut().for_each(|a| *a = false);
             Some(barrier)
         } else {
@@ -121,6 +130,12 @@ impl<B> InputGate<B> {
 
     fn blocked(&self, channel: usize) -> bool {
         self.exactly_once && self.aligning.is_some() && self.arrived[channel]
+    }
+
+    /// When the first channel delivered the barrier handed out last: its
+    /// alignment lasted from then until it was handed out.
+    pub fn aligned_since(&self) -> Option<Instant> {
+        self.aligned_since
     }
 
     /// The combined watermark so far.

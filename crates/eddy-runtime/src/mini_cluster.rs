@@ -37,7 +37,7 @@ use crate::factory::JobSpec;
 use crate::gateway::Gateway;
 use crate::jobs::{
     CompletedOperation, ControlRequest, JobHandle, JobInfo, JobRegistry, Operation,
-    RestoredCheckpoint, Shared,
+    RestoredCheckpoint, Shared, TaskCheckpoint,
 };
 use crate::metrics::RemoteCounts;
 use crate::operator::{Counters, RunContext};
@@ -846,6 +846,9 @@ impl JobRun {
                     }
                     ToJobMaster::AcknowledgeCheckpoint(ack) => {
                         let Some(c) = coordinator.as_mut() else { continue };
+                        let id = ack.checkpoint_id.0;
+                        let stats = task_checkpoint(&ack);
+                        self.shared.checkpoints(|s| s.acknowledged(id, stats));
                         let ack = match tasks.ack(ack) {
                             Ok(ack) => ack,
                             Err(e) => {
@@ -1464,6 +1467,24 @@ fn record_failure(slot: &mut Option<Error>, error: Error) {
 fn is_secondary(e: &Error) -> bool {
     matches!(e, Error::Cancelled)
         || matches!(e, Error::Other(m) if m.contains("stopped without finishing") || m.contains("stopped before its input ended"))
+}
+
+/// A task's acknowledgement as the checkpoint statistics keep it.
+fn task_checkpoint(ack: &CheckpointAck) -> TaskCheckpoint {
+    TaskCheckpoint {
+        head: ack.attempt.vertex,
+        subtask: ack.attempt.subtask,
+        ack_timestamp: now_millis(),
+        sync_duration_ms: ack.sync_duration_ms,
+        async_duration_ms: ack.async_duration_ms,
+        alignment_duration_ms: ack.alignment_duration_ms,
+        start_delay_ms: ack.start_delay_ms,
+        state_sizes: ack
+            .state
+            .iter()
+            .map(|h| (h.uid.clone(), h.handles.iter().map(|f| f.size).sum()))
+            .collect(),
+    }
 }
 
 /// What a completed savepoint reports (as Flink's CLI does).

@@ -15,7 +15,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::task::Poll;
-use std::time::Duration;
+use std::time::{Duration, Instant as StdInstant};
 
 use eddy_core::time::Clock;
 use eddy_core::{
@@ -147,7 +147,7 @@ impl TaskControl {
         &self,
         barrier: &CheckpointBarrier,
         states: Vec<OperatorSubtaskState>,
-        sync_duration: std::time::Duration,
+        timing: BarrierTiming,
     ) {
         let id = barrier.checkpoint_id;
         let (Some(job_master), Some(store)) = (&self.job_master, &self.store) else {
@@ -155,7 +155,7 @@ impl TaskControl {
         };
         let job_master = job_master.clone();
         let (job_id, attempt) = (self.job_id, self.attempt);
-        let started = std::time::Instant::now();
+        let started = StdInstant::now();
         let target = barrier.target.as_ref().map(std::path::PathBuf::from);
         store.spawn_write(id, target, states, move |written| {
             let checkpoint_id = CheckpointId(id);
@@ -166,8 +166,10 @@ impl TaskControl {
                     attempt,
                     checkpoint_id,
                     state: entries.into_iter().map(Into::into).collect(),
-                    sync_duration_ms: sync_duration.as_millis() as u64,
+                    sync_duration_ms: timing.sync.as_millis() as u64,
                     async_duration_ms: started.elapsed().as_millis() as u64,
+                    alignment_duration_ms: timing.alignment.as_millis() as u64,
+                    start_delay_ms: timing.start_delay_ms,
                 }),
                 Err(error) => ToJobMaster::DeclineCheckpoint(CheckpointDecline {
                     job_id,
@@ -183,7 +185,7 @@ impl TaskControl {
         self.completed.as_ref().map_or(0, |c| *c.borrow())
     }
 
-    fn record_pause(&self, started: std::time::Instant) {
+    fn record_pause(&self, started: StdInstant) {
         let micros = started.elapsed().as_micros() as u64;
         if let Some(max) = &self.sync_pause_max {
             max.fetch_max(micros, std::sync::atomic::Ordering::Relaxed);
@@ -339,19 +341,63 @@ impl Pacer {
     }
 }
 
-/// Snapshots the chain, forwards the barrier and acknowledges.
+/// The earlier of two instants, either of which may be unknown.
+fn earliest(a: Option<StdInstant>, b: Option<StdInstant>) -> Option<StdInstant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// How one task took part in a checkpoint, as Flink's checkpoint statistics
+/// show it per subtask.
+#[derive(Clone, Copy, Debug)]
+struct BarrierTiming {
+    /// From the first barrier's arrival to the last one's (0 for a source).
+    alignment: Duration,
+    /// From the checkpoint's trigger to the first barrier's arrival.
+    start_delay_ms: u64,
+    /// The synchronous part of the snapshot: processing paused.
+    sync: Duration,
+}
+
+impl BarrierTiming {
+    /// The timing of a snapshot that started at `started`, of `barrier`, whose
+    /// first copy arrived at `first_arrival` (`None`: a source, whose barrier
+    /// starts here).
+    fn of(
+        barrier: &CheckpointBarrier,
+        first_arrival: Option<StdInstant>,
+        started: StdInstant,
+    ) -> Self {
+        let alignment = first_arrival.map_or(Duration::ZERO, |first| started - first);
+        let arrived_ms = eddy_core::time::now_millis()
+            - started.elapsed().as_millis() as i64
+            - alignment.as_millis() as i64;
+        BarrierTiming {
+            alignment,
+            start_delay_ms: (arrived_ms - barrier.timestamp).max(0) as u64,
+            sync: started.elapsed(),
+        }
+    }
+}
+
+/// Snapshots the chain, forwards the barrier and acknowledges; the barrier's
+/// first copy arrived at `first_arrival` (`None` for a source).
 fn checkpoint<B>(
     chain: &mut dyn Output<B>,
     barrier: CheckpointBarrier,
     own: Option<OperatorSubtaskState>,
+    first_arrival: Option<StdInstant>,
     control: &TaskControl,
 ) -> Result<()> {
-    let started = std::time::Instant::now();
+    let started = StdInstant::now();
     let mut states: Vec<OperatorSubtaskState> = own.into_iter().collect();
     chain.snapshot_state(barrier.checkpoint_id, &mut states)?;
     chain.emit_barrier(barrier.clone())?;
     control.record_pause(started);
-    control.write_and_acknowledge(&barrier, states, started.elapsed());
+    let timing = BarrierTiming::of(&barrier, first_arrival, started);
+    control.write_and_acknowledge(&barrier, states, timing);
     Ok(())
 }
 
@@ -531,7 +577,7 @@ impl<S: SourceReader> SourceTask<S> {
                     }
                     let own = self.source_state(barrier.checkpoint_id)?;
                     let id = barrier.checkpoint_id;
-                    checkpoint(self.chain.as_mut(), barrier, own, &self.control)?;
+                    checkpoint(self.chain.as_mut(), barrier, own, None, &self.control)?;
                     if (trigger.is_final || trigger.drain) && final_checkpoint.is_none() {
                         final_checkpoint = Some(id);
                     }
@@ -635,7 +681,8 @@ impl<B: eddy_core::Batch> OneInputTask<B> {
                         if input_ended && final_barrier.is_none() {
                             final_barrier = Some(barrier.checkpoint_id);
                         }
-                        checkpoint(chain.as_mut(), barrier, None, control)?;
+                        let first_arrival = gate.aligned_since();
+                        checkpoint(chain.as_mut(), barrier, None, first_arrival, control)?;
                     }
                     InputEvent::End => break,
                     InputEvent::Disconnected => return Err(Error::Other(
@@ -753,6 +800,8 @@ impl<O: TwoInputOperator> TwoInputTask<O> {
         // The barrier each gate has aligned, waiting for the other gate's.
         let (mut barrier1, mut barrier2): (Option<CheckpointBarrier>, Option<CheckpointBarrier>) =
             (None, None);
+        // When the first copy of the barrier being aligned arrived.
+        let mut first_arrival: Option<StdInstant> = None;
         let mut notified = 0u64;
         let mut final_barrier = None;
         while !(done1 && done2) {
@@ -781,7 +830,10 @@ impl<O: TwoInputOperator> TwoInputTask<O> {
                         }
                         InputEvent::Watermark(w) => h.on_watermark(0, Some(w), None)?,
                         InputEvent::Status(s) => h.on_watermark(0, None, Some(s))?,
-                        InputEvent::Barrier(b) => barrier1 = Some(b),
+                        InputEvent::Barrier(b) => {
+                            barrier1 = Some(b);
+                            first_arrival = earliest(first_arrival, g1.aligned_since());
+                        }
                         InputEvent::End => { done1 = true; h.on_end(0)?; }
                         InputEvent::Disconnected => return Err(Error::Other("an upstream task stopped without finishing its output".into())),
                     }
@@ -794,7 +846,10 @@ impl<O: TwoInputOperator> TwoInputTask<O> {
                         }
                         InputEvent::Watermark(w) => h.on_watermark(1, Some(w), None)?,
                         InputEvent::Status(s) => h.on_watermark(1, None, Some(s))?,
-                        InputEvent::Barrier(b) => barrier2 = Some(b),
+                        InputEvent::Barrier(b) => {
+                            barrier2 = Some(b);
+                            first_arrival = earliest(first_arrival, g2.aligned_since());
+                        }
                         InputEvent::End => { done2 = true; h.on_end(1)?; }
                         InputEvent::Disconnected => return Err(Error::Other("an upstream task stopped without finishing its output".into())),
                     }
@@ -817,8 +872,10 @@ impl<O: TwoInputOperator> TwoInputTask<O> {
                     // An older barrier was superseded; keep the newer one waiting.
                     if a.checkpoint_id < b.checkpoint_id {
                         barrier1 = None;
+                        first_arrival = self.gate2.aligned_since();
                     } else {
                         barrier2 = None;
+                        first_arrival = self.gate1.aligned_since();
                     }
                     None
                 }
@@ -832,7 +889,8 @@ impl<O: TwoInputOperator> TwoInputTask<O> {
                 if self.head.input_ended && final_barrier.is_none() {
                     final_barrier = Some(barrier.checkpoint_id);
                 }
-                self.head.checkpoint(barrier, &self.control)?;
+                self.head
+                    .checkpoint(barrier, first_arrival.take(), &self.control)?;
             }
             let now = self.settings.clock.now_millis();
             if self
@@ -913,8 +971,13 @@ impl<O: TwoInputOperator> TwoInputHead<O> {
         self.next.end_input()
     }
 
-    fn checkpoint(&mut self, barrier: CheckpointBarrier, control: &TaskControl) -> Result<()> {
-        let started = std::time::Instant::now();
+    fn checkpoint(
+        &mut self,
+        barrier: CheckpointBarrier,
+        first_arrival: Option<StdInstant>,
+        control: &TaskControl,
+    ) -> Result<()> {
+        let started = StdInstant::now();
         let TwoInputHead {
             operator,
             next,
@@ -932,7 +995,8 @@ impl<O: TwoInputOperator> TwoInputHead<O> {
         next.snapshot_state(barrier.checkpoint_id, &mut states)?;
         next.emit_barrier(barrier.clone())?;
         control.record_pause(started);
-        control.write_and_acknowledge(&barrier, states, started.elapsed());
+        let timing = BarrierTiming::of(&barrier, first_arrival, started);
+        control.write_and_acknowledge(&barrier, states, timing);
         Ok(())
     }
 

@@ -163,8 +163,29 @@ await runInChromium(async (browser) => {
     await page.locator('table.checkpoint-history [data-state=COMPLETED]').first().waitFor();
     await page.locator('[data-part=checkpoint-config]').waitFor();
     const counts = await page.locator('[data-part=checkpoint-counts]').innerText();
-    await page.screenshot({ path: join(out, 'checkpoints.png'), fullPage: true });
     return counts.replace(/\s+/g, ' ');
+  });
+
+  await check('a checkpoint opens its details per vertex and subtask', async () => {
+    const row = page.locator('table.checkpoint-history tr', { has: page.locator('[data-state=COMPLETED]') }).first();
+    const id = await row.locator('button[data-checkpoint]').textContent();
+    await row.locator('button[data-checkpoint]').click();
+    const vertices = page.locator('table.checkpoint-vertices > tbody > tr[data-vertex]');
+    await vertices.first().waitFor();
+    if (await vertices.count() !== plan.nodes.length) throw new Error(`${await vertices.count()} vertices`);
+    const acked = await vertices.evaluateAll((trs) => trs.map((tr) => tr.cells[1].textContent));
+    if (acked.some((a) => a !== '2/2')) throw new Error(`acknowledged ${acked.join(', ')}`);
+    // The keyboard opens a vertex's subtasks.
+    await vertices.first().locator('button').focus();
+    await page.keyboard.press('Enter');
+    const subtasks = page.locator('table.checkpoint-subtasks tbody tr');
+    await subtasks.first().waitFor();
+    const cells = await subtasks.first().locator('td').allTextContents();
+    if (await subtasks.count() !== 2 || cells[1] !== 'completed' || !/ms|s$/.test(cells[5])) {
+      throw new Error(`subtask row ${cells.join(' | ')}`);
+    }
+    await page.screenshot({ path: join(out, 'checkpoints.png'), fullPage: true });
+    return `checkpoint ${id}: ${acked.length} vertices ${acked[0]}, subtask 0 ${cells.slice(2).join(' | ')}`;
   });
 
   await check('the exceptions tab shows none', async () => {

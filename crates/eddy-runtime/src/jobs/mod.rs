@@ -31,7 +31,7 @@ use tokio::sync::{mpsc, oneshot};
 pub(crate) use stats::ExceptionHistory;
 pub use stats::{
     CheckpointRecord, CheckpointState, CheckpointStats, JobException, RestoredCheckpoint,
-    EXCEPTION_HISTORY_SIZE, HISTORY_SIZE,
+    TaskCheckpoint, EXCEPTION_HISTORY_SIZE, HISTORY_SIZE,
 };
 
 use crate::metrics::{Counters, OperatorGauge, OperatorMetric};

@@ -5,6 +5,8 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
 
+use eddy_core::VertexId;
+
 /// Checkpoints and savepoints kept in the history, newest first (Flink's
 /// `web.checkpoints.history`).
 pub const HISTORY_SIZE: usize = 10;
@@ -55,6 +57,31 @@ pub struct CheckpointRecord {
     pub external_path: Option<PathBuf>,
     /// Why it failed.
     pub failure: Option<String>,
+    /// The tasks' acknowledgements so far, in arrival order.
+    pub acknowledgements: Vec<TaskCheckpoint>,
+}
+
+/// One task's acknowledgement of a checkpoint: Flink's per-subtask
+/// checkpoint statistics.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TaskCheckpoint {
+    /// The vertex heading the task's chain.
+    pub head: VertexId,
+    /// The subtask.
+    pub subtask: u32,
+    /// When the acknowledgement arrived (ms since the epoch).
+    pub ack_timestamp: i64,
+    /// The synchronous part of the snapshot (processing paused), in ms.
+    pub sync_duration_ms: u64,
+    /// Writing the state, in ms.
+    pub async_duration_ms: u64,
+    /// From the first barrier's arrival to the last one's, in ms.
+    pub alignment_duration_ms: u64,
+    /// From the trigger to the first barrier's arrival, in ms.
+    pub start_delay_ms: u64,
+    /// The bytes each operator of the chain wrote, by operator uid (operators
+    /// without state wrote none and are missing).
+    pub state_sizes: Vec<(String, u64)>,
 }
 
 impl CheckpointRecord {
@@ -117,8 +144,16 @@ impl CheckpointStats {
                 state_size: 0,
                 external_path: None,
                 failure: None,
+                acknowledgements: Vec::new(),
             },
         );
+    }
+
+    /// Keeps a task's acknowledgement of checkpoint `id`.
+    pub(crate) fn acknowledged(&mut self, id: u64, ack: TaskCheckpoint) {
+        if let Some(record) = self.in_progress.get_mut(&id) {
+            record.acknowledgements.push(ack);
+        }
     }
 
     /// Counts checkpoint `id` as completed.

@@ -163,6 +163,8 @@ fn to_job_master(job_id: JobId) -> Vec<ToJobMaster> {
             state: vec![handles(1)],
             sync_duration_ms: 3,
             async_duration_ms: 120,
+            alignment_duration_ms: 7,
+            start_delay_ms: 2,
         }),
         ToJobMaster::AcknowledgeCheckpoint(CheckpointAck {
             job_id,
@@ -171,6 +173,8 @@ fn to_job_master(job_id: JobId) -> Vec<ToJobMaster> {
             state: Vec::new(),
             sync_duration_ms: 0,
             async_duration_ms: 0,
+            alignment_duration_ms: 0,
+            start_delay_ms: 0,
         }),
         ToJobMaster::DeclineCheckpoint(CheckpointDecline {
             job_id,

@@ -245,6 +245,10 @@ pub struct CheckpointAck {
     pub sync_duration_ms: u64,
     /// Milliseconds spent writing the state, off the processing thread.
     pub async_duration_ms: u64,
+    /// Milliseconds from the first barrier's arrival to the last one's.
+    pub alignment_duration_ms: u64,
+    /// Milliseconds from the checkpoint's trigger to the first barrier's arrival.
+    pub start_delay_ms: u64,
 }
 
 /// A task's refusal to take part in a checkpoint.
