@@ -12,7 +12,7 @@
 //
 // Prints one line per check; exits 1 at the first failure.
 
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { check, commandLine, runInChromium } from './harness.mjs';
@@ -435,6 +435,23 @@ await runInChromium(async (browser) => {
     const state = (await rest(`/jobs/${submitted}`)).state;
     if (state !== 'CANCELED') throw new Error(`the job is ${state}`);
     return `job ${submitted} RUNNING, then CANCELED`;
+  });
+
+  await check('a job from the editor that fails shows why on its exceptions tab', async () => {
+    const input = join(out, 'bad.csv');
+    writeFileSync(input, 'a,1\nb,not-a-number\nc,3\n');
+    await page.goto(`${base}/#/sql`);
+    await runSql("SET 'restart-strategy.type' = 'none';\n"
+      + `CREATE TABLE bad (k STRING, v INT) WITH ('connector' = 'filesystem', 'path' = '${input}', 'format' = 'csv');\n`
+      + "CREATE TABLE sink_b (k STRING, v INT) WITH ('connector' = 'blackhole');\n"
+      + 'INSERT INTO sink_b SELECT k, v FROM bad;');
+    await page.waitForFunction(() => location.hash.startsWith('#/jobs/'));
+    await page.locator('[data-part=job-facts] [data-state=FAILED]').waitFor({ timeout: 30000 });
+    await page.locator('a.tab[data-tab=exceptions]').click();
+    const cause = await page.locator('details.exception').first().innerText();
+    if (!cause.includes('bad.csv:2')) throw new Error(`exception: ${cause}`);
+    await page.screenshot({ path: join(out, 'exceptions.png'), fullPage: true });
+    return cause.split('\n').find((l) => l.includes('bad.csv:2')).slice(0, 120);
   });
 
   await check('no console errors while the job runs', async () => {
