@@ -104,7 +104,7 @@ pub fn run(command: &str, args: Vec<String>) -> Result<(), String> {
             let id = job(0)?;
             let mut body = json!({ "cancel-job": false });
             if let Some(dir) = options.positional.get(1) {
-                body["target-directory"] = json!(dir);
+                body["target-directory"] = json!(absolute(dir));
             }
             println!("Triggering savepoint for job {id}.");
             println!("Waiting for response...");
@@ -119,7 +119,7 @@ pub fn run(command: &str, args: Vec<String>) -> Result<(), String> {
             let id = job(0)?;
             let mut body = json!({ "drain": options.drain });
             if let Some(dir) = &options.savepoint_path {
-                body["targetDirectory"] = json!(dir);
+                body["targetDirectory"] = json!(absolute(dir));
             }
             println!("Suspending job \"{id}\" with a CANONICAL savepoint.");
             let answer = endpoint.expect("POST", &format!("/jobs/{id}/stop"), Some(&body))?;
@@ -252,6 +252,19 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// A savepoint directory as the server takes it: a relative path is the
+/// client's, from where it runs (a URI passes as it is).
+fn absolute(dir: &str) -> String {
+    let path = std::path::Path::new(dir);
+    if dir.contains("://") || path.is_absolute() {
+        return dir.to_string();
+    }
+    std::env::current_dir().map_or_else(
+        |_| dir.to_string(),
+        |cwd| cwd.join(path).display().to_string(),
+    )
 }
 
 #[cfg(test)]

@@ -126,9 +126,11 @@ fn running(id: &str) -> ApiResult<JobHandle> {
     Ok(job)
 }
 
-/// The savepoint directory: the request's, or the configured default.
+/// The savepoint directory: the request's, or the configured default. It must
+/// be absolute (a path from `/`, or a URI such as `file:///...`): a relative
+/// one would depend on where the server happened to start.
 fn target_directory(state: &State, job: &JobHandle, asked: Option<String>) -> ApiResult<String> {
-    asked
+    let dir = asked
         .or_else(|| job.info().config.get_str(SAVEPOINT_DIR).map(String::from))
         .or_else(|| state.config.get_str(SAVEPOINT_DIR).map(String::from))
         .filter(|d| !d.trim().is_empty())
@@ -136,7 +138,19 @@ fn target_directory(state: &State, job: &JobHandle, asked: Option<String>) -> Ap
             ApiError::bad_request(format!(
                 "No savepoint directory given: pass one in the request or set {SAVEPOINT_DIR}"
             ))
-        })
+        })?;
+    let uri = dir.split_once("://").is_some_and(|(scheme, _)| {
+        !scheme.is_empty()
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+    });
+    if !(dir.starts_with('/') || uri) {
+        return Err(ApiError::bad_request(format!(
+            "The savepoint directory '{dir}' is not absolute: give a path from / or a URI (file:///...)"
+        )));
+    }
+    Ok(dir)
 }
 
 /// Body of `POST /jobs/:jobid/savepoints`.

@@ -1,6 +1,8 @@
 //! Errors as Flink's REST API answers them: a status and `{"errors": [...]}`.
 
-use axum::http::StatusCode;
+use axum::extract::Request;
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
@@ -37,6 +39,14 @@ impl ApiError {
         }
     }
 
+    /// 405: the resource does not take the request's method.
+    pub fn method_not_allowed(message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::METHOD_NOT_ALLOWED,
+            message: message.into(),
+        }
+    }
+
     /// 500: the server failed to answer.
     pub fn internal(message: impl Into<String>) -> Self {
         ApiError {
@@ -54,3 +64,34 @@ impl IntoResponse for ApiError {
 
 /// What a handler answers.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// Answers every error as JSON. axum's extractors reject a path, query or body
+/// that does not parse with text (and 415 or 422 for a body); that becomes
+/// `{"errors": [text]}` with 400, as Flink answers a bad request.
+pub async fn json_errors(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let body = axum::body::to_bytes(response.into_body(), 64 << 10)
+        .await
+        .unwrap_or_default();
+    let text = String::from_utf8_lossy(&body).trim().to_string();
+    let status = match status {
+        StatusCode::UNPROCESSABLE_ENTITY | StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            StatusCode::BAD_REQUEST
+        }
+        other => other,
+    };
+    let message = if text.is_empty() {
+        status.canonical_reason().unwrap_or("error").to_string()
+    } else {
+        text
+    };
+    ApiError { status, message }.into_response()
+}

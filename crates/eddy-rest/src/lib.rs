@@ -7,12 +7,16 @@
 //! runtime, so a busy job never delays an answer.
 //!
 //! ```text
-//!  HTTP client ──▶ router (routes.rs) ──▶ cluster.rs     /config, /overview, /taskmanagers
+//!  HTTP client ──▶ router (routes.rs, from the table in endpoints.rs)
+//!                                   ├──▶ cluster.rs     /config, /overview, /taskmanagers
+//!                                   ├──▶ logs.rs        log files, a TaskManager's over RPC
 //!                                   ├──▶ jobs.rs        /jobs, /jobs/:id, plan, config, exceptions
 //!                                   ├──▶ vertices.rs    /jobs/:id/vertices/:vid, metrics
 //!                                   ├──▶ vertex_metrics.rs  watermarks, backpressure
-//!                                   ├──▶ checkpoints.rs /jobs/:id/checkpoints...
+//!                                   ├──▶ checkpoints.rs /jobs/:id/checkpoints... (+ checkpoint_details.rs)
 //!                                   ├──▶ actions.rs     savepoints, stop, cancel, trigger
+//!                                   ├──▶ gateway.rs     /v1/sessions...: SQL statements
+//!                                   ├──▶ openapi.rs     /openapi.json, from the same table
 //!                                   └──▶ ui.rs          /, /ui/*: the Web UI (embedded files)
 //!                                          │ JobHandle (registry)
 //!                                          ▼
@@ -30,12 +34,14 @@ pub mod auth;
 mod checkpoint_details;
 mod checkpoints;
 mod cluster;
+mod endpoints;
 mod error;
 pub mod gateway;
 mod ids;
 mod jobs;
 mod logs;
 mod metric_samples;
+mod openapi;
 pub mod prometheus;
 mod rates;
 pub mod reporters;
