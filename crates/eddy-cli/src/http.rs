@@ -1,11 +1,19 @@
 //! A small HTTP/1.1 client for the REST API: one request per connection, JSON in
-//! and out, with a timeout, so the CLI needs no HTTP stack of its own.
+//! and out, with a timeout, so the CLI needs no HTTP stack of its own; over TLS
+//! when the configuration turns it on (`security.ssl.rest.*`, [`eddy::rest::tls`]).
 
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::Arc;
 use std::time::Duration;
 
+use eddy::rest::tls::rustls;
 use serde_json::Value;
+
+/// A connection to the server: plain or TLS.
+trait Connection: Read + Write {}
+
+impl<T: Read + Write> Connection for T {}
 
 /// How long a request may take.
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -17,14 +25,19 @@ const MAX_RESPONSE: u64 = 64 << 20;
 pub struct Endpoint {
     host_port: String,
     token: Option<String>,
+    /// Whether the address said `https://`.
+    https: bool,
+    tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl Endpoint {
     /// Parses `-m`'s value; a missing port is 8081.
     pub fn parse(address: &str) -> Result<Endpoint, String> {
+        let address = address.trim();
+        let https = address.starts_with("https://");
         let trimmed = address
-            .trim()
             .trim_start_matches("http://")
+            .trim_start_matches("https://")
             .trim_end_matches('/');
         if trimmed.is_empty() || trimmed.contains('/') {
             return Err(format!("'{address}' is not a REST address (host:port)"));
@@ -40,13 +53,23 @@ impl Endpoint {
         Ok(Endpoint {
             host_port,
             token: None,
+            https,
+            tls: None,
         })
     }
 
-    /// Sends `Authorization: Bearer <token>` with every request: the token of
-    /// `config` (`rest.auth.token` or `rest.auth.token-file`), else of the
-    /// `EDDY_REST_TOKEN` environment variable.
-    pub fn with_token_from(mut self, config: &eddy::core::Config) -> Result<Endpoint, String> {
+    /// Takes what `config` says of the server: TLS (`security.ssl.rest.*`),
+    /// and the token to send as `Authorization: Bearer <token>` with every
+    /// request (`rest.auth.token` or `rest.auth.token-file`, else the
+    /// `EDDY_REST_TOKEN` environment variable).
+    pub fn configured(mut self, config: &eddy::core::Config) -> Result<Endpoint, String> {
+        self.tls = eddy::rest::tls::client_config(config).map_err(|e| e.to_string())?;
+        if self.https && self.tls.is_none() {
+            return Err(format!(
+                "{} is https: set security.ssl.rest.enabled and security.ssl.rest.truststore",
+                self.host_port
+            ));
+        }
         self.token = eddy::rest::auth::configured_token(config)
             .map_err(|e| e.to_string())?
             .or_else(|| {
@@ -73,10 +96,24 @@ impl Endpoint {
             .map_err(unreachable)?
             .next()
             .ok_or_else(|| format!("'{}' has no address", self.host_port))?;
-        let mut stream = TcpStream::connect_timeout(&addr, TIMEOUT).map_err(unreachable)?;
-        stream
-            .set_read_timeout(Some(TIMEOUT))
-            .map_err(unreachable)?;
+        let tcp = TcpStream::connect_timeout(&addr, TIMEOUT).map_err(unreachable)?;
+        tcp.set_read_timeout(Some(TIMEOUT)).map_err(unreachable)?;
+        let mut stream: Box<dyn Connection> = match &self.tls {
+            None => Box::new(tcp),
+            Some(config) => {
+                let host = self
+                    .host_port
+                    .rsplit_once(':')
+                    .map_or(self.host_port.as_str(), |(host, _)| host)
+                    .trim_start_matches('[')
+                    .trim_end_matches(']');
+                let name = rustls::pki_types::ServerName::try_from(host.to_string())
+                    .map_err(|e| format!("'{host}' is not a server name for TLS: {e}"))?;
+                let connection = rustls::ClientConnection::new(config.clone(), name)
+                    .map_err(|e| format!("TLS to {}: {e}", self.host_port))?;
+                Box::new(rustls::StreamOwned::new(connection, tcp))
+            }
+        };
         let body = body.map(Value::to_string).unwrap_or_default();
         let auth = self
             .token
@@ -92,14 +129,29 @@ impl Endpoint {
         )
         .map_err(unreachable)?;
         let mut response = Vec::new();
-        stream
-            .take(MAX_RESPONSE)
-            .read_to_end(&mut response)
-            .map_err(unreachable)?;
-        let response = String::from_utf8_lossy(&response);
-        let (head, body) = response
-            .split_once("\r\n\r\n")
+        match stream.take(MAX_RESPONSE).read_to_end(&mut response) {
+            Ok(_) => {}
+            // A TLS peer that hangs up without its close message: the answer
+            // read so far counts if its Content-Length says it is whole.
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !response.is_empty() => {}
+            Err(e) => return Err(unreachable(e)),
+        }
+        let at = response
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
             .ok_or_else(|| format!("{} answered something that is not HTTP", self.host_port))?;
+        let head = String::from_utf8_lossy(&response[..at]);
+        let length = head.lines().find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.eq_ignore_ascii_case("content-length")
+                .then(|| value.trim().parse::<usize>().ok())?
+        });
+        let body = &response[at + 4..];
+        if length.is_some_and(|n| body.len() < n) {
+            return Err(format!("{method} {path}: the answer was cut short"));
+        }
+        let body = String::from_utf8_lossy(body);
+        let body = body.as_ref();
         let status = head
             .split(' ')
             .nth(1)

@@ -61,7 +61,7 @@ fn parse(args: Vec<String>) -> Result<Options, String> {
 pub fn run(command: &str, args: Vec<String>) -> Result<(), String> {
     let options = parse(args)?;
     let endpoint = Endpoint::parse(options.address.as_deref().unwrap_or("localhost:8081"))?
-        .with_token_from(&options.config)?;
+        .configured(&options.config)?;
     let job = |n: usize| {
         options
             .positional

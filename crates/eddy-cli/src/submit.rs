@@ -74,7 +74,7 @@ impl RemoteSession {
     /// Opens a session at `address` with `config` as its properties (the REST
     /// token, if any, is sent, not stored).
     pub fn open(address: &str, config: &Config) -> Result<RemoteSession, String> {
-        let endpoint = Endpoint::parse(address)?.with_token_from(config)?;
+        let endpoint = Endpoint::parse(address)?.configured(config)?;
         let properties: BTreeMap<String, String> = config
             .iter()
             .filter(|(k, _)| !k.starts_with("rest.auth."))

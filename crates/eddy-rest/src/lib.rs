@@ -46,6 +46,7 @@ pub mod prometheus;
 mod rates;
 pub mod reporters;
 mod routes;
+pub mod tls;
 pub mod ui;
 mod vertex_metrics;
 mod vertices;
@@ -98,16 +99,18 @@ pub fn start(config: &Config) -> Result<Option<SocketAddr>> {
         return Ok(Some(*addr));
     }
     let state = Arc::new(routes::ApiState::new(config.clone())?);
+    let tls = tls::server_config(config)?;
     let host = config.get_str(REST_BIND_ADDRESS).unwrap_or("127.0.0.1");
     let listener = bind_listener(REST_PORT, host, port)?;
     let addr = local_addr(&listener)?;
-    serve_router(listener, router(state.clone()), "eddy-rest")?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    serve(listener, router(state.clone()), tls, "eddy-rest")?;
     rates::Rates::global();
     let shown = config.get_str(REST_ADDRESS).map_or_else(
         || addr.to_string(),
         |host| format!("{host}:{}", addr.port()),
     );
-    eprintln!("eddy: REST API at http://{shown}");
+    eprintln!("eddy: REST API at {scheme}://{shown}");
     *running = Some((addr, state));
     Ok(Some(addr))
 }
@@ -186,8 +189,13 @@ fn local_addr(listener: &TcpListener) -> Result<SocketAddr> {
         .map_err(|e| Error::Other(format!("a listening socket's address: {e}")))
 }
 
-/// Serves `app` on `listener` from a thread of its own.
-fn serve_router(listener: TcpListener, app: axum::Router, name: &str) -> Result<()> {
+/// Serves `app` on `listener` from a thread of its own, over TLS with `tls`.
+fn serve(
+    listener: TcpListener,
+    app: axum::Router,
+    tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
+    name: &str,
+) -> Result<()> {
     listener
         .set_nonblocking(true)
         .map_err(|e| Error::Other(format!("{name}'s socket: {e}")))?;
@@ -207,7 +215,14 @@ fn serve_router(listener: TcpListener, app: axum::Router, name: &str) -> Result<
                         return;
                     }
                 };
-                if let Err(e) = axum::serve(listener, app).await {
+                let served = match tls {
+                    None => axum::serve(listener, app).await,
+                    Some(config) => match tls::TlsListener::new(listener, config) {
+                        Ok(listener) => axum::serve(listener, app).await,
+                        Err(e) => Err(e),
+                    },
+                };
+                if let Err(e) = served {
                     eprintln!("eddy: {label} stopped: {e}");
                 }
             })

@@ -64,7 +64,7 @@ pub fn start(config: &Config) -> Result<Option<SocketAddr>> {
     let addr = crate::local_addr(&listener)?;
     Rates::global();
     let app = Router::new().fallback(get(|| async { render() }));
-    crate::serve_router(listener, app, "eddy-prometheus")?;
+    crate::serve(listener, app, None, "eddy-prometheus")?;
     eprintln!("eddy: Prometheus metrics at http://{addr}/metrics");
     Ok(Some(addr))
 }

@@ -54,7 +54,10 @@ impl Shell {
             let line = stderr
                 .recv_timeout(Duration::from_secs(30))
                 .expect("eddy sql printed no REST address");
-            if let Some(at) = line.strip_prefix("eddy: REST API at http://") {
+            let address = line
+                .strip_prefix("eddy: REST API at http://")
+                .or_else(|| line.strip_prefix("eddy: REST API at https://"));
+            if let Some(at) = address {
                 break at.trim().to_string();
             }
             early.push(line);
