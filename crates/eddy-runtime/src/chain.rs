@@ -24,6 +24,7 @@ pub struct ChainNode<O: Operator> {
     sides: SideOutputs,
     context: OperatorContext,
     records_in: Arc<AtomicU64>,
+    records_out: Arc<AtomicU64>,
     input_watermark: Arc<AtomicI64>,
     opened: bool,
 }
@@ -93,6 +94,7 @@ impl<O: Operator> ChainNode<O> {
         context: OperatorContext,
     ) -> Self {
         let records_in = context.metric("numRecordsIn");
+        let records_out = context.metric("numRecordsOut");
         let input_watermark = context.gauge("currentInputWatermark", NO_WATERMARK);
         ChainNode {
             operator,
@@ -100,6 +102,7 @@ impl<O: Operator> ChainNode<O> {
             sides,
             context,
             records_in,
+            records_out,
             input_watermark,
             opened: false,
         }
@@ -115,10 +118,14 @@ impl<O: Operator> Output<O::In> for ChainNode<O> {
             next,
             sides,
             context,
+            records_out,
             ..
         } = self;
         guarded(context, || {
-            operator.process_batch(batch, &mut Emitter::new(next.as_mut(), sides))
+            operator.process_batch(
+                batch,
+                &mut Emitter::counted(next.as_mut(), sides, records_out),
+            )
         })
     }
 
@@ -129,10 +136,14 @@ impl<O: Operator> Output<O::In> for ChainNode<O> {
             next,
             sides,
             context,
+            records_out,
             ..
         } = self;
         guarded(context, || {
-            operator.process_watermark(watermark, &mut Emitter::new(next.as_mut(), sides))
+            operator.process_watermark(
+                watermark,
+                &mut Emitter::counted(next.as_mut(), sides, records_out),
+            )
         })
     }
 
@@ -142,10 +153,14 @@ impl<O: Operator> Output<O::In> for ChainNode<O> {
             next,
             sides,
             context,
+            records_out,
             ..
         } = self;
         guarded(context, || {
-            operator.process_status(status, &mut Emitter::new(next.as_mut(), sides))
+            operator.process_status(
+                status,
+                &mut Emitter::counted(next.as_mut(), sides, records_out),
+            )
         })
     }
 
@@ -170,10 +185,11 @@ impl<O: Operator> Output<O::In> for ChainNode<O> {
                 next,
                 sides,
                 context,
+                records_out,
                 ..
             } = self;
             guarded(context, || {
-                operator.end_input(&mut Emitter::new(next.as_mut(), sides))
+                operator.end_input(&mut Emitter::counted(next.as_mut(), sides, records_out))
             })?;
         }
         for side in self.sides.all_mut() {
@@ -217,10 +233,14 @@ impl<O: Operator> Output<O::In> for ChainNode<O> {
                 next,
                 sides,
                 context,
+                records_out,
                 ..
             } = self;
             guarded(context, || {
-                operator.on_processing_time(now, &mut Emitter::new(next.as_mut(), sides))
+                operator.on_processing_time(
+                    now,
+                    &mut Emitter::counted(next.as_mut(), sides, records_out),
+                )
             })?;
         }
         for side in self.sides.all_mut() {

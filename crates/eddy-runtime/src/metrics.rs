@@ -190,19 +190,6 @@ impl Counters {
             .get(uid, name, subtask, metric, || AtomicU64::new(0))
     }
 
-    /// Shows `counter` as the counter `metric` of subtask `subtask` of the
-    /// operator `uid` too, replacing what was there.
-    pub fn share_operator_metric(
-        &self,
-        uid: &str,
-        name: &str,
-        subtask: u32,
-        metric: &str,
-        counter: &Arc<AtomicU64>,
-    ) {
-        self.operators.share(uid, name, subtask, metric, counter);
-    }
-
     /// The gauge `metric` of subtask `subtask` of the operator `uid` (named
     /// `name`), created at `initial` on first use.
     pub fn operator_gauge(

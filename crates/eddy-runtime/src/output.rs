@@ -9,6 +9,7 @@
 
 use std::any::Any;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
 use eddy_core::{CheckpointBarrier, Result, Timestamp, WatermarkStatus};
@@ -190,16 +191,42 @@ impl SideOutputs {
     }
 }
 
-/// What an operator writes to: its main output and its side outputs.
+/// What an operator writes to: its main output and its side outputs, counting
+/// what it emits on both into its `numRecordsOut` (once per record, however
+/// many streams consume the output, as Flink counts).
 pub struct Emitter<'a, B> {
     main: &'a mut dyn Output<B>,
     sides: &'a mut SideOutputs,
+    records_out: Option<&'a AtomicU64>,
 }
 
 impl<'a, B: Send + 'static> Emitter<'a, B> {
-    /// An emitter over a main output and side outputs.
+    /// An emitter over a main output and side outputs that counts nothing.
     pub fn new(main: &'a mut dyn Output<B>, sides: &'a mut SideOutputs) -> Self {
-        Emitter { main, sides }
+        Emitter {
+            main,
+            sides,
+            records_out: None,
+        }
+    }
+
+    /// An emitter that counts the records it emits into `records_out`.
+    pub fn counted(
+        main: &'a mut dyn Output<B>,
+        sides: &'a mut SideOutputs,
+        records_out: &'a AtomicU64,
+    ) -> Self {
+        Emitter {
+            main,
+            sides,
+            records_out: Some(records_out),
+        }
+    }
+
+    fn count(&self, rows: usize) {
+        if let Some(counter) = self.records_out {
+            counter.fetch_add(rows as u64, Ordering::Relaxed);
+        }
     }
 
     /// Emits a batch on the main output. Empty batches are dropped here.
@@ -207,25 +234,35 @@ impl<'a, B: Send + 'static> Emitter<'a, B> {
     where
         B: eddy_core::Batch,
     {
-        if batch.num_rows() == 0 {
+        let rows = batch.num_rows();
+        if rows == 0 {
             return Ok(());
         }
+        self.count(rows);
         self.main.collect(batch)
     }
 
     /// Emits a batch on the side output `tag`. Records for a tag that no stream
     /// consumes are discarded, as in Flink.
-    pub fn side_output<S: Send + 'static>(&mut self, tag: &str, batch: S) -> Result<()> {
-        match self.sides.outputs.get_mut(tag) {
-            Some(output) => output.collect_any(Box::new(batch)),
-            None => Ok(()),
-        }
+    pub fn side_output<S: eddy_core::Batch>(&mut self, tag: &str, batch: S) -> Result<()> {
+        let rows = batch.num_rows();
+        self.side_output_any(tag, Box::new(batch), rows)
     }
 
-    /// Emits an already boxed batch on the side output `tag`.
-    pub fn side_output_any(&mut self, tag: &str, batch: Box<dyn Any + Send>) -> Result<()> {
+    /// Emits an already boxed batch of `rows` records on the side output `tag`.
+    pub fn side_output_any(
+        &mut self,
+        tag: &str,
+        batch: Box<dyn Any + Send>,
+        rows: usize,
+    ) -> Result<()> {
         match self.sides.outputs.get_mut(tag) {
-            Some(output) => output.collect_any(batch),
+            Some(output) => {
+                if let Some(counter) = self.records_out {
+                    counter.fetch_add(rows as u64, Ordering::Relaxed);
+                }
+                output.collect_any(batch)
+            }
             None => Ok(()),
         }
     }

@@ -737,6 +737,8 @@ pub struct TwoInputHead<O: TwoInputOperator> {
     input_ended: bool,
     /// `currentInputWatermark`, `currentInput1Watermark`, `currentInput2Watermark`.
     watermarks: [Arc<AtomicI64>; 3],
+    /// `numRecordsOut`.
+    records_out: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// The task of a two-input chain.
@@ -767,6 +769,7 @@ impl<O: TwoInputOperator> TwoInputTask<O> {
             "currentInput2Watermark",
         ]
         .map(|name| context.gauge(name, NO_WATERMARK));
+        let records_out = context.metric("numRecordsOut");
         TwoInputTask {
             gate1: gate1.with_exactly_once(settings.exactly_once),
             gate2: gate2.with_exactly_once(settings.exactly_once),
@@ -778,6 +781,7 @@ impl<O: TwoInputOperator> TwoInputTask<O> {
                 valve: WatermarkValve::new(2),
                 input_ended: false,
                 watermarks,
+                records_out,
             },
             settings,
             control,
@@ -825,8 +829,8 @@ impl<O: TwoInputOperator> TwoInputTask<O> {
                 event = poll_fn(|cx| timed(&pacer.clock, g1.poll_next(cx))), if poll1 => {
                     match event {
                         InputEvent::Batch(b) => {
-                            let TwoInputHead { operator, next, sides, context, .. } = h;
-                            guarded(context, || operator.process_batch1(b, &mut Emitter::new(next.as_mut(), sides)))?;
+                            let TwoInputHead { operator, next, sides, context, records_out, .. } = h;
+                            guarded(context, || operator.process_batch1(b, &mut Emitter::counted(next.as_mut(), sides, records_out)))?;
                         }
                         InputEvent::Watermark(w) => h.on_watermark(0, Some(w), None)?,
                         InputEvent::Status(s) => h.on_watermark(0, None, Some(s))?,
@@ -841,8 +845,8 @@ impl<O: TwoInputOperator> TwoInputTask<O> {
                 event = poll_fn(|cx| timed(&pacer.clock, g2.poll_next(cx))), if poll2 => {
                     match event {
                         InputEvent::Batch(b) => {
-                            let TwoInputHead { operator, next, sides, context, .. } = h;
-                            guarded(context, || operator.process_batch2(b, &mut Emitter::new(next.as_mut(), sides)))?;
+                            let TwoInputHead { operator, next, sides, context, records_out, .. } = h;
+                            guarded(context, || operator.process_batch2(b, &mut Emitter::counted(next.as_mut(), sides, records_out)))?;
                         }
                         InputEvent::Watermark(w) => h.on_watermark(1, Some(w), None)?,
                         InputEvent::Status(s) => h.on_watermark(1, None, Some(s))?,
@@ -904,10 +908,14 @@ impl<O: TwoInputOperator> TwoInputTask<O> {
                     next,
                     sides,
                     context,
+                    records_out,
                     ..
                 } = &mut self.head;
                 guarded(context, || {
-                    operator.on_processing_time(now, &mut Emitter::new(next.as_mut(), sides))
+                    operator.on_processing_time(
+                        now,
+                        &mut Emitter::counted(next.as_mut(), sides, records_out),
+                    )
                 })?;
             }
             for side in self.head.sides.all_mut() {
@@ -958,10 +966,11 @@ impl<O: TwoInputOperator> TwoInputHead<O> {
             next,
             sides,
             context,
+            records_out,
             ..
         } = self;
         guarded(context, || {
-            let mut out = Emitter::new(next.as_mut(), sides);
+            let mut out = Emitter::counted(next.as_mut(), sides, records_out);
             operator.process_watermark(MAX_WATERMARK, &mut out)?;
             operator.end_input(&mut out)
         })?;
@@ -1042,10 +1051,14 @@ impl<O: TwoInputOperator> TwoInputHead<O> {
                     next,
                     sides,
                     context,
+                    records_out,
                     ..
                 } = self;
                 guarded(context, || {
-                    operator.process_watermark(w, &mut Emitter::new(next.as_mut(), sides))
+                    operator.process_watermark(
+                        w,
+                        &mut Emitter::counted(next.as_mut(), sides, records_out),
+                    )
                 })
             }
             None => Ok(()),

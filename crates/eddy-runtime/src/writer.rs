@@ -11,12 +11,12 @@ use crate::channel::{SendError, Sender};
 use crate::output::Output;
 use crate::partitioner::{Partitioner, Selection};
 
-/// What a record writer counts for its producer: the records it sends and
-/// the watermark it last sent (`currentOutputWatermark`).
+/// What a record writer counts for its producer: the bytes it sends and the
+/// watermark it last sent (`currentOutputWatermark`). Records are counted where
+/// they are emitted ([`crate::output::Emitter`]), once however many channels
+/// carry them.
 #[derive(Clone, Debug, Default)]
 pub struct WriterMetrics {
-    /// The producer's `numRecordsOut`.
-    pub records_out: Arc<AtomicU64>,
     /// The producer's `numBytesOut`: the size of the rows it sent
     /// ([`Batch::byte_size_estimate`]).
     pub bytes_out: Arc<AtomicU64>,
@@ -101,9 +101,6 @@ impl<B: Batch> Output<B> for RecordWriter<B> {
         if rows == 0 {
             return Ok(());
         }
-        self.metrics
-            .records_out
-            .fetch_add(rows as u64, Ordering::Relaxed);
         let n = self.senders.len();
         let selection = self.partitioner.select(&batch, n, &mut self.targets);
         // A broadcast sends the rows once per channel.

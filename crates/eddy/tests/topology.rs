@@ -49,6 +49,35 @@ fn map_flat_map_filter_at_every_parallelism() {
     }
 }
 
+/// `numRecordsOut` counts what an operator emits, once: through a network
+/// edge as through a chained one, to two consumers at once, and on its side
+/// outputs.
+#[test]
+fn records_out_are_counted_once_per_record_emitted() {
+    let env = StreamExecutionEnvironment::new();
+    env.set_parallelism(2);
+    let odd = OutputTag::<String>::new("odd");
+    // The source sends over a network edge (a rebalance); the map's output
+    // feeds two streams, one chained and one over a key_by.
+    let mapped = env
+        .from_collection((0..10_000u64).collect::<Vec<_>>())
+        .rebalance()
+        .map(|x| x + 1);
+    let chained = mapped.filter(|_| true).collect_vec();
+    let keyed = mapped.key_by(|x| x % 10).reduce(|a, b| a + b).collect_vec();
+    let split = mapped.process(Split { odd: odd.clone() });
+    let odds = split.get_side_output(&odd).collect_vec();
+    let evens = split.collect_vec();
+    let result = env.execute("records out").unwrap();
+    assert_eq!(chained.take().len(), 10_000);
+    assert_eq!(keyed.take().len(), 10_000);
+    assert_eq!((evens.take().len(), odds.take().len()), (5_000, 5_000));
+    assert_eq!(result.counter("Collection Source.numRecordsOut"), 10_000);
+    assert_eq!(result.counter("Map.numRecordsOut"), 10_000);
+    // Main and side output together.
+    assert_eq!(result.counter("Process.numRecordsOut"), 10_000);
+}
+
 /// Bytes are counted where records cross from one task to another: what a map
 /// sends through a `key_by` is what the keyed operator reads, the size of the
 /// typed records; a chained operator reads none.

@@ -99,18 +99,20 @@ impl<T> Clone for OutputTag<T> {
 /// Side-output records buffered during one call, by tag.
 #[derive(Default)]
 pub struct SideBuffers {
-    buffers: HashMap<String, Box<dyn Any + Send>>,
+    /// Per tag: the buffered records and how many.
+    buffers: HashMap<String, (Box<dyn Any + Send>, usize)>,
 }
 
 impl SideBuffers {
     /// Buffers a record for the side output `tag`.
     pub fn push<T: Send + 'static>(&mut self, tag: &OutputTag<T>, record: StreamRecord<T>) {
-        let buffer = self
+        let (buffer, rows) = self
             .buffers
             .entry(tag.id.clone())
-            .or_insert_with(|| Box::new(Vec::<StreamRecord<T>>::new()));
+            .or_insert_with(|| (Box::new(Vec::<StreamRecord<T>>::new()), 0));
         if let Some(records) = buffer.downcast_mut::<Vec<StreamRecord<T>>>() {
             records.push(record);
+            *rows += 1;
         }
     }
 
@@ -119,8 +121,8 @@ impl SideBuffers {
         if self.buffers.is_empty() {
             return Ok(());
         }
-        for (tag, records) in self.buffers.drain() {
-            out.side_output_any(&tag, records)?;
+        for (tag, (records, rows)) in self.buffers.drain() {
+            out.side_output_any(&tag, records, rows)?;
         }
         Ok(())
     }

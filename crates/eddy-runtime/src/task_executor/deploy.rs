@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use eddy_core::config::options;
-use eddy_core::graph::VertexKind;
 use eddy_core::time::Clock;
 use eddy_core::{Config, Error, Result, VertexId};
 
@@ -235,21 +234,6 @@ impl Builder<'_> {
                 "currentOutputWatermark",
                 &input,
             );
-            // An operator whose only output is its chained successor sends
-            // what the successor receives (a source counts its own).
-            let outputs = graph.edges.iter().filter(|e| e.source == edge.source);
-            let from_source = graph
-                .vertex(edge.source)
-                .is_some_and(|v| v.kind == VertexKind::Source);
-            if outputs.count() == 1 && !from_source {
-                self.env.counters.share_operator_metric(
-                    &source.uid,
-                    &source.name,
-                    subtask as u32,
-                    "numRecordsOut",
-                    &ctx.metric("numRecordsIn"),
-                );
-            }
             self.chain.push((ctx.uid.clone(), ctx.name.clone()));
             let next = self.output(target, subtask)?;
             let sides = self.side_outputs(target, subtask)?;
@@ -265,7 +249,6 @@ impl Builder<'_> {
             senders.push(self.env.channels.sender(id, factory.as_ref())?);
         }
         let metrics = WriterMetrics {
-            records_out: source.metric("numRecordsOut"),
             bytes_out: source.metric("numBytesOut"),
             output_watermark: source.gauge("currentOutputWatermark", NO_WATERMARK),
         };
