@@ -16,6 +16,7 @@ use eddy_runtime::{JobHandle, JobRegistry};
 
 use crate::ids::vertex_id;
 use crate::rates::{Rates, METERED, TIMED};
+use crate::vertex_metrics::watermark_lag;
 
 /// Where a metric lives, as Flink scopes it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -230,6 +231,14 @@ fn job_samples(job: &JobHandle, host: &str, out: &mut Vec<Sample>) {
     for g in job.operator_gauges() {
         let (task, operator) = variables(&g.uid, &g.name, g.subtask);
         if g.metric.contains("Watermark") {
+            if let Some(lag) = watermark_lag(&g.metric, g.value, now_millis()) {
+                add(
+                    Scope::Operator,
+                    "watermarkLag",
+                    operator.clone(),
+                    lag as f64,
+                );
+            }
             add(Scope::Operator, &g.metric, operator, g.value as f64);
             continue;
         }

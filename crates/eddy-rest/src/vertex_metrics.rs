@@ -22,6 +22,14 @@ use crate::error::ApiResult;
 use crate::rates::{Rates, TaskTimes, METERED, TIMED};
 use crate::vertices::find_vertex;
 
+/// `watermarkLag` at `now` from the gauge `metric` valued `value`: how far the
+/// watermark a subtask emits is behind the wall clock (none before the first
+/// watermark or after the last).
+pub(crate) fn watermark_lag(metric: &str, value: i64, now: i64) -> Option<i64> {
+    (metric == "currentOutputWatermark" && value != NO_WATERMARK && value != MAX_WATERMARK)
+        .then(|| (now - value).max(0))
+}
+
 /// Every metric of the vertex `uid`, as `<subtask>.<metric>`, valued as Flink's
 /// REST API values them (text).
 pub fn by_subtask(job: &JobHandle, uid: &str) -> BTreeMap<String, String> {
@@ -43,14 +51,8 @@ pub fn by_subtask(job: &JobHandle, uid: &str) -> BTreeMap<String, String> {
             "isBackPressured" => (g.value != 0).to_string(),
             _ => g.value.to_string(),
         };
-        if g.metric == "currentOutputWatermark"
-            && g.value != NO_WATERMARK
-            && g.value != MAX_WATERMARK
-        {
-            metrics.insert(
-                format!("{}.watermarkLag", g.subtask),
-                (now - g.value).max(0).to_string(),
-            );
+        if let Some(lag) = watermark_lag(&g.metric, g.value, now) {
+            metrics.insert(format!("{}.watermarkLag", g.subtask), lag.to_string());
         }
         if g.metric == TIMED[0].0 {
             if let Some(times) = rates.task_times(job.id(), uid, g.subtask) {

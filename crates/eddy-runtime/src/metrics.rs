@@ -61,8 +61,9 @@ pub type GaugeFn = dyn Fn() -> i64 + Send + Sync;
 #[derive(Debug, Default)]
 pub struct RemoteCounts(std::collections::HashMap<OperatorKey, u64>);
 
-/// One operator subtask's metric or gauge.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// One operator subtask's metric or gauge, as the registry holds it and as a
+/// TaskManager sends it to the JobMaster.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct OperatorValue<T> {
     /// The operator's uid (its identity in the job).
     pub uid: String,

@@ -264,20 +264,9 @@ pub struct CheckpointDecline {
     pub cause: FailureCause,
 }
 
-/// One operator subtask's counter in a [`MetricsSnapshot`].
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OperatorSample {
-    /// The operator's uid.
-    pub uid: String,
-    /// The operator's name.
-    pub name: String,
-    /// The subtask.
-    pub subtask: u32,
-    /// The metric (`numRecordsIn`, ...).
-    pub metric: String,
-    /// Its value in this job attempt so far.
-    pub value: u64,
-}
+/// One operator subtask's counter in a [`MetricsSnapshot`]: its value in this
+/// job attempt so far.
+pub type OperatorSample = crate::metrics::OperatorMetric;
 
 /// The metrics of a TaskExecutor's tasks at one moment: sent periodically and
 /// before each task's end, from TaskManagers in other processes (tasks in the
@@ -298,16 +287,4 @@ pub struct MetricsSnapshot {
 }
 
 /// One operator subtask's gauge in a [`MetricsSnapshot`].
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct GaugeSample {
-    /// The operator's uid.
-    pub uid: String,
-    /// The operator's name.
-    pub name: String,
-    /// The subtask.
-    pub subtask: u32,
-    /// The gauge (`currentInputWatermark`, ...).
-    pub metric: String,
-    /// Its value.
-    pub value: i64,
-}
+pub type GaugeSample = crate::metrics::OperatorGauge;

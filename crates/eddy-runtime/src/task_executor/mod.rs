@@ -35,8 +35,8 @@ use crate::factory::JobSpec;
 use crate::network::{DataClient, Providers};
 use crate::operator::{Counters, RunContext};
 use crate::protocol::{
-    CheckpointKind, ExecutionState, FailureCause, GaugeSample, MetricsSnapshot, OperatorSample,
-    TaskDeploymentDescriptor, TaskExecutionState, ToJobMaster, ToTaskExecutor, TriggerCheckpoint,
+    CheckpointKind, ExecutionState, FailureCause, MetricsSnapshot, TaskDeploymentDescriptor,
+    TaskExecutionState, ToJobMaster, ToTaskExecutor, TriggerCheckpoint,
 };
 use crate::task::{cancel_pair, CancelHandle, SourceTrigger, TaskControl};
 use channels::LocalChannels;
@@ -350,34 +350,12 @@ impl TaskExecutor {
     /// Sends the tasks' metrics to the JobMaster.
     fn send_metrics(&self) {
         let counters = &self.env.counters;
-        let operators = counters
-            .operator_metrics()
-            .into_iter()
-            .map(|m| OperatorSample {
-                uid: m.uid,
-                name: m.name,
-                subtask: m.subtask,
-                metric: m.metric,
-                value: m.value,
-            })
-            .collect();
-        let gauges = counters
-            .operator_gauges()
-            .into_iter()
-            .map(|g| GaugeSample {
-                uid: g.uid,
-                name: g.name,
-                subtask: g.subtask,
-                metric: g.metric,
-                value: g.value,
-            })
-            .collect();
         let _ = self.job_master.send(ToJobMaster::Metrics(MetricsSnapshot {
             job_id: self.job_id,
             timestamp: self.env.clock.now_millis(),
             job: counters.job_values(),
-            operators,
-            gauges,
+            operators: counters.operator_metrics(),
+            gauges: counters.operator_gauges(),
         }));
     }
 
