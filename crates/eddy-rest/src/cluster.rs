@@ -9,6 +9,7 @@ use eddy_core::JobStatus;
 use std::collections::BTreeMap;
 
 use axum::extract::{Path, Query};
+use eddy_runtime::cluster::process_status::recent_cpu_load;
 use eddy_runtime::cluster::{ProcessStatus, ResourceManager, TaskManagerInfo};
 use eddy_runtime::JobRegistry;
 use serde_json::{json, Value};
@@ -188,7 +189,7 @@ pub async fn jobmanager_metrics(Query(query): Query<MetricQuery>) -> Json<Value>
     let status = ProcessStatus::read();
     let jobs = JobRegistry::global().jobs();
     let running = jobs.iter().filter(|j| !j.status().is_terminal()).count();
-    let metrics: BTreeMap<String, String> = [
+    let mut metrics: BTreeMap<String, String> = [
         ("Status.Process.CPU.Time", status.cpu_time_ms),
         ("Status.Process.Memory.Resident", status.resident_memory),
         ("Status.Process.Threads.Count", u64::from(status.threads)),
@@ -198,6 +199,9 @@ pub async fn jobmanager_metrics(Query(query): Query<MetricQuery>) -> Json<Value>
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
+    if let Some(load) = recent_cpu_load(&status) {
+        metrics.insert("Status.JVM.CPU.Load".into(), format!("{load:.3}"));
+    }
     Json(answer_metrics(&metrics, &query))
 }
 

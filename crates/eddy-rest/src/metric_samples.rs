@@ -12,6 +12,8 @@ use std::collections::BTreeMap;
 
 use eddy_core::time::now_millis;
 use eddy_core::Config;
+use eddy_runtime::cluster::process_status::recent_cpu_load;
+use eddy_runtime::cluster::ProcessStatus;
 use eddy_runtime::{JobHandle, JobRegistry};
 
 use crate::ids::vertex_id;
@@ -264,31 +266,13 @@ fn process_samples(host: &str, out: &mut Vec<Sample>) {
             value,
         })
     };
-    if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
-        let field = |name: &str| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix(name))
-                .and_then(|rest| rest.split_whitespace().next())
-                .and_then(|v| v.parse::<f64>().ok())
-        };
-        if let Some(threads) = field("Threads:") {
-            add("Status.JVM.Threads.Count", threads);
-        }
-        if let Some(rss_kb) = field("VmRSS:") {
-            add("Status.Process.Memory.RSS", rss_kb * 1024.0);
-        }
-    }
-    if let Ok(stat) = std::fs::read_to_string("/proc/self/stat") {
-        // Fields after the command name: utime and stime are the 12th and 13th.
-        let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-        let fields: Vec<&str> = after.split_whitespace().collect();
-        if let (Some(utime), Some(stime)) = (fields.get(11), fields.get(12)) {
-            if let (Ok(u), Ok(s)) = (utime.parse::<f64>(), stime.parse::<f64>()) {
-                // Clock ticks are 100 a second on Linux; Flink reports nanoseconds.
-                add("Status.JVM.CPU.Time", (u + s) * 1e7);
-            }
-        }
+    let status = ProcessStatus::read();
+    add("Status.JVM.Threads.Count", f64::from(status.threads));
+    add("Status.Process.Memory.RSS", status.resident_memory as f64);
+    // Flink reports CPU time in nanoseconds.
+    add("Status.JVM.CPU.Time", status.cpu_time_ms as f64 * 1e6);
+    if let Some(load) = recent_cpu_load(&status) {
+        add("Status.JVM.CPU.Load", load);
     }
 }
 

@@ -2,11 +2,12 @@
 
 import { api } from './api.js';
 import { h, replace, table } from './dom.js';
-import { bytes, count, duration } from './format.js';
+import { bytes, count, duration, percent } from './format.js';
 import { mountLogs } from './logview.js';
 
 const METRICS = [
   ['Status.Process.CPU.Time', 'CPU time', duration],
+  ['Status.JVM.CPU.Load', 'CPU load', percent],
   ['Status.Process.Memory.Resident', 'Resident memory', bytes],
   ['Status.Process.Threads.Count', 'Threads', count],
   ['numRunningJobs', 'Running jobs', count],

@@ -322,8 +322,11 @@ await runInChromium(async (browser) => {
     await page.waitForFunction(() => location.hash === '#/jobmanager');
     const rows = page.locator('table.jm-metrics tbody tr');
     await rows.first().waitFor();
-    const threads = await rows.nth(2).locator('td').nth(1).textContent();
+    const value = (label) => rows.filter({ hasText: label }).locator('td').nth(1);
+    const threads = await value('Threads').textContent();
     if (!(Number(threads.replace(/,/g, '')) >= 2)) throw new Error(`threads ${threads}`);
+    // The CPU load is measured over a second or more: it shows on a later refresh.
+    await value('CPU load').filter({ hasText: /^\d+%$/ }).waitFor();
     await page.locator('table.jm-config').getByText('rest.port').waitFor();
     const file = page.locator('button[data-log]').first();
     await file.click();
@@ -335,7 +338,7 @@ await runInChromium(async (browser) => {
     const atEnd = await log.evaluate((el) => el.scrollHeight <= el.clientHeight || el.scrollTop + el.clientHeight >= el.scrollHeight - 4);
     if (!atEnd) throw new Error('the log view is not at its end');
     await page.screenshot({ path: join(out, 'jobmanager.png'), fullPage: true });
-    return `${await file.textContent()}, ${threads} threads`;
+    return `${await file.textContent()}, ${threads} threads, CPU load ${await value('CPU load').textContent()}`;
   });
 
   await check('a TaskManager opens from the overview with its slots, metrics and logs', async () => {

@@ -2,6 +2,9 @@
 //! heartbeats: hardware, memory and CPU, read from `/proc` (Linux; zero
 //! elsewhere).
 
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
 use serde::{Deserialize, Serialize};
 
 /// A TaskManager process at one moment.
@@ -51,6 +54,39 @@ impl ProcessStatus {
     }
 }
 
+/// The share of the machine's CPU this process used lately, from 0 to 1
+/// (Flink's `Status.JVM.CPU.Load`): measured between readings at least a
+/// second apart, the latest such figure; `None` until there is one.
+pub fn recent_cpu_load(status: &ProcessStatus) -> Option<f64> {
+    static LOAD: Mutex<CpuLoad> = Mutex::new(CpuLoad {
+        since: None,
+        latest: None,
+    });
+    let mut load = LOAD.lock().unwrap_or_else(|p| p.into_inner());
+    let now = Instant::now();
+    match load.since {
+        Some((then, cpu_ms)) => {
+            let wall = now.duration_since(then);
+            if wall >= Duration::from_secs(1) {
+                let used = status.cpu_time_ms.saturating_sub(cpu_ms) as f64;
+                let capacity = wall.as_millis() as f64 * f64::from(status.cpu_cores.max(1));
+                load.latest = Some((used / capacity).clamp(0.0, 1.0));
+                load.since = Some((now, status.cpu_time_ms));
+            }
+        }
+        None => load.since = Some((now, status.cpu_time_ms)),
+    }
+    load.latest
+}
+
+/// What [`recent_cpu_load`] keeps between calls.
+struct CpuLoad {
+    /// The reading the next figure is measured from: when, and the CPU time.
+    since: Option<(Instant, u64)>,
+    /// The latest figure.
+    latest: Option<f64>,
+}
+
 /// The number after `field` in a `/proc` status text.
 fn kib(text: &str, field: &str) -> u64 {
     text.lines()
@@ -63,6 +99,15 @@ fn kib(text: &str, field: &str) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_cpu_load_is_a_share_once_a_second_passed() {
+        let status = ProcessStatus::read();
+        let _ = recent_cpu_load(&status);
+        std::thread::sleep(Duration::from_millis(1100));
+        let load = recent_cpu_load(&ProcessStatus::read()).unwrap();
+        assert!((0.0..=1.0).contains(&load), "{load}");
+    }
 
     #[test]
     fn this_process_has_memory_and_threads() {
