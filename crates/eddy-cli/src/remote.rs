@@ -1,6 +1,7 @@
 //! The commands that talk to a running process's REST API, as Flink's CLI does:
 //! `eddy list`, `eddy cancel`, `eddy savepoint` and `eddy stop`, with `-m
-//! HOST:PORT` (default `localhost:8081`).
+//! HOST:PORT` (default `rest.address`:`rest.port` of the `-D` settings, else
+//! `localhost:8081`).
 
 use std::time::{Duration, Instant};
 
@@ -10,7 +11,7 @@ use crate::http::Endpoint;
 
 /// Usage of the remote commands.
 pub const USAGE: &str = "\
-eddy list [-m HOST:PORT] [-a|-r]         (every command: -D rest.auth.token=T or EDDY_REST_TOKEN)
+eddy list [-m HOST:PORT] [-a|-r|-s]      (every command: -D key=value, e.g. rest.auth.token=T or EDDY_REST_TOKEN)
 eddy cancel [-m HOST:PORT] <jobId>
 eddy savepoint [-m HOST:PORT] <jobId> [targetDirectory]
 eddy savepoint --dispose <savepointPath>
@@ -26,6 +27,7 @@ struct Options {
     savepoint_path: Option<String>,
     drain: bool,
     all: bool,
+    scheduled: bool,
     dispose: Option<String>,
     config: eddy::core::Config,
     positional: Vec<String>,
@@ -50,6 +52,7 @@ fn parse(args: Vec<String>) -> Result<Options, String> {
                     .map_err(|e| e.to_string())?;
             }
             "-r" | "--running" => options.all = false,
+            "-s" | "--scheduled" => options.scheduled = true,
             other if other.starts_with('-') => return Err(format!("unknown option '{other}'")),
             _ => options.positional.push(arg),
         }
@@ -60,8 +63,12 @@ fn parse(args: Vec<String>) -> Result<Options, String> {
 /// Runs `command` with `args`; the error is what to print.
 pub fn run(command: &str, args: Vec<String>) -> Result<(), String> {
     let options = parse(args)?;
-    let endpoint = Endpoint::parse(options.address.as_deref().unwrap_or("localhost:8081"))?
-        .configured(&options.config)?;
+    let address = options.address.clone().unwrap_or_else(|| {
+        let host = options.config.get_str(eddy::rest::REST_ADDRESS);
+        let port = options.config.get_str(eddy::rest::REST_PORT);
+        format!("{}:{}", host.unwrap_or("localhost"), port.unwrap_or("8081"))
+    });
+    let endpoint = Endpoint::parse(&address)?.configured(&options.config)?;
     let job = |n: usize| {
         options
             .positional
@@ -82,7 +89,11 @@ pub fn run(command: &str, args: Vec<String>) -> Result<(), String> {
     match command {
         "list" => {
             extra(0)?;
-            list(&endpoint, options.all)
+            if options.scheduled {
+                scheduled(&endpoint)
+            } else {
+                list(&endpoint, options.all)
+            }
         }
         "cancel" => {
             extra(1)?;
@@ -181,6 +192,33 @@ fn await_savepoint(endpoint: &Endpoint, job: &str, trigger: &Value) -> Result<St
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// `eddy list -s`: the jobs not running yet (created, initializing), as Flink
+/// lists its scheduled jobs.
+fn scheduled(endpoint: &Endpoint) -> Result<(), String> {
+    println!("Waiting for response...");
+    let answer = endpoint.expect("GET", "/jobs/overview", None)?;
+    let jobs = answer["jobs"].as_array().cloned().unwrap_or_default();
+    let waiting: Vec<&Value> = jobs
+        .iter()
+        .filter(|j| matches!(j["state"].as_str(), Some("CREATED" | "INITIALIZING")))
+        .collect();
+    if waiting.is_empty() {
+        println!("No scheduled jobs.");
+        return Ok(());
+    }
+    println!("----------------------- Scheduled Jobs -----------------------");
+    for job in waiting {
+        println!(
+            "{} : {} : {}",
+            format_time(job["start-time"].as_i64().unwrap_or(0)),
+            job["jid"].as_str().unwrap_or("?"),
+            job["name"].as_str().unwrap_or("?"),
+        );
+    }
+    println!("--------------------------------------------------------------");
+    Ok(())
 }
 
 /// `eddy list`: running jobs (with `-a`, ended ones too), as Flink lists them.

@@ -399,6 +399,16 @@ fn the_cli_lists_savepoints_and_stops_a_job_through_the_rest_api() {
         listed.contains(&format!(" : {job} : insert-into_out_rows (RUNNING)")),
         "{listed}"
     );
+    // Without -m, the address is rest.address:rest.port of the settings.
+    let (host, port) = m.rsplit_once(':').unwrap();
+    let (address, port) = (format!("rest.address={host}"), format!("rest.port={port}"));
+    let (ok, by_config, stderr) = eddy(&["list", "-D", &address, "-D", &port]);
+    assert!(ok && by_config.contains(&job), "{by_config}{stderr}");
+    let (ok, scheduled, stderr) = eddy(&["list", "-s", "-m", &m]);
+    assert!(
+        ok && scheduled.contains("No scheduled jobs."),
+        "{scheduled}{stderr}"
+    );
 
     let savepoints = tmp.path().join("sp");
     let (ok, said, stderr) = eddy(&["savepoint", "-m", &m, &job, savepoints.to_str().unwrap()]);
