@@ -17,7 +17,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use common::cluster::Cluster;
 use common::eddy;
@@ -95,22 +95,6 @@ fn post(rest: &common::Shell, path: &str, body: &str) -> Value {
     let (status, answer) = rest.call("POST", path, Some(body));
     assert!(status < 300, "POST {path}: {status} {answer}");
     answer
-}
-
-/// Waits until `path` answers something `done` holds for.
-fn await_answer(rest: &common::Shell, path: &str, done: impl Fn(&Value) -> bool) -> Value {
-    let started = Instant::now();
-    loop {
-        let answer = rest.get(path);
-        if done(&answer) {
-            return answer;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "{path}: {answer}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 /// The example of each path parameter: the running job's real ids.
@@ -198,7 +182,7 @@ fn every_answer_of_a_running_cluster_matches_the_openapi_document() {
         .unwrap()
         .trim()
         .to_string();
-    let checkpoints = await_answer(&rest, &format!("/jobs/{job}/checkpoints"), |c| {
+    let checkpoints = rest.wait_for(&format!("/jobs/{job}/checkpoints"), |c| {
         c["counts"]["completed"].as_u64() >= Some(1)
     });
     let details = rest.get(&format!("/jobs/{job}"));
