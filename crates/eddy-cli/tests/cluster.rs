@@ -8,6 +8,8 @@
 //!   result record for record.
 //! - Bad set-ups are clear errors: too few slots, a wrong cluster secret, a
 //!   port in use, an unreachable JobManager.
+//! - A TaskManager in a network namespace whose link is cut is found lost
+//!   within the heartbeat timeout, and its job recovers exactly once.
 
 #![allow(clippy::unwrap_used)]
 
@@ -314,6 +316,157 @@ fn taskmanagers_killed_mid_job_leave_exactly_once_output() {
     await_state(&cluster, &job, "FINISHED");
     assert!(cluster.logged("was lost"), "no TaskManager loss was seen");
     assert_each_key_once(&out, keys);
+}
+
+/// A network namespace joined to this one by a veth pair: `host` is this
+/// side's address, `inner` the namespace's. Removed when dropped.
+struct Netns {
+    name: String,
+    link: String,
+    host: String,
+    inner: String,
+}
+
+impl Netns {
+    fn ip(args: &[&str]) {
+        let out = Command::new("ip")
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("`ip` (iproute2) is needed to cut a TaskManager off: {e}"));
+        assert!(
+            out.status.success(),
+            "ip {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn create() -> Netns {
+        if Command::new("ip").arg("-V").output().is_err() {
+            // A new machine may lack iproute2, or the package lists.
+            let apt = |args: &[&str]| {
+                Command::new("apt-get")
+                    .args(args)
+                    .env("DEBIAN_FRONTEND", "noninteractive")
+                    .output()
+                    .is_ok_and(|o| o.status.success())
+            };
+            let install = ["install", "-y", "--no-install-recommends", "iproute2"];
+            if !apt(&install) {
+                apt(&["update"]);
+                apt(&install);
+            }
+        }
+        let id = std::process::id();
+        let subnet = format!("10.213.{}", id % 250);
+        let ns = Netns {
+            name: format!("eddy-tm-{id}"),
+            link: format!("eh{id}"),
+            host: format!("{subnet}.1"),
+            inner: format!("{subnet}.2"),
+        };
+        let peer = format!("en{id}");
+        Netns::ip(&["netns", "add", &ns.name]);
+        Netns::ip(&[
+            "link", "add", &ns.link, "type", "veth", "peer", "name", &peer,
+        ]);
+        Netns::ip(&["link", "set", &peer, "netns", &ns.name]);
+        Netns::ip(&["addr", "add", &format!("{}/30", ns.host), "dev", &ns.link]);
+        Netns::ip(&["link", "set", &ns.link, "up"]);
+        let inside = |args: &[&str]| {
+            let mut all = vec!["netns", "exec", &ns.name, "ip"];
+            all.extend_from_slice(args);
+            Netns::ip(&all);
+        };
+        inside(&["addr", "add", &format!("{}/30", ns.inner), "dev", &peer]);
+        inside(&["link", "set", &peer, "up"]);
+        inside(&["link", "set", "lo", "up"]);
+        ns
+    }
+
+    /// Cuts the namespace off: its packets go nowhere, no connection is reset.
+    fn cut(&self) {
+        Netns::ip(&["link", "set", &self.link, "down"]);
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.link])
+            .output();
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .output();
+    }
+}
+
+/// A TaskManager in a network namespace whose link is then cut (no reset, the
+/// packets are dropped): the JobManager finds it lost within the heartbeat
+/// timeout and the job recovers on a TaskManager started in its place, with
+/// every key once in the committed output.
+#[test]
+fn a_taskmanager_cut_off_by_a_network_namespace_is_lost_and_the_job_recovers() {
+    let netns = Netns::create();
+    let tmp = tempfile::tempdir().unwrap();
+    let ck = format!(
+        "execution.checkpointing.dir={}",
+        tmp.path().join("ck").display()
+    );
+    let rpc_address = format!("jobmanager.rpc.address={}", netns.host);
+    let on_host = format!("taskmanager.host={}", netns.host);
+    let mut cluster = Cluster::start(
+        &[
+            "-D",
+            &rpc_address,
+            "-D",
+            "execution.checkpointing.interval=150ms",
+            "-D",
+            &ck,
+            "-D",
+            "heartbeat.interval=200ms",
+            "-D",
+            "heartbeat.timeout=1500ms",
+            "-D",
+            "restart-strategy.fixed-delay.delay=100ms",
+        ],
+        &[],
+    );
+    cluster.add_taskmanager(1, &["-D", &rpc_address, "-D", &on_host]);
+    // The other TaskManager runs inside the namespace.
+    let inside = Command::new("ip")
+        .args(["netns", "exec", &netns.name])
+        .arg(env!("CARGO_BIN_EXE_eddy"))
+        .args(["taskmanager", "-D"])
+        .arg(format!("jobmanager.rpc.port={}", cluster.rpc_port))
+        .args(["-D", &rpc_address, "-D"])
+        .arg(format!("taskmanager.host={}", netns.inner))
+        .args(["-D", "taskmanager.numberOfTaskSlots=1"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    cluster.taskmanagers.push(Some(inside));
+    cluster.await_slots(2);
+
+    let out = tmp.path().join("out");
+    let script = tmp.path().join("job.sql");
+    let keys = 4_000u64;
+    std::fs::write(&script, each_key_once(&out, keys)).unwrap();
+    let job = run_job(&cluster.rest, "2", &script);
+    await_state(&cluster, &job, "RUNNING");
+    std::thread::sleep(Duration::from_millis(1500));
+    netns.cut();
+    let cut = Instant::now();
+    let rest = cluster.rest();
+    rest.wait_for("/overview", |o| o["taskmanagers"] == 1);
+    let detected = cut.elapsed();
+    assert!(detected < Duration::from_secs(5), "lost after {detected:?}");
+    cluster.add_taskmanager(1, &["-D", &rpc_address, "-D", &on_host]);
+    await_state(&cluster, &job, "FINISHED");
+    assert!(cluster.logged("was lost"), "no TaskManager loss was seen");
+    assert_each_key_once(&out, keys);
+    println!("cut off TaskManager found lost after {detected:?}");
 }
 
 /// A script counting each of `keys` keys once through a hash exchange into
