@@ -10,6 +10,9 @@
 //!   port in use, an unreachable JobManager.
 //! - A TaskManager in a network namespace whose link is cut is found lost
 //!   within the heartbeat timeout, and its job recovers exactly once.
+//! - With `security.ssl.internal.enabled`, registration and data go over
+//!   mutual TLS; a TaskManager without it, or with a foreign certificate, is
+//!   refused.
 
 #![allow(clippy::unwrap_used)]
 
@@ -316,6 +319,54 @@ fn taskmanagers_killed_mid_job_leave_exactly_once_output() {
     await_state(&cluster, &job, "FINISHED");
     assert!(cluster.logged("was lost"), "no TaskManager loss was seen");
     assert_each_key_once(&out, keys);
+}
+
+/// The cluster's own connections over mutual TLS
+/// (`security.ssl.internal.*`): TaskManagers register and exchange a job's
+/// data through TLS, with one certificate for every process; a TaskManager
+/// without TLS, or with a certificate another CA signed, is refused.
+#[test]
+fn cluster_connections_speak_mutual_tls_when_configured() {
+    let tmp = tempfile::tempdir().unwrap();
+    let certs = common::certs::certificates(tmp.path());
+    let setting = |key: &str, path: &Path| format!("{key}={}", path.display());
+    let tls = |keystore: &Path| {
+        vec![
+            "-D".to_string(),
+            "security.ssl.internal.enabled=true".into(),
+            "-D".into(),
+            setting("security.ssl.internal.keystore", keystore),
+            "-D".into(),
+            setting("security.ssl.internal.truststore", &certs.ca),
+        ]
+    };
+    let ours = tls(&certs.cluster);
+    let ours: Vec<&str> = ours.iter().map(String::as_str).collect();
+    let mut cluster = Cluster::start(&ours, &[]);
+    cluster.add_taskmanager(1, &ours);
+    cluster.add_taskmanager(1, &ours);
+    cluster.await_slots(2);
+    let out = tmp.path().join("out");
+    let script = tmp.path().join("job.sql");
+    std::fs::write(&script, each_key_once(&out, 2_000)).unwrap();
+    let job = run_job(&cluster.rest, "2", &script);
+    await_state(&cluster, &job, "FINISHED");
+    assert_each_key_once(&out, 2_000);
+
+    // Neither plain TCP nor a foreign certificate gets in.
+    cluster.add_taskmanager(1, &[]);
+    let foreign = tls(&certs.foreign_cluster);
+    let foreign: Vec<&str> = foreign.iter().map(String::as_str).collect();
+    cluster.add_taskmanager(1, &foreign);
+    let started = Instant::now();
+    while !(cluster.logged("TLS failed") && started.elapsed() > Duration::from_secs(2)) {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no refusal was logged"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(cluster.rest().get("/overview")["taskmanagers"], 2);
 }
 
 /// A network namespace joined to this one by a veth pair: `host` is this

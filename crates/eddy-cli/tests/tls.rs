@@ -14,53 +14,8 @@ use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use common::certs::{certificates, write};
 use common::{eddy, Shell};
-use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair};
-
-/// PEM files of a CA, and of a server and a client certificate it signed.
-struct Certificates {
-    ca: PathBuf,
-    server: PathBuf,
-    client: PathBuf,
-    other_ca: PathBuf,
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-fn ca(name: &str) -> (rcgen::Certificate, KeyPair) {
-    let key = KeyPair::generate().unwrap();
-    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.distinguished_name.push(DnType::CommonName, name);
-    (params.self_signed(&key).unwrap(), key)
-}
-
-fn certificates(dir: &Path) -> Certificates {
-    let (ca_cert, ca_key) = ca("eddy test CA");
-    let signed = |names: Vec<String>, purpose| {
-        let key = KeyPair::generate().unwrap();
-        let mut params = CertificateParams::new(names).unwrap();
-        params.extended_key_usages = vec![purpose];
-        let cert = params.signed_by(&key, &ca_cert, &ca_key).unwrap();
-        // A keystore: the certificate, then its key.
-        format!("{}{}", cert.pem(), key.serialize_pem())
-    };
-    let server = signed(
-        vec!["127.0.0.1".into(), "localhost".into()],
-        ExtendedKeyUsagePurpose::ServerAuth,
-    );
-    let client = signed(vec!["client".into()], ExtendedKeyUsagePurpose::ClientAuth);
-    Certificates {
-        ca: write(dir, "ca.pem", &ca_cert.pem()),
-        server: write(dir, "server.pem", &server),
-        client: write(dir, "client.pem", &client),
-        other_ca: write(dir, "other-ca.pem", &ca("another CA").0.pem()),
-    }
-}
 
 /// An unbounded job, so that the process serves until it is cancelled.
 fn script(dir: &Path) -> PathBuf {

@@ -20,9 +20,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use eddy_core::{Config, Error, Result};
+use eddy_runtime::network::secure::{certificates, file, flag, private_key, provider, roots};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
-use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::rustls::server::WebPkiClientVerifier;
 use tokio_rustls::rustls::{ClientConfig, RootCertStore, ServerConfig};
@@ -55,46 +55,13 @@ fn invalid(key: &str, message: impl Into<String>) -> Error {
     }
 }
 
-fn flag(config: &Config, key: &str) -> Result<bool> {
-    match config.get_str(key).map(|v| v.trim().to_ascii_lowercase()) {
-        None => Ok(false),
-        Some(v) if v == "true" => Ok(true),
-        Some(v) if v == "false" => Ok(false),
-        Some(v) => Err(invalid(key, format!("'{v}' is not true or false"))),
-    }
-}
-
 /// Whether the configuration turns TLS on for the REST API.
 pub fn enabled(config: &Config) -> Result<bool> {
     flag(config, ENABLED)
 }
 
-fn file<'a>(config: &'a Config, key: &str, why: &str) -> Result<&'a str> {
-    config
-        .get_str(key)
-        .filter(|p| !p.trim().is_empty())
-        .ok_or_else(|| invalid(key, format!("is needed {why}")))
-}
-
-fn certificates(key: &str, path: &str) -> Result<Vec<CertificateDer<'static>>> {
-    let certs = CertificateDer::pem_file_iter(path)
-        .and_then(|certs| certs.collect::<std::result::Result<Vec<_>, _>>())
-        .map_err(|e| invalid(key, format!("cannot read certificates from {path}: {e}")))?;
-    if certs.is_empty() {
-        return Err(invalid(key, format!("{path} holds no PEM certificate")));
-    }
-    Ok(certs)
-}
-
 fn trusted(config: &Config, why: &str) -> Result<RootCertStore> {
-    let path = file(config, TRUSTSTORE, why)?;
-    let mut roots = RootCertStore::empty();
-    for cert in certificates(TRUSTSTORE, path)? {
-        roots
-            .add(cert)
-            .map_err(|e| invalid(TRUSTSTORE, format!("a certificate of {path}: {e}")))?;
-    }
-    Ok(roots)
+    roots(TRUSTSTORE, file(config, TRUSTSTORE, why)?)
 }
 
 /// The keystore's certificate chain and private key.
@@ -116,13 +83,7 @@ fn identity(
         Some(path) => (KEY, path),
         None => (KEYSTORE, store),
     };
-    let private = PrivateKeyDer::from_pem_file(path)
-        .map_err(|e| invalid(key, format!("no private key in {path}: {e}")))?;
-    Ok((certs, private))
-}
-
-fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+    Ok((certs, private_key(key, path)?))
 }
 
 /// The server's TLS configuration, or `None` when TLS is off.

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub mod certs;
 pub mod cluster;
 
 /// A running `eddy sql -f` process and the address of its REST API.

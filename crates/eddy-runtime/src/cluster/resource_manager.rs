@@ -17,6 +17,7 @@ use tracing::{info, warn};
 use super::messages::{AttemptSetup, LogAnswer, Registration, ToResourceManager, ToTaskManager};
 use super::ProcessStatus;
 use crate::network::constant_time_eq;
+use crate::network::secure::ClusterSecurity;
 use crate::network::wire::{self, network};
 use crate::protocol::{
     decode_message, encode_message, ExecutionState, FailureCause, TaskExecutionState, ToJobMaster,
@@ -76,7 +77,7 @@ pub struct ResourceManager {
     connections: AtomicU64,
     /// Numbers the requests for log files.
     requests: AtomicU64,
-    secret: String,
+    security: ClusterSecurity,
     heartbeat_interval: Duration,
     heartbeat_timeout: Duration,
     slot_timeout: Duration,
@@ -106,7 +107,7 @@ impl ResourceManager {
             changed: Notify::new(),
             connections: AtomicU64::new(0),
             requests: AtomicU64::new(0),
-            secret: config.get(&options::CLUSTER_SECRET)?,
+            security: ClusterSecurity::from_config(config)?,
             heartbeat_interval: config.get(&options::HEARTBEAT_INTERVAL)?,
             heartbeat_timeout: config.get(&options::HEARTBEAT_TIMEOUT)?,
             slot_timeout: config.get(&options::SLOT_REQUEST_TIMEOUT)?,
@@ -270,8 +271,10 @@ impl ResourceManager {
 
     /// Serves one TaskManager's connection until it breaks or goes silent.
     async fn serve(self: Arc<Self>, stream: TcpStream, peer: SocketAddr) {
-        let _ = stream.set_nodelay(true);
-        let (mut reader, writer) = stream.into_split();
+        let Some(stream) = self.security.accept(stream, peer, "a connection").await else {
+            return;
+        };
+        let (mut reader, writer) = tokio::io::split(stream);
         let (out, frames) = mpsc::unbounded_channel();
         tokio::spawn(async move {
             let _ = wire::write_frames(writer, frames).await;
@@ -284,7 +287,10 @@ impl ResourceManager {
             },
             _ => return warn!("refused a connection from {peer}: it did not register"),
         };
-        if !constant_time_eq(registration.secret.as_bytes(), self.secret.as_bytes()) {
+        if !constant_time_eq(
+            registration.secret.as_bytes(),
+            self.security.secret.as_bytes(),
+        ) {
             warn!(
                 "refused TaskManager {} from {peer}: wrong cluster secret",
                 registration.id

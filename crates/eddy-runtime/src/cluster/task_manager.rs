@@ -20,6 +20,7 @@ use super::messages::{AttemptSetup, LogAnswer, Registration, ToResourceManager, 
 use super::ProcessStatus;
 use crate::checkpoint::store::StateStore;
 use crate::factory::JobSpec;
+use crate::network::secure::ClusterSecurity;
 use crate::network::wire;
 use crate::network::{DataClient, DataServer, Providers};
 use crate::operator::{Counters, RunContext};
@@ -45,7 +46,7 @@ pub struct TaskManager {
     slots: u32,
     data_address: SocketAddr,
     providers: Providers,
-    secret: String,
+    security: ClusterSecurity,
 }
 
 /// How a session with the JobManager ended.
@@ -62,14 +63,18 @@ impl TaskManager {
     pub async fn bind(config: Config, loader: JobLoader) -> Result<TaskManager> {
         let host = config.get(&options::TASKMANAGER_HOST)?;
         let port = config.get(&options::TASKMANAGER_DATA_PORT)?;
-        let secret = config.get(&options::CLUSTER_SECRET)?;
+        let security = ClusterSecurity::from_config(&config)?;
         let slots = match config.get(&options::LOCAL_THREADS)? {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()) as u32,
             n => n as u32,
         };
         let providers = Providers::default();
-        let data_address =
-            DataServer::bind(&format!("{host}:{port}"), providers.clone(), secret.clone()).await?;
+        let data_address = DataServer::bind(
+            &format!("{host}:{port}"),
+            providers.clone(),
+            security.clone(),
+        )
+        .await?;
         let id = format!(
             "{host}:{}-{}",
             data_address.port(),
@@ -82,7 +87,7 @@ impl TaskManager {
             slots,
             data_address,
             providers,
-            secret,
+            security,
         })
     }
 
@@ -134,8 +139,11 @@ impl TaskManager {
     /// One registration: serves the JobManager until it is lost. The attempts
     /// it started end with it.
     async fn session(&self, stream: TcpStream, jobmanager: &str) -> Ended {
-        let _ = stream.set_nodelay(true);
-        let (mut reader, writer) = stream.into_split();
+        let stream = match self.security.connect(stream).await {
+            Ok(stream) => stream,
+            Err(e) => return Ended::Lost(format!("TLS failed: {e}")),
+        };
+        let (mut reader, writer) = tokio::io::split(stream);
         let (out, frames) = mpsc::unbounded_channel();
         tokio::spawn(async move {
             let _ = wire::write_frames(writer, frames).await;
@@ -144,7 +152,7 @@ impl TaskManager {
             &out,
             &ToResourceManager::Register(Registration {
                 id: self.id.clone(),
-                secret: self.secret.clone(),
+                secret: self.security.secret.clone(),
                 slots: self.slots,
                 data_address: self.data_address.to_string(),
                 status: ProcessStatus::read(),
@@ -256,7 +264,7 @@ impl TaskManager {
     ) -> impl std::future::Future<Output = ()> + Send + 'static {
         let loader = self.loader.clone();
         let providers = self.providers.clone();
-        let secret = self.secret.clone();
+        let security = self.security.clone();
         async move {
             let (job_id, attempt) = (setup.job_id, setup.attempt);
             let (to_job_master, mut from_tasks) = mpsc::unbounded_channel::<ToJobMaster>();
@@ -296,7 +304,7 @@ impl TaskManager {
                             attempt,
                         },
                         network: Some(RemoteChannels {
-                            client: DataClient::new(job_id, attempt, secret),
+                            client: DataClient::new(job_id, attempt, security),
                             providers,
                         }),
                         report_metrics: true,

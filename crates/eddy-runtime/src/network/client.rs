@@ -13,6 +13,7 @@ use tokio::task::AbortHandle;
 use tracing::{error, warn};
 
 use super::bridge::FrameSink;
+use super::secure::ClusterSecurity;
 use super::wire::{self, network};
 use super::{
     message, parse, Hello, Request, KIND_CLOSED, KIND_CREDIT, KIND_DATA, KIND_FAILED, KIND_HELLO,
@@ -53,7 +54,7 @@ impl Drop for Connection {
 /// The remote input channels of one job attempt in this TaskManager. Dropping
 /// it closes its connections.
 pub struct DataClient {
-    secret: String,
+    security: ClusterSecurity,
     job_id: JobId,
     attempt: u32,
     connections: tokio::sync::Mutex<HashMap<String, Arc<Connection>>>,
@@ -69,11 +70,11 @@ impl Drop for DataClient {
 }
 
 impl DataClient {
-    /// A client for attempt `attempt` of job `job_id`, saying `secret` to its
-    /// peers.
-    pub fn new(job_id: JobId, attempt: u32, secret: String) -> Arc<Self> {
+    /// A client for attempt `attempt` of job `job_id`, meeting its peers with
+    /// `security` (TLS, then the secret).
+    pub fn new(job_id: JobId, attempt: u32, security: ClusterSecurity) -> Arc<Self> {
         Arc::new(DataClient {
-            secret,
+            security,
             job_id,
             attempt,
             connections: Default::default(),
@@ -129,13 +130,13 @@ impl DataClient {
                 return Ok(c.clone());
             }
         }
-        let c = Arc::new(connect(address, &self.secret).await?);
+        let c = Arc::new(connect(address, &self.security).await?);
         connections.insert(address.to_string(), c.clone());
         Ok(c)
     }
 }
 
-async fn connect(address: &str, secret: &str) -> Result<Connection> {
+async fn connect(address: &str, security: &ClusterSecurity) -> Result<Connection> {
     let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(address))
         .await
         .map_err(|_| {
@@ -145,11 +146,14 @@ async fn connect(address: &str, secret: &str) -> Result<Connection> {
             )
         })?
         .map_err(|e| network(format!("connecting to {address}"), e))?;
-    let _ = stream.set_nodelay(true);
-    let (mut reader, writer) = stream.into_split();
+    let stream = security
+        .connect(stream)
+        .await
+        .map_err(|e| network(format!("TLS to {address}"), e))?;
+    let (mut reader, writer) = tokio::io::split(stream);
     let (out, frames) = mpsc::unbounded_channel();
     let hello = encode_message(&Hello {
-        secret: secret.to_string(),
+        secret: security.secret.clone(),
     })?;
     let _ = out.send(message(KIND_HELLO, 0, &hello));
     let writing = tokio::spawn(async move {

@@ -39,6 +39,7 @@
 
 pub mod bridge;
 mod client;
+pub mod secure;
 mod server;
 pub mod wire;
 

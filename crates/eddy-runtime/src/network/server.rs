@@ -13,6 +13,7 @@ use tokio::task::JoinSet;
 use tracing::{debug, warn};
 
 use super::bridge::FrameSource;
+use super::secure::ClusterSecurity;
 use super::wire::{self, network};
 use super::{
     hello_matches, message, parse, start, Request, KIND_CLOSED, KIND_CREDIT, KIND_DATA,
@@ -89,8 +90,13 @@ pub struct DataServer;
 
 impl DataServer {
     /// Binds `address` and serves channels from `providers` until the process
-    /// ends; returns the bound address. Peers must say `secret` first.
-    pub async fn bind(address: &str, providers: Providers, secret: String) -> Result<SocketAddr> {
+    /// ends; returns the bound address. Peers must meet `security`: its TLS,
+    /// then its secret as their first frame.
+    pub async fn bind(
+        address: &str,
+        providers: Providers,
+        security: ClusterSecurity,
+    ) -> Result<SocketAddr> {
         let listener = TcpListener::bind(address)
             .await
             .map_err(|e| network(format!("binding the data port {address}"), e))?;
@@ -101,9 +107,9 @@ impl DataServer {
             loop {
                 match listener.accept().await {
                     Ok((stream, peer)) => {
-                        let (providers, secret) = (providers.clone(), secret.clone());
+                        let (providers, security) = (providers.clone(), security.clone());
                         tokio::spawn(async move {
-                            if let Err(e) = serve(stream, peer, providers, secret).await {
+                            if let Err(e) = serve(stream, peer, providers, security).await {
                                 debug!("data connection from {peer} ended: {e}");
                             }
                         });
@@ -125,12 +131,14 @@ async fn serve(
     stream: TcpStream,
     peer: SocketAddr,
     providers: Providers,
-    secret: String,
+    security: ClusterSecurity,
 ) -> Result<()> {
-    let _ = stream.set_nodelay(true);
-    let (mut reader, writer) = stream.into_split();
+    let Some(stream) = security.accept(stream, peer, "a data connection").await else {
+        return Ok(());
+    };
+    let (mut reader, writer) = tokio::io::split(stream);
     let mut buf = Vec::new();
-    if !wire::read_hello(&mut reader, &mut buf).await? || !hello_matches(&buf, &secret) {
+    if !wire::read_hello(&mut reader, &mut buf).await? || !hello_matches(&buf, &security.secret) {
         warn!("refused a data connection from {peer}: it did not present the cluster secret");
         return Ok(());
     }

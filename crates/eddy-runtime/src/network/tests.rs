@@ -7,6 +7,7 @@ use std::time::Duration;
 use eddy_core::{Element, ExecutionAttemptId, JobId, Records, Result, StreamRecord, VertexId};
 
 use super::bridge::{FrameSink, FrameSource};
+use super::secure::ClusterSecurity;
 use super::{ChannelProvider, DataClient, DataServer, Providers};
 use crate::channel::{channel, Receiver, Sender};
 use crate::factory::{EdgeFactory, TypedEdge};
@@ -73,10 +74,14 @@ async fn serve(channels: Vec<(ChannelId, Receiver<Element<B>>)>, job: JobId) -> 
             waiting: Mutex::new(channels),
         }),
     );
-    DataServer::bind("127.0.0.1:0", providers, "s3cret".into())
-        .await
-        .unwrap()
-        .to_string()
+    DataServer::bind(
+        "127.0.0.1:0",
+        providers,
+        ClusterSecurity::with_secret("s3cret"),
+    )
+    .await
+    .unwrap()
+    .to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -85,7 +90,7 @@ async fn channels_share_a_connection_and_a_slow_one_does_not_block_the_other() {
     let (tx_a, rx_a) = channel::<Element<B>>(64);
     let (tx_b, rx_b) = channel::<Element<B>>(64);
     let address = serve(vec![(id(0), rx_a), (id(1), rx_b)], job).await;
-    let client = DataClient::new(job, 1, "s3cret".into());
+    let client = DataClient::new(job, 1, ClusterSecurity::with_secret("s3cret"));
     let (sink_a, remote_a) = remote_input(2);
     let (sink_b, remote_b) = remote_input(2);
     client.subscribe(address.clone(), consumer(), id(0), 2, sink_a);
@@ -149,13 +154,13 @@ async fn a_peer_without_the_secret_or_a_missing_channel_closes_the_channel() {
     let (_tx, rx) = channel::<Element<B>>(4);
     let address = serve(vec![(id(0), rx)], job).await;
 
-    let wrong = DataClient::new(job, 1, "guess".into());
+    let wrong = DataClient::new(job, 1, ClusterSecurity::with_secret("guess"));
     let (sink, remote) = remote_input(2);
     wrong.subscribe(address.clone(), consumer(), id(0), 2, sink);
     assert!(next(&remote).await.is_none());
 
     // A channel the attempt does not have fails the request.
-    let right = DataClient::new(job, 1, "s3cret".into());
+    let right = DataClient::new(job, 1, ClusterSecurity::with_secret("s3cret"));
     let (sink, remote) = remote_input(2);
     right.subscribe(address, consumer(), id(7), 2, sink);
     assert!(next(&remote).await.is_none());
