@@ -30,6 +30,14 @@ pub struct Endpoint {
     tls: Option<Arc<rustls::ClientConfig>>,
 }
 
+/// The REST address when `-m` is not given: `rest.address`:`rest.port` of
+/// `config`, else `localhost:8081`.
+pub fn default_address(config: &eddy::core::Config) -> String {
+    let host = config.get_str(eddy::rest::REST_ADDRESS);
+    let port = config.get_str(eddy::rest::REST_PORT);
+    format!("{}:{}", host.unwrap_or("localhost"), port.unwrap_or("8081"))
+}
+
 impl Endpoint {
     /// Parses `-m`'s value; a missing port is 8081.
     pub fn parse(address: &str) -> Result<Endpoint, String> {

@@ -63,11 +63,10 @@ fn parse(args: Vec<String>) -> Result<Options, String> {
 /// Runs `command` with `args`; the error is what to print.
 pub fn run(command: &str, args: Vec<String>) -> Result<(), String> {
     let options = parse(args)?;
-    let address = options.address.clone().unwrap_or_else(|| {
-        let host = options.config.get_str(eddy::rest::REST_ADDRESS);
-        let port = options.config.get_str(eddy::rest::REST_PORT);
-        format!("{}:{}", host.unwrap_or("localhost"), port.unwrap_or("8081"))
-    });
+    let address = options
+        .address
+        .clone()
+        .unwrap_or_else(|| crate::http::default_address(&options.config));
     let endpoint = Endpoint::parse(&address)?.configured(&options.config)?;
     let job = |n: usize| {
         options

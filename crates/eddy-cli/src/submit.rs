@@ -1,4 +1,5 @@
-//! `eddy run -m HOST:PORT [-p N] [-s PATH] [-n] [-D key=value]... FILE.sql`:
+//! `eddy run [-m HOST:PORT] [-p N] [-s PATH] [-n] [-D key=value]... FILE.sql`
+//! (without `-m`, `rest.address`:`rest.port` of the settings):
 //! submits a SQL script to a JobManager through its SQL Gateway resources, one
 //! statement after the other, and prints the id of every job it starts (detached:
 //! the jobs run on after the command returns).
@@ -24,13 +25,15 @@ const STATEMENT_TIMEOUT: Duration = Duration::from_secs(600);
 /// Submits the script; the error is what to print.
 pub fn run(argv: Vec<String>) -> Result<(), String> {
     let mut argv = argv;
-    let address = take_address(&mut argv)?.unwrap_or_else(|| "localhost:8081".to_string());
+    let address = take_address(&mut argv)?;
     let file = match argv.last() {
         Some(f) if !f.starts_with('-') => argv.pop().unwrap_or_default(),
         _ => return Err(format!("missing the SQL file\n{USAGE}")),
     };
     let args = Args::parse(argv, &[]).map_err(|e| format!("{e}\n{USAGE}"))?;
-    run_file(&address, &args.job_config(), &file)
+    let config = args.job_config();
+    let address = address.unwrap_or_else(|| crate::http::default_address(&config));
+    run_file(&address, &config, &file)
 }
 
 /// Takes `-m HOST:PORT` (or `--jobmanager`) out of `argv`.
