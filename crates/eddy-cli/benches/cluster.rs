@@ -14,13 +14,19 @@
 //! - `exchange`: every bid through a hash exchange on its auction, counted per
 //!   auction;
 //! - `window`: bids counted per auction and 10-second tumbling window;
-//! - `join`: auctions joined with their bids.
+//! - `join`: auctions joined with their bids;
+//! - `exchange` again on a cluster whose connections use mutual TLS
+//!   (`security.ssl.internal.enabled`, certificates made by the bench).
 //!
 //! Each case prints events/s in one process and on the cluster, the ratio, and
 //! the megabytes the loopback interface carried during the cluster run (TCP
 //! and framing included; `/proc/net/dev`).
 
 #![allow(clippy::unwrap_used)]
+
+#[allow(dead_code)]
+#[path = "../tests/common/certs.rs"]
+mod certs;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -79,11 +85,29 @@ fn main() {
     let tmp = tempfile::tempdir().unwrap();
     println!("eddy cluster bench: {events} Nexmark events, p=2; cluster = 2 TaskManagers x 1 slot on loopback");
     println!(
-        "{:<9} {:>12} {:>12} {:>12} {:>12} {:>7} {:>10} {:>8}",
+        "{:<12} {:>12} {:>12} {:>12} {:>12} {:>7} {:>10} {:>8}",
         "case", "embedded s", "events/s", "cluster s", "events/s", "ratio", "lo MB", "MB/s"
     );
     let cluster = Cluster::start(&[], &[1, 1]);
-    for (name, columns, query) in CASES {
+    let mut runs: Vec<(String, &str, &str, &Cluster)> = CASES
+        .iter()
+        .map(|(name, columns, query)| (name.to_string(), *columns, *query, &cluster))
+        .collect();
+    // The exchange again, over TLS.
+    let certs = certs::certificates(tmp.path());
+    let tls = [
+        "-D".to_string(),
+        "security.ssl.internal.enabled=true".into(),
+        "-D".into(),
+        format!("security.ssl.internal.keystore={}", certs.cluster.display()),
+        "-D".into(),
+        format!("security.ssl.internal.truststore={}", certs.ca.display()),
+    ];
+    let tls: Vec<&str> = tls.iter().map(String::as_str).collect();
+    let tls_cluster = Cluster::start_with(&tls, &tls, &[1, 1]);
+    let (name, columns, query) = CASES[0];
+    runs.push((format!("{name}+tls"), columns, query, &tls_cluster));
+    for (name, columns, query, cluster) in runs {
         let file = tmp.path().join(format!("{name}.sql"));
         std::fs::write(&file, script(events, "", columns, query, "")).unwrap();
         let started = Instant::now();
@@ -105,13 +129,14 @@ fn main() {
         let distributed = started.elapsed().as_secs_f64();
         let megabytes = (loopback_bytes() - bytes) as f64 / 1e6;
         println!(
-            "{name:<9} {embedded:>12.2} {:>12.0} {distributed:>12.2} {:>12.0} {:>7.2} {megabytes:>10.1} {:>8.1}",
+            "{name:<12} {embedded:>12.2} {:>12.0} {distributed:>12.2} {:>12.0} {:>7.2} {megabytes:>10.1} {:>8.1}",
             events as f64 / embedded,
             events as f64 / distributed,
             embedded / distributed,
             megabytes / distributed
         );
     }
+    drop(tls_cluster);
     drop(cluster);
     recovery(tmp.path());
 }
@@ -218,6 +243,12 @@ struct Cluster {
 
 impl Cluster {
     fn start(args: &[&str], slots: &[u32]) -> Cluster {
+        Cluster::start_with(args, &[], slots)
+    }
+
+    /// A JobManager with `args` and TaskManagers with `tm_args`, one per
+    /// entry of `slots`.
+    fn start_with(args: &[&str], tm_args: &[&str], slots: &[u32]) -> Cluster {
         let mut jobmanager = Command::new(EDDY)
             .args([
                 "jobmanager",
@@ -250,6 +281,7 @@ impl Cluster {
                 .arg(format!("jobmanager.rpc.port={rpc}"))
                 .arg("-D")
                 .arg(format!("taskmanager.numberOfTaskSlots={n}"))
+                .args(tm_args)
                 .stdout(Stdio::null())
                 .stderr(Stdio::piped())
                 .spawn()
