@@ -452,6 +452,23 @@ impl Drop for Netns {
     }
 }
 
+/// The JobManager settings of the failover tests: checkpoints every 150 ms
+/// under `dir`, a TaskManager lost after 1.5 s of silence, restarts 100 ms
+/// apart.
+fn failover_settings(dir: &Path) -> Vec<String> {
+    let ck = format!("execution.checkpointing.dir={}", dir.join("ck").display());
+    [
+        "execution.checkpointing.interval=150ms",
+        &ck,
+        "heartbeat.interval=200ms",
+        "heartbeat.timeout=1500ms",
+        "restart-strategy.fixed-delay.delay=100ms",
+    ]
+    .into_iter()
+    .flat_map(|setting| ["-D".to_string(), setting.to_string()])
+    .collect()
+}
+
 /// A TaskManager in a network namespace whose link is then cut (no reset, the
 /// packets are dropped): the JobManager finds it lost within the heartbeat
 /// timeout and the job recovers on a TaskManager started in its place, with
@@ -460,29 +477,12 @@ impl Drop for Netns {
 fn a_taskmanager_cut_off_by_a_network_namespace_is_lost_and_the_job_recovers() {
     let netns = Netns::create();
     let tmp = tempfile::tempdir().unwrap();
-    let ck = format!(
-        "execution.checkpointing.dir={}",
-        tmp.path().join("ck").display()
-    );
     let rpc_address = format!("jobmanager.rpc.address={}", netns.host);
     let on_host = format!("taskmanager.host={}", netns.host);
-    let mut cluster = Cluster::start(
-        &[
-            "-D",
-            &rpc_address,
-            "-D",
-            "execution.checkpointing.interval=150ms",
-            "-D",
-            &ck,
-            "-D",
-            "heartbeat.interval=200ms",
-            "-D",
-            "heartbeat.timeout=1500ms",
-            "-D",
-            "restart-strategy.fixed-delay.delay=100ms",
-        ],
-        &[],
-    );
+    let mut settings = failover_settings(tmp.path());
+    settings.extend(["-D".to_string(), rpc_address.clone()]);
+    let settings: Vec<&str> = settings.iter().map(String::as_str).collect();
+    let mut cluster = Cluster::start(&settings, &[]);
     cluster.add_taskmanager(1, &["-D", &rpc_address, "-D", &on_host]);
     // The other TaskManager runs inside the namespace.
     let inside = Command::new("ip")
@@ -579,25 +579,9 @@ fn check_taskmanager_logs(rest: &common::Shell, tm: &str) {
 #[test]
 fn a_silent_taskmanager_is_lost_after_the_heartbeat_timeout() {
     let tmp = tempfile::tempdir().unwrap();
-    let ck = format!(
-        "execution.checkpointing.dir={}",
-        tmp.path().join("ck").display()
-    );
-    let mut cluster = Cluster::start(
-        &[
-            "-D",
-            "execution.checkpointing.interval=150ms",
-            "-D",
-            &ck,
-            "-D",
-            "heartbeat.interval=200ms",
-            "-D",
-            "heartbeat.timeout=1500ms",
-            "-D",
-            "restart-strategy.fixed-delay.delay=100ms",
-        ],
-        &[2],
-    );
+    let settings = failover_settings(tmp.path());
+    let settings: Vec<&str> = settings.iter().map(String::as_str).collect();
+    let mut cluster = Cluster::start(&settings, &[2]);
     let out = tmp.path().join("out");
     let script = tmp.path().join("job.sql");
     std::fs::write(&script, each_key_once(&out, 5000)).unwrap();
@@ -1005,16 +989,8 @@ fn bad_cluster_setups_are_clear_errors() {
 fn a_streaming_querys_rows_come_through_the_sql_gateway_as_they_are_produced() {
     let cluster = Cluster::start(&[], &[1]);
     let rest = cluster.rest();
-    let (status, session) = rest.call("POST", "/v1/sessions", Some("{}"));
-    assert_eq!(status, 200, "{session}");
-    let session = session["sessionHandle"].as_str().unwrap().to_string();
-    let run = |statement: &str| -> String {
-        let body = serde_json::json!({ "statement": statement }).to_string();
-        let path = format!("/v1/sessions/{session}/statements");
-        let (status, op) = rest.call("POST", &path, Some(&body));
-        assert_eq!(status, 200, "{op}");
-        op["operationHandle"].as_str().unwrap().to_string()
-    };
+    let session = rest.open_session("{}");
+    let run = |statement: &str| rest.statement(&session, statement);
     run(
         "CREATE TABLE slow (a BIGINT) WITH ('connector' = 'datagen', 'rows-per-second' = '20', \
          'fields.a.kind' = 'sequence', 'fields.a.start' = '1', 'fields.a.end' = '1000000')",

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use common::cluster::Cluster;
 use common::{committed_keys, eddy, raw_get};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 /// A JobManager with one TaskManager of two slots, killed when dropped.
 struct JobManager {
@@ -147,23 +147,8 @@ fn run_list_stop_and_resume_against_a_jobmanager() {
 fn the_sql_gateway_pages_a_querys_rows() {
     let jm = JobManager::start(&[]);
     let rest = jm.rest();
-    let (status, session) = rest.call(
-        "POST",
-        "/v1/sessions",
-        Some(r#"{"properties": {"parallelism.default": "1"}}"#),
-    );
-    assert_eq!(status, 200, "{session}");
-    let session = session["sessionHandle"].as_str().unwrap().to_string();
-    let run = |statement: &str| -> String {
-        let body = json!({ "statement": statement }).to_string();
-        let (status, op) = rest.call(
-            "POST",
-            &format!("/v1/sessions/{session}/statements"),
-            Some(&body),
-        );
-        assert_eq!(status, 200, "{op}");
-        op["operationHandle"].as_str().unwrap().to_string()
-    };
+    let session = rest.open_session(r#"{"parallelism.default": "1"}"#);
+    let run = |statement: &str| rest.statement(&session, statement);
     run(
         "CREATE TABLE v (a INT) WITH ('connector' = 'datagen', 'number-of-rows' = '2500', \
          'fields.a.kind' = 'sequence', 'fields.a.start' = '1', 'fields.a.end' = '2500')",

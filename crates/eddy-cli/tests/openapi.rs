@@ -188,13 +188,8 @@ fn every_answer_of_a_running_cluster_matches_the_openapi_document() {
     let details = rest.get(&format!("/jobs/{job}"));
     let savepoint = post(&rest, &format!("/jobs/{job}/savepoints"), "{}");
     let checkpoint = post(&rest, &format!("/jobs/{job}/checkpoints"), "{}");
-    let session = post(&rest, "/v1/sessions", "{}")["sessionHandle"].clone();
-    let operation = post(
-        &rest,
-        &format!("/v1/sessions/{}/statements", session.as_str().unwrap()),
-        r#"{"statement": "SHOW TABLES"}"#,
-    )["operationHandle"]
-        .clone();
+    let session = rest.open_session("{}");
+    let operation = rest.statement(&session, "SHOW TABLES");
     let taskmanager = rest.get("/taskmanagers")["taskmanagers"][0]["id"].clone();
     let log = rest.get("/jobmanager/logs")["logs"][0]["name"].clone();
     let examples = Examples {
@@ -207,8 +202,8 @@ fn every_answer_of_a_running_cluster_matches_the_openapi_document() {
             ),
             ("tmid", taskmanager),
             ("file", log),
-            ("session", session),
-            ("operation", operation),
+            ("session", json!(session)),
+            ("operation", json!(operation)),
             ("token", json!(0)),
         ],
         savepoint_trigger: savepoint["request-id"].as_str().unwrap().to_string(),

@@ -507,15 +507,6 @@ fn a_port_that_is_not_a_port_is_an_error_naming_the_key() {
     assert!(stderr.contains("cannot listen on 127.0.0.1"), "{stderr}");
 }
 
-/// Sends `statement` to a SQL Gateway session; its operation handle.
-fn submit(shell: &Shell, session: &str, statement: &str) -> String {
-    let body = serde_json::json!({ "statement": statement }).to_string();
-    let path = format!("/v1/sessions/{session}/statements");
-    let (status, op) = shell.call("POST", &path, Some(&body));
-    assert_eq!(status, 200, "{op}");
-    op["operationHandle"].as_str().unwrap().to_string()
-}
-
 /// Reads an operation's result pages until `enough` holds for the rows so far
 /// (kind and fields) or the result ends; returns the rows and whether it ended.
 fn fetch_rows(
@@ -587,25 +578,21 @@ fn the_sql_gateway_of_eddy_sql_runs_cancels_and_closes_statements() {
     std::fs::write(&script, format!("SET 'table.dml-sync' = 'false';\n{text}")).unwrap();
     let shell = Shell::start(&script, &[]);
     let anchor = shell.running_job();
-    let (status, session) = shell.call("POST", "/v1/sessions", Some("{}"));
-    assert_eq!(status, 200, "{session}");
-    let session = session["sessionHandle"].as_str().unwrap().to_string();
+    let session = shell.open_session("{}");
     let status = |op: &str| -> String {
         let path = format!("/v1/sessions/{session}/operations/{op}/status");
         shell.get(&path)["status"].as_str().unwrap().to_string()
     };
 
     // A bounded aggregation: its changelog, applied, is the exact result.
-    submit(
-        &shell,
+    shell.statement(
         &session,
         "CREATE TABLE nums (n BIGINT) WITH ('connector' = 'datagen', 'number-of-rows' = '10', \
          'fields.n.kind' = 'sequence', 'fields.n.start' = '1', 'fields.n.end' = '10');\n\
          CREATE TABLE slow (a BIGINT) WITH ('connector' = 'datagen', 'rows-per-second' = '20', \
          'fields.a.kind' = 'sequence', 'fields.a.start' = '1', 'fields.a.end' = '1000000')",
     );
-    let op = submit(
-        &shell,
+    let op = shell.statement(
         &session,
         "SELECT MOD(n, 3) AS k, COUNT(*) AS c FROM nums GROUP BY MOD(n, 3)",
     );
@@ -631,8 +618,8 @@ fn the_sql_gateway_of_eddy_sql_runs_cancels_and_closes_statements() {
     // A streaming query, cancelled: its job ends CANCELED, its rows so far stay
     // readable and the result ends; the statement queued behind it then runs.
     let before = jobs_in(&shell, "RUNNING");
-    let streaming = submit(&shell, &session, "SELECT a FROM slow");
-    let queued = submit(&shell, &session, "SELECT 42 AS answer");
+    let streaming = shell.statement(&session, "SELECT a FROM slow");
+    let queued = shell.statement(&session, "SELECT 42 AS answer");
     let (first, ended) = fetch_rows(&shell, &session, &streaming, |rows| rows.len() >= 5);
     assert!(!ended);
     let query_job = new_running_job(&shell, &before);
@@ -653,8 +640,7 @@ fn the_sql_gateway_of_eddy_sql_runs_cancels_and_closes_statements() {
     assert_eq!(status(&streaming), "CANCELED");
 
     // An INSERT answers with its job, which runs on after its session closes.
-    let insert = submit(
-        &shell,
+    let insert = shell.statement(
         &session,
         "CREATE TABLE sink (a BIGINT) WITH ('connector' = 'blackhole');\n\
          INSERT INTO sink SELECT a FROM slow",
@@ -665,7 +651,7 @@ fn the_sql_gateway_of_eddy_sql_runs_cancels_and_closes_statements() {
 
     // Closing the session cancels the query that runs, promptly.
     let before = jobs_in(&shell, "RUNNING");
-    let streaming = submit(&shell, &session, "SELECT a FROM slow");
+    let streaming = shell.statement(&session, "SELECT a FROM slow");
     fetch_rows(&shell, &session, &streaming, |rows| !rows.is_empty());
     let query_job = new_running_job(&shell, &before);
     let closing = std::time::Instant::now();

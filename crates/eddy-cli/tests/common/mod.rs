@@ -122,6 +122,23 @@ impl Shell {
         body
     }
 
+    /// Opens a SQL Gateway session with `properties` (a JSON object); its handle.
+    pub fn open_session(&self, properties: &str) -> String {
+        let body = format!(r#"{{"properties": {properties}}}"#);
+        let (status, session) = self.call("POST", "/v1/sessions", Some(&body));
+        assert_eq!(status, 200, "{session}");
+        session["sessionHandle"].as_str().unwrap().to_string()
+    }
+
+    /// Sends `statement` to SQL Gateway session `session`; its operation handle.
+    pub fn statement(&self, session: &str, statement: &str) -> String {
+        let body = serde_json::json!({ "statement": statement }).to_string();
+        let path = format!("/v1/sessions/{session}/statements");
+        let (status, op) = self.call("POST", &path, Some(&body));
+        assert_eq!(status, 200, "{op}");
+        op["operationHandle"].as_str().unwrap().to_string()
+    }
+
     /// Polls `path` until `done` holds for its body.
     pub fn wait_for(&self, path: &str, done: impl Fn(&Value) -> bool) -> Value {
         let started = Instant::now();
