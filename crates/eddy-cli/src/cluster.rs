@@ -20,10 +20,6 @@ use eddy::cli::Args;
 /// Usage of `eddy cluster`.
 pub const USAGE: &str = "usage: eddy cluster start [--taskmanagers N] [--config-dir DIR] [-D key=value]...\n       eddy cluster stop [--config-dir DIR] [-D key=value]...";
 
-/// The environment variable that names a process's log file role
-/// (`taskmanager-2`), so that TaskManagers of one host keep separate logs.
-pub const LOG_ROLE: &str = "EDDY_LOG_ROLE";
-
 /// How long `start` waits for the JobManager to serve.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long `stop` waits for a process to end after SIGTERM.
@@ -36,9 +32,9 @@ pub fn run(mut argv: Vec<String>) -> Result<(), String> {
     } else {
         argv.remove(0)
     };
-    let args = Args::parse(argv.clone(), &[crate::conf::CONFIG_DIR, "--taskmanagers"])
+    let args = Args::parse(argv.clone(), &[eddy::process::CONFIG_DIR, "--taskmanagers"])
         .map_err(|e| format!("{e}\n{USAGE}"))?;
-    let config = crate::conf::load(&args)?;
+    let config = eddy::process::load_config(&args)?;
     let log_dir = PathBuf::from(config.get_str(eddy::logging::LOG_DIR).unwrap_or("log"));
     match command.as_str() {
         "start" => {
@@ -150,7 +146,7 @@ fn spawn(
     let child = Command::new(exe)
         .arg(command)
         .args(passed)
-        .env(LOG_ROLE, role)
+        .env(eddy::process::LOG_ROLE, role)
         .stdin(Stdio::null())
         .stdout(output)
         .stderr(errors)

@@ -24,7 +24,7 @@ pub const USAGE: &str = "usage: eddy jobmanager [--config-dir DIR] [-D key=value
 
 /// Runs the JobManager until the process is stopped.
 pub fn run(argv: Vec<String>) -> ExitCode {
-    let mut config = match crate::conf::of_process(argv, USAGE) {
+    let mut config = match eddy::process::config_of_process(argv, USAGE) {
         Ok(config) => config,
         Err(code) => return code,
     };
@@ -36,23 +36,8 @@ pub fn run(argv: Vec<String>) -> ExitCode {
         eprintln!("[ERROR] {e}");
         return ExitCode::FAILURE;
     }
-    // The RPC endpoint lives as long as the process: its runtime is never
-    // dropped.
-    let rpc = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("eddy-rpc")
-        .enable_all()
-        .build()
-        .map_err(|e| eddy::core::Error::Other(format!("cannot start the RPC runtime: {e}")))
-        .and_then(|runtime| {
-            let started = runtime.block_on(ResourceManager::start(&config));
-            std::mem::forget(runtime);
-            started
-        });
-    match rpc {
-        Ok((rm, addr)) => {
-            ResourceManager::install(rm.clone());
-            eprintln!("eddy: JobManager RPC at {addr}");
+    match eddy::process::start_resource_manager(&config) {
+        Ok(rm) => {
             if let Err(e) = recover(&config, rm) {
                 eprintln!("[ERROR] {e}");
                 return ExitCode::FAILURE;

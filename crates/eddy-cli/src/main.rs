@@ -293,7 +293,6 @@ fn run_file(session: &mut Session, gateway: &gateway::Gateway, path: &str) -> Ex
 }
 
 mod cluster;
-mod conf;
 mod gateway;
 mod http;
 mod jdbc_tables;

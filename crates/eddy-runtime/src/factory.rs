@@ -18,7 +18,9 @@ use eddy_core::{Batch, Element, Error, JobGraph, Partitioning, Result, VertexId}
 
 use crate::chain::ChainNode;
 use crate::channel::{channel, Receiver, Sender};
+use crate::codecs::Codecs;
 use crate::input::InputGate;
+use crate::metrics::Counters;
 use crate::network::bridge::{
     DecodeFn, EncodeFn, FrameSink, FrameSource, TypedFrameSink, TypedFrameSource,
 };
@@ -94,6 +96,16 @@ pub trait EdgeFactory: Send + Sync {
     /// The sending end `tx` of a channel written with frames, for a producer in
     /// another process. An error if the edge's records have no codec.
     fn frame_sink(&self, tx: AnyBox) -> Result<Box<dyn FrameSink>>;
+
+    /// Whether the edge's elements can cross processes: it has a codec.
+    fn crosses_processes(&self) -> bool;
+
+    /// This edge with the codec `codecs` registered for its batch type; `None`
+    /// when it has a codec already or `codecs` does not know the type.
+    fn with_codecs(&self, codecs: &Codecs) -> Option<Arc<dyn EdgeFactory>>;
+
+    /// The name of the edge's batch type, for messages.
+    fn batch_type(&self) -> &'static str;
 }
 
 /// A [`JobGraph`] with the code to run it.
@@ -104,12 +116,16 @@ pub struct JobSpec {
     pub vertices: HashMap<VertexId, Arc<dyn VertexFactory>>,
     /// One factory per edge, in the order of `graph.edges`.
     pub edges: Vec<Arc<dyn EdgeFactory>>,
-    /// What another process needs to build the same job (SQL statements), if
-    /// the job can run on a cluster's TaskManagers.
+    /// What another process needs to build the same job (SQL statements, a
+    /// program's arguments), if the job can run on a cluster's TaskManagers.
     pub artifact: Option<JobArtifact>,
+    /// Where the job's own code counts (user counters such as
+    /// `env.counter(name)`); what a TaskManager reports of the job.
+    pub counters: Counters,
 }
 
 /// The edge factory of batch type `B`.
+#[derive(Clone)]
 pub struct TypedEdge<B> {
     key_hasher: Option<KeyHasher<B>>,
     max_parallelism: u32,
@@ -151,7 +167,9 @@ impl<B> TypedEdge<B> {
     fn codec(&self) -> Result<(EncodeFn<B>, DecodeFn<B>)> {
         self.codec.ok_or_else(|| {
             Error::InvalidGraph(format!(
-                "records of type {} cannot cross processes: the edge has no codec",
+                "records of type {} cannot cross processes: the edge has no codec \
+                 (a DataStream program registers the type with \
+                 StreamExecutionEnvironment::register_type)",
                 std::any::type_name::<B>()
             ))
         })
@@ -233,6 +251,23 @@ impl<B: Batch> EdgeFactory for TypedEdge<B> {
             decode,
             waiting: None,
         }))
+    }
+
+    fn crosses_processes(&self) -> bool {
+        self.codec.is_some()
+    }
+
+    fn with_codecs(&self, codecs: &Codecs) -> Option<Arc<dyn EdgeFactory>> {
+        if self.codec.is_some() {
+            return None;
+        }
+        let mut edge = self.clone();
+        edge.codec = Some(codecs.get::<B>()?);
+        Some(Arc::new(edge))
+    }
+
+    fn batch_type(&self) -> &'static str {
+        std::any::type_name::<B>()
     }
 }
 

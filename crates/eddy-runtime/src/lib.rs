@@ -69,7 +69,8 @@
 //! In a JobManager process the same JobMaster runs a job's tasks on the
 //! [`cluster`]'s TaskManagers instead: it leases slots from the
 //! [`ResourceManager`](cluster::ResourceManager), sends each TaskManager the
-//! job's artifact (a SQL job's statements, planned again there) and then the
+//! job's artifact (a SQL job's statements, or a program's arguments in
+//! application mode, built again there) and then the
 //! same messages, framed over TCP; channels between TaskManagers are TCP
 //! streams with credit-based flow control ([`network`]), and the TaskManagers'
 //! counters come back as [`protocol::MetricsSnapshot`]s.
@@ -88,6 +89,7 @@ pub mod chain;
 pub mod channel;
 pub mod checkpoint;
 pub mod cluster;
+pub mod codecs;
 pub mod factory;
 mod gateway;
 pub mod input;

@@ -56,10 +56,38 @@ pub struct Counters {
 /// A gauge computed when read.
 pub type GaugeFn = dyn Fn() -> i64 + Send + Sync;
 
-/// What each remote operator counter reported so far in one job attempt, for
-/// [`Counters::add_remote`].
+/// Job-scoped values a TaskExecutor sets rather than counts: a JobMaster takes
+/// the newest report of each, where it adds up what every other job-scoped
+/// value (a user counter) grew by in each TaskManager.
+pub const SET_JOB_VALUES: [&str; 2] = [
+    "checkpointSyncDurationMaxMicros",
+    "lastCheckpointSyncDurationMicros",
+];
+
+/// What each remote counter reported so far in one job attempt, for
+/// [`Counters::add_remote`]: operator counters by operator subtask, job
+/// counters by TaskManager and name.
 #[derive(Debug, Default)]
-pub struct RemoteCounts(std::collections::HashMap<OperatorKey, u64>);
+pub struct RemoteCounts {
+    operators: std::collections::HashMap<OperatorKey, u64>,
+    job: std::collections::HashMap<(String, String), u64>,
+}
+
+impl RemoteCounts {
+    /// Records that `reported` is the newest value of `key`, returning what it
+    /// grew by since the last report (never negative: a report that arrives
+    /// late counts nothing).
+    fn grown<K: Eq + std::hash::Hash>(
+        seen: &mut std::collections::HashMap<K, u64>,
+        key: K,
+        reported: u64,
+    ) -> u64 {
+        let last = seen.entry(key).or_default();
+        let grown = reported.saturating_sub(*last);
+        *last = (*last).max(reported);
+        grown
+    }
+}
 
 /// One operator subtask's metric or gauge, as the registry holds it and as a
 /// TaskManager sends it to the JobMaster.
@@ -245,12 +273,21 @@ impl Counters {
     }
 
     /// Counts a TaskManager's metrics into this registry: operator counters
-    /// grow by what they grew since the attempt's last report (so counts add
-    /// up over restarts, as in one process); job-scoped values and gauges are
+    /// and job counters grow by what they grew since the attempt's last report
+    /// from that TaskManager (so counts add up over TaskManagers and over
+    /// restarts, as in one process); gauges and the [`SET_JOB_VALUES`] are
     /// taken as they are.
     pub fn add_remote(&self, reported: &mut RemoteCounts, snapshot: MetricsSnapshot) {
         for (name, value) in snapshot.job {
-            self.counter(&name).store(value, Ordering::Relaxed);
+            if SET_JOB_VALUES.contains(&name.as_str()) {
+                self.counter(&name).store(value, Ordering::Relaxed);
+                continue;
+            }
+            let key = (snapshot.reporter.clone(), name);
+            let grown = RemoteCounts::grown(&mut reported.job, key.clone(), value);
+            if grown > 0 {
+                self.counter(&key.1).fetch_add(grown, Ordering::Relaxed);
+            }
         }
         for GaugeSample {
             uid,
@@ -265,9 +302,7 @@ impl Counters {
         }
         for sample in snapshot.operators {
             let key = (sample.uid, sample.subtask, sample.metric);
-            let last = reported.0.entry(key.clone()).or_default();
-            let grown = sample.value.saturating_sub(*last);
-            *last = (*last).max(sample.value);
+            let grown = RemoteCounts::grown(&mut reported.operators, key.clone(), sample.value);
             if grown > 0 {
                 self.operator_metric(&key.0, &sample.name, key.1, &key.2)
                     .fetch_add(grown, Ordering::Relaxed);
@@ -303,10 +338,19 @@ mod tests {
     use eddy_core::JobId;
 
     fn snapshot(value: u64) -> MetricsSnapshot {
+        reported_by("tm-1", value)
+    }
+
+    fn reported_by(reporter: &str, value: u64) -> MetricsSnapshot {
         MetricsSnapshot {
             job_id: JobId::generate(),
+            reporter: reporter.into(),
             timestamp: 0,
-            job: [("lastCheckpointSyncDurationMicros".to_string(), value)].into(),
+            job: [
+                ("lastCheckpointSyncDurationMicros".to_string(), value),
+                ("malformed lines".to_string(), value / 5),
+            ]
+            .into(),
             operators: vec![OperatorSample {
                 uid: "map-1".into(),
                 name: "Map".into(),
@@ -336,6 +380,8 @@ mod tests {
         counters.add_remote(&mut second, snapshot(7));
         assert_eq!(counters.values()["Map.numRecordsIn"], 32);
         assert_eq!(counters.values()["lastCheckpointSyncDurationMicros"], 7);
+        // A user counter adds up like an operator counter: 5 + 1.
+        assert_eq!(counters.values()["malformed lines"], 6);
         // Gauges are what the newest report says, and not in the job result.
         let gauges = counters.operator_gauges();
         assert_eq!(gauges.len(), 1);
@@ -344,6 +390,18 @@ mod tests {
             ("currentInputWatermark", -13)
         );
         assert!(!counters.values().contains_key("Map.currentInputWatermark"));
+    }
+
+    #[test]
+    fn job_counters_of_several_task_managers_add_up() {
+        let counters = Counters::default();
+        let mut attempt = RemoteCounts::default();
+        counters.add_remote(&mut attempt, reported_by("tm-1", 10));
+        counters.add_remote(&mut attempt, reported_by("tm-2", 15));
+        counters.add_remote(&mut attempt, reported_by("tm-1", 20));
+        counters.add_remote(&mut attempt, reported_by("tm-2", 15));
+        assert_eq!(counters.values()["malformed lines"], 4 + 3);
+        assert_eq!(counters.values()["lastCheckpointSyncDurationMicros"], 15);
     }
 
     #[test]

@@ -254,6 +254,7 @@ fn run(parallelism: u32, rows: i64) -> HashMap<(i64, String), i64> {
             Arc::new(TypedEdge::<RecordBatch>::new()),
         ],
         artifact: None,
+        counters: Default::default(),
     };
     let mut config = Config::new();
     config.set("execution.batch-size", "64");

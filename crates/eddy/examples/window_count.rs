@@ -14,6 +14,13 @@
 //! With `-D execution.checkpointing.interval=200ms -D execution.checkpointing.dir=D`
 //! the job checkpoints; after a crash, `-s latest` resumes it with exactly-once
 //! output (`-s PATH` restores a given checkpoint or savepoint, at any `-p`).
+//!
+//! The same binary is its own cluster ([`eddy::application`]):
+//!
+//! ```text
+//! window_count jobmanager [-D key=value]... -- --input PATH --output DIR -p 2
+//! window_count taskmanager [-D key=value]...      (as many as the job needs slots)
+//! ```
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -21,11 +28,8 @@ use std::time::Duration;
 use eddy::cli::Args;
 use eddy::prelude::*;
 
-fn main() {
-    if let Err(e) = run() {
-        eprintln!("window_count: {e}");
-        std::process::exit(1);
-    }
+fn main() -> std::process::ExitCode {
+    eddy::application::run(run)
 }
 
 fn parse(line: &TextLine) -> std::result::Result<(i64, String), String> {
@@ -44,9 +48,9 @@ fn parse(line: &TextLine) -> std::result::Result<(i64, String), String> {
     Ok((ts, key.to_string()))
 }
 
-fn run() -> Result<()> {
+fn run(args: Vec<String>) -> Result<()> {
     let args = Args::parse(
-        std::env::args().skip(1),
+        args,
         &[
             "--input",
             "--output",

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use eddy_core::graph::{Edge, Vertex, VertexKind};
 use eddy_core::{JobGraph, Partitioning, VertexId};
+use eddy_runtime::codecs::Codecs;
 use eddy_runtime::{EdgeFactory, JobSpec, VertexFactory};
 
 /// An edge whose partitioning may still be the default (decided at execution:
@@ -22,6 +23,9 @@ pub(crate) struct GraphBuilder {
     pub vertices: Vec<Vertex>,
     pub factories: HashMap<VertexId, Arc<dyn VertexFactory>>,
     pub edges: Vec<PendingEdge>,
+    /// The record types that may cross processes, registered by the program or
+    /// by the operators whose state serializes them.
+    pub codecs: Codecs,
 }
 
 impl GraphBuilder {
@@ -30,6 +34,7 @@ impl GraphBuilder {
             vertices: Vec::new(),
             factories: HashMap::new(),
             edges: Vec::new(),
+            codecs: Codecs::default(),
         }
     }
 
@@ -80,13 +85,15 @@ impl GraphBuilder {
                 input: e.input,
                 side_output: e.side_output.clone(),
             });
-            edges.push(e.factory.clone());
+            let factory = e.factory.with_codecs(&self.codecs);
+            edges.push(factory.unwrap_or_else(|| e.factory.clone()));
         }
         JobSpec {
             graph,
             vertices: self.factories.clone(),
             edges,
             artifact: None,
+            counters: Default::default(),
         }
     }
 }

@@ -60,8 +60,19 @@ impl StreamExecutionEnvironment {
         Self::with_config(Config::new())
     }
 
-    /// A local environment with a configuration (Flink's keys).
+    /// A local environment with a configuration (Flink's keys). In an
+    /// [`application`](crate::application)'s cluster processes, `config` goes
+    /// over the cluster's configuration.
     pub fn with_config(config: Config) -> Self {
+        let config = match crate::application::base_config() {
+            Some(mut base) => {
+                for (key, value) in config.iter() {
+                    base.set(key, value);
+                }
+                base
+            }
+            None => config,
+        };
         StreamExecutionEnvironment {
             inner: Rc::new(RefCell::new(EnvInner {
                 config,
@@ -115,6 +126,30 @@ impl StreamExecutionEnvironment {
 
     pub(crate) fn max_parallelism(&self) -> Result<u32> {
         self.inner.borrow().config.get(&options::MAX_PARALLELISM)
+    }
+
+    /// Registers `T` as a record type that may cross processes, between the
+    /// TaskManagers of a cluster ([`application`](crate::application) mode);
+    /// Flink's `registerType`. Records travel with postcard. The types of
+    /// keyed reduce and window state are registered by themselves; a stream of
+    /// another type behind a `key_by`, `rebalance` or `broadcast` needs this
+    /// before the job runs on a cluster, which says so when it is missing.
+    ///
+    /// ```
+    /// use eddy::prelude::*;
+    /// let env = StreamExecutionEnvironment::new();
+    /// env.register_type::<(String, u64)>();
+    /// ```
+    pub fn register_type<T>(&self) -> &Self
+    where
+        T: serde::Serialize + serde::de::DeserializeOwned + Clone + Send + 'static,
+    {
+        self.inner
+            .borrow_mut()
+            .graph
+            .codecs
+            .register::<Records<T>>();
+        self
     }
 
     /// A job-wide counter, reported in [`JobExecutionResult::counters`]. Capture it
@@ -280,8 +315,14 @@ impl StreamExecutionEnvironment {
 
     /// Starts the job and returns a client: status, counters, cancel, wait. With
     /// `rest.port` set, the process serves the REST API (see [`eddy_rest`]).
+    /// In an [`application`](crate::application)'s JobManager the job runs on
+    /// the cluster's TaskManagers.
     pub fn execute_async(&self, name: &str) -> Result<JobClient> {
-        let spec = self.job_spec(name)?;
+        let mut spec = self.job_spec(name)?;
+        spec.counters = self.inner.borrow().counters.clone();
+        if !crate::application::runs_here() {
+            return crate::application::execute(spec, &self.cluster());
+        }
         crate::logging::init(&self.inner.borrow().config, "local")?;
         eddy_rest::start(&self.inner.borrow().config)?;
         self.cluster().execute_async(spec)

@@ -66,6 +66,7 @@ impl<T: Clone + Send + 'static, K: Key> KeyedStream<T, K> {
         T: Serialize + DeserializeOwned + Sync,
         F: FnMut(T, T) -> T + Clone + Send + Sync + 'static,
     {
+        self.stream.env.register_type::<T>();
         let selector = self.selector.clone();
         self.transform("Keyed Reduce", move |_| {
             KeyedReduceOperator::new(selector.clone(), f.clone())

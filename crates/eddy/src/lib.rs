@@ -28,10 +28,15 @@
 //! assert_eq!(result, vec![("a".into(), 1), ("a".into(), 2), ("b".into(), 1)]);
 //! ```
 //!
+//! The same program can be its own cluster, a JobManager and TaskManagers in
+//! separate processes running its binary ([`application`] mode, Flink's), and
+//! [`process`] starts those roles for it and for the `eddy` command.
+//!
 //! The layers below: [`eddy_core`] (elements, key groups, JobGraph, config),
 //! [`eddy_state`] (keyed state), [`eddy_runtime`] (tasks, operators, windows,
 //! MiniCluster), [`eddy_connectors`] (sources and sinks).
 
+pub mod application;
 mod builder;
 pub mod cli;
 mod connected;
@@ -39,6 +44,7 @@ mod datastream;
 mod env;
 mod keyed;
 pub mod logging;
+pub mod process;
 mod windowed;
 
 pub use connected::ConnectedStreams;

@@ -95,6 +95,7 @@ where
         T: StateData + Sync,
         F: Fn(T, T) -> T + Clone + Send + Sync + 'static,
     {
+        self.keyed.stream.env.register_type::<T>();
         let emit =
             |_: &K, _: &WindowInfo<'_, A::W>, value: T, out: &mut Collector<T>| out.collect(value);
         self.build(
@@ -113,6 +114,7 @@ where
         W: WindowFunction<K, A::W, T, O> + Clone + Sync,
         O: Clone + Send + 'static,
     {
+        self.keyed.stream.env.register_type::<T>();
         self.build(
             "Window Reduce",
             move || ReduceContents::new(f.clone()),
@@ -158,6 +160,7 @@ where
         W: WindowFunction<K, A::W, Vec<T>, O> + Clone + Sync,
         O: Clone + Send + 'static,
     {
+        self.keyed.stream.env.register_type::<T>();
         self.build("Window Process", ListContents::new, function)
     }
 }

@@ -74,6 +74,9 @@ pub enum ToTaskManager {
     },
     /// The registration was refused, with the reason; the TaskManager stops.
     Refused(String),
+    /// The cluster is shutting down (an application's program ended), with
+    /// the reason: the TaskManager cancels what runs and stops.
+    Shutdown(String),
     /// The JobManager is alive (the answer to a heartbeat).
     Heartbeat,
     /// Prepare a TaskExecutor for a job attempt that runs tasks here.
@@ -127,4 +130,35 @@ pub struct AttemptSetup {
     pub checkpointing: bool,
     /// Aligned (exactly-once) barriers, else at-least-once.
     pub exactly_once: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::{decode_message, encode_message};
+
+    #[test]
+    fn messages_to_a_task_manager_round_trip() {
+        let job_id = JobId::generate();
+        let messages = [
+            ToTaskManager::Registered {
+                heartbeat_interval_ms: 200,
+                heartbeat_timeout_ms: 2_000,
+            },
+            ToTaskManager::Refused("wrong security.cluster.secret".into()),
+            ToTaskManager::Shutdown("the application window_count finished".into()),
+            ToTaskManager::Heartbeat,
+            ToTaskManager::EndAttempt { job_id, attempt: 3 },
+            ToTaskManager::Logs {
+                request: 9,
+                file: Some("taskmanager.log".into()),
+                tail: Some(1_024),
+            },
+        ];
+        for message in messages {
+            let bytes = encode_message(&message).unwrap();
+            assert_eq!(decode_message::<ToTaskManager>(&bytes).unwrap(), message);
+            assert!(decode_message::<ToTaskManager>(&bytes[..bytes.len() - 1]).is_err());
+        }
+    }
 }

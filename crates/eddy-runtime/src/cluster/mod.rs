@@ -30,6 +30,8 @@
 //!   same [`ToTaskExecutor`] messages as in one process; task states and
 //!   checkpoint acknowledgements come back the same way. Channels between
 //!   TaskManagers go over [`network`](crate::network).
+//! - A JobManager whose application ended tells its TaskManagers to stop
+//!   ([`ResourceManager::shut_down_task_managers`]).
 //! - A TaskManager lost while an attempt runs on it fails that attempt's tasks
 //!   there (the JobMaster hears `FAILED` for each), and the job restarts from its
 //!   latest completed checkpoint under its restart strategy, on the TaskManagers

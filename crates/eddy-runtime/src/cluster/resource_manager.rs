@@ -65,6 +65,9 @@ struct State {
     /// Requests for log files waiting for their TaskManager's answer, by
     /// request: the TaskManager asked and where the answer goes.
     log_requests: HashMap<u64, (String, oneshot::Sender<LogAnswer>)>,
+    /// Why the cluster is shutting down, once it is: TaskManagers are told to
+    /// stop, and those that register are told at once.
+    shutting_down: Option<String>,
 }
 
 /// How long a TaskManager may take to answer a request for its logs.
@@ -160,6 +163,22 @@ impl ResourceManager {
                 status: tm.status.clone(),
             })
             .collect()
+    }
+
+    /// Tells every TaskManager to stop (an application cluster whose program
+    /// ended) and waits up to `wait` for them to hang up. TaskManagers that
+    /// register later are told the same at once.
+    pub fn shut_down_task_managers(&self, reason: &str, wait: Duration) {
+        let mut state = self.lock();
+        state.shutting_down = Some(reason.to_string());
+        for tm in state.task_managers.values() {
+            send(&tm.out, &ToTaskManager::Shutdown(reason.to_string()));
+        }
+        drop(state);
+        let deadline = Instant::now() + wait;
+        while !self.lock().task_managers.is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -301,6 +320,14 @@ impl ResourceManager {
             );
             return;
         }
+        if let Some(reason) = self.lock().shutting_down.clone() {
+            info!(
+                "told TaskManager {} from {peer} to stop: {reason}",
+                registration.id
+            );
+            send(&out, &ToTaskManager::Shutdown(reason));
+            return;
+        }
         let id = registration.id.clone();
         let connection = self.register(registration, out.clone());
         info!("TaskManager {id} registered from {peer}");
@@ -386,7 +413,11 @@ impl ResourceManager {
     }
 
     /// Passes a task's message to its JobMaster.
-    fn route(&self, tm: &str, job_id: JobId, attempt: u32, message: ToJobMaster) {
+    fn route(&self, tm: &str, job_id: JobId, attempt: u32, mut message: ToJobMaster) {
+        if let ToJobMaster::Metrics(snapshot) = &mut message {
+            // The JobMaster adds up job counters per TaskManager.
+            snapshot.reporter = tm.to_string();
+        }
         let mut state = self.lock();
         let Some(route) = state.attempts.get_mut(&(job_id, attempt)) else {
             return;
@@ -412,7 +443,11 @@ impl ResourceManager {
         let tm = state.task_managers.remove(id).expect("present");
         // Requests for its logs end unanswered.
         state.log_requests.retain(|_, (to, _)| to != id);
-        warn!("TaskManager {id} ({}) is lost: {reason}", tm.data_address);
+        if state.shutting_down.is_some() {
+            info!("TaskManager {id} ({}) stopped: {reason}", tm.data_address);
+        } else {
+            warn!("TaskManager {id} ({}) is lost: {reason}", tm.data_address);
+        }
         let cause = format!("TaskManager {id} ({}) was lost: {reason}", tm.data_address);
         for (&(job_id, _), route) in state.attempts.iter_mut() {
             for attempt in route.tasks.remove(id).unwrap_or_default() {

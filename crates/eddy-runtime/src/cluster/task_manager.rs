@@ -23,7 +23,7 @@ use crate::factory::JobSpec;
 use crate::network::secure::ClusterSecurity;
 use crate::network::wire;
 use crate::network::{DataClient, DataServer, Providers};
-use crate::operator::{Counters, RunContext};
+use crate::operator::RunContext;
 use crate::protocol::{
     decode_message, encode_message, ExecutionState, FailureCause, JobArtifact, TaskExecutionState,
     ToJobMaster, ToTaskExecutor,
@@ -55,6 +55,8 @@ enum Ended {
     Refused(String),
     /// The connection broke or went silent.
     Lost(String),
+    /// The JobManager told this TaskManager to stop.
+    Shutdown(String),
 }
 
 impl TaskManager {
@@ -102,7 +104,8 @@ impl TaskManager {
     }
 
     /// Registers with the JobManager and serves it, registering again whenever
-    /// it is lost; returns only when the JobManager refuses the registration.
+    /// it is lost; returns only when the JobManager refuses the registration
+    /// (an error) or tells it to stop.
     pub async fn run(self) -> Result<()> {
         let jobmanager = format!(
             "{}:{}",
@@ -118,6 +121,10 @@ impl TaskManager {
                             "the JobManager at {jobmanager} refused TaskManager {}: {reason}",
                             self.id
                         )))
+                    }
+                    Ended::Shutdown(reason) => {
+                        info!("TaskManager {} stops: {reason}", self.id);
+                        return Ok(());
                     }
                     Ended::Lost(reason) => {
                         warn!("lost the JobManager at {jobmanager}: {reason}; registering again");
@@ -218,6 +225,7 @@ impl TaskManager {
                             );
                         }
                         ToTaskManager::Refused(reason) => break Ended::Refused(reason),
+                        ToTaskManager::Shutdown(reason) => break Ended::Shutdown(reason),
                         ToTaskManager::Heartbeat => {}
                         ToTaskManager::StartAttempt(setup) => {
                             let (tx, rx) = mpsc::unbounded_channel();
@@ -289,12 +297,14 @@ impl TaskManager {
                         message: "a job on a cluster checkpoints into a directory every TaskManager can reach; set it".into(),
                     });
                 }
+                // The job's own code counts where the loader built it.
+                let counters = spec.counters.clone();
                 TaskExecutor::new(
                     TaskExecutorSetup {
                         spec: Arc::new(spec),
                         config: Arc::new(config),
                         clock: Arc::new(SystemClock),
-                        counters: Counters::default(),
+                        counters,
                         store: setup.checkpointing.then(|| StateStore::new(run_dir, attempt)),
                         restored: None,
                         exactly_once: setup.exactly_once,

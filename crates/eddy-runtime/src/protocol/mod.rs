@@ -202,9 +202,12 @@ impl OperatorSubtaskHandles {
 /// For SQL (`kind` "sql"), the statements that shaped the catalog followed by
 /// the `INSERT` (or statement set) that is the job; planning them again gives
 /// the same graph, which the TaskManager checks against the one it is sent.
+/// For a DataStream program in application mode (`kind` "application"), the
+/// program's arguments: the TaskManager runs the same binary's program with
+/// them up to `execute()`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobArtifact {
-    /// Which loader builds the job ("sql").
+    /// Which loader builds the job ("sql", "application").
     pub kind: String,
     /// The loader's input, in order.
     pub statements: Vec<String>,

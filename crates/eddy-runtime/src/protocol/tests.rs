@@ -184,6 +184,7 @@ fn to_job_master(job_id: JobId) -> Vec<ToJobMaster> {
         }),
         ToJobMaster::Metrics(MetricsSnapshot {
             job_id,
+            reporter: "127.0.0.1:40111-a1b2c3".into(),
             timestamp: 1_700_000_000_123,
             job: job_values,
             operators,
@@ -197,6 +198,7 @@ fn to_job_master(job_id: JobId) -> Vec<ToJobMaster> {
         }),
         ToJobMaster::Metrics(MetricsSnapshot {
             job_id,
+            reporter: String::new(),
             timestamp: 0,
             job: BTreeMap::new(),
             operators: Vec::new(),

@@ -275,6 +275,10 @@ pub type OperatorSample = crate::metrics::OperatorMetric;
 pub struct MetricsSnapshot {
     /// The job.
     pub job_id: JobId,
+    /// The TaskManager that sent it, as the JobManager's ResourceManager
+    /// names it (empty in one process).
+    #[serde(default)]
+    pub reporter: String,
     /// When the values were read (wall-clock milliseconds).
     pub timestamp: Timestamp,
     /// The job-scoped values (checkpoint pauses, user counters), by name.

@@ -352,6 +352,7 @@ impl TaskExecutor {
         let counters = &self.env.counters;
         let _ = self.job_master.send(ToJobMaster::Metrics(MetricsSnapshot {
             job_id: self.job_id,
+            reporter: String::new(),
             timestamp: self.env.clock.now_millis(),
             job: counters.job_values(),
             operators: counters.operator_metrics(),

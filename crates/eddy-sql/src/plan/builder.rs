@@ -124,6 +124,7 @@ impl JobBuilder {
             vertices: self.factories.clone(),
             edges: self.edges.iter().map(|(_, f)| f.clone()).collect(),
             artifact: None,
+            counters: Default::default(),
         }
     }
 }
