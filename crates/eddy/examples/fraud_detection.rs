@@ -14,14 +14,11 @@ use std::time::Duration;
 use eddy::cli::Args;
 use eddy::prelude::*;
 
-fn main() {
-    if let Err(e) = run() {
-        eprintln!("fraud_detection: {e}");
-        std::process::exit(1);
-    }
+fn main() -> std::process::ExitCode {
+    eddy::application::run(run)
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 struct Transaction {
     account: u32,
     at: i64,
@@ -83,10 +80,13 @@ impl KeyedProcessFunction<u32, Transaction, String> for FraudDetector {
     }
 }
 
-fn run() -> Result<()> {
-    let args = Args::parse(std::env::args().skip(1), &["--transactions"])?;
+fn run(args: Vec<String>) -> Result<()> {
+    let args = Args::parse(args, &["--transactions"])?;
     let count: u64 = args.number("--transactions", 100_000)?;
     let env = StreamExecutionEnvironment::with_config(args.job_config());
+    // What crosses TaskManagers on a cluster: transactions to their account's
+    // subtask, alerts to the one printing subtask.
+    env.register_type::<Transaction>().register_type::<String>();
     env.from_generator(Some(count), |i| {
         let mut x = i.wrapping_mul(0x9E37_79B9_7F4A_7C15);
         x ^= x >> 29;

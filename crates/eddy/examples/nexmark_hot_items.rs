@@ -15,11 +15,8 @@ use eddy::cli::Args;
 use eddy::connectors::nexmark::{Event, NexmarkConfig};
 use eddy::prelude::*;
 
-fn main() {
-    if let Err(e) = run() {
-        eprintln!("nexmark_hot_items: {e}");
-        std::process::exit(1);
-    }
+fn main() -> std::process::ExitCode {
+    eddy::application::run(run)
 }
 
 /// Keeps the best `(auction, bids)` per window end and emits it when the watermark
@@ -93,10 +90,14 @@ impl AggregateFunction for Count {
     }
 }
 
-fn run() -> Result<()> {
-    let args = Args::parse(std::env::args().skip(1), &["--events"])?;
+fn run(args: Vec<String>) -> Result<()> {
+    let args = Args::parse(args, &["--events"])?;
     let events: u64 = args.number("--events", 1_000_000)?;
     let env = StreamExecutionEnvironment::with_config(args.job_config());
+    // What crosses TaskManagers on a cluster: auction ids, and window counts
+    // to the one ranking subtask.
+    env.register_type::<i64>()
+        .register_type::<(i64, i64, u64)>();
     env.nexmark(NexmarkConfig::default().with_max_events(Some(events)))
         .flat_map(|event: Event, out: &mut Collector<i64>| {
             if let Event::Bid(bid) = event {

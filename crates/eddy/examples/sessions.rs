@@ -13,18 +13,12 @@ use std::time::Duration;
 use eddy::cli::Args;
 use eddy::prelude::*;
 
-fn main() {
-    if let Err(e) = run() {
-        eprintln!("sessions: {e}");
-        std::process::exit(1);
-    }
+fn main() -> std::process::ExitCode {
+    eddy::application::run(run)
 }
 
-fn run() -> Result<()> {
-    let args = Args::parse(
-        std::env::args().skip(1),
-        &["--users", "--clicks", "--gap-ms"],
-    )?;
+fn run(args: Vec<String>) -> Result<()> {
+    let args = Args::parse(args, &["--users", "--clicks", "--gap-ms"])?;
     let users: u64 = args.number("--users", 5)?;
     let clicks: u64 = args.number("--clicks", 200)?;
     let gap: u64 = args.number("--gap-ms", 30 * 60 * 1000)?;
@@ -32,6 +26,9 @@ fn run() -> Result<()> {
         return Err(Error::Other("--users must be positive".into()));
     }
     let env = StreamExecutionEnvironment::with_config(args.job_config());
+    // Session lines go to the one printing subtask, across TaskManagers on a
+    // cluster.
+    env.register_type::<String>();
     env.from_generator(Some(clicks), move |i| {
         let user = format!("user-{}", i % users);
         // Every user clicks every 5 minutes, with a 2-hour pause after every 10th click.

@@ -10,15 +10,12 @@
 use eddy::cli::Args;
 use eddy::prelude::*;
 
-fn main() {
-    if let Err(e) = run() {
-        eprintln!("wordcount: {e}");
-        std::process::exit(1);
-    }
+fn main() -> std::process::ExitCode {
+    eddy::application::run(run)
 }
 
-fn run() -> Result<()> {
-    let args = Args::parse(std::env::args().skip(1), &["--input", "--output"])?;
+fn run(args: Vec<String>) -> Result<()> {
+    let args = Args::parse(args, &["--input", "--output"])?;
     let input = args.required("--input")?.to_string();
     let output = args.required("--output")?.to_string();
     let env = StreamExecutionEnvironment::with_config(args.job_config());
