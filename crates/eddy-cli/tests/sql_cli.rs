@@ -164,9 +164,18 @@ fn a_sql_job_killed_with_sigkill_resumes_from_its_checkpoint() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    // The same job, killed twice, restarted with `-s latest`.
+    // The same job, killed twice, restarted with `-s latest`; its GROUP BY in
+    // mini-batches so long that only the checkpoints end them: the rows a
+    // bundle holds must reach the sink before the barrier does.
     let crash = tmp.path().join("crash.sql");
-    write(&crash, &job(tmp.path(), "crash", true));
+    let mini_batch = "SET 'table.exec.mini-batch.enabled' = 'true';
+SET 'table.exec.mini-batch.allow-latency' = '1 h';
+SET 'table.exec.mini-batch.size' = '100000000';
+";
+    write(
+        &crash,
+        &format!("{mini_batch}{}", job(tmp.path(), "crash", true)),
+    );
     for round in 0..2 {
         let mut command = eddy();
         command.args(["sql", "-f"]).arg(&crash).args(["-p", "2"]);

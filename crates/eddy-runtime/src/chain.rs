@@ -256,6 +256,29 @@ impl<O: Operator> Output<O::In> for ChainNode<O> {
         self.next.flush_buffers();
     }
 
+    fn prepare_snapshot_pre_barrier(&mut self, checkpoint_id: u64) -> Result<()> {
+        {
+            let Self {
+                operator,
+                next,
+                sides,
+                context,
+                records_out,
+                ..
+            } = self;
+            guarded(context, || {
+                operator.prepare_snapshot_pre_barrier(
+                    checkpoint_id,
+                    &mut Emitter::counted(next.as_mut(), sides, records_out),
+                )
+            })?;
+        }
+        for side in self.sides.all_mut() {
+            side.prepare_snapshot_pre_barrier(checkpoint_id)?;
+        }
+        self.next.prepare_snapshot_pre_barrier(checkpoint_id)
+    }
+
     fn snapshot_state(
         &mut self,
         checkpoint_id: u64,

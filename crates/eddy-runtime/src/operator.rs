@@ -365,6 +365,19 @@ pub trait Operator: Send + 'static {
         None
     }
 
+    /// A barrier of checkpoint `checkpoint_id` arrived and the chain is about
+    /// to snapshot: an operator that buffers records (a mini-batch) emits them
+    /// here, so they reach the operators after it before the barrier does
+    /// (Flink's `prepareSnapshotPreBarrier`).
+    fn prepare_snapshot_pre_barrier(
+        &mut self,
+        checkpoint_id: u64,
+        out: &mut Emitter<'_, Self::Out>,
+    ) -> Result<()> {
+        let _ = (checkpoint_id, out);
+        Ok(())
+    }
+
     /// The operator's state at a barrier: by default its
     /// [`Operator::managed_state`]. An operator with operator state of its own
     /// (a sink's pending files) adds it here; it gets it back in `open` from
@@ -434,6 +447,16 @@ pub trait TwoInputOperator: Send + 'static {
     /// See [`Operator::managed_state`].
     fn managed_state(&mut self) -> Option<ManagedState<'_>> {
         None
+    }
+
+    /// See [`Operator::prepare_snapshot_pre_barrier`].
+    fn prepare_snapshot_pre_barrier(
+        &mut self,
+        checkpoint_id: u64,
+        out: &mut Emitter<'_, Self::Out>,
+    ) -> Result<()> {
+        let _ = (checkpoint_id, out);
+        Ok(())
     }
     /// See [`Operator::snapshot_state`].
     fn snapshot_state(&mut self, checkpoint_id: u64) -> Result<OperatorSnapshot> {

@@ -49,6 +49,12 @@ pub trait Output<B>: Send {
         let _ = now;
         Ok(())
     }
+    /// Lets every operator of the chain, head first, emit what it buffers
+    /// before the chain snapshots for checkpoint `checkpoint_id`.
+    fn prepare_snapshot_pre_barrier(&mut self, checkpoint_id: u64) -> Result<()> {
+        let _ = checkpoint_id;
+        Ok(())
+    }
     /// Snapshots the state of every operator of the chain for a checkpoint.
     fn snapshot_state(
         &mut self,
@@ -97,6 +103,8 @@ pub trait ErasedOutput: Send {
     fn open(&mut self) -> Result<()>;
     /// The wrapped output's buffer flush.
     fn flush_buffers(&mut self);
+    /// The wrapped output's emission before a barrier.
+    fn prepare_snapshot_pre_barrier(&mut self, checkpoint_id: u64) -> Result<()>;
     /// The wrapped output's snapshot.
     fn snapshot_state(
         &mut self,
@@ -146,6 +154,9 @@ impl<B: Send + 'static> ErasedOutput for TypedOutput<B> {
     }
     fn flush_buffers(&mut self) {
         self.0.flush_buffers()
+    }
+    fn prepare_snapshot_pre_barrier(&mut self, checkpoint_id: u64) -> Result<()> {
+        self.0.prepare_snapshot_pre_barrier(checkpoint_id)
     }
     fn snapshot_state(
         &mut self,
@@ -344,6 +355,11 @@ impl<B: eddy_core::Batch> Output<B> for FanOut<B> {
     }
     fn flush_buffers(&mut self) {
         self.outputs.iter_mut().for_each(|o| o.flush_buffers());
+    }
+    fn prepare_snapshot_pre_barrier(&mut self, checkpoint_id: u64) -> Result<()> {
+        self.outputs
+            .iter_mut()
+            .try_for_each(|o| o.prepare_snapshot_pre_barrier(checkpoint_id))
     }
     fn snapshot_state(
         &mut self,

@@ -393,6 +393,7 @@ fn checkpoint<B>(
 ) -> Result<()> {
     let started = StdInstant::now();
     let mut states: Vec<OperatorSubtaskState> = own.into_iter().collect();
+    chain.prepare_snapshot_pre_barrier(barrier.checkpoint_id)?;
     chain.snapshot_state(barrier.checkpoint_id, &mut states)?;
     chain.emit_barrier(barrier.clone())?;
     control.record_pause(started);
@@ -992,8 +993,20 @@ impl<O: TwoInputOperator> TwoInputHead<O> {
             next,
             sides,
             context,
+            records_out,
             ..
         } = self;
+        let id = barrier.checkpoint_id;
+        guarded(context, || {
+            operator.prepare_snapshot_pre_barrier(
+                id,
+                &mut Emitter::counted(next.as_mut(), sides, records_out),
+            )
+        })?;
+        for side in sides.all_mut() {
+            side.prepare_snapshot_pre_barrier(id)?;
+        }
+        next.prepare_snapshot_pre_barrier(id)?;
         let snapshot = guarded(context, || operator.snapshot_state(barrier.checkpoint_id))?;
         let mut states: Vec<OperatorSubtaskState> =
             subtask_state(context, snapshot).into_iter().collect();

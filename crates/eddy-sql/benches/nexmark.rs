@@ -7,6 +7,7 @@
 //! cargo bench -p eddy-sql --bench nexmark            # 10 M events (stateless), 5 M (stateful)
 //! cargo bench -p eddy-sql --bench nexmark -- --quick # a tenth of that
 //! cargo bench -p eddy-sql --bench nexmark -- --query q5
+//! cargo bench -p eddy-sql --bench nexmark -- --query q16 --set table.exec.mini-batch.enabled=true ...
 //! EDDY_FLINK_PYTHON=/path/to/python cargo bench -p eddy-sql --bench nexmark -- --compare-only
 //! ```
 //!
@@ -105,14 +106,35 @@ fn peak_memory_kib() -> u64 {
         .unwrap_or(0)
 }
 
+/// The `--set key=value` options: configuration for every eddy run.
+fn settings(args: &[String]) -> Vec<String> {
+    args.windows(2)
+        .filter(|w| w[0] == "--set")
+        .flat_map(|w| ["--set".to_string(), w[1].clone()])
+        .collect()
+}
+
+/// A session at parallelism `p` with the `--set` options of this process.
+fn session(p: u32) -> Result<Session, String> {
+    let mut session = Session::new(Config::new());
+    session.config.set("parallelism.default", p.to_string());
+    let args: Vec<String> = std::env::args().collect();
+    for pair in settings(&args).chunks(2) {
+        let (key, value) = pair[1]
+            .split_once('=')
+            .ok_or_else(|| format!("--set needs key=value, got '{}'", pair[1]))?;
+        session.config.set(key, value);
+    }
+    Ok(session)
+}
+
 /// Runs one query; prints `seconds peak_kib`.
 fn run_case(name: &str, p: u32, events: u64) -> Result<(), String> {
     let (_, _, select) = QUERIES
         .iter()
         .find(|(n, _, _)| *n == name)
         .ok_or_else(|| format!("no query {name}"))?;
-    let mut session = Session::new(Config::new());
-    session.config.set("parallelism.default", p.to_string());
+    let mut session = session(p)?;
     let side_input = std::env::temp_dir().join("eddy-bench-side-input.csv");
     if !side_input.exists() {
         let text: String = (0..10_000).map(|k| format!("{k},v{k}\n")).collect();
@@ -182,8 +204,7 @@ fn compared_statements(name: &str, rows: u64) -> Result<Vec<String>, String> {
 
 /// Runs a compared query on eddy; prints `seconds peak_kib`.
 fn run_compared(name: &str, p: u32, rows: u64) -> Result<(), String> {
-    let mut session = Session::new(Config::new());
-    session.config.set("parallelism.default", p.to_string());
+    let mut session = session(p)?;
     let statements = compared_statements(name, rows)?;
     let (insert, setup) = statements.split_last().ok_or("no statements")?;
     for statement in setup {
@@ -219,6 +240,7 @@ fn run_flink(python: &str, name: &str, p: u32, rows: u64) -> Result<f64, String>
     let out = Command::new(python)
         .arg(script)
         .arg(p.to_string())
+        .args(settings(&std::env::args().collect::<Vec<_>>()))
         .args(compared_statements(name, rows)?)
         .output()
         .map_err(|e| e.to_string())?;
@@ -235,8 +257,10 @@ fn run_flink(python: &str, name: &str, p: u32, rows: u64) -> Result<f64, String>
 /// Runs this binary with `args`; returns (seconds, peak KiB).
 fn child(args: &[String]) -> Result<(f64, f64), String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let forwarded = settings(&std::env::args().collect::<Vec<_>>());
     let out = Command::new(exe)
         .args(args)
+        .args(forwarded)
         .output()
         .map_err(|e| e.to_string())?;
     if !out.status.success() {

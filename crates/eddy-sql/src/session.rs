@@ -18,6 +18,7 @@ use crate::connectors::sources::FileFormat;
 use crate::ddl::{self, ColumnSpec};
 use crate::error::{SqlError, SqlResult};
 use crate::exec::changelog::RowKind;
+use crate::exec::mini_batch::MiniBatch;
 use crate::logical::{Planner, PHYSICAL};
 use crate::plan::{Stream, StreamPlanner};
 use crate::script::{self, RawStatement};
@@ -112,11 +113,18 @@ fn unquote(s: &str) -> String {
     }
 }
 
+const MINI_BATCH_ENABLED: &str = "table.exec.mini-batch.enabled";
+const MINI_BATCH_LATENCY: &str = "table.exec.mini-batch.allow-latency";
+const MINI_BATCH_SIZE: &str = "table.exec.mini-batch.size";
+
 /// The `table.*` keys the SQL front reads.
-const TABLE_KEYS: [&str; 3] = [
+const TABLE_KEYS: [&str; 6] = [
     "table.exec.state.ttl",
     "table.exec.sink.not-null-enforcer",
     "table.exec.source.idle-timeout",
+    "table.exec.mini-batch.enabled",
+    "table.exec.mini-batch.allow-latency",
+    "table.exec.mini-batch.size",
 ];
 
 impl Session {
@@ -425,6 +433,61 @@ impl Session {
         }
     }
 
+    /// `table.exec.mini-batch.*` when a job is planned: `None` unless
+    /// enabled; then the latency and size must be positive, as Flink requires.
+    fn mini_batch(&self) -> SqlResult<Option<MiniBatch>> {
+        let (enabled, latency, size) = self.mini_batch_values()?;
+        if !enabled {
+            return Ok(None);
+        }
+        if latency.is_zero() {
+            return Err(SqlError::new(format!(
+                "MiniBatch Latency must be greater than 0 ms: set '{MINI_BATCH_LATENCY}' when \
+                 '{MINI_BATCH_ENABLED}' is true"
+            )));
+        }
+        if size <= 0 {
+            return Err(SqlError::new(format!(
+                "'{MINI_BATCH_SIZE}' must be > 0 when '{MINI_BATCH_ENABLED}' is true"
+            )));
+        }
+        Ok(Some(MiniBatch {
+            allow_latency_ms: latency.as_millis().max(1) as u64,
+            size: size as usize,
+        }))
+    }
+
+    /// The values of `table.exec.mini-batch.*` (enabled, latency, size), each
+    /// an error naming its key when it does not parse (checked at `SET`).
+    fn mini_batch_values(&self) -> SqlResult<(bool, std::time::Duration, i64)> {
+        let enabled = match self.config.get_str(MINI_BATCH_ENABLED) {
+            None => false,
+            Some(v) => v.trim().parse::<bool>().map_err(|_| {
+                SqlError::new(format!(
+                    "invalid configuration for '{MINI_BATCH_ENABLED}': '{v}' is not true or false"
+                ))
+            })?,
+        };
+        let latency = match self.config.get_str(MINI_BATCH_LATENCY) {
+            None => std::time::Duration::ZERO,
+            Some(v) => eddy_core::time::parse_duration(v).map_err(|_| {
+                SqlError::new(format!(
+                    "invalid configuration for '{MINI_BATCH_LATENCY}': '{v}' is not a duration \
+                     (e.g. '1 s', '500 ms')"
+                ))
+            })?,
+        };
+        let size = match self.config.get_str(MINI_BATCH_SIZE) {
+            None => -1,
+            Some(v) => v.trim().parse::<i64>().map_err(|_| {
+                SqlError::new(format!(
+                    "invalid configuration for '{MINI_BATCH_SIZE}': '{v}' is not a number"
+                ))
+            })?,
+        };
+        Ok((enabled, latency, size))
+    }
+
     fn set(&mut self, text: &str) -> SqlResult<Output> {
         let rest = text.trim()[3..].trim();
         if rest.is_empty() {
@@ -453,7 +516,11 @@ impl Session {
         config.set(key.clone(), value);
         eddy_core::config::validate::check(&config)?;
         let previous = std::mem::replace(&mut self.config, config);
-        if let Err(e) = self.state_ttl().and_then(|_| self.not_null_drops()) {
+        if let Err(e) = self
+            .state_ttl()
+            .and_then(|_| self.not_null_drops())
+            .and_then(|_| self.mini_batch_values())
+        {
             self.config = previous;
             return Err(e);
         }
@@ -1436,7 +1503,8 @@ impl Session {
             self.parallelism()?,
             self.max_parallelism()?,
             self.state_ttl()?,
-        ))
+        )
+        .with_mini_batch(self.mini_batch()?))
     }
 }
 

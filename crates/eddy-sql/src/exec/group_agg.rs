@@ -1,14 +1,26 @@
 //! Unbounded GROUP BY aggregation: a changelog of each group's result.
 //!
-//! Rows are processed one by one, as Flink does without mini-batches: the first
-//! row of a group emits `+I`, a change emits `-U` (old) and `+U` (new), an
-//! unchanged result emits nothing, and a group whose rows are all retracted
-//! emits `-D`. State per group: the row count and the accumulators.
+//! Without mini-batches, rows are processed one by one, as Flink does: the
+//! first row of a group emits `+I`, a change emits `-U` (old) and `+U` (new),
+//! an unchanged result emits nothing, and a group whose rows are all retracted
+//! emits `-D`. With `table.exec.mini-batch.enabled`, rows are buffered into
+//! bundles ([`mini_batch`](super::mini_batch)) and each key of a bundle is one
+//! step: its state is read once, all its rows of the bundle are applied in
+//! order, and the difference between its result before and after the bundle
+//! is emitted the same way (Flink's `MiniBatchGroupAggFunction`). Keys are
+//! emitted in the order of their first row in the bundle. State per group:
+//! the row count and the accumulators.
+
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use arrow::array::{ArrayRef, RecordBatch, UInt32Array};
 use arrow::compute::take;
 use arrow::datatypes::SchemaRef;
-use eddy_core::Result;
+use arrow::row::Rows;
+use eddy_core::time::Clock;
+use eddy_core::time::MAX_WATERMARK;
+use eddy_core::{Result, Timestamp};
 use eddy_runtime::output::Emitter;
 use eddy_runtime::{KeyedState, ManagedState};
 use eddy_runtime::{Operator, OperatorContext};
@@ -19,6 +31,7 @@ use crate::exec::accum::Acc;
 use crate::exec::aggs::Aggs;
 use crate::exec::changelog::{self, conform, RowKind};
 use crate::exec::keys::KeyCodec;
+use crate::exec::mini_batch::{Bundle, MiniBatch};
 
 /// One group's state.
 type GroupState = (i64, Vec<Acc>);
@@ -33,6 +46,9 @@ pub struct GroupAggOperator {
     codec: Option<KeyCodec>,
     backend: Option<KeyedStateBackend<Vec<u8>>>,
     state: Option<ValueState<GroupState>>,
+    /// The rows waiting for their bundle, with mini-batches.
+    bundle: Option<Bundle>,
+    clock: Option<Arc<dyn Clock>>,
 }
 
 impl GroupAggOperator {
@@ -53,64 +69,70 @@ impl GroupAggOperator {
             codec: None,
             backend: None,
             state: None,
+            bundle: None,
+            clock: None,
         }
     }
-}
 
-impl Operator for GroupAggOperator {
-    type In = RecordBatch;
-    type Out = RecordBatch;
-
-    fn open(&mut self, ctx: &OperatorContext) -> Result<()> {
-        let KeyedState { mut backend, .. } = ctx.keyed_state::<Vec<u8>, ()>()?;
-        let mut descriptor = ValueStateDescriptor::new("group-aggs");
-        if let Some(ttl) = self.ttl_ms {
-            descriptor =
-                descriptor.with_ttl(StateTtlConfig::new(std::time::Duration::from_millis(ttl)));
-        }
-        self.state = Some(backend.value_state(descriptor)?);
-        self.backend = Some(backend);
-        if !self.keys.is_empty() {
-            self.codec = Some(KeyCodec::new(&self.input, &self.keys).map_err(runtime)?);
-        }
-        Ok(())
+    /// Processes rows in bundles (`table.exec.mini-batch.*`).
+    pub fn mini_batch(mut self, settings: Option<MiniBatch>) -> Self {
+        self.bundle = settings.map(Bundle::new);
+        self
     }
 
-    fn process_batch(
+    /// Applies the rows of `batch` to their groups and emits the changes:
+    /// each row a step of its own, or, for a bundle, each key one step.
+    fn apply(
         &mut self,
-        batch: RecordBatch,
+        batch: &RecordBatch,
+        bundled: bool,
         out: &mut Emitter<'_, RecordBatch>,
     ) -> Result<()> {
         let (Some(backend), Some(state)) = (self.backend.as_mut(), self.state.as_ref()) else {
             return Err(runtime("group aggregation used before open"));
         };
         let keys = match &self.codec {
-            Some(codec) => Some(codec.encode(&batch).map_err(runtime)?),
+            Some(codec) => Some(codec.encode(batch).map_err(runtime)?),
             None => None,
         };
-        let inputs = self.aggs.inputs(&batch);
-        let kinds = changelog::kinds(&batch);
+        let key = |i: usize| -> &[u8] { keys.as_ref().map_or(&[], |k| k.row(i).data()) };
+        let steps: Vec<Vec<usize>> = if bundled {
+            rows_by_key(keys.as_ref(), batch.num_rows())
+        } else {
+            (0..batch.num_rows()).map(|i| vec![i]).collect()
+        };
+        let inputs = self.aggs.inputs(batch);
+        let kinds = changelog::kinds(batch);
         let (mut rows, mut out_kinds, mut results) = (Vec::new(), Vec::new(), Vec::new());
         let keep_unchanged = self.ttl_ms.is_some();
-        for i in 0..batch.num_rows() {
-            let key: &[u8] = keys.as_ref().map_or(&[], |k| k.row(i).data());
-            let kind = changelog::kind_at(kinds, i);
-            let sign = if kind.is_addition() { 1 } else { -1 };
-            backend.set_current_key(key.to_vec());
+        for step in steps {
+            let first = step[0];
+            backend.set_current_key(key(first).to_vec());
             let previous = state.take(backend);
-            if previous.is_none() && sign < 0 {
-                continue; // retraction of a group eddy no longer (or never) had
-            }
-            let first = previous.is_none();
+            let old = previous.as_ref().map(|(_, accs)| self.aggs.results(accs));
             let (mut count, mut accs) = previous.unwrap_or_else(|| (0, self.aggs.create()));
-            let old = (!first).then(|| self.aggs.results(&accs));
-            self.aggs
-                .update(&mut accs, &inputs, i, sign)
-                .map_err(runtime)?;
-            count += sign;
+            for i in step {
+                let sign = if changelog::kind_at(kinds, i).is_addition() {
+                    1
+                } else {
+                    -1
+                };
+                if count <= 0 && sign < 0 {
+                    continue; // retraction of a group eddy no longer (or never) had
+                }
+                self.aggs
+                    .update(&mut accs, &inputs, i, sign)
+                    .map_err(runtime)?;
+                count += sign;
+                if count <= 0 {
+                    // Every row retracted: the group starts afresh.
+                    (count, accs) = (0, self.aggs.create());
+                }
+            }
+            let row = first as u32;
             if count <= 0 {
                 if let Some(old) = old {
-                    rows.push(i as u32);
+                    rows.push(row);
                     out_kinds.push(RowKind::Delete);
                     results.push(old);
                 }
@@ -120,12 +142,12 @@ impl Operator for GroupAggOperator {
             state.update(backend, (count, accs));
             match old {
                 None => {
-                    rows.push(i as u32);
+                    rows.push(row);
                     out_kinds.push(RowKind::Insert);
                     results.push(new);
                 }
                 Some(old) if old != new || keep_unchanged => {
-                    rows.extend([i as u32, i as u32]);
+                    rows.extend([row, row]);
                     out_kinds.extend([RowKind::UpdateBefore, RowKind::UpdateAfter]);
                     results.push(old);
                     results.push(new);
@@ -146,6 +168,117 @@ impl Operator for GroupAggOperator {
         let columns = conform(&self.schema, columns).map_err(runtime)?;
         let n = indices.len();
         out.collect(changelog::batch(self.schema.clone(), columns, n).map_err(runtime)?)
+    }
+
+    /// Processes the buffered rows, if any.
+    fn finish_bundle(&mut self, out: &mut Emitter<'_, RecordBatch>) -> Result<()> {
+        let Some(bundle) = self.bundle.as_mut() else {
+            return Ok(());
+        };
+        match bundle.take().map_err(runtime)? {
+            Some(rows) => self.apply(&rows, true, out),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The rows of each key, keys in the order of their first row; all rows one
+/// key without `keys` (a global aggregation).
+fn rows_by_key(keys: Option<&Rows>, n: usize) -> Vec<Vec<usize>> {
+    let Some(keys) = keys else {
+        return if n == 0 {
+            Vec::new()
+        } else {
+            vec![(0..n).collect()]
+        };
+    };
+    let mut index: HashMap<&[u8], usize> = HashMap::new();
+    let mut steps: Vec<Vec<usize>> = Vec::new();
+    for i in 0..n {
+        let next = steps.len();
+        let at = *index.entry(keys.row(i).data()).or_insert(next);
+        if at == next {
+            steps.push(Vec::new());
+        }
+        steps[at].push(i);
+    }
+    steps
+}
+
+impl Operator for GroupAggOperator {
+    type In = RecordBatch;
+    type Out = RecordBatch;
+
+    fn open(&mut self, ctx: &OperatorContext) -> Result<()> {
+        let KeyedState { mut backend, .. } = ctx.keyed_state::<Vec<u8>, ()>()?;
+        let mut descriptor = ValueStateDescriptor::new("group-aggs");
+        if let Some(ttl) = self.ttl_ms {
+            descriptor =
+                descriptor.with_ttl(StateTtlConfig::new(std::time::Duration::from_millis(ttl)));
+        }
+        self.state = Some(backend.value_state(descriptor)?);
+        self.backend = Some(backend);
+        if !self.keys.is_empty() {
+            self.codec = Some(KeyCodec::new(&self.input, &self.keys).map_err(runtime)?);
+        }
+        self.clock = Some(ctx.clock.clone());
+        Ok(())
+    }
+
+    fn process_batch(
+        &mut self,
+        batch: RecordBatch,
+        out: &mut Emitter<'_, RecordBatch>,
+    ) -> Result<()> {
+        let Some(bundle) = self.bundle.as_mut() else {
+            return self.apply(&batch, false, out);
+        };
+        let now = self.clock.as_ref().map_or(0, |c| c.now_millis());
+        for full in bundle.add(batch, now).map_err(runtime)? {
+            self.apply(&full, true, out)?;
+        }
+        Ok(())
+    }
+
+    fn process_watermark(
+        &mut self,
+        watermark: Timestamp,
+        out: &mut Emitter<'_, RecordBatch>,
+    ) -> Result<()> {
+        // Event time does not end a bundle (Flink's processing-time mini-batch
+        // assigner drops the input's watermarks; an aggregation's changelog
+        // has no time attribute), except at the end of the input.
+        if watermark == MAX_WATERMARK {
+            self.finish_bundle(out)?;
+        }
+        out.emit_watermark(watermark)
+    }
+
+    fn next_processing_time(&self) -> Option<Timestamp> {
+        self.bundle.as_ref()?.due()
+    }
+
+    fn on_processing_time(
+        &mut self,
+        now: Timestamp,
+        out: &mut Emitter<'_, RecordBatch>,
+    ) -> Result<()> {
+        if self.next_processing_time().is_some_and(|due| due <= now) {
+            self.finish_bundle(out)?;
+        }
+        Ok(())
+    }
+
+    fn end_input(&mut self, out: &mut Emitter<'_, RecordBatch>) -> Result<()> {
+        self.finish_bundle(out)
+    }
+
+    fn prepare_snapshot_pre_barrier(
+        &mut self,
+        _checkpoint_id: u64,
+        out: &mut Emitter<'_, RecordBatch>,
+    ) -> Result<()> {
+        self.finish_bundle(out)
     }
 
     fn managed_state(&mut self) -> Option<ManagedState<'_>> {

@@ -12,6 +12,7 @@ pub mod join;
 pub mod keys;
 pub mod lookup;
 pub mod lookup_cache;
+pub mod mini_batch;
 pub mod normalize;
 pub mod not_null;
 pub mod origin;

@@ -420,6 +420,7 @@ impl StreamPlanner {
                 updated_by: None,
             });
         }
+        let mini_batch = self.mini_batch;
         let name = format!(
             "GroupAggregate(groupBy=[{}], select=[{}])",
             group_names.join(", "),
@@ -446,6 +447,7 @@ impl StreamPlanner {
                         output.clone(),
                         ttl,
                     )
+                    .mini_batch(mini_batch)
                 }))
             },
         );

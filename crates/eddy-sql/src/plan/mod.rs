@@ -122,6 +122,8 @@ pub struct StreamPlanner {
     parallelism: u32,
     max_parallelism: u32,
     state_ttl_ms: Option<u64>,
+    /// `table.exec.mini-batch.*`, when enabled.
+    mini_batch: Option<crate::exec::mini_batch::MiniBatch>,
     /// The window TVFs translated so far; a window id indexes it.
     tvfs: Vec<TvfPlan>,
     /// Vertices whose rows are a window TVF's rows, passed on by calcs that
@@ -234,12 +236,20 @@ impl StreamPlanner {
             parallelism,
             max_parallelism,
             state_ttl_ms,
+            mini_batch: None,
             tvfs: Vec::new(),
             tvf_rows: Default::default(),
             scans: std::collections::HashMap::new(),
             pending_rank: None,
             rank_output_hint: None,
         }
+    }
+
+    /// Plans unbounded aggregations with mini-batches
+    /// (`table.exec.mini-batch.*`).
+    pub fn with_mini_batch(mut self, settings: Option<crate::exec::mini_batch::MiniBatch>) -> Self {
+        self.mini_batch = settings;
+        self
     }
 
     /// The default parallelism.
