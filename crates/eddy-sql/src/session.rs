@@ -116,15 +116,17 @@ fn unquote(s: &str) -> String {
 const MINI_BATCH_ENABLED: &str = "table.exec.mini-batch.enabled";
 const MINI_BATCH_LATENCY: &str = "table.exec.mini-batch.allow-latency";
 const MINI_BATCH_SIZE: &str = "table.exec.mini-batch.size";
+const AGG_PHASE_STRATEGY: &str = "table.optimizer.agg-phase-strategy";
 
 /// The `table.*` keys the SQL front reads.
-const TABLE_KEYS: [&str; 6] = [
+const TABLE_KEYS: [&str; 7] = [
     "table.exec.state.ttl",
     "table.exec.sink.not-null-enforcer",
     "table.exec.source.idle-timeout",
     "table.exec.mini-batch.enabled",
     "table.exec.mini-batch.allow-latency",
     "table.exec.mini-batch.size",
+    "table.optimizer.agg-phase-strategy",
 ];
 
 impl Session {
@@ -436,7 +438,7 @@ impl Session {
     /// `table.exec.mini-batch.*` when a job is planned: `None` unless
     /// enabled; then the latency and size must be positive, as Flink requires.
     fn mini_batch(&self) -> SqlResult<Option<MiniBatch>> {
-        let (enabled, latency, size) = self.mini_batch_values()?;
+        let (enabled, latency, size, two_phase) = self.mini_batch_values()?;
         if !enabled {
             return Ok(None);
         }
@@ -454,12 +456,14 @@ impl Session {
         Ok(Some(MiniBatch {
             allow_latency_ms: latency.as_millis().max(1) as u64,
             size: size as usize,
+            two_phase,
         }))
     }
 
-    /// The values of `table.exec.mini-batch.*` (enabled, latency, size), each
-    /// an error naming its key when it does not parse (checked at `SET`).
-    fn mini_batch_values(&self) -> SqlResult<(bool, std::time::Duration, i64)> {
+    /// The values of `table.exec.mini-batch.*` (enabled, latency, size) and
+    /// whether `table.optimizer.agg-phase-strategy` allows two phases, each an
+    /// error naming its key when it does not parse (checked at `SET`).
+    fn mini_batch_values(&self) -> SqlResult<(bool, std::time::Duration, i64, bool)> {
         let enabled = match self.config.get_str(MINI_BATCH_ENABLED) {
             None => false,
             Some(v) => v.trim().parse::<bool>().map_err(|_| {
@@ -485,7 +489,20 @@ impl Session {
                 ))
             })?,
         };
-        Ok((enabled, latency, size))
+        let two_phase = match self.config.get_str(AGG_PHASE_STRATEGY) {
+            None => true,
+            Some(v) => match v.trim().to_ascii_uppercase().as_str() {
+                "AUTO" | "TWO_PHASE" => true,
+                "ONE_PHASE" => false,
+                _ => {
+                    return Err(SqlError::new(format!(
+                        "invalid configuration for '{AGG_PHASE_STRATEGY}': '{v}' is not AUTO, \
+                         ONE_PHASE or TWO_PHASE"
+                    )))
+                }
+            },
+        };
+        Ok((enabled, latency, size, two_phase))
     }
 
     fn set(&mut self, text: &str) -> SqlResult<Output> {

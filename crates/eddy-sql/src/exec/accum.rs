@@ -211,6 +211,10 @@ impl AggSpec {
                     *sum = add(sum, &other, 1);
                 }
                 *n += m;
+                if *n == 0 {
+                    // A partial that retracts every value: no values, no sum.
+                    *sum = Val::Null;
+                }
             }
             (Acc::Extreme(a), Acc::Extreme(b)) => {
                 let better = !b.is_null()

@@ -88,6 +88,24 @@ impl Aggs {
         Ok(())
     }
 
+    /// Whether partial accumulators of these calls merge into the same result
+    /// as accumulating every row, so the aggregation may run in two phases.
+    /// Over an updating input, a partial must carry retractions: counts,
+    /// sums, averages, retracting MIN/MAX and DISTINCT calls can; the calls
+    /// that keep values in arrival order (FIRST_VALUE, LAST_VALUE, LISTAGG,
+    /// ARRAY_AGG) only over an append-only input.
+    pub fn mergeable(&self, updating: bool) -> bool {
+        use crate::functions::AggKind;
+        self.specs.iter().all(|spec| match spec.kind {
+            _ if spec.distinct => true,
+            AggKind::Count | AggKind::Sum | AggKind::Avg | AggKind::Min | AggKind::Max => true,
+            AggKind::FirstValue | AggKind::LastValue | AggKind::ListAgg | AggKind::ArrayAgg => {
+                !updating
+            }
+            AggKind::Lag => false,
+        })
+    }
+
     /// Folds the accumulators of later rows into `accs`.
     pub fn merge(&self, accs: &mut [Acc], later: Vec<Acc>) {
         for ((spec, acc), other) in self.specs.iter().zip(accs.iter_mut()).zip(later) {

@@ -11,13 +11,11 @@
 //! emitted in the order of their first row in the bundle. State per group:
 //! the row count and the accumulators.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, RecordBatch, UInt32Array};
 use arrow::compute::take;
 use arrow::datatypes::SchemaRef;
-use arrow::row::Rows;
 use eddy_core::time::Clock;
 use eddy_core::time::MAX_WATERMARK;
 use eddy_core::{Result, Timestamp};
@@ -31,7 +29,8 @@ use crate::exec::accum::Acc;
 use crate::exec::aggs::Aggs;
 use crate::exec::changelog::{self, conform, RowKind};
 use crate::exec::keys::KeyCodec;
-use crate::exec::mini_batch::{Bundle, MiniBatch};
+use crate::exec::local_agg::{partial_column, read_partial};
+use crate::exec::mini_batch::{rows_by_key, Bundle, MiniBatch};
 
 /// One group's state.
 type GroupState = (i64, Vec<Acc>);
@@ -48,6 +47,9 @@ pub struct GroupAggOperator {
     state: Option<ValueState<GroupState>>,
     /// The rows waiting for their bundle, with mini-batches.
     bundle: Option<Bundle>,
+    /// The input rows are partial aggregates of a local phase, merged into
+    /// the state instead of accumulated (the global phase).
+    merging: bool,
     clock: Option<Arc<dyn Clock>>,
 }
 
@@ -70,8 +72,17 @@ impl GroupAggOperator {
             backend: None,
             state: None,
             bundle: None,
+            merging: false,
             clock: None,
         }
+    }
+
+    /// The global phase of a two-phase aggregation: the input is the
+    /// [`local_agg`](super::local_agg) phase's keys and partials, keyed by
+    /// its first columns.
+    pub fn merging_partials(mut self) -> Self {
+        self.merging = true;
+        self
     }
 
     /// Processes rows in bundles (`table.exec.mini-batch.*`).
@@ -101,7 +112,11 @@ impl GroupAggOperator {
         } else {
             (0..batch.num_rows()).map(|i| vec![i]).collect()
         };
-        let inputs = self.aggs.inputs(batch);
+        let partials = match self.merging {
+            true => Some(partial_column(batch).map_err(runtime)?),
+            false => None,
+        };
+        let inputs = (!self.merging).then(|| self.aggs.inputs(batch));
         let kinds = changelog::kinds(batch);
         let (mut rows, mut out_kinds, mut results) = (Vec::new(), Vec::new(), Vec::new());
         let keep_unchanged = self.ttl_ms.is_some();
@@ -112,6 +127,12 @@ impl GroupAggOperator {
             let old = previous.as_ref().map(|(_, accs)| self.aggs.results(accs));
             let (mut count, mut accs) = previous.unwrap_or_else(|| (0, self.aggs.create()));
             for i in step {
+                if let Some(partials) = partials {
+                    let (rows, later) = read_partial(partials, i).map_err(runtime)?;
+                    count += rows;
+                    self.aggs.merge(&mut accs, later);
+                    continue;
+                }
                 let sign = if changelog::kind_at(kinds, i).is_addition() {
                     1
                 } else {
@@ -120,9 +141,11 @@ impl GroupAggOperator {
                 if count <= 0 && sign < 0 {
                     continue; // retraction of a group eddy no longer (or never) had
                 }
-                self.aggs
-                    .update(&mut accs, &inputs, i, sign)
-                    .map_err(runtime)?;
+                if let Some(inputs) = &inputs {
+                    self.aggs
+                        .update(&mut accs, inputs, i, sign)
+                        .map_err(runtime)?;
+                }
                 count += sign;
                 if count <= 0 {
                     // Every row retracted: the group starts afresh.
@@ -180,29 +203,6 @@ impl GroupAggOperator {
             None => Ok(()),
         }
     }
-}
-
-/// The rows of each key, keys in the order of their first row; all rows one
-/// key without `keys` (a global aggregation).
-fn rows_by_key(keys: Option<&Rows>, n: usize) -> Vec<Vec<usize>> {
-    let Some(keys) = keys else {
-        return if n == 0 {
-            Vec::new()
-        } else {
-            vec![(0..n).collect()]
-        };
-    };
-    let mut index: HashMap<&[u8], usize> = HashMap::new();
-    let mut steps: Vec<Vec<usize>> = Vec::new();
-    for i in 0..n {
-        let next = steps.len();
-        let at = *index.entry(keys.row(i).data()).or_insert(next);
-        if at == next {
-            steps.push(Vec::new());
-        }
-        steps[at].push(i);
-    }
-    steps
 }
 
 impl Operator for GroupAggOperator {

@@ -20,7 +20,8 @@
 //!     RecordBatch::try_new(schema.clone(), vec![Arc::new(Int64Array::from_iter_values(0..n))])
 //!         .unwrap()
 //! };
-//! let mut bundle = Bundle::new(MiniBatch { allow_latency_ms: 1_000, size: 4 });
+//! let settings = MiniBatch { allow_latency_ms: 1_000, size: 4, two_phase: false };
+//! let mut bundle = Bundle::new(settings);
 //! let full = bundle.add(rows(3), 1_500).unwrap();
 //! assert!(full.is_empty());
 //! assert_eq!(bundle.due(), Some(2_000)); // the next whole second
@@ -31,9 +32,12 @@
 //! assert!(bundle.take().unwrap().is_none());
 //! ```
 
+use std::collections::HashMap;
+
 use arrow::array::RecordBatch;
 use arrow::compute::concat_batches;
 use arrow::error::ArrowError;
+use arrow::row::Rows;
 
 use eddy_core::Timestamp;
 
@@ -44,6 +48,10 @@ pub struct MiniBatch {
     pub allow_latency_ms: u64,
     /// `table.exec.mini-batch.size`: rows per bundle (positive).
     pub size: usize,
+    /// Unbounded aggregations in two phases (local, then global after the
+    /// hash exchange) where their functions allow:
+    /// `table.optimizer.agg-phase-strategy` other than `ONE_PHASE`.
+    pub two_phase: bool,
 }
 
 /// The rows buffered for the next bundle.
@@ -111,4 +119,27 @@ impl Bundle {
             _ => concat_batches(&pending[0].schema(), &pending).map(Some),
         }
     }
+}
+
+/// The rows of each key, keys in the order of their first row; all rows one
+/// key without `keys` (a global aggregation).
+pub fn rows_by_key(keys: Option<&Rows>, n: usize) -> Vec<Vec<usize>> {
+    let Some(keys) = keys else {
+        return if n == 0 {
+            Vec::new()
+        } else {
+            vec![(0..n).collect()]
+        };
+    };
+    let mut index: HashMap<&[u8], usize> = HashMap::new();
+    let mut steps: Vec<Vec<usize>> = Vec::new();
+    for i in 0..n {
+        let next = steps.len();
+        let at = *index.entry(keys.row(i).data()).or_insert(next);
+        if at == next {
+            steps.push(Vec::new());
+        }
+        steps[at].push(i);
+    }
+    steps
 }

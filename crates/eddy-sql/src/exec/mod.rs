@@ -10,6 +10,7 @@ pub mod group_agg;
 pub mod interval_join;
 pub mod join;
 pub mod keys;
+pub mod local_agg;
 pub mod lookup;
 pub mod lookup_cache;
 pub mod mini_batch;

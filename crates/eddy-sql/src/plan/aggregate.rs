@@ -421,11 +421,43 @@ impl StreamPlanner {
             });
         }
         let mini_batch = self.mini_batch;
+        let two_phase = mini_batch.is_some_and(|m| m.two_phase) && aggs.mergeable(stream.updating);
+        let phase = if two_phase { "Global" } else { "" };
         let name = format!(
-            "GroupAggregate(groupBy=[{}], select=[{}])",
+            "{phase}GroupAggregate(groupBy=[{}], select=[{}])",
             group_names.join(", "),
             agg_names.join(", ")
         );
+        // Two phases: a local pre-aggregation before the exchange, whose
+        // partials the global phase merges (keys first, then the partial).
+        let (from, keyed) = match mini_batch.filter(|_| two_phase) {
+            Some(settings) => {
+                let local = self.add_operator(
+                    &format!(
+                        "LocalGroupAggregate(groupBy=[{}], select=[{}])",
+                        group_names.join(", "),
+                        agg_names.join(", ")
+                    ),
+                    stream.vertex,
+                    Partitioning::Forward,
+                    {
+                        let (in_arrow, keys, aggs) =
+                            (in_arrow.clone(), group_cols.clone(), aggs.clone());
+                        move |_| {
+                            LocalGroupAggOperator::new(
+                                in_arrow.clone(),
+                                keys.clone(),
+                                aggs.clone(),
+                                settings,
+                            )
+                        }
+                    },
+                );
+                let partials = partial_schema(&in_arrow, &group_cols);
+                (local, (partials, (0..group_cols.len()).collect::<Vec<_>>()))
+            }
+            None => (stream.vertex, (in_arrow.clone(), group_cols.clone())),
+        };
         let ttl = self.state_ttl_ms;
         let vertex = self.job.add(
             &name,
@@ -434,29 +466,29 @@ impl StreamPlanner {
             self.max_parallelism,
             {
                 let (in_arrow, keys, aggs, output) = (
-                    in_arrow.clone(),
-                    group_cols.clone(),
+                    keyed.0.clone(),
+                    keyed.1.clone(),
                     aggs.clone(),
                     output.clone(),
                 );
                 Arc::new(OperatorVertex::new(move |_| {
-                    GroupAggOperator::new(
+                    let operator = GroupAggOperator::new(
                         in_arrow.clone(),
                         keys.clone(),
                         aggs.clone(),
                         output.clone(),
                         ttl,
                     )
-                    .mini_batch(mini_batch)
+                    .mini_batch(mini_batch);
+                    if two_phase {
+                        operator.merging_partials()
+                    } else {
+                        operator
+                    }
                 }))
             },
         );
-        self.connect(
-            stream.vertex,
-            vertex,
-            Partitioning::Hash,
-            Some((in_arrow, group_cols.clone())),
-        );
+        self.connect(from, vertex, Partitioning::Hash, Some(keyed));
         let what = if aggr.is_empty() {
             "SELECT DISTINCT"
         } else {

@@ -51,6 +51,7 @@ use crate::exec::group_agg::GroupAggOperator;
 use crate::exec::interval_join::{IntervalJoinOperator, IntervalSpec};
 use crate::exec::join::{JoinOperator, JoinSide, JoinSpec};
 use crate::exec::keys::key_hasher;
+use crate::exec::local_agg::{partial_schema, LocalGroupAggOperator};
 use crate::exec::lookup::{LookupJoinOperator, LookupSpec};
 use crate::exec::over::{Frame, OverAggOperator, OverSpec};
 use crate::exec::rank::{RankMode, RankOperator, RankSpec};
