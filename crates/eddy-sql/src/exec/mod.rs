@@ -6,6 +6,7 @@ pub mod calc;
 pub mod changelog;
 pub mod expand;
 pub mod failure;
+pub mod first_row;
 pub mod group_agg;
 pub mod interval_join;
 pub mod join;

@@ -14,7 +14,8 @@
 //! selected) keeps one row per partition, as Flink does: the first or last by
 //! event time (a row of equal time replaces the last row), or the first or
 //! last to arrive for processing time. Keeping the first row by processing
-//! time is append-only.
+//! time is append-only; keeping the first by event time of an append-only
+//! input is [`first_row`](super::first_row)'s, append-only too.
 //!
 //! Window Top-N and window deduplication (the partition includes a window's
 //! `window_start` and `window_end`) keep each window's top rows until the

@@ -5,6 +5,7 @@ use super::aggregate::agg_kind;
 use super::join::interval_literal;
 use super::*;
 use crate::exec::accum::LagSpec;
+use crate::exec::first_row::RowtimeFirstRowOperator;
 use crate::functions::AggKind;
 
 /// A `WHERE rownum ...` bound waiting for its ROW_NUMBER window.
@@ -441,10 +442,15 @@ impl StreamPlanner {
                 output_rank: rank.output_rank,
             },
         };
-        let updating = !matches!(
-            mode,
-            RankMode::ProctimeDedup { keep_last: false } | RankMode::WindowTopN { .. }
-        );
+        // The first row by event time of an append-only input is emitted once,
+        // when the watermark reaches it (Flink 2.3's insert-only plan).
+        let first_row_insert_only =
+            matches!(mode, RankMode::RowtimeDedup { keep_last: false }) && !stream.updating;
+        let updating = !first_row_insert_only
+            && !matches!(
+                mode,
+                RankMode::ProctimeDedup { keep_last: false } | RankMode::WindowTopN { .. }
+            );
         let output = physical_schema(&w.schema, updating);
         let partition: Vec<String> = params.partition_by.iter().map(short).collect();
         let sort: Vec<String> = params.order_by.iter().map(|s| s.to_string()).collect();
@@ -464,10 +470,11 @@ impl StreamPlanner {
                 sort.join(", ")
             ),
             RankMode::RowtimeDedup { keep_last } | RankMode::ProctimeDedup { keep_last } => format!(
-                "Deduplicate(keep=[{}], key=[{}], order=[{}])",
+                "Deduplicate(keep=[{}], key=[{}], order=[{}]{})",
                 if keep_last { "LastRow" } else { "FirstRow" },
                 partition.join(", "),
-                if matches!(mode, RankMode::RowtimeDedup { .. }) { "ROWTIME" } else { "PROCTIME" }
+                if matches!(mode, RankMode::RowtimeDedup { .. }) { "ROWTIME" } else { "PROCTIME" },
+                if first_row_insert_only { ", outputInsertOnly=[true]" } else { "" }
             ),
         };
         let spec = RankSpec {
@@ -484,9 +491,14 @@ impl StreamPlanner {
             VertexKind::OneInput,
             self.parallelism,
             self.max_parallelism,
-            Arc::new(OperatorVertex::new(move |_| {
-                RankOperator::new(spec.clone())
-            })),
+            if first_row_insert_only {
+                let time_column = spec.order[0].0;
+                Arc::new(OperatorVertex::new(move |_| {
+                    RowtimeFirstRowOperator::new(spec.clone(), time_column)
+                })) as Arc<dyn eddy_runtime::VertexFactory>
+            } else {
+                Arc::new(OperatorVertex::new(move |_| RankOperator::new(spec.clone())))
+            },
         );
         self.connect(
             stream.vertex,
