@@ -178,7 +178,10 @@ impl Operator for RowtimeFirstRowOperator {
             };
             if replace {
                 self.timers.register_event_time_timer(time, &key, &());
-                state.update(backend, FirstRow::Waiting(time, encoded.row(i).data().to_vec()));
+                state.update(
+                    backend,
+                    FirstRow::Waiting(time, encoded.row(i).data().to_vec()),
+                );
             }
         }
         Ok(())

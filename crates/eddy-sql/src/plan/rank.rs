@@ -497,7 +497,9 @@ impl StreamPlanner {
                     RowtimeFirstRowOperator::new(spec.clone(), time_column)
                 })) as Arc<dyn eddy_runtime::VertexFactory>
             } else {
-                Arc::new(OperatorVertex::new(move |_| RankOperator::new(spec.clone())))
+                Arc::new(OperatorVertex::new(move |_| {
+                    RankOperator::new(spec.clone())
+                }))
             },
         );
         self.connect(
