@@ -94,6 +94,21 @@ fn negate(v: &Val) -> Val {
 }
 
 impl AggSpec {
+    /// `COUNT(*)` over a changelog: the rows a group holds.
+    pub fn count_rows() -> AggSpec {
+        AggSpec {
+            kind: AggKind::Count,
+            arg: None,
+            filter: None,
+            distinct: false,
+            input_type: None,
+            output_type: arrow::datatypes::DataType::Int64,
+            retracting: true,
+            lag: None,
+            separator: None,
+        }
+    }
+
     /// A fresh accumulator.
     pub fn create(&self) -> Acc {
         if self.distinct {

@@ -342,7 +342,7 @@ impl Operator for WindowTvfOperator {
             // One window a row (TUMBLE, slices): the columns pass as they are.
             columns.extend(data.iter().cloned());
         } else {
-            let indices = UInt32Array::from(rows);
+            let indices = UInt32Array::from(rows.clone());
             for c in data {
                 columns.push(take(c.as_ref(), &indices, None).map_err(runtime)?);
             }
@@ -354,6 +354,11 @@ impl Operator for WindowTvfOperator {
         columns.push(std::sync::Arc::new(TimestampMillisecondArray::from(ends)));
         let times: ArrayRef = std::sync::Arc::new(TimestampMillisecondArray::from(times));
         columns.push(cast(&times, &time_type).map_err(runtime)?);
+        if let Some(kinds) = changelog::kinds(&batch) {
+            // A changelog's rows keep their kinds, last as always.
+            let indices = UInt32Array::from(rows);
+            columns.push(take(kinds, &indices, None).map_err(runtime)?);
+        }
         let columns = conform(&self.schema, columns).map_err(runtime)?;
         out.collect(changelog::batch(self.schema.clone(), columns, n).map_err(runtime)?)
     }
@@ -410,6 +415,9 @@ pub struct WindowAggOperator {
     key_groups: (KeyGroupRange, u32),
     timers: TimerService<Vec<u8>, TimeWindow>,
     late: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
+    /// Over a changelog: the aggregate counting a window's rows; a window
+    /// whose rows were all retracted emits nothing.
+    row_count: Option<usize>,
 }
 
 impl WindowAggOperator {
@@ -444,7 +452,16 @@ impl WindowAggOperator {
             key_groups: (KeyGroupRange::new(0, 0), 1),
             timers: TimerService::new(),
             late: None,
+            row_count: None,
         }
+    }
+
+    /// Over a changelog: aggregate `row_count` (a `COUNT(*)` the output does
+    /// not show) counts each window's rows, and a window left with none
+    /// emits nothing.
+    pub fn counting_rows(mut self, row_count: Option<usize>) -> Self {
+        self.row_count = row_count;
+        self
     }
 
     /// Merges overlapping windows per key (session windows).
@@ -561,7 +578,22 @@ impl WindowAggOperator {
             })
             .collect();
         let columns = conform(&self.schema, columns).map_err(runtime)?;
-        out.collect(changelog::batch(self.schema.clone(), columns, windows.len()).map_err(runtime)?)
+        let batch =
+            changelog::batch(self.schema.clone(), columns, windows.len()).map_err(runtime)?;
+        let Some(count) = self.row_count else {
+            return out.collect(batch);
+        };
+        // Windows whose rows were all retracted hold no row.
+        let kept = arrow::compute::kernels::cmp::gt(
+            &agg_columns[count],
+            &arrow::array::Int64Array::new_scalar(0),
+        )
+        .map_err(runtime)?;
+        let batch = arrow::compute::filter_record_batch(&batch, &kept).map_err(runtime)?;
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        out.collect(batch)
     }
 }
 

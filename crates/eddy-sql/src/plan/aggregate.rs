@@ -38,7 +38,14 @@ impl StreamPlanner {
                 )))
             }
         }
-        if input.updating {
+        // Over a changelog, each row (and retraction) falls into the windows
+        // of its own event time, as in Flink; sessions and processing time
+        // need an append-only input.
+        let event_time = matches!(
+            input.attrs[tvf.time_column],
+            Attr::Rowtime | Attr::WindowTime(_)
+        );
+        if input.updating && (call.kind == TvfKind::Session || !event_time) {
             return Err(SqlError::unsupported(format!(
                 "{} over an updating input ({})",
                 call.kind.name(),
@@ -82,7 +89,7 @@ impl StreamPlanner {
         let proctime = input.attrs[tvf.time_column] == Attr::Proctime;
         let id = self.tvfs.len();
         let schema: DFSchemaRef = DFSchema::try_from(tvf.schema.as_ref().clone())?.into();
-        let output = physical_schema(&schema, false);
+        let output = physical_schema(&schema, input.updating);
         let time_column = tvf.time_column;
         let vertex = self.add_operator(
             &format!(
@@ -115,9 +122,9 @@ impl StreamPlanner {
         Ok(Stream {
             vertex,
             schema,
-            updating: false,
+            updating: input.updating,
             attrs,
-            updated_by: None,
+            updated_by: input.updated_by.clone(),
         })
     }
 
@@ -290,11 +297,13 @@ impl StreamPlanner {
         let group_names: Vec<String> = group.iter().map(short).collect();
         let output = physical_schema(&schema, window_id.is_none());
         if let Some(w) = window_id {
-            if stream.updating {
-                return Err(SqlError::unsupported(
-                    "window aggregation over an updating input",
-                ));
-            }
+            // Over a changelog, a hidden COUNT(*) tells a window whose rows
+            // were all retracted, which emits nothing (Flink's record count).
+            let mut aggs = aggs.clone();
+            let row_count = stream.updating.then(|| {
+                aggs.specs.push(AggSpec::count_rows());
+                aggs.specs.len() - 1
+            });
             let start = group_cols
                 .iter()
                 .find(|&&c| window_attr(c) == Attr::WindowStart(w));
@@ -390,7 +399,8 @@ impl StreamPlanner {
                             aggs.clone(),
                             outputs.clone(),
                             output.clone(),
-                        );
+                        )
+                        .counting_rows(row_count);
                         let operator = if proctime {
                             operator.processing_time()
                         } else if slices {
