@@ -4,7 +4,9 @@
 //! are rewritten into the window TVF of the same windows before planning: the
 //! table in FROM becomes the TVF (a SESSION partitioned by the other GROUP BY
 //! columns), the group window becomes `window_start, window_end, window_time`,
-//! and the auxiliary functions become those columns.
+//! and the auxiliary functions become those columns. A subquery in FROM is
+//! hoisted out as an input of its own ([`Hoisted`]), which the planner plans
+//! first and the TVF reads as it reads a view, with its time attributes.
 
 use std::ops::ControlFlow;
 
@@ -17,24 +19,40 @@ use datafusion_sql::sqlparser::tokenizer::Token;
 use crate::error::{SqlError, SqlResult};
 use crate::tvf::{self, TvfCall, TvfKind};
 
+/// The name prefix of a hoisted subquery.
+pub const SUBQUERY: &str = "__eddy_window_input_";
+
+/// A subquery a group window reads, taken out of its query: the TVF reads it
+/// by `name`.
+pub type Hoisted = (String, Query);
+
 /// Rewrites every group window of `query`; the TVF calls it creates are pushed
-/// to `calls` (numbered by their position there).
-pub fn rewrite(query: &mut Query, calls: &mut Vec<TvfCall>) -> SqlResult<()> {
+/// to `calls` (numbered by their position there), the subqueries they read to
+/// `hoisted`.
+pub fn rewrite(
+    query: &mut Query,
+    calls: &mut Vec<TvfCall>,
+    hoisted: &mut Vec<Hoisted>,
+) -> SqlResult<()> {
     if let Some(with) = &mut query.with {
         for cte in &mut with.cte_tables {
-            rewrite(&mut cte.query, calls)?;
+            rewrite(&mut cte.query, calls, hoisted)?;
         }
     }
-    rewrite_set(&mut query.body, calls)
+    rewrite_set(&mut query.body, calls, hoisted)
 }
 
-fn rewrite_set(body: &mut SetExpr, calls: &mut Vec<TvfCall>) -> SqlResult<()> {
+fn rewrite_set(
+    body: &mut SetExpr,
+    calls: &mut Vec<TvfCall>,
+    hoisted: &mut Vec<Hoisted>,
+) -> SqlResult<()> {
     match body {
-        SetExpr::Select(select) => rewrite_select(select, calls),
-        SetExpr::Query(q) => rewrite(q, calls),
+        SetExpr::Select(select) => rewrite_select(select, calls, hoisted),
+        SetExpr::Query(q) => rewrite(q, calls, hoisted),
         SetExpr::SetOperation { left, right, .. } => {
-            rewrite_set(left, calls)?;
-            rewrite_set(right, calls)
+            rewrite_set(left, calls, hoisted)?;
+            rewrite_set(right, calls, hoisted)
         }
         _ => Ok(()),
     }
@@ -97,13 +115,17 @@ fn qualified(qualifier: &[Ident], name: &str) -> Expr {
     }
 }
 
-fn rewrite_select(select: &mut Select, calls: &mut Vec<TvfCall>) -> SqlResult<()> {
+fn rewrite_select(
+    select: &mut Select,
+    calls: &mut Vec<TvfCall>,
+    hoisted: &mut Vec<Hoisted>,
+) -> SqlResult<()> {
     for from in &mut select.from {
         for factor in std::iter::once(&mut from.relation)
             .chain(from.joins.iter_mut().map(|j| &mut j.relation))
         {
             if let TableFactor::Derived { subquery, .. } = factor {
-                rewrite(subquery, calls)?;
+                rewrite(subquery, calls, hoisted)?;
             }
         }
     }
@@ -182,44 +204,70 @@ fn rewrite_select(select: &mut Select, calls: &mut Vec<TvfCall>) -> SqlResult<()
             "a {name} group window over a join (use a window TVF over a view)"
         )));
     }
-    let TableFactor::Table {
-        name: table, alias, ..
-    } = &mut from.relation
-    else {
-        return Err(SqlError::unsupported(format!(
-            "a {name} group window over a subquery (use a window TVF over a view)"
-        )));
-    };
     let index = calls.len();
+    // The input: a table or view by name, or a subquery hoisted under a name
+    // of its own.
+    let (table, alias) = match &from.relation {
+        TableFactor::Table { name, alias, .. } => {
+            let own = name.0.last().and_then(|p| match p {
+                ObjectNamePart::Identifier(i) => Some(i.clone()),
+                _ => None,
+            });
+            let alias = alias.clone().or_else(|| {
+                own.map(|name| TableAlias {
+                    explicit: false,
+                    name,
+                    columns: Vec::new(),
+                    at: None,
+                })
+            });
+            (name.to_string(), alias)
+        }
+        TableFactor::Derived {
+            lateral: false,
+            subquery,
+            alias,
+            ..
+        } => {
+            let input = format!("{SUBQUERY}{index}");
+            hoisted.push((input.clone(), (**subquery).clone()));
+            (input, alias.clone())
+        }
+        _ => {
+            return Err(SqlError::unsupported(format!(
+                "a {name} group window over {} (use a window TVF over a view)",
+                from.relation
+            )))
+        }
+    };
     let span = function.name.0.first().and_then(|p| match p {
         ObjectNamePart::Identifier(i) => Some(i.span),
         _ => None,
     });
     calls.push(TvfCall {
         kind,
-        table: table.to_string(),
+        table,
         partition_by,
         time_column,
         intervals,
         line: span.map_or(0, |s| s.start.line),
         column: span.map_or(0, |s| s.start.column),
     });
-    if alias.is_none() {
-        let own = table.0.last().and_then(|p| match p {
-            ObjectNamePart::Identifier(i) => Some(i.clone()),
-            _ => None,
-        });
-        *alias = own.map(|name| TableAlias {
-            explicit: false,
-            name,
-            columns: Vec::new(),
-            at: None,
-        });
-    }
-    *table = ObjectName(vec![ObjectNamePart::Identifier(Ident::new(format!(
-        "{}{index}",
-        tvf::PLACEHOLDER
-    )))]);
+    from.relation = TableFactor::Table {
+        name: ObjectName(vec![ObjectNamePart::Identifier(Ident::new(format!(
+            "{}{index}",
+            tvf::PLACEHOLDER
+        )))]),
+        alias,
+        args: None,
+        with_hints: Vec::new(),
+        version: None,
+        with_ordinality: false,
+        partitions: Vec::new(),
+        json_path: None,
+        sample: None,
+        index_hints: Vec::new(),
+    };
     group.splice(
         at..=at,
         [

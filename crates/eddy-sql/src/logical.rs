@@ -17,7 +17,9 @@ use datafusion_sql::sqlparser::ast::{Expr as SqlExpr, Statement};
 use datafusion_sql::sqlparser::dialect::GenericDialect;
 use datafusion_sql::sqlparser::parser::Parser;
 
-use crate::catalog::{Catalog, ConnectorSource, PhysicalSource, ViewSource, WindowTvfSource};
+use crate::catalog::{
+    Catalog, ConnectorSource, PhysicalSource, ViewDef, ViewSource, WindowTvfSource,
+};
 use crate::error::{SqlError, SqlResult};
 use crate::functions::registry;
 use crate::tvf::{self, TvfCall};
@@ -33,6 +35,8 @@ pub struct Planner<'a> {
     tvfs: Vec<TvfCall>,
     lookups: Vec<crate::temporal::LookupCall>,
     physical: Option<SchemaRef>,
+    /// The subqueries group windows read, planned, by their hoisted names.
+    subqueries: std::collections::HashMap<String, Arc<ViewDef>>,
 }
 
 fn parser_options() -> ParserOptions {
@@ -74,6 +78,7 @@ impl<'a> Planner<'a> {
             tvfs: Vec::new(),
             lookups: Vec::new(),
             physical: None,
+            subqueries: Default::default(),
         }
     }
 
@@ -100,7 +105,22 @@ impl<'a> Planner<'a> {
         crate::time_units::rewrite(&mut statement);
         if let Statement::Query(query) = &mut statement {
             crate::naming::name_columns(query);
-            crate::legacy_window::rewrite(query, &mut self.tvfs)?;
+            let mut hoisted = Vec::new();
+            crate::legacy_window::rewrite(query, &mut self.tvfs, &mut hoisted)?;
+            // The subqueries group windows read, planned as views.
+            for (name, query) in hoisted {
+                let text = query.to_string();
+                let plan = SqlToRel::new_with_options(&*self, parser_options())
+                    .sql_statement_to_plan(Statement::Query(Box::new(query)))
+                    .map_err(|e| locate_name(SqlError::from(e), sql))?;
+                let plan = self.analyze(plan).map_err(|e| locate_name(e, sql))?;
+                let view = ViewDef {
+                    name: name.clone(),
+                    plan,
+                    query: text,
+                };
+                self.subqueries.insert(name, Arc::new(view));
+            }
         }
         if !matches!(statement, Statement::Query(_)) {
             return Err(SqlError::new(format!(
@@ -297,7 +317,11 @@ impl ContextProvider for Planner<'_> {
         if let Some(def) = self.catalog.tables.get(table) {
             return Ok(Arc::new(ConnectorSource { table: def.clone() }));
         }
-        if let Some(view) = self.catalog.views.get(table) {
+        if let Some(view) = self
+            .subqueries
+            .get(table)
+            .or_else(|| self.catalog.views.get(table))
+        {
             return Ok(Arc::new(ViewSource {
                 view: view.clone(),
                 schema: Arc::new(view.plan.schema().as_arrow().clone()),
