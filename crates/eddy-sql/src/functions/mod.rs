@@ -696,7 +696,8 @@ pub enum AggKind {
     Lag,
     /// `LISTAGG(x [, separator])`: the non-null values joined, in arrival order.
     ListAgg,
-    /// `ARRAY_AGG(x)`: the values (NULLs too) as an array, in arrival order.
+    /// `ARRAY_AGG(x [RESPECT NULLS | IGNORE NULLS])`: the values (NULLs too,
+    /// unless ignored) as an array, in arrival order.
     ArrayAgg,
 }
 
@@ -756,6 +757,10 @@ impl AggregateUDFImpl for FlinkAggregate {
     }
     fn accumulator(&self, _: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
         exec_err!("{} runs in eddy's aggregate operators", self.name)
+    }
+    fn supports_null_handling_clause(&self) -> bool {
+        // ARRAY_AGG(x [RESPECT NULLS | IGNORE NULLS]), as Flink.
+        self.kind == AggKind::ArrayAgg
     }
 }
 

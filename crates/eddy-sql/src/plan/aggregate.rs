@@ -238,10 +238,23 @@ impl StreamPlanner {
                     needed.len() - 1
                 })
             };
+            // `IGNORE NULLS` (ARRAY_AGG) skips the rows whose argument is NULL.
+            let ignore_nulls = matches!(
+                params.null_treatment,
+                Some(datafusion_expr::expr::NullTreatment::IgnoreNulls)
+            );
+            let filter = match (
+                ignore_nulls.then_some(arg).flatten(),
+                params.filter.as_deref(),
+            ) {
+                (Some(arg), Some(filter)) => Some(arg.clone().is_not_null().and(filter.clone())),
+                (Some(arg), None) => Some(arg.clone().is_not_null()),
+                (None, filter) => filter.cloned(),
+            };
             calls.push(Call {
                 kind,
                 arg: slot(arg),
-                filter: slot(params.filter.as_deref()),
+                filter: slot(filter.as_ref()),
                 distinct: params.distinct,
                 input_type,
                 separator,

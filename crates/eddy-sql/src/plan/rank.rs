@@ -233,6 +233,11 @@ impl StreamPlanner {
             let Expr::WindowFunction(f) = unalias(e) else {
                 continue;
             };
+            if f.params.null_treatment.is_some() {
+                return Err(SqlError::unsupported(format!(
+                    "RESPECT NULLS / IGNORE NULLS in an OVER aggregate ({e})"
+                )));
+            }
             let arg = f
                 .params
                 .args
