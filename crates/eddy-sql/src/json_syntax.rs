@@ -3,7 +3,18 @@
 //! NULL)`), which DataFusion's parser does not read: rewritten in the text
 //! before parsing into plain calls (`JSON_OBJECT(k , v, ...)`), with blanks
 //! where words go, so that what follows keeps its position.
+//!
+//! The predicate `x IS [NOT] JSON [VALUE | SCALAR | ARRAY | OBJECT]` is
+//! rewritten in the text into `x IS [NOT] DISTINCT FROM
+//! __eddy_is_json('KIND')`, an operator of the same precedence the parser
+//! reads, and after parsing ([`is_json_calls`]) into `[NOT] is_json(x, 'KIND')`.
 
+use std::ops::ControlFlow;
+
+use datafusion_sql::sqlparser::ast::{
+    visit_expressions_mut, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Statement,
+    UnaryOperator, Value,
+};
 use datafusion_sql::sqlparser::tokenizer::{Token, Whitespace};
 
 use crate::error::SqlResult;
@@ -16,14 +27,19 @@ fn blanks(n: usize) -> impl Iterator<Item = Token> {
     std::iter::repeat_n(Token::Whitespace(Whitespace::Space), n)
 }
 
+/// The marker of an `IS JSON` predicate between the two rewrites.
+const IS_JSON_MARKER: &str = "__eddy_is_json";
+
 /// `sql` with the KEY / VALUE and default ON NULL words of JSON_OBJECT and
-/// JSON_ARRAY calls rewritten (see the module docs).
+/// JSON_ARRAY calls and the `IS JSON` predicates rewritten (see the module
+/// docs).
 pub fn rewrite(sql: &str) -> SqlResult<String> {
+    let sql = is_json_text(sql)?;
     let upper = sql.to_ascii_uppercase();
     if !upper.contains("JSON_OBJECT") && !upper.contains("JSON_ARRAY") {
-        return Ok(sql.to_string());
+        return Ok(sql);
     }
-    let tokens: Vec<Token> = crate::script::tokenize(sql)?
+    let tokens: Vec<Token> = crate::script::tokenize(&sql)?
         .into_iter()
         .map(|t| t.token)
         .collect();
@@ -109,6 +125,100 @@ pub fn rewrite(sql: &str) -> SqlResult<String> {
         i += 1;
     }
     Ok(out.iter().map(|t| t.to_string()).collect())
+}
+
+/// `x IS [NOT] JSON [kind]` → `x IS [NOT] DISTINCT FROM __eddy_is_json('KIND')`.
+fn is_json_text(sql: &str) -> SqlResult<String> {
+    if !sql.to_ascii_uppercase().contains("JSON") {
+        return Ok(sql.to_string());
+    }
+    let tokens: Vec<Token> = crate::script::tokenize(sql)?
+        .into_iter()
+        .map(|t| t.token)
+        .collect();
+    let significant =
+        |from: usize| (from..tokens.len()).find(|&i| !matches!(tokens[i], Token::Whitespace(_)));
+    let mut out: Vec<String> = Vec::with_capacity(tokens.len());
+    let mut i = 0;
+    while i < tokens.len() {
+        if is_word(&tokens[i], "IS") {
+            let not = significant(i + 1).filter(|&k| is_word(&tokens[k], "NOT"));
+            let json =
+                significant(not.map_or(i, |k| k) + 1).filter(|&k| is_word(&tokens[k], "JSON"));
+            if let Some(json) = json {
+                let kind = significant(json + 1).filter(|&k| {
+                    ["VALUE", "SCALAR", "ARRAY", "OBJECT"]
+                        .iter()
+                        .any(|w| is_word(&tokens[k], w))
+                });
+                let (kind_name, last) = match kind {
+                    Some(k) => (tokens[k].to_string().to_ascii_uppercase(), k),
+                    None => ("VALUE".to_string(), json),
+                };
+                let operator = if not.is_some() {
+                    "IS DISTINCT FROM"
+                } else {
+                    "IS NOT DISTINCT FROM"
+                };
+                out.push(format!("{operator} {IS_JSON_MARKER}('{kind_name}')"));
+                i = last + 1;
+                continue;
+            }
+        }
+        out.push(tokens[i].to_string());
+        i += 1;
+    }
+    Ok(out.concat())
+}
+
+/// Turns the markers of [`is_json_text`] into calls of `is_json`.
+pub fn is_json_calls(statement: &mut Statement) {
+    let kind_of = |e: &Expr| -> Option<String> {
+        let Expr::Function(f) = e else { return None };
+        if !f.name.to_string().eq_ignore_ascii_case(IS_JSON_MARKER) {
+            return None;
+        }
+        let FunctionArguments::List(list) = &f.args else {
+            return None;
+        };
+        match list.args.first()? {
+            FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::Value(v))) => match &v.value {
+                Value::SingleQuotedString(s) => Some(s.clone()),
+                _ => None,
+            },
+            _ => None,
+        }
+    };
+    let _ = visit_expressions_mut(statement, |e: &mut Expr| {
+        let (left, right, negated) = match e {
+            Expr::IsNotDistinctFrom(l, r) => (l, r, false),
+            Expr::IsDistinctFrom(l, r) => (l, r, true),
+            _ => return ControlFlow::<()>::Continue(()),
+        };
+        if let Some(kind) = kind_of(right) {
+            let call = format!("is_json(__x, '{kind}')");
+            let mut parsed = datafusion_sql::sqlparser::parser::Parser::new(
+                &datafusion_sql::sqlparser::dialect::GenericDialect {},
+            )
+            .try_with_sql(&call)
+            .and_then(|mut p| p.parse_expr());
+            if let Ok(Expr::Function(f)) = &mut parsed {
+                if let FunctionArguments::List(list) = &mut f.args {
+                    list.args[0] = FunctionArg::Unnamed(FunctionArgExpr::Expr((**left).clone()));
+                }
+                let call = Expr::Function(f.clone());
+                *e = if negated {
+                    Expr::UnaryOp {
+                        op: UnaryOperator::Not,
+                        expr: Box::new(Expr::Nested(Box::new(call))),
+                    }
+                } else {
+                    call
+                };
+            }
+        }
+        ControlFlow::Continue(())
+    });
 }
 
 #[cfg(test)]

@@ -103,6 +103,7 @@ impl<'a> Planner<'a> {
         let mut statement = statements.remove(0);
         crate::precedence::repair(&mut statement);
         crate::time_units::rewrite(&mut statement);
+        crate::json_syntax::is_json_calls(&mut statement);
         if let Statement::Query(query) = &mut statement {
             crate::naming::name_columns(query);
             let mut hoisted = Vec::new();

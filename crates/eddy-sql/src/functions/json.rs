@@ -244,6 +244,35 @@ fn json_exists(arrays: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
     Ok(Arc::new(out.finish()))
 }
 
+/// `x IS JSON kind`, as Flink: whether the text starts with a JSON value of
+/// the kind (`VALUE`: any; `SCALAR`: not an array or object); NULL is not
+/// JSON (false, never NULL).
+fn is_json(arrays: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
+    let (docs, kinds) = (arrays[0].as_string::<i32>(), arrays[1].as_string::<i32>());
+    let mut out = BooleanBuilder::with_capacity(rows);
+    for i in 0..rows {
+        let (d, k) = (row(&arrays[0], i), row(&arrays[1], i));
+        if docs.is_null(d) || kinds.is_null(k) {
+            out.append_value(false);
+            continue;
+        }
+        // The first value decides, as Jackson's reading of a tree does.
+        let first = serde_json::Deserializer::from_str(docs.value(d))
+            .into_iter::<serde::de::IgnoredAny>()
+            .next();
+        let valid = matches!(first, Some(Ok(_)));
+        let text = docs.value(d).trim_start();
+        let fits = match kinds.value(k) {
+            "SCALAR" => !text.starts_with(['[', '{']),
+            "ARRAY" => text.starts_with('['),
+            "OBJECT" => text.starts_with('{'),
+            _ => true,
+        };
+        out.append_value(valid && fits);
+    }
+    Ok(Arc::new(out.finish()))
+}
+
 /// Value `i` of `array` as JSON text: numbers and booleans as themselves,
 /// the result of another JSON_OBJECT or JSON_ARRAY (`raw`) as the JSON it is,
 /// any other value as a string of its SQL text; `None` for NULL.
@@ -418,6 +447,16 @@ pub(super) fn functions() -> Vec<Arc<ScalarUDF>> {
                 Ok(strings(t))
             },
             |a, n| map_json(a, n, json_query),
+        ),
+        function(
+            "is_json",
+            Immutable,
+            DataType::Boolean,
+            |t| {
+                arity("IS JSON", t, 2..=2)?;
+                Ok(strings(t))
+            },
+            is_json,
         ),
         function(
             "json_exists",
