@@ -36,6 +36,7 @@ pub mod catalog;
 pub mod cluster_job;
 pub mod ddl;
 pub mod error;
+pub mod flink_types;
 pub mod functions;
 pub mod interval;
 pub mod jobs;

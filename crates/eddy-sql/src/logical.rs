@@ -104,6 +104,7 @@ impl<'a> Planner<'a> {
         crate::precedence::repair(&mut statement);
         crate::time_units::rewrite(&mut statement);
         crate::json_syntax::is_json_calls(&mut statement);
+        crate::flink_types::rewrite(&mut statement);
         if let Statement::Query(query) = &mut statement {
             crate::naming::name_columns(query);
             let mut hoisted = Vec::new();
