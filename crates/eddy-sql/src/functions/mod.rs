@@ -758,6 +758,17 @@ impl AggregateUDFImpl for FlinkAggregate {
     fn accumulator(&self, _: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
         exec_err!("{} runs in eddy's aggregate operators", self.name)
     }
+    fn is_nullable(&self) -> bool {
+        // COUNT is never NULL (BIGINT NOT NULL in Flink); the others are NULL
+        // over no values.
+        self.kind != AggKind::Count
+    }
+    fn default_value(&self, data_type: &DataType) -> Result<datafusion_common::ScalarValue> {
+        match self.kind {
+            AggKind::Count => Ok(datafusion_common::ScalarValue::Int64(Some(0))),
+            _ => datafusion_common::ScalarValue::try_from(data_type),
+        }
+    }
     fn supports_null_handling_clause(&self) -> bool {
         // ARRAY_AGG(x [RESPECT NULLS | IGNORE NULLS]), as Flink.
         self.kind == AggKind::ArrayAgg
