@@ -1,8 +1,9 @@
-//! Flink's syntax of `JSON_OBJECT(KEY k VALUE v, ...)` and of the default
-//! `ON NULL` clauses (`JSON_OBJECT(.. NULL ON NULL)`, `JSON_ARRAY(.. ABSENT ON
-//! NULL)`), which DataFusion's parser does not read: rewritten in the text
+//! Flink's syntax of `JSON_OBJECT(KEY k VALUE v, ...)` and of the `ON NULL`
+//! clauses (`JSON_OBJECT(.. NULL|ABSENT ON NULL)`, `JSON_ARRAY(.. ABSENT|NULL
+//! ON NULL)`), which DataFusion's parser does not read: rewritten in the text
 //! before parsing into plain calls (`JSON_OBJECT(k , v, ...)`), with blanks
-//! where words go, so that what follows keeps its position.
+//! where words go, so that what follows keeps its position. A clause other
+//! than the default renames the call to the function that applies it.
 //!
 //! The predicate `x IS [NOT] JSON [VALUE | SCALAR | ARRAY | OBJECT]` is
 //! rewritten in the text into `x IS [NOT] DISTINCT FROM
@@ -45,8 +46,9 @@ pub fn rewrite(sql: &str) -> SqlResult<String> {
         .collect();
     let significant =
         |from: usize| (from..tokens.len()).find(|&i| !matches!(tokens[i], Token::Whitespace(_)));
-    // Open calls: whether it is JSON_OBJECT, and the depth inside its parentheses.
-    let mut calls: Vec<(bool, usize)> = Vec::new();
+    // Open calls: whether it is JSON_OBJECT, the depth inside its
+    // parentheses, and where its name is in the output.
+    let mut calls: Vec<(bool, usize, usize)> = Vec::new();
     let mut depth = 0usize;
     // Whether the next significant token starts an argument of the innermost call.
     let mut argument_start = false;
@@ -56,11 +58,16 @@ pub fn rewrite(sql: &str) -> SqlResult<String> {
     let mut i = 0;
     while i < tokens.len() {
         let token = &tokens[i];
-        let inside = calls.last().filter(|(_, d)| *d == depth).copied();
-        if let Some((object, _)) = inside {
-            // `NULL ON NULL` (objects) / `ABSENT ON NULL` (arrays): the defaults.
-            let default = if object { "NULL" } else { "ABSENT" };
-            if is_word(token, default) {
+        let inside = calls.last().filter(|(_, d, _)| *d == depth).copied();
+        if let Some((object, _, callee)) = inside {
+            // `NULL ON NULL` (objects) / `ABSENT ON NULL` (arrays) are the
+            // defaults; the other clause renames the call.
+            let (default, other) = if object {
+                ("NULL", "ABSENT")
+            } else {
+                ("ABSENT", "NULL")
+            };
+            if is_word(token, default) || is_word(token, other) {
                 let on = significant(i + 1).filter(|&k| is_word(&tokens[k], "ON"));
                 let null = on
                     .and_then(|k| significant(k + 1))
@@ -69,6 +76,14 @@ pub fn rewrite(sql: &str) -> SqlResult<String> {
                     .and_then(|k| significant(k + 1))
                     .filter(|&k| matches!(tokens[k], Token::RParen));
                 if let (Some(_), Some(null)) = (close, null) {
+                    if is_word(token, other) {
+                        let renamed = if object {
+                            crate::functions::json::ABSENT_ON_NULL
+                        } else {
+                            crate::functions::json::NULL_ON_NULL
+                        };
+                        out[callee] = Token::make_word(renamed, None);
+                    }
                     for t in &tokens[i..=null] {
                         out.extend(blanks(t.to_string().chars().count()));
                     }
@@ -93,13 +108,11 @@ pub fn rewrite(sql: &str) -> SqlResult<String> {
             Token::Whitespace(_) => {}
             Token::LParen => {
                 depth += 1;
-                let callee = out
-                    .iter()
-                    .rev()
-                    .find(|t| !matches!(t, Token::Whitespace(_)));
-                let object = callee.is_some_and(|t| is_word(t, "JSON_OBJECT"));
-                if object || callee.is_some_and(|t| is_word(t, "JSON_ARRAY")) {
-                    calls.push((object, depth));
+                let callee = out.iter().rposition(|t| !matches!(t, Token::Whitespace(_)));
+                let word = callee.map(|k| &out[k]);
+                let object = word.is_some_and(|t| is_word(t, "JSON_OBJECT"));
+                if object || word.is_some_and(|t| is_word(t, "JSON_ARRAY")) {
+                    calls.push((object, depth, callee.unwrap_or_default()));
                     argument_start = true;
                     had_value = false;
                 } else {
@@ -107,7 +120,7 @@ pub fn rewrite(sql: &str) -> SqlResult<String> {
                 }
             }
             Token::RParen => {
-                if calls.last().is_some_and(|(_, d)| *d == depth) {
+                if calls.last().is_some_and(|(_, d, _)| *d == depth) {
                     calls.pop();
                 }
                 depth = depth.saturating_sub(1);

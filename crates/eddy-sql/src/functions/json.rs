@@ -309,13 +309,16 @@ fn json_of(array: &ArrayRef, i: usize, raw: bool) -> Option<String> {
 }
 
 /// `JSON_ARRAY(v, ...)`: the non-null values as a JSON array.
-fn json_array(arrays: &[ArrayRef], raw: &[bool], rows: usize) -> Result<ArrayRef> {
+fn json_array(arrays: &[ArrayRef], raw: &[bool], rows: usize, absent: bool) -> Result<ArrayRef> {
     let mut out = StringBuilder::new();
     for i in 0..rows {
         let values: Vec<String> = arrays
             .iter()
             .zip(raw)
-            .filter_map(|(a, raw)| json_of(a, row(a, i), *raw))
+            .filter_map(|(a, raw)| match json_of(a, row(a, i), *raw) {
+                None if !absent => Some("null".to_string()),
+                value => value,
+            })
             .collect();
         out.append_value(format!("[{}]", values.join(",")));
     }
@@ -325,7 +328,7 @@ fn json_array(arrays: &[ArrayRef], raw: &[bool], rows: usize) -> Result<ArrayRef
 /// `JSON_OBJECT(k VALUE v, ...)`, planned as `json_object(k, v, ...)`: the
 /// pairs in their order as a JSON object, NULL values as `null`; a NULL key
 /// is an error.
-fn json_object(arrays: &[ArrayRef], raw: &[bool], rows: usize) -> Result<ArrayRef> {
+fn json_object(arrays: &[ArrayRef], raw: &[bool], rows: usize, absent: bool) -> Result<ArrayRef> {
     let mut out = StringBuilder::new();
     for i in 0..rows {
         let mut members = Vec::with_capacity(arrays.len() / 2);
@@ -335,7 +338,11 @@ fn json_object(arrays: &[ArrayRef], raw: &[bool], rows: usize) -> Result<ArrayRe
                 return datafusion_common::exec_err!("JSON_OBJECT: a key is NULL");
             }
             let name = crate::connectors::format::cell(key, row(key, i)).unwrap_or_default();
-            let value = json_of(value, row(value, i), raw[1]).unwrap_or_else(|| "null".into());
+            let value = match json_of(value, row(value, i), raw[1]) {
+                Some(value) => value,
+                None if absent => continue,
+                None => "null".into(),
+            };
             members.push(format!("{}:{value}", serde_json::Value::String(name)));
         }
         out.append_value(format!("{{{}}}", members.join(",")));
@@ -347,17 +354,28 @@ fn json_object(arrays: &[ArrayRef], raw: &[bool], rows: usize) -> Result<ArrayRe
 /// an enclosing one takes it as JSON rather than as a string.
 const JSON_MARK: &str = "eddy.json";
 
-/// `JSON_OBJECT` or `JSON_ARRAY`.
+/// `JSON_OBJECT` or `JSON_ARRAY`, with their default `ON NULL` clause
+/// (`NULL ON NULL` for objects, `ABSENT ON NULL` for arrays) or the other one
+/// (planned under [`ABSENT_ON_NULL`] / [`NULL_ON_NULL`] names).
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct JsonBuilder {
     object: bool,
+    /// NULL values are left out (`ABSENT ON NULL`) rather than written.
+    absent: bool,
     signature: datafusion_expr::Signature,
 }
 
+/// The name `JSON_OBJECT(.. ABSENT ON NULL)` is planned under.
+pub const ABSENT_ON_NULL: &str = "json_object_absent_on_null";
+
+/// The name `JSON_ARRAY(.. NULL ON NULL)` is planned under.
+pub const NULL_ON_NULL: &str = "json_array_null_on_null";
+
 impl JsonBuilder {
-    fn new(object: bool) -> Self {
+    fn new(object: bool, absent: bool) -> Self {
         JsonBuilder {
             object,
+            absent,
             signature: datafusion_expr::Signature::variadic_any(Volatility::Immutable),
         }
     }
@@ -365,10 +383,11 @@ impl JsonBuilder {
 
 impl datafusion_expr::ScalarUDFImpl for JsonBuilder {
     fn name(&self) -> &str {
-        if self.object {
-            "json_object"
-        } else {
-            "json_array"
+        match (self.object, self.absent) {
+            (true, false) => "json_object",
+            (true, true) => ABSENT_ON_NULL,
+            (false, true) => "json_array",
+            (false, false) => NULL_ON_NULL,
         }
     }
     fn signature(&self) -> &datafusion_expr::Signature {
@@ -408,9 +427,9 @@ impl datafusion_expr::ScalarUDFImpl for JsonBuilder {
         let arrays = datafusion_expr::ColumnarValue::values_to_arrays(&args.args)?;
         let rows = if scalar { 1 } else { args.number_rows };
         let out = if self.object {
-            json_object(&arrays, &raw, rows)?
+            json_object(&arrays, &raw, rows, self.absent)?
         } else {
-            json_array(&arrays, &raw, rows)?
+            json_array(&arrays, &raw, rows, self.absent)?
         };
         Ok(if scalar {
             datafusion_expr::ColumnarValue::Scalar(datafusion_common::ScalarValue::try_from_array(
@@ -426,8 +445,10 @@ impl datafusion_expr::ScalarUDFImpl for JsonBuilder {
 pub(super) fn functions() -> Vec<Arc<ScalarUDF>> {
     use Volatility::Immutable;
     vec![
-        Arc::new(ScalarUDF::new_from_impl(JsonBuilder::new(false))),
-        Arc::new(ScalarUDF::new_from_impl(JsonBuilder::new(true))),
+        Arc::new(ScalarUDF::new_from_impl(JsonBuilder::new(false, true))),
+        Arc::new(ScalarUDF::new_from_impl(JsonBuilder::new(false, false))),
+        Arc::new(ScalarUDF::new_from_impl(JsonBuilder::new(true, false))),
+        Arc::new(ScalarUDF::new_from_impl(JsonBuilder::new(true, true))),
         function(
             "json_value",
             Immutable,

@@ -3,7 +3,7 @@
 
 mod calendar;
 mod conditional;
-mod json;
+pub mod json;
 mod text;
 
 use std::collections::HashMap;
