@@ -112,6 +112,7 @@ fn task_managers(state: &State) -> Vec<TaskManagerInfo> {
         slots: total,
         free_slots: if busy { 0 } else { total },
         since_heartbeat_ms: 0,
+        cpu_load: recent_cpu_load(&ProcessStatus::read()),
         status: ProcessStatus::read(),
     }]
 }
@@ -152,7 +153,7 @@ pub async fn taskmanagers(state: State) -> Json<Value> {
 
 /// The metrics of a TaskManager process, by Flink-style name.
 fn task_manager_metrics(tm: &TaskManagerInfo) -> BTreeMap<String, String> {
-    [
+    let mut metrics: BTreeMap<String, String> = [
         ("Status.Process.CPU.Time", tm.status.cpu_time_ms),
         ("Status.Process.Memory.Resident", tm.status.resident_memory),
         ("Status.Process.Threads.Count", u64::from(tm.status.threads)),
@@ -161,7 +162,11 @@ fn task_manager_metrics(tm: &TaskManagerInfo) -> BTreeMap<String, String> {
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect()
+    .collect();
+    if let Some(load) = tm.cpu_load {
+        metrics.insert("Status.JVM.CPU.Load".into(), format!("{load:.3}"));
+    }
+    metrics
 }
 
 fn find_task_manager(state: &State, id: &str) -> ApiResult<TaskManagerInfo> {

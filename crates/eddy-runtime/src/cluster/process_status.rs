@@ -68,15 +68,21 @@ pub fn recent_cpu_load(status: &ProcessStatus) -> Option<f64> {
         Some((then, cpu_ms)) => {
             let wall = now.duration_since(then);
             if wall >= Duration::from_secs(1) {
-                let used = status.cpu_time_ms.saturating_sub(cpu_ms) as f64;
-                let capacity = wall.as_millis() as f64 * f64::from(status.cpu_cores.max(1));
-                load.latest = Some((used / capacity).clamp(0.0, 1.0));
+                load.latest = Some(cpu_load(cpu_ms, status, wall));
                 load.since = Some((now, status.cpu_time_ms));
             }
         }
         None => load.since = Some((now, status.cpu_time_ms)),
     }
     load.latest
+}
+
+/// The share of the machine's CPU a process used over `wall`, from its CPU
+/// time `cpu_ms` then to `status` now, from 0 to 1.
+pub fn cpu_load(cpu_ms: u64, status: &ProcessStatus, wall: Duration) -> f64 {
+    let used = status.cpu_time_ms.saturating_sub(cpu_ms) as f64;
+    let capacity = (wall.as_millis() as f64).max(1.0) * f64::from(status.cpu_cores.max(1));
+    (used / capacity).clamp(0.0, 1.0)
 }
 
 /// What [`recent_cpu_load`] keeps between calls.
@@ -107,6 +113,20 @@ mod tests {
         std::thread::sleep(Duration::from_millis(1100));
         let load = recent_cpu_load(&ProcessStatus::read()).unwrap();
         assert!((0.0..=1.0).contains(&load), "{load}");
+    }
+
+    #[test]
+    fn the_load_is_cpu_time_over_the_wall_time_of_every_core() {
+        let status = ProcessStatus {
+            cpu_cores: 4,
+            cpu_time_ms: 3_000,
+            ..ProcessStatus::default()
+        };
+        // 2 s of CPU over 1 s on 4 cores.
+        assert_eq!(cpu_load(1_000, &status, Duration::from_secs(1)), 0.5);
+        // A CPU time that went backwards (a restarted process) is no load.
+        assert_eq!(cpu_load(9_000, &status, Duration::from_secs(1)), 0.0);
+        assert_eq!(cpu_load(0, &status, Duration::from_millis(100)), 1.0);
     }
 
     #[test]

@@ -15,7 +15,7 @@ use tokio::sync::{mpsc, oneshot, Notify};
 use tracing::{info, warn};
 
 use super::messages::{AttemptSetup, LogAnswer, Registration, ToResourceManager, ToTaskManager};
-use super::ProcessStatus;
+use super::{process_status, ProcessStatus};
 use crate::network::constant_time_eq;
 use crate::network::secure::ClusterSecurity;
 use crate::network::wire::{self, network};
@@ -25,7 +25,7 @@ use crate::protocol::{
 };
 
 /// A registered TaskManager, as the REST API shows it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct TaskManagerInfo {
     /// Its id.
     pub id: String,
@@ -39,6 +39,9 @@ pub struct TaskManagerInfo {
     pub since_heartbeat_ms: u64,
     /// Its machine and process, as of its last heartbeat.
     pub status: ProcessStatus,
+    /// The share of its machine's CPU it used between its last heartbeats at
+    /// least a second apart (Flink's `Status.JVM.CPU.Load`), once known.
+    pub cpu_load: Option<f64>,
 }
 
 struct Registered {
@@ -50,6 +53,9 @@ struct Registered {
     connection: u64,
     last_heard: Instant,
     status: ProcessStatus,
+    /// When `status` was read, and the CPU load measured up to it.
+    status_at: Instant,
+    cpu_load: Option<f64>,
 }
 
 /// Where a job attempt's task messages go, and which of its tasks run where.
@@ -161,6 +167,7 @@ impl ResourceManager {
                 free_slots: tm.free,
                 since_heartbeat_ms: tm.last_heard.elapsed().as_millis() as u64,
                 status: tm.status.clone(),
+                cpu_load: tm.cpu_load,
             })
             .collect()
     }
@@ -390,6 +397,8 @@ impl ResourceManager {
                 connection,
                 last_heard: Instant::now(),
                 status: registration.status,
+                status_at: Instant::now(),
+                cpu_load: None,
             },
         );
         self.changed.notify_waiters();
@@ -407,7 +416,24 @@ impl ResourceManager {
     fn update_status(&self, id: &str, connection: u64, status: ProcessStatus) {
         if let Some(tm) = self.lock().task_managers.get_mut(id) {
             if tm.connection == connection {
-                tm.status = status;
+                let wall = tm.status_at.elapsed();
+                if wall >= Duration::from_secs(1) {
+                    tm.cpu_load = Some(process_status::cpu_load(
+                        tm.status.cpu_time_ms,
+                        &status,
+                        wall,
+                    ));
+                    tm.status = status;
+                    tm.status_at = Instant::now();
+                } else {
+                    // Too close to the last reading to measure a load: keep
+                    // the CPU time the next figure is measured from.
+                    let cpu_time_ms = tm.status.cpu_time_ms;
+                    tm.status = ProcessStatus {
+                        cpu_time_ms,
+                        ..status
+                    };
+                }
             }
         }
     }
