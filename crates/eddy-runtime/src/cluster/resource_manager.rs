@@ -53,8 +53,9 @@ struct Registered {
     connection: u64,
     last_heard: Instant,
     status: ProcessStatus,
-    /// When `status` was read, and the CPU load measured up to it.
-    status_at: Instant,
+    /// The reading the next CPU load is measured from: when, and the CPU
+    /// time then; and the latest load.
+    load_since: (Instant, u64),
     cpu_load: Option<f64>,
 }
 
@@ -396,8 +397,8 @@ impl ResourceManager {
                 out,
                 connection,
                 last_heard: Instant::now(),
+                load_since: (Instant::now(), registration.status.cpu_time_ms),
                 status: registration.status,
-                status_at: Instant::now(),
                 cpu_load: None,
             },
         );
@@ -416,24 +417,13 @@ impl ResourceManager {
     fn update_status(&self, id: &str, connection: u64, status: ProcessStatus) {
         if let Some(tm) = self.lock().task_managers.get_mut(id) {
             if tm.connection == connection {
-                let wall = tm.status_at.elapsed();
+                let (since, cpu_ms) = tm.load_since;
+                let wall = since.elapsed();
                 if wall >= Duration::from_secs(1) {
-                    tm.cpu_load = Some(process_status::cpu_load(
-                        tm.status.cpu_time_ms,
-                        &status,
-                        wall,
-                    ));
-                    tm.status = status;
-                    tm.status_at = Instant::now();
-                } else {
-                    // Too close to the last reading to measure a load: keep
-                    // the CPU time the next figure is measured from.
-                    let cpu_time_ms = tm.status.cpu_time_ms;
-                    tm.status = ProcessStatus {
-                        cpu_time_ms,
-                        ..status
-                    };
+                    tm.cpu_load = Some(process_status::cpu_load(cpu_ms, &status, wall));
+                    tm.load_since = (Instant::now(), status.cpu_time_ms);
                 }
+                tm.status = status;
             }
         }
     }
