@@ -19,7 +19,7 @@ use eddy_core::{Result, Timestamp};
 use eddy_runtime::output::Emitter;
 use eddy_runtime::{KeyedState, ManagedState};
 use eddy_runtime::{Operator, OperatorContext, TimerService};
-use eddy_state::{KeyedStateBackend, StateTtlConfig, ValueState, ValueStateDescriptor};
+use eddy_state::{KeyedStateBackend, ValueState};
 use serde::{Deserialize, Serialize};
 
 use crate::error::runtime;
@@ -113,12 +113,7 @@ impl Operator for RowtimeFirstRowOperator {
             timers,
         } = ctx.keyed_state::<Vec<u8>, ()>()?;
         self.timers = timers;
-        let mut descriptor = ValueStateDescriptor::new("first-row");
-        if let Some(ttl) = self.spec.ttl_ms {
-            descriptor =
-                descriptor.with_ttl(StateTtlConfig::new(std::time::Duration::from_millis(ttl)));
-        }
-        self.state = Some(backend.value_state(descriptor)?);
+        self.state = Some(backend.value_state(super::value_state("first-row", self.spec.ttl_ms))?);
         self.backend = Some(backend);
         let input = &self.spec.input;
         if !self.spec.keys.is_empty() {

@@ -22,7 +22,7 @@ use eddy_core::{Result, Timestamp};
 use eddy_runtime::output::Emitter;
 use eddy_runtime::{KeyedState, ManagedState};
 use eddy_runtime::{Operator, OperatorContext};
-use eddy_state::{KeyedStateBackend, StateTtlConfig, ValueState, ValueStateDescriptor};
+use eddy_state::{KeyedStateBackend, ValueState};
 
 use crate::error::runtime;
 use crate::exec::accum::Acc;
@@ -211,12 +211,7 @@ impl Operator for GroupAggOperator {
 
     fn open(&mut self, ctx: &OperatorContext) -> Result<()> {
         let KeyedState { mut backend, .. } = ctx.keyed_state::<Vec<u8>, ()>()?;
-        let mut descriptor = ValueStateDescriptor::new("group-aggs");
-        if let Some(ttl) = self.ttl_ms {
-            descriptor =
-                descriptor.with_ttl(StateTtlConfig::new(std::time::Duration::from_millis(ttl)));
-        }
-        self.state = Some(backend.value_state(descriptor)?);
+        self.state = Some(backend.value_state(super::value_state("group-aggs", self.ttl_ms))?);
         self.backend = Some(backend);
         if !self.keys.is_empty() {
             self.codec = Some(KeyCodec::new(&self.input, &self.keys).map_err(runtime)?);

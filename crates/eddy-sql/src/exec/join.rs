@@ -21,7 +21,7 @@ use eddy_core::Result;
 use eddy_runtime::output::Emitter;
 use eddy_runtime::{KeyedState, ManagedState};
 use eddy_runtime::{OperatorContext, TwoInputOperator};
-use eddy_state::{KeyedStateBackend, StateTtlConfig, ValueState, ValueStateDescriptor};
+use eddy_state::{KeyedStateBackend, ValueState};
 
 use crate::error::runtime;
 use crate::exec::calc::evaluate;
@@ -236,13 +236,7 @@ impl Sides {
     /// The state of a join of `spec`, from the operator's context.
     pub(crate) fn open(ctx: &OperatorContext, spec: &JoinSpec) -> Result<Self> {
         let KeyedState { mut backend, .. } = ctx.keyed_state::<Vec<u8>, ()>()?;
-        let descriptor = |name: &str| {
-            let d = ValueStateDescriptor::new(name);
-            match spec.ttl_ms {
-                Some(ttl) => d.with_ttl(StateTtlConfig::new(std::time::Duration::from_millis(ttl))),
-                None => d,
-            }
-        };
+        let descriptor = |name: &str| super::value_state(name, spec.ttl_ms);
         let states = [
             backend.value_state(descriptor("left-records"))?,
             backend.value_state(descriptor("right-records"))?,

@@ -29,3 +29,18 @@ pub mod values;
 pub mod watermark;
 pub mod window;
 pub mod window_panes;
+
+/// A value-state descriptor whose entries expire after `ttl_ms`
+/// (`table.exec.state.ttl`), or never.
+pub(crate) fn value_state<T>(name: &str, ttl_ms: Option<u64>) -> eddy_state::ValueStateDescriptor<T>
+where
+    T: eddy_state::StateData,
+{
+    let descriptor = eddy_state::ValueStateDescriptor::new(name);
+    match ttl_ms {
+        Some(ttl) => descriptor.with_ttl(eddy_state::StateTtlConfig::new(
+            std::time::Duration::from_millis(ttl),
+        )),
+        None => descriptor,
+    }
+}

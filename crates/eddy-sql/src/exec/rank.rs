@@ -32,7 +32,7 @@ use eddy_core::{Result, Timestamp};
 use eddy_runtime::output::Emitter;
 use eddy_runtime::{KeyedState, ManagedState};
 use eddy_runtime::{Operator, OperatorContext, TimerService};
-use eddy_state::{KeyedStateBackend, StateTtlConfig, ValueState, ValueStateDescriptor};
+use eddy_state::{KeyedStateBackend, ValueState};
 
 use crate::error::runtime;
 use crate::exec::changelog::{self, conform, RowKind};
@@ -283,12 +283,7 @@ impl Operator for RankOperator {
             timers,
         } = ctx.keyed_state::<Vec<u8>, ()>()?;
         self.timers = timers;
-        let mut descriptor = ValueStateDescriptor::new("rank");
-        if let Some(ttl) = self.spec.ttl_ms {
-            descriptor =
-                descriptor.with_ttl(StateTtlConfig::new(std::time::Duration::from_millis(ttl)));
-        }
-        self.state = Some(backend.value_state(descriptor)?);
+        self.state = Some(backend.value_state(super::value_state("rank", self.spec.ttl_ms))?);
         self.backend = Some(backend);
         let input = &self.spec.input;
         if !self.spec.keys.is_empty() {
