@@ -82,7 +82,15 @@ fn the_cli_talks_to_the_rest_api_over_tls_and_refuses_what_it_cannot_trust() {
         enabled.clone(),
         key("security.ssl.rest.truststore", &certs.ca),
     ];
-    let (ok, said) = list(&shell.addr, &trusting);
+    // The script's job may still be starting: ask until it runs.
+    let started = std::time::Instant::now();
+    let (ok, said) = loop {
+        let (ok, said) = list(&shell.addr, &trusting);
+        if !ok || said.contains("RUNNING") || started.elapsed().as_secs() > 30 {
+            break (ok, said);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
     assert!(ok && said.contains("RUNNING"), "{said}");
 
     let (ok, said) = list(&shell.addr, std::slice::from_ref(&enabled));
