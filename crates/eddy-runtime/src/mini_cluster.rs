@@ -289,6 +289,8 @@ impl MiniCluster {
     pub fn execute_async(&self, spec: JobSpec) -> Result<JobClient> {
         // Configuration first: a bad value there is the cause of a bad graph too.
         eddy_core::config::validate::check(&self.config)?;
+        // The file systems of checkpoints, savepoints and files (s3.* keys).
+        eddy_fs::configure(self.config.iter());
         spec.graph.validate()?;
         if spec.edges.len() != spec.graph.edges.len() {
             return Err(Error::InvalidGraph(
@@ -1113,6 +1115,7 @@ impl JobRun {
         })?;
         // Every process must find the same directory, whatever its own cwd.
         let run_dir = match self.identity.run_dir() {
+            Some(dir) if eddy_fs::is_remote(&dir) => Some(dir.display().to_string()),
             Some(dir) => Some(
                 std::path::absolute(&dir)
                     .map_err(|e| Error::io(dir, e))?

@@ -59,6 +59,13 @@ const OTHER_KEYS: &[&str] = &[
     "rootLogger.level",
     "table.dml-sync",
     "high-availability.storageDir",
+    // The S3 file system (eddy-fs), for checkpoints, savepoints and files.
+    "s3.endpoint",
+    "s3.access-key",
+    "s3.secret-key",
+    "s3.path.style.access",
+    "s3.region",
+    "s3.endpoint.region",
 ];
 
 /// Every key the runtime reads.

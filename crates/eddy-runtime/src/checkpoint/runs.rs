@@ -23,7 +23,6 @@
 //! A run that holds `num-retained` complete checkpoints of its own no longer needs
 //! the runs of its lineage before it: [`retire_ancestors`] removes them.
 
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use eddy_core::{Error, JobId, Result};
@@ -81,12 +80,15 @@ pub fn run_dir(base: &Path, job_id: JobId) -> PathBuf {
 /// before it starts.
 pub fn write_record(base: &Path, record: &RunRecord) -> Result<()> {
     let dir = base.join(&record.job_id);
-    fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    eddy_fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
     let json = serde_json::to_vec_pretty(record).map_err(|e| Error::State(e.to_string()))?;
-    let tmp = dir.join("_job.inprogress");
-    fs::write(&tmp, json).map_err(|e| Error::io(&tmp, e))?;
     let target = dir.join(RUN_FILE);
-    fs::rename(&tmp, &target).map_err(|e| Error::io(&target, e))
+    eddy_fs::write_atomic(&target, &json).map_err(|e| Error::io(&target, e))
+}
+
+fn read_record(run_dir: &Path) -> Option<RunRecord> {
+    let bytes = eddy_fs::read(&run_dir.join(RUN_FILE)).ok()?;
+    serde_json::from_slice(&bytes).ok()
 }
 
 /// The shape of a job with these operator uids (see [`RunRecord::shape`]).
@@ -99,14 +101,11 @@ pub fn shape<'a>(uids: impl IntoIterator<Item = &'a str>) -> String {
 /// Every readable run record under `base` of the job named `job` with the given
 /// shape, newest first.
 pub fn runs_of(base: &Path, job: &str, shape: &str) -> Vec<RunRecord> {
-    let mut runs: Vec<RunRecord> = fs::read_dir(base)
+    let mut runs: Vec<RunRecord> = eddy_fs::list(base)
         .into_iter()
         .flatten()
-        .flatten()
-        .filter_map(|entry| {
-            let bytes = fs::read(entry.path().join(RUN_FILE)).ok()?;
-            serde_json::from_slice::<RunRecord>(&bytes).ok()
-        })
+        .filter(|entry| entry.is_dir)
+        .filter_map(|entry| read_record(&base.join(&entry.name)))
         .filter(|r| r.job == job && (r.shape.is_empty() || r.shape == shape))
         .collect();
     runs.sort_by(|a, b| (b.started, &b.job_id).cmp(&(a.started, &a.job_id)));
@@ -147,12 +146,9 @@ pub fn resolve_latest(base: &Path, job: &str, shape: &str) -> Result<Latest> {
 /// complete checkpoint, else the one it was restored from (a JobManager
 /// recovering the jobs it ran). A run without a record resumes nothing.
 pub fn resolve_run(base: &Path, job_id: &str) -> Latest {
-    let record = fs::read(base.join(job_id).join(RUN_FILE))
-        .ok()
-        .and_then(|b| serde_json::from_slice::<RunRecord>(&b).ok());
-    match record {
+    match read_record(&base.join(job_id)) {
         Some(record) => {
-            let runs = fs::read_dir(base).into_iter().flatten().count();
+            let runs = eddy_fs::list(base).map_or(0, |entries| entries.len());
             walk(base, &record, runs)
         }
         None => Latest::default(),
@@ -198,10 +194,7 @@ fn walk(base: &Path, newest: &RunRecord, bound: usize) -> Latest {
             (Some(owner), Some(id)) => {
                 run_path = owner.to_path_buf();
                 at_most = id;
-                restored_from = fs::read(owner.join(RUN_FILE))
-                    .ok()
-                    .and_then(|b| serde_json::from_slice::<RunRecord>(&b).ok())
-                    .and_then(|r| r.restored_from);
+                restored_from = read_record(owner).and_then(|r| r.restored_from);
             }
             _ => match storage::read(&from) {
                 Ok(checkpoint) => {
@@ -226,7 +219,7 @@ pub fn retire_ancestors(base: &Path, record: &RunRecord) {
     for run in runs_of(base, &record.job, &record.shape) {
         let older = (run.started, &run.job_id) < (record.started, &record.job_id);
         if older && run.lineage == record.lineage && run.job_id != record.job_id {
-            let _ = fs::remove_dir_all(base.join(&run.job_id));
+            let _ = eddy_fs::remove_dir_all(&base.join(&run.job_id));
         }
     }
 }
@@ -234,6 +227,7 @@ pub fn retire_ancestors(base: &Path, record: &RunRecord) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
     use crate::checkpoint::storage::{checkpoint_dir, write};
 
     fn record(job_id: &str, started: i64, from: Option<PathBuf>, status: RunStatus) -> RunRecord {

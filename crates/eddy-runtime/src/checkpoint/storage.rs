@@ -12,8 +12,11 @@
 //! <checkpoint dir>/<job id>/chk-<id>/<uid>-<subtask>.state
 //! <savepoint dir>/savepoint-<job>-<id>-<timestamp>/...   (same files)
 //! ```
+//!
+//! Every path may be local or in an object store (`s3://bucket/...`): all file
+//! access goes through [`eddy_fs`].
 
-use std::fs::{self, File};
+use std::fs::File;
 use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
@@ -165,17 +168,17 @@ fn unframe<'a>(magic: &[u8; 8], bytes: &'a [u8], path: &Path) -> Result<&'a [u8]
     Ok(payload)
 }
 
-fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut file = File::create(path).map_err(|e| Error::io(path, e))?;
-    file.write_all(bytes).map_err(|e| Error::io(path, e))?;
-    file.sync_all().map_err(|e| Error::io(path, e))
-}
-
 /// Writes `snapshot` into the state file `path`, framed as [`framed`] does, without
 /// holding its encoding in memory: the payload streams through a CRC to the file,
 /// then the header's CRC and length are filled in. Returns the payload's size and
-/// CRC.
+/// CRC. In an object store the file is one object, framed in memory.
 pub(crate) fn write_state_file(path: &Path, snapshot: &OperatorSnapshot) -> Result<(u64, u32)> {
+    if eddy_fs::is_remote(path) {
+        let payload = postcard::to_stdvec(snapshot).map_err(Error::state)?;
+        let crc = crc32fast::hash(&payload);
+        eddy_fs::write(path, &framed(STATE_MAGIC, &payload)).map_err(|e| Error::io(path, e))?;
+        return Ok((payload.len() as u64, crc));
+    }
     let mut file = File::create(path).map_err(|e| Error::io(path, e))?;
     let mut header = [0u8; 20];
     header[..8].copy_from_slice(STATE_MAGIC);
@@ -240,18 +243,11 @@ impl<W: Write> Write for Crc32Writer<W> {
     }
 }
 
-fn sync_dir(dir: &Path) {
-    // Directory fsync makes the renames durable; not every filesystem supports it.
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all();
-    }
-}
-
 /// Writes a completed checkpoint into `dir`: every state file, then `_metadata`
 /// through a temporary name, fsync and rename. (A running job's tasks write their
 /// own state files, see [`super::store`], and the coordinator only the metadata.)
 pub fn write(dir: &Path, job: &str, job_id: &str, checkpoint: &CompletedCheckpoint) -> Result<()> {
-    fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    eddy_fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let mut subtasks = Vec::with_capacity(checkpoint.states.len());
     for state in &checkpoint.states {
         let file = format!("{}-{}.state", slug(&state.uid), state.subtask);
@@ -283,17 +279,14 @@ impl Metadata {
     }
 }
 
-/// Writes `_metadata` into `dir` (whose state files are written): through a
-/// temporary name, fsync and rename, so it appears whole or not at all.
+/// Writes `_metadata` into `dir` (whose state files are written) so that it
+/// appears whole or not at all (locally through a temporary name, fsync and
+/// rename; in an object store as one object).
 pub fn write_metadata(dir: &Path, metadata: &Metadata) -> Result<()> {
-    fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    eddy_fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let json = serde_json::to_vec_pretty(metadata).map_err(|e| Error::State(e.to_string()))?;
-    let tmp = dir.join("_metadata.inprogress");
-    write_synced(&tmp, &framed(METADATA_MAGIC, &json))?;
     let target = dir.join(METADATA_FILE);
-    fs::rename(&tmp, &target).map_err(|e| Error::io(&target, e))?;
-    sync_dir(dir);
-    Ok(())
+    eddy_fs::write_atomic(&target, &framed(METADATA_MAGIC, &json)).map_err(|e| Error::io(&target, e))
 }
 
 /// Reads and verifies a checkpoint or savepoint; `path` is its directory or its
@@ -323,7 +316,7 @@ pub fn read(path: &Path) -> Result<CompletedCheckpoint> {
 
 /// Reads and verifies one state file against the checksum `_metadata` gives it.
 pub fn read_state_file(file: &Path, crc32: u32) -> Result<OperatorSnapshot> {
-    let bytes = fs::read(file).map_err(|e| Error::io(file, e))?;
+    let bytes = eddy_fs::read(file).map_err(|e| Error::io(file, e))?;
     let payload = unframe(STATE_MAGIC, &bytes, file)?;
     if crc32fast::hash(payload) != crc32 {
         return Err(Error::State(format!(
@@ -344,7 +337,7 @@ pub fn read_metadata(path: &Path) -> Result<(PathBuf, Metadata)> {
         path.to_path_buf()
     };
     let metadata_path = dir.join(METADATA_FILE);
-    let bytes = fs::read(&metadata_path).map_err(|e| Error::io(&metadata_path, e))?;
+    let bytes = eddy_fs::read(&metadata_path).map_err(|e| Error::io(&metadata_path, e))?;
     let json = unframe(METADATA_MAGIC, &bytes, &metadata_path)?;
     let metadata: Metadata = serde_json::from_slice(json)
         .map_err(|e| Error::State(format!("{}: {e}", metadata_path.display())))?;
@@ -360,14 +353,13 @@ pub fn read_metadata(path: &Path) -> Result<(PathBuf, Metadata)> {
 
 /// The checkpoint directories of a run, newest first.
 pub fn list(run_dir: &Path) -> Vec<(u64, PathBuf)> {
-    let mut found: Vec<(u64, PathBuf)> = fs::read_dir(run_dir)
+    let mut found: Vec<(u64, PathBuf)> = eddy_fs::list(run_dir)
         .into_iter()
         .flatten()
-        .flatten()
+        .filter(|e| e.is_dir)
         .filter_map(|e| {
-            let name = e.file_name().to_string_lossy().to_string();
-            let id = name.strip_prefix("chk-")?.parse().ok()?;
-            Some((id, e.path()))
+            let id = e.name.strip_prefix("chk-")?.parse().ok()?;
+            Some((id, run_dir.join(&e.name)))
         })
         .collect();
     found.sort_by_key(|f| std::cmp::Reverse(f.0));
@@ -397,13 +389,13 @@ pub fn latest(
 pub fn prune(run_dir: &Path, keep: usize) -> usize {
     let mut complete = 0;
     for (_, dir) in list(run_dir) {
-        let is_complete = dir.join(METADATA_FILE).exists();
+        let is_complete = eddy_fs::exists(&dir.join(METADATA_FILE));
         if is_complete && complete < keep {
             complete += 1;
             continue;
         }
         if complete > 0 {
-            let _ = fs::remove_dir_all(&dir);
+            let _ = eddy_fs::remove_dir_all(&dir);
         }
     }
     complete
@@ -413,13 +405,14 @@ pub fn prune(run_dir: &Path, keep: usize) -> usize {
 /// job), keeping the run's record.
 pub fn delete_all(run_dir: &Path) {
     for (_, dir) in list(run_dir) {
-        let _ = fs::remove_dir_all(dir);
+        let _ = eddy_fs::remove_dir_all(&dir);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     fn checkpoint(id: u64) -> CompletedCheckpoint {
         CompletedCheckpoint {

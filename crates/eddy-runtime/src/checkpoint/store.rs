@@ -133,7 +133,7 @@ impl StateStore {
                 .extend(states);
             return Ok(entries);
         };
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        eddy_fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         let mut entries = Vec::with_capacity(states.len());
         for state in &states {
             let file = format!(

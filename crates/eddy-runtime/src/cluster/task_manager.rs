@@ -349,6 +349,9 @@ impl TaskManager {
 /// job the JobManager planned.
 async fn load(loader: JobLoader, setup: &AttemptSetup, config: &Config) -> Result<JobSpec> {
     let artifact = setup.artifact.clone();
+    // The job's S3 settings (from the JobManager) over this process's own.
+    eddy_fs::configure(config.iter());
+    eddy_fs::configure(setup.config.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     let config = config.clone();
     let spec = tokio::task::spawn_blocking(move || loader(&artifact, &config))
         .await
