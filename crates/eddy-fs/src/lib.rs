@@ -51,9 +51,10 @@ pub struct Entry {
 }
 
 /// Whether `path` names a location in an object store (`scheme://...` other than
-/// `file://`).
+/// `file://`), including one of a scheme eddy has no store for: every operation
+/// on such a path fails saying so.
 pub fn is_remote(path: &Path) -> bool {
-    matches!(Location::of(path), Ok(Location::Remote { .. }))
+    !matches!(Location::of(path), Ok(Location::Local(_)))
 }
 
 /// Reads the whole file at `path`.
@@ -108,8 +109,10 @@ pub fn create_dir_all(path: &Path) -> io::Result<()> {
     }
 }
 
-/// The entries of the directory `path`, sorted by name. A missing directory is
-/// an error of kind `NotFound` (in an object store: a prefix with nothing under it).
+/// The entries of the directory `path`, sorted by name. A missing local
+/// directory is an error of kind `NotFound`; in an object store, where
+/// directories do not exist apart from their objects, a prefix with nothing
+/// under it lists as empty.
 pub fn list(path: &Path) -> io::Result<Vec<Entry>> {
     let mut entries = match Location::of(path)? {
         Location::Local(p) => local::list(&p)?,

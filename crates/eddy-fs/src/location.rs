@@ -43,14 +43,14 @@ impl Location {
         if !matches!(scheme, "s3" | "s3a") {
             return Err(io::Error::new(
                 io::ErrorKind::Unsupported,
-                format!("{text}: no file system for scheme '{scheme}://' (eddy has file:// and s3://)"),
+                format!("no file system for scheme '{scheme}://' (eddy has file:// and s3://)"),
             ));
         }
         let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
         if bucket.is_empty() {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
-                format!("{text}: no bucket in the URL"),
+                "no bucket in the URL",
             ));
         }
         let key = key
@@ -100,7 +100,11 @@ mod tests {
             remote("b", "ck/chk-2/_metadata")
         );
         let err = Location::of(Path::new("hdfs://nn/x")).unwrap_err();
-        assert!(err.to_string().contains("no file system for scheme 'hdfs://'"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("no file system for scheme 'hdfs://'"),
+            "{err}"
+        );
         assert!(Location::of(Path::new("s3:///x")).is_err());
     }
 }

@@ -95,7 +95,10 @@ impl Seek for RemoteReader {
             SeekFrom::Current(d) => self.position.checked_add_signed(d),
         };
         let target = target.ok_or_else(|| {
-            io::Error::new(io::ErrorKind::InvalidInput, "seek before the start of the file")
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "seek before the start of the file",
+            )
         })?;
         self.position = target;
         Ok(target)

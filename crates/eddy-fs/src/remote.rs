@@ -15,17 +15,21 @@ use tokio::runtime::Runtime;
 use crate::location::Object;
 use crate::{s3, Entry};
 
+/// The runtime, built once (never dropped: dropping one inside another
+/// runtime's thread would panic).
 fn runtime() -> io::Result<&'static Runtime> {
-    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
-    if let Some(runtime) = RUNTIME.get() {
-        return Ok(runtime);
-    }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("eddy-fs")
-        .enable_all()
-        .build()?;
-    Ok(RUNTIME.get_or_init(|| runtime))
+    static RUNTIME: OnceLock<Result<Runtime, String>> = OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .thread_name("eddy-fs")
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())
+        })
+        .as_ref()
+        .map_err(|e| io::Error::other(format!("starting the object store runtime: {e}")))
 }
 
 /// Runs `request` on the runtime and waits for it.
@@ -53,9 +57,8 @@ fn error(object: &Object, e: object_store::Error) -> io::Error {
     let kind = match e {
         object_store::Error::NotFound { .. } => io::ErrorKind::NotFound,
         object_store::Error::AlreadyExists { .. } => io::ErrorKind::AlreadyExists,
-        object_store::Error::PermissionDenied { .. } | object_store::Error::Unauthenticated { .. } => {
-            io::ErrorKind::PermissionDenied
-        }
+        object_store::Error::PermissionDenied { .. }
+        | object_store::Error::Unauthenticated { .. } => io::ErrorKind::PermissionDenied,
         _ => io::ErrorKind::Other,
     };
     let text = e.to_string();
@@ -66,8 +69,18 @@ fn error(object: &Object, e: object_store::Error) -> io::Error {
             io::Error::new(kind, "not found")
         };
     }
-    let mut message: String = text.lines().next().unwrap_or("").chars().take(400).collect();
-    if let Some(code) = text.split("<Code>").nth(1).and_then(|c| c.split('<').next()) {
+    let mut message: String = text
+        .lines()
+        .next()
+        .unwrap_or("")
+        .chars()
+        .take(400)
+        .collect();
+    if let Some(code) = text
+        .split("<Code>")
+        .nth(1)
+        .and_then(|c| c.split('<').next())
+    {
         message = format!("{code}: {message}");
     }
     io::Error::new(kind, format!("{} ({})", message, object.url()))
@@ -138,15 +151,11 @@ pub(crate) fn list(object: &Object) -> io::Result<Vec<Entry>> {
         is_dir: false,
         size: o.size,
     });
-    let entries: Vec<Entry> = dirs.chain(files).collect();
-    if entries.is_empty() {
-        return Err(io::Error::new(io::ErrorKind::NotFound, "no such directory"));
-    }
-    Ok(entries)
+    Ok(dirs.chain(files).collect())
 }
 
 pub(crate) fn is_dir(object: &Object) -> bool {
-    list(object).is_ok()
+    list(object).is_ok_and(|entries| !entries.is_empty())
 }
 
 pub(crate) fn exists(object: &Object) -> bool {

@@ -69,7 +69,8 @@ pub(crate) fn store(bucket: &str) -> io::Result<Arc<AmazonS3>> {
         builder = builder.with_secret_access_key(secret);
     }
     if let Some(path_style) = options.get("s3.path.style.access") {
-        builder = builder.with_virtual_hosted_style_request(!path_style.eq_ignore_ascii_case("true"));
+        builder =
+            builder.with_virtual_hosted_style_request(!path_style.eq_ignore_ascii_case("true"));
     }
     let region = options
         .get("s3.region")

@@ -90,7 +90,9 @@ impl TestS3 {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        Err(format!("the test S3 server did not listen on port {port} within 60 s"))
+        Err(format!(
+            "the test S3 server did not listen on port {port} within 60 s"
+        ))
     }
 
     /// `http://127.0.0.1:<port>`.

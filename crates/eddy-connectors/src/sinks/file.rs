@@ -10,6 +10,12 @@
 //! Without checkpointing, each subtask writes `.part-...inprogress` and renames it
 //! to `part-...` when its input ends.
 //!
+//! The directory may be in an object store (`s3://bucket/prefix`, see
+//! [`eddy_fs`]). There the in-progress file is written in a local staging
+//! directory, uploaded whole (in parts when large) as the pending object at the
+//! barrier, and committed by a server-side copy to the final name; a commit
+//! retried after a crash finds the final object and leaves it.
+//!
 //! With checkpointing, the sink is a two-phase commit: rows go to the in-progress
 //! file; at a checkpoint barrier the file is closed and renamed to
 //! `.part-...pending` (pre-commit, recorded in the checkpoint); when the checkpoint
@@ -27,8 +33,8 @@
 //! aside everything the lineage had committed.
 
 use std::collections::BTreeMap;
-use std::fs::{self, File};
-use std::path::PathBuf;
+use std::fs::File;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -138,6 +144,9 @@ pub struct FileSink<T> {
     pending: Vec<(u64, Vec<String>)>,
     checkpointing: bool,
     restored: Vec<SinkState>,
+    /// Where in-progress files are written when the directory is in an object
+    /// store.
+    staging: Option<PathBuf>,
 }
 
 /// The part file being written: its name, writer, size so far and opening time.
@@ -193,6 +202,7 @@ impl<T> FileSink<T> {
             pending: Vec::new(),
             checkpointing: false,
             restored: Vec::new(),
+            staging: None,
         }
     }
 
@@ -212,22 +222,37 @@ impl<T> FileSink<T> {
         self.directory.join(name)
     }
 
+    /// Where the in-progress file of part `name` is written.
+    fn in_progress_path(&self, name: &str) -> PathBuf {
+        match &self.staging {
+            Some(staging) => staging.join(name),
+            None => self.path(&in_progress(name)),
+        }
+    }
+
     /// Closes the current in-progress file; with checkpointing it waits for the
     /// next barrier, without it is committed at once.
     fn close_current(&mut self) -> Result<()> {
         let Some(OpenPart { name, writer, .. }) = self.current.take() else {
             return Ok(());
         };
-        let path = self.path(&in_progress(&name));
+        let path = self.in_progress_path(&name);
         let file = writer.finish().map_err(|e| Error::io(&path, e))?;
         file.sync_all().map_err(|e| Error::io(&path, e))?;
-        if self.checkpointing {
-            let target = self.path(&pending_name(&name));
-            fs::rename(&path, &target).map_err(|e| Error::io(&target, e))?;
-            self.closed.push(name);
+        drop(file);
+        let target = if self.checkpointing {
+            self.path(&pending_name(&name))
         } else {
-            let target = self.path(&name);
-            fs::rename(&path, &target).map_err(|e| Error::io(&target, e))?;
+            self.path(&name)
+        };
+        if self.staging.is_some() {
+            eddy_fs::multipart::upload(&path, &target).map_err(|e| Error::io(&target, e))?;
+            let _ = std::fs::remove_file(&path);
+        } else {
+            eddy_fs::rename(&path, &target).map_err(|e| Error::io(&target, e))?;
+        }
+        if self.checkpointing {
+            self.closed.push(name);
         }
         Ok(())
     }
@@ -273,10 +298,11 @@ impl<T> FileSink<T> {
         keep: &[String],
         written: &BTreeMap<(String, u32), u64>,
     ) -> Result<()> {
-        let entries = fs::read_dir(&self.directory).map_err(|e| Error::io(&self.directory, e))?;
+        let entries = eddy_fs::list(&self.directory).map_err(|e| Error::io(&self.directory, e))?;
         let mut discarded = Vec::new();
-        for entry in entries.flatten() {
-            let file = entry.file_name().to_string_lossy().to_string();
+        for entry in entries.into_iter().filter(|e| !e.is_dir) {
+            let file = entry.name;
+            let path = self.directory.join(&file);
             let Some((name, committed)) = committed_name(&file) else {
                 continue;
             };
@@ -288,7 +314,7 @@ impl<T> FileSink<T> {
             }
             if !committed {
                 if !keep.contains(&name) {
-                    let _ = fs::remove_file(entry.path());
+                    let _ = eddy_fs::remove_file(&path);
                 }
                 continue;
             }
@@ -300,9 +326,9 @@ impl<T> FileSink<T> {
                 .is_some_and(|files| part.counter < *files);
             if !covered {
                 let aside = self.directory.join(DISCARDED);
-                fs::create_dir_all(&aside).map_err(|e| Error::io(&aside, e))?;
+                eddy_fs::create_dir_all(&aside).map_err(|e| Error::io(&aside, e))?;
                 let target = aside.join(&file);
-                fs::rename(entry.path(), &target).map_err(|e| Error::io(&target, e))?;
+                eddy_fs::rename(&path, &target).map_err(|e| Error::io(&target, e))?;
                 discarded.push(file);
             }
         }
@@ -323,12 +349,22 @@ impl<T> FileSink<T> {
 
 impl<T: Send + 'static> SinkWriter<T> for FileSink<T> {
     fn open(&mut self, ctx: &OperatorContext) -> Result<()> {
-        fs::create_dir_all(&self.directory).map_err(|e| Error::io(&self.directory, e))?;
+        eddy_fs::create_dir_all(&self.directory).map_err(|e| Error::io(&self.directory, e))?;
         self.subtask = ctx.subtask;
         self.checkpointing = ctx.checkpointing;
         self.lineage = ctx.run.lineage.clone();
         self.attempt = ctx.run.attempt_name();
         self.run = format!("{}-{}", self.lineage, self.attempt);
+        if eddy_fs::is_remote(&self.directory) {
+            let staging = std::env::temp_dir().join(format!(
+                "eddy-staging-{}-{}-{}",
+                std::process::id(),
+                self.run,
+                self.subtask
+            ));
+            std::fs::create_dir_all(&staging).map_err(|e| Error::io(&staging, e))?;
+            self.staging = Some(staging);
+        }
         if self.checkpointing {
             self.recover(ctx.parallelism.max(1))?;
         }
@@ -350,7 +386,7 @@ impl<T: Send + 'static> SinkWriter<T> for FileSink<T> {
         if self.current.is_none() {
             let name = format!("part-{}-{}-{}", self.run, self.subtask, self.part);
             self.part += 1;
-            let path = self.path(&in_progress(&name));
+            let path = self.in_progress_path(&name);
             let file = File::create(&path).map_err(|e| Error::io(&path, e))?;
             let writer = (self.parts)(file).map_err(|e| Error::io(&path, e))?;
             self.current = Some(OpenPart {
@@ -360,13 +396,19 @@ impl<T: Send + 'static> SinkWriter<T> for FileSink<T> {
                 opened: Instant::now(),
             });
         }
-        if let Some(part) = self.current.as_mut() {
-            part.size += part
-                .writer
-                .write(&records)
-                .map_err(|e| Error::io(self.directory.join(in_progress(&part.name)), e))?;
+        let Some(part) = self.current.as_mut() else {
+            return Ok(());
+        };
+        match part.writer.write(&records) {
+            Ok(bytes) => {
+                part.size += bytes;
+                Ok(())
+            }
+            Err(e) => {
+                let name = part.name.clone();
+                Err(Error::io(self.in_progress_path(&name), e))
+            }
         }
-        Ok(())
     }
 
     fn finish(&mut self) -> Result<()> {
@@ -419,15 +461,27 @@ impl<T: Send + 'static> SinkWriter<T> for FileSink<T> {
     }
 }
 
+impl<T> Drop for FileSink<T> {
+    fn drop(&mut self) {
+        if let Some(staging) = &self.staging {
+            let _ = std::fs::remove_dir_all(staging);
+        }
+    }
+}
+
 /// Renames a pending part file of `directory` to its final name; a file already
 /// committed (a retry after a crash) is fine, a missing one is an error.
-fn commit_in(directory: &std::path::Path, name: &str) -> Result<()> {
+fn commit_in(directory: &Path, name: &str) -> Result<()> {
     let from = directory.join(pending_name(name));
     let to = directory.join(name);
-    match fs::rename(&from, &to) {
+    match eddy_fs::rename(&from, &to) {
         Ok(()) => Ok(()),
         // Already committed (a retry after a crash between commit and completion).
-        Err(_) if to.exists() => Ok(()),
+        Err(_) if eddy_fs::exists(&to) => {
+            // A copy in an object store may have stopped before deleting the source.
+            let _ = eddy_fs::remove_file(&from);
+            Ok(())
+        }
         Err(e) => Err(Error::io(&from, e)),
     }
 }

@@ -1,7 +1,6 @@
 //! A bounded source reading text files line by line.
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::io::{BufRead, BufReader, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -69,7 +68,7 @@ pub struct TextFileSource {
 struct Reading {
     name: Arc<str>,
     key: String,
-    reader: BufReader<File>,
+    reader: BufReader<eddy_fs::Reader>,
     /// The last line read and the byte offset after it.
     line: u64,
     offset: u64,
@@ -125,7 +124,7 @@ impl TextFileSource {
         if saved.is_some_and(|(offset, _)| offset == DONE) {
             return Ok(None);
         }
-        let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
+        let mut file = eddy_fs::open(path).map_err(|e| Error::io(path, e))?;
         let (offset, line) = match saved {
             Some(position) => position,
             None if split.start == 0 => (0, 0),
@@ -162,7 +161,7 @@ impl TextFileSource {
             Some((p, (end, line))) if p == path && *end <= offset => (*end, *line),
             _ => (0, 0),
         };
-        let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
+        let mut file = eddy_fs::open(path).map_err(|e| Error::io(path, e))?;
         file.seek(SeekFrom::Start(from))
             .map_err(|e| Error::io(path, e))?;
         let mut rest = std::io::Read::take(file, offset - from);
@@ -261,9 +260,7 @@ impl SourceReader for TextFileSource {
     fn open(&mut self, ctx: &OperatorContext) -> Result<()> {
         let mut files = Vec::new();
         for file in Self::list_files(&self.path)? {
-            let size = std::fs::metadata(&file)
-                .map_err(|e| Error::io(&file, e))?
-                .len();
+            let size = eddy_fs::len(&file).map_err(|e| Error::io(&file, e))?;
             files.push((file, size));
         }
         let split_size = match self.split_size {

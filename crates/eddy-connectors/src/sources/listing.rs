@@ -34,7 +34,13 @@ pub fn is_hidden(name: &str) -> bool {
 /// # Ok(())
 /// # }
 /// ```
+///
+/// In an object store (`s3://bucket/prefix`) `path` is an object, or a prefix
+/// whose objects are enumerated the same way.
 pub fn list_files(path: &Path) -> Result<Vec<PathBuf>> {
+    if eddy_fs::is_remote(path) {
+        return list_remote(path);
+    }
     let meta = metadata(path)?;
     if !meta.is_dir() {
         return Ok(vec![path.to_path_buf()]);
@@ -42,6 +48,39 @@ pub fn list_files(path: &Path) -> Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     let mut ancestors = Vec::new();
     walk(path, &mut ancestors, &mut files)?;
+    files.sort();
+    Ok(files)
+}
+
+fn list_remote(path: &Path) -> Result<Vec<PathBuf>> {
+    if eddy_fs::len(path).is_ok() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let top = eddy_fs::list(path).map_err(|e| Error::io(path, e))?;
+    if top.is_empty() {
+        let nothing =
+            std::io::Error::new(std::io::ErrorKind::NotFound, "no such file or directory");
+        return Err(Error::io(path, nothing));
+    }
+    let mut files = Vec::new();
+    let mut dirs = vec![(path.to_path_buf(), Some(top))];
+    while let Some((dir, listed)) = dirs.pop() {
+        let entries = match listed {
+            Some(entries) => entries,
+            None => eddy_fs::list(&dir).map_err(|e| Error::io(&dir, e))?,
+        };
+        for entry in entries {
+            if is_hidden(&entry.name) {
+                continue;
+            }
+            let child = dir.join(&entry.name);
+            if entry.is_dir {
+                dirs.push((child, None));
+            } else {
+                files.push(child);
+            }
+        }
+    }
     files.sort();
     Ok(files)
 }

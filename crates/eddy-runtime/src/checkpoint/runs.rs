@@ -227,8 +227,8 @@ pub fn retire_ancestors(base: &Path, record: &RunRecord) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::fs;
     use crate::checkpoint::storage::{checkpoint_dir, write};
+    use std::fs;
 
     fn record(job_id: &str, started: i64, from: Option<PathBuf>, status: RunStatus) -> RunRecord {
         RunRecord {

@@ -286,7 +286,8 @@ pub fn write_metadata(dir: &Path, metadata: &Metadata) -> Result<()> {
     eddy_fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let json = serde_json::to_vec_pretty(metadata).map_err(|e| Error::State(e.to_string()))?;
     let target = dir.join(METADATA_FILE);
-    eddy_fs::write_atomic(&target, &framed(METADATA_MAGIC, &json)).map_err(|e| Error::io(&target, e))
+    eddy_fs::write_atomic(&target, &framed(METADATA_MAGIC, &json))
+        .map_err(|e| Error::io(&target, e))
 }
 
 /// Reads and verifies a checkpoint or savepoint; `path` is its directory or its

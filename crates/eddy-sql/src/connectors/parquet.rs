@@ -20,6 +20,7 @@ use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchR
 use parquet::arrow::{ArrowWriter, ProjectionMask};
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
+use parquet::file::reader::ChunkReader;
 
 use crate::connectors::sources::{BoxedSource, SourceFactory};
 use crate::error::{SqlError, SqlResult};
@@ -141,11 +142,35 @@ impl ParquetSource {
         ))
     }
 
-    /// Opens file `index`, finding the table's columns in it.
+    /// Opens file `index`, finding the table's columns in it. A file in an
+    /// object store is read whole first (a Parquet reader jumps to its footer).
     fn start(&mut self, index: usize) -> Result<()> {
         let path = &self.files[index];
-        let file = File::open(path).map_err(|e| Error::io(path, e))?;
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+        let (reader, columns) = if eddy_fs::is_remote(path) {
+            let bytes = eddy_fs::read(path).map_err(|e| Error::io(path, e))?;
+            self.open_reader(index, bytes::Bytes::from(bytes))?
+        } else {
+            let file = File::open(path).map_err(|e| Error::io(path, e))?;
+            self.open_reader(index, file)?
+        };
+        self.current = Some(Current {
+            index,
+            reader,
+            columns,
+            read: 0,
+            skip: self.resumed.get(&index).copied().unwrap_or(0),
+        });
+        Ok(())
+    }
+
+    /// A reader of the table's columns in `input`, the contents of file
+    /// `index`, and where each column lands in its batches.
+    fn open_reader<T: ChunkReader + 'static>(
+        &self,
+        index: usize,
+        input: T,
+    ) -> Result<(ParquetRecordBatchReader, Vec<usize>)> {
+        let builder = ParquetRecordBatchReaderBuilder::try_new(input)
             .map_err(|e| self.file_error(index, e))?;
         let file_schema = builder.schema().clone();
         let mut roots = Vec::new();
@@ -176,14 +201,7 @@ impl ParquetSource {
             .with_batch_size(8192)
             .build()
             .map_err(|e| self.file_error(index, e))?;
-        self.current = Some(Current {
-            index,
-            reader,
-            columns,
-            read: 0,
-            skip: self.resumed.get(&index).copied().unwrap_or(0),
-        });
-        Ok(())
+        Ok((reader, columns))
     }
 
     /// A batch of the file as one of the table's: its columns in the table's
