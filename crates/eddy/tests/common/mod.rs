@@ -19,13 +19,14 @@ pub fn example(name: &str) -> PathBuf {
 /// Committed result lines (hidden in-progress and pending files excluded), sorted.
 pub fn committed(dir: &Path) -> Vec<String> {
     let mut lines = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let name = entry.file_name().to_string_lossy().to_string();
-        if name.starts_with('.') || name.starts_with('_') {
+    for entry in eddy_fs::list(dir).into_iter().flatten() {
+        let name = entry.name;
+        if entry.is_dir || name.starts_with('.') || name.starts_with('_') {
             continue;
         }
+        let bytes = eddy_fs::read(&dir.join(&name)).unwrap();
         lines.extend(
-            std::fs::read_to_string(entry.path())
+            String::from_utf8(bytes)
                 .unwrap()
                 .lines()
                 .map(str::to_string),
