@@ -18,6 +18,7 @@ use eddy_sql::connectors::registry::{
 };
 use eddy_sql::{SqlError, SqlResult};
 
+use crate::kafka_formats::{is_avro, Columns, KeyFormat, ValueFormat};
 use crate::table_options::{option_error, Options};
 
 /// The options of the `kafka` connector.
@@ -38,6 +39,12 @@ const KAFKA_OPTIONS: &[&str] = &[
     "sink.delivery-guarantee",
     "sink.transactional-id-prefix",
     "sink.partitioner",
+    "avro-confluent.url",
+    "avro-confluent.subject",
+    "value.avro-confluent.url",
+    "value.avro-confluent.subject",
+    "key.avro-confluent.url",
+    "key.avro-confluent.subject",
 ];
 
 /// The options of the `upsert-kafka` connector.
@@ -52,6 +59,10 @@ const UPSERT_KAFKA_OPTIONS: &[&str] = &[
     "scan.topic-partition-discovery.interval",
     "sink.delivery-guarantee",
     "sink.transactional-id-prefix",
+    "value.avro-confluent.url",
+    "value.avro-confluent.subject",
+    "key.avro-confluent.url",
+    "key.avro-confluent.subject",
 ];
 
 /// Registers `kafka` and `upsert-kafka`.
@@ -153,80 +164,6 @@ fn metadata(key: &str, r: &ConsumedRecord<'_>) -> MetadataValue {
     }
 }
 
-/// How a record's key is written: the `key.fields` columns as a JSON
-/// object (`json`), or the one key column's value as it is (`raw`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum KeyFormat {
-    Json,
-    Raw,
-}
-
-impl KeyFormat {
-    /// `key.format`, checked against the key's columns.
-    fn of(o: &Options<'_>, table: &str, fields: &[String]) -> SqlResult<KeyFormat> {
-        match o.required("key.format")? {
-            "json" => Ok(KeyFormat::Json),
-            "raw" if fields.len() == 1 => Ok(KeyFormat::Raw),
-            "raw" => Err(option_error(
-                table,
-                "key.format",
-                format!(
-                    "'raw' keys hold one column, and the key has {} ({})",
-                    fields.len(),
-                    fields.join(", ")
-                ),
-            )),
-            other => Err(SqlError::unsupported(format!(
-                "'key.format' = '{other}' of table {table} (eddy reads and writes keys as 'json' or 'raw')"
-            ))),
-        }
-    }
-
-    /// The key of a JSON line; `None` for a raw key whose column is NULL.
-    fn encode(self, line: &str, fields: &[String]) -> Result<Option<Vec<u8>>, String> {
-        let value: serde_json::Value =
-            serde_json::from_str(line).map_err(|e| format!("encoding the key: {e}"))?;
-        if self == KeyFormat::Raw {
-            return Ok(match value.get(&fields[0]) {
-                None | Some(serde_json::Value::Null) => None,
-                Some(serde_json::Value::String(text)) => Some(text.clone().into_bytes()),
-                Some(other) => Some(other.to_string().into_bytes()),
-            });
-        }
-        let mut key = serde_json::Map::new();
-        for field in fields {
-            key.insert(
-                field.clone(),
-                value.get(field).cloned().unwrap_or(serde_json::Value::Null),
-            );
-        }
-        serde_json::to_vec(&serde_json::Value::Object(key))
-            .map(Some)
-            .map_err(|e| format!("encoding the key: {e}"))
-    }
-
-    /// A record's key as the JSON object of its columns.
-    fn decode(
-        self,
-        bytes: &[u8],
-        fields: &[String],
-    ) -> Result<serde_json::Map<String, serde_json::Value>, String> {
-        if self == KeyFormat::Raw {
-            let text = String::from_utf8(bytes.to_vec())
-                .map_err(|e| format!("the key is not UTF-8: {e}"))?;
-            return Ok(serde_json::Map::from_iter([(
-                fields[0].clone(),
-                serde_json::Value::String(text),
-            )]));
-        }
-        match serde_json::from_slice(bytes) {
-            Ok(serde_json::Value::Object(map)) => Ok(map),
-            Ok(_) => Err("the key is not a JSON object".into()),
-            Err(e) => Err(format!("the key is not JSON: {e}")),
-        }
-    }
-}
-
 /// Drops the key columns from a JSON line (`value.fields-include` = `EXCEPT_KEY`).
 fn without_fields(line: &str, fields: &[String]) -> Result<String, String> {
     let mut value: serde_json::Value =
@@ -252,15 +189,16 @@ fn except_key(o: &Options<'_>, table: &str) -> SqlResult<bool> {
     }
 }
 
-/// An upsert-kafka table's values must be JSON (what eddy reads and writes).
-fn json_values(o: &Options<'_>, table: &str) -> SqlResult<()> {
+/// An upsert-kafka table's values are JSON objects, or Avro records read and
+/// written as them.
+fn object_values(o: &Options<'_>, table: &str) -> SqlResult<String> {
     let format = o.required("value.format")?;
-    if format != "json" {
+    if format != "json" && !is_avro(format) {
         return Err(SqlError::unsupported(format!(
-            "'value.format' = '{format}' of table {table} (eddy reads and writes upsert-kafka values as 'json')"
+            "'value.format' = '{format}' of table {table} (eddy reads and writes upsert-kafka values as 'json', 'avro' or 'avro-confluent')"
         )));
     }
-    Ok(())
+    Ok(format.to_string())
 }
 
 /// A record of an upsert topic as a Debezium JSON line: the value (with the
@@ -269,7 +207,8 @@ fn json_values(o: &Options<'_>, table: &str) -> SqlResult<()> {
 fn upsert_line(
     r: &ConsumedRecord<'_>,
     key_fields: &[String],
-    key_format: KeyFormat,
+    key_format: &KeyFormat,
+    value_format: &ValueFormat,
     except_key: bool,
 ) -> Result<String, KafkaError> {
     let malformed = |message: String| KafkaError::Malformed {
@@ -278,10 +217,9 @@ fn upsert_line(
         offset: r.offset,
         message,
     };
-    let parse = |bytes: &[u8],
-                 what: &str|
-     -> Result<serde_json::Map<String, serde_json::Value>, KafkaError> {
-        match serde_json::from_slice(bytes) {
+    let parse = |bytes: &[u8], what: &str| -> Result<Columns, KafkaError> {
+        let text = value_format.decode(bytes).map_err(malformed)?;
+        match serde_json::from_str(&text) {
             Ok(serde_json::Value::Object(map)) => Ok(map),
             Ok(_) => Err(malformed(format!("the {what} is not a JSON object"))),
             Err(e) => Err(malformed(format!("the {what} is not JSON: {e}"))),
@@ -310,6 +248,15 @@ fn upsert_line(
 }
 
 impl Kafka {
+    /// The table's value format as it names it (`value.format` or `format`).
+    fn value_format(&self, options: &BTreeMap<String, String>) -> String {
+        options
+            .get("value.format")
+            .or_else(|| options.get("format"))
+            .cloned()
+            .unwrap_or_default()
+    }
+
     fn name(&self) -> &'static str {
         if self.upsert {
             "upsert-kafka"
@@ -364,10 +311,13 @@ impl TableConnector for Kafka {
             // Rows reach the sink as a changelog; the value is their JSON.
             return Some("debezium-json".into());
         }
-        options
-            .get("value.format")
-            .or_else(|| options.get("format"))
-            .cloned()
+        let format = self.value_format(options);
+        // Avro values are read and written as JSON rows (see kafka_formats).
+        Some(if is_avro(&format) {
+            "json".into()
+        } else {
+            format
+        })
     }
 
     fn metadata_keys(&self) -> &'static [&'static str] {
@@ -386,20 +336,24 @@ impl TableConnector for Kafka {
         // upsert-kafka: each record becomes a Debezium line (the value as
         // `after`; a tombstone deletes its key, as `before`), normalized by
         // the planner.
-        let upsert = if self.upsert {
-            let key_fields = self.key_fields(&o, &table)?;
-            json_values(&o, table.name)?;
-            let key_format = KeyFormat::of(&o, table.name, &key_fields)?;
-            Some((key_fields, key_format, except_key(&o, table.name)?))
-        } else {
-            None
-        };
         let topics: Vec<String> = o
             .topic()?
             .split(';')
             .map(|t| t.trim().to_string())
             .collect();
         let first = topics.first().cloned().unwrap_or_default();
+        let except = except_key(&o, table.name)?;
+        let upsert = if self.upsert {
+            let key_fields = self.key_fields(&o, &table)?;
+            let format = object_values(&o, table.name)?;
+            let values = ValueFormat::of(&o, &table, &format, &key_fields, except, &first)?;
+            let key_format = KeyFormat::of(&o, &table, &key_fields, &first)?;
+            Some((key_fields, key_format, values, except))
+        } else {
+            None
+        };
+        let format = self.value_format(table.options);
+        let values = ValueFormat::of(&o, &table, &format, &[], false, &first)?;
         let keys: Vec<String> = table.metadata.to_vec();
         let mut builder = KafkaSource::<SourceLine>::builder()
             .bootstrap_servers(o.required("properties.bootstrap.servers")?)
@@ -410,20 +364,19 @@ impl TableConnector for Kafka {
                 starting(&o, &first)?
             })
             .deserializer(Arc::new(move |r: &ConsumedRecord<'_>| {
-                let text =
-                    match &upsert {
-                        Some((key_fields, key_format, except_key)) => {
-                            upsert_line(r, key_fields, *key_format, *except_key)?
-                        }
-                        None => String::from_utf8(r.value.unwrap_or_default().to_vec()).map_err(
-                            |e| KafkaError::Malformed {
-                                topic: r.topic.to_string(),
-                                partition: r.partition,
-                                offset: r.offset,
-                                message: format!("the value is not UTF-8: {e}"),
-                            },
-                        )?,
-                    };
+                let text = match &upsert {
+                    Some((key_fields, key_format, value_format, except_key)) => {
+                        upsert_line(r, key_fields, key_format, value_format, *except_key)?
+                    }
+                    None => values
+                        .decode(r.value.unwrap_or_default())
+                        .map_err(|message| KafkaError::Malformed {
+                            topic: r.topic.to_string(),
+                            partition: r.partition,
+                            offset: r.offset,
+                            message,
+                        })?,
+                };
                 Ok(SourceLine {
                     line: TextLine {
                         path: split_uri(r.topic, r.partition).into(),
@@ -470,23 +423,25 @@ impl TableConnector for Kafka {
             options: table.options,
         };
         let key_fields = self.key_fields(&o, &table)?;
+        let topic = o.topic()?.to_string();
         let value_format = if self.upsert {
-            o.required("value.format")?.to_string()
+            object_values(&o, table.name)?
         } else {
-            self.format_of(table.options).unwrap_or_default()
+            self.value_format(table.options)
         };
+        let except_key = except_key(&o, table.name)?;
+        let values = ValueFormat::of(&o, &table, &value_format, &key_fields, except_key, &topic)?;
         let key_format = if key_fields.is_empty() {
             KeyFormat::Json
         } else {
-            if value_format != "json" {
+            if value_format != "json" && !is_avro(&value_format) {
                 return Err(SqlError::unsupported(format!(
-                    "keys of table {} with values in '{value_format}' (eddy writes keys beside 'value.format' = 'json')",
+                    "keys of table {} with values in '{value_format}' (eddy writes keys beside a 'json', 'avro' or 'avro-confluent' value)",
                     table.name
                 )));
             }
-            KeyFormat::of(&o, table.name, &key_fields)?
+            KeyFormat::of(&o, &table, &key_fields, &topic)?
         };
-        let except_key = except_key(&o, table.name)?;
         let guarantee = match o.get("sink.delivery-guarantee") {
             None => DeliveryGuarantee::AtLeastOnce,
             Some(text) => DeliveryGuarantee::parse(text).ok_or_else(|| {
@@ -531,13 +486,10 @@ impl TableConnector for Kafka {
                     let value = if delete {
                         None
                     } else if except_key {
-                        Some(
-                            without_fields(&text, &key_fields)
-                                .map_err(malformed)?
-                                .into_bytes(),
-                        )
+                        let text = without_fields(&text, &key_fields).map_err(malformed)?;
+                        Some(values.encode(text).map_err(malformed)?)
                     } else {
-                        Some(text.into_bytes())
+                        Some(values.encode(text).map_err(malformed)?)
                     };
                     return Ok(ProducerRecord {
                         key,
@@ -558,7 +510,7 @@ impl TableConnector for Kafka {
                 };
                 Ok(ProducerRecord {
                     key,
-                    value: Some(value.into_bytes()),
+                    value: Some(values.encode(value).map_err(malformed)?),
                     timestamp,
                     ..Default::default()
                 })

@@ -297,6 +297,7 @@ mod gateway;
 mod http;
 mod jdbc_tables;
 mod jobmanager;
+mod kafka_formats;
 mod kafka_tables;
 mod remote;
 mod shell;

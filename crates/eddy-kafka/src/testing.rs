@@ -367,6 +367,28 @@ impl TestProducer {
             .map_err(|e| format!("flushing: {e}"))
     }
 
+    /// Writes one record of bytes (a binary format) to `partition` of `topic`,
+    /// and waits for it.
+    pub fn send_bytes(
+        &self,
+        topic: &str,
+        partition: i32,
+        key: Option<&[u8]>,
+        value: &[u8],
+    ) -> TestResult<()> {
+        let mut record: BaseRecord<'_, [u8], [u8]> =
+            BaseRecord::to(topic).payload(value).partition(partition);
+        if let Some(key) = key {
+            record = record.key(key);
+        }
+        self.producer
+            .send(record)
+            .map_err(|(e, _)| format!("producing to {topic}: {e}"))?;
+        self.producer
+            .flush(Duration::from_secs(30))
+            .map_err(|e| format!("flushing: {e}"))
+    }
+
     /// Writes `values` to `topic` as [`TestBroker::produce`] does.
     pub fn send(&self, topic: &str, partitions: i32, values: &[String]) -> TestResult<()> {
         for (i, value) in values.iter().enumerate() {

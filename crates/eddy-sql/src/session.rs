@@ -1189,6 +1189,7 @@ impl Session {
                     options: &table.options,
                     primary_key: &table.primary_key,
                     columns: &names,
+                    schema: &table.physical,
                     metadata: &[],
                 };
                 if connector.batches() {

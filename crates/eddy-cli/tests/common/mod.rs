@@ -14,6 +14,7 @@ use serde_json::Value;
 
 pub mod certs;
 pub mod cluster;
+pub mod registry;
 
 /// A running `eddy sql -f` process and the address of its REST API.
 pub struct Shell {

@@ -195,7 +195,7 @@ fn timestamp(value: i64, unit: &TimeUnit, iso: bool, ltz: bool) -> String {
 
 /// Appends a timestamp as [`timestamp`] writes it, without allocating for
 /// the years 0 to 9999.
-pub(super) fn push_timestamp(value: i64, unit: &TimeUnit, iso: bool, ltz: bool, out: &mut String) {
+pub(crate) fn push_timestamp(value: i64, unit: &TimeUnit, iso: bool, ltz: bool, out: &mut String) {
     // One arm per unit, so that each divides by a constant.
     let (secs, nanos) = match unit {
         TimeUnit::Second => (value, 0),
@@ -402,7 +402,7 @@ fn json_list(values: &ArrayRef, encoding: &JsonEncoding, out: &mut String) {
     out.push(']');
 }
 
-fn json_string(text: &str, out: &mut String) {
+pub(crate) fn json_string(text: &str, out: &mut String) {
     match serde_json::to_string(text) {
         Ok(quoted) => out.push_str(&quoted),
         Err(_) => out.push_str("null"),

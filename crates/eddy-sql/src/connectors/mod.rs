@@ -4,6 +4,7 @@
 //! and those of client libraries, registered from above ([`registry`]: `kafka`,
 //! `upsert-kafka` and `jdbc`, by the `eddy` command).
 
+pub mod avro;
 mod csv_cells;
 pub mod encode;
 pub mod encode_batch;

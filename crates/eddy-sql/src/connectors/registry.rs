@@ -76,6 +76,8 @@ pub struct ConnectorTable<'a> {
     pub primary_key: &'a [String],
     /// Its physical column names.
     pub columns: &'a [String],
+    /// Its physical columns with their types.
+    pub schema: &'a arrow::datatypes::Schema,
     /// The metadata keys its `METADATA` columns read, in column order (each
     /// one of [`TableConnector::metadata_keys`]).
     pub metadata: &'a [String],

@@ -577,6 +577,7 @@ impl StreamPlanner {
             options: &table.options,
             primary_key: &table.primary_key,
             columns: &column_names(&table.physical),
+            schema: &table.physical,
             metadata: &[],
         };
         Ok(

@@ -533,6 +533,7 @@ impl StreamPlanner {
                             options: &def.options,
                             primary_key: &def.primary_key,
                             columns: &column_names(&physical_schema_),
+                            schema: &physical_schema_,
                             metadata: &[],
                         },
                         &output,
@@ -569,6 +570,7 @@ impl StreamPlanner {
                         options: &def.options,
                         primary_key: &def.primary_key,
                         columns: &columns,
+                        schema: &physical_schema_,
                         metadata: &keys,
                     })?;
                     (
