@@ -98,8 +98,13 @@ impl ValueFormat {
         if !is_avro(format) {
             return Ok(ValueFormat::Text);
         }
-        let excluded = if except_key { fields } else { &[] };
-        let schema = columns_of(table, excluded, true);
+        // The value holds neither the metadata columns nor, with EXCEPT_KEY,
+        // the key's.
+        let mut excluded = table.metadata_columns.to_vec();
+        if except_key {
+            excluded.extend(fields.iter().cloned());
+        }
+        let schema = columns_of(table, &excluded, true);
         Ok(ValueFormat::Avro(avro(o, format, &schema, "value", topic)?))
     }
 

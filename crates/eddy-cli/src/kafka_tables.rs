@@ -164,6 +164,54 @@ fn metadata(key: &str, r: &ConsumedRecord<'_>) -> MetadataValue {
     }
 }
 
+/// What a row's `METADATA` columns set on its record.
+#[derive(Default)]
+struct WrittenMetadata {
+    timestamp: Option<i64>,
+    headers: Vec<(String, Vec<u8>)>,
+}
+
+/// Takes the `METADATA` columns (`(column, key)`) out of a JSON row: the row
+/// without them, and what they set (a NULL sets nothing).
+fn take_metadata(
+    line: &str,
+    columns: &[(String, String)],
+) -> Result<(String, WrittenMetadata), String> {
+    let mut written = WrittenMetadata::default();
+    if columns.is_empty() {
+        return Ok((line.to_string(), written));
+    }
+    let mut row: Columns =
+        serde_json::from_str(line).map_err(|e| format!("reading the row's metadata: {e}"))?;
+    for (column, key) in columns {
+        let value = row.remove(column).unwrap_or(serde_json::Value::Null);
+        match (key.as_str(), value) {
+            (_, serde_json::Value::Null) => {}
+            ("timestamp", serde_json::Value::String(text)) => {
+                let (millis, _) = eddy_sql::connectors::encode::parse_timestamp(&text)
+                    .map_err(|e| format!("column {column}: {e}"))?;
+                written.timestamp = Some(millis);
+            }
+            ("headers", serde_json::Value::Object(headers)) => {
+                use base64::Engine;
+                for (name, value) in headers {
+                    let bytes = match value {
+                        serde_json::Value::String(b64) => base64::engine::general_purpose::STANDARD
+                            .decode(&b64)
+                            .map_err(|e| format!("header {name} of column {column}: {e}"))?,
+                        _ => Vec::new(),
+                    };
+                    written.headers.push((name, bytes));
+                }
+            }
+            (key, value) => {
+                return Err(format!("column {column} cannot set '{key}' from {value}"));
+            }
+        }
+    }
+    Ok((serde_json::Value::Object(row).to_string(), written))
+}
+
 /// Drops the key columns from a JSON line (`value.fields-include` = `EXCEPT_KEY`).
 fn without_fields(line: &str, fields: &[String]) -> Result<String, String> {
     let mut value: serde_json::Value =
@@ -324,6 +372,14 @@ impl TableConnector for Kafka {
         &["topic", "partition", "offset", "timestamp", "headers"]
     }
 
+    fn writable_metadata_keys(&self) -> &'static [&'static str] {
+        if self.upsert {
+            &[]
+        } else {
+            &["headers", "timestamp"]
+        }
+    }
+
     fn upsert_source(&self) -> bool {
         self.upsert
     }
@@ -462,6 +518,18 @@ impl TableConnector for Kafka {
                 )
             })?,
         };
+        let written: Vec<(String, String)> = table
+            .metadata_columns
+            .iter()
+            .cloned()
+            .zip(table.metadata.iter().cloned())
+            .collect();
+        if !written.is_empty() && value_format != "json" && !is_avro(&value_format) {
+            return Err(SqlError::unsupported(format!(
+                "writing METADATA columns of table {} with values in '{value_format}' (eddy writes them beside a 'json', 'avro' or 'avro-confluent' value)",
+                table.name
+            )));
+        }
         let upsert = self.upsert;
         let name = self.name();
         let table_name = table.name.to_string();
@@ -498,6 +566,8 @@ impl TableConnector for Kafka {
                         ..Default::default()
                     });
                 }
+                let (line, written) = take_metadata(line, &written).map_err(malformed)?;
+                let line = &line;
                 let key = if key_fields.is_empty() {
                     None
                 } else {
@@ -511,7 +581,8 @@ impl TableConnector for Kafka {
                 Ok(ProducerRecord {
                     key,
                     value: Some(values.encode(value).map_err(malformed)?),
-                    timestamp,
+                    timestamp: written.timestamp.or(timestamp),
+                    headers: written.headers,
                     ..Default::default()
                 })
             },

@@ -4,6 +4,7 @@
 //! through a topic and come back equal; the bytes on the wire are Avro's
 //! binary encoding; a record of another writer schema is read by field names;
 //! a record that is not Avro fails the job naming topic, partition and offset.
+//! And `METADATA` columns written: a record's timestamp and headers.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -295,5 +296,89 @@ INSERT INTO o SELECT * FROM totals;
         let expected: std::collections::BTreeMap<String, i64> =
             [("a".into(), 4), ("b".into(), 7), ("c".into(), 4)].into();
         assert_eq!(last, expected, "{topic}");
+    }
+}
+
+#[test]
+fn timestamp_and_headers_metadata_columns_are_written() {
+    let broker = TestBroker::start().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let servers = broker.bootstrap_servers();
+    broker.create_topic("headed", 1).unwrap();
+    broker.create_topic("copied", 1).unwrap();
+    broker
+        .producer()
+        .unwrap()
+        .send_with_headers(
+            "headed",
+            0,
+            r#"{"id":1}"#,
+            &[("source", b"test"), ("n", b"1")],
+        )
+        .unwrap();
+    let bounded = "'scan.startup.mode' = 'earliest-offset', 'scan.bounded.mode' = 'latest-offset'";
+    let script = format!(
+        "CREATE TABLE headed (id BIGINT, hs MAP<STRING, BYTES> METADATA FROM 'headers') WITH (
+  'connector' = 'kafka', 'topic' = 'headed', 'format' = 'json', 'properties.bootstrap.servers' = '{servers}', {bounded});
+CREATE TABLE copied (id BIGINT, ts TIMESTAMP_LTZ(3) METADATA FROM 'timestamp', hs MAP<STRING, BYTES> METADATA FROM 'headers',
+  `partition` INT METADATA VIRTUAL) WITH (
+  'connector' = 'kafka', 'topic' = 'copied', 'value.format' = 'avro', 'properties.bootstrap.servers' = '{servers}');
+INSERT INTO copied SELECT id, TO_TIMESTAMP_LTZ(4102444800123, 3), hs FROM headed;
+"
+    );
+    let out = run_script(tmp.path(), "copy.sql", &script);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The value holds the physical column only: long 1.
+    let records = broker.read_committed("copied").unwrap();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].3, [0x02, 0x02]);
+
+    let script = format!(
+        "CREATE TABLE copied (id BIGINT, ts TIMESTAMP_LTZ(3) METADATA FROM 'timestamp', hs MAP<STRING, BYTES> METADATA FROM 'headers') WITH (
+  'connector' = 'kafka', 'topic' = 'copied', 'value.format' = 'avro', 'properties.bootstrap.servers' = '{servers}', {bounded});
+CREATE TABLE o (id BIGINT, ts TIMESTAMP_LTZ(3), source STRING, n STRING) WITH ('connector' = 'print');
+INSERT INTO o SELECT id, ts, CAST(hs['source'] AS STRING), CAST(hs['n'] AS STRING) FROM copied;
+"
+    );
+    let out = run_script(tmp.path(), "back.sql", &script);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("+I[1, 2100-01-01 00:00:00.123, test, 1]"),
+        "{stdout}"
+    );
+
+    // Metadata a Kafka record cannot be given, and values that cannot carry it.
+    for (columns, value, format, expected) in [
+        (
+            "o BIGINT METADATA FROM 'offset'",
+            "0",
+            "json",
+            "the 'kafka' connector writes these metadata keys: headers, timestamp",
+        ),
+        (
+            "ts TIMESTAMP_LTZ(3) METADATA FROM 'timestamp'",
+            "TO_TIMESTAMP_LTZ(0, 3)",
+            "csv",
+            "with values in 'csv'",
+        ),
+    ] {
+        let script = format!(
+            "CREATE TABLE t (id BIGINT, {columns}) WITH ('connector' = 'kafka', 'topic' = 'copied', 'format' = '{format}', 'properties.bootstrap.servers' = '{servers}');
+INSERT INTO t SELECT 1, {value};
+"
+        );
+        let out = run_script(tmp.path(), "bad.sql", &script);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success());
+        assert!(stderr.contains(expected), "{stderr}");
     }
 }

@@ -1,6 +1,6 @@
 //! The tables and views a session knows.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
@@ -47,6 +47,8 @@ pub struct TableDef {
     pub options: BTreeMap<String, String>,
     /// `METADATA` columns: column name → the connector's metadata key.
     pub metadata: BTreeMap<String, String>,
+    /// The `METADATA ... VIRTUAL` columns: read, never written.
+    pub virtual_metadata: BTreeSet<String>,
     /// The computed columns' SQL text, for `DESCRIBE`.
     pub computed_text: Vec<Option<String>>,
 }
@@ -55,6 +57,22 @@ impl TableDef {
     /// Whether the table has computed columns.
     pub fn has_computed(&self) -> bool {
         self.computed.iter().any(Option::is_some)
+    }
+
+    /// The columns an `INSERT` writes: the physical columns but the `VIRTUAL`
+    /// metadata columns.
+    pub fn sink_schema(&self) -> SchemaRef {
+        if self.virtual_metadata.is_empty() {
+            return self.physical.clone();
+        }
+        let fields: Vec<_> = self
+            .physical
+            .fields()
+            .iter()
+            .filter(|f| !self.virtual_metadata.contains(f.name()))
+            .cloned()
+            .collect();
+        Arc::new(Schema::new(fields))
     }
 
     /// The connector option `key`, or an error naming the table.

@@ -1,7 +1,7 @@
 //! Parsing Flink's DDL: `CREATE TABLE` with computed columns, a watermark, a
 //! primary key and connector options, and `CREATE VIEW`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use arrow::datatypes::DataType;
 use datafusion_sql::sqlparser::ast::Expr as SqlExpr;
@@ -59,6 +59,8 @@ pub struct CreateTable {
     pub options: BTreeMap<String, String>,
     /// `METADATA [FROM 'key']` columns: column name → metadata key.
     pub metadata: BTreeMap<String, String>,
+    /// The `METADATA ... VIRTUAL` columns: read, never written.
+    pub virtual_metadata: BTreeSet<String>,
 }
 
 /// A parsed `CREATE VIEW`.
@@ -124,6 +126,7 @@ fn create_table(p: &mut Parser<'_>) -> Result<CreateTable, ParserError> {
         primary_key: Vec::new(),
         options: BTreeMap::new(),
         metadata: BTreeMap::new(),
+        virtual_metadata: BTreeSet::new(),
     };
     loop {
         let next = p.peek_token().token;
@@ -165,8 +168,9 @@ fn create_table(p: &mut Parser<'_>) -> Result<CreateTable, ParserError> {
                     } else {
                         name.clone()
                     };
-                    // Read-only either way: eddy does not write metadata.
-                    let _ = p.parse_keyword(Keyword::VIRTUAL);
+                    if p.parse_keyword(Keyword::VIRTUAL) {
+                        table.virtual_metadata.insert(name.clone());
+                    }
                     table.metadata.insert(name.clone(), key);
                 }
                 let nullable = if p.parse_keywords(&[Keyword::PRIMARY, Keyword::KEY]) {

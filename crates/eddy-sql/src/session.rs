@@ -723,6 +723,7 @@ impl Session {
             proctime,
             primary_key: create.primary_key.clone(),
             metadata: create.metadata.clone(),
+            virtual_metadata: create.virtual_metadata.clone(),
             options: create.options.clone(),
             computed_text,
         };
@@ -953,8 +954,8 @@ impl Session {
         let mut plan = Planner::new(&self.catalog)
             .plan_query(rest)
             .map_err(|e| e.offset(line, column))?;
-        // Map the query's columns onto the sink's physical columns, with casts.
-        let sink = &table.physical;
+        // Map the query's columns onto the sink's columns, with casts.
+        let sink = &table.sink_schema();
         let targets: Vec<usize> = match &columns {
             None => (0..sink.fields().len()).collect(),
             Some(cols) => cols
@@ -964,9 +965,12 @@ impl Session {
                         .iter()
                         .position(|f| f.name() == c)
                         .ok_or_else(|| {
-                            SqlError::new(format!(
-                                "column '{c}' is not a physical column of {name}"
-                            ))
+                            let what = if table.virtual_metadata.contains(c) {
+                                "a VIRTUAL metadata column, which is never written"
+                            } else {
+                                "not a physical column"
+                            };
+                            SqlError::new(format!("column '{c}' of {name} is {what}"))
                         })
                 })
                 .collect::<SqlResult<_>>()?,
@@ -1040,14 +1044,13 @@ impl Session {
         table: &Arc<TableDef>,
     ) -> SqlResult<()> {
         let name = table.name.clone();
-        let names: Vec<String> = table
-            .physical
+        let sink_schema = table.sink_schema();
+        let names: Vec<String> = sink_schema
             .fields()
             .iter()
             .map(|f| f.name().clone())
             .collect();
-        let not_null: Vec<(usize, String)> = table
-            .physical
+        let not_null: Vec<(usize, String)> = sink_schema
             .fields()
             .iter()
             .enumerate()
@@ -1063,9 +1066,27 @@ impl Session {
             &enforced
         };
         let connector = table.option("connector").unwrap_or_default().to_string();
-        if let Some(column) = table.metadata.keys().next() {
+        // The metadata columns written (not VIRTUAL), and the keys they write.
+        let (metadata_columns, metadata_keys): (Vec<String>, Vec<String>) = table
+            .metadata
+            .iter()
+            .filter(|(column, _)| !table.virtual_metadata.contains(*column))
+            .map(|(column, key)| (column.clone(), key.clone()))
+            .unzip();
+        let writable = crate::connectors::registry::lookup(&connector)
+            .map_or(&[][..], |c| c.writable_metadata_keys());
+        if let Some((column, key)) = metadata_columns
+            .iter()
+            .zip(&metadata_keys)
+            .find(|(_, key)| !writable.contains(&key.as_str()))
+        {
+            let keys = if writable.is_empty() {
+                "none".to_string()
+            } else {
+                writable.join(", ")
+            };
             return Err(SqlError::unsupported(format!(
-                "writing to table {name}, which has the METADATA column {column} (eddy reads metadata; write to a table without it)"
+                "writing the METADATA column {column} ('{key}') of table {name}: the '{connector}' connector writes these metadata keys: {keys} (declare the column VIRTUAL to only read it)"
             )));
         }
         let reject_updates = |what: &str| -> SqlResult<()> {
@@ -1189,8 +1210,9 @@ impl Session {
                     options: &table.options,
                     primary_key: &table.primary_key,
                     columns: &names,
-                    schema: &table.physical,
-                    metadata: &[],
+                    schema: &sink_schema,
+                    metadata: &metadata_keys,
+                    metadata_columns: &metadata_columns,
                 };
                 if connector.batches() {
                     if table.primary_key.is_empty() {
@@ -1198,7 +1220,7 @@ impl Session {
                             "declare a PRIMARY KEY (..) NOT ENFORCED on the table to upsert and delete by it",
                         )?;
                     }
-                    let writers = connector.batch_sink(described, &table.physical)?;
+                    let writers = connector.batch_sink(described, &sink_schema)?;
                     planner.add_sink(
                         &format!("Sink(table=[{name}], connector=[{other}])"),
                         stream,

@@ -193,6 +193,18 @@ fn timestamp(value: i64, unit: &TimeUnit, iso: bool, ltz: bool) -> String {
     )
 }
 
+/// Milliseconds and microseconds since the epoch of a timestamp as the csv
+/// and json formats write it (`2024-01-01 00:00:01.5`), or in ISO-8601 (`T`
+/// between date and time; a `Z` after a TIMESTAMP_LTZ).
+pub fn parse_timestamp(text: &str) -> Result<(i64, i64), String> {
+    let trimmed = text.trim_end_matches('Z');
+    let parsed = chrono::NaiveDateTime::parse_from_str(trimmed, "%Y-%m-%d %H:%M:%S%.f")
+        .or_else(|_| chrono::NaiveDateTime::parse_from_str(trimmed, "%Y-%m-%dT%H:%M:%S%.f"))
+        .map_err(|e| format!("'{text}' is not a timestamp: {e}"))?
+        .and_utc();
+    Ok((parsed.timestamp_millis(), parsed.timestamp_micros()))
+}
+
 /// Appends a timestamp as [`timestamp`] writes it, without allocating for
 /// the years 0 to 9999.
 pub(crate) fn push_timestamp(value: i64, unit: &TimeUnit, iso: bool, ltz: bool, out: &mut String) {

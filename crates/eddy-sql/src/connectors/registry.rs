@@ -78,9 +78,12 @@ pub struct ConnectorTable<'a> {
     pub columns: &'a [String],
     /// Its physical columns with their types.
     pub schema: &'a arrow::datatypes::Schema,
-    /// The metadata keys its `METADATA` columns read, in column order (each
-    /// one of [`TableConnector::metadata_keys`]).
+    /// The metadata keys its `METADATA` columns read (a source) or write (a
+    /// sink), in column order (each one of [`TableConnector::metadata_keys`],
+    /// or of [`TableConnector::writable_metadata_keys`] for a sink).
     pub metadata: &'a [String],
+    /// The names of those `METADATA` columns, in the same order.
+    pub metadata_columns: &'a [String],
 }
 
 /// The value of a `METADATA` column for one record (cast to the column's type).
@@ -122,6 +125,13 @@ pub trait TableConnector: Send + Sync {
 
     /// The metadata keys its sources offer to `METADATA` columns.
     fn metadata_keys(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// The metadata keys its sink writes from `METADATA` columns (e.g. a
+    /// record's `timestamp` and `headers`); the sink's rows carry them as
+    /// columns named as in [`ConnectorTable::metadata_columns`].
+    fn writable_metadata_keys(&self) -> &'static [&'static str] {
         &[]
     }
 

@@ -579,6 +579,7 @@ impl StreamPlanner {
             columns: &column_names(&table.physical),
             schema: &table.physical,
             metadata: &[],
+            metadata_columns: &[],
         };
         Ok(
             match connector.lookup(described, &table.physical, &key_names)? {

@@ -535,6 +535,7 @@ impl StreamPlanner {
                             columns: &column_names(&physical_schema_),
                             schema: &physical_schema_,
                             metadata: &[],
+                            metadata_columns: &[],
                         },
                         &output,
                     )?;
@@ -552,6 +553,7 @@ impl StreamPlanner {
                     let columns = column_names(&physical_schema_);
                     let mut metadata = Vec::new();
                     let mut keys = Vec::new();
+                    let mut metadata_columns = Vec::new();
                     for (index, column) in columns.iter().enumerate() {
                         let Some(key) = def.metadata.get(column) else {
                             continue;
@@ -564,6 +566,7 @@ impl StreamPlanner {
                         }
                         metadata.push(index);
                         keys.push(key.clone());
+                        metadata_columns.push(column.clone());
                     }
                     let readers = connector.source(ConnectorTable {
                         name: &name,
@@ -572,6 +575,7 @@ impl StreamPlanner {
                         columns: &columns,
                         schema: &physical_schema_,
                         metadata: &keys,
+                        metadata_columns: &metadata_columns,
                     })?;
                     (
                         sources::registered(physical_schema_, output, readers, format, metadata),

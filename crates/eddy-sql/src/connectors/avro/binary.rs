@@ -12,7 +12,7 @@ use chrono::{Datelike, Timelike};
 use serde_json::value::RawValue;
 
 use super::schema::{IntKind, LongKind, Schema};
-use crate::connectors::encode::{decimal, json_string, push_timestamp};
+use crate::connectors::encode::{decimal, json_string, parse_timestamp, push_timestamp};
 
 /// How deep values may nest.
 const MAX_DEPTH: usize = 128;
@@ -346,8 +346,8 @@ fn write(schema: &Schema, raw: &RawValue, out: &mut Vec<u8>, depth: usize) -> Re
             match kind {
                 LongKind::Plain => parse(raw, "an integer")?,
                 LongKind::TimeMicros => time_of(parse(raw, "a time")?)? / 1_000,
-                LongKind::TimestampMillis => timestamp_of(parse(raw, "a timestamp")?)?.0,
-                LongKind::TimestampMicros => timestamp_of(parse(raw, "a timestamp")?)?.1,
+                LongKind::TimestampMillis => parse_timestamp(parse(raw, "a timestamp")?)?.0,
+                LongKind::TimestampMicros => parse_timestamp(parse(raw, "a timestamp")?)?.1,
             },
             out,
         ),
@@ -422,17 +422,6 @@ fn time_of(text: &str) -> Result<i64> {
     let t = chrono::NaiveTime::parse_from_str(text, "%H:%M:%S%.f")
         .map_err(|e| format!("'{text}' is not a time: {e}"))?;
     Ok(i64::from(t.num_seconds_from_midnight()) * 1_000_000_000 + i64::from(t.nanosecond()))
-}
-
-/// Milliseconds and microseconds since the epoch of a timestamp as Flink's
-/// JSON writes it (`2024-01-01 00:00:01.5`, or ISO-8601 with `T` and `Z`).
-fn timestamp_of(text: &str) -> Result<(i64, i64)> {
-    let trimmed = text.trim_end_matches('Z');
-    let parsed = chrono::NaiveDateTime::parse_from_str(trimmed, "%Y-%m-%d %H:%M:%S%.f")
-        .or_else(|_| chrono::NaiveDateTime::parse_from_str(trimmed, "%Y-%m-%dT%H:%M:%S%.f"))
-        .map_err(|e| format!("'{text}' is not a timestamp: {e}"))?
-        .and_utc();
-    Ok((parsed.timestamp_millis(), parsed.timestamp_micros()))
 }
 
 /// The unscaled value of the decimal number `text` at `scale`.
