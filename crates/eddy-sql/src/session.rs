@@ -1126,6 +1126,33 @@ impl Session {
                     move |_| TableSinkOperator::discard(names.clone()),
                 );
             }
+            "filesystem" if table.option("format") == Some("avro") => {
+                let path = table
+                    .option("path")
+                    .ok_or_else(|| SqlError::new(format!("table {name} needs the option 'path'")))?
+                    .to_string();
+                reject_updates(
+                    "Avro files are append-only; write the changes to 'format' = 'debezium-json'",
+                )?;
+                let codec = crate::connectors::avro::files::codec(&name, &table.options)?;
+                let parts =
+                    crate::connectors::avro::files::parts(&name, sink_schema.clone(), codec)?;
+                let roll = table
+                    .option("sink.rolling-policy.file-size")
+                    .map(parse_size)
+                    .transpose()?;
+                planner.add_sink(
+                    &format!("Sink(table=[{name}], connector=[filesystem], format=[avro])"),
+                    stream,
+                    move |_| {
+                        let mut sink = FileSink::with_parts(path.clone(), parts.clone());
+                        if let Some(bytes) = roll {
+                            sink = sink.with_roll_size(bytes);
+                        }
+                        TableSinkOperator::rows(Box::new(sink), names.clone())
+                    },
+                );
+            }
             "filesystem" if table.option("format") == Some("parquet") => {
                 let path = table
                     .option("path")

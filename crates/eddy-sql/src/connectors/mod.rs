@@ -78,6 +78,7 @@ pub fn format_options(format: &str) -> Option<&'static [&'static str]> {
         ]),
         "raw" => Some(&[]),
         "parquet" => Some(parquet::PARQUET_OPTIONS),
+        "avro" => Some(avro::files::AVRO_FILE_OPTIONS),
         "debezium-json" => Some(&[
             "debezium-json.ignore-parse-errors",
             "debezium-json.timestamp-format.standard",

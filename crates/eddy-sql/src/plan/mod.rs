@@ -481,6 +481,19 @@ impl StreamPlanner {
         Ok(match connector.as_str() {
             "nexmark" => (sources::nexmark(&name, physical_schema_, &def.options)?, false),
             "datagen" => (sources::datagen(&name, physical_schema_, &def.options)?.0, false),
+            "filesystem" if def.option("format") == Some("avro") => {
+                let path = def.option("path").ok_or_else(|| {
+                    SqlError::new(format!("table {name} needs the option 'path'"))
+                })?;
+                let output = physical_schema(
+                    &DFSchema::try_from(physical_schema_.as_ref().clone())?,
+                    false,
+                );
+                (
+                    crate::connectors::avro::files::source(path.to_string(), output),
+                    false,
+                )
+            }
             "filesystem" if def.option("format") == Some("parquet") => {
                 let path = def.option("path").ok_or_else(|| {
                     SqlError::new(format!("table {name} needs the option 'path'"))

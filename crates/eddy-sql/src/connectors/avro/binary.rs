@@ -23,7 +23,7 @@ type Result<T> = std::result::Result<T, String>;
 
 /// Reads one datum of `schema` from `bytes` (all of them) as a JSON value.
 pub fn to_json(schema: &Schema, bytes: &[u8]) -> Result<String> {
-    let mut reader = Reader { bytes, at: 0 };
+    let mut reader = Reader::new(bytes);
     let mut out = String::with_capacity(bytes.len() * 2);
     reader.value(schema, &mut out, 0)?;
     if reader.at != bytes.len() {
@@ -35,13 +35,41 @@ pub fn to_json(schema: &Schema, bytes: &[u8]) -> Result<String> {
     Ok(out)
 }
 
-struct Reader<'a> {
+/// Reads `count` data of `schema` from `bytes` (a block of a container file,
+/// all of it), each as a JSON value.
+pub fn to_json_records(schema: &Schema, bytes: &[u8], count: i64) -> Result<Vec<String>> {
+    let mut reader = Reader::new(bytes);
+    let mut out = Vec::with_capacity(count.clamp(0, 1 << 16) as usize);
+    for _ in 0..count {
+        let mut record = String::new();
+        reader.value(schema, &mut record, 0)?;
+        out.push(record);
+    }
+    if !reader.at_end() {
+        return Err(format!(
+            "{} bytes left after the block's {count} records",
+            bytes.len() - reader.at
+        ));
+    }
+    Ok(out)
+}
+
+/// Reads Avro's primitive encodings from a slice.
+pub(super) struct Reader<'a> {
     bytes: &'a [u8],
     at: usize,
 }
 
-impl Reader<'_> {
-    fn take(&mut self, n: usize) -> Result<&[u8]> {
+impl<'a> Reader<'a> {
+    pub(super) fn new(bytes: &'a [u8]) -> Self {
+        Reader { bytes, at: 0 }
+    }
+
+    pub(super) fn at_end(&self) -> bool {
+        self.at == self.bytes.len()
+    }
+
+    pub(super) fn take(&mut self, n: usize) -> Result<&'a [u8]> {
         let end = self
             .at
             .checked_add(n)
@@ -52,7 +80,7 @@ impl Reader<'_> {
         Ok(out)
     }
 
-    fn long(&mut self) -> Result<i64> {
+    pub(super) fn long(&mut self) -> Result<i64> {
         let mut value: u64 = 0;
         for shift in (0..70).step_by(7) {
             let byte = self.take(1)?[0];
@@ -72,14 +100,14 @@ impl Reader<'_> {
         i32::try_from(v).map_err(|_| format!("{v} is out of range for an Avro int"))
     }
 
-    fn sized(&mut self) -> Result<&[u8]> {
+    pub(super) fn sized(&mut self) -> Result<&'a [u8]> {
         let n = self.long()?;
         let n = usize::try_from(n).map_err(|_| format!("a negative length {n}"))?;
         self.take(n)
     }
 
     /// The item count of the next array or map block (0 at the end).
-    fn block(&mut self) -> Result<i64> {
+    pub(super) fn block_count(&mut self) -> Result<i64> {
         let count = self.long()?;
         if count < 0 {
             self.long()?; // the block's size in bytes
@@ -166,7 +194,7 @@ impl Reader<'_> {
                 out.push('[');
                 let mut first = true;
                 loop {
-                    let count = self.block()?;
+                    let count = self.block_count()?;
                     if count == 0 {
                         break;
                     }
@@ -184,7 +212,7 @@ impl Reader<'_> {
                 out.push('{');
                 let mut first = true;
                 loop {
-                    let count = self.block()?;
+                    let count = self.block_count()?;
                     if count == 0 {
                         break;
                     }
@@ -285,7 +313,7 @@ pub fn from_json(schema: &Schema, json: &str, out: &mut Vec<u8>) -> Result<()> {
     write(schema, raw, out, 0)
 }
 
-fn put_long(v: i64, out: &mut Vec<u8>) {
+pub(super) fn put_long(v: i64, out: &mut Vec<u8>) {
     let mut n = ((v << 1) ^ (v >> 63)) as u64;
     while n >= 0x80 {
         out.push((n as u8 & 0x7f) | 0x80);
@@ -294,7 +322,7 @@ fn put_long(v: i64, out: &mut Vec<u8>) {
     out.push(n as u8);
 }
 
-fn put_bytes(bytes: &[u8], out: &mut Vec<u8>) {
+pub(super) fn put_bytes(bytes: &[u8], out: &mut Vec<u8>) {
     put_long(bytes.len() as i64, out);
     out.extend_from_slice(bytes);
 }

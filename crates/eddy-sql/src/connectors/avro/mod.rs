@@ -19,6 +19,8 @@
 //! columns the writer lacks are NULL.
 
 mod binary;
+mod container;
+pub mod files;
 mod registry;
 mod schema;
 
