@@ -160,6 +160,13 @@ INSERT INTO counts SELECT bid.auction, window_start, COUNT(*), SUM(bid.price) FR
     let expected = committed_lines(Path::new("s3://eddy-out/clean"));
     assert!(expected.len() > 1000, "{}", expected.len());
     assert_eq!(committed_lines(Path::new("s3://eddy-out/crash")), expected);
+    // Pending files are incomplete multipart uploads, never objects.
+    let names: Vec<String> = eddy_fs::list(Path::new("s3://eddy-out/crash"))
+        .unwrap()
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
+    assert!(!names.iter().any(|n| n.starts_with(".part-")), "{names:?}");
 }
 
 #[test]

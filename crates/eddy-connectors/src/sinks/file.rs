@@ -12,9 +12,13 @@
 //!
 //! The directory may be in an object store (`s3://bucket/prefix`, see
 //! [`eddy_fs`]). There the in-progress file is written in a local staging
-//! directory, uploaded whole (in parts when large) as the pending object at the
-//! barrier, and committed by a server-side copy to the final name; a commit
-//! retried after a crash finds the final object and leaves it.
+//! directory; at the barrier it is uploaded as the parts of a multipart upload
+//! of its final name, not completed (pre-commit: the upload's id and parts go
+//! into the checkpoint); the checkpoint's completion completes the upload
+//! (commit), and the object appears whole. A completion retried after a crash
+//! finds the object and leaves it. Uploads of attempts that failed before
+//! their checkpoint stay incomplete and invisible; as with Flink, a bucket
+//! lifecycle rule that aborts incomplete multipart uploads reclaims them.
 //!
 //! With checkpointing, the sink is a two-phase commit: rows go to the in-progress
 //! file; at a checkpoint barrier the file is closed and renamed to
@@ -39,6 +43,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use eddy_core::{Error, Records, Result};
+use eddy_fs::multipart::PendingUpload;
 use eddy_runtime::operators::SinkWriter;
 use eddy_runtime::OperatorContext;
 use serde::{Deserialize, Serialize};
@@ -58,6 +63,32 @@ struct SinkState {
     /// `(attempt, subtask, files)`: the attempt's subtask had closed `files` part
     /// files (counters `0..files`) by this checkpoint.
     written: Vec<(String, u32, u64)>,
+    /// `(name, upload id, part ids)`: the pending files that are multipart
+    /// uploads (in an object store).
+    uploads: Vec<(String, String, Vec<String>)>,
+}
+
+/// The state before multipart uploads.
+#[derive(Deserialize)]
+struct SinkStateV2 {
+    subtask: u32,
+    directory: PathBuf,
+    pending: Vec<(u64, Vec<String>)>,
+    lineage: String,
+    written: Vec<(String, u32, u64)>,
+}
+
+impl From<SinkStateV2> for SinkState {
+    fn from(v2: SinkStateV2) -> Self {
+        SinkState {
+            subtask: v2.subtask,
+            directory: v2.directory,
+            pending: v2.pending,
+            lineage: v2.lineage,
+            written: v2.written,
+            uploads: Vec::new(),
+        }
+    }
 }
 
 /// The state of checkpoint format 1, before lineages: it restores with no
@@ -147,6 +178,8 @@ pub struct FileSink<T> {
     /// Where in-progress files are written when the directory is in an object
     /// store.
     staging: Option<PathBuf>,
+    /// The pending files that are multipart uploads not completed yet.
+    uploads: BTreeMap<String, PendingUpload>,
 }
 
 /// The part file being written: its name, writer, size so far and opening time.
@@ -203,6 +236,7 @@ impl<T> FileSink<T> {
             checkpointing: false,
             restored: Vec::new(),
             staging: None,
+            uploads: BTreeMap::new(),
         }
     }
 
@@ -240,15 +274,22 @@ impl<T> FileSink<T> {
         let file = writer.finish().map_err(|e| Error::io(&path, e))?;
         file.sync_all().map_err(|e| Error::io(&path, e))?;
         drop(file);
-        let target = if self.checkpointing {
-            self.path(&pending_name(&name))
-        } else {
-            self.path(&name)
-        };
         if self.staging.is_some() {
-            eddy_fs::multipart::upload(&path, &target).map_err(|e| Error::io(&target, e))?;
+            let target = self.path(&name);
+            if self.checkpointing {
+                let upload = eddy_fs::multipart::upload_pending(&path, &target)
+                    .map_err(|e| Error::io(&target, e))?;
+                self.uploads.insert(name.clone(), upload);
+            } else {
+                eddy_fs::multipart::upload(&path, &target).map_err(|e| Error::io(&target, e))?;
+            }
             let _ = std::fs::remove_file(&path);
         } else {
+            let target = if self.checkpointing {
+                self.path(&pending_name(&name))
+            } else {
+                self.path(&name)
+            };
             eddy_fs::rename(&path, &target).map_err(|e| Error::io(&target, e))?;
         }
         if self.checkpointing {
@@ -257,8 +298,11 @@ impl<T> FileSink<T> {
         Ok(())
     }
 
-    fn commit(&self, name: &str) -> Result<()> {
-        commit_in(&self.directory, name)
+    fn commit(&mut self, name: &str) -> Result<()> {
+        match self.uploads.remove(name) {
+            Some(upload) => complete_upload(&self.directory, name, &upload),
+            None => commit_in(&self.directory, name),
+        }
     }
     /// Commits the restored checkpoint's pending files of the old subtasks this
     /// subtask is responsible for; subtask 0 also sets aside the lineage's files
@@ -271,11 +315,25 @@ impl<T> FileSink<T> {
                 let entry = written.entry((attempt.clone(), *subtask)).or_default();
                 *entry = (*entry).max(*files);
             }
+            let uploads: BTreeMap<&String, PendingUpload> = state
+                .uploads
+                .iter()
+                .map(|(name, id, parts)| {
+                    let upload = PendingUpload {
+                        upload_id: id.clone(),
+                        parts: parts.clone(),
+                    };
+                    (name, upload)
+                })
+                .collect();
             for (_, names) in &state.pending {
                 keep.extend(names.iter().cloned());
                 if state.subtask as usize % parallelism == self.subtask {
                     for name in names {
-                        commit_in(&state.directory, name)?;
+                        match uploads.get(name) {
+                            Some(upload) => complete_upload(&state.directory, name, upload)?,
+                            None => commit_in(&state.directory, name)?,
+                        }
                     }
                 }
             }
@@ -433,6 +491,11 @@ impl<T: Send + 'static> SinkWriter<T> for FileSink<T> {
             pending: self.pending.clone(),
             lineage: self.lineage.clone(),
             written,
+            uploads: self
+                .uploads
+                .iter()
+                .map(|(name, u)| (name.clone(), u.upload_id.clone(), u.parts.clone()))
+                .collect(),
         };
         postcard::to_stdvec(&state).map_err(Error::state)
     }
@@ -453,6 +516,7 @@ impl<T: Send + 'static> SinkWriter<T> for FileSink<T> {
     fn restore(&mut self, states: Vec<Vec<u8>>) -> Result<()> {
         for bytes in states.iter().filter(|b| !b.is_empty()) {
             let state: SinkState = postcard::from_bytes(bytes)
+                .or_else(|_| postcard::from_bytes::<SinkStateV2>(bytes).map(SinkState::from))
                 .or_else(|_| postcard::from_bytes::<SinkStateV1>(bytes).map(SinkState::from))
                 .map_err(|e| Error::state(format!("file sink state cannot be decoded: {e}")))?;
             self.restored.push(state);
@@ -467,6 +531,13 @@ impl<T> Drop for FileSink<T> {
             let _ = std::fs::remove_dir_all(staging);
         }
     }
+}
+
+/// Completes the multipart upload of part file `name` of `directory` (done
+/// before is fine).
+fn complete_upload(directory: &Path, name: &str, upload: &PendingUpload) -> Result<()> {
+    let target = directory.join(name);
+    eddy_fs::multipart::complete(&target, upload).map_err(|e| Error::io(&target, e))
 }
 
 /// Renames a pending part file of `directory` to its final name; a file already
