@@ -19,7 +19,7 @@ use eddy_core::{Batch, Element, Error, JobGraph, Partitioning, Result, VertexId}
 use crate::chain::ChainNode;
 use crate::channel::{channel, Receiver, Sender};
 use crate::codecs::Codecs;
-use crate::input::InputGate;
+use crate::input::{InputChannel, InputGate, TwoInputs, Wrapped};
 use crate::metrics::Counters;
 use crate::network::bridge::{
     DecodeFn, EncodeFn, FrameSink, FrameSource, TypedFrameSink, TypedFrameSource,
@@ -32,7 +32,8 @@ use crate::partitioner::{
 };
 use crate::protocol::JobArtifact;
 use crate::source::SourceReader;
-use crate::task::{OneInputTask, SourceTask, Task, TaskControl, TaskSettings, TwoInputTask};
+use crate::task::{InputTask, SourceTask, Task, TaskControl, TaskSettings};
+use crate::two_input::TwoInputHead;
 use crate::writer::{RecordWriter, WriterMetrics};
 
 /// A value whose type only the factories know.
@@ -281,6 +282,21 @@ fn gate<B: Batch>(receivers: Vec<AnyBox>, ctx: &OperatorContext) -> Result<Input
     Ok(InputGate::new(receivers).with_bytes_in(ctx.metric("numBytesIn")))
 }
 
+/// The channels of one input of a multi-input task, their batches wrapped
+/// into the gate's type by `wrap`.
+fn wrapped<T: Batch, B: Send + 'static>(
+    receivers: Vec<AnyBox>,
+    wrap: fn(T) -> B,
+) -> Result<Vec<Box<dyn InputChannel<B>>>> {
+    receivers
+        .into_iter()
+        .map(|r| {
+            let receiver = downcast::<Receiver<Element<T>>>(r, "an input")?;
+            Ok(Box::new(Wrapped::new(receiver, wrap)) as Box<dyn InputChannel<B>>)
+        })
+        .collect()
+}
+
 /// The factory of a one-input operator vertex.
 pub struct OperatorVertex<O, F> {
     create: F,
@@ -318,7 +334,7 @@ impl<O: Operator, F: Fn(usize) -> O + Send + Sync> VertexFactory for OperatorVer
         let gate = gate::<O::In>(receivers, &ctx)?;
         let node = self.chain_node(ctx, next, sides)?;
         let chain = downcast::<Box<dyn Output<O::In>>>(node, "a chain")?;
-        Ok(Box::new(OneInputTask::new(gate, chain, settings, control)))
+        Ok(Box::new(InputTask::new(gate, 1, chain, settings, control)))
     }
 
     fn discard(&self) -> AnyBox {
@@ -407,12 +423,19 @@ impl<O: TwoInputOperator, F: Fn(usize) -> O + Send + Sync> VertexFactory for Two
         inputs.resize_with(2, Vec::new);
         let second = inputs.pop().unwrap_or_default();
         let first = inputs.pop().unwrap_or_default();
-        let gate1 = gate::<O::In1>(first, &ctx)?;
-        let gate2 = gate::<O::In2>(second, &ctx)?;
+        let first = wrapped::<O::In1, _>(first, TwoInputs::First)?;
+        let second = wrapped::<O::In2, _>(second, TwoInputs::Second)?;
+        let gate =
+            InputGate::with_inputs(vec![first, second]).with_bytes_in(ctx.metric("numBytesIn"));
         let next = downcast::<Box<dyn Output<O::Out>>>(next, "an operator's output")?;
         let operator = (self.create)(ctx.subtask);
-        Ok(Box::new(TwoInputTask::new(
-            gate1, gate2, operator, next, sides, ctx, settings, control,
+        let head = TwoInputHead::new(operator, next, sides, ctx);
+        Ok(Box::new(InputTask::new(
+            gate,
+            2,
+            Box::new(head),
+            settings,
+            control,
         )))
     }
 

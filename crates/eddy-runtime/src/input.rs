@@ -1,12 +1,23 @@
-//! The input gate: one task's input channels, read fairly, with watermarks combined.
+//! The input gate: every input channel of one task, read fairly, with
+//! watermarks combined per input and checkpoint barriers aligned across all of
+//! them ([`Alignment`]).
+//!
+//! A task has one or more inputs (a join has two), each of one or more
+//! channels (one per upstream subtask). The gate reads them round-robin so that
+//! no channel starves another and hands the task one stream of events: batches
+//! (tagged with their input by their type when a task has several), each
+//! input's combined watermark and status, the aligned barriers, the end of each
+//! input and of all of them.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use eddy_core::{CheckpointBarrier, Element, Timestamp, WatermarkStatus};
+use eddy_core::{Batch, CheckpointBarrier, Element, Timestamp, WatermarkStatus};
 
+use crate::alignment::Alignment;
 use crate::channel::Receiver;
 use crate::watermark_valve::WatermarkValve;
 
@@ -15,70 +26,172 @@ use crate::watermark_valve::WatermarkValve;
 pub enum InputEvent<B> {
     /// A batch of records.
     Batch(B),
-    /// The combined watermark advanced.
-    Watermark(Timestamp),
-    /// The combined watermark status changed.
-    Status(WatermarkStatus),
-    /// Every channel delivered this checkpoint barrier (aligned).
+    /// The combined watermark of input `.0` advanced.
+    Watermark(usize, Timestamp),
+    /// The combined watermark status of input `.0` changed.
+    Status(usize, WatermarkStatus),
+    /// Every channel of every input delivered this checkpoint barrier (or ended).
     Barrier(CheckpointBarrier),
+    /// Every channel of input `.0` has ended.
+    InputEnded(usize),
     /// Every channel has ended.
     End,
     /// A producer went away without ending its input: it failed or was cancelled.
     Disconnected,
 }
 
-/// Reads a task's input channels round-robin so that no channel starves another,
-/// turns per-channel watermarks into the task's combined watermark, and aligns
-/// checkpoint barriers: once a channel delivered barrier `n`, exactly-once
-/// alignment stops reading it until every channel delivered `n` (so no record after
-/// the barrier reaches the state of checkpoint `n`); at-least-once alignment keeps
-/// reading it. The barrier is handed out when the last channel delivers it.
+/// One channel as the gate reads it: elements of the gate's batch type.
+pub trait InputChannel<B>: Send {
+    /// The next element; `Ready(None)` once the producer is gone.
+    fn poll_element(&mut self, cx: &mut Context<'_>) -> Poll<Option<Element<B>>>;
+}
+
+impl<B: Send> InputChannel<B> for Receiver<Element<B>> {
+    fn poll_element(&mut self, cx: &mut Context<'_>) -> Poll<Option<Element<B>>> {
+        self.poll_recv(cx)
+    }
+}
+
+/// A channel whose batches are wrapped into the gate's batch type (the input
+/// of a task with several inputs of different types).
+pub struct Wrapped<T, B> {
+    inner: Receiver<Element<T>>,
+    wrap: fn(T) -> B,
+}
+
+impl<T, B> Wrapped<T, B> {
+    /// `inner`, its batches wrapped by `wrap`.
+    pub fn new(inner: Receiver<Element<T>>, wrap: fn(T) -> B) -> Self {
+        Wrapped { inner, wrap }
+    }
+}
+
+impl<T: Send, B: Send> InputChannel<B> for Wrapped<T, B> {
+    fn poll_element(&mut self, cx: &mut Context<'_>) -> Poll<Option<Element<B>>> {
+        self.inner.poll_recv(cx).map(|element| {
+            element.map(|element| match element {
+                Element::Batch(batch) => Element::Batch((self.wrap)(batch)),
+                Element::Watermark(w) => Element::Watermark(w),
+                Element::Status(s) => Element::Status(s),
+                Element::Barrier(b) => Element::Barrier(b),
+                Element::EndOfInput => Element::EndOfInput,
+            })
+        })
+    }
+}
+
+/// A batch of one of a two-input task's inputs.
+#[derive(Clone, Debug)]
+pub enum TwoInputs<A, B> {
+    /// From the first input.
+    First(A),
+    /// From the second input.
+    Second(B),
+}
+
+/// What the gate counts of a batch.
+pub trait Counted {
+    /// Its rows.
+    fn rows(&self) -> usize;
+    /// Its size estimate, for `numBytesIn`.
+    fn bytes(&self) -> usize;
+}
+
+impl<B: Batch> Counted for B {
+    fn rows(&self) -> usize {
+        self.num_rows()
+    }
+
+    fn bytes(&self) -> usize {
+        self.byte_size_estimate()
+    }
+}
+
+impl<A: Batch, B: Batch> Counted for TwoInputs<A, B> {
+    fn rows(&self) -> usize {
+        match self {
+            TwoInputs::First(a) => a.num_rows(),
+            TwoInputs::Second(b) => b.num_rows(),
+        }
+    }
+
+    fn bytes(&self) -> usize {
+        match self {
+            TwoInputs::First(a) => a.byte_size_estimate(),
+            TwoInputs::Second(b) => b.byte_size_estimate(),
+        }
+    }
+}
+
+/// One channel: what it reads, which input it belongs to, and its index
+/// among that input's channels.
+struct Channel<B> {
+    reader: Box<dyn InputChannel<B>>,
+    input: usize,
+    slot: usize,
+    ended: bool,
+}
+
+/// Reads a task's input channels; see the module docs.
 pub struct InputGate<B> {
-    receivers: Vec<Receiver<Element<B>>>,
-    ended: Vec<bool>,
-    valve: WatermarkValve,
+    channels: Vec<Channel<B>>,
+    /// One per input, over its channels.
+    valves: Vec<WatermarkValve>,
+    alignment: Alignment,
     next: usize,
     records_in: u64,
     /// The task's `numBytesIn`, if it counts one.
     bytes_in: Option<Arc<AtomicU64>>,
-    /// A status change to hand out after a watermark that came with it.
-    pending_status: Option<WatermarkStatus>,
-    /// A watermark to hand out after a barrier that came with it.
-    pending_watermark: Option<Timestamp>,
-    /// Whether channels that delivered the current barrier are blocked.
-    exactly_once: bool,
-    /// The barrier being aligned and which channels delivered it.
-    aligning: Option<CheckpointBarrier>,
-    arrived: Vec<bool>,
-    /// When the first channel delivered the barrier being aligned.
-    aligning_since: Option<Instant>,
-    /// When the first channel delivered the barrier handed out last.
-    aligned_since: Option<Instant>,
+    /// Events that came together, handed out one by one.
+    pending: VecDeque<InputEvent<B>>,
+}
+
+impl<B: Send + 'static> InputGate<B> {
+    /// A gate of one input over `receivers`.
+    pub fn new(receivers: Vec<Receiver<Element<B>>>) -> Self {
+        let channels = receivers
+            .into_iter()
+            .map(|r| Box::new(r) as Box<dyn InputChannel<B>>)
+            .collect();
+        Self::with_inputs(vec![channels])
+    }
 }
 
 impl<B> InputGate<B> {
-    /// A gate over `receivers`.
-    pub fn new(receivers: Vec<Receiver<Element<B>>>) -> Self {
-        let n = receivers.len();
+    /// A gate over several inputs, each a list of channels.
+    pub fn with_inputs(inputs: Vec<Vec<Box<dyn InputChannel<B>>>>) -> Self {
+        let valves = inputs
+            .iter()
+            .map(|c| WatermarkValve::new(c.len()))
+            .collect();
+        let channels: Vec<Channel<B>> = inputs
+            .into_iter()
+            .enumerate()
+            .flat_map(|(input, readers)| {
+                readers
+                    .into_iter()
+                    .enumerate()
+                    .map(move |(slot, reader)| Channel {
+                        reader,
+                        input,
+                        slot,
+                        ended: false,
+                    })
+            })
+            .collect();
         InputGate {
-            receivers,
-            ended: vec![false; n],
-            valve: WatermarkValve::new(n),
+            alignment: Alignment::new(channels.len()),
+            channels,
+            valves,
             next: 0,
             records_in: 0,
             bytes_in: None,
-            pending_status: None,
-            pending_watermark: None,
-            exactly_once: true,
-            aligning: None,
-            arrived: vec![false; n],
-            aligning_since: None,
-            aligned_since: None,
+            pending: VecDeque::new(),
         }
     }
 
-    /// Counts the size of the batches read ([`eddy_core::Batch::byte_size_estimate`])
-    /// into `counter`, the task's `numBytesIn`.
+    /// Counts the size of the batches read into `counter`, the task's
+    /// `numBytesIn`.
     pub fn with_bytes_in(mut self, counter: Arc<AtomicU64>) -> Self {
         self.bytes_in = Some(counter);
         self
@@ -86,66 +199,24 @@ impl<B> InputGate<B> {
 
     /// Sets exactly-once (blocking) or at-least-once (non-blocking) alignment.
     pub fn with_exactly_once(mut self, exactly_once: bool) -> Self {
-        self.exactly_once = exactly_once;
+        self.alignment.set_exactly_once(exactly_once);
         self
-    }
-
-    /// A barrier arrived on `channel`; returns the barrier once every live channel
-    /// delivered it.
-    fn on_barrier(
-        &mut self,
-        channel: usize,
-        barrier: CheckpointBarrier,
-    ) -> Option<CheckpointBarrier> {
-        match &self.aligning {
-            Some(current) if current.checkpoint_id == barrier.checkpoint_id => {}
-            Some(current) if current.checkpoint_id > barrier.checkpoint_id => return None,
-            _ => {
-                // A newer checkpoint supersedes one still aligning.
-                self.aligning = Some(barrier);
-                self.aligning_since = Some(Instant::now());
-                self.arrived.iter_mut().for_each(|a| *a = false);
-            }
-        }
-        self.arrived[channel] = true;
-        self.complete_alignment()
-    }
-
-    fn complete_alignment(&mut self) -> Option<CheckpointBarrier> {
-        let barrier = self.aligning.clone()?;
-        let done = self
-            .arrived
-            .iter()
-            .zip(&self.ended)
-            .all(|(arrived, ended)| *arrived || *ended);
-        if done {
-            self.aligning = None;
-            self.aligned_since = self.aligning_since.take();
-            self.arrived.iter_mut().for_each(|a| *a = false);
-            Some(barrier)
-        } else {
-            None
-        }
-    }
-
-    fn blocked(&self, channel: usize) -> bool {
-        self.exactly_once && self.aligning.is_some() && self.arrived[channel]
     }
 
     /// When the first channel delivered the barrier handed out last: its
     /// alignment lasted from then until it was handed out.
     pub fn aligned_since(&self) -> Option<Instant> {
-        self.aligned_since
+        self.alignment.aligned_since()
     }
 
-    /// The combined watermark so far.
-    pub fn current_watermark(&self) -> Timestamp {
-        self.valve.current()
+    /// The combined watermark of input `input` so far.
+    pub fn current_watermark(&self, input: usize) -> Timestamp {
+        self.valves[input].current()
     }
 
     /// Whether every channel has ended.
     pub fn is_finished(&self) -> bool {
-        self.valve.all_ended()
+        self.channels.iter().all(|c| c.ended)
     }
 
     /// The number of records read so far.
@@ -156,82 +227,89 @@ impl<B> InputGate<B> {
     /// The next event.
     pub fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<InputEvent<B>>
     where
-        B: eddy_core::Batch,
+        B: Counted,
     {
-        if let Some(w) = self.pending_watermark.take() {
-            return Poll::Ready(InputEvent::Watermark(w));
+        if let Some(event) = self.pending.pop_front() {
+            return Poll::Ready(event);
         }
-        if let Some(status) = self.pending_status.take() {
-            return Poll::Ready(InputEvent::Status(status));
-        }
-        let n = self.receivers.len();
-        if n == 0 || self.valve.all_ended() {
+        let n = self.channels.len();
+        if self.is_finished() {
             return Poll::Ready(InputEvent::End);
         }
         loop {
             let mut progressed = false;
             for offset in 0..n {
                 let i = (self.next + offset) % n;
-                if self.ended[i] || self.blocked(i) {
+                if self.channels[i].ended || self.alignment.blocked(i) {
                     continue;
                 }
-                match self.receivers[i].poll_recv(cx) {
-                    Poll::Pending => continue,
-                    Poll::Ready(element) => {
-                        self.next = (i + 1) % n;
-                        progressed = true;
-                        match element {
-                            Some(Element::Batch(batch)) => {
-                                self.records_in += batch.num_rows() as u64;
-                                if let Some(bytes) = &self.bytes_in {
-                                    let size = batch.byte_size_estimate() as u64;
-                                    bytes.fetch_add(size, Ordering::Relaxed);
-                                }
-                                return Poll::Ready(InputEvent::Batch(batch));
-                            }
-                            Some(Element::Watermark(w)) => {
-                                if let Some(w) = self.valve.on_watermark(i, w) {
-                                    return Poll::Ready(InputEvent::Watermark(w));
-                                }
-                            }
-                            Some(Element::Status(s)) => {
-                                let (w, status) = self.valve.on_status(i, s);
-                                if let Some(w) = w {
-                                    self.pending_status = status;
-                                    return Poll::Ready(InputEvent::Watermark(w));
-                                }
-                                if let Some(status) = status {
-                                    return Poll::Ready(InputEvent::Status(status));
-                                }
-                            }
-                            Some(Element::Barrier(barrier)) => {
-                                if let Some(barrier) = self.on_barrier(i, barrier) {
-                                    return Poll::Ready(InputEvent::Barrier(barrier));
-                                }
-                            }
-                            None => return Poll::Ready(InputEvent::Disconnected),
-                            Some(Element::EndOfInput) => {
-                                self.ended[i] = true;
-                                let (w, _) = self.valve.on_end(i);
-                                if let Some(barrier) = self.complete_alignment() {
-                                    self.pending_watermark = w;
-                                    return Poll::Ready(InputEvent::Barrier(barrier));
-                                }
-                                if let Some(w) = w {
-                                    return Poll::Ready(InputEvent::Watermark(w));
-                                }
-                                if self.valve.all_ended() {
-                                    return Poll::Ready(InputEvent::End);
-                                }
-                            }
-                        }
-                        break;
-                    }
+                let Poll::Ready(element) = self.channels[i].reader.poll_element(cx) else {
+                    continue;
+                };
+                self.next = (i + 1) % n;
+                progressed = true;
+                if let Some(event) = self.on_element(i, element) {
+                    return Poll::Ready(event);
                 }
+                break;
             }
             if !progressed {
                 return Poll::Pending;
             }
         }
+    }
+
+    /// Takes an element of channel `i`; the event to hand out first, if any.
+    fn on_element(&mut self, i: usize, element: Option<Element<B>>) -> Option<InputEvent<B>>
+    where
+        B: Counted,
+    {
+        let (input, slot) = (self.channels[i].input, self.channels[i].slot);
+        match element {
+            Some(Element::Batch(batch)) => {
+                self.records_in += batch.rows() as u64;
+                if let Some(bytes) = &self.bytes_in {
+                    bytes.fetch_add(batch.bytes() as u64, Ordering::Relaxed);
+                }
+                return Some(InputEvent::Batch(batch));
+            }
+            Some(Element::Watermark(w)) => {
+                let w = self.valves[input].on_watermark(slot, w)?;
+                return Some(InputEvent::Watermark(input, w));
+            }
+            Some(Element::Status(s)) => {
+                let (w, status) = self.valves[input].on_status(slot, s);
+                if let Some(w) = w {
+                    self.pending.push_back(InputEvent::Watermark(input, w));
+                }
+                if let Some(status) = status {
+                    self.pending.push_back(InputEvent::Status(input, status));
+                }
+            }
+            Some(Element::Barrier(barrier)) => {
+                let barrier = self.alignment.on_barrier(i, barrier)?;
+                return Some(InputEvent::Barrier(barrier));
+            }
+            None => return Some(InputEvent::Disconnected),
+            Some(Element::EndOfInput) => {
+                self.channels[i].ended = true;
+                let (w, _) = self.valves[input].on_end(slot);
+                // A barrier this channel's end completes goes first: the records
+                // before the end belong to that checkpoint.
+                if let Some(barrier) = self.alignment.on_end(i) {
+                    self.pending.push_back(InputEvent::Barrier(barrier));
+                }
+                if let Some(w) = w {
+                    self.pending.push_back(InputEvent::Watermark(input, w));
+                }
+                if self.valves[input].all_ended() {
+                    self.pending.push_back(InputEvent::InputEnded(input));
+                }
+                if self.is_finished() {
+                    self.pending.push_back(InputEvent::End);
+                }
+            }
+        }
+        self.pending.pop_front()
     }
 }

@@ -12,11 +12,13 @@
 //!  channels: one bounded channel per (producer, consumer) of every other edge
 //!     │
 //!     ▼
-//!  ┌ SourceTask ────────────┐   channel    ┌ OneInputTask ─────────────────────┐
-//!  │ SourceReader → chain → │ ──batches──▶ │ InputGate (watermark min, idle)   │
-//!  │   RecordWriter (hash,  │  watermarks  │   → ChainNode(op) → ... → writer  │
-//!  │   rebalance, ...)      │  end-of-input│                                   │
-//!  └────────────────────────┘              └───────────────────────────────────┘
+//!  ┌ SourceTask ────────────┐   channel    ┌ InputTask ─────────────────────────┐
+//!  │ SourceReader → chain → │ ──batches──▶ │ InputGate: every input's channels, │
+//!  │   RecordWriter (hash,  │  watermarks  │   watermarks per input, barriers   │
+//!  │   rebalance, ...)      │  end-of-input│   aligned across all (Alignment)   │
+//!  └────────────────────────┘              │   → head: ChainNode(op) → ... or   │
+//!                                          │     TwoInputHead(op) → ... → writer│
+//!                                          └────────────────────────────────────┘
 //! ```
 //!
 //! With checkpointing on, the MiniCluster's coordinator triggers checkpoints at the
@@ -85,6 +87,7 @@
 //! end of input. The runtime is generic over the batch type ([`eddy_core::Batch`]):
 //! typed records and Arrow `RecordBatch`es share it.
 
+pub mod alignment;
 pub mod chain;
 pub mod channel;
 pub mod checkpoint;
@@ -109,6 +112,7 @@ pub mod task;
 pub mod task_executor;
 pub mod task_metrics;
 pub mod timers;
+pub mod two_input;
 pub mod user_metrics;
 pub mod watermark_valve;
 pub mod window;

@@ -27,6 +27,24 @@ pub trait Output<B>: Send {
     /// Accepts a watermark status change.
     fn emit_status(&mut self, status: WatermarkStatus) -> Result<()>;
 
+    /// Accepts the combined watermark of input `input` of a task's head (a
+    /// chain has one input, whose watermark is its own; a two-input head
+    /// combines them).
+    fn emit_input_watermark(&mut self, input: usize, watermark: Timestamp) -> Result<()> {
+        let _ = input;
+        self.emit_watermark(watermark)
+    }
+    /// Accepts a status change of input `input` of a task's head.
+    fn emit_input_status(&mut self, input: usize, status: WatermarkStatus) -> Result<()> {
+        let _ = input;
+        self.emit_status(status)
+    }
+    /// Every channel of input `input` of a task's head has ended.
+    fn end_of_input(&mut self, input: usize) -> Result<()> {
+        let _ = input;
+        Ok(())
+    }
+
     /// Opens the operators of the chain (called once, before any element).
     fn open(&mut self) -> Result<()> {
         Ok(())

@@ -12,7 +12,6 @@
 
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, Instant as StdInstant};
@@ -25,18 +24,17 @@ use eddy_core::{
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
-use crate::chain::{guarded, guarded_open, subtask_state};
+use crate::chain::{guarded, subtask_state};
 use crate::checkpoint::store::StateStore;
 use crate::checkpoint::OperatorSubtaskState;
-use crate::input::{InputEvent, InputGate};
-use crate::operator::{OperatorContext, OperatorSnapshot, TwoInputOperator};
-use crate::output::{Emitter, Output, SideOutputs};
+use crate::input::{Counted, InputEvent, InputGate};
+use crate::operator::{OperatorContext, OperatorSnapshot};
+use crate::output::Output;
 use crate::protocol::{
     CheckpointAck, CheckpointDecline, FailureCause, TaskInputEnded, ToJobMaster,
 };
 use crate::source::{SourceEvent, SourceReader};
-use crate::task_metrics::{TaskClock, TaskMetrics, NO_WATERMARK};
-use crate::watermark_valve::WatermarkValve;
+use crate::task_metrics::{TaskClock, TaskMetrics};
 
 /// Tells running tasks to stop.
 #[derive(Clone, Debug)]
@@ -341,14 +339,6 @@ impl Pacer {
     }
 }
 
-/// The earlier of two instants, either of which may be unknown.
-fn earliest(a: Option<StdInstant>, b: Option<StdInstant>) -> Option<StdInstant> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
-}
-
 /// How one task took part in a checkpoint, as Flink's checkpoint statistics
 /// show it per subtask.
 #[derive(Clone, Copy, Debug)]
@@ -622,26 +612,31 @@ impl<S: SourceReader> Task for SourceTask<S> {
     }
 }
 
-/// The task of a one-input chain: an input gate feeding the chain's head.
-pub struct OneInputTask<B: eddy_core::Batch> {
+/// The task of an operator chain with any number of inputs: its input gate
+/// (barriers aligned across every input) feeding the chain's head, a chained
+/// operator or a two-input head ([`crate::two_input::TwoInputHead`]).
+pub struct InputTask<B> {
     gate: InputGate<B>,
     chain: Box<dyn Output<B>>,
+    inputs: usize,
     settings: TaskSettings,
     control: TaskControl,
 }
 
-impl<B: eddy_core::Batch> OneInputTask<B> {
-    /// A one-input task.
+impl<B: Counted + Send + 'static> InputTask<B> {
+    /// A task of `inputs` inputs read by `gate`.
     pub fn new(
         gate: InputGate<B>,
+        inputs: usize,
         chain: Box<dyn Output<B>>,
         settings: TaskSettings,
         control: TaskControl,
     ) -> Self {
         let gate = gate.with_exactly_once(settings.exactly_once);
-        OneInputTask {
+        InputTask {
             gate,
             chain,
+            inputs,
             settings,
             control,
         }
@@ -650,6 +645,9 @@ impl<B: eddy_core::Batch> OneInputTask<B> {
     async fn run_loop(mut self, mut cancel: CancelSignal) -> Result<()> {
         self.chain.open()?;
         let mut pacer = Pacer::new(self.settings.clone());
+        // Which inputs brought the final watermark; once all did, the chain's
+        // input has ended.
+        let mut at_end = vec![false; self.inputs];
         let mut input_ended = false;
         let mut notified = 0u64;
         let mut final_barrier = None;
@@ -666,18 +664,18 @@ impl<B: eddy_core::Batch> OneInputTask<B> {
             tokio::select! {
                 event = poll_fn(|cx| timed(&pacer.clock, gate.poll_next(cx))) => match event {
                     InputEvent::Batch(batch) => chain.collect(batch)?,
-                    InputEvent::Watermark(w) => {
+                    InputEvent::Watermark(input, w) => {
+                        chain.emit_input_watermark(input, w)?;
                         if w == MAX_WATERMARK {
-                            if !input_ended {
+                            at_end[input] = true;
+                            if !input_ended && at_end.iter().all(|e| *e) {
                                 input_ended = true;
-                                chain.emit_watermark(MAX_WATERMARK)?;
                                 chain.end_input()?;
                             }
-                        } else {
-                            chain.emit_watermark(w)?;
                         }
                     }
-                    InputEvent::Status(s) => chain.emit_status(s)?,
+                    InputEvent::Status(input, s) => chain.emit_input_status(input, s)?,
+                    InputEvent::InputEnded(input) => chain.end_of_input(input)?,
                     InputEvent::Barrier(barrier) => {
                         if input_ended && final_barrier.is_none() {
                             final_barrier = Some(barrier.checkpoint_id);
@@ -703,7 +701,9 @@ impl<B: eddy_core::Batch> OneInputTask<B> {
             pacer.after_event(self.chain.as_mut()).await?;
         }
         if !input_ended {
-            self.chain.emit_watermark(MAX_WATERMARK)?;
+            for (input, _) in at_end.iter().enumerate().filter(|(_, e)| !**e) {
+                self.chain.emit_input_watermark(input, MAX_WATERMARK)?;
+            }
             self.chain.end_input()?;
         }
         close(
@@ -718,368 +718,7 @@ impl<B: eddy_core::Batch> OneInputTask<B> {
     }
 }
 
-impl<B: eddy_core::Batch> Task for OneInputTask<B> {
-    fn run(
-        self: Box<Self>,
-        cancel: CancelSignal,
-    ) -> Pin<Box<dyn Future<Output = Result<()>> + Send>> {
-        Box::pin(self.run_loop(cancel))
-    }
-}
-
-/// A two-input operator as the head of a chain: the operator, its outputs and the
-/// watermark of each input.
-pub struct TwoInputHead<O: TwoInputOperator> {
-    operator: O,
-    next: Box<dyn Output<O::Out>>,
-    sides: SideOutputs,
-    context: OperatorContext,
-    valve: WatermarkValve,
-    input_ended: bool,
-    /// `currentInputWatermark`, `currentInput1Watermark`, `currentInput2Watermark`.
-    watermarks: [Arc<AtomicI64>; 3],
-    /// `numRecordsOut`.
-    records_out: Arc<std::sync::atomic::AtomicU64>,
-}
-
-/// The task of a two-input chain.
-pub struct TwoInputTask<O: TwoInputOperator> {
-    gate1: InputGate<O::In1>,
-    gate2: InputGate<O::In2>,
-    head: TwoInputHead<O>,
-    settings: TaskSettings,
-    control: TaskControl,
-}
-
-impl<O: TwoInputOperator> TwoInputTask<O> {
-    /// A two-input task.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        gate1: InputGate<O::In1>,
-        gate2: InputGate<O::In2>,
-        operator: O,
-        next: Box<dyn Output<O::Out>>,
-        sides: SideOutputs,
-        context: OperatorContext,
-        settings: TaskSettings,
-        control: TaskControl,
-    ) -> Self {
-        let watermarks = [
-            "currentInputWatermark",
-            "currentInput1Watermark",
-            "currentInput2Watermark",
-        ]
-        .map(|name| context.gauge(name, NO_WATERMARK));
-        let records_out = context.metric("numRecordsOut");
-        TwoInputTask {
-            gate1: gate1.with_exactly_once(settings.exactly_once),
-            gate2: gate2.with_exactly_once(settings.exactly_once),
-            head: TwoInputHead {
-                operator,
-                next,
-                sides,
-                context,
-                valve: WatermarkValve::new(2),
-                input_ended: false,
-                watermarks,
-                records_out,
-            },
-            settings,
-            control,
-        }
-    }
-
-    async fn run_loop(mut self, mut cancel: CancelSignal) -> Result<()> {
-        {
-            let h = &mut self.head;
-            let operator = &mut h.operator;
-            guarded_open(&mut h.context, |context| operator.open(context))?;
-            for side in h.sides.all_mut() {
-                side.open()?;
-            }
-            h.next.open()?;
-        }
-        let exactly_once = self.settings.exactly_once;
-        let mut pacer = Pacer::new(self.settings.clone());
-        let (mut done1, mut done2) = (false, false);
-        // The barrier each gate has aligned, waiting for the other gate's.
-        let (mut barrier1, mut barrier2): (Option<CheckpointBarrier>, Option<CheckpointBarrier>) =
-            (None, None);
-        // When the first copy of the barrier being aligned arrived.
-        let mut first_arrival: Option<StdInstant> = None;
-        let mut notified = 0u64;
-        let mut final_barrier = None;
-        while !(done1 && done2) {
-            self.head.flush(&mut cancel, &pacer.clock).await?;
-            let own_pt = self.head.operator.next_processing_time();
-            let sleep_pt = pacer.sleep_processing(
-                [own_pt, self.head.next.next_processing_time()]
-                    .into_iter()
-                    .flatten()
-                    .min(),
-            );
-            let sleep_flush = pacer.flush_deadline;
-            let (g1, g2) = (&mut self.gate1, &mut self.gate2);
-            let h = &mut self.head;
-            let control = &mut self.control;
-            let blocked1 = exactly_once && barrier1.is_some();
-            let poll1 = !(done1 || blocked1);
-            let blocked2 = exactly_once && barrier2.is_some();
-            let poll2 = !(done2 || blocked2);
-            tokio::select! {
-                event = poll_fn(|cx| timed(&pacer.clock, g1.poll_next(cx))), if poll1 => {
-                    match event {
-                        InputEvent::Batch(b) => {
-                            let TwoInputHead { operator, next, sides, context, records_out, .. } = h;
-                            guarded(context, || operator.process_batch1(b, &mut Emitter::counted(next.as_mut(), sides, records_out)))?;
-                        }
-                        InputEvent::Watermark(w) => h.on_watermark(0, Some(w), None)?,
-                        InputEvent::Status(s) => h.on_watermark(0, None, Some(s))?,
-                        InputEvent::Barrier(b) => {
-                            barrier1 = Some(b);
-                            first_arrival = earliest(first_arrival, g1.aligned_since());
-                        }
-                        InputEvent::End => { done1 = true; h.on_end(0)?; }
-                        InputEvent::Disconnected => return Err(Error::Other("an upstream task stopped without finishing its output".into())),
-                    }
-                }
-                event = poll_fn(|cx| timed(&pacer.clock, g2.poll_next(cx))), if poll2 => {
-                    match event {
-                        InputEvent::Batch(b) => {
-                            let TwoInputHead { operator, next, sides, context, records_out, .. } = h;
-                            guarded(context, || operator.process_batch2(b, &mut Emitter::counted(next.as_mut(), sides, records_out)))?;
-                        }
-                        InputEvent::Watermark(w) => h.on_watermark(1, Some(w), None)?,
-                        InputEvent::Status(s) => h.on_watermark(1, None, Some(s))?,
-                        InputEvent::Barrier(b) => {
-                            barrier2 = Some(b);
-                            first_arrival = earliest(first_arrival, g2.aligned_since());
-                        }
-                        InputEvent::End => { done2 = true; h.on_end(1)?; }
-                        InputEvent::Disconnected => return Err(Error::Other("an upstream task stopped without finishing its output".into())),
-                    }
-                }
-                id = next_completed(&mut control.completed) => {
-                    if id > notified {
-                        notified = id;
-                        h.notify_checkpoint_complete(id)?;
-                    }
-                }
-                _ = sleep_opt(sleep_pt) => {}
-                _ = tokio::time::sleep_until(sleep_flush) => {}
-                _ = cancel.cancelled() => return Err(Error::Cancelled),
-            }
-            // Both inputs aligned on the same barrier (an ended input counts as
-            // aligned): snapshot.
-            let aligned = match (&barrier1, &barrier2) {
-                (Some(a), Some(b)) if a.checkpoint_id == b.checkpoint_id => barrier1.take(),
-                (Some(a), Some(b)) => {
-                    // An older barrier was superseded; keep the newer one waiting.
-                    if a.checkpoint_id < b.checkpoint_id {
-                        barrier1 = None;
-                        first_arrival = self.gate2.aligned_since();
-                    } else {
-                        barrier2 = None;
-                        first_arrival = self.gate1.aligned_since();
-                    }
-                    None
-                }
-                (Some(_), None) if done2 => barrier1.take(),
-                (None, Some(_)) if done1 => barrier2.take(),
-                _ => None,
-            };
-            if let Some(barrier) = aligned {
-                barrier1 = None;
-                barrier2 = None;
-                if self.head.input_ended && final_barrier.is_none() {
-                    final_barrier = Some(barrier.checkpoint_id);
-                }
-                self.head
-                    .checkpoint(barrier, first_arrival.take(), &self.control)?;
-            }
-            let now = self.settings.clock.now_millis();
-            if self
-                .head
-                .operator
-                .next_processing_time()
-                .is_some_and(|t| t <= now)
-            {
-                let TwoInputHead {
-                    operator,
-                    next,
-                    sides,
-                    context,
-                    records_out,
-                    ..
-                } = &mut self.head;
-                guarded(context, || {
-                    operator.on_processing_time(
-                        now,
-                        &mut Emitter::counted(next.as_mut(), sides, records_out),
-                    )
-                })?;
-            }
-            for side in self.head.sides.all_mut() {
-                side.flush_buffers();
-            }
-            pacer.after_event(self.head.next.as_mut()).await?;
-        }
-        self.head.end_input()?;
-        await_completion(&mut self.control, final_barrier, &mut cancel).await?;
-        let latest = self.control.latest_completed();
-        if latest > notified {
-            self.head.notify_checkpoint_complete(latest)?;
-        }
-        let TwoInputHead {
-            operator,
-            next,
-            sides,
-            context,
-            ..
-        } = &mut self.head;
-        guarded(context, || operator.close())?;
-        for side in sides.all_mut() {
-            side.close()?;
-        }
-        next.close()?;
-        let flushed = self.head.flush(&mut cancel, &pacer.clock).await;
-        pacer.clock.publish();
-        flushed
-    }
-}
-
-impl<O: TwoInputOperator> TwoInputHead<O> {
-    async fn flush(&mut self, cancel: &mut CancelSignal, clock: &TaskClock) -> Result<()> {
-        flush(self.next.as_mut(), cancel, clock).await?;
-        for side in self.sides.all_mut() {
-            wait_for_room(cancel, clock, |cx| side.poll_flush(cx)).await?;
-        }
-        Ok(())
-    }
-
-    fn end_input(&mut self) -> Result<()> {
-        if self.input_ended {
-            return Ok(());
-        }
-        self.input_ended = true;
-        let TwoInputHead {
-            operator,
-            next,
-            sides,
-            context,
-            records_out,
-            ..
-        } = self;
-        guarded(context, || {
-            let mut out = Emitter::counted(next.as_mut(), sides, records_out);
-            operator.process_watermark(MAX_WATERMARK, &mut out)?;
-            operator.end_input(&mut out)
-        })?;
-        for side in self.sides.all_mut() {
-            side.end_input()?;
-        }
-        self.next.end_input()
-    }
-
-    fn checkpoint(
-        &mut self,
-        barrier: CheckpointBarrier,
-        first_arrival: Option<StdInstant>,
-        control: &TaskControl,
-    ) -> Result<()> {
-        let started = StdInstant::now();
-        let TwoInputHead {
-            operator,
-            next,
-            sides,
-            context,
-            records_out,
-            ..
-        } = self;
-        let id = barrier.checkpoint_id;
-        guarded(context, || {
-            operator.prepare_snapshot_pre_barrier(
-                id,
-                &mut Emitter::counted(next.as_mut(), sides, records_out),
-            )
-        })?;
-        for side in sides.all_mut() {
-            side.prepare_snapshot_pre_barrier(id)?;
-        }
-        next.prepare_snapshot_pre_barrier(id)?;
-        let snapshot = guarded(context, || operator.snapshot_state(barrier.checkpoint_id))?;
-        let mut states: Vec<OperatorSubtaskState> =
-            subtask_state(context, snapshot).into_iter().collect();
-        for side in sides.all_mut() {
-            side.snapshot_state(barrier.checkpoint_id, &mut states)?;
-            side.emit_barrier(barrier.clone())?;
-        }
-        next.snapshot_state(barrier.checkpoint_id, &mut states)?;
-        next.emit_barrier(barrier.clone())?;
-        control.record_pause(started);
-        let timing = BarrierTiming::of(&barrier, first_arrival, started);
-        control.write_and_acknowledge(&barrier, states, timing);
-        Ok(())
-    }
-
-    fn notify_checkpoint_complete(&mut self, id: u64) -> Result<()> {
-        for side in self.sides.all_mut() {
-            side.notify_checkpoint_complete(id)?;
-        }
-        self.next.notify_checkpoint_complete(id)
-    }
-
-    fn on_watermark(
-        &mut self,
-        input: usize,
-        watermark: Option<i64>,
-        status: Option<WatermarkStatus>,
-    ) -> Result<()> {
-        let advanced = match (watermark, status) {
-            (Some(w), _) => {
-                self.watermarks[input + 1].store(w, Ordering::Relaxed);
-                self.valve.on_watermark(input, w)
-            }
-            (None, Some(s)) => self.valve.on_status(input, s).0,
-            (None, None) => None,
-        };
-        self.forward(advanced)
-    }
-
-    fn on_end(&mut self, input: usize) -> Result<()> {
-        self.watermarks[input + 1].store(MAX_WATERMARK, Ordering::Relaxed);
-        let advanced = self.valve.on_end(input).0;
-        self.forward(advanced)
-    }
-
-    fn forward(&mut self, advanced: Option<i64>) -> Result<()> {
-        if let Some(w) = advanced {
-            self.watermarks[0].store(w, Ordering::Relaxed);
-        }
-        match advanced {
-            Some(MAX_WATERMARK) => self.end_input(),
-            Some(w) => {
-                let TwoInputHead {
-                    operator,
-                    next,
-                    sides,
-                    context,
-                    records_out,
-                    ..
-                } = self;
-                guarded(context, || {
-                    operator.process_watermark(
-                        w,
-                        &mut Emitter::counted(next.as_mut(), sides, records_out),
-                    )
-                })
-            }
-            None => Ok(()),
-        }
-    }
-}
-
-impl<O: TwoInputOperator> Task for TwoInputTask<O> {
+impl<B: Counted + Send + 'static> Task for InputTask<B> {
     fn run(
         self: Box<Self>,
         cancel: CancelSignal,
