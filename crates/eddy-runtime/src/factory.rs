@@ -32,7 +32,7 @@ use crate::partitioner::{
 };
 use crate::protocol::JobArtifact;
 use crate::source::SourceReader;
-use crate::task::{InputTask, SourceTask, Task, TaskControl, TaskSettings};
+use crate::task::{InputTask, Task, TaskControl, TaskSettings};
 use crate::two_input::TwoInputHead;
 use crate::writer::{RecordWriter, WriterMetrics};
 
@@ -377,8 +377,8 @@ impl<S: SourceReader, F: Fn(usize) -> S + Send + Sync> VertexFactory for SourceV
     ) -> Result<Box<dyn Task>> {
         let chain = downcast::<Box<dyn Output<S::Out>>>(next, "a source's output")?;
         let source = (self.create)(ctx.subtask);
-        Ok(Box::new(SourceTask::new(
-            source, chain, ctx, settings, control,
+        Ok(Box::new(InputTask::source(
+            source, ctx, chain, settings, control,
         )))
     }
 

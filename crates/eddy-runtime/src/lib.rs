@@ -108,6 +108,7 @@ pub mod partitioner;
 pub mod plan;
 pub mod protocol;
 pub mod source;
+pub mod source_input;
 pub mod task;
 pub mod task_executor;
 pub mod task_metrics;

@@ -1,9 +1,12 @@
-//! The task loop: one async task per subtask, driving a chain.
+//! The task loop: one async task per subtask, driving a chain, the same loop
+//! for every task ([`InputTask`]): what differs is its [`TaskInput`], an input
+//! gate over any number of inputs or a source with its checkpoint triggers.
 //!
 //! Each loop turn first sends whatever the chain's writers have queued (waiting here
-//! is backpressure), then waits for the first of: an input event, a checkpoint
-//! trigger (sources) or an aligned barrier (other tasks), a checkpoint completion,
-//! a due processing-time callback, the buffer timeout, or cancellation.
+//! is backpressure), then waits for the first of: an input event (a batch, a
+//! watermark or status of one input, a barrier: triggered at a source, aligned
+//! elsewhere, the end of an input), a checkpoint completion, a due
+//! processing-time callback, the buffer timeout, or cancellation.
 //!
 //! When the input ends the chain sees a final `+inf` watermark and `end_input`.
 //! With checkpointing on, a source then keeps answering checkpoint triggers until a
@@ -18,22 +21,21 @@ use std::time::{Duration, Instant as StdInstant};
 
 use eddy_core::time::Clock;
 use eddy_core::{
-    CheckpointBarrier, CheckpointId, Error, ExecutionAttemptId, JobId, Result, WatermarkStatus,
-    MAX_WATERMARK,
+    CheckpointBarrier, CheckpointId, Error, ExecutionAttemptId, JobId, Result, MAX_WATERMARK,
 };
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
-use crate::chain::{guarded, subtask_state};
 use crate::checkpoint::store::StateStore;
 use crate::checkpoint::OperatorSubtaskState;
 use crate::input::{Counted, InputEvent, InputGate};
-use crate::operator::{OperatorContext, OperatorSnapshot};
+use crate::operator::OperatorContext;
 use crate::output::Output;
 use crate::protocol::{
     CheckpointAck, CheckpointDecline, FailureCause, TaskInputEnded, ToJobMaster,
 };
-use crate::source::{SourceEvent, SourceReader};
+use crate::source::SourceReader;
+use crate::source_input::SourceInput;
 use crate::task_metrics::{TaskClock, TaskMetrics};
 
 /// Tells running tasks to stop.
@@ -124,19 +126,15 @@ pub struct SourceTrigger {
 }
 
 impl TaskControl {
-    fn checkpointing(&self) -> bool {
-        self.job_master.is_some()
-    }
-
-    /// Tells the JobMaster that this source read all of its input.
-    fn input_ended(&self) {
-        if let Some(job_master) = &self.job_master {
+    /// With checkpointing, what tells the JobMaster that this source read all
+    /// of its input.
+    fn input_ended_notice(&self) -> Option<Box<dyn Fn() + Send>> {
+        let job_master = self.job_master.clone()?;
+        let (job_id, attempt) = (self.job_id, self.attempt);
+        Some(Box::new(move || {
             // The JobMaster is gone only when the job is ending.
-            let _ = job_master.send(ToJobMaster::InputEnded(TaskInputEnded {
-                job_id: self.job_id,
-                attempt: self.attempt,
-            }));
-        }
+            let _ = job_master.send(ToJobMaster::InputEnded(TaskInputEnded { job_id, attempt }));
+        }))
     }
 
     /// Writes the state of checkpoint `id` off the processing thread, then
@@ -273,19 +271,6 @@ async fn next_completed(completed: &mut Option<watch::Receiver<u64>>) -> u64 {
         Some(rx) => match rx.changed().await {
             Ok(()) => *rx.borrow_and_update(),
             Err(_) => std::future::pending().await,
-        },
-        None => std::future::pending().await,
-    }
-}
-
-/// The next checkpoint trigger, or never.
-async fn next_trigger(
-    triggers: &mut Option<mpsc::UnboundedReceiver<SourceTrigger>>,
-) -> SourceTrigger {
-    match triggers {
-        Some(rx) => match rx.recv().await {
-            Some(barrier) => barrier,
-            None => std::future::pending().await,
         },
         None => std::future::pending().await,
     }
@@ -436,187 +421,50 @@ async fn close<B>(
     flushed
 }
 
-/// The task of a source and the chain after it.
-pub struct SourceTask<S: SourceReader> {
-    source: S,
-    chain: Box<dyn Output<S::Out>>,
-    context: OperatorContext,
-    settings: TaskSettings,
-    control: TaskControl,
-}
-
-impl<S: SourceReader> SourceTask<S> {
-    /// A source task.
-    pub fn new(
-        source: S,
-        chain: Box<dyn Output<S::Out>>,
-        context: OperatorContext,
-        settings: TaskSettings,
-        control: TaskControl,
-    ) -> Self {
-        SourceTask {
-            source,
-            chain,
-            context,
-            settings,
-            control,
-        }
+/// Where a task's events come from: its input gate (barriers aligned across
+/// every input), or a source and the coordinator's checkpoint triggers
+/// ([`crate::source_input::SourceInput`]).
+pub trait TaskInput<B>: Send {
+    /// Opens the input (a source restores its position and opens its reader).
+    fn open(&mut self) -> Result<()> {
+        Ok(())
     }
-
-    fn source_state(&mut self, checkpoint_id: u64) -> Result<Option<OperatorSubtaskState>> {
-        let Self {
-            source, context, ..
-        } = self;
-        let position = guarded(context, || source.snapshot_position_for(checkpoint_id))?;
-        Ok(subtask_state(
-            context,
-            OperatorSnapshot {
-                operator: position,
-                ..Default::default()
-            },
-        ))
+    /// The next event.
+    fn poll_event(&mut self, cx: &mut std::task::Context<'_>) -> Poll<Result<InputEvent<B>>>;
+    /// The input's own state at a barrier (a source's position).
+    fn snapshot(&mut self, checkpoint_id: u64) -> Result<Option<OperatorSubtaskState>> {
+        let _ = checkpoint_id;
+        Ok(None)
     }
-
-    async fn run_loop(mut self, mut cancel: CancelSignal) -> Result<()> {
-        let records = self.context.metric("numRecordsOut");
-        {
-            let Self {
-                source, context, ..
-            } = &mut self;
-            let restored = context.take_restored_snapshots();
-            guarded(context, || {
-                if let Some(snapshots) = restored {
-                    source
-                        .restore_positions(snapshots.into_iter().map(|s| s.operator).collect())?;
-                }
-                source.open(context)
-            })?;
-        }
-        self.chain.open()?;
-        let mut pacer = Pacer::new(self.settings.clone());
-        let mut idle = false;
-        let mut finished = false;
-        let mut final_checkpoint: Option<u64> = None;
-        let mut notified = 0u64;
-        loop {
-            flush(self.chain.as_mut(), &mut cancel, &pacer.clock).await?;
-            let sleep_pt = pacer.sleep_processing(self.chain.next_processing_time());
-            let sleep_flush = pacer.flush_deadline;
-            let Self {
-                source,
-                context,
-                control,
-                chain,
-                ..
-            } = &mut self;
-            let TaskControl {
-                triggers,
-                completed,
-                ..
-            } = control;
-            tokio::select! {
-                event = poll_fn(|cx| timed(&pacer.clock, match guarded(context, || Ok(source.poll_next(cx))) {
-                    Ok(Poll::Ready(r)) => Poll::Ready(r),
-                    Ok(Poll::Pending) => Poll::Pending,
-                    Err(e) => Poll::Ready(Err(e)),
-                })), if !finished => {
-                    let event = event.map_err(|e| match e {
-                        e @ (Error::UserCode { .. } | Error::External(_)) => e,
-                        other => Error::UserCode {
-                            operator: context.name.clone(),
-                            subtask: context.subtask,
-                            message: other.to_string(),
-                        },
-                    })?;
-                    match event {
-                        SourceEvent::Batch(batch) => {
-                            if idle {
-                                idle = false;
-                                chain.emit_status(WatermarkStatus::Active)?;
-                            }
-                            records.fetch_add(
-                                eddy_core::Batch::num_rows(&batch) as u64,
-                                std::sync::atomic::Ordering::Relaxed,
-                            );
-                            chain.collect(batch)?;
-                        }
-                        SourceEvent::Watermark(w) => chain.emit_watermark(w)?,
-                        SourceEvent::Idle => {
-                            if !idle {
-                                idle = true;
-                                chain.emit_status(WatermarkStatus::Idle)?;
-                            }
-                        }
-                        SourceEvent::End => {
-                            finished = true;
-                            chain.emit_watermark(MAX_WATERMARK)?;
-                            chain.end_input()?;
-                            if !self.control.checkpointing() {
-                                break;
-                            }
-                            self.control.input_ended();
-                        }
-                    }
-                }
-                trigger = next_trigger(triggers) => {
-                    pacer.clock.resumed();
-                    let barrier = trigger.barrier;
-                    if trigger.drain && !finished {
-                        finished = true;
-                        self.chain.emit_watermark(MAX_WATERMARK)?;
-                        self.chain.end_input()?;
-                    }
-                    let own = self.source_state(barrier.checkpoint_id)?;
-                    let id = barrier.checkpoint_id;
-                    checkpoint(self.chain.as_mut(), barrier, own, None, &self.control)?;
-                    if (trigger.is_final || trigger.drain) && final_checkpoint.is_none() {
-                        final_checkpoint = Some(id);
-                    }
-                }
-                id = next_completed(completed) => {
-                    if id > notified {
-                        notified = id;
-                        guarded(context, || source.notify_checkpoint_complete(id))?;
-                        chain.notify_checkpoint_complete(id)?;
-                    }
-                    if final_checkpoint.is_some_and(|f| id >= f) {
-                        break;
-                    }
-                }
-                _ = sleep_opt(sleep_pt) => {}
-                _ = tokio::time::sleep_until(sleep_flush) => {}
-                _ = cancel.cancelled() => return Err(Error::Cancelled),
-            }
-            pacer.after_event(self.chain.as_mut()).await?;
-        }
-        guarded(&self.context, || self.source.close())?;
-        // A source ends only after its final checkpoint completed.
-        close(
-            self.chain.as_mut(),
-            &mut self.control,
-            notified,
-            None,
-            &mut cancel,
-            &pacer.clock,
-        )
-        .await
+    /// When the first copy of the barrier handed out last arrived (`None` for a
+    /// source, whose barriers start with it).
+    fn aligned_since(&self) -> Option<StdInstant>;
+    /// Checkpoint `checkpoint_id` is complete.
+    fn notify_checkpoint_complete(&mut self, checkpoint_id: u64) -> Result<()> {
+        let _ = checkpoint_id;
+        Ok(())
+    }
+    /// Closes the input.
+    fn close(&mut self) -> Result<()> {
+        Ok(())
     }
 }
 
-impl<S: SourceReader> Task for SourceTask<S> {
-    fn run(
-        self: Box<Self>,
-        cancel: CancelSignal,
-    ) -> Pin<Box<dyn Future<Output = Result<()>> + Send>> {
-        Box::pin(self.run_loop(cancel))
+impl<B: Counted + Send> TaskInput<B> for InputGate<B> {
+    fn poll_event(&mut self, cx: &mut std::task::Context<'_>) -> Poll<Result<InputEvent<B>>> {
+        self.poll_next(cx).map(Ok)
+    }
+
+    fn aligned_since(&self) -> Option<StdInstant> {
+        InputGate::aligned_since(self)
     }
 }
 
-/// The task of an operator chain with any number of inputs: its input gate
-/// (barriers aligned across every input) feeding the chain's head, a chained
-/// operator or a two-input head ([`crate::two_input::TwoInputHead`]).
+/// The one task loop, for every task: its input (a gate of any number of
+/// inputs, or a source) feeding its chain's head (a chained operator, a
+/// two-input head ([`crate::two_input::TwoInputHead`]) or a source's chain).
 pub struct InputTask<B> {
-    gate: InputGate<B>,
+    input: Box<dyn TaskInput<B>>,
     chain: Box<dyn Output<B>>,
     inputs: usize,
     settings: TaskSettings,
@@ -634,15 +482,37 @@ impl<B: Counted + Send + 'static> InputTask<B> {
     ) -> Self {
         let gate = gate.with_exactly_once(settings.exactly_once);
         InputTask {
-            gate,
+            input: Box::new(gate),
             chain,
             inputs,
             settings,
             control,
         }
     }
+}
+
+impl<B: Send + 'static> InputTask<B> {
+    /// The task of `source` and its chain.
+    pub fn source<S: SourceReader<Out = B>>(
+        source: S,
+        context: OperatorContext,
+        chain: Box<dyn Output<B>>,
+        settings: TaskSettings,
+        mut control: TaskControl,
+    ) -> Self {
+        let triggers = control.triggers.take();
+        let on_end = control.input_ended_notice();
+        InputTask {
+            input: Box::new(SourceInput::new(source, context, triggers, on_end)),
+            chain,
+            inputs: 1,
+            settings,
+            control,
+        }
+    }
 
     async fn run_loop(mut self, mut cancel: CancelSignal) -> Result<()> {
+        self.input.open()?;
         self.chain.open()?;
         let mut pacer = Pacer::new(self.settings.clone());
         // Which inputs brought the final watermark; once all did, the chain's
@@ -656,13 +526,13 @@ impl<B: Counted + Send + 'static> InputTask<B> {
             let sleep_pt = pacer.sleep_processing(self.chain.next_processing_time());
             let sleep_flush = pacer.flush_deadline;
             let Self {
-                gate,
+                input,
                 chain,
                 control,
                 ..
             } = &mut self;
             tokio::select! {
-                event = poll_fn(|cx| timed(&pacer.clock, gate.poll_next(cx))) => match event {
+                event = poll_fn(|cx| timed(&pacer.clock, input.poll_event(cx))) => match event? {
                     InputEvent::Batch(batch) => chain.collect(batch)?,
                     InputEvent::Watermark(input, w) => {
                         chain.emit_input_watermark(input, w)?;
@@ -680,8 +550,9 @@ impl<B: Counted + Send + 'static> InputTask<B> {
                         if input_ended && final_barrier.is_none() {
                             final_barrier = Some(barrier.checkpoint_id);
                         }
-                        let first_arrival = gate.aligned_since();
-                        checkpoint(chain.as_mut(), barrier, None, first_arrival, control)?;
+                        let own = input.snapshot(barrier.checkpoint_id)?;
+                        let first_arrival = input.aligned_since();
+                        checkpoint(chain.as_mut(), barrier, own, first_arrival, control)?;
                     }
                     InputEvent::End => break,
                     InputEvent::Disconnected => return Err(Error::Other(
@@ -691,6 +562,7 @@ impl<B: Counted + Send + 'static> InputTask<B> {
                 id = next_completed(&mut control.completed) => {
                     if id > notified {
                         notified = id;
+                        input.notify_checkpoint_complete(id)?;
                         chain.notify_checkpoint_complete(id)?;
                     }
                 }
@@ -700,6 +572,7 @@ impl<B: Counted + Send + 'static> InputTask<B> {
             }
             pacer.after_event(self.chain.as_mut()).await?;
         }
+        self.input.close()?;
         if !input_ended {
             for (input, _) in at_end.iter().enumerate().filter(|(_, e)| !**e) {
                 self.chain.emit_input_watermark(input, MAX_WATERMARK)?;
@@ -718,7 +591,7 @@ impl<B: Counted + Send + 'static> InputTask<B> {
     }
 }
 
-impl<B: Counted + Send + 'static> Task for InputTask<B> {
+impl<B: Send + 'static> Task for InputTask<B> {
     fn run(
         self: Box<Self>,
         cancel: CancelSignal,
