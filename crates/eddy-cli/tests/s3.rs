@@ -132,6 +132,7 @@ INSERT INTO counts SELECT bid.auction, window_start, COUNT(*), SUM(bid.price) FR
 
     let crash = tmp.path().join("crash.sql");
     std::fs::write(&crash, job("crash")).unwrap();
+    let mut killed = Vec::new();
     for round in 0..2 {
         let mut command = eddy();
         command.args(["sql", "-f"]).arg(&crash).args(["-p", "2"]);
@@ -146,6 +147,7 @@ INSERT INTO counts SELECT bid.auction, window_start, COUNT(*), SUM(bid.price) FR
         std::thread::sleep(Duration::from_millis(1500));
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
+        killed.push(child.id());
     }
     // Checkpoints of the killed runs are in the bucket.
     let runs = eddy_fs::list(Path::new("s3://eddy-ck/crash")).unwrap();
@@ -160,6 +162,17 @@ INSERT INTO counts SELECT bid.auction, window_start, COUNT(*), SUM(bid.price) FR
     let expected = committed_lines(Path::new("s3://eddy-out/clean"));
     assert!(expected.len() > 1000, "{}", expected.len());
     assert_eq!(committed_lines(Path::new("s3://eddy-out/crash")), expected);
+    // The staging directories the killed runs left are gone.
+    let staged: Vec<String> = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| {
+            killed
+                .iter()
+                .any(|pid| n.starts_with(&format!("eddy-staging-{pid}-")))
+        })
+        .collect();
+    assert!(staged.is_empty(), "{staged:?}");
     // Pending files are incomplete multipart uploads, never objects.
     let names: Vec<String> = eddy_fs::list(Path::new("s3://eddy-out/crash"))
         .unwrap()

@@ -414,8 +414,9 @@ impl<T: Send + 'static> SinkWriter<T> for FileSink<T> {
         self.attempt = ctx.run.attempt_name();
         self.run = format!("{}-{}", self.lineage, self.attempt);
         if eddy_fs::is_remote(&self.directory) {
+            remove_dead_staging();
             let staging = std::env::temp_dir().join(format!(
-                "eddy-staging-{}-{}-{}",
+                "{STAGING}{}-{}-{}",
                 std::process::id(),
                 self.run,
                 self.subtask
@@ -522,6 +523,34 @@ impl<T: Send + 'static> SinkWriter<T> for FileSink<T> {
             self.restored.push(state);
         }
         Ok(())
+    }
+}
+
+/// The name prefix of staging directories, followed by the process id.
+const STAGING: &str = "eddy-staging-";
+
+/// Removes the staging directories of processes that are gone (killed before
+/// they could remove their own): their in-progress files are replayed anyway.
+fn remove_dead_staging() {
+    // Only where a process's liveness shows in /proc.
+    if !cfg!(target_os = "linux") {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix(STAGING)
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
     }
 }
 
