@@ -250,10 +250,7 @@ impl<O: Operator> Output<O::In> for ChainNode<O> {
     }
 
     fn flush_buffers(&mut self) {
-        for side in self.sides.all_mut() {
-            side.flush_buffers();
-        }
-        self.next.flush_buffers();
+        self.sides.flush_buffers_with(self.next.as_mut());
     }
 
     fn prepare_snapshot_pre_barrier(&mut self, checkpoint_id: u64) -> Result<()> {
@@ -273,10 +270,8 @@ impl<O: Operator> Output<O::In> for ChainNode<O> {
                 )
             })?;
         }
-        for side in self.sides.all_mut() {
-            side.prepare_snapshot_pre_barrier(checkpoint_id)?;
-        }
-        self.next.prepare_snapshot_pre_barrier(checkpoint_id)
+        self.sides
+            .prepare_snapshot_with(checkpoint_id, self.next.as_mut())
     }
 
     fn snapshot_state(
@@ -289,17 +284,12 @@ impl<O: Operator> Output<O::In> for ChainNode<O> {
         } = self;
         let snapshot = guarded(context, || operator.snapshot_state(checkpoint_id))?;
         out.extend(subtask_state(context, snapshot));
-        for side in self.sides.all_mut() {
-            side.snapshot_state(checkpoint_id, out)?;
-        }
-        self.next.snapshot_state(checkpoint_id, out)
+        self.sides
+            .snapshot_with(checkpoint_id, out, self.next.as_mut())
     }
 
     fn emit_barrier(&mut self, barrier: CheckpointBarrier) -> Result<()> {
-        for side in self.sides.all_mut() {
-            side.emit_barrier(barrier.clone())?;
-        }
-        self.next.emit_barrier(barrier)
+        self.sides.emit_barrier_with(barrier, self.next.as_mut())
     }
 
     fn notify_checkpoint_complete(&mut self, checkpoint_id: u64) -> Result<()> {
@@ -309,25 +299,10 @@ impl<O: Operator> Output<O::In> for ChainNode<O> {
         guarded(context, || {
             operator.notify_checkpoint_complete(checkpoint_id)
         })?;
-        for side in self.sides.all_mut() {
-            side.notify_checkpoint_complete(checkpoint_id)?;
-        }
-        self.next.notify_checkpoint_complete(checkpoint_id)
+        self.sides.notify_with(checkpoint_id, self.next.as_mut())
     }
 
     fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
-        let mut pending = false;
-        for side in self.sides.all_mut() {
-            match side.poll_flush(cx) {
-                Poll::Ready(Ok(())) => {}
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Pending => pending = true,
-            }
-        }
-        match self.next.poll_flush(cx) {
-            Poll::Ready(Ok(())) if !pending => Poll::Ready(Ok(())),
-            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-            _ => Poll::Pending,
-        }
+        self.sides.poll_flush_with(cx, self.next.as_mut())
     }
 }

@@ -218,6 +218,88 @@ impl SideOutputs {
     pub(crate) fn all(&self) -> impl Iterator<Item = &Box<dyn ErasedOutput>> {
         self.outputs.values()
     }
+
+    // What an operator node passes down after its own part: to every side
+    // output, then to its main output `next` (shared by chained and two-input
+    // heads).
+
+    /// Moves partly filled batches to the send queues, sides then `next`.
+    pub(crate) fn flush_buffers_with<B>(&mut self, next: &mut dyn Output<B>) {
+        for side in self.all_mut() {
+            side.flush_buffers();
+        }
+        next.flush_buffers();
+    }
+
+    /// Lets the sides, then `next`, emit what they buffer before a barrier.
+    pub(crate) fn prepare_snapshot_with<B>(
+        &mut self,
+        checkpoint_id: u64,
+        next: &mut dyn Output<B>,
+    ) -> Result<()> {
+        for side in self.all_mut() {
+            side.prepare_snapshot_pre_barrier(checkpoint_id)?;
+        }
+        next.prepare_snapshot_pre_barrier(checkpoint_id)
+    }
+
+    /// Snapshots the sides, then `next`, into `out`.
+    pub(crate) fn snapshot_with<B>(
+        &mut self,
+        checkpoint_id: u64,
+        out: &mut Vec<OperatorSubtaskState>,
+        next: &mut dyn Output<B>,
+    ) -> Result<()> {
+        for side in self.all_mut() {
+            side.snapshot_state(checkpoint_id, out)?;
+        }
+        next.snapshot_state(checkpoint_id, out)
+    }
+
+    /// Forwards a barrier to the sides, then `next`.
+    pub(crate) fn emit_barrier_with<B>(
+        &mut self,
+        barrier: CheckpointBarrier,
+        next: &mut dyn Output<B>,
+    ) -> Result<()> {
+        for side in self.all_mut() {
+            side.emit_barrier(barrier.clone())?;
+        }
+        next.emit_barrier(barrier)
+    }
+
+    /// Tells the sides, then `next`, that a checkpoint completed.
+    pub(crate) fn notify_with<B>(
+        &mut self,
+        checkpoint_id: u64,
+        next: &mut dyn Output<B>,
+    ) -> Result<()> {
+        for side in self.all_mut() {
+            side.notify_checkpoint_complete(checkpoint_id)?;
+        }
+        next.notify_checkpoint_complete(checkpoint_id)
+    }
+
+    /// Sends what the sides and `next` queued; `Ready` when all are empty.
+    pub(crate) fn poll_flush_with<B>(
+        &mut self,
+        cx: &mut Context<'_>,
+        next: &mut dyn Output<B>,
+    ) -> Poll<Result<()>> {
+        let mut pending = false;
+        for side in self.all_mut() {
+            match side.poll_flush(cx) {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => pending = true,
+            }
+        }
+        match next.poll_flush(cx) {
+            Poll::Ready(Ok(())) if !pending => Poll::Ready(Ok(())),
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            _ => Poll::Pending,
+        }
+    }
 }
 
 /// What an operator writes to: its main output and its side outputs, counting

@@ -218,18 +218,13 @@ impl<O: TwoInputOperator> Output<TwoInputs<O::In1, O::In2>> for TwoInputHead<O> 
     }
 
     fn flush_buffers(&mut self) {
-        for side in self.sides.all_mut() {
-            side.flush_buffers();
-        }
-        self.next.flush_buffers();
+        self.sides.flush_buffers_with(self.next.as_mut());
     }
 
     fn prepare_snapshot_pre_barrier(&mut self, checkpoint_id: u64) -> Result<()> {
         self.call(|operator, out| operator.prepare_snapshot_pre_barrier(checkpoint_id, out))?;
-        for side in self.sides.all_mut() {
-            side.prepare_snapshot_pre_barrier(checkpoint_id)?;
-        }
-        self.next.prepare_snapshot_pre_barrier(checkpoint_id)
+        self.sides
+            .prepare_snapshot_with(checkpoint_id, self.next.as_mut())
     }
 
     fn snapshot_state(
@@ -242,39 +237,19 @@ impl<O: TwoInputOperator> Output<TwoInputs<O::In1, O::In2>> for TwoInputHead<O> 
         } = self;
         let snapshot = guarded(context, || operator.snapshot_state(checkpoint_id))?;
         out.extend(subtask_state(context, snapshot));
-        for side in self.sides.all_mut() {
-            side.snapshot_state(checkpoint_id, out)?;
-        }
-        self.next.snapshot_state(checkpoint_id, out)
+        self.sides
+            .snapshot_with(checkpoint_id, out, self.next.as_mut())
     }
 
     fn emit_barrier(&mut self, barrier: CheckpointBarrier) -> Result<()> {
-        for side in self.sides.all_mut() {
-            side.emit_barrier(barrier.clone())?;
-        }
-        self.next.emit_barrier(barrier)
+        self.sides.emit_barrier_with(barrier, self.next.as_mut())
     }
 
     fn notify_checkpoint_complete(&mut self, checkpoint_id: u64) -> Result<()> {
-        for side in self.sides.all_mut() {
-            side.notify_checkpoint_complete(checkpoint_id)?;
-        }
-        self.next.notify_checkpoint_complete(checkpoint_id)
+        self.sides.notify_with(checkpoint_id, self.next.as_mut())
     }
 
     fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
-        let mut pending = false;
-        for side in self.sides.all_mut() {
-            match side.poll_flush(cx) {
-                Poll::Ready(Ok(())) => {}
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Pending => pending = true,
-            }
-        }
-        match self.next.poll_flush(cx) {
-            Poll::Ready(Ok(())) if !pending => Poll::Ready(Ok(())),
-            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-            _ => Poll::Pending,
-        }
+        self.sides.poll_flush_with(cx, self.next.as_mut())
     }
 }
