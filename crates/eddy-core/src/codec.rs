@@ -57,7 +57,8 @@ const TAG_BATCH: u8 = 0;
 const TAG_WATERMARK: u8 = 1;
 const TAG_STATUS: u8 = 2;
 const TAG_BARRIER: u8 = 3;
-const TAG_END_OF_INPUT: u8 = 4;
+const TAG_END_OF_PARTITION: u8 = 4;
+const TAG_END_OF_DATA: u8 = 5;
 
 const WHAT: &str = "element";
 
@@ -155,7 +156,8 @@ pub fn encode_element<B: BatchCodec>(element: &Element<B>, out: &mut Vec<u8>) ->
         Element::Watermark(_) => TAG_WATERMARK,
         Element::Status(_) => TAG_STATUS,
         Element::Barrier(_) => TAG_BARRIER,
-        Element::EndOfInput => TAG_END_OF_INPUT,
+        Element::EndOfData => TAG_END_OF_DATA,
+        Element::EndOfPartition => TAG_END_OF_PARTITION,
     };
     out.push(tag);
     out.extend_from_slice(&[0; 4]);
@@ -181,7 +183,7 @@ pub fn encode_element<B: BatchCodec>(element: &Element<B>, out: &mut Vec<u8>) ->
             }
             Ok(())
         }
-        Element::EndOfInput => Ok(()),
+        Element::EndOfData | Element::EndOfPartition => Ok(()),
     };
     let payload = out.len() - start - FRAME_HEADER_LEN;
     let result = written.and_then(|()| {
@@ -288,9 +290,13 @@ pub fn decode_element<B: BatchCodec>(frame: &[u8]) -> Result<Element<B>> {
                 target,
             }))
         }
-        TAG_END_OF_INPUT => {
-            fixed::<0>(payload, "end of input")?;
-            Ok(Element::EndOfInput)
+        TAG_END_OF_DATA => {
+            fixed::<0>(payload, "end of data")?;
+            Ok(Element::EndOfData)
+        }
+        TAG_END_OF_PARTITION => {
+            fixed::<0>(payload, "end of partition")?;
+            Ok(Element::EndOfPartition)
         }
         tag => Err(Error::decode(WHAT, format!("unknown frame tag {tag}"))),
     }
@@ -366,8 +372,12 @@ pub(crate) mod tests {
             );
         }
         assert!(matches!(
-            round_trip(&Element::EndOfInput),
-            Element::EndOfInput
+            round_trip(&Element::EndOfData),
+            Element::EndOfData
+        ));
+        assert!(matches!(
+            round_trip(&Element::EndOfPartition),
+            Element::EndOfPartition
         ));
     }
 
@@ -377,7 +387,8 @@ pub(crate) mod tests {
             Element::Batch(sample_batch()),
             Element::Watermark(3),
             Element::Status(WatermarkStatus::Idle),
-            Element::EndOfInput,
+            Element::EndOfData,
+            Element::EndOfPartition,
         ];
         let mut stream = Vec::new();
         for e in &elements {
@@ -406,7 +417,8 @@ pub(crate) mod tests {
             [&frame[..], &[0]].concat(),
             vec![9, 0, 0, 0, 0],
             vec![TAG_STATUS, 1, 0, 0, 0, 2],
-            vec![TAG_END_OF_INPUT, 1, 0, 0, 0, 0],
+            vec![TAG_END_OF_DATA, 1, 0, 0, 0, 0],
+            vec![TAG_END_OF_PARTITION, 1, 0, 0, 0, 0],
             [&[TAG_BARRIER, 17, 0, 0, 0][..], &[0; 16], &[7]].concat(),
             vec![TAG_BATCH, 1, 0, 0, 0, 0xff],
             // One record announced, none present.
@@ -494,7 +506,8 @@ pub(crate) mod tests {
                 is_savepoint: true,
                 target: Some("/sp".into()),
             }),
-            Element::EndOfInput,
+            Element::EndOfData,
+            Element::EndOfPartition,
         ] {
             let mut frame = Vec::new();
             encode_element(&e, &mut frame).unwrap();

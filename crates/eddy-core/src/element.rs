@@ -7,7 +7,12 @@ use crate::time::Timestamp;
 /// One element on a channel: data or a control message.
 ///
 /// Control elements keep their order relative to data: a task flushes buffered
-/// records before it forwards a watermark, a barrier or the end of input.
+/// records before it forwards a watermark, a barrier or the end of data.
+///
+/// A channel ends in two steps, as in Flink: [`Element::EndOfData`] when its
+/// producer has emitted its last record (the end of event time on this channel,
+/// standing for the final `+inf` watermark, which never travels on its own),
+/// then, after the final checkpoint's barrier, [`Element::EndOfPartition`].
 #[derive(Clone, Debug)]
 pub enum Element<B> {
     /// A batch of records.
@@ -19,8 +24,12 @@ pub enum Element<B> {
     Status(WatermarkStatus),
     /// A checkpoint barrier: everything before it belongs to the checkpoint.
     Barrier(CheckpointBarrier),
+    /// The producer has emitted its last record and its event time is over:
+    /// its operators' end-of-input output and the final `+inf` watermark came
+    /// before. Only barriers and the end of partition may follow.
+    EndOfData,
     /// The producer has no more elements; it is the last element on the channel.
-    EndOfInput,
+    EndOfPartition,
 }
 
 /// Whether a channel currently holds back event time.

@@ -4,7 +4,8 @@
 //! defines what flows and how a job is described:
 //!
 //! - [`Element`]: what travels on a channel between tasks — a [`Batch`] of records,
-//!   a watermark, a checkpoint barrier, a watermark status or the end of input.
+//!   a watermark, a checkpoint barrier, a watermark status, the end of data (the last
+//!   record was sent) or the end of partition (the last element).
 //! - [`Batch`]: the one trait the runtime needs from a batch of records (count,
 //!   scatter by target channel, append). [`Records`] implements it for typed Rust
 //!   values; with the `arrow` feature, Arrow's `RecordBatch` implements it too.
@@ -22,7 +23,7 @@
 //! - [`Error`]: the error type shared by the lower layers.
 //!
 //! ```text
-//!  source ──Batch/Watermark/Barrier/EndOfInput──▶ task ──▶ task ──▶ sink
+//!  source ──Batch/Watermark/Barrier/EndOfData/EndOfPartition──▶ task ──▶ task ──▶ sink
 //! ```
 
 pub mod batch;

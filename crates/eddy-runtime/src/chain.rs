@@ -10,7 +10,9 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use eddy_core::{Batch, CheckpointBarrier, Error, Result, Timestamp, WatermarkStatus};
+use eddy_core::{
+    Batch, CheckpointBarrier, Error, Result, Timestamp, WatermarkStatus, MAX_WATERMARK,
+};
 
 use crate::checkpoint::OperatorSubtaskState;
 use crate::operator::{Operator, OperatorContext, OperatorSnapshot};
@@ -27,6 +29,8 @@ pub struct ChainNode<O: Operator> {
     records_out: Arc<AtomicU64>,
     input_watermark: Arc<AtomicI64>,
     opened: bool,
+    /// The operator has had its final watermark and end of input.
+    data_ended: bool,
 }
 
 /// Turns the payload of a panic into text.
@@ -105,6 +109,7 @@ impl<O: Operator> ChainNode<O> {
             records_out,
             input_watermark,
             opened: false,
+            data_ended: false,
         }
     }
 }
@@ -130,6 +135,10 @@ impl<O: Operator> Output<O::In> for ChainNode<O> {
     }
 
     fn emit_watermark(&mut self, watermark: Timestamp) -> Result<()> {
+        if watermark == MAX_WATERMARK {
+            // The end of event time reaches this operator with its end of data.
+            return Ok(());
+        }
         self.input_watermark.store(watermark, Ordering::Relaxed);
         let Self {
             operator,
@@ -178,7 +187,11 @@ impl<O: Operator> Output<O::In> for ChainNode<O> {
         self.next.open()
     }
 
-    fn end_input(&mut self) -> Result<()> {
+    fn end_of_data(&mut self) -> Result<()> {
+        if std::mem::replace(&mut self.data_ended, true) {
+            return Ok(());
+        }
+        self.input_watermark.store(MAX_WATERMARK, Ordering::Relaxed);
         {
             let Self {
                 operator,
@@ -189,13 +202,12 @@ impl<O: Operator> Output<O::In> for ChainNode<O> {
                 ..
             } = self;
             guarded(context, || {
-                operator.end_input(&mut Emitter::counted(next.as_mut(), sides, records_out))
+                let mut out = Emitter::counted(next.as_mut(), sides, records_out);
+                operator.process_watermark(MAX_WATERMARK, &mut out)?;
+                operator.end_input(&mut out)
             })?;
         }
-        for side in self.sides.all_mut() {
-            side.end_input()?;
-        }
-        self.next.end_input()
+        self.sides.end_of_data_with(self.next.as_mut())
     }
 
     fn close(&mut self) -> Result<()> {

@@ -6,8 +6,15 @@
 //! channels (one per upstream subtask). The gate reads them round-robin so that
 //! no channel starves another and hands the task one stream of events: batches
 //! (tagged with their input by their type when a task has several), each
-//! input's combined watermark and status, the aligned barriers, the end of each
-//! input and of all of them.
+//! input's combined watermark and status, the aligned barriers, the end of data
+//! of each input and the end of all channels.
+//!
+//! A channel ends in two steps: its end of data (the producer's last record;
+//! the channel's watermark is `+inf` from then on, so the others alone make
+//! the input's watermark) and, after the final checkpoint's barrier, its end of
+//! partition (the channel is gone, and barrier alignment stops waiting for it).
+//! The `+inf` watermark itself is never handed out: an input's end of data
+//! stands for it.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,7 +22,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use eddy_core::{Batch, CheckpointBarrier, Element, Timestamp, WatermarkStatus};
+use eddy_core::{Batch, CheckpointBarrier, Element, Timestamp, WatermarkStatus, MAX_WATERMARK};
 
 use crate::alignment::Alignment;
 use crate::channel::Receiver;
@@ -32,9 +39,9 @@ pub enum InputEvent<B> {
     Status(usize, WatermarkStatus),
     /// Every channel of every input delivered this checkpoint barrier (or ended).
     Barrier(CheckpointBarrier),
-    /// Every channel of input `.0` has ended.
-    InputEnded(usize),
-    /// Every channel has ended.
+    /// Every channel of input `.0` has sent its end of data.
+    EndOfData(usize),
+    /// Every channel has sent its end of partition.
     End,
     /// A producer went away without ending its input: it failed or was cancelled.
     Disconnected,
@@ -74,7 +81,8 @@ impl<T: Send, B: Send> InputChannel<B> for Wrapped<T, B> {
                 Element::Watermark(w) => Element::Watermark(w),
                 Element::Status(s) => Element::Status(s),
                 Element::Barrier(b) => Element::Barrier(b),
-                Element::EndOfInput => Element::EndOfInput,
+                Element::EndOfData => Element::EndOfData,
+                Element::EndOfPartition => Element::EndOfPartition,
             })
         })
     }
@@ -129,6 +137,9 @@ struct Channel<B> {
     reader: Box<dyn InputChannel<B>>,
     input: usize,
     slot: usize,
+    /// The channel sent its end of data.
+    data_ended: bool,
+    /// The channel sent its end of partition.
     ended: bool,
 }
 
@@ -175,6 +186,7 @@ impl<B> InputGate<B> {
                         reader,
                         input,
                         slot,
+                        data_ended: false,
                         ended: false,
                     })
             })
@@ -291,19 +303,15 @@ impl<B> InputGate<B> {
                 return Some(InputEvent::Barrier(barrier));
             }
             None => return Some(InputEvent::Disconnected),
-            Some(Element::EndOfInput) => {
+            Some(Element::EndOfData) => self.on_end_of_data(i),
+            Some(Element::EndOfPartition) => {
+                // A producer always ends its data first; a channel that did not
+                // say so ends it here.
+                self.on_end_of_data(i);
                 self.channels[i].ended = true;
-                let (w, _) = self.valves[input].on_end(slot);
-                // A barrier this channel's end completes goes first: the records
-                // before the end belong to that checkpoint.
+                // A barrier this channel's end completes goes first.
                 if let Some(barrier) = self.alignment.on_end(i) {
-                    self.pending.push_back(InputEvent::Barrier(barrier));
-                }
-                if let Some(w) = w {
-                    self.pending.push_back(InputEvent::Watermark(input, w));
-                }
-                if self.valves[input].all_ended() {
-                    self.pending.push_back(InputEvent::InputEnded(input));
+                    self.pending.push_front(InputEvent::Barrier(barrier));
                 }
                 if self.is_finished() {
                     self.pending.push_back(InputEvent::End);
@@ -311,5 +319,22 @@ impl<B> InputGate<B> {
             }
         }
         self.pending.pop_front()
+    }
+
+    /// Channel `i` sent its end of data (once; later calls do nothing): its
+    /// input's watermark goes on without it, and the input ends with its last
+    /// channel.
+    fn on_end_of_data(&mut self, i: usize) {
+        if std::mem::replace(&mut self.channels[i].data_ended, true) {
+            return;
+        }
+        let (input, slot) = (self.channels[i].input, self.channels[i].slot);
+        let (w, _) = self.valves[input].on_end(slot);
+        if let Some(w) = w.filter(|w| *w != MAX_WATERMARK) {
+            self.pending.push_back(InputEvent::Watermark(input, w));
+        }
+        if self.valves[input].all_ended() {
+            self.pending.push_back(InputEvent::EndOfData(input));
+        }
     }
 }

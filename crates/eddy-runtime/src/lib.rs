@@ -12,14 +12,23 @@
 //!  channels: one bounded channel per (producer, consumer) of every other edge
 //!     │
 //!     ▼
-//!  ┌ SourceTask ────────────┐   channel    ┌ InputTask ─────────────────────────┐
-//!  │ SourceReader → chain → │ ──batches──▶ │ InputGate: every input's channels, │
+//!  ┌ InputTask ─────────────┐   channel    ┌ InputTask ─────────────────────────┐
+//!  │ SourceInput → chain →  │ ──batches──▶ │ InputGate: every input's channels, │
 //!  │   RecordWriter (hash,  │  watermarks  │   watermarks per input, barriers   │
-//!  │   rebalance, ...)      │  end-of-input│   aligned across all (Alignment)   │
-//!  └────────────────────────┘              │   → head: ChainNode(op) → ... or   │
-//!                                          │     TwoInputHead(op) → ... → writer│
-//!                                          └────────────────────────────────────┘
+//!  │   rebalance, ...)      │  barriers    │   aligned across all (Alignment)   │
+//!  │                        │  EndOfData   │   → head: ChainNode(op) → ... or   │
+//!  │                        │  EndOfPart.  │     TwoInputHead(op) → ... → writer│
+//!  └────────────────────────┘              └────────────────────────────────────┘
 //! ```
+//!
+//! A bounded input ends in two steps. When a source's reader ends, its task
+//! ends its data: each operator of the chain, head first, gets the final `+inf`
+//! watermark and then its end of input ([`Output::end_of_data`]), and the
+//! writers send `EndOfData` (the `+inf` watermark never travels on its own). A
+//! task whose inputs all ended their data does the same, so what an operator
+//! emits at its end always reaches the operators after it before their event
+//! time ends. After the final checkpoint (which commits the sinks) each task
+//! sends `EndOfPartition` and finishes.
 //!
 //! With checkpointing on, the MiniCluster's coordinator triggers checkpoints at the
 //! sources; barriers flow with the data, input gates align them, every task
@@ -84,7 +93,7 @@
 //! code. It sends what the writers queued (waiting here is backpressure), then waits
 //! for an input event, a processing-time callback or the buffer timeout. Batches are
 //! flushed when full, on the buffer timeout, and always before a watermark or the
-//! end of input. The runtime is generic over the batch type ([`eddy_core::Batch`]):
+//! end of data. The runtime is generic over the batch type ([`eddy_core::Batch`]):
 //! typed records and Arrow `RecordBatch`es share it.
 
 pub mod alignment;
@@ -93,6 +102,8 @@ pub mod channel;
 pub mod checkpoint;
 pub mod cluster;
 pub mod codecs;
+#[cfg(test)]
+mod end_of_data_tests;
 pub mod factory;
 mod gateway;
 pub mod input;

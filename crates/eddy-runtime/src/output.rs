@@ -39,7 +39,9 @@ pub trait Output<B>: Send {
         let _ = input;
         self.emit_status(status)
     }
-    /// Every channel of input `input` of a task's head has ended.
+    /// Every channel of input `input` of a task's head has sent its end of
+    /// data: that input's event time is over (a two-input head goes on with
+    /// the other input's watermark alone).
     fn end_of_input(&mut self, input: usize) -> Result<()> {
         let _ = input;
         Ok(())
@@ -49,11 +51,18 @@ pub trait Output<B>: Send {
     fn open(&mut self) -> Result<()> {
         Ok(())
     }
-    /// Tells the chain that its input has ended (after the final watermark).
-    fn end_input(&mut self) -> Result<()> {
+    /// Every input of the task has ended: each operator of the chain, head
+    /// first, gets the final `+inf` watermark (its remaining event-time timers
+    /// fire) and then its end of input, and only then does the next operator:
+    /// a `+inf` watermark handed to [`Output::emit_watermark`] is held back
+    /// until this call, so everything an operator emits at its end reaches the
+    /// operators after it (and the tasks downstream, as records before an
+    /// [`Element::EndOfData`](eddy_core::Element::EndOfData)) while their event
+    /// time still runs.
+    fn end_of_data(&mut self) -> Result<()> {
         Ok(())
     }
-    /// Closes the chain; sends end-of-input on every channel.
+    /// Closes the chain; sends the end of partition on every channel.
     fn close(&mut self) -> Result<()> {
         Ok(())
     }
@@ -109,8 +118,8 @@ pub trait ErasedOutput: Send {
     fn emit_watermark(&mut self, watermark: Timestamp) -> Result<()>;
     /// The wrapped output's status method.
     fn emit_status(&mut self, status: WatermarkStatus) -> Result<()>;
-    /// The wrapped output's end-of-input method.
-    fn end_input(&mut self) -> Result<()>;
+    /// The wrapped output's end-of-data method.
+    fn end_of_data(&mut self) -> Result<()>;
     /// The wrapped output's close method.
     fn close(&mut self) -> Result<()>;
     /// The wrapped output's earliest processing-time callback.
@@ -155,8 +164,8 @@ impl<B: Send + 'static> ErasedOutput for TypedOutput<B> {
     fn emit_status(&mut self, status: WatermarkStatus) -> Result<()> {
         self.0.emit_status(status)
     }
-    fn end_input(&mut self) -> Result<()> {
-        self.0.end_input()
+    fn end_of_data(&mut self) -> Result<()> {
+        self.0.end_of_data()
     }
     fn close(&mut self) -> Result<()> {
         self.0.close()
@@ -222,6 +231,14 @@ impl SideOutputs {
     // What an operator node passes down after its own part: to every side
     // output, then to its main output `next` (shared by chained and two-input
     // heads).
+
+    /// Ends the data of the sides, then of `next`.
+    pub(crate) fn end_of_data_with<B>(&mut self, next: &mut dyn Output<B>) -> Result<()> {
+        for side in self.all_mut() {
+            side.end_of_data()?;
+        }
+        next.end_of_data()
+    }
 
     /// Moves partly filled batches to the send queues, sides then `next`.
     pub(crate) fn flush_buffers_with<B>(&mut self, next: &mut dyn Output<B>) {
@@ -436,8 +453,8 @@ impl<B: eddy_core::Batch> Output<B> for FanOut<B> {
     fn open(&mut self) -> Result<()> {
         self.outputs.iter_mut().try_for_each(|o| o.open())
     }
-    fn end_input(&mut self) -> Result<()> {
-        self.outputs.iter_mut().try_for_each(|o| o.end_input())
+    fn end_of_data(&mut self) -> Result<()> {
+        self.outputs.iter_mut().try_for_each(|o| o.end_of_data())
     }
     fn close(&mut self) -> Result<()> {
         self.outputs.iter_mut().try_for_each(|o| o.close())

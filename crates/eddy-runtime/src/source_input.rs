@@ -3,8 +3,9 @@
 //! barriers carrying the reader's position, as [`InputEvent`]s for the one
 //! task loop ([`InputTask`](crate::task::InputTask)).
 //!
-//! When the reader ends, the source hands out the final watermark (the chain
-//! then ends its input); without checkpointing it ends at once, with it it
+//! When the reader ends, the source hands out its end of data (the chain then
+//! ends its data: the final watermark and every operator's end of input);
+//! without checkpointing it ends at once, with it it
 //! tells the coordinator and keeps answering triggers until the final
 //! checkpoint (triggered once every source ended; it commits every sink) has
 //! completed, and only then ends: the coordinator's checkpoints count on every
@@ -17,7 +18,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use eddy_core::{Error, Result, WatermarkStatus, MAX_WATERMARK};
+use eddy_core::{Error, Result, WatermarkStatus};
 use tokio::sync::mpsc;
 
 use crate::chain::{guarded, subtask_state};
@@ -69,8 +70,7 @@ impl<S: SourceReader> SourceInput<S> {
 
     fn end(&mut self) {
         self.finished = true;
-        self.pending
-            .push_back(InputEvent::Watermark(0, MAX_WATERMARK));
+        self.pending.push_back(InputEvent::EndOfData(0));
     }
 
     /// The reader's next event, as the task's.
@@ -104,7 +104,7 @@ impl<S: SourceReader> SourceInput<S> {
         self.pending.pop_front()
     }
 
-    /// Queues the barrier of `trigger` (after the final watermark, to drain).
+    /// Queues the barrier of `trigger` (after the end of data, to drain).
     fn on_trigger(&mut self, trigger: SourceTrigger) {
         if trigger.drain && !self.finished {
             self.end();

@@ -8,10 +8,12 @@
 //! elsewhere, the end of an input), a checkpoint completion, a due
 //! processing-time callback, the buffer timeout, or cancellation.
 //!
-//! When the input ends the chain sees a final `+inf` watermark and `end_input`.
-//! With checkpointing on, a source then keeps answering checkpoint triggers until a
-//! checkpoint taken after its end completes (the final checkpoint, which commits
-//! every sink); only then does it close and send end-of-input downstream.
+//! When every input has ended its data, the chain ends its data
+//! ([`Output::end_of_data`]: operator by operator, the final `+inf` watermark and
+//! the end of input, then the end of data downstream). With checkpointing on, a
+//! source then keeps answering checkpoint triggers until a checkpoint taken after
+//! its end completes (the final checkpoint, which commits every sink); only then
+//! does it close and send the end of partition downstream.
 
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
@@ -20,9 +22,7 @@ use std::task::Poll;
 use std::time::{Duration, Instant as StdInstant};
 
 use eddy_core::time::Clock;
-use eddy_core::{
-    CheckpointBarrier, CheckpointId, Error, ExecutionAttemptId, JobId, Result, MAX_WATERMARK,
-};
+use eddy_core::{CheckpointBarrier, CheckpointId, Error, ExecutionAttemptId, JobId, Result};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
@@ -515,9 +515,8 @@ impl<B: Send + 'static> InputTask<B> {
         self.input.open()?;
         self.chain.open()?;
         let mut pacer = Pacer::new(self.settings.clone());
-        // Which inputs brought the final watermark; once all did, the chain's
-        // input has ended.
-        let mut at_end = vec![false; self.inputs];
+        // Which inputs ended their data; once all did, so has the chain's input.
+        let mut data_ended = vec![false; self.inputs];
         let mut input_ended = false;
         let mut notified = 0u64;
         let mut final_barrier = None;
@@ -534,18 +533,16 @@ impl<B: Send + 'static> InputTask<B> {
             tokio::select! {
                 event = poll_fn(|cx| timed(&pacer.clock, input.poll_event(cx))) => match event? {
                     InputEvent::Batch(batch) => chain.collect(batch)?,
-                    InputEvent::Watermark(input, w) => {
-                        chain.emit_input_watermark(input, w)?;
-                        if w == MAX_WATERMARK {
-                            at_end[input] = true;
-                            if !input_ended && at_end.iter().all(|e| *e) {
-                                input_ended = true;
-                                chain.end_input()?;
-                            }
+                    InputEvent::Watermark(input, w) => chain.emit_input_watermark(input, w)?,
+                    InputEvent::Status(input, s) => chain.emit_input_status(input, s)?,
+                    InputEvent::EndOfData(input) => {
+                        data_ended[input] = true;
+                        chain.end_of_input(input)?;
+                        if !input_ended && data_ended.iter().all(|e| *e) {
+                            input_ended = true;
+                            chain.end_of_data()?;
                         }
                     }
-                    InputEvent::Status(input, s) => chain.emit_input_status(input, s)?,
-                    InputEvent::InputEnded(input) => chain.end_of_input(input)?,
                     InputEvent::Barrier(barrier) => {
                         if input_ended && final_barrier.is_none() {
                             final_barrier = Some(barrier.checkpoint_id);
@@ -574,10 +571,10 @@ impl<B: Send + 'static> InputTask<B> {
         }
         self.input.close()?;
         if !input_ended {
-            for (input, _) in at_end.iter().enumerate().filter(|(_, e)| !**e) {
-                self.chain.emit_input_watermark(input, MAX_WATERMARK)?;
+            for (input, _) in data_ended.iter().enumerate().filter(|(_, e)| !**e) {
+                self.chain.end_of_input(input)?;
             }
-            self.chain.end_input()?;
+            self.chain.end_of_data()?;
         }
         close(
             self.chain.as_mut(),

@@ -26,9 +26,8 @@ pub struct TwoInputHead<O: TwoInputOperator> {
     sides: SideOutputs,
     context: OperatorContext,
     valve: WatermarkValve,
-    /// Whether the operator has processed the final watermark.
-    at_end_of_time: bool,
-    input_ended: bool,
+    /// The operator has had its final watermark and end of input.
+    data_ended: bool,
     /// `currentInputWatermark`, `currentInput1Watermark`, `currentInput2Watermark`.
     watermarks: [Arc<AtomicI64>; 3],
     records_in: Arc<AtomicU64>,
@@ -57,8 +56,7 @@ impl<O: TwoInputOperator> TwoInputHead<O> {
             sides,
             context,
             valve: WatermarkValve::new(2),
-            at_end_of_time: false,
-            input_ended: false,
+            data_ended: false,
             watermarks,
         }
     }
@@ -89,10 +87,11 @@ impl<O: TwoInputOperator> TwoInputHead<O> {
         let Some(w) = advanced else {
             return Ok(());
         };
-        self.watermarks[0].store(w, Ordering::Relaxed);
         if w == MAX_WATERMARK {
-            self.at_end_of_time = true;
+            // The end of event time reaches the operator with its end of data.
+            return Ok(());
         }
+        self.watermarks[0].store(w, Ordering::Relaxed);
         self.call(|operator, out| operator.process_watermark(w, out))
     }
 }
@@ -155,25 +154,17 @@ impl<O: TwoInputOperator> Output<TwoInputs<O::In1, O::In2>> for TwoInputHead<O> 
         self.next.open()
     }
 
-    /// The operator's input ended: the final watermark (if the inputs' did not
-    /// bring it), then its end of input.
-    fn end_input(&mut self) -> Result<()> {
-        if self.input_ended {
+    /// Both inputs ended: the final watermark, then the operator's end of input.
+    fn end_of_data(&mut self) -> Result<()> {
+        if std::mem::replace(&mut self.data_ended, true) {
             return Ok(());
         }
-        self.input_ended = true;
-        let final_watermark = !self.at_end_of_time;
-        self.at_end_of_time = true;
+        self.watermarks[0].store(MAX_WATERMARK, Ordering::Relaxed);
         self.call(|operator, out| {
-            if final_watermark {
-                operator.process_watermark(MAX_WATERMARK, out)?;
-            }
+            operator.process_watermark(MAX_WATERMARK, out)?;
             operator.end_input(out)
         })?;
-        for side in self.sides.all_mut() {
-            side.end_input()?;
-        }
-        self.next.end_input()
+        self.sides.end_of_data_with(self.next.as_mut())
     }
 
     fn close(&mut self) -> Result<()> {

@@ -36,10 +36,9 @@ pub struct RecordWriter<B> {
     batch_size: usize,
     metrics: WriterMetrics,
     closed: bool,
-    /// The final (`+inf`) watermark, held until the chain's input has ended:
-    /// downstream it ends the input, so what the chain's operators emit at
-    /// their end of input must go first.
-    final_watermark: bool,
+    /// The end of data was sent (it stands for the final `+inf` watermark,
+    /// which is never sent on its own).
+    data_ended: bool,
 }
 
 impl<B: Batch> RecordWriter<B> {
@@ -60,7 +59,7 @@ impl<B: Batch> RecordWriter<B> {
             batch_size: batch_size.max(1),
             metrics,
             closed: false,
-            final_watermark: false,
+            data_ended: false,
         }
     }
 
@@ -136,20 +135,22 @@ impl<B: Batch> Output<B> for RecordWriter<B> {
     }
 
     fn emit_watermark(&mut self, watermark: Timestamp) -> Result<()> {
-        self.metrics
-            .output_watermark
-            .store(watermark, Ordering::Relaxed);
-        if watermark == eddy_core::MAX_WATERMARK {
-            self.final_watermark = true;
-        } else {
+        // The final watermark travels as the end of data.
+        if watermark != eddy_core::MAX_WATERMARK {
+            self.metrics
+                .output_watermark
+                .store(watermark, Ordering::Relaxed);
             self.broadcast_control(Element::Watermark(watermark));
         }
         Ok(())
     }
 
-    fn end_input(&mut self) -> Result<()> {
-        if std::mem::take(&mut self.final_watermark) {
-            self.broadcast_control(Element::Watermark(eddy_core::MAX_WATERMARK));
+    fn end_of_data(&mut self) -> Result<()> {
+        if !std::mem::replace(&mut self.data_ended, true) {
+            self.metrics
+                .output_watermark
+                .store(eddy_core::MAX_WATERMARK, Ordering::Relaxed);
+            self.broadcast_control(Element::EndOfData);
         }
         Ok(())
     }
@@ -167,8 +168,8 @@ impl<B: Batch> Output<B> for RecordWriter<B> {
     fn close(&mut self) -> Result<()> {
         if !self.closed {
             self.closed = true;
-            self.end_input()?;
-            self.broadcast_control(Element::EndOfInput);
+            self.end_of_data()?;
+            self.broadcast_control(Element::EndOfPartition);
         }
         Ok(())
     }

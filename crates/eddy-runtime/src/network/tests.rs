@@ -103,7 +103,7 @@ async fn channels_share_a_connection_and_a_slow_one_does_not_block_the_other() {
         tx_b.force_send(Element::Batch(vec![StreamRecord::new(i)]));
     }
     tx_b.force_send(Element::Watermark(99));
-    tx_b.force_send(Element::EndOfInput);
+    tx_b.force_send(Element::EndOfPartition);
     drop(tx_b);
     // Nobody reads channel a, yet b's 42 elements all arrive.
     for i in 0..40u64 {
@@ -116,7 +116,10 @@ async fn channels_share_a_connection_and_a_slow_one_does_not_block_the_other() {
         next(&remote_b).await,
         Some(Element::Watermark(99))
     ));
-    assert!(matches!(next(&remote_b).await, Some(Element::EndOfInput)));
+    assert!(matches!(
+        next(&remote_b).await,
+        Some(Element::EndOfPartition)
+    ));
     assert!(
         next(&remote_b).await.is_none(),
         "closed after the producer ended"
