@@ -5,7 +5,7 @@ use std::time::Duration;
 use eddy_core::{Error, Result, Timestamp};
 
 use super::triggers::{EventTimeTrigger, NeverTrigger, ProcessingTimeTrigger, Trigger};
-use super::{GlobalWindow, TimeWindow, Window};
+use super::{GlobalWindow, TimeWindow, Window, WindowSpec};
 
 /// Assigns records to windows.
 pub trait WindowAssigner: Send + Sync + 'static {
@@ -47,25 +47,60 @@ fn event_time(timestamp: Option<Timestamp>) -> Result<Timestamp> {
     })
 }
 
+/// The windows of `spec` holding `ts`, added to `out` latest start first (the
+/// order of Flink's assigners).
+fn assign(spec: &WindowSpec, ts: Timestamp, out: &mut Vec<TimeWindow>) {
+    let from = out.len();
+    spec.assign(ts, |w| out.push(w));
+    out[from..].reverse();
+}
+
+fn tumble(size: Duration) -> WindowSpec {
+    WindowSpec::Tumble {
+        size: millis(size).max(1),
+        offset: 0,
+    }
+}
+
+fn hop(size: Duration, slide: Duration) -> WindowSpec {
+    WindowSpec::Hop {
+        slide: millis(slide).max(1),
+        size: millis(size).max(1),
+        offset: 0,
+    }
+}
+
+/// `spec` shifted by `offset`.
+fn shifted(spec: WindowSpec, by: Duration) -> WindowSpec {
+    match spec {
+        WindowSpec::Tumble { size, .. } => WindowSpec::Tumble {
+            size,
+            offset: millis(by) % size,
+        },
+        WindowSpec::Hop { slide, size, .. } => WindowSpec::Hop {
+            slide,
+            size,
+            offset: millis(by) % slide,
+        },
+        other => other,
+    }
+}
+
 /// Fixed-size, non-overlapping event-time windows.
 #[derive(Clone, Debug)]
 pub struct TumblingEventTimeWindows {
-    size: i64,
-    offset: i64,
+    spec: WindowSpec,
 }
 
 impl TumblingEventTimeWindows {
     /// Windows of `size`, aligned to the epoch.
     pub fn of(size: Duration) -> Self {
-        TumblingEventTimeWindows {
-            size: millis(size).max(1),
-            offset: 0,
-        }
+        TumblingEventTimeWindows { spec: tumble(size) }
     }
 
     /// Windows shifted by `offset` (e.g. for time zones).
     pub fn with_offset(mut self, offset: Duration) -> Self {
-        self.offset = millis(offset) % self.size;
+        self.spec = shifted(self.spec, offset);
         self
     }
 }
@@ -78,9 +113,7 @@ impl WindowAssigner for TumblingEventTimeWindows {
         _: Timestamp,
         out: &mut Vec<TimeWindow>,
     ) -> Result<()> {
-        let ts = event_time(timestamp)?;
-        let start = TimeWindow::start_with_offset(ts, self.offset, self.size);
-        out.push(TimeWindow::new(start, start + self.size));
+        assign(&self.spec, event_time(timestamp)?, out);
         Ok(())
     }
     fn is_event_time(&self) -> bool {
@@ -94,34 +127,21 @@ impl WindowAssigner for TumblingEventTimeWindows {
 /// Fixed-size event-time windows that start every `slide`.
 #[derive(Clone, Debug)]
 pub struct SlidingEventTimeWindows {
-    size: i64,
-    slide: i64,
-    offset: i64,
+    spec: WindowSpec,
 }
 
 impl SlidingEventTimeWindows {
     /// Windows of `size` starting every `slide`.
     pub fn of(size: Duration, slide: Duration) -> Self {
         SlidingEventTimeWindows {
-            size: millis(size).max(1),
-            slide: millis(slide).max(1),
-            offset: 0,
+            spec: hop(size, slide),
         }
     }
 
     /// Windows shifted by `offset`.
     pub fn with_offset(mut self, offset: Duration) -> Self {
-        self.offset = millis(offset) % self.slide;
+        self.spec = shifted(self.spec, offset);
         self
-    }
-}
-
-fn sliding(ts: Timestamp, size: i64, slide: i64, offset: i64, out: &mut Vec<TimeWindow>) {
-    let last_start = TimeWindow::start_with_offset(ts, offset, slide);
-    let mut start = last_start;
-    while start > ts - size {
-        out.push(TimeWindow::new(start, start + size));
-        start -= slide;
     }
 }
 
@@ -133,13 +153,7 @@ impl WindowAssigner for SlidingEventTimeWindows {
         _: Timestamp,
         out: &mut Vec<TimeWindow>,
     ) -> Result<()> {
-        sliding(
-            event_time(timestamp)?,
-            self.size,
-            self.slide,
-            self.offset,
-            out,
-        );
+        assign(&self.spec, event_time(timestamp)?, out);
         Ok(())
     }
     fn is_event_time(&self) -> bool {
@@ -174,8 +188,8 @@ impl WindowAssigner for EventTimeSessionWindows {
         _: Timestamp,
         out: &mut Vec<TimeWindow>,
     ) -> Result<()> {
-        let ts = event_time(timestamp)?;
-        out.push(TimeWindow::new(ts, ts + self.gap));
+        let gap = self.gap;
+        assign(&WindowSpec::Session { gap }, event_time(timestamp)?, out);
         Ok(())
     }
     fn is_event_time(&self) -> bool {
@@ -192,15 +206,13 @@ impl WindowAssigner for EventTimeSessionWindows {
 /// Fixed-size, non-overlapping processing-time windows.
 #[derive(Clone, Debug)]
 pub struct TumblingProcessingTimeWindows {
-    size: i64,
+    spec: WindowSpec,
 }
 
 impl TumblingProcessingTimeWindows {
     /// Windows of `size` of wall-clock time.
     pub fn of(size: Duration) -> Self {
-        TumblingProcessingTimeWindows {
-            size: millis(size).max(1),
-        }
+        TumblingProcessingTimeWindows { spec: tumble(size) }
     }
 }
 
@@ -212,8 +224,7 @@ impl WindowAssigner for TumblingProcessingTimeWindows {
         now: Timestamp,
         out: &mut Vec<TimeWindow>,
     ) -> Result<()> {
-        let start = TimeWindow::start_with_offset(now, 0, self.size);
-        out.push(TimeWindow::new(start, start + self.size));
+        assign(&self.spec, now, out);
         Ok(())
     }
     fn is_event_time(&self) -> bool {
@@ -227,16 +238,14 @@ impl WindowAssigner for TumblingProcessingTimeWindows {
 /// Sliding processing-time windows.
 #[derive(Clone, Debug)]
 pub struct SlidingProcessingTimeWindows {
-    size: i64,
-    slide: i64,
+    spec: WindowSpec,
 }
 
 impl SlidingProcessingTimeWindows {
     /// Windows of `size` starting every `slide` of wall-clock time.
     pub fn of(size: Duration, slide: Duration) -> Self {
         SlidingProcessingTimeWindows {
-            size: millis(size).max(1),
-            slide: millis(slide).max(1),
+            spec: hop(size, slide),
         }
     }
 }
@@ -249,7 +258,7 @@ impl WindowAssigner for SlidingProcessingTimeWindows {
         now: Timestamp,
         out: &mut Vec<TimeWindow>,
     ) -> Result<()> {
-        sliding(now, self.size, self.slide, 0, out);
+        assign(&self.spec, now, out);
         Ok(())
     }
     fn is_event_time(&self) -> bool {
@@ -283,7 +292,8 @@ impl WindowAssigner for ProcessingTimeSessionWindows {
         now: Timestamp,
         out: &mut Vec<TimeWindow>,
     ) -> Result<()> {
-        out.push(TimeWindow::new(now, now + self.gap));
+        let gap = self.gap;
+        assign(&WindowSpec::Session { gap }, now, out);
         Ok(())
     }
     fn is_event_time(&self) -> bool {

@@ -7,10 +7,16 @@
 //! fires when the watermark passes its end; with allowed lateness, late records
 //! within it fire an updated result, and records later than that go to a side
 //! output (or are counted and dropped).
+//!
+//! Which time windows hold a timestamp ([`WindowSpec`]) and how sessions merge
+//! ([`merge_sessions`]) are plain functions shared with SQL's window TVFs and
+//! window aggregation, so both fronts cut time the same way.
 
 mod assigners;
 mod contents;
+mod merging;
 mod operator;
+mod spec;
 mod triggers;
 
 pub use assigners::{
@@ -19,7 +25,9 @@ pub use assigners::{
     WindowAssigner,
 };
 pub use contents::{AggregateContents, ListContents, ReduceContents, WindowContents};
+pub use merging::{merge_sessions, Merge};
 pub use operator::{WindowFunction, WindowInfo, WindowOperator};
+pub use spec::WindowSpec;
 pub use triggers::{
     CountTrigger, EventTimeTrigger, NeverTrigger, ProcessingTimeTrigger, PurgingTrigger, Trigger,
     TriggerContext, TriggerResult,

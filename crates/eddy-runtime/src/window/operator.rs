@@ -9,6 +9,7 @@ use eddy_state::{Key, KeyedStateBackend, ValueState, ValueStateDescriptor};
 
 use super::assigners::WindowAssigner;
 use super::contents::WindowContents;
+use super::merging::{merge_sessions, Merge};
 use super::triggers::{Trigger, TriggerContext, TriggerResult, TriggerServices};
 use super::Window;
 use crate::keyed_state::{KeyedState, ManagedState};
@@ -142,13 +143,17 @@ where
         now: Timestamp,
     ) -> Option<A::W> {
         let sessions = self.sessions.as_ref()?;
-        let mut active = sessions.value(backend).unwrap_or_default();
-        let (overlapping, mut rest): (Vec<A::W>, Vec<A::W>) =
-            active.drain(..).partition(|w| w.intersects(&window));
-        let merged = overlapping
-            .iter()
-            .fold(window.clone(), |acc, w| acc.cover(w));
-        let sources: Vec<A::W> = overlapping.into_iter().filter(|w| *w != merged).collect();
+        let active = sessions.value(backend).unwrap_or_default();
+        let Merge { merged, absorbed } = merge_sessions(&active, |w| w, window);
+        let mut rest = Vec::with_capacity(active.len() + 1);
+        let mut sources = Vec::new();
+        for (i, w) in active.into_iter().enumerate() {
+            if absorbed.binary_search(&i).is_err() {
+                rest.push(w);
+            } else if w != merged {
+                sources.push(w);
+            }
+        }
         if !sources.is_empty() {
             self.contents.merge(backend, &merged, &sources);
             let trigger_state = self.trigger_state.as_ref()?;

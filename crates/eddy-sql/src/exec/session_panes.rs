@@ -2,7 +2,8 @@
 //! in the order they end.
 //!
 //! A row opens the session `[ts, ts + gap)`, which absorbs every open session
-//! of its key that it overlaps or touches (Flink's merging windows). Sessions
+//! of its key that it overlaps or touches (Flink's merging windows, the
+//! runtime's [`merge_sessions`], as for the DataStream API). Sessions
 //! are found by one probe on the key and fire when the watermark passes their
 //! end, from an ordered set of (end, registration) entries: no timer per session
 //! to look up, move or delete by key. At a checkpoint the sessions are written
@@ -12,7 +13,7 @@
 use std::collections::BTreeSet;
 
 use eddy_core::Timestamp;
-use eddy_runtime::window::TimeWindow;
+use eddy_runtime::window::{merge_sessions, Merge, TimeWindow};
 use hashbrown::HashTable;
 
 use crate::exec::accum::Acc;
@@ -96,17 +97,19 @@ impl SessionPanes {
     ) -> Option<&mut [Acc]> {
         let hash = key_hash(key);
         let slot = self.slot(key, hash);
-        let mut merged = window;
-        let mut absorbed: Vec<usize> = Vec::new();
-        if let Some(slot) = slot {
-            let sessions = &self.slots[slot as usize].as_ref()?.sessions;
-            while let Some(at) = (0..sessions.len())
-                .find(|&i| !absorbed.contains(&i) && sessions[i].window.intersects(&merged))
-            {
-                merged = merged.cover(&sessions[at].window);
-                absorbed.push(at);
+        let Merge {
+            merged,
+            mut absorbed,
+        } = match slot {
+            Some(slot) => {
+                let sessions = &self.slots[slot as usize].as_ref()?.sessions;
+                merge_sessions(sessions, |s| &s.window, window)
             }
-        }
+            None => Merge {
+                merged: window,
+                absorbed: Vec::new(),
+            },
+        };
         if merged.end - 1 <= watermark {
             return None;
         }
