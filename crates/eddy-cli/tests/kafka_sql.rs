@@ -102,7 +102,7 @@ END;
     // Headers as a MAP<STRING, BYTES> metadata column, in order.
     let printed = String::from_utf8_lossy(&out.stdout);
     assert!(
-        printed.contains("+I[1, {source: 74657374, n: 31}]"),
+        printed.contains("+I[1, {source=x'74657374', n=x'31'}]"),
         "{printed}"
     );
 

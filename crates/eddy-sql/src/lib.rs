@@ -5,7 +5,7 @@
 //!  statement ─▶ Session (session): DDL into the catalog, SET into the config,
 //!     │          SHOW / DESCRIBE / EXPLAIN answered at once
 //!     │ INSERT, SELECT: the text rewritten where the parser lacks Flink's
-//!     │ syntax (tvf, temporal, json_syntax), the AST repaired where sqlparser
+//!     │ syntax (tvf, temporal, json_syntax, map_syntax), the AST repaired where sqlparser
 //!     │ and Flink differ (precedence, time_units, legacy_window)
 //!     ▼
 //!  DataFusion logical plan, analyzed, subqueries decorrelated into joins
@@ -44,6 +44,7 @@ pub mod json_syntax;
 pub mod legacy_window;
 pub mod limits;
 pub mod logical;
+pub mod map_syntax;
 pub mod naming;
 pub mod precedence;
 pub mod script;

@@ -63,6 +63,7 @@ impl<'a> Planner<'a> {
         options.sql_parser.default_null_ordering = "nulls_min".into();
         options.execution.time_zone = Some("+00:00".into());
         let planners: Vec<Arc<dyn ExprPlanner>> = vec![
+            Arc::new(crate::functions::maps::MapPlanner),
             Arc::new(datafusion_functions::core::planner::CoreFunctionPlanner::default()),
             Arc::new(datafusion_functions_nested::planner::NestedFunctionPlanner),
             Arc::new(datafusion_functions_nested::planner::FieldAccessPlanner),
@@ -90,7 +91,7 @@ impl<'a> Planner<'a> {
 
     /// Plans a query (`SELECT`, `WITH`, `VALUES`), with window TVFs.
     pub fn plan_query(&mut self, sql: &str) -> SqlResult<LogicalPlan> {
-        let text = crate::json_syntax::rewrite(sql)?;
+        let text = crate::map_syntax::rewrite(&crate::json_syntax::rewrite(sql)?)?;
         let (text, calls) = tvf::extract(&text, self.tvfs.len())?;
         self.tvfs.extend(calls);
         let (text, lookups) = crate::temporal::extract(&text, self.lookups.len())?;

@@ -173,6 +173,17 @@ pub fn cell(array: &ArrayRef, i: usize) -> Option<String> {
                 .collect();
             format!("[{}]", parts.join(", "))
         }
+        DataType::Map(_, _) => {
+            let entries = array.as_map().value(i);
+            let text = |column: &ArrayRef, j| cell(column, j).unwrap_or_else(|| "NULL".into());
+            let parts: Vec<String> = (0..entries.len())
+                .map(|j| {
+                    let (key, value) = (text(entries.column(0), j), text(entries.column(1), j));
+                    format!("{key}={value}")
+                })
+                .collect();
+            format!("{{{}}}", parts.join(", "))
+        }
         _ => arrow::util::display::array_value_to_string(array, i).unwrap_or_default(),
     })
 }

@@ -4,6 +4,7 @@
 mod calendar;
 mod conditional;
 pub mod json;
+pub(crate) mod maps;
 mod text;
 
 use std::collections::HashMap;
@@ -820,6 +821,7 @@ pub fn registry() -> &'static Registry {
         let eddy = flink_functions()
             .into_iter()
             .chain(conditional::functions())
+            .chain(maps::functions())
             .chain(calendar::functions())
             .chain(text::functions())
             .chain(json::functions());
