@@ -177,16 +177,21 @@ pub struct MapPlanner;
 
 impl ExprPlanner for MapPlanner {
     fn plan_make_map(&self, args: Vec<Expr>) -> Result<PlannerResult<Vec<Expr>>> {
-        if args.is_empty() || args.len() % 2 != 0 {
+        if args.is_empty() || !args.len().is_multiple_of(2) {
             return plan_err!(
                 "MAP[...] requires an even number of arguments (key, value, ...), not {}",
                 args.len()
             );
         }
-        let (keys, values): (Vec<(usize, Expr)>, Vec<(usize, Expr)>) =
-            args.into_iter().enumerate().partition(|(i, _)| i % 2 == 0);
-        let keys = make_array(keys.into_iter().map(|(_, e)| e).collect());
-        let values = make_array(values.into_iter().map(|(_, e)| e).collect());
+        let (mut keys, mut values) = (Vec::new(), Vec::new());
+        for (i, arg) in args.into_iter().enumerate() {
+            if i % 2 == 0 {
+                keys.push(arg)
+            } else {
+                values.push(arg)
+            }
+        }
+        let (keys, values) = (make_array(keys), make_array(values));
         Ok(PlannerResult::Planned(Expr::ScalarFunction(
             ScalarFunction::new_udf(map_udf("map", true), vec![keys, values]),
         )))
