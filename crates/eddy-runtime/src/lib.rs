@@ -106,6 +106,7 @@ pub mod codecs;
 mod end_of_data_tests;
 pub mod factory;
 mod gateway;
+pub mod graph_builder;
 pub mod input;
 pub mod jobs;
 pub mod keyed_state;

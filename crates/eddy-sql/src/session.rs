@@ -170,7 +170,7 @@ impl Session {
 
     /// The job `planner` built, named `name`, able to run on a cluster.
     fn job_spec(&self, planner: &StreamPlanner, name: &str) -> eddy_runtime::JobSpec {
-        let mut spec = planner.job.spec(name);
+        let mut spec = planner.job.to_spec(name);
         spec.artifact = Some(self.artifact());
         spec
     }
@@ -910,7 +910,7 @@ impl Session {
         Ok(Output::Text(format!(
             "== Logical Plan ==\n{}\n\n== Stream Graph ==\n{}\n",
             logical.display_indent(),
-            planner.job.descriptions.join("\n")
+            planner.describe()
         )))
     }
 
@@ -1368,8 +1368,8 @@ impl Session {
         // Stream the rows while the job runs.
         let mut counters = BTreeMap::new();
         let streamed = (|| -> SqlResult<usize> {
-            let client =
-                MiniCluster::new(self.config.clone()).execute_async(planner.job.spec("collect"))?;
+            let client = MiniCluster::new(self.config.clone())
+                .execute_async(planner.job.to_spec("collect"))?;
             // The first rows wait up to half a second for more, so that a
             // short query prints one table fitted to all its rows.
             let (mut count, mut pending, mut first) = (0, Vec::new(), None);
@@ -1445,7 +1445,7 @@ impl Session {
             TableSinkOperator::collect(collected.clone(), names.clone())
         });
         let client =
-            MiniCluster::new(self.config.clone()).execute_async(planner.job.spec("collect"))?;
+            MiniCluster::new(self.config.clone()).execute_async(planner.job.to_spec("collect"))?;
         let wanted = fetch.map(|n| n.saturating_add(skip));
         let mut kept: Vec<(RowKind, Vec<Option<String>>)> = Vec::new();
         loop {
@@ -1497,7 +1497,7 @@ impl Session {
         let spec = if name == "collect" {
             // Collected rows come back through this process's memory: the job
             // runs here, never on a cluster.
-            planner.job.spec(name)
+            planner.job.to_spec(name)
         } else {
             self.job_spec(planner, name)
         };
@@ -1560,7 +1560,7 @@ impl Session {
         let table = self
             .plan_insert(&mut planner, &statement.text)
             .map_err(|e| statement.locate(e))?;
-        Ok(planner.job.spec(&format!("insert-into_{table}")))
+        Ok(planner.job.to_spec(&format!("insert-into_{table}")))
     }
 
     /// A streaming planner with the session's parallelism, max parallelism and

@@ -177,12 +177,12 @@ fn with_checkpoints(env: &StreamExecutionEnvironment, dir: &Path) {
 
 fn checkpoint_figures(result: &JobExecutionResult) -> String {
     format!(
-        "{} completed, last {} ms, {:.1} MiB, pause last {:.1} ms, longest {:.1} ms",
+        "{} completed, last {} ms, {:.1} MiB, pause last {} us, longest {} us",
         result.counter("numberOfCompletedCheckpoints"),
         result.counter("lastCheckpointDuration"),
         result.counter("lastCheckpointSize") as f64 / (1024.0 * 1024.0),
-        result.counter("lastCheckpointSyncDurationMicros") as f64 / 1000.0,
-        result.counter("checkpointSyncDurationMaxMicros") as f64 / 1000.0
+        result.counter("lastCheckpointSyncDurationMicros"),
+        result.counter("checkpointSyncDurationMaxMicros")
     )
 }
 

@@ -7,8 +7,8 @@ use eddy_core::Records;
 use eddy_runtime::operators::{CoMapOperator, CoProcessFunction, CoProcessOperator};
 use eddy_runtime::{TwoInputOperator, TwoInputVertex, TypedEdge};
 
-use crate::builder::PendingEdge;
 use crate::datastream::DataStream;
+use eddy_runtime::graph_builder::PendingEdge;
 
 /// Two connected streams (`first.connect(&second)`).
 pub struct ConnectedStreams<A, B> {
@@ -43,7 +43,7 @@ impl<A: Clone + Send + 'static, B: Clone + Send + 'static> ConnectedStreams<A, B
         let first = std::iter::once((self.first.id, self.first.side.clone()))
             .chain(self.first.unioned.iter().cloned());
         for (source, side_output) in first {
-            inner.graph.edges.push(PendingEdge {
+            inner.graph.add_edge(PendingEdge {
                 source,
                 target: id,
                 partitioning: self.first.partitioning,
@@ -55,7 +55,7 @@ impl<A: Clone + Send + 'static, B: Clone + Send + 'static> ConnectedStreams<A, B
         let second = std::iter::once((self.second.id, self.second.side.clone()))
             .chain(self.second.unioned.iter().cloned());
         for (source, side_output) in second {
-            inner.graph.edges.push(PendingEdge {
+            inner.graph.add_edge(PendingEdge {
                 source,
                 target: id,
                 partitioning: self.second.partitioning,

@@ -16,10 +16,10 @@ use eddy_runtime::operators::{
 use eddy_runtime::{EdgeFactory, Operator, OperatorVertex, TypedEdge};
 use eddy_state::Key;
 
-use crate::builder::PendingEdge;
 use crate::connected::ConnectedStreams;
 use crate::env::StreamExecutionEnvironment;
 use crate::keyed::KeyedStream;
+use eddy_runtime::graph_builder::PendingEdge;
 
 /// A stream of records of type `T`.
 pub struct DataStream<T> {
@@ -101,7 +101,7 @@ impl<T: Clone + Send + 'static> DataStream<T> {
         let inputs =
             std::iter::once((self.id, self.side.clone())).chain(self.unioned.iter().cloned());
         for (source, side_output) in inputs {
-            inner.graph.edges.push(PendingEdge {
+            inner.graph.add_edge(PendingEdge {
                 source,
                 target: id,
                 partitioning,

@@ -18,8 +18,8 @@ use eddy_runtime::{
     Counters, JobClient, JobExecutionResult, JobSpec, MiniCluster, SourceReader, SourceVertex,
 };
 
-use crate::builder::GraphBuilder;
 use crate::datastream::DataStream;
+use eddy_runtime::graph_builder::GraphBuilder;
 
 pub(crate) struct EnvInner {
     pub config: Config,
@@ -76,7 +76,7 @@ impl StreamExecutionEnvironment {
         StreamExecutionEnvironment {
             inner: Rc::new(RefCell::new(EnvInner {
                 config,
-                graph: GraphBuilder::new(),
+                graph: GraphBuilder::new(""),
                 counters: Counters::default(),
                 clock: Arc::new(SystemClock),
             })),

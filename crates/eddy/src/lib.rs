@@ -37,7 +37,6 @@
 //! MiniCluster), [`eddy_connectors`] (sources and sinks).
 
 pub mod application;
-mod builder;
 pub mod cli;
 mod connected;
 mod datastream;

@@ -63,13 +63,16 @@ impl TaskDeploymentDescriptor {
     }
 }
 
-/// How to build a task's operator: opaque bytes for now.
+/// How to build a task's operator, beyond its vertex: empty today.
 ///
-/// SQL operators will be described by serializable descriptors that any process
-/// can build from plain data and the catalog; typed DataStream operators are found
-/// by vertex id in the binary that built the job (application mode). Until those
-/// descriptors exist, this is a serialized value the TaskExecutor hands to its
-/// operator factory unread.
+/// A TaskExecutor builds every operator from the job it builds itself out of
+/// the job's [`JobArtifact`](super::JobArtifact), sent once per job: a SQL job's
+/// catalog statements replayed and its statement planned again (the TaskExecutor
+/// checks that the graph equals the one it was sent), a DataStream program's
+/// arguments run by the same binary up to `execute()`. The task's vertex
+/// (`attempt.vertex`) names the factory to use. A per-operator descriptor would
+/// let a TaskExecutor build one SQL operator without planning the statement;
+/// these bytes are reserved for it and no TaskExecutor reads them.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OperatorDescriptor(pub Vec<u8>);
 

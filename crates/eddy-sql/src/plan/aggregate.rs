@@ -156,9 +156,11 @@ impl StreamPlanner {
             "WindowTableFunction({spec:?}, time_col=[{}], slices)",
             tvf.time_name
         );
-        self.job.replace(
+        if let Some(vertex) = self.job.vertex_mut(tvf.vertex) {
+            vertex.name = name;
+        }
+        self.job.set_factory(
             tvf.vertex,
-            &name,
             Arc::new(OperatorVertex::new(move |_| {
                 WindowTvfOperator::new(spec, time_column, output.clone()).slicing()
             })),
@@ -390,7 +392,7 @@ impl StreamPlanner {
                 if slices { ", slices" } else { "" },
                 agg_names.join(", ")
             );
-            let vertex = self.job.add(
+            let vertex = self.job.add_vertex(
                 &name,
                 VertexKind::OneInput,
                 self.parallelism,
@@ -482,7 +484,7 @@ impl StreamPlanner {
             None => (stream.vertex, (in_arrow.clone(), group_cols.clone())),
         };
         let ttl = self.state_ttl_ms;
-        let vertex = self.job.add(
+        let vertex = self.job.add_vertex(
             &name,
             VertexKind::OneInput,
             self.parallelism,

@@ -410,7 +410,7 @@ impl StreamPlanner {
         O: eddy_runtime::TwoInputOperator<In1 = RecordBatch, In2 = RecordBatch>,
         F: Fn(usize) -> O + Send + Sync + 'static,
     {
-        let vertex = self.job.add(
+        let vertex = self.job.add_vertex(
             name,
             VertexKind::TwoInput,
             self.parallelism,

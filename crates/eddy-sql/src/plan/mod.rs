@@ -12,7 +12,6 @@
 //! ordered by a time attribute); other OVER windows are OVER aggregations.
 
 mod aggregate;
-pub mod builder;
 mod grouping_sets;
 mod join;
 mod rank;
@@ -62,7 +61,7 @@ use crate::exec::watermark::WatermarkAssigner;
 use crate::exec::window::{WindowAggOperator, WindowOut, WindowSpec, WindowTvfOperator};
 use crate::functions::AggKind;
 use crate::tvf::TvfKind;
-use builder::JobBuilder;
+use eddy_runtime::graph_builder::{GraphBuilder, PendingEdge};
 
 /// What a column of a stream is, beyond its type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -119,7 +118,7 @@ struct TvfPlan {
 /// Translates plans into one job.
 pub struct StreamPlanner {
     /// The job under construction.
-    pub job: JobBuilder,
+    pub job: GraphBuilder,
     parallelism: u32,
     max_parallelism: u32,
     state_ttl_ms: Option<u64>,
@@ -233,7 +232,7 @@ impl StreamPlanner {
     /// A planner for jobs at `parallelism`.
     pub fn new(parallelism: u32, max_parallelism: u32, state_ttl_ms: Option<u64>) -> Self {
         StreamPlanner {
-            job: JobBuilder::default(),
+            job: GraphBuilder::new("sql-"),
             parallelism,
             max_parallelism,
             state_ttl_ms,
@@ -253,6 +252,17 @@ impl StreamPlanner {
         self
     }
 
+    /// One line per vertex of the job so far, for `EXPLAIN`.
+    pub fn describe(&self) -> String {
+        let lines: Vec<String> = self
+            .job
+            .vertices()
+            .iter()
+            .map(|v| format!("{}: {} (parallelism {})", v.id.0, v.name, v.parallelism))
+            .collect();
+        lines.join("\n")
+    }
+
     /// The default parallelism.
     pub fn parallelism(&self) -> u32 {
         self.parallelism
@@ -269,7 +279,7 @@ impl StreamPlanner {
         O: eddy_runtime::Operator<In = RecordBatch>,
         F: Fn(usize) -> O + Send + Sync + 'static,
     {
-        let id = self.job.add(
+        let id = self.job.add_vertex(
             name,
             VertexKind::OneInput,
             self.parallelism,
@@ -304,8 +314,16 @@ impl StreamPlanner {
             ),
             None => edge(),
         };
-        self.job
-            .connect_input(from, to, partitioning, factory, input);
+        // Forward stands for the default: forward between equal parallelism,
+        // else rebalance.
+        self.job.add_edge(PendingEdge {
+            source: from,
+            target: to,
+            partitioning: (partitioning != Partitioning::Forward).then_some(partitioning),
+            input,
+            side_output: None,
+            factory,
+        });
     }
 
     /// Checks a sink's NOT NULL columns (index, name) before it; `drop`
@@ -319,7 +337,7 @@ impl StreamPlanner {
         let names: Vec<&str> = columns.iter().map(|(_, n)| n.as_str()).collect();
         let name = format!("ConstraintEnforcer(notNull=[{}])", names.join(", "));
         let parallelism = self.job.parallelism(input.vertex);
-        let vertex = self.job.add(
+        let vertex = self.job.add_vertex(
             &name,
             VertexKind::OneInput,
             parallelism,
@@ -342,7 +360,7 @@ impl StreamPlanner {
         F: Fn(usize) -> O + Send + Sync + 'static,
     {
         let parallelism = self.job.parallelism(input.vertex);
-        let id = self.job.add(
+        let id = self.job.add_vertex(
             name,
             VertexKind::Sink,
             parallelism,
@@ -625,7 +643,7 @@ impl StreamPlanner {
         let name = def.name.clone();
         let (factory, updating) = self.source(def)?;
         let parallelism = self.parallelism;
-        let vertex = self.job.add(
+        let vertex = self.job.add_vertex(
             &format!("TableSourceScan(table=[{name}], connector=[{connector}])"),
             VertexKind::Source,
             parallelism,
@@ -719,7 +737,7 @@ impl StreamPlanner {
         }
         let schema = stream.arrow();
         let name = format!("ChangelogNormalize(key=[{}])", def.primary_key.join(", "));
-        let vertex = self.job.add(
+        let vertex = self.job.add_vertex(
             &name,
             VertexKind::OneInput,
             self.parallelism,
@@ -927,7 +945,7 @@ impl StreamPlanner {
                 )) as Arc<dyn PhysicalExpr>
             })
             .collect();
-        let vertex = self.job.add(
+        let vertex = self.job.add_vertex(
             "Union",
             VertexKind::OneInput,
             self.parallelism,
@@ -988,7 +1006,7 @@ impl StreamPlanner {
             })
             .collect::<datafusion_common::Result<Vec<_>>>()?;
         let batch = crate::exec::changelog::batch(output, arrays, rows.len())?;
-        let vertex = self.job.add(
+        let vertex = self.job.add_vertex(
             &format!("Values(rows=[{}])", rows.len()),
             VertexKind::Source,
             1,

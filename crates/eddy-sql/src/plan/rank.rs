@@ -301,7 +301,7 @@ impl StreamPlanner {
             output,
             proctime,
         };
-        let vertex = self.job.add(
+        let vertex = self.job.add_vertex(
             &name,
             VertexKind::OneInput,
             self.parallelism,
@@ -491,7 +491,7 @@ impl StreamPlanner {
             output,
             ttl_ms: self.state_ttl_ms,
         };
-        let vertex = self.job.add(
+        let vertex = self.job.add_vertex(
             &name,
             VertexKind::OneInput,
             self.parallelism,
