@@ -97,8 +97,6 @@ fn split_line(
 /// How a field's text becomes a cell of its column.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct CellRule {
-    /// An empty unquoted field is NULL (every type but STRING).
-    pub empty_is_null: bool,
     /// The column is a DECIMAL: Flink writes `1E+2`, which is read as `100`.
     pub decimal: bool,
 }
@@ -210,8 +208,9 @@ fn append(
     text: &str,
     quoted: bool,
 ) {
-    let is_null =
-        !quoted && (null_literal == Some(text) || (text.is_empty() && rule.empty_is_null));
+    // As in Flink, an empty field is an empty text: a STRING's value, and a
+    // parse error of any other type (NULL with `ignore-parse-errors`).
+    let is_null = !quoted && null_literal == Some(text);
     if is_null {
         column.append_null();
     } else if rule.decimal && text.contains(['e', 'E']) {
@@ -342,15 +341,12 @@ mod tests {
 
     #[test]
     fn rows_become_columns_with_nulls_and_plain_decimals() {
-        let rule = |empty_is_null, decimal| CellRule {
-            empty_is_null,
-            decimal,
-        };
+        let rule = |decimal| CellRule { decimal };
         let mut cells = CsvCells::new(
             ',',
             '"',
             Some("N".into()),
-            vec![rule(false, false), rule(true, false), rule(true, true)],
+            vec![rule(false), rule(false), rule(true)],
             4,
         );
         cells.push("a,,1E+2").unwrap();
@@ -362,7 +358,8 @@ mod tests {
         assert_eq!(columns[0].value(0), "a");
         assert_eq!(columns[0].value(1), "");
         assert_eq!(columns[0].value(2), "x\"y");
-        assert!(columns[1].is_null(0) && columns[1].is_null(1));
+        assert!(!columns[1].is_null(0) && columns[1].is_null(1));
+        assert_eq!(columns[1].value(0), "");
         assert_eq!(columns[2].value(0), "100");
         assert_eq!(columns[2].value(1), "N");
         assert_eq!(text_at(&columns[1], 0), "");
@@ -401,10 +398,7 @@ mod tests {
 
     #[test]
     fn other_delimiters_and_quotes() {
-        let rule = CellRule {
-            empty_is_null: false,
-            decimal: false,
-        };
+        let rule = CellRule { decimal: false };
         let mut cells = CsvCells::new(';', '\'', None, vec![rule; 2], 2);
         cells.push("'a;b';c").unwrap();
         let mut wide = CsvCells::new('¦', '"', None, vec![rule; 2], 2);

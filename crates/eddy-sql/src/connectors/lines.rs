@@ -218,7 +218,6 @@ impl LineDecoder {
             .fields()
             .iter()
             .map(|f| CellRule {
-                empty_is_null: f.data_type() != &DataType::Utf8,
                 decimal: matches!(f.data_type(), DataType::Decimal128(..)),
             })
             .collect();
