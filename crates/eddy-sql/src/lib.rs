@@ -13,7 +13,7 @@
 //!     │   (window, interval, lookup, temporal, regular and semi/anti joins,
 //!     │   expand for grouping sets, changelog normalization of upsert sources...)
 //!     ▼
-//!  JobSpec (plan::builder) ─▶ eddy_runtime::MiniCluster
+//!  JobSpec (eddy_runtime::graph_builder) ─▶ eddy_runtime::MiniCluster
 //!
 //!  a record batch in a job:
 //!  file ─▶ TextFileSource (splits of large files) ─▶ LineDecoder (connectors::lines:
