@@ -188,7 +188,7 @@ mod tests {
     use crate::{OperatorVertex, TypedEdge};
     use eddy_core::Records;
 
-    fn sink_vertex() -> Arc<dyn VertexFactory> {
+    fn map_vertex() -> Arc<dyn VertexFactory> {
         Arc::new(OperatorVertex::new(|_| MapOperator::new(|x: u64| x + 1)))
     }
 
@@ -213,9 +213,9 @@ mod tests {
     #[test]
     fn a_default_partitioning_is_forward_between_equal_parallelism_else_rebalance() {
         let mut builder = GraphBuilder::new("");
-        let a = builder.add_vertex("A", VertexKind::OneInput, 2, 128, sink_vertex());
-        let b = builder.add_vertex("B", VertexKind::OneInput, 2, 128, sink_vertex());
-        let c = builder.add_vertex("C", VertexKind::Sink, 1, 128, sink_vertex());
+        let a = builder.add_vertex("A", VertexKind::OneInput, 2, 128, map_vertex());
+        let b = builder.add_vertex("B", VertexKind::OneInput, 2, 128, map_vertex());
+        let c = builder.add_vertex("C", VertexKind::Sink, 1, 128, map_vertex());
         for (source, target, partitioning) in [
             (a, b, None),
             (b, c, None),
