@@ -44,6 +44,9 @@ fn register_connectors() {
     jdbc_tables::register();
 }
 
+#[global_allocator]
+static ALLOCATOR: eddy::Allocator = eddy::Allocator;
+
 fn main() -> ExitCode {
     let mut argv: Vec<String> = std::env::args().skip(1).collect();
     let command = argv.first().cloned().unwrap_or_default();

@@ -276,6 +276,10 @@ fn child(args: &[String]) -> Result<(f64, f64), String> {
     }
 }
 
+/// The allocator the `eddy` binary runs with.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--compared-case") {

@@ -23,6 +23,9 @@ use eddy::prelude::*;
 
 const KEYS: u64 = 10_000;
 
+#[global_allocator]
+static ALLOCATOR: eddy::Allocator = eddy::Allocator;
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if let Some(pos) = args.iter().position(|a| a == "--case") {

@@ -14,6 +14,9 @@ use std::time::Duration;
 use eddy::cli::Args;
 use eddy::prelude::*;
 
+#[global_allocator]
+static ALLOCATOR: eddy::Allocator = eddy::Allocator;
+
 fn main() -> std::process::ExitCode {
     eddy::application::run(run)
 }

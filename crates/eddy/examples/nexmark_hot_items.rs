@@ -15,6 +15,9 @@ use eddy::cli::Args;
 use eddy::connectors::nexmark::{Event, NexmarkConfig};
 use eddy::prelude::*;
 
+#[global_allocator]
+static ALLOCATOR: eddy::Allocator = eddy::Allocator;
+
 fn main() -> std::process::ExitCode {
     eddy::application::run(run)
 }

@@ -10,6 +10,9 @@
 use eddy::cli::Args;
 use eddy::prelude::*;
 
+#[global_allocator]
+static ALLOCATOR: eddy::Allocator = eddy::Allocator;
+
 fn main() -> std::process::ExitCode {
     eddy::application::run(run)
 }

@@ -52,6 +52,18 @@ pub use env::StreamExecutionEnvironment;
 pub use keyed::KeyedStream;
 pub use windowed::WindowedStream;
 
+/// The memory allocator of eddy's binaries, mimalloc. A job allocates many
+/// small, short-lived objects (records, keys, state entries, output lines),
+/// where it is faster than the C library's allocator (the `window_count`
+/// example runs a quarter faster with it). A program declares it once:
+///
+/// ```
+/// #[global_allocator]
+/// static ALLOCATOR: eddy::Allocator = eddy::Allocator;
+/// # fn main() {}
+/// ```
+pub use mimalloc::MiMalloc as Allocator;
+
 pub use eddy_connectors as connectors;
 pub use eddy_core as core;
 pub use eddy_rest as rest;
