@@ -247,6 +247,7 @@ fn rewrite_select(
     calls.push(TvfCall {
         kind,
         table,
+        subquery: None,
         partition_by,
         time_column,
         intervals,

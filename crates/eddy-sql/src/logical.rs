@@ -93,7 +93,27 @@ impl<'a> Planner<'a> {
     pub fn plan_query(&mut self, sql: &str) -> SqlResult<LogicalPlan> {
         let text = crate::map_syntax::rewrite(&crate::json_syntax::rewrite(sql)?)?;
         let (text, calls) = tvf::extract(&text, self.tvfs.len())?;
+        let inputs: Vec<(String, String, u64, u64)> = calls
+            .iter()
+            .filter_map(|c| Some((c.table.clone(), c.subquery.clone()?, c.line, c.column)))
+            .collect();
         self.tvfs.extend(calls);
+        // The subqueries window functions read, planned as views.
+        for (name, query, line, column) in inputs {
+            let plan = self.plan_query(&query).map_err(|e| {
+                SqlError::at(
+                    format!("in the subquery read by the window function: {}", e.message),
+                    line,
+                    column,
+                )
+            })?;
+            let view = ViewDef {
+                name: name.clone(),
+                plan,
+                query,
+            };
+            self.subqueries.insert(name, Arc::new(view));
+        }
         let (text, lookups) = crate::temporal::extract(&text, self.lookups.len())?;
         self.lookups.extend(lookups);
         let dialect = GenericDialect {};
@@ -197,7 +217,7 @@ impl<'a> Planner<'a> {
                 "column '{}' in DESCRIPTOR of {} is not a column of {}",
                 call.time_column,
                 call.kind.name(),
-                call.table
+                call.input_name()
             );
         };
         let time_type = schema.field(time_column).data_type().clone();
@@ -213,7 +233,7 @@ impl<'a> Planner<'a> {
             if schema.fields().iter().all(|f| f.name() != p) {
                 return plan_err!(
                     "PARTITION BY column '{p}' is not a column of {}",
-                    call.table
+                    call.input_name()
                 );
             }
         }

@@ -54,8 +54,11 @@ impl TvfKind {
 pub struct TvfCall {
     /// The function.
     pub kind: TvfKind,
-    /// The input table or view.
+    /// The input table or view (for a subquery input, the name it is
+    /// planned under).
     pub table: String,
+    /// The input when it is a subquery, `TUMBLE((SELECT ...), ...)`: its text.
+    pub subquery: Option<String>,
     /// `PARTITION BY` columns (SESSION).
     pub partition_by: Vec<String>,
     /// The time attribute column.
@@ -68,6 +71,16 @@ pub struct TvfCall {
     pub line: u64,
     /// Where the call starts in the query.
     pub column: u64,
+}
+
+impl TvfCall {
+    /// The input as a message names it.
+    pub fn input_name(&self) -> String {
+        match self.subquery {
+            Some(_) => "its subquery input".to_string(),
+            None => self.table.clone(),
+        }
+    }
 }
 
 fn is_word(t: &Token, word: &str) -> bool {
@@ -148,8 +161,9 @@ fn match_call(tokens: &[TokenWithSpan], i: usize) -> SqlResult<Option<(TvfCall, 
     }
     let at = &tokens[fname].span.start;
     let err = |msg: String| SqlError::at(msg, at.line, at.column);
-    // Split the arguments at top-level commas.
+    // Split the arguments at top-level commas; keep each one's text too.
     let mut args: Vec<Vec<&Token>> = vec![Vec::new()];
+    let mut texts = vec![String::new()];
     let mut depth = 0;
     let mut j = inner_open + 1;
     loop {
@@ -162,10 +176,14 @@ fn match_call(tokens: &[TokenWithSpan], i: usize) -> SqlResult<Option<(TvfCall, 
             Token::RParen => depth -= 1,
             Token::Comma if depth == 0 => {
                 args.push(Vec::new());
+                texts.push(String::new());
                 j += 1;
                 continue;
             }
             Token::Whitespace(_) => {
+                if let Some(text) = texts.last_mut() {
+                    text.push_str(&t.token.to_string());
+                }
                 j += 1;
                 continue;
             }
@@ -173,6 +191,9 @@ fn match_call(tokens: &[TokenWithSpan], i: usize) -> SqlResult<Option<(TvfCall, 
         }
         if let Some(last) = args.last_mut() {
             last.push(&t.token);
+        }
+        if let Some(text) = texts.last_mut() {
+            text.push_str(&t.token.to_string());
         }
         j += 1;
     }
@@ -182,7 +203,7 @@ fn match_call(tokens: &[TokenWithSpan], i: usize) -> SqlResult<Option<(TvfCall, 
     if tokens[close].token != Token::RParen {
         return Err(err(format!("TABLE({} ...) is not closed", kind.name())));
     }
-    let call = parse_args(kind, args, at.line, at.column).map_err(err)?;
+    let call = parse_args(kind, args, &texts, at.line, at.column).map_err(err)?;
     Ok(Some((call, close)))
 }
 
@@ -193,15 +214,43 @@ fn ident(t: &Token) -> Option<String> {
     }
 }
 
+/// The name a subquery input of the call at `line`, `column` is planned under.
+pub fn subquery_name(line: u64, column: u64) -> String {
+    format!("__eddy_window_input_{line}_{column}")
+}
+
+/// Splits `(inner) rest` at the `)` that closes the first `(`, skipping
+/// quoted strings and identifiers.
+fn parenthesized(text: &str) -> Option<(&str, &str)> {
+    let body = text.strip_prefix('(')?;
+    let mut depth = 0usize;
+    let mut quote: Option<char> = None;
+    for (i, c) in body.char_indices() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"' | '`') => quote = Some(c),
+            (None, '(') => depth += 1,
+            (None, ')') if depth == 0 => return Some((&body[..i], &body[i + 1..])),
+            (None, ')') => depth -= 1,
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The arguments of a call, as tokens and as the text they were written in.
 fn parse_args(
     kind: TvfKind,
     args: Vec<Vec<&Token>>,
+    texts: &[String],
     line: u64,
     column: u64,
 ) -> Result<TvfCall, String> {
     let mut call = TvfCall {
         kind,
         table: String::new(),
+        subquery: None,
         partition_by: Vec::new(),
         time_column: String::new(),
         intervals: Vec::new(),
@@ -215,9 +264,16 @@ fn parse_args(
         TvfKind::Session => &["DATA", "TIMECOL", "GAP"],
     };
     let mut slots: Vec<Option<Vec<&Token>>> = vec![None; names.len()];
+    // The text of the DATA argument, for a subquery input.
+    let mut data_text = "";
     for (position, mut arg) in args.into_iter().enumerate() {
         let mut slot = position;
+        let mut text = texts.get(position).map_or("", String::as_str);
         if arg.len() > 2 && *arg[1] == Token::Arrow || arg.len() > 2 && *arg[1] == Token::RArrow {
+            text = text
+                .split_once("=>")
+                .or_else(|| text.split_once("->"))
+                .map_or(text, |(_, rest)| rest);
             let name = ident(arg[0]).unwrap_or_default().to_ascii_uppercase();
             slot = names
                 .iter()
@@ -232,24 +288,64 @@ fn parse_args(
                 names.len()
             ));
         }
+        if slot == 0 {
+            data_text = text.trim();
+        }
         slots[slot] = Some(arg);
     }
     let data = slots[0]
         .take()
         .ok_or_else(|| format!("{} needs its input: TABLE name", kind.name()))?;
-    if data.len() < 2 || !is_word(data[0], "TABLE") {
+    let mut rest: Vec<&Token> = Vec::new();
+    if data.first() == Some(&&Token::LParen) {
+        // A subquery input, as Flink takes it: `TUMBLE((SELECT ...), ...)`.
+        let (inner, _) = parenthesized(data_text)
+            .ok_or_else(|| format!("the first argument of {} is not closed", kind.name()))?;
+        call.subquery = Some(inner.to_string());
+        call.table = subquery_name(line, column);
+        // What follows the subquery's `)` (a PARTITION BY).
+        let mut depth = 0;
+        for (i, t) in data.iter().enumerate() {
+            match t {
+                Token::LParen => depth += 1,
+                Token::RParen => {
+                    depth -= 1;
+                    if depth == 0 {
+                        rest = data[i + 1..].to_vec();
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+    } else if data.len() >= 2 && is_word(data[0], "TABLE") && *data[1] == Token::LParen {
+        return Err(format!(
+            "the input of {} is TABLE name or a subquery in parentheses without TABLE: {}((SELECT ...), DESCRIPTOR(...), ...)",
+            kind.name(),
+            kind.name()
+        ));
+    } else if data.len() < 2 || !is_word(data[0], "TABLE") {
         return Err(format!(
             "the first argument of {} must be TABLE name",
             kind.name()
         ));
     }
-    call.table = ident(data[1]).ok_or_else(|| "expected a table name after TABLE".to_string())?;
-    let rest = &data[2..];
+    if call.subquery.is_none() {
+        call.table =
+            ident(data[1]).ok_or_else(|| "expected a table name after TABLE".to_string())?;
+        rest = data[2..].to_vec();
+    }
     if !rest.is_empty() {
         if rest.len() >= 3 && is_word(rest[0], "PARTITION") && is_word(rest[1], "BY") {
             call.partition_by = rest[2..].iter().filter_map(|t| ident(t)).collect();
         } else {
-            return Err(format!("unexpected text after TABLE {}", call.table));
+            return Err(match call.subquery {
+                Some(_) => format!(
+                    "unexpected text after the subquery input of {}",
+                    kind.name()
+                ),
+                None => format!("unexpected text after TABLE {}", call.table),
+            });
         }
     }
     let timecol = slots[1]
@@ -292,6 +388,20 @@ fn parse_args(
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn a_subquery_input_keeps_its_text_and_a_partition_by_after_it() {
+        let sql = "SELECT * FROM TABLE(SESSION((SELECT a, ')' AS b, ts FROM t WHERE (a > 1)) PARTITION BY a, DESCRIPTOR(ts), INTERVAL '5' SECOND))";
+        let (_, calls) = extract(sql, 0).unwrap();
+        assert_eq!(
+            calls[0].subquery.as_deref(),
+            Some("SELECT a, ')' AS b, ts FROM t WHERE (a > 1)")
+        );
+        assert_eq!(calls[0].table, subquery_name(1, 21));
+        assert_eq!(calls[0].partition_by, vec!["a".to_string()]);
+        assert_eq!(parenthesized("(a (b)) c"), Some(("a (b)", " c")));
+        assert_eq!(parenthesized("(a"), None);
+    }
 
     #[test]
     fn extracts_calls_and_keeps_positions() {
