@@ -18,6 +18,7 @@
 
 pub mod channels;
 mod deploy;
+mod thread;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -246,16 +247,10 @@ impl TaskExecutor {
         let job_master = self.job_master.clone();
         let job_id = self.job_id;
         let handle = self.running.spawn(async move {
-            let run = async {
-                // State files are read off the async threads, by the task itself.
+            let run = async move {
+                // The task reads its state files itself, on its own thread.
                 let restored = match tdd.restore.clone() {
-                    Some(restore) => Some(Arc::new(
-                        tokio::task::spawn_blocking(move || restore::load(&restore))
-                            .await
-                            .map_err(|e| {
-                                Error::Other(format!("reading restored state failed: {e}"))
-                            })??,
-                    )),
+                    Some(restore) => Some(Arc::new(restore::load(&restore)?)),
                     None => env.restored.clone(),
                 };
                 let task = deploy::build(&env, &tdd, control, restored)?;
@@ -267,7 +262,7 @@ impl TaskExecutor {
                 }));
                 task.run(signal).await
             };
-            (attempt, run.await)
+            (attempt, thread::on_own_thread(run).await)
         });
         self.spawned.insert(handle.id(), attempt);
         self.slots.insert(
