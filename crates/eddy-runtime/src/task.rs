@@ -1,4 +1,5 @@
-//! The task loop: one async task per subtask, driving a chain, the same loop
+//! The task loop: one task per subtask (on a thread of its own, see the
+//! TaskExecutor), driving a chain, the same loop
 //! for every task ([`InputTask`]): what differs is its [`TaskInput`], an input
 //! gate over any number of inputs or a source with its checkpoint triggers.
 //!
