@@ -99,7 +99,10 @@ pub fn extract(sql: &str, first: usize) -> SqlResult<(String, Vec<TvfCall>)> {
     let mut calls = Vec::new();
     let mut i = 0;
     while i < tokens.len() {
-        if let Some((call, end)) = match_call(&tokens, i)? {
+        if let Some((mut call, end)) = match_call(&tokens, i)? {
+            if call.subquery.is_some() {
+                call.table = subquery_name(first + calls.len());
+            }
             let start = &tokens[i].span.start;
             let stop = &tokens[end].span.end;
             let name = format!("{PLACEHOLDER}{}", first + calls.len());
@@ -214,9 +217,10 @@ fn ident(t: &Token) -> Option<String> {
     }
 }
 
-/// The name a subquery input of the call at `line`, `column` is planned under.
-pub fn subquery_name(line: u64, column: u64) -> String {
-    format!("__eddy_window_input_{line}_{column}")
+/// The name the subquery input of call `index` (numbered as the placeholders
+/// are) is planned under.
+pub fn subquery_name(index: usize) -> String {
+    format!("__eddy_window_input_{index}")
 }
 
 /// Splits `(inner) rest` at the `)` that closes the first `(`, skipping
@@ -301,8 +305,8 @@ fn parse_args(
         // A subquery input, as Flink takes it: `TUMBLE((SELECT ...), ...)`.
         let (inner, _) = parenthesized(data_text)
             .ok_or_else(|| format!("the first argument of {} is not closed", kind.name()))?;
+        // Named by `extract`, which numbers the calls.
         call.subquery = Some(inner.to_string());
-        call.table = subquery_name(line, column);
         // What follows the subquery's `)` (a PARTITION BY).
         let mut depth = 0;
         for (i, t) in data.iter().enumerate() {
@@ -392,12 +396,12 @@ mod tests {
     #[test]
     fn a_subquery_input_keeps_its_text_and_a_partition_by_after_it() {
         let sql = "SELECT * FROM TABLE(SESSION((SELECT a, ')' AS b, ts FROM t WHERE (a > 1)) PARTITION BY a, DESCRIPTOR(ts), INTERVAL '5' SECOND))";
-        let (_, calls) = extract(sql, 0).unwrap();
+        let (_, calls) = extract(sql, 3).unwrap();
         assert_eq!(
             calls[0].subquery.as_deref(),
             Some("SELECT a, ')' AS b, ts FROM t WHERE (a > 1)")
         );
-        assert_eq!(calls[0].table, subquery_name(1, 21));
+        assert_eq!(calls[0].table, subquery_name(3));
         assert_eq!(calls[0].partition_by, vec!["a".to_string()]);
         assert_eq!(parenthesized("(a (b)) c"), Some(("a (b)", " c")));
         assert_eq!(parenthesized("(a"), None);
