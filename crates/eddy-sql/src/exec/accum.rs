@@ -50,7 +50,8 @@ pub struct LagSpec {
 /// The state of one aggregate call for one group.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Acc {
-    /// Values in arrival order (LISTAGG); a retraction removes the first equal one.
+    /// Values in arrival order (LISTAGG, ARRAY_AGG, and FIRST_VALUE and
+    /// LAST_VALUE over a changelog); a retraction removes the first equal one.
     List(Vec<Val>),
     /// Rows (or non-null values) counted.
     Count(i64),
@@ -122,6 +123,9 @@ impl AggSpec {
             },
             AggKind::Min | AggKind::Max if self.retracting => Acc::Values(BTreeMap::new()),
             AggKind::Min | AggKind::Max => Acc::Extreme(Val::Null),
+            // Over a changelog, every value in arrival order, as Flink's
+            // FirstValueWithRetract and LastValueWithRetract keep them.
+            AggKind::FirstValue | AggKind::LastValue if self.retracting => Acc::List(Vec::new()),
             AggKind::FirstValue | AggKind::LastValue => Acc::Pick(Val::Null),
             AggKind::Lag => Acc::Recent(VecDeque::new()),
             AggKind::ListAgg | AggKind::ArrayAgg => Acc::List(Vec::new()),
@@ -282,6 +286,12 @@ impl AggSpec {
                 } else {
                     Val::List(values.clone())
                 }
+            }
+            Acc::List(values) if self.kind == AggKind::FirstValue => {
+                values.first().cloned().unwrap_or(Val::Null)
+            }
+            Acc::List(values) if self.kind == AggKind::LastValue => {
+                values.last().cloned().unwrap_or(Val::Null)
             }
             Acc::List(values) => self.joined(values.iter()),
             Acc::Sum { sum, n } => match self.kind {

@@ -284,15 +284,6 @@ impl StreamPlanner {
                 separator: c.separator,
             })
             .collect();
-        for s in &specs {
-            if retracting && matches!(s.kind, AggKind::FirstValue | AggKind::LastValue) {
-                return Err(SqlError::unsupported(format!(
-                    "{:?} over an updating input ({})",
-                    s.kind,
-                    stream.updated_by.clone().unwrap_or_default()
-                )));
-            }
-        }
         let aggs = Aggs { specs };
         let in_arrow = stream.arrow();
         // Keys must have a row encoding (the exchange and the state use it).
