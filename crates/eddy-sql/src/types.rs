@@ -13,6 +13,7 @@
 //! | `TIMESTAMP_LTZ(p)` | `Timestamp(…, "UTC")` |
 //! | `INTERVAL …` | `Interval(DayTime)` or `Interval(YearMonth)` |
 //! | `ARRAY<T>`, `MAP<K, V>`, `ROW<f T, …>` | `List`, `Map`, `Struct` |
+//! | `MULTISET<T>` | `Map` from `T` to its count (`INT`) |
 
 use std::sync::Arc;
 
@@ -215,9 +216,29 @@ fn parse_type_name(p: &mut Parser<'_>) -> Result<DataType, ParserError> {
             p.expect_token(&close)?;
             DataType::Struct(Fields::from(fields))
         }
-        "MULTISET" | "RAW" => return Err(at(format!("the type {name} is not supported"))),
+        "MULTISET" => {
+            p.expect_token(&Token::Lt)?;
+            let (element, _) = parse_type(p)?;
+            p.expect_token(&Token::Gt)?;
+            multiset(&element)
+        }
+        "RAW" => return Err(at(format!("the type {name} is not supported"))),
         other => return Err(at(format!("unknown data type {other}"))),
     })
+}
+
+/// A multiset of `element`s, as a map from each element to its count (INT),
+/// which is how Flink stores its `MULTISET<T>` (the result of `COLLECT`).
+pub fn multiset(element: &DataType) -> DataType {
+    let entries = Field::new(
+        "entries",
+        DataType::Struct(Fields::from(vec![
+            Field::new("key", element.clone(), false),
+            Field::new("value", DataType::Int32, false),
+        ])),
+        false,
+    );
+    DataType::Map(Arc::new(entries), false)
 }
 
 /// The Flink name of an Arrow type, for `DESCRIBE` and error messages.
@@ -300,6 +321,13 @@ mod tests {
             assert_eq!(sql_name(&parse(sql).unwrap().0), name, "{sql}");
         }
         assert!(!parse("INT NOT NULL").unwrap().1);
+    }
+
+    #[test]
+    fn a_multiset_is_a_map_to_counts() {
+        let (t, _) = parse("MULTISET<STRING>").unwrap();
+        assert_eq!(t, multiset(&DataType::Utf8));
+        assert_eq!(sql_name(&t), "MAP<STRING, INT>");
     }
 
     #[test]

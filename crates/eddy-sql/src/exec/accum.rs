@@ -129,6 +129,7 @@ impl AggSpec {
             AggKind::FirstValue | AggKind::LastValue => Acc::Pick(Val::Null),
             AggKind::Lag => Acc::Recent(VecDeque::new()),
             AggKind::ListAgg | AggKind::ArrayAgg => Acc::List(Vec::new()),
+            AggKind::Collect => Acc::Values(BTreeMap::new()),
         }
     }
 
@@ -306,6 +307,14 @@ impl AggSpec {
                     None => self.lag.as_ref().map_or(Val::Null, |l| l.default.clone()),
                 }
             }
+            // A multiset, its entries in the order of their values (it has
+            // none; Flink prints them in its hash order).
+            Acc::Values(values) if self.kind == AggKind::Collect && !self.distinct => Val::Map(
+                values
+                    .iter()
+                    .map(|(v, n)| (v.clone(), Val::Int(*n)))
+                    .collect(),
+            ),
             Acc::Values(values) if self.distinct => match self.kind {
                 AggKind::Count => Val::Int(values.len() as i64),
                 AggKind::Min => values.keys().next().cloned().unwrap_or(Val::Null),
@@ -327,6 +336,9 @@ impl AggSpec {
                 AggKind::ListAgg => self.joined(values.keys()),
                 AggKind::ArrayAgg if values.is_empty() => Val::Null,
                 AggKind::ArrayAgg => Val::List(values.keys().cloned().collect()),
+                AggKind::Collect => {
+                    Val::Map(values.keys().map(|v| (v.clone(), Val::Int(1))).collect())
+                }
             },
             Acc::Values(values) => match self.kind {
                 AggKind::Min => values.keys().next().cloned().unwrap_or(Val::Null),

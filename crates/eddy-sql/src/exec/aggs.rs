@@ -98,7 +98,12 @@ impl Aggs {
         use crate::functions::AggKind;
         self.specs.iter().all(|spec| match spec.kind {
             _ if spec.distinct => true,
-            AggKind::Count | AggKind::Sum | AggKind::Avg | AggKind::Min | AggKind::Max => true,
+            AggKind::Count
+            | AggKind::Sum
+            | AggKind::Avg
+            | AggKind::Min
+            | AggKind::Max
+            | AggKind::Collect => true,
             AggKind::FirstValue | AggKind::LastValue | AggKind::ListAgg | AggKind::ArrayAgg => {
                 !updating
             }

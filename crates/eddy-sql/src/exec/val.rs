@@ -63,6 +63,8 @@ pub enum Val {
     Bytes(Vec<u8>),
     /// An array (the result of ARRAY_AGG).
     List(Vec<Val>),
+    /// A map's entries (the multiset COLLECT returns).
+    Map(Vec<(Val, Val)>),
 }
 
 impl Val {
@@ -223,6 +225,42 @@ pub fn to_array(values: &[Val], data_type: &DataType) -> SqlResult<ArrayRef> {
                 arrow::buffer::OffsetBuffer::from_lengths(lengths),
                 child,
                 Some(arrow::buffer::NullBuffer::from(valid)),
+            )?)
+        }
+        DataType::Map(entries, ordered) => {
+            let DataType::Struct(fields) = entries.data_type() else {
+                return Err(SqlError::unsupported("a map without key and value fields"));
+            };
+            let (mut keys, mut items) = (Vec::new(), Vec::new());
+            let mut lengths = Vec::with_capacity(values.len());
+            let mut valid = Vec::with_capacity(values.len());
+            for v in values {
+                match v {
+                    Val::Map(map) => {
+                        for (key, item) in map {
+                            keys.push(key.clone());
+                            items.push(item.clone());
+                        }
+                        lengths.push(map.len());
+                        valid.push(true);
+                    }
+                    _ => {
+                        lengths.push(0);
+                        valid.push(false);
+                    }
+                }
+            }
+            let columns = vec![
+                to_array(&keys, fields[0].data_type())?,
+                to_array(&items, fields[1].data_type())?,
+            ];
+            let entries_array = arrow::array::StructArray::try_new(fields.clone(), columns, None)?;
+            Arc::new(arrow::array::MapArray::try_new(
+                entries.clone(),
+                arrow::buffer::OffsetBuffer::from_lengths(lengths),
+                entries_array,
+                Some(arrow::buffer::NullBuffer::from(valid)),
+                *ordered,
             )?)
         }
         other => {

@@ -700,6 +700,9 @@ pub enum AggKind {
     /// `ARRAY_AGG(x [RESPECT NULLS | IGNORE NULLS])`: the values (NULLs too,
     /// unless ignored) as an array, in arrival order.
     ArrayAgg,
+    /// `COLLECT(x)`: the non-null values as a multiset, a map from each
+    /// value to how many times it occurs (Flink's `MULTISET<T>`).
+    Collect,
 }
 
 /// Planning metadata of an eddy aggregate: its name and Flink's result type.
@@ -725,6 +728,7 @@ pub fn aggregate_type(kind: AggKind, input: Option<&DataType>) -> Result<DataTyp
     Ok(match kind {
         AggKind::Count => DataType::Int64,
         AggKind::ListAgg => DataType::Utf8,
+        AggKind::Collect => crate::types::multiset(input),
         AggKind::ArrayAgg => DataType::List(Arc::new(arrow::datatypes::Field::new_list_field(
             input.clone(),
             true,
@@ -788,6 +792,7 @@ pub fn flink_aggregates() -> Vec<Arc<AggregateUDF>> {
         (AggKind::LastValue, "last_value"),
         (AggKind::ListAgg, "listagg"),
         (AggKind::ArrayAgg, "array_agg"),
+        (AggKind::Collect, "collect"),
     ]
     .into_iter()
     .map(|(kind, name)| {

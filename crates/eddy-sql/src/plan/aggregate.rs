@@ -15,6 +15,7 @@ pub(super) fn agg_kind(name: &str) -> SqlResult<AggKind> {
         "last_value" => AggKind::LastValue,
         "listagg" => AggKind::ListAgg,
         "array_agg" => AggKind::ArrayAgg,
+        "collect" => AggKind::Collect,
         other => {
             return Err(SqlError::unsupported(format!(
                 "the aggregate function {other}"
